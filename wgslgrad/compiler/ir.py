@@ -1,0 +1,235 @@
+"""The IR: one node type, shapes inferred on construction, a deterministic printer.
+
+A Graph is a list of Nodes in topological order; a node's srcs are indices into that list.
+Shapes are concrete tuples and include the batch dimension (chosen at compile time) first
+for every tensor that derives from an Input; parameters and constants have no batch dimension.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum, auto
+from typing import Any
+
+
+class Op(Enum):
+    INPUT = auto()       # arg: name
+    PARAM = auto()       # arg: name, init ('glorot_normal' | 'zeros'), fan_in, fan_out, trainable
+    CONST = auto()       # arg: value (tuple of floats, row-major for shape)
+    CONV2D = auto()      # srcs: x[B,H,W,Ci], w[kh,kw,Ci,Co] (HWIO), (bias[Co]); arg: stride, pad (t,b,l,r)
+    DEPTHWISE = auto()   # srcs: x[B,H,W,C], w[kh,kw,C,1] (HWC1), (bias[C]); arg: stride, pad
+    DENSE = auto()       # srcs: x[B,F], w[F,U] (IO), (bias[U])
+    ADD = auto()         # numpy broadcasting between the two srcs
+    SUB = auto()
+    MUL = auto()
+    DIV = auto()
+    CONCAT = auto()      # any number of srcs, joined on the last axis
+    RELU = auto()
+    RELU6 = auto()
+    LEAKY_RELU = auto()  # arg: alpha
+    SIGMOID = auto()
+    TANH = auto()
+    EXP = auto()
+    LOG = auto()
+    ABS = auto()
+    NEG = auto()
+    SOFTMAX = auto()     # over the last axis
+    MAX_POOL = auto()    # arg: size (kh,kw), stride (sh,sw), pad (t,b,l,r); padding never wins a max
+    AVG_POOL = auto()    # same args; padded cells are not counted (TensorFlow)
+    GLOBAL_AVG_POOL = auto()  # [B,H,W,C] -> [B,C]
+    RESHAPE = auto()     # arg: shape; the same bytes, a new shape
+    SUM = auto()         # over every axis -> shape ()
+    MEAN = auto()
+    MSE = auto()         # srcs: pred, target (same shape) -> mean of squared differences, shape ()
+    SOFTMAX_CE = auto()  # srcs: logits[B,K], labels[B,K] (probabilities) -> mean over batch, shape ()
+    SIGMOID_CE = auto()  # srcs: logits, labels (same shape) -> mean over all elements, shape ()
+
+
+UNARY = {Op.RELU, Op.RELU6, Op.LEAKY_RELU, Op.SIGMOID, Op.TANH, Op.EXP, Op.LOG, Op.ABS, Op.NEG}
+BINARY = {Op.ADD, Op.SUB, Op.MUL, Op.DIV}
+ELEMENTWISE = UNARY | BINARY
+POOLS = {Op.MAX_POOL, Op.AVG_POOL}
+CONVS = {Op.CONV2D, Op.DEPTHWISE}
+REDUCE = {Op.SUM, Op.MEAN}
+LOSSES = {Op.MSE, Op.SOFTMAX_CE, Op.SIGMOID_CE}
+LEAVES = {Op.INPUT, Op.PARAM, Op.CONST}
+
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Pos:
+    """Where a construct starts in the spec source (1-based line and column)."""
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True, eq=False)
+class Node:
+    op: Op
+    shape: Shape
+    dtype: str
+    srcs: tuple[int, ...]
+    arg: dict[str, Any] = field(default_factory=dict)
+    pos: Pos | None = None
+    scope: str = ""   # the layer path this node was made under, e.g. "dense_block_0/conv2d_0"
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+
+class ShapeError(Exception):
+    """A user-facing shape problem; the builder attaches the source position."""
+
+
+def broadcast(a: Shape, b: Shape) -> Shape:
+    """NumPy broadcasting of two shapes, or ShapeError naming both."""
+    n = max(len(a), len(b))
+    pa, pb = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
+    out = []
+    for x, y in zip(pa, pb):
+        if x != y and 1 not in (x, y):
+            raise ShapeError(f"shapes {fmt_shape(a)} and {fmt_shape(b)} do not broadcast")
+        out.append(max(x, y))
+    return tuple(out)
+
+
+def conv_out(size: int, k: int, stride: int, padding: str) -> tuple[int, int, int]:
+    """Output size and (before, after) padding, exactly as TensorFlow computes them."""
+    if padding == "valid":
+        if size < k:
+            raise ShapeError(f"kernel {k} is larger than the input size {size} with padding 'valid'")
+        return (size - k) // stride + 1, 0, 0
+    out = -(-size // stride)
+    total = max((out - 1) * stride + k - size, 0)
+    return out, total // 2, total - total // 2
+
+
+def fmt_shape(shape: Shape) -> str:
+    return "[" + ",".join(map(str, shape)) + "]"
+
+
+def infer(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
+    """The output shape of `op` on inputs of `shapes`, or ShapeError."""
+    if op in UNARY or op is Op.SOFTMAX:
+        return shapes[0]
+    if op in BINARY:
+        return broadcast(shapes[0], shapes[1])
+    if op in CONVS:
+        x, w = shapes[0], shapes[1]
+        if len(x) != 4:
+            raise ShapeError(f"{op.name.lower()} expects an NHWC input of rank 4, got {fmt_shape(x)}")
+        if op is Op.CONV2D and w[2] != x[3]:
+            raise ShapeError(f"conv2d filters {fmt_shape(w)} expect {w[2]} input channels, got {fmt_shape(x)}")
+        if op is Op.DEPTHWISE and w[2] != x[3]:
+            raise ShapeError(f"depthwise filters {fmt_shape(w)} expect {w[2]} channels, got {fmt_shape(x)}")
+        (sh, sw), (t, b, l, r) = arg["stride"], arg["pad"]
+        h = (x[1] + t + b - w[0]) // sh + 1
+        wd = (x[2] + l + r - w[1]) // sw + 1
+        return (x[0], h, wd, w[3] if op is Op.CONV2D else x[3] * w[3])
+    if op is Op.DENSE:
+        x, w = shapes[0], shapes[1]
+        if len(x) != 2 or x[1] != w[0]:
+            raise ShapeError(f"dense weights {fmt_shape(w)} expect {w[0]} features, got {fmt_shape(x)}")
+        return (x[0], w[1])
+    if op is Op.CONCAT:
+        first = shapes[0]
+        for s in shapes[1:]:
+            if len(s) != len(first) or s[:-1] != first[:-1]:
+                raise ShapeError(f"concat needs equal shapes but the last axis, got {fmt_shape(first)} and {fmt_shape(s)}")
+        return first[:-1] + (sum(s[-1] for s in shapes),)
+    if op in POOLS:
+        x = shapes[0]
+        if len(x) != 4:
+            raise ShapeError(f"{op.name.lower()} expects an NHWC input of rank 4, got {fmt_shape(x)}")
+        (kh, kw), (sh, sw), (t, b, l, r) = arg["size"], arg["stride"], arg["pad"]
+        return (x[0], (x[1] + t + b - kh) // sh + 1, (x[2] + l + r - kw) // sw + 1, x[3])
+    if op is Op.GLOBAL_AVG_POOL:
+        if len(shapes[0]) != 4:
+            raise ShapeError(f"global_avg_pool expects an NHWC input of rank 4, got {fmt_shape(shapes[0])}")
+        return (shapes[0][0], shapes[0][3])
+    if op is Op.RESHAPE:
+        new = tuple(arg["shape"])
+        if math.prod(new) != math.prod(shapes[0]):
+            raise ShapeError(f"cannot reshape {fmt_shape(shapes[0])} to {fmt_shape(new)}")
+        return new
+    if op in REDUCE:
+        return ()
+    if op in LOSSES:
+        a, b = shapes
+        if a != b:
+            raise ShapeError(f"{op.name.lower()} needs equal shapes, got {fmt_shape(a)} and {fmt_shape(b)}")
+        if op is Op.SOFTMAX_CE and len(a) != 2:
+            raise ShapeError(f"softmax_cross_entropy expects [batch, classes], got {fmt_shape(a)}")
+        return ()
+    raise AssertionError(f"no shape rule for {op}")
+
+
+@dataclass
+class Graph:
+    """Nodes in topological order plus the names that matter to users."""
+    nodes: list[Node] = field(default_factory=list)
+    inputs: dict[str, int] = field(default_factory=dict)    # input name -> node id
+    params: dict[str, int] = field(default_factory=dict)    # parameter path -> node id
+    outputs: dict[str, int] = field(default_factory=dict)   # output name -> node id
+    loss: int | None = None                                 # node id of the training loss
+    batch: int = 1
+    train: dict[str, Any] = field(default_factory=dict)     # Train(...) settings: optimizer, lr, batch, ...
+
+    def add(self, op: Op, srcs: tuple[int, ...], arg: dict[str, Any] | None = None,
+            pos: Pos | None = None, scope: str = "", shape: Shape | None = None) -> int:
+        """Append a node, inferring its shape (leaves pass `shape`); returns its id."""
+        arg = arg or {}
+        if shape is None:
+            shape = infer(op, [self.nodes[s].shape for s in srcs], arg)
+        self.nodes.append(Node(op, tuple(shape), "f32", tuple(srcs), arg, pos, scope))
+        return len(self.nodes) - 1
+
+    def users(self) -> list[list[int]]:
+        out: list[list[int]] = [[] for _ in self.nodes]
+        for i, n in enumerate(self.nodes):
+            for s in n.srcs:
+                out[s].append(i)
+        return out
+
+
+def verify(g: Graph) -> None:
+    """Compiler-bug checks between passes: topological order and shapes that re-infer."""
+    for i, n in enumerate(g.nodes):
+        assert all(0 <= s < i for s in n.srcs), f"node %{i} uses a later node"
+        if n.op not in LEAVES:
+            assert infer(n.op, [g.nodes[s].shape for s in n.srcs], n.arg) == n.shape, f"node %{i} shape"
+    for table in (g.inputs, g.params, g.outputs):
+        for name, i in table.items():
+            assert 0 <= i < len(g.nodes), f"{name} names no node"
+
+
+def _fmt_arg(v: Any) -> str:
+    if isinstance(v, tuple):
+        return "(" + ",".join(_fmt_arg(x) for x in v) + ")"
+    if isinstance(v, float):
+        return repr(round(v, 6))
+    return str(v)
+
+
+def print_graph(g: Graph) -> str:
+    """A deterministic text form: `%3 = conv2d[pad=(0,1,0,1),stride=(2,2)] %1 %2 : f32[8,56,56,32]`."""
+    lines = []
+    for i, n in enumerate(g.nodes):
+        arg = {k: v for k, v in n.arg.items() if not (n.op is Op.CONST and k == "value")}
+        if n.op is Op.CONST and n.size <= 4:
+            arg["value"] = n.arg["value"]
+        a = ",".join(f"{k}={_fmt_arg(v)}" for k, v in sorted(arg.items()))
+        srcs = " ".join(f"%{s}" for s in n.srcs)
+        head = f"%{i} = {n.op.name.lower()}" + (f"[{a}]" if a else "") + (f" {srcs}" if srcs else "")
+        lines.append(f"{head} : {n.dtype}{fmt_shape(n.shape)}")
+    for name, i in g.outputs.items():
+        lines.append(f"output {name} = %{i}")
+    if g.loss is not None:
+        lines.append(f"loss = %{g.loss}")
+    return "\n".join(lines) + "\n"

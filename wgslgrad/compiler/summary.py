@@ -1,0 +1,91 @@
+"""A per-layer model summary: output shape, parameters, parameter bytes and FLOPs (forward, per batch)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .ir import CONVS, ELEMENTWISE, LOSSES, POOLS, REDUCE, Graph, Node, Op, fmt_shape
+
+
+@dataclass
+class Row:
+    layer: str
+    kind: str
+    shape: tuple[int, ...]
+    params: int
+    flops: int
+
+
+def node_flops(g: Graph, n: Node) -> int:
+    """Multiply-adds count as two FLOPs; elementwise ops, pools and reductions one per tap."""
+    if n.op in CONVS:
+        kh, kw, ci, _ = g.nodes[n.srcs[1]].shape
+        taps = kh * kw * (ci if n.op is Op.CONV2D else 1)
+        return 2 * n.size * taps + (n.size if len(n.srcs) > 2 else 0)
+    if n.op is Op.DENSE:
+        return 2 * n.size * g.nodes[n.srcs[1]].shape[0] + (n.size if len(n.srcs) > 2 else 0)
+    if n.op in POOLS:
+        kh, kw = n.arg["size"]
+        return n.size * kh * kw
+    if n.op in REDUCE or n.op in LOSSES or n.op in (Op.GLOBAL_AVG_POOL, Op.SOFTMAX):
+        return sum(g.nodes[s].size for s in n.srcs) * (3 if n.op in LOSSES or n.op is Op.SOFTMAX else 1)
+    if n.op in ELEMENTWISE:
+        return n.size
+    return 0
+
+
+def _kind(scope: str) -> str:
+    last = scope.rsplit("/", 1)[-1]
+    return last.rsplit("_", 1)[0] if last.rsplit("_", 1)[-1].isdigit() else last
+
+
+def summarize(g: Graph, forward_only: bool = True) -> list[Row]:
+    """One row per op call in the spec (nodes grouped by scope), in execution order."""
+    rows: dict[str, Row] = {}
+    for n in g.nodes:
+        if n.op in (Op.INPUT, Op.CONST) or (forward_only and n.scope.endswith("/grad")):
+            continue
+        key = n.scope or n.op.name.lower()
+        row = rows.setdefault(key, Row(key, _kind(key), (), 0, 0))
+        if n.op is Op.PARAM:
+            row.params += n.size
+        else:
+            row.shape = n.shape
+            row.flops += node_flops(g, n)
+    return [r for r in rows.values() if r.shape or r.params]
+
+
+def _human(n: float, unit: str = "") -> str:
+    for suffix in ("", "K", "M", "G", "T"):
+        if abs(n) < 1000:
+            return f"{n:.0f}{suffix}{unit}" if suffix == "" else f"{n:.2f}{suffix}{unit}"
+        n /= 1000
+    return f"{n:.2f}P{unit}"
+
+
+def format_summary(g: Graph) -> str:
+    rows = summarize(g)
+    header = ("layer", "op", "output shape", "params", "bytes", "FLOPs")
+    table = [header] + [(r.layer, r.kind, fmt_shape(r.shape), f"{r.params:,}", _human(4 * r.params, "B"),
+                         _human(r.flops)) for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    lines = []
+    for i, row in enumerate(table):
+        lines.append("  ".join(c.ljust(w) if j < 3 else c.rjust(w) for j, (c, w) in enumerate(zip(row, widths))))
+        if i == 0:
+            lines.append("-" * len(lines[0]))
+    params = sum(n.size for n in g.nodes if n.op is Op.PARAM)
+    trainable = sum(n.size for n in g.nodes if n.op is Op.PARAM and n.arg.get("trainable", True))
+    flops = sum(r.flops for r in rows)
+    inputs = ", ".join(f"{k} {fmt_shape(g.nodes[i].shape)}" for k, i in g.inputs.items())
+    lines += ["-" * len(lines[0]),
+              f"inputs: {inputs}   batch: {g.batch}",
+              f"parameters: {params:,} ({trainable:,} trainable), {_human(4 * params, 'B')} as float32, "
+              f"{_human(params, 'B')} as uint8",
+              f"forward FLOPs per batch: {_human(flops)} ({_human(flops / max(g.batch, 1))} per example)"]
+    return "\n".join(lines)
+
+
+def total_params(g: Graph) -> int:
+    return sum(math.prod(g.nodes[i].shape) for i in g.params.values())
+
