@@ -1,0 +1,72 @@
+"""Training data: one .npz array per spec Input, checked against the spec, batched with a shuffle per epoch."""
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from ..compiler.ir import Graph, fmt_shape
+
+
+class DataError(Exception):
+    """Data that does not fit the spec; the message names the file and both shapes."""
+
+
+def load_npz(path: str | Path, graph: Graph) -> dict[str, np.ndarray]:
+    """Read the arrays named after the spec's inputs; every array has the same number of samples."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise DataError(f"{path}: cannot read data: {e}") from None
+    return check_arrays(arrays, graph, str(path))
+
+
+def check_arrays(arrays: dict[str, np.ndarray], graph: Graph, where: str = "data") -> dict[str, np.ndarray]:
+    """Keep the arrays the spec's inputs name, as float32; shapes must match [N, ...input shape]."""
+    missing = [k for k in graph.inputs if k not in arrays]
+    if missing:
+        raise DataError(f"{where}: no array named {', '.join(missing)} (has {', '.join(arrays) or 'none'})")
+    out, n = {}, None
+    for name, i in graph.inputs.items():
+        want = graph.nodes[i].shape[1:]
+        a = np.asarray(arrays[name])
+        if a.shape[1:] != want:
+            raise DataError(f"{where}: array '{name}' has shape {fmt_shape(a.shape)} but the spec's Input is "
+                            f"{fmt_shape(('N',) + want)}")  # type: ignore[arg-type]
+        if n is not None and len(a) != n:
+            raise DataError(f"{where}: array '{name}' has {len(a)} samples, the others {n}")
+        n = len(a)
+        out[name] = a.astype(np.float32, copy=False)
+    if not n:
+        raise DataError(f"{where}: no samples")
+    return out
+
+
+def take(arrays: dict[str, np.ndarray], index: np.ndarray) -> dict[str, np.ndarray]:
+    return {k: v[index] for k, v in arrays.items()}
+
+
+def num_samples(arrays: dict[str, np.ndarray]) -> int:
+    return len(next(iter(arrays.values())))
+
+
+def batches(arrays: dict[str, np.ndarray], batch: int, rng: np.random.Generator | None) -> Iterator[dict[str, np.ndarray]]:
+    """One epoch of full batches, shuffled when `rng` is given. The last batch is completed with samples
+    from the start of this epoch's order, so every sample is seen and the compiled batch size holds."""
+    n = num_samples(arrays)
+    order = rng.permutation(n) if rng is not None else np.arange(n)
+    steps = -(-n // batch)
+    order = np.resize(order, steps * batch)  # np.resize repeats the order to fill the last batch
+    for s in range(steps):
+        yield take(arrays, order[s * batch:(s + 1) * batch])
+
+
+def split(arrays: dict[str, np.ndarray], fraction: float, seed: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """A seeded random split into (train, held-out) with `fraction` of the samples held out."""
+    n = num_samples(arrays)
+    order = np.random.default_rng(seed).permutation(n)
+    k = int(round(n * fraction))
+    return take(arrays, order[k:]), take(arrays, order[:k])

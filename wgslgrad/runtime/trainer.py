@@ -1,0 +1,158 @@
+"""The training loop: epochs of shuffled batches through a TrainSession, with checkpoints, a loss
+history and plot, learning-rate schedules, resume, NaN/Inf detection and a clean Ctrl-C.
+
+The loss of each step is read back asynchronously by the session, so this loop never waits on the GPU
+inside an epoch; it drains the outstanding losses at the end of each epoch, before anything is saved.
+"""
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import numpy as np
+from tqdm import tqdm
+
+from ..compiler.ir import Graph, Op
+from .checkpoint import load_checkpoint, save_checkpoint
+from .data import batches, num_samples
+from .history import History
+from .schedule import parse_schedule
+
+
+class TrainSessionLike(Protocol):
+    def step(self, inputs: dict[str, np.ndarray], lr: float) -> int: ...
+    def poll(self) -> list[tuple[int, float]]: ...
+    def drain(self) -> list[tuple[int, float]]: ...
+    def evaluate(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
+    def get_params(self) -> dict[str, np.ndarray]: ...
+    def set_params(self, params: dict[str, np.ndarray]) -> None: ...
+    def optimizer_state(self) -> dict[str, np.ndarray]: ...
+    def set_optimizer_state(self, state: dict[str, np.ndarray]) -> None: ...
+
+
+class Diverged(Exception):
+    """The loss became NaN or Inf; the last good checkpoint is kept as it was."""
+
+    def __init__(self, step: int, loss: float, checkpoint: Path | None):
+        kept = f"; the last good checkpoint is {checkpoint}" if checkpoint else ""
+        super().__init__(f"training stopped: the loss is {loss} at step {step}{kept}")
+        self.step, self.loss = step, loss
+
+
+@dataclass
+class FitConfig:
+    epochs: int = 10
+    lr: float = 0.001
+    schedule: str | None = None     # none | step:EVERY[:FACTOR] | plateau:PATIENCE[:FACTOR]
+    seed: int = 0
+    out: Path | None = None         # folder for checkpoint.safetensors, history.json, loss.png
+    resume: Path | None = None      # a checkpoint to start from (its step and epoch carry on)
+    progress: bool = True
+    shuffle: bool = True
+
+
+def accuracy(graph: Graph, outputs: dict[str, np.ndarray], inputs: dict[str, np.ndarray]) -> float | None:
+    """Top-1 accuracy when the loss is a softmax cross-entropy of an output against an input."""
+    if graph.loss is None or graph.nodes[graph.loss].op is not Op.SOFTMAX_CE:
+        return None
+    logits_id, labels_id = graph.nodes[graph.loss].srcs
+    out = next((k for k, i in graph.outputs.items() if i == logits_id), None)
+    lab = next((k for k, i in graph.inputs.items() if i == labels_id), None)
+    if out is None or lab is None:
+        return None
+    return float(np.mean(np.argmax(outputs[out], -1) == np.argmax(inputs[lab], -1)))
+
+
+def evaluate(session: TrainSessionLike, graph: Graph, data: dict[str, np.ndarray]) -> dict[str, float]:
+    """Mean loss (and accuracy for classifiers) over `data`, in batches of the compiled size."""
+    n, b = num_samples(data), graph.batch
+    losses, hits = [], []
+    for start in range(0, n, b):
+        idx = np.resize(np.arange(start, min(start + b, n)), b)  # pad the last batch by repeating samples
+        real = min(b, n - start)
+        batch = {k: v[idx] for k, v in data.items()}
+        out = session.evaluate(batch)
+        if "loss" in out:
+            losses.append((float(out["loss"]), real))
+        acc = accuracy(graph, {k: v[:real] for k, v in out.items()}, {k: v[:real] for k, v in batch.items()})
+        if acc is not None:
+            hits.append((acc, real))
+    result: dict[str, float] = {}
+    if losses:
+        result["loss"] = sum(l * r for l, r in losses) / n  # the last, padded batch's loss is approximate
+    if hits:
+        result["accuracy"] = sum(a * r for a, r in hits) / n
+    return result
+
+
+def fit(session: TrainSessionLike, graph: Graph, data: dict[str, np.ndarray], cfg: FitConfig,
+        val: dict[str, np.ndarray] | None = None, log: Callable[[str], None] | None = None) -> History:
+    """Train for cfg.epochs epochs; returns the loss history (also saved under cfg.out)."""
+    say = log or (lambda s: print(s, file=sys.stderr))
+    history, step, first_epoch = History(), 0, 0
+    lr = cfg.lr
+    if cfg.resume:
+        params, state, meta = load_checkpoint(cfg.resume)
+        session.set_params(params)
+        if state:
+            session.set_optimizer_state(state)
+        step, first_epoch = int(meta.get("step", 0)), int(meta.get("epoch", 0))
+        if meta.get("history"):
+            history = History([tuple(s) for s in meta["history"]["steps"]], meta["history"]["epochs"])  # type: ignore[misc]
+        say(f"resumed from {cfg.resume} at epoch {first_epoch}, step {step}, learning rate {lr:g}")
+    schedule = parse_schedule(cfg.schedule, lr)
+    ckpt = cfg.out / "checkpoint.safetensors" if cfg.out else None
+    saved: Path | None = ckpt if ckpt and ckpt.exists() else None
+    rng = np.random.default_rng(cfg.seed + first_epoch)
+    steps_per_epoch = -(-num_samples(data) // graph.batch)
+
+    def record(done: list[tuple[int, float]]) -> None:
+        for s, loss in done:
+            if not math.isfinite(loss):
+                raise Diverged(s, loss, saved)
+            history.steps.append((s, loss))
+
+    def save(epoch: int) -> None:
+        nonlocal saved
+        if ckpt is None:
+            return
+        meta: dict[str, Any] = {"step": step, "epoch": epoch, "lr": lr,
+                                "history": {"steps": history.steps, "epochs": history.epochs}}
+        save_checkpoint(ckpt, session.get_params(), session.optimizer_state(), meta)
+        history.save(ckpt.parent / "history.json")
+        history.plot(ckpt.parent / "loss.png", title=f"{ckpt.parent.name}: loss")
+        saved = ckpt
+
+    epoch = first_epoch
+    try:
+        for epoch in range(first_epoch, first_epoch + cfg.epochs):
+            bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}", unit="step", leave=False,
+                       disable=not cfg.progress, file=sys.stderr)
+            start = len(history.steps)
+            for batch in batches(data, graph.batch, rng if cfg.shuffle else None):
+                step = session.step(batch, lr)
+                record(session.poll())
+                if len(history.steps) > start:
+                    bar.set_postfix(loss=f"{history.steps[-1][1]:.4g}", lr=f"{lr:.3g}")
+                bar.update()
+            record(session.drain())
+            bar.close()
+            epoch_losses = [l for _, l in history.steps[start:]]
+            row: dict[str, Any] = {"epoch": epoch + 1, "step": step, "lr": lr,
+                                   "loss": float(np.mean(epoch_losses)) if epoch_losses else float("nan")}
+            if val is not None:
+                row.update({f"val_{k}": v for k, v in evaluate(session, graph, val).items()})
+            history.epochs.append(row)
+            say(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                                    for k, v in row.items() if k != "epoch"))
+            lr = schedule.next(row["loss"])
+            save(epoch + 1)
+    except KeyboardInterrupt:
+        say("interrupted: finishing the steps in flight and saving")
+        record(session.drain())
+        save(epoch)
+        raise
+    return history
