@@ -1,4 +1,4 @@
-"""`wgslgrad check|ir|wgsl|summary|run FILE`: one command per pipeline stage.
+"""`wgslgrad check|ir|wgsl|summary|run|train|gradcheck|overfit|preview FILE`: the pipeline stages and tips.
 
 Results go to stdout (or -o), messages to stderr; exit 1 on a spec or data error, 2 on a usage error.
 """
@@ -106,6 +106,113 @@ def cmd_run(args: argparse.Namespace) -> None:
         np.savez(args.output, **outputs)
 
 
+def _train_session(g: Graph, seed: int):
+    from .compiler.lower import lower_train
+    from .runtime.device import get_device
+    from .runtime.train_session import TrainSession
+
+    if g.loss is None:
+        raise UserError("the spec has no Train(loss=...): nothing to train")
+    device, adapter = get_device()
+    print(f"adapter: {adapter}", file=sys.stderr)
+    session = TrainSession(lower_train(g), device)
+    session.init_params(seed=seed)
+    return session
+
+
+def _data(path: str, g: Graph) -> dict[str, np.ndarray]:
+    from .runtime.data import DataError, load_npz
+    try:
+        return load_npz(path, g)
+    except DataError as e:
+        raise UserError(str(e)) from None
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from .runtime.data import split
+    from .runtime.trainer import FitConfig, evaluate, fit
+
+    g = _graph(args)
+    data = _data(args.data, g)
+    val = _data(args.val, g) if args.val else None
+    if val is None and args.val_split:
+        data, val = split(data, args.val_split, args.seed)
+    session = _train_session(g, args.seed)
+    cfg = FitConfig(epochs=args.epochs or int(g.train.get("epochs", 10)), lr=args.lr or float(g.train.get("lr", 0.001)),
+                    schedule=args.schedule, seed=args.seed, out=Path(args.out) if args.out else None,
+                    resume=Path(args.resume) if args.resume else None, progress=not args.no_progress)
+    try:
+        fit(session, g, data, cfg, val)
+    except KeyboardInterrupt:
+        print("stopped by Ctrl-C" + (f"; checkpoint saved in {cfg.out}" if cfg.out else ""), file=sys.stderr)
+        raise SystemExit(130) from None
+    if val is not None:
+        result = evaluate(session, g, val)
+        print("held-out: " + ", ".join(f"{k} {v:.4f}" for k, v in result.items()))
+    if cfg.out:
+        print(f"saved {cfg.out}/checkpoint.safetensors, history.json and loss.png", file=sys.stderr)
+
+
+def cmd_gradcheck(args: argparse.Namespace) -> None:
+    from .compiler.gradcheck import check_gradients
+    from .runtime.init import init_params
+
+    g = _graph(args)
+    if g.loss is None:
+        raise UserError("the spec has no Train(loss=...): no loss to check")
+    rng = np.random.default_rng(args.seed)
+    inputs = _data(args.data, g) if args.data else _load_inputs(None, g, rng)
+    inputs = {k: v[: g.batch] for k, v in inputs.items()}
+    params = init_params(g, seed=args.seed)
+    session = _train_session(g, args.seed)
+    session.set_params(params)
+    gpu = session.gradients(inputs)
+    worst = 0.0
+    print(f"{'parameter':48s} {'finite diff (f64)':>18s} {'GPU vs f64':>12s}")
+    for name, fd_err, ref in check_gradients(g, g.loss, inputs, params, eps=args.eps):
+        gpu_err = float(np.max(np.abs(gpu[name] - ref)) / max(np.max(np.abs(ref)), 1e-12))
+        worst = max(worst, gpu_err if np.isfinite(gpu_err) else np.inf)
+        flag = "" if fd_err < 1e-5 and gpu_err < args.tol else "  <-- too large"
+        print(f"{name:48s} {fd_err:18.2e} {gpu_err:12.2e}{flag}")
+        if flag:
+            worst = np.inf
+    if not worst < np.inf:
+        raise UserError("gradient check failed")
+    print(f"gradient check passed: autodiff matches finite differences, GPU matches float64 within {args.tol:g}")
+
+
+def cmd_overfit(args: argparse.Namespace) -> None:
+    from .runtime.data import take
+
+    g = load_spec(args.file, batch=args.samples)
+    data = take(_data(args.data, g), np.arange(args.samples))
+    session = _train_session(g, args.seed)
+    lr = args.lr or float(g.train.get("lr", 0.001))
+    losses: list[tuple[int, float]] = []
+    for _ in range(args.steps):
+        session.step(data, lr)
+        losses += session.poll()
+    losses += session.drain()
+    first, last = losses[0][1], losses[-1][1]
+    for s, l in losses[:: max(1, len(losses) // 10)] + [losses[-1]]:
+        print(f"step {s:5d}  loss {l:.6g}")
+    ratio = last / first if first else float("nan")
+    print(f"loss {first:.4g} -> {last:.4g} ({ratio:.2%} of the start) on {args.samples} samples, {args.steps} steps")
+    if not ratio < args.target:
+        raise UserError(f"the loss did not fall below {args.target:.0%} of its start: check the model, the "
+                        "labels and the learning rate before training on everything")
+
+
+def cmd_preview(args: argparse.Namespace) -> None:
+    from .runtime.preview import preview_inputs
+
+    g = _graph(args)
+    data = _data(args.data, g)
+    out = args.output or "preview.png"
+    shown = preview_inputs(g, data, out, count=args.count)
+    print(f"wrote {out}: {shown}", file=sys.stderr)
+
+
 def _write(args: argparse.Namespace, text: str) -> None:
     if getattr(args, "output", None):
         Path(args.output).write_text(text)
@@ -142,6 +249,39 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=0, help="seed for weights and random inputs")
     sp.add_argument("--repeat", type=int, default=5, help="timed runs after the first")
     sp.add_argument("-o", "--output", help="save the outputs to this .npz")
+
+    sp = add("train", cmd_train, "train on the GPU: shuffled batches, Adam, checkpoints, loss history and plot")
+    sp.add_argument("--data", required=True, help=".npz with one array per Input, samples first")
+    sp.add_argument("--val", help="held-out .npz, evaluated after each epoch")
+    sp.add_argument("--val-split", type=float, default=0.0, help="hold out this fraction of --data instead")
+    sp.add_argument("--epochs", type=int, help="epochs (default: the spec's Train epochs)")
+    sp.add_argument("--lr", type=float, help="learning rate (default: the spec's Adam lr); with --resume, the new rate")
+    sp.add_argument("--schedule", help="none, step:EVERY[:FACTOR] or plateau:PATIENCE[:FACTOR] (per epoch)")
+    sp.add_argument("--out", help="folder for checkpoint.safetensors, history.json and loss.png")
+    sp.add_argument("--resume", help="a checkpoint to continue from (weights, Adam state, step)")
+    sp.add_argument("--seed", type=int, default=0, help="seed for weights and shuffling")
+    sp.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    sp = add("gradcheck", cmd_gradcheck, "check the spec's loss gradients: autodiff vs finite differences "
+             "(float64) and the GPU vs float64")
+    sp.add_argument("--data", help=".npz inputs (default: random normal)")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--eps", type=float, default=1e-6, help="finite-difference step")
+    sp.add_argument("--tol", type=float, default=1e-3, help="largest relative GPU error accepted")
+
+    sp = add("overfit", cmd_overfit, "train on a few samples only: the loss should fall to almost nothing")
+    sp.add_argument("--data", required=True, help=".npz with one array per Input")
+    sp.add_argument("--samples", type=int, default=16, help="how many samples (also the batch)")
+    sp.add_argument("--steps", type=int, default=200)
+    sp.add_argument("--lr", type=float)
+    sp.add_argument("--target", type=float, default=0.1, help="pass when the loss ends below this fraction of its start")
+    sp.add_argument("--seed", type=int, default=0)
+
+    sp = add("preview", cmd_preview, "save the image inputs as the network sees them (after the spec's "
+             "preprocessing) as a PNG grid")
+    sp.add_argument("--data", required=True, help=".npz with one array per Input")
+    sp.add_argument("--count", type=int, default=32, help="how many samples")
+    sp.add_argument("-o", "--output", help="PNG path (default preview.png)")
     return p
 
 

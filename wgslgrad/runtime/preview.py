@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .checkpoint import atomic_write
+
+if TYPE_CHECKING:
+    from ..compiler.ir import Graph
 
 
 def image_grid(images: np.ndarray, cols: int = 8, pad: int = 2) -> np.ndarray:
@@ -38,3 +42,39 @@ def save_preview(path: str | Path, images: np.ndarray, cols: int = 8, scale: int
     buf = io.BytesIO()
     plt.imsave(buf, grid, format="png")
     atomic_write(path, buf.getvalue())
+
+
+def preprocessed_node(g: "Graph") -> int | None:
+    """The tensor the first conv or pool reads: the image after the spec's own preprocessing."""
+    from ..compiler.ir import CONVS, POOLS
+    for n in g.nodes:
+        if n.op in CONVS or n.op in POOLS:
+            return n.srcs[0]
+    return None
+
+
+def preview_inputs(g: "Graph", data: dict[str, np.ndarray], path: str | Path, count: int = 32) -> str:
+    """Run the spec's preprocessing on the GPU for `count` samples and save them as a PNG grid."""
+    from dataclasses import replace
+
+    from ..compiler.lower import lower
+    from .device import get_device
+    from .session import Session
+
+    node = preprocessed_node(g)
+    if node is None or len(g.nodes[node].shape) != 4 or g.nodes[node].shape[-1] not in (1, 3):
+        raise ValueError("the spec has no image input (a [H,W,1] or [H,W,3] tensor read by a conv or pool)")
+    # Keep the nodes up to the preprocessed image; topological order means nothing later is needed.
+    sub = replace(g, nodes=g.nodes[: node + 1], params={k: i for k, i in g.params.items() if i <= node},
+                  inputs={k: i for k, i in g.inputs.items() if i <= node}, outputs={"preview": node}, loss=None)
+    device, _ = get_device()
+    session = Session(lower(sub), device)
+    images = []
+    n = min(count, len(next(iter(data.values()))))
+    for start in range(0, n, g.batch):
+        idx = np.resize(np.arange(start, min(start + g.batch, n)), g.batch)
+        images.append(session.run({k: data[k][idx] for k in sub.inputs})["preview"][: n - start])
+    grid = np.concatenate(images)[:n]
+    h = grid.shape[1]
+    save_preview(path, grid, scale=max(1, 64 // h))
+    return f"{n} samples of {g.nodes[node].shape[1:]} after preprocessing, range [{grid.min():.3g}, {grid.max():.3g}]"
