@@ -1,0 +1,284 @@
+"""Weights in the TF.js weights-manifest format: write, read, and map onto a spec's parameters.
+
+A folder written here holds
+- group1-shard1ofN.bin ... : the tensors' bytes (little-endian) concatenated in manifest order and cut
+  into 4 MiB shards (the browsers' cache limit the TF.js converter also uses);
+- weights_manifest.json : [{"paths": [...], "weights": [{name, shape, dtype, quantization?}]}], the file
+  tf.io.loadWeights(manifest, folderUrl) takes;
+- model.json : {"format", "generatedBy", "weightsManifest"} with no modelTopology, which
+  tf.io.http(url).load() accepts (it needs a topology or a manifest) and turns into weightSpecs and
+  weightData for tf.io.decodeWeights.
+tests/tfjs/load_weights.mjs loads both through TF.js itself.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .quantize import BYTES_PER_VALUE, QUANT_DTYPES, dequantize
+from .quantize import quantize as quantize_tensor
+
+if TYPE_CHECKING:
+    from ..compiler.ir import Graph
+
+SHARD_BYTES = 4 * 1024 * 1024
+MODEL_JSON = "model.json"
+MANIFEST_JSON = "weights_manifest.json"
+FORMAT = "weights-manifest"   # informational: TF.js's loaders do not read it
+GENERATED_BY = "wgslgrad"
+
+
+class WeightsError(Exception):
+    """A weights file, its manifest or a name mapping that cannot be used; the message names the path."""
+
+
+class UnusedWeightsWarning(UserWarning):
+    """Tensors in a weights file that no spec parameter takes."""
+
+
+# ---------------------------------------------------------------------------------------------- write
+def write_weights(folder: str | os.PathLike[str], params: Mapping[str, np.ndarray],
+                  quantize: str | None = None, model_json: bool = True,
+                  *, shard_bytes: int = SHARD_BYTES) -> list[dict[str, Any]]:
+    """Write `params` (name -> array) as TF.js weights into `folder`; returns the manifest.
+
+    quantize: None (float32 as is), "uint8", "uint16" or "float16"; like the converter, only float32
+    tensors are quantized (int32 ones are written as they are). float64 arrays are stored as float32.
+    Shards are written before the manifest, each file atomically, so a manifest never names a shard
+    that is not complete.
+    """
+    if quantize is not None and quantize not in QUANT_DTYPES:
+        raise ValueError(f"quantize must be None or one of {', '.join(QUANT_DTYPES)}, not {quantize!r}")
+    if shard_bytes <= 0:
+        raise ValueError("shard_bytes must be positive")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    entries, chunks = [], []
+    for name, value in params.items():
+        entry, data = _encode(name, value, quantize)
+        entries.append(entry)
+        chunks.append(data)
+    blob = b"".join(chunks)
+    count = math.ceil(len(blob) / shard_bytes)
+    paths = [f"group1-shard{i + 1}of{count}.bin" for i in range(count)]
+    for i, p in enumerate(paths):
+        _write_atomic(folder / p, blob[i * shard_bytes:(i + 1) * shard_bytes])
+    manifest = [{"paths": paths, "weights": entries}]
+    _write_atomic(folder / MANIFEST_JSON, json.dumps(manifest).encode())
+    if model_json:
+        doc = {"format": FORMAT, "generatedBy": GENERATED_BY, "weightsManifest": manifest}
+        _write_atomic(folder / MODEL_JSON, json.dumps(doc).encode())
+    return manifest
+
+
+def _encode(name: str, value: np.ndarray, quantize: str | None) -> tuple[dict[str, Any], bytes]:
+    """One manifest entry and its bytes."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"weight names must be non-empty strings, got {name!r}")
+    a = np.asarray(value)
+    if a.dtype == np.float64:
+        a = a.astype(np.float32)
+    elif a.dtype == np.int64:
+        if a.size and (a.min() < -2**31 or a.max() >= 2**31):
+            raise ValueError(f"{name}: int64 values do not fit int32")
+        a = a.astype(np.int32)
+    if a.dtype.name not in ("float32", "int32"):
+        raise ValueError(f"{name}: cannot write dtype {a.dtype.name}; expected float32 or int32")
+    entry: dict[str, Any] = {"name": name, "shape": list(a.shape), "dtype": a.dtype.name}
+    if quantize is None or a.dtype != np.float32:
+        return entry, a.astype(a.dtype.newbyteorder("<")).tobytes()
+    q, meta = quantize_tensor(a, quantize)
+    # Key order as the converter writes it: dtype, min, scale, original_dtype.
+    entry["quantization"] = {"dtype": quantize, **(meta or {}), "original_dtype": "float32"}
+    return entry, q.astype(q.dtype.newbyteorder("<")).tobytes()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+# ----------------------------------------------------------------------------------------------- read
+def read_weights(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """Read TF.js weights: a model.json, a bare weights manifest, or a folder holding either.
+
+    Shards are looked up next to the JSON file. Returns name -> array of the manifest's shape: float32
+    for float32 weights (quantized ones dequantized as TF.js does), int32 for int32 weights.
+    Raises WeightsError naming the file for a bad manifest or a missing, short or long shard.
+    """
+    json_path = _find_json(Path(path))
+    manifest = _load_manifest(json_path)
+    out: dict[str, np.ndarray] = {}
+    for gi, group in enumerate(manifest):
+        specs = [_check_entry(json_path, gi, wi, w) for wi, w in enumerate(group["weights"])]
+        blob = _read_shards(json_path, gi, group["paths"], sum(s[3] for s in specs))
+        offset = 0
+        for name, shape, dtype, nbytes, quant in specs:
+            if name in out:
+                raise WeightsError(f"{json_path}: weight {name!r} appears twice")
+            out[name] = _decode(blob[offset:offset + nbytes], shape, dtype, quant)
+            offset += nbytes
+    return out
+
+
+def _find_json(path: Path) -> Path:
+    if path.is_dir():
+        for candidate in (MODEL_JSON, MANIFEST_JSON):
+            if (path / candidate).is_file():
+                return path / candidate
+        raise WeightsError(f"{path}: no {MODEL_JSON} or {MANIFEST_JSON} in this folder")
+    if not path.is_file():
+        raise WeightsError(f"{path}: no such file")
+    return path
+
+
+def _load_manifest(json_path: Path) -> list[dict[str, Any]]:
+    """The list of groups from a model.json or a bare manifest, checked for structure."""
+    try:
+        doc = json.loads(json_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise WeightsError(f"{json_path}: not valid JSON ({e})") from None
+    manifest = doc.get("weightsManifest") if isinstance(doc, dict) else doc
+    if not isinstance(manifest, list):
+        raise WeightsError(f"{json_path}: expected a weights manifest (a list of groups) "
+                           "or a model.json with a 'weightsManifest' list")
+    for gi, group in enumerate(manifest):
+        if not (isinstance(group, dict) and isinstance(group.get("paths"), list)
+                and isinstance(group.get("weights"), list)
+                and all(isinstance(p, str) for p in group["paths"])):
+            raise WeightsError(f"{json_path}: group {gi + 1} needs a 'paths' list of strings "
+                               "and a 'weights' list")
+    return manifest
+
+
+def _check_entry(json_path: Path, gi: int, wi: int, w: Any) -> tuple[str, tuple[int, ...], str, int, Any]:
+    """(name, shape, dtype, byte length, quantization) of one manifest entry, or WeightsError."""
+    where = f"{json_path}: group {gi + 1} weight {wi + 1}"
+    if not isinstance(w, dict) or not isinstance(w.get("name"), str):
+        raise WeightsError(f"{where}: needs a 'name' string")
+    where = f"{json_path}: weight {w['name']!r}"
+    shape = w.get("shape")
+    if not (isinstance(shape, list) and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
+                                            for d in shape)):
+        raise WeightsError(f"{where}: 'shape' must be a list of non-negative integers, got {shape!r}")
+    dtype = w.get("dtype")
+    if dtype not in ("float32", "int32"):
+        raise WeightsError(f"{where}: unsupported dtype {dtype!r}; expected float32 or int32")
+    quant = w.get("quantization")
+    stored = dtype
+    if quant is not None:
+        if not isinstance(quant, dict) or quant.get("dtype") not in QUANT_DTYPES:
+            raise WeightsError(f"{where}: quantization dtype must be one of {', '.join(QUANT_DTYPES)}")
+        stored = quant["dtype"]
+        if stored == "float16" and dtype != "float32":
+            raise WeightsError(f"{where}: float16 quantization only holds float32 weights, not {dtype}")
+        if stored != "float16" and not all(isinstance(quant.get(k), (int, float)) and
+                                           math.isfinite(quant[k]) for k in ("min", "scale")):
+            raise WeightsError(f"{where}: {stored} quantization needs finite 'min' and 'scale' numbers")
+    return w["name"], tuple(shape), dtype, math.prod(shape) * BYTES_PER_VALUE[stored], quant
+
+
+def _read_shards(json_path: Path, gi: int, paths: list[str], need: int) -> bytes:
+    """One group's shards concatenated; exactly `need` bytes or WeightsError naming the shards."""
+    files = []
+    for p in paths:
+        # Manifest paths are URLs relative to the JSON; refuse ones that leave its folder.
+        if p.startswith(("/", "\\")) or ".." in Path(p).parts or ":" in p:
+            raise WeightsError(f"{json_path}: shard path {p!r} must be relative to the manifest's folder")
+        f = json_path.parent / p
+        if not f.is_file():
+            raise WeightsError(f"{f}: shard missing (group {gi + 1} of {json_path})")
+        files.append(f)
+    sizes = [f.stat().st_size for f in files]
+    if sum(sizes) != need:
+        held = ", ".join(f"{f} ({n} bytes)" for f, n in zip(files, sizes)) or "no shards"
+        what = "truncated" if sum(sizes) < need else "longer than the manifest describes"
+        raise WeightsError(f"{files[-1] if files else json_path}: group {gi + 1} of {json_path} is {what}: "
+                           f"its weights need {need} bytes, the shards hold {sum(sizes)}: {held}")
+    return b"".join(f.read_bytes() for f in files)
+
+
+def _decode(data: bytes, shape: tuple[int, ...], dtype: str, quant: dict[str, Any] | None) -> np.ndarray:
+    stored = quant["dtype"] if quant else dtype
+    codes = np.frombuffer(data, dtype=np.dtype(stored).newbyteorder("<")).reshape(shape)
+    if quant is None:
+        return codes.astype(dtype)  # a native-order copy, writable
+    return dequantize(codes.astype(stored), quant if stored != "float16" else None, dtype)
+
+
+# --------------------------------------------------------------------------------------------- import
+def import_weights(graph: Graph, loaded: Mapping[str, np.ndarray],
+                   mapping: Mapping[str, str] | str | os.PathLike[str] | None = None,
+                   *, allow_missing: bool = False, report: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Values for the spec's parameters (graph.params) taken from `loaded` (e.g. read_weights's result).
+
+    mapping: spec parameter path -> TF.js tensor name, or a JSON file holding that object; parameters it
+    does not list keep their own name. Every problem (a missing tensor, a shape mismatch, a mapping entry
+    naming no parameter) is reported together in one WeightsError. allow_missing=True leaves trainable
+    parameters without a tensor out of the result (they keep their initial values); a frozen one still
+    needs a tensor, since training would never change its random initial value.
+    Tensors no parameter takes are not an error: each becomes a line appended to `report` if given,
+    else an UnusedWeightsWarning.
+    """
+    table, where = _load_mapping(mapping)
+    errors = [f"{where}: {k!r} names no parameter of the spec" for k in table if k not in graph.params]
+    out: dict[str, np.ndarray] = {}
+    notes: list[str] = []
+    for path, nid in graph.params.items():
+        node = graph.nodes[nid]
+        source = table.get(path, path)
+        label = path if source == path else f"{path} (weights {source!r})"
+        if source not in loaded:
+            if allow_missing and node.arg.get("trainable", True):
+                notes.append(f"{label}: not in the weights, keeps its initial value")
+            else:
+                errors.append(f"{label}: not in the weights")
+            continue
+        value = np.asarray(loaded[source])
+        if tuple(value.shape) != tuple(node.shape):
+            errors.append(f"{label}: the spec wants {_fmt(node.shape)}, the weights have {_fmt(value.shape)}")
+            continue
+        out[path] = np.ascontiguousarray(value, dtype=np.float32)
+    if errors:
+        raise WeightsError("cannot import the weights:\n  " + "\n  ".join(errors))
+    used = {table.get(p, p) for p in graph.params}
+    notes += [f"{name}: in the weights but no parameter of the spec takes it"
+              for name in loaded if name not in used]
+    if report is not None:
+        report.extend(notes)
+    elif notes:
+        warnings.warn("\n".join(notes), UnusedWeightsWarning, stacklevel=2)
+    return out
+
+
+def _load_mapping(mapping: Mapping[str, str] | str | os.PathLike[str] | None) -> tuple[dict[str, str], str]:
+    """The mapping as a dict, and what to call it in messages (its file's path, or 'mapping')."""
+    if mapping is None:
+        return {}, "mapping"
+    if isinstance(mapping, (str, os.PathLike)):
+        path = Path(mapping)
+        try:
+            mapping = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as e:
+            raise WeightsError(f"{path}: cannot read the mapping file ({e.strerror})") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise WeightsError(f"{path}: not valid JSON ({e})") from None
+        where = str(path)
+    else:
+        where = "mapping"
+    if not (isinstance(mapping, Mapping) and all(isinstance(k, str) and isinstance(v, str)
+                                                 for k, v in mapping.items())):
+        raise WeightsError(f"{where}: expected an object of spec parameter path -> TF.js weight name strings")
+    return dict(mapping), where
+
+
+def _fmt(shape: tuple[int, ...]) -> str:
+    return "[" + ",".join(str(d) for d in shape) + "]"
