@@ -1,0 +1,265 @@
+"""Each forward kernel in float32 on the GPU against the NumPy float64 interpreter of the IR (numpy_ref),
+on fresh random data at odd sizes, strides, paddings and channel counts."""
+import numpy as np
+import pytest
+
+from wgslgrad.compiler import numpy_ref
+from wgslgrad.compiler.ir import Graph, Op, conv_out
+from wgslgrad.compiler.lower import grid, lower
+from wgslgrad.runtime.session import Session
+
+pytestmark = pytest.mark.gpu
+RTOL = 1e-4
+
+
+def inp(g, name, shape):
+    g.inputs[name] = g.add(Op.INPUT, (), {"name": name}, shape=shape)
+    return g.inputs[name]
+
+
+def param(g, name, shape):
+    g.params[name] = g.add(Op.PARAM, (), {"name": name, "init": "glorot_normal", "fan_in": 1, "fan_out": 1,
+                                          "trainable": True}, shape=shape)
+    return g.params[name]
+
+
+def check(device, g, positive=(), unit=(), **lower_args):
+    """Run every output of `g` on the GPU and compare with numpy_ref: max|gpu - ref| <= RTOL * max|ref|.
+
+    Inputs and parameters are standard normal, except `positive` names (in [0.5, 2]) and `unit` names
+    (in [0, 1], rows of a rank-2 one normalised to sum to 1)."""
+    rng = np.random.default_rng()
+
+    def value(name, shape):
+        if name in positive:
+            return rng.uniform(0.5, 2.0, shape)
+        if name in unit:
+            v = rng.uniform(0.0, 1.0, shape)
+            return v / v.sum(-1, keepdims=True) if len(shape) == 2 else v
+        return rng.standard_normal(shape)
+
+    inputs = {k: value(k, g.nodes[i].shape).astype(np.float32) for k, i in g.inputs.items()}
+    params = {k: value(k, g.nodes[i].shape).astype(np.float32) for k, i in g.params.items()}
+    program = lower(g, **lower_args)
+    session = Session(program, device)
+    session.set_params(params)
+    out = session.run(inputs)
+    ref = numpy_ref.evaluate(g, inputs, params, np.float64)
+    wanted = dict(g.outputs) | ({"loss": g.loss} if g.loss is not None else {})
+    assert set(out) == set(wanted)
+    for name, i in wanted.items():
+        r = ref[i]
+        assert out[name].shape == r.shape, name
+        err = np.max(np.abs(out[name] - r)) / max(np.max(np.abs(r)), 1e-30)
+        assert err < RTOL, f"{name} (%{i} {g.nodes[i].op.name}): relative error {err:.2e}"
+    return program, out
+
+
+def pads(h, w, k, s, padding):
+    _, t, b = conv_out(h, k, s, padding)
+    _, l, r = conv_out(w, k, s, padding)
+    return (t, b, l, r)
+
+
+CONVS = [  # (input shape, kernel, stride, padding, out channels, bias)
+    ((1, 7, 9, 3), 3, 1, "same", 5, True),
+    ((2, 17, 17, 5), 3, 2, "same", 7, True),       # asymmetric TF pads (0, 1)
+    ((1, 8, 10, 3), 5, 1, "valid", 4, False),
+    ((2, 9, 9, 6), 1, 1, "same", 70, True),        # pointwise: the image is A directly; two column tiles
+    ((1, 11, 13, 4), 1, 2, "same", 3, False),
+    ((2, 12, 12, 20), 3, 1, "same", 67, True),     # 64x64 tiles, K = 180 over 12 steps
+    ((1, 16, 16, 3), 3, 2, "valid", 16, True),
+]
+
+
+@pytest.mark.parametrize("shape,k,s,padding,co,bias", CONVS)
+def test_conv2d(device, shape, k, s, padding, co, bias):
+    g = Graph(batch=shape[0])
+    x, w = inp(g, "x", shape), param(g, "w", (k, k, shape[3], co))
+    srcs = (x, w, param(g, "b", (co,))) if bias else (x, w)
+    g.outputs["y"] = g.add(Op.CONV2D, srcs, {"stride": (s, s), "pad": pads(shape[1], shape[2], k, s, padding)})
+    check(device, g)
+
+
+@pytest.mark.parametrize("shape,k,s,padding,mult,bias", [
+    ((1, 7, 9, 3), 3, 1, "same", 1, True),
+    ((2, 17, 17, 5), 3, 2, "same", 1, True),
+    ((1, 8, 10, 3), 5, 1, "valid", 1, False),
+    ((2, 6, 7, 3), 3, 2, "same", 2, True),         # channel multiplier 2: output channel c*2 + m
+])
+def test_depthwise(device, shape, k, s, padding, mult, bias):
+    g = Graph(batch=shape[0])
+    x, w = inp(g, "x", shape), param(g, "w", (k, k, shape[3], mult))
+    srcs = (x, w, param(g, "b", (shape[3] * mult,))) if bias else (x, w)
+    g.outputs["y"] = g.add(Op.DEPTHWISE, srcs, {"stride": (s, s), "pad": pads(shape[1], shape[2], k, s, padding)})
+    check(device, g)
+
+
+@pytest.mark.parametrize("b,f,u,bias", [(3, 37, 19, True), (70, 100, 130, False), (1, 256, 136, True)])
+def test_dense(device, b, f, u, bias):
+    g = Graph(batch=b)
+    x, w = inp(g, "x", (b, f)), param(g, "w", (f, u))
+    g.outputs["y"] = g.add(Op.DENSE, (x, w, param(g, "b", (u,))) if bias else (x, w))
+    check(device, g)
+
+
+@pytest.mark.parametrize("op,a,b", [
+    (Op.ADD, (2, 5, 7, 3), (3,)),
+    (Op.SUB, (2, 5, 7, 3), (2, 1, 7, 1)),
+    (Op.MUL, (4, 1, 6), (5, 1)),
+    (Op.DIV, (2, 3), ()),
+    (Op.ADD, (3, 1, 5), (3, 4, 5)),
+])
+def test_binary_broadcast(device, op, a, b):
+    g = Graph(batch=a[0])
+    x, y = inp(g, "a", a), param(g, "b", b)
+    g.outputs["y"] = g.add(op, (x, y))
+    g.outputs["y_swapped"] = g.add(op, (y, x))
+    check(device, g, positive={"b"} if op is Op.DIV else set())
+
+
+def test_binary_with_constant(device):
+    g = Graph(batch=2)
+    x = inp(g, "x", (2, 4, 3))
+    scale = g.add(Op.CONST, (), {"value": (0.5, -2.0, 3.0)}, shape=(3,))
+    one = g.add(Op.CONST, (), {"value": (1.0,)}, shape=())
+    g.outputs["y"] = g.add(Op.SUB, (g.add(Op.MUL, (x, scale)), one))
+    check(device, g)
+
+
+def test_unary(device):
+    g = Graph(batch=2)
+    x, p = inp(g, "x", (2, 5, 7, 3)), inp(g, "p", (2, 33))
+    big = g.add(Op.MUL, (x, g.add(Op.CONST, (), {"value": (4.0,)}, shape=())))  # reach relu6's 6 and tanh's tails
+    for op in (Op.RELU, Op.RELU6, Op.SIGMOID, Op.TANH, Op.EXP, Op.ABS, Op.NEG):
+        g.outputs[op.name.lower()] = g.add(op, (big,))
+    g.outputs["leaky_relu"] = g.add(Op.LEAKY_RELU, (x,), {"alpha": 0.1})
+    g.outputs["log"] = g.add(Op.LOG, (p,))
+    check(device, g, positive={"p"})
+
+
+def test_concat(device):
+    g = Graph(batch=2)
+    a, b = inp(g, "a", (2, 5, 5, 3)), inp(g, "b", (2, 5, 5, 4))
+    c = g.add(Op.RELU, (inp(g, "c", (2, 5, 5, 1)),))
+    g.outputs["y"] = g.add(Op.CONCAT, (g.add(Op.NEG, (a,)), b, c, a))
+    check(device, g)
+
+
+def test_concat_of_many_buffers_splits_kernels(device):
+    """Nine inputs are nine buffers: more than 8 storage buffers cannot be bound by one kernel."""
+    g = Graph(batch=2)
+    srcs = tuple(inp(g, f"x{i}", (2, 3, 1 + i % 3)) for i in range(9))
+    g.outputs["y"] = g.add(Op.CONCAT, srcs)
+    program, _ = check(device, g)
+    assert len(program.kernels) == 2 and all(len(k.bindings) <= 8 for k in program.kernels)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 10), (3, 300), (1, 65)])
+def test_softmax(device, shape):
+    g = Graph(batch=shape[0])
+    g.outputs["y"] = g.add(Op.SOFTMAX, (inp(g, "x", shape),))
+    check(device, g)
+
+
+@pytest.mark.parametrize("op", [Op.MAX_POOL, Op.AVG_POOL])
+@pytest.mark.parametrize("shape,k,s,padding", [
+    ((2, 17, 17, 5), 3, 2, "same"),
+    ((1, 7, 9, 3), 2, 2, "valid"),
+    ((1, 6, 7, 4), 3, 1, "same"),
+    ((2, 7, 7, 10), 7, 7, "valid"),
+])
+def test_pool(device, op, shape, k, s, padding):
+    g = Graph(batch=shape[0])
+    arg = {"size": (k, k), "stride": (s, s), "pad": pads(shape[1], shape[2], k, s, padding)}
+    g.outputs["y"] = g.add(op, (inp(g, "x", shape),), arg)
+    check(device, g)
+
+
+def test_max_pool_padding_never_wins(device):
+    """All inputs negative: a padded zero must never be the max."""
+    g = Graph(batch=1)
+    x = inp(g, "x", (1, 5, 5, 2))
+    neg = g.add(Op.SUB, (g.add(Op.NEG, (g.add(Op.ABS, (x,)),)), g.add(Op.CONST, (), {"value": (1.0,)}, shape=())))
+    g.outputs["y"] = g.add(Op.MAX_POOL, (neg,), {"size": (3, 3), "stride": (2, 2), "pad": (1, 1, 1, 1)})
+    _, out = check(device, g)
+    assert np.all(out["y"] <= -1.0)
+
+
+@pytest.mark.parametrize("shape", [(2, 7, 9, 3), (1, 16, 16, 70)])
+def test_global_avg_pool(device, shape):
+    g = Graph(batch=shape[0])
+    g.outputs["y"] = g.add(Op.GLOBAL_AVG_POOL, (inp(g, "x", shape),))
+    check(device, g)
+
+
+def test_reshape_aliases_its_source(device):
+    g = Graph(batch=2)
+    x = inp(g, "x", (2, 3, 4, 5))
+    flat = g.add(Op.RESHAPE, (g.add(Op.RELU, (x,)),), {"shape": (2, 60)})
+    g.outputs["y"] = g.add(Op.DENSE, (flat, param(g, "w", (60, 9))))
+    g.outputs["flat"] = flat
+    g.outputs["x_flat"] = g.add(Op.RESHAPE, (x,), {"shape": (2, 3, 20)})
+    program, _ = check(device, g)
+    assert [k.op for k in program.kernels] == ["relu", "dense"]
+    assert program.outputs["x_flat"].buffer == "input:x"
+
+
+@pytest.mark.parametrize("shape", [(5, 7), (2, 100, 100)])   # 20000 elements: two stages
+@pytest.mark.parametrize("op", [Op.SUM, Op.MEAN])
+def test_reduce(device, op, shape):
+    g = Graph(batch=shape[0])
+    g.outputs["y"] = g.add(op, (inp(g, "x", shape),))
+    program, _ = check(device, g, positive={"x"})   # no cancellation: a sum near 0 has no relative accuracy
+    assert len(program.kernels) == (2 if len(shape) == 3 else 1)
+
+
+@pytest.mark.parametrize("shape", [(4, 136), (64, 300)])
+@pytest.mark.parametrize("op", [Op.MSE, Op.SIGMOID_CE])
+def test_elementwise_losses(device, op, shape):
+    g = Graph(batch=shape[0])
+    g.loss = g.add(op, (inp(g, "pred", shape), inp(g, "target", shape)))
+    check(device, g, unit={"target"} if op is Op.SIGMOID_CE else set())
+
+
+@pytest.mark.parametrize("shape", [(4, 10), (50, 500)])
+def test_softmax_cross_entropy(device, shape):
+    g = Graph(batch=shape[0])
+    logits = g.add(Op.MUL, (inp(g, "x", shape), g.add(Op.CONST, (), {"value": (5.0,)}, shape=())))
+    g.loss = g.add(Op.SOFTMAX_CE, (logits, inp(g, "labels", shape)))
+    g.outputs["logits"] = logits
+    check(device, g, unit={"labels"})
+
+
+def test_grid_linearises_big_dispatches():
+    assert grid(10) == (10, 1, 1)
+    assert grid(65535) == (65535, 1, 1)
+    for count in (65536, 65535 * 3 + 1, 10**7):
+        x, y, z = grid(count)
+        assert max(x, y) <= 65535 and z == 1 and x * y >= count and x * (y - 1) < count
+    assert grid(13, limit=4) == (4, 4, 1)
+
+
+def test_two_dimensional_dispatch(device):
+    """With at most 4 workgroups per dimension the kernels here need a 2-D grid and linearise it."""
+    g = Graph(batch=2)
+    x = inp(g, "x", (2, 9, 9, 5))
+    same = pads(9, 9, 3, 1, "same")
+    d = g.add(Op.DEPTHWISE, (x, param(g, "dw", (3, 3, 5, 2)), param(g, "db", (10,))), {"stride": (1, 1), "pad": same})
+    shifted = g.add(Op.ADD, (d, param(g, "s", (9, 1, 10))))
+    r = g.add(Op.RELU, (shifted,))
+    g.outputs["pool"] = g.add(Op.AVG_POOL, (r,), {"size": (3, 3), "stride": (1, 1), "pad": same})
+    g.outputs["concat"] = g.add(Op.CONCAT, (r, x))
+    g.outputs["soft"] = g.add(Op.SOFTMAX, (g.add(Op.RESHAPE, (d,), {"shape": (12, 135)}),))
+    program, _ = check(device, g, max_workgroups=4)
+    assert all(max(k.workgroups) <= 4 for k in program.kernels)
+    assert {k.op for k in program.kernels if k.workgroups[1] > 1} == {"depthwise", "add", "relu", "avg_pool",
+                                                                       "concat", "softmax"}
+
+    g = Graph(batch=2)
+    c = g.add(Op.CONV2D, (inp(g, "x", (2, 12, 12, 5)), param(g, "w", (3, 3, 5, 70))),
+              {"stride": (1, 1), "pad": pads(12, 12, 3, 1, "same")})
+    g.outputs["conv"] = c
+    g.outputs["dense"] = g.add(Op.DENSE, (inp(g, "f", (70, 100)), param(g, "u", (100, 130))))
+    program, _ = check(device, g, max_workgroups=4)
+    assert [k.workgroups for k in program.kernels] == [(4, 3, 1), (3, 2, 1)]

@@ -1,0 +1,319 @@
+"""Lowering: an IR Graph -> a Program (buffers, slots, WGSL kernels in dispatch order).
+
+    lower(graph)
+      1. keep the nodes the outputs (and the loss) need
+      2. place parameters in `params` (trainable first), constants in `consts`, inputs in their own buffers
+      3. plan the activation arena from live ranges (RESHAPE aliases its source: no copy, no kernel)
+      4. one table row per op turns a node into kernels (KernelBuilder: bindings, offsets, templates)
+
+Adding a kernel (a backward op, a fused group, the Adam step):
+  1. write kernels/NAME.wgsl: a jinja2 template that starts with `{{ bindings }}`, has one entry point
+     `main`, and reads tensors as `{{ x.var }}[{{ x.off }}u + i]`; every size and stride is a named value;
+  2. write `@rule(Op.X) def lower_x(ctx, i) -> list[Kernel]`: `kb = ctx.builder()`, `kb.read(src)` /
+     `kb.write(i)` give Operands and record the bindings (each buffer once, read_write if ever written),
+     `ctx.grid(n)` gives a dispatch within the per-dimension limit, and `kb.kernel(name, "NAME.wgsl",
+     workgroups, [node ids], **values)` renders it;
+  3. if the kernel needs temporary arena memory at its own step, add `SCRATCH[Op.X] = fn(graph, node) ->
+     elements`; the rule finds it in `ctx.scratch[i]`.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from . import memory
+from .ir import LEAVES, Graph, Node, Op, verify
+from .program import (
+    ARENA,
+    CONSTS,
+    INPUT_PREFIX,
+    PARAMS,
+    READ,
+    READ_WRITE,
+    UNIFORM,
+    Binding,
+    Kernel,
+    ParamSlot,
+    Program,
+    Slot,
+)
+from .summary import node_flops
+
+MAX_WORKGROUPS = 65535       # WebGPU default maxComputeWorkgroupsPerDimension
+MAX_STORAGE_BUFFERS = 8      # WebGPU default maxStorageBuffersPerShaderStage
+WORKGROUP = 256              # WebGPU default maxComputeInvocationsPerWorkgroup
+
+_templates = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent.parent / "kernels"),
+    undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+    autoescape=False)
+
+
+def render(template: str, **values: Any) -> str:
+    """Render kernels/<template> with StrictUndefined: a missing value is an error, never empty text."""
+    return _templates.get_template(template).render(**values)
+
+
+def f32(x: float) -> str:
+    """A WGSL f32 literal."""
+    assert math.isfinite(x), f"non-finite constant {x} in a kernel"
+    s = repr(float(x))
+    return f"({s})" if s.startswith("-") else s
+
+
+def grid(count: int, limit: int = MAX_WORKGROUPS) -> tuple[int, int, int]:
+    """Workgroups (x, y, 1) covering `count` work groups, each at most `limit`.
+
+    Kernels linearise the group id as `wid.y * x + wid.x` and return when it is >= count; that test is
+    uniform across a workgroup, so barriers after it stay legal.
+    """
+    count = max(count, 1)
+    if count <= limit:
+        return (count, 1, 1)
+    y = -(-count // limit)
+    assert y <= limit, f"{count} workgroups do not fit a 2-D dispatch"
+    return (-(-count // y), y, 1)
+
+
+@dataclass
+class Operand:
+    """A tensor as a template sees it: `{{ x.var }}[{{ x.off }}u + i]`."""
+    var: str
+    off: int
+    shape: tuple[int, ...]
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+
+@dataclass
+class Ctx:
+    """What the rules read: the graph, each node's slot, and lowering options."""
+    graph: Graph
+    slots: dict[int, Slot]
+    scratch: dict[int, Slot] = field(default_factory=dict)
+    max_workgroups: int = MAX_WORKGROUPS
+
+    def builder(self) -> KernelBuilder:
+        return KernelBuilder(self)
+
+    def grid(self, count: int) -> tuple[int, int, int]:
+        return grid(count, self.max_workgroups)
+
+
+class KernelBuilder:
+    """Collects the buffers one kernel touches, each bound once (read_write if it is ever written)."""
+
+    def __init__(self, ctx: Ctx):
+        self.ctx = ctx
+        self.bindings: list[Binding] = []
+        self.vars: dict[str, str] = {}
+        self.uniform_vec4s: dict[str, int] = {}
+
+    def var(self, buffer: str, access: str = READ) -> str:
+        if buffer not in self.vars:
+            name = re.sub(r"\W", "_", buffer.removeprefix(INPUT_PREFIX))
+            name = ("in_" + name) if buffer.startswith(INPUT_PREFIX) else name
+            if name in self.vars.values():
+                name += f"_{len(self.bindings)}"
+            self.vars[buffer] = name
+            self.bindings.append(Binding(buffer, access))
+        b = next(b for b in self.bindings if b.buffer == buffer)
+        if access == READ_WRITE:
+            b.access = READ_WRITE
+        return self.vars[buffer]
+
+    def uniform(self, buffer: str, vec4s: int) -> str:
+        """Bind `buffer` (vec4s * 4 floats, e.g. Adam's per-step values) as a uniform; returns its WGSL name."""
+        self.uniform_vec4s[buffer] = vec4s
+        return self.var(buffer, UNIFORM)
+
+    def slot(self, slot: Slot, write: bool = False) -> Operand:
+        return Operand(self.var(slot.buffer, READ_WRITE if write else READ), slot.offset, slot.shape)
+
+    def read(self, node: int) -> Operand:
+        return self.slot(self.ctx.slots[node])
+
+    def write(self, node: int) -> Operand:
+        return self.slot(self.ctx.slots[node], write=True)
+
+    def fits(self, buffers: list[str]) -> bool:
+        """Whether binding `buffers` too keeps this kernel within the storage-buffer limit."""
+        return len(set(self.vars) | set(buffers)) <= MAX_STORAGE_BUFFERS
+
+    def declarations(self) -> str:
+        lines = []
+        for i, b in enumerate(self.bindings):
+            if b.access == UNIFORM:
+                lines.append(f"@group(0) @binding({i}) var<uniform> {self.vars[b.buffer]}: "
+                             f"array<vec4<f32>, {self.uniform_vec4s[b.buffer]}>;")
+            else:
+                lines.append(f"@group(0) @binding({i}) var<storage, {b.access}> {self.vars[b.buffer]}: array<f32>;")
+        return "\n".join(lines)
+
+    def kernel(self, name: str, template: str, workgroups: tuple[int, int, int], nodes: list[int],
+               **values: Any) -> Kernel:
+        assert len(self.bindings) <= MAX_STORAGE_BUFFERS, f"{name} binds {len(self.bindings)} buffers"
+        assert all(0 < w <= MAX_WORKGROUPS for w in workgroups), f"{name}: workgroups {workgroups}"
+        g = self.ctx.graph
+        node = g.nodes[nodes[-1]]
+        moved = {s for i in nodes for s in g.nodes[i].srcs} | set(nodes)
+        wgsl = render(template, bindings=self.declarations(), **values)
+        return Kernel(name=name, wgsl=wgsl, bindings=list(self.bindings), workgroups=workgroups, nodes=nodes,
+                      op=node.op.name.lower(), scope=node.scope,
+                      flops=sum(node_flops(g, g.nodes[i]) for i in nodes),
+                      bytes=4 * sum(g.nodes[i].size for i in moved))
+
+
+Rule = Callable[[Ctx, int], list[Kernel]]
+RULES: dict[Op, Rule] = {}
+SCRATCH: dict[Op, Callable[[Graph, Node], int]] = {}   # f32 elements of arena a node needs at its own step
+
+
+def rule(*ops: Op) -> Callable[[Rule], Rule]:
+    def deco(fn: Rule) -> Rule:
+        for op in ops:
+            RULES[op] = fn
+        return fn
+    return deco
+
+
+def alias_root(g: Graph, i: int) -> int:
+    """The node whose memory `i` uses: RESHAPE is a view of its source."""
+    while g.nodes[i].op is Op.RESHAPE:
+        i = g.nodes[i].srcs[0]
+    return i
+
+
+def needed_nodes(g: Graph, roots: list[int]) -> set[int]:
+    seen: set[int] = set()
+    stack = list(roots)
+    while stack:
+        i = stack.pop()
+        if i not in seen:
+            seen.add(i)
+            stack.extend(g.nodes[i].srcs)
+    return seen
+
+
+def place_params(g: Graph) -> dict[str, ParamSlot]:
+    """Trainable parameters first, then frozen ones, each 16-byte aligned; dict order is the graph's."""
+    order = sorted(g.params, key=lambda name: not g.nodes[g.params[name]].arg.get("trainable", True))
+    offsets, top = {}, 0
+    for name in order:
+        offsets[name] = top
+        top += memory.align(g.nodes[g.params[name]].size)
+    out = {}
+    for name, i in g.params.items():
+        n = g.nodes[i]
+        out[name] = ParamSlot(offsets[name], n.shape, n.arg.get("init", "glorot_normal"), int(n.arg.get("fan_in", 0)),
+                              int(n.arg.get("fan_out", 0)), bool(n.arg.get("trainable", True)))
+    return out
+
+
+def lower(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS) -> Program:
+    """The forward pass of `graph` as a Program; the loss (when set) is an extra output named "loss",
+    which the Session computes only when the inputs it needs are given.
+
+    `max_workgroups` caps workgroups per dispatch dimension (tests lower it to exercise 2-D dispatch).
+    """
+    verify(graph)
+    g = graph
+    outputs = dict(g.outputs)
+    optional = []
+    if g.loss is not None and "loss" not in outputs:
+        outputs["loss"] = g.loss
+        optional.append("loss")
+    needed = sorted(needed_nodes(g, list(outputs.values())))                 # 1. what the outputs need
+    params = place_params(g)                                                # 2. leaves
+    slots, consts = leaf_slots(g, needed, params)
+    ctx = Ctx(g, slots, max_workgroups=max_workgroups)
+    arena, activations = plan_arena(ctx, needed, list(outputs.values()))    # 3. the arena
+    kernels: list[Kernel] = []                                              # 4. kernels, in node order
+    for i in needed:
+        op = g.nodes[i].op
+        if op in LEAVES or op is Op.RESHAPE:
+            continue
+        if op not in RULES:
+            raise NotImplementedError(f"no kernel for {op.name.lower()} (node %{i})")
+        kernels += RULES[op](ctx, i)
+
+    input_of = {i: name for name, i in g.inputs.items()}
+    requires = {}
+    for name, o in outputs.items():
+        deps = needed_nodes(g, [o])
+        requires[name] = [input_of[i] for i in sorted(deps) if i in input_of]
+        for k in kernels:
+            if deps & set(k.nodes):
+                k.serves.append(name)
+
+    buffers = {PARAMS: max(sum(memory.align(p.size) for p in params.values()), memory.ALIGN),
+               ARENA: max(arena, memory.ALIGN)}
+    if consts:
+        buffers[CONSTS] = len(consts)
+    for name, i in g.inputs.items():
+        buffers[INPUT_PREFIX + name] = memory.align(g.nodes[i].size)
+    return Program(buffers=buffers, kernels=kernels,
+                   inputs={name: slots[i] for name, i in g.inputs.items()},
+                   outputs={name: slots[i] for name, i in outputs.items()},
+                   params=params, batch=g.batch, buffer_data={CONSTS: consts} if consts else {},
+                   requires=requires, optional_outputs=optional, activation_elements=activations)
+
+
+def leaf_slots(g: Graph, needed: list[int], params: dict[str, ParamSlot]) -> tuple[dict[int, Slot], list[float]]:
+    """Slots of parameters (in `params`), inputs (each its own buffer) and constants (packed in `consts`,
+    whose contents are returned too)."""
+    slots: dict[int, Slot] = {}
+    for name, i in g.params.items():
+        slots[i] = Slot(PARAMS, params[name].offset, g.nodes[i].shape)
+    for name, i in g.inputs.items():
+        slots[i] = Slot(INPUT_PREFIX + name, 0, g.nodes[i].shape)
+    consts: list[float] = []
+    for i in needed:
+        n = g.nodes[i]
+        if n.op is Op.CONST:
+            value = [float(v) for v in n.arg["value"]]
+            value = value * n.size if len(value) == 1 else value   # one value fills the shape
+            assert len(value) == n.size, f"constant %{i} has {len(value)} values for shape {n.shape}"
+            slots[i] = Slot(CONSTS, len(consts), n.shape)
+            consts += value + [0.0] * (memory.align(len(value)) - len(value))
+        assert n.op is not Op.PARAM or i in slots, f"PARAM node %{i} is not in graph.params"
+    return slots, consts
+
+
+def plan_arena(ctx: Ctx, needed: list[int], outputs: list[int]) -> tuple[int, int]:
+    """Give every computed node (and every SCRATCH request) an arena slot in ctx; RESHAPE takes its
+    source's slot. Returns the arena size and the sum of all activation sizes, in f32 elements."""
+    g = ctx.graph
+    end = {i: i for i in needed}      # last step that reads each node's memory; outputs live to the end
+    for i in needed:
+        for s in g.nodes[i].srcs:
+            r = alias_root(g, s)
+            end[r] = max(end[r], i)
+    for i in outputs:
+        end[alias_root(g, i)] = len(g.nodes)
+    owners = [i for i in needed if g.nodes[i].op not in LEAVES and g.nodes[i].op is not Op.RESHAPE]
+    scratch = [(i, SCRATCH[g.nodes[i].op](g, g.nodes[i])) for i in owners if g.nodes[i].op in SCRATCH]
+    scratch = [(i, size) for i, size in scratch if size > 0]
+    values = [memory.Interval(g.nodes[i].size, i, end[i]) for i in owners]
+    values += [memory.Interval(size, i, i) for i, size in scratch]
+    offsets, arena = memory.plan(values)
+    for i, off in zip(owners, offsets):
+        ctx.slots[i] = Slot(ARENA, off, g.nodes[i].shape)
+    for (i, size), off in zip(scratch, offsets[len(owners):]):
+        ctx.scratch[i] = Slot(ARENA, off, (size,))
+    for i in needed:
+        if g.nodes[i].op is Op.RESHAPE:
+            root = ctx.slots[alias_root(g, i)]
+            ctx.slots[i] = Slot(root.buffer, root.offset, g.nodes[i].shape)
+    return arena, sum(g.nodes[i].size for i in owners)
+
+
+from . import lower_forward  # noqa: F401  (registers the forward rules)

@@ -1,0 +1,32 @@
+// {{ comment }}
+// out[b, oy, ox, c] = sum over taps x[b, oy*{{ sh }}-{{ pt }}+ky, ox*{{ sw }}-{{ pl }}+kx, c / {{ mult }}] * w[ky, kx, c] (+ bias[c]);
+// one thread per output element, the {{ taps | length }} taps unrolled with their offsets computed in Python.
+{{ bindings }}
+
+@compute @workgroup_size({{ wg }})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * {{ gx }}u + wid.x) * {{ wg }}u + lid;
+    if (i >= {{ n }}u) {
+        return;
+    }
+    let c = i % {{ co }}u;
+    let ox = (i / {{ co }}u) % {{ wo }}u;
+    let oy = (i / {{ co * wo }}u) % {{ ho }}u;
+    let b = i / {{ co * wo * ho }}u;
+    let iy0 = i32(oy * {{ sh }}u) - {{ pt }};
+    let ix0 = i32(ox * {{ sw }}u) - {{ pl }};
+    // x index of tap (0, 0), possibly outside the image; each tap adds its own offset
+    let base = i32({{ x.off }}u + b * {{ h * w * ci }}u + c / {{ mult }}u) + (iy0 * {{ w }} + ix0) * {{ ci }};
+    let wbase = {{ wt.off }}u + c;
+{% if bias %}
+    var acc = {{ bias.var }}[{{ bias.off }}u + c];
+{% else %}
+    var acc = 0.0;
+{% endif %}
+{% for t in taps %}
+    if (iy0 >= {{ -t.ky }} && iy0 < {{ h - t.ky }} && ix0 >= {{ -t.kx }} && ix0 < {{ w - t.kx }}) {
+        acc = fma({{ x.var }}[u32(base + {{ t.dx }})], {{ wt.var }}[wbase + {{ t.dw }}u], acc);
+    }
+{% endfor %}
+    {{ out.var }}[{{ out.off }}u + i] = acc;
+}

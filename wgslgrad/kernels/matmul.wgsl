@@ -1,0 +1,111 @@
+// {{ comment }}
+// out[m, n] = sum_k A[m, k] * w[k, n] (+ bias[n]); M={{ m }} N={{ n }} K={{ k }}, row-major.
+// A {{ "is gathered from an NHWC image (implicit im2col, TensorFlow padding)" if conv else "is row-major [M, K]" }}.
+// One {{ bm }}x{{ bn }} output tile per workgroup of 16x16 threads; each thread keeps a {{ tm }}x{{ tn }}
+// block in registers (rows ty + 16*i, columns tx + 16*j); K is walked in steps of {{ bk }} through
+// workgroup memory.
+{{ bindings }}
+
+const BM: u32 = {{ bm }}u;
+const BN: u32 = {{ bn }}u;
+const BK: u32 = {{ bk }}u;
+const TM: u32 = {{ tm }}u;
+const TN: u32 = {{ tn }}u;
+const M: u32 = {{ m }}u;
+const N: u32 = {{ n }}u;
+const K: u32 = {{ k }}u;
+
+// As rows are padded by one float: the transposing stores (consecutive threads, consecutive k) then hit
+// different banks instead of one.
+const AROW: u32 = BM + 1u;
+var<workgroup> As: array<f32, {{ bk * (bm + 1) }}>;  // As[k * AROW + m]
+var<workgroup> Bs: array<f32, {{ bk * bn }}>;  // Bs[k * BN + n]
+
+fn load_a(m: u32, k: u32) -> f32 {
+    if (m >= M || k >= K) {
+        return 0.0;
+    }
+{% if conv %}
+    // m -> (b, oy, ox); k -> (ky, kx, ci), HWIO order
+    let ox = m % {{ wo }}u;
+    let oy = (m / {{ wo }}u) % {{ ho }}u;
+    let b = m / {{ wo * ho }}u;
+    let ci = k % {{ ci }}u;
+    let kx = (k / {{ ci }}u) % {{ kw }}u;
+    let ky = k / {{ ci * kw }}u;
+    let iy = i32(oy * {{ sh }}u + ky) - {{ pt }};
+    let ix = i32(ox * {{ sw }}u + kx) - {{ pl }};
+    if (iy < 0 || iy >= {{ h }} || ix < 0 || ix >= {{ w }}) {
+        return 0.0;
+    }
+    return {{ x.var }}[{{ x.off }}u + ((b * {{ h }}u + u32(iy)) * {{ w }}u + u32(ix)) * {{ ci }}u + ci];
+{% else %}
+    return {{ x.var }}[{{ x.off }}u + m * K + k];
+{% endif %}
+}
+
+fn load_b(k: u32, n: u32) -> f32 {
+    if (k >= K || n >= N) {
+        return 0.0;
+    }
+    return {{ wt.var }}[{{ wt.off }}u + k * N + n];
+}
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>,
+        @builtin(local_invocation_index) tid: u32) {
+    let tile = wid.y * {{ gx }}u + wid.x;
+    if (tile >= {{ tiles }}u) {
+        return;
+    }
+    let m0 = (tile / {{ tiles_n }}u) * BM;
+    let n0 = (tile % {{ tiles_n }}u) * BN;
+    let tx = lid3.x;
+    let ty = lid3.y;
+    var acc: array<f32, {{ tm * tn }}>;
+    for (var k0 = 0u; k0 < K; k0 += BK) {
+        // {{ bm * bk // 256 }} loads of A and {{ bk * bn // 256 }} of w per thread; consecutive threads read consecutive k / n
+        for (var l = 0u; l < {{ bm * bk // 256 }}u; l++) {
+            let e = tid + l * 256u;
+            let r = e / BK;
+            let c = e % BK;
+            As[c * AROW + r] = load_a(m0 + r, k0 + c);
+        }
+        for (var l = 0u; l < {{ bk * bn // 256 }}u; l++) {
+            let e = tid + l * 256u;
+            let r = e / BN;
+            let c = e % BN;
+            Bs[r * BN + c] = load_b(k0 + r, n0 + c);
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < BK; kk++) {
+            var a: array<f32, {{ tm }}>;
+            var b: array<f32, {{ tn }}>;
+            for (var i = 0u; i < TM; i++) {
+                a[i] = As[kk * AROW + ty + 16u * i];
+            }
+            for (var j = 0u; j < TN; j++) {
+                b[j] = Bs[kk * BN + tx + 16u * j];
+            }
+            for (var i = 0u; i < TM; i++) {
+                for (var j = 0u; j < TN; j++) {
+                    acc[i * TN + j] = fma(a[i], b[j], acc[i * TN + j]);
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+    for (var i = 0u; i < TM; i++) {
+        let m = m0 + ty + 16u * i;
+        for (var j = 0u; j < TN; j++) {
+            let n = n0 + tx + 16u * j;
+            if (m < M && n < N) {
+{% if bias %}
+                {{ out.var }}[{{ out.off }}u + m * N + n] = acc[i * TN + j] + {{ bias.var }}[{{ bias.off }}u + n];
+{% else %}
+                {{ out.var }}[{{ out.off }}u + m * N + n] = acc[i * TN + j];
+{% endif %}
+            }
+        }
+    }
+}

@@ -1,0 +1,60 @@
+// {{ comment }}
+// {{ groups }} workgroup(s) of {{ wg }} threads; workgroup g adds term(i) for i in [g*{{ chunk }}, (g+1)*{{ chunk }}) ∩ [0, {{ n }}),
+// each thread a strided part, then a tree in workgroup memory; dst[g] = that sum * {{ scale }}.
+{{ bindings }}
+
+var<workgroup> part: array<f32, {{ wg }}>;
+
+fn term(i: u32) -> f32 {
+{% if kind == "sum" %}
+    return {{ x.var }}[{{ x.off }}u + i];
+{% elif kind == "mse" %}
+    let d = {{ x.var }}[{{ x.off }}u + i] - {{ y.var }}[{{ y.off }}u + i];
+    return d * d;
+{% elif kind == "sigmoid_ce" %}
+    // max(z, 0) - z*y + log(1 + exp(-|z|)): stable for large |z| (TensorFlow's formulation)
+    let z = {{ x.var }}[{{ x.off }}u + i];
+    let y = {{ y.var }}[{{ y.off }}u + i];
+    return max(z, 0.0) - z * y + log(1.0 + exp(-abs(z)));
+{% elif kind == "softmax_ce" %}
+    // row i: sum_j y_j * (logsumexp(z) - z_j) = logsumexp(z) * sum(y) - sum(y * z)
+    let zb = {{ x.off }}u + i * {{ k }}u;
+    let yb = {{ y.off }}u + i * {{ k }}u;
+    var m = -3.4e38;  // not -inf: WGSL const-expressions must be finite
+    for (var j = 0u; j < {{ k }}u; j++) {
+        m = max(m, {{ x.var }}[zb + j]);
+    }
+    var se = 0.0;
+    var sy = 0.0;
+    var syz = 0.0;
+    for (var j = 0u; j < {{ k }}u; j++) {
+        let z = {{ x.var }}[zb + j] - m;
+        let y = {{ y.var }}[yb + j];
+        se += exp(z);
+        sy += y;
+        syz += y * z;
+    }
+    return log(se) * sy - syz;
+{% endif %}
+}
+
+@compute @workgroup_size({{ wg }})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let g = wid.x;
+    let end = min((g + 1u) * {{ chunk }}u, {{ n }}u);
+    var s = 0.0;
+    for (var i = g * {{ chunk }}u + lid; i < end; i += {{ wg }}u) {
+        s += term(i);
+    }
+    part[lid] = s;
+    workgroupBarrier();
+{% for half in halves %}
+    if (lid < {{ half }}u) {
+        part[lid] += part[lid + {{ half }}u];
+    }
+    workgroupBarrier();
+{% endfor %}
+    if (lid == 0u) {
+        {{ dst.var }}[{{ dst.off }}u + g] = part[0] * {{ scale }};
+    }
+}

@@ -1,0 +1,74 @@
+// {{ comment }}
+// softmax over the last axis: {{ rows }} rows of {{ k }}, max subtracted before exp.
+{% if per_thread %}
+// Short rows: one thread per row.
+{% else %}
+// Long rows: one workgroup of {{ wg }} threads per row, max and sum reduced in workgroup memory.
+{% endif %}
+{{ bindings }}
+
+{% if per_thread %}
+@compute @workgroup_size({{ wg }})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let r = (wid.y * {{ gx }}u + wid.x) * {{ wg }}u + lid;
+    if (r >= {{ rows }}u) {
+        return;
+    }
+    let xb = {{ x.off }}u + r * {{ k }}u;
+    let ob = {{ out.off }}u + r * {{ k }}u;
+    var m = -3.4e38;  // not -inf: WGSL const-expressions must be finite
+    for (var j = 0u; j < {{ k }}u; j++) {
+        m = max(m, {{ x.var }}[xb + j]);
+    }
+    var s = 0.0;
+    for (var j = 0u; j < {{ k }}u; j++) {
+        s += exp({{ x.var }}[xb + j] - m);
+    }
+    let inv = 1.0 / s;
+    for (var j = 0u; j < {{ k }}u; j++) {
+        {{ out.var }}[ob + j] = exp({{ x.var }}[xb + j] - m) * inv;
+    }
+}
+{% else %}
+var<workgroup> part: array<f32, {{ wg }}>;
+
+@compute @workgroup_size({{ wg }})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let r = wid.y * {{ gx }}u + wid.x;
+    if (r >= {{ rows }}u) {
+        return;
+    }
+    let xb = {{ x.off }}u + r * {{ k }}u;
+    let ob = {{ out.off }}u + r * {{ k }}u;
+    var m = -3.4e38;  // not -inf: WGSL const-expressions must be finite
+    for (var j = lid; j < {{ k }}u; j += {{ wg }}u) {
+        m = max(m, {{ x.var }}[xb + j]);
+    }
+    part[lid] = m;
+    workgroupBarrier();
+{% for half in halves %}
+    if (lid < {{ half }}u) {
+        part[lid] = max(part[lid], part[lid + {{ half }}u]);
+    }
+    workgroupBarrier();
+{% endfor %}
+    m = part[0];
+    workgroupBarrier();
+    var s = 0.0;
+    for (var j = lid; j < {{ k }}u; j += {{ wg }}u) {
+        s += exp({{ x.var }}[xb + j] - m);
+    }
+    part[lid] = s;
+    workgroupBarrier();
+{% for half in halves %}
+    if (lid < {{ half }}u) {
+        part[lid] += part[lid + {{ half }}u];
+    }
+    workgroupBarrier();
+{% endfor %}
+    let inv = 1.0 / part[0];
+    for (var j = lid; j < {{ k }}u; j += {{ wg }}u) {
+        {{ out.var }}[ob + j] = exp({{ x.var }}[xb + j] - m) * inv;
+    }
+}
+{% endif %}

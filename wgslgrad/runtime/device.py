@@ -1,0 +1,48 @@
+"""The wgpu device: a high-performance adapter when there is one, with its largest buffer limits."""
+from __future__ import annotations
+
+from typing import Any
+
+_cached: tuple[Any, str] | None = None
+
+
+class NoAdapterError(RuntimeError):
+    """wgpu found no GPU adapter (not even a CPU one)."""
+
+
+def adapter_summary(adapter: Any) -> str:
+    info = adapter.info
+    return (f"{info.get('device') or info.get('description') or 'unknown device'} "
+            f"({info.get('adapter_type', '?')}, {info.get('backend_type', '?')})")
+
+
+def get_device(cached: bool = True) -> tuple[Any, str]:
+    """(device, adapter description). One device per process unless `cached` is False.
+
+    The device gets the adapter's largest storage-buffer binding and buffer sizes, so big batches fit;
+    every other limit stays at the WebGPU default, which the generated kernels respect, so what runs
+    here also runs in a browser.
+    """
+    global _cached
+    if cached and _cached is not None:
+        return _cached
+    import wgpu
+
+    err: Exception | None = None
+    try:
+        adapter = wgpu.gpu.request_adapter_sync(power_preference="high-performance")
+    except RuntimeError as e:  # wgpu raises when nothing is found
+        adapter, err = None, e
+    if adapter is None:
+        raise NoAdapterError(
+            "wgpu found no GPU adapter" + (f" ({err})" if err else "") + ". On a machine without a GPU, "
+            "install Mesa's software Vulkan driver (lavapipe): sudo apt-get install mesa-vulkan-drivers")
+    limits = adapter.limits
+    device = adapter.request_device_sync(required_limits={
+        "max-storage-buffer-binding-size": limits["max-storage-buffer-binding-size"],
+        "max-buffer-size": limits["max-buffer-size"],
+    })
+    result = (device, adapter_summary(adapter))
+    if cached:
+        _cached = result
+    return result
