@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import zipfile
 from pathlib import Path
 from typing import Callable
 
@@ -57,18 +58,25 @@ def cmd_summary(args: argparse.Namespace) -> None:
     _write(args, format_summary(_graph(args)) + "\n")
 
 
-def _load_inputs(path: str | None, g: Graph, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def _load_inputs(path: str | None, g: Graph, rng: np.random.Generator,
+                 needed: set[str] | None = None) -> dict[str, np.ndarray]:
+    """Inputs from an .npz (the first `batch` samples), or random normal ones; `needed` must be there."""
     if path is None:
         return {name: rng.standard_normal(g.nodes[i].shape).astype(np.float32) for name, i in g.inputs.items()}
     try:
         with np.load(path) as data:
-            arrays = {k: np.asarray(data[k], np.float32) for k in data.files}
-    except (OSError, ValueError) as e:
+            arrays = {k: np.asarray(data[k], np.float32) for k in data.files if k in g.inputs}
+    except (OSError, ValueError, zipfile.BadZipFile) as e:
         raise UserError(f"{path}: cannot read inputs: {e}") from None
-    missing = [k for k in g.inputs if k not in arrays]
+    missing = sorted((set(g.inputs) if needed is None else needed) - set(arrays))
     if missing:
-        raise UserError(f"{path}: no array named {', '.join(missing)} (has {', '.join(arrays) or 'none'})")
-    return {k: arrays[k][: g.batch] for k in g.inputs}
+        raise UserError(f"{path}: no array named {', '.join(missing)}")
+    for name, a in arrays.items():
+        want = g.nodes[g.inputs[name]].shape
+        if a.shape[1:] != want[1:] or len(a) < want[0]:
+            raise UserError(f"{path}: array '{name}' has shape {fmt_shape(a.shape)}, the spec's Input needs "
+                            f"{fmt_shape(want)} (at least {want[0]} samples for batch {want[0]})")
+    return {k: v[: g.batch] for k, v in arrays.items()}
 
 
 def cmd_run(args: argparse.Namespace) -> None:
@@ -85,7 +93,8 @@ def cmd_run(args: argparse.Namespace) -> None:
     session = Session(program, device)
     t2 = time.perf_counter()
     session.init_params(seed=args.seed)
-    inputs = _load_inputs(args.input, g, np.random.default_rng(args.seed))
+    needed = {n for out, names in program.requires.items() if out not in program.optional_outputs for n in names}
+    inputs = _load_inputs(args.input, g, np.random.default_rng(args.seed), needed)
     outputs = session.run(inputs)
     t3 = time.perf_counter()
     times = []

@@ -34,24 +34,31 @@ def node_flops(g: Graph, n: Node) -> int:
     return 0
 
 
-def _kind(scope: str) -> str:
-    last = scope.rsplit("/", 1)[-1]
-    return last.rsplit("_", 1)[0] if last.rsplit("_", 1)[-1].isdigit() else last
+def _kind(ops: list[str]) -> str:
+    """The layer's kind from the ops it made: depthwise then a 1x1 conv2d is a separable conv."""
+    if ops[:2] == ["depthwise", "conv2d"]:
+        return "separable_conv2d"
+    return ops[0] if ops else "param"
 
 
 def summarize(g: Graph, forward_only: bool = True) -> list[Row]:
     """One row per op call in the spec (nodes grouped by scope), in execution order."""
     rows: dict[str, Row] = {}
+    ops: dict[str, list[str]] = {}
     for n in g.nodes:
         if n.op in (Op.INPUT, Op.CONST) or (forward_only and n.scope.endswith("/grad")):
             continue
         key = n.scope or n.op.name.lower()
-        row = rows.setdefault(key, Row(key, _kind(key), (), 0, 0))
+        row = rows.setdefault(key, Row(key, "", (), 0, 0))
         if n.op is Op.PARAM:
             row.params += n.size
         else:
             row.shape = n.shape
             row.flops += node_flops(g, n)
+            if n.op is not Op.RESHAPE:
+                ops.setdefault(key, []).append(n.op.name.lower())
+    for key, row in rows.items():
+        row.kind = _kind(ops.get(key, []))
     return [r for r in rows.values() if r.shape or r.params]
 
 

@@ -1,6 +1,8 @@
 """The wgpu device: a high-performance adapter when there is one, with its largest buffer limits."""
 from __future__ import annotations
 
+import os
+import tempfile
 from typing import Any
 
 _cached: tuple[Any, str] | None = None
@@ -26,6 +28,9 @@ def get_device(cached: bool = True) -> tuple[Any, str]:
     global _cached
     if cached and _cached is not None:
         return _cached
+    # Mesa's Vulkan drivers print "XDG_RUNTIME_DIR is invalid" on stderr when it is unset (CI, cron,
+    # containers); compute never uses it, so give it a harmless value rather than alarm the user.
+    os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
     import wgpu
 
     err: Exception | None = None
