@@ -1,0 +1,453 @@
+"""The spec's builtins: declarations (Input, Output, Train, Adam), layers, ops, losses and a few Python
+functions. Each is a plain function `fn(ctx, ...)` registered by @builtin; its Python signature is the one
+calls are checked against, and `ctx` gives checked access to the arguments and the graph."""
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from . import ast
+from .errors import SpecError
+from .ir import Op, Pos, Shape, ShapeError, conv_out, fmt_shape
+from .values import (
+    BUILTINS,
+    MAX_LIST,
+    Arg,
+    Builtin,
+    Optimizer,
+    Tensor,
+    check_path,
+    did_you_mean,
+    is_num,
+    kind,
+)
+
+if TYPE_CHECKING:
+    from .build import _Builder
+
+# ---- builtins
+
+
+class Ctx:
+    """What a builtin sees of its call: checked access to the arguments and the graph."""
+
+    def __init__(self, b: _Builder, name: str, pos: Pos, args: dict[str, Arg], extra: list[Arg],
+                 target: str | None) -> None:
+        self.b, self.name, self.pos, self.args, self.extra, self.target = b, name, pos, args, extra, target
+
+    def at(self, arg: str | None) -> Pos:
+        return self.args[arg].pos if arg in self.args else self.pos  # type: ignore[index]
+
+    def fail(self, arg: str | None, msg: str) -> NoReturn:
+        raise SpecError(self.at(arg), f"{self.name}() {msg}")
+
+    def want(self, arg: str, what: str, v: Any) -> NoReturn:
+        self.fail(arg, f"argument '{arg}' must be {what}, got {kind(v)}")
+
+    def tensor(self, v: Any, arg: str) -> Tensor:
+        if not isinstance(v, Tensor):
+            self.want(arg, "a tensor", v)
+        return v
+
+    def image(self, v: Any, arg: str) -> Tensor:
+        t = self.tensor(v, arg)
+        if len(t.shape) != 4:
+            raise SpecError(self.pos, f"{self.name}() expects an NHWC input of rank 4, got {fmt_shape(t.shape)}")
+        return t
+
+    def integer(self, v: Any, arg: str, low: int = 1, pos: Pos | None = None) -> int:
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise SpecError(pos or self.at(arg), f"{self.name}() argument '{arg}' must be an int, got {kind(v)}")
+        if v < low:
+            raise SpecError(pos or self.at(arg), f"{self.name}() argument '{arg}' must be at least {low}, got {v}")
+        return v
+
+    def number(self, v: Any, arg: str) -> float:
+        if not is_num(v):
+            self.want(arg, "a number", v)
+        return float(v)
+
+    def flag(self, v: Any, arg: str) -> bool:
+        if not isinstance(v, bool):
+            self.want(arg, "True or False", v)
+        return v
+
+    def pair(self, v: Any, arg: str) -> tuple[int, int]:
+        if isinstance(v, (list, tuple)) and len(v) == 2:
+            return self.integer(v[0], arg), self.integer(v[1], arg)
+        if not isinstance(v, int) or isinstance(v, bool):
+            self.want(arg, "an int or a pair of ints", v)
+        n = self.integer(v, arg)
+        return n, n
+
+    def choice(self, v: Any, arg: str, options: Sequence[str]) -> str:
+        if v not in options or not isinstance(v, str):
+            allowed = ", ".join(f"'{o}'" for o in options)
+            got = repr(v) if isinstance(v, str) else kind(v)
+            self.fail(arg, f"argument '{arg}' must be one of {allowed}, got {got}"
+                      + (did_you_mean(v, options) if isinstance(v, str) else ""))
+        return v
+
+    def layer_name(self, v: Any) -> str | None:
+        return None if v is None else check_path(v, self.at("name"), f"{self.name}() argument 'name'")
+
+    def padding(self, x: Tensor, k: tuple[int, int], s: tuple[int, int], padding: Any) -> tuple[int, ...]:
+        """(top, bottom, left, right), exactly as TensorFlow pads ('same' is asymmetric when odd)."""
+        mode = self.choice(padding, "padding", ("same", "valid"))
+        try:
+            _, t, b = conv_out(x.shape[1], k[0], s[0], mode)
+            _, l, r = conv_out(x.shape[2], k[1], s[1], mode)
+        except ShapeError as e:
+            raise SpecError(self.pos, f"{self.name}(): {e}") from None
+        return (t, b, l, r)
+
+    def scope(self, name: str | None = None) -> str:
+        return self.b.scope.child(self.name, name)
+
+    def node(self, op: Op, srcs: Sequence[Tensor], scope: str, **arg: Any) -> Tensor:
+        return self.b.node(op, srcs, arg, self.pos, scope)
+
+    def param(self, scope: str, leaf: str, shape: Shape, fans: tuple[int, int], trainable: bool) -> Tensor:
+        return self.b.param(self.pos, scope, leaf, shape, fans, trainable)
+
+    def activate(self, y: Tensor, activation: Any, scope: str) -> Tensor:
+        act = None if activation is None else self.choice(activation, "activation", list(_ACTIVATIONS))
+        if act is None:
+            return y
+        op, arg = _ACTIVATIONS[act]
+        return self.node(op, [y], scope, **arg)
+
+
+_ACTIVATIONS: dict[str, tuple[Op, dict[str, Any]]] = {
+    "relu": (Op.RELU, {}), "relu6": (Op.RELU6, {}), "leaky_relu": (Op.LEAKY_RELU, {"alpha": 0.2}),
+    "sigmoid": (Op.SIGMOID, {}), "tanh": (Op.TANH, {})}
+
+
+def builtin(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Register `fn(ctx, ...)` as the spec builtin named like it (a trailing '_' dodges Python names);
+    its Python signature is the one calls are checked against."""
+    name = fn.__name__.rstrip("_")
+    ps = list(inspect.signature(fn).parameters.values())[1:]
+    BUILTINS[name] = Builtin(
+        name, fn, tuple(p.name for p in ps if p.kind is p.POSITIONAL_OR_KEYWORD),
+        {p.name: p.default for p in ps if p.default is not p.empty},
+        next((p.name for p in ps if p.kind is p.VAR_POSITIONAL), None),
+        tuple(p.name for p in ps if p.kind is p.KEYWORD_ONLY))
+    return fn
+
+
+# declarations
+
+@builtin
+def Input(c: Ctx, *dims: Any, name: Any = None) -> Tensor:
+    if not dims:
+        c.fail(None, "needs at least one dimension, e.g. Input(112, 112, 3)")
+    shape = tuple(c.integer(d, "dims", pos=a.pos) for d, a in zip(dims, c.extra))
+    name = c.target if name is None else check_path(name, c.at("name"), "Input() argument 'name'")
+    if name is None:
+        name = f"input_{len(c.b.g.inputs)}"
+    if name in c.b.g.inputs:
+        c.fail("name", f"name '{name}' is already used by another input")
+    t = c.b.leaf(Op.INPUT, (c.b.g.batch, *shape), {"name": name}, c.pos, name, True)
+    c.b.g.inputs[name] = t.id
+    return t
+
+
+@builtin
+def Output(c: Ctx, x: Any, name: Any = None) -> None:
+    t = c.tensor(x, "x")
+    outputs = c.b.g.outputs
+    if name is None:
+        expr = c.args["x"].expr
+        name = expr.id if isinstance(expr, ast.Name) else f"output_{len(outputs)}"
+    name = check_path(name, c.at("name"), "Output() argument 'name'")
+    if name in outputs:
+        c.fail("name", f"name '{name}' is already used by the Output at {c.b.output_pos[name]}")
+    outputs[name] = t.id
+    c.b.output_pos[name] = c.pos
+
+
+@builtin
+def Adam(c: Ctx, lr: Any = 0.001, beta1: Any = 0.9, beta2: Any = 0.999, eps: Any = 1e-7) -> Optimizer:
+    lr, b1, b2, eps = (c.number(v, k) for v, k in ((lr, "lr"), (beta1, "beta1"), (beta2, "beta2"), (eps, "eps")))
+    for v, k in ((lr, "lr"), (eps, "eps")):
+        if v <= 0:
+            c.fail(k, f"argument '{k}' must be positive, got {v}")
+    for v, k in ((b1, "beta1"), (b2, "beta2")):
+        if not 0 <= v < 1:
+            c.fail(k, f"argument '{k}' must be in [0, 1), got {v}")
+    return Optimizer("adam", lr, b1, b2, eps)
+
+
+@builtin
+def Train(c: Ctx, loss: Any, optimizer: Any = None, batch: Any = None, epochs: Any = 10) -> None:
+    b = c.b
+    if b.train_pos is not None:
+        c.fail(None, f"is already called (at {b.train_pos}); a spec trains one loss")
+    b.train_pos = c.pos
+    t = c.tensor(loss, "loss")
+    if t.shape != ():
+        c.fail("loss", f"argument 'loss' must be a scalar, got shape {fmt_shape(t.shape)}; reduce it with "
+                       "mean() or use a loss such as mse()")
+    opt = Optimizer("adam", 0.001, 0.9, 0.999, 1e-7) if optimizer is None else optimizer
+    if not isinstance(opt, Optimizer):
+        c.want("optimizer", "an optimizer such as Adam(lr=0.001)", opt)
+    b.train_batch = None if batch is None else c.integer(batch, "batch")
+    b.g.loss = t.id
+    b.g.train = {"optimizer": opt.name, "lr": opt.lr, "beta1": opt.beta1, "beta2": opt.beta2, "eps": opt.eps,
+                 "batch": b.g.batch, "epochs": c.integer(epochs, "epochs")}
+
+
+# layers: weights Glorot-normal with Keras' fans (kh*kw*in, kh*kw*out), biases zero
+
+
+@builtin
+def conv2d(c: Ctx, x: Any, filters: Any, kernel: Any = 3, stride: Any = 1, padding: Any = "same",
+           use_bias: Any = True, activation: Any = None, trainable: Any = True, name: Any = None) -> Tensor:
+    x, co, k, s = c.image(x, "x"), c.integer(filters, "filters"), c.pair(kernel, "kernel"), c.pair(stride, "stride")
+    pad, bias, train = c.padding(x, k, s, padding), c.flag(use_bias, "use_bias"), c.flag(trainable, "trainable")
+    scope, ci, taps = c.scope(c.layer_name(name)), x.shape[3], k[0] * k[1]
+    srcs = [x, c.param(scope, "filters", (*k, ci, co), (taps * ci, taps * co), train)]
+    if bias:
+        srcs.append(c.param(scope, "bias", (co,), (co, co), train))
+    return c.activate(c.node(Op.CONV2D, srcs, scope, stride=s, pad=pad), activation, scope)
+
+
+@builtin
+def depthwise_conv2d(c: Ctx, x: Any, kernel: Any = 3, stride: Any = 1, padding: Any = "same",
+                     use_bias: Any = True, activation: Any = None, trainable: Any = True,
+                     name: Any = None) -> Tensor:
+    x, k, s = c.image(x, "x"), c.pair(kernel, "kernel"), c.pair(stride, "stride")
+    pad, bias, train = c.padding(x, k, s, padding), c.flag(use_bias, "use_bias"), c.flag(trainable, "trainable")
+    scope, ch, taps = c.scope(c.layer_name(name)), x.shape[3], k[0] * k[1]
+    srcs = [x, c.param(scope, "depthwise_filter", (*k, ch, 1), (taps * ch, taps), train)]
+    if bias:
+        srcs.append(c.param(scope, "bias", (ch,), (ch, ch), train))
+    return c.activate(c.node(Op.DEPTHWISE, srcs, scope, stride=s, pad=pad), activation, scope)
+
+
+@builtin
+def separable_conv2d(c: Ctx, x: Any, filters: Any, kernel: Any = 3, stride: Any = 1, padding: Any = "same",
+                     use_bias: Any = True, activation: Any = None, trainable: Any = True,
+                     name: Any = None) -> Tensor:
+    x, co, k, s = c.image(x, "x"), c.integer(filters, "filters"), c.pair(kernel, "kernel"), c.pair(stride, "stride")
+    pad, bias, train = c.padding(x, k, s, padding), c.flag(use_bias, "use_bias"), c.flag(trainable, "trainable")
+    scope, ch, taps = c.scope(c.layer_name(name)), x.shape[3], k[0] * k[1]
+    dw = c.param(scope, "depthwise_filter", (*k, ch, 1), (taps * ch, taps), train)
+    pw = [c.param(scope, "pointwise_filter", (1, 1, ch, co), (ch, co), train)]
+    if bias:
+        pw.append(c.param(scope, "bias", (co,), (co, co), train))
+    y = c.node(Op.DEPTHWISE, [x, dw], scope, stride=s, pad=pad)
+    y = c.node(Op.CONV2D, [y, *pw], scope, stride=(1, 1), pad=(0, 0, 0, 0))
+    return c.activate(y, activation, scope)
+
+
+@builtin
+def dense(c: Ctx, x: Any, units: Any, use_bias: Any = True, activation: Any = None, trainable: Any = True,
+          name: Any = None) -> Tensor:
+    x, u, bias, train = c.tensor(x, "x"), c.integer(units, "units"), c.flag(use_bias, "use_bias"), \
+        c.flag(trainable, "trainable")
+    if len(x.shape) < 2:
+        raise SpecError(c.pos, f"dense() expects an input of rank 2 or more ([batch, features]), "
+                               f"got {fmt_shape(x.shape)}")
+    scope, f = c.scope(c.layer_name(name)), math.prod(x.shape[1:])
+    srcs = [c.param(scope, "weights", (f, u), (f, u), train)]
+    if bias:
+        srcs.append(c.param(scope, "bias", (u,), (u, u), train))
+    if len(x.shape) > 2:   # flatten first, as Keras' Dense on a feature map would need
+        x = c.node(Op.RESHAPE, [x], scope, shape=(x.shape[0], f))
+    return c.activate(c.node(Op.DENSE, [x, *srcs], scope), activation, scope)
+
+
+# other ops
+
+
+def _unary_op(name: str, op: Op, on_numbers: Callable[[float], float] | None = None) -> None:
+    def fn(c: Ctx, x: Any) -> Any:
+        if on_numbers is not None and is_num(x):
+            try:
+                return on_numbers(x)
+            except (ValueError, OverflowError) as e:
+                c.fail("x", f"cannot be computed for {x}: {e}")
+        return c.node(op, [c.tensor(x, "x")], c.scope())
+    fn.__name__ = name
+    builtin(fn)
+
+
+for _name, _op in (("relu", Op.RELU), ("relu6", Op.RELU6), ("sigmoid", Op.SIGMOID), ("tanh", Op.TANH),
+                   ("softmax", Op.SOFTMAX)):
+    _unary_op(_name, _op)
+_unary_op("exp", Op.EXP, math.exp)
+_unary_op("log", Op.LOG, math.log)
+_unary_op("abs", Op.ABS, abs)
+
+
+@builtin
+def leaky_relu(c: Ctx, x: Any, alpha: Any = 0.2) -> Tensor:
+    x, a = c.tensor(x, "x"), c.number(alpha, "alpha")
+    return c.node(Op.LEAKY_RELU, [x], c.scope(), alpha=a)
+
+
+def _pool(c: Ctx, op: Op, x: Any, size: Any, stride: Any, padding: Any) -> Tensor:
+    x, k = c.image(x, "x"), c.pair(size, "size")
+    s = k if stride is None else c.pair(stride, "stride")
+    pad = c.padding(x, k, s, padding)
+    return c.node(op, [x], c.scope(), size=k, stride=s, pad=pad)
+
+
+@builtin
+def max_pool(c: Ctx, x: Any, size: Any = 2, stride: Any = None, padding: Any = "valid") -> Tensor:
+    return _pool(c, Op.MAX_POOL, x, size, stride, padding)
+
+
+@builtin
+def avg_pool(c: Ctx, x: Any, size: Any = 2, stride: Any = None, padding: Any = "valid") -> Tensor:
+    return _pool(c, Op.AVG_POOL, x, size, stride, padding)
+
+
+@builtin
+def global_avg_pool(c: Ctx, x: Any) -> Tensor:
+    return c.node(Op.GLOBAL_AVG_POOL, [c.image(x, "x")], c.scope())
+
+
+@builtin
+def reshape(c: Ctx, x: Any, dims: Any) -> Tensor:
+    x = c.tensor(x, "x")
+    items = dims if isinstance(dims, (list, tuple)) else [dims]
+    shape = [c.integer(d, "dims", low=-1) for d in items]
+    if 0 in shape or shape.count(-1) > 1:
+        c.fail("dims", "argument 'dims' takes positive sizes and at most one -1")
+    lead = x.shape[:1] if x.batched else ()
+    if -1 in shape:   # the one size left to infer
+        known, total = -math.prod(shape), math.prod(x.shape[len(lead):])
+        if total % known:
+            raise SpecError(c.pos, f"cannot reshape {fmt_shape(x.shape)} to {fmt_shape((*lead, *shape))}")
+        shape[shape.index(-1)] = total // known
+    return c.node(Op.RESHAPE, [x], c.scope(), shape=(*lead, *shape))
+
+
+@builtin
+def flatten(c: Ctx, x: Any) -> Tensor:
+    x = c.tensor(x, "x")
+    lead = x.shape[:1] if x.batched else ()
+    return c.node(Op.RESHAPE, [x], c.scope(), shape=(*lead, math.prod(x.shape[len(lead):])))
+
+
+@builtin
+def concat(c: Ctx, tensors: Any) -> Tensor:
+    if not isinstance(tensors, (list, tuple)) or not tensors:
+        c.want("tensors", "a non-empty list of tensors", tensors)
+    for t in tensors:
+        if not isinstance(t, Tensor):
+            c.fail("tensors", f"argument 'tensors' must be a list of tensors, got a {kind(t)} in it")
+    return c.node(Op.CONCAT, tensors, c.scope())
+
+
+def _binary_builtin(name: str, op: str) -> None:
+    def fn(c: Ctx, a: Any, b: Any) -> Any:
+        return c.b.binop(op, a, b, c.pos)
+    fn.__name__ = name
+    builtin(fn)
+
+
+for _name, _sym in (("add", "+"), ("sub", "-"), ("mul", "*"), ("div", "/")):
+    _binary_builtin(_name, _sym)
+
+
+@builtin
+def mean(c: Ctx, x: Any) -> Tensor:
+    return c.node(Op.MEAN, [c.tensor(x, "x")], c.scope())
+
+
+@builtin
+def sum_(c: Ctx, x: Any) -> Any:
+    """A tensor sums to a scalar; a list of numbers or tensors adds up item by item."""
+    if isinstance(x, (list, tuple)):
+        if not x:
+            return 0
+        total = x[0]
+        for v in x[1:]:
+            total = c.b.binop("+", total, v, c.pos)
+        return total
+    return c.node(Op.SUM, [c.tensor(x, "x")], c.scope())
+
+
+def _loss(name: str, op: Op, a: str, b: str) -> None:
+    def fn(c: Ctx, x: Any, y: Any) -> Tensor:
+        return c.node(op, [c.tensor(x, a), c.tensor(y, b)], c.scope())
+    fn.__name__ = name
+    fn.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
+        inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in ("c", a, b)])
+    builtin(fn)
+
+
+_loss("mse", Op.MSE, "pred", "target")
+_loss("softmax_cross_entropy", Op.SOFTMAX_CE, "logits", "labels")
+_loss("sigmoid_cross_entropy", Op.SIGMOID_CE, "logits", "labels")
+
+
+# Python builtins (compile-time numbers and lists)
+
+
+@builtin
+def range_(c: Ctx, *args: Any) -> list[int]:
+    if not 1 <= len(args) <= 3:
+        c.fail(None, f"takes 1 to 3 arguments, got {len(args)}")
+    for v, a in zip(args, c.extra):
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise SpecError(a.pos, f"range() arguments must be ints, got {kind(v)}")
+    if len(args) == 3 and args[2] == 0:
+        c.fail(None, "step must not be zero")
+    r = range(*args)
+    n = max(0, -(-(r.stop - r.start) // r.step))   # len() overflows on huge ranges
+    if n > MAX_LIST:
+        c.fail(None, f"of {n:,} numbers is too long to unroll (at most {MAX_LIST:,})")
+    return list(r)
+
+
+@builtin
+def len_(c: Ctx, x: Any) -> int:
+    if not isinstance(x, (list, tuple, str)):
+        c.want("x", "a list, tuple or str", x)
+    return len(x)
+
+
+def _extreme(c: Ctx, values: tuple[Any, ...], pick: Callable[..., Any]) -> Any:
+    items = values[0] if len(values) == 1 and isinstance(values[0], (list, tuple)) else values
+    if not items:
+        c.fail(None, "needs at least one value")
+    if not all(is_num(v) or isinstance(v, bool) for v in items) and not all(isinstance(v, str) for v in items):
+        c.fail(None, "works on numbers (or strings) only")
+    return pick(items)
+
+
+@builtin
+def min_(c: Ctx, *values: Any) -> Any:
+    return _extreme(c, values, min)
+
+
+@builtin
+def max_(c: Ctx, *values: Any) -> Any:
+    return _extreme(c, values, max)
+
+
+@builtin
+def int_(c: Ctx, x: Any) -> int:
+    try:
+        if isinstance(x, (int, float, str)):
+            return int(x)
+    except (ValueError, OverflowError):
+        c.fail("x", f"cannot convert {x!r} to an int")
+    c.want("x", "a number or a str", x)
+
+
+@builtin
+def float_(c: Ctx, x: Any) -> float:
+    try:
+        if isinstance(x, (int, float, str)):
+            return float(x)
+    except (ValueError, OverflowError):
+        c.fail("x", f"cannot convert {x!r} to a float")
+    c.want("x", "a number or a str", x)
