@@ -44,6 +44,38 @@ class Op(Enum):
     SOFTMAX_CE = auto()  # srcs: logits[B,K], labels[B,K] (probabilities) -> mean over batch, shape ()
     SIGMOID_CE = auto()  # srcs: logits, labels (same shape) -> mean over all elements, shape ()
 
+    # ---- backward ops: appended by autodiff.grad, one GPU kernel each; numpy_ref.py is their spec ----
+    # Window ops index the zero-padded input as h = oh*sh + i - t, w = ow*sw + j - l (taps i<kh, j<kw);
+    # cells outside [0,H)x[0,W) are padding. Depthwise output channel is c*M + m (TF), M = w[3].
+    CONV2D_DX = auto()     # srcs: dy[B,OH,OW,Co], w[kh,kw,Ci,Co]; arg: stride, pad, in_shape (B,H,W,Ci)
+    #                        dx[b,h,w,ci] = sum_{i,j,co: h=oh*sh+i-t, w=ow*sw+j-l} dy[b,oh,ow,co]*w[i,j,ci,co]
+    CONV2D_DW = auto()     # srcs: x[B,H,W,Ci], dy[B,OH,OW,Co]; arg: stride, pad, w_shape (kh,kw,Ci,Co)
+    #                        dw[i,j,ci,co] = sum_{b,oh,ow} x[b,oh*sh+i-t,ow*sw+j-l,ci] * dy[b,oh,ow,co]
+    DEPTHWISE_DX = auto()  # srcs: dy[B,OH,OW,C*M], w[kh,kw,C,M]; arg: stride, pad, in_shape (B,H,W,C)
+    #                        dx[b,h,w,c] = sum_{i,j,m: h=oh*sh+i-t, ...} dy[b,oh,ow,c*M+m] * w[i,j,c,m]
+    DEPTHWISE_DW = auto()  # srcs: x[B,H,W,C], dy[B,OH,OW,C*M]; arg: stride, pad, w_shape (kh,kw,C,M)
+    #                        dw[i,j,c,m] = sum_{b,oh,ow} x[b,oh*sh+i-t,ow*sw+j-l,c] * dy[b,oh,ow,c*M+m]
+    DENSE_DX = auto()      # srcs: dy[B,U], w[F,U] -> dy @ w.T, [B,F]
+    DENSE_DW = auto()      # srcs: x[B,F], dy[B,U] -> x.T @ dy, [F,U]
+    REDUCE_TO = auto()     # srcs: x; arg: shape (broadcasts to x's shape) -> x summed over the axes that
+    #                        broadcasting added or stretched from 1 (shapes right-aligned): bias grads
+    BROADCAST = auto()     # srcs: x; arg: shape, scale -> broadcast_to(x, shape) * scale (NumPy rules)
+    UNARY_GRAD = auto()    # srcs: a, dy (same shape); arg: fn (forward op name), alpha (leaky_relu only)
+    #                        a is the forward input x for relu, relu6, leaky_relu, log, abs and the forward
+    #                        output y for sigmoid, tanh, exp. dx = dy * f'(a): relu (x>0), relu6 (0<x<6),
+    #                        leaky_relu (x>0 ? 1 : alpha), log 1/x, abs sign(x) (0 at 0), sigmoid y*(1-y),
+    #                        tanh 1-y*y, exp y
+    SOFTMAX_GRAD = auto()  # srcs: y (softmax output), dy -> y * (dy - sum(dy*y, last axis, keepdims))
+    MAX_POOL_GRAD = auto()  # srcs: x, dy; arg: size, stride, pad -> dx[x.shape]: each window's dy goes to
+    #                        its max cell, the first in row-major tap order on a tie; padding never wins
+    AVG_POOL_GRAD = auto()  # srcs: dy; arg: size, stride, pad, in_shape -> dx[in_shape]: each window's
+    #                        dy / (its count of non-padding cells) added to each of its non-padding cells
+    SLICE_LAST = auto()    # srcs: x; arg: start, stop -> x[..., start:stop] (concat grad)
+    MSE_GRAD = auto()      # srcs: pred, target, dl[] -> 2 * (pred - target) * dl / N, N = pred's size
+    SOFTMAX_CE_GRAD = auto()  # srcs: logits[B,K], labels[B,K], dl[] -> dl / B * (softmax(logits) *
+    #                        sum(labels, last axis, keepdims) - labels)  (= softmax - labels if rows sum to 1)
+    SIGMOID_CE_GRAD = auto()  # srcs: logits, labels, dl[] -> (sigmoid(logits) - labels) * dl / N
+
 
 UNARY = {Op.RELU, Op.RELU6, Op.LEAKY_RELU, Op.SIGMOID, Op.TANH, Op.EXP, Op.LOG, Op.ABS, Op.NEG}
 BINARY = {Op.ADD, Op.SUB, Op.MUL, Op.DIV}
@@ -53,6 +85,11 @@ CONVS = {Op.CONV2D, Op.DEPTHWISE}
 REDUCE = {Op.SUM, Op.MEAN}
 LOSSES = {Op.MSE, Op.SOFTMAX_CE, Op.SIGMOID_CE}
 LEAVES = {Op.INPUT, Op.PARAM, Op.CONST}
+# backward ops (autodiff): the ops that only autodiff.grad creates
+BACKWARD = {Op.CONV2D_DX, Op.CONV2D_DW, Op.DEPTHWISE_DX, Op.DEPTHWISE_DW, Op.DENSE_DX, Op.DENSE_DW,
+            Op.REDUCE_TO, Op.BROADCAST, Op.UNARY_GRAD, Op.SOFTMAX_GRAD, Op.MAX_POOL_GRAD, Op.AVG_POOL_GRAD,
+            Op.SLICE_LAST, Op.MSE_GRAD, Op.SOFTMAX_CE_GRAD, Op.SIGMOID_CE_GRAD}
+LOSS_GRADS = {Op.MSE_GRAD, Op.SOFTMAX_CE_GRAD, Op.SIGMOID_CE_GRAD}
 
 Shape = tuple[int, ...]
 
@@ -167,6 +204,52 @@ def infer(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
         if op is Op.SOFTMAX_CE and len(a) != 2:
             raise ShapeError(f"softmax_cross_entropy expects [batch, classes], got {fmt_shape(a)}")
         return ()
+    if op in BACKWARD:
+        return _infer_backward(op, shapes, arg)
+    raise AssertionError(f"no shape rule for {op}")
+
+
+# ---- backward ops: shapes. Only autodiff creates these, so a mismatch is a compiler bug (assert). ----
+def _infer_backward(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
+    if op in (Op.CONV2D_DX, Op.DEPTHWISE_DX):
+        dy, w = shapes
+        fwd = Op.CONV2D if op is Op.CONV2D_DX else Op.DEPTHWISE
+        assert infer(fwd, [tuple(arg["in_shape"]), w], arg) == dy, f"{op.name}: dy {dy} does not fit"
+        return tuple(arg["in_shape"])
+    if op in (Op.CONV2D_DW, Op.DEPTHWISE_DW):
+        x, dy = shapes
+        fwd = Op.CONV2D if op is Op.CONV2D_DW else Op.DEPTHWISE
+        assert infer(fwd, [x, tuple(arg["w_shape"])], arg) == dy, f"{op.name}: dy {dy} does not fit"
+        return tuple(arg["w_shape"])
+    if op is Op.DENSE_DX:
+        (b, u), (f, u2) = shapes
+        assert u == u2, "DENSE_DX units"
+        return (b, f)
+    if op is Op.DENSE_DW:
+        (b, f), (b2, u) = shapes
+        assert b == b2, "DENSE_DW batch"
+        return (f, u)
+    if op is Op.REDUCE_TO:
+        assert broadcast(tuple(arg["shape"]), shapes[0]) == shapes[0], "REDUCE_TO must undo a broadcast"
+        return tuple(arg["shape"])
+    if op is Op.BROADCAST:
+        assert broadcast(shapes[0], tuple(arg["shape"])) == tuple(arg["shape"]), "BROADCAST target"
+        return tuple(arg["shape"])
+    if op in (Op.UNARY_GRAD, Op.SOFTMAX_GRAD):
+        assert shapes[0] == shapes[1], f"{op.name} shapes"
+        return shapes[1]
+    if op is Op.MAX_POOL_GRAD:
+        assert infer(Op.MAX_POOL, [shapes[0]], arg) == shapes[1], "MAX_POOL_GRAD dy"
+        return shapes[0]
+    if op is Op.AVG_POOL_GRAD:
+        assert infer(Op.AVG_POOL, [tuple(arg["in_shape"])], arg) == shapes[0], "AVG_POOL_GRAD dy"
+        return tuple(arg["in_shape"])
+    if op is Op.SLICE_LAST:
+        assert 0 <= arg["start"] < arg["stop"] <= shapes[0][-1], "SLICE_LAST bounds"
+        return shapes[0][:-1] + (arg["stop"] - arg["start"],)
+    if op in LOSS_GRADS:
+        assert shapes[0] == shapes[1] and shapes[2] == (), f"{op.name} shapes"
+        return shapes[0]
     raise AssertionError(f"no shape rule for {op}")
 
 
