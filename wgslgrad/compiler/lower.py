@@ -6,6 +6,10 @@
       3. plan the activation arena from live ranges (RESHAPE aliases its source: no copy, no kernel)
       4. one table row per op turns a node into kernels (KernelBuilder: bindings, offsets, templates)
 
+    lower_train(graph) (lower_train.py) does the same for a training step: autodiff's backward nodes,
+    parameter gradients in `grads`, one fused Adam kernel. Rules: lower_forward.py, lower_backward.py,
+    lower_backward_conv.py.
+
 Adding a kernel (a backward op, a fused group, the Adam step):
   1. write kernels/NAME.wgsl: a jinja2 template that starts with `{{ bindings }}`, has one entry point
      `main`, and reads tensors as `{{ x.var }}[{{ x.off }}u + i]`; every size and stride is a named value;
@@ -116,6 +120,7 @@ class KernelBuilder:
         self.bindings: list[Binding] = []
         self.vars: dict[str, str] = {}
         self.uniform_vec4s: dict[str, int] = {}
+        self.vec4_buffers: set[str] = set()
 
     def var(self, buffer: str, access: str = READ) -> str:
         if buffer not in self.vars:
@@ -134,6 +139,12 @@ class KernelBuilder:
         """Bind `buffer` (vec4s * 4 floats, e.g. Adam's per-step values) as a uniform; returns its WGSL name."""
         self.uniform_vec4s[buffer] = vec4s
         return self.var(buffer, UNIFORM)
+
+    def vec4(self, buffer: str, access: str = READ) -> str:
+        """Bind a whole storage buffer as array<vec4<f32>> (the fused Adam step); returns its WGSL name.
+        Every buffer's size is a multiple of 4 f32 (memory.ALIGN), so the vec4 view covers all of it."""
+        self.vec4_buffers.add(buffer)
+        return self.var(buffer, access)
 
     def slot(self, slot: Slot, write: bool = False) -> Operand:
         return Operand(self.var(slot.buffer, READ_WRITE if write else READ), slot.offset, slot.shape)
@@ -155,7 +166,8 @@ class KernelBuilder:
                 lines.append(f"@group(0) @binding({i}) var<uniform> {self.vars[b.buffer]}: "
                              f"array<vec4<f32>, {self.uniform_vec4s[b.buffer]}>;")
             else:
-                lines.append(f"@group(0) @binding({i}) var<storage, {b.access}> {self.vars[b.buffer]}: array<f32>;")
+                elem = "vec4<f32>" if b.buffer in self.vec4_buffers else "f32"
+                lines.append(f"@group(0) @binding({i}) var<storage, {b.access}> {self.vars[b.buffer]}: array<{elem}>;")
         return "\n".join(lines)
 
     def kernel(self, name: str, template: str, workgroups: tuple[int, int, int], nodes: list[int],
@@ -245,15 +257,7 @@ def lower(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS) -> Program:
             raise NotImplementedError(f"no kernel for {op.name.lower()} (node %{i})")
         kernels += RULES[op](ctx, i)
 
-    input_of = {i: name for name, i in g.inputs.items()}
-    requires = {}
-    for name, o in outputs.items():
-        deps = needed_nodes(g, [o])
-        requires[name] = [input_of[i] for i in sorted(deps) if i in input_of]
-        for k in kernels:
-            if deps & set(k.nodes):
-                k.serves.append(name)
-
+    requires = mark_serves(g, outputs, kernels)
     buffers = {PARAMS: max(sum(memory.align(p.size) for p in params.values()), memory.ALIGN),
                ARENA: max(arena, memory.ALIGN)}
     if consts:
@@ -265,6 +269,19 @@ def lower(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS) -> Program:
                    outputs={name: slots[i] for name, i in outputs.items()},
                    params=params, batch=g.batch, buffer_data={CONSTS: consts} if consts else {},
                    requires=requires, optional_outputs=optional, activation_elements=activations)
+
+
+def mark_serves(g: Graph, outputs: dict[str, int], kernels: list[Kernel]) -> dict[str, list[str]]:
+    """Add each output's name to the `serves` of the kernels it needs; returns output -> the inputs it needs."""
+    input_of = {i: name for name, i in g.inputs.items()}
+    requires = {}
+    for name, o in outputs.items():
+        deps = needed_nodes(g, [o])
+        requires[name] = [input_of[i] for i in sorted(deps) if i in input_of]
+        for k in kernels:
+            if deps & set(k.nodes):
+                k.serves.append(name)
+    return requires
 
 
 def leaf_slots(g: Graph, needed: list[int], params: dict[str, ParamSlot]) -> tuple[dict[int, Slot], list[float]]:
@@ -288,9 +305,14 @@ def leaf_slots(g: Graph, needed: list[int], params: dict[str, ParamSlot]) -> tup
     return slots, consts
 
 
-def plan_arena(ctx: Ctx, needed: list[int], outputs: list[int]) -> tuple[int, int]:
+def plan_arena(ctx: Ctx, needed: list[int], outputs: list[int], ends: dict[int, int] | None = None
+               ) -> tuple[int, int]:
     """Give every computed node (and every SCRATCH request) an arena slot in ctx; RESHAPE takes its
-    source's slot. Returns the arena size and the sum of all activation sizes, in f32 elements."""
+    source's slot. Returns the arena size and the sum of all activation sizes, in f32 elements.
+
+    Nodes that already have a slot (placed elsewhere, e.g. parameter gradients in `grads`) are left there.
+    `ends` keeps nodes alive at least until a given step (a training step's forward outputs, read after
+    the forward kernels only)."""
     g = ctx.graph
     end = {i: i for i in needed}      # last step that reads each node's memory; outputs live to the end
     for i in needed:
@@ -299,8 +321,11 @@ def plan_arena(ctx: Ctx, needed: list[int], outputs: list[int]) -> tuple[int, in
             end[r] = max(end[r], i)
     for i in outputs:
         end[alias_root(g, i)] = len(g.nodes)
-    owners = [i for i in needed if g.nodes[i].op not in LEAVES and g.nodes[i].op is not Op.RESHAPE]
-    scratch = [(i, SCRATCH[g.nodes[i].op](g, g.nodes[i])) for i in owners if g.nodes[i].op in SCRATCH]
+    for i, step in (ends or {}).items():
+        end[alias_root(g, i)] = max(end[alias_root(g, i)], step)
+    computed = [i for i in needed if g.nodes[i].op not in LEAVES and g.nodes[i].op is not Op.RESHAPE]
+    owners = [i for i in computed if i not in ctx.slots]
+    scratch = [(i, SCRATCH[g.nodes[i].op](g, g.nodes[i])) for i in computed if g.nodes[i].op in SCRATCH]
     scratch = [(i, size) for i, size in scratch if size > 0]
     values = [memory.Interval(g.nodes[i].size, i, end[i]) for i in owners]
     values += [memory.Interval(size, i, i) for i, size in scratch]
@@ -316,4 +341,9 @@ def plan_arena(ctx: Ctx, needed: list[int], outputs: list[int]) -> tuple[int, in
     return arena, sum(g.nodes[i].size for i in owners)
 
 
-from . import lower_forward  # noqa: F401  (registers the forward rules)
+from . import (
+    lower_backward,  # noqa: F401  (registers the backward rules)
+    lower_backward_conv,  # noqa: F401  (registers the conv, depthwise and dense gradients)
+    lower_forward,  # noqa: F401  (registers the forward rules)
+)
+from .lower_train import lower_train  # noqa: F401  (the training step: forward, backward, Adam)

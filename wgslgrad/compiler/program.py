@@ -2,6 +2,25 @@
 
 Everything a runtime needs to run the model is here and nothing else: the Python wgpu Session and the
 browser bundle read the same Program. Sizes and offsets are in f32 elements, never bytes.
+
+A training Program (compiler.lower_train) holds the forward kernels, the backward kernels and one fused
+Adam kernel, and adds four buffers:
+  grads    the gradient of every trainable parameter, at the same offset as the parameter in `params`
+           (size: trainable_elements rounded up to 4); the backward kernel that finishes a parameter's
+           gradient writes it there directly. Gaps between parameters are never written and stay zero.
+  adam_m   Adam's first and second moments, flat, the same layout as `grads`
+  adam_v
+  step     a uniform of 2 vec4s the runtime writes before each step, t being the 1-based step number:
+           [0] = (lr, beta1, beta2, eps), [1] = (1 - beta1^t, 1 - beta2^t, t, 0)
+`phases` lists the kernels (indices into `kernels`) of one training step, in dispatch order:
+  forward   the forward kernels the loss needs (kernels that only compute other outputs are left out)
+  backward  the gradients, ending in `grads`
+  optimizer the Adam kernel (an empty list when nothing is trainable), over params[0 : trainable_elements]
+A training step runs forward + backward + optimizer in one compute pass and reads back outputs["loss"];
+a gradient check runs forward + backward and reads `grads`; inference and evaluation run the kernels that
+`serves` an output, as for a forward-only Program. `optimizer` holds Adam's settings from the spec's
+Train(...): {"kind": "adam", "lr", "beta1", "beta2", "eps", "uniform": "step"}; lr is the default, a
+runtime may pass its own each step (schedules).
 """
 from __future__ import annotations
 
@@ -14,6 +33,11 @@ PARAMS = "params"
 ARENA = "arena"
 CONSTS = "consts"
 INPUT_PREFIX = "input:"
+GRADS = "grads"
+ADAM_M = "adam_m"
+ADAM_V = "adam_v"
+STEP = "step"
+STEP_VEC4S = 2    # the `step` uniform: (lr, beta1, beta2, eps), (1 - beta1^t, 1 - beta2^t, t, 0)
 
 # Binding access kinds, as written in WGSL (`var<storage, read>` ...) and mapped to a layout by runtimes.
 READ = "read"
@@ -68,7 +92,7 @@ class Kernel:
     wgsl: str
     bindings: list[Binding]
     workgroups: tuple[int, int, int]
-    nodes: list[int]                  # IR node ids this kernel computes (a fused kernel lists several)
+    nodes: list[int]                  # IR node ids this kernel computes (a fused kernel lists several; Adam none)
     op: str = ""                      # the IR op name, lower case (for summaries and profiles)
     scope: str = ""                   # the layer the node came from
     flops: int = 0
@@ -89,6 +113,8 @@ class Program:
     requires: dict[str, list[str]] = field(default_factory=dict)       # output -> the inputs it needs
     optional_outputs: list[str] = field(default_factory=list)          # computed only if their inputs are given
     activation_elements: int = 0                 # sum of all activation sizes, before arena reuse
+    phases: dict[str, list[int]] = field(default_factory=dict)   # training only: forward/backward/optimizer
+    optimizer: dict[str, Any] = field(default_factory=dict)      # training only: Adam's settings
 
     def to_json(self, indent: int | None = 1) -> str:
         return json.dumps(asdict(self), indent=indent)
@@ -104,7 +130,8 @@ class Program:
             outputs={k: _slot(v) for k, v in d["outputs"].items()},
             params={k: ParamSlot(**{**v, "shape": tuple(v["shape"])}) for k, v in d["params"].items()},
             batch=d["batch"], buffer_data=d["buffer_data"], requires=d["requires"],
-            optional_outputs=d["optional_outputs"], activation_elements=d["activation_elements"])
+            optional_outputs=d["optional_outputs"], activation_elements=d["activation_elements"],
+            phases=d.get("phases", {}), optimizer=d.get("optimizer", {}))
 
     @property
     def trainable_elements(self) -> int:

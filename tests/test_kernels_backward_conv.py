@@ -1,0 +1,163 @@
+"""The conv2d, depthwise and dense gradient kernels (lower_backward_conv.py) in float32 on the GPU against the
+NumPy float64 interpreter of the IR (numpy_ref), on fresh random data at odd sizes, strides 1 and 2, TF 'same'
+(asymmetric) and 'valid' pads, and reductions long enough to be split into several chunks."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from wgslgrad.compiler import numpy_ref
+from wgslgrad.compiler.ir import Graph, Op, conv_out
+from wgslgrad.compiler.lower import lower
+from wgslgrad.compiler.lower_backward_conv import conv_dx_phases, split
+from wgslgrad.runtime.session import Session
+
+gpu = pytest.mark.gpu
+RTOL = 1e-4
+
+
+def inp(g: Graph, name: str, shape: tuple[int, ...]) -> int:
+    g.inputs[name] = g.add(Op.INPUT, (), {"name": name}, shape=shape)
+    return g.inputs[name]
+
+
+def check(device, g: Graph, **lower_args):
+    """Run every output of `g` on the GPU and compare with numpy_ref: max|gpu - ref| <= RTOL * max|ref|.
+    Inputs are standard normal, from a fresh seed (printed, to replay a failure)."""
+    seed = int(np.random.SeedSequence().entropy % 2**63)
+    print(f"rng seed {seed}")
+    rng = np.random.default_rng(seed)
+    inputs = {k: rng.standard_normal(g.nodes[i].shape).astype(np.float32) for k, i in g.inputs.items()}
+    program = lower(g, **lower_args)
+    out = Session(program, device).run(inputs)
+    ref = numpy_ref.evaluate(g, inputs, {}, np.float64)
+    assert set(out) == set(g.outputs)
+    for name, i in g.outputs.items():
+        r = ref[i]
+        assert out[name].shape == r.shape, name
+        err = np.max(np.abs(out[name] - r)) / max(np.max(np.abs(r)), 1e-30)
+        assert err < RTOL, f"{name} (%{i} {g.nodes[i].op.name}): relative error {err:.2e}"
+    return program, out
+
+
+def conv_arg(shape: tuple[int, ...], k: int, s: int, padding: str) -> dict:
+    _, top, bottom = conv_out(shape[1], k, s, padding)
+    _, left, right = conv_out(shape[2], k, s, padding)
+    return {"stride": (s, s), "pad": (top, bottom, left, right)}
+
+
+def grad_graph(op_dx: Op, op_dw: Op, shape: tuple[int, ...], w_shape: tuple[int, ...], arg: dict) -> Graph:
+    """dx and dw of one conv (or depthwise) from inputs x, dy and w, as outputs "dx" and "dw"."""
+    fwd = Op.CONV2D if op_dx is Op.CONV2D_DX else Op.DEPTHWISE
+    g = Graph(batch=shape[0])
+    x, w = inp(g, "x", shape), inp(g, "w", w_shape)
+    y = g.add(fwd, (x, w), arg)       # only for its shape: the outputs do not need it, so it is not lowered
+    dy = inp(g, "dy", g.nodes[y].shape)
+    g.outputs["dx"] = g.add(op_dx, (dy, w), arg | {"in_shape": shape})
+    g.outputs["dw"] = g.add(op_dw, (x, dy), arg | {"w_shape": w_shape})
+    return g
+
+
+# ---- unit: the index maps and the split plan (no GPU) ----
+
+@pytest.mark.parametrize("size,k,s,pad", [
+    (9, 3, 2, 1), (8, 3, 2, 0), (10, 5, 2, 1), (7, 1, 2, 0), (9, 3, 1, 1), (10, 3, 2, 0), (6, 5, 3, 2)])
+def test_conv_dx_phases_cover_every_tap_once(size, k, s, pad):
+    """Along one axis: the phases enumerate exactly the (h, ky, oy) with h = oy*s + ky - pad, each once."""
+    out = (size + 2 * pad - k) // s + 1
+    phases = conv_dx_phases((1, size, 1, 1), (k, 1, 1, 1), (s, 1), (pad, pad, 0, 0))
+    got = []
+    for p in phases:
+        nty = p["depth"] // p["ntx"] if p["depth"] else 0
+        for hh in range(p["hp"]):
+            for ti in range(nty):
+                h, ky, oy = p["h0"] + hh * s, p["ry"] + ti * s, p["qy"] + hh - ti
+                assert h < size and ky < k and h == oy * s + ky - pad
+                if 0 <= oy < out:
+                    got.append((h, ky, oy))
+        assert p["rows"] == p["hp"]
+    want = {(oy * s + ky - pad, ky, oy) for oy in range(out) for ky in range(k)
+            if 0 <= oy * s + ky - pad < size}
+    assert sorted(got) == sorted(want)
+    assert sum(p["hp"] for p in phases) == size     # every input row belongs to one phase
+
+
+def test_split_plan():
+    assert split(100, 1, 10, 256, 16) == (1, 100)              # short: one chunk
+    chunks, size = split(2 * 17 * 17, 1, 75 * 33, 256, 16)
+    assert chunks == 3 and size % 16 == 0 and (chunks - 1) * size < 578 <= chunks * size
+    assert split(10**6, 1, 10, 256, 16)[0] == 256               # MAX_CHUNKS
+    assert split(10**6, 600, 10, 256, 16)[0] == 1               # the tiles alone are enough workgroups
+    assert split(10**6, 1, 1 << 21, 256, 16)[0] == 2            # MAX_SCRATCH
+
+
+# ---- conv2d ----
+
+CONVS = [  # (input shape, kernel, stride, padding, out channels)
+    ((2, 7, 7, 3), 3, 1, "same", 5),
+    ((2, 9, 8, 5), 3, 2, "same", 13),      # pads H (1, 1), W (0, 1): asymmetric
+    ((2, 17, 17, 3), 5, 1, "same", 33),    # dw: K = 578 in 3 chunks
+    ((2, 10, 9, 5), 5, 2, "same", 3),      # pads H (1, 2), W (2, 2)
+    ((2, 7, 9, 13), 1, 2, "same", 5),      # 1x1 stride 2: odd rows and cols of dx get no tap (zero)
+    ((2, 10, 9, 4), 3, 2, "valid", 33),    # the last row is read by no window
+    ((1, 9, 9, 33), 3, 1, "valid", 70),    # dx: K = 9*70, two column tiles of dw
+]
+
+
+@gpu
+@pytest.mark.parametrize("shape,k,s,padding,co", CONVS)
+def test_conv2d_grads(device, shape, k, s, padding, co):
+    g = grad_graph(Op.CONV2D_DX, Op.CONV2D_DW, shape, (k, k, shape[3], co), conv_arg(shape, k, s, padding))
+    check(device, g)
+
+
+@gpu
+def test_conv2d_dw_split_in_many_chunks(device):
+    """B*OH*OW = 4*32*32: partial sums per chunk into scratch, then one kernel adds the chunks."""
+    shape = (4, 32, 32, 3)
+    g = grad_graph(Op.CONV2D_DX, Op.CONV2D_DW, shape, (3, 3, 3, 8), conv_arg(shape, 3, 1, "same"))
+    program, _ = check(device, g)
+    names = [k.name for k in program.kernels]
+    assert any(n.endswith("_partial") for n in names) and len(names) == 3, names
+    assert "sum over c < 16 of partial" in program.kernels[2].wgsl    # 4096 / 256: 16 chunks
+
+
+@gpu
+def test_conv2d_grads_2d_dispatch(device):
+    """Few workgroups per dimension: every kernel linearises a 2-D grid of workgroups."""
+    shape = (2, 17, 17, 5)
+    g = grad_graph(Op.CONV2D_DX, Op.CONV2D_DW, shape, (3, 3, 5, 7), conv_arg(shape, 3, 2, "same"))
+    program, _ = check(device, g, max_workgroups=4)
+    assert any(k.workgroups[1] > 1 for k in program.kernels)
+
+
+# ---- depthwise ----
+
+@gpu
+@pytest.mark.parametrize("shape,k,s,padding,mult,split_dw", [
+    ((2, 7, 7, 5), 3, 1, "same", 1, False),
+    ((2, 9, 8, 3), 3, 2, "same", 2, False),       # channel multiplier 2: dy channel c*2 + m
+    ((2, 17, 17, 33), 5, 1, "same", 1, True),     # dw: 578 positions in 10 chunks
+    ((2, 10, 9, 13), 5, 2, "same", 1, False),     # pads H (1, 2), W (2, 2)
+    ((2, 10, 9, 4), 3, 2, "valid", 3, False),
+    ((1, 7, 9, 3), 1, 2, "same", 1, False),
+])
+def test_depthwise_grads(device, shape, k, s, padding, mult, split_dw):
+    w_shape = (k, k, shape[3], mult)
+    g = grad_graph(Op.DEPTHWISE_DX, Op.DEPTHWISE_DW, shape, w_shape, conv_arg(shape, k, s, padding))
+    program, _ = check(device, g)
+    assert any(k.name.endswith("_partial") for k in program.kernels) == split_dw
+
+
+# ---- dense ----
+
+@gpu
+@pytest.mark.parametrize("b,f,u", [(3, 37, 19), (70, 100, 130), (600, 33, 17), (1, 5, 3)])
+def test_dense_grads(device, b, f, u):
+    """dx = dy @ w.T and dw = x.T @ dy; F and U are no multiples of the tile; B = 600 splits dw's K."""
+    g = Graph(batch=b)
+    x, w, dy = inp(g, "x", (b, f)), inp(g, "w", (f, u)), inp(g, "dy", (b, u))
+    g.outputs["dx"] = g.add(Op.DENSE_DX, (dy, w))
+    g.outputs["dw"] = g.add(Op.DENSE_DW, (x, dy))
+    program, _ = check(device, g)
+    assert any(k.name.endswith("_partial") for k in program.kernels) == (b == 600)

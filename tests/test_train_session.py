@@ -1,0 +1,435 @@
+"""Training on the GPU: lower_train's Program and the TrainSession that runs it.
+
+Gradients from the GPU (float32) against numpy_ref's autodiff gradients (float64); one Adam step against
+NumPy's, in TensorFlow's formulation with eps 1e-7:
+    m = beta1 m + (1 - beta1) g,   v = beta2 v + (1 - beta2) g^2,
+    p = p - lr sqrt(1 - beta2^t) / (1 - beta1^t) * m / (sqrt(v) + eps)
+(eps outside the bias correction, as tf.keras and face-api's training use; PyTorch and TF.js put it
+inside, which differs only while sqrt(v) is within a few eps of zero). Frozen layers, the loss read-back
+order, the loss falling on a tiny problem, resuming from saved optimizer state and constant GPU memory.
+Inputs are fresh random values each run; a failing test prints its seed.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from wgslgrad.compiler import numpy_ref
+from wgslgrad.compiler.autodiff import grad
+from wgslgrad.compiler.frontend import compile_spec
+from wgslgrad.compiler.ir import Graph, Op
+from wgslgrad.compiler.lower import RULES, lower_train
+from wgslgrad.compiler.program import GRADS, READ_WRITE, STEP, Program
+from wgslgrad.runtime.init import init_params
+
+RTOL = 1e-4
+
+# the conv/depthwise/dense backward kernels come from lower_backward_conv.py
+conv_grads = pytest.mark.skipif(
+    not {Op.CONV2D_DX, Op.CONV2D_DW, Op.DEPTHWISE_DX, Op.DEPTHWISE_DW, Op.DENSE_DX, Op.DENSE_DW} <= set(RULES),
+    reason="the conv/depthwise/dense backward kernels (compiler/lower_backward_conv.py) are not there yet")
+
+CNN = """
+image = Input(9, 9, 3)
+label = Input(5)
+x = conv2d(image, 4, kernel=3, stride=2, activation="relu")
+y = separable_conv2d(x, 6, kernel=3, activation="relu")
+x = concat([x, avg_pool(y, 3, stride=1, padding="same")])
+x = max_pool(x, 2, padding="same")
+logits = dense(x, 5)
+Output(logits)
+Output(softmax(logits), name="probabilities")
+Train(loss=softmax_cross_entropy(logits, label), batch=2)
+"""
+
+REGRESSION = """
+x = Input(7)
+target = Input(3)
+flags = Input(2)
+h = dense(x, 8, activation="tanh")
+Output(dense(h, 3), name="y")
+Train(loss=mse(dense(h, 3, name="y_head"), target) + sigmoid_cross_entropy(dense(h, 2), flags), batch=4)
+"""
+
+FROZEN = """
+image = Input(6, 6, 2)
+target = Input(3)
+x = conv2d(image, 4, kernel=3, activation="relu", trainable=False, name="backbone")
+x = global_avg_pool(x)
+y = dense(x, 3, name="head")
+Output(y)
+Train(loss=mse(y, target), optimizer=Adam(lr=0.01), batch=3)
+"""
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    seed = int(np.random.SeedSequence().entropy % 2**63)
+    print(f"rng seed {seed}")
+    return np.random.default_rng(seed)
+
+
+# ---- graphs built directly (elementwise ops, pools, concat and the losses: no conv/dense gradients) ----
+
+def _inp(g: Graph, name: str, shape: tuple[int, ...]) -> int:
+    g.inputs[name] = g.add(Op.INPUT, (), {"name": name}, shape=shape)
+    return g.inputs[name]
+
+
+def _param(g: Graph, name: str, shape: tuple[int, ...], trainable: bool = True) -> int:
+    g.params[name] = g.add(Op.PARAM, (), {"name": name, "init": "glorot_normal", "fan_in": 3, "fan_out": 3,
+                                          "trainable": trainable}, shape=shape, scope=name)
+    return g.params[name]
+
+
+def pooling_net(batch: int = 3) -> Graph:
+    """relu(x * w + b) -> max pool | avg pool -> concat -> global avg pool -> * w2 + b2, * frozen f
+    -> softmax cross-entropy."""
+    g = Graph(batch=batch)
+    x, labels = _inp(g, "x", (batch, 6, 6, 3)), _inp(g, "labels", (batch, 6))
+    w, b, w2, b2 = _param(g, "w", (3,)), _param(g, "b", (6, 1, 3)), _param(g, "w2", (6,)), _param(g, "b2", (6,))
+    f = _param(g, "f", (6,), trainable=False)
+    h = g.add(Op.RELU, (g.add(Op.ADD, (g.add(Op.MUL, (x, w)), b)),))
+    p = g.add(Op.MAX_POOL, (h,), {"size": (2, 2), "stride": (2, 2), "pad": (0, 0, 0, 0)})
+    a = g.add(Op.AVG_POOL, (h,), {"size": (3, 3), "stride": (2, 2), "pad": (0, 1, 0, 1)})
+    s = g.add(Op.GLOBAL_AVG_POOL, (g.add(Op.CONCAT, (p, a)),))
+    logits = g.add(Op.MUL, (g.add(Op.ADD, (g.add(Op.MUL, (s, w2)), b2)), f))
+    g.outputs["logits"] = logits
+    g.loss = g.add(Op.SOFTMAX_CE, (logits, labels))
+    return g
+
+
+def smooth_net(batch: int = 4) -> Graph:
+    """tanh(x * w + b) -> mse against a target plus sigmoid cross-entropy against flags (no kinks)."""
+    g = Graph(batch=batch)
+    x, t, z = _inp(g, "x", (batch, 5)), _inp(g, "target", (batch, 5)), _inp(g, "flags", (batch, 5))
+    w, b, u, c = _param(g, "w", (5,)), _param(g, "b", (5,)), _param(g, "u", (batch, 5)), _param(g, "c", ())
+    y = g.add(Op.TANH, (g.add(Op.ADD, (g.add(Op.MUL, (x, w)), b)),))
+    g.outputs["y"] = y
+    mse = g.add(Op.MSE, (y, t))
+    ce = g.add(Op.SIGMOID_CE, (g.add(Op.ADD, (g.add(Op.MUL, (y, u)), c)), z))
+    g.loss = g.add(Op.ADD, (mse, ce))
+    return g
+
+
+def wide_bias_net(batch: int = 8) -> Graph:
+    """A bias summed over B*H*W = 7200 positions: its gradient takes two kernels (partial sums in arena
+    scratch) and the second writes `grads`."""
+    g = Graph(batch=batch)
+    x, t = _inp(g, "x", (batch, 30, 30, 4)), _inp(g, "target", (batch, 30, 30, 4))
+    w, b = _param(g, "w", (4,)), _param(g, "b", (4,))
+    y = g.add(Op.LEAKY_RELU, (g.add(Op.ADD, (g.add(Op.MUL, (x, w)), b)),), {"alpha": 0.1})
+    g.outputs["y"] = y
+    g.loss = g.add(Op.MSE, (y, t))
+    return g
+
+
+def random_inputs(g: Graph, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Standard normal inputs; one-hot rows for `label(s)`, values in [0, 1] for `flags`."""
+    out = {}
+    for name, i in g.inputs.items():
+        shape = g.nodes[i].shape
+        if name.startswith("label"):
+            out[name] = np.eye(shape[-1])[rng.integers(0, shape[-1], shape[0])]
+        elif name == "flags":
+            out[name] = rng.uniform(0, 1, shape)
+        else:
+            out[name] = rng.standard_normal(shape)
+    return {k: v.astype(np.float32) for k, v in out.items()}
+
+
+def random_params(g: Graph, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Glorot weights, and small random biases instead of zeros (a zero bias hides indexing bugs)."""
+    params = init_params(g, seed=int(rng.integers(2**31)))
+    return {k: (v if v.any() else 0.1 * rng.standard_normal(v.shape)).astype(np.float32) for k, v in params.items()}
+
+
+def reference(g: Graph, inputs: dict[str, np.ndarray], params: dict[str, np.ndarray]
+              ) -> tuple[float, dict[str, np.ndarray]]:
+    """The float64 loss and autodiff gradients (numpy_ref), for every trainable parameter."""
+    gg = replace(g, nodes=list(g.nodes), params=dict(g.params))
+    assert gg.loss is not None
+    grads = grad(gg, gg.loss)
+    vals = numpy_ref.evaluate(gg, inputs, params, np.float64)
+    return float(vals[gg.loss]), {k: vals[i] for k, i in grads.items()}
+
+
+def adam_tf(p, g, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-7):
+    """One Adam step in TensorFlow's formulation (float64)."""
+    m = beta1 * m + (1 - beta1) * g
+    v = beta2 * v + (1 - beta2) * g * g
+    return p - lr * math.sqrt(1 - beta2**t) / (1 - beta1**t) * m / (np.sqrt(v) + eps), m, v
+
+
+def session_for(g: Graph, device, rng, **kw):
+    from wgslgrad.runtime.train_session import TrainSession
+
+    session = TrainSession(lower_train(g), device, **kw)
+    params = random_params(g, rng)
+    session.set_params(params)
+    return session, params
+
+
+def flat(program: Program, tensors: dict[str, np.ndarray]) -> np.ndarray:
+    """Tensors by parameter name -> the flat params[0 : trainable_elements] layout (gaps zero)."""
+    out = np.zeros(program.trainable_elements)
+    for name, p in program.params.items():
+        if p.trainable:
+            out[p.offset:p.offset + p.size] = np.ravel(tensors[name])
+    return out
+
+
+def assert_close(name: str, gpu: np.ndarray, ref: np.ndarray, rtol: float = RTOL) -> None:
+    err = np.max(np.abs(gpu - ref)) / max(np.max(np.abs(ref)), 1e-30)
+    assert err < rtol, f"{name}: relative error {err:.2e}"
+
+
+# ---- the Program (no GPU) ----
+
+def test_train_program_layout():
+    g = pooling_net()
+    before = len(g.nodes)
+    p = lower_train(g)
+    assert len(g.nodes) == before, "lower_train must not change its graph"
+    assert Program.from_json(p.to_json()) == p
+    n = len(p.kernels)
+    assert sorted(p.phases["forward"] + p.phases["backward"] + p.phases["optimizer"]) == list(range(n))
+    assert [p.kernels[k].op for k in p.phases["optimizer"]] == ["adam"]
+    assert p.optimizer == {"kind": "adam", "lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-7, "uniform": STEP}
+    # w 3, b 18, w2 6, b2 6 floats, each 4-aligned: 4 + 20 + 8 + 6 = 38, the buffers rounded up to 40
+    assert p.trainable_elements == 38 and not p.params["f"].trainable and p.params["f"].offset == 40
+    assert p.buffers[GRADS] == p.buffers["adam_m"] == p.buffers["adam_v"] == 40 and p.buffers[STEP] == 8
+    # each gradient is written straight into `grads` by the kernel that finishes it: no copy kernels
+    writers = [k for k in p.kernels if any(b.buffer == GRADS and b.access == READ_WRITE for b in k.bindings)]
+    assert len(writers) == 4 and "broadcast" not in {k.op for k in writers}
+    # the arena is planned over the whole step: backward values reuse memory of dead activations
+    assert p.buffers["arena"] < p.activation_elements
+    # the loss lives to the end of the step; outputs serve forward-only runs
+    assert p.outputs["loss"].size == 1 and "loss" in p.optional_outputs
+    assert all(not k.serves for k in p.kernels[p.phases["forward"][-1] + 1:])
+
+
+def test_train_program_copies_only_shared_or_constant_gradients():
+    """a + b with equal shapes: one node is both gradients; a scalar added to the loss gets the constant 1."""
+    g = Graph(batch=2)
+    t = _inp(g, "t", (2, 4))
+    a, b, c = _param(g, "a", (2, 4)), _param(g, "b", (2, 4)), _param(g, "c", ())
+    g.loss = g.add(Op.ADD, (g.add(Op.MSE, (g.add(Op.ADD, (a, b)), t)), c))
+    p = lower_train(g)
+    writers = [k.op for k in p.kernels if any(x.buffer == GRADS and x.access == READ_WRITE for x in k.bindings)]
+    assert sorted(writers) == ["broadcast", "broadcast", "mse_grad"]
+
+
+def test_lower_train_needs_a_loss():
+    g = pooling_net()
+    g.loss = None
+    with pytest.raises(ValueError, match="no loss"):
+        lower_train(g)
+
+
+# ---- gradients on the GPU against the float64 reference ----
+
+def check_gradients(device, g: Graph, rng: np.random.Generator) -> None:
+    session, params = session_for(g, device, rng)
+    inputs = random_inputs(g, rng)
+    loss, ref = reference(g, inputs, params)
+    gpu = session.gradients(inputs)
+    assert set(gpu) == set(ref) == {k for k, p in session.program.params.items() if p.trainable}
+    for name in ref:
+        assert gpu[name].shape == ref[name].shape
+        assert_close(name, gpu[name], ref[name])
+    out = session.evaluate(inputs)
+    assert abs(float(out["loss"]) - loss) <= RTOL * abs(loss)
+    assert set(out) == set(g.outputs) | {"loss"}
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("make", [pooling_net, smooth_net, wide_bias_net])
+def test_gradients_built_graphs(device, rng, make):
+    check_gradients(device, make(), rng)
+
+
+@pytest.mark.gpu
+def test_gradients_with_copied_gradients(device, rng):
+    g = Graph(batch=2)
+    t = _inp(g, "t", (2, 4))
+    a, b, c = _param(g, "a", (2, 4)), _param(g, "b", (2, 4)), _param(g, "c", ())
+    g.loss = g.add(Op.ADD, (g.add(Op.MSE, (g.add(Op.ADD, (a, b)), t)), c))
+    check_gradients(device, g, rng)
+
+
+@pytest.mark.gpu
+@conv_grads
+@pytest.mark.parametrize("spec", [CNN, REGRESSION], ids=["cnn_softmax_ce", "mse_sigmoid_ce"])
+def test_gradients_specs(device, rng, spec):
+    check_gradients(device, compile_spec(spec), rng)
+
+
+# ---- Adam ----
+
+@pytest.mark.gpu
+def test_one_adam_step_matches_numpy(device, rng):
+    g = smooth_net()
+    session, params = session_for(g, device, rng)
+    inputs = random_inputs(g, rng)
+    _, ref = reference(g, inputs, params)
+    lr = 0.01
+    assert session.step(inputs, lr) == 1
+    session.drain()
+    p0 = flat(session.program, params)
+    g0 = flat(session.program, ref)
+    p1, m1, v1 = adam_tf(p0, g0, 0.0, 0.0, 1, lr)
+    state = session.optimizer_state()
+    assert int(state["t"]) == 1
+    assert_close("m", state["m"], m1)
+    assert_close("v", state["v"], v1)
+    new = flat(session.program, session.get_params())
+    # the update itself (about lr per element at t = 1), to well under a percent of lr
+    assert np.max(np.abs((new - p0) - (p1 - p0))) < 1e-3 * lr
+
+
+@pytest.mark.gpu
+def test_adam_bias_correction_later_step(device, rng):
+    """From a given state at t = 4, the 5th step uses 1 - beta^5 (the `step` uniform)."""
+    g = smooth_net()
+    session, params = session_for(g, device, rng)
+    inputs = random_inputs(g, rng)
+    _, ref = reference(g, inputs, params)
+    n = session.program.trainable_elements
+    used = flat(session.program, {k: np.ones(v.shape) for k, v in params.items()})   # 0 in the alignment gaps
+    m0 = (0.01 * rng.standard_normal(n) * used).astype(np.float32)
+    v0 = (1e-4 * rng.uniform(0.5, 2, n) * used).astype(np.float32)
+    session.set_optimizer_state({"m": m0, "v": v0, "t": np.array([4.0], np.float32)})  # as a checkpoint stores t
+    assert session.step(inputs, 0.002) == 5
+    p0 = flat(session.program, params)
+    p1, m1, _ = adam_tf(p0, flat(session.program, ref), m0.astype(np.float64), v0.astype(np.float64), 5, 0.002)
+    new = flat(session.program, session.get_params())
+    assert np.max(np.abs((new - p0) - (p1 - p0))) < 1e-3 * np.max(np.abs(p1 - p0))
+    assert_close("m", session.optimizer_state()["m"], m1)
+
+
+@pytest.mark.gpu
+def test_resume_from_optimizer_state(device, rng):
+    """Three steps, save params and state, load them into a new session: its 4th step equals the first
+    session's 4th step exactly."""
+    g = smooth_net()
+    a, _ = session_for(g, device, rng)
+    batches = [random_inputs(g, rng) for _ in range(4)]
+    for batch in batches[:3]:
+        a.step(batch, 0.01)
+    saved_params, saved_state = a.get_params(), a.optimizer_state()
+    a.step(batches[3], 0.01)
+    b, _ = session_for(g, device, rng)
+    b.set_params(saved_params)
+    b.set_optimizer_state(saved_state)
+    assert b.step(batches[3], 0.01) == 4
+    assert [s for s, _ in a.drain()] == [1, 2, 3, 4] and [s for s, _ in b.drain()] == [4]
+    for name, value in a.get_params().items():
+        np.testing.assert_array_equal(b.get_params()[name], value, err_msg=name)
+
+
+# ---- frozen layers ----
+
+@pytest.mark.gpu
+def test_frozen_parameter_is_not_updated(device, rng):
+    g = pooling_net()
+    session, params = session_for(g, device, rng)
+    assert "f" not in session.gradients(random_inputs(g, rng))
+    for _ in range(3):
+        session.step(random_inputs(g, rng), 0.05)
+    after = session.get_params()
+    np.testing.assert_array_equal(after["f"], params["f"])
+    for name in ("w", "b", "w2", "b2"):
+        assert not np.array_equal(after[name], params[name]), name
+
+
+@pytest.mark.gpu
+@conv_grads
+def test_frozen_layer_in_a_spec(device, rng):
+    g = compile_spec(FROZEN)
+    session, params = session_for(g, device, rng)
+    assert set(session.gradients(random_inputs(g, rng))) == {"head/weights", "head/bias"}
+    for _ in range(3):
+        session.step(random_inputs(g, rng))          # the spec's lr
+    after = session.get_params()
+    for name in ("backbone/filters", "backbone/bias"):
+        np.testing.assert_array_equal(after[name], params[name], err_msg=name)
+    for name in ("head/weights", "head/bias"):
+        assert not np.array_equal(after[name], params[name]), name
+
+
+# ---- the loss read-back ----
+
+@pytest.mark.gpu
+def test_losses_come_back_in_step_order(device, rng):
+    """More steps than ring buffers; each loss is the one evaluate() gives just before that step."""
+    g = pooling_net()
+    session, _ = session_for(g, device, rng, ring=3)
+    batch = random_inputs(g, rng)
+    expected, got = [], []
+    for k in range(1, 11):
+        expected.append(float(session.evaluate(batch)["loss"]))
+        assert session.step(batch, 0.05) == k
+        got += session.poll()
+        assert session.stats()["in_flight"] <= 3
+    got += session.drain()
+    assert [s for s, _ in got] == list(range(1, 11))
+    np.testing.assert_allclose([l for _, l in got], expected, rtol=1e-6)
+    assert session.poll() == [] and session.drain() == []
+
+
+@pytest.mark.gpu
+def test_loss_falls_in_ten_steps(device, rng):
+    g = smooth_net()
+    session, _ = session_for(g, device, rng)
+    batch = random_inputs(g, rng)
+    for _ in range(10):
+        session.step(batch, 0.05)
+    losses = [l for _, l in session.drain()]
+    assert len(losses) == 10 and all(math.isfinite(l) for l in losses)
+    assert losses[-1] < 0.9 * losses[0], losses
+
+
+@pytest.mark.gpu
+@conv_grads
+def test_cnn_loss_falls_in_ten_steps(device, rng):
+    g = compile_spec(CNN)
+    session, _ = session_for(g, device, rng)
+    batch = random_inputs(g, rng)
+    for _ in range(10):
+        session.step(batch, 0.01)
+    losses = [l for _, l in session.drain()]
+    assert losses[-1] < 0.9 * losses[0], losses
+
+
+@pytest.mark.gpu
+def test_gpu_memory_is_constant_across_steps(device, rng):
+    g = pooling_net()
+    session, _ = session_for(g, device, rng)
+    before = session.stats()
+    for _ in range(12):
+        session.step(random_inputs(g, rng), 0.01)
+        session.poll()
+    session.evaluate(random_inputs(g, rng))
+    session.gradients(random_inputs(g, rng))
+    after = session.stats()
+    session.drain()
+    for key in ("buffers", "buffer_bytes", "total_bytes", "pipelines"):
+        assert after[key] == before[key], key
+    phases = session.program.phases
+    assert after["dispatches_per_step"] == sum(len(v) for v in phases.values()) == after["dispatches"]
+    assert after["steps"] == 12
+
+
+@pytest.mark.gpu
+def test_step_checks_its_inputs(device, rng):
+    g = pooling_net()
+    session, _ = session_for(g, device, rng)
+    with pytest.raises(ValueError, match="needs input labels"):
+        session.step({"x": random_inputs(g, rng)["x"]}, 0.01)
+    with pytest.raises(ValueError, match="shape"):
+        session.step({"x": np.zeros((1, 6, 6, 3), np.float32), "labels": np.zeros((3, 6), np.float32)}, 0.01)
+    assert session.t == 0

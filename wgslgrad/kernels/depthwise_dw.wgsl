@@ -1,0 +1,56 @@
+// {{ comment }}
+// dw[ky, kx, c, m] = sum over p = (b, oy, ox) of x[b, oy*{{ sh }} + ky - {{ pt }}, ox*{{ sw }} + kx - {{ pl }}, c] * dy[b, oy, ox, c*{{ mult }} + m].
+// A workgroup takes {{ cx }} output channels o = c*{{ mult }} + m (contiguous in dy) x {{ hy }} lanes over the positions of
+// its chunk of {{ pc }} ({{ chunks }} chunk(s) of {{ p }}); each thread keeps all {{ taps | length }} taps in registers, then
+// each tap is summed over the lanes by a tree in workgroup memory into dst[chunk, ky, kx, o].
+{{ bindings }}
+
+var<workgroup> part: array<f32, {{ cx * hy }}>;
+
+@compute @workgroup_size({{ cx }}, {{ hy }})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>,
+        @builtin(local_invocation_index) tid: u32) {
+    let g = wid.y * {{ gx }}u + wid.x;
+    if (g >= {{ groups }}u) {
+        return;
+    }
+    let chunk = g / {{ ctiles }}u;
+    let o = (g % {{ ctiles }}u) * {{ cx }}u + lid3.x;
+    let live = o < {{ cm }}u;
+    let c = min(o, {{ cm - 1 }}u) / {{ mult }}u;
+    let p_end = min((chunk + 1u) * {{ pc }}u, {{ p }}u);
+{% for t in taps %}
+    var acc{{ loop.index0 }} = 0.0;
+{% endfor %}
+    if (live) {
+        for (var p = chunk * {{ pc }}u + lid3.y; p < p_end; p += {{ hy }}u) {
+            let ox = p % {{ wo }}u;
+            let oy = (p / {{ wo }}u) % {{ ho }}u;
+            let b = p / {{ wo * ho }}u;
+            let d = {{ dy.var }}[{{ dy.off }}u + p * {{ cm }}u + o];
+            let iy0 = i32(oy * {{ sh }}u) - {{ pt }};
+            let ix0 = i32(ox * {{ sw }}u) - {{ pl }};
+            // x index of tap (0, 0), possibly outside the image; each tap adds its own offset
+            let base = i32({{ x.off }}u + b * {{ h * w * ch }}u + c) + (iy0 * {{ w }} + ix0) * {{ ch }};
+{% for t in taps %}
+            if (iy0 >= {{ -t.ky }} && iy0 < {{ h - t.ky }} && ix0 >= {{ -t.kx }} && ix0 < {{ w - t.kx }}) {
+                acc{{ loop.index0 }} = fma({{ x.var }}[u32(base + {{ t.dx }})], d, acc{{ loop.index0 }});
+            }
+{% endfor %}
+        }
+    }
+{% for t in taps %}
+    part[tid] = acc{{ loop.index0 }};
+    workgroupBarrier();
+{% for half in halves %}
+    if (lid3.y < {{ half }}u) {
+        part[tid] += part[tid + {{ half * cx }}u];
+    }
+    workgroupBarrier();
+{% endfor %}
+    if (lid3.y == 0u && live) {
+        {{ dst.var }}[{{ dst.off }}u + chunk * {{ outs }}u + {{ t.dw }}u + o] = part[tid];
+    }
+    workgroupBarrier();
+{% endfor %}
+}

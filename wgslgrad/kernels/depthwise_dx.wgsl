@@ -1,0 +1,46 @@
+// {{ comment }}
+// dx[b, h, w, c] = sum over taps and m of dy[b, oy, ox, c*{{ mult }} + m] * w[ky, kx, c, m], oy = (h + {{ pt }} - ky) / {{ sh }} (ox likewise).
+// One thread per input element. Only the taps with ky = (h + {{ pt }}) mod {{ sh }} (mod {{ sh }}; kx likewise) reach an output
+// position: one branch per stride phase, each with just its taps unrolled and their offsets computed in Python.
+{{ bindings }}
+
+@compute @workgroup_size({{ wg }})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * {{ gx }}u + wid.x) * {{ wg }}u + lid;
+    if (i >= {{ n }}u) {
+        return;
+    }
+    let c = i % {{ ch }}u;
+    let w = (i / {{ ch }}u) % {{ w }}u;
+    let h = (i / {{ ch * w }}u) % {{ h }}u;
+    let b = i / {{ ch * w * h }}u;
+    let hy = h + {{ pt }}u;
+    let wx = w + {{ pl }}u;
+    // output position of tap (ry, rx), the phase's first; tap (ry + ti*{{ sh }}, rx + tj*{{ sw }}) reads (qy - ti, qx - tj)
+    let qy = i32(hy / {{ sh }}u);
+    let qx = i32(wx / {{ sw }}u);
+    // dy index of (b, qy, qx, c*{{ mult }}), possibly outside dy; each tap subtracts its own offset
+    let base = i32({{ dy.off }}u + b * {{ ho * wo * cm }}u + c * {{ mult }}u) + (qy * {{ wo }} + qx) * {{ cm }};
+    let wbase = {{ wt.off }}u + c * {{ mult }}u;
+    var acc = 0.0;
+{% for ph in phases %}
+{% if ph.cond %}
+    {{ "if" if loop.first else "} else if" }} ({{ ph.cond }}) {
+{% endif %}
+{% for t in ph.taps %}
+    if (qy >= {{ t.ti }} && qy < {{ ho + t.ti }} && qx >= {{ t.tj }} && qx < {{ wo + t.tj }}) {
+{% if mult == 1 %}
+        acc = fma({{ dy.var }}[u32(base - {{ t.ddy }})], {{ wt.var }}[wbase + {{ t.dw }}u], acc);
+{% else %}
+        for (var m = 0u; m < {{ mult }}u; m++) {
+            acc = fma({{ dy.var }}[u32(base - {{ t.ddy }}) + m], {{ wt.var }}[wbase + {{ t.dw }}u + m], acc);
+        }
+{% endif %}
+    }
+{% endfor %}
+{% endfor %}
+{% if phases and phases[0].cond %}
+    }
+{% endif %}
+    {{ out.var }}[{{ out.off }}u + i] = acc;
+}

@@ -1,0 +1,219 @@
+// {{ comment }}
+// out[m, n] = sum_k A[m, k] * B[k, n]; M={{ m }} N={{ n }} K={{ k }}{{ " in all, split among the phases" if a == "dy_taps" else "" }}.
+{% if a == "rows" %}
+// A[m, k] = {{ a_src.var }}[m * K + k] (row-major).
+{% elif a == "cols" %}
+// A[m, k] = {{ a_src.var }}[k * M + m] (a transposed operand).
+{% elif a == "im2col_t" %}
+// A[m, k] = x[b, oy*{{ sh }} + ky - {{ pt }}, ox*{{ sw }} + kx - {{ pl }}, ci], m = (ky, kx, ci), k = (b, oy, ox): the
+// transposed im2col of the image (zero in the padding); out is the HWIO weight gradient.
+{% elif a == "dy_taps" %}
+// A transposed convolution, split by stride phase: the input rows h = h0 + hh*{{ sh }} (cols likewise) only
+// meet the taps ky = ry + ti*{{ sh }}, ry = (h + {{ pt }}) % {{ sh }}, at output row oy = (h + {{ pt }} - ky) / {{ sh }}. Each phase is
+// its own product over m = (b, hh, ww), k = (ti, tj, co): A[m, k] = dy[b, oy, ox, co] (zero off the
+// output), B[k, n] = w[ky, kx, n, co]; its rows are scattered to dx[b, h, w, n].
+{% endif %}
+{% if b == "rows" %}
+// B[k, n] = {{ b_src.var }}[k * N + n] (row-major).
+{% elif b == "cols" %}
+// B[k, n] = {{ b_src.var }}[n * K + k] (a transposed operand).
+{% endif %}
+// One {{ bm }}x{{ bn }} output tile per workgroup of 16x16 threads; each thread keeps a {{ tm }}x{{ tn }}
+// block in registers (rows ty + 16*i, columns tx + 16*j); K is walked in steps of {{ bk }} through
+// workgroup memory.
+{% if chunks > 1 %}
+// Split K: chunk c of {{ chunks }} sums k in [c*{{ kc }}, (c+1)*{{ kc }}) into partial[c, m, n]; a second kernel adds the chunks.
+{% endif %}
+{{ bindings }}
+
+const BM: u32 = {{ bm }}u;
+const BN: u32 = {{ bn }}u;
+const BK: u32 = {{ bk }}u;
+const TM: u32 = {{ tm }}u;
+const TN: u32 = {{ tn }}u;
+const M: u32 = {{ m }}u;
+const N: u32 = {{ n }}u;
+const K: u32 = {{ k }}u;
+
+// Shared rows are padded by one float where the stores transpose (consecutive threads, consecutive
+// row index): they then hit different banks instead of one.
+const AROW: u32 = BM + 1u;
+const BROW: u32 = BN + {{ 1 if b_k_fast else 0 }}u;
+var<workgroup> As: array<f32, {{ bk * (bm + 1) }}>;  // As[k * AROW + m]
+var<workgroup> Bs: array<f32, {{ bk * (bn + (1 if b_k_fast else 0)) }}>;  // Bs[k * BROW + n]
+
+// The product a workgroup computes: its row and depth counts (and, per stride phase, the index map).
+struct Problem {
+    rows: u32,
+    depth: u32,
+{% if a == "dy_taps" %}
+    t0: u32,   // its first tile
+    hp: u32,   // input rows h = h0 + hh*SH, hh < hp (cols likewise)
+    wp: u32,
+    h0: u32,
+    w0: u32,
+    ry: u32,   // taps ky = ry + ti*SH (kx likewise), tj < ntx
+    rx: u32,
+    ntx: u32,
+    qy: i32,   // output row of (hh, ti) = (0, 0)
+    qx: i32,
+{% endif %}
+}
+
+{% if a == "dy_taps" %}
+fn problem(t: u32) -> Problem {
+{% for p in phases | reverse %}
+{% if not loop.last %}
+    if (t >= {{ p.t0 }}u) {
+        return Problem({{ p.rows }}u, {{ p.depth }}u, {{ p.t0 }}u, {{ p.hp }}u, {{ p.wp }}u, {{ p.h0 }}u, {{ p.w0 }}u, {{ p.ry }}u, {{ p.rx }}u, {{ p.ntx }}u, {{ p.qy }}, {{ p.qx }});
+    }
+{% else %}
+    return Problem({{ p.rows }}u, {{ p.depth }}u, {{ p.t0 }}u, {{ p.hp }}u, {{ p.wp }}u, {{ p.h0 }}u, {{ p.w0 }}u, {{ p.ry }}u, {{ p.rx }}u, {{ p.ntx }}u, {{ p.qy }}, {{ p.qx }});
+{% endif %}
+{% endfor %}
+}
+{% endif %}
+
+fn load_a(p: Problem, m: u32, k: u32) -> f32 {
+    if (m >= p.rows || k >= p.depth) {
+        return 0.0;
+    }
+{% if a == "rows" %}
+    return {{ a_src.var }}[{{ a_src.off }}u + m * K + k];
+{% elif a == "cols" %}
+    return {{ a_src.var }}[{{ a_src.off }}u + k * M + m];
+{% elif a == "im2col_t" %}
+    let ci = m % {{ ci }}u;
+    let kx = (m / {{ ci }}u) % {{ kw }}u;
+    let ky = m / {{ ci * kw }}u;
+    let ox = k % {{ wo }}u;
+    let oy = (k / {{ wo }}u) % {{ ho }}u;
+    let b = k / {{ wo * ho }}u;
+    let iy = i32(oy * {{ sh }}u + ky) - {{ pt }};
+    let ix = i32(ox * {{ sw }}u + kx) - {{ pl }};
+    if (iy < 0 || iy >= {{ h }} || ix < 0 || ix >= {{ w }}) {
+        return 0.0;
+    }
+    return {{ a_src.var }}[{{ a_src.off }}u + ((b * {{ h }}u + u32(iy)) * {{ w }}u + u32(ix)) * {{ ci }}u + ci];
+{% elif a == "dy_taps" %}
+    let ww = m % p.wp;
+    let hh = (m / p.wp) % p.hp;
+    let b = m / (p.wp * p.hp);
+    let co = k % {{ co }}u;
+    let tap = k / {{ co }}u;
+    let oy = p.qy + i32(hh) - i32(tap / p.ntx);
+    let ox = p.qx + i32(ww) - i32(tap % p.ntx);
+    if (oy < 0 || oy >= {{ ho }} || ox < 0 || ox >= {{ wo }}) {
+        return 0.0;
+    }
+    return {{ a_src.var }}[{{ a_src.off }}u + ((b * {{ ho }}u + u32(oy)) * {{ wo }}u + u32(ox)) * {{ co }}u + co];
+{% endif %}
+}
+
+fn load_b(p: Problem, k: u32, n: u32) -> f32 {
+    if (k >= p.depth || n >= N) {
+        return 0.0;
+    }
+{% if b == "rows" %}
+    return {{ b_src.var }}[{{ b_src.off }}u + k * N + n];
+{% elif b == "cols" %}
+    return {{ b_src.var }}[{{ b_src.off }}u + n * K + k];
+{% elif b == "w_taps" %}
+    let co = k % {{ co }}u;
+    let tap = k / {{ co }}u;
+    let ky = p.ry + (tap / p.ntx) * {{ sh }}u;
+    let kx = p.rx + (tap % p.ntx) * {{ sw }}u;
+    return {{ b_src.var }}[{{ b_src.off }}u + ((ky * {{ kw }}u + kx) * {{ ci }}u + n) * {{ co }}u + co];
+{% endif %}
+}
+
+fn store(p: Problem, chunk: u32, m: u32, n: u32, v: f32) {
+{% if a == "dy_taps" %}
+    let ww = m % p.wp;
+    let hh = (m / p.wp) % p.hp;
+    let b = m / (p.wp * p.hp);
+    let h = p.h0 + hh * {{ sh }}u;
+    let w = p.w0 + ww * {{ sw }}u;
+    {{ out.var }}[{{ out.off }}u + ((b * {{ h }}u + h) * {{ w }}u + w) * N + n] = v;
+{% else %}
+    {{ out.var }}[{{ out.off }}u + chunk * {{ m * n }}u + m * N + n] = v;
+{% endif %}
+}
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>,
+        @builtin(local_invocation_index) tid: u32) {
+    let g = wid.y * {{ gx }}u + wid.x;
+    if (g >= {{ groups }}u) {
+        return;
+    }
+    let chunk = g / {{ tiles }}u;
+{% if a == "dy_taps" %}
+    let p = problem(g);
+    let tile = g - p.t0;
+    let k_begin = 0u;
+    let k_end = p.depth;
+{% else %}
+    let p = Problem(M, K);
+    let tile = g % {{ tiles }}u;
+    let k_begin = chunk * {{ kc }}u;
+    let k_end = min(k_begin + {{ kc }}u, K);
+{% endif %}
+    let m0 = (tile / {{ tiles_n }}u) * BM;
+    let n0 = (tile % {{ tiles_n }}u) * BN;
+    let tx = lid3.x;
+    let ty = lid3.y;
+    var acc: array<f32, {{ tm * tn }}>;
+    for (var k0 = k_begin; k0 < k_end; k0 += BK) {
+        // {{ bm * bk // 256 }} loads of A and {{ bk * bn // 256 }} of B per thread; consecutive threads read consecutive
+        // addresses ({{ "m" if a_m_fast else "k" }} of A, {{ "k" if b_k_fast else "n" }} of B)
+        for (var l = 0u; l < {{ bm * bk // 256 }}u; l++) {
+            let e = tid + l * 256u;
+{% if a_m_fast %}
+            let r = e % BM;
+            let c = e / BM;
+{% else %}
+            let r = e / BK;
+            let c = e % BK;
+{% endif %}
+            As[c * AROW + r] = load_a(p, m0 + r, k0 + c);
+        }
+        for (var l = 0u; l < {{ bk * bn // 256 }}u; l++) {
+            let e = tid + l * 256u;
+{% if b_k_fast %}
+            let r = e % BK;
+            let c = e / BK;
+{% else %}
+            let r = e / BN;
+            let c = e % BN;
+{% endif %}
+            Bs[r * BROW + c] = load_b(p, k0 + r, n0 + c);
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < BK; kk++) {
+            var a: array<f32, {{ tm }}>;
+            var b: array<f32, {{ tn }}>;
+            for (var i = 0u; i < TM; i++) {
+                a[i] = As[kk * AROW + ty + 16u * i];
+            }
+            for (var j = 0u; j < TN; j++) {
+                b[j] = Bs[kk * BROW + tx + 16u * j];
+            }
+            for (var i = 0u; i < TM; i++) {
+                for (var j = 0u; j < TN; j++) {
+                    acc[i * TN + j] = fma(a[i], b[j], acc[i * TN + j]);
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+    for (var i = 0u; i < TM; i++) {
+        let m = m0 + ty + 16u * i;
+        for (var j = 0u; j < TN; j++) {
+            let n = n0 + tx + 16u * j;
+            if (m < p.rows && n < N) {
+                store(p, chunk, m, n, acc[i * TN + j]);
+            }
+        }
+    }
+}

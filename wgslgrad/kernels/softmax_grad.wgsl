@@ -1,0 +1,121 @@
+// {{ comment }}
+{% if kind == "softmax" %}
+// softmax gradient over the last axis: dx = y * (dy - sum(dy * y)); {{ rows }} rows of {{ k }}.
+{% else %}
+// softmax cross-entropy gradient: dz = (softmax(z) * sum(labels) - labels) * dl * {{ scale }} (1 / batch);
+// {{ rows }} rows of {{ k }}, max subtracted before exp.
+{% endif %}
+{% if per_thread %}
+// Short rows: one thread per row.
+{% else %}
+// Long rows: one workgroup of {{ wg }} threads per row, sums (and the max) reduced in workgroup memory.
+{% endif %}
+{{ bindings }}
+
+{% if per_thread %}
+@compute @workgroup_size({{ wg }})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let r = (wid.y * {{ gx }}u + wid.x) * {{ wg }}u + lid;
+    if (r >= {{ rows }}u) {
+        return;
+    }
+    let ab = {{ a.off }}u + r * {{ k }}u;
+    let bb = {{ b.off }}u + r * {{ k }}u;
+    let ob = {{ out.off }}u + r * {{ k }}u;
+{% if kind == "softmax" %}
+    var s = 0.0;
+    for (var j = 0u; j < {{ k }}u; j++) {
+        s += {{ a.var }}[ab + j] * {{ b.var }}[bb + j];
+    }
+    for (var j = 0u; j < {{ k }}u; j++) {
+        {{ out.var }}[ob + j] = {{ a.var }}[ab + j] * ({{ b.var }}[bb + j] - s);
+    }
+{% else %}
+    var m = -3.4e38;  // not -inf: WGSL const-expressions must be finite
+    for (var j = 0u; j < {{ k }}u; j++) {
+        m = max(m, {{ a.var }}[ab + j]);
+    }
+    var se = 0.0;
+    var sy = 0.0;
+    for (var j = 0u; j < {{ k }}u; j++) {
+        se += exp({{ a.var }}[ab + j] - m);
+        sy += {{ b.var }}[bb + j];
+    }
+    let scale = {{ dl.var }}[{{ dl.off }}u] * {{ scale }};
+    let p = sy / se;
+    for (var j = 0u; j < {{ k }}u; j++) {
+        {{ out.var }}[ob + j] = (exp({{ a.var }}[ab + j] - m) * p - {{ b.var }}[bb + j]) * scale;
+    }
+{% endif %}
+}
+{% else %}
+var<workgroup> part: array<f32, {{ wg }}>;
+{% if kind != "softmax" %}
+var<workgroup> part2: array<f32, {{ wg }}>;
+{% endif %}
+
+@compute @workgroup_size({{ wg }})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let r = wid.y * {{ gx }}u + wid.x;
+    if (r >= {{ rows }}u) {
+        return;
+    }
+    let ab = {{ a.off }}u + r * {{ k }}u;
+    let bb = {{ b.off }}u + r * {{ k }}u;
+    let ob = {{ out.off }}u + r * {{ k }}u;
+{% if kind == "softmax" %}
+    var s = 0.0;
+    for (var j = lid; j < {{ k }}u; j += {{ wg }}u) {
+        s += {{ a.var }}[ab + j] * {{ b.var }}[bb + j];
+    }
+    part[lid] = s;
+    workgroupBarrier();
+{% for half in halves %}
+    if (lid < {{ half }}u) {
+        part[lid] += part[lid + {{ half }}u];
+    }
+    workgroupBarrier();
+{% endfor %}
+    s = part[0];
+    for (var j = lid; j < {{ k }}u; j += {{ wg }}u) {
+        {{ out.var }}[ob + j] = {{ a.var }}[ab + j] * ({{ b.var }}[bb + j] - s);
+    }
+{% else %}
+    var m = -3.4e38;  // not -inf: WGSL const-expressions must be finite
+    for (var j = lid; j < {{ k }}u; j += {{ wg }}u) {
+        m = max(m, {{ a.var }}[ab + j]);
+    }
+    part[lid] = m;
+    workgroupBarrier();
+{% for half in halves %}
+    if (lid < {{ half }}u) {
+        part[lid] = max(part[lid], part[lid + {{ half }}u]);
+    }
+    workgroupBarrier();
+{% endfor %}
+    m = part[0];
+    workgroupBarrier();
+    var se = 0.0;
+    var sy = 0.0;
+    for (var j = lid; j < {{ k }}u; j += {{ wg }}u) {
+        se += exp({{ a.var }}[ab + j] - m);
+        sy += {{ b.var }}[bb + j];
+    }
+    part[lid] = se;
+    part2[lid] = sy;
+    workgroupBarrier();
+{% for half in halves %}
+    if (lid < {{ half }}u) {
+        part[lid] += part[lid + {{ half }}u];
+        part2[lid] += part2[lid + {{ half }}u];
+    }
+    workgroupBarrier();
+{% endfor %}
+    let scale = {{ dl.var }}[{{ dl.off }}u] * {{ scale }};
+    let p = part2[0] / part[0];
+    for (var j = lid; j < {{ k }}u; j += {{ wg }}u) {
+        {{ out.var }}[ob + j] = (exp({{ a.var }}[ab + j] - m) * p - {{ b.var }}[bb + j]) * scale;
+    }
+{% endif %}
+}
+{% endif %}
