@@ -1,0 +1,165 @@
+"""The JavaScript bundle: one ES module (model.js) that runs the model through WebGPU, plus its weights.
+
+    write_bundle(out_dir, graph, params, quantize=None, train=False)
+
+writes into out_dir
+- model.js : the JS runtime (export/runtime.js, inlined unchanged), the inference Program (and, with
+  train=True, the training Program) as JSON with each distinct WGSL shader inlined once as a template
+  literal, and `export function createModel(options)`;
+- model.json + group1-shard*.bin : the weights in the TF.js format (export/tfjs_weights.write_weights),
+  quantized if asked; model.json also records the shards' SHA-256, which keys the bundle's IndexedDB cache.
+
+In a page or in Node (navigator.gpu from the `webgpu` package):
+
+    import { createModel } from './model.js';
+    const model = await createModel();                  // weights from ./model.json beside model.js
+    const { logits } = await model.predict({ pixels: new Float32Array(2 * 8 * 8) });
+    const loss = await model.trainStep({ pixels, label }, 0.001);   // bundles exported with train=True
+
+See runtime.js for the whole API (predictImage, getWeights, saveWeights, load, fetchCached).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..compiler.lower import lower
+from .tfjs_weights import MODEL_JSON, write_weights
+
+if TYPE_CHECKING:
+    from ..compiler.ir import Graph
+    from ..compiler.program import Program
+
+RUNTIME_JS = Path(__file__).with_name("runtime.js")
+MODEL_JS = "model.js"
+# What a runtime needs from a kernel; the rest (IR node ids, FLOPs, bytes) is for summaries.
+_KERNEL_KEYS = ("name", "bindings", "workgroups", "serves")
+_PROGRAM_KEYS = ("buffers", "inputs", "outputs", "params", "batch", "buffer_data", "requires",
+                 "optional_outputs", "phases", "optimizer")
+
+
+def write_bundle(out_dir: str | os.PathLike[str], graph: Graph, params: Mapping[str, np.ndarray],
+                 quantize: str | None = None, train: bool = False) -> dict[str, Any]:
+    """Write model.js, model.json and the weight shards for `graph` with weights `params` into `out_dir`.
+
+    params: name -> array for every parameter of the graph (e.g. a TrainSession's get_params()).
+    quantize: None, "uint8", "uint16" or "float16" (see export/quantize.py); the JS runtime dequantizes
+    exactly as TF.js and export/quantize.dequantize do.
+    train: also inline the training Program (compiler.lower_train: forward, backward, fused Adam), for
+    model.trainStep(); the spec needs a Train(loss=...).
+    Returns {"files": {name: bytes}, "kernels", "shaders", "train"}.
+    """
+    out = Path(out_dir)
+    program = lower(graph)
+    train_program = _lower_train(graph) if train else None
+    if train_program is not None:
+        _check_same_params(program, train_program)
+    missing = [n for n in program.params if n not in params]
+    if missing:
+        raise ValueError(f"no value for parameter {', '.join(missing)}")
+    for name, p in program.params.items():
+        if tuple(np.shape(params[name])) != tuple(p.shape):
+            raise ValueError(f"parameter {name} has shape {tuple(np.shape(params[name]))}, the spec wants {p.shape}")
+    manifest = write_weights(out, {n: np.asarray(params[n], np.float32) for n in program.params}, quantize)
+    _add_sha256(out, manifest)
+
+    shaders: list[str] = []
+    programs = {"program": _program_data(program, shaders),
+                "train": _program_data(train_program, shaders) if train_program else None}
+    text = _render(programs, shaders, manifest)
+    tmp = out / f".{MODEL_JS}.tmp"
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, out / MODEL_JS)
+    files = [MODEL_JS, MODEL_JSON] + manifest[0]["paths"]
+    return {"files": {f: (out / f).stat().st_size for f in files}, "kernels": len(program.kernels),
+            "shaders": len(shaders), "train": train_program is not None}
+
+
+def _lower_train(graph: Graph) -> Program:
+    try:
+        from ..compiler.lower import lower_train
+    except ImportError as e:   # the training lowering is optional for an inference bundle
+        raise NotImplementedError(f"train=True needs compiler.lower_train, which is not available ({e})") from None
+    return lower_train(graph)
+
+
+def _check_same_params(program: Program, train_program: Program) -> None:
+    """The bundle binds one `params` buffer in both Programs, so a step updates what predict() reads."""
+    same = (program.buffers["params"] == train_program.buffers["params"]
+            and {n: p.offset for n, p in program.params.items()}
+            == {n: p.offset for n, p in train_program.params.items()})
+    assert same, "lower and lower_train placed the parameters differently"
+
+
+def _add_sha256(out: Path, manifest: list[dict[str, Any]]) -> None:
+    """Record the shards' hash in model.json: the bundle caches shards in IndexedDB under a key derived from
+    model.json's text, which then changes whenever the bytes do (float32 manifests alone would not)."""
+    digest = hashlib.sha256()
+    for group in manifest:
+        for p in group["paths"]:
+            digest.update((out / p).read_bytes())
+    doc = json.loads((out / MODEL_JSON).read_text(encoding="utf-8"))
+    doc["weightsSha256"] = digest.hexdigest()
+    tmp = out / f".{MODEL_JSON}.tmp"
+    tmp.write_text(json.dumps(doc), encoding="utf-8")
+    os.replace(tmp, out / MODEL_JSON)
+
+
+def _program_data(program: Program, shaders: list[str]) -> dict[str, Any]:
+    """The Program as the JS runtime reads it; each kernel names its WGSL by index into `shaders`, which
+    collects the distinct shaders of every Program in the bundle."""
+    d = asdict(program)
+    data = {k: d[k] for k in _PROGRAM_KEYS}
+    data["kernels"] = []
+    for k in program.kernels:
+        if k.wgsl not in shaders:
+            shaders.append(k.wgsl)
+        kd = asdict(k)
+        data["kernels"].append({**{key: kd[key] for key in _KERNEL_KEYS}, "shader": shaders.index(k.wgsl)})
+    return data
+
+
+def _js_string(text: str) -> str:
+    """A template literal when the text allows one (WGSL stays readable in model.js), else a JSON string."""
+    if "`" in text or "${" in text or "\\" in text:
+        return json.dumps(text)
+    return "`" + text + "`"
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _render(programs: dict[str, Any], shaders: list[str], manifest: list[dict[str, Any]]) -> str:
+    runtime = RUNTIME_JS.read_text(encoding="utf-8")
+    return "\n".join([
+        "// model.js: generated by wgslgrad (export/bundle.py); do not edit. The runtime comes first,",
+        "// then the Program(s), the WGSL shaders and createModel().",
+        runtime,
+        "// ------------------------------------------------------------------------------- the model",
+        "const SHADERS = [",
+        *[f"// shader {i}\n{_js_string(s)}," for i, s in enumerate(shaders)],
+        "];",
+        f"const PROGRAM = {_compact(programs['program'])};",
+        f"const TRAIN_PROGRAM = {_compact(programs['train'])};",
+        f"const MANIFEST = {_compact(manifest)};",
+        "const BUNDLE = { program: PROGRAM, train: TRAIN_PROGRAM, shaders: SHADERS, manifest: MANIFEST };",
+        "",
+        "/** The model on a WebGPU device. options: device (else one is requested), weightsUrl (default: the",
+        " *  model.json beside this file), weights (ArrayBuffers or {manifest, data} instead of a URL; null: none),",
+        " *  cache (false: no IndexedDB), onLoss(loss, step). */",
+        "export function createModel(options = {}) {",
+        "  const weightsUrl = options.weightsUrl ?? new URL('model.json', import.meta.url).href;",
+        "  return createModelFrom(BUNDLE, { ...options, weightsUrl });",
+        "}",
+        "export { PROGRAM as program, TRAIN_PROGRAM as trainProgram };",
+        "export default createModel;",
+        "",
+    ])
