@@ -1,0 +1,135 @@
+"""Graphs the peer tests run: a small one with every forward op, and examples/digits.py; random inputs
+and parameters for them."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from wgslgrad.compiler.ir import Graph, Op, conv_out
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def every_op_graph(batch: int = 2) -> Graph:
+    """A small graph holding every forward op, with asymmetric TF 'same' pads and a depthwise multiplier."""
+    g = Graph(batch=batch)
+    B = batch
+
+    def param(name: str, shape: tuple[int, ...], trainable: bool = True) -> int:
+        i = g.add(Op.PARAM, (), {"name": name, "init": "glorot_normal", "trainable": trainable}, shape=shape)
+        g.params[name] = i
+        return i
+
+    def inp(name: str, shape: tuple[int, ...]) -> int:
+        i = g.add(Op.INPUT, (), {"name": name}, shape=(B, *shape))
+        g.inputs[name] = i
+        return i
+
+    def same(size: int, k: int, s: int) -> tuple[int, int]:
+        _, a, b = conv_out(size, k, s, "same")
+        return a, b
+
+    x = inp("image", (9, 10, 3))
+    y = inp("label", (5,))
+    z = inp("bits", (2, 3, 4))
+    c = g.add(Op.CONST, (), {"value": (0.5, -1.0, 2.0)}, shape=(3,))
+    x = g.add(Op.MUL, (g.add(Op.SUB, (x, c)), c))
+    # conv 3x3 stride 2 'same': 9 -> 5 pads (1,1), 10 -> 5 pads (0,1): asymmetric
+    pad = same(9, 3, 2) + same(10, 3, 2)
+    h = g.add(Op.CONV2D, (x, param("conv/filters", (3, 3, 3, 6)), param("conv/bias", (6,))),
+              {"stride": (2, 2), "pad": pad})
+    h = g.add(Op.LEAKY_RELU, (h,), {"alpha": 0.2})
+    # depthwise 2x2 (multiplier 2) stride 1 'same': pads (0,1,0,1)
+    d = g.add(Op.DEPTHWISE, (h, param("dw/depthwise_filter", (2, 2, 6, 2)), param("dw/bias", (12,), False)),
+              {"stride": (1, 1), "pad": (0, 1, 0, 1)})
+    d = g.add(Op.RELU6, (d,))
+    p = g.add(Op.CONV2D, (d, param("pw/filters", (1, 1, 12, 4))), {"stride": (1, 1), "pad": (0, 0, 0, 0)})
+    p = g.add(Op.TANH, (p,))
+    s = g.add(Op.SIGMOID, (g.add(Op.CONV2D, (h, param("side/filters", (3, 3, 6, 4))),
+                                 {"stride": (1, 1), "pad": (1, 1, 1, 1)}),))
+    cat = g.add(Op.CONCAT, (p, s, g.add(Op.RELU, (h,))))                       # [B,5,5,14]
+    mp = g.add(Op.MAX_POOL, (cat,), {"size": (2, 2), "stride": (2, 2), "pad": (0, 1, 0, 1)})   # 5 -> 3
+    ap = g.add(Op.AVG_POOL, (cat,), {"size": (3, 3), "stride": (2, 2), "pad": (1, 1, 1, 1)})   # 5 -> 3
+    ap2 = g.add(Op.AVG_POOL, (cat,), {"size": (2, 2), "stride": (2, 2), "pad": (0, 1, 0, 1)})  # 5 -> 3
+    pooled = g.add(Op.ADD, (g.add(Op.ADD, (mp, ap)), ap2))
+    gap = g.add(Op.GLOBAL_AVG_POOL, (pooled,))                                # [B,14]
+    flat = g.add(Op.RESHAPE, (pooled,), {"shape": (B, 3 * 3 * 14)})
+    f = g.add(Op.DENSE, (flat, param("fc/weights", (126, 14)), param("fc/bias", (14,))))
+    f = g.add(Op.ADD, (f, gap))
+    pos = g.add(Op.EXP, (g.add(Op.NEG, (g.add(Op.ABS, (f,)),)),))            # in (0, 1]
+    f = g.add(Op.DIV, (g.add(Op.LOG, (g.add(Op.ADD, (pos, c2 := g.add(Op.CONST, (), {"value": (1.5,)}, shape=()))),)),
+                       g.add(Op.ADD, (pos, c2))))
+    logits = g.add(Op.DENSE, (f, param("out/weights", (14, 5))))
+    probs = g.add(Op.SOFTMAX, (logits,))
+    zz = g.add(Op.DENSE, (logits, param("bits/weights", (5, 24)), param("bits/bias", (24,))))
+    zz = g.add(Op.RESHAPE, (zz,), {"shape": (B, 2, 3, 4)})
+    losses = [g.add(Op.SOFTMAX_CE, (logits, y)), g.add(Op.SIGMOID_CE, (zz, z)), g.add(Op.MSE, (probs, y)),
+              g.add(Op.MEAN, (g.add(Op.MUL, (logits, logits)),)), g.add(Op.SUM, (g.add(Op.MUL, (probs, probs)),))]
+    total = losses[0]
+    for l in losses[1:]:
+        total = g.add(Op.ADD, (total, l))
+    g.outputs.update({"logits": logits, "probabilities": probs, "bits": zz})
+    g.loss = total
+    g.train = {"lr": 0.001}
+    return g
+
+
+def random_inputs(g: Graph, seed: int = 0) -> dict[str, np.ndarray]:
+    """Inputs for every graph input; an input fed to a loss as labels holds probabilities (rows sum to 1)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, i in g.inputs.items():
+        shape = g.nodes[i].shape
+        v = rng.uniform(0, 1, shape)
+        if len(shape) == 2 and any(n.op is Op.SOFTMAX_CE and n.srcs[1] == i for n in g.nodes):
+            v = v / v.sum(axis=-1, keepdims=True)
+        out[name] = v * (16 if name == "pixels" else 1)
+    return out
+
+
+def random_params(g: Graph, seed: int = 1) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {name: rng.normal(0, 0.5, g.nodes[i].shape) for name, i in g.params.items()}
+
+
+def digits_graph(batch: int) -> Graph:
+    from wgslgrad.compiler.frontend import load_spec
+    return load_spec(str(EXAMPLES / "digits.py"), batch)
+
+
+GRAPHS = {"every_op": lambda: every_op_graph(2), "digits": lambda: digits_graph(3)}
+
+
+# The same ops through the spec language (no depthwise multiplier or NEG there; 'same' pads asymmetric).
+SPEC = '''
+image = Input(9, 10, 3)
+label = Input(5)
+bits = Input(2, 3, 4)
+x = (image - [0.5, -1.0, 2.0]) * [0.5, -1.0, 2.0]
+h = conv2d(x, 6, kernel=3, stride=2, activation="leaky_relu")
+d = depthwise_conv2d(h, kernel=2, activation="relu6", trainable=False)
+s = separable_conv2d(h, 4, kernel=3, activation="tanh")
+c = concat([sigmoid(s), d, relu(h), leaky_relu(h, alpha=0.1)])
+p = max_pool(c, 2, padding="same") + avg_pool(c, 3, stride=2, padding="same")
+f = dense(flatten(p), 22) + global_avg_pool(p)
+f = log(exp(0 - abs(f)) + 1.5) / (exp(0 - abs(f)) + 1.5)
+logits = dense(f, 5, use_bias=False)
+probs = softmax(logits)
+z = reshape(dense(logits, 24), [2, 3, 4])
+Output(logits)
+Output(probs, name="probabilities")
+Output(z, name="bits")
+loss = softmax_cross_entropy(logits, label) + sigmoid_cross_entropy(z, bits) + mse(probs, label)
+q = separable_conv2d(x, 5, kernel=3, stride=2) + depthwise_conv2d(conv2d(x, 5, kernel=3, stride=2), kernel=4)
+loss = loss + mean(q * q) + mean(logits * logits) + sum(probs * probs) - mean(tanh(h))
+Train(loss=loss, optimizer=Adam(lr=0.01), batch=2)
+'''
+
+
+def spec_graph(batch: int) -> Graph:
+    from wgslgrad.compiler.frontend import compile_spec
+    return compile_spec(SPEC, "every_op_spec.py", batch)
+
+
+GRAPHS["every_op_spec"] = lambda: spec_graph(2)

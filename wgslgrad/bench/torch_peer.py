@@ -1,0 +1,350 @@
+"""PyTorch peer: any forward IR graph (ops INPUT .. SIGMOID_CE) as a torch.nn.Module, for benchmarks and tests.
+
+Tensors keep the IR's logical NHWC layout, so NumPy broadcasting, reshape and concat mean the same as in
+the IR. A conv or pool views its NHWC input as NCHW with `permute(0, 3, 1, 2)`, which is exactly a
+channels-last NCHW tensor, so PyTorch runs its channels-last kernels with no copy, and permutes the
+result back. TensorFlow's asymmetric 'same' pads go through `F.pad` (on NHWC) first.
+
+Parameters are created from TF.js layouts (conv HWIO, depthwise HWC1, dense IO) and stored in PyTorch's
+(OIHW, [C*M,1,kh,kw] with groups=C, Linear's [U,F]); `tfjs_params`/`tfjs_grads` convert back.
+
+PyTorch is a test/bench-only dependency: nothing in wgslgrad's compiler or runtime imports this module.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..compiler.ir import Graph, Node, Op
+
+Arrays = Mapping[str, "np.ndarray | Tensor"]
+
+# ---- weight layouts: TF.js <-> PyTorch ----
+
+def to_torch_layout(layout: str, w: Tensor) -> Tensor:
+    """A TF.js-layout weight in PyTorch's layout: 'conv' HWIO->OIHW, 'depthwise' HWCM->[C*M,1,kh,kw],
+    'dense' IO->OI; any other layout is returned unchanged."""
+    if layout == "conv":
+        return w.permute(3, 2, 0, 1)
+    if layout == "depthwise":
+        kh, kw, c, m = w.shape
+        return w.permute(2, 3, 0, 1).reshape(c * m, 1, kh, kw)   # output channel c*M + m, as in TF
+    if layout == "dense":
+        return w.t()
+    return w
+
+
+def to_tfjs_layout(layout: str, w: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """The inverse of `to_torch_layout`; `shape` is the TF.js shape."""
+    if layout == "conv":
+        return w.permute(2, 3, 1, 0)
+    if layout == "depthwise":
+        kh, kw, c, m = shape
+        return w.reshape(c, m, kh, kw).permute(2, 3, 0, 1)
+    if layout == "dense":
+        return w.t()
+    return w
+
+
+_WEIGHT_LAYOUT = {Op.CONV2D: "conv", Op.DEPTHWISE: "depthwise", Op.DENSE: "dense"}
+
+
+def param_layouts(graph: Graph) -> dict[int, str]:
+    """PARAM node id -> the layout it is stored in: the one its weight uses need, 'tf' if none or several."""
+    uses: dict[int, set[str]] = {}
+    for n in graph.nodes:
+        if n.op in _WEIGHT_LAYOUT:
+            uses.setdefault(n.srcs[1], set()).add(_WEIGHT_LAYOUT[n.op])
+    out = {}
+    for i in graph.params.values():
+        kinds = uses.get(i, set())
+        out[i] = next(iter(kinds)) if len(kinds) == 1 else "tf"
+    return out
+
+
+def needed_nodes(graph: Graph, roots: list[int]) -> list[int]:
+    """Ids of the nodes that `roots` depend on, in topological order."""
+    need = [False] * len(graph.nodes)
+    for r in roots:
+        need[r] = True
+    for i in range(len(graph.nodes) - 1, -1, -1):
+        if need[i]:
+            for s in graph.nodes[i].srcs:
+                need[s] = True
+    return [i for i, k in enumerate(need) if k]
+
+
+def _pool_scale(n: Node, in_shape: tuple[int, ...]) -> np.ndarray:
+    """kh*kw / (non-padding cells per window), shape [1,1,OH,OW]: turns a padded average into TF's."""
+    (kh, kw), (sh, sw), (t, b, l, r) = n.arg["size"], n.arg["stride"], n.arg["pad"]
+    ones = np.pad(np.ones(in_shape[1:3]), ((t, b), (l, r)))
+    oh, ow = n.shape[1:3]
+    counts = sum(ones[i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] for i in range(kh) for j in range(kw))
+    return (kh * kw / counts)[None, None]
+
+
+def _symmetric(pad: tuple[int, int, int, int], size: tuple[int, int]) -> bool:
+    """Whether torch's own (symmetric, at most half the window) padding can express `pad`."""
+    t, b, l, r = pad
+    return t == b and l == r and t <= size[0] // 2 and l <= size[1] // 2
+
+
+def _nchw(x: Tensor) -> Tensor:
+    return x.permute(0, 3, 1, 2)
+
+
+def _nhwc(x: Tensor) -> Tensor:
+    return x.permute(0, 2, 3, 1)
+
+
+def _pad_nhwc(x: Tensor, pad: tuple[int, int, int, int], value: float = 0.0) -> Tensor:
+    t, b, l, r = pad
+    return F.pad(x, (0, 0, l, r, t, b), value=value)
+
+
+# ---- the module ----
+
+class TorchModel(nn.Module):
+    """The forward graph of a wgslgrad IR Graph in PyTorch.
+
+    `forward(inputs)` takes NHWC tensors by input name and returns (outputs by name, loss or None).
+    """
+
+    def __init__(self, graph: Graph, params: Mapping[str, np.ndarray], dtype: torch.dtype = torch.float32):
+        super().__init__()
+        self.graph = graph
+        self.layouts = param_layouts(graph)
+        self.names = {i: k for k, i in graph.params.items()}
+        self.weights = nn.ParameterDict()
+        for name, i in graph.params.items():
+            n = graph.nodes[i]
+            w = torch.as_tensor(np.asarray(params[name]), dtype=dtype)
+            assert tuple(w.shape) == n.shape, f"parameter {name}: shape {tuple(w.shape)}, expected {n.shape}"
+            w = to_torch_layout(self.layouts[i], w).contiguous()
+            if w.dim() == 4:
+                w = w.contiguous(memory_format=torch.channels_last)
+            self.weights[name] = nn.Parameter(w, requires_grad=bool(n.arg.get("trainable", True)))
+        self.consts = nn.ParameterDict()   # frozen: moved and cast with the module, never trained
+        for i, n in enumerate(graph.nodes):
+            v = None
+            if n.op is Op.CONST:
+                v = np.asarray(n.arg["value"], np.float64)
+                v = np.full(n.shape, v.item()) if v.size == 1 else v.reshape(n.shape)
+            elif n.op is Op.AVG_POOL and not _symmetric(n.arg["pad"], n.arg["size"]):
+                v = _pool_scale(n, graph.nodes[n.srcs[0]].shape)
+            if v is not None:
+                self.consts[str(i)] = nn.Parameter(torch.as_tensor(np.array(v), dtype=dtype), requires_grad=False)
+        outs = list(graph.outputs.values())
+        self.plan_infer = needed_nodes(graph, outs)
+        self.plan_train = needed_nodes(graph, outs + ([graph.loss] if graph.loss is not None else []))
+
+    def forward(self, inputs: Mapping[str, Tensor], with_loss: bool = True
+                ) -> tuple[dict[str, Tensor], Tensor | None]:
+        g = self.graph
+        in_names = {i: k for k, i in g.inputs.items()}
+        with_loss = with_loss and g.loss is not None
+        vals: dict[int, Tensor] = {}
+        for i in self.plan_train if with_loss else self.plan_infer:
+            n = g.nodes[i]
+            if n.op is Op.INPUT:
+                vals[i] = inputs[in_names.get(i, str(n.arg.get("name")))]
+            elif n.op is Op.PARAM:
+                vals[i] = self.weights[self.names[i]]
+            elif n.op is Op.CONST:
+                vals[i] = self.consts[str(i)]
+            else:
+                vals[i] = self._eval(i, n, [vals[s] for s in n.srcs])
+        outputs = {name: vals[i] for name, i in g.outputs.items()}
+        return outputs, (vals[g.loss] if with_loss and g.loss is not None else None)
+
+    def _weight(self, node: Node, w: Tensor) -> Tensor:
+        """src 1 of a conv/dense in PyTorch's layout (already so when it is a parameter stored that way)."""
+        layout = _WEIGHT_LAYOUT[node.op]
+        return w if self.layouts.get(node.srcs[1]) == layout else to_torch_layout(layout, w)
+
+    def _eval(self, i: int, n: Node, xs: list[Tensor]) -> Tensor:
+        op = n.op
+        if op in (Op.CONV2D, Op.DEPTHWISE):
+            x, w, bias = xs[0], self._weight(n, xs[1]), (xs[2] if len(xs) > 2 else None)
+            pad = n.arg["pad"]
+            if _symmetric(pad, (w.shape[2], w.shape[3])):
+                padding = (pad[0], pad[2])
+            else:
+                x, padding = _pad_nhwc(x, pad), (0, 0)
+            groups = x.shape[3] if op is Op.DEPTHWISE else 1
+            return _nhwc(F.conv2d(_nchw(x), w, bias, tuple(n.arg["stride"]), padding, 1, groups))
+        if op is Op.DENSE:
+            return F.linear(xs[0], self._weight(n, xs[1]), xs[2] if len(xs) > 2 else None)
+        if op is Op.MAX_POOL:
+            size, stride, pad = tuple(n.arg["size"]), tuple(n.arg["stride"]), n.arg["pad"]
+            x = xs[0]
+            if _symmetric(pad, size):
+                return _nhwc(F.max_pool2d(_nchw(x), size, stride, (pad[0], pad[2])))
+            return _nhwc(F.max_pool2d(_nchw(_pad_nhwc(x, pad, float("-inf"))), size, stride))
+        if op is Op.AVG_POOL:
+            size, stride, pad = tuple(n.arg["size"]), tuple(n.arg["stride"]), n.arg["pad"]
+            x = xs[0]
+            if _symmetric(pad, size):
+                return _nhwc(F.avg_pool2d(_nchw(x), size, stride, (pad[0], pad[2]), count_include_pad=False))
+            y = F.avg_pool2d(_nchw(_pad_nhwc(x, pad)), size, stride) * self.consts[str(i)]
+            return _nhwc(y)
+        if op is Op.RESHAPE:
+            return xs[0].reshape(n.shape)
+        if op is Op.CONCAT:
+            return torch.cat(xs, dim=-1)
+        return _SIMPLE[op](n, *xs)
+
+
+def _softmax_ce(logits: Tensor, labels: Tensor) -> Tensor:
+    return -(labels * torch.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
+
+
+_SIMPLE: dict[Op, Callable[..., Tensor]] = {
+    Op.ADD: lambda n, a, b: a + b,
+    Op.SUB: lambda n, a, b: a - b,
+    Op.MUL: lambda n, a, b: a * b,
+    Op.DIV: lambda n, a, b: a / b,
+    Op.RELU: lambda n, x: torch.relu(x),
+    Op.RELU6: lambda n, x: F.relu6(x),
+    Op.LEAKY_RELU: lambda n, x: F.leaky_relu(x, n.arg["alpha"]),
+    Op.SIGMOID: lambda n, x: torch.sigmoid(x),
+    Op.TANH: lambda n, x: torch.tanh(x),
+    Op.EXP: lambda n, x: torch.exp(x),
+    Op.LOG: lambda n, x: torch.log(x),
+    Op.ABS: lambda n, x: torch.abs(x),
+    Op.NEG: lambda n, x: -x,
+    Op.SOFTMAX: lambda n, x: torch.softmax(x, dim=-1),
+    Op.GLOBAL_AVG_POOL: lambda n, x: x.mean(dim=(1, 2)),
+    Op.SUM: lambda n, x: x.sum(),
+    Op.MEAN: lambda n, x: x.mean(),
+    Op.MSE: lambda n, a, b: ((a - b) ** 2).mean(),
+    Op.SOFTMAX_CE: lambda n, a, b: _softmax_ce(a, b),
+    Op.SIGMOID_CE: lambda n, a, b: F.binary_cross_entropy_with_logits(a, b),
+}
+
+
+def tfjs_params(model: TorchModel) -> dict[str, np.ndarray]:
+    """The model's parameters as float64 NumPy arrays in TF.js layouts."""
+    return {name: _to_tfjs(model, name, w.detach()) for name, w in model.weights.items()}
+
+
+def tfjs_grads(model: TorchModel) -> dict[str, np.ndarray]:
+    """The `.grad` of every trainable parameter, in TF.js layouts (zeros where none was computed)."""
+    return {name: _to_tfjs(model, name, w.grad if w.grad is not None else torch.zeros_like(w))
+            for name, w in model.weights.items() if w.requires_grad}
+
+
+def _to_tfjs(model: TorchModel, name: str, w: Tensor) -> np.ndarray:
+    i = model.graph.params[name]
+    return to_tfjs_layout(model.layouts[i], w, model.graph.nodes[i].shape).cpu().numpy().astype(np.float64)
+
+
+def to_tensors(inputs: Arrays, device: str | torch.device = "cpu",
+               dtype: torch.dtype = torch.float32) -> dict[str, Tensor]:
+    """NumPy (or torch) inputs as contiguous NHWC tensors on `device`."""
+    return {k: torch.as_tensor(np.asarray(v) if not isinstance(v, Tensor) else v, dtype=dtype,
+                               device=device).contiguous() for k, v in inputs.items()}
+
+
+def torch_gradients(graph: Graph, params: Mapping[str, np.ndarray], inputs: Arrays,
+                    dtype: torch.dtype = torch.float64) -> tuple[float, dict[str, np.ndarray]]:
+    """(loss, d loss / d parameter in TF.js layouts) by torch autograd, on the CPU in `dtype`."""
+    model = TorchModel(graph, params, dtype)
+    _, loss = model(to_tensors(inputs, "cpu", dtype))
+    assert loss is not None, "the graph has no loss"
+    loss.backward()
+    return loss.item(), tfjs_grads(model)
+
+
+# ---- benchmark callables ----
+
+def adam_settings(graph: Graph) -> dict[str, Any]:
+    """Adam's lr, betas and eps from the spec's Train(...) (flat keys or an 'optimizer' dict)."""
+    t = dict(graph.train)
+    opt = t.get("optimizer")
+    if isinstance(opt, Mapping):
+        t = {**t, **opt}
+    return {"lr": float(t.get("lr", 1e-3)), "betas": (float(t.get("beta1", 0.9)), float(t.get("beta2", 0.999))),
+            "eps": float(t.get("eps", 1e-7))}
+
+
+def configure(device: str) -> None:
+    """fp32 everywhere (TF32 off), cuDNN autotuning on CUDA, as the reference measurements used."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cudnn.benchmark = True
+
+
+def sync(device: str | torch.device) -> None:
+    """Wait for the device's queued work (a no-op on the CPU)."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+@dataclass
+class TorchStep:
+    """One training step (forward + backward + Adam) per call; returns the loss tensor, unsynchronised."""
+    model: TorchModel
+    optimizer: torch.optim.Optimizer
+    inputs: dict[str, Tensor]
+
+    def __call__(self) -> Tensor:
+        self.optimizer.zero_grad(set_to_none=True)
+        _, loss = self.model(self.inputs)
+        assert loss is not None
+        loss.backward()
+        self.optimizer.step()
+        return loss
+
+
+def torch_step_fn(graph: Graph, params: Mapping[str, np.ndarray], inputs: Arrays,
+                  device: str = "cpu", lr: float | None = None) -> TorchStep:
+    """A callable doing one training step on fixed `inputs`, with Adam (betas, eps) from graph.train."""
+    if graph.loss is None:
+        raise ValueError("the graph has no loss (no Train(loss=...) in the spec)")
+    configure(device)
+    model = TorchModel(graph, params).to(device)
+    opt = adam_settings(graph)
+    if lr is not None:
+        opt["lr"] = lr
+    trainable = [w for w in model.weights.values() if w.requires_grad]
+    return TorchStep(model, torch.optim.Adam(trainable, **opt), to_tensors(inputs, device))
+
+
+def torch_infer_fn(graph: Graph, params: Mapping[str, np.ndarray], inputs: Arrays,
+                   device: str = "cpu") -> Callable[[], dict[str, Tensor]]:
+    """A callable running inference (outputs only, no loss, no autograd) on fixed `inputs`."""
+    configure(device)
+    model = TorchModel(graph, params).to(device).eval()
+    x = to_tensors({k: v for k, v in inputs.items() if k in needed_inputs(graph, model.plan_infer)}, device)
+
+    def infer() -> dict[str, Tensor]:
+        with torch.inference_mode():
+            return model(x, with_loss=False)[0]
+    return infer
+
+
+def needed_inputs(graph: Graph, plan: list[int]) -> set[str]:
+    names = {i: k for k, i in graph.inputs.items()}
+    return {names[i] for i in plan if i in names}
+
+
+def median_ms(fn: Callable[[], Any], device: str, n: int, warmup: int = 2) -> float:
+    """Median wall time of `fn` in milliseconds, synchronising the device around each call."""
+    for _ in range(warmup):
+        fn()
+    sync(device)
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        sync(device)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times) * 1e3)
