@@ -28,7 +28,7 @@ def test_check_ir_and_wgsl(capsys, tmp_path):
     assert "ok" in capsys.readouterr().err
     assert main(["ir", str(spec), "--batch", "2"]) == 0
     ir = capsys.readouterr().out
-    assert "conv2d[pad=(1,1,1,1),stride=(1,1)]" in ir and ": f32[2,8,8,16]" in ir and "loss = %" in ir
+    assert "conv2d[pad=(1,1,1,1),stride=(1,1)]" in ir and ": f32[2,8,8,32]" in ir and "loss = %" in ir
     assert main(["wgsl", str(spec), "--batch", "2", "-o", str(tmp_path / "k")]) == 0
     files = sorted((tmp_path / "k").glob("*.wgsl"))
     assert files and all("@compute" in f.read_text() for f in files)
@@ -69,3 +69,26 @@ def test_run_with_bad_input_file_is_refused(tmp_path):
     np.savez(data, pixels=np.zeros((3, 8, 8, 2)))
     r = run_cli("run", str(EXAMPLES / "digits.py"), "--batch", "3", "--input", str(data))
     assert r.returncode == 1 and "Traceback" not in r.stderr and "[3,8,8,1]" in r.stderr
+
+
+def test_export_quantized_then_import_round_trips(tmp_path, capsys):
+    spec = str(EXAMPLES / "digits.py")
+    assert main(["export", spec, "--quantize", "uint8", "-o", str(tmp_path / "w")]) == 0
+    assert "(25% of float32)" in capsys.readouterr().err
+    ckpt = tmp_path / "c.safetensors"
+    assert main(["import", spec, "--weights", str(tmp_path / "w" / "model.json"), "-o", str(ckpt)]) == 0
+    from wgslgrad.export import read_weights
+    from wgslgrad.runtime.checkpoint import load_checkpoint
+    imported, exported = load_checkpoint(ckpt)[0], read_weights(tmp_path / "w" / "model.json")
+    assert imported.keys() == exported.keys()
+    for k in imported:
+        np.testing.assert_array_equal(imported[k], exported[k])
+
+
+def test_import_refuses_a_spec_mismatch_naming_both_shapes(tmp_path):
+    from wgslgrad.export import write_weights
+    write_weights(tmp_path / "w", {"conv2d_0/filters": np.zeros((3, 3, 1, 8), np.float32)})
+    r = run_cli("import", str(EXAMPLES / "digits.py"), "--weights", str(tmp_path / "w" / "model.json"),
+                "-o", str(tmp_path / "c.safetensors"))
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "[3,3,1,16]" in r.stderr and "[3,3,1,8]" in r.stderr and not (tmp_path / "c.safetensors").exists()

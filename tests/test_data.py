@@ -43,6 +43,15 @@ def test_missing_array_and_unreadable_file(tmp_path):
         load_npz(bad, _graph())
 
 
+def test_nan_or_inf_in_data_is_refused_naming_the_sample(tmp_path):
+    image = np.zeros((6, 8, 8, 1))
+    image[3, 2, 2, 0], image[5, 0, 0, 0] = np.nan, np.inf
+    path = tmp_path / "d.npz"
+    np.savez(path, image=image, label=np.zeros((6, 10)))
+    with pytest.raises(DataError, match=r"d\.npz: array 'image' holds 2 NaN or Inf values \(the first in sample 3\)"):
+        load_npz(path, _graph())
+
+
 def test_split_is_seeded_and_disjoint():
     data = {"image": np.arange(20, dtype=np.float32)}
     a_train, a_test = split(data, 0.25, seed=3)

@@ -13,19 +13,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from wgslgrad.compiler import numpy_ref
 from wgslgrad.compiler.autodiff import grad
-from wgslgrad.compiler.frontend import compile_spec
+from wgslgrad.compiler.frontend import compile_spec, load_spec
 from wgslgrad.compiler.ir import Graph, Op
 from wgslgrad.compiler.lower import RULES, lower_train
 from wgslgrad.compiler.program import GRADS, READ_WRITE, STEP, Program
 from wgslgrad.runtime.init import init_params
 
 RTOL = 1e-4
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 # the conv/depthwise/dense backward kernels come from lower_backward_conv.py
 conv_grads = pytest.mark.skipif(
@@ -433,3 +435,9 @@ def test_step_checks_its_inputs(device, rng):
     with pytest.raises(ValueError, match="shape"):
         session.step({"x": np.zeros((1, 6, 6, 3), np.float32), "labels": np.zeros((3, 6), np.float32)}, 0.01)
     assert session.t == 0
+
+
+@pytest.mark.gpu
+def test_landmark68_gradients_match_float64_reference(device, rng):
+    """Every trainable tensor of FaceLandmark68Net (batch 1): GPU gradients against the float64 reference."""
+    check_gradients(device, load_spec(EXAMPLES / "landmark68.py", batch=1), rng)

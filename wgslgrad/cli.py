@@ -138,8 +138,9 @@ def _data(path: str, g: Graph) -> dict[str, np.ndarray]:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    from .runtime.checkpoint import CheckpointError
     from .runtime.data import split
-    from .runtime.trainer import FitConfig, evaluate, fit
+    from .runtime.trainer import Diverged, FitConfig, evaluate, fit
 
     g = _graph(args)
     data = _data(args.data, g)
@@ -147,6 +148,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     if val is None and args.val_split:
         data, val = split(data, args.val_split, args.seed)
     session = _train_session(g, args.seed)
+    if args.init:
+        session.set_params(_weights(args.init, g, args.map, allow_missing=True))
     cfg = FitConfig(epochs=args.epochs or int(g.train.get("epochs", 10)), lr=args.lr or float(g.train.get("lr", 0.001)),
                     schedule=args.schedule, seed=args.seed, out=Path(args.out) if args.out else None,
                     resume=Path(args.resume) if args.resume else None, progress=not args.no_progress)
@@ -155,11 +158,66 @@ def cmd_train(args: argparse.Namespace) -> None:
     except KeyboardInterrupt:
         print("stopped by Ctrl-C" + (f"; checkpoint saved in {cfg.out}" if cfg.out else ""), file=sys.stderr)
         raise SystemExit(130) from None
+    except (CheckpointError, Diverged) as e:
+        raise UserError(str(e)) from None
     if val is not None:
         result = evaluate(session, g, val)
         print("held-out: " + ", ".join(f"{k} {v:.4f}" for k, v in result.items()))
     if cfg.out:
         print(f"saved {cfg.out}/checkpoint.safetensors, history.json and loss.png", file=sys.stderr)
+
+
+def _weights(path: str, g: Graph, mapping: str | None = None, allow_missing: bool = False) -> dict[str, np.ndarray]:
+    """Parameters from a wgslgrad checkpoint (.safetensors) or TF.js weights (model.json / a manifest)."""
+    from .export import WeightsError, import_weights, read_weights
+    from .runtime.checkpoint import CheckpointError, load_checkpoint
+
+    try:
+        if path.endswith(".safetensors"):
+            loaded = load_checkpoint(path)[0]
+        else:
+            loaded = read_weights(path)
+        unused: list[str] = []
+        params = import_weights(g, loaded, mapping, allow_missing=allow_missing, report=unused)
+    except (CheckpointError, WeightsError) as e:
+        raise UserError(str(e)) from None
+    for line in unused:
+        print(f"note: {line}", file=sys.stderr)
+    return params
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from .runtime.init import init_params
+
+    g = _graph(args)
+    if args.weights:
+        params = _weights(args.weights, g, args.map)
+    else:
+        print("note: no --weights given: exporting freshly initialised weights", file=sys.stderr)
+        params = init_params(g, seed=0)
+    out = Path(args.output)
+    if args.js:
+        from .export.bundle import write_bundle
+        info = write_bundle(out, g, params, args.quantize, train=args.train)
+        sizes = info["files"]
+    else:
+        from .export import write_weights
+        manifest = write_weights(out, params, args.quantize)
+        sizes = {f: (out / f).stat().st_size for f in ["model.json"] + manifest[0]["paths"]}
+    weight_bytes = sum(v for k, v in sizes.items() if k.endswith(".bin") or "shard" in k)
+    f32 = 4 * sum(int(np.prod(v.shape)) for v in params.values())
+    for name, size in sizes.items():
+        print(f"{out / name}  {size:,} bytes")
+    print(f"weights: {weight_bytes:,} bytes ({weight_bytes / f32:.0%} of float32)", file=sys.stderr)
+
+
+def cmd_import(args: argparse.Namespace) -> None:
+    from .runtime.checkpoint import save_checkpoint
+
+    g = _graph(args)
+    params = _weights(args.weights, g, args.map)
+    save_checkpoint(args.output, params, meta={"imported_from": args.weights})
+    print(f"wrote {args.output}: {len(params)} tensors for {args.file}", file=sys.stderr)
 
 
 def cmd_gradcheck(args: argparse.Namespace) -> None:
@@ -222,6 +280,11 @@ def cmd_preview(args: argparse.Namespace) -> None:
     print(f"wrote {out}: {shown}", file=sys.stderr)
 
 
+def _exit_status(code: int) -> None:
+    if code:
+        raise SystemExit(code)
+
+
 def _write(args: argparse.Namespace, text: str) -> None:
     if getattr(args, "output", None):
         Path(args.output).write_text(text)
@@ -268,8 +331,26 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--schedule", help="none, step:EVERY[:FACTOR] or plateau:PATIENCE[:FACTOR] (per epoch)")
     sp.add_argument("--out", help="folder for checkpoint.safetensors, history.json and loss.png")
     sp.add_argument("--resume", help="a checkpoint to continue from (weights, Adam state, step)")
+    sp.add_argument("--init", help="start from these weights: a checkpoint or TF.js model.json (transfer learning; "
+                    "layers it lacks keep their initial weights)")
+    sp.add_argument("--map", help="JSON object: spec parameter path -> name in the --init weights")
     sp.add_argument("--seed", type=int, default=0, help="seed for weights and shuffling")
     sp.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    sp = add("export", cmd_export, "write weights in the TF.js format (model.json + 4 MiB shards), optionally "
+             "quantized, or with --js a self-contained WebGPU ES-module bundle")
+    sp.add_argument("--weights", help="a checkpoint (.safetensors) or TF.js model.json (default: initial weights)")
+    sp.add_argument("--map", help="JSON object: spec parameter path -> name in the --weights file")
+    sp.add_argument("--quantize", choices=["uint8", "uint16", "float16"], help="per-tensor quantization as TF.js")
+    sp.add_argument("--js", action="store_true", help="also write model.js (WGSL and runtime inlined)")
+    sp.add_argument("--train", action="store_true", help="with --js: include the training step")
+    sp.add_argument("-o", "--output", required=True, help="output folder")
+
+    sp = add("import", cmd_import, "read TF.js weights (model.json or a weights manifest, quantized or not) "
+             "into a checkpoint for this spec")
+    sp.add_argument("--weights", required=True, help="TF.js model.json or weights manifest")
+    sp.add_argument("--map", help="JSON object: spec parameter path -> TF.js weight name")
+    sp.add_argument("-o", "--output", required=True, help="checkpoint to write (.safetensors)")
 
     sp = add("gradcheck", cmd_gradcheck, "check the spec's loss gradients: autodiff vs finite differences "
              "(float64) and the GPU vs float64")
@@ -291,6 +372,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--data", required=True, help=".npz with one array per Input")
     sp.add_argument("--count", type=int, default=32, help="how many samples")
     sp.add_argument("-o", "--output", help="PNG path (default preview.png)")
+
+    from .bench.run import add_arguments, run_args
+    sp = sub.add_parser("bench", help="time training steps and inference beside PyTorch and TF.js, as a table",
+                        description="Time a training step (forward+backward+Adam), images/s, inference latency, "
+                                    "GPU memory and dispatches, with the same model in PyTorch and TF.js in the "
+                                    "same run; ratios are against wgslgrad.")
+    add_arguments(sp)
+    sp.set_defaults(fn=lambda a: _exit_status(run_args(a)))
     return p
 
 

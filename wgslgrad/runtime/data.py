@@ -40,6 +40,11 @@ def check_arrays(arrays: dict[str, np.ndarray], graph: Graph, where: str = "data
             raise DataError(f"{where}: array '{name}' has {len(a)} samples, the others {n}")
         n = len(a)
         out[name] = a.astype(np.float32, copy=False)
+        bad = ~np.isfinite(out[name])
+        if bad.any():
+            first = int(np.argwhere(bad)[0][0])
+            raise DataError(f"{where}: array '{name}' holds {int(bad.sum()):,} NaN or Inf values (the first in "
+                            f"sample {first})")
     if not n:
         raise DataError(f"{where}: no samples")
     return out

@@ -77,7 +77,7 @@ def evaluate(session: TrainSessionLike, graph: Graph, data: dict[str, np.ndarray
         out = session.evaluate(batch)
         if "loss" in out:
             losses.append((float(out["loss"]), real))
-        acc = accuracy(graph, {k: v[:real] for k, v in out.items()}, {k: v[:real] for k, v in batch.items()})
+        acc = accuracy(graph, {k: v[:real] for k, v in out.items() if v.ndim}, {k: v[:real] for k, v in batch.items()})
         if acc is not None:
             hits.append((acc, real))
     result: dict[str, float] = {}
