@@ -22,6 +22,14 @@ def test_summary_reports_face_landmark_parameter_count(capsys):
     assert "dense0/conv0" in out and "separable_conv2d" in out and "[16,7,7,256]" in out
 
 
+def test_summary_rows_of_the_digits_cnn(capsys):
+    assert main(["summary", str(EXAMPLES / "digits.py"), "--batch", "1"]) == 0
+    rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()[2:10]}
+    assert rows["conv2d_1"] == ["conv2d", "[1,8,8,32]", "4,640", "18.56KB", "593.92K"]  # 2*8*8*32*(3*3*16) + bias
+    assert rows["flatten_0"][:3] == ["reshape", "[1,512]", "0"]
+    assert rows["dense_0"][:3] == ["dense", "[1,64]", "32,832"]
+
+
 def test_check_ir_and_wgsl(capsys, tmp_path):
     spec = EXAMPLES / "digits.py"
     assert main(["check", str(spec)]) == 0

@@ -152,7 +152,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         session.set_params(_weights(args.init, g, args.map, allow_missing=True))
     cfg = FitConfig(epochs=args.epochs or int(g.train.get("epochs", 10)), lr=args.lr or float(g.train.get("lr", 0.001)),
                     schedule=args.schedule, seed=args.seed, out=Path(args.out) if args.out else None,
-                    resume=Path(args.resume) if args.resume else None, progress=not args.no_progress)
+                    resume=Path(args.resume) if args.resume else None, progress=not args.no_progress and sys.stderr.isatty())
     try:
         fit(session, g, data, cfg, val)
     except KeyboardInterrupt:
@@ -335,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "layers it lacks keep their initial weights)")
     sp.add_argument("--map", help="JSON object: spec parameter path -> name in the --init weights")
     sp.add_argument("--seed", type=int, default=0, help="seed for weights and shuffling")
-    sp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sp.add_argument("--no-progress", action="store_true", help="no progress bar (there is none when stderr is not a terminal)")
 
     sp = add("export", cmd_export, "write weights in the TF.js format (model.json + 4 MiB shards), optionally "
              "quantized, or with --js a self-contained WebGPU ES-module bundle")

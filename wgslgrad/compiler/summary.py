@@ -36,6 +36,7 @@ def node_flops(g: Graph, n: Node) -> int:
 
 def _kind(ops: list[str]) -> str:
     """The layer's kind from the ops it made: depthwise then a 1x1 conv2d is a separable conv."""
+    ops = [o for o in ops if o != "reshape"] or ops   # a layer that only reshapes (flatten) is a reshape
     if ops[:2] == ["depthwise", "conv2d"]:
         return "separable_conv2d"
     return ops[0] if ops else "param"
@@ -55,8 +56,7 @@ def summarize(g: Graph, forward_only: bool = True) -> list[Row]:
         else:
             row.shape = n.shape
             row.flops += node_flops(g, n)
-            if n.op is not Op.RESHAPE:
-                ops.setdefault(key, []).append(n.op.name.lower())
+            ops.setdefault(key, []).append(n.op.name.lower())
     for key, row in rows.items():
         row.kind = _kind(ops.get(key, []))
     return [r for r in rows.values() if r.shape or r.params]
