@@ -8,6 +8,7 @@ Debian 12's lavapipe (Mesa 22.3 lacks shaderUniform*ArrayDynamicIndexing), so wh
 the Node runs use the SwiftShader Vulkan driver that Chromium ships.
 """
 import functools
+import gzip
 import json
 import os
 import shutil
@@ -22,7 +23,7 @@ import pytest
 from wgslgrad.compiler.frontend import compile_spec, load_spec
 from wgslgrad.compiler.lower import lower
 from wgslgrad.export import read_weights, write_weights
-from wgslgrad.export.bundle import write_bundle
+from wgslgrad.export.bundle import RUNTIME_JS, write_bundle
 from wgslgrad.runtime.init import init_params
 from wgslgrad.runtime.session import Session
 
@@ -83,7 +84,7 @@ def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
 def npm_ready() -> None:
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("node and npm are not on PATH; the bundle tests need Node.js")
-    if not all((JS_DIR / "node_modules" / p).is_dir() for p in ("webgpu", "playwright-core")):
+    if not all((JS_DIR / "node_modules" / p).is_dir() for p in ("webgpu", "playwright-core", "esbuild")):
         # The first run only (pinned by package-lock.json; node_modules is git-ignored). playwright-core
         # downloads no browser.
         npm = _run(["npm", "install", "--no-audit", "--no-fund"], cwd=JS_DIR, timeout=600)
@@ -365,3 +366,49 @@ def test_chromium_matches_python(device, bundles):
 class _QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, format, *args):   # silence the per-request lines
         pass
+
+
+def test_runtime_size_minified_and_gzipped():
+    """The runtime a bundle carries besides its model (esbuild --minify, then gzip -9): reported, and kept
+    small enough that the weights dominate a download (budget 16 KB; the digits model's uint8 weights are 38 KB)."""
+    npm_ready()
+    esbuild = JS_DIR / "node_modules" / ".bin" / "esbuild"
+    run = _run([str(esbuild), str(RUNTIME_JS), "--minify", "--format=esm"], timeout=120)
+    assert run.returncode == 0, run.stderr
+    minified = run.stdout.encode()
+    size = len(gzip.compress(minified, 9))
+    source = RUNTIME_JS.read_bytes()
+    print(f"runtime.js: {len(source):,} bytes source, {len(minified):,} minified, {size:,} minified + gzipped")
+    assert "createModel" in run.stdout and 0 < size < len(minified) < len(source)
+    assert size < 16_000
+
+
+@pytest.mark.gpu
+@pytest.mark.e2e
+def test_example_page_runs_the_digits_bundle(tmp_path):
+    """examples/web/index.html as shipped, with a digits bundle in model/ (as scripts/main.sh writes it):
+    it loads, answers "Random input", and answers a stroke drawn on its canvas with the mouse."""
+    npm_ready()
+    ensure_chromium()
+    shutil.copy(ROOT / "examples" / "web" / "index.html", tmp_path / "index.html")
+    g = load_spec(ROOT / "examples" / "digits.py", batch=1)
+    write_bundle(tmp_path / "model", g, init_params(g, seed=0), "uint8")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(tmp_path)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/index.html?scale=0.0627"
+        run = _run(["node", "run_page.mjs", url, "240000"], cwd=JS_DIR, timeout=400)
+    finally:
+        server.shutdown()
+    assert run.returncode == 0, f"run_page.mjs failed:\n{run.stdout[-2000:]}\n{run.stderr[-4000:]}"
+    page = json.loads(run.stdout.strip().splitlines()[-1])
+    assert page["errors"] == [] and page["status"].startswith("ready in"), page
+    assert "pixels [1,8,8,1]" in page["status"], page["status"]
+    print(f"example page: {page['status']}")
+    assert page["drawn"] != page["random"]
+    for text in (page["random"], page["drawn"]):
+        lines = text.splitlines()
+        assert lines[0].startswith("logits [1,10]:") and lines[2].startswith("probabilities [1,10]:"), text
+        probabilities = np.array(lines[2].split(":")[1].split(), float)
+        assert probabilities.shape == (10,) and abs(probabilities.sum() - 1) < 1e-3
+        assert lines[1].strip().startswith("argmax: ") and 0 <= int(lines[1].split()[-1]) < 10

@@ -1,0 +1,43 @@
+// Drives examples/web/index.html in headless Chromium (the system's /usr/bin/chromium, WebGPU on SwiftShader)
+// as a user would: waits for the model to load, clicks "Random input", then draws a stroke on the canvas.
+// Prints {status, random, drawn} as JSON: the status line and the output text after each action.
+//   node run_page.mjs URL TIMEOUT_MS
+import { chromium } from 'playwright-core';
+
+const [url, timeout] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu-sandbox', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--disable-quic', '--enable-unsafe-webgpu',
+    '--use-webgpu-adapter=swiftshader'],
+});
+try {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(url);
+  const wait = { timeout: Number(timeout), polling: 100 };
+  await page.waitForFunction(() => /^(ready|failed)/.test(document.getElementById('status').textContent), null, wait);
+  const status = await page.textContent('#status');
+  const outText = () => page.textContent('#out');
+  const changed = async (before) => page.waitForFunction((b) => {
+    const t = document.getElementById('out').textContent;
+    return t !== '' && t !== b;
+  }, before, wait);
+  let random = '', drawn = '';
+  if (status.startsWith('ready')) {
+    await page.click('#random');
+    await changed('');
+    random = await outText();
+    const box = await page.locator('#pad').boundingBox();
+    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.8, { steps: 8 });
+    await page.mouse.up();
+    await changed(random);
+    drawn = await outText();
+  }
+  console.log(JSON.stringify({ status, random, drawn, errors }));
+} finally {
+  await browser.close();
+}
