@@ -42,3 +42,16 @@ def test_bench_cli_with_wgslgrad(device: Any, tmp_path: Path, capsys: pytest.Cap
     rows = json.loads(out.read_text())
     assert len(rows) == 1 and rows[0]["batch"] == 2 and rows[0]["speedup"] == 1.0
     assert rows[0]["dispatches"] > 0 and rows[0]["gpu_bytes"] > 0 and rows[0]["pipeline_ms"] >= 0
+
+
+@pytest.mark.gpu
+def test_wgslgrad_bench_command_takes_a_list_of_batches(device: Any, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from wgslgrad.cli import main as cli
+    out = tmp_path / "rows.json"
+    assert cli(["bench", str(DIGITS), "--batch", "1,3", "--steps", "1", "--warmup", "1", "--infer-steps", "1",
+                "--peers", "", "-o", str(out)]) == 0
+    assert [r["batch"] for r in json.loads(out.read_text())] == [1, 3]
+    with pytest.raises(SystemExit) as exit_:
+        cli(["bench", str(DIGITS), "--batch", "0"])
+    assert exit_.value.code == 2 and "--batch expects positive batch sizes" in capsys.readouterr().err

@@ -385,7 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "batch", None) is not None and args.batch < 1:
+    if isinstance(getattr(args, "batch", None), int) and args.batch < 1:
         print("wgslgrad: error: --batch must be at least 1", file=sys.stderr)
         return 2
     try:
