@@ -82,6 +82,28 @@ def test_memory_plan_never_overlaps_live_values():
         assert size < sum(memory.align(v.size) for v in values)
 
 
+def test_memory_plan_in_chunks_keeps_each_value_inside_one():
+    rng = np.random.default_rng()
+    for _ in range(20):
+        values = []
+        for _ in range(40):
+            start = int(rng.integers(0, 30))
+            values.append(memory.Interval(int(rng.integers(1, 64)), start, start + int(rng.integers(0, 8))))
+        offsets, _ = memory.plan(values, chunk=64)
+        memory.check(values, offsets)
+        assert all(o // 64 == (o + memory.align(v.size) - 1) // 64 for o, v in zip(offsets, values))
+        where, tops = memory.split(offsets, [v.size for v in values], 64)
+        assert all(off + v.size <= tops[k] <= 64 for (k, off), v in zip(where, values))
+
+
+def test_a_value_larger_than_a_buffer_binds_is_refused():
+    g = Graph(batch=64)
+    g.inputs["x"] = x = g.add(Op.INPUT, (), {"name": "x"}, shape=(64, 8, 8, 4))
+    g.outputs["y"] = g.add(Op.RELU, (x,), scope="relu_0")
+    with pytest.raises(ValueError, match=r"relu_0 \(\[64,8,8,4\]\) needs 0\.1 MiB, more than one buffer binds"):
+        lower(g, arena_chunk=1024)
+
+
 def test_init_params_glorot_normal_and_zero_bias():
     g = Graph()
     g.params["w"] = g.add(Op.PARAM, (), {"name": "w", "init": "glorot_normal", "fan_in": 300, "fan_out": 500,

@@ -166,10 +166,10 @@ def adam_tf(p, g, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-7):
     return p - lr * math.sqrt(1 - beta2**t) / (1 - beta1**t) * m / (np.sqrt(v) + eps), m, v
 
 
-def session_for(g: Graph, device, rng, **kw):
+def session_for(g: Graph, device, rng, arena_chunk: int | None = None, **kw):
     from wgslgrad.runtime.train_session import TrainSession
 
-    session = TrainSession(lower_train(g), device, **kw)
+    session = TrainSession(lower_train(g, **({"arena_chunk": arena_chunk} if arena_chunk else {})), device, **kw)
     params = random_params(g, rng)
     session.set_params(params)
     return session, params
@@ -234,8 +234,8 @@ def test_lower_train_needs_a_loss():
 
 # ---- gradients on the GPU against the float64 reference ----
 
-def check_gradients(device, g: Graph, rng: np.random.Generator) -> None:
-    session, params = session_for(g, device, rng)
+def check_gradients(device, g: Graph, rng: np.random.Generator, arena_chunk: int | None = None) -> None:
+    session, params = session_for(g, device, rng, arena_chunk)
     inputs = random_inputs(g, rng)
     loss, ref = reference(g, inputs, params)
     gpu = session.gradients(inputs)
@@ -268,6 +268,18 @@ def test_gradients_with_copied_gradients(device, rng):
 @pytest.mark.parametrize("spec", [CNN, REGRESSION], ids=["cnn_softmax_ce", "mse_sigmoid_ce"])
 def test_gradients_specs(device, rng, spec):
     check_gradients(device, compile_spec(spec), rng)
+
+
+@pytest.mark.gpu
+@conv_grads
+def test_gradients_with_the_arena_cut_into_many_buffers(device, rng):
+    """An arena larger than one buffer binds is cut into several (arena, arena1, ...); kernels read and
+    write across them."""
+    g = compile_spec(CNN)
+    program = lower_train(g, arena_chunk=512)
+    arenas = [b for b in program.buffers if b.startswith("arena")]
+    assert len(arenas) > 2 and all(program.buffers[b] <= 512 for b in arenas)
+    check_gradients(device, g, rng, arena_chunk=512)
 
 
 # ---- Adam ----

@@ -32,7 +32,7 @@ from typing import Any
 import jinja2
 
 from . import memory
-from .ir import LEAVES, Graph, Node, Op, verify
+from .ir import LEAVES, Graph, Node, Op, fmt_shape, verify
 from .program import (
     ARENA,
     CONSTS,
@@ -52,6 +52,7 @@ from .summary import node_flops
 MAX_WORKGROUPS = 65535       # WebGPU default maxComputeWorkgroupsPerDimension
 MAX_STORAGE_BUFFERS = 8      # WebGPU default maxStorageBuffersPerShaderStage
 WORKGROUP = 256              # WebGPU default maxComputeInvocationsPerWorkgroup
+ARENA_CHUNK = 2**27 // 4     # f32 elements: WebGPU default maxStorageBufferBindingSize (128 MiB) per arena buffer
 
 _templates = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent.parent / "kernels"),
@@ -104,6 +105,7 @@ class Ctx:
     slots: dict[int, Slot]
     scratch: dict[int, Slot] = field(default_factory=dict)
     max_workgroups: int = MAX_WORKGROUPS
+    arena_chunk: int = ARENA_CHUNK
 
     def builder(self) -> KernelBuilder:
         return KernelBuilder(self)
@@ -230,11 +232,12 @@ def place_params(g: Graph) -> dict[str, ParamSlot]:
     return out
 
 
-def lower(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS) -> Program:
+def lower(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS, arena_chunk: int = ARENA_CHUNK) -> Program:
     """The forward pass of `graph` as a Program; the loss (when set) is an extra output named "loss",
     which the Session computes only when the inputs it needs are given.
 
-    `max_workgroups` caps workgroups per dispatch dimension (tests lower it to exercise 2-D dispatch).
+    `max_workgroups` caps workgroups per dispatch dimension (tests lower it to exercise 2-D dispatch);
+    `arena_chunk` caps each arena buffer, in f32 elements (tests lower it to exercise several).
     """
     verify(graph)
     g = graph
@@ -246,7 +249,7 @@ def lower(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS) -> Program:
     needed = sorted(needed_nodes(g, list(outputs.values())))                 # 1. what the outputs need
     params = place_params(g)                                                # 2. leaves
     slots, consts = leaf_slots(g, needed, params)
-    ctx = Ctx(g, slots, max_workgroups=max_workgroups)
+    ctx = Ctx(g, slots, max_workgroups=max_workgroups, arena_chunk=arena_chunk)
     arena, activations = plan_arena(ctx, needed, list(outputs.values()))    # 3. the arena
     kernels: list[Kernel] = []                                              # 4. kernels, in node order
     for i in needed:
@@ -258,8 +261,7 @@ def lower(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS) -> Program:
         kernels += RULES[op](ctx, i)
 
     requires = mark_serves(g, outputs, kernels)
-    buffers = {PARAMS: max(sum(memory.align(p.size) for p in params.values()), memory.ALIGN),
-               ARENA: max(arena, memory.ALIGN)}
+    buffers = {PARAMS: max(sum(memory.align(p.size) for p in params.values()), memory.ALIGN), **arena}
     if consts:
         buffers[CONSTS] = len(consts)
     for name, i in g.inputs.items():
@@ -305,10 +307,16 @@ def leaf_slots(g: Graph, needed: list[int], params: dict[str, ParamSlot]) -> tup
     return slots, consts
 
 
+def arena_buffer(k: int) -> str:
+    """The name of the k-th arena buffer: "arena", "arena1", "arena2", ..."""
+    return ARENA if k == 0 else f"{ARENA}{k}"
+
+
 def plan_arena(ctx: Ctx, needed: list[int], outputs: list[int], ends: dict[int, int] | None = None
-               ) -> tuple[int, int]:
+               ) -> tuple[dict[str, int], int]:
     """Give every computed node (and every SCRATCH request) an arena slot in ctx; RESHAPE takes its
-    source's slot. Returns the arena size and the sum of all activation sizes, in f32 elements.
+    source's slot. Returns the arena buffers' sizes (one buffer unless the arena outgrows ctx.arena_chunk;
+    no value straddles two) and the sum of all activation sizes, in f32 elements.
 
     Nodes that already have a slot (placed elsewhere, e.g. parameter gradients in `grads`) are left there.
     `ends` keeps nodes alive at least until a given step (a training step's forward outputs, read after
@@ -329,17 +337,24 @@ def plan_arena(ctx: Ctx, needed: list[int], outputs: list[int], ends: dict[int, 
     scratch = [(i, size) for i, size in scratch if size > 0]
     values = [memory.Interval(g.nodes[i].size, i, end[i]) for i in owners]
     values += [memory.Interval(size, i, i) for i, size in scratch]
-    offsets, arena = memory.plan(values)
-    for i, off in zip(owners, offsets):
-        ctx.slots[i] = Slot(ARENA, off, g.nodes[i].shape)
-    for (i, size), off in zip(scratch, offsets[len(owners):]):
-        ctx.scratch[i] = Slot(ARENA, off, (size,))
+    for i, v in zip(owners + [i for i, _ in scratch], values):
+        if memory.align(v.size) > ctx.arena_chunk:
+            n = g.nodes[i]
+            raise ValueError(f"{n.scope or n.op.name.lower()} ({fmt_shape(n.shape)}) needs {4 * v.size / 2**20:.1f} MiB, "
+                             f"more than one buffer binds ({4 * ctx.arena_chunk / 2**20:.0f} MiB): use a smaller batch")
+    offsets, _ = memory.plan(values, ctx.arena_chunk)
+    where, tops = memory.split(offsets, [v.size for v in values], ctx.arena_chunk)
+    slots = [Slot(arena_buffer(k), off, g.nodes[i].shape) for i, (k, off) in zip(owners, where)]
+    for i, slot in zip(owners, slots):
+        ctx.slots[i] = slot
+    for (i, size), (k, off) in zip(scratch, where[len(owners):]):
+        ctx.scratch[i] = Slot(arena_buffer(k), off, (size,))
     for i in needed:
         if g.nodes[i].op is Op.RESHAPE:
             root = ctx.slots[alias_root(g, i)]
             ctx.slots[i] = Slot(root.buffer, root.offset, g.nodes[i].shape)
+    arena = {arena_buffer(k): max(top, memory.ALIGN) for k, top in enumerate(tops)}
     return arena, sum(g.nodes[i].size for i in owners)
-
 
 from . import (
     lower_backward,  # noqa: F401  (registers the backward rules)

@@ -23,6 +23,7 @@ from . import memory
 from .autodiff import grad
 from .ir import LEAVES, Graph, Op, verify
 from .lower import (
+    ARENA_CHUNK,
     MAX_STORAGE_BUFFERS,
     MAX_WORKGROUPS,
     RULES,
@@ -39,7 +40,6 @@ from .lower import (
 from .program import (
     ADAM_M,
     ADAM_V,
-    ARENA,
     CONSTS,
     GRADS,
     INPUT_PREFIX,
@@ -68,7 +68,7 @@ def adam_settings(train: Mapping[str, Any]) -> dict[str, Any]:
     return {"kind": "adam", **{k: float(t.get(k, v)) for k, v in ADAM_DEFAULTS.items()}, "uniform": STEP}
 
 
-def lower_train(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS) -> Program:
+def lower_train(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS, arena_chunk: int = ARENA_CHUNK) -> Program:
     """One training step of `graph` (forward, backward and Adam) as a Program; `graph` is left unchanged.
 
     The loss is the output "loss"; the other outputs are computed by forward-only runs (evaluation).
@@ -96,7 +96,7 @@ def lower_train(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS) -> Progra
     for name, gi in grads.items():
         root = alias_root(g, gi)
         slots[root] = Slot(GRADS, params[name].offset, g.nodes[root].shape)
-    ctx = Ctx(g, slots, max_workgroups=max_workgroups)
+    ctx = Ctx(g, slots, max_workgroups=max_workgroups, arena_chunk=arena_chunk)
     forward_end = max(i for i in needed if i < forward_nodes)             # 4. the arena
     ends = {o: forward_end for name, o in outputs.items() if name != "loss"}
     arena, activations = plan_arena(ctx, needed, [loss], ends)
@@ -122,8 +122,7 @@ def lower_train(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS) -> Progra
         phases["optimizer"].append(len(kernels))
         kernels.append(adam_kernel(ctx, trainable, optimizer))
 
-    buffers = {PARAMS: max(sum(memory.align(p.size) for p in params.values()), memory.ALIGN),
-               ARENA: max(arena, memory.ALIGN)}
+    buffers = {PARAMS: max(sum(memory.align(p.size) for p in params.values()), memory.ALIGN), **arena}
     if consts:
         buffers[CONSTS] = len(consts)
     for name, i in g.inputs.items():

@@ -13,7 +13,7 @@ import numpy as np
 import wgpu
 
 from ..compiler.ir import fmt_shape
-from ..compiler.program import READ, READ_WRITE, UNIFORM, Program, Slot
+from ..compiler.program import ARENA, READ, READ_WRITE, UNIFORM, Program, Slot
 from .device import get_device
 from .init import init_params
 
@@ -192,7 +192,7 @@ class Session:
             "buffers": len(sizes),
             "buffer_bytes": sizes,
             "total_bytes": sum(sizes.values()),
-            "arena_bytes": sizes.get("arena", 0),
+            "arena_bytes": sum(v for k, v in sizes.items() if k.startswith(ARENA)),
             "activation_bytes_without_reuse": 4 * self.program.activation_elements,
             "dispatches": len(self.program.kernels),
             "pipelines": self.pipeline_count,
