@@ -2,25 +2,13 @@
 on fresh random data at odd sizes, strides, paddings and channel counts."""
 import numpy as np
 import pytest
+from gpu_check import compare_on_gpu, fresh_rng, inp, pads, param
 
-from wgslgrad.compiler import numpy_ref
-from wgslgrad.compiler.ir import Graph, Op, conv_out
-from wgslgrad.compiler.lower import grid, lower
-from wgslgrad.runtime.session import Session
+from wgslgrad.compiler.ir import Graph, Op
+from wgslgrad.compiler.lower import grid
 
 pytestmark = pytest.mark.gpu
 RTOL = 1e-4
-
-
-def inp(g, name, shape):
-    g.inputs[name] = g.add(Op.INPUT, (), {"name": name}, shape=shape)
-    return g.inputs[name]
-
-
-def param(g, name, shape):
-    g.params[name] = g.add(Op.PARAM, (), {"name": name, "init": "glorot_normal", "fan_in": 1, "fan_out": 1,
-                                          "trainable": True}, shape=shape)
-    return g.params[name]
 
 
 def check(device, g, positive=(), unit=(), **lower_args):
@@ -28,7 +16,7 @@ def check(device, g, positive=(), unit=(), **lower_args):
 
     Inputs and parameters are standard normal, except `positive` names (in [0.5, 2]) and `unit` names
     (in [0, 1], rows of a rank-2 one normalised to sum to 1)."""
-    rng = np.random.default_rng()
+    rng = fresh_rng()
 
     def value(name, shape):
         if name in positive:
@@ -40,25 +28,7 @@ def check(device, g, positive=(), unit=(), **lower_args):
 
     inputs = {k: value(k, g.nodes[i].shape).astype(np.float32) for k, i in g.inputs.items()}
     params = {k: value(k, g.nodes[i].shape).astype(np.float32) for k, i in g.params.items()}
-    program = lower(g, **lower_args)
-    session = Session(program, device)
-    session.set_params(params)
-    out = session.run(inputs)
-    ref = numpy_ref.evaluate(g, inputs, params, np.float64)
-    wanted = dict(g.outputs) | ({"loss": g.loss} if g.loss is not None else {})
-    assert set(out) == set(wanted)
-    for name, i in wanted.items():
-        r = ref[i]
-        assert out[name].shape == r.shape, name
-        err = np.max(np.abs(out[name] - r)) / max(np.max(np.abs(r)), 1e-30)
-        assert err < RTOL, f"{name} (%{i} {g.nodes[i].op.name}): relative error {err:.2e}"
-    return program, out
-
-
-def pads(h, w, k, s, padding):
-    _, t, b = conv_out(h, k, s, padding)
-    _, l, r = conv_out(w, k, s, padding)
-    return (t, b, l, r)
+    return compare_on_gpu(device, g, inputs, params, RTOL, **lower_args)
 
 
 CONVS = [  # (input shape, kernel, stride, padding, out channels, bias)

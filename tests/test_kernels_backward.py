@@ -6,12 +6,10 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from gpu_check import compare_on_gpu, fresh_rng, inp, pads
 
-from wgslgrad.compiler import numpy_ref
-from wgslgrad.compiler.ir import Graph, Op, conv_out
-from wgslgrad.compiler.lower import lower
+from wgslgrad.compiler.ir import Graph, Op
 from wgslgrad.compiler.lower_backward import reduce_axes
-from wgslgrad.runtime.session import Session
 
 pytestmark = pytest.mark.gpu
 RTOL = 1e-5
@@ -19,37 +17,14 @@ RTOL = 1e-5
 Gen = Callable[[np.random.Generator, tuple[int, ...]], np.ndarray]
 
 
-def inp(g: Graph, name: str, shape: tuple[int, ...]) -> int:
-    g.inputs[name] = g.add(Op.INPUT, (), {"name": name}, shape=shape)
-    return g.inputs[name]
-
-
 def check(device, g: Graph, gen: dict[str, Gen] | None = None, **lower_args):
     """Run every output of `g` on the GPU and compare with numpy_ref: max|gpu - ref| <= RTOL * max|ref|.
     Inputs are standard normal unless `gen` names a generator for them."""
-    seed = int(np.random.SeedSequence().entropy % 2**63)
-    print(f"rng seed {seed}")
-    rng = np.random.default_rng(seed)
+    rng = fresh_rng()
     gen = gen or {}
     inputs = {k: np.asarray(gen.get(k, lambda r, s: r.standard_normal(s))(rng, g.nodes[i].shape), np.float32)
               for k, i in g.inputs.items()}
-    program = lower(g, **lower_args)
-    session = Session(program, device)
-    out = session.run(inputs)
-    ref = numpy_ref.evaluate(g, inputs, {}, np.float64)
-    assert set(out) == set(g.outputs)
-    for name, i in g.outputs.items():
-        r = ref[i]
-        assert out[name].shape == r.shape, name
-        err = np.max(np.abs(out[name] - r)) / max(np.max(np.abs(r)), 1e-30)
-        assert err < RTOL, f"{name} (%{i} {g.nodes[i].op.name}): relative error {err:.2e}"
-    return program, out
-
-
-def pads(h, w, k, s, padding):
-    _, t, b = conv_out(h, k, s, padding)
-    _, l, r = conv_out(w, k, s, padding)
-    return (t, b, l, r)
+    return compare_on_gpu(device, g, inputs, rtol=RTOL, **lower_args)
 
 
 # ---- REDUCE_TO and BROADCAST ----

@@ -5,45 +5,25 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gpu_check import compare_on_gpu, fresh_rng, inp, pads
 
-from wgslgrad.compiler import numpy_ref
-from wgslgrad.compiler.ir import Graph, Op, conv_out
-from wgslgrad.compiler.lower import lower
+from wgslgrad.compiler.ir import Graph, Op
 from wgslgrad.compiler.lower_backward_conv import conv_dx_phases, split
-from wgslgrad.runtime.session import Session
 
 gpu = pytest.mark.gpu
 RTOL = 1e-4
 
 
-def inp(g: Graph, name: str, shape: tuple[int, ...]) -> int:
-    g.inputs[name] = g.add(Op.INPUT, (), {"name": name}, shape=shape)
-    return g.inputs[name]
-
-
 def check(device, g: Graph, **lower_args):
     """Run every output of `g` on the GPU and compare with numpy_ref: max|gpu - ref| <= RTOL * max|ref|.
     Inputs are standard normal, from a fresh seed (printed, to replay a failure)."""
-    seed = int(np.random.SeedSequence().entropy % 2**63)
-    print(f"rng seed {seed}")
-    rng = np.random.default_rng(seed)
+    rng = fresh_rng()
     inputs = {k: rng.standard_normal(g.nodes[i].shape).astype(np.float32) for k, i in g.inputs.items()}
-    program = lower(g, **lower_args)
-    out = Session(program, device).run(inputs)
-    ref = numpy_ref.evaluate(g, inputs, {}, np.float64)
-    assert set(out) == set(g.outputs)
-    for name, i in g.outputs.items():
-        r = ref[i]
-        assert out[name].shape == r.shape, name
-        err = np.max(np.abs(out[name] - r)) / max(np.max(np.abs(r)), 1e-30)
-        assert err < RTOL, f"{name} (%{i} {g.nodes[i].op.name}): relative error {err:.2e}"
-    return program, out
+    return compare_on_gpu(device, g, inputs, rtol=RTOL, **lower_args)
 
 
 def conv_arg(shape: tuple[int, ...], k: int, s: int, padding: str) -> dict:
-    _, top, bottom = conv_out(shape[1], k, s, padding)
-    _, left, right = conv_out(shape[2], k, s, padding)
-    return {"stride": (s, s), "pad": (top, bottom, left, right)}
+    return {"stride": (s, s), "pad": pads(shape[1], shape[2], k, s, padding)}
 
 
 def grad_graph(op_dx: Op, op_dw: Op, shape: tuple[int, ...], w_shape: tuple[int, ...], arg: dict) -> Graph:

@@ -251,26 +251,38 @@ def lower(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS, arena_chunk: in
     slots, consts = leaf_slots(g, needed, params)
     ctx = Ctx(g, slots, max_workgroups=max_workgroups, arena_chunk=arena_chunk)
     arena, activations = plan_arena(ctx, needed, list(outputs.values()))    # 3. the arena
-    kernels: list[Kernel] = []                                              # 4. kernels, in node order
-    for i in needed:
-        op = g.nodes[i].op
-        if op in LEAVES or op is Op.RESHAPE:
-            continue
-        if op not in RULES:
-            raise NotImplementedError(f"no kernel for {op.name.lower()} (node %{i})")
-        kernels += RULES[op](ctx, i)
+    kernels = lower_nodes(ctx, needed)                                      # 4. kernels, in node order
 
     requires = mark_serves(g, outputs, kernels)
-    buffers = {PARAMS: max(sum(memory.align(p.size) for p in params.values()), memory.ALIGN), **arena}
-    if consts:
-        buffers[CONSTS] = len(consts)
-    for name, i in g.inputs.items():
-        buffers[INPUT_PREFIX + name] = memory.align(g.nodes[i].size)
+    buffers = leaf_buffers(g, params, consts) | arena
     return Program(buffers=buffers, kernels=kernels,
                    inputs={name: slots[i] for name, i in g.inputs.items()},
                    outputs={name: slots[i] for name, i in outputs.items()},
                    params=params, batch=g.batch, buffer_data={CONSTS: consts} if consts else {},
                    requires=requires, optional_outputs=optional, activation_elements=activations)
+
+
+def lower_nodes(ctx: Ctx, needed: list[int]) -> list[Kernel]:
+    """The kernels of the `needed` nodes, in node order, from each op's rule (leaves and reshapes have none)."""
+    kernels: list[Kernel] = []
+    for i in needed:
+        op = ctx.graph.nodes[i].op
+        if op in LEAVES or op is Op.RESHAPE:
+            continue
+        if op not in RULES:
+            raise NotImplementedError(f"no kernel for {op.name.lower()} (node %{i})")
+        kernels += RULES[op](ctx, i)
+    return kernels
+
+
+def leaf_buffers(g: Graph, params: dict[str, ParamSlot], consts: list[float]) -> dict[str, int]:
+    """Sizes of the buffers that hold leaves: the parameters, the constants (if any) and one per input."""
+    buffers = {PARAMS: max(sum(memory.align(p.size) for p in params.values()), memory.ALIGN)}
+    if consts:
+        buffers[CONSTS] = len(consts)
+    for name, i in g.inputs.items():
+        buffers[INPUT_PREFIX + name] = memory.align(g.nodes[i].size)
+    return buffers
 
 
 def mark_serves(g: Graph, outputs: dict[str, int], kernels: list[Kernel]) -> dict[str, list[str]]:

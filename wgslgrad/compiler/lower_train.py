@@ -26,11 +26,12 @@ from .lower import (
     ARENA_CHUNK,
     MAX_STORAGE_BUFFERS,
     MAX_WORKGROUPS,
-    RULES,
     WORKGROUP,
     Ctx,
     alias_root,
+    leaf_buffers,
     leaf_slots,
+    lower_nodes,
     mark_serves,
     needed_nodes,
     place_params,
@@ -42,7 +43,6 @@ from .program import (
     ADAM_V,
     CONSTS,
     GRADS,
-    INPUT_PREFIX,
     PARAMS,
     READ,
     READ_WRITE,
@@ -100,14 +100,7 @@ def lower_train(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS, arena_chu
     forward_end = max(i for i in needed if i < forward_nodes)             # 4. the arena
     ends = {o: forward_end for name, o in outputs.items() if name != "loss"}
     arena, activations = plan_arena(ctx, needed, [loss], ends)
-    kernels: list[Kernel] = []                                             # 5. kernels, in node order
-    for i in needed:
-        op = g.nodes[i].op
-        if op in LEAVES or op is Op.RESHAPE:
-            continue
-        if op not in RULES:
-            raise NotImplementedError(f"no kernel for {op.name.lower()} (node %{i})")
-        kernels += RULES[op](ctx, i)
+    kernels = lower_nodes(ctx, needed)                                     # 5. kernels, in node order
     requires = mark_serves(g, outputs, kernels)
 
     step_nodes = needed_nodes(g, [loss, *grads.values()])
@@ -122,11 +115,7 @@ def lower_train(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS, arena_chu
         phases["optimizer"].append(len(kernels))
         kernels.append(adam_kernel(ctx, trainable, optimizer))
 
-    buffers = {PARAMS: max(sum(memory.align(p.size) for p in params.values()), memory.ALIGN), **arena}
-    if consts:
-        buffers[CONSTS] = len(consts)
-    for name, i in g.inputs.items():
-        buffers[INPUT_PREFIX + name] = memory.align(g.nodes[i].size)
+    buffers = leaf_buffers(g, params, consts) | arena
     moments = max(memory.align(trainable), memory.ALIGN)
     buffers |= {GRADS: moments, ADAM_M: moments, ADAM_V: moments, STEP: 4 * STEP_VEC4S}
     return Program(buffers=buffers, kernels=kernels,

@@ -1,0 +1,57 @@
+"""What the kernel tests share: building graphs by hand, and one comparison of a lowered graph run on the
+GPU (float32) against the NumPy float64 interpreter of the IR (numpy_ref)."""
+from __future__ import annotations
+
+import numpy as np
+
+from wgslgrad.compiler import numpy_ref
+from wgslgrad.compiler.ir import Graph, Op, conv_out
+from wgslgrad.compiler.lower import lower
+from wgslgrad.compiler.program import Program
+from wgslgrad.runtime.session import Session
+
+
+def inp(g: Graph, name: str, shape: tuple[int, ...]) -> int:
+    g.inputs[name] = g.add(Op.INPUT, (), {"name": name}, shape=shape)
+    return g.inputs[name]
+
+
+def param(g: Graph, name: str, shape: tuple[int, ...]) -> int:
+    g.params[name] = g.add(Op.PARAM, (), {"name": name, "init": "glorot_normal", "fan_in": 1, "fan_out": 1,
+                                          "trainable": True}, shape=shape)
+    return g.params[name]
+
+
+def pads(h: int, w: int, k: int, s: int, padding: str) -> tuple[int, int, int, int]:
+    """TF's (top, bottom, left, right) padding of a k x k window at stride s."""
+    _, t, b = conv_out(h, k, s, padding)
+    _, l, r = conv_out(w, k, s, padding)
+    return (t, b, l, r)
+
+
+def fresh_rng() -> np.random.Generator:
+    """A generator from a fresh seed, printed so that a failure can be replayed."""
+    seed = int(np.random.SeedSequence().entropy % 2**63)
+    print(f"rng seed {seed}")
+    return np.random.default_rng(seed)
+
+
+def compare_on_gpu(device, g: Graph, inputs: dict[str, np.ndarray], params: dict[str, np.ndarray] | None = None,
+                   rtol: float = 1e-4, **lower_args) -> tuple[Program, dict[str, np.ndarray]]:
+    """Run every output of `g` (and its loss) on the GPU and compare with numpy_ref:
+    max|gpu - ref| <= rtol * max|ref| for each."""
+    params = params or {}
+    program = lower(g, **lower_args)
+    session = Session(program, device)
+    if params:
+        session.set_params(params)
+    out = session.run(inputs)
+    ref = numpy_ref.evaluate(g, inputs, params, np.float64)
+    wanted = dict(g.outputs) | ({"loss": g.loss} if g.loss is not None else {})
+    assert set(out) == set(wanted)
+    for name, i in wanted.items():
+        r = ref[i]
+        assert out[name].shape == r.shape, name
+        err = np.max(np.abs(out[name] - r)) / max(np.max(np.abs(r)), 1e-30)
+        assert err < rtol, f"{name} (%{i} {g.nodes[i].op.name}): relative error {err:.2e}"
+    return program, out
