@@ -1,13 +1,9 @@
+{% from "_macros.wgsl" import per_element %}
 // {{ comment }}: out[i] = f(a[ia], b[ib]) with broadcasting over {{ n }} elements, one thread each.
 // Axes are collapsed in Python; each has (size, a stride, b stride), innermost first.
 {{ bindings }}
 
-@compute @workgroup_size({{ wg }})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let i = (wid.y * {{ gx }}u + wid.x) * {{ wg }}u + lid;
-    if (i >= {{ n }}u) {
-        return;
-    }
+{{ per_element(wg, gx, n) }}
     var ia = {{ a.off }}u;
     var ib = {{ b.off }}u;
     var r = i;

@@ -1,13 +1,9 @@
+{% from "_macros.wgsl" import per_element %}
 // {{ comment }}: out[i] = x[ix]{{ " * " ~ scale if scale else "" }} over {{ n }} elements, one thread each (NumPy broadcasting).
 // Axes are collapsed in Python; each has (size, x stride), innermost first; stride 0 repeats x.
 {{ bindings }}
 
-@compute @workgroup_size({{ wg }})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let i = (wid.y * {{ gx }}u + wid.x) * {{ wg }}u + lid;
-    if (i >= {{ n }}u) {
-        return;
-    }
+{{ per_element(wg, gx, n) }}
     var ix = {{ x.off }}u;
     var r = i;
 {% for d in axes %}

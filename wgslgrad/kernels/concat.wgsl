@@ -1,14 +1,10 @@
+{% from "_macros.wgsl" import per_element %}
 // {{ comment }}
 // Copies {{ srcs | length }} source(s) into output channels [{{ c0 }}, {{ c0 + cc }}) of {{ rows }} rows of {{ cout }};
 // one thread per copied element.
 {{ bindings }}
 
-@compute @workgroup_size({{ wg }})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let i = (wid.y * {{ gx }}u + wid.x) * {{ wg }}u + lid;
-    if (i >= {{ n }}u) {
-        return;
-    }
+{{ per_element(wg, gx, n) }}
     let r = i / {{ cc }}u;
     let c = i % {{ cc }}u;
     var v = 0.0;

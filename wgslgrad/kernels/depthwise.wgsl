@@ -1,14 +1,10 @@
+{% from "_macros.wgsl" import per_element %}
 // {{ comment }}
 // out[b, oy, ox, c] = sum over taps x[b, oy*{{ sh }}-{{ pt }}+ky, ox*{{ sw }}-{{ pl }}+kx, c / {{ mult }}] * w[ky, kx, c] (+ bias[c]);
 // one thread per output element, the {{ taps | length }} taps unrolled with their offsets computed in Python.
 {{ bindings }}
 
-@compute @workgroup_size({{ wg }})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let i = (wid.y * {{ gx }}u + wid.x) * {{ wg }}u + lid;
-    if (i >= {{ n }}u) {
-        return;
-    }
+{{ per_element(wg, gx, n) }}
     let c = i % {{ co }}u;
     let ox = (i / {{ co }}u) % {{ wo }}u;
     let oy = (i / {{ co * wo }}u) % {{ ho }}u;

@@ -1,15 +1,11 @@
+{% from "_macros.wgsl" import per_element %}
 // {{ comment }}
 // dx[b, h, w, c] = sum over taps and m of dy[b, oy, ox, c*{{ mult }} + m] * w[ky, kx, c, m], oy = (h + {{ pt }} - ky) / {{ sh }} (ox likewise).
 // One thread per input element. Only the taps with ky = (h + {{ pt }}) mod {{ sh }} (mod {{ sh }}; kx likewise) reach an output
 // position: one branch per stride phase, each with just its taps unrolled and their offsets computed in Python.
 {{ bindings }}
 
-@compute @workgroup_size({{ wg }})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let i = (wid.y * {{ gx }}u + wid.x) * {{ wg }}u + lid;
-    if (i >= {{ n }}u) {
-        return;
-    }
+{{ per_element(wg, gx, n) }}
     let c = i % {{ ch }}u;
     let w = (i / {{ ch }}u) % {{ w }}u;
     let h = (i / {{ ch * w }}u) % {{ h }}u;

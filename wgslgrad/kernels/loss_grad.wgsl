@@ -1,12 +1,8 @@
+{% from "_macros.wgsl" import per_element %}
 // {{ comment }}: d(loss)/d(pred) over {{ n }} elements, one thread each; dl is the loss's gradient (a scalar).
 {{ bindings }}
 
-@compute @workgroup_size({{ wg }})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let i = (wid.y * {{ gx }}u + wid.x) * {{ wg }}u + lid;
-    if (i >= {{ n }}u) {
-        return;
-    }
+{{ per_element(wg, gx, n) }}
     let p = {{ p.var }}[{{ p.off }}u + i];
     let t = {{ t.var }}[{{ t.off }}u + i];
     let dl = {{ dl.var }}[{{ dl.off }}u];

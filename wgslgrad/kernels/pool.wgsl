@@ -1,14 +1,10 @@
+{% from "_macros.wgsl" import per_element %}
 // {{ comment }}
 // {{ kind }} pool {{ kh }}x{{ kw }}, stride ({{ sh }}, {{ sw }}), pads top {{ pt }} left {{ pl }}: padded cells are
 // skipped ({{ "never the max" if kind == "max" else "not counted in the mean" }}); one thread per output element.
 {{ bindings }}
 
-@compute @workgroup_size({{ wg }})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let i = (wid.y * {{ gx }}u + wid.x) * {{ wg }}u + lid;
-    if (i >= {{ n }}u) {
-        return;
-    }
+{{ per_element(wg, gx, n) }}
     let c = i % {{ c }}u;
     let ox = (i / {{ c }}u) % {{ wo }}u;
     let oy = (i / {{ c * wo }}u) % {{ ho }}u;

@@ -1,3 +1,4 @@
+{% from "_macros.wgsl" import per_element %}
 // {{ comment }}
 // {{ kind }} pool {{ kh }}x{{ kw }} gradient, stride ({{ sh }}, {{ sw }}), pads top {{ pt }} left {{ pl }}: one thread per input cell
 // gathers dy from every window that contains it (no atomics). Window (oy, ox) covers rows
@@ -10,12 +11,7 @@
 {% endif %}
 {{ bindings }}
 
-@compute @workgroup_size({{ wg }})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let i = (wid.y * {{ gx }}u + wid.x) * {{ wg }}u + lid;
-    if (i >= {{ n }}u) {
-        return;
-    }
+{{ per_element(wg, gx, n) }}
     let c = i % {{ c }}u;
     let w = i32((i / {{ c }}u) % {{ w }}u);
     let h = i32((i / {{ c * w }}u) % {{ h }}u);
