@@ -18,7 +18,7 @@ class History:
         atomic_write(path, json.dumps(asdict(self), indent=1).encode())
 
     @classmethod
-    def load(cls, path: str | Path) -> "History":
+    def load(cls, path: str | Path) -> History:
         data = json.loads(Path(path).read_text())
         return cls([tuple(s) for s in data["steps"]], data["epochs"])  # type: ignore[misc]
 

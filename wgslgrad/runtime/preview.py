@@ -44,7 +44,7 @@ def save_preview(path: str | Path, images: np.ndarray, cols: int = 8, scale: int
     atomic_write(path, buf.getvalue())
 
 
-def preprocessed_node(g: "Graph") -> int | None:
+def preprocessed_node(g: Graph) -> int | None:
     """The tensor the first conv or pool reads: the image after the spec's own preprocessing."""
     from ..compiler.ir import CONVS, POOLS
     for n in g.nodes:
@@ -53,7 +53,7 @@ def preprocessed_node(g: "Graph") -> int | None:
     return None
 
 
-def preview_inputs(g: "Graph", data: dict[str, np.ndarray], path: str | Path, count: int = 32) -> str:
+def preview_inputs(g: Graph, data: dict[str, np.ndarray], path: str | Path, count: int = 32) -> str:
     """Run the spec's preprocessing on the GPU for `count` samples and save them as a PNG grid."""
     from dataclasses import replace
 
