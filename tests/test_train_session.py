@@ -449,7 +449,24 @@ def test_step_checks_its_inputs(device, rng):
     assert session.t == 0
 
 
+def clear_of_kinks(g: Graph, seed: int, margin: float = 3e-8) -> bool:
+    """Whether the draws check_gradients makes from `seed` keep every relu input at least `margin` (relative
+    to the largest of its tensor) from zero. Nearer than float32 can resolve, the GPU and the float64
+    reference may take different sides of the kink, and every gradient upstream differs by that unit's path
+    (seen: an input 3e-9 from zero in FaceLandmark68Net moved its first layers' gradients by 1.5e-4)."""
+    rng = np.random.default_rng(seed)
+    params = random_params(g, rng)          # the order session_for, then check_gradients, draws in
+    inputs = random_inputs(g, rng)
+    vals = numpy_ref.evaluate(g, inputs, params, np.float64)
+    relu_inputs = [vals[n.srcs[0]] for n in g.nodes if n.op in (Op.RELU, Op.RELU6)]
+    return all(np.min(np.abs(x)) >= margin * np.max(np.abs(x)) for x in relu_inputs)
+
+
 @pytest.mark.gpu
 def test_landmark68_gradients_match_float64_reference(device, rng):
-    """Every trainable tensor of FaceLandmark68Net (batch 1): GPU gradients against the float64 reference."""
-    check_gradients(device, load_spec(EXAMPLES / "landmark68.py", batch=1), rng)
+    """Every trainable tensor of FaceLandmark68Net (batch 1): GPU gradients against the float64 reference,
+    on random weights and inputs that keep clear of relu kinks (about one draw in four does not)."""
+    g = load_spec(EXAMPLES / "landmark68.py", batch=1)
+    seed = next((s for s in rng.integers(2**63, size=20) if clear_of_kinks(g, int(s))), None)
+    assert seed is not None, "twenty draws in a row put a relu input within 3e-8 of zero"
+    check_gradients(device, g, np.random.default_rng(int(seed)))
