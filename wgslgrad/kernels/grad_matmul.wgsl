@@ -1,3 +1,4 @@
+{% from "_macros.wgsl" import tile_product %}
 // {{ comment }}
 // out[m, n] = sum_k A[m, k] * B[k, n]; M={{ m }} N={{ n }} K={{ k }}{{ " in all, split among the phases" if a == "dy_taps" else "" }}.
 {% if a == "rows" %}
@@ -190,21 +191,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
             Bs[r * BROW + c] = load_b(p, k0 + r, n0 + c);
         }
         workgroupBarrier();
-        for (var kk = 0u; kk < BK; kk++) {
-            var a: array<f32, {{ tm }}>;
-            var b: array<f32, {{ tn }}>;
-            for (var i = 0u; i < TM; i++) {
-                a[i] = As[kk * AROW + ty + 16u * i];
-            }
-            for (var j = 0u; j < TN; j++) {
-                b[j] = Bs[kk * BROW + tx + 16u * j];
-            }
-            for (var i = 0u; i < TM; i++) {
-                for (var j = 0u; j < TN; j++) {
-                    acc[i * TN + j] = fma(a[i], b[j], acc[i * TN + j]);
-                }
-            }
-        }
+{{ tile_product(tm, tn, "BROW") }}
         workgroupBarrier();
     }
     for (var i = 0u; i < TM; i++) {

@@ -1,3 +1,4 @@
+{% from "_macros.wgsl" import tile_product %}
 // {{ comment }}
 // out[m, n] = sum_k A[m, k] * w[k, n] (+ bias[n]); M={{ m }} N={{ n }} K={{ k }}, row-major.
 // A {{ "is gathered from an NHWC image (implicit im2col, TensorFlow padding)" if conv else "is row-major [M, K]" }}.
@@ -78,21 +79,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
             Bs[r * BN + c] = load_b(k0 + r, n0 + c);
         }
         workgroupBarrier();
-        for (var kk = 0u; kk < BK; kk++) {
-            var a: array<f32, {{ tm }}>;
-            var b: array<f32, {{ tn }}>;
-            for (var i = 0u; i < TM; i++) {
-                a[i] = As[kk * AROW + ty + 16u * i];
-            }
-            for (var j = 0u; j < TN; j++) {
-                b[j] = Bs[kk * BN + tx + 16u * j];
-            }
-            for (var i = 0u; i < TM; i++) {
-                for (var j = 0u; j < TN; j++) {
-                    acc[i * TN + j] = fma(a[i], b[j], acc[i * TN + j]);
-                }
-            }
-        }
+{{ tile_product(tm, tn, "BN") }}
         workgroupBarrier();
     }
     for (var i = 0u; i < TM; i++) {
