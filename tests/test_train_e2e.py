@@ -1,5 +1,6 @@
 """Training end to end on the GPU path: real accuracy on held-out digits, a falling landmark loss,
 NaN detection that keeps the last good checkpoint, resume with a new rate, and the CLI."""
+import os
 import signal
 import subprocess
 import sys
@@ -90,6 +91,36 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(digits, device, t
                                              resume=ckpt), log=lambda s: None)
     assert ckpt.read_bytes() == before
     assert (tmp_path / "history.json").exists() and (tmp_path / "loss.png").exists()
+
+
+class InterruptDuringStep:
+    """A session that receives Ctrl-C in the middle of its step number `at`."""
+
+    def __init__(self, session: TrainSession, at: int):
+        self.session, self.at, self.calls = session, at, 0
+
+    def step(self, inputs, lr):
+        self.calls += 1
+        if self.calls == self.at:
+            os.kill(os.getpid(), signal.SIGINT)
+        return self.session.step(inputs, lr)
+
+    def __getattr__(self, name):
+        return getattr(self.session, name)
+
+
+def test_ctrl_c_finishes_the_step_in_flight_then_saves(digits, device, tmp_path):
+    train, _ = digits
+    small = take(train, np.arange(96))
+    g, session = _session("digits.py", device)
+    logs: list[str] = []
+    with pytest.raises(KeyboardInterrupt):
+        fit(InterruptDuringStep(session, at=2), g, small, FitConfig(epochs=3, out=tmp_path, progress=False),
+            log=logs.append)
+    _, _, meta = load_checkpoint(tmp_path / "checkpoint.safetensors")
+    assert meta["step"] == 2 and meta["epoch"] == 0 and [s for s, _ in meta["history"]["steps"]] == [1, 2]
+    assert logs == ["interrupted: finishing the steps in flight and saving"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_resume_continues_step_count_and_weights_with_a_new_rate(digits, device, tmp_path):

@@ -7,7 +7,9 @@ inside an epoch; it drains the outstanding losses at the end of each epoch, befo
 from __future__ import annotations
 
 import math
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,33 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .data import batches, num_samples
 from .history import History
 from .schedule import parse_schedule
+
+
+class StopRequest:
+    """Ctrl-C asks training to stop at the next step boundary, so that no GPU call is cut in half; a second
+    Ctrl-C stops at once. Off the main thread (where Python delivers no signals) it does nothing."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def __enter__(self) -> StopRequest:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def check(self) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
 
 
 class TrainSessionLike(Protocol):
@@ -128,32 +157,34 @@ def fit(session: TrainSessionLike, graph: Graph, data: dict[str, np.ndarray], cf
         saved = ckpt
 
     epoch = first_epoch
-    try:
-        for epoch in range(first_epoch, first_epoch + cfg.epochs):
-            bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}", unit="step", leave=False,
-                       disable=not cfg.progress, file=sys.stderr)
-            start = len(history.steps)
-            for batch in batches(data, graph.batch, rng if cfg.shuffle else None):
-                step = session.step(batch, lr)
-                record(session.poll())
-                if len(history.steps) > start:
-                    bar.set_postfix(loss=f"{history.steps[-1][1]:.4g}", lr=f"{lr:.3g}")
-                bar.update()
+    with StopRequest() as stop:
+        try:
+            for epoch in range(first_epoch, first_epoch + cfg.epochs):
+                bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}", unit="step", leave=False,
+                           disable=not cfg.progress, file=sys.stderr)
+                start = len(history.steps)
+                for batch in batches(data, graph.batch, rng if cfg.shuffle else None):
+                    step = session.step(batch, lr)
+                    record(session.poll())
+                    if len(history.steps) > start:
+                        bar.set_postfix(loss=f"{history.steps[-1][1]:.4g}", lr=f"{lr:.3g}")
+                    bar.update()
+                    stop.check()
+                record(session.drain())
+                bar.close()
+                epoch_losses = [l for _, l in history.steps[start:]]
+                row: dict[str, Any] = {"epoch": epoch + 1, "step": step, "lr": lr,
+                                       "loss": float(np.mean(epoch_losses)) if epoch_losses else float("nan")}
+                if val is not None:
+                    row.update({f"val_{k}": v for k, v in evaluate(session, graph, val).items()})
+                history.epochs.append(row)
+                say(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                                        for k, v in row.items() if k != "epoch"))
+                lr = schedule.next(row["loss"])
+                save(epoch + 1)
+        except KeyboardInterrupt:
+            say("interrupted: finishing the steps in flight and saving")
             record(session.drain())
-            bar.close()
-            epoch_losses = [l for _, l in history.steps[start:]]
-            row: dict[str, Any] = {"epoch": epoch + 1, "step": step, "lr": lr,
-                                   "loss": float(np.mean(epoch_losses)) if epoch_losses else float("nan")}
-            if val is not None:
-                row.update({f"val_{k}": v for k, v in evaluate(session, graph, val).items()})
-            history.epochs.append(row)
-            say(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
-                                                    for k, v in row.items() if k != "epoch"))
-            lr = schedule.next(row["loss"])
-            save(epoch + 1)
-    except KeyboardInterrupt:
-        say("interrupted: finishing the steps in flight and saving")
-        record(session.drain())
-        save(epoch)
-        raise
+            save(epoch)
+            raise
     return history
