@@ -257,6 +257,26 @@ def test_unary_grads(rng, op):
     check_grads(net, net.linear_loss(y))
 
 
+@pytest.mark.parametrize("alpha", [0.0, -0.5])
+def test_leaky_relu_grads_any_slope(rng, alpha):
+    net = Net(rng)
+    x = net.param("x", _unary_values(rng, Op.LEAKY_RELU, (2, 3, 5)))
+    check_grads(net, net.linear_loss(net.op(Op.LEAKY_RELU, x, alpha=alpha)))
+
+
+@pytest.mark.parametrize("op, alpha, reads", [(Op.RELU, None, "y"), (Op.RELU6, None, "y"), (Op.LEAKY_RELU, 0.2, "y"),
+                                              (Op.LEAKY_RELU, -0.5, "x"), (Op.LOG, None, "x"), (Op.ABS, None, "x"),
+                                              (Op.SIGMOID, None, "y")])
+def test_unary_grad_reads_the_output_where_it_tells_the_same(rng, op, alpha, reads):
+    """relu's pre-activation need not be kept for the backward pass (so a fused kernel never stores it)."""
+    net = Net(rng)
+    x = net.param("x", _unary_values(rng, op, (2, 3)))
+    y = net.op(op, x, **({} if alpha is None else {"alpha": alpha}))
+    grad(net.g, net.linear_loss(y))
+    (ug,) = [n for n in net.g.nodes if n.op is Op.UNARY_GRAD]
+    assert ug.srcs[0] == {"x": x, "y": y}[reads]
+
+
 def test_relu6_kinks_are_covered(rng):
     v = _unary_values(rng, Op.RELU6, (1000,))
     assert (v < 0).any() and ((v > 0) & (v < 6)).any() and (v > 6).any()
@@ -418,7 +438,7 @@ def test_backward_ir_golden(rng):
         "%6 = mse %4 %5 : f32[]",
         "%7 = const[value=(1.0)] : f32[]",
         "%8 = mse_grad %4 %5 %7 : f32[2,3]",
-        "%9 = unary_grad[fn=relu] %3 %8 : f32[2,3]",
+        "%9 = unary_grad[fn=relu] %4 %8 : f32[2,3]",   # relu reads its output: the dense output need not be kept
         "%10 = dense_dw %0 %9 : f32[4,3]",
         "%11 = reduce_to[shape=(3)] %9 : f32[3]",
     ]

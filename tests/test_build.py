@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from wgslgrad.compiler.frontend import compile_spec, load_spec
-from wgslgrad.compiler.ir import Graph, Op, print_graph
+from wgslgrad.compiler.ir import LEAVES, Graph, Op, print_graph
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -325,3 +325,15 @@ def test_ir_golden_constants_and_loss():
 def test_unbatched_tensors_keep_their_shape():
     g = spec("x = Input(2, 2, 3)\nc = reshape(flatten(x), [3, 4])\nOutput(c)\n", batch=5)
     assert g.nodes[g.outputs["c"]].shape == (5, 3, 4)
+
+
+def test_identical_expressions_are_built_once():
+    g = spec(LANDMARK68)
+    adds = [n for n in g.nodes if n.op is Op.ADD]
+    assert len(adds) == 4 * 3     # c0+c1, (c0+c1)+c2, (c0+c1+c2)+c3 per block; not 1 + 2 + 3
+    computed = [(n.op, n.srcs) for n in g.nodes if n.op not in LEAVES]
+    assert len(set(computed)) == len(computed)
+    g = spec("x = Input(4)\na = relu(x)\nb = relu(x)\nc = leaky_relu(x, 0.1)\nd = leaky_relu(x, 0.2)\n"
+             "Output(a + b, name='s')\nOutput(c + d, name='t')")
+    assert [n.op for n in g.nodes] == [Op.INPUT, Op.RELU, Op.LEAKY_RELU, Op.LEAKY_RELU, Op.ADD, Op.ADD]
+    assert g.nodes[4].srcs == (1, 1)

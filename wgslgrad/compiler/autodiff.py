@@ -114,8 +114,14 @@ def _concat(c: Ctx) -> Grads:
     return out
 
 
-# which value UNARY_GRAD reads: the forward input x, or the forward output y where f' is cheapest in y
-_FROM_OUTPUT = {Op.SIGMOID, Op.TANH, Op.EXP}
+# which value UNARY_GRAD reads: the forward output y where f' is cheapest in y, or where the test on x reads
+# the same on y (relu: y > 0 exactly when x > 0), so that the pre-activation need not be kept: the forward
+# kernel that produces it can apply the activation in its epilogue (fuse.py) and never store it.
+_FROM_OUTPUT = {Op.SIGMOID, Op.TANH, Op.EXP, Op.RELU, Op.RELU6}
+
+
+def _from_output(n: Node) -> bool:
+    return n.op in _FROM_OUTPUT or (n.op is Op.LEAKY_RELU and n.arg["alpha"] >= 0)
 
 
 def _unary(c: Ctx) -> Grads:
@@ -123,7 +129,7 @@ def _unary(c: Ctx) -> Grads:
     arg: dict[str, Any] = {"fn": op.name.lower()}
     if op is Op.LEAKY_RELU:
         arg["alpha"] = c.node.arg["alpha"]
-    a = c.id if op in _FROM_OUTPUT else c.src(0)
+    a = c.id if _from_output(c.node) else c.src(0)
     return [c.add(Op.UNARY_GRAD, (a, c.dy), arg)]
 
 

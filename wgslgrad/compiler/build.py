@@ -91,6 +91,7 @@ class _Builder:
         self.g = Graph(batch=batch)
         self.errors: list[SpecError] = []
         self._seen: set[tuple[Pos, str]] = set()
+        self._made: dict[tuple[Op, tuple[int, ...], str], int] = {}   # identical computed nodes, made once
         self.globals = Env()
         self.scope = Scope("")
         self.calls: list[tuple[str, Pos]] = []   # user-function calls in progress, for error notes
@@ -435,10 +436,17 @@ class _Builder:
     # graph
 
     def node(self, op: Op, srcs: Sequence[Tensor], arg: dict[str, Any], pos: Pos, scope: str) -> Tensor:
-        try:
-            i = self.g.add(op, tuple(t.id for t in srcs), arg, pos=pos, scope=scope)
-        except ShapeError as e:
-            raise SpecError(pos, str(e)) from None
+        """A computed node; an identical one (same op, sources and arguments) is reused, so `c0 + c1`
+        written in three expressions is computed once."""
+        ids = tuple(t.id for t in srcs)
+        key = (op, ids, repr(sorted(arg.items())))
+        i = self._made.get(key)
+        if i is None:
+            try:
+                i = self.g.add(op, ids, arg, pos=pos, scope=scope)
+            except ShapeError as e:
+                raise SpecError(pos, str(e)) from None
+            self._made[key] = i
         return Tensor(i, self.g.nodes[i].shape, any(t.batched for t in srcs))
 
     def leaf(self, op: Op, shape: Shape, arg: dict[str, Any], pos: Pos, scope: str, batched: bool) -> Tensor:

@@ -61,10 +61,10 @@ class Op(Enum):
     #                        broadcasting added or stretched from 1 (shapes right-aligned): bias grads
     BROADCAST = auto()     # srcs: x; arg: shape, scale -> broadcast_to(x, shape) * scale (NumPy rules)
     UNARY_GRAD = auto()    # srcs: a, dy (same shape); arg: fn (forward op name), alpha (leaky_relu only)
-    #                        a is the forward input x for relu, relu6, leaky_relu, log, abs and the forward
-    #                        output y for sigmoid, tanh, exp. dx = dy * f'(a): relu (x>0), relu6 (0<x<6),
-    #                        leaky_relu (x>0 ? 1 : alpha), log 1/x, abs sign(x) (0 at 0), sigmoid y*(1-y),
-    #                        tanh 1-y*y, exp y
+    #                        a is the forward output y for relu, relu6, leaky_relu (alpha >= 0), sigmoid,
+    #                        tanh, exp and the forward input x for log, abs, leaky_relu (alpha < 0).
+    #                        dx = dy * f'(a): relu (a>0), relu6 (0<a<6), leaky_relu (a>0 ? 1 : alpha),
+    #                        log 1/x, abs sign(x) (0 at 0), sigmoid y*(1-y), tanh 1-y*y, exp y
     SOFTMAX_GRAD = auto()  # srcs: y (softmax output), dy -> y * (dy - sum(dy*y, last axis, keepdims))
     MAX_POOL_GRAD = auto()  # srcs: x, dy; arg: size, stride, pad -> dx[x.shape]: each window's dy goes to
     #                        its max cell, the first in row-major tap order on a tie; padding never wins
