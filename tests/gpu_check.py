@@ -2,9 +2,12 @@
 GPU (float32) against the NumPy float64 interpreter of the IR (numpy_ref)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from wgslgrad.compiler import numpy_ref
+from wgslgrad.compiler.autodiff import grad
 from wgslgrad.compiler.ir import Graph, Op, conv_out
 from wgslgrad.compiler.lower import lower
 from wgslgrad.compiler.program import Program
@@ -55,3 +58,13 @@ def compare_on_gpu(device, g: Graph, inputs: dict[str, np.ndarray], params: dict
         err = np.max(np.abs(out[name] - r)) / max(np.max(np.abs(r)), 1e-30)
         assert err < rtol, f"{name} (%{i} {g.nodes[i].op.name}): relative error {err:.2e}"
     return program, out
+
+
+def reference_gradients(g: Graph, inputs: dict[str, np.ndarray], params: dict[str, np.ndarray]
+                        ) -> tuple[float, dict[str, np.ndarray]]:
+    """The float64 loss and autodiff gradients (numpy_ref), for every trainable parameter."""
+    gg = replace(g, nodes=list(g.nodes), params=dict(g.params))
+    assert gg.loss is not None
+    grads = grad(gg, gg.loss)
+    vals = numpy_ref.evaluate(gg, inputs, params, np.float64)
+    return float(vals[gg.loss]), {k: vals[i] for k, i in grads.items()}

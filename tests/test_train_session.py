@@ -12,27 +12,21 @@ Inputs are fresh random values each run; a failing test prints its seed.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from gpu_check import reference_gradients
 
 from wgslgrad.compiler import numpy_ref
-from wgslgrad.compiler.autodiff import grad
 from wgslgrad.compiler.frontend import compile_spec, load_spec
 from wgslgrad.compiler.ir import Graph, Op
-from wgslgrad.compiler.lower import RULES, lower_train
+from wgslgrad.compiler.lower import lower_train
 from wgslgrad.compiler.program import GRADS, READ_WRITE, STEP, Program
 from wgslgrad.runtime.init import init_params
 
 RTOL = 1e-4
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-
-# the conv/depthwise/dense backward kernels come from lower_backward_conv.py
-conv_grads = pytest.mark.skipif(
-    not {Op.CONV2D_DX, Op.CONV2D_DW, Op.DEPTHWISE_DX, Op.DEPTHWISE_DW, Op.DENSE_DX, Op.DENSE_DW} <= set(RULES),
-    reason="the conv/depthwise/dense backward kernels (compiler/lower_backward_conv.py) are not there yet")
 
 CNN = """
 image = Input(9, 9, 3)
@@ -149,16 +143,6 @@ def random_params(g: Graph, rng: np.random.Generator) -> dict[str, np.ndarray]:
     return {k: (v if v.any() else 0.1 * rng.standard_normal(v.shape)).astype(np.float32) for k, v in params.items()}
 
 
-def reference(g: Graph, inputs: dict[str, np.ndarray], params: dict[str, np.ndarray]
-              ) -> tuple[float, dict[str, np.ndarray]]:
-    """The float64 loss and autodiff gradients (numpy_ref), for every trainable parameter."""
-    gg = replace(g, nodes=list(g.nodes), params=dict(g.params))
-    assert gg.loss is not None
-    grads = grad(gg, gg.loss)
-    vals = numpy_ref.evaluate(gg, inputs, params, np.float64)
-    return float(vals[gg.loss]), {k: vals[i] for k, i in grads.items()}
-
-
 def adam_tf(p, g, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-7):
     """One Adam step in TensorFlow's formulation (float64)."""
     m = beta1 * m + (1 - beta1) * g
@@ -237,7 +221,7 @@ def test_lower_train_needs_a_loss():
 def check_gradients(device, g: Graph, rng: np.random.Generator, arena_chunk: int | None = None) -> None:
     session, params = session_for(g, device, rng, arena_chunk)
     inputs = random_inputs(g, rng)
-    loss, ref = reference(g, inputs, params)
+    loss, ref = reference_gradients(g, inputs, params)
     gpu = session.gradients(inputs)
     assert set(gpu) == set(ref) == {k for k, p in session.program.params.items() if p.trainable}
     for name in ref:
@@ -264,14 +248,12 @@ def test_gradients_with_copied_gradients(device, rng):
 
 
 @pytest.mark.gpu
-@conv_grads
 @pytest.mark.parametrize("spec", [CNN, REGRESSION], ids=["cnn_softmax_ce", "mse_sigmoid_ce"])
 def test_gradients_specs(device, rng, spec):
     check_gradients(device, compile_spec(spec), rng)
 
 
 @pytest.mark.gpu
-@conv_grads
 def test_gradients_with_the_arena_cut_into_many_buffers(device, rng):
     """An arena larger than one buffer binds is cut into several (arena, arena1, ...); kernels read and
     write across them."""
@@ -289,7 +271,7 @@ def test_one_adam_step_matches_numpy(device, rng):
     g = smooth_net()
     session, params = session_for(g, device, rng)
     inputs = random_inputs(g, rng)
-    _, ref = reference(g, inputs, params)
+    _, ref = reference_gradients(g, inputs, params)
     lr = 0.01
     assert session.step(inputs, lr) == 1
     session.drain()
@@ -311,7 +293,7 @@ def test_adam_bias_correction_later_step(device, rng):
     g = smooth_net()
     session, params = session_for(g, device, rng)
     inputs = random_inputs(g, rng)
-    _, ref = reference(g, inputs, params)
+    _, ref = reference_gradients(g, inputs, params)
     n = session.program.trainable_elements
     used = flat(session.program, {k: np.ones(v.shape) for k, v in params.items()})   # 0 in the alignment gaps
     m0 = (0.01 * rng.standard_normal(n) * used).astype(np.float32)
@@ -361,7 +343,6 @@ def test_frozen_parameter_is_not_updated(device, rng):
 
 
 @pytest.mark.gpu
-@conv_grads
 def test_frozen_layer_in_a_spec(device, rng):
     g = compile_spec(FROZEN)
     session, params = session_for(g, device, rng)
@@ -408,7 +389,6 @@ def test_loss_falls_in_ten_steps(device, rng):
 
 
 @pytest.mark.gpu
-@conv_grads
 def test_cnn_loss_falls_in_ten_steps(device, rng):
     g = compile_spec(CNN)
     session, _ = session_for(g, device, rng)

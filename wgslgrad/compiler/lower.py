@@ -3,8 +3,9 @@
     lower(graph)
       1. keep the nodes the outputs (and the loss) need
       2. place parameters in `params` (trainable first), constants in `consts`, inputs in their own buffers
-      3. plan the activation arena from live ranges (RESHAPE aliases its source: no copy, no kernel)
-      4. one table row per op turns a node into kernels (KernelBuilder: bindings, offsets, templates)
+      3. fuse each conv/dense/depthwise with the elementwise ops after it (fuse.py: one kernel per group)
+      4. plan the activation arena from live ranges (RESHAPE aliases its source: no copy, no kernel)
+      5. one table row per op turns a node into kernels (KernelBuilder: bindings, offsets, templates)
 
     lower_train(graph) (lower_train.py) does the same for a training step: autodiff's backward nodes,
     parameter gradients in `grads`, one fused Adam kernel. Rules: lower_forward.py, lower_backward.py,
@@ -31,7 +32,7 @@ from typing import Any
 
 import jinja2
 
-from . import memory
+from . import fuse, memory
 from .ir import LEAVES, Graph, Node, Op, fmt_shape, verify
 from .program import (
     ARENA,
@@ -106,6 +107,14 @@ class Ctx:
     scratch: dict[int, Slot] = field(default_factory=dict)
     max_workgroups: int = MAX_WORKGROUPS
     arena_chunk: int = ARENA_CHUNK
+    groups: dict[int, fuse.Group] = field(default_factory=dict)   # fused groups by producer
+
+    def fuse(self, needed: list[int], keep: list[int], end: int) -> None:
+        self.groups = fuse.plan(self.graph, needed, keep, end)
+
+    def absorbed(self) -> dict[int, fuse.Group]:
+        """Each node that a group computes after its producer -> that group."""
+        return {c: grp for grp in self.groups.values() for c in grp.chain}
 
     def builder(self) -> KernelBuilder:
         return KernelBuilder(self)
@@ -177,7 +186,7 @@ class KernelBuilder:
         assert len(self.bindings) <= MAX_STORAGE_BUFFERS, f"{name} binds {len(self.bindings)} buffers"
         assert all(0 < w <= MAX_WORKGROUPS for w in workgroups), f"{name}: workgroups {workgroups}"
         g = self.ctx.graph
-        node = g.nodes[nodes[-1]]
+        node = g.nodes[nodes[0]]
         moved = {s for i in nodes for s in g.nodes[i].srcs} | set(nodes)
         wgsl = render(template, bindings=self.declarations(), **values)
         return Kernel(name=name, wgsl=wgsl, bindings=list(self.bindings), workgroups=workgroups, nodes=nodes,
@@ -232,12 +241,14 @@ def place_params(g: Graph) -> dict[str, ParamSlot]:
     return out
 
 
-def lower(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS, arena_chunk: int = ARENA_CHUNK) -> Program:
+def lower(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS, arena_chunk: int = ARENA_CHUNK,
+          fused: bool = True) -> Program:
     """The forward pass of `graph` as a Program; the loss (when set) is an extra output named "loss",
     which the Session computes only when the inputs it needs are given.
 
     `max_workgroups` caps workgroups per dispatch dimension (tests lower it to exercise 2-D dispatch);
-    `arena_chunk` caps each arena buffer, in f32 elements (tests lower it to exercise several).
+    `arena_chunk` caps each arena buffer, in f32 elements (tests lower it to exercise several);
+    `fused=False` gives every node its own kernel (tests compare the two).
     """
     verify(graph)
     g = graph
@@ -250,8 +261,10 @@ def lower(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS, arena_chunk: in
     params = place_params(g)                                                # 2. leaves
     slots, consts = leaf_slots(g, needed, params)
     ctx = Ctx(g, slots, max_workgroups=max_workgroups, arena_chunk=arena_chunk)
-    arena, activations = plan_arena(ctx, needed, list(outputs.values()))    # 3. the arena
-    kernels = lower_nodes(ctx, needed)                                      # 4. kernels, in node order
+    if fused:
+        ctx.fuse(needed, list(outputs.values()), len(g.nodes))              # 3. fused groups
+    arena, activations = plan_arena(ctx, needed, list(outputs.values()))    # 4. the arena
+    kernels = lower_nodes(ctx, needed)                                      # 5. kernels, in node order
 
     requires = mark_serves(g, outputs, kernels)
     buffers = leaf_buffers(g, params, consts) | arena
@@ -263,11 +276,13 @@ def lower(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS, arena_chunk: in
 
 
 def lower_nodes(ctx: Ctx, needed: list[int]) -> list[Kernel]:
-    """The kernels of the `needed` nodes, in node order, from each op's rule (leaves and reshapes have none)."""
+    """The kernels of the `needed` nodes, in node order, from each op's rule (leaves and reshapes have none;
+    a fused group's kernel comes from its producer's rule)."""
     kernels: list[Kernel] = []
+    absorbed = ctx.absorbed()
     for i in needed:
         op = ctx.graph.nodes[i].op
-        if op in LEAVES or op is Op.RESHAPE:
+        if op in LEAVES or op is Op.RESHAPE or i in absorbed:
             continue
         if op not in RULES:
             raise NotImplementedError(f"no kernel for {op.name.lower()} (node %{i})")
@@ -330,7 +345,8 @@ def plan_arena(ctx: Ctx, needed: list[int], outputs: list[int], ends: dict[int, 
     source's slot. Returns the arena buffers' sizes (one buffer unless the arena outgrows ctx.arena_chunk;
     no value straddles two) and the sum of all activation sizes, in f32 elements.
 
-    Nodes that already have a slot (placed elsewhere, e.g. parameter gradients in `grads`) are left there.
+    Nodes that already have a slot (placed elsewhere, e.g. parameter gradients in `grads`) are left there;
+    nodes that a fused group keeps in registers get none.
     `ends` keeps nodes alive at least until a given step (a training step's forward outputs, read after
     the forward kernels only)."""
     g = ctx.graph
@@ -344,10 +360,15 @@ def plan_arena(ctx: Ctx, needed: list[int], outputs: list[int], ends: dict[int, 
     for i, step in (ends or {}).items():
         end[alias_root(g, i)] = max(end[alias_root(g, i)], step)
     computed = [i for i in needed if g.nodes[i].op not in LEAVES and g.nodes[i].op is not Op.RESHAPE]
-    owners = [i for i in computed if i not in ctx.slots]
+    start = {i: i for i in computed}   # the step that writes each value: a group writes at its producer's
+    for grp in ctx.groups.values():
+        for c in grp.nodes:
+            start[c] = grp.producer
+    in_registers = {c for grp in ctx.groups.values() for c in grp.nodes if c not in grp.stored}
+    owners = [i for i in computed if i not in ctx.slots and i not in in_registers]
     scratch = [(i, SCRATCH[g.nodes[i].op](g, g.nodes[i])) for i in computed if g.nodes[i].op in SCRATCH]
     scratch = [(i, size) for i, size in scratch if size > 0]
-    values = [memory.Interval(g.nodes[i].size, i, end[i]) for i in owners]
+    values = [memory.Interval(g.nodes[i].size, start[i], end[i]) for i in owners]
     values += [memory.Interval(size, i, i) for i, size in scratch]
     for i, v in zip(owners + [i for i, _ in scratch], values):
         if memory.align(v.size) > ctx.arena_chunk:
@@ -366,7 +387,7 @@ def plan_arena(ctx: Ctx, needed: list[int], outputs: list[int], ends: dict[int, 
             root = ctx.slots[alias_root(g, i)]
             ctx.slots[i] = Slot(root.buffer, root.offset, g.nodes[i].shape)
     arena = {arena_buffer(k): max(top, memory.ALIGN) for k, top in enumerate(tops)}
-    return arena, sum(g.nodes[i].size for i in owners)
+    return arena, sum(memory.align(g.nodes[i].size) for i in owners)
 
 from . import (
     lower_backward,  # noqa: F401  (registers the backward rules)

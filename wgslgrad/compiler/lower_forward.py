@@ -4,8 +4,10 @@ Every size, stride, offset and pad a kernel needs is computed here and passed to
 """
 from __future__ import annotations
 
+import re
+
 from .ir import BINARY, UNARY, Graph, Node, Op
-from .lower import SCRATCH, WORKGROUP, Ctx, Kernel, f32, rule
+from .lower import SCRATCH, WORKGROUP, Ctx, Kernel, KernelBuilder, f32, rule
 
 # Elementwise bodies over `v` (unary) or `va`, `vb` (binary); backward and fused kernels reuse them.
 UNARY_EXPR = {
@@ -45,6 +47,36 @@ def halves(n: int) -> list[int]:
         n //= 2
         out.append(n)
     return out
+
+
+def epilogue(ctx: Ctx, kb: KernelBuilder, i: int) -> tuple[list[str], list[int]]:
+    """WGSL statements that finish output element `o` of producer `i` from its value `v` (bias included):
+    the elementwise ops fused after it, in registers, and a store of each value of the group that is
+    kept. Returns them and the group's nodes."""
+    g = ctx.graph
+    group = ctx.groups.get(i)
+    nodes = group.nodes if group else [i]
+    stored = group.stored if group else {i}
+    lines, tail = [], i
+    for c in nodes:
+        node = g.nodes[c]
+        if node.op in UNARY:
+            lines.append(f"v = {UNARY_EXPR[node.op].format(alpha=f32(node.arg.get('alpha', 0.2)))};")
+        elif node.op in BINARY:
+            other = kb.read(node.srcs[1] if node.srcs[0] == tail else node.srcs[0])
+            operands = {"va": "v", "vb": f"{other.var}[{other.off}u + o]"}
+            if node.srcs[0] != tail:
+                operands = {"va": operands["vb"], "vb": "v"}
+            lines.append("v = " + re.sub(r"\bv[ab]\b", lambda m: operands[m.group()], BINARY_EXPR[node.op]) + ";")
+        if c in stored:
+            out = kb.write(c)
+            lines.append(f"{out.var}[{out.off}u + o] = v;")
+        tail = c
+    return lines, nodes
+
+
+def fused_comment(ctx: Ctx, nodes: list[int]) -> str:
+    return " then ".join(comment(ctx, c) for c in nodes)
 
 
 def elementwise_groups(ctx: Ctx, n: int) -> tuple[tuple[int, int, int], int]:
@@ -105,8 +137,9 @@ def lower_matmul(ctx: Ctx, i: int) -> list[Kernel]:
     """
     g, node = ctx.graph, ctx.graph.nodes[i]
     kb = ctx.builder()
-    x, wt, out = kb.read(node.srcs[0]), kb.read(node.srcs[1]), kb.write(i)
+    x, wt = kb.read(node.srcs[0]), kb.read(node.srcs[1])
     bias = kb.read(node.srcs[2]) if len(node.srcs) > 2 else None
+    finish, nodes = epilogue(ctx, kb, i)
     xs, ws = g.nodes[node.srcs[0]].shape, g.nodes[node.srcs[1]].shape
     conv: dict[str, int] = {}
     if node.op is Op.CONV2D:
@@ -121,8 +154,8 @@ def lower_matmul(ctx: Ctx, i: int) -> list[Kernel]:
     tiles_n = -(-n // bn)
     tiles = -(-m // bm) * tiles_n
     wg = ctx.grid(tiles)
-    return [kb.kernel(name(ctx, i), "matmul.wgsl", wg, [i], comment=comment(ctx, i), x=x, wt=wt, bias=bias,
-                      out=out, m=m, n=n, k=k, bm=bm, bn=bn, bk=bk, tm=bm // 16, tn=bn // 16, tiles=tiles,
+    return [kb.kernel(name(ctx, i), "matmul.wgsl", wg, nodes, comment=fused_comment(ctx, nodes), x=x, wt=wt,
+                      bias=bias, epilogue=finish, m=m, n=n, k=k, bm=bm, bn=bn, bk=bk, tm=bm // 16, tn=bn // 16, tiles=tiles,
                       tiles_n=tiles_n, gx=wg[0], conv=bool(conv), **conv)]
 
 
@@ -130,8 +163,9 @@ def lower_matmul(ctx: Ctx, i: int) -> list[Kernel]:
 def lower_depthwise(ctx: Ctx, i: int) -> list[Kernel]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     kb = ctx.builder()
-    x, wt, out = kb.read(node.srcs[0]), kb.read(node.srcs[1]), kb.write(i)
+    x, wt = kb.read(node.srcs[0]), kb.read(node.srcs[1])
     bias = kb.read(node.srcs[2]) if len(node.srcs) > 2 else None
+    finish, nodes = epilogue(ctx, kb, i)
     _, h, w, ci = g.nodes[node.srcs[0]].shape
     kh, kw, _, mult = g.nodes[node.srcs[1]].shape
     _, ho, wo, co = node.shape
@@ -139,8 +173,8 @@ def lower_depthwise(ctx: Ctx, i: int) -> list[Kernel]:
     # tap (ky, kx): x is (ky*W + kx)*Ci elements after tap (0, 0); w[ky, kx, c] is (ky*kw + kx)*Co after w[0, 0, c]
     taps = [dict(ky=ky, kx=kx, dx=(ky * w + kx) * ci, dw=(ky * kw + kx) * co) for ky in range(kh) for kx in range(kw)]
     wg, gx = elementwise_groups(ctx, node.size)
-    return [kb.kernel(name(ctx, i), "depthwise.wgsl", wg, [i], comment=comment(ctx, i), x=x, wt=wt, bias=bias,
-                      out=out, taps=taps, h=h, w=w, ci=ci, co=co, ho=ho, wo=wo, mult=mult, sh=sh, sw=sw, pt=pt,
+    return [kb.kernel(name(ctx, i), "depthwise.wgsl", wg, nodes, comment=fused_comment(ctx, nodes), x=x, wt=wt,
+                      bias=bias, epilogue=finish, taps=taps, h=h, w=w, ci=ci, co=co, ho=ho, wo=wo, mult=mult, sh=sh, sw=sw, pt=pt,
                       pl=pl, n=node.size, wg=WORKGROUP, gx=gx)]
 
 

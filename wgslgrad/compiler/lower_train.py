@@ -5,7 +5,8 @@
       2. each trainable parameter's gradient node is placed in `grads` at the parameter's offset in `params`,
          so the kernel that finishes it writes it there (a copy kernel only where a node cannot be placed:
          a leaf, or one node that is the gradient of two parameters)
-      3. keep the nodes the outputs, the loss and the gradients need; leaves as in lower()
+      3. keep the nodes the outputs, the loss and the gradients need; leaves as in lower(); fuse forward
+         groups (a value the backward pass reads is stored)
       4. plan the arena over the whole step: activations live until their last reader, backward ones
          included; forward outputs only until the forward kernels end (a forward-only run reads them)
       5. kernels in node order, then the Adam kernel; `phases` says which of them one step runs
@@ -68,7 +69,8 @@ def adam_settings(train: Mapping[str, Any]) -> dict[str, Any]:
     return {"kind": "adam", **{k: float(t.get(k, v)) for k, v in ADAM_DEFAULTS.items()}, "uniform": STEP}
 
 
-def lower_train(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS, arena_chunk: int = ARENA_CHUNK) -> Program:
+def lower_train(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS, arena_chunk: int = ARENA_CHUNK,
+                fused: bool = True) -> Program:
     """One training step of `graph` (forward, backward and Adam) as a Program; `graph` is left unchanged.
 
     The loss is the output "loss"; the other outputs are computed by forward-only runs (evaluation).
@@ -97,6 +99,8 @@ def lower_train(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS, arena_chu
         root = alias_root(g, gi)
         slots[root] = Slot(GRADS, params[name].offset, g.nodes[root].shape)
     ctx = Ctx(g, slots, max_workgroups=max_workgroups, arena_chunk=arena_chunk)
+    if fused:
+        ctx.fuse(needed, list(outputs.values()), forward_nodes)
     forward_end = max(i for i in needed if i < forward_nodes)             # 4. the arena
     ends = {o: forward_end for name, o in outputs.items() if name != "loss"}
     arena, activations = plan_arena(ctx, needed, [loss], ends)

@@ -107,7 +107,7 @@ class Program:
     buffer_data: dict[str, list[float]] = field(default_factory=dict)  # initial contents (constants)
     requires: dict[str, list[str]] = field(default_factory=dict)       # output -> the inputs it needs
     optional_outputs: list[str] = field(default_factory=list)          # computed only if their inputs are given
-    activation_elements: int = 0                 # sum of all activation sizes, before arena reuse
+    activation_elements: int = 0                 # sum of all activation sizes (aligned), before arena reuse
     phases: dict[str, list[int]] = field(default_factory=dict)   # training only: forward/backward/optimizer
     optimizer: dict[str, Any] = field(default_factory=dict)      # training only: Adam's settings
 

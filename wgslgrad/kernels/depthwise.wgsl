@@ -24,5 +24,9 @@
         acc = fma({{ x.var }}[u32(base + {{ t.dx }})], {{ wt.var }}[wbase + {{ t.dw }}u], acc);
     }
 {% endfor %}
-    {{ out.var }}[{{ out.off }}u + i] = acc;
+    let o = i;
+    var v = acc;
+{% for line in epilogue %}
+    {{ line }}
+{% endfor %}
 }

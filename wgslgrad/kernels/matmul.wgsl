@@ -1,6 +1,7 @@
 {% from "_macros.wgsl" import tile_product %}
 // {{ comment }}
-// out[m, n] = sum_k A[m, k] * w[k, n] (+ bias[n]); M={{ m }} N={{ n }} K={{ k }}, row-major.
+// out[m, n] = f(sum_k A[m, k] * w[k, n] (+ bias[n])); M={{ m }} N={{ n }} K={{ k }}, row-major; f: the
+// elementwise ops fused after the product, applied to each element in registers (the epilogue).
 // A {{ "is gathered from an NHWC image (implicit im2col, TensorFlow padding)" if conv else "is row-major [M, K]" }}.
 // One {{ bm }}x{{ bn }} output tile per workgroup of 16x16 threads; each thread keeps a {{ tm }}x{{ tn }}
 // block in registers (rows ty + 16*i, columns tx + 16*j); K is walked in steps of {{ bk }} through
@@ -87,11 +88,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         for (var j = 0u; j < TN; j++) {
             let n = n0 + tx + 16u * j;
             if (m < M && n < N) {
+                let o = m * N + n;
 {% if bias %}
-                {{ out.var }}[{{ out.off }}u + m * N + n] = acc[i * TN + j] + {{ bias.var }}[{{ bias.off }}u + n];
+                var v = acc[i * TN + j] + {{ bias.var }}[{{ bias.off }}u + n];
 {% else %}
-                {{ out.var }}[{{ out.off }}u + m * N + n] = acc[i * TN + j];
+                var v = acc[i * TN + j];
 {% endif %}
+{% for line in epilogue %}
+                {{ line }}
+{% endfor %}
             }
         }
     }

@@ -1,0 +1,83 @@
+"""Epilogue fusion: a conv2d, dense or depthwise node absorbs the elementwise ops that follow it.
+
+    plan(graph, needed, keep, end) -> {producer: Group}
+
+A chain grows from the producer while its tail T has a consumer C that is
+  - a unary elementwise op (relu, sigmoid, ...), or
+  - a same-shape add/sub/mul/div of T and another value that is ready when the producer's kernel runs
+    (an input, a parameter, or computed by an earlier kernel): the residual sums of a dense block.
+The group is one kernel, dispatched at the producer's place: each output element runs the chain in
+registers. A node of the group is stored only when something outside the chain reads it (a later node,
+the backward pass, an output); the last one always is. FaceLandmark68Net's `relu(c0 + c1 + pointwise(x))`
+becomes one kernel that never stores the pointwise output.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .ir import BINARY, LEAVES, UNARY, Graph, Op
+
+PRODUCERS = {Op.CONV2D, Op.DENSE, Op.DEPTHWISE}
+MAX_BUFFERS = 8   # WebGPU's default storage buffers per shader stage; a group binds at most this many
+
+
+@dataclass
+class Group:
+    producer: int
+    chain: list[int]    # absorbed nodes, in order; each reads the previous one (or the producer)
+    stored: set[int]    # nodes of the group written to memory
+
+    @property
+    def nodes(self) -> list[int]:
+        return [self.producer, *self.chain]
+
+
+def plan(g: Graph, needed: Iterable[int], keep: Iterable[int], end: int) -> dict[int, Group]:
+    """Groups by producer over the `needed` nodes below `end` (the forward nodes of a training step: a
+    backward node is never moved into a forward kernel); `keep` (outputs) are always stored."""
+    needed = sorted(needed)
+    live, kept = set(needed), set(keep)
+    users: dict[int, list[int]] = {i: [] for i in needed}
+    for i in needed:
+        for s in set(g.nodes[i].srcs):
+            users[s].append(i)
+    ready_at: dict[int, int] = {}   # a node absorbed into a group is ready when its producer runs
+    groups: dict[int, Group] = {}
+    for p in needed:
+        if g.nodes[p].op not in PRODUCERS or p >= end:
+            continue
+        chain: list[int] = []
+        buffers = len(set(g.nodes[p].srcs)) + 1    # conservative: every operand its own buffer
+        tail = p
+        while True:
+            nxt = next((c for c in users[tail] if c < end and _absorbable(g, c, tail, p, ready_at)), None)
+            if nxt is None or buffers + 2 > MAX_BUFFERS:
+                break
+            chain.append(nxt)
+            buffers += 2 if g.nodes[nxt].op in BINARY else 1    # its other operand; its output if stored
+            tail = nxt
+        if not chain:
+            continue
+        group = Group(p, chain, set())
+        for a, b in zip(group.nodes, group.nodes[1:] + [None]):
+            if b is None or a in kept or any(u != b for u in users[a]):
+                group.stored.add(a)
+        for c in chain:
+            ready_at[c] = p
+        groups[p] = group
+    assert all(c in live for grp in groups.values() for c in grp.chain)
+    return groups
+
+
+def _absorbable(g: Graph, c: int, tail: int, producer: int, ready_at: dict[int, int]) -> bool:
+    node = g.nodes[c]
+    if node.shape != g.nodes[tail].shape:
+        return False
+    if node.op in UNARY:
+        return True
+    if node.op not in BINARY or node.srcs[0] == node.srcs[1]:
+        return False
+    other = node.srcs[1] if node.srcs[0] == tail else node.srcs[0]
+    ready = g.nodes[other].op in LEAVES or ready_at.get(other, other) < producer
+    return g.nodes[other].shape == node.shape and ready
