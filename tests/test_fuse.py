@@ -94,10 +94,11 @@ def test_chain_stops_at_the_storage_buffer_limit(device):
 
 
 @pytest.mark.gpu
-def test_fused_forward_matches_reference_and_unfused(device):
-    g = residual_net()
+@pytest.mark.parametrize("batch", [2, 17])   # the dense layer: one thread per output below 16 rows, tiles above
+def test_fused_forward_matches_reference_and_unfused(device, batch):
+    g = residual_net(batch)
     rng = fresh_rng()
-    inputs = {"x": rng.standard_normal((2, 6, 5, 3)).astype(np.float32)}
+    inputs = {"x": rng.standard_normal((batch, 6, 5, 3)).astype(np.float32)}
     params = {k: (0.5 * rng.standard_normal(g.nodes[i].shape)).astype(np.float32) for k, i in g.params.items()}
     program, fused = compare_on_gpu(device, g, inputs, params)
     assert len(program.kernels) < len(lower(g, fused=False).kernels)

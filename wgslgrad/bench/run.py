@@ -28,6 +28,7 @@ from ..runtime.init import init_params
 
 DEFAULT_BATCHES = (1, 16)   # small enough for lavapipe on a 2-core CPU; ask for 64, 256 on a GPU
 PEERS = ("torch", "tfjs")
+KNOWN_PEERS = (*PEERS, "unfused")   # unfused: wgslgrad with every node its own kernel (the fusion gain)
 
 
 @dataclass
@@ -78,7 +79,8 @@ def _median_ms(fn: Any, n: int, warmup: int) -> float:
 
 # ---- wgslgrad ----
 
-def bench_wgslgrad(spec: Path, batches: Sequence[int], steps: int, warmup: int, infer_steps: int) -> list[Row]:
+def bench_wgslgrad(spec: Path, batches: Sequence[int], steps: int, warmup: int, infer_steps: int,
+                   fused: bool = True) -> list[Row]:
     from ..compiler.lower import lower, lower_train
     from ..runtime.device import get_device
     from ..runtime.session import Session
@@ -89,7 +91,7 @@ def bench_wgslgrad(spec: Path, batches: Sequence[int], steps: int, warmup: int, 
     for batch in batches:
         t = time.perf_counter()
         graph = load_spec(spec, batch)
-        program = lower_train(graph)
+        program = lower_train(graph, fused=fused)
         compile_ms = (time.perf_counter() - t) * 1e3
         session = TrainSession(program, device)
         session.set_params(init_params(graph, seed=0))
@@ -104,13 +106,13 @@ def bench_wgslgrad(spec: Path, batches: Sequence[int], steps: int, warmup: int, 
         ms = (time.perf_counter() - t) * 1e3 / steps
         stats = session.stats()
         note = "" if all(math.isfinite(loss) for _, loss in losses) else "non-finite loss"
-        rows.append(Row(spec.stem, batch, f"wgslgrad ({adapter})", ms, batch * 1e3 / ms,
+        rows.append(Row(spec.stem, batch, f"wgslgrad{'' if fused else ' unfused'} ({adapter})", ms, batch * 1e3 / ms,
                         gpu_bytes=stats.get("total_bytes"), dispatches=stats.get("dispatches"),
                         compile_ms=compile_ms, pipeline_ms=1e3 * stats.get("pipeline_seconds", math.nan),
                         note=note))
         del session
     graph = load_spec(spec, 1)
-    program = lower(graph)
+    program = lower(graph, fused=fused)
     infer = Session(program, device)
     infer.set_params(init_params(graph, seed=0))
     need = {k for o in program.outputs if o not in program.optional_outputs for k in program.requires.get(o, [])}
@@ -184,12 +186,14 @@ def bench(spec_path: str | Path, batches: Sequence[int] = DEFAULT_BATCHES, steps
                 rows += bench_torch(spec, batches, steps, warmup, infer_steps, torch_device, torch_threads)
             elif peer == "tfjs":
                 rows += bench_tfjs(spec, batches, steps, warmup, infer_steps, tfjs_backend)
+            elif peer == "unfused":
+                rows += bench_wgslgrad(spec, batches, steps, warmup, infer_steps, fused=False)
             else:
-                raise ValueError(f"unknown peer {peer!r} (known: {', '.join(PEERS)})")
+                raise ValueError(f"unknown peer {peer!r} (known: {', '.join(KNOWN_PEERS)})")
         except (ImportError, RuntimeError) as e:
             print(f"bench: skipping {peer}: {str(e).splitlines()[0] if str(e) else type(e).__name__}",
                   file=sys.stderr)
-    base = {r.batch: r.train_ms for r in rows if r.backend.startswith("wgslgrad") and r.train_ms}
+    base = {r.batch: r.train_ms for r in rows if r.backend.startswith("wgslgrad (") and r.train_ms}
     for r in rows:
         ours = base.get(r.batch)
         if r.train_ms and ours:
@@ -238,7 +242,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warmup", type=int, default=2, help="untimed steps first (default 2)")
     p.add_argument("--infer-steps", type=int, default=10, help="timed batch-1 inference runs (default 10)")
     p.add_argument("--peers", default=",".join(PEERS),
-                   help="comma-separated peers to run, from torch,tfjs; empty for none (default %(default)s)")
+                   help="comma-separated peers to run, from torch,tfjs,unfused (wgslgrad without kernel fusion); "
+                        "empty for none (default %(default)s)")
     p.add_argument("--no-wgslgrad", action="store_true", help="run only the peers")
     p.add_argument("--torch-device", default=None, help="cpu or cuda (default: cuda when available)")
     p.add_argument("--torch-threads", type=int, default=None,

@@ -134,6 +134,7 @@ def lower_matmul(ctx: Ctx, i: int) -> list[Kernel]:
 
     For conv2d, M = B*Ho*Wo, K = kh*kw*Ci and A is gathered from the image (a 1x1, stride-1, unpadded
     conv reads the image as A directly); HWIO weights are already w[K, N] row-major, as are IO ones.
+    A dense layer on fewer than 16 rows (batch-1 inference) is one thread per output instead.
     """
     g, node = ctx.graph, ctx.graph.nodes[i]
     kb = ctx.builder()
@@ -150,6 +151,10 @@ def lower_matmul(ctx: Ctx, i: int) -> list[Kernel]:
                         pt=pt, pl=pl)
     else:
         m, k, n = xs[0], ws[0], ws[1]
+    if node.op is Op.DENSE and m < 16:   # a few rows: most of a 16-row tile would idle
+        wg, gx = elementwise_groups(ctx, m * n)
+        return [kb.kernel(name(ctx, i), "dense_rows.wgsl", wg, nodes, comment=fused_comment(ctx, nodes), x=x, wt=wt,
+                          bias=bias, epilogue=finish, m=m, n=n, k=k, wg=WORKGROUP, gx=gx)]
     bm, bn, bk = pow2_at_least(m, 16, 64), pow2_at_least(n, 16, 64), 16
     tiles_n = -(-n // bn)
     tiles = -(-m // bm) * tiles_n

@@ -10,22 +10,38 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
 {%- endmacro %}
 
-{# The register-blocked product of one BK-deep slice of the A and B tiles in workgroup memory: each thread
-   adds its TM x TN block of acc (rows ty + 16i, columns tx + 16j); B's tile rows are `brow` floats apart. #}
+{# Register blocking: each thread of a 16x16 workgroup accumulates a TM x TN block of the output tile (rows
+   ty + 16i, columns tx + 16j) in scalars acc{i}_{j}, unrolled here so that they stay in registers. #}
+{% macro accumulators(tm, tn) %}
+{% for i in range(tm) %}{% for j in range(tn) %}
+    var acc{{ i }}_{{ j }} = 0.0;
+{% endfor %}{% endfor %}
+{%- endmacro %}
+
+{# The product of one BK-deep slice of the A and B tiles in workgroup memory (As[k * AROW + m],
+   B's rows `brow` floats apart) added into the accumulators. #}
 {% macro tile_product(tm, tn, brow) %}
         for (var kk = 0u; kk < BK; kk++) {
-            var a: array<f32, {{ tm }}>;
-            var b: array<f32, {{ tn }}>;
-            for (var i = 0u; i < TM; i++) {
-                a[i] = As[kk * AROW + ty + 16u * i];
-            }
-            for (var j = 0u; j < TN; j++) {
-                b[j] = Bs[kk * {{ brow }} + tx + 16u * j];
-            }
-            for (var i = 0u; i < TM; i++) {
-                for (var j = 0u; j < TN; j++) {
-                    acc[i * TN + j] = fma(a[i], b[j], acc[i * TN + j]);
-                }
-            }
+{% for i in range(tm) %}
+            let a{{ i }} = As[kk * AROW + ty + {{ 16 * i }}u];
+{% endfor %}
+{% for j in range(tn) %}
+            let b{{ j }} = Bs[kk * {{ brow }} + tx + {{ 16 * j }}u];
+{% endfor %}
+{% for i in range(tm) %}{% for j in range(tn) %}
+            acc{{ i }}_{{ j }} = fma(a{{ i }}, b{{ j }}, acc{{ i }}_{{ j }});
+{% endfor %}{% endfor %}
         }
+{%- endmacro %}
+
+{# The caller's block once per accumulator, with `m`, `n` (its output row and column) and `r` (its value). #}
+{% macro each_result(tm, tn) %}
+{% for i in range(tm) %}{% for j in range(tn) %}
+    {
+        let m = m0 + ty + {{ 16 * i }}u;
+        let n = n0 + tx + {{ 16 * j }}u;
+        let r = acc{{ i }}_{{ j }};
+{{ caller() }}
+    }
+{% endfor %}{% endfor %}
 {%- endmacro %}

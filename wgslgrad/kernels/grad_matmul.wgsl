@@ -1,4 +1,4 @@
-{% from "_macros.wgsl" import tile_product %}
+{% from "_macros.wgsl" import accumulators, each_result, tile_product %}
 // {{ comment }}
 // out[m, n] = sum_k A[m, k] * B[k, n]; M={{ m }} N={{ n }} K={{ k }}{{ " in all, split among the phases" if a == "dy_taps" else "" }}.
 {% if a == "rows" %}
@@ -164,7 +164,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let n0 = (tile % {{ tiles_n }}u) * BN;
     let tx = lid3.x;
     let ty = lid3.y;
-    var acc: array<f32, {{ tm * tn }}>;
+{{ accumulators(tm, tn) }}
     for (var k0 = k_begin; k0 < k_end; k0 += BK) {
         // {{ bm * bk // 256 }} loads of A and {{ bk * bn // 256 }} of B per thread; consecutive threads read consecutive
         // addresses ({{ "m" if a_m_fast else "k" }} of A, {{ "k" if b_k_fast else "n" }} of B)
@@ -194,13 +194,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 {{ tile_product(tm, tn, "BROW") }}
         workgroupBarrier();
     }
-    for (var i = 0u; i < TM; i++) {
-        let m = m0 + ty + 16u * i;
-        for (var j = 0u; j < TN; j++) {
-            let n = n0 + tx + 16u * j;
-            if (m < p.rows && n < N) {
-                store(p, chunk, m, n, acc[i * TN + j]);
-            }
+{% call each_result(tm, tn) %}
+        if (m < p.rows && n < N) {
+            store(p, chunk, m, n, r);
         }
-    }
+{% endcall %}
 }

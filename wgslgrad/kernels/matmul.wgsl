@@ -1,10 +1,10 @@
-{% from "_macros.wgsl" import tile_product %}
+{% from "_macros.wgsl" import accumulators, each_result, tile_product %}
 // {{ comment }}
 // out[m, n] = f(sum_k A[m, k] * w[k, n] (+ bias[n])); M={{ m }} N={{ n }} K={{ k }}, row-major; f: the
 // elementwise ops fused after the product, applied to each element in registers (the epilogue).
 // A {{ "is gathered from an NHWC image (implicit im2col, TensorFlow padding)" if conv else "is row-major [M, K]" }}.
 // One {{ bm }}x{{ bn }} output tile per workgroup of 16x16 threads; each thread keeps a {{ tm }}x{{ tn }}
-// block in registers (rows ty + 16*i, columns tx + 16*j); K is walked in steps of {{ bk }} through
+// block in scalar registers (rows ty + 16*i, columns tx + 16*j); K is walked in steps of {{ bk }} through
 // workgroup memory.
 {{ bindings }}
 
@@ -64,7 +64,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let n0 = (tile % {{ tiles_n }}u) * BN;
     let tx = lid3.x;
     let ty = lid3.y;
-    var acc: array<f32, {{ tm * tn }}>;
+{{ accumulators(tm, tn) }}
     for (var k0 = 0u; k0 < K; k0 += BK) {
         // {{ bm * bk // 256 }} loads of A and {{ bk * bn // 256 }} of w per thread; consecutive threads read consecutive k / n
         for (var l = 0u; l < {{ bm * bk // 256 }}u; l++) {
@@ -83,21 +83,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 {{ tile_product(tm, tn, "BN") }}
         workgroupBarrier();
     }
-    for (var i = 0u; i < TM; i++) {
-        let m = m0 + ty + 16u * i;
-        for (var j = 0u; j < TN; j++) {
-            let n = n0 + tx + 16u * j;
-            if (m < M && n < N) {
-                let o = m * N + n;
+{% call each_result(tm, tn) %}
+        if (m < M && n < N) {
+            let o = m * N + n;
 {% if bias %}
-                var v = acc[i * TN + j] + {{ bias.var }}[{{ bias.off }}u + n];
+            var v = r + {{ bias.var }}[{{ bias.off }}u + n];
 {% else %}
-                var v = acc[i * TN + j];
+            var v = r;
 {% endif %}
 {% for line in epilogue %}
-                {{ line }}
+            {{ line }}
 {% endfor %}
-            }
         }
-    }
+{% endcall %}
 }

@@ -164,6 +164,25 @@ class Session:
         self.runs += 1
         return self._read_staging(outputs)
 
+    def profile(self, kernels: list[int] | None = None, repeat: int = 3) -> list[tuple[int, float]]:
+        """(kernel index, median seconds) for each of `kernels` (default all), each dispatched alone in its own
+        submit and waited for, `repeat` times. It runs on whatever the buffers hold: run or step once first.
+        The times include one submit and wait each, so they add up to more than a whole run."""
+        out, first = [], next(iter(self.buffers.values()))
+        for i in range(len(self.program.kernels)) if kernels is None else kernels:
+            times = []
+            for _ in range(repeat):
+                encoder = self.device.create_command_encoder()
+                compute_pass = encoder.begin_compute_pass()
+                self.record(compute_pass, [i])
+                compute_pass.end()
+                t = time.perf_counter()
+                self.device.queue.submit([encoder.finish()])
+                self.device.queue.read_buffer(first, 0, 4)   # waits for the queue
+                times.append(time.perf_counter() - t)
+            out.append((i, sorted(times)[len(times) // 2]))
+        return out
+
     def _copy_out(self, encoder: Any, slot: Slot, at: int) -> None:
         encoder.copy_buffer_to_buffer(self.buffers[slot.buffer], 4 * slot.offset, self._staging, at, 4 * slot.size)
 
