@@ -55,3 +55,17 @@ def test_wgslgrad_bench_command_takes_a_list_of_batches(device: Any, tmp_path: P
     with pytest.raises(SystemExit) as exit_:
         cli(["bench", str(DIGITS), "--batch", "0"])
     assert exit_.value.code == 2 and "--batch expects positive batch sizes" in capsys.readouterr().err
+
+
+@pytest.mark.gpu
+def test_bench_unfused_peer_and_profile(device: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(DIGITS), "--batch", "2", "--steps", "1", "--warmup", "1", "--infer-steps", "1",
+                 "--peers", "unfused", "--profile"]) == 0
+    out = capsys.readouterr().out
+    table, by_op, slowest = out.split("\n\n")[0], out.split("\n\n")[2], out.split("\n\n")[3]
+    fused, unfused = (line.split() for line in table.splitlines()[1:3])
+    assert fused[2] == "wgslgrad" and unfused[2:4] == ["wgslgrad", "unfused"]
+    assert int(fused[-4]) < int(unfused[-4])            # dispatches per step: conv+relu and dense+relu are one each
+    ops = {line.split()[0]: int(line.split()[1]) for line in by_op.splitlines()[1:]}
+    assert ops["conv2d"] == 2 and ops["adam"] == 1 and "relu" not in ops
+    assert slowest.splitlines()[0] == "slowest kernels" and len(slowest.splitlines()) == 2 + 10

@@ -216,8 +216,12 @@ def format_table(rows: Sequence[Row]) -> str:
     body = [[r.model, str(r.batch), r.backend, _fmt(r.train_ms), _fmt(r.images_per_s, 1), _fmt(r.infer_ms, 3),
              _fmt(r.gpu_bytes / 2**20 if r.gpu_bytes is not None else None, 1), _fmt(r.dispatches),
              _fmt(r.compile_ms, 0), _fmt(r.pipeline_ms, 0), _fmt(r.speedup), r.note] for r in rows]
+    return text_table(head, body, left={0, 2, 11})
+
+
+def text_table(head: Sequence[str], body: Sequence[Sequence[str]], left: set[int]) -> str:
+    """Fixed-width columns: those in `left` left-aligned, the others (numbers) right-aligned."""
     widths = [max(len(x) for x in col) for col in zip(head, *body)]
-    left = {0, 2, 11}
     lines = ["  ".join(c.ljust(w) if k in left else c.rjust(w) for k, (c, w) in enumerate(zip(line, widths)))
              for line in [head, *body]]
     return "\n".join(x.rstrip() for x in lines)
@@ -249,6 +253,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--torch-threads", type=int, default=None,
                    help="CPU threads for PyTorch (default: its own choice; 1 is steadier on a busy machine)")
     p.add_argument("--tfjs-backend", default="wasm", choices=["wasm", "cpu"], help="TF.js backend (default wasm)")
+    p.add_argument("--profile", action="store_true",
+                   help="also time each kernel of one training step (at the first batch size) alone: "
+                        "time per op kind and the slowest kernels")
     p.add_argument("-o", "--output", help="also write the rows as JSON to this file")
 
 
@@ -257,6 +264,10 @@ def run_args(args: argparse.Namespace) -> int:
                  [p for p in args.peers.split(",") if p], not args.no_wgslgrad, args.torch_device,
                  args.tfjs_backend, args.torch_threads)
     print(format_table(rows))
+    if args.profile and not args.no_wgslgrad:
+        from .profile import profile_step
+        print()
+        print(profile_step(Path(args.file), args.batch[0]))
     if args.output:
         Path(args.output).write_text(json.dumps([asdict(r) for r in rows], indent=1) + "\n")
     return 0
