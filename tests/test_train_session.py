@@ -198,6 +198,28 @@ def test_train_program_layout():
     assert all(not k.serves for k in p.kernels[p.phases["forward"][-1] + 1:])
 
 
+@pytest.mark.parametrize("batch", [4, 64])   # at 64 the filter gradients are split in two stages
+def test_gradient_kernels_count_the_forward_multiply_adds(batch):
+    """conv2d_dx/dw and dense_dx/dw each do as many multiply-adds as their forward op (without its bias); the
+    second stage of a split sums the partials, one FLOP per partial read."""
+    g = load_spec(EXAMPLES / "digits.py", batch=batch)
+    p = lower_train(g)
+    forward = {n.scope: n for n in g.nodes if n.op in (Op.CONV2D, Op.DENSE)}
+    partial_nodes = [k.nodes for k in p.kernels if k.name.endswith("_partial")]
+    finishing = [k for k in p.kernels if k.nodes in partial_nodes and not k.name.endswith("_partial")]
+    products = [k for k in p.kernels if k.op in ("conv2d_dx", "conv2d_dw", "dense_dx", "dense_dw")
+                and k not in finishing]
+    assert len(products) == 7   # dx of conv2d_1 (conv2d_0's input needs none) and both denses; dw of all four
+    for k in products:
+        fwd = forward[k.scope.removesuffix("/grad")]
+        assert k.flops == 2 * fwd.size * math.prod(g.nodes[fwd.srcs[1]].shape[:-1]), k.name
+    split_dw = [k for k in finishing if k.op in ("conv2d_dw", "dense_dw")]
+    assert (batch == 64) == bool(split_dw)
+    for k in split_dw:   # chunks x the filter's size
+        size = g.nodes[forward[k.scope.removesuffix("/grad")].srcs[1]].size
+        assert k.flops % size == 0 and 2 <= k.flops // size <= 256, k.name
+
+
 def test_train_program_copies_only_shared_or_constant_gradients():
     """a + b with equal shapes: one node is both gradients; a scalar added to the loss gets the constant 1."""
     g = Graph(batch=2)

@@ -34,8 +34,8 @@ def profile_step(spec: Path, batch: int, repeat: int = 3, top: int = 10) -> str:
                        [[op, str(len(ts)), f"{1e3 * sum(ts):.2f}", f"{100 * sum(ts) / total:.1f}%"] for op, ts in ops],
                        left={0})
     slow = sorted(times, key=lambda it: -it[1])[:top]
-    slowest = text_table(["kernel", "scope", "workgroups", "ms"],
-                         [[kernels[i].name, kernels[i].scope, "x".join(map(str, kernels[i].workgroups)), f"{1e3 * t:.2f}"]
-                          for i, t in slow], left={0, 1})
+    slowest = text_table(["kernel", "scope", "workgroups", "ms", "GFLOP/s"],
+                         [[kernels[i].name, kernels[i].scope, "x".join(map(str, kernels[i].workgroups)), f"{1e3 * t:.2f}",
+                           f"{kernels[i].flops / t / 1e9:.2f}"] for i, t in slow], left={0, 1})
     return (f"{spec.stem}, batch {batch}: {len(kernels)} kernels, {1e3 * total:.1f} ms dispatched one at a time\n\n"
             f"{by_op}\n\nslowest kernels\n{slowest}")

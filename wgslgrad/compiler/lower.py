@@ -182,7 +182,9 @@ class KernelBuilder:
         return "\n".join(lines)
 
     def kernel(self, name: str, template: str, workgroups: tuple[int, int, int], nodes: list[int],
-               **values: Any) -> Kernel:
+               flops: int | None = None, **values: Any) -> Kernel:
+        """Render `template`; `flops` defaults to the nodes' own (summary.node_flops): a second stage
+        that only sums partial results passes its own count."""
         assert len(self.bindings) <= MAX_STORAGE_BUFFERS, f"{name} binds {len(self.bindings)} buffers"
         assert all(0 < w <= MAX_WORKGROUPS for w in workgroups), f"{name}: workgroups {workgroups}"
         g = self.ctx.graph
@@ -191,7 +193,7 @@ class KernelBuilder:
         wgsl = render(template, bindings=self.declarations(), **values)
         return Kernel(name=name, wgsl=wgsl, bindings=list(self.bindings), workgroups=workgroups, nodes=nodes,
                       op=node.op.name.lower(), scope=node.scope,
-                      flops=sum(node_flops(g, g.nodes[i]) for i in nodes),
+                      flops=sum(node_flops(g, g.nodes[i]) for i in nodes) if flops is None else flops,
                       bytes=4 * sum(g.nodes[i].size for i in moved))
 
 

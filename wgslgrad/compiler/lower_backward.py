@@ -164,12 +164,13 @@ SCRATCH[Op.REDUCE_TO] = _reduce_scratch
 
 def _reduce_kernel(ctx: Ctx, i: int, kernel_name: str, kb: KernelBuilder, x: Operand, dst: Operand,
                    kept: list[dict[str, int]], red: list[dict[str, int]], cx: int, chunks: int) -> Kernel:
+    """x summed over `red` into dst[kept], in `chunks` parts (one FLOP per element read)."""
     outs, r = _prod(kept), _prod(red)
     hy = WORKGROUP // cx
     otiles = -(-outs // cx)
     groups = otiles * chunks
     wg = ctx.grid(groups)
-    return kb.kernel(kernel_name, "reduce_to.wgsl", wg, [i], comment=comment(ctx, i), x=x, dst=dst, kept=kept,
+    return kb.kernel(kernel_name, "reduce_to.wgsl", wg, [i], outs * r, comment=comment(ctx, i), x=x, dst=dst, kept=kept,
                      red=red, outs=outs, r=r, cx=cx, hy=hy, otiles=otiles, groups=groups, groups_r=chunks,
                      chunk=-(-r // chunks), gx=wg[0], halves=halves(hy))
 

@@ -89,8 +89,8 @@ def _reduce_partials(ctx: Ctx, i: int, chunks: int) -> Kernel:
     hy = min(WORKGROUP // cx, pow2_at_least(chunks, 1, WORKGROUP))
     groups = -(-node.size // cx)
     wg = ctx.grid(groups)
-    return kb.kernel(name(ctx, i), "reduce_partials.wgsl", wg, [i], comment=comment(ctx, i), partial=partial,
-                     out=out, n=node.size, chunks=chunks, cx=cx, hy=hy, groups=groups, gx=wg[0],
+    return kb.kernel(name(ctx, i), "reduce_partials.wgsl", wg, [i], chunks * node.size, comment=comment(ctx, i),
+                     partial=partial, out=out, n=node.size, chunks=chunks, cx=cx, hy=hy, groups=groups, gx=wg[0],
                      halves=halves(hy))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .ir import CONVS, ELEMENTWISE, LOSSES, POOLS, REDUCE, Graph, Node, Op, fmt_shape
+from .ir import BACKWARD, CONVS, ELEMENTWISE, LOSSES, POOLS, REDUCE, Graph, Node, Op, fmt_shape
 
 
 @dataclass
@@ -31,6 +31,27 @@ def node_flops(g: Graph, n: Node) -> int:
         return sum(g.nodes[s].size for s in n.srcs) * (3 if n.op in LOSSES or n.op is Op.SOFTMAX else 1)
     if n.op in ELEMENTWISE:
         return n.size
+    return _backward_flops(g, n)
+
+
+def _backward_flops(g: Graph, n: Node) -> int:
+    """A gradient's FLOPs: the products as many multiply-adds as the forward op; the rest one per element read."""
+    src = [g.nodes[s] for s in n.srcs]
+    if n.op in (Op.CONV2D_DX, Op.DEPTHWISE_DX):          # srcs dy, w
+        kh, kw, ci, _ = src[1].shape
+        return 2 * src[0].size * kh * kw * (ci if n.op is Op.CONV2D_DX else 1)
+    if n.op in (Op.CONV2D_DW, Op.DEPTHWISE_DW):          # srcs x, dy
+        kh, kw, ci, _ = n.arg["w_shape"]
+        return 2 * src[1].size * kh * kw * (ci if n.op is Op.CONV2D_DW else 1)
+    if n.op is Op.DENSE_DX:                              # dy[B,U] @ w[F,U].T
+        return 2 * src[0].size * src[1].shape[0]
+    if n.op is Op.DENSE_DW:                              # x[B,F].T @ dy[B,U]
+        return 2 * src[0].size * src[1].shape[1]
+    if n.op in (Op.MAX_POOL_GRAD, Op.AVG_POOL_GRAD):
+        kh, kw = n.arg["size"]
+        return src[-1].size * kh * kw
+    if n.op in BACKWARD:
+        return sum(s.size for s in src)
     return 0
 
 
