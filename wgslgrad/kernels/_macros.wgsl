@@ -10,7 +10,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
 {%- endmacro %}
 
-{# Register blocking: each thread of a 16x16 workgroup accumulates a TM x TN block of the output tile (rows
+{# Register blocking: each thread of a 16x16 workgroup accumulates a tm x tn block of the output tile (rows
    ty + 16i, columns tx + 16j) in scalars acc{i}_{j}, unrolled here so that they stay in registers. #}
 {% macro accumulators(tm, tn) %}
 {% for i in range(tm) %}{% for j in range(tn) %}
@@ -44,4 +44,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 {{ caller() }}
     }
 {% endfor %}{% endfor %}
+{%- endmacro %}
+
+{# A tree over the lanes of workgroup memory, one step per entry of `halves` (n/2, n/4, ..., 1), a barrier
+   after each: lanes below `half` combine element `at` of each of `arrays` with the one `half * stride`
+   floats further on, by `op` ("+" or "max"). Lane 0 (element `at` of lane 0) then holds the result. #}
+{% macro tree(halves, lane, at, stride=1, arrays=["part"], op="+") %}
+{% for half in halves %}
+    if ({{ lane }} < {{ half }}u) {
+{% for a in arrays %}
+{% if op == "max" %}
+        {{ a }}[{{ at }}] = max({{ a }}[{{ at }}], {{ a }}[{{ at }} + {{ half * stride }}u]);
+{% else %}
+        {{ a }}[{{ at }}] += {{ a }}[{{ at }} + {{ half * stride }}u];
+{% endif %}
+{% endfor %}
+    }
+    workgroupBarrier();{{ "\n" if not loop.last else "" }}
+{%- endfor %}
+{%- endmacro %}
+
+{# The end of a producer kernel for output element `o` (`col`: its column, for the bias): v = value (+ bias),
+   then the epilogue's statements (lower_forward.epilogue: the fused elementwise ops and the stores). #}
+{% macro finish(value, bias, col, epilogue) %}
+    var v = {{ value }}{% if bias %} + {{ bias.var }}[{{ bias.off }}u + {{ col }}]{% endif %};
+{% for line in epilogue %}
+    {{ line }}{{ "\n" if not loop.last else "" }}
+{%- endfor %}
 {%- endmacro %}

@@ -1,4 +1,4 @@
-{% from "_macros.wgsl" import per_element %}
+{% from "_macros.wgsl" import per_element, finish %}
 // {{ comment }}
 // out[m, n] = f(sum_k x[m, k] * w[k, n] (+ bias[n])) for a batch of {{ m }} rows (fewer than a 16-row tile):
 // one thread per output element walks K={{ k }}; consecutive threads read consecutive columns of w.
@@ -13,12 +13,5 @@
         acc = fma({{ x.var }}[xb + k], {{ wt.var }}[wb + k * {{ n }}u], acc);
     }
     let o = i;
-{% if bias %}
-    var v = acc + {{ bias.var }}[{{ bias.off }}u + n];
-{% else %}
-    var v = acc;
-{% endif %}
-{% for line in epilogue %}
-    {{ line }}
-{% endfor %}
+{{ finish("acc", bias, "n", epilogue) }}
 }

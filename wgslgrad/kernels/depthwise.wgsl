@@ -1,4 +1,4 @@
-{% from "_macros.wgsl" import per_element %}
+{% from "_macros.wgsl" import per_element, finish %}
 // {{ comment }}
 // out[b, oy, ox, c] = sum over taps x[b, oy*{{ sh }}-{{ pt }}+ky, ox*{{ sw }}-{{ pl }}+kx, c / {{ mult }}] * w[ky, kx, c] (+ bias[c]);
 // one thread per output element, the {{ taps | length }} taps unrolled with their offsets computed in Python.
@@ -25,8 +25,5 @@
     }
 {% endfor %}
     let o = i;
-    var v = acc;
-{% for line in epilogue %}
-    {{ line }}
-{% endfor %}
+{{ finish("acc", none, "c", epilogue) }}
 }

@@ -1,3 +1,4 @@
+{% from "_macros.wgsl" import tree %}
 // {{ comment }}
 // dw[ky, kx, c, m] = sum over p = (b, oy, ox) of x[b, oy*{{ sh }} + ky - {{ pt }}, ox*{{ sw }} + kx - {{ pl }}, c] * dy[b, oy, ox, c*{{ mult }} + m].
 // A workgroup takes {{ cx }} output channels o = c*{{ mult }} + m (contiguous in dy) x {{ hy }} lanes over the positions of
@@ -42,12 +43,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 {% for t in taps %}
     part[tid] = acc{{ loop.index0 }};
     workgroupBarrier();
-{% for half in halves %}
-    if (lid3.y < {{ half }}u) {
-        part[tid] += part[tid + {{ half * cx }}u];
-    }
-    workgroupBarrier();
-{% endfor %}
+{{ tree(halves, "lid3.y", "tid", cx) }}
     if (lid3.y == 0u && live) {
         {{ dst.var }}[{{ dst.off }}u + chunk * {{ outs }}u + {{ t.dw }}u + o] = part[tid];
     }

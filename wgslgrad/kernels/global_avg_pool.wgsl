@@ -1,3 +1,4 @@
+{% from "_macros.wgsl" import tree %}
 // {{ comment }}
 // out[b, c] = mean over {{ hw }} positions of x[b, p, c]. A workgroup of {{ cx }} channels x {{ hy }} lanes:
 // lane y sums positions y, y + {{ hy }}, ...; the lanes are then added in workgroup memory.
@@ -21,12 +22,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     }
     part[lid.y * {{ cx }}u + lid.x] = s;
     workgroupBarrier();
-{% for half in halves %}
-    if (lid.y < {{ half }}u) {
-        part[lid.y * {{ cx }}u + lid.x] += part[(lid.y + {{ half }}u) * {{ cx }}u + lid.x];
-    }
-    workgroupBarrier();
-{% endfor %}
+{{ tree(halves, "lid.y", "lid.y * " ~ cx ~ "u + lid.x", cx) }}
     if (lid.y == 0u && c < {{ c }}u) {
         {{ out.var }}[{{ out.off }}u + b * {{ c }}u + c] = part[lid.x] * {{ scale }};
     }

@@ -30,8 +30,6 @@
 const BM: u32 = {{ bm }}u;
 const BN: u32 = {{ bn }}u;
 const BK: u32 = {{ bk }}u;
-const TM: u32 = {{ tm }}u;
-const TN: u32 = {{ tn }}u;
 const M: u32 = {{ m }}u;
 const N: u32 = {{ n }}u;
 const K: u32 = {{ k }}u;

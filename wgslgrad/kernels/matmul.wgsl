@@ -1,4 +1,4 @@
-{% from "_macros.wgsl" import accumulators, each_result, tile_product %}
+{% from "_macros.wgsl" import accumulators, each_result, tile_product, finish %}
 // {{ comment }}
 // out[m, n] = f(sum_k A[m, k] * w[k, n] (+ bias[n])); M={{ m }} N={{ n }} K={{ k }}, row-major; f: the
 // elementwise ops fused after the product, applied to each element in registers (the epilogue).
@@ -11,8 +11,6 @@
 const BM: u32 = {{ bm }}u;
 const BN: u32 = {{ bn }}u;
 const BK: u32 = {{ bk }}u;
-const TM: u32 = {{ tm }}u;
-const TN: u32 = {{ tn }}u;
 const M: u32 = {{ m }}u;
 const N: u32 = {{ n }}u;
 const K: u32 = {{ k }}u;
@@ -86,14 +84,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 {% call each_result(tm, tn) %}
         if (m < M && n < N) {
             let o = m * N + n;
-{% if bias %}
-            var v = r + {{ bias.var }}[{{ bias.off }}u + n];
-{% else %}
-            var v = r;
-{% endif %}
-{% for line in epilogue %}
-            {{ line }}
-{% endfor %}
+{{ finish("r", bias, "n", epilogue) }}
         }
 {% endcall %}
 }

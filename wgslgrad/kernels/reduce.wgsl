@@ -1,3 +1,4 @@
+{% from "_macros.wgsl" import tree %}
 // {{ comment }}
 // {{ groups }} workgroup(s) of {{ wg }} threads; workgroup g adds term(i) for i in [g*{{ chunk }}, (g+1)*{{ chunk }}) ∩ [0, {{ n }}),
 // each thread a strided part, then a tree in workgroup memory; dst[g] = that sum * {{ scale }}.
@@ -48,12 +49,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     part[lid] = s;
     workgroupBarrier();
-{% for half in halves %}
-    if (lid < {{ half }}u) {
-        part[lid] += part[lid + {{ half }}u];
-    }
-    workgroupBarrier();
-{% endfor %}
+{{ tree(halves, "lid", "lid") }}
     if (lid == 0u) {
         {{ dst.var }}[{{ dst.off }}u + g] = part[0] * {{ scale }};
     }

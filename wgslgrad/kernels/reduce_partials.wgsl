@@ -1,3 +1,4 @@
+{% from "_macros.wgsl" import tree %}
 // {{ comment }}
 // out[o] = sum over c < {{ chunks }} of partial[c * {{ n }} + o]: the second stage of a split reduction. A workgroup
 // takes {{ cx }} outputs (contiguous) x {{ hy }} lanes over the chunks, then a tree over the lanes.
@@ -21,12 +22,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     }
     part[tid] = s;
     workgroupBarrier();
-{% for half in halves %}
-    if (lid3.y < {{ half }}u) {
-        part[tid] += part[tid + {{ half * cx }}u];
-    }
-    workgroupBarrier();
-{% endfor %}
+{{ tree(halves, "lid3.y", "tid", cx) }}
     if (lid3.y == 0u && o < {{ n }}u) {
         {{ out.var }}[{{ out.off }}u + o] = part[tid];
     }

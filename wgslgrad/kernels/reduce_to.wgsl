@@ -1,3 +1,4 @@
+{% from "_macros.wgsl" import tree %}
 // {{ comment }}
 // dst[{{ "g * " ~ outs ~ " + " if groups_r > 1 else "" }}o] = sum over the {{ r }} reduced positions j of x[base(o) + offset(j)], for {{ outs }} outputs o.
 // A workgroup of {{ cx }} outputs x {{ hy }} lanes: lane y adds positions y, y + {{ hy }}, ... of its chunk of
@@ -48,12 +49,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     }
     part[lid.y * {{ cx }}u + lid.x] = s;
     workgroupBarrier();
-{% for half in halves %}
-    if (lid.y < {{ half }}u) {
-        part[lid.y * {{ cx }}u + lid.x] += part[(lid.y + {{ half }}u) * {{ cx }}u + lid.x];
-    }
-    workgroupBarrier();
-{% endfor %}
+{{ tree(halves, "lid.y", "lid.y * " ~ cx ~ "u + lid.x", cx) }}
     if (lid.y == 0u && o < {{ outs }}u) {
         {{ dst.var }}[{{ dst.off }}u + g * {{ outs }}u + o] = part[lid.x];
     }

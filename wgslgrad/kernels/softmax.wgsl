@@ -1,3 +1,4 @@
+{% from "_macros.wgsl" import tree %}
 // {{ comment }}
 // softmax over the last axis: {{ rows }} rows of {{ k }}, max subtracted before exp.
 {% if per_thread %}
@@ -46,12 +47,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     part[lid] = m;
     workgroupBarrier();
-{% for half in halves %}
-    if (lid < {{ half }}u) {
-        part[lid] = max(part[lid], part[lid + {{ half }}u]);
-    }
-    workgroupBarrier();
-{% endfor %}
+{{ tree(halves, "lid", "lid", op="max") }}
     m = part[0];
     workgroupBarrier();
     var s = 0.0;
@@ -60,12 +56,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     part[lid] = s;
     workgroupBarrier();
-{% for half in halves %}
-    if (lid < {{ half }}u) {
-        part[lid] += part[lid + {{ half }}u];
-    }
-    workgroupBarrier();
-{% endfor %}
+{{ tree(halves, "lid", "lid") }}
     let inv = 1.0 / part[0];
     for (var j = lid; j < {{ k }}u; j += {{ wg }}u) {
         {{ out.var }}[ob + j] = exp({{ x.var }}[xb + j] - m) * inv;

@@ -1,3 +1,4 @@
+{% from "_macros.wgsl" import tree %}
 // {{ comment }}
 {% if kind == "softmax" %}
 // softmax gradient over the last axis: dx = y * (dy - sum(dy * y)); {{ rows }} rows of {{ k }}.
@@ -70,12 +71,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     part[lid] = s;
     workgroupBarrier();
-{% for half in halves %}
-    if (lid < {{ half }}u) {
-        part[lid] += part[lid + {{ half }}u];
-    }
-    workgroupBarrier();
-{% endfor %}
+{{ tree(halves, "lid", "lid") }}
     s = part[0];
     for (var j = lid; j < {{ k }}u; j += {{ wg }}u) {
         {{ out.var }}[ob + j] = {{ a.var }}[ab + j] * ({{ b.var }}[bb + j] - s);
@@ -87,12 +83,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     part[lid] = m;
     workgroupBarrier();
-{% for half in halves %}
-    if (lid < {{ half }}u) {
-        part[lid] = max(part[lid], part[lid + {{ half }}u]);
-    }
-    workgroupBarrier();
-{% endfor %}
+{{ tree(halves, "lid", "lid", op="max") }}
     m = part[0];
     workgroupBarrier();
     var se = 0.0;
@@ -104,13 +95,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     part[lid] = se;
     part2[lid] = sy;
     workgroupBarrier();
-{% for half in halves %}
-    if (lid < {{ half }}u) {
-        part[lid] += part[lid + {{ half }}u];
-        part2[lid] += part2[lid + {{ half }}u];
-    }
-    workgroupBarrier();
-{% endfor %}
+{{ tree(halves, "lid", "lid", arrays=["part", "part2"]) }}
     let scale = {{ dl.var }}[{{ dl.off }}u] * {{ scale }};
     let p = part2[0] / part[0];
     for (var j = lid; j < {{ k }}u; j += {{ wg }}u) {
