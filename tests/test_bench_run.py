@@ -60,12 +60,13 @@ def test_wgslgrad_bench_command_takes_a_list_of_batches(device: Any, tmp_path: P
 @pytest.mark.gpu
 def test_bench_unfused_peer_and_profile(device: Any, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([str(DIGITS), "--batch", "2", "--steps", "1", "--warmup", "1", "--infer-steps", "1",
-                 "--peers", "unfused", "--profile"]) == 0
+                 "--peers", "unfused,scalar", "--profile"]) == 0
     out = capsys.readouterr().out
     table, by_op, slowest = out.split("\n\n")[0], out.split("\n\n")[2], out.split("\n\n")[3]
-    fused, unfused = (line.split() for line in table.splitlines()[1:3])
-    assert fused[2] == "wgslgrad" and unfused[2:4] == ["wgslgrad", "unfused"]
+    fused, unfused, scalar = (line.split() for line in table.splitlines()[1:4])
+    assert fused[2] == "wgslgrad" and unfused[2:4] == ["wgslgrad", "unfused"] and scalar[2:4] == ["wgslgrad", "scalar"]
     assert int(fused[-4]) < int(unfused[-4])            # dispatches per step: conv+relu and dense+relu are one each
+    assert int(fused[-4]) == int(scalar[-4])            # vec4 loads change no kernel count
     ops = {line.split()[0]: int(line.split()[1]) for line in by_op.splitlines()[1:]}
     assert ops["conv2d"] == 2 and ops["adam"] == 1 and "relu" not in ops
     assert slowest.splitlines()[0] == "slowest kernels" and len(slowest.splitlines()) == 2 + 10

@@ -1,11 +1,16 @@
 """Each forward kernel in float32 on the GPU against the NumPy float64 interpreter of the IR (numpy_ref),
 on fresh random data at odd sizes, strides, paddings and channel counts."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 from gpu_check import compare_on_gpu, fresh_rng, inp, pads, param
 
+from wgslgrad.compiler.frontend import load_spec
 from wgslgrad.compiler.ir import Graph, Op
-from wgslgrad.compiler.lower import grid
+from wgslgrad.compiler.lower import grid, lower, lower_train
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 pytestmark = pytest.mark.gpu
 RTOL = 1e-4
@@ -39,6 +44,8 @@ CONVS = [  # (input shape, kernel, stride, padding, out channels, bias)
     ((1, 11, 13, 4), 1, 2, "same", 3, False),
     ((2, 12, 12, 20), 3, 1, "same", 67, True),     # 64x64 tiles, K = 180 over 12 steps
     ((1, 16, 16, 3), 3, 2, "valid", 16, True),
+    ((2, 12, 11, 8), 3, 2, "same", 12, True),      # channels in multiples of 4: A and w loaded as vec4
+    ((2, 9, 9, 8), 1, 1, "same", 36, False),       # pointwise, vec4; M = 162 ends inside a tile
 ]
 
 
@@ -65,12 +72,44 @@ def test_depthwise(device, shape, k, s, padding, mult, bias):
     check(device, g)
 
 
-@pytest.mark.parametrize("b,f,u,bias", [(3, 37, 19, True), (70, 100, 130, False), (1, 256, 136, True)])
+@pytest.mark.parametrize("b,f,u,bias", [(3, 37, 19, True), (70, 100, 130, False), (1, 256, 136, True),
+                                        (20, 64, 40, True)])
 def test_dense(device, b, f, u, bias):
     g = Graph(batch=b)
     x, w = inp(g, "x", (b, f)), param(g, "w", (f, u))
     g.outputs["y"] = g.add(Op.DENSE, (x, w, param(g, "b", (u,))) if bias else (x, w))
     check(device, g)
+
+
+def views(kernel) -> int:
+    """How many of a kernel's bindings are second (vec4) views of a buffer it already binds."""
+    return len(kernel.bindings) - len({b.buffer for b in kernel.bindings})
+
+
+@pytest.mark.parametrize("vec4", [True, False])
+def test_vec4_loads_where_the_channels_allow(device, vec4):
+    """A conv with 8 input and 12 output channels loads its image and filter 4 floats at a time (a read-only
+    vec4 view of each buffer: the input's and the parameters'); one on a 3-channel image only its filter;
+    vec4=False none. All three against float64."""
+    g = Graph(batch=2)
+    x, rgb = inp(g, "x", (2, 10, 10, 8)), inp(g, "rgb", (2, 10, 10, 3))
+    g.outputs["y"] = g.add(Op.CONV2D, (x, param(g, "w", (3, 3, 8, 12))), {"stride": (1, 1), "pad": (1, 1, 1, 1)})
+    g.outputs["z"] = g.add(Op.CONV2D, (rgb, param(g, "v", (3, 3, 3, 12))), {"stride": (2, 2), "pad": (0, 1, 0, 1)})
+    program, _ = check(device, g, vec4=vec4)
+    assert [views(k) for k in program.kernels] == ([2, 1] if vec4 else [0, 0])
+
+
+@pytest.mark.parametrize("spec", ["digits.py", "landmark68.py"])
+def test_a_buffer_bound_twice_is_never_written(spec):
+    """WebGPU refuses a dispatch that binds a buffer it writes more than once (Dawn: writable aliasing);
+    wgpu-native lets it pass, so the lowering must keep to the rule itself. Views are still used."""
+    g = load_spec(EXAMPLES / spec, batch=2)
+    kernels = lower(g).kernels + lower_train(g).kernels
+    for k in kernels:
+        for b in k.bindings:
+            twice = sum(c.buffer == b.buffer for c in k.bindings) > 1
+            assert not (twice and b.access != "read"), f"{k.name} binds {b.buffer} twice and writes it"
+    assert any(views(k) for k in kernels)
 
 
 @pytest.mark.parametrize("op,a,b", [

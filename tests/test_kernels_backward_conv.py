@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gpu_check import compare_on_gpu, fresh_rng, inp, pads
+from gpu_check import compare_on_gpu, fresh_rng, inp, pads, param, reference_gradients
 
 from wgslgrad.compiler.ir import Graph, Op
+from wgslgrad.compiler.lower import lower_train
 from wgslgrad.compiler.lower_backward_conv import conv_dx_phases, split
+from wgslgrad.runtime.train_session import TrainSession
 
 gpu = pytest.mark.gpu
 RTOL = 1e-4
@@ -81,6 +83,8 @@ CONVS = [  # (input shape, kernel, stride, padding, out channels)
     ((2, 7, 9, 13), 1, 2, "same", 5),      # 1x1 stride 2: odd rows and cols of dx get no tap (zero)
     ((2, 10, 9, 4), 3, 2, "valid", 33),    # the last row is read by no window
     ((1, 9, 9, 33), 3, 1, "valid", 70),    # dx: K = 9*70, two column tiles of dw
+    ((2, 12, 11, 8), 3, 2, "same", 12),    # channels in multiples of 4: every operand loaded as vec4
+    ((2, 9, 9, 16), 1, 1, "same", 8),      # pointwise, vec4: dw's K = 162 ends inside a 16-step
 ]
 
 
@@ -132,12 +136,35 @@ def test_depthwise_grads(device, shape, k, s, padding, mult, split_dw):
 # ---- dense ----
 
 @gpu
-@pytest.mark.parametrize("b,f,u", [(3, 37, 19), (70, 100, 130), (600, 33, 17), (1, 5, 3)])
+@pytest.mark.parametrize("b,f,u", [(3, 37, 19), (70, 100, 130), (600, 33, 17), (1, 5, 3), (24, 64, 36),
+                                   (600, 32, 20)])
 def test_dense_grads(device, b, f, u):
-    """dx = dy @ w.T and dw = x.T @ dy; F and U are no multiples of the tile; B = 600 splits dw's K."""
+    """dx = dy @ w.T and dw = x.T @ dy; F and U are no multiples of the tile; B = 600 splits dw's K (with
+    scalar and with vec4 loads)."""
     g = Graph(batch=b)
     x, w, dy = inp(g, "x", (b, f)), inp(g, "w", (f, u)), inp(g, "dy", (b, u))
     g.outputs["dx"] = g.add(Op.DENSE_DX, (dy, w))
     g.outputs["dw"] = g.add(Op.DENSE_DW, (x, dy))
     program, _ = check(device, g)
     assert any(k.name.endswith("_partial") for k in program.kernels) == (b == 600)
+
+
+@gpu
+def test_dense_dw_reads_two_layouts_from_one_buffer(device):
+    """In a training step dw = x.T @ dy reads x (100 features: 4 at a time) and dy (7 units: one at a
+    time) from the arena and writes `grads`: one vec4 view of the arena, for x only."""
+    g = Graph(batch=5)
+    h = g.add(Op.RELU, (inp(g, "x", (5, 100)),))
+    y = g.add(Op.DENSE, (h, param(g, "w", (100, 7))))
+    g.loss = g.add(Op.MSE, (y, inp(g, "t", (5, 7))))
+    rng = fresh_rng()
+    inputs = {k: rng.standard_normal(g.nodes[i].shape).astype(np.float32) for k, i in g.inputs.items()}
+    params = {"w": rng.standard_normal((100, 7)).astype(np.float32)}
+    _, ref = reference_gradients(g, inputs, params)
+    program = lower_train(g)
+    (dw,) = [k for k in program.kernels if k.op == "dense_dw"]
+    assert [b.buffer for b in dw.bindings].count("arena") == 2
+    session = TrainSession(program, device)
+    session.set_params(params)
+    got = session.gradients(inputs)["w"]
+    assert np.max(np.abs(got - ref["w"])) < RTOL * np.max(np.abs(ref["w"]))

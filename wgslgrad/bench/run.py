@@ -28,7 +28,11 @@ from ..runtime.init import init_params
 
 DEFAULT_BATCHES = (1, 16)   # small enough for lavapipe on a 2-core CPU; ask for 64, 256 on a GPU
 PEERS = ("torch", "tfjs")
-KNOWN_PEERS = (*PEERS, "unfused")   # unfused: wgslgrad with every node its own kernel (the fusion gain)
+VARIANTS = {                        # wgslgrad lowered without one optimisation: its gain, in the same run
+    "unfused": {"fused": False},    # every node its own kernel
+    "scalar": {"vec4": False},      # every load of the tiled products one float
+}
+KNOWN_PEERS = (*PEERS, *VARIANTS)
 
 
 @dataclass
@@ -80,7 +84,8 @@ def _median_ms(fn: Any, n: int, warmup: int) -> float:
 # ---- wgslgrad ----
 
 def bench_wgslgrad(spec: Path, batches: Sequence[int], steps: int, warmup: int, infer_steps: int,
-                   fused: bool = True) -> list[Row]:
+                   variant: str = "") -> list[Row]:
+    """wgslgrad's rows, or those of a VARIANTS entry."""
     from ..compiler.lower import lower, lower_train
     from ..runtime.device import get_device
     from ..runtime.session import Session
@@ -91,7 +96,7 @@ def bench_wgslgrad(spec: Path, batches: Sequence[int], steps: int, warmup: int, 
     for batch in batches:
         t = time.perf_counter()
         graph = load_spec(spec, batch)
-        program = lower_train(graph, fused=fused)
+        program = lower_train(graph, **VARIANTS.get(variant, {}))
         compile_ms = (time.perf_counter() - t) * 1e3
         session = TrainSession(program, device)
         session.set_params(init_params(graph, seed=0))
@@ -106,13 +111,13 @@ def bench_wgslgrad(spec: Path, batches: Sequence[int], steps: int, warmup: int, 
         ms = (time.perf_counter() - t) * 1e3 / steps
         stats = session.stats()
         note = "" if all(math.isfinite(loss) for _, loss in losses) else "non-finite loss"
-        rows.append(Row(spec.stem, batch, f"wgslgrad{'' if fused else ' unfused'} ({adapter})", ms, batch * 1e3 / ms,
+        rows.append(Row(spec.stem, batch, f"wgslgrad{' ' + variant if variant else ''} ({adapter})", ms, batch * 1e3 / ms,
                         gpu_bytes=stats.get("total_bytes"), dispatches=stats.get("dispatches"),
                         compile_ms=compile_ms, pipeline_ms=1e3 * stats.get("pipeline_seconds", math.nan),
                         note=note))
         del session
     graph = load_spec(spec, 1)
-    program = lower(graph, fused=fused)
+    program = lower(graph, **VARIANTS.get(variant, {}))
     infer = Session(program, device)
     infer.set_params(init_params(graph, seed=0))
     need = {k for o in program.outputs if o not in program.optional_outputs for k in program.requires.get(o, [])}
@@ -186,8 +191,8 @@ def bench(spec_path: str | Path, batches: Sequence[int] = DEFAULT_BATCHES, steps
                 rows += bench_torch(spec, batches, steps, warmup, infer_steps, torch_device, torch_threads)
             elif peer == "tfjs":
                 rows += bench_tfjs(spec, batches, steps, warmup, infer_steps, tfjs_backend)
-            elif peer == "unfused":
-                rows += bench_wgslgrad(spec, batches, steps, warmup, infer_steps, fused=False)
+            elif peer in VARIANTS:
+                rows += bench_wgslgrad(spec, batches, steps, warmup, infer_steps, variant=peer)
             else:
                 raise ValueError(f"unknown peer {peer!r} (known: {', '.join(KNOWN_PEERS)})")
         except (ImportError, RuntimeError) as e:
@@ -246,7 +251,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warmup", type=int, default=2, help="untimed steps first (default 2)")
     p.add_argument("--infer-steps", type=int, default=10, help="timed batch-1 inference runs (default 10)")
     p.add_argument("--peers", default=",".join(PEERS),
-                   help="comma-separated peers to run, from torch,tfjs,unfused (wgslgrad without kernel fusion); "
+                   help="comma-separated peers to run, from torch,tfjs,unfused,scalar (the last two: wgslgrad without "
+                        "kernel fusion, without vec4 loads); "
                         "empty for none (default %(default)s)")
     p.add_argument("--no-wgslgrad", action="store_true", help="run only the peers")
     p.add_argument("--torch-device", default=None, help="cpu or cuda (default: cuda when available)")

@@ -108,6 +108,7 @@ class Ctx:
     max_workgroups: int = MAX_WORKGROUPS
     arena_chunk: int = ARENA_CHUNK
     groups: dict[int, fuse.Group] = field(default_factory=dict)   # fused groups by producer
+    vec4: bool = True             # tiled products load 4 consecutive floats at once where the layout allows
 
     def fuse(self, needed: list[int], keep: list[int], end: int) -> None:
         self.groups = fuse.plan(self.graph, needed, keep, end)
@@ -132,6 +133,7 @@ class KernelBuilder:
         self.vars: dict[str, str] = {}
         self.uniform_vec4s: dict[str, int] = {}
         self.vec4_buffers: set[str] = set()
+        self.views: dict[str, tuple[str, Binding]] = {}   # buffer -> its vec4 view's name and binding
 
     def var(self, buffer: str, access: str = READ) -> str:
         if buffer not in self.vars:
@@ -157,6 +159,26 @@ class KernelBuilder:
         self.vec4_buffers.add(buffer)
         return self.var(buffer, access)
 
+    def view4(self, x: Operand, aligned: bool) -> str | None:
+        """A second, read-only binding of x's buffer as array<vec4<f32>>, for loads of 4 consecutive
+        elements of x that start at multiples of 4 (`aligned`: x's layout allows that); its name, or None
+        (the caller then loads scalars) when vec4 loads are off, x's offset is not 16-byte aligned, the
+        kernel has no storage binding left, or it writes that buffer: WebGPU lets a dispatch bind one
+        buffer twice only if neither binding is writable. Call it after binding every output."""
+        buffer = next(b for b, v in self.vars.items() if v == x.var)
+        base = next(b for b in self.bindings if b.buffer == buffer)
+        if not (self.ctx.vec4 and aligned and x.off % 4 == 0 and base.access == READ):
+            return None
+        if buffer in self.views:
+            return self.views[buffer][0]
+        if len(self.bindings) >= MAX_STORAGE_BUFFERS:
+            return None
+        name = f"{x.var}_4"
+        binding = Binding(buffer, READ)
+        self.views[buffer] = (name, binding)
+        self.bindings.append(binding)
+        return name
+
     def slot(self, slot: Slot, write: bool = False) -> Operand:
         return Operand(self.var(slot.buffer, READ_WRITE if write else READ), slot.offset, slot.shape)
 
@@ -168,17 +190,22 @@ class KernelBuilder:
 
     def fits(self, buffers: list[str]) -> bool:
         """Whether binding `buffers` too keeps this kernel within the storage-buffer limit."""
-        return len(set(self.vars) | set(buffers)) <= MAX_STORAGE_BUFFERS
+        return len(set(self.vars) | set(buffers)) + len(self.views) <= MAX_STORAGE_BUFFERS
 
     def declarations(self) -> str:
+        views = {id(b): name for name, b in self.views.values()}
+        for b in self.bindings:
+            assert not (b.buffer in self.views and b.access != READ), f"{b.buffer} has a vec4 view and is written"
         lines = []
         for i, b in enumerate(self.bindings):
             if b.access == UNIFORM:
                 lines.append(f"@group(0) @binding({i}) var<uniform> {self.vars[b.buffer]}: "
                              f"array<vec4<f32>, {self.uniform_vec4s[b.buffer]}>;")
             else:
-                elem = "vec4<f32>" if b.buffer in self.vec4_buffers else "f32"
-                lines.append(f"@group(0) @binding({i}) var<storage, {b.access}> {self.vars[b.buffer]}: array<{elem}>;")
+                vec4 = id(b) in views or b.buffer in self.vec4_buffers
+                name = views.get(id(b), self.vars[b.buffer])
+                lines.append(f"@group(0) @binding({i}) var<storage, {b.access}> {name}: "
+                             f"array<{'vec4<f32>' if vec4 else 'f32'}>;")
         return "\n".join(lines)
 
     def kernel(self, name: str, template: str, workgroups: tuple[int, int, int], nodes: list[int],
@@ -244,13 +271,14 @@ def place_params(g: Graph) -> dict[str, ParamSlot]:
 
 
 def lower(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS, arena_chunk: int = ARENA_CHUNK,
-          fused: bool = True) -> Program:
+          fused: bool = True, vec4: bool = True) -> Program:
     """The forward pass of `graph` as a Program; the loss (when set) is an extra output named "loss",
     which the Session computes only when the inputs it needs are given.
 
     `max_workgroups` caps workgroups per dispatch dimension (tests lower it to exercise 2-D dispatch);
     `arena_chunk` caps each arena buffer, in f32 elements (tests lower it to exercise several);
-    `fused=False` gives every node its own kernel (tests compare the two).
+    `fused=False` gives every node its own kernel, `vec4=False` makes every load a scalar one (tests and
+    `bench --peers` compare them).
     """
     verify(graph)
     g = graph
@@ -262,7 +290,7 @@ def lower(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS, arena_chunk: in
     needed = sorted(needed_nodes(g, list(outputs.values())))                 # 1. what the outputs need
     params = place_params(g)                                                # 2. leaves
     slots, consts = leaf_slots(g, needed, params)
-    ctx = Ctx(g, slots, max_workgroups=max_workgroups, arena_chunk=arena_chunk)
+    ctx = Ctx(g, slots, max_workgroups=max_workgroups, arena_chunk=arena_chunk, vec4=vec4)
     if fused:
         ctx.fuse(needed, list(outputs.values()), len(g.nodes))              # 3. fused groups
     arena, activations = plan_arena(ctx, needed, list(outputs.values()))    # 4. the arena

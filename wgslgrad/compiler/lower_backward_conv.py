@@ -71,12 +71,21 @@ def _matmul_plan(g: Graph, node: Node) -> dict[str, Any]:
     return plan | t | {"m": m, "n": n, "k": k, "tiles": tiles, "chunks": chunks, "kc": kc}
 
 
+# The axis along which consecutive elements of an operand lie in memory, by operand and layout: vec4 loads
+# need its length to be a multiple of 4 (each vec4 then starts at a multiple of 4 and is all inside the
+# operand or all outside).
+CONTIGUOUS = {("a", "rows"): "k", ("a", "cols"): "m", ("a", "im2col_t"): "ci", ("a", "dy_taps"): "co",
+              ("b", "rows"): "n", ("b", "cols"): "k", ("b", "w_taps"): "co"}
+
+
 def _matmul(ctx: Ctx, i: int, kb: KernelBuilder, kernel_name: str, out: Operand, a_src: Operand,
             b_src: Operand, plan: dict[str, Any]) -> Kernel:
     groups = plan["tiles"] * plan["chunks"]
     wg = ctx.grid(groups)
+    a4 = kb.view4(a_src, plan[CONTIGUOUS["a", plan["a"]]] % 4 == 0)
+    b4 = kb.view4(b_src, plan[CONTIGUOUS["b", plan["b"]]] % 4 == 0)
     values = dict(plan, comment=comment(ctx, i), a_src=a_src, b_src=b_src, out=out, groups=groups, gx=wg[0],
-                  a_m_fast=plan["a"] in ("cols", "im2col_t"), b_k_fast=plan["b"] in ("cols", "w_taps"))
+                  a_m_fast=plan["a"] in ("cols", "im2col_t"), b_k_fast=plan["b"] in ("cols", "w_taps"), a4=a4, b4=b4)
     return kb.kernel(kernel_name, "grad_matmul.wgsl", wg, [i], **values)
 
 

@@ -159,9 +159,11 @@ def lower_matmul(ctx: Ctx, i: int) -> list[Kernel]:
     tiles_n = -(-n // bn)
     tiles = -(-m // bm) * tiles_n
     wg = ctx.grid(tiles)
+    # vec4 loads: 4 consecutive k of A are 4 channels of one pixel (or 4 floats of one row), 4 n of w one row
+    a4, b4 = kb.view4(x, conv.get("ci", k) % 4 == 0), kb.view4(wt, n % 4 == 0)
     return [kb.kernel(name(ctx, i), "matmul.wgsl", wg, nodes, comment=fused_comment(ctx, nodes), x=x, wt=wt,
                       bias=bias, epilogue=finish, m=m, n=n, k=k, bm=bm, bn=bn, bk=bk, tm=bm // 16, tn=bn // 16, tiles=tiles,
-                      tiles_n=tiles_n, gx=wg[0], conv=bool(conv), **conv)]
+                      tiles_n=tiles_n, gx=wg[0], conv=bool(conv), a4=a4, b4=b4, **conv)]
 
 
 @rule(Op.DEPTHWISE)

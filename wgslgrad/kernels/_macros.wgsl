@@ -18,6 +18,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 {% endfor %}{% endfor %}
 {%- endmacro %}
 
+{# One BK-deep step of a workgroup tile: tile[d * row + i] = the operand at position i of the tile (its row m
+   for A, column n for B) and depth d, for i < len and d < bk. caller(i, d) is the WGSL index of that element
+   in `src`, or NONE for a zero. Consecutive threads take consecutive addresses along `fast` ("i" or "d");
+   with `src4`, a vec4 view of src, each thread loads 4 consecutive elements at once (the caller's layout
+   then puts them in one vec4, all inside the operand or all outside). #}
+{% macro fill(tile, row, len, bk, src, src4, fast) %}
+{% set w = 4 if src4 else 1 %}
+{% set count = len * bk // w %}
+{% set along = (len if fast == "i" else bk) // w %}
+{% set i, d = ("f", "s") if fast == "i" else ("s", "f") %}
+        for (var l = 0u; l < {{ -(-count // 256) }}u; l++) {
+            let e = tid + l * 256u;
+{% if count % 256 %}
+            if (e >= {{ count }}u) {
+                break;
+            }
+{% endif %}
+            let f = (e % {{ along }}u){{ " * 4u" if src4 else "" }};
+            let s = e / {{ along }}u;
+            let at = {{ caller(i, d) }};
+{% if src4 %}
+            var v = vec4<f32>(0.0);
+            if (at != NONE) {
+                v = {{ src4 }}[at / 4u];
+            }
+{% for q in range(4) %}
+            {{ tile }}[{% if fast == "d" %}({{ d }} + {{ q }}u){% else %}{{ d }}{% endif %} * {{ row }} + {{ i }}{% if fast == "i" %} + {{ q }}u{% endif %}] = v[{{ q }}];
+{% endfor %}
+{% else %}
+            var v = 0.0;
+            if (at != NONE) {
+                v = {{ src }}[at];
+            }
+            {{ tile }}[{{ d }} * {{ row }} + {{ i }}] = v;
+{% endif %}
+        }
+{%- endmacro %}
+
 {# The product of one BK-deep slice of the A and B tiles in workgroup memory (As[k * AROW + m],
    B's rows `brow` floats apart) added into the accumulators. #}
 {% macro tile_product(tm, tn, brow) %}

@@ -1,4 +1,4 @@
-{% from "_macros.wgsl" import accumulators, each_result, tile_product %}
+{% from "_macros.wgsl" import accumulators, each_result, fill, tile_product %}
 // {{ comment }}
 // out[m, n] = sum_k A[m, k] * B[k, n]; M={{ m }} N={{ n }} K={{ k }}{{ " in all, split among the phases" if a == "dy_taps" else "" }}.
 {% if a == "rows" %}
@@ -21,7 +21,7 @@
 {% endif %}
 // One {{ bm }}x{{ bn }} output tile per workgroup of 16x16 threads; each thread keeps a {{ tm }}x{{ tn }}
 // block in registers (rows ty + 16*i, columns tx + 16*j); K is walked in steps of {{ bk }} through
-// workgroup memory.
+// workgroup memory, A and B loaded {{ "4" if a4 else "1" }} and {{ "4" if b4 else "1" }} floats at a time.
 {% if chunks > 1 %}
 // Split K: chunk c of {{ chunks }} sums k in [c*{{ kc }}, (c+1)*{{ kc }}) into partial[c, m, n]; a second kernel adds the chunks.
 {% endif %}
@@ -73,14 +73,17 @@ fn problem(t: u32) -> Problem {
 }
 {% endif %}
 
-fn load_a(p: Problem, m: u32, k: u32) -> f32 {
+const NONE: u32 = 0xffffffffu;   // an index that stands for a zero
+
+// Where A[m, k] is in {{ a_src.var }}: NONE outside A (and off the image).
+fn a_at(p: Problem, m: u32, k: u32) -> u32 {
     if (m >= p.rows || k >= p.depth) {
-        return 0.0;
+        return NONE;
     }
 {% if a == "rows" %}
-    return {{ a_src.var }}[{{ a_src.off }}u + m * K + k];
+    return {{ a_src.off }}u + m * K + k;
 {% elif a == "cols" %}
-    return {{ a_src.var }}[{{ a_src.off }}u + k * M + m];
+    return {{ a_src.off }}u + k * M + m;
 {% elif a == "im2col_t" %}
     let ci = m % {{ ci }}u;
     let kx = (m / {{ ci }}u) % {{ kw }}u;
@@ -91,9 +94,9 @@ fn load_a(p: Problem, m: u32, k: u32) -> f32 {
     let iy = i32(oy * {{ sh }}u + ky) - {{ pt }};
     let ix = i32(ox * {{ sw }}u + kx) - {{ pl }};
     if (iy < 0 || iy >= {{ h }} || ix < 0 || ix >= {{ w }}) {
-        return 0.0;
+        return NONE;
     }
-    return {{ a_src.var }}[{{ a_src.off }}u + ((b * {{ h }}u + u32(iy)) * {{ w }}u + u32(ix)) * {{ ci }}u + ci];
+    return {{ a_src.off }}u + ((b * {{ h }}u + u32(iy)) * {{ w }}u + u32(ix)) * {{ ci }}u + ci;
 {% elif a == "dy_taps" %}
     let ww = m % p.wp;
     let hh = (m / p.wp) % p.hp;
@@ -103,26 +106,27 @@ fn load_a(p: Problem, m: u32, k: u32) -> f32 {
     let oy = p.qy + i32(hh) - i32(tap / p.ntx);
     let ox = p.qx + i32(ww) - i32(tap % p.ntx);
     if (oy < 0 || oy >= {{ ho }} || ox < 0 || ox >= {{ wo }}) {
-        return 0.0;
+        return NONE;
     }
-    return {{ a_src.var }}[{{ a_src.off }}u + ((b * {{ ho }}u + u32(oy)) * {{ wo }}u + u32(ox)) * {{ co }}u + co];
+    return {{ a_src.off }}u + ((b * {{ ho }}u + u32(oy)) * {{ wo }}u + u32(ox)) * {{ co }}u + co;
 {% endif %}
 }
 
-fn load_b(p: Problem, k: u32, n: u32) -> f32 {
+// Where B[k, n] is in {{ b_src.var }}: NONE outside B.
+fn b_at(p: Problem, k: u32, n: u32) -> u32 {
     if (k >= p.depth || n >= N) {
-        return 0.0;
+        return NONE;
     }
 {% if b == "rows" %}
-    return {{ b_src.var }}[{{ b_src.off }}u + k * N + n];
+    return {{ b_src.off }}u + k * N + n;
 {% elif b == "cols" %}
-    return {{ b_src.var }}[{{ b_src.off }}u + n * K + k];
+    return {{ b_src.off }}u + n * K + k;
 {% elif b == "w_taps" %}
     let co = k % {{ co }}u;
     let tap = k / {{ co }}u;
     let ky = p.ry + (tap / p.ntx) * {{ sh }}u;
     let kx = p.rx + (tap % p.ntx) * {{ sw }}u;
-    return {{ b_src.var }}[{{ b_src.off }}u + ((ky * {{ kw }}u + kx) * {{ ci }}u + n) * {{ co }}u + co];
+    return {{ b_src.off }}u + ((ky * {{ kw }}u + kx) * {{ ci }}u + n) * {{ co }}u + co;
 {% endif %}
 }
 
@@ -164,30 +168,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let ty = lid3.y;
 {{ accumulators(tm, tn) }}
     for (var k0 = k_begin; k0 < k_end; k0 += BK) {
-        // {{ bm * bk // 256 }} loads of A and {{ bk * bn // 256 }} of B per thread; consecutive threads read consecutive
-        // addresses ({{ "m" if a_m_fast else "k" }} of A, {{ "k" if b_k_fast else "n" }} of B)
-        for (var l = 0u; l < {{ bm * bk // 256 }}u; l++) {
-            let e = tid + l * 256u;
-{% if a_m_fast %}
-            let r = e % BM;
-            let c = e / BM;
-{% else %}
-            let r = e / BK;
-            let c = e % BK;
-{% endif %}
-            As[c * AROW + r] = load_a(p, m0 + r, k0 + c);
-        }
-        for (var l = 0u; l < {{ bk * bn // 256 }}u; l++) {
-            let e = tid + l * 256u;
-{% if b_k_fast %}
-            let r = e % BK;
-            let c = e / BK;
-{% else %}
-            let r = e / BN;
-            let c = e % BN;
-{% endif %}
-            Bs[r * BROW + c] = load_b(p, k0 + r, n0 + c);
-        }
+        // consecutive threads read consecutive addresses ({{ "m" if a_m_fast else "k" }} of A, {{ "k" if b_k_fast else "n" }} of B)
+{% call(i, d) fill("As", "AROW", bm, bk, a_src.var, a4, "i" if a_m_fast else "d") %}a_at(p, m0 + {{ i }}, k0 + {{ d }}){% endcall %}
+
+{% call(i, d) fill("Bs", "BROW", bn, bk, b_src.var, b4, "d" if b_k_fast else "i") %}b_at(p, k0 + {{ d }}, n0 + {{ i }}){% endcall %}
+
         workgroupBarrier();
 {{ tile_product(tm, tn, "BROW") }}
         workgroupBarrier();

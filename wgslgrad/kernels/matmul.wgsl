@@ -1,11 +1,11 @@
-{% from "_macros.wgsl" import accumulators, each_result, tile_product, finish %}
+{% from "_macros.wgsl" import accumulators, each_result, fill, tile_product, finish %}
 // {{ comment }}
 // out[m, n] = f(sum_k A[m, k] * w[k, n] (+ bias[n])); M={{ m }} N={{ n }} K={{ k }}, row-major; f: the
 // elementwise ops fused after the product, applied to each element in registers (the epilogue).
 // A {{ "is gathered from an NHWC image (implicit im2col, TensorFlow padding)" if conv else "is row-major [M, K]" }}.
 // One {{ bm }}x{{ bn }} output tile per workgroup of 16x16 threads; each thread keeps a {{ tm }}x{{ tn }}
 // block in scalar registers (rows ty + 16*i, columns tx + 16*j); K is walked in steps of {{ bk }} through
-// workgroup memory.
+// workgroup memory, A and w loaded {{ "4" if a4 else "1" }} and {{ "4" if b4 else "1" }} floats at a time.
 {{ bindings }}
 
 const BM: u32 = {{ bm }}u;
@@ -21,9 +21,12 @@ const AROW: u32 = BM + 1u;
 var<workgroup> As: array<f32, {{ bk * (bm + 1) }}>;  // As[k * AROW + m]
 var<workgroup> Bs: array<f32, {{ bk * bn }}>;  // Bs[k * BN + n]
 
-fn load_a(m: u32, k: u32) -> f32 {
+const NONE: u32 = 0xffffffffu;   // an index that stands for a zero
+
+// Where A[m, k] is in {{ x.var }}: NONE outside A{{ " and in the padding" if conv else "" }}.
+fn a_at(m: u32, k: u32) -> u32 {
     if (m >= M || k >= K) {
-        return 0.0;
+        return NONE;
     }
 {% if conv %}
     // m -> (b, oy, ox); k -> (ky, kx, ci), HWIO order
@@ -36,19 +39,20 @@ fn load_a(m: u32, k: u32) -> f32 {
     let iy = i32(oy * {{ sh }}u + ky) - {{ pt }};
     let ix = i32(ox * {{ sw }}u + kx) - {{ pl }};
     if (iy < 0 || iy >= {{ h }} || ix < 0 || ix >= {{ w }}) {
-        return 0.0;
+        return NONE;
     }
-    return {{ x.var }}[{{ x.off }}u + ((b * {{ h }}u + u32(iy)) * {{ w }}u + u32(ix)) * {{ ci }}u + ci];
+    return {{ x.off }}u + ((b * {{ h }}u + u32(iy)) * {{ w }}u + u32(ix)) * {{ ci }}u + ci;
 {% else %}
-    return {{ x.var }}[{{ x.off }}u + m * K + k];
+    return {{ x.off }}u + m * K + k;
 {% endif %}
 }
 
-fn load_b(k: u32, n: u32) -> f32 {
+// Where w[k, n] is in {{ wt.var }}: NONE outside w.
+fn b_at(k: u32, n: u32) -> u32 {
     if (k >= K || n >= N) {
-        return 0.0;
+        return NONE;
     }
-    return {{ wt.var }}[{{ wt.off }}u + k * N + n];
+    return {{ wt.off }}u + k * N + n;
 }
 
 @compute @workgroup_size(16, 16)
@@ -64,19 +68,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let ty = lid3.y;
 {{ accumulators(tm, tn) }}
     for (var k0 = 0u; k0 < K; k0 += BK) {
-        // {{ bm * bk // 256 }} loads of A and {{ bk * bn // 256 }} of w per thread; consecutive threads read consecutive k / n
-        for (var l = 0u; l < {{ bm * bk // 256 }}u; l++) {
-            let e = tid + l * 256u;
-            let r = e / BK;
-            let c = e % BK;
-            As[c * AROW + r] = load_a(m0 + r, k0 + c);
-        }
-        for (var l = 0u; l < {{ bk * bn // 256 }}u; l++) {
-            let e = tid + l * 256u;
-            let r = e / BN;
-            let c = e % BN;
-            Bs[r * BN + c] = load_b(k0 + r, n0 + c);
-        }
+        // consecutive threads read consecutive k of A and n of w
+{% call(i, d) fill("As", "AROW", bm, bk, x.var, a4, "d") %}a_at(m0 + {{ i }}, k0 + {{ d }}){% endcall %}
+
+{% call(i, d) fill("Bs", "BN", bn, bk, wt.var, b4, "i") %}b_at(k0 + {{ d }}, n0 + {{ i }}){% endcall %}
+
         workgroupBarrier();
 {{ tile_product(tm, tn, "BN") }}
         workgroupBarrier();
