@@ -18,6 +18,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 {% endfor %}{% endfor %}
 {%- endmacro %}
 
+{# The sizes and workgroup tiles of a tiled product out[M, N] = A[M, K] @ B[K, N] with BMxBN output tiles
+   walked BK deep: As[k * AROW + m], Bs[k * BROW + n]. A's rows are padded by one float, B's too when
+   `b_pad`: stores that transpose (consecutive threads, consecutive k) then hit different banks, not one.
+   NONE is the index that the operands' index functions (a_at, b_at) give for a zero. #}
+{% macro tile_memory(bm, bn, bk, m, n, k, b_pad) %}
+const BM: u32 = {{ bm }}u;
+const BN: u32 = {{ bn }}u;
+const BK: u32 = {{ bk }}u;
+const M: u32 = {{ m }}u;
+const N: u32 = {{ n }}u;
+const K: u32 = {{ k }}u;
+const AROW: u32 = BM + 1u;
+const BROW: u32 = BN + {{ 1 if b_pad else 0 }}u;
+var<workgroup> As: array<f32, {{ bk * (bm + 1) }}>;
+var<workgroup> Bs: array<f32, {{ bk * (bn + (1 if b_pad else 0)) }}>;
+const NONE: u32 = 0xffffffffu;
+{%- endmacro %}
+
 {# One BK-deep step of a workgroup tile: tile[d * row + i] = the operand at position i of the tile (its row m
    for A, column n for B) and depth d, for i < len and d < bk. caller(i, d) is the WGSL index of that element
    in `src`, or NONE for a zero. Consecutive threads take consecutive addresses along `fast` ("i" or "d");
@@ -56,15 +74,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
 {%- endmacro %}
 
-{# The product of one BK-deep slice of the A and B tiles in workgroup memory (As[k * AROW + m],
-   B's rows `brow` floats apart) added into the accumulators. #}
-{% macro tile_product(tm, tn, brow) %}
+{# The product of one BK-deep slice of the A and B tiles in workgroup memory (tile_memory) added into the
+   accumulators. #}
+{% macro tile_product(tm, tn) %}
         for (var kk = 0u; kk < BK; kk++) {
 {% for i in range(tm) %}
             let a{{ i }} = As[kk * AROW + ty + {{ 16 * i }}u];
 {% endfor %}
 {% for j in range(tn) %}
-            let b{{ j }} = Bs[kk * {{ brow }} + tx + {{ 16 * j }}u];
+            let b{{ j }} = Bs[kk * BROW + tx + {{ 16 * j }}u];
 {% endfor %}
 {% for i in range(tm) %}{% for j in range(tn) %}
             acc{{ i }}_{{ j }} = fma(a{{ i }}, b{{ j }}, acc{{ i }}_{{ j }});

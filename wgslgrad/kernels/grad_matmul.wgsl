@@ -1,4 +1,4 @@
-{% from "_macros.wgsl" import accumulators, each_result, fill, tile_product %}
+{% from "_macros.wgsl" import accumulators, each_result, fill, tile_memory, tile_product %}
 // {{ comment }}
 // out[m, n] = sum_k A[m, k] * B[k, n]; M={{ m }} N={{ n }} K={{ k }}{{ " in all, split among the phases" if a == "dy_taps" else "" }}.
 {% if a == "rows" %}
@@ -27,19 +27,7 @@
 {% endif %}
 {{ bindings }}
 
-const BM: u32 = {{ bm }}u;
-const BN: u32 = {{ bn }}u;
-const BK: u32 = {{ bk }}u;
-const M: u32 = {{ m }}u;
-const N: u32 = {{ n }}u;
-const K: u32 = {{ k }}u;
-
-// Shared rows are padded by one float where the stores transpose (consecutive threads, consecutive
-// row index): they then hit different banks instead of one.
-const AROW: u32 = BM + 1u;
-const BROW: u32 = BN + {{ 1 if b_k_fast else 0 }}u;
-var<workgroup> As: array<f32, {{ bk * (bm + 1) }}>;  // As[k * AROW + m]
-var<workgroup> Bs: array<f32, {{ bk * (bn + (1 if b_k_fast else 0)) }}>;  // Bs[k * BROW + n]
+{{ tile_memory(bm, bn, bk, m, n, k, b_k_fast) }}
 
 // The product a workgroup computes: its row and depth counts (and, per stride phase, the index map).
 struct Problem {
@@ -72,8 +60,6 @@ fn problem(t: u32) -> Problem {
 {% endfor %}
 }
 {% endif %}
-
-const NONE: u32 = 0xffffffffu;   // an index that stands for a zero
 
 // Where A[m, k] is in {{ a_src.var }}: NONE outside A (and off the image).
 fn a_at(p: Problem, m: u32, k: u32) -> u32 {
@@ -174,7 +160,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 {% call(i, d) fill("Bs", "BROW", bn, bk, b_src.var, b4, "d" if b_k_fast else "i") %}b_at(p, k0 + {{ d }}, n0 + {{ i }}){% endcall %}
 
         workgroupBarrier();
-{{ tile_product(tm, tn, "BROW") }}
+{{ tile_product(tm, tn) }}
         workgroupBarrier();
     }
 {% call each_result(tm, tn) %}

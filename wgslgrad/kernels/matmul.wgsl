@@ -1,4 +1,4 @@
-{% from "_macros.wgsl" import accumulators, each_result, fill, tile_product, finish %}
+{% from "_macros.wgsl" import accumulators, each_result, fill, finish, tile_memory, tile_product %}
 // {{ comment }}
 // out[m, n] = f(sum_k A[m, k] * w[k, n] (+ bias[n])); M={{ m }} N={{ n }} K={{ k }}, row-major; f: the
 // elementwise ops fused after the product, applied to each element in registers (the epilogue).
@@ -8,20 +8,7 @@
 // workgroup memory, A and w loaded {{ "4" if a4 else "1" }} and {{ "4" if b4 else "1" }} floats at a time.
 {{ bindings }}
 
-const BM: u32 = {{ bm }}u;
-const BN: u32 = {{ bn }}u;
-const BK: u32 = {{ bk }}u;
-const M: u32 = {{ m }}u;
-const N: u32 = {{ n }}u;
-const K: u32 = {{ k }}u;
-
-// As rows are padded by one float: the transposing stores (consecutive threads, consecutive k) then hit
-// different banks instead of one.
-const AROW: u32 = BM + 1u;
-var<workgroup> As: array<f32, {{ bk * (bm + 1) }}>;  // As[k * AROW + m]
-var<workgroup> Bs: array<f32, {{ bk * bn }}>;  // Bs[k * BN + n]
-
-const NONE: u32 = 0xffffffffu;   // an index that stands for a zero
+{{ tile_memory(bm, bn, bk, m, n, k, false) }}
 
 // Where A[m, k] is in {{ x.var }}: NONE outside A{{ " and in the padding" if conv else "" }}.
 fn a_at(m: u32, k: u32) -> u32 {
@@ -71,10 +58,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         // consecutive threads read consecutive k of A and n of w
 {% call(i, d) fill("As", "AROW", bm, bk, x.var, a4, "d") %}a_at(m0 + {{ i }}, k0 + {{ d }}){% endcall %}
 
-{% call(i, d) fill("Bs", "BN", bn, bk, wt.var, b4, "i") %}b_at(k0 + {{ d }}, n0 + {{ i }}){% endcall %}
+{% call(i, d) fill("Bs", "BROW", bn, bk, wt.var, b4, "i") %}b_at(k0 + {{ d }}, n0 + {{ i }}){% endcall %}
 
         workgroupBarrier();
-{{ tile_product(tm, tn, "BN") }}
+{{ tile_product(tm, tn) }}
         workgroupBarrier();
     }
 {% call each_result(tm, tn) %}
