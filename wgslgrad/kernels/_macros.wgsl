@@ -10,6 +10,45 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
 {%- endmacro %}
 
+{# The entry point of a kernel over the `rows` rows of its tensors: one thread per row with `per_thread`,
+   else one workgroup per row (`lid` its lane). `r` is the row; threads past the last return, a test
+   uniform across a workgroup in the second case, so barriers after it stay legal. #}
+{% macro per_row(per_thread, wg, gx, rows) %}
+@compute @workgroup_size({{ wg }})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+{% if per_thread %}
+    let r = (wid.y * {{ gx }}u + wid.x) * {{ wg }}u + lid;
+{% else %}
+    let r = wid.y * {{ gx }}u + wid.x;
+{% endif %}
+    if (r >= {{ rows }}u) {
+        return;
+    }
+{%- endmacro %}
+
+{# The elements that output element `i` reads under broadcasting: for each (name, offset, key) of
+   `operands`, `var name` = offset + the sum over `axes` (innermost first) of i's coordinate times the axis's
+   stride d[key] (0: the operand repeats along it). #}
+{% macro broadcast_index(axes, operands) %}
+{% for name, off, key in operands %}
+    var {{ name }} = {{ off }}u;
+{% endfor %}
+    var r = i;
+{% for d in axes %}
+    {
+{% if loop.last %}
+        let c = r;
+{% else %}
+        let c = r % {{ d.size }}u;
+        r = r / {{ d.size }}u;
+{% endif %}
+{% for name, off, key in operands if d[key] %}
+        {{ name }} += c * {{ d[key] }}u;
+{% endfor %}
+    }{{ "\n" if not loop.last else "" }}
+{%- endfor %}
+{%- endmacro %}
+
 {# Register blocking: each thread of a 16x16 workgroup accumulates a tm x tn block of the output tile (rows
    ty + 16i, columns tx + 16j) in scalars acc{i}_{j}, unrolled here so that they stay in registers. #}
 {% macro accumulators(tm, tn) %}

@@ -1,4 +1,4 @@
-{% from "_macros.wgsl" import tree %}
+{% from "_macros.wgsl" import per_row, tree %}
 // {{ comment }}
 // softmax over the last axis: {{ rows }} rows of {{ k }}, max subtracted before exp.
 {% if per_thread %}
@@ -9,12 +9,7 @@
 {{ bindings }}
 
 {% if per_thread %}
-@compute @workgroup_size({{ wg }})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let r = (wid.y * {{ gx }}u + wid.x) * {{ wg }}u + lid;
-    if (r >= {{ rows }}u) {
-        return;
-    }
+{{ per_row(true, wg, gx, rows) }}
     let xb = {{ x.off }}u + r * {{ k }}u;
     let ob = {{ out.off }}u + r * {{ k }}u;
     var m = -3.4e38;  // not -inf: WGSL const-expressions must be finite
@@ -33,12 +28,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 {% else %}
 var<workgroup> part: array<f32, {{ wg }}>;
 
-@compute @workgroup_size({{ wg }})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let r = wid.y * {{ gx }}u + wid.x;
-    if (r >= {{ rows }}u) {
-        return;
-    }
+{{ per_row(false, wg, gx, rows) }}
     let xb = {{ x.off }}u + r * {{ k }}u;
     let ob = {{ out.off }}u + r * {{ k }}u;
     var m = -3.4e38;  // not -inf: WGSL const-expressions must be finite

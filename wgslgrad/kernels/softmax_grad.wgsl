@@ -1,4 +1,4 @@
-{% from "_macros.wgsl" import tree %}
+{% from "_macros.wgsl" import per_row, tree %}
 // {{ comment }}
 {% if kind == "softmax" %}
 // softmax gradient over the last axis: dx = y * (dy - sum(dy * y)); {{ rows }} rows of {{ k }}.
@@ -14,12 +14,7 @@
 {{ bindings }}
 
 {% if per_thread %}
-@compute @workgroup_size({{ wg }})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let r = (wid.y * {{ gx }}u + wid.x) * {{ wg }}u + lid;
-    if (r >= {{ rows }}u) {
-        return;
-    }
+{{ per_row(true, wg, gx, rows) }}
     let ab = {{ a.off }}u + r * {{ k }}u;
     let bb = {{ b.off }}u + r * {{ k }}u;
     let ob = {{ out.off }}u + r * {{ k }}u;
@@ -55,12 +50,7 @@ var<workgroup> part: array<f32, {{ wg }}>;
 var<workgroup> part2: array<f32, {{ wg }}>;
 {% endif %}
 
-@compute @workgroup_size({{ wg }})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let r = wid.y * {{ gx }}u + wid.x;
-    if (r >= {{ rows }}u) {
-        return;
-    }
+{{ per_row(false, wg, gx, rows) }}
     let ab = {{ a.off }}u + r * {{ k }}u;
     let bb = {{ b.off }}u + r * {{ k }}u;
     let ob = {{ out.off }}u + r * {{ k }}u;
