@@ -45,14 +45,16 @@ def test_wgslgrad_train_step(benchmark: Any, device: Any, model: str, batch: int
 
 @pytest.mark.parametrize("model,batch", CASES)
 def test_torch_train_step(benchmark: Any, model: str, batch: int) -> None:
-    pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
     from wgslgrad.bench.torch_peer import sync, torch_step_fn
 
+    on = "cuda" if torch.cuda.is_available() else "cpu"
     graph = load_spec(EXAMPLES / f"{model}.py", batch)
-    step = torch_step_fn(graph, init_params(graph, seed=0), random_inputs(graph), "cpu")
+    step = torch_step_fn(graph, init_params(graph, seed=0), random_inputs(graph), on)
     benchmark.group = f"{model} train step, batch {batch}"
+    benchmark.extra_info["device"] = on
 
     def run() -> None:
         step()
-        sync("cpu")
+        sync(on)
     _run(benchmark, run, model)
