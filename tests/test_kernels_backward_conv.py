@@ -168,3 +168,33 @@ def test_dense_dw_reads_two_layouts_from_one_buffer(device):
     session.set_params(params)
     got = session.gradients(inputs)["w"]
     assert np.max(np.abs(got - ref["w"])) < RTOL * np.max(np.abs(ref["w"]))
+
+
+@gpu
+@pytest.mark.parametrize("kind,batch,size,split", [("conv", 1, 8, False), ("conv", 4, 32, True),
+                                                   ("dense", 9, 40, False), ("dense", 600, 40, True)])
+def test_filter_gradient_kernel_sums_the_bias_too(device, kind, batch, size, split):
+    """A training step's conv or dense bias gradient comes from its filter gradient's kernel (no kernel of
+    its own); at the larger sizes the sum over positions or rows is split into chunks, which the second
+    stage adds for both. All against float64."""
+    g = Graph(batch=batch)
+    if kind == "conv":
+        shape = (batch, size, size, 8)        # dw: 72 x 8, two row tiles
+        y = g.add(Op.CONV2D, (inp(g, "x", shape), param(g, "w", (3, 3, 8, 8)), param(g, "b", (8,))),
+                  conv_arg(shape, 3, 1, "same"))
+    else:                                       # 70 units: two column tiles, the second one cut short
+        y = g.add(Op.DENSE, (inp(g, "x", (batch, size)), param(g, "w", (size, 70)), param(g, "b", (70,))))
+    g.loss = g.add(Op.MSE, (g.add(Op.RELU, (y,)), inp(g, "t", g.nodes[y].shape)))
+    rng = fresh_rng()
+    inputs = {k: rng.standard_normal(g.nodes[i].shape).astype(np.float32) for k, i in g.inputs.items()}
+    params = {k: rng.standard_normal(g.nodes[i].shape).astype(np.float32) for k, i in g.params.items()}
+    _, ref = reference_gradients(g, inputs, params)
+    program = lower_train(g)
+    assert not any(k.op == "reduce_to" for k in program.kernels)
+    dw = [k for k in program.kernels if k.op.endswith("_dw")]
+    assert [len(k.nodes) for k in dw] == [2] * len(dw) and len(dw) == (2 if split else 1)
+    session = TrainSession(program, device)
+    session.set_params(params)
+    got = session.gradients(inputs)
+    for name, r in ref.items():
+        assert np.max(np.abs(got[name] - r)) < RTOL * np.max(np.abs(r)), name

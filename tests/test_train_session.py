@@ -200,8 +200,9 @@ def test_train_program_layout():
 
 @pytest.mark.parametrize("batch", [4, 64])   # at 64 the filter gradients are split in two stages
 def test_gradient_kernels_count_the_forward_multiply_adds(batch):
-    """conv2d_dx/dw and dense_dx/dw each do as many multiply-adds as their forward op (without its bias); the
-    second stage of a split sums the partials, one FLOP per partial read."""
+    """conv2d_dx/dw and dense_dx/dw each do as many multiply-adds as their forward op (without its bias), a
+    filter gradient one add more per dy element for the bias gradient it sums too; the second stage of a
+    split sums the partials, one FLOP per partial read."""
     g = load_spec(EXAMPLES / "digits.py", batch=batch)
     p = lower_train(g)
     forward = {n.scope: n for n in g.nodes if n.op in (Op.CONV2D, Op.DENSE)}
@@ -212,11 +213,12 @@ def test_gradient_kernels_count_the_forward_multiply_adds(batch):
     assert len(products) == 7   # dx of conv2d_1 (conv2d_0's input needs none) and both denses; dw of all four
     for k in products:
         fwd = forward[k.scope.removesuffix("/grad")]
-        assert k.flops == 2 * fwd.size * math.prod(g.nodes[fwd.srcs[1]].shape[:-1]), k.name
+        bias_sum = fwd.size if k.op.endswith("_dw") else 0
+        assert k.flops == 2 * fwd.size * math.prod(g.nodes[fwd.srcs[1]].shape[:-1]) + bias_sum, k.name
     split_dw = [k for k in finishing if k.op in ("conv2d_dw", "dense_dw")]
     assert (batch == 64) == bool(split_dw)
-    for k in split_dw:   # chunks x the filter's size
-        size = g.nodes[forward[k.scope.removesuffix("/grad")].srcs[1]].size
+    for k in split_dw:   # chunks x (the filter's size + the bias's)
+        size = sum(g.nodes[s].size for s in forward[k.scope.removesuffix("/grad")].srcs[1:])
         assert k.flops % size == 0 and 2 <= k.flops // size <= 256, k.name
 
 

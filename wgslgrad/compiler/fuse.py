@@ -10,6 +10,12 @@ The group is one kernel, dispatched at the producer's place: each output element
 registers. A node of the group is stored only when something outside the chain reads it (a later node,
 the backward pass, an output); the last one always is. FaceLandmark68Net's `relu(c0 + c1 + pointwise(x))`
 becomes one kernel that never stores the pointwise output.
+
+    bias_sums(graph, needed, start) -> {filter gradient: Group}
+
+In the backward pass, a conv2d or dense layer's filter gradient (CONV2D_DW, DENSE_DW: A.T @ dy) also
+computes its bias gradient (REDUCE_TO: dy summed over all but the last axis), a Group whose chain is that
+one node: the kernel reads each tile of dy once for both, and the bias needs no kernels of its own.
 """
 from __future__ import annotations
 
@@ -17,6 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .ir import BINARY, LEAVES, UNARY, Graph, Op
+
+FILTER_GRADIENTS = {Op.CONV2D_DW, Op.DENSE_DW}   # out = A.T @ dy, dy's rows read as B
 
 PRODUCERS = {Op.CONV2D, Op.DENSE, Op.DEPTHWISE}
 MAX_BUFFERS = 8   # WebGPU's default storage buffers per shader stage; a group binds at most this many
@@ -66,6 +74,28 @@ def plan(g: Graph, needed: Iterable[int], keep: Iterable[int], end: int) -> dict
         for c in chain:
             ready_at[c] = p
         groups[p] = group
+    return groups
+
+
+def bias_sums(g: Graph, needed: Iterable[int], start: int) -> dict[int, Group]:
+    """Groups (filter gradient, [its bias gradient]) over the `needed` nodes from `start` on: a REDUCE_TO
+    of dy to its last axis joins a CONV2D_DW or DENSE_DW that reads the same dy, when nothing reads the
+    sum before that kernel runs."""
+    needed = sorted(i for i in needed if i >= start)
+    users: dict[int, list[int]] = {i: [] for i in needed}
+    for i in needed:
+        for s in set(g.nodes[i].srcs):
+            users.setdefault(s, []).append(i)
+    groups: dict[int, Group] = {}
+    for r in needed:
+        node = g.nodes[r]
+        dy = node.srcs[0] if node.op is Op.REDUCE_TO else None
+        if dy is None or node.shape != g.nodes[dy].shape[-1:]:
+            continue
+        d = next((i for i in users[dy] if g.nodes[i].op in FILTER_GRADIENTS and g.nodes[i].srcs[1] == dy
+                  and i not in groups), None)
+        if d is not None and all(u > d for u in users[r]):
+            groups[d] = Group(d, [r], {d, r})
     return groups
 
 

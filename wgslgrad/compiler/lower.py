@@ -111,7 +111,8 @@ class Ctx:
     vec4: bool = True             # tiled products load 4 consecutive floats at once where the layout allows
 
     def fuse(self, needed: list[int], keep: list[int], end: int) -> None:
-        self.groups = fuse.plan(self.graph, needed, keep, end)
+        """Epilogue groups over the forward nodes (below `end`), bias sums over the backward ones."""
+        self.groups = fuse.plan(self.graph, needed, keep, end) | fuse.bias_sums(self.graph, needed, end)
 
     def absorbed(self) -> dict[int, fuse.Group]:
         """Each node that a group computes after its producer -> that group."""
@@ -396,7 +397,9 @@ def plan_arena(ctx: Ctx, needed: list[int], outputs: list[int], ends: dict[int, 
             start[c] = grp.producer
     in_registers = {c for grp in ctx.groups.values() for c in grp.nodes if c not in grp.stored}
     owners = [i for i in computed if i not in ctx.slots and i not in in_registers]
-    scratch = [(i, SCRATCH[g.nodes[i].op](g, g.nodes[i])) for i in computed if g.nodes[i].op in SCRATCH]
+    absorbed = ctx.absorbed()
+    scratch = [(i, SCRATCH[g.nodes[i].op](g, g.nodes[i])) for i in computed
+               if g.nodes[i].op in SCRATCH and i not in absorbed]
     scratch = [(i, size) for i, size in scratch if size > 0]
     values = [memory.Interval(g.nodes[i].size, start[i], end[i]) for i in owners]
     values += [memory.Interval(size, i, i) for i, size in scratch]

@@ -79,46 +79,60 @@ CONTIGUOUS = {("a", "rows"): "k", ("a", "cols"): "m", ("a", "im2col_t"): "ci", (
 
 
 def _matmul(ctx: Ctx, i: int, kb: KernelBuilder, kernel_name: str, out: Operand, a_src: Operand,
-            b_src: Operand, plan: dict[str, Any]) -> Kernel:
+            b_src: Operand, plan: dict[str, Any], bias: Operand | None = None) -> Kernel:
+    """The tiled product of `plan` into `out` (chunk c of a split at c * plan["stride"]); with `bias`,
+    the column sums of B too (the bias gradient of a filter gradient's group), after a split's chunk
+    rows there."""
     groups = plan["tiles"] * plan["chunks"]
     wg = ctx.grid(groups)
     a4 = kb.view4(a_src, plan[CONTIGUOUS["a", plan["a"]]] % 4 == 0)
     b4 = kb.view4(b_src, plan[CONTIGUOUS["b", plan["b"]]] % 4 == 0)
     values = dict(plan, comment=comment(ctx, i), a_src=a_src, b_src=b_src, out=out, groups=groups, gx=wg[0],
-                  a_m_fast=plan["a"] in ("cols", "im2col_t"), b_k_fast=plan["b"] in ("cols", "w_taps"), a4=a4, b4=b4)
-    return kb.kernel(kernel_name, "grad_matmul.wgsl", wg, [i], **values)
+                  a_m_fast=plan["a"] in ("cols", "im2col_t"), b_k_fast=plan["b"] in ("cols", "w_taps"), a4=a4, b4=b4,
+                  bias=bias)
+    nodes = ctx.groups[i].nodes if i in ctx.groups else [i]
+    return kb.kernel(kernel_name, "grad_matmul.wgsl", wg, nodes, **values)
 
 
 def _reduce_partials(ctx: Ctx, i: int, chunks: int) -> Kernel:
-    """out[o] = sum over the chunks of scratch[chunk, o]: the second stage of a split."""
-    node = ctx.graph.nodes[i]
+    """out[o] = sum over the chunks of scratch[chunk, o]: the second stage of a split; a group's bias sums
+    follow the node's outputs in each chunk and go to the bias gradient."""
+    g = ctx.graph
+    nodes = ctx.groups[i].nodes if i in ctx.groups else [i]
     kb = ctx.builder()
     partial, out = kb.slot(ctx.scratch[i]), kb.write(i)
-    cx = pow2_at_least(node.size, 1, 64)
+    out2 = kb.write(nodes[1]) if len(nodes) > 1 else None
+    split, n = g.nodes[i].size, sum(g.nodes[c].size for c in nodes)
+    cx = pow2_at_least(n, 1, 64)
     hy = min(WORKGROUP // cx, pow2_at_least(chunks, 1, WORKGROUP))
-    groups = -(-node.size // cx)
+    groups = -(-n // cx)
     wg = ctx.grid(groups)
-    return kb.kernel(name(ctx, i), "reduce_partials.wgsl", wg, [i], chunks * node.size, comment=comment(ctx, i),
-                     partial=partial, out=out, n=node.size, chunks=chunks, cx=cx, hy=hy, groups=groups, gx=wg[0],
-                     halves=halves(hy))
+    return kb.kernel(name(ctx, i), "reduce_partials.wgsl", wg, nodes, chunks * n, comment=comment(ctx, i),
+                     partial=partial, out=out, out2=out2, split=split, n=n, chunks=chunks, cx=cx, hy=hy,
+                     groups=groups, gx=wg[0], halves=halves(hy))
 
 
 @rule(Op.DENSE_DX, Op.DENSE_DW, Op.CONV2D_DW)
 def lower_grad_matmul(ctx: Ctx, i: int) -> list[Kernel]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     plan = _matmul_plan(g, node)
+    bias = ctx.groups[i].chain[0] if i in ctx.groups else None
     kb = ctx.builder()
     a_src, b_src = kb.read(node.srcs[0]), kb.read(node.srcs[1])
     if plan["chunks"] == 1:
-        return [_matmul(ctx, i, kb, name(ctx, i), kb.write(i), a_src, b_src, plan)]
+        return [_matmul(ctx, i, kb, name(ctx, i), kb.write(i), a_src, b_src, plan | {"stride": 0},
+                        kb.write(bias) if bias is not None else None)]
     partial = kb.slot(ctx.scratch[i], write=True)
-    first = _matmul(ctx, i, kb, name(ctx, i, "_partial"), partial, a_src, b_src, plan)
+    stride = plan["m"] * plan["n"] + (plan["n"] if bias is not None else 0)
+    first = _matmul(ctx, i, kb, name(ctx, i, "_partial"), partial, a_src, b_src, plan | {"stride": stride},
+                    partial if bias is not None else None)
     return [first, _reduce_partials(ctx, i, plan["chunks"])]
 
 
 def _matmul_scratch(g: Graph, node: Node) -> int:
+    """A split's partial sums, room for a bias sum after each chunk's (used when the node leads a group)."""
     plan = _matmul_plan(g, node)
-    return plan["chunks"] * plan["m"] * plan["n"] if plan["chunks"] > 1 else 0
+    return plan["chunks"] * (plan["m"] + 1) * plan["n"] if plan["chunks"] > 1 else 0
 
 
 for _op in (Op.DENSE_DX, Op.DENSE_DW, Op.CONV2D_DW):
@@ -170,7 +184,7 @@ def lower_conv2d_dx(ctx: Ctx, i: int) -> list[Kernel]:
     kb = ctx.builder()
     dy, wt, out = kb.read(node.srcs[0]), kb.read(node.srcs[1]), kb.write(i)
     plan = t | {"a": "dy_taps", "b": "w_taps", "m": node.size // ci, "n": ci, "k": kh * kw * co,
-                "tiles": tiles, "chunks": 1, "kc": kh * kw * co, "phases": phases, "h": h, "w": w, "ci": ci,
+                "tiles": tiles, "chunks": 1, "kc": kh * kw * co, "stride": 0, "phases": phases, "h": h, "w": w, "ci": ci,
                 "co": co, "kw": kw, "ho": ho, "wo": wo, "sh": sh, "sw": sw, "pt": pt, "pl": pl}
     return [_matmul(ctx, i, kb, name(ctx, i), out, dy, wt, plan)]
 

@@ -25,6 +25,9 @@
 {% if chunks > 1 %}
 // Split K: chunk c of {{ chunks }} sums k in [c*{{ kc }}, (c+1)*{{ kc }}) into partial[c, m, n]; a second kernel adds the chunks.
 {% endif %}
+{% if bias %}
+// The first row of tiles also sums B's columns over k: the bias gradient{{ ", after each chunk's partial sums" if chunks > 1 else "" }}.
+{% endif %}
 {{ bindings }}
 
 {{ tile_memory(bm, bn, bk, m, n, k, b_k_fast) }}
@@ -125,7 +128,7 @@ fn store(p: Problem, chunk: u32, m: u32, n: u32, v: f32) {
     let w = p.w0 + ww * {{ sw }}u;
     {{ out.var }}[{{ out.off }}u + ((b * {{ h }}u + h) * {{ w }}u + w) * N + n] = v;
 {% else %}
-    {{ out.var }}[{{ out.off }}u + chunk * {{ m * n }}u + m * N + n] = v;
+    {{ out.var }}[{{ out.off }}u + chunk * {{ stride }}u + m * N + n] = v;
 {% endif %}
 }
 
@@ -153,6 +156,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let tx = lid3.x;
     let ty = lid3.y;
 {{ accumulators(tm, tn) }}
+{% if bias %}
+    var bsum = 0.0;
+{% endif %}
     for (var k0 = k_begin; k0 < k_end; k0 += BK) {
         // consecutive threads read consecutive addresses ({{ "m" if a_m_fast else "k" }} of A, {{ "k" if b_k_fast else "n" }} of B)
 {% call(i, d) fill("As", "AROW", bm, bk, a_src.var, a4, "i" if a_m_fast else "d") %}a_at(p, m0 + {{ i }}, k0 + {{ d }}){% endcall %}
@@ -160,6 +166,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 {% call(i, d) fill("Bs", "BROW", bn, bk, b_src.var, b4, "d" if b_k_fast else "i") %}b_at(p, k0 + {{ d }}, n0 + {{ i }}){% endcall %}
 
         workgroupBarrier();
+{% if bias %}
+        if (m0 == 0u && tid < BN) {
+            for (var kk = 0u; kk < BK; kk++) {
+                bsum += Bs[kk * BROW + tid];
+            }
+        }
+{% endif %}
 {{ tile_product(tm, tn) }}
         workgroupBarrier();
     }
@@ -168,4 +181,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
             store(p, chunk, m, n, r);
         }
 {% endcall %}
+{% if bias %}
+    if (m0 == 0u && tid < BN && n0 + tid < N) {
+        {{ bias.var }}[{{ bias.off }}u + {{ "chunk * " ~ stride ~ "u + " ~ m * n ~ "u + " if chunks > 1 else "" }}n0 + tid] = bsum;
+    }
+{% endif %}
 }
