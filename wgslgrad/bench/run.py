@@ -29,7 +29,7 @@ from ..runtime.init import init_params
 DEFAULT_BATCHES = (1, 16)   # small enough for lavapipe on a 2-core CPU; ask for 64, 256 on a GPU
 PEERS = ("torch", "tfjs")
 VARIANTS = {                        # wgslgrad lowered without one optimisation: its gain, in the same run
-    "unfused": {"fused": False},    # every node its own kernel
+    "unfused": {"fused": False},    # every node its own kernel (no epilogues, no bias sums in filter gradients)
     "scalar": {"vec4": False},      # every load of the tiled products one float
 }
 KNOWN_PEERS = (*PEERS, *VARIANTS)
