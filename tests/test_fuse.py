@@ -1,5 +1,6 @@
 """Epilogue fusion: which nodes a conv/dense/depthwise kernel absorbs and stores, and that fused programs
 compute what the NumPy float64 interpreter and the unfused programs compute, forward and backward."""
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -62,10 +63,14 @@ def test_landmark68_groups_keep_only_what_is_read_again():
     assert fused.activation_elements < plain.activation_elements
     train_fused, train_plain = lower_train(g), lower_train(g, fused=False)
     assert train_fused.buffers["arena"] < 1.01 * train_plain.buffers["arena"]
-    # 28 fewer forward kernels; every conv's bias gradient is summed by its filter gradient's kernels
-    bias_kernels = sum(k.op == "reduce_to" for k in train_plain.kernels)
-    assert bias_kernels >= 16 and not any(k.op == "reduce_to" for k in train_fused.kernels)
-    assert len(train_fused.kernels) == len(train_plain.kernels) - 28 - bias_kernels
+    # 28 fewer forward kernels; every conv's bias gradient is summed by its filter gradient's kernels; each
+    # depthwise input gradient applies the relu gradient and the residual gradient sums after it: only the
+    # relu gradient after the head's avg_pool gradient is a kernel of its own
+    plain_ops = Counter(k.op for k in train_plain.kernels)
+    fused_ops = Counter(k.op for k in train_fused.kernels)
+    assert (fused_ops["reduce_to"], fused_ops["unary_grad"], fused_ops["add"]) == (0, 1, 0)
+    assert plain_ops["reduce_to"] >= 16 and plain_ops["unary_grad"] == 16 and plain_ops["add"] == 24
+    assert len(train_fused.kernels) == len(train_plain.kernels) - 28 - plain_ops["reduce_to"] - 15 - 12
 
 
 def test_training_keeps_what_the_backward_pass_reads():
@@ -119,6 +124,8 @@ def test_fused_training_step_matches_reference_gradients(device):
     inputs = {"x": rng.standard_normal((2, 6, 5, 3)).astype(np.float32), "t": rng.standard_normal((2, 7)).astype(np.float32)}
     params = {k: (0.5 * rng.standard_normal(g.nodes[i].shape)).astype(np.float32) for k, i in g.params.items()}
     _, ref = reference_gradients(g, inputs, params)
+    backward_groups = [k.nodes for k in lower_train(g).kernels if k.op in ("depthwise_dx", "conv2d_dw", "dense_dw")]
+    assert [len(nodes) for nodes in backward_groups] == [2, 2, 2, 4, 2]   # + relu grad (+ sums); + bias sum
     for fused in (True, False):
         session = TrainSession(lower_train(g, fused=fused), device)
         session.set_params(params)

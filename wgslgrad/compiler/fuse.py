@@ -1,11 +1,13 @@
-"""Epilogue fusion: a conv2d, dense or depthwise node absorbs the elementwise ops that follow it.
+"""Epilogue fusion: a conv2d, dense or depthwise node absorbs the elementwise ops that follow it, and in
+the backward pass a depthwise input gradient does the same.
 
     plan(graph, needed, keep, end) -> {producer: Group}
 
 A chain grows from the producer while its tail T has a consumer C that is
   - a unary elementwise op (relu, sigmoid, ...), or
   - a same-shape add/sub/mul/div of T and another value that is ready when the producer's kernel runs
-    (an input, a parameter, or computed by an earlier kernel): the residual sums of a dense block.
+    (an input, a parameter, or computed by an earlier kernel): the residual sums of a dense block, or
+  - the gradient of a unary op with T as the incoming gradient (relu's backward: T where y > 0).
 The group is one kernel, dispatched at the producer's place: each output element runs the chain in
 registers. A node of the group is stored only when something outside the chain reads it (a later node,
 the backward pass, an output); the last one always is. FaceLandmark68Net's `relu(c0 + c1 + pointwise(x))`
@@ -27,6 +29,7 @@ from .ir import BINARY, LEAVES, UNARY, Graph, Op
 FILTER_GRADIENTS = {Op.CONV2D_DW, Op.DENSE_DW}   # out = A.T @ dy, dy's rows read as B
 
 PRODUCERS = {Op.CONV2D, Op.DENSE, Op.DEPTHWISE}
+BACKWARD_PRODUCERS = {Op.DEPTHWISE_DX}   # one thread per element too: its gradient's relu and sums follow
 MAX_BUFFERS = 8   # WebGPU's default storage buffers per shader stage; a group binds at most this many
 
 
@@ -42,8 +45,9 @@ class Group:
 
 
 def plan(g: Graph, needed: Iterable[int], keep: Iterable[int], end: int) -> dict[int, Group]:
-    """Groups by producer over the `needed` nodes below `end` (the forward nodes of a training step: a
-    backward node is never moved into a forward kernel); `keep` (outputs) are always stored."""
+    """Groups by producer over the `needed` nodes: forward producers (below `end`) absorb forward nodes
+    only, backward ones (a depthwise input gradient) backward nodes only, so no node changes pass;
+    `keep` (outputs) are always stored."""
     needed = sorted(needed)
     kept = set(keep)
     users: dict[int, list[int]] = {i: [] for i in needed}
@@ -53,13 +57,15 @@ def plan(g: Graph, needed: Iterable[int], keep: Iterable[int], end: int) -> dict
     ready_at: dict[int, int] = {}   # a node absorbed into a group is ready when its producer runs
     groups: dict[int, Group] = {}
     for p in needed:
-        if g.nodes[p].op not in PRODUCERS or p >= end:
+        forward = p < end
+        if g.nodes[p].op not in (PRODUCERS if forward else BACKWARD_PRODUCERS):
             continue
         chain: list[int] = []
         buffers = len(set(g.nodes[p].srcs)) + 1    # conservative: every operand its own buffer
         tail = p
         while True:
-            nxt = next((c for c in users[tail] if c < end and _absorbable(g, c, tail, p, ready_at)), None)
+            nxt = next((c for c in users[tail] if (c < end) == forward and _absorbable(g, c, tail, p, ready_at)),
+                       None)
             if nxt is None or buffers + 2 > MAX_BUFFERS:
                 break
             chain.append(nxt)
@@ -105,7 +111,9 @@ def _absorbable(g: Graph, c: int, tail: int, producer: int, ready_at: dict[int, 
         return False
     if node.op in UNARY:
         return True
-    if node.op not in BINARY or node.srcs[0] == node.srcs[1]:
+    if node.op is Op.UNARY_GRAD and node.srcs[0] == tail:    # the chain must be the gradient (srcs[1])
+        return False
+    if (node.op not in BINARY and node.op is not Op.UNARY_GRAD) or node.srcs[0] == node.srcs[1]:
         return False
     other = node.srcs[1] if node.srcs[0] == tail else node.srcs[0]
     ready = g.nodes[other].op in LEAVES or ready_at.get(other, other) < producer

@@ -8,24 +8,11 @@ from __future__ import annotations
 
 from .ir import Graph, Node, Op, Shape
 from .lower import SCRATCH, WORKGROUP, Ctx, Kernel, KernelBuilder, Operand, f32, rule
-from .lower_forward import broadcast_axes, comment, elementwise_groups, halves, name, pow2_at_least
-
-# dx = dy * f'(a) as an expression of va (a: the forward input x, or output y for sigmoid, tanh, exp) and
-# vb (dy); lowered through binary.wgsl, whose operands have the same shape here.
-UNARY_GRAD_EXPR = {
-    "relu": "select(0.0, vb, va > 0.0)",
-    "relu6": "select(0.0, vb, va > 0.0 && va < 6.0)",
-    "leaky_relu": "select(vb * {alpha}, vb, va > 0.0)",
-    "log": "vb / va",
-    "abs": "vb * sign(va)",                # sign(0) = 0
-    "sigmoid": "vb * (va * (1.0 - va))",
-    "tanh": "vb * (1.0 - va * va)",
-    "exp": "vb * va",
-}
-
+from .lower_forward import UNARY_GRAD_EXPR, broadcast_axes, comment, elementwise_groups, halves, name, pow2_at_least
 
 @rule(Op.UNARY_GRAD)
 def lower_unary_grad(ctx: Ctx, i: int) -> list[Kernel]:
+    """dx = dy * f'(a) (UNARY_GRAD_EXPR) through binary.wgsl, whose operands have the same shape here."""
     node = ctx.graph.nodes[i]
     kb = ctx.builder()
     a, dy, out = kb.read(node.srcs[0]), kb.read(node.srcs[1]), kb.write(i)

@@ -18,7 +18,7 @@ from typing import Any
 
 from .ir import Graph, Node, Op
 from .lower import SCRATCH, WORKGROUP, Ctx, Kernel, KernelBuilder, Operand, rule
-from .lower_forward import comment, elementwise_groups, halves, name, pow2_at_least
+from .lower_forward import comment, elementwise_groups, epilogue, fused_comment, halves, name, pow2_at_least
 
 BK = 16                 # the tiled product's step along K
 MIN_CHUNK = 256         # a split chunk of a tiled product walks at least this much of K
@@ -195,7 +195,8 @@ def lower_conv2d_dx(ctx: Ctx, i: int) -> list[Kernel]:
 def lower_depthwise_dx(ctx: Ctx, i: int) -> list[Kernel]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     kb = ctx.builder()
-    dy, wt, out = kb.read(node.srcs[0]), kb.read(node.srcs[1]), kb.write(i)
+    dy, wt = kb.read(node.srcs[0]), kb.read(node.srcs[1])
+    finish, nodes = epilogue(ctx, kb, i)
     _, h, w, ch = node.shape
     kh, kw, _, mult = g.nodes[node.srcs[1]].shape
     _, ho, wo, cm = g.nodes[node.srcs[0]].shape
@@ -211,8 +212,8 @@ def lower_depthwise_dx(ctx: Ctx, i: int) -> list[Kernel]:
                                            f"wx % {sw}u == {rx}u" if sw > 1 else "") if c)
             phases.append({"taps": taps, "cond": cond})
     wg, gx = elementwise_groups(ctx, node.size)
-    return [kb.kernel(name(ctx, i), "depthwise_dx.wgsl", wg, [i], comment=comment(ctx, i), dy=dy, wt=wt,
-                      out=out, phases=phases, h=h, w=w, ch=ch, cm=cm, ho=ho, wo=wo, mult=mult, sh=sh, sw=sw,
+    return [kb.kernel(name(ctx, i), "depthwise_dx.wgsl", wg, nodes, comment=fused_comment(ctx, nodes), dy=dy,
+                      wt=wt, epilogue=finish, phases=phases, h=h, w=w, ch=ch, cm=cm, ho=ho, wo=wo, mult=mult, sh=sh, sw=sw,
                       pt=pt, pl=pl, n=node.size, wg=WORKGROUP, gx=gx)]
 
 

@@ -22,6 +22,18 @@ UNARY_EXPR = {
     Op.NEG: "-v",
 }
 BINARY_EXPR = {Op.ADD: "va + vb", Op.SUB: "va - vb", Op.MUL: "va * vb", Op.DIV: "va / vb"}
+# The gradient of a unary op by its name, from `va` (its input, or its output for relu, sigmoid, tanh, exp)
+# and `vb` (the gradient of its output).
+UNARY_GRAD_EXPR = {
+    "relu": "select(0.0, vb, va > 0.0)",
+    "relu6": "select(0.0, vb, va > 0.0 && va < 6.0)",
+    "leaky_relu": "select(vb * {alpha}, vb, va > 0.0)",
+    "log": "vb / va",
+    "abs": "vb * sign(va)",                # sign(0) = 0
+    "sigmoid": "vb * (va * (1.0 - va))",
+    "tanh": "vb * (1.0 - va * va)",
+    "exp": "vb * va",
+}
 
 
 def name(ctx: Ctx, i: int, suffix: str = "") -> str:
@@ -62,12 +74,14 @@ def epilogue(ctx: Ctx, kb: KernelBuilder, i: int) -> tuple[list[str], list[int]]
         node = g.nodes[c]
         if node.op in UNARY:
             lines.append(f"v = {UNARY_EXPR[node.op].format(alpha=f32(node.arg.get('alpha', 0.2)))};")
-        elif node.op in BINARY:
+        elif node.op in BINARY or node.op is Op.UNARY_GRAD:    # the chain's value and another one
             other = kb.read(node.srcs[1] if node.srcs[0] == tail else node.srcs[0])
             operands = {"va": "v", "vb": f"{other.var}[{other.off}u + o]"}
             if node.srcs[0] != tail:
                 operands = {"va": operands["vb"], "vb": "v"}
-            lines.append("v = " + re.sub(r"\bv[ab]\b", lambda m: operands[m.group()], BINARY_EXPR[node.op]) + ";")
+            expr = (BINARY_EXPR[node.op] if node.op in BINARY else
+                    UNARY_GRAD_EXPR[node.arg["fn"]].format(alpha=f32(node.arg.get("alpha", 0.2))))
+            lines.append("v = " + re.sub(r"\bv[ab]\b", lambda m: operands[m.group()], expr) + ";")
         if c in stored:
             out = kb.write(c)
             lines.append(f"{out.var}[{out.off}u + o] = v;")

@@ -1,8 +1,9 @@
-{% from "_macros.wgsl" import per_element %}
+{% from "_macros.wgsl" import per_element, finish %}
 // {{ comment }}
 // dx[b, h, w, c] = sum over taps and m of dy[b, oy, ox, c*{{ mult }} + m] * w[ky, kx, c, m], oy = (h + {{ pt }} - ky) / {{ sh }} (ox likewise).
 // One thread per input element. Only the taps with ky = (h + {{ pt }}) mod {{ sh }} (mod {{ sh }}; kx likewise) reach an output
 // position: one branch per stride phase, each with just its taps unrolled and their offsets computed in Python.
+// Then the elementwise ops fused after it (the epilogue: the gradient's relu and sums), in registers.
 {{ bindings }}
 
 {{ per_element(wg, gx, n) }}
@@ -38,5 +39,6 @@
 {% if phases and phases[0].cond %}
     }
 {% endif %}
-    {{ out.var }}[{{ out.off }}u + i] = acc;
+    let o = i;
+{{ finish("acc", none, "", epilogue) }}
 }
