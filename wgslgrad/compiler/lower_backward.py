@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from .ir import Graph, Node, Op, Shape
 from .lower import SCRATCH, WORKGROUP, Ctx, Kernel, KernelBuilder, Operand, f32, rule
-from .lower_forward import UNARY_GRAD_EXPR, broadcast_axes, comment, elementwise_groups, halves, name, pow2_at_least
+from .lower_forward import (
+    UNARY_GRAD_EXPR,
+    broadcast_axes,
+    comment,
+    elementwise_groups,
+    halves,
+    name,
+    pow2_at_least,
+)
+
 
 @rule(Op.UNARY_GRAD)
 def lower_unary_grad(ctx: Ctx, i: int) -> list[Kernel]:

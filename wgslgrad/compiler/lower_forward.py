@@ -81,7 +81,7 @@ def epilogue(ctx: Ctx, kb: KernelBuilder, i: int) -> tuple[list[str], list[int]]
                 operands = {"va": operands["vb"], "vb": "v"}
             expr = (BINARY_EXPR[node.op] if node.op in BINARY else
                     UNARY_GRAD_EXPR[node.arg["fn"]].format(alpha=f32(node.arg.get("alpha", 0.2))))
-            lines.append("v = " + re.sub(r"\bv[ab]\b", lambda m: operands[m.group()], expr) + ";")
+            lines.append("v = " + re.sub(r"\bv[ab]\b", lambda m, ops=operands: ops[m.group()], expr) + ";")
         if c in stored:
             out = kb.write(c)
             lines.append(f"{out.var}[{out.off}u + o] = v;")
