@@ -210,19 +210,21 @@ class KernelBuilder:
         return "\n".join(lines)
 
     def kernel(self, name: str, template: str, workgroups: tuple[int, int, int], nodes: list[int],
-               flops: int | None = None, **values: Any) -> Kernel:
-        """Render `template`; `flops` defaults to the nodes' own (summary.node_flops): a second stage
-        that only sums partial results passes its own count."""
+               flops: int | None = None, reads: int | None = None, **values: Any) -> Kernel:
+        """Render `template`; `flops` defaults to the nodes' own (summary.node_flops) and `reads` (f32
+        elements read) to their sources' sizes: a second stage that sums partial results passes its own."""
         assert len(self.bindings) <= MAX_STORAGE_BUFFERS, f"{name} binds {len(self.bindings)} buffers"
         assert all(0 < w <= MAX_WORKGROUPS for w in workgroups), f"{name}: workgroups {workgroups}"
         g = self.ctx.graph
         node = g.nodes[nodes[0]]
-        moved = {s for i in nodes for s in g.nodes[i].srcs} | set(nodes)
+        srcs = {s for i in nodes for s in g.nodes[i].srcs} - set(nodes)
+        reads = sum(g.nodes[s].size for s in srcs) if reads is None else reads
+        written = self.ctx.groups[nodes[0]].stored if nodes[0] in self.ctx.groups else set(nodes)
         wgsl = render(template, bindings=self.declarations(), **values)
         return Kernel(name=name, wgsl=wgsl, bindings=list(self.bindings), workgroups=workgroups, nodes=nodes,
                       op=node.op.name.lower(), scope=node.scope,
                       flops=sum(node_flops(g, g.nodes[i]) for i in nodes) if flops is None else flops,
-                      bytes=4 * sum(g.nodes[i].size for i in moved))
+                      bytes=4 * (reads + sum(g.nodes[i].size for i in nodes if i in written)))
 
 
 Rule = Callable[[Ctx, int], list[Kernel]]

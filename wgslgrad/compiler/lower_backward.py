@@ -166,7 +166,7 @@ def _reduce_kernel(ctx: Ctx, i: int, kernel_name: str, kb: KernelBuilder, x: Ope
     otiles = -(-outs // cx)
     groups = otiles * chunks
     wg = ctx.grid(groups)
-    return kb.kernel(kernel_name, "reduce_to.wgsl", wg, [i], outs * r, comment=comment(ctx, i), x=x, dst=dst, kept=kept,
+    return kb.kernel(kernel_name, "reduce_to.wgsl", wg, [i], outs * r, x.size, comment=comment(ctx, i), x=x, dst=dst, kept=kept,
                      red=red, outs=outs, r=r, cx=cx, hy=hy, otiles=otiles, groups=groups, groups_r=chunks,
                      chunk=-(-r // chunks), gx=wg[0], halves=halves(hy))
 

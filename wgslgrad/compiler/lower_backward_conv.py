@@ -107,7 +107,7 @@ def _reduce_partials(ctx: Ctx, i: int, chunks: int) -> Kernel:
     hy = min(WORKGROUP // cx, pow2_at_least(chunks, 1, WORKGROUP))
     groups = -(-n // cx)
     wg = ctx.grid(groups)
-    return kb.kernel(name(ctx, i), "reduce_partials.wgsl", wg, nodes, chunks * n, comment=comment(ctx, i),
+    return kb.kernel(name(ctx, i), "reduce_partials.wgsl", wg, nodes, chunks * n, chunks * n, comment=comment(ctx, i),
                      partial=partial, out=out, out2=out2, split=split, n=n, chunks=chunks, cx=cx, hy=hy,
                      groups=groups, gx=wg[0], halves=halves(hy))
 
