@@ -6,7 +6,8 @@
          so the kernel that finishes it writes it there (a copy kernel only where a node cannot be placed:
          a leaf, or one node that is the gradient of two parameters)
       3. keep the nodes the outputs, the loss and the gradients need; leaves as in lower(); fuse forward
-         groups (a value the backward pass reads is stored)
+         groups (a value the backward pass reads is stored), backward ones (a depthwise input gradient and
+         the relu gradient and sums after it) and each filter gradient with its bias gradient (fuse.py)
       4. plan the arena over the whole step: activations live until their last reader, backward ones
          included; forward outputs only until the forward kernels end (a forward-only run reads them)
       5. kernels in node order, then the Adam kernel; `phases` says which of them one step runs
