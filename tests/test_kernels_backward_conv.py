@@ -182,8 +182,8 @@ def test_filter_gradient_kernel_sums_the_bias_too(device, kind, batch, size, spl
         shape = (batch, size, size, 8)        # dw: 72 x 8, two row tiles
         y = g.add(Op.CONV2D, (inp(g, "x", shape), param(g, "w", (3, 3, 8, 8)), param(g, "b", (8,))),
                   conv_arg(shape, 3, 1, "same"))
-    else:                                       # 70 units: two column tiles, the second one cut short
-        y = g.add(Op.DENSE, (inp(g, "x", (batch, size)), param(g, "w", (size, 70)), param(g, "b", (70,))))
+    else:                                       # 72 units: two column tiles, the second one cut short
+        y = g.add(Op.DENSE, (inp(g, "x", (batch, size)), param(g, "w", (size, 72)), param(g, "b", (72,))))
     g.loss = g.add(Op.MSE, (g.add(Op.RELU, (y,)), inp(g, "t", g.nodes[y].shape)))
     rng = fresh_rng()
     inputs = {k: rng.standard_normal(g.nodes[i].shape).astype(np.float32) for k, i in g.inputs.items()}
@@ -193,6 +193,9 @@ def test_filter_gradient_kernel_sums_the_bias_too(device, kind, batch, size, spl
     assert not any(k.op == "reduce_to" for k in program.kernels)
     dw = [k for k in program.kernels if k.op.endswith("_dw")]
     assert [len(k.nodes) for k in dw] == [2] * len(dw) and len(dw) == (2 if split else 1)
+    if split:   # partial sums go to a buffer of their own: dy (in the arena) is read through a vec4 view
+        written = {b.buffer for b in dw[0].bindings if b.access == "read_write"}
+        assert written == {"arena_scratch"} and [b.buffer for b in dw[0].bindings].count("arena") == 2
     session = TrainSession(program, device)
     session.set_params(params)
     got = session.gradients(inputs)

@@ -112,7 +112,7 @@ def smooth_net(batch: int = 4) -> Graph:
 
 
 def wide_bias_net(batch: int = 8) -> Graph:
-    """A bias summed over B*H*W = 7200 positions: its gradient takes two kernels (partial sums in arena
+    """A bias summed over B*H*W = 7200 positions: its gradient takes two kernels (partial sums in the
     scratch) and the second writes `grads`."""
     g = Graph(batch=batch)
     x, t = _inp(g, "x", (batch, 30, 30, 4)), _inp(g, "target", (batch, 30, 30, 4))

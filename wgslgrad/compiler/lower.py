@@ -18,8 +18,8 @@ Adding a kernel (a backward op, a fused group, the Adam step):
      `kb.write(i)` give Operands and record the bindings (each buffer once, read_write if ever written),
      `ctx.grid(n)` gives a dispatch within the per-dimension limit, and `kb.kernel(name, "NAME.wgsl",
      workgroups, [node ids], **values)` renders it;
-  3. if the kernel needs temporary arena memory at its own step, add `SCRATCH[Op.X] = fn(graph, node) ->
-     elements`; the rule finds it in `ctx.scratch[i]`.
+  3. if the kernel needs temporary memory at its own step, add `SCRATCH[Op.X] = fn(graph, node) ->
+     elements`; the rule finds it in `ctx.scratch[i]` (in SCRATCH_BUFFER, shared by all such requests).
 """
 from __future__ import annotations
 
@@ -229,7 +229,7 @@ class KernelBuilder:
 
 Rule = Callable[[Ctx, int], list[Kernel]]
 RULES: dict[Op, Rule] = {}
-SCRATCH: dict[Op, Callable[[Graph, Node], int]] = {}   # f32 elements of arena a node needs at its own step
+SCRATCH: dict[Op, Callable[[Graph, Node], int]] = {}   # f32 elements of scratch a node needs at its own step
 
 
 def rule(*ops: Op) -> Callable[[Rule], Rule]:
@@ -367,6 +367,10 @@ def leaf_slots(g: Graph, needed: list[int], params: dict[str, ParamSlot]) -> tup
     return slots, consts
 
 
+SCRATCH_BUFFER = ARENA + "_scratch"   # every SCRATCH request, from offset 0: each is alive only during its
+                                     # node's kernels, which run one after another
+
+
 def arena_buffer(k: int) -> str:
     """The name of the k-th arena buffer: "arena", "arena1", "arena2", ..."""
     return ARENA if k == 0 else f"{ARENA}{k}"
@@ -374,9 +378,11 @@ def arena_buffer(k: int) -> str:
 
 def plan_arena(ctx: Ctx, needed: list[int], outputs: list[int], ends: dict[int, int] | None = None
                ) -> tuple[dict[str, int], int]:
-    """Give every computed node (and every SCRATCH request) an arena slot in ctx; RESHAPE takes its
-    source's slot. Returns the arena buffers' sizes (one buffer unless the arena outgrows ctx.arena_chunk;
-    no value straddles two) and the sum of all activation sizes, in f32 elements.
+    """Give every computed node an arena slot in ctx; RESHAPE takes its source's slot. SCRATCH requests
+    share a buffer of their own (SCRATCH_BUFFER), so a split product that writes its partial sums there
+    binds the arena read-only and may read it through vec4 views. Returns the buffers' sizes (one arena
+    buffer unless it outgrows ctx.arena_chunk; no value straddles two) and the sum of all activation sizes,
+    in f32 elements.
 
     Nodes that already have a slot (placed elsewhere, e.g. parameter gradients in `grads`) are left there;
     nodes that a fused group keeps in registers get none.
@@ -404,24 +410,25 @@ def plan_arena(ctx: Ctx, needed: list[int], outputs: list[int], ends: dict[int, 
                if g.nodes[i].op in SCRATCH and i not in absorbed]
     scratch = [(i, size) for i, size in scratch if size > 0]
     values = [memory.Interval(g.nodes[i].size, start[i], end[i]) for i in owners]
-    values += [memory.Interval(size, i, i) for i, size in scratch]
-    for i, v in zip(owners + [i for i, _ in scratch], values):
-        if memory.align(v.size) > ctx.arena_chunk:
+    for i, size in [(i, v.size) for i, v in zip(owners, values)] + scratch:
+        if memory.align(size) > ctx.arena_chunk:
             n = g.nodes[i]
-            raise ValueError(f"{n.scope or n.op.name.lower()} ({fmt_shape(n.shape)}) needs {4 * v.size / 2**20:.1f} MiB, "
+            raise ValueError(f"{n.scope or n.op.name.lower()} ({fmt_shape(n.shape)}) needs {4 * size / 2**20:.1f} MiB, "
                              f"more than one buffer binds ({4 * ctx.arena_chunk / 2**20:.0f} MiB): use a smaller batch")
     offsets, _ = memory.plan(values, ctx.arena_chunk)
     where, tops = memory.split(offsets, [v.size for v in values], ctx.arena_chunk)
     slots = [Slot(arena_buffer(k), off, g.nodes[i].shape) for i, (k, off) in zip(owners, where)]
     for i, slot in zip(owners, slots):
         ctx.slots[i] = slot
-    for (i, size), (k, off) in zip(scratch, where[len(owners):]):
-        ctx.scratch[i] = Slot(arena_buffer(k), off, (size,))
+    for i, size in scratch:
+        ctx.scratch[i] = Slot(SCRATCH_BUFFER, 0, (size,))
     for i in needed:
         if g.nodes[i].op is Op.RESHAPE:
             root = ctx.slots[alias_root(g, i)]
             ctx.slots[i] = Slot(root.buffer, root.offset, g.nodes[i].shape)
     arena = {arena_buffer(k): max(top, memory.ALIGN) for k, top in enumerate(tops)}
+    if scratch:
+        arena[SCRATCH_BUFFER] = memory.align(max(size for _, size in scratch))
     return arena, sum(memory.align(g.nodes[i].size) for i in owners)
 
 from . import (

@@ -8,7 +8,7 @@ numpy_ref.py for their reference). Importing this module registers the rules.
   DEPTHWISE_DX  one thread per input element, the taps of its stride phase unrolled
   DEPTHWISE_DW  channels x lanes over output positions, a tree per tap; split into chunks of positions
 
-A split reduction writes one partial sum per chunk into arena scratch (SCRATCH), and reduce_partials.wgsl
+A split reduction writes one partial sum per chunk into scratch memory (SCRATCH), and reduce_partials.wgsl
 adds the chunks, so no thread ever walks the whole batch and image. Every size, stride, offset and pad a
 kernel needs is computed here and passed to its template by name.
 """
