@@ -69,7 +69,7 @@ def plan(g: Graph, needed: Iterable[int], keep: Iterable[int], end: int) -> dict
             if nxt is None or buffers + 2 > MAX_BUFFERS:
                 break
             chain.append(nxt)
-            buffers += 2 if g.nodes[nxt].op in BINARY else 1    # its other operand; its output if stored
+            buffers += 1 if g.nodes[nxt].op in UNARY else 2    # its other operand (if any); its output if stored
             tail = nxt
         if not chain:
             continue
