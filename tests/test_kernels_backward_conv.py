@@ -184,7 +184,7 @@ def test_filter_gradient_kernel_sums_the_bias_too(device, kind, batch, size, spl
                   conv_arg(shape, 3, 1, "same"))
     else:                                       # 72 units: two column tiles, the second one cut short
         y = g.add(Op.DENSE, (inp(g, "x", (batch, size)), param(g, "w", (size, 72)), param(g, "b", (72,))))
-    g.loss = g.add(Op.MSE, (g.add(Op.RELU, (y,)), inp(g, "t", g.nodes[y].shape)))
+    g.loss = g.add(Op.MSE, (y, inp(g, "t", g.nodes[y].shape)))   # no relu: no kink for float32 to land across
     rng = fresh_rng()
     inputs = {k: rng.standard_normal(g.nodes[i].shape).astype(np.float32) for k, i in g.inputs.items()}
     params = {k: rng.standard_normal(g.nodes[i].shape).astype(np.float32) for k, i in g.params.items()}
