@@ -409,7 +409,7 @@ def test_loss_falls_in_ten_steps(device, rng):
         session.step(batch, 0.05)
     losses = [l for _, l in session.drain()]
     assert len(losses) == 10 and all(math.isfinite(l) for l in losses)
-    # every step lowers it, by 5% in all at least (10 steps: 10-15% on 150 seeds, 9.998% once in CI)
+    # every step lowers it, by 5% in all at least (10 steps: at least 13% on 150 seeds, 9.998% once in CI)
     assert all(b < a for a, b in zip(losses, losses[1:])) and losses[-1] < 0.95 * losses[0], losses
 
 
