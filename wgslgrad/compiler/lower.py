@@ -114,6 +114,10 @@ class Ctx:
         """Epilogue groups over the forward nodes (below `end`), bias sums over the backward ones."""
         self.groups = fuse.plan(self.graph, needed, keep, end) | fuse.bias_sums(self.graph, needed, end)
 
+    def group(self, i: int) -> fuse.Group:
+        """The fused group that node `i` leads, or `i` alone (stored)."""
+        return self.groups.get(i) or fuse.Group(i, [], {i})
+
     def absorbed(self) -> dict[int, fuse.Group]:
         """Each node that a group computes after its producer -> that group."""
         return {c: grp for grp in self.groups.values() for c in grp.chain}

@@ -9,9 +9,9 @@ from __future__ import annotations
 from .ir import Graph, Node, Op, Shape
 from .lower import SCRATCH, WORKGROUP, Ctx, Kernel, KernelBuilder, Operand, f32, rule
 from .lower_forward import (
-    UNARY_GRAD_EXPR,
     broadcast_axes,
     comment,
+    elementwise_expr,
     elementwise_groups,
     halves,
     name,
@@ -21,11 +21,11 @@ from .lower_forward import (
 
 @rule(Op.UNARY_GRAD)
 def lower_unary_grad(ctx: Ctx, i: int) -> list[Kernel]:
-    """dx = dy * f'(a) (UNARY_GRAD_EXPR) through binary.wgsl, whose operands have the same shape here."""
+    """dx = dy * f'(a) (lower_forward.UNARY_GRAD_EXPR) through binary.wgsl: its operands have one shape here."""
     node = ctx.graph.nodes[i]
     kb = ctx.builder()
     a, dy, out = kb.read(node.srcs[0]), kb.read(node.srcs[1]), kb.write(i)
-    expr = UNARY_GRAD_EXPR[node.arg["fn"]].format(alpha=f32(node.arg.get("alpha", 0.2)))
+    expr = elementwise_expr(node)
     wg, gx = elementwise_groups(ctx, node.size)
     axes = broadcast_axes(node.shape, node.shape, node.shape)
     return [kb.kernel(name(ctx, i, "_" + node.arg["fn"]), "binary.wgsl", wg, [i], comment=comment(ctx, i), a=a,
@@ -166,9 +166,9 @@ def _reduce_kernel(ctx: Ctx, i: int, kernel_name: str, kb: KernelBuilder, x: Ope
     otiles = -(-outs // cx)
     groups = otiles * chunks
     wg = ctx.grid(groups)
-    return kb.kernel(kernel_name, "reduce_to.wgsl", wg, [i], outs * r, x.size, comment=comment(ctx, i), x=x, dst=dst, kept=kept,
-                     red=red, outs=outs, r=r, cx=cx, hy=hy, otiles=otiles, groups=groups, groups_r=chunks,
-                     chunk=-(-r // chunks), gx=wg[0], halves=halves(hy))
+    return kb.kernel(kernel_name, "reduce_to.wgsl", wg, [i], outs * r, x.size, comment=comment(ctx, i), x=x,
+                     dst=dst, kept=kept, red=red, outs=outs, r=r, cx=cx, hy=hy, otiles=otiles, groups=groups,
+                     groups_r=chunks, chunk=-(-r // chunks), gx=wg[0], halves=halves(hy))
 
 
 @rule(Op.REDUCE_TO)

@@ -90,15 +90,14 @@ def _matmul(ctx: Ctx, i: int, kb: KernelBuilder, kernel_name: str, out: Operand,
     values = dict(plan, comment=comment(ctx, i), a_src=a_src, b_src=b_src, out=out, groups=groups, gx=wg[0],
                   a_m_fast=plan["a"] in ("cols", "im2col_t"), b_k_fast=plan["b"] in ("cols", "w_taps"), a4=a4, b4=b4,
                   bias=bias)
-    nodes = ctx.groups[i].nodes if i in ctx.groups else [i]
-    return kb.kernel(kernel_name, "grad_matmul.wgsl", wg, nodes, **values)
+    return kb.kernel(kernel_name, "grad_matmul.wgsl", wg, ctx.group(i).nodes, **values)
 
 
 def _reduce_partials(ctx: Ctx, i: int, chunks: int) -> Kernel:
     """out[o] = sum over the chunks of scratch[chunk, o]: the second stage of a split; a group's bias sums
     follow the node's outputs in each chunk and go to the bias gradient."""
     g = ctx.graph
-    nodes = ctx.groups[i].nodes if i in ctx.groups else [i]
+    nodes = ctx.group(i).nodes
     kb = ctx.builder()
     partial, out = kb.slot(ctx.scratch[i]), kb.write(i)
     out2 = kb.write(nodes[1]) if len(nodes) > 1 else None
@@ -116,7 +115,8 @@ def _reduce_partials(ctx: Ctx, i: int, chunks: int) -> Kernel:
 def lower_grad_matmul(ctx: Ctx, i: int) -> list[Kernel]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     plan = _matmul_plan(g, node)
-    bias = ctx.groups[i].chain[0] if i in ctx.groups else None
+    chain = ctx.group(i).chain
+    bias = chain[0] if chain else None      # the bias gradient it sums too (fuse.bias_sums)
     kb = ctx.builder()
     a_src, b_src = kb.read(node.srcs[0]), kb.read(node.srcs[1])
     if plan["chunks"] == 1:

@@ -36,6 +36,15 @@ UNARY_GRAD_EXPR = {
 }
 
 
+def elementwise_expr(node: Node) -> str:
+    """The WGSL body of an elementwise node: over `v` for a unary op, over `va`, `vb` for a binary op or
+    a unary op's gradient (UNARY_GRAD), with leaky_relu's alpha filled in."""
+    alpha = f32(node.arg.get("alpha", 0.2))
+    if node.op is Op.UNARY_GRAD:
+        return UNARY_GRAD_EXPR[node.arg["fn"]].format(alpha=alpha)
+    return UNARY_EXPR[node.op].format(alpha=alpha) if node.op in UNARY else BINARY_EXPR[node.op]
+
+
 def name(ctx: Ctx, i: int, suffix: str = "") -> str:
     return f"{ctx.graph.nodes[i].op.name.lower()}_{i}{suffix}"
 
@@ -66,27 +75,24 @@ def epilogue(ctx: Ctx, kb: KernelBuilder, i: int) -> tuple[list[str], list[int]]
     the elementwise ops fused after it, in registers, and a store of each value of the group that is
     kept. Returns them and the group's nodes."""
     g = ctx.graph
-    group = ctx.groups.get(i)
-    nodes = group.nodes if group else [i]
-    stored = group.stored if group else {i}
+    group = ctx.group(i)
     lines, tail = [], i
-    for c in nodes:
+    for c in group.nodes:
         node = g.nodes[c]
         if node.op in UNARY:
-            lines.append(f"v = {UNARY_EXPR[node.op].format(alpha=f32(node.arg.get('alpha', 0.2)))};")
+            lines.append(f"v = {elementwise_expr(node)};")
         elif node.op in BINARY or node.op is Op.UNARY_GRAD:    # the chain's value and another one
             other = kb.read(node.srcs[1] if node.srcs[0] == tail else node.srcs[0])
             operands = {"va": "v", "vb": f"{other.var}[{other.off}u + o]"}
             if node.srcs[0] != tail:
                 operands = {"va": operands["vb"], "vb": "v"}
-            expr = (BINARY_EXPR[node.op] if node.op in BINARY else
-                    UNARY_GRAD_EXPR[node.arg["fn"]].format(alpha=f32(node.arg.get("alpha", 0.2))))
-            lines.append("v = " + re.sub(r"\bv[ab]\b", lambda m, ops=operands: ops[m.group()], expr) + ";")
-        if c in stored:
+            lines.append("v = " + re.sub(r"\bv[ab]\b", lambda m, ops=operands: ops[m.group()],
+                                         elementwise_expr(node)) + ";")
+        if c in group.stored:
             out = kb.write(c)
             lines.append(f"{out.var}[{out.off}u + o] = v;")
         tail = c
-    return lines, nodes
+    return lines, group.nodes
 
 
 def fused_comment(ctx: Ctx, nodes: list[int]) -> str:
@@ -103,7 +109,7 @@ def lower_unary(ctx: Ctx, i: int) -> list[Kernel]:
     node = ctx.graph.nodes[i]
     kb = ctx.builder()
     x, out = kb.read(node.srcs[0]), kb.write(i)
-    expr = UNARY_EXPR[node.op].format(alpha=f32(node.arg.get("alpha", 0.2)))
+    expr = elementwise_expr(node)
     wg, gx = elementwise_groups(ctx, node.size)
     return [kb.kernel(name(ctx, i), "unary.wgsl", wg, [i], comment=comment(ctx, i), x=x, out=out, expr=expr,
                       n=node.size, wg=WORKGROUP, gx=gx)]
@@ -139,7 +145,7 @@ def lower_binary(ctx: Ctx, i: int) -> list[Kernel]:
     axes = broadcast_axes(node.shape, g.nodes[node.srcs[0]].shape, g.nodes[node.srcs[1]].shape)
     wg, gx = elementwise_groups(ctx, node.size)
     return [kb.kernel(name(ctx, i), "binary.wgsl", wg, [i], comment=comment(ctx, i), a=a, b=b, out=out,
-                      axes=axes, expr=BINARY_EXPR[node.op], n=node.size, wg=WORKGROUP, gx=gx)]
+                      axes=axes, expr=elementwise_expr(node), n=node.size, wg=WORKGROUP, gx=gx)]
 
 
 @rule(Op.CONV2D, Op.DENSE)
@@ -176,8 +182,8 @@ def lower_matmul(ctx: Ctx, i: int) -> list[Kernel]:
     # vec4 loads: 4 consecutive k of A are 4 channels of one pixel (or 4 floats of one row), 4 n of w one row
     a4, b4 = kb.view4(x, conv.get("ci", k) % 4 == 0), kb.view4(wt, n % 4 == 0)
     return [kb.kernel(name(ctx, i), "matmul.wgsl", wg, nodes, comment=fused_comment(ctx, nodes), x=x, wt=wt,
-                      bias=bias, epilogue=finish, m=m, n=n, k=k, bm=bm, bn=bn, bk=bk, tm=bm // 16, tn=bn // 16, tiles=tiles,
-                      tiles_n=tiles_n, gx=wg[0], conv=bool(conv), a4=a4, b4=b4, **conv)]
+                      bias=bias, epilogue=finish, m=m, n=n, k=k, bm=bm, bn=bn, bk=bk, tm=bm // 16, tn=bn // 16,
+                      tiles=tiles, tiles_n=tiles_n, gx=wg[0], conv=bool(conv), a4=a4, b4=b4, **conv)]
 
 
 @rule(Op.DEPTHWISE)
@@ -195,8 +201,8 @@ def lower_depthwise(ctx: Ctx, i: int) -> list[Kernel]:
     taps = [dict(ky=ky, kx=kx, dx=(ky * w + kx) * ci, dw=(ky * kw + kx) * co) for ky in range(kh) for kx in range(kw)]
     wg, gx = elementwise_groups(ctx, node.size)
     return [kb.kernel(name(ctx, i), "depthwise.wgsl", wg, nodes, comment=fused_comment(ctx, nodes), x=x, wt=wt,
-                      bias=bias, epilogue=finish, taps=taps, h=h, w=w, ci=ci, co=co, ho=ho, wo=wo, mult=mult, sh=sh, sw=sw, pt=pt,
-                      pl=pl, n=node.size, wg=WORKGROUP, gx=gx)]
+                      bias=bias, epilogue=finish, taps=taps, h=h, w=w, ci=ci, co=co, ho=ho, wo=wo, mult=mult, sh=sh,
+                      sw=sw, pt=pt, pl=pl, n=node.size, wg=WORKGROUP, gx=gx)]
 
 
 @rule(Op.MAX_POOL, Op.AVG_POOL)
