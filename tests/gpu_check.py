@@ -39,6 +39,12 @@ def fresh_rng() -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+def normal(g: Graph, leaves: dict[str, int], rng: np.random.Generator, scale: float = 1.0
+           ) -> dict[str, np.ndarray]:
+    """float32 values, standard normal times `scale`, for each named leaf (g.inputs or g.params)."""
+    return {k: (scale * rng.standard_normal(g.nodes[i].shape)).astype(np.float32) for k, i in leaves.items()}
+
+
 def compare_on_gpu(device, g: Graph, inputs: dict[str, np.ndarray], params: dict[str, np.ndarray] | None = None,
                    rtol: float = 1e-4, **lower_args) -> tuple[Program, dict[str, np.ndarray]]:
     """Run every output of `g` (and its loss) on the GPU and compare with numpy_ref:
@@ -68,3 +74,18 @@ def reference_gradients(g: Graph, inputs: dict[str, np.ndarray], params: dict[st
     grads = grad(gg, gg.loss)
     vals = numpy_ref.evaluate(gg, inputs, params, np.float64)
     return float(vals[gg.loss]), {k: vals[i] for k, i in grads.items()}
+
+
+def compare_gradients_on_gpu(device, program: Program, g: Graph, inputs: dict[str, np.ndarray],
+                             params: dict[str, np.ndarray], rtol: float = 1e-4, note: str = "") -> None:
+    """Run the training step `program` of `g` on the GPU and compare every parameter gradient with the
+    float64 reference: max|gpu - ref| <= rtol * max|ref| for each."""
+    from wgslgrad.runtime.train_session import TrainSession
+
+    _, ref = reference_gradients(g, inputs, params)
+    session = TrainSession(program, device)
+    session.set_params(params)
+    got = session.gradients(inputs)
+    for name, r in ref.items():
+        err = np.max(np.abs(got[name] - r)) / max(np.max(np.abs(r)), 1e-30)
+        assert err < rtol, f"{name}{note}: relative error {err:.2e}"

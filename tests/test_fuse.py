@@ -5,14 +5,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gpu_check import compare_on_gpu, fresh_rng, inp, param, reference_gradients
+from gpu_check import compare_gradients_on_gpu, compare_on_gpu, fresh_rng, inp, normal, param
 
 from wgslgrad.compiler import fuse
 from wgslgrad.compiler.frontend import load_spec
 from wgslgrad.compiler.ir import Graph, Op
 from wgslgrad.compiler.lower import lower, lower_train
 from wgslgrad.runtime.session import Session
-from wgslgrad.runtime.train_session import TrainSession
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SAME3 = {"stride": (1, 1), "pad": (1, 1, 1, 1)}
@@ -95,9 +94,7 @@ def test_chain_stops_at_the_storage_buffer_limit(device):
     (grp,) = groups.values()
     assert len(grp.chain) == 2
     rng = fresh_rng()
-    inputs = {k: rng.standard_normal(g.nodes[i].shape).astype(np.float32) for k, i in g.inputs.items()}
-    params = {k: rng.standard_normal(g.nodes[i].shape).astype(np.float32) for k, i in g.params.items()}
-    program, _ = compare_on_gpu(device, g, inputs, params)
+    program, _ = compare_on_gpu(device, g, normal(g, g.inputs, rng), normal(g, g.params, rng))
     assert all(len(k.bindings) <= 8 for k in program.kernels)
 
 
@@ -118,8 +115,7 @@ def test_backward_chain_counts_the_forward_value_each_gradient_reads():
 def test_fused_forward_matches_reference_and_unfused(device, batch):
     g = residual_net(batch)
     rng = fresh_rng()
-    inputs = {"x": rng.standard_normal((batch, 6, 5, 3)).astype(np.float32)}
-    params = {k: (0.5 * rng.standard_normal(g.nodes[i].shape)).astype(np.float32) for k, i in g.params.items()}
+    inputs, params = normal(g, g.inputs, rng), normal(g, g.params, rng, 0.5)
     program, fused = compare_on_gpu(device, g, inputs, params)
     assert len(program.kernels) < len(lower(g, fused=False).kernels)
     plain = Session(lower(g, fused=False), device)
@@ -133,17 +129,10 @@ def test_fused_training_step_matches_reference_gradients(device):
     g = residual_net()
     g.loss = g.add(Op.MSE, (g.outputs["y"], inp(g, "t", (2, 7))))
     rng = fresh_rng()
-    inputs = {"x": rng.standard_normal((2, 6, 5, 3)).astype(np.float32), "t": rng.standard_normal((2, 7)).astype(np.float32)}
-    params = {k: (0.5 * rng.standard_normal(g.nodes[i].shape)).astype(np.float32) for k, i in g.params.items()}
-    _, ref = reference_gradients(g, inputs, params)
+    inputs, params = normal(g, g.inputs, rng), normal(g, g.params, rng, 0.5)
     backward_groups = [k.nodes for k in lower_train(g).kernels if k.op in ("depthwise_dx", "conv2d_dw", "dense_dw")]
     # depthwise_dx + relu gradient (+ a sum: the binding count is conservative, every operand its own
     # buffer); filter gradients + bias sum
     assert [len(nodes) for nodes in backward_groups] == [2, 2, 2, 3, 2]
     for fused in (True, False):
-        session = TrainSession(lower_train(g, fused=fused), device)
-        session.set_params(params)
-        got = session.gradients(inputs)
-        for name, r in ref.items():
-            err = np.max(np.abs(got[name] - r)) / max(np.max(np.abs(r)), 1e-30)
-            assert err < 1e-4, f"{name} (fused={fused}): relative error {err:.2e}"
+        compare_gradients_on_gpu(device, lower_train(g, fused=fused), g, inputs, params, note=f" (fused={fused})")

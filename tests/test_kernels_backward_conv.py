@@ -3,14 +3,12 @@ NumPy float64 interpreter of the IR (numpy_ref), on fresh random data at odd siz
 (asymmetric) and 'valid' pads, and reductions long enough to be split into several chunks."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
-from gpu_check import compare_on_gpu, fresh_rng, inp, pads, param, reference_gradients
+from gpu_check import compare_gradients_on_gpu, compare_on_gpu, fresh_rng, inp, normal, pads, param
 
 from wgslgrad.compiler.ir import Graph, Op
 from wgslgrad.compiler.lower import lower_train
 from wgslgrad.compiler.lower_backward_conv import conv_dx_phases, split
-from wgslgrad.runtime.train_session import TrainSession
 
 gpu = pytest.mark.gpu
 RTOL = 1e-4
@@ -19,9 +17,7 @@ RTOL = 1e-4
 def check(device, g: Graph, **lower_args):
     """Run every output of `g` on the GPU and compare with numpy_ref: max|gpu - ref| <= RTOL * max|ref|.
     Inputs are standard normal, from a fresh seed (printed, to replay a failure)."""
-    rng = fresh_rng()
-    inputs = {k: rng.standard_normal(g.nodes[i].shape).astype(np.float32) for k, i in g.inputs.items()}
-    return compare_on_gpu(device, g, inputs, rtol=RTOL, **lower_args)
+    return compare_on_gpu(device, g, normal(g, g.inputs, fresh_rng()), rtol=RTOL, **lower_args)
 
 
 def conv_arg(shape: tuple[int, ...], k: int, s: int, padding: str) -> dict:
@@ -157,17 +153,11 @@ def test_dense_dw_reads_two_layouts_from_one_buffer(device):
     h = g.add(Op.RELU, (inp(g, "x", (5, 100)),))
     y = g.add(Op.DENSE, (h, param(g, "w", (100, 7))))
     g.loss = g.add(Op.MSE, (y, inp(g, "t", (5, 7))))
-    rng = fresh_rng()
-    inputs = {k: rng.standard_normal(g.nodes[i].shape).astype(np.float32) for k, i in g.inputs.items()}
-    params = {"w": rng.standard_normal((100, 7)).astype(np.float32)}
-    _, ref = reference_gradients(g, inputs, params)
     program = lower_train(g)
     (dw,) = [k for k in program.kernels if k.op == "dense_dw"]
     assert [b.buffer for b in dw.bindings].count("arena") == 2
-    session = TrainSession(program, device)
-    session.set_params(params)
-    got = session.gradients(inputs)["w"]
-    assert np.max(np.abs(got - ref["w"])) < RTOL * np.max(np.abs(ref["w"]))
+    rng = fresh_rng()
+    compare_gradients_on_gpu(device, program, g, normal(g, g.inputs, rng), normal(g, g.params, rng), RTOL)
 
 
 @gpu
@@ -185,10 +175,6 @@ def test_filter_gradient_kernel_sums_the_bias_too(device, kind, batch, size, spl
     else:                                       # 72 units: two column tiles, the second one cut short
         y = g.add(Op.DENSE, (inp(g, "x", (batch, size)), param(g, "w", (size, 72)), param(g, "b", (72,))))
     g.loss = g.add(Op.MSE, (y, inp(g, "t", g.nodes[y].shape)))   # no relu: no kink for float32 to land across
-    rng = fresh_rng()
-    inputs = {k: rng.standard_normal(g.nodes[i].shape).astype(np.float32) for k, i in g.inputs.items()}
-    params = {k: rng.standard_normal(g.nodes[i].shape).astype(np.float32) for k, i in g.params.items()}
-    _, ref = reference_gradients(g, inputs, params)
     program = lower_train(g)
     assert not any(k.op == "reduce_to" for k in program.kernels)
     dw = [k for k in program.kernels if k.op.endswith("_dw")]
@@ -196,8 +182,5 @@ def test_filter_gradient_kernel_sums_the_bias_too(device, kind, batch, size, spl
     if split:   # partial sums go to a buffer of their own: dy (in the arena) is read through a vec4 view
         written = {b.buffer for b in dw[0].bindings if b.access == "read_write"}
         assert written == {"arena_scratch"} and [b.buffer for b in dw[0].bindings].count("arena") == 2
-    session = TrainSession(program, device)
-    session.set_params(params)
-    got = session.gradients(inputs)
-    for name, r in ref.items():
-        assert np.max(np.abs(got[name] - r)) < RTOL * np.max(np.abs(r)), name
+    rng = fresh_rng()
+    compare_gradients_on_gpu(device, program, g, normal(g, g.inputs, rng), normal(g, g.params, rng), RTOL)

@@ -69,13 +69,19 @@ def test_arena_reuses_memory_on_a_chain():
     assert p.buffers["arena"] == 2 * 512      # ping-pong between two slots
 
 
+def random_intervals(rng: np.random.Generator, max_size: int) -> list[memory.Interval]:
+    """40 values of 1 to max_size - 1 elements, each alive from a step below 30 for up to 7 more steps."""
+    values = []
+    for _ in range(40):
+        start = int(rng.integers(0, 30))
+        values.append(memory.Interval(int(rng.integers(1, max_size)), start, start + int(rng.integers(0, 8))))
+    return values
+
+
 def test_memory_plan_never_overlaps_live_values():
     rng = np.random.default_rng()
     for _ in range(20):
-        values = []
-        for _ in range(40):
-            start = int(rng.integers(0, 30))
-            values.append(memory.Interval(int(rng.integers(1, 100)), start, start + int(rng.integers(0, 8))))
+        values = random_intervals(rng, 100)
         offsets, size = memory.plan(values)
         memory.check(values, offsets)
         assert all(o % memory.ALIGN == 0 and o + v.size <= size for o, v in zip(offsets, values))
@@ -85,10 +91,7 @@ def test_memory_plan_never_overlaps_live_values():
 def test_memory_plan_in_chunks_keeps_each_value_inside_one():
     rng = np.random.default_rng()
     for _ in range(20):
-        values = []
-        for _ in range(40):
-            start = int(rng.integers(0, 30))
-            values.append(memory.Interval(int(rng.integers(1, 64)), start, start + int(rng.integers(0, 8))))
+        values = random_intervals(rng, 64)
         offsets, _ = memory.plan(values, chunk=64)
         memory.check(values, offsets)
         assert all(o // 64 == (o + memory.align(v.size) - 1) // 64 for o, v in zip(offsets, values))
