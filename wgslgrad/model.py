@@ -180,7 +180,7 @@ class Model:
         Returns the one Output's array [N, ...], or a dict of every Output when the spec has several.
         Raises DataError for an input of the wrong shape, a missing one or NaN/Inf values.
         """
-        needed = self._needed_inputs()
+        needed = self.needed_inputs()
         arrays = self._arrays(x, needed, "predict")
         n = len(next(iter(arrays.values())))
         b = self._batch_size(batch_size)
@@ -221,6 +221,10 @@ class Model:
             result[kind] = metric / n
         return result
 
+    def stats(self, batch_size: int | None = None) -> dict[str, Any]:
+        """The inference session's GPU buffers, bytes, dispatches and pipeline time (see Session.stats)."""
+        return self._session(self._batch_size(batch_size)).stats()
+
     # -- training ---------------------------------------------------------------------------------------
     def fit(self, train: Data, val: Data | None = None, epochs: int | None = None, lr: float | None = None,
             schedule: str | None = None, callbacks: Sequence[Callback] = (), out: str | os.PathLike[str] | None = None,
@@ -254,6 +258,8 @@ class Model:
             raise ValueError(f"lr must be a positive number, not {lr!r}")
         if patience is not None and patience < 1:
             raise ValueError(f"patience must be at least 1, not {patience!r}")
+        from .runtime.schedule import parse_schedule
+        parse_schedule(schedule, lr)   # a bad schedule fails here, before any data or GPU work
         data = self._arrays(train, list(self.graph.inputs), "train")
         held = self._arrays(val, list(self.graph.inputs), "val") if val is not None else None
         monitor = monitor or ("val_loss" if held is not None else "loss")
@@ -377,7 +383,7 @@ class Model:
             raise ValueError(f"batch_size must be a positive integer, not {batch_size!r}")
         return batch_size
 
-    def _needed_inputs(self) -> list[str]:
+    def needed_inputs(self) -> list[str]:
         """The Inputs the Outputs depend on (not the labels only the loss reads)."""
         from .compiler.lower import needed_nodes
         need = needed_nodes(self.graph, [i for k, i in self.graph.outputs.items() if k != "loss"])
