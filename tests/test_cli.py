@@ -237,7 +237,7 @@ def test_preview_labels_each_image_from_the_one_hot_input(tmp_path, capsys):
     plain = np.asarray(Image.open(tmp_path / "plain.png"))
     labelled = np.asarray(Image.open(tmp_path / "labelled.png"))[..., :3]
     assert labelled.shape[0] == plain.shape[0] + 14            # one band for the labels under the row
-    band = labelled[-14:, : plain.shape[1] // 5]               # under the first image
+    band = labelled[80:94, : plain.shape[1] // 5]   # under the first image: 8x8 tiles at 8x with a 16-px pad
     assert band.max() > 200                                    # white text on the dark background
     import stat
     assert stat.S_IMODE((tmp_path / "labelled.png").stat().st_mode) == 0o666 & ~_umask()
