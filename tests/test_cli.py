@@ -169,9 +169,9 @@ def test_predict_images_prints_top_classes_and_evaluate_prints_metrics(tmp_path,
     assert main([*argv, "--top", "2"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and lines[0].startswith(f"{paths[0]}: ") and lines[0].count("%)") == 2
-    assert main([*argv, "-o", str(tmp_path / "p.npz")]) == 0
+    assert main([*argv, "--scale", "0.5", "-o", str(tmp_path / "p.npz")]) == 0
     with np.load(tmp_path / "p.npz") as out:
-        pixels = np.asarray(Image.open(paths[0]), np.float32)[None, ..., None]
+        pixels = 0.5 * np.asarray(Image.open(paths[0]), np.float32)[None, ..., None]
         np.testing.assert_allclose(out["probabilities"][0], model.predict(pixels)["probabilities"][0], rtol=1e-5)
     (tmp_path / "notes.txt").write_text("not an image")
     r = run_cli("predict", spec, "--weights", str(tmp_path / "w.safetensors"), str(tmp_path / "notes.txt"))
