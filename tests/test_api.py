@@ -62,6 +62,7 @@ def test_compile_from_text_or_path_describes_the_model(tmp_path, capsys):
         assert model.inputs == {"x": (6,), "target": (3,)} and model.outputs == {"y": (3,)}
         assert model.needed_inputs() == ["x"]
     assert wgslgrad.compile(REGRESSION).batch == 4 and wgslgrad.compile(spec, batch=2).batch == 2
+    assert wgslgrad.compile("Output(dense(Input(3), 2))").outputs == {"output_0": (2,)}   # one-line text
     text = wgslgrad.compile(REGRESSION).summary()
     assert "backbone/fc" in capsys.readouterr().out and "parameters: 83" in text   # 6*8+8 + 8*3+3
     assert set(wgslgrad.compile(REGRESSION).get_weights()) == {"backbone/fc/weights", "backbone/fc/bias",

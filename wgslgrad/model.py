@@ -50,14 +50,16 @@ class BatchWarning(UserWarning):
 def compile(spec: str | os.PathLike[str], batch: int | None = None, seed: int = 0) -> Model:
     """Compile a spec into a Model with freshly initialised weights (Glorot-normal, zero biases).
 
-    spec: the path of a spec file ("model.py"), or the spec's text itself (anything holding a newline).
+    spec: the path of a spec file ("model.py"), or the spec's text itself (text holding a newline, or a
+    one-line spec with a call in it that names no file).
     batch: the compiled batch size for training and the default for predict() (default: the spec's
     Train(batch=...), else 1). predict() and evaluate() take any number of samples whatever it is.
     seed: the seed of the initial weights.
     Raises SpecErrors (every error in the spec, with file:line:col and a caret) or OSError for a file that
     cannot be read.
     """
-    if isinstance(spec, os.PathLike) or "\n" not in spec:
+    one_line_text = isinstance(spec, str) and "(" in spec and not Path(spec).exists()
+    if isinstance(spec, os.PathLike) or ("\n" not in spec and not one_line_text):
         path = Path(spec)
         try:
             source = path.read_text(encoding="utf-8")
@@ -180,6 +182,8 @@ class Model:
         Returns the one Output's array [N, ...], or a dict of every Output when the spec has several.
         Raises DataError for an input of the wrong shape, a missing one or NaN/Inf values.
         """
+        if not self.outputs:
+            raise ValueError("the spec has no Output(...): nothing to predict")
         needed = self.needed_inputs()
         arrays = self._arrays(x, needed, "predict")
         n = len(next(iter(arrays.values())))
