@@ -1,16 +1,16 @@
-# face-api.js's TinyFaceDetector (@vladmandic/face-api 1.7.15: src/tinyFaceDetector/TinyFaceDetector.ts runs
-# TinyYolov2Base.runMobilenet with separable convs, filter sizes 3, 16, 32, 64, 128, 256, 512, no conv6/conv7).
-# A 416x416 RGB image (pixel values 0..255) in; a 13x13 grid of 5 anchors x (x, y, w, h, score) raw values out,
-# before face-api's box decoding (sigmoid, anchors, non-max suppression). 193,321 parameters, named as in
-# face-api's tiny_face_detector_model-weights_manifest.json (conv0/filters, conv1/depthwise_filter, ...,
-# conv8/bias), so its published weights import with no mapping.
+# face-api.js's TinyFaceDetector (@vladmandic/face-api 1.7.15: src/tinyFaceDetector/TinyFaceDetector.ts
+# runs TinyYolov2Base.runMobilenet with separable convs, filter sizes 3, 16, 32, 64, 128, 256, 512, so no
+# conv6/conv7). A 416x416 RGB image (pixel values 0..255) in; a 13x13 grid of 5 anchors x (x, y, w, h,
+# score) raw values out, before face-api's box decoding (sigmoid, anchors, non-max suppression).
+# 193,321 parameters, named as in face-api's tiny_face_detector_model-weights_manifest.json (conv0/filters,
+# conv1/depthwise_filter, ..., conv8/bias), so its published weights import with no mapping.
 image = Input(416, 416, 3)
 
 
 def sep(x, channels, name):
-    # tinyYolov2/depthwiseSeparableConv.ts: pad 1 on every side, then a 3x3 separable conv 'valid' (the same as
-    # 'same' at stride 1), + bias, then leaky(). leaky() computes relu(x - 0.1 x) + 0.1 x: a leaky relu of
-    # slope 0.1. Declaring `name` keeps this helper from opening a scope, so the names stay conv1/... .
+    # tinyYolov2/depthwiseSeparableConv.ts: pad 1 on every side, then a 3x3 separable conv 'valid' (the
+    # same as 'same' at stride 1), + bias, then leaky(). leaky() computes relu(x - 0.1 x) + 0.1 x: a leaky
+    # relu of slope 0.1. Declaring `name` keeps this helper from opening a scope: the names stay conv1/...
     return leaky_relu(separable_conv2d(x, channels, kernel=3, name=name), alpha=0.1)
 
 
