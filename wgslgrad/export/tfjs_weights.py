@@ -12,7 +12,6 @@ tests/tfjs/load_weights.mjs loads both through TF.js itself.
 """
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import os
@@ -243,7 +242,8 @@ def import_weights(graph: Graph, loaded: Mapping[str, np.ndarray],
             if allow_missing and node.arg.get("trainable", True):
                 notes.append(f"{label}: not in the weights, keeps its initial value")
             else:
-                errors.append(f"{label}: not in the weights{_closest(source, unused)}")
+                fits = [n for n in unused if tuple(np.shape(loaded[n])) == tuple(node.shape)]
+                errors.append(f"{label}: not in the weights{_closest(source, fits)}")
             continue
         value = np.asarray(loaded[source])
         if tuple(value.shape) != tuple(node.shape):
@@ -286,10 +286,11 @@ LIST_HELD = 100   # tensors listed by name in an import error (face-api's larges
 
 
 def _closest(name: str, candidates: list[str]) -> str:
-    """' (did you mean ...?)' for the unused tensor name nearest a missing one, e.g. a spec's scoped
-    'sep_0/conv1/bias' for the file's 'conv1/bias'."""
-    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    """' (did you mean ...?)' when exactly one unused tensor of the right shape differs from a missing name
+    by a leading scope only, e.g. the file's 'conv1/bias' for a spec's 'sep_0/conv1/bias', or the file's
+    'model/conv1/bias' for 'conv1/bias'."""
+    close = [c for c in candidates if c.endswith("/" + name) or name.endswith("/" + c)]
+    return f" (did you mean {close[0]!r}?)" if len(close) == 1 else ""
 
 
 def _held(loaded: Mapping[str, np.ndarray]) -> str:
