@@ -177,9 +177,9 @@ def test_finetuning_from_faceapi_weights_lowers_the_loss(device, faceapi):
     assert after < 0.75 * before
 
 
-def test_weights_of_another_net_are_refused_with_the_names_they_hold():
+def test_weights_of_another_net_are_refused_with_the_names_they_hold(tmp_path, capsys):
     """landmark68's spec with the tiny net's weights: which parameters are missing or mis-shaped, and the
-    names the file does have."""
+    names the file does have; `wgslgrad import` says the same and exits with status 1, writing nothing."""
     faceapi_ready()
     g = load_spec(ROOT / "examples" / "landmark68.py", batch=1)
     with pytest.raises(WeightsError) as e:
@@ -190,3 +190,10 @@ def test_weights_of_another_net_are_refused_with_the_names_they_hold():
     assert "dense3/conv0/bias: not in the weights" in text
     assert "fc/weights: the spec wants [256,136], the weights have [128,136]" in text
     assert "the weights hold 28 tensors:" in text and "dense2/conv2/pointwise_filter [1,1,128,128]" in text
+    capsys.readouterr()
+    out = tmp_path / "lm68.safetensors"
+    spec = str(ROOT / "examples" / "landmark68.py")
+    assert main(["import", spec, "--weights", str(manifest("landmark68_tiny")), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "fc/weights: the spec wants [256,136], the weights have [128,136]" in err
+    assert "  fc/bias [136]" in err and "Traceback" not in err and not out.exists()
