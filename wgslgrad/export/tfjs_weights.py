@@ -232,6 +232,8 @@ def import_weights(graph: Graph, loaded: Mapping[str, np.ndarray],
     errors = [f"{where}: {k!r} names no parameter of the spec" for k in table if k not in graph.params]
     out: dict[str, np.ndarray] = {}
     notes: list[str] = []
+    used = {table.get(p, p) for p in graph.params}
+    unused = [name for name in loaded if name not in used]
     for path, nid in graph.params.items():
         node = graph.nodes[nid]
         source = table.get(path, path)
@@ -240,7 +242,8 @@ def import_weights(graph: Graph, loaded: Mapping[str, np.ndarray],
             if allow_missing and node.arg.get("trainable", True):
                 notes.append(f"{label}: not in the weights, keeps its initial value")
             else:
-                errors.append(f"{label}: not in the weights")
+                fits = [n for n in unused if tuple(np.shape(loaded[n])) == tuple(node.shape)]
+                errors.append(f"{label}: not in the weights{_closest(source, fits)}")
             continue
         value = np.asarray(loaded[source])
         if tuple(value.shape) != tuple(node.shape):
@@ -248,8 +251,7 @@ def import_weights(graph: Graph, loaded: Mapping[str, np.ndarray],
             continue
         out[path] = np.ascontiguousarray(value, dtype=np.float32)
     if errors:
-        raise WeightsError("cannot import the weights:\n  " + "\n  ".join(errors))
-    used = {table.get(p, p) for p in graph.params}
+        raise WeightsError("cannot import the weights:\n  " + "\n  ".join(errors) + _held(loaded))
     notes += [f"{name}: in the weights but no parameter of the spec takes it"
               for name in loaded if name not in used]
     if report is not None:
@@ -278,6 +280,27 @@ def _load_mapping(mapping: Mapping[str, str] | str | os.PathLike[str] | None) ->
                                                  for k, v in mapping.items())):
         raise WeightsError(f"{where}: expected an object of spec parameter path -> TF.js weight name strings")
     return dict(mapping), where
+
+
+LIST_HELD = 100   # tensors listed by name in an import error (face-api's largest net has 49)
+
+
+def _closest(name: str, candidates: list[str]) -> str:
+    """' (did you mean ...?)' when exactly one unused tensor of the right shape differs from a missing name
+    by a leading scope only, e.g. the file's 'conv1/bias' for a spec's 'sep_0/conv1/bias', or the file's
+    'model/conv1/bias' for 'conv1/bias'."""
+    close = [c for c in candidates if c.endswith("/" + name) or name.endswith("/" + c)]
+    return f" (did you mean {close[0]!r}?)" if len(close) == 1 else ""
+
+
+def _held(loaded: Mapping[str, np.ndarray]) -> str:
+    """The names and shapes the weights do have, for an import error."""
+    lines = [f"{name} {_fmt(np.shape(value))}" for name, value in list(loaded.items())[:LIST_HELD]]
+    if len(loaded) > LIST_HELD:
+        lines.append(f"... and {len(loaded) - LIST_HELD} more")
+    if not lines:
+        return "\nthe weights hold no tensors"
+    return f"\nthe weights hold {len(loaded)} tensor{'s' * (len(loaded) != 1)}:\n  " + "\n  ".join(lines)
 
 
 def _fmt(shape: tuple[int, ...]) -> str:
