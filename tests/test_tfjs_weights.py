@@ -207,6 +207,8 @@ def test_import_error_lists_the_names_the_weights_hold():
         "cannot import the weights:\n"
         "  sep_0/conv1/depthwise_filter: not in the weights (did you mean 'conv1/depthwise_filter'?)\n"
         "  sep_0/conv1/bias: not in the weights (did you mean 'conv1/bias'?)\n"
+        "  map spec names onto the weights' names with --map (Python: map=), a JSON object of spec path -> "
+        "weights name; a key ending in '/' maps a prefix, e.g. {\"spec_scope/\": \"weights_scope/\"}\n"
         "the weights hold 3 tensors:\n"
         "  conv0/bias [16]\n  conv1/depthwise_filter [3,3,16,1]\n  conv1/bias [32]")
     with pytest.raises(WeightsError, match="the weights hold no tensors"):

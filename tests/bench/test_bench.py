@@ -58,3 +58,60 @@ def test_torch_train_step(benchmark: Any, model: str, batch: int) -> None:
         step()
         sync(on)
     _run(benchmark, run, model)
+
+
+# -- inference over a data set: Model.predict on 10,000 digits images beside PyTorch on the CPU -------------
+PREDICT_IMAGES = 10_000
+PREDICT_BATCHES = [32, 256]
+
+
+def _digits_images(n: int) -> Any:
+    import numpy as np
+
+    from wgslgrad.datasets import digits
+    train, test = digits()
+    return np.resize(np.concatenate([train["pixels"], test["pixels"]]), (n, 8, 8, 1))   # the 1,797 repeated
+
+
+def _images_per_s(benchmark: Any) -> None:
+    images_per_s = PREDICT_IMAGES / benchmark.stats.stats.median
+    benchmark.extra_info["images_per_s"] = round(images_per_s)
+    print(f"\n{benchmark.name}: {images_per_s:,.0f} images/s")
+
+
+@pytest.mark.parametrize("batch", PREDICT_BATCHES)
+def test_wgslgrad_predict_digits(benchmark: Any, device: Any, batch: int) -> None:
+    import wgslgrad
+
+    model = wgslgrad.compile(EXAMPLES / "digits.py", batch=batch)
+    x = _digits_images(PREDICT_IMAGES)
+    model.predict(x[:batch])                  # the session and its pipelines, made once, outside the timing
+    benchmark.group = f"digits predict, {PREDICT_IMAGES:,} images"
+    benchmark.pedantic(model.predict, args=(x,), rounds=3, iterations=1, warmup_rounds=0)
+    _images_per_s(benchmark)
+
+
+@pytest.mark.parametrize("batch", PREDICT_BATCHES)
+def test_torch_cpu_predict_digits(benchmark: Any, batch: int) -> None:
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
+    import numpy as np
+
+    from wgslgrad.bench.torch_peer import TorchModel, configure
+
+    configure("cpu")
+    graph = load_spec(EXAMPLES / "digits.py", batch)   # the graph's reshapes hold the batch: run in chunks
+    model = TorchModel(graph, init_params(graph, seed=0)).eval()
+    x = torch.as_tensor(_digits_images(PREDICT_IMAGES))
+
+    def predict() -> Any:
+        out = []
+        with torch.inference_mode():
+            for start in range(0, PREDICT_IMAGES, batch):
+                idx = np.resize(np.arange(start, min(start + batch, PREDICT_IMAGES)), batch)
+                logits = model({"pixels": x[idx]}, with_loss=False)[0]["probabilities"]
+                out.append(logits[: min(batch, PREDICT_IMAGES - start)])
+        return torch.cat(out)
+    benchmark.group = f"digits predict, {PREDICT_IMAGES:,} images"
+    benchmark.extra_info["device"] = "cpu"
+    benchmark.pedantic(predict, rounds=3, iterations=1, warmup_rounds=1)
+    _images_per_s(benchmark)
