@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -63,14 +62,15 @@ def _load_inputs(path: str | None, g: Graph, rng: np.random.Generator,
     """Inputs from an .npz (the first `batch` samples), or random normal ones; `needed` must be there."""
     if path is None:
         return {name: rng.standard_normal(g.nodes[i].shape).astype(np.float32) for name, i in g.inputs.items()}
+    from .runtime.data import DataError
+    from .runtime.npz import read_npz
+    notes: list[str] = []
     try:
-        with np.load(path) as data:
-            arrays = {k: np.asarray(data[k], np.float32) for k in data.files if k in g.inputs}
-    except (OSError, ValueError, zipfile.BadZipFile) as e:
-        raise UserError(f"{path}: cannot read inputs: {e}") from None
-    missing = sorted((set(g.inputs) if needed is None else needed) - set(arrays))
-    if missing:
-        raise UserError(f"{path}: no array named {', '.join(missing)}")
+        arrays = read_npz(path, g.inputs, sorted(set(g.inputs) if needed is None else needed), notes)
+    except DataError as e:
+        raise UserError(str(e)) from None
+    for line in notes:
+        print(f"note: {line}", file=sys.stderr)
     for name, a in arrays.items():
         want = g.nodes[g.inputs[name]].shape
         if a.shape[1:] != want[1:] or len(a) < want[0]:
@@ -88,13 +88,13 @@ def cmd_run(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     program = lower(g)
     t1 = time.perf_counter()
+    needed = {n for out, names in program.requires.items() if out not in program.optional_outputs for n in names}
+    inputs = _load_inputs(args.input, g, np.random.default_rng(args.seed), needed)  # before the GPU: fail fast
     device, adapter = get_device()
     print(f"adapter: {adapter}", file=sys.stderr)
     session = Session(program, device)
     t2 = time.perf_counter()
     session.init_params(seed=args.seed)
-    needed = {n for out, names in program.requires.items() if out not in program.optional_outputs for n in names}
-    inputs = _load_inputs(args.input, g, np.random.default_rng(args.seed), needed)
     outputs = session.run(inputs)
     t3 = time.perf_counter()
     times = []
@@ -112,7 +112,11 @@ def cmd_run(args: argparse.Namespace) -> None:
           f"{stats.get('dispatches', '?')} dispatches, {stats.get('total_bytes', 0) / 2**20:.1f} MiB on the GPU",
           file=sys.stderr)
     if args.output:
-        np.savez(args.output, **outputs)
+        from .runtime.npz import save_npz
+        try:  # a dict, not keyword arguments: an Output may be named `file`
+            save_npz(args.output, outputs)
+        except ValueError as e:
+            raise UserError(str(e)) from None
 
 
 def _train_session(g: Graph, seed: int):
@@ -131,10 +135,14 @@ def _train_session(g: Graph, seed: int):
 
 def _data(path: str, g: Graph) -> dict[str, np.ndarray]:
     from .runtime.data import DataError, load_npz
+    notes: list[str] = []
     try:
-        return load_npz(path, g)
+        data = load_npz(path, g, notes)
     except DataError as e:
         raise UserError(str(e)) from None
+    for line in notes:
+        print(f"note: {line}", file=sys.stderr)
+    return data
 
 
 def cmd_train(args: argparse.Namespace) -> None:
