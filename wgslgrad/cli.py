@@ -5,6 +5,7 @@ Results go to stdout (or -o), messages to stderr; exit 1 on a spec or data error
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -146,18 +147,32 @@ def _data(path: str, g: Graph) -> dict[str, np.ndarray]:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from .runtime.checkpoint import CheckpointError
-    from .runtime.data import split
+    from .runtime.checkpoint import CheckpointError, check_params, load_checkpoint
+    from .runtime.data import DataError, split
     from .runtime.trainer import Diverged, FitConfig, evaluate, fit
 
     g = _graph(args)
     data = _data(args.data, g)
     val = _data(args.val, g) if args.val else None
     if val is None and args.val_split:
-        data, val = split(data, args.val_split, args.seed)
+        try:
+            data, val = split(data, args.val_split, args.seed)
+        except DataError as e:
+            raise UserError(f"{args.data}: --val-split {e}") from None
+    # Everything that can be refused is checked before the GPU is set up: the checkpoint to resume from
+    # (another spec's is refused naming the first differing parameter), the --init weights, the --out folder.
+    if args.resume:
+        try:
+            check_params(args.resume, load_checkpoint(args.resume)[0],
+                         {name: g.nodes[i].shape for name, i in g.params.items()})
+        except CheckpointError as e:
+            raise UserError(str(e)) from None
+    init = _weights(args.init, g, args.map, allow_missing=True) if args.init else None
+    if args.out:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
     session = _train_session(g, args.seed)
-    if args.init:
-        session.set_params(_weights(args.init, g, args.map, allow_missing=True))
+    if init is not None:
+        session.set_params(init)
     cfg = FitConfig(epochs=args.epochs or int(g.train.get("epochs", 10)), lr=args.lr or float(g.train.get("lr", 0.001)),
                     schedule=args.schedule, seed=args.seed, out=Path(args.out) if args.out else None,
                     resume=Path(args.resume) if args.resume else None, progress=not args.no_progress and sys.stderr.isatty())
@@ -189,6 +204,10 @@ def _weights(path: str, g: Graph, mapping: str | None = None, allow_missing: boo
         params = import_weights(g, loaded, mapping, allow_missing=allow_missing, report=unused)
     except (CheckpointError, WeightsError) as e:
         raise UserError(str(e)) from None
+    if allow_missing and g.params and not params:
+        first, i = next(iter(g.params.items()))
+        raise UserError(f"{path}: none of the spec's {len(g.params)} parameters is in these weights (the first: "
+                        f"{first} {fmt_shape(g.nodes[i].shape)}): weights of another spec? --map names them")
     for line in unused:
         print(f"note: {line}", file=sys.stderr)
     return params
@@ -339,6 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--schedule", help="none, step:EVERY[:FACTOR] or plateau:PATIENCE[:FACTOR] (per epoch)")
     sp.add_argument("--out", help="folder for checkpoint.safetensors, history.json and loss.png")
     sp.add_argument("--resume", help="a checkpoint to continue from (weights, Adam state, step)")
+    sp.add_argument("--overwrite", action="store_true", help="replace the run already in --out (without it, "
+                    "an --out folder holding a run is refused unless --resume is given)")
     sp.add_argument("--init", help="start from these weights: a checkpoint or TF.js model.json (transfer learning; "
                     "layers it lacks keep their initial weights)")
     sp.add_argument("--map", help="JSON object: spec parameter path -> name in the --init weights")
@@ -392,12 +413,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if isinstance(getattr(args, "batch", None), int) and args.batch < 1:
-        print("wgslgrad: error: --batch must be at least 1", file=sys.stderr)
-        return 2
+    """Run one command; returns the exit status (0 ok, 1 spec/data/input error, 2 usage error, 130 Ctrl-C)."""
     try:
+        args = build_parser().parse_args(argv)
+        problem = validate(args)
+        if problem:
+            print(f"wgslgrad: error: {problem}", file=sys.stderr)
+            return 2
         args.fn(args)
+    except KeyboardInterrupt:
+        print("wgslgrad: interrupted", file=sys.stderr)
+        return 130
     except SpecErrors as e:
         print(e, file=sys.stderr)
         return 1
@@ -405,6 +431,76 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wgslgrad: error: {e}", file=sys.stderr)
         return 1
     return 0
+
+
+def _positive_int(v: object) -> bool:
+    return isinstance(v, int) and v >= 1
+
+
+def _positive_float(v: object) -> bool:
+    return isinstance(v, float) and math.isfinite(v) and v > 0
+
+
+# dest -> (test, what the value must be); checked when the command has the option and it was given
+_CHECKS: dict[str, tuple[Callable[[object], bool], str]] = {
+    "batch": (_positive_int, "a whole number, at least 1"),
+    "epochs": (_positive_int, "a whole number, at least 1"),
+    "repeat": (_positive_int, "a whole number, at least 1"),
+    "samples": (_positive_int, "a whole number, at least 1"),
+    "steps": (_positive_int, "a whole number, at least 1"),
+    "count": (_positive_int, "a whole number, at least 1"),
+    "seed": (lambda v: isinstance(v, int) and 0 <= v < 2**63, "a whole number from 0 to 2**63-1"),
+    "lr": (_positive_float, "a positive number (not inf or nan)"),
+    "eps": (_positive_float, "a positive number (not inf or nan)"),
+    "tol": (_positive_float, "a positive number (not inf or nan)"),
+    "target": (lambda v: _positive_float(v) and v <= 1, "a fraction of the start loss, in (0, 1]"),
+    "val_split": (lambda v: isinstance(v, float) and 0 <= v < 1, "a fraction in (0, 1), or 0 for none"),
+}
+
+
+def validate(args: argparse.Namespace) -> str | None:
+    """The first problem with the arguments themselves (exit status 2), found before any file, data or GPU
+    is touched; None when there is none."""
+    if args.command == "bench":
+        return None
+    for dest, (ok, what) in _CHECKS.items():
+        value = getattr(args, dest, None)
+        if value is not None and not ok(value):
+            return f"--{dest.replace('_', '-')} must be {what}, not {value}"
+    if getattr(args, "schedule", None):
+        from .runtime.schedule import parse_schedule
+        try:
+            parse_schedule(args.schedule, 1.0)
+        except ValueError as e:
+            return f"--schedule: {e}"
+    if getattr(args, "val", None) and getattr(args, "val_split", 0):
+        return "give --val or --val-split, not both"
+    if getattr(args, "out", None):
+        from .runtime.run_folder import CHECKPOINT, holds_a_run
+        out = Path(args.out)
+        if _blocking_file(out):
+            return f"--out {out}: {_blocking_file(out)} is a file, not a folder"
+        if holds_a_run(out) and not args.resume and not args.overwrite:
+            return (f"--out {out} already holds a run: add --resume {out / CHECKPOINT} to continue it, or "
+                    "--overwrite to replace it")
+    output = getattr(args, "output", None)
+    if output:
+        folder = args.command == "export" or (args.command == "wgsl" and not args.json and not Path(output).suffix)
+        if folder and _blocking_file(Path(output)):
+            return f"-o {output}: {_blocking_file(Path(output))} is a file, not a folder"
+        if not folder and Path(output).is_dir():
+            return f"-o {output} is a folder; name a file"
+        if not folder and _blocking_file(Path(output).parent):
+            return f"-o {output}: {_blocking_file(Path(output).parent)} is a file, not a folder"
+    return None
+
+
+def _blocking_file(folder: Path) -> Path | None:
+    """`folder` or the first of its parents that exists as something other than a folder, if any."""
+    for p in (folder, *folder.parents):
+        if p.exists() or p.is_symlink():
+            return None if p.is_dir() else p
+    return None
 
 
 
