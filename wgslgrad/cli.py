@@ -1,6 +1,9 @@
-"""`wgslgrad check|ir|wgsl|summary|run|train|gradcheck|overfit|preview FILE`: the pipeline stages and tips.
+"""`wgslgrad COMMAND FILE`: the pipeline stages (check, ir, wgsl, summary), the Python API's verbs on the
+command line (run, predict, evaluate, train, gradcheck, export, import) and the training tips (overfit,
+preview, bench).
 
-Results go to stdout (or -o), messages to stderr; exit 1 on a spec or data error, 2 on a usage error.
+The commands that use weights are thin layers over wgslgrad.model.Model. Results go to stdout (or -o),
+messages to stderr; exit 1 on a spec, data or weights error, 2 on a usage error.
 """
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import argparse
 import math
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +20,8 @@ import numpy as np
 from .compiler.errors import SpecErrors
 from .compiler.frontend import load_spec
 from .compiler.ir import Graph, fmt_shape, print_graph
+from .model import GradcheckError, Model
+from .model import compile as compile_model
 
 
 class UserError(Exception):
@@ -60,64 +66,20 @@ def cmd_summary(args: argparse.Namespace) -> None:
 
 def _load_inputs(path: str | None, g: Graph, rng: np.random.Generator,
                  needed: set[str] | None = None) -> dict[str, np.ndarray]:
-    """Inputs from an .npz (the first `batch` samples), or random normal ones; `needed` must be there."""
+    """Inputs from an .npz (every sample), or one batch of random normal ones; `needed` must be there."""
     if path is None:
         return {name: rng.standard_normal(g.nodes[i].shape).astype(np.float32) for name, i in g.inputs.items()}
-    from .runtime.data import DataError
     from .runtime.npz import read_npz
     notes: list[str] = []
-    try:
-        arrays = read_npz(path, g.inputs, sorted(set(g.inputs) if needed is None else needed), notes)
-    except DataError as e:
-        raise UserError(str(e)) from None
+    arrays = read_npz(path, g.inputs, sorted(set(g.inputs) if needed is None else needed), notes)  # or DataError
     for line in notes:
         print(f"note: {line}", file=sys.stderr)
     for name, a in arrays.items():
         want = g.nodes[g.inputs[name]].shape
-        if a.shape[1:] != want[1:] or len(a) < want[0]:
+        if a.ndim == 0 or a.shape[1:] != want[1:] or len(a) < 1:
             raise UserError(f"{path}: array '{name}' has shape {fmt_shape(a.shape)}, the spec's Input needs "
-                            f"{fmt_shape(want)} (at least {want[0]} samples for batch {want[0]})")
-    return {k: v[: g.batch] for k, v in arrays.items()}
-
-
-def cmd_run(args: argparse.Namespace) -> None:
-    from .compiler.lower import lower
-    from .runtime.device import get_device
-    from .runtime.session import Session
-
-    g = _graph(args)
-    t0 = time.perf_counter()
-    program = lower(g)
-    t1 = time.perf_counter()
-    needed = {n for out, names in program.requires.items() if out not in program.optional_outputs for n in names}
-    inputs = _load_inputs(args.input, g, np.random.default_rng(args.seed), needed)  # before the GPU: fail fast
-    device, adapter = get_device()
-    print(f"adapter: {adapter}", file=sys.stderr)
-    session = Session(program, device)
-    t2 = time.perf_counter()
-    session.init_params(seed=args.seed)
-    outputs = session.run(inputs)
-    t3 = time.perf_counter()
-    times = []
-    for _ in range(args.repeat):
-        t = time.perf_counter()
-        session.run(inputs)
-        times.append(time.perf_counter() - t)
-    for name, value in outputs.items():
-        flat = value.reshape(-1)
-        print(f"{name}: {fmt_shape(value.shape)} mean {flat.mean():.6g} std {flat.std():.6g} "
-              f"first {np.array2string(flat[:4], precision=5)}")
-    stats = session.stats()
-    print(f"compile {1e3 * (t1 - t0):.0f} ms, pipelines {1e3 * (t2 - t1):.0f} ms, first run {1e3 * (t3 - t2):.0f} ms, "
-          f"run {1e3 * float(np.median(times)):.2f} ms (median of {args.repeat}), "
-          f"{stats.get('dispatches', '?')} dispatches, {stats.get('total_bytes', 0) / 2**20:.1f} MiB on the GPU",
-          file=sys.stderr)
-    if args.output:
-        from .runtime.npz import save_npz
-        try:  # a dict, not keyword arguments: an Output may be named `file`
-            save_npz(args.output, outputs)
-        except ValueError as e:
-            raise UserError(str(e)) from None
+                            f"{fmt_shape(('N',) + want[1:])}")  # type: ignore[arg-type]
+    return arrays
 
 
 def _train_session(g: Graph, seed: int):
@@ -135,23 +97,136 @@ def _train_session(g: Graph, seed: int):
 
 
 def _data(path: str, g: Graph) -> dict[str, np.ndarray]:
-    from .runtime.data import DataError, load_npz
+    from .runtime.data import load_npz
     notes: list[str] = []
-    try:
-        data = load_npz(path, g, notes)
-    except DataError as e:
-        raise UserError(str(e)) from None
+    data = load_npz(path, g, notes)  # or DataError
     for line in notes:
         print(f"note: {line}", file=sys.stderr)
     return data
 
 
-def cmd_train(args: argparse.Namespace) -> None:
-    from .runtime.checkpoint import CheckpointError, check_params, load_checkpoint
-    from .runtime.data import DataError, split
-    from .runtime.trainer import Diverged, FitConfig, evaluate, fit
+def _model(args: argparse.Namespace, weights_required: bool = False) -> Model:
+    """The spec compiled at --batch, with --weights (mapped by --map, some --skip'ped) when given."""
+    model = compile_model(args.file, batch=args.batch, seed=getattr(args, "seed", 0))
+    weights = getattr(args, "weights", None)
+    if weights:
+        _load_weights(model, weights, args)
+    elif weights_required:
+        raise UserError("--weights is required")
+    return model
 
-    g = _graph(args)
+
+def _load_weights(model: Model, path: str, args: argparse.Namespace, partial: bool = False) -> None:
+    from .export import WeightsError
+    from .runtime.checkpoint import CheckpointError
+    try:
+        notes = model.load_weights(path, map=args.map, skip=args.skip or (), partial=partial)
+    except (CheckpointError, WeightsError) as e:
+        raise UserError(str(e)) from None
+    for line in notes:
+        print(f"note: {line}", file=sys.stderr)
+
+
+def _as_dict(model: Model, result: np.ndarray | dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return result if isinstance(result, dict) else {next(iter(model.outputs)): result}
+
+
+def _save_outputs(path: str, outputs: dict[str, np.ndarray]) -> None:
+    from .runtime.npz import save_npz
+    try:  # a dict, not keyword arguments: an Output may be named `file`
+        path = str(save_npz(path, outputs))
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    print(f"wrote {path}: {', '.join(f'{k} {fmt_shape(v.shape)}' for k, v in outputs.items())}", file=sys.stderr)
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    t0 = time.perf_counter()
+    model = _model(args)
+    if not args.weights:
+        print(f"note: no --weights given: running freshly initialised weights (seed {args.seed})", file=sys.stderr)
+    g = model.graph
+    needed = set(model.needed_inputs())
+    inputs = _load_inputs(args.input, g, np.random.default_rng(args.seed), needed)
+    inputs = {k: v for k, v in inputs.items() if k in needed}
+    from .runtime.device import get_device
+    print(f"adapter: {get_device()[1]}", file=sys.stderr)
+    t1 = time.perf_counter()
+    outputs = _as_dict(model, model.predict(inputs))
+    t2 = time.perf_counter()
+    one = {k: v[: g.batch] for k, v in inputs.items()}
+    times = []
+    for _ in range(args.repeat):
+        t = time.perf_counter()
+        model.predict(one)
+        times.append(time.perf_counter() - t)
+    n = len(next(iter(inputs.values())))
+    for name, value in outputs.items():
+        flat = value.reshape(-1)
+        print(f"{name}: {fmt_shape(value.shape)} mean {flat.mean():.6g} std {flat.std():.6g} "
+              f"first {np.array2string(flat[:4], precision=5)}")
+    stats = model.stats()
+    timed = f", then {1e3 * float(np.median(times)):.2f} ms a batch (median of {args.repeat})" if times else ""
+    print(f"compile {1e3 * (t1 - t0):.0f} ms, first run {1e3 * (t2 - t1):.0f} ms for {n} samples in batches of "
+          f"{g.batch} (pipelines {1e3 * stats['pipeline_seconds']:.0f} ms){timed}, {stats['dispatches']} "
+          f"dispatches, {stats['total_bytes'] / 2**20:.1f} MiB on the GPU", file=sys.stderr)
+    if args.output:
+        _save_outputs(args.output, outputs)
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    from .images import ImageError, load_images
+    from .runtime.metrics import loss_pair
+
+    model = _model(args, weights_required=True)
+    g, needed = model.graph, model.needed_inputs()
+    images = [k for k in needed if len(g.nodes[g.inputs[k]].shape) == 4]
+    if len(images) != 1 or len(needed) != 1:
+        raise UserError(f"predict takes images for a spec whose Outputs need one image Input [H,W,C]; this one "
+                        f"needs {', '.join(needed)}: use `run --input DATA.npz`")
+    h, w, c = model.inputs[images[0]]
+    try:
+        x = load_images(args.images, h, w, c)
+    except ImageError as e:
+        raise UserError(str(e)) from None
+    outputs = _as_dict(model, model.predict(x))
+    pair = loss_pair(g)
+    if args.output:
+        _save_outputs(args.output, outputs)
+    elif pair is not None and pair[0].name == "SOFTMAX_CE":
+        logits = outputs[pair[1]].astype(np.float64)
+        probs = np.exp(logits - logits.max(-1, keepdims=True))
+        probs /= probs.sum(-1, keepdims=True)
+        for path, p in zip(args.images, probs):
+            top = np.argsort(-p)[: args.top]
+            print(f"{path}: " + ", ".join(f"{int(k)} ({100 * p[k]:.1f}%)" for k in top))
+    else:
+        for i, path in enumerate(args.images):
+            print(f"{path}: " + ", ".join(f"{k} {fmt_shape(v[i].shape)} first "
+                                          f"{np.array2string(v[i].reshape(-1)[:4], precision=4)}"
+                                          for k, v in outputs.items()))
+        print("note: not a classifier (no softmax_cross_entropy of an Output): -o OUT.npz saves every Output",
+              file=sys.stderr)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    model = _model(args, weights_required=True)
+    if model.graph.loss is None:
+        raise UserError("the spec has no Train(loss=...): nothing to evaluate")
+    data = _data(args.data, model.graph)
+    result = model.evaluate(data)
+    n = len(next(iter(data.values())))
+    print(f"{args.data}: {n} samples: " + ", ".join(f"{k} {v:.4f}" for k, v in result.items()))
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from .runtime.data import DataError, split
+    from .runtime.trainer import Diverged
+
+    model = compile_model(args.file, batch=args.batch, seed=args.seed)
+    g = model.graph
+    if g.loss is None:
+        raise UserError("the spec has no Train(loss=...): nothing to train")
     data = _data(args.data, g)
     val = _data(args.val, g) if args.val else None
     if val is None and args.val_split:
@@ -159,80 +234,45 @@ def cmd_train(args: argparse.Namespace) -> None:
             data, val = split(data, args.val_split, args.seed)
         except DataError as e:
             raise UserError(f"{args.data}: --val-split {e}") from None
-    # Everything that can be refused is checked before the GPU is set up: the checkpoint to resume from
-    # (another spec's is refused naming the first differing parameter), the --init weights, the --out folder.
+    # Refused before the GPU is set up: another spec's checkpoint to resume from (naming the first differing
+    # parameter), --init weights that do not fit, an --out folder that cannot be made.
     if args.resume:
-        try:
-            check_params(args.resume, load_checkpoint(args.resume)[0],
-                         {name: g.nodes[i].shape for name, i in g.params.items()})
-        except CheckpointError as e:
-            raise UserError(str(e)) from None
-    init = _weights(args.init, g, args.map, allow_missing=True) if args.init else None
+        from .runtime.checkpoint import check_params, load_checkpoint
+        check_params(args.resume, load_checkpoint(args.resume)[0],
+                     {name: g.nodes[i].shape for name, i in g.params.items()})
+    if args.init:
+        _load_weights(model, args.init, args, partial=True)
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
-    session = _train_session(g, args.seed)
-    if init is not None:
-        session.set_params(init)
-    cfg = FitConfig(epochs=args.epochs or int(g.train.get("epochs", 10)), lr=args.lr or float(g.train.get("lr", 0.001)),
-                    schedule=args.schedule, seed=args.seed, out=Path(args.out) if args.out else None,
-                    resume=Path(args.resume) if args.resume else None, progress=not args.no_progress and sys.stderr.isatty())
+    from .runtime.device import get_device
+    print(f"adapter: {get_device()[1]}", file=sys.stderr)
+    out = Path(args.out) if args.out else None
     try:
-        fit(session, g, data, cfg, val)
+        model.fit(data, val, epochs=args.epochs, lr=args.lr, schedule=args.schedule, out=out, resume=args.resume,
+                  seed=args.seed, patience=args.patience, keep_best=args.keep_best,
+                  progress=not args.no_progress and sys.stderr.isatty())
     except KeyboardInterrupt:
-        print("stopped by Ctrl-C" + (f"; checkpoint saved in {cfg.out}" if cfg.out else ""), file=sys.stderr)
+        print("stopped by Ctrl-C" + (f"; checkpoint saved in {out}" if out else ""), file=sys.stderr)
         raise SystemExit(130) from None
-    except (CheckpointError, Diverged) as e:
+    except Diverged as e:
         raise UserError(str(e)) from None
+    if args.epochs == 0:
+        print("note: --epochs 0: no training", file=sys.stderr)
     if val is not None:
-        result = evaluate(session, g, val)
+        result = model.evaluate(val)
         print("held-out: " + ", ".join(f"{k} {v:.4f}" for k, v in result.items()))
-    if cfg.out:
-        print(f"saved {cfg.out}/checkpoint.safetensors, history.json and loss.png", file=sys.stderr)
-
-
-def _weights(path: str, g: Graph, mapping: str | None = None, allow_missing: bool = False) -> dict[str, np.ndarray]:
-    """Parameters from a wgslgrad checkpoint (.safetensors) or TF.js weights (model.json / a manifest)."""
-    from .export import WeightsError, import_weights, read_weights
-    from .runtime.checkpoint import CheckpointError, load_checkpoint
-
-    try:
-        if path.endswith(".safetensors"):
-            loaded = load_checkpoint(path)[0]
-        else:
-            loaded = read_weights(path)
-        unused: list[str] = []
-        params = import_weights(g, loaded, mapping, allow_missing=allow_missing, report=unused)
-    except (CheckpointError, WeightsError) as e:
-        raise UserError(str(e)) from None
-    if allow_missing and g.params and not params:
-        first, i = next(iter(g.params.items()))
-        raise UserError(f"{path}: none of the spec's {len(g.params)} parameters is in these weights (the first: "
-                        f"{first} {fmt_shape(g.nodes[i].shape)}): weights of another spec? --map names them")
-    for line in unused:
-        print(f"note: {line}", file=sys.stderr)
-    return params
+    if out and model.history and model.history.epochs:
+        print(f"saved {out}/checkpoint.safetensors, history.json and loss.png", file=sys.stderr)
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from .runtime.init import init_params
-
-    g = _graph(args)
-    if args.weights:
-        params = _weights(args.weights, g, args.map)
-    else:
+    model = _model(args)
+    if not args.weights:
         print("note: no --weights given: exporting freshly initialised weights", file=sys.stderr)
-        params = init_params(g, seed=0)
     out = Path(args.output)
-    if args.js:
-        from .export.bundle import write_bundle
-        info = write_bundle(out, g, params, args.quantize, train=args.train)
-        sizes = info["files"]
-    else:
-        from .export import write_weights
-        manifest = write_weights(out, params, args.quantize)
-        sizes = {f: (out / f).stat().st_size for f in ["model.json"] + manifest[0]["paths"]}
-    weight_bytes = sum(v for k, v in sizes.items() if k.endswith(".bin") or "shard" in k)
-    f32 = 4 * sum(int(np.prod(v.shape)) for v in params.values())
+    sizes = model.export(out, args.quantize, js=args.js, train=args.train)
+    weight_bytes = sum(v for k, v in sizes.items() if k.endswith(".bin"))
+    f32 = 4 * sum(v.size for v in model.get_weights().values())
     for name, size in sizes.items():
         print(f"{out / name}  {size:,} bytes")
     print(f"weights: {weight_bytes:,} bytes ({weight_bytes / f32:.0%} of float32)", file=sys.stderr)
@@ -241,36 +281,25 @@ def cmd_export(args: argparse.Namespace) -> None:
 def cmd_import(args: argparse.Namespace) -> None:
     from .runtime.checkpoint import save_checkpoint
 
-    g = _graph(args)
-    params = _weights(args.weights, g, args.map)
-    save_checkpoint(args.output, params, meta={"imported_from": args.weights})
-    print(f"wrote {args.output}: {len(params)} tensors for {args.file}", file=sys.stderr)
+    model = _model(args, weights_required=True)
+    save_checkpoint(args.output, model.get_weights(), meta={"imported_from": args.weights})
+    print(f"wrote {args.output}: {len(model.get_weights())} tensors for {args.file}", file=sys.stderr)
 
 
 def cmd_gradcheck(args: argparse.Namespace) -> None:
-    from .compiler.gradcheck import check_gradients
-    from .runtime.init import init_params
-
-    g = _graph(args)
-    if g.loss is None:
+    model = _model(args)
+    if model.graph.loss is None:
         raise UserError("the spec has no Train(loss=...): no loss to check")
-    rng = np.random.default_rng(args.seed)
-    inputs = _data(args.data, g) if args.data else _load_inputs(None, g, rng)
-    inputs = {k: v[: g.batch] for k, v in inputs.items()}
-    params = init_params(g, seed=args.seed)
-    session = _train_session(g, args.seed)
-    session.set_params(params)
-    gpu = session.gradients(inputs)
-    worst = 0.0
+    data = _data(args.data, model.graph) if args.data else None
+    try:
+        rows, failed = model.gradcheck(data, eps=args.eps, tol=args.tol, seed=args.seed), False
+    except GradcheckError as e:
+        rows, failed = e.rows, True
     print(f"{'parameter':48s} {'finite diff (f64)':>18s} {'GPU vs f64':>12s}")
-    for name, fd_err, ref in check_gradients(g, g.loss, inputs, params, eps=args.eps):
-        gpu_err = float(np.max(np.abs(gpu[name] - ref)) / max(np.max(np.abs(ref)), 1e-12))
-        worst = max(worst, gpu_err if np.isfinite(gpu_err) else np.inf)
+    for name, fd_err, gpu_err in rows:
         flag = "" if fd_err < 1e-5 and gpu_err < args.tol else "  <-- too large"
         print(f"{name:48s} {fd_err:18.2e} {gpu_err:12.2e}{flag}")
-        if flag:
-            worst = np.inf
-    if not worst < np.inf:
+    if failed:
         raise UserError("gradient check failed")
     print(f"gradient check passed: autodiff matches finite differences, GPU matches float64 within {args.tol:g}")
 
@@ -324,7 +353,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="wgslgrad",
         description="Compile a model spec (a Python-syntax DSL, parsed and never executed) into WGSL compute "
                     "shaders, and run them on the GPU through wgpu.",
-        epilog="examples:\n  wgslgrad summary examples/landmark68.py\n  wgslgrad run examples/digits.py --batch 8\n"
+        epilog="examples:\n  wgslgrad summary examples/landmark68.py\n"
+               "  wgslgrad train examples/digits.py --data train.npz --val test.npz --out runs/digits\n"
+               "  wgslgrad predict examples/digits.py --weights runs/digits/checkpoint.safetensors digit.png\n"
+               "  wgslgrad run examples/landmark68.py --weights model.json --input faces.npz -o out.npz\n"
                "  wgslgrad wgsl examples/digits.py -o kernels/",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -336,6 +368,15 @@ def build_parser() -> argparse.ArgumentParser:
         sp.set_defaults(fn=fn)
         return sp
 
+    def weights(sp: argparse.ArgumentParser, flag: str = "--weights", required: bool = False,
+                help: str = "a checkpoint (.safetensors), TF.js model.json or weights manifest") -> None:
+        sp.add_argument(flag, required=required, help=help)
+        sp.add_argument("--map", help=f"spec parameter path -> name in the {flag} file: a JSON file or JSON text; a "
+                        'key ending in "/" maps a prefix, e.g. \'{"backbone/": "features_0/"}\'')
+        sp.add_argument("--skip", action="append", metavar="NAME", help="a parameter or scope that keeps its "
+                        "initial value (e.g. a head whose shape changed); repeatable")
+
+    # -- the compiler's stages
     add("check", cmd_check, "parse and type-check a spec; report every error")
     add("ir", cmd_ir, "print the IR graph").add_argument("-o", "--output", help="write to this file")
     sp = add("wgsl", cmd_wgsl, "print the generated WGSL kernels")
@@ -343,43 +384,47 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true", help="print the whole Program (kernels, buffers, slots) as JSON")
     add("summary", cmd_summary, "per-layer output shapes, parameters, bytes and FLOPs").add_argument(
         "-o", "--output", help="write to this file")
-    sp = add("run", cmd_run, "run the forward pass on the GPU with initialised weights")
-    sp.add_argument("--input", help=".npz with one array per Input (default: random normal)")
-    sp.add_argument("--seed", type=int, default=0, help="seed for weights and random inputs")
-    sp.add_argument("--repeat", type=int, default=5, help="timed runs after the first")
-    sp.add_argument("-o", "--output", help="save the outputs to this .npz")
 
+    # -- using a model
+    sp = add("run", cmd_run, "run the forward pass on the GPU on any number of samples (default: initialised "
+             "weights on one batch of random inputs)")
+    weights(sp)
+    sp.add_argument("--input", help=".npz with one array per Input, samples first (default: random normal)")
+    sp.add_argument("--seed", type=int, default=0, help="seed for initial weights and random inputs")
+    sp.add_argument("--repeat", type=int, default=5, help="timed runs of one batch after the first run")
+    sp.add_argument("-o", "--output", help="save the outputs to this .npz, one array per Output")
+
+    sp = add("predict", cmd_predict, "classify images (resized to the image Input; the spec does its own "
+             "preprocessing): the top classes, or every Output with -o")
+    weights(sp, required=True)
+    sp.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, ...)")
+    sp.add_argument("--top", type=int, default=3, help="classes shown per image")
+    sp.add_argument("-o", "--output", help="save the outputs to this .npz instead, one array per Output")
+
+    sp = add("evaluate", cmd_evaluate, "the loss and accuracy (one-hot labels) or mean absolute error on a data set")
+    weights(sp, required=True)
+    sp.add_argument("--data", required=True, help=".npz with one array per Input, samples first")
+
+    # -- training
     sp = add("train", cmd_train, "train on the GPU: shuffled batches, Adam, checkpoints, loss history and plot")
     sp.add_argument("--data", required=True, help=".npz with one array per Input, samples first")
     sp.add_argument("--val", help="held-out .npz, evaluated after each epoch")
     sp.add_argument("--val-split", type=float, default=0.0, help="hold out this fraction of --data instead")
-    sp.add_argument("--epochs", type=int, help="epochs (default: the spec's Train epochs)")
+    sp.add_argument("--epochs", type=int, help="epochs (default: the spec's Train epochs; 0: no training)")
     sp.add_argument("--lr", type=float, help="learning rate (default: the spec's Adam lr); with --resume, the new rate")
     sp.add_argument("--schedule", help="none, step:EVERY[:FACTOR] or plateau:PATIENCE[:FACTOR] (per epoch)")
+    sp.add_argument("--patience", type=int, help="early stopping: stop when the held-out loss (else the training "
+                    "loss) has not improved for this many epochs")
+    sp.add_argument("--keep-best", action="store_true", help="end with the best epoch's weights (also saved as "
+                    "best.safetensors under --out)")
     sp.add_argument("--out", help="folder for checkpoint.safetensors, history.json and loss.png")
     sp.add_argument("--resume", help="a checkpoint to continue from (weights, Adam state, step)")
     sp.add_argument("--overwrite", action="store_true", help="replace the run already in --out (without it, "
                     "an --out folder holding a run is refused unless --resume is given)")
-    sp.add_argument("--init", help="start from these weights: a checkpoint or TF.js model.json (transfer learning; "
-                    "layers it lacks keep their initial weights)")
-    sp.add_argument("--map", help="JSON object: spec parameter path -> name in the --init weights")
+    weights(sp, "--init", help="start from these weights: a checkpoint, TF.js model.json or weights manifest "
+            "(transfer learning; trainable layers it lacks keep their initial weights)")
     sp.add_argument("--seed", type=int, default=0, help="seed for weights and shuffling")
     sp.add_argument("--no-progress", action="store_true", help="no progress bar (there is none when stderr is not a terminal)")
-
-    sp = add("export", cmd_export, "write weights in the TF.js format (model.json + 4 MiB shards), optionally "
-             "quantized, or with --js a self-contained WebGPU ES-module bundle")
-    sp.add_argument("--weights", help="a checkpoint (.safetensors) or TF.js model.json (default: initial weights)")
-    sp.add_argument("--map", help="JSON object: spec parameter path -> name in the --weights file")
-    sp.add_argument("--quantize", choices=["uint8", "uint16", "float16"], help="per-tensor quantization as TF.js")
-    sp.add_argument("--js", action="store_true", help="also write model.js (WGSL and runtime inlined)")
-    sp.add_argument("--train", action="store_true", help="with --js: include the training step")
-    sp.add_argument("-o", "--output", required=True, help="output folder")
-
-    sp = add("import", cmd_import, "read TF.js weights (model.json or a weights manifest, quantized or not) "
-             "into a checkpoint for this spec")
-    sp.add_argument("--weights", required=True, help="TF.js model.json or weights manifest")
-    sp.add_argument("--map", help="JSON object: spec parameter path -> TF.js weight name")
-    sp.add_argument("-o", "--output", required=True, help="checkpoint to write (.safetensors)")
 
     sp = add("gradcheck", cmd_gradcheck, "check the spec's loss gradients: autodiff vs finite differences "
              "(float64) and the GPU vs float64")
@@ -397,10 +442,25 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=0)
 
     sp = add("preview", cmd_preview, "save the image inputs as the network sees them (after the spec's "
-             "preprocessing) as a PNG grid")
+             "preprocessing) as a PNG grid, each labelled when a one-hot Input gives labels")
     sp.add_argument("--data", required=True, help=".npz with one array per Input")
     sp.add_argument("--count", type=int, default=32, help="how many samples")
     sp.add_argument("-o", "--output", help="PNG path (default preview.png)")
+
+    # -- weights in and out
+    sp = add("export", cmd_export, "write weights in the TF.js format (model.json, weights_manifest.json, 4 MiB "
+             "shards), optionally quantized, and with --js a self-contained WebGPU ES-module bundle")
+    weights(sp, help="a checkpoint (.safetensors), TF.js model.json or weights manifest (default: initial weights)")
+    sp.add_argument("--quantize", choices=["uint8", "uint16", "float16"], help="per-tensor quantization as TF.js")
+    sp.add_argument("--js", action="store_true", help="also write model.js (WGSL and runtime inlined); a page "
+                    "classifying one image at a time wants --batch 1")
+    sp.add_argument("--train", action="store_true", help="with --js: include the training step")
+    sp.add_argument("-o", "--output", required=True, help="output folder")
+
+    sp = add("import", cmd_import, "read TF.js weights (model.json or a weights manifest, quantized or not) "
+             "into a checkpoint for this spec")
+    weights(sp, required=True, help="TF.js model.json or weights manifest (or a checkpoint)")
+    sp.add_argument("-o", "--output", required=True, help="checkpoint to write (.safetensors)")
 
     from .bench.run import add_arguments, run_args
     sp = sub.add_parser("bench", help="time training steps and inference beside PyTorch and TF.js, as a table",
@@ -412,8 +472,20 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: object = None, line: str | None = None) -> None:
+    """Warnings from the API (frozen layers without weights, a bundle's batch) as one line on stderr."""
+    print(f"wgslgrad: warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns the exit status (0 ok, 1 spec/data/input error, 2 usage error, 130 Ctrl-C)."""
+    from .export import WeightsError
+    from .runtime.checkpoint import CheckpointError
+    from .runtime.data import DataError
+
+    previous = warnings.showwarning
+    warnings.showwarning = _show_warning
     try:
         args = build_parser().parse_args(argv)
         problem = validate(args)
@@ -427,9 +499,11 @@ def main(argv: list[str] | None = None) -> int:
     except SpecErrors as e:
         print(e, file=sys.stderr)
         return 1
-    except (UserError, OSError) as e:
+    except (UserError, OSError, DataError, WeightsError, CheckpointError, GradcheckError) as e:
         print(f"wgslgrad: error: {e}", file=sys.stderr)
         return 1
+    finally:
+        warnings.showwarning = previous
     return 0
 
 
@@ -444,11 +518,13 @@ def _positive_float(v: object) -> bool:
 # dest -> (test, what the value must be); checked when the command has the option and it was given
 _CHECKS: dict[str, tuple[Callable[[object], bool], str]] = {
     "batch": (_positive_int, "a whole number, at least 1"),
-    "epochs": (_positive_int, "a whole number, at least 1"),
-    "repeat": (_positive_int, "a whole number, at least 1"),
+    "epochs": (lambda v: isinstance(v, int) and v >= 0, "a whole number, 0 or more"),
+    "repeat": (lambda v: isinstance(v, int) and v >= 0, "a whole number, 0 or more"),
     "samples": (_positive_int, "a whole number, at least 1"),
     "steps": (_positive_int, "a whole number, at least 1"),
     "count": (_positive_int, "a whole number, at least 1"),
+    "top": (_positive_int, "a whole number, at least 1"),
+    "patience": (_positive_int, "a whole number of epochs, at least 1"),
     "seed": (lambda v: isinstance(v, int) and 0 <= v < 2**63, "a whole number from 0 to 2**63-1"),
     "lr": (_positive_float, "a positive number (not inf or nan)"),
     "eps": (_positive_float, "a positive number (not inf or nan)"),
@@ -501,6 +577,3 @@ def _blocking_file(folder: Path) -> Path | None:
         if p.exists() or p.is_symlink():
             return None if p.is_dir() else p
     return None
-
-
-
