@@ -144,12 +144,18 @@ class Model:
         Returns notes (tensors the spec does not take, parameters skipped or kept). Raises WeightsError or
         CheckpointError listing every problem together, with the names the file holds.
         """
-        from .export import import_weights, read_weights
+        from .export import WeightsError, import_weights, read_weights
         from .runtime.checkpoint import load_checkpoint
         p = Path(path)
         loaded = load_checkpoint(p)[0] if p.suffix == ".safetensors" else read_weights(p)
         notes: list[str] = []
         params = import_weights(self.graph, loaded, map, allow_missing=partial, skip=list(skip), report=notes)
+        if partial and self.graph.params and not params and not skip:  # every layer would stay random
+            first, i = next(iter(self.graph.params.items()))
+            raise WeightsError(f"{p}: none of the spec's {len(self.graph.params)} parameters is in these weights "
+                               f"(the first: {first} {fmt_shape(self.graph.nodes[i].shape)}; the weights hold "
+                               f"{', '.join(sorted(loaded)[:3]) or 'nothing'}{'...' if len(loaded) > 3 else ''}): "
+                               "weights of another spec? --map (map=) names them")
         self.set_weights(params)
         self.weights_loaded = True
         return notes
