@@ -101,3 +101,150 @@ def test_import_refuses_a_spec_mismatch_naming_both_shapes(tmp_path):
                 "-o", str(tmp_path / "c.safetensors"))
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert "[3,3,1,16]" in r.stderr and "[3,3,1,8]" in r.stderr and not (tmp_path / "c.safetensors").exists()
+
+
+# -- the API's verbs on the command line (issue 10) ----------------------------------------------------------
+TINY = """x = Input(6)
+target = Input(3)
+h = dense(x, 8, activation="relu", name="backbone/fc"{frozen})
+y = dense(h, 3, name="head")
+Output(y)
+Train(loss=mse(y, target), optimizer=Adam(lr=0.01), batch=4, epochs=2)
+"""
+
+
+def tiny(tmp_path: Path, frozen: bool = False) -> tuple[Path, Path]:
+    rng = np.random.default_rng(0)
+    spec, data = tmp_path / "tiny.py", tmp_path / "tiny.npz"
+    spec.write_text(TINY.format(frozen=", trainable=False" if frozen else ""))
+    x = rng.standard_normal((10, 6)).astype(np.float32)
+    np.savez(data, x=x, target=np.tanh(x[:, :3]))
+    return spec, data
+
+
+@pytest.mark.gpu
+def test_train_epochs_0_trains_nothing_and_frozen_layers_warn(tmp_path, capsys):
+    spec, data = tiny(tmp_path, frozen=True)
+    assert main(["train", str(spec), "--data", str(data), "--epochs", "0", "--out", str(tmp_path / "run")]) == 0
+    err = capsys.readouterr().err
+    assert "note: --epochs 0: no training" in err and "epoch 1" not in err
+    assert not (tmp_path / "run").exists()
+    assert ("wgslgrad: warning: 2 frozen parameters (trainable=False, e.g. backbone/fc/weights) keep their random "
+            "initial values: load trained weights first (load_weights, or --init)") in err
+
+
+@pytest.mark.gpu
+def test_run_weights_any_number_of_samples_one_array_per_output(tmp_path, capsys):
+    import wgslgrad
+    spec = str(EXAMPLES / "digits.py")
+    rng = np.random.default_rng()
+    model = wgslgrad.compile(spec, seed=int(rng.integers(1 << 30)))
+    model.save_weights(tmp_path / "w.safetensors")
+    pixels = rng.uniform(0, 16, (37, 8, 8, 1)).astype(np.float32)   # 37: one batch of 32 and 5 more
+    np.savez(tmp_path / "in.npz", pixels=pixels)
+    assert main(["run", spec, "--weights", str(tmp_path / "w.safetensors"), "--input", str(tmp_path / "in.npz"),
+                 "--repeat", "0", "-o", str(tmp_path / "out.npz")]) == 0
+    assert "logits: [37,10]" in capsys.readouterr().out
+    with np.load(tmp_path / "out.npz") as out:
+        assert sorted(out.files) == ["logits", "probabilities"]
+        want = model.predict(pixels)
+        for k in out.files:
+            np.testing.assert_allclose(out[k], want[k], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.gpu
+def test_predict_images_prints_top_classes_and_evaluate_prints_metrics(tmp_path, capsys):
+    from PIL import Image
+
+    import wgslgrad
+    spec = str(EXAMPLES / "digits.py")
+    model = wgslgrad.compile(spec, seed=3)
+    model.save_weights(tmp_path / "w.safetensors")
+    rng = np.random.default_rng()
+    paths = []
+    for i, size in enumerate((8, 24)):           # any size: resized to the Input's 8x8
+        paths.append(tmp_path / f"img{i}.png")
+        Image.fromarray(rng.integers(0, 17, (size, size), dtype=np.uint8)).save(paths[-1])
+    argv = ["predict", spec, "--weights", str(tmp_path / "w.safetensors"), *map(str, paths)]
+    assert main([*argv, "--top", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[0].startswith(f"{paths[0]}: ") and lines[0].count("%)") == 2
+    assert main([*argv, "--scale", "0.5", "-o", str(tmp_path / "p.npz")]) == 0
+    with np.load(tmp_path / "p.npz") as out:
+        pixels = 0.5 * np.asarray(Image.open(paths[0]), np.float32)[None, ..., None]
+        np.testing.assert_allclose(out["probabilities"][0], model.predict(pixels)["probabilities"][0], rtol=1e-5)
+    (tmp_path / "notes.txt").write_text("not an image")
+    r = run_cli("predict", spec, "--weights", str(tmp_path / "w.safetensors"), str(tmp_path / "notes.txt"))
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert f"{tmp_path / 'notes.txt'}: not an image that can be read" in r.stderr
+
+    test = tmp_path / "test.npz"
+    labels = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 45)]
+    np.savez(test, pixels=rng.uniform(0, 16, (45, 8, 8, 1)).astype(np.float32), label=labels)
+    assert main(["evaluate", spec, "--weights", str(tmp_path / "w.safetensors"), "--data", str(test)]) == 0
+    out = capsys.readouterr().out
+    got = model.evaluate(str(test))
+    assert out.strip() == f"{test}: 45 samples: loss {got['loss']:.4f}, accuracy {got['accuracy']:.4f}"
+
+
+def test_import_map_prefix_skip_and_what_the_weights_hold(tmp_path, capsys):
+    import wgslgrad
+    from wgslgrad.export import write_weights
+    spec, _ = tiny(tmp_path)
+    weights = {k.replace("backbone/", "features_0/"): v for k, v in wgslgrad.compile(str(spec)).get_weights().items()}
+    weights["head/weights"] = np.zeros((8, 7), np.float32)
+    write_weights(tmp_path / "w", weights)
+    ckpt = str(tmp_path / "c.safetensors")
+    assert main(["import", str(spec), "--weights", str(tmp_path / "w"), "-o", ckpt]) == 1
+    err = capsys.readouterr().err
+    assert "backbone/fc/weights: not in the weights" in err
+    assert "the weights hold: features_0/fc/weights [6,8], features_0/fc/bias [8], head/weights [8,7]" in err
+    assert "map spec names onto them with --map" in err and "--skip NAME" in err
+    assert main(["import", str(spec), "--weights", str(tmp_path / "w"), "--map", '{"backbone/": "features_0/"}',
+                 "--skip", "head", "-o", ckpt]) == 0
+    assert "note: head/weights: skipped, keeps its initial value" in capsys.readouterr().err
+    from wgslgrad.runtime.checkpoint import load_checkpoint
+    np.testing.assert_array_equal(load_checkpoint(ckpt)[0]["backbone/fc/weights"], weights["features_0/fc/weights"])
+
+
+def test_export_js_warns_about_the_batch_and_lists_the_manifest(tmp_path, capsys):
+    spec = str(EXAMPLES / "digits.py")
+    assert main(["export", spec, "--js", "-o", str(tmp_path / "web")]) == 0
+    captured = capsys.readouterr()
+    assert ("wgslgrad: warning: the bundle is compiled for batch 32: a page's predict() must pass 32 samples at "
+            "once (export with batch=1, or --batch 1, for one image at a time)") in captured.err
+    assert f"{tmp_path / 'web' / 'weights_manifest.json'}  " in captured.out
+    assert main(["export", spec, "--batch", "1", "--js", "-o", str(tmp_path / "web1")]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert main(["export", spec, "-o", str(tmp_path / "w")]) == 0
+    assert f"{tmp_path / 'w' / 'weights_manifest.json'}  " in capsys.readouterr().out
+
+
+@pytest.mark.gpu
+def test_preview_labels_each_image_from_the_one_hot_input(tmp_path, capsys):
+    from PIL import Image
+    rng = np.random.default_rng()
+    data = tmp_path / "d.npz"
+    np.savez(data, pixels=rng.uniform(0, 16, (5, 8, 8, 1)), label=np.eye(10)[[3, 1, 4, 1, 5]])
+    for name, arrays in (("plain", {"pixels": rng.uniform(0, 16, (5, 8, 8, 1)), "label": np.full((5, 10), 0.1)}),
+                         ("labelled", None)):
+        path = data if arrays is None else tmp_path / f"{name}.npz"
+        if arrays is not None:
+            np.savez(path, **arrays)
+        assert main(["preview", str(EXAMPLES / "digits.py"), "--data", str(path), "-o", str(tmp_path / f"{name}.png")]) == 0
+    err = capsys.readouterr().err
+    assert "labelled from 'label'" in err and err.count("labelled from") == 1
+    plain = np.asarray(Image.open(tmp_path / "plain.png"))
+    labelled = np.asarray(Image.open(tmp_path / "labelled.png"))[..., :3]
+    assert labelled.shape[0] == plain.shape[0] + 14            # one band for the labels under the row
+    band = labelled[80:94, : plain.shape[1] // 5]   # under the first image: 8x8 tiles at 8x with a 16-px pad
+    assert band.max() > 200                                    # white text on the dark background
+    import stat
+    assert stat.S_IMODE((tmp_path / "labelled.png").stat().st_mode) == 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    import os
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -186,7 +186,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
                         f"needs {', '.join(needed)}: use `run --input DATA.npz`")
     h, w, c = model.inputs[images[0]]
     try:
-        x = load_images(args.images, h, w, c)
+        x = load_images(args.images, h, w, c) * args.scale
     except ImageError as e:
         raise UserError(str(e)) from None
     outputs = _as_dict(model, model.predict(x))
@@ -399,6 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
     weights(sp, required=True)
     sp.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, ...)")
     sp.add_argument("--top", type=int, default=3, help="classes shown per image")
+    sp.add_argument("--scale", type=float, default=1.0, help="multiply the pixel values (0..255) by this first, as "
+                    "the bundle's predictImage does (default 1; examples/digits.py, trained on 0..16, wants 0.0627)")
     sp.add_argument("-o", "--output", help="save the outputs to this .npz instead, one array per Output")
 
     sp = add("evaluate", cmd_evaluate, "the loss and accuracy (one-hot labels) or mean absolute error on a data set")

@@ -28,8 +28,10 @@ def image_grid(images: np.ndarray, cols: int = 8, pad: int = 2) -> np.ndarray:
     return grid
 
 
-def save_preview(path: str | Path, images: np.ndarray, cols: int = 8, scale: int = 1) -> None:
-    """Write the grid as a PNG; small images (digits are 8x8) are enlarged by `scale` without smoothing."""
+def save_preview(path: str | Path, images: np.ndarray, cols: int = 8, scale: int = 1,
+                 labels: list[str] | None = None) -> None:
+    """Write the grid as a PNG; small images (digits are 8x8) are enlarged by `scale` without smoothing.
+    With `labels`, each image's label is written in a band under it."""
     import io
 
     import matplotlib
@@ -40,8 +42,37 @@ def save_preview(path: str | Path, images: np.ndarray, cols: int = 8, scale: int
     if scale > 1:
         grid = grid.repeat(scale, 0).repeat(scale, 1)
     buf = io.BytesIO()
-    plt.imsave(buf, grid, format="png")
+    if labels is None:
+        plt.imsave(buf, grid, format="png")
+    else:
+        n, h, w = images.shape[:3]
+        band, pad, th, tw = 14, 2 * scale, h * scale, w * scale   # image_grid's pad of 2, scaled
+        rows = -(-n // cols)
+        out = np.full((grid.shape[0] + rows * band, grid.shape[1], 3), 40, np.uint8)
+        for r in range(rows):   # each row of tiles (with the pad above it), then a band for the labels
+            out[r * (th + pad + band): r * (th + pad + band) + th + pad] = grid[r * (th + pad): (r + 1) * (th + pad)]
+        fig = plt.figure(figsize=(out.shape[1] / 100, out.shape[0] / 100), dpi=100)
+        ax = fig.add_axes((0, 0, 1, 1))
+        ax.imshow(out, interpolation="nearest")
+        ax.set_axis_off()
+        for i, label in enumerate(labels[:n]):
+            r, c = divmod(i, cols)
+            ax.text(pad + c * (tw + pad) + tw / 2, r * (th + pad + band) + pad + th + band / 2, label,
+                    color="white", ha="center", va="center", fontsize=8)
+        fig.savefig(buf, format="png", dpi=100)
+        plt.close(fig)
     atomic_write(path, buf.getvalue())
+
+
+def one_hot_labels(g: Graph, data: dict[str, np.ndarray]) -> tuple[str, np.ndarray] | None:
+    """(Input name, class index per sample) for the first Input [N,K] whose rows are one-hot, else None."""
+    for name, i in g.inputs.items():
+        a = data.get(name)
+        if a is None or len(g.nodes[i].shape) != 2 or g.nodes[i].shape[1] < 2:
+            continue
+        if np.all((a == 0) | (a == 1)) and np.all(a.sum(-1) == 1):
+            return name, np.argmax(a, -1)
+    return None
 
 
 def preprocessed_node(g: Graph) -> int | None:
@@ -76,5 +107,9 @@ def preview_inputs(g: Graph, data: dict[str, np.ndarray], path: str | Path, coun
         images.append(session.run({k: data[k][idx] for k in sub.inputs})["preview"][: n - start])
     grid = np.concatenate(images)[:n]
     h = grid.shape[1]
-    save_preview(path, grid, scale=max(1, 64 // h))
-    return f"{n} samples of {g.nodes[node].shape[1:]} after preprocessing, range [{grid.min():.3g}, {grid.max():.3g}]"
+    found = one_hot_labels(g, data)
+    labels = [str(int(k)) for k in found[1][:n]] if found else None
+    save_preview(path, grid, scale=max(1, 64 // h), labels=labels)
+    labelled = f", labelled from '{found[0]}'" if found else ""
+    return (f"{n} samples of {g.nodes[node].shape[1:]} after preprocessing, range [{grid.min():.3g}, "
+            f"{grid.max():.3g}]{labelled}")
