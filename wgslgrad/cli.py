@@ -242,7 +242,7 @@ def cmd_train(args: argparse.Namespace) -> None:
                      {name: g.nodes[i].shape for name, i in g.params.items()})
     if args.init:
         _load_weights(model, args.init, args, partial=True)
-    if args.out:
+    if args.out and args.epochs != 0:
         Path(args.out).mkdir(parents=True, exist_ok=True)
     from .runtime.device import get_device
     print(f"adapter: {get_device()[1]}", file=sys.stderr)
@@ -532,6 +532,7 @@ _CHECKS: dict[str, tuple[Callable[[object], bool], str]] = {
     "eps": (_positive_float, "a positive number (not inf or nan)"),
     "tol": (_positive_float, "a positive number (not inf or nan)"),
     "target": (lambda v: _positive_float(v) and v <= 1, "a fraction of the start loss, in (0, 1]"),
+    "scale": (_positive_float, "a positive number (not inf or nan)"),
     "val_split": (lambda v: isinstance(v, float) and 0 <= v < 1, "a fraction in (0, 1), or 0 for none"),
 }
 
