@@ -140,10 +140,10 @@ def test_a_header_claiming_233_tib_is_refused_before_allocating(tmp_path):
 
 
 def test_arrays_larger_than_memory_are_refused(tmp_path, monkeypatch):
-    from wgslgrad.runtime import npz
+    from wgslgrad.runtime import files
     path = tmp_path / "d.npz"
     np.savez(path, image=np.zeros((40, 8, 8, 1)), label=np.zeros((40, 10)))
-    monkeypatch.setattr(npz, "memory_limit", lambda: 1000)
+    monkeypatch.setattr(files, "memory_limit", lambda: 1000)
     with pytest.raises(DataError, match=r"the arrays image, label need 34\.7 KiB, more than this machine's "
                                         r"memory \(1,000 bytes\)"):
         load_npz(path, _graph())

@@ -19,11 +19,10 @@ import numpy as np
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
-from .files import read_regular
+from . import files
 
 FORMAT = "wgslgrad-checkpoint-2"     # the SHA-256 covers the tensors and the metadata
 OLD_FORMAT = "wgslgrad-checkpoint-1"  # the SHA-256 covers the tensors only: still read, its metadata checked
-MAX_BYTES = 2**36                      # 64 GiB: more than any spec's parameters and Adam state (a bad path)
 
 
 class CheckpointError(Exception):
@@ -120,7 +119,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray]
     """(params, optimizer state, meta); raises CheckpointError naming `path` if missing, not a regular
     file, corrupt (any byte of tensors or metadata changed) or holding malformed metadata."""
     path = Path(path)
-    data = read_regular(path, CheckpointError, "checkpoint", MAX_BYTES)
+    data = files.read_regular(path, CheckpointError, "checkpoint", files.memory_limit())
     header = _read_header(path, data)
     try:
         tensors = st_load(data)

@@ -42,6 +42,14 @@ def read_regular(path: str | os.PathLike[str], error: type[Exception], what: str
             raise error(f"{path}: cannot read {what}: {e.strerror}") from None
 
 
+def memory_limit() -> int:
+    """Bytes of physical memory: no input may need more (2**63 where the size cannot be read)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return 2**63
+
+
 def file_kind(mode: int) -> str:
     for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
                        (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):

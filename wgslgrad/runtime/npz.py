@@ -21,20 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
+from . import files
 from .checkpoint import atomic_write
 from .files import fmt_bytes, open_regular
 
 
 class DataError(Exception):
     """Data that cannot be used; the message names the file (and the array)."""
-
-
-def memory_limit() -> int:
-    """Bytes of physical memory: no input may need more than this (or 2**63 where it cannot be read)."""
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        return 2**63
 
 
 _REFUSED_KINDS = {
@@ -71,9 +64,9 @@ def read_npz(path: str | os.PathLike[str], names: Collection[str], required: Col
                 for name, (_, shape, _, dtype, _) in chosen.items():
                     _check_dtype(path, name, dtype, shape)
                 need = sum(h[4] + 4 * math.prod(h[1]) for h in chosen.values())
-                if need > memory_limit():
+                if need > files.memory_limit():
                     raise DataError(f"{path}: the arrays {', '.join(chosen)} need {fmt_bytes(need)}, more than "
-                                    f"this machine's memory ({fmt_bytes(memory_limit())})")
+                                    f"this machine's memory ({fmt_bytes(files.memory_limit())})")
                 return {name: _read(path, zf, name, h, notes) for name, h in chosen.items()}
         except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, ValueError) as e:
             raise DataError(f"{path}: cannot read data: a corrupt .npz ({e})") from None
