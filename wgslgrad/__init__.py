@@ -1,0 +1,35 @@
+"""wgslgrad: compile a small neural-network spec into WGSL; train it through wgpu, ship it to browsers.
+
+    import wgslgrad
+    model = wgslgrad.compile("examples/digits.py")
+    model.fit("examples/data/digits_train.npz", epochs=3)
+    model.predict(images)
+
+See docs/api.md. Errors a user can cause are the classes below: SpecErrors (the spec, every error with
+file:line:col), DataError (arrays that do not fit the spec), WeightsError and CheckpointError (weight
+files), Diverged (a NaN/Inf loss), NoAdapterError (no GPU adapter at all).
+"""
+from .compiler.errors import SpecError, SpecErrors
+from .export.tfjs_weights import WeightsError
+from .model import BatchWarning, FrozenWithoutWeightsWarning, GradcheckError, Model, compile
+from .runtime.checkpoint import CheckpointError
+from .runtime.data import DataError
+from .runtime.device import NoAdapterError
+from .runtime.history import History
+from .runtime.trainer import Diverged
+
+__all__ = [
+    "BatchWarning",
+    "CheckpointError",
+    "DataError",
+    "Diverged",
+    "FrozenWithoutWeightsWarning",
+    "GradcheckError",
+    "History",
+    "Model",
+    "NoAdapterError",
+    "SpecError",
+    "SpecErrors",
+    "WeightsError",
+    "compile",
+]

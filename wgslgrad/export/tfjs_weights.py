@@ -16,7 +16,7 @@ import json
 import math
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -217,39 +217,62 @@ def _decode(data: bytes, shape: tuple[int, ...], dtype: str, quant: dict[str, An
 # --------------------------------------------------------------------------------------------- import
 def import_weights(graph: Graph, loaded: Mapping[str, np.ndarray],
                    mapping: Mapping[str, str] | str | os.PathLike[str] | None = None,
-                   *, allow_missing: bool = False, report: list[str] | None = None) -> dict[str, np.ndarray]:
+                   *, allow_missing: bool = False, skip: Iterable[str] = (),
+                   report: list[str] | None = None) -> dict[str, np.ndarray]:
     """Values for the spec's parameters (graph.params) taken from `loaded` (e.g. read_weights's result).
 
-    mapping: spec parameter path -> TF.js tensor name, or a JSON file holding that object; parameters it
-    does not list keep their own name. Every problem (a missing tensor, a shape mismatch, a mapping entry
-    naming no parameter) is reported together in one WeightsError. allow_missing=True leaves trainable
-    parameters without a tensor out of the result (they keep their initial values); a frozen one still
-    needs a tensor, since training would never change its random initial value.
-    Tensors no parameter takes are not an error: each becomes a line appended to `report` if given,
-    else an UnusedWeightsWarning.
+    mapping: spec parameter path -> tensor name in `loaded`, or a JSON file (or JSON text) holding that
+    object; a key ending in "/" is a prefix: {"backbone/": "features_0/"} takes spec parameter
+    backbone/conv/filters from the tensor features_0/conv/filters. An exact key wins over a prefix, a longer
+    prefix over a shorter one; parameters no entry covers keep their own name.
+    skip: spec parameter paths or scope prefixes (e.g. "head" for head/weights and head/bias) that keep their
+    initial values, such as a classifier head whose class count changed.
+    Every problem (a missing tensor, a shape mismatch, a mapping entry naming no parameter) is reported
+    together in one WeightsError; a missing tensor's message lists the names the weights do hold.
+    allow_missing=True leaves trainable parameters without a tensor out of the result (they keep their
+    initial values); a frozen one still needs a tensor, since training would never change its random
+    initial value. Tensors no parameter takes are not an error: each becomes a line appended to `report`
+    if given, else an UnusedWeightsWarning.
     """
     table, where = _load_mapping(mapping)
-    errors = [f"{where}: {k!r} names no parameter of the spec" for k in table if k not in graph.params]
+    exact = {k: v for k, v in table.items() if not k.endswith("/")}
+    prefixes = sorted(((k, v) for k, v in table.items() if k.endswith("/")), key=lambda kv: -len(kv[0]))
+    skips = [s.rstrip("/") for s in skip]
+    errors = [f"{where}: {k!r} names no parameter of the spec" for k in exact if k not in graph.params]
+    errors += [f"{where}: prefix {k!r} starts no parameter path of the spec" for k, _ in prefixes
+               if not any(p.startswith(k) for p in graph.params)]
+    errors += [f"skip {s!r} names no parameter or scope of the spec" for s in skips
+               if not any(_covers(s, p) for p in graph.params)]
     out: dict[str, np.ndarray] = {}
     notes: list[str] = []
+    missing = False
+    used: set[str] = set()
     for path, nid in graph.params.items():
         node = graph.nodes[nid]
-        source = table.get(path, path)
+        if any(_covers(s, path) for s in skips):
+            notes.append(f"{path}: skipped, keeps its initial value")
+            continue
+        source = _source_name(path, exact, prefixes)
+        used.add(source)
         label = path if source == path else f"{path} (weights {source!r})"
         if source not in loaded:
             if allow_missing and node.arg.get("trainable", True):
                 notes.append(f"{label}: not in the weights, keeps its initial value")
             else:
-                errors.append(f"{label}: not in the weights")
+                frozen = "" if node.arg.get("trainable", True) else " (a frozen layer: it needs a value)"
+                errors.append(f"{label}: not in the weights{frozen}")
+                missing = True
             continue
         value = np.asarray(loaded[source])
         if tuple(value.shape) != tuple(node.shape):
-            errors.append(f"{label}: the spec wants {_fmt(node.shape)}, the weights have {_fmt(value.shape)}")
+            errors.append(f"{label}: the spec wants {_fmt(node.shape)}, the weights have {_fmt(value.shape)}"
+                          " (skip it to keep its initial value: --skip NAME, or skip=[NAME])")
             continue
         out[path] = np.ascontiguousarray(value, dtype=np.float32)
     if errors:
+        if missing:
+            errors.append(_names_held(loaded))
         raise WeightsError("cannot import the weights:\n  " + "\n  ".join(errors))
-    used = {table.get(p, p) for p in graph.params}
     notes += [f"{name}: in the weights but no parameter of the spec takes it"
               for name in loaded if name not in used]
     if report is not None:
@@ -259,11 +282,41 @@ def import_weights(graph: Graph, loaded: Mapping[str, np.ndarray],
     return out
 
 
+def _covers(skip: str, path: str) -> bool:
+    return path == skip or path.startswith(skip + "/")
+
+
+def _source_name(path: str, exact: Mapping[str, str], prefixes: list[tuple[str, str]]) -> str:
+    if path in exact:
+        return exact[path]
+    for key, value in prefixes:
+        if path.startswith(key):
+            return value + path[len(key):]
+    return path
+
+
+def _names_held(loaded: Mapping[str, np.ndarray], limit: int = 12) -> str:
+    """The names a weights file holds (the first `limit`), and how to map spec names onto them."""
+    names = list(loaded)
+    shown = ", ".join(f"{n} {_fmt(np.shape(loaded[n]))}" for n in names[:limit])
+    more = f" ... ({len(names)} in all)" if len(names) > limit else ""
+    example = names[0].split("/")[0] + "/" if names and "/" in names[0] else "NAME"
+    return (f"the weights hold: {shown or 'nothing'}{more}\n  map spec names onto them with --map (Python: "
+            f"map=), a JSON object of spec path -> weights name; a key ending in '/' maps a prefix, e.g. "
+            f'{{"spec_scope/": "{example}"}}')
+
+
 def _load_mapping(mapping: Mapping[str, str] | str | os.PathLike[str] | None) -> tuple[dict[str, str], str]:
     """The mapping as a dict, and what to call it in messages (its file's path, or 'mapping')."""
     if mapping is None:
         return {}, "mapping"
-    if isinstance(mapping, (str, os.PathLike)):
+    if isinstance(mapping, str) and mapping.lstrip().startswith("{"):
+        try:
+            mapping = json.loads(mapping)
+        except json.JSONDecodeError as e:
+            raise WeightsError(f"mapping {mapping!r}: not valid JSON ({e})") from None
+        where = "mapping"
+    elif isinstance(mapping, (str, os.PathLike)):
         path = Path(mapping)
         try:
             mapping = json.loads(path.read_text(encoding="utf-8"))

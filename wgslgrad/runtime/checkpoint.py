@@ -2,15 +2,15 @@
 
 A checkpoint holds the parameters by name, the optimizer state (`adam/m`, `adam/v`, flat) and JSON
 metadata (step, epoch, learning rate, loss history length...). Writes go to a temporary file in the same
-folder, are fsynced, then renamed over the target: a crash leaves either the old file or the new one.
+folder (mode 0666 less the umask, as any tool's output), are fsynced, then renamed over the target: a crash leaves either the old file or the new one.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import secrets
 import struct
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,10 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
     """Write `data` to `path` so that readers see the old file or the new one, never a torn one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    # os.open with mode 0o666 lets the umask decide, as for any tool's output (tempfile.mkstemp would make
+    # the file 0600); O_EXCL refuses to write through a file or link someone else put there.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

@@ -18,10 +18,11 @@ from typing import Any, Protocol
 import numpy as np
 from tqdm import tqdm
 
-from ..compiler.ir import Graph, Op
+from ..compiler.ir import Graph
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import batches, num_samples
 from .history import History
+from .metrics import batch_metric, metric_kind
 from .schedule import parse_schedule
 
 
@@ -84,22 +85,12 @@ class FitConfig:
     shuffle: bool = True
 
 
-def accuracy(graph: Graph, outputs: dict[str, np.ndarray], inputs: dict[str, np.ndarray]) -> float | None:
-    """Top-1 accuracy when the loss is a softmax cross-entropy of an output against an input."""
-    if graph.loss is None or graph.nodes[graph.loss].op is not Op.SOFTMAX_CE:
-        return None
-    logits_id, labels_id = graph.nodes[graph.loss].srcs
-    out = next((k for k, i in graph.outputs.items() if i == logits_id), None)
-    lab = next((k for k, i in graph.inputs.items() if i == labels_id), None)
-    if out is None or lab is None:
-        return None
-    return float(np.mean(np.argmax(outputs[out], -1) == np.argmax(inputs[lab], -1)))
-
-
 def evaluate(session: TrainSessionLike, graph: Graph, data: dict[str, np.ndarray]) -> dict[str, float]:
-    """Mean loss (and accuracy for classifiers) over `data`, in batches of the compiled size."""
+    """Mean loss and the metric of runtime.metrics (accuracy or mae) over `data`, in batches of the compiled
+    size; the last batch is padded by repeating samples, so its loss (a batch mean) is approximate."""
     n, b = num_samples(data), graph.batch
-    losses, hits = [], []
+    kind = metric_kind(graph, data)
+    losses, values = [], []
     for start in range(0, n, b):
         idx = np.resize(np.arange(start, min(start + b, n)), b)  # pad the last batch by repeating samples
         real = min(b, n - start)
@@ -107,20 +98,27 @@ def evaluate(session: TrainSessionLike, graph: Graph, data: dict[str, np.ndarray
         out = session.evaluate(batch)
         if "loss" in out:
             losses.append((float(out["loss"]), real))
-        acc = accuracy(graph, {k: v[:real] for k, v in out.items() if v.ndim}, {k: v[:real] for k, v in batch.items()})
-        if acc is not None:
-            hits.append((acc, real))
+        value = batch_metric(graph, kind, {k: v[:real] for k, v in out.items() if v.ndim},
+                             {k: v[:real] for k, v in batch.items()})
+        if value is not None:
+            values.append((value, real))
     result: dict[str, float] = {}
     if losses:
-        result["loss"] = sum(l * r for l, r in losses) / n  # the last, padded batch's loss is approximate
-    if hits:
-        result["accuracy"] = sum(a * r for a, r in hits) / n
+        result["loss"] = sum(l * r for l, r in losses) / n
+    if values and kind:
+        result[kind] = sum(a * r for a, r in values) / n
     return result
 
 
 def fit(session: TrainSessionLike, graph: Graph, data: dict[str, np.ndarray], cfg: FitConfig,
-        val: dict[str, np.ndarray] | None = None, log: Callable[[str], None] | None = None) -> History:
-    """Train for cfg.epochs epochs; returns the loss history (also saved under cfg.out)."""
+        val: dict[str, np.ndarray] | None = None, log: Callable[[str], None] | None = None,
+        on_step: Callable[[int, float], None] | None = None,
+        on_epoch: Callable[[dict[str, Any]], bool | None] | None = None) -> History:
+    """Train for cfg.epochs epochs; returns the loss history (also saved under cfg.out).
+
+    on_step(step, loss) is called for each loss as it comes back (a few steps late: read-back is
+    asynchronous); on_epoch(row) after each epoch's row (epoch, step, lr, loss, val_...) is saved, and
+    training stops there when it returns True (early stopping)."""
     say = log or (lambda s: print(s, file=sys.stderr))
     history, step, first_epoch = History(), 0, 0
     lr = cfg.lr
@@ -144,6 +142,8 @@ def fit(session: TrainSessionLike, graph: Graph, data: dict[str, np.ndarray], cf
             if not math.isfinite(loss):
                 raise Diverged(s, loss, saved)
             history.steps.append((s, loss))
+            if on_step is not None:
+                on_step(s, loss)
 
     def save(epoch: int) -> None:
         nonlocal saved
@@ -182,6 +182,8 @@ def fit(session: TrainSessionLike, graph: Graph, data: dict[str, np.ndarray], cf
                                                         for k, v in row.items() if k != "epoch"))
                 lr = schedule.next(row["loss"])
                 save(epoch + 1)
+                if on_epoch is not None and on_epoch(row):
+                    break
         except KeyboardInterrupt:
             say("interrupted: finishing the steps in flight and saving")
             record(session.drain())
