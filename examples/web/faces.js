@@ -185,17 +185,25 @@ export function landmarkPositions(raw, box, imageHeight, imageWidth, size = LAND
 }
 
 // ------------------------------------------------------------------------------------------ the pipeline
-const outputOf = (result) => Object.values(result)[0];
+const product = (shape) => shape.reduce((a, b) => a * b, 1);
+/** The model's image input (the 4-D one) and its output of `size` values per sample. */
+const imageInput = (model) => Object.keys(model.inputs).find((n) => model.inputs[n].shape.length === 4);
+const outputSized = (model, size) => Object.keys(model.outputs).find((n) => product(model.outputs[n].shape.slice(1)) === size);
 
 /** Faces in `image` ({data: RGB values, width, height}, e.g. from imagePixels) with the two bundles'
- *  models (batch 1): [{score, box, landmarks}], best first; an empty list when there is none. */
+ *  models (batch 1): [{score, box, landmarks}], best first; an empty list when there is none. A detection
+ *  whose clipped crop is empty is dropped, as face-api drops it. */
 export async function detectFaces(detector, landmarkNet, image, options = {}) {
-  const detectorName = Object.keys(detector.inputs)[0], landmarkName = Object.keys(landmarkNet.inputs)[0];
-  const grid = outputOf(await detector.predict({ [detectorName]: detectorInput(image) }));
-  const faces = decodeDetections(grid, image.height, image.width, options);
-  for (const face of faces) {
-    const raw = outputOf(await landmarkNet.predict({ [landmarkName]: landmarkInput(image, face.box) }));
-    face.landmarks = landmarkPositions(raw, face.box, image.height, image.width);
+  const gridName = outputSized(detector, CELLS * CELLS * ANCHORS.length * ENCODING);
+  const pointsName = outputSized(landmarkNet, 136);
+  if (!gridName || !pointsName) throw new Error('expected a 13x13x25 detector output and a 136-value landmark output');
+  const grid = (await detector.predict({ [imageInput(detector)]: detectorInput(image) }))[gridName];
+  const faces = [];
+  for (const face of decodeDetections(grid, image.height, image.width, options)) {
+    const c = cropBox(face.box, image.height, image.width);
+    if (c.width <= 0 || c.height <= 0) continue;
+    const raw = (await landmarkNet.predict({ [imageInput(landmarkNet)]: landmarkInput(image, face.box) }))[pointsName];
+    faces.push({ ...face, landmarks: landmarkPositions(raw, face.box, image.height, image.width) });
   }
   return faces;
 }

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -62,6 +63,24 @@ class Detection:
 
     score: float
     box: Box
+
+
+@dataclass(frozen=True)
+class Face:
+    """A detected face with its 68 landmarks (x, y) in the image's pixels."""
+
+    score: float
+    box: Box
+    landmarks: np.ndarray
+
+    def to_json(self) -> dict[str, Any]:
+        return {"score": self.score, "box": vars(self.box), "landmarks": self.landmarks.tolist()}
+
+
+class Net(Protocol):
+    """What find_faces needs of a net: wgslgrad.Model's predict(samples) -> the one Output's array."""
+
+    def predict(self, x: np.ndarray) -> Any: ...
 
 
 # ------------------------------------------------------------------------------------------ input images
@@ -235,3 +254,37 @@ def landmark_positions(raw: np.ndarray, box: Box, image_height: int, image_width
     xs = rel_x.astype(np.float64) * c.width + box.x
     ys = rel_y.astype(np.float64) * c.height + box.y
     return np.stack([xs, ys], axis=1)
+
+
+# ------------------------------------------------------------------------------------------- the pipeline
+def _output(result: Any, size: int) -> np.ndarray:
+    """The output of `size` values per sample (a Model with several Outputs returns a dict of them)."""
+    arrays = result.values() if isinstance(result, dict) else [result]
+    for a in arrays:
+        a = np.asarray(a)
+        if a[0].size == size:
+            return a[0].reshape(-1)
+    raise ValueError(f"the net has no output of {size} values per sample")
+
+
+def find_faces(image: np.ndarray, detector: Net, landmark_net: Net, score_threshold: float = SCORE_THRESHOLD,
+               iou_threshold: float = IOU_THRESHOLD) -> list[Face]:
+    """Faces in an RGB image (H x W x 3, 0..255), best first, each with its 68 landmarks in the image's
+    pixels: face-api.js's detectAllFaces(image, TinyFaceDetectorOptions()).withFaceLandmarks().
+
+    detector: TinyFaceDetector (examples/tiny_face_detector.py with face-api's weights), landmark_net:
+    FaceLandmark68Net or its tiny sibling (examples/landmark68.py, landmark68_tiny.py); anything with a
+    predict(samples) as wgslgrad.Model's. A detection whose clipped crop is empty is dropped (face-api
+    drops it too). An image with no face gives an empty list.
+    """
+    image = _check_image(image)
+    h, w = image.shape[:2]
+    grid = _output(detector.predict(detector_input(image)[None]), GRID_CELLS * GRID_CELLS * len(ANCHORS) * BOX_ENCODING)
+    faces = []
+    for d in decode_detections(grid, h, w, score_threshold=score_threshold, iou_threshold=iou_threshold):
+        c = crop_box(d.box, h, w)
+        if c.width <= 0 or c.height <= 0:
+            continue
+        raw = _output(landmark_net.predict(landmark_input(image, d.box)[None]), 136)
+        faces.append(Face(d.score, d.box, landmark_positions(raw, d.box, h, w)))
+    return faces
