@@ -1,5 +1,6 @@
-"""From photo to faces: wgslgrad/vision/faces.py and the page's examples/web/faces.js against face-api.js's
-own pipeline (tests/faceapi/face_pipeline.mjs: @vladmandic/face-api in Node, its published weights).
+"""From photo to faces: wgslgrad/vision/faces.py, examples/face_demo.py and the page (examples/web/faces.html
+with faces.js and two exported bundles) against face-api.js's own pipeline (tests/faceapi/face_pipeline.mjs:
+@vladmandic/face-api in Node, its published weights).
 
 - face-api's real nets on skimage's astronaut: its detector input, raw grid, crops and raw landmark outputs
   are recorded; Python and faces.js, given the same raw numbers, must prepare the same net inputs and find
@@ -7,12 +8,20 @@ own pipeline (tests/faceapi/face_pipeline.mjs: @vladmandic/face-api in Node, its
 - Random raw grids and landmark outputs (fresh seed, printed) on non-square random images, where many boxes
   pass the threshold and overlap: face-api's decoding, non-max suppression, cropping and scaling, run on
   those numbers, against ours.
-Needs node and npm (the first run installs tests/faceapi/node_modules: face-api, tfjs; weights included).
+- The demo script on the astronaut, with wgslgrad's nets on the GPU and face-api's imported weights, finds
+  face-api's face and landmarks; the page, in headless Chromium, finds the demo's (a screenshot is kept).
+The 416x416 detector runs once per consumer: face-api in Node, the demo, the page (and the demo once more on
+a photo with no face). Needs node and npm (the first run installs tests/faceapi/node_modules: face-api,
+tfjs; weights included) and, for the page, /usr/bin/chromium (see test_bundle.py).
 """
 import functools
 import json
+import os
 import shutil
 import subprocess
+import sys
+import threading
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +30,7 @@ import pytest
 from wgslgrad.vision import faces as F
 
 from gpu_check import fresh_rng
+from test_bundle import _QuietHandler, ensure_chromium, npm_ready
 
 ROOT = Path(__file__).parent.parent
 FACEAPI_DIR = Path(__file__).parent / "faceapi"
@@ -64,6 +74,12 @@ def f32(path: Path) -> np.ndarray:
 def astronaut() -> np.ndarray:
     import skimage.data
     return skimage.data.astronaut()
+
+
+def write_png(path: Path, image: np.ndarray) -> Path:
+    from PIL import Image
+    Image.fromarray(image).save(path)
+    return path
 
 
 def random_grid(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
@@ -176,3 +192,125 @@ def test_decoding_matches_faceapi(cases):
         check_faces(json.loads((out / "js_result.json").read_text())["faces"], want)
     print("; ".join(counts))
     assert sum(len(json.loads((Path(c["out"]) / "result.json").read_text())["faces"]) for c in cases[1:]) > 10
+
+
+# --------------------------------------------------------------------------------- the demo and the page
+MODELS = FACEAPI_DIR / "node_modules" / "@vladmandic" / "face-api" / "model"
+RED, GREEN = np.array([0xFF, 0x17, 0x44]), np.array([0x00, 0xE6, 0x76])   # the points' and boxes' colours
+
+
+def run_demo(*args: str) -> subprocess.CompletedProcess:
+    """examples/face_demo.py as a user runs it (this checkout's wgslgrad first on the path)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+           "XDG_RUNTIME_DIR": os.environ.get("XDG_RUNTIME_DIR", "/tmp")}
+    return _run([sys.executable, str(ROOT / "examples" / "face_demo.py"), *args], env=env, timeout=900)
+
+
+def colour_pixels(image: np.ndarray, colour: np.ndarray) -> int:
+    return int((np.abs(image[..., :3].astype(int) - colour).max(axis=-1) < 40).sum())
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """The demo on the astronaut (a PNG): its exit status, output and faces (--json), and its picture."""
+    faceapi_ready()
+    where = tmp_path_factory.mktemp("demo")
+    photo = write_png(where / "astronaut.png", astronaut())
+    run = run_demo(str(photo), "-o", str(where / "astronaut_faces.png"), "--json", str(where / "faces.json"))
+    assert run.returncode == 0, f"face_demo.py failed:\n{run.stdout}\n{run.stderr[-4000:]}"
+    print(run.stdout + run.stderr)
+    return {"photo": photo, "png": where / "astronaut_faces.png",
+            "faces": json.loads((where / "faces.json").read_text())}
+
+
+@pytest.mark.gpu
+@pytest.mark.e2e
+def test_demo_finds_faceapis_face(cases, demo):
+    """wgslgrad's nets (face-api's weights, imported with no mapping) and faces.py on the astronaut: the face
+    and 68 landmarks face-api.js finds, and a PNG showing them."""
+    want = json.loads((Path(cases[0]["out"]) / "result.json").read_text())["faces"]
+    got = demo["faces"]
+    assert len(got) == len(want) == 1
+    box_err = max(abs(got[0]["box"][k] - want[0]["box"][k]) for k in ("x", "y", "width", "height"))
+    point_err = float(np.abs(np.asarray(got[0]["landmarks"]) - np.asarray(want[0]["landmarks"])).max())
+    print(f"demo against face-api.js: score {got[0]['score']:.6f} ({want[0]['score']:.6f}), box within "
+          f"{box_err:.2e} px, landmarks within {point_err:.2e} px")
+    assert abs(got[0]["score"] - want[0]["score"]) < 1e-4 and box_err < 0.05 and point_err < 0.05
+    from PIL import Image
+    picture = np.asarray(Image.open(demo["png"]).convert("RGB"))
+    assert picture.shape == (512, 512, 3)
+    # a red dot on every landmark and the green box drawn around them
+    points = np.round(np.asarray(got[0]["landmarks"])).astype(int)
+    on_points = np.abs(picture[points[:, 1], points[:, 0]].astype(int) - RED).max(axis=-1) < 60
+    assert on_points.mean() > 0.9, on_points.mean()
+    assert colour_pixels(picture, GREEN) > 300
+
+
+@pytest.mark.gpu
+@pytest.mark.e2e
+def test_demo_refuses_bad_input(tmp_path):
+    """A photo with no face, a file that is not an image, a missing file or missing weights: exit 1 and one
+    line saying which file and why, no traceback; no photo at all: a usage error, exit 2."""
+    faceapi_ready()
+    blank = write_png(tmp_path / "sky.png", np.tile(np.linspace(90, 200, 300, dtype=np.uint8)[None, :, None], (200, 1, 3)))
+    text = tmp_path / "notes.png"
+    text.write_text("this is not a picture\n")
+    cases = [([str(blank)], f"{blank}: no face found"), ([str(text)], f"{text}: not an image"),
+             ([str(tmp_path / "missing.jpg")], f"{tmp_path / 'missing.jpg'}: no such file"),
+             ([str(blank), "--models", str(tmp_path)], "face-api.js's weights are not there")]
+    for args, message in cases:
+        run = run_demo(*args, "-o", str(tmp_path / "out.png"))
+        assert run.returncode == 1 and message in run.stderr and "Traceback" not in run.stderr, (args, run.stderr)
+        assert not (tmp_path / "out.png").exists()
+    run = run_demo()
+    assert run.returncode == 2 and "usage" in run.stderr
+
+
+def export_bundle(spec: str, manifest: str, out: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    run = _run([sys.executable, "-m", "wgslgrad", "export", str(ROOT / "examples" / spec), "--weights",
+                str(MODELS / manifest), "--js", "--batch", "1", "-o", str(out)], env=env, timeout=600)
+    assert run.returncode == 0, f"wgslgrad export {spec} failed:\n{run.stderr[-4000:]}"
+
+
+@pytest.mark.gpu
+@pytest.mark.e2e
+def test_page_finds_the_demos_faces(demo, tmp_path):
+    """examples/web/faces.html with the two bundles `wgslgrad export ... --js --batch 1` writes, in headless
+    Chromium (WebGPU on SwiftShader): a user uploads the astronaut and sees the demo's face with its 68
+    points (within 0.5 px of Python's), drawn; a file that is not an image is refused. The screenshot is kept
+    and its path printed."""
+    npm_ready()
+    ensure_chromium()
+    site = tmp_path / "site"
+    site.mkdir()
+    for name in ("faces.html", "faces.js"):
+        shutil.copy(ROOT / "examples" / "web" / name, site / name)
+    export_bundle("tiny_face_detector.py", "tiny_face_detector_model-weights_manifest.json", site / "detector")
+    export_bundle("landmark68.py", "face_landmark_68_model-weights_manifest.json", site / "landmarks")
+    text = tmp_path / "notes.png"
+    text.write_text("this is not a picture\n")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/faces.html"
+        run = _run(["node", "run_faces_page.mjs", url, "400000", str(tmp_path / "page_"), str(demo["photo"]),
+                    str(text)], cwd=JS_DIR, timeout=900)
+    finally:
+        server.shutdown()
+    assert run.returncode == 0, f"run_faces_page.mjs failed:\n{run.stdout[-2000:]}\n{run.stderr[-4000:]}"
+    page = json.loads(run.stdout.strip().splitlines()[-1])
+    assert page["errors"] == [] and page["status"].startswith("ready in"), page
+    astro, refused = page["uploads"]
+    print(f"page: {page['status']}; {astro['status']}; screenshot {astro['screenshot']}")
+    assert astro["status"].startswith("1 face in astronaut.png")
+    want = demo["faces"]
+    assert len(astro["faces"]) == len(want) == 1
+    err = float(np.abs(np.asarray(astro["faces"][0]["landmarks"]) - np.asarray(want[0]["landmarks"])).max())
+    box_err = max(abs(astro["faces"][0]["box"][k] - want[0]["box"][k]) for k in ("x", "y", "width", "height"))
+    print(f"page against the demo: landmarks within {err:.2e} px, box within {box_err:.2e} px")
+    assert err < 0.5 and box_err < 0.5
+    from PIL import Image
+    shot = np.asarray(Image.open(astro["screenshot"]).convert("RGB"))
+    assert colour_pixels(shot, RED) > 200 and colour_pixels(shot, GREEN) > 300   # the points and the box
+    assert refused["faces"] is None and refused["status"] == "notes.png: not an image that can be read"
