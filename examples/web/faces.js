@@ -40,46 +40,38 @@ export function imagePixels(image) {
 }
 
 // ------------------------------------------------------------------------------------------ input images
-/** A float32 RGB image {data, width, height} padded with zeros to a square (src/ops/padToSquare.ts): all
- *  after the image, or with center, Math.round(diff / 2) after and the rest before it. */
-export function padToSquare({ data, width, height }, center) {
-  if (width === height) return { data: Float32Array.from(data), width, height };
-  const size = Math.max(width, height), diff = size - Math.min(width, height);
+/** NetInput.toBatchTensor(size, center) for one image {data: RGB values, width, height}: padToSquare (zeros
+ *  along the shorter side, all after the image, or with center Math.round(diff / 2) after and the rest
+ *  before), then tf.image.resizeBilinear(alignCorners=false, halfPixelCenters=false) as tfjs's CPU backend
+ *  computes it. The padding is never made (samples outside the image read zero). */
+export function squareResize({ data, width, height }, size, center) {
+  const n = Math.max(width, height), diff = n - Math.min(width, height);
   const before = center ? diff - jsRound(diff * 0.5) : 0;
-  const [dx, dy] = width < height ? [before, 0] : [0, before];
+  const [ox, oy] = width > height ? [0, before] : [before, 0];
+  const ratio = n / size;
+  const at = (r, c, d) => {
+    const y = r - oy, x = c - ox;
+    return y >= 0 && y < height && x >= 0 && x < width ? data[3 * (y * width + x) + d] : 0;
+  };
   const out = new Float32Array(size * size * 3);
-  for (let y = 0; y < height; y++) {
-    const from = 3 * y * width, to = from + 3 * width;
-    out.set(data.subarray ? data.subarray(from, to) : data.slice(from, to), 3 * ((y + dy) * size + dx));
-  }
-  return { data: out, width: size, height: size };
-}
-
-/** tf.image.resizeBilinear(image, [height, width], false, false) as tfjs's CPU backend computes it. */
-export function resizeBilinear(image, height, width) {
-  const src = image.data, inH = image.height, inW = image.width;
-  if (inH === height && inW === width) return { data: Float32Array.from(src), width, height };
-  const out = new Float32Array(height * width * 3);
-  const rowRatio = inH / height, colRatio = inW / width;
-  let at = 0;
-  for (let r = 0; r < height; r++) {
-    const fr = rowRatio * r, r0 = Math.max(0, Math.floor(fr)), r1 = Math.min(inH - 1, Math.ceil(fr)), rf = fr - r0;
-    for (let c = 0; c < width; c++) {
-      const fc = colRatio * c, c0 = Math.max(0, Math.floor(fc)), c1 = Math.min(inW - 1, Math.ceil(fc)), cf = fc - c0;
-      const tl = 3 * (r0 * inW + c0), tr = 3 * (r0 * inW + c1), bl = 3 * (r1 * inW + c0), br = 3 * (r1 * inW + c1);
+  let k = 0;
+  for (let r = 0; r < size; r++) {
+    const fr = ratio * r, r0 = Math.max(0, Math.floor(fr)), r1 = Math.min(n - 1, Math.ceil(fr)), rf = fr - r0;
+    for (let c = 0; c < size; c++) {
+      const fc = ratio * c, c0 = Math.max(0, Math.floor(fc)), c1 = Math.min(n - 1, Math.ceil(fc)), cf = fc - c0;
       for (let d = 0; d < 3; d++) {
-        const top = src[tl + d] + (src[tr + d] - src[tl + d]) * cf;
-        const bottom = src[bl + d] + (src[br + d] - src[bl + d]) * cf;
-        out[at++] = top + (bottom - top) * rf;
+        const tl = at(r0, c0, d), tr = at(r0, c1, d), bl = at(r1, c0, d), br = at(r1, c1, d);
+        const top = tl + (tr - tl) * cf, bottom = bl + (br - bl) * cf;
+        out[k++] = top + (bottom - top) * rf;
       }
     }
   }
-  return { data: out, width, height };
+  return out;
 }
 
 /** The detector's 416 x 416 x 3 input (pixels 0..255): padded at the bottom/right, then resized. */
 export function detectorInput(image, size = DETECTOR_SIZE) {
-  return resizeBilinear(padToSquare(image, false), size, size).data;
+  return squareResize(image, size, false);
 }
 
 /** The landmark net's 112 x 112 x 3 input for a detection box: the floored, clipped crop, padded on both
@@ -91,7 +83,7 @@ export function landmarkInput(image, box, size = LANDMARK_SIZE) {
     const from = 3 * ((c.y + y) * image.width + c.x);
     for (let i = 0; i < 3 * c.width; i++) data[3 * y * c.width + i] = image.data[from + i];
   }
-  return resizeBilinear(padToSquare({ data, width: c.width, height: c.height }, true), size, size).data;
+  return squareResize({ data, width: c.width, height: c.height }, size, true);
 }
 
 // ------------------------------------------------------------------------------------ detector decoding

@@ -84,40 +84,37 @@ class Net(Protocol):
 
 
 # ------------------------------------------------------------------------------------------ input images
-def resize_bilinear(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """tf.image.resizeBilinear(image, [height, width], alignCorners=false, halfPixelCenters=false) as tfjs's
-    CPU backend computes it: source row = r * inH / outH, its floor and ceil (clamped) interpolated, in
-    float64 with the result rounded once to float32."""
-    src = np.asarray(image, np.float32).astype(np.float64)
-    in_h, in_w = src.shape[:2]
-    if (in_h, in_w) == (height, width):
-        return src.astype(np.float32)
+def square_resize(image: np.ndarray, size: int, center: bool) -> np.ndarray:
+    """NetInput.toBatchTensor(size, center) for one image tensor: src/ops/padToSquare.ts pads the shorter
+    side with zeros (all after the image, or with center round(diff / 2) after and the rest before it;
+    JavaScript's Math.round, halves up), then tf.image.resizeBilinear(alignCorners=false,
+    halfPixelCenters=false) as tfjs's CPU backend computes it: source row r * n / size, its floor and
+    ceil (clamped) interpolated in float64, the result rounded once to float32. The padding is never
+    materialised: samples outside the image read zero."""
+    img = np.asarray(image)   # converted after gathering: a whole photo in float would take hundreds of MB
+    h, w = img.shape[:2]
+    n = max(h, w)
+    diff = n - min(h, w)
+    before = diff - _js_round(diff * 0.5) if center else 0
+    oy, ox = (before, 0) if w > h else (0, before)
 
-    def taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        frac = (n_in / n_out) * np.arange(n_out, dtype=np.float64)
-        lo = np.maximum(0, np.floor(frac)).astype(np.int64)
-        hi = np.minimum(n_in - 1, np.ceil(frac)).astype(np.int64)
-        return lo, hi, frac - lo
+    # the same taps along both axes of the n x n square
+    frac = (n / size) * np.arange(size, dtype=np.float64)
+    lo = np.maximum(0, np.floor(frac)).astype(np.int64)
+    hi = np.minimum(n - 1, np.ceil(frac)).astype(np.int64)
+    weight = frac - lo
 
-    r0, r1, rf = taps(in_h, height)
-    c0, c1, cf = taps(in_w, width)
-    cf = cf[None, :, None]
-    top = src[r0][:, c0] + (src[r0][:, c1] - src[r0][:, c0]) * cf
-    bottom = src[r1][:, c0] + (src[r1][:, c1] - src[r1][:, c0]) * cf
-    return (top + (bottom - top) * rf[:, None, None]).astype(np.float32)
+    def gather(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        rr, cc = rows - oy, cols - ox
+        inside = (((rr >= 0) & (rr < h))[:, None] & ((cc >= 0) & (cc < w))[None, :])[..., None]
+        values = img[np.clip(rr, 0, h - 1)][:, np.clip(cc, 0, w - 1)].astype(np.float32).astype(np.float64)
+        return np.where(inside, values, 0.0)
 
-
-def pad_to_square(image: np.ndarray, center: bool) -> np.ndarray:
-    """src/ops/padToSquare.ts: zeros along the shorter side; all after the image (center=False), or
-    round(diff / 2) after and the rest before it (center=True; JavaScript's Math.round: halves go up)."""
-    h, w = image.shape[:2]
-    if h == w:
-        return np.asarray(image, np.float32)
-    diff = abs(h - w)
-    after = math.floor(diff * 0.5 + 0.5) if center else diff
-    before = diff - after
-    pad = ((0, 0), (before, after)) if h > w else ((before, after), (0, 0))
-    return np.pad(np.asarray(image, np.float32), (*pad, (0, 0)))
+    top_left, top_right = gather(lo, lo), gather(lo, hi)
+    bottom_left, bottom_right = gather(hi, lo), gather(hi, hi)
+    top = top_left + (top_right - top_left) * weight[None, :, None]
+    bottom = bottom_left + (bottom_right - bottom_left) * weight[None, :, None]
+    return (top + (bottom - top) * weight[:, None, None]).astype(np.float32)
 
 
 def _check_image(image: np.ndarray) -> np.ndarray:
@@ -130,7 +127,7 @@ def _check_image(image: np.ndarray) -> np.ndarray:
 def detector_input(image: np.ndarray, size: int = DETECTOR_SIZE) -> np.ndarray:
     """The detector's size x size x 3 input (pixels 0..255; the spec subtracts the means): NetInput's
     toBatchTensor(size, isCenterInputs=false), padding at the bottom or right, then resizing."""
-    return resize_bilinear(pad_to_square(_check_image(image), center=False), size, size)
+    return square_resize(_check_image(image), size, center=False)
 
 
 def landmark_input(image: np.ndarray, box: Box, size: int = LANDMARK_SIZE) -> np.ndarray:
@@ -139,7 +136,7 @@ def landmark_input(image: np.ndarray, box: Box, size: int = LANDMARK_SIZE) -> np
     image = _check_image(image)
     c = crop_box(box, image.shape[0], image.shape[1])
     crop = image[int(c.y):int(c.bottom), int(c.x):int(c.right)]
-    return resize_bilinear(pad_to_square(crop, center=True), size, size)
+    return square_resize(crop, size, center=True)
 
 
 # ------------------------------------------------------------------------------------ detector decoding
