@@ -1,5 +1,5 @@
-// face-api.js's own photo-to-landmarks pipeline in Node (the package's esm-nobundle build on tfjs's CPU
-// backend, its published weights), for tests/test_faces.py:
+// face-api.js's own photo-to-landmarks pipeline in Node (the package's Node build, as run_faceapi.mjs uses
+// it, on tfjs's pure-JS CPU backend; its published weights), for tests/test_faces.py:
 //   detectAllFaces(image, new TinyFaceDetectorOptions()).withFaceLandmarks(tiny)
 // For each case of REQUEST.json it writes into the case's `out` folder result.json (the detections and
 // landmark positions exactly as face-api returns them, and what went into each net) and, as float32 files,
@@ -11,11 +11,9 @@
 // the landmark net's raw outputs by those rows (one per face, in face-api's order): what remains is
 // face-api's own decoding, non-max suppression, cropping and landmark scaling, run on given numbers.
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
-import { register } from 'node:module';
 import path from 'node:path';
+import * as faceapi from '@vladmandic/face-api/dist/face-api.node-wasm.js';
 
-register('./nobundle_hooks.mjs', import.meta.url);
-const faceapi = await import('@vladmandic/face-api/dist/face-api.esm-nobundle.js');
 const { tf } = faceapi;
 await tf.setBackend('cpu');
 await tf.ready();
