@@ -36,11 +36,12 @@ class DemoError(Exception):
 
 
 def read_photo(path: Path) -> np.ndarray:
-    """The photo as RGB uint8 (H x W x 3); anything Pillow cannot read as an image is refused by path."""
-    from PIL import Image, UnidentifiedImageError
+    """The photo as RGB uint8 (H x W x 3), turned upright as its EXIF orientation says (as browsers show it);
+    anything Pillow cannot read as an image is refused by path."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
     try:
         with Image.open(path) as img:
-            return np.asarray(img.convert("RGB"))
+            return np.asarray(ImageOps.exif_transpose(img).convert("RGB"))
     except FileNotFoundError:
         raise DemoError(f"{path}: no such file") from None
     except IsADirectoryError:
