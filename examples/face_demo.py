@@ -19,6 +19,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -50,7 +51,7 @@ def read_photo(path: Path) -> np.ndarray:
         raise DemoError(f"{path}: not an image that can be read ({e})") from None
 
 
-def load_nets(models: Path, tiny: bool):
+def load_nets(models: Path, tiny: bool) -> list[Any]:
     """The detector and landmark net as wgslgrad Models (batch 1) with face-api.js's weights."""
     import wgslgrad
     nets = []
