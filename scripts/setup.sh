@@ -22,13 +22,14 @@ if ! has_adapter; then
     has_adapter || { echo "setup: still no Vulkan adapter for wgpu after installing lavapipe" >&2; exit 1; }
 fi
 # Test-only peers and references: PyTorch CPU (a local wheel on these machines: never a bare
-# `pip install torch`, which pulls a multi-GB CUDA build) and TF.js in Node for the benchmarks.
+# `pip install torch`, which pulls a multi-GB CUDA build), TF.js in Node for the benchmarks, and face-api.js
+# (@vladmandic/face-api with its published weights, on TF.js's pure-JS CPU backend) for tests/test_faceapi.py.
 if ! python3 -c 'import torch' >/dev/null 2>&1; then
     python3 -m pip install -q --disable-pip-version-check torch==2.13.0 2>&1 | grep -v "Running pip as the 'root' user" \
         || echo "setup: PyTorch 2.13.0 (CPU) could not be installed; its peer tests will say so" >&2
 fi
 if command -v npm >/dev/null 2>&1; then
-    for dir in wgslgrad/bench/tfjs_peer tests/tfjs; do
+    for dir in wgslgrad/bench/tfjs_peer tests/tfjs tests/faceapi; do
         [ -d "$dir/node_modules" ] || npm ci --silent --no-audit --no-fund --prefix "$dir" >/dev/null 2>&1 \
             || echo "setup: npm ci failed in $dir; its tests will say so" >&2
     done

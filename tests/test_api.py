@@ -93,8 +93,10 @@ def test_load_weights_prefix_map_skip_and_the_names_a_file_holds(tmp_path):
         model.load_weights(tmp_path / "w" / "model.json")
     msg = str(e.value)
     assert "backbone/fc/weights: not in the weights" in msg
-    assert "the weights hold: features_0/fc/weights [6,8], features_0/fc/bias [8], head/weights [8,5]" in msg
-    assert "map spec names onto them with --map (Python: map=)" in msg and '"spec_scope/": "features_0/"' in msg
+    assert ("the weights hold 4 tensors:\n  features_0/fc/weights [6,8]\n  features_0/fc/bias [8]\n"
+            "  head/weights [8,5]") in msg
+    assert "map spec names onto the weights' names with --map (Python: map=)" in msg
+    assert "a key ending in '/' maps a prefix" in msg
     assert "head/weights: the spec wants [8,3], the weights have [8,5] (skip it" in msg
 
     head_before = model.get_weights()["head/weights"]

@@ -17,10 +17,11 @@ def dense_block(x, channels, first=False):
         c0 = conv2d(x, channels, kernel=3, stride=2)
     else:
         c0 = separable_conv2d(x, channels, kernel=3, stride=2)
-    c1 = separable_conv2d(relu(c0), channels, kernel=3)
-    c2 = separable_conv2d(relu(c0 + c1), channels, kernel=3)
-    c3 = separable_conv2d(relu(c0 + c1 + c2), channels, kernel=3)
-    return relu(c0 + c1 + c2 + c3)
+    r0 = relu(c0)
+    c1 = separable_conv2d(r0, channels, kernel=3)
+    c2 = separable_conv2d(relu(r0 + c1), channels, kernel=3)
+    c3 = separable_conv2d(relu(r0 + c1 + c2), channels, kernel=3)
+    return relu(r0 + c1 + c2 + c3)
 
 x = dense_block(image, 32, first=True)
 x = dense_block(x, 64)
@@ -75,7 +76,7 @@ def test_landmark68_example_uses_face_api_names():
     assert g.train["epochs"] == 20 and g.train["lr"] == 0.001
 
 
-@pytest.mark.parametrize("name", ["digits", "landmark68", "tiny_face_detector"])
+@pytest.mark.parametrize("name", ["digits", "landmark68", "landmark68_tiny", "tiny_face_detector"])
 def test_examples_build(name):
     g = load_spec(EXAMPLES / f"{name}.py", batch=2)
     assert g.batch == 2 and g.outputs
@@ -160,7 +161,23 @@ def test_name_overrides_on_layers_and_function_calls():
     assert list(g.params) == [
         "dense0/conv1/depthwise_filter", "dense0/conv1/pointwise_filter", "dense0/conv1/bias",
         "block_1/conv1/depthwise_filter", "block_1/conv1/pointwise_filter", "block_1/conv1/bias",
-        "named_0/head/filters", "named_0/head/bias", "fc/out/weights", "fc/out/bias"]
+        "head/filters", "head/bias", "fc/out/weights", "fc/out/bias"]
+
+
+def test_function_declaring_name_opens_no_scope():
+    """face-api's flat names from a helper: a def with its own `name` parameter names its layers in the
+    caller's scope (here inside dense0/), unnamed ones counted there too (a named call counts as well);
+    other defs still open fname_K."""
+    g = spec("x = Input(8, 8, 4)\n"
+             "def sep(x, ch, name=None):\n    return leaky_relu(separable_conv2d(x, ch, name=name), alpha=0.1)\n"
+             "def block(x):\n    x = sep(x, 4, name='conv0')\n    return sep(x, 4, 'conv1')\n"
+             "x = sep(x, 4, name='conv1')\nx = block(x, name='dense0')\nx = sep(x, 2)\nx = sep(x, 2)\n"
+             "Output(x)\n")
+    assert [p for p in g.params if p.endswith("/bias")] == [
+        "conv1/bias", "dense0/conv0/bias", "dense0/conv1/bias",
+        "separable_conv2d_1/bias", "separable_conv2d_2/bias"]
+    assert {n.scope for n in g.nodes if n.op == Op.LEAKY_RELU} == {
+        "leaky_relu_0", "leaky_relu_1", "leaky_relu_2", "dense0/leaky_relu_0", "dense0/leaky_relu_1"}
 
 
 def test_node_scopes_and_positions():

@@ -198,8 +198,9 @@ def test_import_map_prefix_skip_and_what_the_weights_hold(tmp_path, capsys):
     assert main(["import", str(spec), "--weights", str(tmp_path / "w"), "-o", ckpt]) == 1
     err = capsys.readouterr().err
     assert "backbone/fc/weights: not in the weights" in err
-    assert "the weights hold: features_0/fc/weights [6,8], features_0/fc/bias [8], head/weights [8,7]" in err
-    assert "map spec names onto them with --map" in err and "--skip NAME" in err
+    assert ("the weights hold 4 tensors:\n  features_0/fc/weights [6,8]\n  features_0/fc/bias [8]\n"
+            "  head/weights [8,7]") in err
+    assert "map spec names onto the weights' names with --map" in err and "--skip NAME" in err
     assert main(["import", str(spec), "--weights", str(tmp_path / "w"), "--map", '{"backbone/": "features_0/"}',
                  "--skip", "head", "-o", ckpt]) == 0
     assert "note: head/weights: skipped, keeps its initial value" in capsys.readouterr().err

@@ -21,7 +21,7 @@ SPECS = [p for p in EXAMPLES if p.name not in SCRIPTS]
 
 
 def test_all_examples_are_covered():
-    assert {p.stem for p in SPECS} >= {"landmark68", "digits", "tiny_face_detector"}
+    assert {p.stem for p in SPECS} >= {"landmark68", "landmark68_tiny", "digits", "tiny_face_detector"}
 
 
 @pytest.mark.gpu

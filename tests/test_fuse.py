@@ -43,9 +43,9 @@ def test_landmark68_groups_keep_only_what_is_read_again():
     needed = range(len(g.nodes))
     groups = fuse.plan(g, needed, list(g.outputs.values()), len(g.nodes))
     by_scope = {g.nodes[p].scope: grp for p, grp in groups.items()}
-    conv0 = by_scope["dense0/conv0"]              # c0 = conv + bias, relu(c0): c0 is read by c0 + c1 too
-    assert [g.nodes[c].op for c in conv0.chain] == [Op.RELU] and conv0.stored == set(conv0.nodes)
-    conv1 = by_scope["dense0/conv1"]              # pointwise(c1) + c0, relu: the pointwise output stays in registers
+    conv0 = by_scope["dense0/conv0"]              # c0 = conv + bias, r0 = relu(c0): only r0 is read again
+    assert [g.nodes[c].op for c in conv0.chain] == [Op.RELU] and conv0.stored == {conv0.chain[-1]}
+    conv1 = by_scope["dense0/conv1"]              # pointwise(c1) + r0, relu: the pointwise output stays in registers
     assert [g.nodes[c].op for c in conv1.nodes] == [Op.CONV2D, Op.ADD, Op.RELU]
     assert conv1.stored == set(conv1.chain)
     last = by_scope["dense3/conv3"]                # relu(c0 + c1 + c2 + c3): only the relu is stored

@@ -195,6 +195,31 @@ def test_import_names_both_shapes_and_every_problem():
     assert "'nope' names no parameter" in text
 
 
+def test_import_error_lists_the_names_the_weights_hold():
+    """A spec whose names do not fit (here a helper's scope, sep_0/, that face-api's names lack): each
+    missing parameter with the nearest unused name, then every name and shape the file holds."""
+    spec = {"sep_0/conv1/depthwise_filter": ((3, 3, 16, 1), True), "sep_0/conv1/bias": ((32,), True)}
+    loaded = {"conv0/bias": np.zeros(16, np.float32),
+              "conv1/depthwise_filter": np.zeros((3, 3, 16, 1), np.float32), "conv1/bias": np.zeros(32, np.float32)}
+    with pytest.raises(WeightsError) as e:
+        import_weights(graph_with(spec), loaded)
+    assert str(e.value) == (
+        "cannot import the weights:\n"
+        "  sep_0/conv1/depthwise_filter: not in the weights (did you mean 'conv1/depthwise_filter'?)\n"
+        "  sep_0/conv1/bias: not in the weights (did you mean 'conv1/bias'?)\n"
+        "  map spec names onto the weights' names with --map (Python: map=), a JSON object of spec path -> "
+        "weights name; a key ending in '/' maps a prefix, e.g. {\"spec_scope/\": \"weights_scope/\"}\n"
+        "the weights hold 3 tensors:\n"
+        "  conv0/bias [16]\n  conv1/depthwise_filter [3,3,16,1]\n  conv1/bias [32]")
+    with pytest.raises(WeightsError, match="the weights hold no tensors"):
+        import_weights(graph_with(spec), {})
+    many = {f"t{i}": np.zeros(1, np.float32) for i in range(150)}
+    with pytest.raises(WeightsError) as e:
+        import_weights(graph_with(spec), many)
+    text = str(e.value)
+    assert "the weights hold 150 tensors:\n  t0 [1]\n" in text and text.endswith("t99 [1]\n  ... and 50 more")
+
+
 def test_import_allow_missing_only_for_trainable_parameters():
     loaded = {"dense0/conv0/filters": np.zeros((3, 3, 3, 32), np.float32)}
     report: list[str] = []

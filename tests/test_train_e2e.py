@@ -155,7 +155,8 @@ def test_train_cli_writes_checkpoint_history_and_plot(digits, tmp_path):
                         "--out", str(out), "--no-progress"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     assert "epoch 2:" in r.stderr and "val_accuracy" in r.stderr and "held-out: loss" in r.stdout
-    assert {p.name for p in out.iterdir()} == {"checkpoint.safetensors", "history.json", "loss.png"}
+    shown = {p.name for p in out.iterdir() if not p.name.startswith(".")}  # (.state: see runtime/run_folder.py)
+    assert shown == {"checkpoint.safetensors", "history.json", "loss.png"}
     assert (out / "loss.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -9,14 +9,38 @@ See docs/api.md. Errors a user can cause are the classes below: SpecErrors (the 
 file:line:col), DataError (arrays that do not fit the spec), WeightsError and CheckpointError (weight
 files), Diverged (a NaN/Inf loss), NoAdapterError (no GPU adapter at all).
 """
-from .compiler.errors import SpecError, SpecErrors
-from .export.tfjs_weights import WeightsError
-from .model import BatchWarning, FrozenWithoutWeightsWarning, GradcheckError, Model, compile
-from .runtime.checkpoint import CheckpointError
-from .runtime.data import DataError
-from .runtime.device import NoAdapterError
-from .runtime.history import History
-from .runtime.trainer import Diverged
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .compiler.errors import SpecError, SpecErrors
+    from .export.tfjs_weights import WeightsError
+    from .model import BatchWarning, FrozenWithoutWeightsWarning, GradcheckError, Model, compile
+    from .runtime.checkpoint import CheckpointError
+    from .runtime.data import DataError
+    from .runtime.device import NoAdapterError
+    from .runtime.history import History
+    from .runtime.trainer import Diverged
+
+# Imported on first use (PEP 562), so that `python -m wgslgrad` starts in the command line's own code,
+# where Ctrl-C during the imports is caught (exit 130, one line) instead of printing a traceback.
+_HOMES = {
+    "SpecError": ".compiler.errors", "SpecErrors": ".compiler.errors", "WeightsError": ".export.tfjs_weights",
+    "BatchWarning": ".model", "FrozenWithoutWeightsWarning": ".model", "GradcheckError": ".model",
+    "Model": ".model", "compile": ".model", "CheckpointError": ".runtime.checkpoint", "DataError": ".runtime.data",
+    "NoAdapterError": ".runtime.device", "History": ".runtime.history", "Diverged": ".runtime.trainer",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        value = getattr(importlib.import_module(_HOMES[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'wgslgrad' has no attribute {name!r}")
+
 
 __all__ = [
     "BatchWarning",

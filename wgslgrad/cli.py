@@ -8,10 +8,10 @@ messages to stderr; exit 1 on a spec, data or weights error, 2 on a usage error.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 import warnings
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -69,17 +69,14 @@ def _load_inputs(path: str | None, g: Graph, rng: np.random.Generator,
     """Inputs from an .npz (every sample), or one batch of random normal ones; `needed` must be there."""
     if path is None:
         return {name: rng.standard_normal(g.nodes[i].shape).astype(np.float32) for name, i in g.inputs.items()}
-    try:
-        with np.load(path) as data:
-            arrays = {k: np.asarray(data[k], np.float32) for k in data.files if k in g.inputs}
-    except (OSError, ValueError, zipfile.BadZipFile) as e:
-        raise UserError(f"{path}: cannot read inputs: {e}") from None
-    missing = sorted((set(g.inputs) if needed is None else needed) - set(arrays))
-    if missing:
-        raise UserError(f"{path}: no array named {', '.join(missing)}")
+    from .runtime.npz import read_npz
+    notes: list[str] = []
+    arrays = read_npz(path, g.inputs, sorted(set(g.inputs) if needed is None else needed), notes)  # or DataError
+    for line in notes:
+        print(f"note: {line}", file=sys.stderr)
     for name, a in arrays.items():
         want = g.nodes[g.inputs[name]].shape
-        if a.shape[1:] != want[1:] or len(a) < 1:
+        if a.ndim == 0 or a.shape[1:] != want[1:] or len(a) < 1:
             raise UserError(f"{path}: array '{name}' has shape {fmt_shape(a.shape)}, the spec's Input needs "
                             f"{fmt_shape(('N',) + want[1:])}")  # type: ignore[arg-type]
     return arrays
@@ -100,11 +97,12 @@ def _train_session(g: Graph, seed: int):
 
 
 def _data(path: str, g: Graph) -> dict[str, np.ndarray]:
-    from .runtime.data import DataError, load_npz
-    try:
-        return load_npz(path, g)
-    except DataError as e:
-        raise UserError(str(e)) from None
+    from .runtime.data import load_npz
+    notes: list[str] = []
+    data = load_npz(path, g, notes)  # or DataError
+    for line in notes:
+        print(f"note: {line}", file=sys.stderr)
+    return data
 
 
 def _model(args: argparse.Namespace, weights_required: bool = False) -> Model:
@@ -134,7 +132,11 @@ def _as_dict(model: Model, result: np.ndarray | dict[str, np.ndarray]) -> dict[s
 
 
 def _save_outputs(path: str, outputs: dict[str, np.ndarray]) -> None:
-    np.savez(path, **outputs)
+    from .runtime.npz import save_npz
+    try:  # a dict, not keyword arguments: an Output may be named `file`
+        path = str(save_npz(path, outputs))
+    except ValueError as e:
+        raise UserError(str(e)) from None
     print(f"wrote {path}: {', '.join(f'{k} {fmt_shape(v.shape)}' for k, v in outputs.items())}", file=sys.stderr)
 
 
@@ -218,7 +220,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from .runtime.data import split
+    from .runtime.data import DataError, split
     from .runtime.trainer import Diverged
 
     model = compile_model(args.file, batch=args.batch, seed=args.seed)
@@ -228,9 +230,20 @@ def cmd_train(args: argparse.Namespace) -> None:
     data = _data(args.data, g)
     val = _data(args.val, g) if args.val else None
     if val is None and args.val_split:
-        data, val = split(data, args.val_split, args.seed)
+        try:
+            data, val = split(data, args.val_split, args.seed)
+        except DataError as e:
+            raise UserError(f"{args.data}: --val-split {e}") from None
+    # Refused before the GPU is set up: another spec's checkpoint to resume from (naming the first differing
+    # parameter), --init weights that do not fit, an --out folder that cannot be made.
+    if args.resume:
+        from .runtime.checkpoint import check_params, load_checkpoint
+        check_params(args.resume, load_checkpoint(args.resume)[0],
+                     {name: g.nodes[i].shape for name, i in g.params.items()})
     if args.init:
         _load_weights(model, args.init, args, partial=True)
+    if args.out and args.epochs != 0:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
     from .runtime.device import get_device
     print(f"adapter: {get_device()[1]}", file=sys.stderr)
     out = Path(args.out) if args.out else None
@@ -408,6 +421,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "best.safetensors under --out)")
     sp.add_argument("--out", help="folder for checkpoint.safetensors, history.json and loss.png")
     sp.add_argument("--resume", help="a checkpoint to continue from (weights, Adam state, step)")
+    sp.add_argument("--overwrite", action="store_true", help="replace the run already in --out (without it, "
+                    "an --out folder holding a run is refused unless --resume is given)")
     weights(sp, "--init", help="start from these weights: a checkpoint, TF.js model.json or weights manifest "
             "(transfer learning; trainable layers it lacks keep their initial weights)")
     sp.add_argument("--seed", type=int, default=0, help="seed for weights and shuffling")
@@ -466,18 +481,23 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the exit status (0 ok, 1 spec/data/input error, 2 usage error, 130 Ctrl-C)."""
     from .export import WeightsError
     from .runtime.checkpoint import CheckpointError
     from .runtime.data import DataError
 
-    args = build_parser().parse_args(argv)
-    if isinstance(getattr(args, "batch", None), int) and args.batch < 1:
-        print("wgslgrad: error: --batch must be at least 1", file=sys.stderr)
-        return 2
     previous = warnings.showwarning
     warnings.showwarning = _show_warning
     try:
+        args = build_parser().parse_args(argv)
+        problem = validate(args)
+        if problem:
+            print(f"wgslgrad: error: {problem}", file=sys.stderr)
+            return 2
         args.fn(args)
+    except KeyboardInterrupt:
+        print("wgslgrad: interrupted", file=sys.stderr)
+        return 130
     except SpecErrors as e:
         print(e, file=sys.stderr)
         return 1
@@ -487,3 +507,76 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         warnings.showwarning = previous
     return 0
+
+
+def _positive_int(v: object) -> bool:
+    return isinstance(v, int) and v >= 1
+
+
+def _positive_float(v: object) -> bool:
+    return isinstance(v, float) and math.isfinite(v) and v > 0
+
+
+# dest -> (test, what the value must be); checked when the command has the option and it was given
+_CHECKS: dict[str, tuple[Callable[[object], bool], str]] = {
+    "batch": (_positive_int, "a whole number, at least 1"),
+    "epochs": (lambda v: isinstance(v, int) and v >= 0, "a whole number, 0 or more"),
+    "repeat": (lambda v: isinstance(v, int) and v >= 0, "a whole number, 0 or more"),
+    "samples": (_positive_int, "a whole number, at least 1"),
+    "steps": (_positive_int, "a whole number, at least 1"),
+    "count": (_positive_int, "a whole number, at least 1"),
+    "top": (_positive_int, "a whole number, at least 1"),
+    "patience": (_positive_int, "a whole number of epochs, at least 1"),
+    "seed": (lambda v: isinstance(v, int) and 0 <= v < 2**63, "a whole number from 0 to 2**63-1"),
+    "lr": (_positive_float, "a positive number (not inf or nan)"),
+    "eps": (_positive_float, "a positive number (not inf or nan)"),
+    "tol": (_positive_float, "a positive number (not inf or nan)"),
+    "target": (lambda v: _positive_float(v) and v <= 1, "a fraction of the start loss, in (0, 1]"),
+    "scale": (_positive_float, "a positive number (not inf or nan)"),
+    "val_split": (lambda v: isinstance(v, float) and 0 <= v < 1, "a fraction in (0, 1), or 0 for none"),
+}
+
+
+def validate(args: argparse.Namespace) -> str | None:
+    """The first problem with the arguments themselves (exit status 2), found before any file, data or GPU
+    is touched; None when there is none."""
+    if args.command == "bench":
+        return None
+    for dest, (ok, what) in _CHECKS.items():
+        value = getattr(args, dest, None)
+        if value is not None and not ok(value):
+            return f"--{dest.replace('_', '-')} must be {what}, not {value}"
+    if getattr(args, "schedule", None):
+        from .runtime.schedule import parse_schedule
+        try:
+            parse_schedule(args.schedule, 1.0)
+        except ValueError as e:
+            return f"--schedule: {e}"
+    if getattr(args, "val", None) and getattr(args, "val_split", 0):
+        return "give --val or --val-split, not both"
+    if getattr(args, "out", None):
+        from .runtime.run_folder import CHECKPOINT, holds_a_run
+        out = Path(args.out)
+        if _blocking_file(out):
+            return f"--out {out}: {_blocking_file(out)} is a file, not a folder"
+        if holds_a_run(out) and not args.resume and not args.overwrite:
+            return (f"--out {out} already holds a run: add --resume {out / CHECKPOINT} to continue it, or "
+                    "--overwrite to replace it")
+    output = getattr(args, "output", None)
+    if output:
+        folder = args.command == "export" or (args.command == "wgsl" and not args.json and not Path(output).suffix)
+        if folder and _blocking_file(Path(output)):
+            return f"-o {output}: {_blocking_file(Path(output))} is a file, not a folder"
+        if not folder and Path(output).is_dir():
+            return f"-o {output} is a folder; name a file"
+        if not folder and _blocking_file(Path(output).parent):
+            return f"-o {output}: {_blocking_file(Path(output).parent)} is a file, not a folder"
+    return None
+
+
+def _blocking_file(folder: Path) -> Path | None:
+    """`folder` or the first of its parents that exists as something other than a folder, if any."""
+    for p in (folder, *folder.parents):
+        if p.exists() or p.is_symlink():
+            return None if p.is_dir() else p
+    return None

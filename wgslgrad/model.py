@@ -146,12 +146,18 @@ class Model:
         Returns notes (tensors the spec does not take, parameters skipped or kept). Raises WeightsError or
         CheckpointError listing every problem together, with the names the file holds.
         """
-        from .export import import_weights, read_weights
+        from .export import WeightsError, import_weights, read_weights
         from .runtime.checkpoint import load_checkpoint
         p = Path(path)
         loaded = load_checkpoint(p)[0] if p.suffix == ".safetensors" else read_weights(p)
         notes: list[str] = []
         params = import_weights(self.graph, loaded, map, allow_missing=partial, skip=list(skip), report=notes)
+        if partial and self.graph.params and not params and not skip:  # every layer would stay random
+            first, i = next(iter(self.graph.params.items()))
+            raise WeightsError(f"{p}: none of the spec's {len(self.graph.params)} parameters is in these weights "
+                               f"(the first: {first} {fmt_shape(self.graph.nodes[i].shape)}; the weights hold "
+                               f"{', '.join(sorted(loaded)[:3]) or 'nothing'}{'...' if len(loaded) > 3 else ''}): "
+                               "weights of another spec? --map (map=) names them")
         self.set_weights(params)
         self.weights_loaded = True
         return notes
@@ -398,7 +404,7 @@ class Model:
         where = what
         if isinstance(x, (str, os.PathLike)):
             where = str(x)
-            x = load_npz_raw(x)
+            x = load_npz_raw(x, names)
         if isinstance(x, np.ndarray) or (isinstance(x, Sequence) and not isinstance(x, Mapping)
                                          and len(x) and np.ndim(x[0]) == 0):
             if len(names) != 1:
@@ -432,14 +438,15 @@ class Model:
         return check_arrays(arrays, sub, where)
 
 
-def load_npz_raw(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """Every array of an .npz (no pickles); DataError naming the file when it cannot be read."""
-    import zipfile
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            return {k: f[k] for k in f.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise DataError(f"{path}: cannot read data: {e}") from None
+def load_npz_raw(path: str | os.PathLike[str], names: Sequence[str]) -> dict[str, np.ndarray]:
+    """The arrays `names` of an .npz, as float32, read as untrusted input (runtime.npz: no pickles, headers
+    checked before reading); DataError naming the file when it cannot be read. Notes become warnings."""
+    from .runtime.npz import read_npz
+    notes: list[str] = []
+    arrays = read_npz(path, names, notes=notes)
+    for line in notes:
+        warnings.warn(line, stacklevel=3)
+    return arrays
 
 
 class GradcheckError(Exception):

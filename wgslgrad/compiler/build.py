@@ -406,8 +406,12 @@ class _Builder:
 
     def call_function(self, f: Function, args: list[Arg], kwargs: dict[str, Arg], call: ast.Call) -> Any:
         params = [p.name for p in f.defn.params]
+        # A def that declares `name` opens no scope of its own: it passes the name on to its layers, so
+        # `sep(x, 32, name="conv1")` can make face-api's flat `conv1/depthwise_filter`. Any other def opens
+        # `fname_K`, which name= renames.
+        own_scope = "name" not in params
         scope_name = None
-        if "name" in kwargs and "name" not in params:   # name= renames the call's scope
+        if "name" in kwargs and own_scope:
             a = kwargs.pop("name")
             scope_name = check_path(a.value, a.pos, f"{f.defn.name}() argument 'name'")
         bound, _ = self.bind(f.defn.name, params, f.defaults, None, (), args, kwargs, call.pos)
@@ -418,7 +422,8 @@ class _Builder:
         env = Env(f.env)
         env.vars.update({k: a.value for k, a in bound.items()})
         outer = self.scope
-        self.scope = Scope(outer.child(f.defn.name, scope_name))
+        if own_scope:
+            self.scope = Scope(outer.child(f.defn.name, scope_name))
         self.calls.append((f.defn.name, call.pos))
         try:
             self.exec_block(f.defn.body, env)

@@ -12,6 +12,7 @@ tests/tfjs/load_weights.mjs loads both through TF.js itself.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -22,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .quantize import BYTES_PER_VALUE, QUANT_DTYPES, dequantize
+from ..runtime.files import open_regular, read_regular
+from .quantize import BYTES_PER_VALUE, QMAX, QUANT_DTYPES, dequantize
 from .quantize import quantize as quantize_tensor
 
 if TYPE_CHECKING:
@@ -124,28 +126,59 @@ def read_weights(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
         for name, shape, dtype, nbytes, quant in specs:
             if name in out:
                 raise WeightsError(f"{json_path}: weight {name!r} appears twice")
-            out[name] = _decode(blob[offset:offset + nbytes], shape, dtype, quant)
+            with np.errstate(over="ignore", invalid="ignore"):
+                out[name] = _decode(blob[offset:offset + nbytes], shape, dtype, quant)
+            _check_finite(json_path, name, out[name], quant)
             offset += nbytes
     return out
+
+
+def _inside(path: Path, folder: Path, what: str) -> Path:
+    """`path` with every link resolved, refused unless it lies inside `folder` (resolved): files a
+    manifest names are read from the model's folder only, never through a link out of it."""
+    try:
+        real, root = path.resolve(strict=True), folder.resolve(strict=True)
+    except (OSError, RuntimeError) as e:  # RuntimeError: a link loop (Python < 3.13)
+        raise WeightsError(f"{path}: cannot read {what}: {getattr(e, 'strerror', None) or e}") from None
+    if not real.is_relative_to(root):
+        raise WeightsError(f"{path}: a link to {real}, outside the model folder {root}: refused ({what} are read "
+                           "from the model's own folder only)")
+    return real
 
 
 def _find_json(path: Path) -> Path:
     if path.is_dir():
         for candidate in (MODEL_JSON, MANIFEST_JSON):
-            if (path / candidate).is_file():
-                return path / candidate
+            if os.path.lexists(path / candidate):
+                return _inside(path / candidate, path, "weights")
         raise WeightsError(f"{path}: no {MODEL_JSON} or {MANIFEST_JSON} in this folder")
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise WeightsError(f"{path}: no such file")
-    return path
+    return _inside(path, path.parent, "weights")
+
+
+MAX_JSON_BYTES = 64 * 2**20   # a model.json with its topology is a few MB; more is not a model file
+MAX_INT_DIGITS = 20           # a shape dimension or count past 10**20 bytes is no real tensor
+
+
+def parse_json(text: str | bytes, where: object) -> Any:
+    """JSON from an untrusted file: refuses numbers of thousands of digits and deep nesting with a
+    WeightsError naming `where` (json.loads would raise ValueError or RecursionError)."""
+    def parse_int(digits: str) -> int:
+        if len(digits.lstrip("-")) > MAX_INT_DIGITS:
+            raise ValueError(f"a whole number of {len(digits.lstrip('-')):,} digits")
+        return int(digits)
+    try:
+        return json.loads(text, parse_int=parse_int)
+    except RecursionError:
+        raise WeightsError(f"{where}: not a weights file (JSON nested too deeply)") from None
+    except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError is a ValueError
+        raise WeightsError(f"{where}: not valid JSON ({e})") from None
 
 
 def _load_manifest(json_path: Path) -> list[dict[str, Any]]:
     """The list of groups from a model.json or a bare manifest, checked for structure."""
-    try:
-        doc = json.loads(json_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise WeightsError(f"{json_path}: not valid JSON ({e})") from None
+    doc = parse_json(read_regular(json_path, WeightsError, "weights", MAX_JSON_BYTES), json_path)
     manifest = doc.get("weightsManifest") if isinstance(doc, dict) else doc
     if not isinstance(manifest, list):
         raise WeightsError(f"{json_path}: expected a weights manifest (a list of groups) "
@@ -194,16 +227,35 @@ def _read_shards(json_path: Path, gi: int, paths: list[str], need: int) -> bytes
         if p.startswith(("/", "\\")) or ".." in Path(p).parts or ":" in p:
             raise WeightsError(f"{json_path}: shard path {p!r} must be relative to the manifest's folder")
         f = json_path.parent / p
-        if not f.is_file():
+        if not os.path.lexists(f):
             raise WeightsError(f"{f}: shard missing (group {gi + 1} of {json_path})")
+        _inside(f, json_path.parent, "shards")
         files.append(f)
-    sizes = [f.stat().st_size for f in files]
-    if sum(sizes) != need:
-        held = ", ".join(f"{f} ({n} bytes)" for f, n in zip(files, sizes)) or "no shards"
-        what = "truncated" if sum(sizes) < need else "longer than the manifest describes"
-        raise WeightsError(f"{files[-1] if files else json_path}: group {gi + 1} of {json_path} is {what}: "
-                           f"its weights need {need} bytes, the shards hold {sum(sizes)}: {held}")
-    return b"".join(f.read_bytes() for f in files)
+    with contextlib.ExitStack() as stack:
+        opened = [stack.enter_context(open_regular(f, WeightsError, "shard")) for f in files]
+        sizes = [os.fstat(h.fileno()).st_size for h in opened]
+        if sum(sizes) != need:
+            held = ", ".join(f"{f} ({n} bytes)" for f, n in zip(files, sizes)) or "no shards"
+            what = "truncated" if sum(sizes) < need else "longer than the manifest describes"
+            raise WeightsError(f"{files[-1] if files else json_path}: group {gi + 1} of {json_path} is {what}: "
+                               f"its weights need {need} bytes, the shards hold {sum(sizes)}: {held}")
+        return b"".join(h.read() for h in opened)
+
+
+def _check_finite(json_path: Path, name: str, value: np.ndarray, quant: dict[str, Any] | None) -> None:
+    """Refuse a tensor holding NaN or Inf, or (int32) codes dequantized beyond int32's range."""
+    if value.dtype.kind == "f":
+        bad = int(np.count_nonzero(~np.isfinite(value)))
+        if bad:
+            how = ""
+            if quant and quant["dtype"] != "float16":
+                how = f" after dequantization (min {quant['min']:g}, scale {quant['scale']:g})"
+            raise WeightsError(f"{json_path}: weight {name!r} holds {bad:,} NaN or infinite values{how}")
+    elif quant and quant["dtype"] != "float16":
+        top = quant["min"] + quant["scale"] * (QMAX[quant["dtype"]])
+        if not (-2**31 <= quant["min"] and top < 2**31):
+            raise WeightsError(f"{json_path}: weight {name!r}: its quantization (min {quant['min']:g}, scale "
+                               f"{quant['scale']:g}) gives int32 values beyond int32's range")
 
 
 def _decode(data: bytes, shape: tuple[int, ...], dtype: str, quant: dict[str, Any] | None) -> np.ndarray:
@@ -247,6 +299,8 @@ def import_weights(graph: Graph, loaded: Mapping[str, np.ndarray],
     notes: list[str] = []
     missing = False
     used: set[str] = set()
+    sources = {_source_name(p, exact, prefixes) for p in graph.params}
+    unused = [name for name in loaded if name not in sources]
     for path, nid in graph.params.items():
         node = graph.nodes[nid]
         if any(_covers(s, path) for s in skips):
@@ -260,7 +314,8 @@ def import_weights(graph: Graph, loaded: Mapping[str, np.ndarray],
                 notes.append(f"{label}: not in the weights, keeps its initial value")
             else:
                 frozen = "" if node.arg.get("trainable", True) else " (a frozen layer: it needs a value)"
-                errors.append(f"{label}: not in the weights{frozen}")
+                fits = [n for n in unused if tuple(np.shape(loaded[n])) == tuple(node.shape)]
+                errors.append(f"{label}: not in the weights{frozen}{_closest(source, fits)}")
                 missing = True
             continue
         value = np.asarray(loaded[source])
@@ -271,8 +326,8 @@ def import_weights(graph: Graph, loaded: Mapping[str, np.ndarray],
         out[path] = np.ascontiguousarray(value, dtype=np.float32)
     if errors:
         if missing:
-            errors.append(_names_held(loaded))
-        raise WeightsError("cannot import the weights:\n  " + "\n  ".join(errors))
+            errors.append(_MAP_HINT)
+        raise WeightsError("cannot import the weights:\n  " + "\n  ".join(errors) + _held(loaded))
     notes += [f"{name}: in the weights but no parameter of the spec takes it"
               for name in loaded if name not in used]
     if report is not None:
@@ -295,15 +350,8 @@ def _source_name(path: str, exact: Mapping[str, str], prefixes: list[tuple[str, 
     return path
 
 
-def _names_held(loaded: Mapping[str, np.ndarray], limit: int = 12) -> str:
-    """The names a weights file holds (the first `limit`), and how to map spec names onto them."""
-    names = list(loaded)
-    shown = ", ".join(f"{n} {_fmt(np.shape(loaded[n]))}" for n in names[:limit])
-    more = f" ... ({len(names)} in all)" if len(names) > limit else ""
-    example = names[0].split("/")[0] + "/" if names and "/" in names[0] else "NAME"
-    return (f"the weights hold: {shown or 'nothing'}{more}\n  map spec names onto them with --map (Python: "
-            f"map=), a JSON object of spec path -> weights name; a key ending in '/' maps a prefix, e.g. "
-            f'{{"spec_scope/": "{example}"}}')
+_MAP_HINT = ("map spec names onto the weights' names with --map (Python: map=), a JSON object of spec path -> "
+             "weights name; a key ending in '/' maps a prefix, e.g. {\"spec_scope/\": \"weights_scope/\"}")
 
 
 def _load_mapping(mapping: Mapping[str, str] | str | os.PathLike[str] | None) -> tuple[dict[str, str], str]:
@@ -311,19 +359,11 @@ def _load_mapping(mapping: Mapping[str, str] | str | os.PathLike[str] | None) ->
     if mapping is None:
         return {}, "mapping"
     if isinstance(mapping, str) and mapping.lstrip().startswith("{"):
-        try:
-            mapping = json.loads(mapping)
-        except json.JSONDecodeError as e:
-            raise WeightsError(f"mapping {mapping!r}: not valid JSON ({e})") from None
+        mapping = parse_json(mapping, f"mapping {mapping[:60]!r}")
         where = "mapping"
     elif isinstance(mapping, (str, os.PathLike)):
         path = Path(mapping)
-        try:
-            mapping = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as e:
-            raise WeightsError(f"{path}: cannot read the mapping file ({e.strerror})") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise WeightsError(f"{path}: not valid JSON ({e})") from None
+        mapping = parse_json(read_regular(path, WeightsError, "the mapping file", MAX_JSON_BYTES), path)
         where = str(path)
     else:
         where = "mapping"
@@ -331,6 +371,27 @@ def _load_mapping(mapping: Mapping[str, str] | str | os.PathLike[str] | None) ->
                                                  for k, v in mapping.items())):
         raise WeightsError(f"{where}: expected an object of spec parameter path -> TF.js weight name strings")
     return dict(mapping), where
+
+
+LIST_HELD = 100   # tensors listed by name in an import error (face-api's largest net has 49)
+
+
+def _closest(name: str, candidates: list[str]) -> str:
+    """' (did you mean ...?)' when exactly one unused tensor of the right shape differs from a missing name
+    by a leading scope only, e.g. the file's 'conv1/bias' for a spec's 'sep_0/conv1/bias', or the file's
+    'model/conv1/bias' for 'conv1/bias'."""
+    close = [c for c in candidates if c.endswith("/" + name) or name.endswith("/" + c)]
+    return f" (did you mean {close[0]!r}?)" if len(close) == 1 else ""
+
+
+def _held(loaded: Mapping[str, np.ndarray]) -> str:
+    """The names and shapes the weights do have, for an import error."""
+    lines = [f"{name} {_fmt(np.shape(value))}" for name, value in list(loaded.items())[:LIST_HELD]]
+    if len(loaded) > LIST_HELD:
+        lines.append(f"... and {len(loaded) - LIST_HELD} more")
+    if not lines:
+        return "\nthe weights hold no tensors"
+    return f"\nthe weights hold {len(loaded)} tensor{'s' * (len(loaded) != 1)}:\n  " + "\n  ".join(lines)
 
 
 def _fmt(shape: tuple[int, ...]) -> str:

@@ -1,30 +1,25 @@
 """Training data: one .npz array per spec Input, checked against the spec, batched with a shuffle per epoch."""
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from ..compiler.ir import Graph, fmt_shape
+from .npz import DataError, as_float32, read_npz
+
+__all__ = ["DataError", "batches", "check_arrays", "load_npz", "num_samples", "split", "take"]
 
 
-class DataError(Exception):
-    """Data that does not fit the spec; the message names the file and both shapes."""
+def load_npz(path: str | Path, graph: Graph, notes: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Read the arrays named after the spec's inputs (see runtime.npz for what is accepted); every array
+    has the same number of samples. Conversions worth a word (booleans to 0/1) are appended to `notes`."""
+    return check_arrays(read_npz(path, graph.inputs, notes=notes), graph, str(path))
 
 
-def load_npz(path: str | Path, graph: Graph) -> dict[str, np.ndarray]:
-    """Read the arrays named after the spec's inputs; every array has the same number of samples."""
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise DataError(f"{path}: cannot read data: {e}") from None
-    return check_arrays(arrays, graph, str(path))
-
-
-def check_arrays(arrays: dict[str, np.ndarray], graph: Graph, where: str = "data") -> dict[str, np.ndarray]:
+def check_arrays(arrays: dict[str, np.ndarray], graph: Graph, where: str = "data",
+                 notes: list[str] | None = None) -> dict[str, np.ndarray]:
     """Keep the arrays the spec's inputs name, as float32; shapes must match [N, ...input shape]."""
     missing = [k for k in graph.inputs if k not in arrays]
     if missing:
@@ -33,13 +28,13 @@ def check_arrays(arrays: dict[str, np.ndarray], graph: Graph, where: str = "data
     for name, i in graph.inputs.items():
         want = graph.nodes[i].shape[1:]
         a = np.asarray(arrays[name])
-        if a.shape[1:] != want:
+        if a.shape[1:] != want or a.ndim == 0:
             raise DataError(f"{where}: array '{name}' has shape {fmt_shape(a.shape)} but the spec's Input is "
                             f"{fmt_shape(('N',) + want)}")  # type: ignore[arg-type]
         if n is not None and len(a) != n:
             raise DataError(f"{where}: array '{name}' has {len(a)} samples, the others {n}")
         n = len(a)
-        out[name] = a.astype(np.float32, copy=False)
+        out[name] = as_float32(a, name, where, notes)
         bad = ~np.isfinite(out[name])
         if bad.any():
             first = int(np.argwhere(bad)[0][0])
@@ -74,4 +69,7 @@ def split(arrays: dict[str, np.ndarray], fraction: float, seed: int) -> tuple[di
     n = num_samples(arrays)
     order = np.random.default_rng(seed).permutation(n)
     k = int(round(n * fraction))
+    if not 0 < k < n:
+        left = "nothing to hold out" if k == 0 else "no samples to train on"
+        raise DataError(f"holding out {fraction:g} of {n} samples leaves {left}")
     return take(arrays, order[k:]), take(arrays, order[:k])

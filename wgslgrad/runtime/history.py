@@ -1,12 +1,14 @@
 """Loss history: kept per step and per epoch, saved as JSON and drawn as a PNG."""
 from __future__ import annotations
 
+import io
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .checkpoint import atomic_write
+from .checkpoint import atomic_write, finite_json
 
 
 @dataclass
@@ -15,7 +17,11 @@ class History:
     epochs: list[dict[str, Any]] = field(default_factory=list)      # epoch, loss, lr, val_loss, ...
 
     def save(self, path: str | Path) -> None:
-        atomic_write(path, json.dumps(asdict(self), indent=1).encode())
+        atomic_write(path, self.to_json())
+
+    def to_json(self) -> bytes:
+        """Strict JSON: a NaN or infinite loss (an epoch with no finished step) is written as null."""
+        return json.dumps(finite_json(asdict(self)), indent=1, allow_nan=False).encode()
 
     @classmethod
     def load(cls, path: str | Path) -> History:
@@ -26,6 +32,10 @@ class History:
         """Training loss per step (faint), per epoch (bold) and held-out loss, log scale; accuracy (or mean
         absolute error) per epoch on a second axis when measured; a dotted line where the learning rate
         changed, labelled with the new rate."""
+        atomic_write(path, self.plot_png(title))
+
+    def plot_png(self, title: str = "") -> bytes:
+        """The plot of plot() as PNG bytes."""
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
@@ -36,7 +46,8 @@ class History:
             ax.plot(s, l, color="tab:blue", alpha=0.3, lw=0.8, label="step loss")
         ends = [e["step"] for e in self.epochs]
         if self.epochs:
-            ax.plot(ends, [e["loss"] for e in self.epochs], "o-", color="tab:blue", label="epoch loss")
+            losses = [math.nan if e.get("loss") is None else e["loss"] for e in self.epochs]  # null: no step ended
+            ax.plot(ends, losses, "o-", color="tab:blue", label="epoch loss")
         val = [(e["step"], e["val_loss"]) for e in self.epochs if e.get("val_loss") is not None]
         if val:
             ax.plot(*zip(*val), "s-", color="tab:orange", label="held-out loss")
@@ -67,10 +78,10 @@ class History:
         if handles:
             ax.legend(handles, labels, fontsize=8, loc="center right")
         fig.tight_layout()
-        tmp = Path(path).with_suffix(".tmp.png")
-        fig.savefig(tmp)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
         plt.close(fig)
-        tmp.replace(path)
+        return buf.getvalue()
 
     def metric(self) -> str | None:
         """"accuracy" or "mae" when an epoch row holds it (held out or not), else None."""

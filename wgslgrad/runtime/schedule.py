@@ -52,16 +52,22 @@ Schedule = Constant | StepDecay | ReduceOnPlateau
 
 
 def parse_schedule(text: str | None, lr: float) -> Schedule:
-    """`none`, `step:EVERY[:FACTOR]` or `plateau:PATIENCE[:FACTOR]` (the CLI's --schedule)."""
+    """`none`, `step:EVERY[:FACTOR]` or `plateau:PATIENCE[:FACTOR]` (the CLI's --schedule): EVERY and
+    PATIENCE whole numbers of epochs (at least 1), FACTOR a positive finite number (default 0.5)."""
     if not text or text == "none":
         return Constant(lr)
     kind, *nums = text.split(":")
+    usage = "use none, step:EVERY[:FACTOR] or plateau:PATIENCE[:FACTOR]"
+    if kind not in ("step", "plateau") or not 1 <= len(nums) <= 2:
+        raise ValueError(f"bad schedule {text!r}: {usage}")
     try:
         values = [float(x) for x in nums]
     except ValueError:
         raise ValueError(f"bad schedule {text!r}: numbers expected after the colon") from None
-    if kind == "step" and 1 <= len(values) <= 2 and values[0] >= 1:
-        return StepDecay(lr, int(values[0]), *values[1:])
-    if kind == "plateau" and 1 <= len(values) <= 2 and values[0] >= 1:
-        return ReduceOnPlateau(lr, int(values[0]), *values[1:])
-    raise ValueError(f"bad schedule {text!r}: use none, step:EVERY[:FACTOR] or plateau:PATIENCE[:FACTOR]")
+    every = "EVERY" if kind == "step" else "PATIENCE"
+    if not (math.isfinite(values[0]) and values[0] >= 1 and values[0] == int(values[0])):
+        raise ValueError(f"bad schedule {text!r}: {every} is a whole number of epochs, at least 1")
+    if len(values) == 2 and not (math.isfinite(values[1]) and values[1] > 0):
+        raise ValueError(f"bad schedule {text!r}: FACTOR must be a positive number")
+    cls = StepDecay if kind == "step" else ReduceOnPlateau
+    return cls(lr, int(values[0]), *values[1:])

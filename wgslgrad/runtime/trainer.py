@@ -19,10 +19,11 @@ import numpy as np
 from tqdm import tqdm
 
 from ..compiler.ir import Graph
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, check_params, checkpoint_bytes, load_checkpoint
 from .data import batches, num_samples
 from .history import History
 from .metrics import batch_metric, metric_kind
+from .run_folder import CHECKPOINT, HISTORY, PLOT, save_run
 from .schedule import parse_schedule
 
 
@@ -124,15 +125,19 @@ def fit(session: TrainSessionLike, graph: Graph, data: dict[str, np.ndarray], cf
     lr = cfg.lr
     if cfg.resume:
         params, state, meta = load_checkpoint(cfg.resume)
+        check_params(cfg.resume, params, {name: graph.nodes[i].shape for name, i in graph.params.items()})
         session.set_params(params)
         if state:
-            session.set_optimizer_state(state)
+            try:
+                session.set_optimizer_state(state)
+            except (ValueError, KeyError, IndexError) as e:
+                raise CheckpointError(f"{cfg.resume}: its optimizer state does not fit this spec: {e}") from None
         step, first_epoch = int(meta.get("step", 0)), int(meta.get("epoch", 0))
         if meta.get("history"):
             history = History([tuple(s) for s in meta["history"]["steps"]], meta["history"]["epochs"])  # type: ignore[misc]
         say(f"resumed from {cfg.resume} at epoch {first_epoch}, step {step}, learning rate {lr:g}")
     schedule = parse_schedule(cfg.schedule, lr)
-    ckpt = cfg.out / "checkpoint.safetensors" if cfg.out else None
+    ckpt = cfg.out / CHECKPOINT if cfg.out else None
     saved: Path | None = ckpt if ckpt and ckpt.exists() else None
     rng = np.random.default_rng(cfg.seed + first_epoch)
     steps_per_epoch = -(-num_samples(data) // graph.batch)
@@ -151,9 +156,10 @@ def fit(session: TrainSessionLike, graph: Graph, data: dict[str, np.ndarray], cf
             return
         meta: dict[str, Any] = {"step": step, "epoch": epoch, "lr": lr,
                                 "history": {"steps": history.steps, "epochs": history.epochs}}
-        save_checkpoint(ckpt, session.get_params(), session.optimizer_state(), meta)
-        history.save(ckpt.parent / "history.json")
-        history.plot(ckpt.parent / "loss.png", title=f"{ckpt.parent.name}: loss")
+        # Checkpoint, history and plot change together (run_folder): a kill never pairs one epoch's
+        # checkpoint with another's history.
+        save_run(ckpt.parent, {CHECKPOINT: checkpoint_bytes(session.get_params(), session.optimizer_state(), meta),
+                               HISTORY: history.to_json(), PLOT: history.plot_png(f"{ckpt.parent.name}: loss")})
         saved = ckpt
 
     epoch = first_epoch
