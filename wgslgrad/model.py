@@ -246,7 +246,9 @@ class Model:
         train, val: data as for evaluate(). epochs: default the spec's Train(epochs=...), else 10; 0 trains
         nothing. lr: default the spec's Adam lr. schedule: "step:EVERY[:FACTOR]" or "plateau:PATIENCE[:FACTOR]"
         (per epoch). callbacks: each called after every epoch as f(epoch, step, loss, metrics) with numbers
-        (metrics: lr, val_loss, val_accuracy or val_mae...); one returning True stops training.
+        (metrics: lr, val_loss, val_accuracy or val_mae...; computed in batches of the compiled size, a last
+        partial batch padded, so its loss is approximate: evaluate() is exact); one returning True stops
+        training.
         patience: stop when `monitor` (default "val_loss" with val, else "loss"; an accuracy is maximised)
         has not improved for this many epochs. keep_best: end with the weights of the best epoch by
         `monitor` (also written to out/best.safetensors). out: a folder for checkpoint.safetensors (every
