@@ -216,13 +216,18 @@ class Model:
         if self.graph.loss is None:
             raise ValueError("the spec has no Train(loss=...): there is no loss to evaluate")
         arrays = self._arrays(data, list(self.graph.inputs), "evaluate")
-        n, b = len(next(iter(arrays.values()))), self._batch_size(batch_size)
+        # a smaller last batch gets its own session: the means are exact
+        return self._evaluate(arrays, self._batch_size(batch_size), lambda batch, real: self._session(real).run(batch))
+
+    def _evaluate(self, arrays: Arrays, b: int, run: Callable[[Arrays, int], Arrays]) -> dict[str, float]:
+        """Sample-weighted loss and metric over `arrays` in batches of `b`; run(batch, real) gives the outputs."""
+        n = len(next(iter(arrays.values())))
         kind = metric_kind(self.graph, arrays)
         loss = metric = 0.0
         for start in range(0, n, b):
             real = min(b, n - start)
             batch = {k: v[start:start + real] for k, v in arrays.items()}
-            out = self._session(real).run(batch)   # a smaller last batch gets its own session: exact means
+            out = run(batch, real)
             loss += float(out["loss"]) * real
             value = batch_metric(self.graph, kind, out, batch)
             metric += (value or 0.0) * real
@@ -230,6 +235,18 @@ class Model:
         if kind:
             result[kind] = metric / n
         return result
+
+    def _fit_evaluator(self, session: Any) -> Callable[[Arrays], dict[str, float]]:
+        """Exact held-out figures during fit(): full batches through the training session's forward pass,
+        a smaller last one through an inference session given the weights as they are now."""
+        def run(batch: Arrays, real: int) -> Arrays:
+            if real == self.batch:
+                return session.evaluate(batch)
+            small, _ = self._sessions.get(real) or (self._session(real), 0)
+            small.set_params(session.get_params())
+            self._sessions[real] = (small, -1)        # its weights are not the model's: upload before use
+            return small.run(batch)
+        return lambda data: self._evaluate(data, self.batch, run)
 
     def stats(self, batch_size: int | None = None) -> dict[str, Any]:
         """The inference session's GPU buffers, bytes, dispatches and pipeline time (see Session.stats)."""
@@ -246,8 +263,7 @@ class Model:
         train, val: data as for evaluate(). epochs: default the spec's Train(epochs=...), else 10; 0 trains
         nothing. lr: default the spec's Adam lr. schedule: "step:EVERY[:FACTOR]" or "plateau:PATIENCE[:FACTOR]"
         (per epoch). callbacks: each called after every epoch as f(epoch, step, loss, metrics) with numbers
-        (metrics: lr, val_loss, val_accuracy or val_mae...; computed in batches of the compiled size, a last
-        partial batch padded, so its loss is approximate: evaluate() is exact); one returning True stops
+        (metrics: lr, val_loss, val_accuracy or val_mae..., exact as evaluate()'s); one returning True stops
         training.
         patience: stop when `monitor` (default "val_loss" with val, else "loss"; an accuracy is maximised)
         has not improved for this many epochs. keep_best: end with the weights of the best epoch by
@@ -298,7 +314,8 @@ class Model:
 
         say: Callable[[str], None] = (lambda s: print(s, file=sys.stderr)) if verbose else (lambda s: None)
         try:
-            self.history = run_fit(session, self.graph, data, cfg, held, log=say, on_epoch=on_epoch)
+            self.history = run_fit(session, self.graph, data, cfg, held, log=say, on_epoch=on_epoch,
+                                   evaluator=self._fit_evaluator(session))
         finally:
             self._params = session.get_params()
             self._version += 1

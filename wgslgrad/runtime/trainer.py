@@ -114,12 +114,14 @@ def evaluate(session: TrainSessionLike, graph: Graph, data: dict[str, np.ndarray
 def fit(session: TrainSessionLike, graph: Graph, data: dict[str, np.ndarray], cfg: FitConfig,
         val: dict[str, np.ndarray] | None = None, log: Callable[[str], None] | None = None,
         on_step: Callable[[int, float], None] | None = None,
-        on_epoch: Callable[[dict[str, Any]], bool | None] | None = None) -> History:
+        on_epoch: Callable[[dict[str, Any]], bool | None] | None = None,
+        evaluator: Callable[[dict[str, np.ndarray]], dict[str, float]] | None = None) -> History:
     """Train for cfg.epochs epochs; returns the loss history (also saved under cfg.out).
 
     on_step(step, loss) is called for each loss as it comes back (a few steps late: read-back is
     asynchronous); on_epoch(row) after each epoch's row (epoch, step, lr, loss, val_...) is saved, and
-    training stops there when it returns True (early stopping)."""
+    training stops there when it returns True (early stopping). evaluator(val) gives the held-out figures
+    (default: evaluate() below, which pads the last batch)."""
     say = log or (lambda s: print(s, file=sys.stderr))
     history, step, first_epoch = History(), 0, 0
     lr = cfg.lr
@@ -182,7 +184,8 @@ def fit(session: TrainSessionLike, graph: Graph, data: dict[str, np.ndarray], cf
                 row: dict[str, Any] = {"epoch": epoch + 1, "step": step, "lr": lr,
                                        "loss": float(np.mean(epoch_losses)) if epoch_losses else float("nan")}
                 if val is not None:
-                    row.update({f"val_{k}": v for k, v in evaluate(session, graph, val).items()})
+                    held = evaluator(val) if evaluator is not None else evaluate(session, graph, val)
+                    row.update({f"val_{k}": v for k, v in held.items()})
                 history.epochs.append(row)
                 say(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
                                                         for k, v in row.items() if k != "epoch"))
