@@ -10,7 +10,7 @@ export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 python3 examples/make_data.py digits
 python3 -m wgslgrad summary examples/digits.py
 python3 -m wgslgrad train examples/digits.py --data examples/data/digits_train.npz \
-    --val examples/data/digits_test.npz --schedule step:6:0.3 --out runs/digits
+    --val examples/data/digits_test.npz --schedule step:6:0.3 --out runs/digits --overwrite
 python3 -m wgslgrad export examples/digits.py --batch 1 --weights runs/digits/checkpoint.safetensors \
     --quantize uint8 --js -o examples/web/model
 echo "loss plot: runs/digits/loss.png; browser bundle: examples/web/model/model.js"
