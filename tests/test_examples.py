@@ -16,7 +16,7 @@ from wgslgrad.runtime.session import Session
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
-SCRIPTS = {"make_data.py", "api_demo.py", "face_demo.py"}   # Python programs, not specs
+SCRIPTS = {"make_data.py", "api_demo.py", "face_demo.py", "transfer_digits.py"}   # Python programs, not specs
 SPECS = [p for p in EXAMPLES if p.name not in SCRIPTS]
 
 

@@ -7,10 +7,12 @@
 
 See docs/api.md. Errors a user can cause are the classes below: SpecErrors (the spec, every error with
 file:line:col), DataError (arrays that do not fit the spec), WeightsError and CheckpointError (weight
-files), Diverged (a NaN/Inf loss), NoAdapterError (no GPU adapter at all).
+files), Diverged (a NaN/Inf loss), KNNError (the KNN head), NoAdapterError (no GPU adapter at all).
+KNNClassifier is the KNN head (wgslgrad/knn.py).
 """
 from .compiler.errors import SpecError, SpecErrors
 from .export.tfjs_weights import WeightsError
+from .knn import KNNClassifier, KNNError
 from .model import BatchWarning, FrozenWithoutWeightsWarning, GradcheckError, Model, compile
 from .runtime.checkpoint import CheckpointError
 from .runtime.data import DataError
@@ -26,6 +28,8 @@ __all__ = [
     "FrozenWithoutWeightsWarning",
     "GradcheckError",
     "History",
+    "KNNClassifier",
+    "KNNError",
     "Model",
     "NoAdapterError",
     "SpecError",

@@ -28,8 +28,6 @@ from typing import Any
 
 import numpy as np
 
-from .compiler.lower import render
-
 FORMAT = "wgslgrad-knn-1"
 WG = 64          # threads per workgroup of the three kernels
 GX = 65535       # workgroups across (WebGPU's default limit); knn_normalize goes on in y
@@ -42,6 +40,8 @@ class KNNError(ValueError):
 
 def label_key(label: Label) -> str:
     """The class key knn-classifier uses: the label as a JavaScript object key (its string)."""
+    if isinstance(label, np.integer):
+        label = int(label)
     if isinstance(label, bool) or not isinstance(label, (int, str)):
         raise KNNError(f"a label must be an int or a str, not {type(label).__name__} ({label!r})")
     return str(label)
@@ -54,6 +54,7 @@ def _is_index(key: str) -> bool:
 
 def kernels() -> dict[str, str]:
     """The three KNN shaders, rendered (their sizes come from a uniform, so one rendering serves all)."""
+    from .compiler.lower import render  # jinja2 and the lowering load only when a KNN is used
     return {name: render(f"knn_{name}.wgsl", wg=WG, gx=GX) for name in ("normalize", "similarity", "topk")}
 
 
@@ -98,6 +99,7 @@ class KNNClassifier:
 
     def _append(self, rows: np.ndarray, label: Label, normalize: bool) -> None:
         key = label_key(label)
+        label = int(label) if isinstance(label, np.integer) else label
         n0, n = self.num_examples, len(rows)
         if key not in self._class_id:
             self._class_id[key] = len(self._class_id)
@@ -172,7 +174,7 @@ class KNNClassifier:
         kval = min(int(k), self.num_examples)
         picks, votes = [], []
         limit = self.device.limits["max-storage-buffer-binding-size"]
-        step = max(1, min(GX, limit // (4 * max(self.num_examples, self.dim or 1))))
+        step = max(1, min(GX, limit // (4 * max(self._cap, self.dim or 1))))   # sims [step, cap] fit one binding
         for start in range(0, len(rows), step):
             p, v = self._run(rows[start:start + step], kval)
             picks.append(p)
@@ -236,9 +238,7 @@ class KNNClassifier:
             raise KNNError(f"{what}: features must be a vector [D] or rows [N, D], not shape {a.shape}")
         rows = np.ascontiguousarray(a.reshape(1, -1) if a.ndim == 1 else a.reshape(len(a), -1), np.float32)
         d = rows.shape[1]
-        if self.dim is None:
-            self.dim = d
-        elif d != self.dim:
+        if self.dim is not None and d != self.dim:
             raise KNNError(f"{what}: the features have {d} values but the stored examples have {self.dim} "
                            "(every example and query of a classifier has one feature size)")
         bad = ~np.isfinite(rows).all(axis=1)
@@ -248,6 +248,7 @@ class KNNClassifier:
         if zero.any():
             raise KNNError(f"{what}: row {int(np.flatnonzero(zero)[0])} is all zeros: it has no direction to "
                            "compare (knn-classifier would give NaN similarities)")
+        self.dim = d   # the first example fixes it
         return rows
 
     def _order(self) -> list[int]:
@@ -275,7 +276,7 @@ class KNNClassifier:
         while cap < n:
             cap *= 2
         limit = self.device.limits["max-storage-buffer-binding-size"]
-        if 4 * cap * self.dim > limit:
+        if 4 * cap * self.dim > limit or cap > WG * GX:
             raise KNNError(f"{n} examples of {self.dim} values need {4 * n * self.dim / 2**20:.1f} MiB, more "
                            f"than this device binds ({limit / 2**20:.1f} MiB)")
         for name, size in (("examples", 4 * cap * self.dim), ("row_class", 4 * cap)):
@@ -342,11 +343,18 @@ class KNNClassifier:
         self._dispatch(cp, "similarity", "queries", (-(-n // WG), q, 1))
         self._dispatch(cp, "topk", "queries", (q, 1, 1))
         cp.end()
+        # picks and votes come back through one staging buffer, copied in the same submit
+        import wgpu
+        a, b = 4 * q * kval, 4 * q * c
+        staging = self.device.create_buffer(size=a + b, usage=wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST)
+        encoder.copy_buffer_to_buffer(self._buffers["picks"], 0, staging, 0, a)
+        encoder.copy_buffer_to_buffer(self._buffers["votes"], 0, staging, a, b)
         self.device.queue.submit([encoder.finish()])
-        read = self.device.queue.read_buffer
-        picks = np.frombuffer(read(self._buffers["picks"], 0, 4 * q * kval), np.uint32).reshape(q, kval)
-        votes = np.frombuffer(read(self._buffers["votes"], 0, 4 * q * c), np.uint32).reshape(q, c)
-        return picks.astype(np.int64), votes
+        staging.map_sync(wgpu.MapMode.READ)
+        data = np.frombuffer(staging.read_mapped(), np.uint32).copy()
+        staging.unmap()
+        staging.destroy()
+        return data[:q * kval].reshape(q, kval).astype(np.int64), data[q * kval:].reshape(q, c)
 
     def _result(self, votes: np.ndarray, kval: int) -> dict[str, Any]:
         """knn-classifier's calculateTopClass: confidences in class order, the first strictly best wins."""
