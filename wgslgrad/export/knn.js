@@ -61,6 +61,7 @@ export class KNNClassifier {
     this.buffers = {};
     this.bindGroups = new Map();
     this.pipelines = null;
+    this.staging = null;
     this.busy = Promise.resolve();
   }
 
@@ -215,7 +216,9 @@ export class KNNClassifier {
 
   dispose() {
     for (const b of Object.values(this.buffers)) b.destroy?.();
+    this.staging?.destroy?.();
     this.buffers = {};
+    this.staging = null;
     this.bindGroups.clear();
   }
 
@@ -329,8 +332,18 @@ export class KNNClassifier {
     this.dispatch(pass, 'similarity', 'queries', [Math.ceil(this.n / WG), 1, 1]);
     this.dispatch(pass, 'topk', 'queries', [1, 1, 1]);
     pass.end();
+    // the votes come back in the same submit, through a staging buffer kept between calls (run() calls are
+    // serialized by predictClass, so one is enough)
+    const bytes = Math.max(16, 4 * c);
+    if (!this.staging || this.staging.size < bytes) {
+      this.staging?.destroy?.();
+      this.staging = device.createBuffer({ label: 'knn_staging', size: 2 * bytes, usage: MAP_READ | COPY_DST });
+    }
+    encoder.copyBufferToBuffer(this.buffers.votes, 0, this.staging, 0, 4 * c);
     device.queue.submit([encoder.finish()]);
-    const votes = await this.read(this.buffers.votes, 4 * c, Uint32Array);
+    await this.staging.mapAsync(MAP_MODE_READ, 0, bytes);
+    const votes = new Uint32Array(this.staging.getMappedRange(0, bytes).slice(0, 4 * c));
+    this.staging.unmap();
     const confidences = {};
     let top, best = 0;
     for (const label of Object.keys(this.counts)) {   // calculateTopClass: the first strictly best wins
