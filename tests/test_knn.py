@@ -236,3 +236,48 @@ def test_bad_input_is_a_clear_error(device):
         knn.predict_class(np.ones(8))
     with pytest.raises(KNNError, match="have 3 values"):   # the feature size outlives clear, as in knn-classifier
         knn.add_example(np.ones(3), "a")
+
+
+def test_chromium_knn_js_with_indexeddb_and_file(device, tmp_path):
+    """knn.js in headless Chromium (WebGPU on SwiftShader): the same answers as Python, kept in IndexedDB
+    and read back into a new classifier (what a reloaded page does), and through the saved file's bytes."""
+    import functools
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    from test_bundle import JS_DIR, _QuietHandler, ensure_chromium, npm_ready
+
+    from wgslgrad.export.knn_js import write_knn_js
+    npm_ready()
+    ensure_chromium()
+    seed = int(np.random.default_rng().integers(2**31))
+    print(f"seed {seed}")
+    rng = np.random.default_rng(seed)
+    labels = ["rock", "paper", "scissors", 4]
+    x = rng.standard_normal((24, 32)).astype(np.float32)
+    queries = rng.standard_normal((6, 32)).astype(np.float32)
+    adds = [{"x": [float(v) for v in row], "label": labels[i % 4]} for i, row in enumerate(x)]
+    py = KNNClassifier(device)
+    for a in adds:
+        py.add_example(np.float32(a["x"]), a["label"])
+    want = [{"label": str(r["label"]), "classIndex": r["class_index"],
+             "confidences": {str(k): v for k, v in r["confidences"].items()}} for r in py.predict_class(queries, 5)]
+    write_knn_js(tmp_path)
+    shutil.copy(JS_DIR / "knn_page.html", tmp_path / "knn_page.html")
+    (tmp_path / "knn_request.json").write_text(json.dumps(
+        {"adds": adds, "queries": [[float(v) for v in q] for q in queries], "k": 5}))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(tmp_path)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/knn_page.html"
+        run = subprocess.run(["node", "run_chromium.mjs", str(tmp_path / "results.json"), "240000", url],
+                             cwd=JS_DIR, capture_output=True, text=True, timeout=400, check=False)
+    finally:
+        server.shutdown()
+    assert run.returncode == 0, f"run_chromium.mjs failed:\n{run.stdout[-2000:]}\n{run.stderr[-4000:]}"
+    result = json.loads((tmp_path / "results.json").read_text())[0]
+    assert result["adapter"]["architecture"] == "swiftshader", result["adapter"]
+    assert result["answers"] == want
+    assert result["idbAnswers"] == want and result["fileAnswers"] == want
+    assert result["idbCounts"] == {"4": 6, "rock": 6, "paper": 6, "scissors": 6}
+    assert result["missing"] is None and result["idbBytes"] > 24 * 32 * 4
