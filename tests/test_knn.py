@@ -278,6 +278,7 @@ def test_chromium_knn_js_with_indexeddb_and_file(device, tmp_path):
     result = json.loads((tmp_path / "results.json").read_text())[0]
     assert result["adapter"]["architecture"] == "swiftshader", result["adapter"]
     assert result["answers"] == want
-    assert result["idbAnswers"] == want and result["fileAnswers"] == want
+    assert result["idbAnswers"] == want and result["fileAnswers"] == want and result["autosaved"] == want
+    assert result["early"] == 12   # autosave had stored the first half when the "reload" read it
     assert result["idbCounts"] == {"4": 6, "rock": 6, "paper": 6, "scissors": 6}
     assert result["missing"] is None and result["idbBytes"] > 24 * 32 * 4

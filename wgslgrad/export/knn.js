@@ -63,6 +63,9 @@ export class KNNClassifier {
     this.pipelines = null;
     this.staging = null;
     this.busy = Promise.resolve();
+    this.autosaveKey = null;   // see autosave()
+    this.saving = null;
+    this.dirty = false;
   }
 
   get numExamples() { return this.n; }
@@ -74,6 +77,7 @@ export class KNNClassifier {
     const v = vector(features, 'addExample');
     this.checkSize(v.length, 'addExample');
     this.append(v, 1, String(label), true);
+    this.changed();
   }
 
   /** Remove every example of `label`; throws if it has none, as knn-classifier does. */
@@ -107,6 +111,7 @@ export class KNNClassifier {
     delete this.counts[key];
     if (this.n) this.device.queue.writeBuffer(this.buffers.rowClass, 0, this.rows, 0, this.n);
     this.writeRanks();
+    this.changed();
   }
 
   clearAllClasses() {
@@ -146,22 +151,24 @@ export class KNNClassifier {
   /** The examples as wgslgrad.knn's safetensors file: examples [N, D] (knn-classifier's row order),
    *  classes [N], and metadata format, dim, labels (class order) and class_ids. */
   async toBytes() {
-    const order = Object.keys(this.counts), d = this.dim ?? 0;
-    const flat = this.n ? await this.read(this.buffers.examples, 4 * this.n * d, Float32Array) : new Float32Array(0);
-    const examples = new Float32Array(this.n * d), classes = new Int32Array(this.n);
+    // a snapshot taken before the read-back awaits: changes made meanwhile belong to the next save
+    const order = Object.keys(this.counts), d = this.dim ?? 0, n = this.n, slots = [...this.slots];
+    const rows = this.rows.slice(0, n), ids = { ...this.classIds };
+    const flat = n ? await this.read(this.buffers.examples, 4 * n * d, Float32Array) : new Float32Array(0);
+    const examples = new Float32Array(n * d), classes = new Int32Array(n);
     let at = 0;
     order.forEach((label, c) => {   // knn-classifier's matrix: the classes concatenated in key order
-      const slot = this.slots.indexOf(label);
-      for (let r = 0; r < this.n; r++) {
-        if (this.rows[r] !== slot) continue;
+      const slot = slots.indexOf(label);
+      for (let r = 0; r < n; r++) {
+        if (rows[r] !== slot) continue;
         examples.set(flat.subarray(r * d, (r + 1) * d), at * d);
         classes[at++] = c;
       }
     });
     const metadata = { format: FORMAT, dim: String(d), labels: JSON.stringify(order),
-      class_ids: JSON.stringify(this.classIds) };
-    const header = { examples: { dtype: 'F32', shape: [this.n, d], data_offsets: [0, examples.byteLength] },
-      classes: { dtype: 'I32', shape: [this.n], data_offsets: [examples.byteLength, examples.byteLength + classes.byteLength] },
+      class_ids: JSON.stringify(ids) };
+    const header = { examples: { dtype: 'F32', shape: [n, d], data_offsets: [0, examples.byteLength] },
+      classes: { dtype: 'I32', shape: [n], data_offsets: [examples.byteLength, examples.byteLength + classes.byteLength] },
       __metadata__: metadata };
     let text = JSON.stringify(header);
     text += ' '.repeat((8 - (text.length % 8)) % 8);
@@ -199,6 +206,37 @@ export class KNNClassifier {
       knn.append(rows, idx.length, String(label), false);
     });
     return knn;
+  }
+
+  /** From now on, keep the examples in IndexedDB under `key` after every change (addExample, clearClass),
+   *  so a page that reloads, even in the middle of adding examples, gets back all it had added:
+   *  `const knn = await KNNClassifier.loadFromIndexedDB(key) ?? await KNNClassifier.create();
+   *  knn.autosave(key);`. Writes are coalesced (one in flight, then one with the latest state); flush()
+   *  resolves once the last change is stored. null stops it. */
+  autosave(key = 'knn') {
+    this.autosaveKey = key;
+    if (key !== null) this.changed();
+    return this;
+  }
+
+  /** Resolves once every change so far is in IndexedDB (with autosave on). */
+  flush() {
+    return this.saving ?? Promise.resolve();
+  }
+
+  changed() {
+    if (!this.autosaveKey) return;
+    this.dirty = true;
+    this.saving ??= (async () => {
+      try {
+        while (this.dirty) {
+          this.dirty = false;
+          await this.saveToIndexedDB(this.autosaveKey);
+        }
+      } finally {
+        this.saving = null;
+      }
+    })();
   }
 
   /** Keep the examples in IndexedDB under `key` (the saved file's bytes); loadFromIndexedDB reads them. */
