@@ -282,3 +282,61 @@ def test_chromium_knn_js_with_indexeddb_and_file(device, tmp_path):
     assert result["early"] == 12   # autosave had stored the first half when the "reload" read it
     assert result["idbCounts"] == {"4": 6, "rock": 6, "paper": 6, "scissors": 6}
     assert result["missing"] is None and result["idbBytes"] > 24 * 32 * 4
+
+
+def test_knn_page_in_chromium(device, tmp_path):
+    """examples/web/knn.html driven as a user would in headless Chromium: upload digit images and press Add
+    per class, then a query image; the page's answer must be Python's KNNClassifier's on the same features
+    and examples (its saved file); a reload keeps every example (IndexedDB); the fake camera classifies live.
+    Screenshots are kept beside the test's files (the path is printed)."""
+    import functools
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    from PIL import Image
+    from test_bundle import JS_DIR, _QuietHandler, ensure_chromium, npm_ready
+
+    import wgslgrad
+    from wgslgrad.datasets import digits
+    npm_ready()
+    ensure_chromium()
+    root = Path(__file__).resolve().parent.parent
+    web = tmp_path / "web"
+    model = wgslgrad.compile(root / "examples" / "digits_backbone.py", seed=5)
+    model.export(web, js=True, batch=1, knn=True)
+    shutil.copy(root / "examples" / "web" / "knn.html", web / "knn.html")
+    _, test = digits()
+    y = test["label"].argmax(-1)
+
+    def png(i: int) -> str:
+        path = tmp_path / f"digit{i}.png"
+        Image.fromarray((test["pixels"][i, :, :, 0] * 255 / 16).astype(np.uint8)).resize((64, 64)).save(path)
+        return str(path)
+
+    adds = [[png(int(i)), c] for c, digit in enumerate([0, 1, 7]) for i in np.flatnonzero(y == digit)[:2]]
+    request = {"adds": adds, "query": png(int(np.flatnonzero(y == 7)[5]))}
+    (tmp_path / "request.json").write_text(json.dumps(request))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(web)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/knn.html?scale={16 / 255}&classes=zero,one,seven"
+        run = subprocess.run(["node", "run_knn_page.mjs", url, str(tmp_path / "request.json"),
+                              str(tmp_path / "result.json"), str(tmp_path)], cwd=JS_DIR, capture_output=True,
+                             text=True, timeout=600, check=False)
+    finally:
+        server.shutdown()
+    assert run.returncode == 0, f"run_knn_page.mjs failed:\n{run.stdout[-2000:]}\n{run.stderr[-4000:]}"
+    result = json.loads((tmp_path / "result.json").read_text())
+    print(f"screenshots: {tmp_path / 'knn_page.png'} {tmp_path / 'knn_page_camera.png'}")
+    assert result["status"].startswith('features: Output "features" [1,64]'), result["status"]
+    (tmp_path / "page.knn").write_bytes(bytes(result["saved"]))
+    knn = KNNClassifier.load(tmp_path / "page.knn", device)
+    assert knn.class_example_count() == {"zero": 2, "one": 2, "seven": 2}
+    r = knn.predict_class(np.float32(result["queryFeatures"]), 3)
+    assert result["answer"] == {"label": r["label"], "classIndex": r["class_index"], "confidences": r["confidences"]}
+    assert result["top"].startswith(f"{r['label']} (")
+    assert len(result["bars"]) == 3 and all(b.startswith("2 examples, ") for b in result["bars"])
+    assert result["countsAfterReload"] == {"zero": 2, "one": 2, "seven": 2}
+    assert result["topAfterReload"] == "nothing to compare: this picture gives all-zero features"   # black pad
+    assert result["cameraTop"].split(" (")[0] in {"zero", "one", "seven"}
+    assert (tmp_path / "knn_page.png").stat().st_size > 1000 and (tmp_path / "knn_page_camera.png").exists()
