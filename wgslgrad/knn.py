@@ -101,12 +101,12 @@ class KNNClassifier:
         key = label_key(label)
         label = int(label) if isinstance(label, np.integer) else label
         n0, n = self.num_examples, len(rows)
+        self._reserve(n0 + n)   # first: a KNNError here leaves the classifier as it was
         if key not in self._class_id:
             self._class_id[key] = len(self._class_id)
         if key not in self._keys:
             self._keys.append(key)
             self._labels.append(label)
-        self._reserve(n0 + n)
         queue = self.device.queue
         queue.write_buffer(self._buffers["examples"], 4 * n0 * self.dim, rows)
         slot = self._keys.index(key)
@@ -164,8 +164,7 @@ class KNNClassifier:
         {label: votes / min(k, examples)} for every class}. KNNError with no examples, k < 1 or not an
         int, a feature size other than the stored examples', or an all-zero or non-finite query.
         """
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise KNNError(f"k must be a positive integer, not {k!r}")
+        _check_k(k)
         if self.num_examples == 0:
             raise KNNError("no examples: add some with add_example() before predict_class() "
                            "(knn-classifier: 'You have not added any examples to the KNN classifier')")
@@ -184,6 +183,7 @@ class KNNClassifier:
 
     def neighbors(self, features: Any, k: int = 3) -> np.ndarray:
         """The rows picked for each query [Q, min(k, examples)], in knn-classifier's concatenated order."""
+        _check_k(k)
         if self.num_examples == 0:
             raise KNNError("no examples: add some with add_example() first")
         rows = self._check(features, "neighbors")
@@ -368,6 +368,11 @@ class KNNClassifier:
         assert top is not None, "the top k picked no class"
         return {"label": self._labels[top], "class_index": self._class_id[self._keys[top]],
                 "confidences": confidences}
+
+
+def _check_k(k: Any) -> None:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise KNNError(f"k must be a positive integer, not {k!r}")
 
 
 _SHADERS: dict[str, str] = {}   # rendered once per process

@@ -270,11 +270,11 @@ export class KNNClassifier {
   }
 
   append(rows, count, key, normalize) {
+    const n0 = this.n;
+    this.reserve(n0 + count);   // first: an error here leaves the classifier as it was
     if (!(key in this.classIds)) this.classIds[key] = this.nextClassId++;
     if (!this.slots.includes(key)) this.slots.push(key);
     this.counts[key] = (this.counts[key] ?? 0) + count;
-    const n0 = this.n;
-    this.reserve(n0 + count);
     const { queue } = this.device;
     queue.writeBuffer(this.buffers.examples, 4 * n0 * this.dim, rows);
     const slot = this.slots.indexOf(key);
