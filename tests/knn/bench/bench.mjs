@@ -1,11 +1,11 @@
 // Benchmark: classify one query against N stored D-dimensional examples, wgslgrad's knn.js (WebGPU) beside
 // @tensorflow-models/knn-classifier on TF.js's WebGPU, wasm and cpu backends, all in one Node process
 // (WebGPU from the webgpu package, Dawn). Not a test: it prints a table and asserts nothing.
-//   node bench.mjs KNN_JS   (in tests/knn/bench, after npm ci there)
-//   [--sizes=1000,10000] [--dim=256] [--runs=30] [--backends=webgpu,wasm,cpu] [--json=OUT]
+//   node bench.mjs KNN_JS [--sizes=1000,10000] [--dim=256] [--runs=30] [--backends=webgpu,wasm,cpu] [--json=OUT]
 // Each case: warm-up runs, then `runs` classifications of fresh random queries, one at a time, each awaited
 // (both sides read their answer back); the median milliseconds and whether every answer (label and
 // confidences) agreed with knn.js's.
+// Run in tests/knn/bench after `npm ci` there (tests/bench/test_knn_bench.py does both).
 import { writeFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
