@@ -29,7 +29,7 @@ if ! python3 -c 'import torch' >/dev/null 2>&1; then
         || echo "setup: PyTorch 2.13.0 (CPU) could not be installed; its peer tests will say so" >&2
 fi
 if command -v npm >/dev/null 2>&1; then
-    for dir in wgslgrad/bench/tfjs_peer tests/tfjs tests/faceapi; do
+    for dir in wgslgrad/bench/tfjs_peer tests/tfjs tests/faceapi tests/knn; do
         [ -d "$dir/node_modules" ] || npm ci --silent --no-audit --no-fund --prefix "$dir" >/dev/null 2>&1 \
             || echo "setup: npm ci failed in $dir; its tests will say so" >&2
     done

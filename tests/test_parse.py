@@ -1,14 +1,12 @@
 """Parser unit tests: every statement and expression form, positions, and lexical details."""
-from pathlib import Path
 
 import pytest
+from example_files import SPECS
 
 from wgslgrad.compiler import ast
 from wgslgrad.compiler.ast import dump
 from wgslgrad.compiler.ir import Pos
 from wgslgrad.compiler.parse import parse
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def stmts(src: str) -> list[str]:
@@ -167,8 +165,6 @@ def test_positions_of_statements_keywords_and_params():
 
 
 def test_examples_parse():
-    for path in sorted(EXAMPLES.glob("*.py")):
-        if path.name == "make_data.py":   # a script, not a spec
-            continue
+    for path in SPECS:
         module = parse(path.read_text(), path.name)
         assert module.body, path

@@ -7,7 +7,8 @@
 
 See docs/api.md. Errors a user can cause are the classes below: SpecErrors (the spec, every error with
 file:line:col), DataError (arrays that do not fit the spec), WeightsError and CheckpointError (weight
-files), Diverged (a NaN/Inf loss), NoAdapterError (no GPU adapter at all).
+files), Diverged (a NaN/Inf loss), KNNError (the KNN head), NoAdapterError (no GPU adapter at all).
+KNNClassifier is the KNN head (wgslgrad/knn.py).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .compiler.errors import SpecError, SpecErrors
     from .export.tfjs_weights import WeightsError
+    from .knn import KNNClassifier, KNNError
     from .model import BatchWarning, FrozenWithoutWeightsWarning, GradcheckError, Model, compile
     from .runtime.checkpoint import CheckpointError
     from .runtime.data import DataError
@@ -31,6 +33,7 @@ _HOMES = {
     "BatchWarning": ".model", "FrozenWithoutWeightsWarning": ".model", "GradcheckError": ".model",
     "Model": ".model", "compile": ".model", "CheckpointError": ".runtime.checkpoint", "DataError": ".runtime.data",
     "NoAdapterError": ".runtime.device", "History": ".runtime.history", "Diverged": ".runtime.trainer",
+    "KNNClassifier": ".knn", "KNNError": ".knn",
 }
 
 
@@ -50,6 +53,8 @@ __all__ = [
     "FrozenWithoutWeightsWarning",
     "GradcheckError",
     "History",
+    "KNNClassifier",
+    "KNNError",
     "Model",
     "NoAdapterError",
     "SpecError",

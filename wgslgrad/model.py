@@ -209,6 +209,25 @@ class Model:
             result = {k: np.concatenate(v) for k, v in parts.items()}
         return result[outputs[0]] if len(outputs) == 1 else result
 
+    def features(self, x: Data, output: str | None = None, batch_size: int | None = None) -> np.ndarray:
+        """One Output of the model as feature rows [N, D] (each sample's values flattened), e.g. for a KNN head
+        (wgslgrad.knn.KNNClassifier) or a dense head trained on them. To take features from inside a
+        network, declare that tensor an Output in the spec: `Output(x, name="features")`.
+
+        output: the Output's name (needed when the spec has several; see `outputs`). x and batch_size as
+        for predict(). Raises ValueError naming the Outputs for an unknown name.
+        """
+        names = list(self.outputs)
+        if output is None:
+            if len(names) != 1:
+                raise ValueError(f"the spec has {len(names)} Outputs ({', '.join(names)}): say which with output=")
+            output = names[0]
+        if output not in self.outputs:
+            raise ValueError(f"no Output named {output!r}: the spec's Outputs are {', '.join(names)}")
+        result = self.predict(x, batch_size)
+        values = result[output] if isinstance(result, dict) else result
+        return values.reshape(len(values), -1)
+
     def evaluate(self, data: Data, batch_size: int | None = None) -> dict[str, float]:
         """The loss over `data` and a metric: "accuracy" where the labels are one-hot (0/1 for a sigmoid
         loss), "mae" (mean absolute error) for an mse loss. Exact over any number of samples: a last,
@@ -356,13 +375,18 @@ class Model:
 
     # -- export -----------------------------------------------------------------------------------------
     def export(self, folder: str | os.PathLike[str], quantize: str | None = None, js: bool = False,
-               train: bool = False, batch: int | None = None) -> dict[str, int]:
+               train: bool = False, batch: int | None = None, knn: bool = False) -> dict[str, int]:
         """Write TF.js weights into `folder` (model.json, weights_manifest.json, 4 MiB shards; quantize:
         "uint8", "uint16" or "float16"), and with js=True the self-contained WebGPU module model.js (train=True
         adds the training step). batch: the bundle's batch (default the model's); a browser page usually
-        wants batch=1, and any other batch warns (BatchWarning). Returns file name -> bytes written."""
+        wants batch=1, and any other batch warns (BatchWarning). knn=True also writes knn.js, the KNN head for
+        the page (export/knn.js: `import { KNNClassifier } from './knn.js'`). Returns file name -> bytes written."""
         b = self.batch if batch is None else batch
         folder = Path(folder)
+        if knn:
+            from .export.knn_js import write_knn_js
+            knn_js = write_knn_js(folder)
+            return {**self.export(folder, quantize, js, train, batch), knn_js.name: knn_js.stat().st_size}
         if js:
             from .export.bundle import write_bundle
             from .export.tfjs_weights import MANIFEST_JSON

@@ -1,0 +1,67 @@
+// Drives examples/web/knn.html in headless Chromium (playwright-core, the system chromium; WebGPU on
+// SwiftShader; a fake camera) as a user would, for tests/test_knn.py:
+//   node run_knn_page.mjs URL REQUEST.json RESULT.json SHOTS_DIR
+// REQUEST: {adds: [[imagePath, classIndex]...], query: imagePath}. Uploads each image and presses its
+// class's Add; uploads the query; reloads the page (the examples must come back from IndexedDB); switches
+// to the camera. RESULT: what the page showed and held at each point, its saved file, and screenshots.
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const [url, requestPath, resultPath, shots] = process.argv.slice(2);
+const request = JSON.parse(await readFile(requestPath, 'utf8'));
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu-sandbox', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--disable-quic', '--enable-unsafe-webgpu',
+    '--use-webgpu-adapter=swiftshader', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
+});
+const logs = [];
+const settle = (page) => page.evaluate(async () => { await window.app.busy; });
+const ready = async (page) => {
+  await page.waitForFunction(() => window.app?.ready || document.getElementById('status').textContent.startsWith('failed'),
+    null, { timeout: 240000, polling: 100 });
+  const status = await page.textContent('#status');
+  if (status.startsWith('failed')) throw new Error(`the page failed: ${status}\n${logs.join('\n')}`);
+};
+const result = {};
+try {
+  const context = await browser.newContext();
+  await context.grantPermissions(['camera']);
+  const page = await context.newPage();
+  page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+  await page.goto(url);
+  await ready(page);
+  for (const [image, cls] of request.adds) {
+    await page.setInputFiles('#file', image);
+    await settle(page);
+    await page.click(`#add-${cls}`);
+    await settle(page);
+  }
+  await page.setInputFiles('#file', request.query);
+  await settle(page);
+  await page.evaluate(() => window.app.knn().flush());
+  result.top = await page.textContent('#top');
+  result.bars = await page.$$eval('.conf', (els) => els.map((e) => e.textContent));
+  result.answer = await page.evaluate(() => window.app.result);
+  result.queryFeatures = await page.evaluate(async () => Array.from(await window.app.features()));
+  result.saved = Array.from(await page.evaluate(async () => Array.from(await window.app.knn().toBytes())));
+  result.status = await page.textContent('#status');
+  await page.screenshot({ path: path.join(shots, 'knn_page.png'), fullPage: true });
+
+  await page.reload();
+  await ready(page);
+  result.countsAfterReload = await page.evaluate(() => window.app.knn().getClassExampleCount());
+  result.topAfterReload = await page.textContent('#top');
+
+  await page.click('#camera');
+  await page.waitForFunction(() => window.app.source === 'video' && window.app.result, null, { timeout: 120000 });
+  await settle(page);
+  result.cameraTop = await page.textContent('#top');
+  await page.screenshot({ path: path.join(shots, 'knn_page_camera.png'), fullPage: true });
+  result.logs = logs;
+  await writeFile(resultPath, JSON.stringify(result));
+} finally {
+  await browser.close();
+}
