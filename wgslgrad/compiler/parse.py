@@ -1,6 +1,7 @@
 """Spec text -> AST (ast.Module). The only module that touches lark: its exceptions become SpecErrors here."""
 from __future__ import annotations
 
+import math
 import re
 import threading
 from collections.abc import Iterator
@@ -8,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, VisitError
 from lark.indenter import Indenter
 
@@ -32,6 +33,9 @@ UNSUPPORTED_KEYWORDS = {
     "await": "'await' is not supported in a spec", "is": "'is' is not supported; use '==' or '!='",
     "break": "'break' is not supported in a spec", "continue": "'continue' is not supported in a spec",
 }
+
+MAX_NESTING = 100         # brackets, calls, operators and blocks inside one another
+MAX_INT_DIGITS = 310      # an int literal's digits: 1024 bits, as the builder's arithmetic allows
 
 # How terminals read in messages; string terminals not listed read as their text in quotes.
 _TERMINAL_TEXT = {
@@ -122,10 +126,15 @@ def parse(text: str, filename: str) -> ast.Module:
             raise SpecErrors([_syntax_error(e, text, filename, parser)], text) from None
         except RecursionError:
             raise SpecErrors([SpecError(Pos(filename, 1, 1), "the spec is nested too deeply")], text) from None
+    deep = _too_deep(tree, filename)
+    if deep:
+        raise SpecErrors([deep], text)
     builder = _ToAst(filename)
     try:
         module = builder.transform(tree)
     except VisitError as e:   # a bug in _ToAst: raise it as itself, not as lark's wrapper
+        if isinstance(e.orig_exc, RecursionError):
+            raise SpecErrors([SpecError(Pos(filename, 1, 1), "the spec is nested too deeply")], text) from None
         raise e.orig_exc from None
     except RecursionError:
         raise SpecErrors([SpecError(Pos(filename, 1, 1), "the spec is nested too deeply")], text) from None
@@ -133,6 +142,22 @@ def parse(text: str, filename: str) -> ast.Module:
     if errors:
         raise SpecErrors(errors, text)
     return module
+
+
+def _too_deep(tree: Tree, filename: str) -> SpecError | None:
+    """An error at the first construct nested more than MAX_NESTING deep (brackets, calls, operators and
+    blocks alike), found without recursion: the later passes recurse along the nesting."""
+    stack: list[tuple[Any, int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            meta = node.meta if isinstance(node, Tree) else node
+            line, col = getattr(meta, "line", 1), getattr(meta, "column", 1)
+            return SpecError(Pos(filename, line or 1, col or 1),
+                             f"the spec nests expressions or blocks more than {MAX_NESTING} deep here")
+        if isinstance(node, Tree):
+            stack.extend((c, depth + 1) for c in node.children)
+    return None
 
 
 def _top_returns(body: tuple[ast.Stmt, ...]) -> Iterator[ast.Return]:
@@ -286,14 +311,34 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", "'": "'", '"
             "a": "\a", "b": "\b", "f": "\f", "v": "\v"}
 
 
+_HEX_DIGITS = {"x": 2, "u": 4, "U": 8}
+
+
 def _unescape(body: str) -> str:
-    """Python's backslash escapes, decoded without eval (\\xNN, \\uNNNN and the single-character ones)."""
+    """Python's backslash escapes, decoded without eval (\\xNN, \\uNNNN, \\UNNNNNNNN and the
+    single-character ones); a bad one raises ValueError with Python's wording."""
     def one(m: re.Match[str]) -> str:
         s = m.group(1)
-        if s[0] in "xuU":
-            return chr(int(s[1:], 16))
+        if s[0] in _HEX_DIGITS:
+            want = _HEX_DIGITS[s[0]]
+            if len(s) != 1 + want:
+                raise ValueError(f"truncated \\{s[0]}{'X' * want} escape")
+            code = int(s[1:], 16)
+            if code > 0x10FFFF:
+                raise ValueError(f"\\{s} is not a Unicode character (the largest is \\U0010ffff)")
+            return chr(code)
         return _ESCAPES.get(s, "\\" + s)
     return re.sub(r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.|\n)", one, body)
+
+
+# Python's rules: '_' only between digits (after the base prefix too)
+_INT_LITERAL = re.compile(r"0(_?0)*|[1-9](_?\d)*|0[xX](_?[\da-fA-F])+")
+_DIGITS = r"\d(_?\d)*"
+_FLOAT_LITERAL = re.compile(rf"(({_DIGITS})?\.{_DIGITS}|{_DIGITS}\.?)([eE][-+]?{_DIGITS})?")
+
+
+def _clip(text: str, n: int = 40) -> str:
+    return text if len(text) <= n else text[:n] + "..."
 
 
 @v_args(meta=True)
@@ -444,10 +489,26 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         return ast.Name(str(c[0]), self._pos(meta))
 
     def int_lit(self, meta: Any, c: list[Any]) -> ast.Num:
-        return ast.Num(int(str(c[0]).replace("_", ""), 0), self._pos(meta))
+        text, pos = str(c[0]), self._pos(meta)
+        if not _INT_LITERAL.fullmatch(text):
+            self._fail(pos, f"invalid number '{_clip(text)}' ('_' goes between digits only)")
+            return ast.Num(0, pos)
+        digits = text.replace("_", "")
+        if len(digits) > MAX_INT_DIGITS + 2 or int(digits, 0).bit_length() > 1024:
+            self._fail(pos, f"number too large: an int literal has at most {MAX_INT_DIGITS} digits (1024 bits)")
+            return ast.Num(0, pos)
+        return ast.Num(int(digits, 0), pos)
 
     def float_lit(self, meta: Any, c: list[Any]) -> ast.Num:
-        return ast.Num(float(str(c[0]).replace("_", "")), self._pos(meta))
+        text, pos = str(c[0]), self._pos(meta)
+        if not _FLOAT_LITERAL.fullmatch(text):
+            self._fail(pos, f"invalid number '{_clip(text)}' ('_' goes between digits only)")
+            return ast.Num(0.0, pos)
+        value = float(text.replace("_", ""))
+        if not math.isfinite(value):
+            self._fail(pos, f"number too large: '{_clip(text)}' does not fit a float")
+            return ast.Num(0.0, pos)
+        return ast.Num(value, pos)
 
     def string(self, meta: Any, c: list[Any]) -> ast.Str:
         parts = []
@@ -459,7 +520,10 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
             if "f" in prefix or "b" in prefix:
                 what = "f-strings" if "f" in prefix else "byte strings"
                 self._fail(self._tpos(tok), f"{what} are not supported in a spec")
-            parts.append(body if "r" in prefix else _unescape(body))
+            try:
+                parts.append(body if "r" in prefix else _unescape(body))
+            except ValueError as e:
+                self._fail(self._tpos(tok), f"bad escape in a string: {e}")
         return ast.Str("".join(parts), self._pos(meta))
 
     def true(self, meta: Any, c: list[Any]) -> ast.Const:
