@@ -199,7 +199,7 @@ def test_build_errors(src, line, col, msg):
 
 def test_runaway_loops_stop_with_one_error():
     src = "for i in range(100000):\n    for j in range(100000):\n        pass\n" + OUT
-    check_one(src, 1, 1, "the spec takes more than 200,000 steps to unroll; is a loop or a recursion too long?")
+    check_one(src, 1, 1, "the spec takes more than 200,000 steps to unroll; is a loop, a recursion or a list too long?")
 
 
 def test_errors_in_functions_name_the_call():

@@ -57,3 +57,88 @@ def test_deep_nesting_is_an_error_not_a_recursion_error():
     src = "x = " + "-" * 3000 + "1\n" + OUT
     assert "more than 100 deep" in str(errors_of(src))
     compile_spec("x = Input(3)\nOutput(" + "relu(" * 60 + "x" + ")" * 60 + ")\n", "m.py")   # 60 is fine
+
+
+# ---- the interpreter's work is bounded: list sizes, range sizes and list items count, not only statements
+
+
+def test_a_list_doubled_in_a_loop_stops_at_the_size_limit():
+    src = "a = [1]\nfor i in range(30):\n    a = [a, a]\n" + OUT
+    assert_error(src, 3, 9, "this list would hold 196,606 items (those of the lists in it included), more than "
+                            "100,000")
+
+
+def test_ranges_made_in_a_loop_count_their_items():
+    src = "for i in range(60000):\n    r = range(100000)\n" + OUT
+    assert_error(src, 1, 1, "the spec takes more than 200,000 steps to unroll; is a loop, a recursion or a list "
+                            "too long?")
+
+
+def test_passing_a_big_list_again_and_again_counts_its_items():
+    src = "a = range(90000)\nfor i in range(100):\n    n = len(a) + max(a)\n" + OUT
+    assert "more than 200,000 steps" in str(errors_of(src))
+
+
+def test_lists_nest_at_most_100_deep():
+    src = "a = 1\nfor i in range(1000):\n    a = [a]\n" + OUT
+    assert_error(src, 3, 9, "lists nest more than 100 deep here")
+
+
+def test_a_loop_making_too_many_nodes_stops_with_one_error():
+    src = "x = Input(4)\nfor i in range(10000):\n    x = relu(x + 1.0)\nOutput(x)\n"
+    e = errors_of(src)
+    assert len(e.errors) == 1
+    assert_error(src, 3, 16, "the spec makes more than 4,000 graph nodes; is a loop too long?")
+
+
+def test_a_huge_unknown_name_is_clipped_and_not_compared():
+    name = "q" * 200_000
+    text = assert_error(f"x = Input(3)\nOutput({name})\n", 2, 8, f"unknown name '{'q' * 40}...'")
+    assert len(text) < 1000          # the quoted line is clipped around the column too
+    assert "did you mean" not in text
+
+
+# ---- accepted by check, then a traceback or invalid WGSL later: now refused with a position
+
+
+@pytest.mark.parametrize("src,line,col,msg", [
+    ("x = Input(3)\nOutput(concat([mean(x), mean(x)]))\n", 2, 15,
+     "concat() joins tensors along their last axis, but one in the list is a scalar (shape [])"),
+    ("x = Input(3)\nOutput(softmax(mean(x)))\n", 2, 16,
+     "softmax() normalises the last axis, so it needs a tensor of rank 1 or more, got a scalar (shape [])"),
+    ("x = Input(3)\nOutput(leaky_relu(x, alpha=1e39))\n", 2, 22,
+     "leaky_relu() argument 'alpha' must be a finite number that fits a 32-bit float (at most 3.403e+38 in "
+     "size), got 1e+39"),
+    ("x = Input(3)\nOutput(leaky_relu(x, alpha=float('inf')))\n", 2, 22,
+     "leaky_relu() argument 'alpha' must be a finite number that fits a 32-bit float (at most 3.403e+38 in "
+     "size), got inf"),
+    ("x = Input(3)\nOutput(leaky_relu(x, alpha=float('nan')))\n", 2, 22,
+     "leaky_relu() argument 'alpha' must be a finite number that fits a 32-bit float (at most 3.403e+38 in "
+     "size), got nan"),
+    ("x = Input(3)\nOutput(x * 1e39)\n", 2, 10,
+     "the number 1e+39 does not fit a 32-bit float (finite, at most 3.403e+38 in size)"),
+    ("x = Input(3)\nOutput(x + [1, float('nan'), 2])\n", 2, 10,
+     "the number nan does not fit a 32-bit float (finite, at most 3.403e+38 in size)"),
+    ("x = Input(3)\nOutput(x)\nTrain(loss=mean(x), optimizer=Adam(lr=float('nan')))\n", 3, 36,
+     "Adam() argument 'lr' must be a finite number that fits a 32-bit float (at most 3.403e+38 in size), got nan"),
+    ("x² = Input(3)\nOutput(relu(x²))\n", 1, 6,
+     "Input() name must be ASCII letters, digits and '_' (not starting with a digit, at most 64 characters), "
+     "got 'x²' (taken from the variable; pass name= to choose another)"),
+    ("x = Input(3)\nOutput(x, name='../evil')\n", 2, 11,
+     "Output() argument 'name' must be ASCII letters, digits and '_' (not starting with a digit, at most 64 "
+     "characters), got '../evil'"),
+    ("x = Input(3, name='a/b')\nOutput(x)\n", 1, 14,
+     "Input() argument 'name' must be ASCII letters, digits and '_' (not starting with a digit, at most 64 "
+     "characters), got 'a/b'"),
+    ("x = Input(3)\nOutput(dense(x, 2, name='../w'))\n", 2, 20,
+     "dense() argument 'name' must be a name or a path like 'dense0/conv1', got '../w'"),
+    ("x = Input(3)\nloss = mean(x)\nOutput(loss)\nTrain(loss=mse(dense(x, 3), x))\n", 3, 1,
+     "an Output named 'loss' is not the Train loss, which training reports as 'loss': rename this Output"),
+])
+def test_refused_at_check(src, line, col, msg):
+    assert_error(src, line, col, msg)
+
+
+def test_an_output_named_loss_that_is_the_loss_is_fine():
+    g = compile_spec("x = Input(3)\nloss = mse(dense(x, 3), x)\nOutput(loss)\nTrain(loss=loss)\n", "m.py")
+    assert g.outputs["loss"] == g.loss

@@ -17,7 +17,11 @@ from .errors import SpecError, SpecErrors
 from .ir import Graph, Op, Pos, Shape, ShapeError
 from .parse import UNSUPPORTED_KEYWORDS
 from .values import (
+    F32_MAX,
     MAX_DEPTH,
+    MAX_LIST,
+    MAX_LIST_DEPTH,
+    MAX_NODES,
     MAX_STEPS,
     POISON,
     Arg,
@@ -25,8 +29,10 @@ from .values import (
     Env,
     Function,
     Scope,
+    Sizes,
     Tensor,
     check_path,
+    clip,
     did_you_mean,
     has_poison,
     is_num,
@@ -48,7 +54,11 @@ class _TooDeep(Exception):
 
 
 class _Abort(Exception):
-    """Stop building: the spec would not finish unrolling."""
+    """Stop building: the spec would not finish unrolling (MAX_STEPS), or it makes too big a graph (at `pos`)."""
+
+    def __init__(self, pos: Pos | None = None, msg: str = "") -> None:
+        super().__init__(pos, msg)
+        self.pos, self.msg = pos, msg
 
 
 # ---- entry point
@@ -96,6 +106,7 @@ class _Builder:
         self.scope = Scope("")
         self.calls: list[tuple[str, Pos]] = []   # user-function calls in progress, for error notes
         self.steps = 0
+        self.sizes = Sizes()
         self.param_pos: dict[str, Pos] = {}
         self.output_pos: dict[str, Pos] = {}
         self.declared: set[str] = set()          # Output/Train were called (even with bad arguments)
@@ -114,9 +125,9 @@ class _Builder:
         for s in module.body:
             try:
                 self.exec_block([s], self.globals)
-            except _Abort:
-                self.report(SpecError(s.pos, f"the spec takes more than {MAX_STEPS:,} steps to unroll; is a "
-                                             "loop or a recursion too long?"))
+            except _Abort as e:
+                self.report(SpecError(e.pos or s.pos, e.msg or f"the spec takes more than {MAX_STEPS:,} steps to "
+                                      "unroll; is a loop, a recursion or a list too long?"))
                 return
             except RecursionError:
                 pos = self.calls[-1][1] if self.calls else s.pos
@@ -126,11 +137,32 @@ class _Builder:
             pos = module.body[-1].pos if module.body else module.pos
             self.report(SpecError(pos, "the spec has no Output(...); add Output(tensor) to name the model's "
                                        "result"))
+        loss_out = self.g.outputs.get("loss")
+        if self.g.loss is not None and loss_out is not None and loss_out != self.g.loss:
+            self.report(SpecError(self.output_pos["loss"], "an Output named 'loss' is not the Train loss, which "
+                                                           "training reports as 'loss': rename this Output"))
 
-    def tick(self) -> None:
-        self.steps += 1
+    def tick(self, work: int = 1) -> None:
+        """Count `work` units (a statement, a call, a loop iteration, a list item); stop past MAX_STEPS."""
+        self.steps += work
         if self.steps > MAX_STEPS:
             raise _Abort()
+
+    def list_size(self, v: Any) -> int:
+        """The items of a list (nested ones' too), or 0 for anything else: the work of passing it on."""
+        return self.sizes.of(v)[0] if isinstance(v, (list, tuple)) else 0
+
+    def make_list(self, items: list[Any], pos: Pos, as_tuple: bool) -> list[Any] | tuple[Any, ...]:
+        """A list or tuple value, within MAX_LIST items and MAX_LIST_DEPTH levels of nesting."""
+        value: list[Any] | tuple[Any, ...] = tuple(items) if as_tuple else items
+        self.tick(len(items))
+        size, depth = self.sizes.of(value)
+        if size > MAX_LIST:
+            raise SpecError(pos, f"this {kind(value)} would hold {size:,} items (those of the lists in it "
+                                 f"included), more than {MAX_LIST:,}")
+        if depth > MAX_LIST_DEPTH:
+            raise SpecError(pos, f"lists nest more than {MAX_LIST_DEPTH} deep here")
+        return value
 
     # statements
 
@@ -234,10 +266,8 @@ class _Builder:
                 return env.lookup(e.id)
             except KeyError:
                 raise SpecError(e.pos, _unknown(e.id, env.visible())) from None
-        if isinstance(e, ast.ListExpr):
-            return [self.eval(x, env) for x in e.elts]
-        if isinstance(e, ast.TupleExpr):
-            return tuple(self.eval(x, env) for x in e.elts)
+        if isinstance(e, (ast.ListExpr, ast.TupleExpr)):
+            return self.make_list([self.eval(x, env) for x in e.elts], e.pos, isinstance(e, ast.TupleExpr))
         if isinstance(e, ast.Call):
             return self.call(e, env, target)
         if isinstance(e, ast.BinOp):
@@ -288,6 +318,7 @@ class _Builder:
                 return POISON
             if isinstance(left, Tensor) or isinstance(right, Tensor):
                 raise SpecError(e.pos, "tensors cannot be compared: comparisons are worked out at compile time")
+            self.tick(self.list_size(left) + self.list_size(right))
             try:
                 ok = _COMPARE[op](left, right)
             except TypeError:
@@ -341,6 +372,7 @@ class _Builder:
                 raise SpecError(pos, f"unsupported operand types for '{op}': {kind(a)} and {kind(b)} (a tensor "
                                      "combines with a tensor, a number or a list of numbers)")
         name, ir_op = _TENSOR_OPS[op]
+        self.tick(self.list_size(a) + self.list_size(b))
         scope = self.scope.child(name)
         ta, tb = (v if isinstance(v, Tensor) else self.const(v, pos, scope) for v in (a, b))
         return self.node(ir_op, [ta, tb], {}, pos, scope)
@@ -398,6 +430,7 @@ class _Builder:
         bound, extra = self.bind(f.name, f.params, defaults, f.varargs, f.kwonly, args, kwargs, call.pos)
         if f.name in ("Output", "Train"):
             self.declared.add(f.name)
+        self.tick(sum(self.list_size(a.value) for a in [*bound.values(), *extra]))
         if any(has_poison(a.value) for a in [*bound.values(), *extra]):
             return POISON
         c = Ctx(self, f.name, call.pos, bound, extra, target)
@@ -442,6 +475,7 @@ class _Builder:
         key = (op, ids, repr(sorted(arg.items())))
         i = self._made.get(key)
         if i is None:
+            self.room_for_a_node(pos)
             try:
                 i = self.g.add(op, ids, arg, pos=pos, scope=scope)
             except ShapeError as e:
@@ -449,7 +483,12 @@ class _Builder:
             self._made[key] = i
         return Tensor(i, self.g.nodes[i].shape, any(t.batched for t in srcs))
 
+    def room_for_a_node(self, pos: Pos) -> None:
+        if len(self.g.nodes) >= MAX_NODES:
+            raise _Abort(pos, f"the spec makes more than {MAX_NODES:,} graph nodes; is a loop too long?")
+
     def leaf(self, op: Op, shape: Shape, arg: dict[str, Any], pos: Pos, scope: str, batched: bool) -> Tensor:
+        self.room_for_a_node(pos)
         i = self.g.add(op, (), arg, pos=pos, scope=scope, shape=shape)
         return Tensor(i, tuple(shape), batched)
 
@@ -457,6 +496,10 @@ class _Builder:
         """A number (shape ()) or a flat list of numbers (shape (n,)) as a CONST node."""
         values = tuple(float(x) for x in v) if isinstance(v, (list, tuple)) else (float(v),)
         shape = (len(values),) if isinstance(v, (list, tuple)) else ()
+        bad = next((x for x in values if not abs(x) <= F32_MAX), None)   # NaN fails the test too
+        if bad is not None:
+            raise SpecError(pos, f"the number {bad!r} does not fit a 32-bit float (finite, at most {F32_MAX:.4g} "
+                                 "in size)")
         return self.leaf(Op.CONST, shape, {"value": values}, pos, scope, False)
 
     def param(self, pos: Pos, scope: str, leaf: str, shape: Shape, fans: tuple[int, int],
@@ -501,4 +544,4 @@ def _call_note(calls: list[tuple[str, Pos]]) -> str:
 def _unknown(name: str, visible: list[str]) -> str:
     if name in UNSUPPORTED_KEYWORDS:
         return UNSUPPORTED_KEYWORDS[name]
-    return f"unknown name '{name}'" + did_you_mean(name, visible)
+    return f"unknown name '{clip(name)}'" + did_you_mean(name, visible)

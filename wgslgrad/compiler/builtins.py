@@ -13,12 +13,14 @@ from .errors import SpecError
 from .ir import Op, Pos, Shape, ShapeError, conv_out, fmt_shape
 from .values import (
     BUILTINS,
+    F32_MAX,
     MAX_LIST,
     Arg,
     Builtin,
     Optimizer,
     Tensor,
     check_path,
+    check_tensor_name,
     did_you_mean,
     is_num,
     kind,
@@ -65,8 +67,12 @@ class Ctx:
         return v
 
     def number(self, v: Any, arg: str) -> float:
+        """A number that reaches a kernel: it must fit a float32 (finite, at most F32_MAX in size)."""
         if not is_num(v):
             self.want(arg, "a number", v)
+        if not abs(v) <= F32_MAX:   # NaN fails this too
+            self.fail(arg, f"argument '{arg}' must be a finite number that fits a 32-bit float (at most "
+                           f"{F32_MAX:.4g} in size), got {v!r}")
         return float(v)
 
     def flag(self, v: Any, arg: str) -> bool:
@@ -145,8 +151,11 @@ def Input(c: Ctx, *dims: Any, name: Any = None) -> Tensor:
     if not dims:
         c.fail(None, "needs at least one dimension, e.g. Input(112, 112, 3)")
     shape = tuple(c.integer(d, "dims", pos=a.pos) for d, a in zip(dims, c.extra))
-    name = c.target if name is None else check_path(name, c.at("name"), "Input() argument 'name'")
-    if name is None:
+    if name is None and c.target is not None:
+        name = check_tensor_name(c.target, c.pos, "Input() name", derived=True)
+    elif name is not None:
+        name = check_tensor_name(name, c.at("name"), "Input() argument 'name'")
+    else:
         name = f"input_{len(c.b.g.inputs)}"
     if name in c.b.g.inputs:
         c.fail("name", f"name '{name}' is already used by another input")
@@ -162,7 +171,9 @@ def Output(c: Ctx, x: Any, name: Any = None) -> None:
     if name is None:
         expr = c.args["x"].expr
         name = expr.id if isinstance(expr, ast.Name) else f"output_{len(outputs)}"
-    name = check_path(name, c.at("name"), "Output() argument 'name'")
+        name = check_tensor_name(name, c.pos, "Output() name", derived=True)
+    else:
+        name = check_tensor_name(name, c.at("name"), "Output() argument 'name'")
     if name in outputs:
         c.fail("name", f"name '{name}' is already used by the Output at {c.b.output_pos[name]}")
     outputs[name] = t.id
@@ -173,7 +184,7 @@ def Output(c: Ctx, x: Any, name: Any = None) -> None:
 def Adam(c: Ctx, lr: Any = 0.001, beta1: Any = 0.9, beta2: Any = 0.999, eps: Any = 1e-7) -> Optimizer:
     lr, b1, b2, eps = (c.number(v, k) for v, k in ((lr, "lr"), (beta1, "beta1"), (beta2, "beta2"), (eps, "eps")))
     for v, k in ((lr, "lr"), (eps, "eps")):
-        if v <= 0:
+        if not v > 0:
             c.fail(k, f"argument '{k}' must be positive, got {v}")
     for v, k in ((b1, "beta1"), (b2, "beta2")):
         if not 0 <= v < 1:
@@ -276,9 +287,16 @@ def _unary_op(name: str, op: Op, on_numbers: Callable[[float], float] | None = N
     builtin(fn)
 
 
-for _name, _op in (("relu", Op.RELU), ("relu6", Op.RELU6), ("sigmoid", Op.SIGMOID), ("tanh", Op.TANH),
-                   ("softmax", Op.SOFTMAX)):
+for _name, _op in (("relu", Op.RELU), ("relu6", Op.RELU6), ("sigmoid", Op.SIGMOID), ("tanh", Op.TANH)):
     _unary_op(_name, _op)
+
+
+@builtin
+def softmax(c: Ctx, x: Any) -> Tensor:
+    t = c.tensor(x, "x")
+    if not t.shape:
+        c.fail("x", "normalises the last axis, so it needs a tensor of rank 1 or more, got a scalar (shape [])")
+    return c.node(Op.SOFTMAX, [t], c.scope())
 _unary_op("exp", Op.EXP, math.exp)
 _unary_op("log", Op.LOG, math.log)
 _unary_op("abs", Op.ABS, abs)
@@ -342,6 +360,8 @@ def concat(c: Ctx, tensors: Any) -> Tensor:
     for t in tensors:
         if not isinstance(t, Tensor):
             c.fail("tensors", f"argument 'tensors' must be a list of tensors, got a {kind(t)} in it")
+        if not t.shape:
+            c.fail("tensors", "joins tensors along their last axis, but one in the list is a scalar (shape [])")
     return c.node(Op.CONCAT, tensors, c.scope())
 
 
@@ -404,6 +424,7 @@ def range_(c: Ctx, *args: Any) -> list[int]:
     n = max(0, -(-(r.stop - r.start) // r.step))   # len() overflows on huge ranges
     if n > MAX_LIST:
         c.fail(None, f"of {n:,} numbers is too long to unroll (at most {MAX_LIST:,})")
+    c.b.tick(n)
     return list(r)
 
 

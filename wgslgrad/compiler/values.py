@@ -12,9 +12,15 @@ from . import ast
 from .errors import SpecError
 from .ir import Pos, Shape
 
+# Limits on the interpreter's work (docs/dsl.md, "Limits"): a spec's cost is bounded before lowering.
 MAX_DEPTH = 50            # nested user-function calls
-MAX_STEPS = 200_000       # statements and calls executed while unrolling
-MAX_LIST = 100_000        # longest range() a loop may unroll
+MAX_STEPS = 200_000       # units of work while unrolling: statements, calls, loop iterations, list items
+#                           made, and list items passed to a builtin or compared
+MAX_LIST = 100_000        # items in one list, its nested lists' items included (a range() too)
+MAX_LIST_DEPTH = 100      # lists inside lists
+MAX_NODES = 4_000         # nodes of the forward graph (each becomes a kernel or two, and their gradients)
+MAX_NAME = 64             # characters of an Input or Output name, or of one component of a layer name
+F32_MAX = 3.4028234663852886e38   # the largest finite float32: every number that reaches a kernel fits it
 
 # ---- values
 
@@ -82,6 +88,29 @@ def is_num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+class Sizes:
+    """Each list's size (its items, nested lists' items included) and nesting depth, remembered by identity:
+    a list built from itself (`a = [a, a]` in a loop) is measured without walking its 2**n leaves."""
+
+    def __init__(self) -> None:
+        self._memo: dict[int, tuple[Any, int, int]] = {}   # id -> (the list, kept alive; size; depth)
+
+    def of(self, v: Any) -> tuple[int, int]:
+        """(size, depth) of a list or tuple; (1, 0) for anything else."""
+        if not isinstance(v, (list, tuple)):
+            return 1, 0
+        m = self._memo.get(id(v))
+        if m is not None and m[0] is v:
+            return m[1], m[2]
+        size, depth = len(v), 1
+        for x in v:   # items are remembered lists or flat ones (range), so this recursion is shallow
+            if isinstance(x, (list, tuple)):
+                s, d = self.of(x)
+                size, depth = size + s, max(depth, d + 1)
+        self._memo[id(v)] = (v, size, depth)
+        return size, depth
+
+
 def has_poison(v: Any) -> bool:
     return v is POISON or (isinstance(v, (list, tuple)) and any(has_poison(x) for x in v))
 
@@ -129,16 +158,42 @@ class Scope:
 
 
 def did_you_mean(name: str, options: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+    """` (did you mean 'x'?)` for the closest option, or "". Names and options over 64 characters are not
+    compared (difflib's cost grows with the product of the lengths)."""
+    if len(name) > MAX_NAME:
+        return ""
+    near = [o for o in options if len(o) <= MAX_NAME]
+    close = difflib.get_close_matches(name, near, n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-_PATH = re.compile(r"[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*")
+def clip(text: str, n: int = 40) -> str:
+    """`text`, cut to `n` characters with '...' when longer: user text quoted in messages."""
+    return text if len(text) <= n else text[:n] + "..."
+
+
+_COMPONENT = re.compile(r"[A-Za-z0-9_.\-]+")
+_TENSOR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def check_path(v: Any, pos: Pos, what: str) -> str:
+    """A layer name or path: components of letters, digits, '_', '.' and '-' joined by '/', none of them
+    '.' or '..' (names end up in weight files and manifests)."""
     if not isinstance(v, str):
         raise SpecError(pos, f"{what} must be a str, got {kind(v)}")
-    if not _PATH.fullmatch(v):
-        raise SpecError(pos, f"{what} must be a name or a path like 'dense0/conv1', got {v!r}")
+    parts = v.split("/")
+    if not all(_COMPONENT.fullmatch(p) and p not in (".", "..") and len(p) <= MAX_NAME for p in parts):
+        raise SpecError(pos, f"{what} must be a name or a path like 'dense0/conv1', got {clip(v)!r}")
+    return v
+
+
+def check_tensor_name(v: Any, pos: Pos, what: str, derived: bool = False) -> str:
+    """An Input or Output name: an ASCII identifier of at most MAX_NAME characters, since it names a data
+    array, a WGSL variable and a member of an .npz file. `derived`: it comes from a variable, not name=."""
+    if not isinstance(v, str):
+        raise SpecError(pos, f"{what} must be a str, got {kind(v)}")
+    if not _TENSOR_NAME.fullmatch(v) or len(v) > MAX_NAME:
+        source = " (taken from the variable; pass name= to choose another)" if derived else ""
+        raise SpecError(pos, f"{what} must be ASCII letters, digits and '_' (not starting with a digit, at most "
+                             f"{MAX_NAME} characters), got {clip(v)!r}{source}")
     return v
