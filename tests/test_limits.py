@@ -107,14 +107,14 @@ def test_a_huge_unknown_name_is_clipped_and_not_compared():
     ("x = Input(3)\nOutput(softmax(mean(x)))\n", 2, 16,
      "softmax() normalises the last axis, so it needs a tensor of rank 1 or more, got a scalar (shape [])"),
     ("x = Input(3)\nOutput(leaky_relu(x, alpha=1e39))\n", 2, 22,
-     "leaky_relu() argument 'alpha' must be a finite number that fits a 32-bit float (at most 3.403e+38 in "
-     "size), got 1e+39"),
+     ("leaky_relu() argument 'alpha' must be a finite number that fits a 32-bit float (at most 3.403e+38 in "
+     "size), got 1e+39")),
     ("x = Input(3)\nOutput(leaky_relu(x, alpha=float('inf')))\n", 2, 22,
-     "leaky_relu() argument 'alpha' must be a finite number that fits a 32-bit float (at most 3.403e+38 in "
-     "size), got inf"),
+     ("leaky_relu() argument 'alpha' must be a finite number that fits a 32-bit float (at most 3.403e+38 in "
+     "size), got inf")),
     ("x = Input(3)\nOutput(leaky_relu(x, alpha=float('nan')))\n", 2, 22,
-     "leaky_relu() argument 'alpha' must be a finite number that fits a 32-bit float (at most 3.403e+38 in "
-     "size), got nan"),
+     ("leaky_relu() argument 'alpha' must be a finite number that fits a 32-bit float (at most 3.403e+38 in "
+     "size), got nan")),
     ("x = Input(3)\nOutput(x * 1e39)\n", 2, 10,
      "the number 1e+39 does not fit a 32-bit float (finite, at most 3.403e+38 in size)"),
     ("x = Input(3)\nOutput(x + [1, float('nan'), 2])\n", 2, 10,
@@ -122,14 +122,14 @@ def test_a_huge_unknown_name_is_clipped_and_not_compared():
     ("x = Input(3)\nOutput(x)\nTrain(loss=mean(x), optimizer=Adam(lr=float('nan')))\n", 3, 36,
      "Adam() argument 'lr' must be a finite number that fits a 32-bit float (at most 3.403e+38 in size), got nan"),
     ("x² = Input(3)\nOutput(relu(x²))\n", 1, 6,
-     "Input() name must be ASCII letters, digits and '_' (not starting with a digit, at most 64 characters), "
-     "got 'x²' (taken from the variable; pass name= to choose another)"),
+     ("Input() name must be ASCII letters, digits and '_' (not starting with a digit, at most 64 characters), "
+     "got 'x²' (taken from the variable; pass name= to choose another)")),
     ("x = Input(3)\nOutput(x, name='../evil')\n", 2, 11,
-     "Output() argument 'name' must be ASCII letters, digits and '_' (not starting with a digit, at most 64 "
-     "characters), got '../evil'"),
+     ("Output() argument 'name' must be ASCII letters, digits and '_' (not starting with a digit, at most 64 "
+     "characters), got '../evil'")),
     ("x = Input(3, name='a/b')\nOutput(x)\n", 1, 14,
-     "Input() argument 'name' must be ASCII letters, digits and '_' (not starting with a digit, at most 64 "
-     "characters), got 'a/b'"),
+     ("Input() argument 'name' must be ASCII letters, digits and '_' (not starting with a digit, at most 64 "
+     "characters), got 'a/b'")),
     ("x = Input(3)\nOutput(dense(x, 2, name='../w'))\n", 2, 20,
      "dense() argument 'name' must be a name or a path like 'dense0/conv1', got '../w'"),
     ("x = Input(3)\nloss = mean(x)\nOutput(loss)\nTrain(loss=mse(dense(x, 3), x))\n", 3, 1,
