@@ -142,3 +142,57 @@ def test_refused_at_check(src, line, col, msg):
 def test_an_output_named_loss_that_is_the_loss_is_fine():
     g = compile_spec("x = Input(3)\nloss = mse(dense(x, 3), x)\nOutput(loss)\nTrain(loss=loss)\n", "m.py")
     assert g.outputs["loss"] == g.loss
+
+
+# ---- what the compiler will allocate and generate is bounded before lowering
+
+
+@pytest.mark.parametrize("src,line,col,msg", [
+    ("x = Input(10**200, 10**200)\nOutput(x)\n", 1, 5,
+     ("this tensor [1,10^200,10^200] would take about 10^391 GiB, more than one GPU buffer binds (128.0 MiB): use "
+     "a smaller Input")),
+    ("x = Input(4000, 4000, 3)\nOutput(x)\nTrain(loss=mean(x), batch=2)\n", 1, 5,
+     ("this tensor [2,4000,4000,3] would take 366.2 MiB, more than one GPU buffer binds (128.0 MiB): use a "
+     "smaller batch or a smaller Input")),
+    ("x = Input(64, 64, 3)\nOutput(conv2d(x, 12000))\n", 2, 8,
+     ("this tensor [1,64,64,12000] would take 187.5 MiB, more than one GPU buffer binds (128.0 MiB): use smaller "
+     "layers")),
+    ("x = Input(4)\nOutput(dense(x, 40000000))\n", 2, 8,   # was "use a smaller batch" after lowering
+     ("the parameters would take 610.4 MiB in all with 'dense_0/weights' [4,40000000], more than one GPU buffer "
+     "binds (128.0 MiB): use fewer or smaller layers")),
+    ("x = Input(2000, 2000)\nfor i in range(600):\n    x = relu(x)\nOutput(x)\n", 3, 9,
+     ("the model's tensors would take more than 8.0 GiB in all (the sum of every value's size) from here on: use "
+     "smaller layers")),
+    ("x = Input(8, 8, 3)\nOutput(depthwise_conv2d(x, kernel=100000))\n", 2, 28,
+     "depthwise_conv2d() argument 'kernel' must be at most 65,536, got 100,000"),
+    ("x = Input(8, 8, 3)\nOutput(max_pool(x, 2, stride=2**32 + 1))\n", 2, 23,
+     "max_pool() argument 'stride' must be at most 65,536, got 4,294,967,297"),
+    ("x = Input(8, 8, 3)\ny = conv2d(conv2d(x, 4), 4, stride=10**9)\nOutput(y)\nTrain(loss=mean(y))\n", 2, 29,
+     "conv2d() argument 'stride' must be at most 65,536, got 1,000,000,000"),
+    ("x = Input(8, 8, 3)\ny = conv2d(x, 2, kernel=2**20)\nOutput(y)\nTrain(loss=mean(y))\n", 2, 18,
+     "conv2d() argument 'kernel' must be at most 65,536, got 1,048,576"),
+    ("x = Input(8, 8, 3)\ny = conv2d(x, 2, kernel=4000)\nOutput(y)\n", 2, 5,
+     ("the parameters would take 366.2 MiB in all with 'conv2d_0/filters' [4000,4000,3,2], more than one GPU "
+     "buffer binds (128.0 MiB): use fewer or smaller layers")),
+    ("x = Input(64, 64, 3)\ny = conv2d(conv2d(x, 4), 4, stride=32)\nOutput(y)\nTrain(loss=mean(y))\n", 2, 5,
+     ("training through this conv2d (stride (32, 32) on [1,64,64,4]) needs 1,024 stride phases, more than 256: use "
+     "strides of at most 16")),
+])
+def test_costs_over_the_limits(src, line, col, msg):
+    assert_error(src, line, col, msg)
+
+
+def test_the_examples_stay_within_the_limits():
+    from wgslgrad.compiler.frontend import load_spec
+    g = load_spec("examples/landmark68.py", batch=256)    # the benchmark's largest batch
+    assert sum(n.size for n in g.nodes) < 2**31
+
+
+def test_summary_and_lowering_of_a_stride_beyond_the_input():
+    """Within the limits, a stride larger than the image trains (one phase per row/column residue)."""
+    from wgslgrad.compiler.lower import lower_train
+    from wgslgrad.compiler.summary import format_summary
+    g = compile_spec("x = Input(8, 8, 3)\ny = conv2d(conv2d(x, 4), 4, stride=60000)\nOutput(y)\n"
+                     "Train(loss=mean(y))\n", "m.py")
+    assert "[1,1,1,4]" in format_summary(g)
+    assert lower_train(g).kernels

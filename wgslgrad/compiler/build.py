@@ -7,6 +7,7 @@ along silently so one mistake gives one message.
 """
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -22,7 +23,10 @@ from .values import (
     MAX_LIST,
     MAX_LIST_DEPTH,
     MAX_NODES,
+    MAX_PHASES,
     MAX_STEPS,
+    MAX_TENSOR_ELEMENTS,
+    MAX_TOTAL_ELEMENTS,
     POISON,
     Arg,
     Builtin,
@@ -107,6 +111,8 @@ class _Builder:
         self.calls: list[tuple[str, Pos]] = []   # user-function calls in progress, for error notes
         self.steps = 0
         self.sizes = Sizes()
+        self.elements = 0          # the sum of every tensor's size so far (MAX_TOTAL_ELEMENTS)
+        self.param_elements = 0    # the parameters' (one buffer: MAX_TENSOR_ELEMENTS)
         self.param_pos: dict[str, Pos] = {}
         self.output_pos: dict[str, Pos] = {}
         self.declared: set[str] = set()          # Output/Train were called (even with bad arguments)
@@ -137,10 +143,37 @@ class _Builder:
             pos = module.body[-1].pos if module.body else module.pos
             self.report(SpecError(pos, "the spec has no Output(...); add Output(tensor) to name the model's "
                                        "result"))
+        self.check_training_cost()
         loss_out = self.g.outputs.get("loss")
         if self.g.loss is not None and loss_out is not None and loss_out != self.g.loss:
             self.report(SpecError(self.output_pos["loss"], "an Output named 'loss' is not the Train loss, which "
                                                            "training reports as 'loss': rename this Output"))
+
+    def check_training_cost(self) -> None:
+        """What only a training step generates: a conv2d whose input needs a gradient lowers it as one
+        product per stride phase, min(stride, size) per axis (lower_backward_conv.conv_dx_phases)."""
+        g = self.g
+        if g.loss is None:
+            return
+        from_param: list[bool] = []
+        for n in g.nodes:
+            from_param.append((n.op is Op.PARAM and bool(n.arg.get("trainable", True)))
+                              or any(from_param[s] for s in n.srcs))
+        on_path, stack = set(), [g.loss]
+        while stack:
+            i = stack.pop()
+            if i not in on_path:
+                on_path.add(i)
+                stack.extend(g.nodes[i].srcs)
+        for i in sorted(on_path):
+            n = g.nodes[i]
+            if n.op is Op.CONV2D and from_param[n.srcs[0]] and n.pos is not None:
+                (sh, sw), x = n.arg["stride"], g.nodes[n.srcs[0]].shape
+                phases = min(sh, x[1]) * min(sw, x[2])
+                if phases > MAX_PHASES:
+                    self.report(SpecError(n.pos, f"training through this conv2d (stride ({sh}, {sw}) on "
+                                                 f"{_shape_text(x)}) needs {phases:,} stride phases, more than "
+                                                 f"{MAX_PHASES}: use strides of at most 16"))
 
     def tick(self, work: int = 1) -> None:
         """Count `work` units (a statement, a call, a loop iteration, a list item); stop past MAX_STEPS."""
@@ -481,6 +514,7 @@ class _Builder:
             except ShapeError as e:
                 raise SpecError(pos, str(e)) from None
             self._made[key] = i
+            self.count_memory(self.g.nodes[i].shape, pos, any(t.batched for t in srcs))
         return Tensor(i, self.g.nodes[i].shape, any(t.batched for t in srcs))
 
     def room_for_a_node(self, pos: Pos) -> None:
@@ -489,14 +523,29 @@ class _Builder:
 
     def leaf(self, op: Op, shape: Shape, arg: dict[str, Any], pos: Pos, scope: str, batched: bool) -> Tensor:
         self.room_for_a_node(pos)
+        self.count_memory(shape, pos, batched, "a smaller Input" if op is Op.INPUT else "smaller layers")
         i = self.g.add(op, (), arg, pos=pos, scope=scope, shape=shape)
         return Tensor(i, tuple(shape), batched)
 
+    def count_memory(self, shape: Shape, pos: Pos, batched: bool, smaller: str = "smaller layers") -> None:
+        """Refuse a tensor that one GPU buffer cannot bind, or one that takes the sum of all tensors' sizes
+        past MAX_TOTAL_ELEMENTS (docs/dsl.md, "Limits")."""
+        n = math.prod(shape)
+        advice = f"use a smaller batch or {smaller}" if batched and self.g.batch > 1 else f"use {smaller}"
+        if n > MAX_TENSOR_ELEMENTS:
+            raise SpecError(pos, f"this tensor {_shape_text(shape)} would take {_bytes_text(4 * n)}, more than one "
+                                 f"GPU buffer binds ({_bytes_text(4 * MAX_TENSOR_ELEMENTS)}): {advice}")
+        self.elements += n
+        if self.elements > MAX_TOTAL_ELEMENTS:
+            raise _Abort(pos, f"the model's tensors would take more than {_bytes_text(4 * MAX_TOTAL_ELEMENTS)} in all "
+                              f"(the sum of every value's size) from here on: {advice}")
+
     def const(self, v: Any, pos: Pos, scope: str) -> Tensor:
         """A number (shape ()) or a flat list of numbers (shape (n,)) as a CONST node."""
-        values = tuple(float(x) for x in v) if isinstance(v, (list, tuple)) else (float(v),)
-        shape = (len(values),) if isinstance(v, (list, tuple)) else ()
-        bad = next((x for x in values if not abs(x) <= F32_MAX), None)   # NaN fails the test too
+        numbers = tuple(v) if isinstance(v, (list, tuple)) else (v,)
+        shape = (len(numbers),) if isinstance(v, (list, tuple)) else ()
+        bad = next((x for x in numbers if not abs(x) <= F32_MAX), None)   # NaN fails the test too
+        values = tuple(float(x) for x in numbers) if bad is None else ()
         if bad is not None:
             raise SpecError(pos, f"the number {bad!r} does not fit a 32-bit float (finite, at most {F32_MAX:.4g} "
                                  "in size)")
@@ -510,6 +559,11 @@ class _Builder:
             raise SpecError(pos, f"parameter '{path}' is already defined (at {first}); give this call a "
                                  f"different name=")
         self.param_pos[path] = pos
+        self.param_elements += math.prod(shape)
+        if self.param_elements > MAX_TENSOR_ELEMENTS:
+            raise SpecError(pos, f"the parameters would take {_bytes_text(4 * self.param_elements)} in all with "
+                                 f"'{path}' {_shape_text(shape)}, more than one GPU buffer binds "
+                                 f"({_bytes_text(4 * MAX_TENSOR_ELEMENTS)}): use fewer or smaller layers")
         init = "zeros" if leaf == "bias" else "glorot_normal"
         t = self.leaf(Op.PARAM, shape, {"name": path, "init": init, "fan_in": fans[0], "fan_out": fans[1],
                                         "trainable": trainable}, pos, scope, False)
@@ -539,6 +593,18 @@ def _call_note(calls: list[tuple[str, Pos]]) -> str:
             parts.append([f, p, 1])
     text = [f"in {f}() called at {p}" + (f" ({n} times)" if n > 1 else "") for f, p, n in parts[:3]]
     return ", ".join(text) + (", ..." if len(parts) > 3 else "")
+
+
+def _shape_text(shape: Shape) -> str:
+    """A shape for a message, its sizes shortened when absurdly long (Input(10**200))."""
+    return "[" + ",".join(str(d) if d < 10**12 else f"10^{len(str(d)) - 1}" for d in shape) + "]"
+
+
+def _bytes_text(n: int) -> str:
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:,.1f} {unit}" if n < 2**70 else f"about 10^{len(str(n // size)) - 1} {unit}"
+    return f"{n} bytes"
 
 
 def _unknown(name: str, visible: list[str]) -> str:

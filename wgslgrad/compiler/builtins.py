@@ -15,6 +15,7 @@ from .values import (
     BUILTINS,
     F32_MAX,
     MAX_LIST,
+    MAX_WINDOW,
     Arg,
     Builtin,
     Optimizer,
@@ -81,12 +82,16 @@ class Ctx:
         return v
 
     def pair(self, v: Any, arg: str) -> tuple[int, int]:
+        """A window's size or stride: an int or a pair, each at least 1 and at most MAX_WINDOW."""
         if isinstance(v, (list, tuple)) and len(v) == 2:
-            return self.integer(v[0], arg), self.integer(v[1], arg)
-        if not isinstance(v, int) or isinstance(v, bool):
+            out = self.integer(v[0], arg), self.integer(v[1], arg)
+        elif not isinstance(v, int) or isinstance(v, bool):
             self.want(arg, "an int or a pair of ints", v)
-        n = self.integer(v, arg)
-        return n, n
+        else:
+            out = (self.integer(v, arg),) * 2
+        if max(out) > MAX_WINDOW:
+            self.fail(arg, f"argument '{arg}' must be at most {MAX_WINDOW:,}, got {max(out):,}")
+        return out[0], out[1]
 
     def choice(self, v: Any, arg: str, options: Sequence[str]) -> str:
         if v not in options or not isinstance(v, str):

@@ -19,6 +19,11 @@ MAX_STEPS = 200_000       # units of work while unrolling: statements, calls, lo
 MAX_LIST = 100_000        # items in one list, its nested lists' items included (a range() too)
 MAX_LIST_DEPTH = 100      # lists inside lists
 MAX_NODES = 4_000         # nodes of the forward graph (each becomes a kernel or two, and their gradients)
+MAX_TENSOR_ELEMENTS = 2**25   # f32 elements of one tensor, and of all parameters together: 128 MiB, the
+#                               most WebGPU binds of one buffer by default (maxStorageBufferBindingSize)
+MAX_TOTAL_ELEMENTS = 2**31    # f32 elements of all tensors of the forward graph together: 8 GiB
+MAX_WINDOW = 2**16            # a kernel, pool size or stride, per axis: index arithmetic stays within i32
+MAX_PHASES = 256              # stride phases of a trained conv2d's input gradient (one branch of WGSL each)
 MAX_NAME = 64             # characters of an Input or Output name, or of one component of a layer name
 F32_MAX = 3.4028234663852886e38   # the largest finite float32: every number that reaches a kernel fits it
 
