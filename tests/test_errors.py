@@ -154,8 +154,8 @@ def test_structural_syntax_errors_are_reported_together():
     ("x = Input(8, 8, 3)\ny = conv2d(x, 3, kernel=9, padding='valid')\nOutput(y)\n", 2, 5,
      "conv2d(): kernel 9 is larger than the input size 8 with padding 'valid'"),
     ("x = Input(8, 8, 3)\ny = reshape(x, [5, 5])\nOutput(y)\n", 2, 5, "cannot reshape [1,8,8,3] to [1,5,5]"),
-    ("x = Input(8, 8, 3)\nt = Input(10)\nOutput(x)\nTrain(loss=mse(x, t))\n", 4, 12,
-     "mse needs equal shapes, got [1,8,8,3] and [1,10]"),
+    ("x = Input(8, 8, 3)\nt = Input(10)\nOutput(x)\nTrain(loss=mse(x, t))\n", 4, 19,
+     "mse() needs 'pred' and 'target' of the same shape, got [1,8,8,3] and [1,10]"),
     ("x = Input(8, 8, 3)\ny = concat([x, global_avg_pool(x)])\nOutput(y)\n", 2, 5,
      "concat needs equal shapes but the last axis, got [1,8,8,3] and [1,3]"),
     ("x = Input(3)\ny = dense(mean(x), 3)\nOutput(y)\n", 2, 5,
@@ -250,3 +250,47 @@ def test_load_spec_reports_the_file_name(tmp_path):
     with pytest.raises(SpecErrors) as info:
         load_spec(path)
     assert str(info.value).startswith(f"{path}:2:16: error: relu() takes 1 positional argument")
+
+
+# ---- messages that tell a Keras or PyTorch user what to write instead (issue 10)
+
+
+@pytest.mark.parametrize("src,line,col,msg", [
+    ("a = Input(3)\nb = Input(3)\nOutput(concat(a, b))\n", 3, 18,
+     "concat() takes one list of tensors: write concat([a, b]) with brackets, not 2 arguments"),
+    ("a = Input(3)\nOutput(concat(a, a, a))\n", 2, 18,
+     "concat() takes one list of tensors: write concat([a, b, ...]) with brackets, not 3 arguments"),
+    ("x = Input(3)\nOutput(x)\nTrain(loss=mean(x), optimizer=Adam(learning_rate=0.01))\n", 3, 36,
+     "Adam() got an unexpected keyword argument 'learning_rate' (did you mean 'lr'?)"),
+    ("x = Input(8, 8, 3)\nOutput(conv2d(x, 4, kernel_size=3))\n", 2, 21,
+     "conv2d() got an unexpected keyword argument 'kernel_size' (did you mean 'kernel'?)"),
+    ("x = Input(8, 8, 3)\nOutput(max_pool(x, pool_size=3))\n", 2, 20,
+     "max_pool() got an unexpected keyword argument 'pool_size' (did you mean 'size'?)"),
+    ("x = Input(8, 8, 3)\nOutput(batch_norm(x))\n", 2, 8,
+     ("unknown name 'batch_norm': batch normalisation is not supported (yet): leave it out, or fold a trained one "
+     "into the preceding layer's weights and bias")),
+    ("x = Input(3)\nOutput(dropout(x, 0.5))\n", 2, 8,
+     "unknown name 'dropout': dropout is not supported (yet): leave it out (it only acts while training)"),
+    ("x = Input(3)\nOutput(x)\nTrain(loss=mean(x), optimizer=SGD(lr=0.1))\n", 3, 31,
+     "unknown name 'SGD': only the Adam optimizer is supported (yet): use Adam(lr=0.001)"),
+    ("x = Input(3)\nOutput(Dense(x, 3))\n", 2, 8, "unknown name 'Dense': use dense(x, units)"),
+    ("x = Input(3)\nOutput(dense(x, 3, activation='softmax'))\n", 2, 20,
+     ("dense() argument 'activation' cannot be 'softmax': softmax is not elementwise; apply softmax() to the "
+     "layer's output, or give the layer's output (the logits) to softmax_cross_entropy(), which applies softmax "
+     "itself")),
+    ("x = Input(4)\ny = Input(5)\nz = dense(x, 10)\nOutput(z)\nTrain(loss=softmax_cross_entropy(z, y))\n", 5, 37,
+     ("softmax_cross_entropy() logits have 10 classes but labels have 5 (shapes [1,10] and [1,5]): the last layer "
+     "needs one unit per class")),
+    ("x = Input(4)\ny = Input(1)\nz = dense(x, 10)\nOutput(z)\nTrain(loss=softmax_cross_entropy(z, y))\n", 5, 37,
+     ("softmax_cross_entropy() labels of shape [1,1] look like class indices, but it needs one-hot labels of shape "
+     "[1,10], one column per class: store the labels one-hot in the data, e.g. np.eye(10)[labels]")),
+    ("x = Input(4)\ny = Input(10)\nz = softmax(dense(x, 10))\nOutput(z)\nTrain(loss=softmax_cross_entropy(z, y))\n",
+     5, 34, ("softmax_cross_entropy() applies softmax itself: pass the logits (what goes into softmax()), not "
+            "softmax's output")),
+    (("x = Input(4)\ny = Input(3)\nz = dense(x, 3, activation='sigmoid')\nOutput(z)\n"
+     "Train(loss=sigmoid_cross_entropy(z, y))\n"), 5, 34,
+     ("sigmoid_cross_entropy() applies the sigmoid itself: pass the logits (what goes into sigmoid()), not "
+     "sigmoid's output")),
+])
+def test_messages_for_habits_from_other_frameworks(src, line, col, msg):
+    check_one(src, line, col, msg)

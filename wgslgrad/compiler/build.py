@@ -27,6 +27,7 @@ from .values import (
     MAX_STEPS,
     MAX_TENSOR_ELEMENTS,
     MAX_TOTAL_ELEMENTS,
+    NAME_HINTS,
     POISON,
     Arg,
     Builtin,
@@ -40,6 +41,7 @@ from .values import (
     did_you_mean,
     has_poison,
     is_num,
+    keyword_hint,
     kind,
 )
 
@@ -439,7 +441,7 @@ class _Builder:
         for k, a in kwargs.items():
             if k not in params and k not in kwonly:
                 errors.append(SpecError(a.pos, f"{fname}() got an unexpected keyword argument '{k}'"
-                                               + did_you_mean(k, [*params, *kwonly])))
+                                               + keyword_hint(k, [*params, *kwonly])))
             elif k in bound:
                 errors.append(SpecError(a.pos, f"{fname}() got multiple values for argument '{k}'"))
             else:
@@ -610,4 +612,6 @@ def _bytes_text(n: int) -> str:
 def _unknown(name: str, visible: list[str]) -> str:
     if name in UNSUPPORTED_KEYWORDS:
         return UNSUPPORTED_KEYWORDS[name]
+    if name in NAME_HINTS:
+        return f"unknown name '{name}': {NAME_HINTS[name]}"
     return f"unknown name '{clip(name)}'" + did_you_mean(name, visible)

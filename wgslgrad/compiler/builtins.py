@@ -124,6 +124,9 @@ class Ctx:
         return self.b.param(self.pos, scope, leaf, shape, fans, trainable)
 
     def activate(self, y: Tensor, activation: Any, scope: str) -> Tensor:
+        if activation in _NOT_ACTIVATIONS:
+            self.fail("activation", f"argument 'activation' cannot be {activation!r}: "
+                                    f"{_NOT_ACTIVATIONS[activation]}")
         act = None if activation is None else self.choice(activation, "activation", list(_ACTIVATIONS))
         if act is None:
             return y
@@ -134,6 +137,13 @@ class Ctx:
 _ACTIVATIONS: dict[str, tuple[Op, dict[str, Any]]] = {
     "relu": (Op.RELU, {}), "relu6": (Op.RELU6, {}), "leaky_relu": (Op.LEAKY_RELU, {"alpha": 0.2}),
     "sigmoid": (Op.SIGMOID, {}), "tanh": (Op.TANH, {})}
+
+
+_NOT_ACTIVATIONS = {
+    "softmax": "softmax is not elementwise; apply softmax() to the layer's output, or give the layer's output "
+               "(the logits) to softmax_cross_entropy(), which applies softmax itself",
+    "linear": "for no activation, leave the argument out (or pass None)",
+}
 
 
 def builtin(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -359,7 +369,10 @@ def flatten(c: Ctx, x: Any) -> Tensor:
 
 
 @builtin
-def concat(c: Ctx, tensors: Any) -> Tensor:
+def concat(c: Ctx, tensors: Any, *more: Any) -> Tensor:
+    if more:   # concat(a, b): Keras' Concatenate takes a list too
+        raise SpecError(c.extra[0].pos, f"concat() takes one list of tensors: write concat([a, b{', ...' * (len(more) > 1)}]) "
+                                        f"with brackets, not {len(more) + 1} arguments")
     if not isinstance(tensors, (list, tuple)) or not tensors:
         c.want("tensors", "a non-empty list of tensors", tensors)
     for t in tensors:
@@ -401,11 +414,36 @@ def sum_(c: Ctx, x: Any) -> Any:
 
 def _loss(name: str, op: Op, a: str, b: str) -> None:
     def fn(c: Ctx, x: Any, y: Any) -> Tensor:
-        return c.node(op, [c.tensor(x, a), c.tensor(y, b)], c.scope())
+        tx, ty = c.tensor(x, a), c.tensor(y, b)
+        _check_loss_arguments(c, op, tx, ty, a, b)
+        return c.node(op, [tx, ty], c.scope())
     fn.__name__ = name
     fn.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
         inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in ("c", a, b)])
     builtin(fn)
+
+
+def _check_loss_arguments(c: Ctx, op: Op, x: Tensor, y: Tensor, a: str, b: str) -> None:
+    """Shape mismatches in the user's terms (classes, one-hot labels), and probabilities where a loss wants
+    logits."""
+    made_by = c.b.g.nodes[x.id].op
+    if op is Op.SOFTMAX_CE and made_by is Op.SOFTMAX:
+        c.fail(a, "applies softmax itself: pass the logits (what goes into softmax()), not softmax's output")
+    if op is Op.SIGMOID_CE and made_by is Op.SIGMOID:
+        c.fail(a, "applies the sigmoid itself: pass the logits (what goes into sigmoid()), not sigmoid's output")
+    if op is Op.SOFTMAX_CE:
+        if len(x.shape) != 2:
+            c.fail(a, f"argument '{a}' must have shape [batch, classes], got {fmt_shape(x.shape)}")
+        batch, classes = x.shape
+        if y.shape in ((batch,), (batch, 1)) and classes > 1:
+            c.fail(b, f"labels of shape {fmt_shape(y.shape)} look like class indices, but it needs one-hot labels of "
+                      f"shape {fmt_shape(x.shape)}, one column per class: store the labels one-hot in the data, "
+                      f"e.g. np.eye({classes})[labels]")
+        if len(y.shape) == 2 and y.shape[0] == batch and y.shape[1] != classes:
+            c.fail(b, f"logits have {classes} classes but labels have {y.shape[1]} (shapes {fmt_shape(x.shape)} "
+                      f"and {fmt_shape(y.shape)}): the last layer needs one unit per class")
+    if x.shape != y.shape:
+        c.fail(b, f"needs '{a}' and '{b}' of the same shape, got {fmt_shape(x.shape)} and {fmt_shape(y.shape)}")
 
 
 _loss("mse", Op.MSE, "pred", "target")

@@ -172,6 +172,46 @@ def did_you_mean(name: str, options: Sequence[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
+# Keras' and PyTorch's names for arguments that the spec language names otherwise
+KEYWORD_ALIASES = {"learning_rate": "lr", "beta_1": "beta1", "beta_2": "beta2", "epsilon": "eps",
+                   "kernel_size": "kernel", "strides": "stride", "pool_size": "size", "batch_size": "batch",
+                   "out_channels": "filters", "out_features": "units", "bias": "use_bias", "padding_mode": "padding",
+                   "alpha_": "alpha", "negative_slope": "alpha", "epoch": "epochs", "opt": "optimizer"}
+
+# Names a spec cannot use, with what to do instead: other frameworks' layers, optimizers and habits.
+_NO_BATCH_NORM = ("batch normalisation is not supported (yet): leave it out, or fold a trained one into the "
+                  "preceding layer's weights and bias")
+_NO_DROPOUT = "dropout is not supported (yet): leave it out (it only acts while training)"
+_ONLY_ADAM = "only the Adam optimizer is supported (yet): use Adam(lr=0.001)"
+NAME_HINTS = {
+    "batch_norm": _NO_BATCH_NORM, "batch_normalization": _NO_BATCH_NORM, "BatchNormalization": _NO_BATCH_NORM,
+    "BatchNorm2d": _NO_BATCH_NORM, "layer_norm": "layer normalisation is not supported (yet)",
+    "dropout": _NO_DROPOUT, "Dropout": _NO_DROPOUT,
+    "SGD": _ONLY_ADAM, "RMSprop": _ONLY_ADAM, "Adagrad": _ONLY_ADAM, "Adadelta": _ONLY_ADAM, "AdamW": _ONLY_ADAM,
+    "Nadam": _ONLY_ADAM, "sgd": _ONLY_ADAM,
+    "Conv2D": "use conv2d(x, filters, kernel=3)", "Dense": "use dense(x, units)",
+    "DepthwiseConv2D": "use depthwise_conv2d(x, kernel=3)", "SeparableConv2D": "use separable_conv2d(x, filters)",
+    "MaxPooling2D": "use max_pool(x, size=2)", "MaxPool2D": "use max_pool(x, size=2)",
+    "max_pool2d": "use max_pool(x, size=2)", "AveragePooling2D": "use avg_pool(x, size=2)",
+    "avg_pool2d": "use avg_pool(x, size=2)", "GlobalAveragePooling2D": "use global_avg_pool(x)",
+    "Flatten": "use flatten(x)", "Reshape": "use reshape(x, dims)", "Concatenate": "use concat([a, b])",
+    "cat": "use concat([a, b])", "matmul": "use dense(x, units) for a layer with weights",
+    "print": "print() is not supported: a spec is compiled, never run (see `wgslgrad summary FILE`)",
+    "conv2d_transpose": "transposed convolutions are not supported (yet)",
+    "Conv2DTranspose": "transposed convolutions are not supported (yet)",
+    "upsample": "upsampling is not supported (yet)", "UpSampling2D": "upsampling is not supported (yet)",
+}
+
+
+def keyword_hint(name: str, options: Sequence[str]) -> str:
+    """` (did you mean 'x'?)` for an unknown keyword argument: another framework's name for it, else the
+    closest option."""
+    alias = KEYWORD_ALIASES.get(name)
+    if alias in options:
+        return f" (did you mean '{alias}'?)"
+    return did_you_mean(name, options)
+
+
 def clip(text: str, n: int = 40) -> str:
     """`text`, cut to `n` characters with '...' when longer: user text quoted in messages."""
     return text if len(text) <= n else text[:n] + "..."
