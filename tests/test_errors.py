@@ -57,7 +57,7 @@ def test_position_past_the_end_still_renders():
     assert str(e) == "m.py:9:1: error: at the end"
 
 
-# ---- syntax errors (one per spec: parsing stops at the first)
+# ---- syntax errors (parsing resumes on the next line, so each spec here has one)
 
 
 @pytest.mark.parametrize("src,line,col,msg", [
@@ -294,3 +294,23 @@ def test_load_spec_reports_the_file_name(tmp_path):
 ])
 def test_messages_for_habits_from_other_frameworks(src, line, col, msg):
     check_one(src, line, col, msg)
+
+
+def test_syntax_errors_on_several_lines_are_reported_together():
+    src = ("x = Input(3)\ny = relu(x) 2\ndef f(a)\n    return a $ 1\nz = [1 2]\nfor i range(3):\n    pass\n"
+           "w = f'{x}'\nOutput(y)\n")
+    e = errors_of(src)
+    text = str(e)
+    assert [(x.pos.line, x.pos.col) for x in e.errors] == [(2, 13), (3, 9), (4, 14), (5, 8), (6, 7), (8, 5)]
+    assert_points(text, src, 3, 9, "expected ':', got end of line")
+    assert_points(text, src, 6, 7, "expected 'in', got name 'range'")
+    assert_points(text, src, 8, 5, "f-strings are not supported in a spec")
+    assert text.endswith("6 errors")
+
+
+def test_syntax_error_recovery_stops_where_lines_cannot_be_told_apart():
+    # a bracket left open across lines, and a bad indent: the first error only, not a cascade
+    e = errors_of("x = conv2d(a,\n  3 3)\ny = 1 2\n")
+    assert [(x.pos.line, x.pos.col) for x in e.errors] == [(2, 5)]
+    e = errors_of("x = 1 2\nif x:\ny = 1\nz = 3 4\n")
+    assert [x.msg for x in e.errors] == ["unexpected number 2", "expected an indented block, got name 'y'"]

@@ -34,6 +34,7 @@ UNSUPPORTED_KEYWORDS = {
     "break": "'break' is not supported in a spec", "continue": "'continue' is not supported in a spec",
 }
 
+MAX_SYNTAX_ERRORS = 20    # syntax errors reported from one spec (parsing resumes on the next line)
 MAX_NESTING = 100         # brackets, calls, operators and blocks inside one another
 MAX_INT_DIGITS = 310      # an int literal's digits: 1024 bits, as the builder's arithmetic allows
 
@@ -115,17 +116,9 @@ def parse(text: str, filename: str) -> ast.Module:
     first = _first_indented_line(text)
     if first:
         raise SpecErrors([SpecError(Pos(filename, *first), "unexpected indent")], text)
-    parser = _parser()
-    with _lock:
-        try:
-            tree = parser.parse(text)
-        except _IndentError as e:
-            err = SpecError(Pos(filename, e.line, e.col), "unindent does not match any outer indentation level")
-            raise SpecErrors([err], text) from None
-        except UnexpectedInput as e:
-            raise SpecErrors([_syntax_error(e, text, filename, parser)], text) from None
-        except RecursionError:
-            raise SpecErrors([SpecError(Pos(filename, 1, 1), "the spec is nested too deeply")], text) from None
+    tree, errors = _parse_recovering(text, filename)
+    if tree is None:
+        raise SpecErrors(errors, text)
     deep = _too_deep(tree, filename)
     if deep:
         raise SpecErrors([deep], text)
@@ -138,10 +131,65 @@ def parse(text: str, filename: str) -> ast.Module:
         raise e.orig_exc from None
     except RecursionError:
         raise SpecErrors([SpecError(Pos(filename, 1, 1), "the spec is nested too deeply")], text) from None
-    errors = builder.errors + [SpecError(r.pos, "'return' outside a function") for r in _top_returns(module.body)]
+    errors += builder.errors + [SpecError(r.pos, "'return' outside a function") for r in _top_returns(module.body)]
     if errors:
         raise SpecErrors(errors, text)
     return module
+
+
+def _parse_recovering(text: str, filename: str) -> tuple[Tree | None, list[SpecError]]:
+    """The parse tree and the syntax errors found. After an error confined to one line (no bracket open
+    across lines, no indentation problem), that line is replaced by `pass` (or a block header when an
+    indented block follows) and parsing starts again, so that later errors are reported too, up to MAX_SYNTAX_ERRORS.
+    The tree is None unless the parse (with the replaced lines) got through."""
+    parser = _parser()
+    errors: list[SpecError] = []
+    work = text
+    for _ in range(MAX_SYNTAX_ERRORS):
+        with _lock:
+            try:
+                return parser.parse(work), errors
+            except _IndentError as e:
+                errors.append(SpecError(Pos(filename, e.line, e.col),
+                                        "unindent does not match any outer indentation level"))
+                return None, errors
+            except UnexpectedInput as e:
+                err = _syntax_error(e, work, filename, parser)
+                opened = parser.options.postlex.open  # type: ignore[union-attr]
+                # brackets opened on an earlier line: the statement spans lines that cannot be told apart
+                bracket_open = any(t.line != err.pos.line for t in opened)
+            except RecursionError:
+                errors.append(SpecError(Pos(filename, 1, 1), "the spec is nested too deeply"))
+                return None, errors
+        recoverable = (not bracket_open and not err.msg.startswith(_UNRECOVERABLE)
+                       and (not errors or err.pos.line > errors[-1].pos.line))
+        errors.append(err)
+        work = _skip_line(work, err.pos.line) if recoverable else None  # type: ignore[assignment]
+        if work is None:
+            return None, errors
+    return None, errors
+
+
+# Errors after which the lines that follow cannot be parsed on their own
+_UNRECOVERABLE = ("unexpected indent", "expected an indented block", "unexpected end of file", "unindent",
+                  "'(' was never closed", "'[' was never closed", "the spec is nested")
+
+
+def _skip_line(text: str, line: int) -> str | None:
+    """`text` with line `line` replaced by `pass` at its indentation (`if True:` when the next line with code is
+    indented deeper), or None where that cannot help: a line continued from the one before, or past the end."""
+    lines = text.split("\n")
+    if not 1 <= line <= len(lines) or (line > 1 and lines[line - 2].rstrip().endswith("\\")):
+        return None
+    old = lines[line - 1]
+    if sum(old.count(c) for c in "([") > sum(old.count(c) for c in ")]"):
+        return None   # a bracket that stays open: the next lines belong to this statement
+    indent = old[: len(old) - len(old.lstrip(" \t"))]
+    following = next((s for s in lines[line:] if s.strip() and not s.lstrip().startswith("#")), "")
+    deeper = len(following) - len(following.lstrip(" \t")) > len(indent)
+    block = "def _():" if old.lstrip().startswith("def") else "if True:"   # a def's body may return
+    lines[line - 1] = indent + (block if deeper else "pass")
+    return "\n".join(lines)
 
 
 def _too_deep(tree: Tree, filename: str) -> SpecError | None:
