@@ -88,7 +88,7 @@ def test_a_loop_making_too_many_nodes_stops_with_one_error():
     src = "x = Input(4)\nfor i in range(10000):\n    x = relu(x + 1.0)\nOutput(x)\n"
     e = errors_of(src)
     assert len(e.errors) == 1
-    assert_error(src, 3, 16, "the spec makes more than 4,000 graph nodes; is a loop too long?")
+    assert_error(src, 3, 16, "the spec makes more than 2,000 graph nodes; is a loop too long?")
 
 
 def test_a_huge_unknown_name_is_clipped_and_not_compared():
@@ -163,6 +163,11 @@ def test_an_output_named_loss_that_is_the_loss_is_fine():
     ("x = Input(2000, 2000)\nfor i in range(600):\n    x = relu(x)\nOutput(x)\n", 3, 9,
      ("the model's tensors would take more than 8.0 GiB in all (the sum of every value's size) from here on: use "
      "smaller layers")),
+    ("x = Input(1, 1, 1, 1, 1, 1, 1, 1)\nOutput(x)\n", 1, 5,
+     "Input() takes at most 7 dimensions (the batch makes 8), got 8"),
+    ("x = Input(4)\nOutput(reshape(x, [" + "1, " * 10 + "-1]))\n", 2, 19,
+     "reshape() argument 'dims' takes at most 7 sizes (the batch makes 8), got 11"),
+    ("x = Input(4)\nOutput(concat([" + "x, " * 300 + "]))\n", 2, 15, "concat() joins at most 256 tensors, got 300"),
     ("x = Input(8, 8, 3)\nOutput(depthwise_conv2d(x, kernel=100000))\n", 2, 28,
      "depthwise_conv2d() argument 'kernel' must be at most 65,536, got 100,000"),
     ("x = Input(8, 8, 3)\nOutput(max_pool(x, 2, stride=2**32 + 1))\n", 2, 23,
@@ -196,3 +201,13 @@ def test_summary_and_lowering_of_a_stride_beyond_the_input():
                      "Train(loss=mean(y))\n", "m.py")
     assert "[1,1,1,4]" in format_summary(g)
     assert lower_train(g).kernels
+
+
+@pytest.mark.parametrize("src,col,msg", [
+    ("Adam(beta1=0.999999999999)", 6,
+     "Adam() argument 'beta1' must be at most 0.9999999403953552 (it is 1.0 as a float32), got 0.999999999999"),
+    ("Adam(eps=1e-45)", 6, "Adam() argument 'eps' must be at least 1.175e-38 (the smallest normal float32), got 1e-45"),
+    ("Adam(lr=1e-50)", 6, "Adam() argument 'lr' must be at least 1.175e-38 (the smallest normal float32), got 1e-50"),
+])
+def test_adam_settings_must_survive_float32(src, col, msg):
+    assert_error(f"x = Input(3)\nOutput(x)\nTrain(loss=mean(x), optimizer=\n{src})\n", 4, col, msg)

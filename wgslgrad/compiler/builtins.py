@@ -13,8 +13,12 @@ from .errors import SpecError
 from .ir import Op, Pos, Shape, ShapeError, conv_out, fmt_shape
 from .values import (
     BUILTINS,
+    F32_BELOW_1,
     F32_MAX,
+    F32_TINY,
+    MAX_CONCAT,
     MAX_LIST,
+    MAX_RANK,
     MAX_WINDOW,
     Arg,
     Builtin,
@@ -165,6 +169,8 @@ def builtin(fn: Callable[..., Any]) -> Callable[..., Any]:
 def Input(c: Ctx, *dims: Any, name: Any = None) -> Tensor:
     if not dims:
         c.fail(None, "needs at least one dimension, e.g. Input(112, 112, 3)")
+    if len(dims) > MAX_RANK - 1:
+        c.fail(None, f"takes at most {MAX_RANK - 1} dimensions (the batch makes {MAX_RANK}), got {len(dims)}")
     shape = tuple(c.integer(d, "dims", pos=a.pos) for d, a in zip(dims, c.extra))
     if name is None and c.target is not None:
         name = check_tensor_name(c.target, c.pos, "Input() name", derived=True)
@@ -201,9 +207,13 @@ def Adam(c: Ctx, lr: Any = 0.001, beta1: Any = 0.9, beta2: Any = 0.999, eps: Any
     for v, k in ((lr, "lr"), (eps, "eps")):
         if not v > 0:
             c.fail(k, f"argument '{k}' must be positive, got {v}")
+        if v < F32_TINY:   # rounds to 0 (or loses its precision) in the float32 kernels
+            c.fail(k, f"argument '{k}' must be at least {F32_TINY:.4g} (the smallest normal float32), got {v}")
     for v, k in ((b1, "beta1"), (b2, "beta2")):
         if not 0 <= v < 1:
             c.fail(k, f"argument '{k}' must be in [0, 1), got {v}")
+        if v > F32_BELOW_1:   # 1.0 in float32: Adam's bias correction would divide by zero
+            c.fail(k, f"argument '{k}' must be at most {F32_BELOW_1!r} (it is 1.0 as a float32), got {v}")
     return Optimizer("adam", lr, b1, b2, eps)
 
 
@@ -349,6 +359,9 @@ def global_avg_pool(c: Ctx, x: Any) -> Tensor:
 def reshape(c: Ctx, x: Any, dims: Any) -> Tensor:
     x = c.tensor(x, "x")
     items = dims if isinstance(dims, (list, tuple)) else [dims]
+    if len(items) > MAX_RANK - 1:
+        c.fail("dims", f"argument 'dims' takes at most {MAX_RANK - 1} sizes (the batch makes {MAX_RANK}), got "
+                       f"{len(items)}")
     shape = [c.integer(d, "dims", low=-1) for d in items]
     if 0 in shape or shape.count(-1) > 1:
         c.fail("dims", "argument 'dims' takes positive sizes and at most one -1")
@@ -375,6 +388,8 @@ def concat(c: Ctx, tensors: Any, *more: Any) -> Tensor:
                                         f"with brackets, not {len(more) + 1} arguments")
     if not isinstance(tensors, (list, tuple)) or not tensors:
         c.want("tensors", "a non-empty list of tensors", tensors)
+    if len(tensors) > MAX_CONCAT:
+        c.fail("tensors", f"joins at most {MAX_CONCAT} tensors, got {len(tensors):,}")
     for t in tensors:
         if not isinstance(t, Tensor):
             c.fail("tensors", f"argument 'tensors' must be a list of tensors, got a {kind(t)} in it")

@@ -18,7 +18,10 @@ MAX_STEPS = 200_000       # units of work while unrolling: statements, calls, lo
 #                           made, and list items passed to a builtin or compared
 MAX_LIST = 100_000        # items in one list, its nested lists' items included (a range() too)
 MAX_LIST_DEPTH = 100      # lists inside lists
-MAX_NODES = 4_000         # nodes of the forward graph (each becomes a kernel or two, and their gradients)
+MAX_NODES = 2_000         # nodes of the forward graph: each becomes a kernel or none (fused), and a training
+#                           step adds a kernel or two for its gradient; about 7 MB of WGSL at most in all
+MAX_RANK = 8              # axes of a tensor, the batch included (kernels unroll over axes)
+MAX_CONCAT = 256          # tensors joined by one concat (a kernel per 6 of them, a slice each to train)
 MAX_TENSOR_ELEMENTS = 2**25   # f32 elements of one tensor, and of all parameters together: 128 MiB, the
 #                               most WebGPU binds of one buffer by default (maxStorageBufferBindingSize)
 MAX_TOTAL_ELEMENTS = 2**31    # f32 elements of all tensors of the forward graph together: 8 GiB
@@ -26,6 +29,8 @@ MAX_WINDOW = 2**16            # a kernel, pool size or stride, per axis: index a
 MAX_PHASES = 256              # stride phases of a trained conv2d's input gradient (one branch of WGSL each)
 MAX_NAME = 64             # characters of an Input or Output name, or of one component of a layer name
 F32_MAX = 3.4028234663852886e38   # the largest finite float32: every number that reaches a kernel fits it
+F32_TINY = 1.1754943508222875e-38  # the smallest normal float32
+F32_BELOW_1 = 0.9999999403953552   # the largest float32 below 1
 
 # ---- values
 
