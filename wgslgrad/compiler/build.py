@@ -561,7 +561,7 @@ class _Builder:
             raise SpecError(pos, f"parameter '{path}' is already defined (at {first}); give this call a "
                                  f"different name=")
         self.param_pos[path] = pos
-        self.param_elements += math.prod(shape)
+        self.param_elements += -(-math.prod(shape) // 4) * 4   # each 16-byte aligned in the buffer
         if self.param_elements > MAX_TENSOR_ELEMENTS:
             raise SpecError(pos, f"the parameters would take {_bytes_text(4 * self.param_elements)} in all with "
                                  f"'{path}' {_shape_text(shape)}, more than one GPU buffer binds "
