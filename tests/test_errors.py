@@ -314,3 +314,13 @@ def test_syntax_error_recovery_stops_where_lines_cannot_be_told_apart():
     assert [(x.pos.line, x.pos.col) for x in e.errors] == [(2, 5)]
     e = errors_of("x = 1 2\nif x:\ny = 1\nz = 3 4\n")
     assert [x.msg for x in e.errors] == ["unexpected number 2", "expected an indented block, got name 'y'"]
+
+
+def test_every_bad_argument_of_a_call_is_reported():
+    src = ("x = Input(8, 8, 3)\ny = conv2d(x, 'a', kernel=0, padding='sam', name='..')\nz = dense(x, 0, use_bias=1)\n"
+           "Output(y)\nTrain(loss=mean(x), optimizer=Adam(lr=-1, beta1=2))\n")
+    e = errors_of(src)
+    assert [(x.pos.line, x.pos.col) for x in e.errors] == [(2, 15), (2, 20), (2, 30), (2, 45), (3, 14), (3, 17),
+                                                           (5, 36), (5, 43)]
+    assert_points(str(e), src, 2, 20, "conv2d() argument 'kernel' must be at least 1, got 0")
+    assert_points(str(e), src, 5, 43, "Adam() argument 'beta1' must be in [0, 1), got 2.0")

@@ -105,6 +105,27 @@ class Ctx:
                       + (did_you_mean(v, options) if isinstance(v, str) else ""))
         return v
 
+    def each(self, *checks: Callable[[], Any]) -> list[Any]:
+        """The values of every argument check, run in order; when several fail, each is reported (not only
+        the first), then the first is raised."""
+        out, errors = [], []
+        for check in checks:
+            try:
+                out.append(check())
+            except SpecError as e:
+                errors.append(e)
+                out.append(None)
+        if errors:
+            for e in errors[1:]:
+                self.b.report(e)
+            raise errors[0]
+        return out
+
+    def activation(self, v: Any) -> str | None:
+        if v in _NOT_ACTIVATIONS:
+            self.fail("activation", f"argument 'activation' cannot be {v!r}: {_NOT_ACTIVATIONS[v]}")
+        return None if v is None else self.choice(v, "activation", list(_ACTIVATIONS))
+
     def layer_name(self, v: Any) -> str | None:
         return None if v is None else check_path(v, self.at("name"), f"{self.name}() argument 'name'")
 
@@ -128,10 +149,7 @@ class Ctx:
         return self.b.param(self.pos, scope, leaf, shape, fans, trainable)
 
     def activate(self, y: Tensor, activation: Any, scope: str) -> Tensor:
-        if activation in _NOT_ACTIVATIONS:
-            self.fail("activation", f"argument 'activation' cannot be {activation!r}: "
-                                    f"{_NOT_ACTIVATIONS[activation]}")
-        act = None if activation is None else self.choice(activation, "activation", list(_ACTIVATIONS))
+        act = self.activation(activation)
         if act is None:
             return y
         op, arg = _ACTIVATIONS[act]
@@ -203,17 +221,24 @@ def Output(c: Ctx, x: Any, name: Any = None) -> None:
 
 @builtin
 def Adam(c: Ctx, lr: Any = 0.001, beta1: Any = 0.9, beta2: Any = 0.999, eps: Any = 1e-7) -> Optimizer:
-    lr, b1, b2, eps = (c.number(v, k) for v, k in ((lr, "lr"), (beta1, "beta1"), (beta2, "beta2"), (eps, "eps")))
-    for v, k in ((lr, "lr"), (eps, "eps")):
+    def step_size(v: Any, k: str) -> float:
+        v = c.number(v, k)
         if not v > 0:
             c.fail(k, f"argument '{k}' must be positive, got {v}")
         if v < F32_TINY:   # rounds to 0 (or loses its precision) in the float32 kernels
             c.fail(k, f"argument '{k}' must be at least {F32_TINY:.4g} (the smallest normal float32), got {v}")
-    for v, k in ((b1, "beta1"), (b2, "beta2")):
+        return v
+
+    def beta(v: Any, k: str) -> float:
+        v = c.number(v, k)
         if not 0 <= v < 1:
             c.fail(k, f"argument '{k}' must be in [0, 1), got {v}")
         if v > F32_BELOW_1:   # 1.0 in float32: Adam's bias correction would divide by zero
             c.fail(k, f"argument '{k}' must be at most {F32_BELOW_1!r} (it is 1.0 as a float32), got {v}")
+        return v
+
+    lr, b1, b2, eps = c.each(lambda: step_size(lr, "lr"), lambda: beta(beta1, "beta1"), lambda: beta(beta2, "beta2"),
+                             lambda: step_size(eps, "eps"))
     return Optimizer("adam", lr, b1, b2, eps)
 
 
@@ -238,13 +263,28 @@ def Train(c: Ctx, loss: Any, optimizer: Any = None, batch: Any = None, epochs: A
 
 # layers: weights Glorot-normal with Keras' fans (kh*kw*in, kh*kw*out), biases zero
 
+_NO_FILTERS = object()   # depthwise_conv2d has no `filters` argument
+
+
+def _window_layer(c: Ctx, x: Any, filters: Any, kernel: Any, stride: Any, padding: Any, use_bias: Any,
+                  activation: Any, trainable: Any, name: Any) -> list[Any]:
+    """A conv layer's arguments, every one checked (and each bad one reported): x, filters, kernel, stride,
+    use_bias, trainable, name."""
+    x, co, k, s, _, bias, _, train, lname = c.each(
+        lambda: c.image(x, "x"), lambda: None if filters is _NO_FILTERS else c.integer(filters, "filters"),
+        lambda: c.pair(kernel, "kernel"), lambda: c.pair(stride, "stride"),
+        lambda: c.choice(padding, "padding", ("same", "valid")), lambda: c.flag(use_bias, "use_bias"),
+        lambda: c.activation(activation), lambda: c.flag(trainable, "trainable"), lambda: c.layer_name(name))
+    return [x, co, k, s, bias, train, lname]
+
 
 @builtin
 def conv2d(c: Ctx, x: Any, filters: Any, kernel: Any = 3, stride: Any = 1, padding: Any = "same",
            use_bias: Any = True, activation: Any = None, trainable: Any = True, name: Any = None) -> Tensor:
-    x, co, k, s = c.image(x, "x"), c.integer(filters, "filters"), c.pair(kernel, "kernel"), c.pair(stride, "stride")
-    pad, bias, train = c.padding(x, k, s, padding), c.flag(use_bias, "use_bias"), c.flag(trainable, "trainable")
-    scope, ci, taps = c.scope(c.layer_name(name)), x.shape[3], k[0] * k[1]
+    x, co, k, s, bias, train, lname = _window_layer(c, x, filters, kernel, stride, padding, use_bias, activation,
+                                                   trainable, name)
+    pad = c.padding(x, k, s, padding)
+    scope, ci, taps = c.scope(lname), x.shape[3], k[0] * k[1]
     srcs = [x, c.param(scope, "filters", (*k, ci, co), (taps * ci, taps * co), train)]
     if bias:
         srcs.append(c.param(scope, "bias", (co,), (co, co), train))
@@ -255,9 +295,10 @@ def conv2d(c: Ctx, x: Any, filters: Any, kernel: Any = 3, stride: Any = 1, paddi
 def depthwise_conv2d(c: Ctx, x: Any, kernel: Any = 3, stride: Any = 1, padding: Any = "same",
                      use_bias: Any = True, activation: Any = None, trainable: Any = True,
                      name: Any = None) -> Tensor:
-    x, k, s = c.image(x, "x"), c.pair(kernel, "kernel"), c.pair(stride, "stride")
-    pad, bias, train = c.padding(x, k, s, padding), c.flag(use_bias, "use_bias"), c.flag(trainable, "trainable")
-    scope, ch, taps = c.scope(c.layer_name(name)), x.shape[3], k[0] * k[1]
+    x, _, k, s, bias, train, lname = _window_layer(c, x, _NO_FILTERS, kernel, stride, padding, use_bias,
+                                                  activation, trainable, name)
+    pad = c.padding(x, k, s, padding)
+    scope, ch, taps = c.scope(lname), x.shape[3], k[0] * k[1]
     srcs = [x, c.param(scope, "depthwise_filter", (*k, ch, 1), (taps * ch, taps), train)]
     if bias:
         srcs.append(c.param(scope, "bias", (ch,), (ch, ch), train))
@@ -268,9 +309,10 @@ def depthwise_conv2d(c: Ctx, x: Any, kernel: Any = 3, stride: Any = 1, padding: 
 def separable_conv2d(c: Ctx, x: Any, filters: Any, kernel: Any = 3, stride: Any = 1, padding: Any = "same",
                      use_bias: Any = True, activation: Any = None, trainable: Any = True,
                      name: Any = None) -> Tensor:
-    x, co, k, s = c.image(x, "x"), c.integer(filters, "filters"), c.pair(kernel, "kernel"), c.pair(stride, "stride")
-    pad, bias, train = c.padding(x, k, s, padding), c.flag(use_bias, "use_bias"), c.flag(trainable, "trainable")
-    scope, ch, taps = c.scope(c.layer_name(name)), x.shape[3], k[0] * k[1]
+    x, co, k, s, bias, train, lname = _window_layer(c, x, filters, kernel, stride, padding, use_bias, activation,
+                                                   trainable, name)
+    pad = c.padding(x, k, s, padding)
+    scope, ch, taps = c.scope(lname), x.shape[3], k[0] * k[1]
     dw = c.param(scope, "depthwise_filter", (*k, ch, 1), (taps * ch, taps), train)
     pw = [c.param(scope, "pointwise_filter", (1, 1, ch, co), (ch, co), train)]
     if bias:
@@ -283,12 +325,13 @@ def separable_conv2d(c: Ctx, x: Any, filters: Any, kernel: Any = 3, stride: Any 
 @builtin
 def dense(c: Ctx, x: Any, units: Any, use_bias: Any = True, activation: Any = None, trainable: Any = True,
           name: Any = None) -> Tensor:
-    x, u, bias, train = c.tensor(x, "x"), c.integer(units, "units"), c.flag(use_bias, "use_bias"), \
-        c.flag(trainable, "trainable")
+    x, u, bias, _, train, lname = c.each(
+        lambda: c.tensor(x, "x"), lambda: c.integer(units, "units"), lambda: c.flag(use_bias, "use_bias"),
+        lambda: c.activation(activation), lambda: c.flag(trainable, "trainable"), lambda: c.layer_name(name))
     if len(x.shape) < 2:
         raise SpecError(c.pos, f"dense() expects an input of rank 2 or more ([batch, features]), "
                                f"got {fmt_shape(x.shape)}")
-    scope, f = c.scope(c.layer_name(name)), math.prod(x.shape[1:])
+    scope, f = c.scope(lname), math.prod(x.shape[1:])
     srcs = [c.param(scope, "weights", (f, u), (f, u), train)]
     if bias:
         srcs.append(c.param(scope, "bias", (u,), (u, u), train))
@@ -334,8 +377,10 @@ def leaky_relu(c: Ctx, x: Any, alpha: Any = 0.2) -> Tensor:
 
 
 def _pool(c: Ctx, op: Op, x: Any, size: Any, stride: Any, padding: Any) -> Tensor:
-    x, k = c.image(x, "x"), c.pair(size, "size")
-    s = k if stride is None else c.pair(stride, "stride")
+    x, k, s, _ = c.each(lambda: c.image(x, "x"), lambda: c.pair(size, "size"),
+                        lambda: None if stride is None else c.pair(stride, "stride"),
+                        lambda: c.choice(padding, "padding", ("same", "valid")))
+    s = k if s is None else s
     pad = c.padding(x, k, s, padding)
     return c.node(op, [x], c.scope(), size=k, stride=s, pad=pad)
 
