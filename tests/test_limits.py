@@ -211,3 +211,32 @@ def test_summary_and_lowering_of_a_stride_beyond_the_input():
 ])
 def test_adam_settings_must_survive_float32(src, col, msg):
     assert_error(f"x = Input(3)\nOutput(x)\nTrain(loss=mean(x), optimizer=\n{src})\n", 4, col, msg)
+
+
+# ---- through the command line: exit 1 with the message, never a traceback
+
+
+@pytest.mark.parametrize("src,msg", [
+    ("a = 0x_\n", "invalid number '0x_'"),
+    ('a = "\\U00110000"\n', "bad escape in a string"),
+    ("x = Input(3)\nOutput(" + "relu(" * 600 + "x" + ")" * 600 + ")\n", "more than 100 deep"),
+    ("x = Input(3)\nOutput(concat([mean(x), mean(x)]))\n", "one in the list is a scalar"),
+    ("x = Input(10**200, 10**200)\nOutput(x)\n", "more than one GPU buffer binds"),
+    ("x = Input(3)\nloss = mean(x)\nOutput(loss)\nTrain(loss=mse(dense(x, 3), x))\n", "an Output named 'loss'"),
+])
+@pytest.mark.parametrize("command", ["check", "summary", "wgsl"])
+def test_cli_exits_1_with_the_message(tmp_path, capsys, src, msg, command):
+    from wgslgrad.cli import main
+    spec = tmp_path / "model.py"
+    spec.write_text(src)
+    assert main([command, str(spec)]) == 1
+    err = capsys.readouterr().err
+    assert msg in err and "Traceback" not in err
+
+
+def test_a_depthwise_window_of_100_compiles_to_small_wgsl(tmp_path, capsys):
+    from wgslgrad.cli import main
+    spec = tmp_path / "model.py"
+    spec.write_text("x = Input(8, 8, 3)\nOutput(depthwise_conv2d(x, kernel=100))\n")
+    assert main(["wgsl", str(spec)]) == 0
+    assert len(capsys.readouterr().out) < 10_000    # was 1.4 MB
