@@ -240,3 +240,11 @@ def test_a_depthwise_window_of_100_compiles_to_small_wgsl(tmp_path, capsys):
     spec.write_text("x = Input(8, 8, 3)\nOutput(depthwise_conv2d(x, kernel=100))\n")
     assert main(["wgsl", str(spec)]) == 0
     assert len(capsys.readouterr().out) < 10_000    # was 1.4 MB
+
+
+def test_huge_ints_in_messages_are_shortened():
+    assert_error("x = Input(3)\nOutput(leaky_relu(x, -10**100))\n", 2, 22,
+                 "leaky_relu() argument 'alpha' must be a finite number that fits a 32-bit float (at most 3.403e+38 "
+                 "in size), got about -10^100")
+    assert_error("x = Input(3)\nOutput(x + 2**1000)\n", 2, 10,
+                 "the number about 10^301 does not fit a 32-bit float (finite, at most 3.403e+38 in size)")

@@ -42,6 +42,7 @@ from .values import (
     has_poison,
     is_num,
     keyword_hint,
+    number_text,
     kind,
 )
 
@@ -549,7 +550,7 @@ class _Builder:
         bad = next((x for x in numbers if not abs(x) <= F32_MAX), None)   # NaN fails the test too
         values = tuple(float(x) for x in numbers) if bad is None else ()
         if bad is not None:
-            raise SpecError(pos, f"the number {bad!r} does not fit a 32-bit float (finite, at most {F32_MAX:.4g} "
+            raise SpecError(pos, f"the number {number_text(bad)} does not fit a 32-bit float (finite, at most {F32_MAX:.4g} "
                                  "in size)")
         return self.leaf(Op.CONST, shape, {"value": values}, pos, scope, False)
 

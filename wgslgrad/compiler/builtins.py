@@ -29,6 +29,7 @@ from .values import (
     did_you_mean,
     is_num,
     kind,
+    number_text,
 )
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ class Ctx:
             self.want(arg, "a number", v)
         if not abs(v) <= F32_MAX:   # NaN fails this too
             self.fail(arg, f"argument '{arg}' must be a finite number that fits a 32-bit float (at most "
-                           f"{F32_MAX:.4g} in size), got {v!r}")
+                           f"{F32_MAX:.4g} in size), got {number_text(v)}")
         return float(v)
 
     def flag(self, v: Any, arg: str) -> bool:

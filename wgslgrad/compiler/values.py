@@ -217,6 +217,13 @@ def keyword_hint(name: str, options: Sequence[str]) -> str:
     return did_you_mean(name, options)
 
 
+def number_text(v: Any) -> str:
+    """A number for a message: repr, or `10^N`-style for an int too long to read."""
+    if isinstance(v, int) and abs(v) >= 10**20:
+        return f"about {'-' if v < 0 else ''}10^{len(str(abs(v))) - 1}"
+    return repr(v)
+
+
 def clip(text: str, n: int = 40) -> str:
     """`text`, cut to `n` characters with '...' when longer: user text quoted in messages."""
     return text if len(text) <= n else text[:n] + "..."
