@@ -42,8 +42,8 @@ from .values import (
     has_poison,
     is_num,
     keyword_hint,
-    number_text,
     kind,
+    number_text,
 )
 
 
