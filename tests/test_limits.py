@@ -248,3 +248,8 @@ def test_huge_ints_in_messages_are_shortened():
                  "in size), got about -10^100")
     assert_error("x = Input(3)\nOutput(x + 1" + "0" * 300 + ")\n", 2, 10,
                  "the number about 10^300 does not fit a 32-bit float (finite, at most 3.403e+38 in size)")
+
+
+def test_a_forward_pass_is_at_most_1e13_flops():
+    assert_error("x = Input(2048, 2048, 8)\nOutput(conv2d(x, 8, kernel=256))\n", 2, 8,
+                 "a forward pass would take more than 1e+13 FLOPs from here on: use smaller layers")

@@ -17,9 +17,11 @@ from .builtins import Ctx
 from .errors import SpecError, SpecErrors
 from .ir import Graph, Op, Pos, Shape, ShapeError
 from .parse import UNSUPPORTED_KEYWORDS
+from .summary import node_flops
 from .values import (
     F32_MAX,
     MAX_DEPTH,
+    MAX_FLOPS,
     MAX_LIST,
     MAX_LIST_DEPTH,
     MAX_NODES,
@@ -116,6 +118,7 @@ class _Builder:
         self.sizes = Sizes()
         self.elements = 0          # the sum of every tensor's size so far (MAX_TOTAL_ELEMENTS)
         self.param_elements = 0    # the parameters' (one buffer: MAX_TENSOR_ELEMENTS)
+        self.flops = 0             # of one forward pass so far (MAX_FLOPS)
         self.param_pos: dict[str, Pos] = {}
         self.output_pos: dict[str, Pos] = {}
         self.declared: set[str] = set()          # Output/Train were called (even with bad arguments)
@@ -518,6 +521,11 @@ class _Builder:
                 raise SpecError(pos, str(e)) from None
             self._made[key] = i
             self.count_memory(self.g.nodes[i].shape, pos, any(t.batched for t in srcs))
+            self.flops += node_flops(self.g, self.g.nodes[i])
+            if self.flops > MAX_FLOPS:
+                batch = " a smaller batch or" if self.g.batch > 1 else ""
+                raise _Abort(pos, f"a forward pass would take more than {MAX_FLOPS:.0e} FLOPs from here on: use"
+                                  f"{batch} smaller layers")
         return Tensor(i, self.g.nodes[i].shape, any(t.batched for t in srcs))
 
     def room_for_a_node(self, pos: Pos) -> None:

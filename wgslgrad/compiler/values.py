@@ -25,6 +25,7 @@ MAX_CONCAT = 256          # tensors joined by one concat (a kernel per 6 of them
 MAX_TENSOR_ELEMENTS = 2**25   # f32 elements of one tensor, and of all parameters together: 128 MiB, the
 #                               most WebGPU binds of one buffer by default (maxStorageBufferBindingSize)
 MAX_TOTAL_ELEMENTS = 2**31    # f32 elements of all tensors of the forward graph together: 8 GiB
+MAX_FLOPS = 10**13            # FLOPs of one forward pass (summary.node_flops): ResNet-50 at batch 1024
 MAX_WINDOW = 2**16            # a kernel, pool size or stride, per axis: index arithmetic stays within i32
 MAX_PHASES = 256              # stride phases of a trained conv2d's input gradient (one branch of WGSL each)
 MAX_NAME = 64             # characters of an Input or Output name, or of one component of a layer name
