@@ -253,3 +253,12 @@ def test_huge_ints_in_messages_are_shortened():
 def test_a_forward_pass_is_at_most_1e13_flops():
     assert_error("x = Input(2048, 2048, 8)\nOutput(conv2d(x, 8, kernel=256))\n", 2, 8,
                  "a forward pass would take more than 1e+13 FLOPs from here on: use smaller layers")
+
+
+def test_the_generated_program_is_estimated_and_bounded():
+    src = "x = Input(4)\nfor i in range(400):\n    y = concat([" + "x, " * 199 + "x + i])\n    Output(y, name=names[i])\n"
+    names = "names = [" + ", ".join(f"'y{i}'" for i in range(400)) + "]\n"
+    assert_error(names + src, 5, 5, "the generated program would be about 40.1 MiB of WGSL (14,000 kernels), more "
+                                    "than 32.0 MiB: use fewer layers or concat fewer tensors")
+    # the same concats unused by any Output generate nothing
+    compile_spec("x = Input(4)\nfor i in range(400):\n    y = concat([" + "x, " * 199 + "x + i])\nOutput(x)\n", "m.py")

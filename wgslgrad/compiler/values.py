@@ -20,6 +20,9 @@ MAX_LIST = 100_000        # items in one list, its nested lists' items included 
 MAX_LIST_DEPTH = 100      # lists inside lists
 MAX_NODES = 2_000         # nodes of the forward graph: each becomes a kernel or none (fused), and a training
 #                           step adds a kernel or two for its gradient; about 7 MB of WGSL at most in all
+MAX_WGSL_BYTES = 32 * 2**20   # the generated program, as build estimates it (forward and training step)
+WGSL_PER_KERNEL = 3_000       # bytes of WGSL per kernel, about (landmark68's training step: 3.2 KB)
+WGSL_PER_PHASE = 300          # bytes per stride phase of a conv2d input gradient, about
 MAX_RANK = 8              # axes of a tensor, the batch included (kernels unroll over axes)
 MAX_CONCAT = 256          # tensors joined by one concat (a kernel per 6 of them, a slice each to train)
 MAX_TENSOR_ELEMENTS = 2**25   # f32 elements of one tensor, and of all parameters together: 128 MiB, the
