@@ -12,7 +12,7 @@ import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import ast
+from . import ast, limits
 from .builtins import Ctx
 from .errors import SpecError, SpecErrors
 from .ir import Graph, Op, Pos, Shape, ShapeError
@@ -25,15 +25,11 @@ from .values import (
     MAX_LIST,
     MAX_LIST_DEPTH,
     MAX_NODES,
-    MAX_PHASES,
     MAX_STEPS,
     MAX_TENSOR_ELEMENTS,
     MAX_TOTAL_ELEMENTS,
-    MAX_WGSL_BYTES,
     NAME_HINTS,
     POISON,
-    WGSL_PER_KERNEL,
-    WGSL_PER_PHASE,
     Arg,
     Builtin,
     Env,
@@ -152,55 +148,14 @@ class _Builder:
             pos = module.body[-1].pos if module.body else module.pos
             self.report(SpecError(pos, "the spec has no Output(...); add Output(tensor) to name the model's "
                                        "result"))
-        if not self.errors:
-            self.check_generated_size(module)
+        if not self.errors:   # what lowering will generate, estimated from the finished graph
+            out_pos = next(iter(self.output_pos.values()), module.pos)
+            for err in limits.generated_size(self.g, self.train_pos or out_pos):
+                self.report(err)
         loss_out = self.g.outputs.get("loss")
         if self.g.loss is not None and loss_out is not None and loss_out != self.g.loss:
             self.report(SpecError(self.output_pos["loss"], "an Output named 'loss' is not the Train loss, which "
                                                            "training reports as 'loss': rename this Output"))
-
-    def check_generated_size(self, module: ast.Module) -> None:
-        """Estimate the WGSL that lowering will generate (forward and, with a Train, the training step) and
-        refuse it over MAX_WGSL_BYTES: a kernel per computed node (about WGSL_PER_KERNEL bytes), one per 6
-        sources of a concat, a kernel or two per node's gradient, and one branch per stride phase of a trained
-        conv2d's input gradient (min(stride, size) per axis, lower_backward_conv.conv_dx_phases; each also
-        at most MAX_PHASES)."""
-        g = self.g
-        needed = _reachable(g, [*g.outputs.values(), *([] if g.loss is None else [g.loss])])
-        kernels = sum(-(-len(n.srcs) // 6) if n.op is Op.CONCAT else 1 for n in (g.nodes[i] for i in needed)
-                      if n.op not in (Op.INPUT, Op.PARAM, Op.CONST, Op.RESHAPE))
-        phases = 0
-        if g.loss is not None:
-            kernels, phases = self.training_kernels(kernels)
-        size = kernels * WGSL_PER_KERNEL + phases * WGSL_PER_PHASE
-        if size > MAX_WGSL_BYTES:
-            pos = self.train_pos or next(iter(self.output_pos.values()), module.pos)
-            self.report(SpecError(pos, f"the generated program would be about {_bytes_text(size)} of WGSL "
-                                       f"({kernels:,} kernels), more than {_bytes_text(MAX_WGSL_BYTES)}: use fewer "
-                                       "layers or concat fewer tensors"))
-
-    def training_kernels(self, forward: int) -> tuple[int, int]:
-        """(kernels, stride phases) of a training step; a conv2d over MAX_PHASES phases is reported."""
-        g = self.g
-        kernels, phases = forward, 0
-        from_param: list[bool] = []
-        for n in g.nodes:
-            from_param.append((n.op is Op.PARAM and bool(n.arg.get("trainable", True)))
-                              or any(from_param[s] for s in n.srcs))
-        for i in sorted(_reachable(g, [g.loss])):  # type: ignore[list-item]
-            n = g.nodes[i]
-            if not from_param[i] or n.op in (Op.PARAM, Op.RESHAPE):
-                continue
-            kernels += len(n.srcs) if n.op is Op.CONCAT else 2     # a slice per source; else dx and dw
-            if n.op is Op.CONV2D and from_param[n.srcs[0]] and n.pos is not None:
-                (sh, sw), x = n.arg["stride"], g.nodes[n.srcs[0]].shape
-                count = min(sh, x[1]) * min(sw, x[2])
-                phases += count
-                if count > MAX_PHASES:
-                    self.report(SpecError(n.pos, f"training through this conv2d (stride ({sh}, {sw}) on "
-                                                 f"{_shape_text(x)}) needs {count:,} stride phases, more than "
-                                                 f"{MAX_PHASES}: use strides of at most 16"))
-        return kernels, phases
 
     def tick(self, work: int = 1) -> None:
         """Count `work` units (a statement, a call, a loop iteration, a list item); stop past MAX_STEPS."""
@@ -565,11 +520,11 @@ class _Builder:
         n = math.prod(shape)
         advice = f"use a smaller batch or {smaller}" if batched and self.g.batch > 1 else f"use {smaller}"
         if n > MAX_TENSOR_ELEMENTS:
-            raise SpecError(pos, f"this tensor {_shape_text(shape)} would take {_bytes_text(4 * n)}, more than one "
-                                 f"GPU buffer binds ({_bytes_text(4 * MAX_TENSOR_ELEMENTS)}): {advice}")
+            raise SpecError(pos, f"this tensor {limits.shape_text(shape)} would take {limits.bytes_text(4 * n)}, more than one "
+                                 f"GPU buffer binds ({limits.bytes_text(4 * MAX_TENSOR_ELEMENTS)}): {advice}")
         self.elements += n
         if self.elements > MAX_TOTAL_ELEMENTS:
-            raise _Abort(pos, f"the model's tensors would take more than {_bytes_text(4 * MAX_TOTAL_ELEMENTS)} in all "
+            raise _Abort(pos, f"the model's tensors would take more than {limits.bytes_text(4 * MAX_TOTAL_ELEMENTS)} in all "
                               f"(the sum of every value's size) from here on: {advice}")
 
     def const(self, v: Any, pos: Pos, scope: str) -> Tensor:
@@ -593,9 +548,9 @@ class _Builder:
         self.param_pos[path] = pos
         self.param_elements += -(-math.prod(shape) // 4) * 4   # each 16-byte aligned in the buffer
         if self.param_elements > MAX_TENSOR_ELEMENTS:
-            raise SpecError(pos, f"the parameters would take {_bytes_text(4 * self.param_elements)} in all with "
-                                 f"'{path}' {_shape_text(shape)}, more than one GPU buffer binds "
-                                 f"({_bytes_text(4 * MAX_TENSOR_ELEMENTS)}): use fewer or smaller layers")
+            raise SpecError(pos, f"the parameters would take {limits.bytes_text(4 * self.param_elements)} in all with "
+                                 f"'{path}' {limits.shape_text(shape)}, more than one GPU buffer binds "
+                                 f"({limits.bytes_text(4 * MAX_TENSOR_ELEMENTS)}): use fewer or smaller layers")
         init = "zeros" if leaf == "bias" else "glorot_normal"
         t = self.leaf(Op.PARAM, shape, {"name": path, "init": init, "fan_in": fans[0], "fan_out": fans[1],
                                         "trainable": trainable}, pos, scope, False)
@@ -625,30 +580,6 @@ def _call_note(calls: list[tuple[str, Pos]]) -> str:
             parts.append([f, p, 1])
     text = [f"in {f}() called at {p}" + (f" ({n} times)" if n > 1 else "") for f, p, n in parts[:3]]
     return ", ".join(text) + (", ..." if len(parts) > 3 else "")
-
-
-def _reachable(g: Graph, roots: list[int]) -> set[int]:
-    """The nodes that `roots` are computed from, roots included."""
-    seen: set[int] = set()
-    stack = list(roots)
-    while stack:
-        i = stack.pop()
-        if i not in seen:
-            seen.add(i)
-            stack.extend(g.nodes[i].srcs)
-    return seen
-
-
-def _shape_text(shape: Shape) -> str:
-    """A shape for a message, its sizes shortened when absurdly long (Input(10**200))."""
-    return "[" + ",".join(str(d) if d < 10**12 else f"10^{len(str(d)) - 1}" for d in shape) + "]"
-
-
-def _bytes_text(n: int) -> str:
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= size:
-            return f"{n / size:,.1f} {unit}" if n < 2**70 else f"about 10^{len(str(n // size)) - 1} {unit}"
-    return f"{n} bytes"
 
 
 def _unknown(name: str, visible: list[str]) -> str:
