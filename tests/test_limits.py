@@ -262,3 +262,8 @@ def test_the_generated_program_is_estimated_and_bounded():
                                     "than 32.0 MiB: use fewer layers or concat fewer tensors")
     # the same concats unused by any Output generate nothing
     compile_spec("x = Input(4)\nfor i in range(400):\n    y = concat([" + "x, " * 199 + "x + i])\nOutput(x)\n", "m.py")
+
+
+def test_epochs_are_bounded():
+    assert_error("x = Input(3)\nOutput(x)\nTrain(loss=mean(x), epochs=10**100)\n", 3, 21,
+                 "Train() argument 'epochs' must be at most 1,000,000, got about 10^100")

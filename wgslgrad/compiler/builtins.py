@@ -17,6 +17,7 @@ from .values import (
     F32_MAX,
     F32_TINY,
     MAX_CONCAT,
+    MAX_EPOCHS,
     MAX_LIST,
     MAX_RANK,
     MAX_WINDOW,
@@ -257,9 +258,12 @@ def Train(c: Ctx, loss: Any, optimizer: Any = None, batch: Any = None, epochs: A
     if not isinstance(opt, Optimizer):
         c.want("optimizer", "an optimizer such as Adam(lr=0.001)", opt)
     b.train_batch = None if batch is None else c.integer(batch, "batch")
+    epochs = c.integer(epochs, "epochs")
+    if epochs > MAX_EPOCHS:
+        c.fail("epochs", f"argument 'epochs' must be at most {MAX_EPOCHS:,}, got {number_text(epochs)}")
     b.g.loss = t.id
     b.g.train = {"optimizer": opt.name, "lr": opt.lr, "beta1": opt.beta1, "beta2": opt.beta2, "eps": opt.eps,
-                 "batch": b.g.batch, "epochs": c.integer(epochs, "epochs")}
+                 "batch": b.g.batch, "epochs": epochs}
 
 
 # layers: weights Glorot-normal with Keras' fans (kh*kw*in, kh*kw*out), biases zero

@@ -31,6 +31,7 @@ MAX_TOTAL_ELEMENTS = 2**31    # f32 elements of all tensors of the forward graph
 MAX_FLOPS = 10**13            # FLOPs of one forward pass (summary.node_flops): ResNet-50 at batch 1024
 MAX_WINDOW = 2**16            # a kernel, pool size or stride, per axis: index arithmetic stays within i32
 MAX_PHASES = 256              # stride phases of a trained conv2d's input gradient (one branch of WGSL each)
+MAX_EPOCHS = 1_000_000       # Train(epochs=...)
 MAX_NAME = 64             # characters of an Input or Output name, or of one component of a layer name
 F32_MAX = 3.4028234663852886e38   # the largest finite float32: every number that reaches a kernel fits it
 F32_TINY = 1.1754943508222875e-38  # the smallest normal float32
