@@ -267,3 +267,8 @@ def test_the_generated_program_is_estimated_and_bounded():
 def test_epochs_are_bounded():
     assert_error("x = Input(3)\nOutput(x)\nTrain(loss=mean(x), epochs=10**100)\n", 3, 21,
                  "Train() argument 'epochs' must be at most 1,000,000, got about 10^100")
+
+
+def test_the_source_is_at_most_a_million_characters():
+    src = "x = Input(3)\nOutput(x)\n" + "# padding\n" * 100_000
+    assert_error(src, 1, 1, "the spec is 1,000,022 characters long, more than 1,000,000")

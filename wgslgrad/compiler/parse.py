@@ -34,6 +34,7 @@ UNSUPPORTED_KEYWORDS = {
     "break": "'break' is not supported in a spec", "continue": "'continue' is not supported in a spec",
 }
 
+MAX_SOURCE = 1_000_000    # characters of a spec
 MAX_SYNTAX_ERRORS = 20    # syntax errors reported from one spec (parsing resumes on the next line)
 MAX_NESTING = 100         # brackets, calls, operators and blocks inside one another
 MAX_INT_DIGITS = 310      # an int literal's digits: 1024 bits, as the builder's arithmetic allows
@@ -113,6 +114,9 @@ def parse(text: str, filename: str) -> ast.Module:
     text = text.replace("\r\n", "\n")
     if not text.endswith("\n"):
         text += "\n"
+    if len(text) > MAX_SOURCE:   # lark's time and memory grow with it
+        raise SpecErrors([SpecError(Pos(filename, 1, 1), f"the spec is {len(text):,} characters long, more than "
+                                                         f"{MAX_SOURCE:,}")], text[:10_000])
     first = _first_indented_line(text)
     if first:
         raise SpecErrors([SpecError(Pos(filename, *first), "unexpected indent")], text)
