@@ -271,4 +271,4 @@ def test_epochs_are_bounded():
 
 def test_the_source_is_at_most_a_million_characters():
     src = "x = Input(3)\nOutput(x)\n" + "# padding\n" * 100_000
-    assert_error(src, 1, 1, "the spec is 1,000,022 characters long, more than 1,000,000")
+    assert_error(src, 1, 1, "the spec is 1,000,023 characters long, more than 1,000,000")
