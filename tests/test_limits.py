@@ -269,6 +269,13 @@ def test_epochs_are_bounded():
                  "Train() argument 'epochs' must be at most 1,000,000, got about 10^100")
 
 
-def test_the_source_is_at_most_a_million_characters():
-    src = "x = Input(3)\nOutput(x)\n" + "# padding\n" * 100_000
-    assert_error(src, 1, 1, "the spec is 1,000,023 characters long, more than 1,000,000")
+def test_the_source_is_at_most_100_000_characters():
+    src = "x = Input(3)\nOutput(x)\n" + "# padding\n" * 10_000
+    assert_error(src, 1, 1, "the spec is 100,023 characters long, more than 100,000")
+
+
+def test_resuming_after_syntax_errors_parses_a_bounded_amount():
+    """Each resumption parses up to the next error again: at most 300,000 characters in all."""
+    body = "# a comment that lark skips quickly enough\n" * 220      # 9,460 characters
+    assert len(errors_of((body + "y = 1 2\n") * 3).errors) == 3
+    assert len(errors_of((body + "y = 1 2\n") * 10).errors) == 8   # 9.5k + 19k + ... + 76k > 300k

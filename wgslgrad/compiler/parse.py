@@ -34,7 +34,8 @@ UNSUPPORTED_KEYWORDS = {
     "break": "'break' is not supported in a spec", "continue": "'continue' is not supported in a spec",
 }
 
-MAX_SOURCE = 1_000_000    # characters of a spec
+MAX_SOURCE = 100_000      # characters of a spec (landmark68's is 2,000): lark parses about 50,000 a second
+MAX_PARSED = 3 * MAX_SOURCE   # characters parsed in all while resuming after syntax errors
 MAX_SYNTAX_ERRORS = 20    # syntax errors reported from one spec (parsing resumes on the next line)
 MAX_NESTING = 100         # brackets, calls, operators and blocks inside one another
 MAX_INT_DIGITS = 310      # an int literal's digits: 1024 bits, as the builder's arithmetic allows
@@ -144,11 +145,12 @@ def parse(text: str, filename: str) -> ast.Module:
 def _parse_recovering(text: str, filename: str) -> tuple[Tree | None, list[SpecError]]:
     """The parse tree and the syntax errors found. After an error confined to one line (no bracket open
     across lines, no indentation problem), that line is replaced by `pass` (or a block header when an
-    indented block follows) and parsing starts again, so that later errors are reported too, up to MAX_SYNTAX_ERRORS.
+    indented block follows) and parsing starts again, so that later errors are reported too, up to
+    MAX_SYNTAX_ERRORS and MAX_PARSED characters parsed in all.
     The tree is None unless the parse (with the replaced lines) got through."""
     parser = _parser()
     errors: list[SpecError] = []
-    work = text
+    work, parsed = text, 0
     for _ in range(MAX_SYNTAX_ERRORS):
         with _lock:
             try:
@@ -165,7 +167,8 @@ def _parse_recovering(text: str, filename: str) -> tuple[Tree | None, list[SpecE
             except RecursionError:
                 errors.append(SpecError(Pos(filename, 1, 1), "the spec is nested too deeply"))
                 return None, errors
-        recoverable = (not bracket_open and not err.msg.startswith(_UNRECOVERABLE)
+        parsed += sum(len(line) + 1 for line in work.split("\n", err.pos.line)[: err.pos.line])
+        recoverable = (not bracket_open and not err.msg.startswith(_UNRECOVERABLE) and parsed < MAX_PARSED
                        and (not errors or err.pos.line > errors[-1].pos.line))
         errors.append(err)
         work = _skip_line(work, err.pos.line) if recoverable else None  # type: ignore[assignment]
