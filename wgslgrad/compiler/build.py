@@ -115,6 +115,7 @@ class _Builder:
         self.calls: list[tuple[str, Pos]] = []   # user-function calls in progress, for error notes
         self.steps = 0
         self.sizes = Sizes()
+        self._unknown: dict[Pos, str] = {}      # the message for an unknown name, by where it is used
         self.elements = 0          # the sum of every tensor's size so far (MAX_TOTAL_ELEMENTS)
         self.param_elements = 0    # the parameters' (one buffer: MAX_TENSOR_ELEMENTS)
         self.flops = 0             # of one forward pass so far (MAX_FLOPS)
@@ -280,7 +281,9 @@ class _Builder:
             try:
                 return env.lookup(e.id)
             except KeyError:
-                raise SpecError(e.pos, _unknown(e.id, env.visible())) from None
+                if e.pos not in self._unknown:   # a loop meets it again and again: one did-you-mean search
+                    self._unknown[e.pos] = _unknown(e.id, env.visible())
+                raise SpecError(e.pos, self._unknown[e.pos]) from None
         if isinstance(e, (ast.ListExpr, ast.TupleExpr)):
             return self.make_list([self.eval(x, env) for x in e.elts], e.pos, isinstance(e, ast.TupleExpr))
         if isinstance(e, ast.Call):
