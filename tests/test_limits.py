@@ -279,3 +279,10 @@ def test_resuming_after_syntax_errors_parses_a_bounded_amount():
     body = "# a comment that lark skips quickly enough\n" * 220      # 9,460 characters
     assert len(errors_of((body + "y = 1 2\n") * 3).errors) == 3
     assert len(errors_of((body + "y = 1 2\n") * 10).errors) == 8   # 9.5k + 19k + ... + 76k > 300k
+
+
+def test_errors_are_capped_per_place_and_in_all():
+    e = errors_of("for i in range(1000):\n    y = [1][i + 1]\n" + OUT)
+    assert [x.msg for x in e.errors] == [f"index {i} is out of range for a list of length 1" for i in (1, 2, 3)]
+    src = "".join(f"y{i} = [1][{i + 1}]\n" for i in range(300)) + OUT
+    assert len(errors_of(src).errors) == 100

@@ -47,6 +47,9 @@ from .values import (
     number_text,
 )
 
+MAX_ERRORS = 100    # errors reported from one spec
+MAX_ERRORS_AT = 3   # errors reported at one place
+
 
 class _Poisoned(Exception):
     """Errors were already reported; the expression's value is POISON."""
@@ -109,6 +112,7 @@ class _Builder:
         self.g = Graph(batch=batch)
         self.errors: list[SpecError] = []
         self._seen: set[tuple[Pos, str]] = set()
+        self._errors_at: dict[Pos, int] = {}
         self._made: dict[tuple[Op, tuple[int, ...], str], int] = {}   # identical computed nodes, made once
         self.globals = Env()
         self.scope = Scope("")
@@ -126,9 +130,13 @@ class _Builder:
         self.train_batch: int | None = None
 
     def report(self, e: SpecError) -> None:
-        if (e.pos, e.msg) in self._seen:
+        """Keep `e`, unless it repeats one already kept, or its place (a loop varies a message's numbers) or the
+        spec already has enough of them (MAX_ERRORS_AT, MAX_ERRORS)."""
+        at = self._errors_at.get(e.pos, 0)
+        if (e.pos, e.msg) in self._seen or at >= MAX_ERRORS_AT or len(self.errors) >= MAX_ERRORS:
             return
         self._seen.add((e.pos, e.msg))
+        self._errors_at[e.pos] = at + 1
         if not e.note and self.calls:
             e = SpecError(e.pos, e.msg, _call_note(self.calls))
         self.errors.append(e)
