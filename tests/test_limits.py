@@ -286,3 +286,19 @@ def test_errors_are_capped_per_place_and_in_all():
     assert [x.msg for x in e.errors] == [f"index {i} is out of range for a list of length 1" for i in (1, 2, 3)]
     src = "".join(f"y{i} = [1][{i + 1}]\n" for i in range(300)) + OUT
     assert len(errors_of(src).errors) == 100
+
+
+def test_load_spec_reads_only_regular_files_of_bounded_size(tmp_path):
+    import os
+
+    from wgslgrad.compiler.frontend import load_spec
+    fifo = tmp_path / "fifo.py"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="it is not a regular file"):
+        load_spec(fifo)
+    big = tmp_path / "big.py"
+    big.write_bytes(b"#" * 400_001)
+    with pytest.raises(OSError, match=r"it is larger than 400,000 bytes \(a spec is at most 100,000 characters\)"):
+        load_spec(big)
+    with pytest.raises(OSError, match="cannot read spec '.*missing.py': No such file or directory"):
+        load_spec(tmp_path / "missing.py")

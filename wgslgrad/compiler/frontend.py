@@ -1,11 +1,13 @@
 """The front end in one call: spec text -> parse -> build -> verified forward IR Graph."""
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 from . import ir
 from .build import build
-from .parse import parse
+from .parse import MAX_SOURCE, parse
 
 
 def compile_spec(source: str, filename: str = "<spec>", batch: int | None = None) -> ir.Graph:
@@ -19,11 +21,21 @@ def compile_spec(source: str, filename: str = "<spec>", batch: int | None = None
 
 
 def load_spec(path: str | Path, batch: int | None = None) -> ir.Graph:
-    """Read and compile a spec file. A file that cannot be read raises OSError naming the path."""
+    """Read and compile a spec file. A file that cannot be read (missing, not a regular file, not UTF-8, over
+    MAX_SOURCE characters) raises OSError naming the path."""
     try:
-        source = Path(path).read_text(encoding="utf-8")
+        if not stat.S_ISREG(os.stat(path).st_mode):   # a FIFO or a device would block or never end
+            raise OSError(f"cannot read spec '{path}': it is not a regular file")
+        with open(path, "rb") as f:
+            data = f.read(4 * MAX_SOURCE + 1)          # UTF-8 takes at most 4 bytes a character
+        if len(data) > 4 * MAX_SOURCE:
+            raise OSError(f"cannot read spec '{path}': it is larger than {4 * MAX_SOURCE:,} bytes (a spec is at "
+                          f"most {MAX_SOURCE:,} characters)")
+        source = data.decode("utf-8")
     except UnicodeDecodeError:
         raise OSError(f"cannot read spec '{path}': it is not UTF-8 text") from None
     except OSError as e:
+        if str(e).startswith("cannot read spec"):
+            raise
         raise OSError(f"cannot read spec '{path}': {e.strerror or e}") from None
     return compile_spec(source, str(path), batch)
