@@ -34,7 +34,7 @@ UNSUPPORTED_KEYWORDS = {
     "break": "'break' is not supported in a spec", "continue": "'continue' is not supported in a spec",
 }
 
-MAX_SOURCE = 100_000      # characters of a spec (landmark68's: 2,000); lark takes seconds per 100,000
+MAX_SOURCE = 100_000      # characters of a spec (landmark68's: 1,228); lark takes seconds per 100,000
 MAX_PARSED = 3 * MAX_SOURCE   # characters parsed in all while resuming after syntax errors
 MAX_SYNTAX_ERRORS = 20    # syntax errors reported from one spec (parsing resumes on the next line)
 MAX_NESTING = 100         # brackets, calls, operators and blocks inside one another
