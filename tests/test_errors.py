@@ -324,3 +324,13 @@ def test_every_bad_argument_of_a_call_is_reported():
                                                            (5, 36), (5, 43)]
     assert_points(str(e), src, 2, 20, "conv2d() argument 'kernel' must be at least 1, got 0")
     assert_points(str(e), src, 5, 43, "Adam() argument 'beta1' must be in [0, 1), got 2.0")
+
+
+@pytest.mark.parametrize("value,msg", [
+    ("relu", "dense() argument 'activation' takes a name: write activation='relu'"),
+    ("[1]", "dense() argument 'activation' must be one of 'relu', 'relu6', 'leaky_relu', 'sigmoid', 'tanh', got list"),
+    ("'linear'", ("dense() argument 'activation' cannot be 'linear': for no activation, leave the argument out (or "
+                 "pass None)")),
+])
+def test_activation_values(value, msg):
+    check_one(f"x = Input(3)\nOutput(dense(x, 2, activation={value}))\n", 2, 20, msg)

@@ -124,8 +124,10 @@ class Ctx:
         return out
 
     def activation(self, v: Any) -> str | None:
-        if v in _NOT_ACTIVATIONS:
+        if isinstance(v, str) and v in _NOT_ACTIVATIONS:
             self.fail("activation", f"argument 'activation' cannot be {v!r}: {_NOT_ACTIVATIONS[v]}")
+        if isinstance(v, Builtin) and v.name in _ACTIVATIONS:
+            self.fail("activation", f"argument 'activation' takes a name: write activation='{v.name}'")
         return None if v is None else self.choice(v, "activation", list(_ACTIVATIONS))
 
     def layer_name(self, v: Any) -> str | None:
