@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from . import ast, limits
@@ -75,17 +75,20 @@ class _Abort(Exception):
 # ---- entry point
 
 
-def build(module: ast.Module, source: str, filename: str, batch: int | None = None) -> Graph:
+def build(module: ast.Module, source: str, filename: str, batch: int | None = None,
+          failed: Collection[str] = (), declared: Collection[str] = ()) -> Graph:
     """Interpret the spec and return its forward graph, or raise SpecErrors listing every problem.
+    `failed` names and `declared` calls (Output, Train) come from lines that had syntax errors: the names
+    start as failed values (no 'unknown name' for them), the calls count as made.
 
     The batch is `batch` if given, else Train(batch=...) (found by a pre-scan, since shapes need it before
     Train runs at the end), else 1."""
     chosen = batch or _prescan_batch(module) or 1
-    b = _Builder(filename, chosen)
+    b = _Builder(filename, chosen, failed, declared)
     b.run(module)
     if batch is None and not b.errors and b.train_batch not in (None, chosen):
         # Train's batch was not a top-level literal: build again now that it is known.
-        b = _Builder(filename, b.train_batch)  # type: ignore[arg-type]
+        b = _Builder(filename, b.train_batch, failed, declared)  # type: ignore[arg-type]
         b.run(module)
     if b.errors:
         raise SpecErrors(b.errors, source)
@@ -107,7 +110,8 @@ def _prescan_batch(module: ast.Module) -> int | None:
 
 
 class _Builder:
-    def __init__(self, filename: str, batch: int) -> None:
+    def __init__(self, filename: str, batch: int, failed: Collection[str] = (),
+                 declared: Collection[str] = ()) -> None:
         self.file = filename
         self.g = Graph(batch=batch)
         self.errors: list[SpecError] = []
@@ -115,6 +119,7 @@ class _Builder:
         self._errors_at: dict[Pos, int] = {}
         self._made: dict[tuple[Op, tuple[int, ...], str], int] = {}   # identical computed nodes, made once
         self.globals = Env()
+        self.globals.vars.update(dict.fromkeys(failed, POISON))
         self.scope = Scope("")
         self.calls: list[tuple[str, Pos]] = []   # user-function calls in progress, for error notes
         self.steps = 0
@@ -125,7 +130,7 @@ class _Builder:
         self.flops = 0             # of one forward pass so far (MAX_FLOPS)
         self.param_pos: dict[str, Pos] = {}
         self.output_pos: dict[str, Pos] = {}
-        self.declared: set[str] = set()          # Output/Train were called (even with bad arguments)
+        self.declared: set[str] = set(declared)  # Output/Train were called (even with bad arguments)
         self.train_pos: Pos | None = None
         self.train_batch: int | None = None
 
@@ -149,6 +154,8 @@ class _Builder:
                 self.report(SpecError(e.pos or s.pos, e.msg or f"the spec takes more than {MAX_STEPS:,} steps to "
                                       "unroll; is a loop, a recursion or a list too long?"))
                 return
+            except _Return:   # a 'return' outside a function: a syntax error, reported by the parser
+                continue
             except RecursionError:
                 pos = self.calls[-1][1] if self.calls else s.pos
                 self.report(SpecError(pos, "the spec nests expressions or calls too deeply"))

@@ -7,15 +7,27 @@ from pathlib import Path
 
 from . import ir
 from .build import build
-from .parse import MAX_SOURCE, parse
+from .errors import SpecErrors
+from .parse import MAX_SOURCE, parse_recovering
 
 
 def compile_spec(source: str, filename: str = "<spec>", batch: int | None = None) -> ir.Graph:
-    """Compile spec source to its forward graph; raises SpecErrors listing every problem found.
+    """Compile spec source to its forward graph; raises SpecErrors listing every problem found: the syntax
+    errors, and the check errors of the lines that parsed.
 
     `batch` overrides the spec's Train(batch=...) (default 1 when the spec has none)."""
-    module = parse(source, filename)              # text -> AST (syntax errors)
-    graph = build(module, source, filename, batch)  # AST -> IR (names, arguments, shapes)
+    parsed = parse_recovering(source, filename)   # text -> AST (syntax errors; resumes where it can)
+    if parsed.module is None:
+        raise SpecErrors(parsed.errors, parsed.text)
+    failed, declared = parsed.skipped_names()   # bound by lines with syntax errors: not "unknown" later
+    if parsed.errors:   # a spec still being written: no "has no Output" on top of its syntax errors
+        declared |= {"Output"}
+    try:                                          # AST -> IR (names, arguments, shapes)
+        graph = build(parsed.module, parsed.text, filename, batch, failed, declared)
+    except SpecErrors as e:
+        raise SpecErrors(parsed.errors + e.errors, parsed.text) from None
+    if parsed.errors:
+        raise SpecErrors(parsed.errors, parsed.text)
     ir.verify(graph)                              # compiler-bug checks only
     return graph
 
