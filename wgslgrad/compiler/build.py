@@ -7,31 +7,48 @@ along silently so one mistake gives one message.
 """
 from __future__ import annotations
 
+import math
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
-from . import ast
+from . import ast, limits
 from .builtins import Ctx
 from .errors import SpecError, SpecErrors
 from .ir import Graph, Op, Pos, Shape, ShapeError
 from .parse import UNSUPPORTED_KEYWORDS
+from .summary import node_flops
 from .values import (
+    F32_MAX,
     MAX_DEPTH,
+    MAX_FLOPS,
+    MAX_LIST,
+    MAX_LIST_DEPTH,
+    MAX_NODES,
     MAX_STEPS,
+    MAX_TENSOR_ELEMENTS,
+    MAX_TOTAL_ELEMENTS,
+    NAME_HINTS,
     POISON,
     Arg,
     Builtin,
     Env,
     Function,
     Scope,
+    Sizes,
     Tensor,
     check_path,
+    clip,
     did_you_mean,
     has_poison,
     is_num,
+    keyword_hint,
     kind,
+    number_text,
 )
+
+MAX_ERRORS = 100    # errors reported from one spec
+MAX_ERRORS_AT = 3   # errors reported at one place
 
 
 class _Poisoned(Exception):
@@ -48,23 +65,30 @@ class _TooDeep(Exception):
 
 
 class _Abort(Exception):
-    """Stop building: the spec would not finish unrolling."""
+    """Stop building: the spec would not finish unrolling (MAX_STEPS), or it makes too big a graph (at `pos`)."""
+
+    def __init__(self, pos: Pos | None = None, msg: str = "") -> None:
+        super().__init__(pos, msg)
+        self.pos, self.msg = pos, msg
 
 
 # ---- entry point
 
 
-def build(module: ast.Module, source: str, filename: str, batch: int | None = None) -> Graph:
+def build(module: ast.Module, source: str, filename: str, batch: int | None = None,
+          failed: Collection[str] = (), declared: Collection[str] = ()) -> Graph:
     """Interpret the spec and return its forward graph, or raise SpecErrors listing every problem.
+    `failed` names and `declared` calls (Output, Train) come from lines that had syntax errors: the names
+    start as failed values (no 'unknown name' for them), the calls count as made.
 
     The batch is `batch` if given, else Train(batch=...) (found by a pre-scan, since shapes need it before
     Train runs at the end), else 1."""
     chosen = batch or _prescan_batch(module) or 1
-    b = _Builder(filename, chosen)
+    b = _Builder(filename, chosen, failed, declared)
     b.run(module)
     if batch is None and not b.errors and b.train_batch not in (None, chosen):
         # Train's batch was not a top-level literal: build again now that it is known.
-        b = _Builder(filename, b.train_batch)  # type: ignore[arg-type]
+        b = _Builder(filename, b.train_batch, failed, declared)  # type: ignore[arg-type]
         b.run(module)
     if b.errors:
         raise SpecErrors(b.errors, source)
@@ -86,26 +110,38 @@ def _prescan_batch(module: ast.Module) -> int | None:
 
 
 class _Builder:
-    def __init__(self, filename: str, batch: int) -> None:
+    def __init__(self, filename: str, batch: int, failed: Collection[str] = (),
+                 declared: Collection[str] = ()) -> None:
         self.file = filename
         self.g = Graph(batch=batch)
         self.errors: list[SpecError] = []
         self._seen: set[tuple[Pos, str]] = set()
+        self._errors_at: dict[Pos, int] = {}
         self._made: dict[tuple[Op, tuple[int, ...], str], int] = {}   # identical computed nodes, made once
         self.globals = Env()
+        self.globals.vars.update(dict.fromkeys(failed, POISON))
         self.scope = Scope("")
         self.calls: list[tuple[str, Pos]] = []   # user-function calls in progress, for error notes
         self.steps = 0
+        self.sizes = Sizes()
+        self._unknown: dict[Pos, str] = {}      # the message for an unknown name, by where it is used
+        self.elements = 0          # the sum of every tensor's size so far (MAX_TOTAL_ELEMENTS)
+        self.param_elements = 0    # the parameters' (one buffer: MAX_TENSOR_ELEMENTS)
+        self.flops = 0             # of one forward pass so far (MAX_FLOPS)
         self.param_pos: dict[str, Pos] = {}
         self.output_pos: dict[str, Pos] = {}
-        self.declared: set[str] = set()          # Output/Train were called (even with bad arguments)
+        self.declared: set[str] = set(declared)  # Output/Train were called (even with bad arguments)
         self.train_pos: Pos | None = None
         self.train_batch: int | None = None
 
     def report(self, e: SpecError) -> None:
-        if (e.pos, e.msg) in self._seen:
+        """Keep `e`, unless it repeats one already kept, or its place (a loop varies a message's numbers) or the
+        spec already has enough of them (MAX_ERRORS_AT, MAX_ERRORS)."""
+        at = self._errors_at.get(e.pos, 0)
+        if (e.pos, e.msg) in self._seen or at >= MAX_ERRORS_AT or len(self.errors) >= MAX_ERRORS:
             return
         self._seen.add((e.pos, e.msg))
+        self._errors_at[e.pos] = at + 1
         if not e.note and self.calls:
             e = SpecError(e.pos, e.msg, _call_note(self.calls))
         self.errors.append(e)
@@ -114,10 +150,12 @@ class _Builder:
         for s in module.body:
             try:
                 self.exec_block([s], self.globals)
-            except _Abort:
-                self.report(SpecError(s.pos, f"the spec takes more than {MAX_STEPS:,} steps to unroll; is a "
-                                             "loop or a recursion too long?"))
+            except _Abort as e:
+                self.report(SpecError(e.pos or s.pos, e.msg or f"the spec takes more than {MAX_STEPS:,} steps to "
+                                      "unroll; is a loop, a recursion or a list too long?"))
                 return
+            except _Return:   # a 'return' outside a function: a syntax error, reported by the parser
+                continue
             except RecursionError:
                 pos = self.calls[-1][1] if self.calls else s.pos
                 self.report(SpecError(pos, "the spec nests expressions or calls too deeply"))
@@ -126,11 +164,36 @@ class _Builder:
             pos = module.body[-1].pos if module.body else module.pos
             self.report(SpecError(pos, "the spec has no Output(...); add Output(tensor) to name the model's "
                                        "result"))
+        if not self.errors:   # what lowering will generate, estimated from the finished graph
+            out_pos = next(iter(self.output_pos.values()), module.pos)
+            for err in limits.generated_size(self.g, self.train_pos or out_pos):
+                self.report(err)
+        loss_out = self.g.outputs.get("loss")
+        if self.g.loss is not None and loss_out is not None and loss_out != self.g.loss:
+            self.report(SpecError(self.output_pos["loss"], "an Output named 'loss' is not the Train loss, which "
+                                                           "training reports as 'loss': rename this Output"))
 
-    def tick(self) -> None:
-        self.steps += 1
+    def tick(self, work: int = 1) -> None:
+        """Count `work` units (a statement, a call, a loop iteration, a list item); stop past MAX_STEPS."""
+        self.steps += work
         if self.steps > MAX_STEPS:
             raise _Abort()
+
+    def list_size(self, v: Any) -> int:
+        """The items of a list (nested ones' too), or 0 for anything else: the work of passing it on."""
+        return self.sizes.of(v)[0] if isinstance(v, (list, tuple)) else 0
+
+    def make_list(self, items: list[Any], pos: Pos, as_tuple: bool) -> list[Any] | tuple[Any, ...]:
+        """A list or tuple value, within MAX_LIST items and MAX_LIST_DEPTH levels of nesting."""
+        value: list[Any] | tuple[Any, ...] = tuple(items) if as_tuple else items
+        self.tick(len(items))
+        size, depth = self.sizes.of(value)
+        if size > MAX_LIST:
+            raise SpecError(pos, f"this {kind(value)} would hold {size:,} items (those of the lists in it "
+                                 f"included), more than {MAX_LIST:,}")
+        if depth > MAX_LIST_DEPTH:
+            raise SpecError(pos, f"lists nest more than {MAX_LIST_DEPTH} deep here")
+        return value
 
     # statements
 
@@ -233,11 +296,11 @@ class _Builder:
             try:
                 return env.lookup(e.id)
             except KeyError:
-                raise SpecError(e.pos, _unknown(e.id, env.visible())) from None
-        if isinstance(e, ast.ListExpr):
-            return [self.eval(x, env) for x in e.elts]
-        if isinstance(e, ast.TupleExpr):
-            return tuple(self.eval(x, env) for x in e.elts)
+                if e.pos not in self._unknown:   # a loop meets it again and again: one did-you-mean search
+                    self._unknown[e.pos] = _unknown(e.id, env.visible())
+                raise SpecError(e.pos, self._unknown[e.pos]) from None
+        if isinstance(e, (ast.ListExpr, ast.TupleExpr)):
+            return self.make_list([self.eval(x, env) for x in e.elts], e.pos, isinstance(e, ast.TupleExpr))
         if isinstance(e, ast.Call):
             return self.call(e, env, target)
         if isinstance(e, ast.BinOp):
@@ -288,6 +351,7 @@ class _Builder:
                 return POISON
             if isinstance(left, Tensor) or isinstance(right, Tensor):
                 raise SpecError(e.pos, "tensors cannot be compared: comparisons are worked out at compile time")
+            self.tick(self.list_size(left) + self.list_size(right))
             try:
                 ok = _COMPARE[op](left, right)
             except TypeError:
@@ -341,6 +405,7 @@ class _Builder:
                 raise SpecError(pos, f"unsupported operand types for '{op}': {kind(a)} and {kind(b)} (a tensor "
                                      "combines with a tensor, a number or a list of numbers)")
         name, ir_op = _TENSOR_OPS[op]
+        self.tick(self.list_size(a) + self.list_size(b))
         scope = self.scope.child(name)
         ta, tb = (v if isinstance(v, Tensor) else self.const(v, pos, scope) for v in (a, b))
         return self.node(ir_op, [ta, tb], {}, pos, scope)
@@ -374,7 +439,7 @@ class _Builder:
         for k, a in kwargs.items():
             if k not in params and k not in kwonly:
                 errors.append(SpecError(a.pos, f"{fname}() got an unexpected keyword argument '{k}'"
-                                               + did_you_mean(k, [*params, *kwonly])))
+                                               + keyword_hint(k, [*params, *kwonly])))
             elif k in bound:
                 errors.append(SpecError(a.pos, f"{fname}() got multiple values for argument '{k}'"))
             else:
@@ -398,6 +463,7 @@ class _Builder:
         bound, extra = self.bind(f.name, f.params, defaults, f.varargs, f.kwonly, args, kwargs, call.pos)
         if f.name in ("Output", "Train"):
             self.declared.add(f.name)
+        self.tick(sum(self.list_size(a.value) for a in [*bound.values(), *extra]))
         if any(has_poison(a.value) for a in [*bound.values(), *extra]):
             return POISON
         c = Ctx(self, f.name, call.pos, bound, extra, target)
@@ -447,21 +513,52 @@ class _Builder:
         key = (op, ids, repr(sorted(arg.items())))
         i = self._made.get(key)
         if i is None:
+            self.room_for_a_node(pos)
             try:
                 i = self.g.add(op, ids, arg, pos=pos, scope=scope)
             except ShapeError as e:
                 raise SpecError(pos, str(e)) from None
             self._made[key] = i
+            self.count_memory(self.g.nodes[i].shape, pos, any(t.batched for t in srcs))
+            self.flops += node_flops(self.g, self.g.nodes[i])
+            if self.flops > MAX_FLOPS:
+                batch = " a smaller batch or" if self.g.batch > 1 else ""
+                raise _Abort(pos, f"a forward pass would take more than {MAX_FLOPS:.0e} FLOPs from here on: use"
+                                  f"{batch} smaller layers")
         return Tensor(i, self.g.nodes[i].shape, any(t.batched for t in srcs))
 
+    def room_for_a_node(self, pos: Pos) -> None:
+        if len(self.g.nodes) >= MAX_NODES:
+            raise _Abort(pos, f"the spec makes more than {MAX_NODES:,} graph nodes; is a loop too long?")
+
     def leaf(self, op: Op, shape: Shape, arg: dict[str, Any], pos: Pos, scope: str, batched: bool) -> Tensor:
+        self.room_for_a_node(pos)
+        self.count_memory(shape, pos, batched, "a smaller Input" if op is Op.INPUT else "smaller layers")
         i = self.g.add(op, (), arg, pos=pos, scope=scope, shape=shape)
         return Tensor(i, tuple(shape), batched)
 
+    def count_memory(self, shape: Shape, pos: Pos, batched: bool, smaller: str = "smaller layers") -> None:
+        """Refuse a tensor that one GPU buffer cannot bind, or one that takes the sum of all tensors' sizes
+        past MAX_TOTAL_ELEMENTS (docs/dsl.md, "Limits")."""
+        n = math.prod(shape)
+        advice = f"use a smaller batch or {smaller}" if batched and self.g.batch > 1 else f"use {smaller}"
+        if n > MAX_TENSOR_ELEMENTS:
+            raise SpecError(pos, f"this tensor {limits.shape_text(shape)} would take {limits.bytes_text(4 * n)}, more than one "
+                                 f"GPU buffer binds ({limits.bytes_text(4 * MAX_TENSOR_ELEMENTS)}): {advice}")
+        self.elements += n
+        if self.elements > MAX_TOTAL_ELEMENTS:
+            raise _Abort(pos, f"the model's tensors would take more than {limits.bytes_text(4 * MAX_TOTAL_ELEMENTS)} in all "
+                              f"(the sum of every value's size) from here on: {advice}")
+
     def const(self, v: Any, pos: Pos, scope: str) -> Tensor:
         """A number (shape ()) or a flat list of numbers (shape (n,)) as a CONST node."""
-        values = tuple(float(x) for x in v) if isinstance(v, (list, tuple)) else (float(v),)
-        shape = (len(values),) if isinstance(v, (list, tuple)) else ()
+        numbers = tuple(v) if isinstance(v, (list, tuple)) else (v,)
+        shape = (len(numbers),) if isinstance(v, (list, tuple)) else ()
+        bad = next((x for x in numbers if not abs(x) <= F32_MAX), None)   # NaN fails the test too
+        values = tuple(float(x) for x in numbers) if bad is None else ()
+        if bad is not None:
+            raise SpecError(pos, f"the number {number_text(bad)} does not fit a 32-bit float (finite, at most {F32_MAX:.4g} "
+                                 "in size)")
         return self.leaf(Op.CONST, shape, {"value": values}, pos, scope, False)
 
     def param(self, pos: Pos, scope: str, leaf: str, shape: Shape, fans: tuple[int, int],
@@ -472,6 +569,11 @@ class _Builder:
             raise SpecError(pos, f"parameter '{path}' is already defined (at {first}); give this call a "
                                  f"different name=")
         self.param_pos[path] = pos
+        self.param_elements += -(-math.prod(shape) // 4) * 4   # each 16-byte aligned in the buffer
+        if self.param_elements > MAX_TENSOR_ELEMENTS:
+            raise SpecError(pos, f"the parameters would take {limits.bytes_text(4 * self.param_elements)} in all with "
+                                 f"'{path}' {limits.shape_text(shape)}, more than one GPU buffer binds "
+                                 f"({limits.bytes_text(4 * MAX_TENSOR_ELEMENTS)}): use fewer or smaller layers")
         init = "zeros" if leaf == "bias" else "glorot_normal"
         t = self.leaf(Op.PARAM, shape, {"name": path, "init": init, "fan_in": fans[0], "fan_out": fans[1],
                                         "trainable": trainable}, pos, scope, False)
@@ -506,4 +608,6 @@ def _call_note(calls: list[tuple[str, Pos]]) -> str:
 def _unknown(name: str, visible: list[str]) -> str:
     if name in UNSUPPORTED_KEYWORDS:
         return UNSUPPORTED_KEYWORDS[name]
-    return f"unknown name '{name}'" + did_you_mean(name, visible)
+    if name in NAME_HINTS:
+        return f"unknown name '{name}': {NAME_HINTS[name]}"
+    return f"unknown name '{clip(name)}'" + did_you_mean(name, visible)
