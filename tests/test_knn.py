@@ -289,7 +289,7 @@ def test_knn_page_in_chromium(device, tmp_path):
     per class, then a query image; the page's answer must be Python's KNNClassifier's on the same features
     and examples (its saved file); "Train head" trains the dense head bundle (backbone frozen) in the page:
     its losses, plotted, fall and are Python's on the same batches, and its answer is Python's; a reload
-    keeps every example (IndexedDB); the fake camera classifies live. Screenshots are kept beside the
+    keeps every example and picture (IndexedDB); the fake camera classifies live. Screenshots are kept beside the
     test's files (the path is printed)."""
     import functools
     import threading
@@ -376,3 +376,4 @@ def test_knn_page_in_chromium(device, tmp_path):
     np.testing.assert_allclose(got, want, atol=1e-5)
     assert train["answer"]["label"] == ["zero", "one", "seven"][int(np.argmax(want))]
     assert train["top"].startswith(train["answer"]["label"] + " (")
+    assert result["picturesAfterReload"] == train["examples"]   # the head's pictures came back from IndexedDB

@@ -71,6 +71,7 @@ try {
   await page.reload();
   await ready(page);
   result.countsAfterReload = await page.evaluate(() => window.app.knn().getClassExampleCount());
+  result.picturesAfterReload = await page.evaluate(() => window.app.head.examples.map((e) => ({ cls: e.cls, pixels: Array.from(e.pixels) })));
   result.topAfterReload = await page.textContent('#top');
 
   await page.click('#camera');
