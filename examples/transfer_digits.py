@@ -8,12 +8,14 @@ learnt from a few examples each: a KNN head on its features, and a dense head tr
 3. KNN head: add them to a wgslgrad.knn.KNNClassifier; classify the held-out 7-9 digits.
 4. Dense head: examples/digits_head.py (the backbone with trainable=False) loads the backbone's weights,
    skipping its old head, and trains a new 3-way head on the same 3 x N examples; evaluate on held-out 7-9.
-5. Export the backbone as a browser bundle with knn.js, and the KNN examples as a file knn.js loads.
+5. Export the backbone as a browser bundle with knn.js, and the KNN examples as a file knn.js loads; and in
+   web/head/ an untrained head on the frozen backbone with its training step, for knn.html's "Train head".
 Prints each accuracy as "RESULT name accuracy" (chance is 1/3 for 7-9). --quick (the test suite's run)
 trains the backbone on 320 samples for 2 epochs and the head for 40 epochs instead of all ~1,000 for 6 and 60.
 """
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +85,11 @@ def main(argv: list[str]) -> dict[str, float]:
 
     # 5. the page's pieces: the backbone bundle with knn.js beside it
     backbone.export(out / "web", js=True, batch=1, knn=True)
+    page_head = wgslgrad.compile(HERE / "digits_head.py", batch=len(idx), seed=seed)
+    page_head.load_weights(out / "backbone.safetensors", skip=["head"])
+    with warnings.catch_warnings():   # a training batch of 3 x shots on purpose; the page predicts with row 0
+        warnings.simplefilter("ignore", wgslgrad.BatchWarning)
+        page_head.export(out / "web" / "head", js=True, train=True)
     for name, value in results.items():
         print(f"RESULT {name} {value:.4f}")
     print(f"{shots} examples per new digit; {len(held['pixels'])} held-out 7-9 digits; files in {out}")

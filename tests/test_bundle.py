@@ -387,28 +387,42 @@ def test_runtime_size_minified_and_gzipped():
 @pytest.mark.e2e
 def test_example_page_runs_the_digits_bundle(tmp_path):
     """examples/web/index.html as shipped, with a digits bundle in model/ (as scripts/main.sh writes it):
-    it loads, answers "Random input", and answers a stroke drawn on its canvas with the mouse."""
+    it loads, answers "Random input", and answers a stroke drawn on its canvas with the mouse, each time as
+    the top class and a labelled bar per class from the probabilities Output (a screenshot is kept)."""
     npm_ready()
     ensure_chromium()
     shutil.copy(ROOT / "examples" / "web" / "index.html", tmp_path / "index.html")
     g = load_spec(ROOT / "examples" / "digits.py", batch=1)
     write_bundle(tmp_path / "model", g, init_params(g, seed=0), "uint8")
+    names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(tmp_path)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/index.html?scale=0.0627"
-        run = _run(["node", "run_page.mjs", url, "240000"], cwd=JS_DIR, timeout=400)
+        url = f"http://127.0.0.1:{server.server_address[1]}/index.html?scale=0.0627&labels={','.join(names)}"
+        run = _run(["node", "run_page.mjs", url, "240000", str(tmp_path / "digits_page.png")], cwd=JS_DIR, timeout=400)
     finally:
         server.shutdown()
     assert run.returncode == 0, f"run_page.mjs failed:\n{run.stdout[-2000:]}\n{run.stderr[-4000:]}"
     page = json.loads(run.stdout.strip().splitlines()[-1])
     assert page["errors"] == [] and page["status"].startswith("ready in"), page
     assert "pixels [1,8,8,1]" in page["status"], page["status"]
-    print(f"example page: {page['status']}")
-    assert page["drawn"] != page["random"]
-    for text in (page["random"], page["drawn"]):
-        lines = text.splitlines()
-        assert lines[0].startswith("logits [1,10]:") and lines[2].startswith("probabilities [1,10]:"), text
-        probabilities = np.array(lines[2].split(":")[1].split(), float)
+    print(f"example page: {page['status']}; screenshot {tmp_path / 'digits_page.png'}")
+    assert page["drawn"]["out"] != page["random"]["out"]
+    for shown in (page["random"], page["drawn"]):
+        lines = shown["out"].splitlines()
+        assert lines[0].startswith("logits [1,10]:") and lines[1].startswith("probabilities [1,10]:"), shown
+        probabilities = np.array(lines[1].split(":")[1].split(), float)  # the raw dump, 4 decimals
         assert probabilities.shape == (10,) and abs(probabilities.sum() - 1) < 1e-3
-        assert lines[1].strip().startswith("argmax: ") and 0 <= int(lines[1].split()[-1]) < 10
+        bars = shown["classes"]
+        assert [b["label"] for b in bars] == names, bars
+        p = np.array([b["p"] for b in bars])
+        np.testing.assert_allclose(p, probabilities, atol=6e-5)  # the bars show the probabilities Output
+        np.testing.assert_allclose([b["width"] for b in bars], p, atol=0.01)
+        assert [b["shown"] for b in bars] == [f"{100 * v:.1f}%" for v in p]
+        best = int(np.argmax(p))
+        assert [b["best"] for b in bars] == [i == best for i in range(10)]
+        assert shown["top"] == f"{names[best]} ({100 * p[best]:.0f}%)", shown["top"]
+    from PIL import Image
+    shot = np.asarray(Image.open(tmp_path / "digits_page.png").convert("RGB")).astype(int)
+    green = np.abs(shot - [0x33, 0xaa, 0x77]).sum(axis=2) < 10  # the top class's bar (#3a7) is drawn
+    assert green.sum() > 10, "no top-class bar in the screenshot"

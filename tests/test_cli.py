@@ -221,6 +221,23 @@ def test_export_js_warns_about_the_batch_and_lists_the_manifest(tmp_path, capsys
     assert f"{tmp_path / 'w' / 'weights_manifest.json'}  " in capsys.readouterr().out
 
 
+
+def test_export_js_knn_writes_knn_js_beside_the_bundle(tmp_path, capsys):
+    from wgslgrad.export.knn_js import render_knn_js
+    spec, web = str(EXAMPLES / "digits.py"), tmp_path / "web"
+    assert main(["export", spec, "--batch", "1", "--js", "--train", "--knn", "-o", str(web)]) == 0
+    out = capsys.readouterr().out
+    assert f"{web / 'knn.js'}  {(web / 'knn.js').stat().st_size:,} bytes" in out
+    assert f"{web / 'model.js'}  " in out
+    assert (web / "knn.js").read_text(encoding="utf-8") == render_knn_js()
+    assert "export class KNNClassifier" in (web / "knn.js").read_text(encoding="utf-8")
+    assert "trainStep" in (web / "model.js").read_text(encoding="utf-8")
+    for flag in ("--knn", "--train"):  # they add to the bundle: without --js, a usage error before any file
+        assert main(["export", spec, flag, "-o", str(tmp_path / "w")]) == 2
+        assert f"wgslgrad: error: {flag} needs --js" in capsys.readouterr().err
+        assert not (tmp_path / "w").exists()
+
+
 @pytest.mark.gpu
 def test_preview_labels_each_image_from_the_one_hot_input(tmp_path, capsys):
     from PIL import Image

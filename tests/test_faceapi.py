@@ -1,8 +1,9 @@
-"""The seed's nets against face-api.js itself: examples/landmark68.py, landmark68_tiny.py and
-tiny_face_detector.py with face-api's published weights must give face-api's own raw outputs on a real photo.
+"""The seed's nets against face-api.js itself: examples/landmark68.py, landmark68_tiny.py,
+tiny_face_detector.py and face_feature_extractor.py (FaceExpressionNet's backbone and head) with face-api's
+published weights must give face-api's own raw outputs on a real photo.
 
 face-api.js (npm @vladmandic/face-api, pinned in tests/faceapi/package-lock.json, its weights under model/)
-runs in Node on TF.js's pure-JS CPU backend (tests/faceapi/run_faceapi.mjs), once for all three nets, on
+runs in Node on TF.js's pure-JS CPU backend (tests/faceapi/run_faceapi.mjs), once for all the nets, on
 skimage's astronaut: no seed, the same input every run. Its weights go through wgslgrad's importer with no
 name mapping; the specs then run through wgpu (lavapipe here) and, exported with `wgslgrad export --js`, in
 Node through Dawn. Each output must be within 1e-4 of face-api's largest magnitude. Fine-tuning starts from
@@ -39,6 +40,7 @@ NETS = {
     "landmark68": ("face_landmark_68_model", "face", 112, (1, 136), 356_840),
     "landmark68_tiny": ("face_landmark_68_tiny_model", "face", 112, (1, 136), 77_224),
     "tiny_face_detector": ("tiny_face_detector_model", "detector", 416, (1, 13, 13, 25), 193_321),
+    "face_feature_extractor": ("face_expression_model", "face", 112, (1, 256), 323_687),   # its "features"
 }
 # The astronaut's face: a square around the box face-api's TinyFaceDetector finds on the 512x512 photo
 # (x 163..279, y 76..186), as rows and columns of the photo.
@@ -77,7 +79,7 @@ def faceapi_ready() -> None:
 
 @pytest.fixture(scope="module")
 def faceapi(tmp_path_factory) -> dict[str, np.ndarray]:
-    """face-api's raw outputs for all three nets on the astronaut (one Node run), and the inputs."""
+    """face-api's raw outputs for all the nets on the astronaut (one Node run), and the inputs."""
     faceapi_ready()
     folder = tmp_path_factory.mktemp("faceapi")
     inputs = astronaut_inputs()
@@ -89,9 +91,9 @@ def faceapi(tmp_path_factory) -> dict[str, np.ndarray]:
     assert run.returncode == 0, f"node run_faceapi.mjs failed:\n{run.stdout[-2000:]}\n{run.stderr[-4000:]}"
     info = json.loads((folder / "faceapi.json").read_text())
     print(f"face-api {info['faceapi']} on TF.js {info['tfjs']} ({info['backend']} backend): "
-          f"{time.perf_counter() - t:.1f} s for the three nets")
+          f"{time.perf_counter() - t:.1f} s for the nets")
     out = {}
-    for net, (_, _, _, shape, _) in NETS.items():
+    for net, shape in [*((n, v[3]) for n, v in NETS.items()), ("face_expressions", (1, 7))]:
         assert tuple(info["shapes"][net]) == shape, net
         out[net] = np.fromfile(folder / f"{net}.f32", "<f4").reshape(shape)
     return {**out, **inputs}
@@ -153,6 +155,22 @@ def test_bundle_matches_faceapi(net, faceapi, tmp_path, capsys):
     t = result["timings"]
     print(f"bundle (Node) {net}: first inference {t['firstInferenceMs']:.0f} ms "
           f"({t['pipelines']} pipelines in {t['pipelineMs']:.0f} ms)")
+
+
+@pytest.mark.gpu
+@pytest.mark.e2e
+def test_face_expressions_match_faceapi(device, faceapi):
+    """face_feature_extractor.py's second Output: FaceExpressionNet's 7 probabilities, face-api's own, from
+    the same run as its features; its top expression is face-api's."""
+    g, params = imported("face_feature_extractor")
+    session = Session(lower(g), device)
+    session.set_params(params)
+    out = session.run({"image": faceapi["face"]})
+    compare("face_expressions", out["expressions"], faceapi["face_expressions"], "Python")
+    labels = ["neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised"]
+    print(f"face-api's expressions for the astronaut: {dict(zip(labels, np.round(faceapi['face_expressions'][0], 4)))}")
+    assert np.argmax(out["expressions"]) == np.argmax(faceapi["face_expressions"])
+    assert np.all(np.asarray(out["features"]) >= 0)   # the mean of relu'd values
 
 
 @pytest.mark.gpu

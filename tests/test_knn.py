@@ -287,8 +287,10 @@ def test_chromium_knn_js_with_indexeddb_and_file(device, tmp_path):
 def test_knn_page_in_chromium(device, tmp_path):
     """examples/web/knn.html driven as a user would in headless Chromium: upload digit images and press Add
     per class, then a query image; the page's answer must be Python's KNNClassifier's on the same features
-    and examples (its saved file); a reload keeps every example (IndexedDB); the fake camera classifies live.
-    Screenshots are kept beside the test's files (the path is printed)."""
+    and examples (its saved file); "Train head" trains the dense head bundle (backbone frozen) in the page:
+    its losses, plotted, fall and are Python's on the same batches, and its answer is Python's; a reload
+    keeps every example and picture (IndexedDB); the fake camera classifies live. Screenshots are kept beside the
+    test's files (the path is printed)."""
     import functools
     import threading
     from http.server import ThreadingHTTPServer
@@ -304,6 +306,14 @@ def test_knn_page_in_chromium(device, tmp_path):
     web = tmp_path / "web"
     model = wgslgrad.compile(root / "examples" / "digits_backbone.py", seed=5)
     model.export(web, js=True, batch=1, knn=True)
+    model.save_weights(tmp_path / "backbone.safetensors")
+
+    def head_model() -> wgslgrad.Model:   # the backbone's weights under a fresh head, batch 4 (6 examples)
+        head = wgslgrad.compile(root / "examples" / "digits_head.py", batch=4, seed=2)
+        head.load_weights(tmp_path / "backbone.safetensors", skip=["head"])
+        return head
+    with pytest.warns(wgslgrad.BatchWarning):
+        head_model().export(web / "head", js=True, train=True)
     shutil.copy(root / "examples" / "web" / "knn.html", web / "knn.html")
     _, test = digits()
     y = test["label"].argmax(-1)
@@ -314,7 +324,7 @@ def test_knn_page_in_chromium(device, tmp_path):
         return str(path)
 
     adds = [[png(int(i)), c] for c, digit in enumerate([0, 1, 7]) for i in np.flatnonzero(y == digit)[:2]]
-    request = {"adds": adds, "query": png(int(np.flatnonzero(y == 7)[5]))}
+    request = {"adds": adds, "query": png(int(np.flatnonzero(y == 7)[5])), "trainSteps": 40, "trainLr": 0.1}
     (tmp_path / "request.json").write_text(json.dumps(request))
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(web)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -327,7 +337,8 @@ def test_knn_page_in_chromium(device, tmp_path):
         server.shutdown()
     assert run.returncode == 0, f"run_knn_page.mjs failed:\n{run.stdout[-2000:]}\n{run.stderr[-4000:]}"
     result = json.loads((tmp_path / "result.json").read_text())
-    print(f"screenshots: {tmp_path / 'knn_page.png'} {tmp_path / 'knn_page_camera.png'}")
+    print(f"screenshots: {tmp_path / 'knn_page.png'} {tmp_path / 'knn_page_train.png'} "
+          f"{tmp_path / 'knn_page_camera.png'}")
     assert result["status"].startswith('features: Output "features" [1,64]'), result["status"]
     (tmp_path / "page.knn").write_bytes(bytes(result["saved"]))
     knn = KNNClassifier.load(tmp_path / "page.knn", device)
@@ -340,3 +351,29 @@ def test_knn_page_in_chromium(device, tmp_path):
     assert result["topAfterReload"] == "nothing to compare: this picture gives all-zero features"   # black pad
     assert result["cameraTop"].split(" (")[0] in {"zero", "one", "seven"}
     assert (tmp_path / "knn_page.png").stat().st_size > 1000 and (tmp_path / "knn_page_camera.png").exists()
+
+    # the trained head: Python replays the page's batches (the pictures as the page made them) from the same
+    # weights, and must get the same losses and the same answer for the query
+    train = result["train"]
+    losses = np.array(train["losses"])
+    print(f"page head: {train['status']}; losses {np.round(losses[::5], 4).tolist()}")
+    assert train["classes"] == 3 and train["batch"] == 4 and len(train["batches"]) == 40 and len(losses) == 40
+    assert [e["cls"] for e in train["examples"]] == [c for _, c in adds]
+    assert sorted(i for b in train["batches"][:3] for i in b) == sorted([*range(6)] * 2)   # each picture in turn
+    assert losses[-5:].mean() < 0.5 * losses[:5].mean(), losses
+    assert train["plotPixels"] > 100 and train["useHead"]
+    assert (tmp_path / "knn_page_train.png").stat().st_size > 1000
+    pixels = np.float32([e["pixels"] for e in train["examples"]]).reshape(-1, 8, 8, 1)
+    onehot = np.eye(3, dtype=np.float32)[[e["cls"] for e in train["examples"]]]
+    order = np.concatenate(train["batches"])
+    head = head_model()
+    history = head.fit({"pixels": pixels[order], "label": onehot[order]}, epochs=1, lr=0.1, shuffle=False,
+                       verbose=False)
+    np.testing.assert_allclose(losses, [loss for _, loss in history.steps], rtol=1e-4, atol=1e-5)
+    query = np.float32(train["query"]).reshape(1, 8, 8, 1)
+    want = head.predict({"pixels": query})["probabilities"][0]
+    got = np.array([train["answer"]["confidences"][n] for n in ("zero", "one", "seven")])
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    assert train["answer"]["label"] == ["zero", "one", "seven"][int(np.argmax(want))]
+    assert train["top"].startswith(train["answer"]["label"] + " (")
+    assert result["picturesAfterReload"] == train["examples"]   # the head's pictures came back from IndexedDB

@@ -31,6 +31,7 @@ def test_transfer_digits_knn_and_frozen_dense_head(tmp_path, device):
     assert results["backbone_unchanged"] == 1.0    # trainable=False: fit() left the loaded backbone as it was
     assert results["backbone_0-6"] > 0.4            # 20 steps on 0-6: well above its chance (1/7)
     assert {"model.js", "model.json", "knn.js"} <= {f.name for f in (tmp_path / "web").iterdir()}
+    assert "trainStep" in (tmp_path / "web" / "head" / "model.js").read_text()   # knn.html's "Train head" bundle
     knn = KNNClassifier.load(tmp_path / "digits_7-9.knn", device)
     assert knn.class_example_count() == {7: 5, 8: 5, 9: 5}
 

@@ -270,7 +270,7 @@ def cmd_export(args: argparse.Namespace) -> None:
     if not args.weights:
         print("note: no --weights given: exporting freshly initialised weights", file=sys.stderr)
     out = Path(args.output)
-    sizes = model.export(out, args.quantize, js=args.js, train=args.train)
+    sizes = model.export(out, args.quantize, js=args.js, train=args.train, knn=args.knn)
     weight_bytes = sum(v for k, v in sizes.items() if k.endswith(".bin"))
     f32 = 4 * sum(v.size for v in model.get_weights().values())
     for name, size in sizes.items():
@@ -457,6 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--js", action="store_true", help="also write model.js (WGSL and runtime inlined); a page "
                     "classifying one image at a time wants --batch 1")
     sp.add_argument("--train", action="store_true", help="with --js: include the training step")
+    sp.add_argument("--knn", action="store_true", help="with --js: also write knn.js, a KNN head for the page "
+                    "(import { KNNClassifier } from './knn.js'; classifies features from model.js's outputs)")
     sp.add_argument("-o", "--output", required=True, help="output folder")
 
     sp = add("import", cmd_import, "read TF.js weights (model.json or a weights manifest, quantized or not) "
@@ -552,6 +554,8 @@ def validate(args: argparse.Namespace) -> str | None:
             parse_schedule(args.schedule, 1.0)
         except ValueError as e:
             return f"--schedule: {e}"
+    if args.command == "export" and not args.js and (args.train or args.knn):
+        return f"--{'train' if args.train else 'knn'} needs --js (it adds to the bundle)"
     if getattr(args, "val", None) and getattr(args, "val_split", 0):
         return "give --val or --val-split, not both"
     if getattr(args, "out", None):

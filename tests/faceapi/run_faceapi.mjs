@@ -4,8 +4,9 @@
 // DIR holds the inputs as raw little-endian float32, NHWC, batch 1, pixel values 0..255:
 //   detector.f32 (416x416x3, for TinyFaceDetector) and face.f32 (112x112x3, for both landmark nets).
 // Written to DIR: tiny_face_detector.f32 (1x13x13x25: the grid before face-api's box decoding),
-// landmark68.f32 and landmark68_tiny.f32 (1x136: the nets' outputs before face-api's postProcess), and
-// faceapi.json (versions, backend, shapes).
+// landmark68.f32 and landmark68_tiny.f32 (1x136: the nets' outputs before face-api's postProcess),
+// face_feature_extractor.f32 (1x256: FaceExpressionNet's FaceFeatureExtractor, as FaceProcessor.runNet flattens
+// it), face_expressions.f32 (1x7: FaceExpressionNet's probabilities), and faceapi.json (versions, backend, shapes).
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,8 +34,8 @@ async function save(name, tensor) {
 
 await tf.setBackend('cpu');   // the plain JS kernels: float32, no native build, no SIMD reassociation
 await tf.ready();
-const { tinyFaceDetector, faceLandmark68Net, faceLandmark68TinyNet } = faceapi.nets;
-const nets = [tinyFaceDetector, faceLandmark68Net, faceLandmark68TinyNet];
+const { tinyFaceDetector, faceLandmark68Net, faceLandmark68TinyNet, faceExpressionNet } = faceapi.nets;
+const nets = [tinyFaceDetector, faceLandmark68Net, faceLandmark68TinyNet, faceExpressionNet];
 await Promise.all(nets.map((net) => net.loadFromDisk(modelDir)));
 
 const detector = await input('detector.f32', 416);
@@ -48,6 +49,11 @@ shapes.tiny_face_detector = await save('tiny_face_detector.f32',
 shapes.landmark68 = await save('landmark68.f32', faceLandmark68Net.runNet(await faceapi.toNetInput(face)));
 shapes.landmark68_tiny = await save('landmark68_tiny.f32',
   faceLandmark68TinyNet.runNet(await faceapi.toNetInput(face)));
+// FaceFeatureExtractor.forwardInput (1x1x1x256), flattened as FaceProcessor.runNet does; then the whole net.
+const features = faceExpressionNet.faceFeatureExtractor.forwardInput(await faceapi.toNetInput(face));
+shapes.face_feature_extractor = await save('face_feature_extractor.f32', features.as2D(1, -1));
+shapes.face_expressions = await save('face_expressions.f32',
+  faceExpressionNet.forwardInput(await faceapi.toNetInput(face)));
 await writeFile(path.join(dir, 'faceapi.json'), JSON.stringify({
   faceapi: faceapi.version, tfjs: tf.version_core, backend: tf.getBackend(), shapes,
 }));

@@ -1,9 +1,10 @@
 // Drives examples/web/knn.html in headless Chromium (playwright-core, the system chromium; WebGPU on
 // SwiftShader; a fake camera) as a user would, for tests/test_knn.py:
 //   node run_knn_page.mjs URL REQUEST.json RESULT.json SHOTS_DIR
-// REQUEST: {adds: [[imagePath, classIndex]...], query: imagePath}. Uploads each image and presses its
-// class's Add; uploads the query; reloads the page (the examples must come back from IndexedDB); switches
-// to the camera. RESULT: what the page showed and held at each point, its saved file, and screenshots.
+// REQUEST: {adds: [[imagePath, classIndex]...], query: imagePath, trainSteps: N, trainLr: LR}. Uploads each image and
+// presses its class's Add; uploads the query; trains the head N steps at LR ("Train head") and classifies the
+// query with it; reloads the page (the examples must come back from IndexedDB); switches to the camera.
+// RESULT: what the page showed and held at each point, its saved file, and screenshots.
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -50,9 +51,27 @@ try {
   result.status = await page.textContent('#status');
   await page.screenshot({ path: path.join(shots, 'knn_page.png'), fullPage: true });
 
+  await page.fill('#steps', String(request.trainSteps));
+  await page.fill('#lr', String(request.trainLr));
+  await page.click('#train');
+  await settle(page);
+  result.train = await page.evaluate(() => {
+    const { head } = window.app, plot = document.getElementById('lossPlot');
+    const px = plot.getContext('2d').getImageData(0, 0, plot.width, plot.height).data;
+    let red = 0;   // the loss line's pixels
+    for (let i = 0; i < px.length; i += 4) red += px[i] > 150 && px[i + 1] < 120 && px[i + 3] > 0 ? 1 : 0;
+    return { losses: head.losses, batches: head.batches, examples: head.examples.map((e) => ({ cls: e.cls, pixels: Array.from(e.pixels) })),
+      classes: head.classes, batch: head.batch, useHead: document.getElementById('useHead').checked,
+      status: document.getElementById('trainStatus').textContent, info: document.getElementById('headInfo').textContent,
+      answer: window.app.result, top: document.getElementById('top').textContent, plotPixels: red };
+  });
+  result.train.query = await page.evaluate(() => Array.from(window.app.picture()));
+  await page.screenshot({ path: path.join(shots, 'knn_page_train.png'), fullPage: true });
+
   await page.reload();
   await ready(page);
   result.countsAfterReload = await page.evaluate(() => window.app.knn().getClassExampleCount());
+  result.picturesAfterReload = await page.evaluate(() => window.app.head.examples.map((e) => ({ cls: e.cls, pixels: Array.from(e.pixels) })));
   result.topAfterReload = await page.textContent('#top');
 
   await page.click('#camera');

@@ -483,7 +483,14 @@ export class Model {
    *  four: RGBA) times `scale`; batch entries beyond the images are zero; `inputs` gives any others. */
   predictImage(image, inputName, { scale = 1, inputs = {} } = {}) {
     const name = inputName ?? Object.keys(this.inputs).find((n) => this.inputs[n].shape.length === 4);
-    if (!this.inputs[name]) throw new Error(`no image input ${name}`);
+    return this.predict({ ...inputs, [name]: this.imageData(image, name, { scale }) });
+  }
+
+  /** The input tensor predictImage makes from `image` (one, or an array of up to `batch`): a Float32Array
+   *  of the input's whole [batch, H, W, C], for predict() or a training batch (trainStep). */
+  imageData(image, inputName, { scale = 1 } = {}) {
+    const name = inputName ?? Object.keys(this.inputs).find((n) => this.inputs[n].shape.length === 4);
+    if (this.inputs[name]?.shape.length !== 4) throw new Error(`no image input ${name}`);
     const [batch, h, w, c] = this.inputs[name].shape;
     const images = Array.isArray(image) ? image : [image];
     if (images.length > batch) throw new Error(`${images.length} images but the batch is ${batch}`);
@@ -502,7 +509,7 @@ export class Model {
         else for (let k = 0; k < c; k++) data[at + k] = scale * px[4 * i + k];
       }
     });
-    return this.predict({ ...inputs, [name]: data });
+    return data;
   }
 
   /** Make the training pipelines now (trainStep makes them on first use). */
