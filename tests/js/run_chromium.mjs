@@ -3,15 +3,10 @@
 // as one JSON list into RESULT.json. The page has to settle: --dump-dom would return before WebGPU promises do.
 //   node run_chromium.mjs RESULT.json TIMEOUT_MS URL...
 import { writeFile } from 'node:fs/promises';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 
 const [resultPath, timeout, ...urls] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu-sandbox', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--disable-quic', '--enable-unsafe-webgpu',
-    '--use-webgpu-adapter=swiftshader'],
-});
+const browser = await launchChromium();
 const results = [];
 try {
   for (const url of urls) {

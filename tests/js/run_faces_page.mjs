@@ -3,15 +3,10 @@
 // its answer and takes a screenshot of the page after each. Prints one JSON line:
 // {status, uploads: [{file, status, faces, screenshot}], errors}.
 //   node run_faces_page.mjs URL TIMEOUT_MS SCREENSHOT_PREFIX FILE...
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 
 const [url, timeout, shotPrefix, ...files] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu-sandbox', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--disable-quic', '--enable-unsafe-webgpu',
-    '--use-webgpu-adapter=swiftshader'],
-});
+const browser = await launchChromium();
 try {
   const page = await browser.newPage({ viewport: { width: 900, height: 900 } });
   const errors = [];

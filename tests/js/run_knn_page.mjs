@@ -7,16 +7,11 @@
 // RESULT: what the page showed and held at each point, its saved file, and screenshots.
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 
 const [url, requestPath, resultPath, shots] = process.argv.slice(2);
 const request = JSON.parse(await readFile(requestPath, 'utf8'));
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu-sandbox', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--disable-quic', '--enable-unsafe-webgpu',
-    '--use-webgpu-adapter=swiftshader', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
-});
+const browser = await launchChromium(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']);
 const logs = [];
 const settle = (page) => page.evaluate(async () => { await window.app.busy; });
 const ready = async (page) => {

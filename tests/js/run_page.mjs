@@ -5,15 +5,10 @@
 // (p: its data-p, shown: its percentage text, width: the bar's drawn fraction)}. SCREENSHOT: a PNG of the page
 // after the stroke.
 //   node run_page.mjs URL TIMEOUT_MS SCREENSHOT
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 
 const [url, timeout, screenshot] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu-sandbox', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--disable-quic', '--enable-unsafe-webgpu',
-    '--use-webgpu-adapter=swiftshader'],
-});
+const browser = await launchChromium();
 try {
   const page = await browser.newPage();
   const errors = [];
