@@ -21,7 +21,8 @@ fn term(i: u32) -> f32 {
     // row i: sum_j y_j * (logsumexp(z) - z_j) = logsumexp(z) * sum(y) - sum(y * z)
     let zb = {{ x.off }}u + i * {{ k }}u;
     let yb = {{ y.off }}u + i * {{ k }}u;
-    var m = -3.4e38;  // not -inf: WGSL const-expressions must be finite
+    // the max starts at the row's first element: a constant such as -3.4e38 would beat logits below it
+    var m = {{ x.var }}[zb];
     for (var j = 0u; j < {{ k }}u; j++) {
         m = max(m, {{ x.var }}[zb + j]);
     }
@@ -33,7 +34,7 @@ fn term(i: u32) -> f32 {
         let y = {{ y.var }}[yb + j];
         se += exp(z);
         sy += y;
-        syz += y * z;
+        syz += select(y * z, 0.0, y == 0.0);  // a zero label ignores its logit, even one whose z is -inf
     }
     return log(se) * sy - syz;
 {% endif %}
