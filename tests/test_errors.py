@@ -57,7 +57,7 @@ def test_position_past_the_end_still_renders():
     assert str(e) == "m.py:9:1: error: at the end"
 
 
-# ---- syntax errors (one per spec: parsing stops at the first)
+# ---- syntax errors (parsing resumes on the next line, so each spec here has one)
 
 
 @pytest.mark.parametrize("src,line,col,msg", [
@@ -154,8 +154,8 @@ def test_structural_syntax_errors_are_reported_together():
     ("x = Input(8, 8, 3)\ny = conv2d(x, 3, kernel=9, padding='valid')\nOutput(y)\n", 2, 5,
      "conv2d(): kernel 9 is larger than the input size 8 with padding 'valid'"),
     ("x = Input(8, 8, 3)\ny = reshape(x, [5, 5])\nOutput(y)\n", 2, 5, "cannot reshape [1,8,8,3] to [1,5,5]"),
-    ("x = Input(8, 8, 3)\nt = Input(10)\nOutput(x)\nTrain(loss=mse(x, t))\n", 4, 12,
-     "mse needs equal shapes, got [1,8,8,3] and [1,10]"),
+    ("x = Input(8, 8, 3)\nt = Input(10)\nOutput(x)\nTrain(loss=mse(x, t))\n", 4, 19,
+     "mse() needs 'pred' and 'target' of the same shape, got [1,8,8,3] and [1,10]"),
     ("x = Input(8, 8, 3)\ny = concat([x, global_avg_pool(x)])\nOutput(y)\n", 2, 5,
      "concat needs equal shapes but the last axis, got [1,8,8,3] and [1,3]"),
     ("x = Input(3)\ny = dense(mean(x), 3)\nOutput(y)\n", 2, 5,
@@ -199,7 +199,7 @@ def test_build_errors(src, line, col, msg):
 
 def test_runaway_loops_stop_with_one_error():
     src = "for i in range(100000):\n    for j in range(100000):\n        pass\n" + OUT
-    check_one(src, 1, 1, "the spec takes more than 200,000 steps to unroll; is a loop or a recursion too long?")
+    check_one(src, 1, 1, "the spec takes more than 200,000 steps to unroll; is a loop, a recursion or a list too long?")
 
 
 def test_errors_in_functions_name_the_call():
@@ -250,3 +250,77 @@ def test_load_spec_reports_the_file_name(tmp_path):
     with pytest.raises(SpecErrors) as info:
         load_spec(path)
     assert str(info.value).startswith(f"{path}:2:16: error: relu() takes 1 positional argument")
+
+
+# ---- messages that tell a Keras or PyTorch user what to write instead (issue 10)
+
+
+@pytest.mark.parametrize("src,line,col,msg", [
+    ("a = Input(3)\nb = Input(3)\nOutput(concat(a, b))\n", 3, 18,
+     "concat() takes one list of tensors: write concat([a, b]) with brackets, not 2 arguments"),
+    ("a = Input(3)\nOutput(concat(a, a, a))\n", 2, 18,
+     "concat() takes one list of tensors: write concat([a, b, ...]) with brackets, not 3 arguments"),
+    ("x = Input(3)\nOutput(x)\nTrain(loss=mean(x), optimizer=Adam(learning_rate=0.01))\n", 3, 36,
+     "Adam() got an unexpected keyword argument 'learning_rate' (did you mean 'lr'?)"),
+    ("x = Input(8, 8, 3)\nOutput(conv2d(x, 4, kernel_size=3))\n", 2, 21,
+     "conv2d() got an unexpected keyword argument 'kernel_size' (did you mean 'kernel'?)"),
+    ("x = Input(8, 8, 3)\nOutput(max_pool(x, pool_size=3))\n", 2, 20,
+     "max_pool() got an unexpected keyword argument 'pool_size' (did you mean 'size'?)"),
+    ("x = Input(8, 8, 3)\nOutput(batch_norm(x))\n", 2, 8,
+     ("unknown name 'batch_norm': batch normalisation is not supported (yet): leave it out, or fold a trained one "
+     "into the preceding layer's weights and bias")),
+    ("x = Input(3)\nOutput(dropout(x, 0.5))\n", 2, 8,
+     "unknown name 'dropout': dropout is not supported (yet): leave it out (it only acts while training)"),
+    ("x = Input(3)\nOutput(x)\nTrain(loss=mean(x), optimizer=SGD(lr=0.1))\n", 3, 31,
+     "unknown name 'SGD': only the Adam optimizer is supported (yet): use Adam(lr=0.001)"),
+    ("x = Input(3)\nOutput(Dense(x, 3))\n", 2, 8, "unknown name 'Dense': use dense(x, units)"),
+    ("x = Input(3)\nOutput(dense(x, 3, activation='softmax'))\n", 2, 20,
+     ("dense() argument 'activation' cannot be 'softmax': softmax is not elementwise; apply softmax() to the "
+     "layer's output, or give the layer's output (the logits) to softmax_cross_entropy(), which applies softmax "
+     "itself")),
+    ("x = Input(4)\ny = Input(5)\nz = dense(x, 10)\nOutput(z)\nTrain(loss=softmax_cross_entropy(z, y))\n", 5, 37,
+     ("softmax_cross_entropy() logits have 10 classes but labels have 5 (shapes [1,10] and [1,5]): the last layer "
+     "needs one unit per class")),
+    ("x = Input(4)\ny = Input(1)\nz = dense(x, 10)\nOutput(z)\nTrain(loss=softmax_cross_entropy(z, y))\n", 5, 37,
+     ("softmax_cross_entropy() labels of shape [1,1] look like class indices, but it needs one-hot labels of shape "
+     "[1,10], one column per class: store the labels one-hot in the data, e.g. np.eye(10)[labels]")),
+    ("x = Input(4)\ny = Input(10)\nz = softmax(dense(x, 10))\nOutput(z)\nTrain(loss=softmax_cross_entropy(z, y))\n",
+     5, 34, ("softmax_cross_entropy() applies softmax itself: pass the logits (what goes into softmax()), not "
+            "softmax's output")),
+    (("x = Input(4)\ny = Input(3)\nz = dense(x, 3, activation='sigmoid')\nOutput(z)\n"
+     "Train(loss=sigmoid_cross_entropy(z, y))\n"), 5, 34,
+     ("sigmoid_cross_entropy() applies the sigmoid itself: pass the logits (what goes into sigmoid()), not "
+     "sigmoid's output")),
+])
+def test_messages_for_habits_from_other_frameworks(src, line, col, msg):
+    check_one(src, line, col, msg)
+
+
+def test_syntax_errors_on_several_lines_are_reported_together():
+    src = ("x = Input(3)\ny = relu(x) 2\ndef f(a)\n    return a $ 1\nz = [1 2]\nfor i range(3):\n    pass\n"
+           "w = f'{x}'\nOutput(y)\n")
+    e = errors_of(src)
+    text = str(e)
+    assert [(x.pos.line, x.pos.col) for x in e.errors] == [(2, 13), (3, 9), (4, 14), (5, 8), (6, 7), (8, 5)]
+    assert_points(text, src, 3, 9, "expected ':', got end of line")
+    assert_points(text, src, 6, 7, "expected 'in', got name 'range'")
+    assert_points(text, src, 8, 5, "f-strings are not supported in a spec")
+    assert text.endswith("6 errors")
+
+
+def test_syntax_error_recovery_stops_where_lines_cannot_be_told_apart():
+    # a bracket left open across lines, and a bad indent: the first error only, not a cascade
+    e = errors_of("x = conv2d(a,\n  3 3)\ny = 1 2\n")
+    assert [(x.pos.line, x.pos.col) for x in e.errors] == [(2, 5)]
+    e = errors_of("x = 1 2\nif x:\ny = 1\nz = 3 4\n")
+    assert [x.msg for x in e.errors] == ["unexpected number 2", "expected an indented block, got name 'y'"]
+
+
+def test_every_bad_argument_of_a_call_is_reported():
+    src = ("x = Input(8, 8, 3)\ny = conv2d(x, 'a', kernel=0, padding='sam', name='..')\nz = dense(x, 0, use_bias=1)\n"
+           "Output(y)\nTrain(loss=mean(x), optimizer=Adam(lr=-1, beta1=2))\n")
+    e = errors_of(src)
+    assert [(x.pos.line, x.pos.col) for x in e.errors] == [(2, 15), (2, 20), (2, 30), (2, 45), (3, 14), (3, 17),
+                                                           (5, 36), (5, 43)]
+    assert_points(str(e), src, 2, 20, "conv2d() argument 'kernel' must be at least 1, got 0")
+    assert_points(str(e), src, 5, 43, "Adam() argument 'beta1' must be in [0, 1), got 2.0")

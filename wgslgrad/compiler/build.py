@@ -7,6 +7,7 @@ along silently so one mistake gives one message.
 """
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -17,19 +18,30 @@ from .errors import SpecError, SpecErrors
 from .ir import Graph, Op, Pos, Shape, ShapeError
 from .parse import UNSUPPORTED_KEYWORDS
 from .values import (
+    F32_MAX,
     MAX_DEPTH,
+    MAX_LIST,
+    MAX_LIST_DEPTH,
+    MAX_NODES,
+    MAX_PHASES,
     MAX_STEPS,
+    MAX_TENSOR_ELEMENTS,
+    MAX_TOTAL_ELEMENTS,
+    NAME_HINTS,
     POISON,
     Arg,
     Builtin,
     Env,
     Function,
     Scope,
+    Sizes,
     Tensor,
     check_path,
+    clip,
     did_you_mean,
     has_poison,
     is_num,
+    keyword_hint,
     kind,
 )
 
@@ -48,7 +60,11 @@ class _TooDeep(Exception):
 
 
 class _Abort(Exception):
-    """Stop building: the spec would not finish unrolling."""
+    """Stop building: the spec would not finish unrolling (MAX_STEPS), or it makes too big a graph (at `pos`)."""
+
+    def __init__(self, pos: Pos | None = None, msg: str = "") -> None:
+        super().__init__(pos, msg)
+        self.pos, self.msg = pos, msg
 
 
 # ---- entry point
@@ -96,6 +112,9 @@ class _Builder:
         self.scope = Scope("")
         self.calls: list[tuple[str, Pos]] = []   # user-function calls in progress, for error notes
         self.steps = 0
+        self.sizes = Sizes()
+        self.elements = 0          # the sum of every tensor's size so far (MAX_TOTAL_ELEMENTS)
+        self.param_elements = 0    # the parameters' (one buffer: MAX_TENSOR_ELEMENTS)
         self.param_pos: dict[str, Pos] = {}
         self.output_pos: dict[str, Pos] = {}
         self.declared: set[str] = set()          # Output/Train were called (even with bad arguments)
@@ -114,9 +133,9 @@ class _Builder:
         for s in module.body:
             try:
                 self.exec_block([s], self.globals)
-            except _Abort:
-                self.report(SpecError(s.pos, f"the spec takes more than {MAX_STEPS:,} steps to unroll; is a "
-                                             "loop or a recursion too long?"))
+            except _Abort as e:
+                self.report(SpecError(e.pos or s.pos, e.msg or f"the spec takes more than {MAX_STEPS:,} steps to "
+                                      "unroll; is a loop, a recursion or a list too long?"))
                 return
             except RecursionError:
                 pos = self.calls[-1][1] if self.calls else s.pos
@@ -126,11 +145,59 @@ class _Builder:
             pos = module.body[-1].pos if module.body else module.pos
             self.report(SpecError(pos, "the spec has no Output(...); add Output(tensor) to name the model's "
                                        "result"))
+        self.check_training_cost()
+        loss_out = self.g.outputs.get("loss")
+        if self.g.loss is not None and loss_out is not None and loss_out != self.g.loss:
+            self.report(SpecError(self.output_pos["loss"], "an Output named 'loss' is not the Train loss, which "
+                                                           "training reports as 'loss': rename this Output"))
 
-    def tick(self) -> None:
-        self.steps += 1
+    def check_training_cost(self) -> None:
+        """What only a training step generates: a conv2d whose input needs a gradient lowers it as one
+        product per stride phase, min(stride, size) per axis (lower_backward_conv.conv_dx_phases)."""
+        g = self.g
+        if g.loss is None:
+            return
+        from_param: list[bool] = []
+        for n in g.nodes:
+            from_param.append((n.op is Op.PARAM and bool(n.arg.get("trainable", True)))
+                              or any(from_param[s] for s in n.srcs))
+        on_path, stack = set(), [g.loss]
+        while stack:
+            i = stack.pop()
+            if i not in on_path:
+                on_path.add(i)
+                stack.extend(g.nodes[i].srcs)
+        for i in sorted(on_path):
+            n = g.nodes[i]
+            if n.op is Op.CONV2D and from_param[n.srcs[0]] and n.pos is not None:
+                (sh, sw), x = n.arg["stride"], g.nodes[n.srcs[0]].shape
+                phases = min(sh, x[1]) * min(sw, x[2])
+                if phases > MAX_PHASES:
+                    self.report(SpecError(n.pos, f"training through this conv2d (stride ({sh}, {sw}) on "
+                                                 f"{_shape_text(x)}) needs {phases:,} stride phases, more than "
+                                                 f"{MAX_PHASES}: use strides of at most 16"))
+
+    def tick(self, work: int = 1) -> None:
+        """Count `work` units (a statement, a call, a loop iteration, a list item); stop past MAX_STEPS."""
+        self.steps += work
         if self.steps > MAX_STEPS:
             raise _Abort()
+
+    def list_size(self, v: Any) -> int:
+        """The items of a list (nested ones' too), or 0 for anything else: the work of passing it on."""
+        return self.sizes.of(v)[0] if isinstance(v, (list, tuple)) else 0
+
+    def make_list(self, items: list[Any], pos: Pos, as_tuple: bool) -> list[Any] | tuple[Any, ...]:
+        """A list or tuple value, within MAX_LIST items and MAX_LIST_DEPTH levels of nesting."""
+        value: list[Any] | tuple[Any, ...] = tuple(items) if as_tuple else items
+        self.tick(len(items))
+        size, depth = self.sizes.of(value)
+        if size > MAX_LIST:
+            raise SpecError(pos, f"this {kind(value)} would hold {size:,} items (those of the lists in it "
+                                 f"included), more than {MAX_LIST:,}")
+        if depth > MAX_LIST_DEPTH:
+            raise SpecError(pos, f"lists nest more than {MAX_LIST_DEPTH} deep here")
+        return value
 
     # statements
 
@@ -234,10 +301,8 @@ class _Builder:
                 return env.lookup(e.id)
             except KeyError:
                 raise SpecError(e.pos, _unknown(e.id, env.visible())) from None
-        if isinstance(e, ast.ListExpr):
-            return [self.eval(x, env) for x in e.elts]
-        if isinstance(e, ast.TupleExpr):
-            return tuple(self.eval(x, env) for x in e.elts)
+        if isinstance(e, (ast.ListExpr, ast.TupleExpr)):
+            return self.make_list([self.eval(x, env) for x in e.elts], e.pos, isinstance(e, ast.TupleExpr))
         if isinstance(e, ast.Call):
             return self.call(e, env, target)
         if isinstance(e, ast.BinOp):
@@ -288,6 +353,7 @@ class _Builder:
                 return POISON
             if isinstance(left, Tensor) or isinstance(right, Tensor):
                 raise SpecError(e.pos, "tensors cannot be compared: comparisons are worked out at compile time")
+            self.tick(self.list_size(left) + self.list_size(right))
             try:
                 ok = _COMPARE[op](left, right)
             except TypeError:
@@ -341,6 +407,7 @@ class _Builder:
                 raise SpecError(pos, f"unsupported operand types for '{op}': {kind(a)} and {kind(b)} (a tensor "
                                      "combines with a tensor, a number or a list of numbers)")
         name, ir_op = _TENSOR_OPS[op]
+        self.tick(self.list_size(a) + self.list_size(b))
         scope = self.scope.child(name)
         ta, tb = (v if isinstance(v, Tensor) else self.const(v, pos, scope) for v in (a, b))
         return self.node(ir_op, [ta, tb], {}, pos, scope)
@@ -374,7 +441,7 @@ class _Builder:
         for k, a in kwargs.items():
             if k not in params and k not in kwonly:
                 errors.append(SpecError(a.pos, f"{fname}() got an unexpected keyword argument '{k}'"
-                                               + did_you_mean(k, [*params, *kwonly])))
+                                               + keyword_hint(k, [*params, *kwonly])))
             elif k in bound:
                 errors.append(SpecError(a.pos, f"{fname}() got multiple values for argument '{k}'"))
             else:
@@ -398,6 +465,7 @@ class _Builder:
         bound, extra = self.bind(f.name, f.params, defaults, f.varargs, f.kwonly, args, kwargs, call.pos)
         if f.name in ("Output", "Train"):
             self.declared.add(f.name)
+        self.tick(sum(self.list_size(a.value) for a in [*bound.values(), *extra]))
         if any(has_poison(a.value) for a in [*bound.values(), *extra]):
             return POISON
         c = Ctx(self, f.name, call.pos, bound, extra, target)
@@ -442,21 +510,47 @@ class _Builder:
         key = (op, ids, repr(sorted(arg.items())))
         i = self._made.get(key)
         if i is None:
+            self.room_for_a_node(pos)
             try:
                 i = self.g.add(op, ids, arg, pos=pos, scope=scope)
             except ShapeError as e:
                 raise SpecError(pos, str(e)) from None
             self._made[key] = i
+            self.count_memory(self.g.nodes[i].shape, pos, any(t.batched for t in srcs))
         return Tensor(i, self.g.nodes[i].shape, any(t.batched for t in srcs))
 
+    def room_for_a_node(self, pos: Pos) -> None:
+        if len(self.g.nodes) >= MAX_NODES:
+            raise _Abort(pos, f"the spec makes more than {MAX_NODES:,} graph nodes; is a loop too long?")
+
     def leaf(self, op: Op, shape: Shape, arg: dict[str, Any], pos: Pos, scope: str, batched: bool) -> Tensor:
+        self.room_for_a_node(pos)
+        self.count_memory(shape, pos, batched, "a smaller Input" if op is Op.INPUT else "smaller layers")
         i = self.g.add(op, (), arg, pos=pos, scope=scope, shape=shape)
         return Tensor(i, tuple(shape), batched)
 
+    def count_memory(self, shape: Shape, pos: Pos, batched: bool, smaller: str = "smaller layers") -> None:
+        """Refuse a tensor that one GPU buffer cannot bind, or one that takes the sum of all tensors' sizes
+        past MAX_TOTAL_ELEMENTS (docs/dsl.md, "Limits")."""
+        n = math.prod(shape)
+        advice = f"use a smaller batch or {smaller}" if batched and self.g.batch > 1 else f"use {smaller}"
+        if n > MAX_TENSOR_ELEMENTS:
+            raise SpecError(pos, f"this tensor {_shape_text(shape)} would take {_bytes_text(4 * n)}, more than one "
+                                 f"GPU buffer binds ({_bytes_text(4 * MAX_TENSOR_ELEMENTS)}): {advice}")
+        self.elements += n
+        if self.elements > MAX_TOTAL_ELEMENTS:
+            raise _Abort(pos, f"the model's tensors would take more than {_bytes_text(4 * MAX_TOTAL_ELEMENTS)} in all "
+                              f"(the sum of every value's size) from here on: {advice}")
+
     def const(self, v: Any, pos: Pos, scope: str) -> Tensor:
         """A number (shape ()) or a flat list of numbers (shape (n,)) as a CONST node."""
-        values = tuple(float(x) for x in v) if isinstance(v, (list, tuple)) else (float(v),)
-        shape = (len(values),) if isinstance(v, (list, tuple)) else ()
+        numbers = tuple(v) if isinstance(v, (list, tuple)) else (v,)
+        shape = (len(numbers),) if isinstance(v, (list, tuple)) else ()
+        bad = next((x for x in numbers if not abs(x) <= F32_MAX), None)   # NaN fails the test too
+        values = tuple(float(x) for x in numbers) if bad is None else ()
+        if bad is not None:
+            raise SpecError(pos, f"the number {bad!r} does not fit a 32-bit float (finite, at most {F32_MAX:.4g} "
+                                 "in size)")
         return self.leaf(Op.CONST, shape, {"value": values}, pos, scope, False)
 
     def param(self, pos: Pos, scope: str, leaf: str, shape: Shape, fans: tuple[int, int],
@@ -467,6 +561,11 @@ class _Builder:
             raise SpecError(pos, f"parameter '{path}' is already defined (at {first}); give this call a "
                                  f"different name=")
         self.param_pos[path] = pos
+        self.param_elements += -(-math.prod(shape) // 4) * 4   # each 16-byte aligned in the buffer
+        if self.param_elements > MAX_TENSOR_ELEMENTS:
+            raise SpecError(pos, f"the parameters would take {_bytes_text(4 * self.param_elements)} in all with "
+                                 f"'{path}' {_shape_text(shape)}, more than one GPU buffer binds "
+                                 f"({_bytes_text(4 * MAX_TENSOR_ELEMENTS)}): use fewer or smaller layers")
         init = "zeros" if leaf == "bias" else "glorot_normal"
         t = self.leaf(Op.PARAM, shape, {"name": path, "init": init, "fan_in": fans[0], "fan_out": fans[1],
                                         "trainable": trainable}, pos, scope, False)
@@ -498,7 +597,21 @@ def _call_note(calls: list[tuple[str, Pos]]) -> str:
     return ", ".join(text) + (", ..." if len(parts) > 3 else "")
 
 
+def _shape_text(shape: Shape) -> str:
+    """A shape for a message, its sizes shortened when absurdly long (Input(10**200))."""
+    return "[" + ",".join(str(d) if d < 10**12 else f"10^{len(str(d)) - 1}" for d in shape) + "]"
+
+
+def _bytes_text(n: int) -> str:
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:,.1f} {unit}" if n < 2**70 else f"about 10^{len(str(n // size)) - 1} {unit}"
+    return f"{n} bytes"
+
+
 def _unknown(name: str, visible: list[str]) -> str:
     if name in UNSUPPORTED_KEYWORDS:
         return UNSUPPORTED_KEYWORDS[name]
-    return f"unknown name '{name}'" + did_you_mean(name, visible)
+    if name in NAME_HINTS:
+        return f"unknown name '{name}': {NAME_HINTS[name]}"
+    return f"unknown name '{clip(name)}'" + did_you_mean(name, visible)

@@ -13,12 +13,19 @@ from .errors import SpecError
 from .ir import Op, Pos, Shape, ShapeError, conv_out, fmt_shape
 from .values import (
     BUILTINS,
+    F32_BELOW_1,
+    F32_MAX,
+    F32_TINY,
+    MAX_CONCAT,
     MAX_LIST,
+    MAX_RANK,
+    MAX_WINDOW,
     Arg,
     Builtin,
     Optimizer,
     Tensor,
     check_path,
+    check_tensor_name,
     did_you_mean,
     is_num,
     kind,
@@ -65,8 +72,12 @@ class Ctx:
         return v
 
     def number(self, v: Any, arg: str) -> float:
+        """A number that reaches a kernel: it must fit a float32 (finite, at most F32_MAX in size)."""
         if not is_num(v):
             self.want(arg, "a number", v)
+        if not abs(v) <= F32_MAX:   # NaN fails this too
+            self.fail(arg, f"argument '{arg}' must be a finite number that fits a 32-bit float (at most "
+                           f"{F32_MAX:.4g} in size), got {v!r}")
         return float(v)
 
     def flag(self, v: Any, arg: str) -> bool:
@@ -75,12 +86,16 @@ class Ctx:
         return v
 
     def pair(self, v: Any, arg: str) -> tuple[int, int]:
+        """A window's size or stride: an int or a pair, each at least 1 and at most MAX_WINDOW."""
         if isinstance(v, (list, tuple)) and len(v) == 2:
-            return self.integer(v[0], arg), self.integer(v[1], arg)
-        if not isinstance(v, int) or isinstance(v, bool):
+            out = self.integer(v[0], arg), self.integer(v[1], arg)
+        elif not isinstance(v, int) or isinstance(v, bool):
             self.want(arg, "an int or a pair of ints", v)
-        n = self.integer(v, arg)
-        return n, n
+        else:
+            out = (self.integer(v, arg),) * 2
+        if max(out) > MAX_WINDOW:
+            self.fail(arg, f"argument '{arg}' must be at most {MAX_WINDOW:,}, got {max(out):,}")
+        return out[0], out[1]
 
     def choice(self, v: Any, arg: str, options: Sequence[str]) -> str:
         if v not in options or not isinstance(v, str):
@@ -89,6 +104,27 @@ class Ctx:
             self.fail(arg, f"argument '{arg}' must be one of {allowed}, got {got}"
                       + (did_you_mean(v, options) if isinstance(v, str) else ""))
         return v
+
+    def each(self, *checks: Callable[[], Any]) -> list[Any]:
+        """The values of every argument check, run in order; when several fail, each is reported (not only
+        the first), then the first is raised."""
+        out, errors = [], []
+        for check in checks:
+            try:
+                out.append(check())
+            except SpecError as e:
+                errors.append(e)
+                out.append(None)
+        if errors:
+            for e in errors[1:]:
+                self.b.report(e)
+            raise errors[0]
+        return out
+
+    def activation(self, v: Any) -> str | None:
+        if v in _NOT_ACTIVATIONS:
+            self.fail("activation", f"argument 'activation' cannot be {v!r}: {_NOT_ACTIVATIONS[v]}")
+        return None if v is None else self.choice(v, "activation", list(_ACTIVATIONS))
 
     def layer_name(self, v: Any) -> str | None:
         return None if v is None else check_path(v, self.at("name"), f"{self.name}() argument 'name'")
@@ -113,7 +149,7 @@ class Ctx:
         return self.b.param(self.pos, scope, leaf, shape, fans, trainable)
 
     def activate(self, y: Tensor, activation: Any, scope: str) -> Tensor:
-        act = None if activation is None else self.choice(activation, "activation", list(_ACTIVATIONS))
+        act = self.activation(activation)
         if act is None:
             return y
         op, arg = _ACTIVATIONS[act]
@@ -123,6 +159,13 @@ class Ctx:
 _ACTIVATIONS: dict[str, tuple[Op, dict[str, Any]]] = {
     "relu": (Op.RELU, {}), "relu6": (Op.RELU6, {}), "leaky_relu": (Op.LEAKY_RELU, {"alpha": 0.2}),
     "sigmoid": (Op.SIGMOID, {}), "tanh": (Op.TANH, {})}
+
+
+_NOT_ACTIVATIONS = {
+    "softmax": "softmax is not elementwise; apply softmax() to the layer's output, or give the layer's output "
+               "(the logits) to softmax_cross_entropy(), which applies softmax itself",
+    "linear": "for no activation, leave the argument out (or pass None)",
+}
 
 
 def builtin(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -144,9 +187,14 @@ def builtin(fn: Callable[..., Any]) -> Callable[..., Any]:
 def Input(c: Ctx, *dims: Any, name: Any = None) -> Tensor:
     if not dims:
         c.fail(None, "needs at least one dimension, e.g. Input(112, 112, 3)")
+    if len(dims) > MAX_RANK - 1:
+        c.fail(None, f"takes at most {MAX_RANK - 1} dimensions (the batch makes {MAX_RANK}), got {len(dims)}")
     shape = tuple(c.integer(d, "dims", pos=a.pos) for d, a in zip(dims, c.extra))
-    name = c.target if name is None else check_path(name, c.at("name"), "Input() argument 'name'")
-    if name is None:
+    if name is None and c.target is not None:
+        name = check_tensor_name(c.target, c.pos, "Input() name", derived=True)
+    elif name is not None:
+        name = check_tensor_name(name, c.at("name"), "Input() argument 'name'")
+    else:
         name = f"input_{len(c.b.g.inputs)}"
     if name in c.b.g.inputs:
         c.fail("name", f"name '{name}' is already used by another input")
@@ -162,7 +210,9 @@ def Output(c: Ctx, x: Any, name: Any = None) -> None:
     if name is None:
         expr = c.args["x"].expr
         name = expr.id if isinstance(expr, ast.Name) else f"output_{len(outputs)}"
-    name = check_path(name, c.at("name"), "Output() argument 'name'")
+        name = check_tensor_name(name, c.pos, "Output() name", derived=True)
+    else:
+        name = check_tensor_name(name, c.at("name"), "Output() argument 'name'")
     if name in outputs:
         c.fail("name", f"name '{name}' is already used by the Output at {c.b.output_pos[name]}")
     outputs[name] = t.id
@@ -171,13 +221,24 @@ def Output(c: Ctx, x: Any, name: Any = None) -> None:
 
 @builtin
 def Adam(c: Ctx, lr: Any = 0.001, beta1: Any = 0.9, beta2: Any = 0.999, eps: Any = 1e-7) -> Optimizer:
-    lr, b1, b2, eps = (c.number(v, k) for v, k in ((lr, "lr"), (beta1, "beta1"), (beta2, "beta2"), (eps, "eps")))
-    for v, k in ((lr, "lr"), (eps, "eps")):
-        if v <= 0:
+    def step_size(v: Any, k: str) -> float:
+        v = c.number(v, k)
+        if not v > 0:
             c.fail(k, f"argument '{k}' must be positive, got {v}")
-    for v, k in ((b1, "beta1"), (b2, "beta2")):
+        if v < F32_TINY:   # rounds to 0 (or loses its precision) in the float32 kernels
+            c.fail(k, f"argument '{k}' must be at least {F32_TINY:.4g} (the smallest normal float32), got {v}")
+        return v
+
+    def beta(v: Any, k: str) -> float:
+        v = c.number(v, k)
         if not 0 <= v < 1:
             c.fail(k, f"argument '{k}' must be in [0, 1), got {v}")
+        if v > F32_BELOW_1:   # 1.0 in float32: Adam's bias correction would divide by zero
+            c.fail(k, f"argument '{k}' must be at most {F32_BELOW_1!r} (it is 1.0 as a float32), got {v}")
+        return v
+
+    lr, b1, b2, eps = c.each(lambda: step_size(lr, "lr"), lambda: beta(beta1, "beta1"), lambda: beta(beta2, "beta2"),
+                             lambda: step_size(eps, "eps"))
     return Optimizer("adam", lr, b1, b2, eps)
 
 
@@ -202,13 +263,28 @@ def Train(c: Ctx, loss: Any, optimizer: Any = None, batch: Any = None, epochs: A
 
 # layers: weights Glorot-normal with Keras' fans (kh*kw*in, kh*kw*out), biases zero
 
+_NO_FILTERS = object()   # depthwise_conv2d has no `filters` argument
+
+
+def _window_layer(c: Ctx, x: Any, filters: Any, kernel: Any, stride: Any, padding: Any, use_bias: Any,
+                  activation: Any, trainable: Any, name: Any) -> list[Any]:
+    """A conv layer's arguments, every one checked (and each bad one reported): x, filters, kernel, stride,
+    use_bias, trainable, name."""
+    x, co, k, s, _, bias, _, train, lname = c.each(
+        lambda: c.image(x, "x"), lambda: None if filters is _NO_FILTERS else c.integer(filters, "filters"),
+        lambda: c.pair(kernel, "kernel"), lambda: c.pair(stride, "stride"),
+        lambda: c.choice(padding, "padding", ("same", "valid")), lambda: c.flag(use_bias, "use_bias"),
+        lambda: c.activation(activation), lambda: c.flag(trainable, "trainable"), lambda: c.layer_name(name))
+    return [x, co, k, s, bias, train, lname]
+
 
 @builtin
 def conv2d(c: Ctx, x: Any, filters: Any, kernel: Any = 3, stride: Any = 1, padding: Any = "same",
            use_bias: Any = True, activation: Any = None, trainable: Any = True, name: Any = None) -> Tensor:
-    x, co, k, s = c.image(x, "x"), c.integer(filters, "filters"), c.pair(kernel, "kernel"), c.pair(stride, "stride")
-    pad, bias, train = c.padding(x, k, s, padding), c.flag(use_bias, "use_bias"), c.flag(trainable, "trainable")
-    scope, ci, taps = c.scope(c.layer_name(name)), x.shape[3], k[0] * k[1]
+    x, co, k, s, bias, train, lname = _window_layer(c, x, filters, kernel, stride, padding, use_bias, activation,
+                                                   trainable, name)
+    pad = c.padding(x, k, s, padding)
+    scope, ci, taps = c.scope(lname), x.shape[3], k[0] * k[1]
     srcs = [x, c.param(scope, "filters", (*k, ci, co), (taps * ci, taps * co), train)]
     if bias:
         srcs.append(c.param(scope, "bias", (co,), (co, co), train))
@@ -219,9 +295,10 @@ def conv2d(c: Ctx, x: Any, filters: Any, kernel: Any = 3, stride: Any = 1, paddi
 def depthwise_conv2d(c: Ctx, x: Any, kernel: Any = 3, stride: Any = 1, padding: Any = "same",
                      use_bias: Any = True, activation: Any = None, trainable: Any = True,
                      name: Any = None) -> Tensor:
-    x, k, s = c.image(x, "x"), c.pair(kernel, "kernel"), c.pair(stride, "stride")
-    pad, bias, train = c.padding(x, k, s, padding), c.flag(use_bias, "use_bias"), c.flag(trainable, "trainable")
-    scope, ch, taps = c.scope(c.layer_name(name)), x.shape[3], k[0] * k[1]
+    x, _, k, s, bias, train, lname = _window_layer(c, x, _NO_FILTERS, kernel, stride, padding, use_bias,
+                                                  activation, trainable, name)
+    pad = c.padding(x, k, s, padding)
+    scope, ch, taps = c.scope(lname), x.shape[3], k[0] * k[1]
     srcs = [x, c.param(scope, "depthwise_filter", (*k, ch, 1), (taps * ch, taps), train)]
     if bias:
         srcs.append(c.param(scope, "bias", (ch,), (ch, ch), train))
@@ -232,9 +309,10 @@ def depthwise_conv2d(c: Ctx, x: Any, kernel: Any = 3, stride: Any = 1, padding: 
 def separable_conv2d(c: Ctx, x: Any, filters: Any, kernel: Any = 3, stride: Any = 1, padding: Any = "same",
                      use_bias: Any = True, activation: Any = None, trainable: Any = True,
                      name: Any = None) -> Tensor:
-    x, co, k, s = c.image(x, "x"), c.integer(filters, "filters"), c.pair(kernel, "kernel"), c.pair(stride, "stride")
-    pad, bias, train = c.padding(x, k, s, padding), c.flag(use_bias, "use_bias"), c.flag(trainable, "trainable")
-    scope, ch, taps = c.scope(c.layer_name(name)), x.shape[3], k[0] * k[1]
+    x, co, k, s, bias, train, lname = _window_layer(c, x, filters, kernel, stride, padding, use_bias, activation,
+                                                   trainable, name)
+    pad = c.padding(x, k, s, padding)
+    scope, ch, taps = c.scope(lname), x.shape[3], k[0] * k[1]
     dw = c.param(scope, "depthwise_filter", (*k, ch, 1), (taps * ch, taps), train)
     pw = [c.param(scope, "pointwise_filter", (1, 1, ch, co), (ch, co), train)]
     if bias:
@@ -247,12 +325,13 @@ def separable_conv2d(c: Ctx, x: Any, filters: Any, kernel: Any = 3, stride: Any 
 @builtin
 def dense(c: Ctx, x: Any, units: Any, use_bias: Any = True, activation: Any = None, trainable: Any = True,
           name: Any = None) -> Tensor:
-    x, u, bias, train = c.tensor(x, "x"), c.integer(units, "units"), c.flag(use_bias, "use_bias"), \
-        c.flag(trainable, "trainable")
+    x, u, bias, _, train, lname = c.each(
+        lambda: c.tensor(x, "x"), lambda: c.integer(units, "units"), lambda: c.flag(use_bias, "use_bias"),
+        lambda: c.activation(activation), lambda: c.flag(trainable, "trainable"), lambda: c.layer_name(name))
     if len(x.shape) < 2:
         raise SpecError(c.pos, f"dense() expects an input of rank 2 or more ([batch, features]), "
                                f"got {fmt_shape(x.shape)}")
-    scope, f = c.scope(c.layer_name(name)), math.prod(x.shape[1:])
+    scope, f = c.scope(lname), math.prod(x.shape[1:])
     srcs = [c.param(scope, "weights", (f, u), (f, u), train)]
     if bias:
         srcs.append(c.param(scope, "bias", (u,), (u, u), train))
@@ -276,9 +355,16 @@ def _unary_op(name: str, op: Op, on_numbers: Callable[[float], float] | None = N
     builtin(fn)
 
 
-for _name, _op in (("relu", Op.RELU), ("relu6", Op.RELU6), ("sigmoid", Op.SIGMOID), ("tanh", Op.TANH),
-                   ("softmax", Op.SOFTMAX)):
+for _name, _op in (("relu", Op.RELU), ("relu6", Op.RELU6), ("sigmoid", Op.SIGMOID), ("tanh", Op.TANH)):
     _unary_op(_name, _op)
+
+
+@builtin
+def softmax(c: Ctx, x: Any) -> Tensor:
+    t = c.tensor(x, "x")
+    if not t.shape:
+        c.fail("x", "normalises the last axis, so it needs a tensor of rank 1 or more, got a scalar (shape [])")
+    return c.node(Op.SOFTMAX, [t], c.scope())
 _unary_op("exp", Op.EXP, math.exp)
 _unary_op("log", Op.LOG, math.log)
 _unary_op("abs", Op.ABS, abs)
@@ -291,8 +377,10 @@ def leaky_relu(c: Ctx, x: Any, alpha: Any = 0.2) -> Tensor:
 
 
 def _pool(c: Ctx, op: Op, x: Any, size: Any, stride: Any, padding: Any) -> Tensor:
-    x, k = c.image(x, "x"), c.pair(size, "size")
-    s = k if stride is None else c.pair(stride, "stride")
+    x, k, s, _ = c.each(lambda: c.image(x, "x"), lambda: c.pair(size, "size"),
+                        lambda: None if stride is None else c.pair(stride, "stride"),
+                        lambda: c.choice(padding, "padding", ("same", "valid")))
+    s = k if s is None else s
     pad = c.padding(x, k, s, padding)
     return c.node(op, [x], c.scope(), size=k, stride=s, pad=pad)
 
@@ -316,6 +404,9 @@ def global_avg_pool(c: Ctx, x: Any) -> Tensor:
 def reshape(c: Ctx, x: Any, dims: Any) -> Tensor:
     x = c.tensor(x, "x")
     items = dims if isinstance(dims, (list, tuple)) else [dims]
+    if len(items) > MAX_RANK - 1:
+        c.fail("dims", f"argument 'dims' takes at most {MAX_RANK - 1} sizes (the batch makes {MAX_RANK}), got "
+                       f"{len(items)}")
     shape = [c.integer(d, "dims", low=-1) for d in items]
     if 0 in shape or shape.count(-1) > 1:
         c.fail("dims", "argument 'dims' takes positive sizes and at most one -1")
@@ -336,12 +427,19 @@ def flatten(c: Ctx, x: Any) -> Tensor:
 
 
 @builtin
-def concat(c: Ctx, tensors: Any) -> Tensor:
+def concat(c: Ctx, tensors: Any, *more: Any) -> Tensor:
+    if more:   # concat(a, b): Keras' Concatenate takes a list too
+        raise SpecError(c.extra[0].pos, f"concat() takes one list of tensors: write concat([a, b{', ...' * (len(more) > 1)}]) "
+                                        f"with brackets, not {len(more) + 1} arguments")
     if not isinstance(tensors, (list, tuple)) or not tensors:
         c.want("tensors", "a non-empty list of tensors", tensors)
+    if len(tensors) > MAX_CONCAT:
+        c.fail("tensors", f"joins at most {MAX_CONCAT} tensors, got {len(tensors):,}")
     for t in tensors:
         if not isinstance(t, Tensor):
             c.fail("tensors", f"argument 'tensors' must be a list of tensors, got a {kind(t)} in it")
+        if not t.shape:
+            c.fail("tensors", "joins tensors along their last axis, but one in the list is a scalar (shape [])")
     return c.node(Op.CONCAT, tensors, c.scope())
 
 
@@ -376,11 +474,36 @@ def sum_(c: Ctx, x: Any) -> Any:
 
 def _loss(name: str, op: Op, a: str, b: str) -> None:
     def fn(c: Ctx, x: Any, y: Any) -> Tensor:
-        return c.node(op, [c.tensor(x, a), c.tensor(y, b)], c.scope())
+        tx, ty = c.tensor(x, a), c.tensor(y, b)
+        _check_loss_arguments(c, op, tx, ty, a, b)
+        return c.node(op, [tx, ty], c.scope())
     fn.__name__ = name
     fn.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
         inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in ("c", a, b)])
     builtin(fn)
+
+
+def _check_loss_arguments(c: Ctx, op: Op, x: Tensor, y: Tensor, a: str, b: str) -> None:
+    """Shape mismatches in the user's terms (classes, one-hot labels), and probabilities where a loss wants
+    logits."""
+    made_by = c.b.g.nodes[x.id].op
+    if op is Op.SOFTMAX_CE and made_by is Op.SOFTMAX:
+        c.fail(a, "applies softmax itself: pass the logits (what goes into softmax()), not softmax's output")
+    if op is Op.SIGMOID_CE and made_by is Op.SIGMOID:
+        c.fail(a, "applies the sigmoid itself: pass the logits (what goes into sigmoid()), not sigmoid's output")
+    if op is Op.SOFTMAX_CE:
+        if len(x.shape) != 2:
+            c.fail(a, f"argument '{a}' must have shape [batch, classes], got {fmt_shape(x.shape)}")
+        batch, classes = x.shape
+        if y.shape in ((batch,), (batch, 1)) and classes > 1:
+            c.fail(b, f"labels of shape {fmt_shape(y.shape)} look like class indices, but it needs one-hot labels of "
+                      f"shape {fmt_shape(x.shape)}, one column per class: store the labels one-hot in the data, "
+                      f"e.g. np.eye({classes})[labels]")
+        if len(y.shape) == 2 and y.shape[0] == batch and y.shape[1] != classes:
+            c.fail(b, f"logits have {classes} classes but labels have {y.shape[1]} (shapes {fmt_shape(x.shape)} "
+                      f"and {fmt_shape(y.shape)}): the last layer needs one unit per class")
+    if x.shape != y.shape:
+        c.fail(b, f"needs '{a}' and '{b}' of the same shape, got {fmt_shape(x.shape)} and {fmt_shape(y.shape)}")
 
 
 _loss("mse", Op.MSE, "pred", "target")
@@ -404,6 +527,7 @@ def range_(c: Ctx, *args: Any) -> list[int]:
     n = max(0, -(-(r.stop - r.start) // r.step))   # len() overflows on huge ranges
     if n > MAX_LIST:
         c.fail(None, f"of {n:,} numbers is too long to unroll (at most {MAX_LIST:,})")
+    c.b.tick(n)
     return list(r)
 
 

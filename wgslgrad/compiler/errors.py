@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from .ir import Pos
 
+_WIDTH = 120   # characters of a source line quoted in a message
+
 
 class SpecError(Exception):
     """One problem in a spec, at a position. `note` adds context, e.g. the user-function call it happened in."""
@@ -24,8 +26,14 @@ class SpecError(Exception):
             line = lines[self.pos.line - 1].rstrip("\r")
             # Expand tabs on both lines alike so the caret stays under the right character.
             col = len(line[: max(self.pos.col - 1, 0)].expandtabs(8))
+            shown = line.expandtabs(8)
+            if len(shown) > _WIDTH:   # a long line: the part around the column, '...' where cut
+                start = max(0, min(col - _WIDTH // 2, len(shown) - _WIDTH))
+                cut = shown[start: start + _WIDTH]
+                shown = ("..." if start else "") + cut + ("..." if start + _WIDTH < len(shown) else "")
+                col = col - start + (3 if start else 0)
             gutter = str(self.pos.line)
-            out.append(f" {gutter:>4} | {line.expandtabs(8)}".rstrip())
+            out.append(f" {gutter:>4} | {shown}".rstrip())
             out.append(f" {'':>4} | {' ' * col}^")
         if self.note:
             out.append(f" {'':>4} = note: {self.note}")

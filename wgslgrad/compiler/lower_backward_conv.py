@@ -5,8 +5,8 @@ numpy_ref.py for their reference). Importing this module registers the rules.
   DENSE_DW      x.T @ dy: the same, A read transposed; K = batch, split when long
   CONV2D_DW     x.T (im2col) @ dy: M = kh*kw*Ci, N = Co, K = B*OH*OW, split into chunks of K
   CONV2D_DX     dy @ w.T over a transposed-conv index map, one product per stride phase (no zero taps)
-  DEPTHWISE_DX  one thread per input element, the taps of its stride phase unrolled
-  DEPTHWISE_DW  channels x lanes over output positions, a tree per tap; split into chunks of positions
+  DEPTHWISE_DX  one thread per input element, the taps of its stride phase unrolled (looped past 5x5)
+  DEPTHWISE_DW  channels x lanes over output positions, a tree per tap (looped past 5x5); split into chunks
 
 A split reduction writes one partial sum per chunk into scratch memory (SCRATCH), and reduce_partials.wgsl
 adds the chunks, so no thread ever walks the whole batch and image. Every size, stride, offset and pad a
@@ -18,7 +18,16 @@ from typing import Any
 
 from .ir import Graph, Node, Op
 from .lower import SCRATCH, WORKGROUP, Ctx, Kernel, KernelBuilder, Operand, rule
-from .lower_forward import comment, elementwise_groups, epilogue, fused_comment, halves, name, pow2_at_least
+from .lower_forward import (
+    UNROLL_TAPS,
+    comment,
+    elementwise_groups,
+    epilogue,
+    fused_comment,
+    halves,
+    name,
+    pow2_at_least,
+)
 
 BK = 16                 # the tiled product's step along K
 MIN_CHUNK = 256         # a split chunk of a tiled product walks at least this much of K
@@ -155,15 +164,20 @@ def conv_dx_phases(in_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: 
         q = (first + p - r) // s                # exact: first + p - r is a multiple of s
         return first, count, taps, q
 
+    # only the residues r whose first cell (r - p) % s lies inside the input hold cells: min(s, size) of them,
+    # so a stride far beyond the image costs nothing here
+    rys = sorted((first + pt) % sh for first in range(min(sh, h)))
+    rxs = sorted((first + pl) % sw for first in range(min(sw, w)))
     phases = []
-    for ry in range(sh):
+    for ry in rys:
         h0, hp, nty, qy = axis(h, kh, sh, pt, ry)
-        for rx in range(sw):
+        for rx in rxs:
             w0, wp, ntx, qx = axis(w, kw, sw, pl, rx)
-            if hp and wp:
-                phases.append({"rows": b * hp * wp, "depth": nty * ntx * co, "hp": hp, "wp": wp, "h0": h0,
-                               "w0": w0, "ry": ry, "rx": rx, "ntx": max(ntx, 1), "qy": qy, "qx": qx})
+            assert hp and wp, "a phase without cells"
+            phases.append({"rows": b * hp * wp, "depth": nty * ntx * co, "hp": hp, "wp": wp, "h0": h0,
+                           "w0": w0, "ry": ry, "rx": rx, "ntx": max(ntx, 1), "qy": qy, "qx": qx})
     return phases
+
 
 
 @rule(Op.CONV2D_DX)
@@ -201,8 +215,9 @@ def lower_depthwise_dx(ctx: Ctx, i: int) -> list[Kernel]:
     kh, kw, _, mult = g.nodes[node.srcs[1]].shape
     _, ho, wo, cm = g.nodes[node.srcs[0]].shape
     (sh, sw), (pt, _, pl, _) = node.arg["stride"], node.arg["pad"]
+    unroll = kh * kw <= UNROLL_TAPS    # else the template loops over the taps of the cell's phase
     phases = []
-    for ry in range(min(sh, kh)):
+    for ry in range(min(sh, kh) if unroll else 0):
         for rx in range(min(sw, kw)):
             # tap (ky, kx) = (ry + ti*sh, rx + tj*sw) reads dy at (qy - ti, qx - tj), (ti*Wo + tj)*CM
             # elements before (qy, qx); w[ky, kx, c, 0] is (ky*kw + kx)*C*M after w[0, 0, c, 0]
@@ -213,7 +228,7 @@ def lower_depthwise_dx(ctx: Ctx, i: int) -> list[Kernel]:
             phases.append({"taps": taps, "cond": cond})
     wg, gx = elementwise_groups(ctx, node.size)
     return [kb.kernel(name(ctx, i), "depthwise_dx.wgsl", wg, nodes, comment=fused_comment(ctx, nodes), dy=dy,
-                      wt=wt, epilogue=finish, phases=phases, h=h, w=w, ch=ch, cm=cm, ho=ho, wo=wo, mult=mult, sh=sh, sw=sw,
+                      wt=wt, epilogue=finish, unroll=unroll, phases=phases, kh=kh, kw=kw, h=h, w=w, ch=ch, cm=cm, ho=ho, wo=wo, mult=mult, sh=sh, sw=sw,
                       pt=pt, pl=pl, n=node.size, wg=WORKGROUP, gx=gx)]
 
 
@@ -246,8 +261,9 @@ def lower_depthwise_dw(ctx: Ctx, i: int) -> list[Kernel]:
     kh, kw, _, mult = node.shape
     (sh, sw), (pt, _, pl, _) = node.arg["stride"], node.arg["pad"]
     # tap (ky, kx): x is (ky*W + kx)*C elements after tap (0, 0); dw[ky, kx] starts (ky*kw + kx)*CM into dw
+    unroll = kh * kw <= UNROLL_TAPS    # else the template loops over the taps, one tree each
     taps = [{"ky": ky, "kx": kx, "dx": (ky * w + kx) * ch, "dw": (ky * kw + kx) * cm}
-            for ky in range(kh) for kx in range(kw)]
+            for ky in range(kh) for kx in range(kw)] if unroll else []
     kb = ctx.builder()
     x, dy = kb.read(node.srcs[0]), kb.read(node.srcs[1])
     split_ = plan["chunks"] > 1
@@ -255,7 +271,7 @@ def lower_depthwise_dw(ctx: Ctx, i: int) -> list[Kernel]:
     groups = plan["ctiles"] * plan["chunks"]
     wg = ctx.grid(groups)
     first = kb.kernel(name(ctx, i, "_partial" if split_ else ""), "depthwise_dw.wgsl", wg, [i],
-                      comment=comment(ctx, i), x=x, dy=dy, dst=dst, taps=taps, h=h, w=w, ch=ch, cm=cm, ho=ho,
+                      comment=comment(ctx, i), x=x, dy=dy, dst=dst, unroll=unroll, taps=taps, kh=kh, kw=kw, h=h, w=w, ch=ch, cm=cm, ho=ho,
                       wo=wo, mult=mult, sh=sh, sw=sw, pt=pt, pl=pl, outs=node.size, groups=groups, gx=wg[0],
                       halves=halves(plan["hy"]), **plan)
     return [first, _reduce_partials(ctx, i, plan["chunks"])] if split_ else [first]

@@ -9,6 +9,8 @@ import re
 from .ir import BINARY, UNARY, Graph, Node, Op
 from .lower import SCRATCH, WORKGROUP, Ctx, Kernel, KernelBuilder, f32, rule
 
+UNROLL_TAPS = 25   # depthwise kernels unroll up to this many taps (5x5), and loop over larger windows
+
 # Elementwise bodies over `v` (unary) or `va`, `vb` (binary); backward and fused kernels reuse them.
 # A NaN passes through every one of them, as in the float64 reference (max, min and clamp may drop a NaN:
 # WGSL leaves that to the driver, and lavapipe's max(NaN, 0.0) is 0), so NaN weights cannot hide behind a relu.
@@ -202,10 +204,12 @@ def lower_depthwise(ctx: Ctx, i: int) -> list[Kernel]:
     _, ho, wo, co = node.shape
     (sh, sw), (pt, _, pl, _) = node.arg["stride"], node.arg["pad"]
     # tap (ky, kx): x is (ky*W + kx)*Ci elements after tap (0, 0); w[ky, kx, c] is (ky*kw + kx)*Co after w[0, 0, c]
-    taps = [dict(ky=ky, kx=kx, dx=(ky * w + kx) * ci, dw=(ky * kw + kx) * co) for ky in range(kh) for kx in range(kw)]
+    unroll = kh * kw <= UNROLL_TAPS
+    taps = [dict(ky=ky, kx=kx, dx=(ky * w + kx) * ci, dw=(ky * kw + kx) * co)
+            for ky in range(kh) for kx in range(kw)] if unroll else []
     wg, gx = elementwise_groups(ctx, node.size)
     return [kb.kernel(name(ctx, i), "depthwise.wgsl", wg, nodes, comment=fused_comment(ctx, nodes), x=x, wt=wt,
-                      bias=bias, epilogue=finish, taps=taps, h=h, w=w, ci=ci, co=co, ho=ho, wo=wo, mult=mult, sh=sh,
+                      bias=bias, epilogue=finish, unroll=unroll, taps=taps, kh=kh, kw=kw, h=h, w=w, ci=ci, co=co, ho=ho, wo=wo, mult=mult, sh=sh,
                       sw=sw, pt=pt, pl=pl, n=node.size, wg=WORKGROUP, gx=gx)]
 
 

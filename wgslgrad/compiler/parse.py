@@ -1,6 +1,7 @@
 """Spec text -> AST (ast.Module). The only module that touches lark: its exceptions become SpecErrors here."""
 from __future__ import annotations
 
+import math
 import re
 import threading
 from collections.abc import Iterator
@@ -8,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, VisitError
 from lark.indenter import Indenter
 
@@ -32,6 +33,10 @@ UNSUPPORTED_KEYWORDS = {
     "await": "'await' is not supported in a spec", "is": "'is' is not supported; use '==' or '!='",
     "break": "'break' is not supported in a spec", "continue": "'continue' is not supported in a spec",
 }
+
+MAX_SYNTAX_ERRORS = 20    # syntax errors reported from one spec (parsing resumes on the next line)
+MAX_NESTING = 100         # brackets, calls, operators and blocks inside one another
+MAX_INT_DIGITS = 310      # an int literal's digits: 1024 bits, as the builder's arithmetic allows
 
 # How terminals read in messages; string terminals not listed read as their text in quotes.
 _TERMINAL_TEXT = {
@@ -111,28 +116,96 @@ def parse(text: str, filename: str) -> ast.Module:
     first = _first_indented_line(text)
     if first:
         raise SpecErrors([SpecError(Pos(filename, *first), "unexpected indent")], text)
-    parser = _parser()
-    with _lock:
-        try:
-            tree = parser.parse(text)
-        except _IndentError as e:
-            err = SpecError(Pos(filename, e.line, e.col), "unindent does not match any outer indentation level")
-            raise SpecErrors([err], text) from None
-        except UnexpectedInput as e:
-            raise SpecErrors([_syntax_error(e, text, filename, parser)], text) from None
-        except RecursionError:
-            raise SpecErrors([SpecError(Pos(filename, 1, 1), "the spec is nested too deeply")], text) from None
+    tree, errors = _parse_recovering(text, filename)
+    if tree is None:
+        raise SpecErrors(errors, text)
+    deep = _too_deep(tree, filename)
+    if deep:
+        raise SpecErrors([deep], text)
     builder = _ToAst(filename)
     try:
         module = builder.transform(tree)
     except VisitError as e:   # a bug in _ToAst: raise it as itself, not as lark's wrapper
+        if isinstance(e.orig_exc, RecursionError):
+            raise SpecErrors([SpecError(Pos(filename, 1, 1), "the spec is nested too deeply")], text) from None
         raise e.orig_exc from None
     except RecursionError:
         raise SpecErrors([SpecError(Pos(filename, 1, 1), "the spec is nested too deeply")], text) from None
-    errors = builder.errors + [SpecError(r.pos, "'return' outside a function") for r in _top_returns(module.body)]
+    errors += builder.errors + [SpecError(r.pos, "'return' outside a function") for r in _top_returns(module.body)]
     if errors:
         raise SpecErrors(errors, text)
     return module
+
+
+def _parse_recovering(text: str, filename: str) -> tuple[Tree | None, list[SpecError]]:
+    """The parse tree and the syntax errors found. After an error confined to one line (no bracket open
+    across lines, no indentation problem), that line is replaced by `pass` (or a block header when an
+    indented block follows) and parsing starts again, so that later errors are reported too, up to MAX_SYNTAX_ERRORS.
+    The tree is None unless the parse (with the replaced lines) got through."""
+    parser = _parser()
+    errors: list[SpecError] = []
+    work = text
+    for _ in range(MAX_SYNTAX_ERRORS):
+        with _lock:
+            try:
+                return parser.parse(work), errors
+            except _IndentError as e:
+                errors.append(SpecError(Pos(filename, e.line, e.col),
+                                        "unindent does not match any outer indentation level"))
+                return None, errors
+            except UnexpectedInput as e:
+                err = _syntax_error(e, work, filename, parser)
+                opened = parser.options.postlex.open  # type: ignore[union-attr]
+                # brackets opened on an earlier line: the statement spans lines that cannot be told apart
+                bracket_open = any(t.line != err.pos.line for t in opened)
+            except RecursionError:
+                errors.append(SpecError(Pos(filename, 1, 1), "the spec is nested too deeply"))
+                return None, errors
+        recoverable = (not bracket_open and not err.msg.startswith(_UNRECOVERABLE)
+                       and (not errors or err.pos.line > errors[-1].pos.line))
+        errors.append(err)
+        work = _skip_line(work, err.pos.line) if recoverable else None  # type: ignore[assignment]
+        if work is None:
+            return None, errors
+    return None, errors
+
+
+# Errors after which the lines that follow cannot be parsed on their own
+_UNRECOVERABLE = ("unexpected indent", "expected an indented block", "unexpected end of file", "unindent",
+                  "'(' was never closed", "'[' was never closed", "the spec is nested")
+
+
+def _skip_line(text: str, line: int) -> str | None:
+    """`text` with line `line` replaced by `pass` at its indentation (`if True:` when the next line with code is
+    indented deeper), or None where that cannot help: a line continued from the one before, or past the end."""
+    lines = text.split("\n")
+    if not 1 <= line <= len(lines) or (line > 1 and lines[line - 2].rstrip().endswith("\\")):
+        return None
+    old = lines[line - 1]
+    if sum(old.count(c) for c in "([") > sum(old.count(c) for c in ")]"):
+        return None   # a bracket that stays open: the next lines belong to this statement
+    indent = old[: len(old) - len(old.lstrip(" \t"))]
+    following = next((s for s in lines[line:] if s.strip() and not s.lstrip().startswith("#")), "")
+    deeper = len(following) - len(following.lstrip(" \t")) > len(indent)
+    block = "def _():" if old.lstrip().startswith("def") else "if True:"   # a def's body may return
+    lines[line - 1] = indent + (block if deeper else "pass")
+    return "\n".join(lines)
+
+
+def _too_deep(tree: Tree, filename: str) -> SpecError | None:
+    """An error at the first construct nested more than MAX_NESTING deep (brackets, calls, operators and
+    blocks alike), found without recursion: the later passes recurse along the nesting."""
+    stack: list[tuple[Any, int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            meta = node.meta if isinstance(node, Tree) else node
+            line, col = getattr(meta, "line", 1), getattr(meta, "column", 1)
+            return SpecError(Pos(filename, line or 1, col or 1),
+                             f"the spec nests expressions or blocks more than {MAX_NESTING} deep here")
+        if isinstance(node, Tree):
+            stack.extend((c, depth + 1) for c in node.children)
+    return None
 
 
 def _top_returns(body: tuple[ast.Stmt, ...]) -> Iterator[ast.Return]:
@@ -286,14 +359,34 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", "'": "'", '"
             "a": "\a", "b": "\b", "f": "\f", "v": "\v"}
 
 
+_HEX_DIGITS = {"x": 2, "u": 4, "U": 8}
+
+
 def _unescape(body: str) -> str:
-    """Python's backslash escapes, decoded without eval (\\xNN, \\uNNNN and the single-character ones)."""
+    """Python's backslash escapes, decoded without eval (\\xNN, \\uNNNN, \\UNNNNNNNN and the
+    single-character ones); a bad one raises ValueError with Python's wording."""
     def one(m: re.Match[str]) -> str:
         s = m.group(1)
-        if s[0] in "xuU":
-            return chr(int(s[1:], 16))
+        if s[0] in _HEX_DIGITS:
+            want = _HEX_DIGITS[s[0]]
+            if len(s) != 1 + want:
+                raise ValueError(f"truncated \\{s[0]}{'X' * want} escape")
+            code = int(s[1:], 16)
+            if code > 0x10FFFF:
+                raise ValueError(f"\\{s} is not a Unicode character (the largest is \\U0010ffff)")
+            return chr(code)
         return _ESCAPES.get(s, "\\" + s)
     return re.sub(r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.|\n)", one, body)
+
+
+# Python's rules: '_' only between digits (after the base prefix too)
+_INT_LITERAL = re.compile(r"0(_?0)*|[1-9](_?\d)*|0[xX](_?[\da-fA-F])+")
+_DIGITS = r"\d(_?\d)*"
+_FLOAT_LITERAL = re.compile(rf"(({_DIGITS})?\.{_DIGITS}|{_DIGITS}\.?)([eE][-+]?{_DIGITS})?")
+
+
+def _clip(text: str, n: int = 40) -> str:
+    return text if len(text) <= n else text[:n] + "..."
 
 
 @v_args(meta=True)
@@ -444,10 +537,26 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         return ast.Name(str(c[0]), self._pos(meta))
 
     def int_lit(self, meta: Any, c: list[Any]) -> ast.Num:
-        return ast.Num(int(str(c[0]).replace("_", ""), 0), self._pos(meta))
+        text, pos = str(c[0]), self._pos(meta)
+        if not _INT_LITERAL.fullmatch(text):
+            self._fail(pos, f"invalid number '{_clip(text)}' ('_' goes between digits only)")
+            return ast.Num(0, pos)
+        digits = text.replace("_", "")
+        if len(digits) > MAX_INT_DIGITS + 2 or int(digits, 0).bit_length() > 1024:
+            self._fail(pos, f"number too large: an int literal has at most {MAX_INT_DIGITS} digits (1024 bits)")
+            return ast.Num(0, pos)
+        return ast.Num(int(digits, 0), pos)
 
     def float_lit(self, meta: Any, c: list[Any]) -> ast.Num:
-        return ast.Num(float(str(c[0]).replace("_", "")), self._pos(meta))
+        text, pos = str(c[0]), self._pos(meta)
+        if not _FLOAT_LITERAL.fullmatch(text):
+            self._fail(pos, f"invalid number '{_clip(text)}' ('_' goes between digits only)")
+            return ast.Num(0.0, pos)
+        value = float(text.replace("_", ""))
+        if not math.isfinite(value):
+            self._fail(pos, f"number too large: '{_clip(text)}' does not fit a float")
+            return ast.Num(0.0, pos)
+        return ast.Num(value, pos)
 
     def string(self, meta: Any, c: list[Any]) -> ast.Str:
         parts = []
@@ -459,7 +568,10 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
             if "f" in prefix or "b" in prefix:
                 what = "f-strings" if "f" in prefix else "byte strings"
                 self._fail(self._tpos(tok), f"{what} are not supported in a spec")
-            parts.append(body if "r" in prefix else _unescape(body))
+            try:
+                parts.append(body if "r" in prefix else _unescape(body))
+            except ValueError as e:
+                self._fail(self._tpos(tok), f"bad escape in a string: {e}")
         return ast.Str("".join(parts), self._pos(meta))
 
     def true(self, meta: Any, c: list[Any]) -> ast.Const:

@@ -1,7 +1,11 @@
 {% from "_macros.wgsl" import per_element, finish %}
 // {{ comment }}
 // out[b, oy, ox, c] = sum over taps x[b, oy*{{ sh }}-{{ pt }}+ky, ox*{{ sw }}-{{ pl }}+kx, c / {{ mult }}] * w[ky, kx, c] (+ bias[c]);
+{% if unroll %}
 // one thread per output element, the {{ taps | length }} taps unrolled with their offsets computed in Python.
+{% else %}
+// one thread per output element, looping over the {{ kh }}x{{ kw }} taps clipped to the image (too many to unroll).
+{% endif %}
 {{ bindings }}
 
 {{ per_element(wg, gx, n) }}
@@ -19,11 +23,23 @@
 {% else %}
     var acc = 0.0;
 {% endif %}
+{% if unroll %}
 {% for t in taps %}
     if (iy0 >= {{ -t.ky }} && iy0 < {{ h - t.ky }} && ix0 >= {{ -t.kx }} && ix0 < {{ w - t.kx }}) {
         acc = fma({{ x.var }}[u32(base + {{ t.dx }})], {{ wt.var }}[wbase + {{ t.dw }}u], acc);
     }
 {% endfor %}
+{% else %}
+    // taps (ky, kx) with 0 <= iy0 + ky < {{ h }} and 0 <= ix0 + kx < {{ w }}, in row-major order
+    let ky1 = min({{ kh }}, {{ h }} - iy0);
+    let kx0 = max(-ix0, 0);
+    let kx1 = min({{ kw }}, {{ w }} - ix0);
+    for (var ky = max(-iy0, 0); ky < ky1; ky++) {
+        for (var kx = kx0; kx < kx1; kx++) {
+            acc = fma({{ x.var }}[u32(base + (ky * {{ w }} + kx) * {{ ci }})], {{ wt.var }}[wbase + u32(ky * {{ kw }} + kx) * {{ co }}u], acc);
+        }
+    }
+{% endif %}
     let o = i;
 {{ finish("acc", none, "c", epilogue) }}
 }

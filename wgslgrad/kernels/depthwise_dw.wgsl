@@ -2,8 +2,13 @@
 // {{ comment }}
 // dw[ky, kx, c, m] = sum over p = (b, oy, ox) of x[b, oy*{{ sh }} + ky - {{ pt }}, ox*{{ sw }} + kx - {{ pl }}, c] * dy[b, oy, ox, c*{{ mult }} + m].
 // A workgroup takes {{ cx }} output channels o = c*{{ mult }} + m (contiguous in dy) x {{ hy }} lanes over the positions of
+{% if unroll %}
 // its chunk of {{ pc }} ({{ chunks }} chunk(s) of {{ p }}); each thread keeps all {{ taps | length }} taps in registers, then
 // each tap is summed over the lanes by a tree in workgroup memory into dst[chunk, ky, kx, o].
+{% else %}
+// its chunk of {{ pc }} ({{ chunks }} chunk(s) of {{ p }}); a loop over the {{ kh }}x{{ kw }} taps (too many to keep in registers):
+// each thread sums one tap over its positions, then a tree in workgroup memory sums the lanes into dst[chunk, ky, kx, o].
+{% endif %}
 {{ bindings }}
 
 var<workgroup> part: array<f32, {{ cx * hy }}>;
@@ -20,6 +25,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let live = o < {{ cm }}u;
     let c = min(o, {{ cm - 1 }}u) / {{ mult }}u;
     let p_end = min((chunk + 1u) * {{ pc }}u, {{ p }}u);
+{% if not unroll %}
+    for (var t = 0u; t < {{ kh * kw }}u; t++) {
+        let ky = i32(t / {{ kw }}u);
+        let kx = i32(t % {{ kw }}u);
+        var acc = 0.0;
+        if (live) {
+            for (var p = chunk * {{ pc }}u + lid3.y; p < p_end; p += {{ hy }}u) {
+                let ox = p % {{ wo }}u;
+                let oy = (p / {{ wo }}u) % {{ ho }}u;
+                let b = p / {{ wo * ho }}u;
+                let iy = i32(oy * {{ sh }}u) - {{ pt }} + ky;
+                let ix = i32(ox * {{ sw }}u) - {{ pl }} + kx;
+                if (iy >= 0 && iy < {{ h }} && ix >= 0 && ix < {{ w }}) {
+                    let d = {{ dy.var }}[{{ dy.off }}u + p * {{ cm }}u + o];
+                    acc = fma({{ x.var }}[{{ x.off }}u + ((b * {{ h }}u + u32(iy)) * {{ w }}u + u32(ix)) * {{ ch }}u + c], d, acc);
+                }
+            }
+        }
+        part[tid] = acc;
+        workgroupBarrier();
+{{ tree(halves, "lid3.y", "tid", cx) }}
+        if (lid3.y == 0u && live) {
+            {{ dst.var }}[{{ dst.off }}u + chunk * {{ outs }}u + t * {{ cm }}u + o] = part[tid];
+        }
+        workgroupBarrier();
+    }
+}
+{% else %}
 {% for t in taps %}
     var acc{{ loop.index0 }} = 0.0;
 {% endfor %}
@@ -50,3 +83,4 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     workgroupBarrier();
 {% endfor %}
 }
+{% endif %}

@@ -2,7 +2,11 @@
 // {{ comment }}
 // dx[b, h, w, c] = sum over taps and m of dy[b, oy, ox, c*{{ mult }} + m] * w[ky, kx, c, m], oy = (h + {{ pt }} - ky) / {{ sh }} (ox likewise).
 // One thread per input element. Only the taps with ky = (h + {{ pt }}) mod {{ sh }} (mod {{ sh }}; kx likewise) reach an output
+{% if unroll %}
 // position: one branch per stride phase, each with just its taps unrolled and their offsets computed in Python.
+{% else %}
+// position: a loop over those taps (too many phases or taps to unroll).
+{% endif %}
 // Then the elementwise ops fused after it (the epilogue: the gradient's relu and sums), in registers.
 {{ bindings }}
 
@@ -20,6 +24,26 @@
     let base = i32({{ dy.off }}u + b * {{ ho * wo * cm }}u + c * {{ mult }}u) + (qy * {{ wo }} + qx) * {{ cm }};
     let wbase = {{ wt.off }}u + c * {{ mult }}u;
     var acc = 0.0;
+{% if not unroll %}
+    // taps ky = hy % {{ sh }} + ti*{{ sh }} <= hy (oy = (hy - ky) / {{ sh }} >= 0), kept while oy < {{ ho }}; kx likewise
+    for (var ky = hy % {{ sh }}u; ky < min({{ kh }}u, hy + 1u); ky += {{ sh }}u) {
+        let oy = (hy - ky) / {{ sh }}u;
+        if (oy >= {{ ho }}u) {
+            continue;
+        }
+        for (var kx = wx % {{ sw }}u; kx < min({{ kw }}u, wx + 1u); kx += {{ sw }}u) {
+            let ox = (wx - kx) / {{ sw }}u;
+            if (ox >= {{ wo }}u) {
+                continue;
+            }
+            let d = {{ dy.off }}u + ((b * {{ ho }}u + oy) * {{ wo }}u + ox) * {{ cm }}u + c * {{ mult }}u;
+            let k = {{ wt.off }}u + (ky * {{ kw }}u + kx) * {{ ch * mult }}u + c * {{ mult }}u;
+            for (var m = 0u; m < {{ mult }}u; m++) {
+                acc = fma({{ dy.var }}[d + m], {{ wt.var }}[k + m], acc);
+            }
+        }
+    }
+{% endif %}
 {% for ph in phases %}
 {% if ph.cond %}
     {{ "if" if loop.first else "} else if" }} ({{ ph.cond }}) {

@@ -1,0 +1,213 @@
+"""Hostile and careless specs (issue 11): every one is a clean, positioned error or a correct program, and the
+compiler's cost is bounded before any work: no traceback, hang or unbounded memory."""
+import pytest
+
+from wgslgrad.compiler.errors import SpecErrors
+from wgslgrad.compiler.frontend import compile_spec
+
+OUT = "Output(Input(1))\n"
+
+
+def errors_of(src: str) -> SpecErrors:
+    with pytest.raises(SpecErrors) as info:
+        compile_spec(src, "model.py")
+    return info.value
+
+
+def assert_error(src: str, line: int, col: int, msg: str) -> str:
+    """The spec fails with `msg` at line:col (among its errors), quoting the line with a caret; returns the text."""
+    text = str(errors_of(src))
+    head = f"model.py:{line}:{col}: error: {msg}"
+    lines = text.split("\n")
+    assert head in lines, f"{head!r} not in:\n{text}"
+    i = lines.index(head)
+    assert lines[i + 2].endswith("^") and lines[i + 2].index("^") - 8 == col - 1, text
+    return text
+
+
+# ---- literals and nesting that used to raise Python exceptions from `check`
+
+
+@pytest.mark.parametrize("src,col,msg", [
+    ("a = 0x_\n", 5, "invalid number '0x_' ('_' goes between digits only)"),
+    ("a = 1__0\n", 5, "invalid number '1__0' ('_' goes between digits only)"),
+    ("a = 1_.5\n", 5, "invalid number '1_.5' ('_' goes between digits only)"),
+    ("a = " + "9" * 5000 + "\n", 5, "number too large: an int literal has at most 310 digits (1024 bits)"),
+    ("a = 0x" + "f" * 300 + "\n", 5, "number too large: an int literal has at most 310 digits (1024 bits)"),
+    ("a = 1e400\n", 5, "number too large: '1e400' does not fit a float"),
+    ('a = "\\U00110000"\n', 5, ("bad escape in a string: \\U00110000 is not a Unicode character (the largest is "
+                                "\\U0010ffff)")),
+    ('a = "\\x"\n', 5, "bad escape in a string: truncated \\xXX escape"),
+    ('a = "ab\\u12"\n', 5, "bad escape in a string: truncated \\uXXXX escape"),
+])
+def test_bad_literals(src, col, msg):
+    assert_error(src + OUT, 1, col, msg)
+
+
+def test_literals_python_accepts_still_parse():
+    g = compile_spec("a = 1_000 + 0x_ff + 0X1F + 1_0.5e10 + 0\nb = '\\x41\\u00e9\\U0001F600'\n" + OUT, "m.py")
+    assert g.inputs
+
+
+def test_deep_nesting_is_an_error_not_a_recursion_error():
+    for depth in (150, 600, 5000):
+        src = "x = Input(3)\nOutput(" + "relu(" * depth + "x" + ")" * depth + ")\n"
+        text = str(errors_of(src))
+        assert "error: the spec nests expressions or blocks more than 100 deep here" in text
+    src = "x = " + "-" * 3000 + "1\n" + OUT
+    assert "more than 100 deep" in str(errors_of(src))
+    compile_spec("x = Input(3)\nOutput(" + "relu(" * 60 + "x" + ")" * 60 + ")\n", "m.py")   # 60 is fine
+
+
+# ---- the interpreter's work is bounded: list sizes, range sizes and list items count, not only statements
+
+
+def test_a_list_doubled_in_a_loop_stops_at_the_size_limit():
+    src = "a = [1]\nfor i in range(30):\n    a = [a, a]\n" + OUT
+    assert_error(src, 3, 9, "this list would hold 196,606 items (those of the lists in it included), more than "
+                            "100,000")
+
+
+def test_ranges_made_in_a_loop_count_their_items():
+    src = "for i in range(60000):\n    r = range(100000)\n" + OUT
+    assert_error(src, 1, 1, "the spec takes more than 200,000 steps to unroll; is a loop, a recursion or a list "
+                            "too long?")
+
+
+def test_passing_a_big_list_again_and_again_counts_its_items():
+    src = "a = range(90000)\nfor i in range(100):\n    n = len(a) + max(a)\n" + OUT
+    assert "more than 200,000 steps" in str(errors_of(src))
+
+
+def test_lists_nest_at_most_100_deep():
+    src = "a = 1\nfor i in range(1000):\n    a = [a]\n" + OUT
+    assert_error(src, 3, 9, "lists nest more than 100 deep here")
+
+
+def test_a_loop_making_too_many_nodes_stops_with_one_error():
+    src = "x = Input(4)\nfor i in range(10000):\n    x = relu(x + 1.0)\nOutput(x)\n"
+    e = errors_of(src)
+    assert len(e.errors) == 1
+    assert_error(src, 3, 16, "the spec makes more than 2,000 graph nodes; is a loop too long?")
+
+
+def test_a_huge_unknown_name_is_clipped_and_not_compared():
+    name = "q" * 200_000
+    text = assert_error(f"x = Input(3)\nOutput({name})\n", 2, 8, f"unknown name '{'q' * 40}...'")
+    assert len(text) < 1000          # the quoted line is clipped around the column too
+    assert "did you mean" not in text
+
+
+# ---- accepted by check, then a traceback or invalid WGSL later: now refused with a position
+
+
+@pytest.mark.parametrize("src,line,col,msg", [
+    ("x = Input(3)\nOutput(concat([mean(x), mean(x)]))\n", 2, 15,
+     "concat() joins tensors along their last axis, but one in the list is a scalar (shape [])"),
+    ("x = Input(3)\nOutput(softmax(mean(x)))\n", 2, 16,
+     "softmax() normalises the last axis, so it needs a tensor of rank 1 or more, got a scalar (shape [])"),
+    ("x = Input(3)\nOutput(leaky_relu(x, alpha=1e39))\n", 2, 22,
+     ("leaky_relu() argument 'alpha' must be a finite number that fits a 32-bit float (at most 3.403e+38 in "
+     "size), got 1e+39")),
+    ("x = Input(3)\nOutput(leaky_relu(x, alpha=float('inf')))\n", 2, 22,
+     ("leaky_relu() argument 'alpha' must be a finite number that fits a 32-bit float (at most 3.403e+38 in "
+     "size), got inf")),
+    ("x = Input(3)\nOutput(leaky_relu(x, alpha=float('nan')))\n", 2, 22,
+     ("leaky_relu() argument 'alpha' must be a finite number that fits a 32-bit float (at most 3.403e+38 in "
+     "size), got nan")),
+    ("x = Input(3)\nOutput(x * 1e39)\n", 2, 10,
+     "the number 1e+39 does not fit a 32-bit float (finite, at most 3.403e+38 in size)"),
+    ("x = Input(3)\nOutput(x + [1, float('nan'), 2])\n", 2, 10,
+     "the number nan does not fit a 32-bit float (finite, at most 3.403e+38 in size)"),
+    ("x = Input(3)\nOutput(x)\nTrain(loss=mean(x), optimizer=Adam(lr=float('nan')))\n", 3, 36,
+     "Adam() argument 'lr' must be a finite number that fits a 32-bit float (at most 3.403e+38 in size), got nan"),
+    ("x² = Input(3)\nOutput(relu(x²))\n", 1, 6,
+     ("Input() name must be ASCII letters, digits and '_' (not starting with a digit, at most 64 characters), "
+     "got 'x²' (taken from the variable; pass name= to choose another)")),
+    ("x = Input(3)\nOutput(x, name='../evil')\n", 2, 11,
+     ("Output() argument 'name' must be ASCII letters, digits and '_' (not starting with a digit, at most 64 "
+     "characters), got '../evil'")),
+    ("x = Input(3, name='a/b')\nOutput(x)\n", 1, 14,
+     ("Input() argument 'name' must be ASCII letters, digits and '_' (not starting with a digit, at most 64 "
+     "characters), got 'a/b'")),
+    ("x = Input(3)\nOutput(dense(x, 2, name='../w'))\n", 2, 20,
+     "dense() argument 'name' must be a name or a path like 'dense0/conv1', got '../w'"),
+    ("x = Input(3)\nloss = mean(x)\nOutput(loss)\nTrain(loss=mse(dense(x, 3), x))\n", 3, 1,
+     "an Output named 'loss' is not the Train loss, which training reports as 'loss': rename this Output"),
+])
+def test_refused_at_check(src, line, col, msg):
+    assert_error(src, line, col, msg)
+
+
+def test_an_output_named_loss_that_is_the_loss_is_fine():
+    g = compile_spec("x = Input(3)\nloss = mse(dense(x, 3), x)\nOutput(loss)\nTrain(loss=loss)\n", "m.py")
+    assert g.outputs["loss"] == g.loss
+
+
+# ---- what the compiler will allocate and generate is bounded before lowering
+
+
+@pytest.mark.parametrize("src,line,col,msg", [
+    ("x = Input(10**200, 10**200)\nOutput(x)\n", 1, 5,
+     ("this tensor [1,10^200,10^200] would take about 10^391 GiB, more than one GPU buffer binds (128.0 MiB): use "
+     "a smaller Input")),
+    ("x = Input(4000, 4000, 3)\nOutput(x)\nTrain(loss=mean(x), batch=2)\n", 1, 5,
+     ("this tensor [2,4000,4000,3] would take 366.2 MiB, more than one GPU buffer binds (128.0 MiB): use a "
+     "smaller batch or a smaller Input")),
+    ("x = Input(64, 64, 3)\nOutput(conv2d(x, 12000))\n", 2, 8,
+     ("this tensor [1,64,64,12000] would take 187.5 MiB, more than one GPU buffer binds (128.0 MiB): use smaller "
+     "layers")),
+    ("x = Input(4)\nOutput(dense(x, 40000000))\n", 2, 8,   # was "use a smaller batch" after lowering
+     ("the parameters would take 610.4 MiB in all with 'dense_0/weights' [4,40000000], more than one GPU buffer "
+     "binds (128.0 MiB): use fewer or smaller layers")),
+    ("x = Input(2000, 2000)\nfor i in range(600):\n    x = relu(x)\nOutput(x)\n", 3, 9,
+     ("the model's tensors would take more than 8.0 GiB in all (the sum of every value's size) from here on: use "
+     "smaller layers")),
+    ("x = Input(1, 1, 1, 1, 1, 1, 1, 1)\nOutput(x)\n", 1, 5,
+     "Input() takes at most 7 dimensions (the batch makes 8), got 8"),
+    ("x = Input(4)\nOutput(reshape(x, [" + "1, " * 10 + "-1]))\n", 2, 19,
+     "reshape() argument 'dims' takes at most 7 sizes (the batch makes 8), got 11"),
+    ("x = Input(4)\nOutput(concat([" + "x, " * 300 + "]))\n", 2, 15, "concat() joins at most 256 tensors, got 300"),
+    ("x = Input(8, 8, 3)\nOutput(depthwise_conv2d(x, kernel=100000))\n", 2, 28,
+     "depthwise_conv2d() argument 'kernel' must be at most 65,536, got 100,000"),
+    ("x = Input(8, 8, 3)\nOutput(max_pool(x, 2, stride=2**32 + 1))\n", 2, 23,
+     "max_pool() argument 'stride' must be at most 65,536, got 4,294,967,297"),
+    ("x = Input(8, 8, 3)\ny = conv2d(conv2d(x, 4), 4, stride=10**9)\nOutput(y)\nTrain(loss=mean(y))\n", 2, 29,
+     "conv2d() argument 'stride' must be at most 65,536, got 1,000,000,000"),
+    ("x = Input(8, 8, 3)\ny = conv2d(x, 2, kernel=2**20)\nOutput(y)\nTrain(loss=mean(y))\n", 2, 18,
+     "conv2d() argument 'kernel' must be at most 65,536, got 1,048,576"),
+    ("x = Input(8, 8, 3)\ny = conv2d(x, 2, kernel=4000)\nOutput(y)\n", 2, 5,
+     ("the parameters would take 366.2 MiB in all with 'conv2d_0/filters' [4000,4000,3,2], more than one GPU "
+     "buffer binds (128.0 MiB): use fewer or smaller layers")),
+    ("x = Input(64, 64, 3)\ny = conv2d(conv2d(x, 4), 4, stride=32)\nOutput(y)\nTrain(loss=mean(y))\n", 2, 5,
+     ("training through this conv2d (stride (32, 32) on [1,64,64,4]) needs 1,024 stride phases, more than 256: use "
+     "strides of at most 16")),
+])
+def test_costs_over_the_limits(src, line, col, msg):
+    assert_error(src, line, col, msg)
+
+
+def test_the_examples_stay_within_the_limits():
+    from wgslgrad.compiler.frontend import load_spec
+    g = load_spec("examples/landmark68.py", batch=256)    # the benchmark's largest batch
+    assert sum(n.size for n in g.nodes) < 2**31
+
+
+def test_summary_and_lowering_of_a_stride_beyond_the_input():
+    """Within the limits, a stride larger than the image trains (one phase per row/column residue)."""
+    from wgslgrad.compiler.lower import lower_train
+    from wgslgrad.compiler.summary import format_summary
+    g = compile_spec("x = Input(8, 8, 3)\ny = conv2d(conv2d(x, 4), 4, stride=60000)\nOutput(y)\n"
+                     "Train(loss=mean(y))\n", "m.py")
+    assert "[1,1,1,4]" in format_summary(g)
+    assert lower_train(g).kernels
+
+
+@pytest.mark.parametrize("src,col,msg", [
+    ("Adam(beta1=0.999999999999)", 6,
+     "Adam() argument 'beta1' must be at most 0.9999999403953552 (it is 1.0 as a float32), got 0.999999999999"),
+    ("Adam(eps=1e-45)", 6, "Adam() argument 'eps' must be at least 1.175e-38 (the smallest normal float32), got 1e-45"),
+    ("Adam(lr=1e-50)", 6, "Adam() argument 'lr' must be at least 1.175e-38 (the smallest normal float32), got 1e-50"),
+])
+def test_adam_settings_must_survive_float32(src, col, msg):
+    assert_error(f"x = Input(3)\nOutput(x)\nTrain(loss=mean(x), optimizer=\n{src})\n", 4, col, msg)
