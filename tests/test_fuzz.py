@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fuzz_specs import Tally, grammar_specs, layered_specs, mutated_examples, run_spec
+from fuzz_specs import Tally, differential, grammar_specs, layered_specs, mutated_examples, run_spec
 
 
 
@@ -42,3 +42,10 @@ def _fuzz(name: str, strategy: st.SearchStrategy[str], examples: int) -> Any:
 test_grammar_specs_fail_cleanly = _fuzz("grammar", grammar_specs(), 150)
 test_layered_specs_compile_and_run = _fuzz("layered", layered_specs(), 60)
 test_mutated_examples_fail_cleanly = _fuzz("mutated", mutated_examples(), 60)
+
+
+@ci(25)
+@given(source=layered_specs(hostile=0.0), seed=st.integers(0, 2**32 - 1))
+def test_generated_specs_match_float64_reference(device: Any, source: str, seed: int) -> None:
+    """Generated networks that compile: outputs, loss and gradients on the GPU against numpy_ref in float64."""
+    differential(source, device, seed)

@@ -325,11 +325,11 @@ def lower_reduce(ctx: Ctx, i: int) -> list[Kernel]:
                           chunk=items, groups=1, dst=kb.write(i), scale=f32(scale), **common)]
     first = kb.kernel(name(ctx, i, "_partial"), "reduce.wgsl", (groups, 1, 1), [i], kind=kind, x=x, y=y, k=k,
                       n=items, chunk=chunk, groups=groups, dst=kb.slot(ctx.scratch[i], write=True),
-                      scale=f32(1.0), **common)
+                      scale=f32(scale), **common)
     kb = ctx.builder()
     partial = kb.slot(ctx.scratch[i])
     second = kb.kernel(name(ctx, i), "reduce.wgsl", (1, 1, 1), [i], kind="sum", x=partial, y=None, k=1,
-                       n=groups, chunk=groups, groups=1, dst=kb.write(i), scale=f32(scale), **common)
+                       n=groups, chunk=groups, groups=1, dst=kb.write(i), scale=f32(1.0), **common)
     return [first, second]
 
 
