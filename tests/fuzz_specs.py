@@ -333,8 +333,10 @@ def _shape_after_window(h: int, k: int, s: int, padding: str) -> int:
 def layered_specs(draw: st.DrawFn, hostile: float = 0.05, max_layers: int = 6) -> str:
     """A chain of layers and ops over realistic shapes, an Output, and often a Train with a loss; each integer
     argument is, with probability `hostile`, an extreme value instead."""
+    odds = [True] * round(100 * hostile) + [False] * (100 - round(100 * hostile))  # (st.floats favours 0)
+
     def num(good: int | str) -> str:
-        return draw(st.sampled_from(NUMBERS)) if draw(st.floats(0, 1)) < hostile else str(good)
+        return draw(st.sampled_from(NUMBERS)) if draw(st.sampled_from(odds)) else str(good)
 
     lines: list[str] = []
     image = draw(st.booleans())
@@ -394,7 +396,8 @@ def layered_specs(draw: st.DrawFn, hostile: float = 0.05, max_layers: int = 6) -
             else:
                 lines.append(_elementwise(draw, num))
     lines.append("Output(x)")
-    loss = draw(st.sampled_from([None, "mse", "softmax_cross_entropy", "sigmoid_cross_entropy", "mean"]))
+    losses = [None, "mse", "sigmoid_cross_entropy", "mean"] + (["softmax_cross_entropy"] if len(shape) == 1 else [])
+    loss = draw(st.sampled_from(losses))
     if loss == "mean":
         lines.append(f"Train(loss=mean(x * x), batch={num(draw(st.integers(1, 3)))})")
     elif loss is not None:
