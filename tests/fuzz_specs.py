@@ -1,9 +1,10 @@
 """Spec fuzzing shared by tests/test_fuzz.py (about a minute in CI) and tests/bench/test_fuzz_bench.py (longer).
 
 Three generators of hostile or careless specs:
-- `grammar_specs`: hypothesis's `from_lark` on the spec grammar itself (grammar.lark), with realistic terminals
-  (builtin and variable names, extreme numbers, odd strings) and the indentation tokens it %declares rendered
-  as real indentation;
+- `grammar_specs`: hypothesis's `from_lark` on the statement rules of the spec grammar (grammar.lark: def,
+  if/elif/else, for, return, assignments, suites), the indentation tokens it %declares rendered as real
+  indentation, with expressions of bounded depth over builtin and variable names, extreme numbers and odd
+  strings (drawn uniformly from the grammar, its precedence chain nests without bound);
 - `layered_specs`: networks of realistic shapes built from the builtins (so that most compile, lower and run),
   with now and then an extreme argument (0, -1, 2**31, 1e39, nan, ...);
 - `mutated_examples`: examples/*.py with lines deleted, duplicated or swapped, numbers made extreme, names
@@ -13,7 +14,9 @@ Three generators of hostile or careless specs:
 the program is small, a forward run and a training step's gradients on the GPU adapter. It returns how far the
 spec got; anything but success or a clean user error (SpecErrors, or the CLI's exit 1 with a message) raises
 `Crash`: another exception type, a traceback printed by the CLI, a stage running past its time bound (`Hang`, from
-a watchdog timer) or the compiler's Python heap peaking past its memory bound (tracemalloc).
+a watchdog timer: a hang in Python code is interrupted, so the run goes on), the compiler's Python heap peaking
+past its memory bound (tracemalloc) or the process's resident memory past its bound after a GPU run. Only small
+programs run on the GPU, so that a native compiler (naga, LLVM) cannot blow up out of reach of these bounds.
 """
 from __future__ import annotations
 
@@ -52,6 +55,7 @@ GRAMMAR = ROOT / "wgslgrad" / "compiler" / "grammar.lark"
 # to catch run for minutes.
 SECONDS = 30.0
 PEAK_BYTES = 512 * 2**20          # the compiler's Python heap (tracemalloc), check + lowering
+RSS_BYTES = 4 * 2**30             # the whole process's resident memory after a GPU run (lavapipe included)
 # What counts as small enough to run on the GPU adapter (lavapipe runs on the CPU).
 RUN_ELEMENTS = 1 << 18            # f32 elements over all buffers
 RUN_KERNELS = 40                  # kernels over the forward and training programs (lavapipe compiles each
@@ -143,6 +147,14 @@ def _clean(e: SpecErrors) -> None:
         raise Crash(f"SpecErrors without a message: {text!r}")
 
 
+def resident_bytes() -> int:
+    """The process's resident memory now (Linux), 0 where /proc is missing."""
+    try:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize()
+    except OSError:
+        return 0
+
+
 def small(program: Program) -> bool:
     return sum(program.buffers.values()) <= RUN_ELEMENTS and len(program.kernels) <= RUN_KERNELS
 
@@ -209,6 +221,9 @@ def _run(source: str, device: Any, tmp: Path, tally: Tally, seconds: float, peak
         programs = programs[:1]
     with watchdog(seconds, "the GPU run"):
         _run_on_gpu(programs, device)
+    rss = resident_bytes()
+    if rss > RSS_BYTES:
+        raise Crash(f"the process holds {rss / 2**30:.1f} GiB after the GPU run")
     tally.counts["ran"] += 1
     tally.counts["trained"] += len(programs) > 1
     return "ran"
