@@ -10,11 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fuzz_specs import Tally, differential, grammar_specs, layered_specs, mutated_examples, run_spec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from fuzz_specs import Tally, differential, grammar_specs, layered_specs, mutated_examples, run_spec
-
 
 
 def ci(examples: int) -> settings:
