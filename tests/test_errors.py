@@ -98,8 +98,8 @@ def test_syntax_errors(src, line, col, msg):
     ("f(x) = 3\n", 1, 1, "cannot assign to a function call"),
     ("a[0] = 3\n", 1, 1, "cannot assign to an item (lists cannot be changed)"),
     ("x = f'{a}'\n", 1, 5, "f-strings are not supported in a spec"),
-    ("f(a=1, 2)\n", 1, 8, "positional argument follows keyword argument"),
-    ("f(a=1, a=2)\n", 1, 8, "keyword argument 'a' repeated"),
+    ("def f(a=0, b=0):\n    pass\nf(a=1, 2)\n", 3, 8, "positional argument follows keyword argument"),
+    ("def f(a=0):\n    pass\nf(a=1, a=2)\n", 3, 8, "keyword argument 'a' repeated"),
     ("def f(a, a):\n    pass\n", 1, 10, "duplicate parameter 'a' in function definition"),
     ("def f(a=1, b):\n    pass\n", 1, 12, "parameter 'b' without a default follows one with a default"),
     ("if True:\n    return 1\n", 2, 5, "'return' outside a function"),
@@ -324,3 +324,26 @@ def test_every_bad_argument_of_a_call_is_reported():
                                                            (5, 36), (5, 43)]
     assert_points(str(e), src, 2, 20, "conv2d() argument 'kernel' must be at least 1, got 0")
     assert_points(str(e), src, 5, 43, "Adam() argument 'beta1' must be in [0, 1), got 2.0")
+
+
+@pytest.mark.parametrize("value,msg", [
+    ("relu", "dense() argument 'activation' takes a name: write activation='relu'"),
+    ("[1]", "dense() argument 'activation' must be one of 'relu', 'relu6', 'leaky_relu', 'sigmoid', 'tanh', got list"),
+    ("'linear'", ("dense() argument 'activation' cannot be 'linear': for no activation, leave the argument out (or "
+                 "pass None)")),
+])
+def test_activation_values(value, msg):
+    check_one(f"x = Input(3)\nOutput(dense(x, 2, activation={value}))\n", 2, 20, msg)
+
+
+def test_check_errors_are_reported_beside_syntax_errors():
+    """The lines that parsed are checked too; what the broken lines would define counts as failed, so it
+    adds no 'unknown name' of its own, and a broken Output(...) line is not 'no Output'."""
+    src = ("x = Input(3)\ny = relu(x) 2\nz = reul(x)\ndef f(a)\n    return a\nw = f(y) + z\nfor i range(3):\n"
+           "    q = dense(i, 2)\nv = dense(x, 'ten')\nOutput(w) 2\n")
+    e = errors_of(src)
+    assert [(x.pos.line, x.pos.col) for x in e.errors] == [(2, 13), (3, 5), (4, 9), (7, 7), (9, 14), (10, 11)]
+    text = str(e)
+    assert_points(text, src, 3, 5, "unknown name 'reul' (did you mean 'relu'?)")
+    assert_points(text, src, 9, 14, "dense() argument 'units' must be an int, got str")
+    assert text.endswith("6 errors")

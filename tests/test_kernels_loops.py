@@ -100,3 +100,18 @@ def test_conv2d_input_gradient_with_a_stride_beyond_the_input(device):
     dy = inp(g, "dy", g.nodes[y].shape)
     g.outputs["dx"] = g.add(Op.CONV2D_DX, (dy, w), a | {"in_shape": shape})
     check(device, g)
+
+
+@gpu
+def test_depthwise_filter_gradient_loops_and_splits(device):
+    """578 positions: the looped filter gradient writes partial sums per chunk, then they are added."""
+    shape, k = (2, 17, 17, 33), 7
+    a = arg(shape, k, 1, "same")
+    g = Graph(batch=shape[0])
+    x, w = inp(g, "x", shape), inp(g, "w", (k, k, 33, 1))
+    y = g.add(Op.DEPTHWISE, (x, w), a)
+    dy = inp(g, "dy", g.nodes[y].shape)
+    g.outputs["dw"] = g.add(Op.DEPTHWISE_DW, (x, dy), a | {"w_shape": (k, k, 33, 1)})
+    program, _ = check(device, g)
+    assert [k.name.endswith("_partial") for k in program.kernels] == [True, False]
+    assert "a loop over the 7x7 taps" in program.kernels[0].wgsl

@@ -9,21 +9,22 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
-from . import ast
+from . import ast, limits
 from .builtins import Ctx
 from .errors import SpecError, SpecErrors
 from .ir import Graph, Op, Pos, Shape, ShapeError
 from .parse import UNSUPPORTED_KEYWORDS
+from .summary import node_flops
 from .values import (
     F32_MAX,
     MAX_DEPTH,
+    MAX_FLOPS,
     MAX_LIST,
     MAX_LIST_DEPTH,
     MAX_NODES,
-    MAX_PHASES,
     MAX_STEPS,
     MAX_TENSOR_ELEMENTS,
     MAX_TOTAL_ELEMENTS,
@@ -43,7 +44,11 @@ from .values import (
     is_num,
     keyword_hint,
     kind,
+    number_text,
 )
+
+MAX_ERRORS = 100    # errors reported from one spec
+MAX_ERRORS_AT = 3   # errors reported at one place
 
 
 class _Poisoned(Exception):
@@ -70,17 +75,20 @@ class _Abort(Exception):
 # ---- entry point
 
 
-def build(module: ast.Module, source: str, filename: str, batch: int | None = None) -> Graph:
+def build(module: ast.Module, source: str, filename: str, batch: int | None = None,
+          failed: Collection[str] = (), declared: Collection[str] = ()) -> Graph:
     """Interpret the spec and return its forward graph, or raise SpecErrors listing every problem.
+    `failed` names and `declared` calls (Output, Train) come from lines that had syntax errors: the names
+    start as failed values (no 'unknown name' for them), the calls count as made.
 
     The batch is `batch` if given, else Train(batch=...) (found by a pre-scan, since shapes need it before
     Train runs at the end), else 1."""
     chosen = batch or _prescan_batch(module) or 1
-    b = _Builder(filename, chosen)
+    b = _Builder(filename, chosen, failed, declared)
     b.run(module)
     if batch is None and not b.errors and b.train_batch not in (None, chosen):
         # Train's batch was not a top-level literal: build again now that it is known.
-        b = _Builder(filename, b.train_batch)  # type: ignore[arg-type]
+        b = _Builder(filename, b.train_batch, failed, declared)  # type: ignore[arg-type]
         b.run(module)
     if b.errors:
         raise SpecErrors(b.errors, source)
@@ -102,29 +110,38 @@ def _prescan_batch(module: ast.Module) -> int | None:
 
 
 class _Builder:
-    def __init__(self, filename: str, batch: int) -> None:
+    def __init__(self, filename: str, batch: int, failed: Collection[str] = (),
+                 declared: Collection[str] = ()) -> None:
         self.file = filename
         self.g = Graph(batch=batch)
         self.errors: list[SpecError] = []
         self._seen: set[tuple[Pos, str]] = set()
+        self._errors_at: dict[Pos, int] = {}
         self._made: dict[tuple[Op, tuple[int, ...], str], int] = {}   # identical computed nodes, made once
         self.globals = Env()
+        self.globals.vars.update(dict.fromkeys(failed, POISON))
         self.scope = Scope("")
         self.calls: list[tuple[str, Pos]] = []   # user-function calls in progress, for error notes
         self.steps = 0
         self.sizes = Sizes()
+        self._unknown: dict[Pos, str] = {}      # the message for an unknown name, by where it is used
         self.elements = 0          # the sum of every tensor's size so far (MAX_TOTAL_ELEMENTS)
         self.param_elements = 0    # the parameters' (one buffer: MAX_TENSOR_ELEMENTS)
+        self.flops = 0             # of one forward pass so far (MAX_FLOPS)
         self.param_pos: dict[str, Pos] = {}
         self.output_pos: dict[str, Pos] = {}
-        self.declared: set[str] = set()          # Output/Train were called (even with bad arguments)
+        self.declared: set[str] = set(declared)  # Output/Train were called (even with bad arguments)
         self.train_pos: Pos | None = None
         self.train_batch: int | None = None
 
     def report(self, e: SpecError) -> None:
-        if (e.pos, e.msg) in self._seen:
+        """Keep `e`, unless it repeats one already kept, or its place (a loop varies a message's numbers) or the
+        spec already has enough of them (MAX_ERRORS_AT, MAX_ERRORS)."""
+        at = self._errors_at.get(e.pos, 0)
+        if (e.pos, e.msg) in self._seen or at >= MAX_ERRORS_AT or len(self.errors) >= MAX_ERRORS:
             return
         self._seen.add((e.pos, e.msg))
+        self._errors_at[e.pos] = at + 1
         if not e.note and self.calls:
             e = SpecError(e.pos, e.msg, _call_note(self.calls))
         self.errors.append(e)
@@ -137,6 +154,8 @@ class _Builder:
                 self.report(SpecError(e.pos or s.pos, e.msg or f"the spec takes more than {MAX_STEPS:,} steps to "
                                       "unroll; is a loop, a recursion or a list too long?"))
                 return
+            except _Return:   # a 'return' outside a function: a syntax error, reported by the parser
+                continue
             except RecursionError:
                 pos = self.calls[-1][1] if self.calls else s.pos
                 self.report(SpecError(pos, "the spec nests expressions or calls too deeply"))
@@ -145,37 +164,14 @@ class _Builder:
             pos = module.body[-1].pos if module.body else module.pos
             self.report(SpecError(pos, "the spec has no Output(...); add Output(tensor) to name the model's "
                                        "result"))
-        self.check_training_cost()
+        if not self.errors:   # what lowering will generate, estimated from the finished graph
+            out_pos = next(iter(self.output_pos.values()), module.pos)
+            for err in limits.generated_size(self.g, self.train_pos or out_pos):
+                self.report(err)
         loss_out = self.g.outputs.get("loss")
         if self.g.loss is not None and loss_out is not None and loss_out != self.g.loss:
             self.report(SpecError(self.output_pos["loss"], "an Output named 'loss' is not the Train loss, which "
                                                            "training reports as 'loss': rename this Output"))
-
-    def check_training_cost(self) -> None:
-        """What only a training step generates: a conv2d whose input needs a gradient lowers it as one
-        product per stride phase, min(stride, size) per axis (lower_backward_conv.conv_dx_phases)."""
-        g = self.g
-        if g.loss is None:
-            return
-        from_param: list[bool] = []
-        for n in g.nodes:
-            from_param.append((n.op is Op.PARAM and bool(n.arg.get("trainable", True)))
-                              or any(from_param[s] for s in n.srcs))
-        on_path, stack = set(), [g.loss]
-        while stack:
-            i = stack.pop()
-            if i not in on_path:
-                on_path.add(i)
-                stack.extend(g.nodes[i].srcs)
-        for i in sorted(on_path):
-            n = g.nodes[i]
-            if n.op is Op.CONV2D and from_param[n.srcs[0]] and n.pos is not None:
-                (sh, sw), x = n.arg["stride"], g.nodes[n.srcs[0]].shape
-                phases = min(sh, x[1]) * min(sw, x[2])
-                if phases > MAX_PHASES:
-                    self.report(SpecError(n.pos, f"training through this conv2d (stride ({sh}, {sw}) on "
-                                                 f"{_shape_text(x)}) needs {phases:,} stride phases, more than "
-                                                 f"{MAX_PHASES}: use strides of at most 16"))
 
     def tick(self, work: int = 1) -> None:
         """Count `work` units (a statement, a call, a loop iteration, a list item); stop past MAX_STEPS."""
@@ -300,7 +296,9 @@ class _Builder:
             try:
                 return env.lookup(e.id)
             except KeyError:
-                raise SpecError(e.pos, _unknown(e.id, env.visible())) from None
+                if e.pos not in self._unknown:   # a loop meets it again and again: one did-you-mean search
+                    self._unknown[e.pos] = _unknown(e.id, env.visible())
+                raise SpecError(e.pos, self._unknown[e.pos]) from None
         if isinstance(e, (ast.ListExpr, ast.TupleExpr)):
             return self.make_list([self.eval(x, env) for x in e.elts], e.pos, isinstance(e, ast.TupleExpr))
         if isinstance(e, ast.Call):
@@ -517,6 +515,11 @@ class _Builder:
                 raise SpecError(pos, str(e)) from None
             self._made[key] = i
             self.count_memory(self.g.nodes[i].shape, pos, any(t.batched for t in srcs))
+            self.flops += node_flops(self.g, self.g.nodes[i])
+            if self.flops > MAX_FLOPS:
+                batch = " a smaller batch or" if self.g.batch > 1 else ""
+                raise _Abort(pos, f"a forward pass would take more than {MAX_FLOPS:.0e} FLOPs from here on: use"
+                                  f"{batch} smaller layers")
         return Tensor(i, self.g.nodes[i].shape, any(t.batched for t in srcs))
 
     def room_for_a_node(self, pos: Pos) -> None:
@@ -535,11 +538,11 @@ class _Builder:
         n = math.prod(shape)
         advice = f"use a smaller batch or {smaller}" if batched and self.g.batch > 1 else f"use {smaller}"
         if n > MAX_TENSOR_ELEMENTS:
-            raise SpecError(pos, f"this tensor {_shape_text(shape)} would take {_bytes_text(4 * n)}, more than one "
-                                 f"GPU buffer binds ({_bytes_text(4 * MAX_TENSOR_ELEMENTS)}): {advice}")
+            raise SpecError(pos, f"this tensor {limits.shape_text(shape)} would take {limits.bytes_text(4 * n)}, more than one "
+                                 f"GPU buffer binds ({limits.bytes_text(4 * MAX_TENSOR_ELEMENTS)}): {advice}")
         self.elements += n
         if self.elements > MAX_TOTAL_ELEMENTS:
-            raise _Abort(pos, f"the model's tensors would take more than {_bytes_text(4 * MAX_TOTAL_ELEMENTS)} in all "
+            raise _Abort(pos, f"the model's tensors would take more than {limits.bytes_text(4 * MAX_TOTAL_ELEMENTS)} in all "
                               f"(the sum of every value's size) from here on: {advice}")
 
     def const(self, v: Any, pos: Pos, scope: str) -> Tensor:
@@ -549,7 +552,7 @@ class _Builder:
         bad = next((x for x in numbers if not abs(x) <= F32_MAX), None)   # NaN fails the test too
         values = tuple(float(x) for x in numbers) if bad is None else ()
         if bad is not None:
-            raise SpecError(pos, f"the number {bad!r} does not fit a 32-bit float (finite, at most {F32_MAX:.4g} "
+            raise SpecError(pos, f"the number {number_text(bad)} does not fit a 32-bit float (finite, at most {F32_MAX:.4g} "
                                  "in size)")
         return self.leaf(Op.CONST, shape, {"value": values}, pos, scope, False)
 
@@ -563,9 +566,9 @@ class _Builder:
         self.param_pos[path] = pos
         self.param_elements += -(-math.prod(shape) // 4) * 4   # each 16-byte aligned in the buffer
         if self.param_elements > MAX_TENSOR_ELEMENTS:
-            raise SpecError(pos, f"the parameters would take {_bytes_text(4 * self.param_elements)} in all with "
-                                 f"'{path}' {_shape_text(shape)}, more than one GPU buffer binds "
-                                 f"({_bytes_text(4 * MAX_TENSOR_ELEMENTS)}): use fewer or smaller layers")
+            raise SpecError(pos, f"the parameters would take {limits.bytes_text(4 * self.param_elements)} in all with "
+                                 f"'{path}' {limits.shape_text(shape)}, more than one GPU buffer binds "
+                                 f"({limits.bytes_text(4 * MAX_TENSOR_ELEMENTS)}): use fewer or smaller layers")
         init = "zeros" if leaf == "bias" else "glorot_normal"
         t = self.leaf(Op.PARAM, shape, {"name": path, "init": init, "fan_in": fans[0], "fan_out": fans[1],
                                         "trainable": trainable}, pos, scope, False)
@@ -595,18 +598,6 @@ def _call_note(calls: list[tuple[str, Pos]]) -> str:
             parts.append([f, p, 1])
     text = [f"in {f}() called at {p}" + (f" ({n} times)" if n > 1 else "") for f, p, n in parts[:3]]
     return ", ".join(text) + (", ..." if len(parts) > 3 else "")
-
-
-def _shape_text(shape: Shape) -> str:
-    """A shape for a message, its sizes shortened when absurdly long (Input(10**200))."""
-    return "[" + ",".join(str(d) if d < 10**12 else f"10^{len(str(d)) - 1}" for d in shape) + "]"
-
-
-def _bytes_text(n: int) -> str:
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= size:
-            return f"{n / size:,.1f} {unit}" if n < 2**70 else f"about 10^{len(str(n // size)) - 1} {unit}"
-    return f"{n} bytes"
 
 
 def _unknown(name: str, visible: list[str]) -> str:

@@ -17,6 +17,7 @@ from .values import (
     F32_MAX,
     F32_TINY,
     MAX_CONCAT,
+    MAX_EPOCHS,
     MAX_LIST,
     MAX_RANK,
     MAX_WINDOW,
@@ -29,6 +30,7 @@ from .values import (
     did_you_mean,
     is_num,
     kind,
+    number_text,
 )
 
 if TYPE_CHECKING:
@@ -77,7 +79,7 @@ class Ctx:
             self.want(arg, "a number", v)
         if not abs(v) <= F32_MAX:   # NaN fails this too
             self.fail(arg, f"argument '{arg}' must be a finite number that fits a 32-bit float (at most "
-                           f"{F32_MAX:.4g} in size), got {v!r}")
+                           f"{F32_MAX:.4g} in size), got {number_text(v)}")
         return float(v)
 
     def flag(self, v: Any, arg: str) -> bool:
@@ -122,8 +124,10 @@ class Ctx:
         return out
 
     def activation(self, v: Any) -> str | None:
-        if v in _NOT_ACTIVATIONS:
+        if isinstance(v, str) and v in _NOT_ACTIVATIONS:
             self.fail("activation", f"argument 'activation' cannot be {v!r}: {_NOT_ACTIVATIONS[v]}")
+        if isinstance(v, Builtin) and v.name in _ACTIVATIONS:
+            self.fail("activation", f"argument 'activation' takes a name: write activation='{v.name}'")
         return None if v is None else self.choice(v, "activation", list(_ACTIVATIONS))
 
     def layer_name(self, v: Any) -> str | None:
@@ -256,9 +260,12 @@ def Train(c: Ctx, loss: Any, optimizer: Any = None, batch: Any = None, epochs: A
     if not isinstance(opt, Optimizer):
         c.want("optimizer", "an optimizer such as Adam(lr=0.001)", opt)
     b.train_batch = None if batch is None else c.integer(batch, "batch")
+    epochs = c.integer(epochs, "epochs")
+    if epochs > MAX_EPOCHS:
+        c.fail("epochs", f"argument 'epochs' must be at most {MAX_EPOCHS:,}, got {number_text(epochs)}")
     b.g.loss = t.id
     b.g.train = {"optimizer": opt.name, "lr": opt.lr, "beta1": opt.beta1, "beta2": opt.beta2, "eps": opt.eps,
-                 "batch": b.g.batch, "epochs": c.integer(epochs, "epochs")}
+                 "batch": b.g.batch, "epochs": epochs}
 
 
 # layers: weights Glorot-normal with Keras' fans (kh*kw*in, kh*kw*out), biases zero

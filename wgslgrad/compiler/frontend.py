@@ -1,29 +1,53 @@
 """The front end in one call: spec text -> parse -> build -> verified forward IR Graph."""
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 from . import ir
 from .build import build
-from .parse import parse
+from .errors import SpecErrors
+from .parse import MAX_SOURCE, parse_recovering
 
 
 def compile_spec(source: str, filename: str = "<spec>", batch: int | None = None) -> ir.Graph:
-    """Compile spec source to its forward graph; raises SpecErrors listing every problem found.
+    """Compile spec source to its forward graph; raises SpecErrors listing every problem found: the syntax
+    errors, and the check errors of the lines that parsed.
 
     `batch` overrides the spec's Train(batch=...) (default 1 when the spec has none)."""
-    module = parse(source, filename)              # text -> AST (syntax errors)
-    graph = build(module, source, filename, batch)  # AST -> IR (names, arguments, shapes)
+    parsed = parse_recovering(source, filename)   # text -> AST (syntax errors; resumes where it can)
+    if parsed.module is None:
+        raise SpecErrors(parsed.errors, parsed.text)
+    failed, declared = parsed.skipped_names()   # bound by lines with syntax errors: not "unknown" later
+    if parsed.errors:   # a spec still being written: no "has no Output" on top of its syntax errors
+        declared |= {"Output"}
+    try:                                          # AST -> IR (names, arguments, shapes)
+        graph = build(parsed.module, parsed.text, filename, batch, failed, declared)
+    except SpecErrors as e:
+        raise SpecErrors(parsed.errors + e.errors, parsed.text) from None
+    if parsed.errors:
+        raise SpecErrors(parsed.errors, parsed.text)
     ir.verify(graph)                              # compiler-bug checks only
     return graph
 
 
 def load_spec(path: str | Path, batch: int | None = None) -> ir.Graph:
-    """Read and compile a spec file. A file that cannot be read raises OSError naming the path."""
+    """Read and compile a spec file. A file that cannot be read (missing, not a regular file, not UTF-8, over
+    MAX_SOURCE characters) raises OSError naming the path."""
     try:
-        source = Path(path).read_text(encoding="utf-8")
+        if not stat.S_ISREG(os.stat(path).st_mode):   # a FIFO or a device would block or never end
+            raise OSError(f"cannot read spec '{path}': it is not a regular file")
+        with open(path, "rb") as f:
+            data = f.read(4 * MAX_SOURCE + 1)          # UTF-8 takes at most 4 bytes a character
+        if len(data) > 4 * MAX_SOURCE:
+            raise OSError(f"cannot read spec '{path}': it is larger than {4 * MAX_SOURCE:,} bytes (a spec is at "
+                          f"most {MAX_SOURCE:,} characters)")
+        source = data.decode("utf-8")
     except UnicodeDecodeError:
         raise OSError(f"cannot read spec '{path}': it is not UTF-8 text") from None
     except OSError as e:
+        if str(e).startswith("cannot read spec"):
+            raise
         raise OSError(f"cannot read spec '{path}': {e.strerror or e}") from None
     return compile_spec(source, str(path), batch)

@@ -5,6 +5,7 @@ import math
 import re
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,8 @@ UNSUPPORTED_KEYWORDS = {
     "break": "'break' is not supported in a spec", "continue": "'continue' is not supported in a spec",
 }
 
+MAX_SOURCE = 100_000      # characters of a spec (landmark68's: 1,228); lark takes seconds per 100,000
+MAX_PARSED = 3 * MAX_SOURCE   # characters parsed in all while resuming after syntax errors
 MAX_SYNTAX_ERRORS = 20    # syntax errors reported from one spec (parsing resumes on the next line)
 MAX_NESTING = 100         # brackets, calls, operators and blocks inside one another
 MAX_INT_DIGITS = 310      # an int literal's digits: 1024 bits, as the builder's arithmetic allows
@@ -108,51 +111,93 @@ def _parser() -> Lark:
     return Lark(grammar, parser="lalr", postlex=_Indenter(), propagate_positions=True, maybe_placeholders=False)
 
 
+@dataclass
+class Parsed:
+    """What parsing found: the module (None when parsing could not get through), the syntax errors, the
+    source as parsed (line endings normalised) and the lines replaced to resume after an error."""
+    module: ast.Module | None
+    errors: list[SpecError]
+    text: str
+    skipped: dict[int, str] = field(default_factory=dict)   # line number -> its original text
+
+    def skipped_names(self) -> tuple[set[str], set[str]]:
+        """The names that the skipped lines would have bound (assignments, defs, for targets), and the
+        declarations (Output, Train) they made: the builder takes those as failed, not as missing."""
+        names: set[str] = set()
+        declared: set[str] = set()
+        for line in self.skipped.values():
+            for pattern in _BINDS:
+                m = pattern.match(line)
+                if m:
+                    names.update(n.strip() for n in m.group(1).split(","))
+            declared.update(d for d in ("Output", "Train") if re.search(rf"\b{d}\s*\(", line))
+        return names, declared
+
+
+_NAME_LIST = r"([^\W\d]\w*(?:\s*,\s*[^\W\d]\w*)*)"
+_BINDS = [re.compile(rf"\s*\(?\s*{_NAME_LIST}\s*,?\s*\)?\s*=(?!=)"), re.compile(rf"\s*def\s+{_NAME_LIST}"),
+          re.compile(rf"\s*for\s+{_NAME_LIST}")]
+
+
 def parse(text: str, filename: str) -> ast.Module:
     """Parse spec source into an ast.Module, or raise SpecErrors (every error carries file:line:col)."""
+    parsed = parse_recovering(text, filename)
+    if parsed.module is None or parsed.errors:
+        raise SpecErrors(parsed.errors, parsed.text)
+    return parsed.module
+
+
+def parse_recovering(text: str, filename: str) -> Parsed:
+    """Parse spec source, resuming after syntax errors where it can (see _parse_recovering): the module is
+    built from the lines that parsed, so that the builder can report check errors beside the syntax errors."""
     text = text.replace("\r\n", "\n")
     if not text.endswith("\n"):
         text += "\n"
+    if len(text) > MAX_SOURCE:   # lark's time and memory grow with it
+        return Parsed(None, [SpecError(Pos(filename, 1, 1), f"the spec is {len(text):,} characters long, more "
+                                                            f"than {MAX_SOURCE:,}")], text[:10_000])
     first = _first_indented_line(text)
     if first:
-        raise SpecErrors([SpecError(Pos(filename, *first), "unexpected indent")], text)
-    tree, errors = _parse_recovering(text, filename)
+        return Parsed(None, [SpecError(Pos(filename, *first), "unexpected indent")], text)
+    tree, errors, skipped = _parse_recovering(text, filename)
     if tree is None:
-        raise SpecErrors(errors, text)
+        return Parsed(None, errors, text)
     deep = _too_deep(tree, filename)
     if deep:
-        raise SpecErrors([deep], text)
+        return Parsed(None, [*errors, deep], text)
     builder = _ToAst(filename)
+    too_deep = [SpecError(Pos(filename, 1, 1), "the spec is nested too deeply")]
     try:
         module = builder.transform(tree)
     except VisitError as e:   # a bug in _ToAst: raise it as itself, not as lark's wrapper
         if isinstance(e.orig_exc, RecursionError):
-            raise SpecErrors([SpecError(Pos(filename, 1, 1), "the spec is nested too deeply")], text) from None
+            return Parsed(None, too_deep, text)
         raise e.orig_exc from None
     except RecursionError:
-        raise SpecErrors([SpecError(Pos(filename, 1, 1), "the spec is nested too deeply")], text) from None
+        return Parsed(None, too_deep, text)
     errors += builder.errors + [SpecError(r.pos, "'return' outside a function") for r in _top_returns(module.body)]
-    if errors:
-        raise SpecErrors(errors, text)
-    return module
+    return Parsed(module, errors, text, skipped)
 
 
-def _parse_recovering(text: str, filename: str) -> tuple[Tree | None, list[SpecError]]:
+def _parse_recovering(text: str, filename: str) -> tuple[Tree | None, list[SpecError], dict[int, str]]:
     """The parse tree and the syntax errors found. After an error confined to one line (no bracket open
     across lines, no indentation problem), that line is replaced by `pass` (or a block header when an
-    indented block follows) and parsing starts again, so that later errors are reported too, up to MAX_SYNTAX_ERRORS.
-    The tree is None unless the parse (with the replaced lines) got through."""
+    indented block follows) and parsing starts again, so that later errors are reported too, up to
+    MAX_SYNTAX_ERRORS and MAX_PARSED characters parsed in all.
+    The tree is None unless the parse (with the replaced lines) got through; the replaced lines come with it."""
     parser = _parser()
     errors: list[SpecError] = []
-    work = text
+    skipped: dict[int, str] = {}
+    lines = text.split("\n")
+    work, parsed = text, 0
     for _ in range(MAX_SYNTAX_ERRORS):
         with _lock:
             try:
-                return parser.parse(work), errors
+                return parser.parse(work), errors, skipped
             except _IndentError as e:
                 errors.append(SpecError(Pos(filename, e.line, e.col),
                                         "unindent does not match any outer indentation level"))
-                return None, errors
+                return None, errors, skipped
             except UnexpectedInput as e:
                 err = _syntax_error(e, work, filename, parser)
                 opened = parser.options.postlex.open  # type: ignore[union-attr]
@@ -160,14 +205,16 @@ def _parse_recovering(text: str, filename: str) -> tuple[Tree | None, list[SpecE
                 bracket_open = any(t.line != err.pos.line for t in opened)
             except RecursionError:
                 errors.append(SpecError(Pos(filename, 1, 1), "the spec is nested too deeply"))
-                return None, errors
-        recoverable = (not bracket_open and not err.msg.startswith(_UNRECOVERABLE)
+                return None, errors, skipped
+        parsed += sum(len(line) + 1 for line in work.split("\n", err.pos.line)[: err.pos.line])
+        recoverable = (not bracket_open and not err.msg.startswith(_UNRECOVERABLE) and parsed < MAX_PARSED
                        and (not errors or err.pos.line > errors[-1].pos.line))
         errors.append(err)
         work = _skip_line(work, err.pos.line) if recoverable else None  # type: ignore[assignment]
         if work is None:
-            return None, errors
-    return None, errors
+            return None, errors, skipped
+        skipped[err.pos.line] = lines[err.pos.line - 1]
+    return None, errors, skipped
 
 
 # Errors after which the lines that follow cannot be parsed on their own
@@ -515,16 +562,20 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
 
     def call(self, meta: Any, c: list[Any]) -> ast.Call:
         func, *items = c
-        args = [a for a in items if not isinstance(a, ast.Keyword)]
-        kws = [a for a in items if isinstance(a, ast.Keyword)]
+        args: list[ast.Expr] = []
+        kws: list[ast.Keyword] = []
         seen: set[str] = set()
-        for i, a in enumerate(items):
-            if not isinstance(a, ast.Keyword) and any(isinstance(b, ast.Keyword) for b in items[:i]):
-                self._fail(a.pos, "positional argument follows keyword argument")
-            if isinstance(a, ast.Keyword):
-                if a.name in seen:
-                    self._fail(a.pos, f"keyword argument '{a.name}' repeated")
+        for a in items:   # the arguments in error are left out, so the builder adds nothing about them
+            if not isinstance(a, ast.Keyword):
+                if kws:
+                    self._fail(a.pos, "positional argument follows keyword argument")
+                else:
+                    args.append(a)
+            elif a.name in seen:
+                self._fail(a.pos, f"keyword argument '{a.name}' repeated")
+            else:
                 seen.add(a.name)
+                kws.append(a)
         return ast.Call(func, tuple(args), tuple(kws), self._pos(meta))
 
     def kwarg(self, meta: Any, c: list[Any]) -> ast.Keyword:

@@ -20,13 +20,18 @@ MAX_LIST = 100_000        # items in one list, its nested lists' items included 
 MAX_LIST_DEPTH = 100      # lists inside lists
 MAX_NODES = 2_000         # nodes of the forward graph: each becomes a kernel or none (fused), and a training
 #                           step adds a kernel or two for its gradient; about 7 MB of WGSL at most in all
+MAX_WGSL_BYTES = 32 * 2**20   # the generated program, as build estimates it (forward and training step)
+WGSL_PER_KERNEL = 3_000       # bytes of WGSL per kernel, about (landmark68's training step: 3.2 KB)
+WGSL_PER_PHASE = 300          # bytes per stride phase of a conv2d input gradient, about
 MAX_RANK = 8              # axes of a tensor, the batch included (kernels unroll over axes)
 MAX_CONCAT = 256          # tensors joined by one concat (a kernel per 6 of them, a slice each to train)
 MAX_TENSOR_ELEMENTS = 2**25   # f32 elements of one tensor, and of all parameters together: 128 MiB, the
 #                               most WebGPU binds of one buffer by default (maxStorageBufferBindingSize)
 MAX_TOTAL_ELEMENTS = 2**31    # f32 elements of all tensors of the forward graph together: 8 GiB
+MAX_FLOPS = 10**13            # FLOPs of one forward pass (summary.node_flops): ResNet-50 at batch 1024
 MAX_WINDOW = 2**16            # a kernel, pool size or stride, per axis: index arithmetic stays within i32
 MAX_PHASES = 256              # stride phases of a trained conv2d's input gradient (one branch of WGSL each)
+MAX_EPOCHS = 1_000_000       # Train(epochs=...)
 MAX_NAME = 64             # characters of an Input or Output name, or of one component of a layer name
 F32_MAX = 3.4028234663852886e38   # the largest finite float32: every number that reaches a kernel fits it
 F32_TINY = 1.1754943508222875e-38  # the smallest normal float32
@@ -215,6 +220,13 @@ def keyword_hint(name: str, options: Sequence[str]) -> str:
     if alias in options:
         return f" (did you mean '{alias}'?)"
     return did_you_mean(name, options)
+
+
+def number_text(v: Any) -> str:
+    """A number for a message: repr, or `10^N`-style for an int too long to read."""
+    if isinstance(v, int) and abs(v) >= 10**20:
+        return f"about {'-' if v < 0 else ''}10^{len(str(abs(v))) - 1}"
+    return repr(v)
 
 
 def clip(text: str, n: int = 40) -> str:

@@ -1,0 +1,80 @@
+"""What lowering a graph will generate, estimated before any of it is done (docs/dsl.md, "Limits"), and the
+texts of sizes in limit messages. The builder checks sizes and work as it goes (values.py holds the limits);
+this module checks the finished graph."""
+from __future__ import annotations
+
+from .errors import SpecError
+from .ir import Graph, Op, Pos, Shape
+from .values import MAX_PHASES, MAX_WGSL_BYTES, WGSL_PER_KERNEL, WGSL_PER_PHASE
+
+_NO_KERNEL = (Op.INPUT, Op.PARAM, Op.CONST, Op.RESHAPE)
+
+
+def generated_size(g: Graph, pos: Pos) -> list[SpecError]:
+    """Errors (at `pos`, or at a conv2d) where the WGSL of the forward pass and, with a loss, the training step
+    would exceed MAX_WGSL_BYTES: about WGSL_PER_KERNEL bytes per kernel (one per computed node, one per 6 sources
+    of a concat, a slice per concat source or two per other node's gradient) and WGSL_PER_PHASE per stride phase
+    of a trained conv2d's input gradient (min(stride, size) per axis, lower_backward_conv.conv_dx_phases;
+    each conv2d also at most MAX_PHASES). Only the nodes the outputs and loss need count: lowering drops the rest."""
+    needed = reachable(g, [*g.outputs.values(), *([] if g.loss is None else [g.loss])])
+    kernels = sum(-(-len(n.srcs) // 6) if n.op is Op.CONCAT else 1 for n in (g.nodes[i] for i in needed)
+                  if n.op not in _NO_KERNEL)
+    errors: list[SpecError] = []
+    phases = 0
+    if g.loss is not None:
+        backward, phases = _training_kernels(g, errors)
+        kernels += backward
+    size = kernels * WGSL_PER_KERNEL + phases * WGSL_PER_PHASE
+    if size > MAX_WGSL_BYTES:
+        errors.append(SpecError(pos, f"the generated program would be about {bytes_text(size)} of WGSL "
+                                     f"({kernels:,} kernels), more than {bytes_text(MAX_WGSL_BYTES)}: use fewer "
+                                     "layers or concat fewer tensors"))
+    return errors
+
+
+def _training_kernels(g: Graph, errors: list[SpecError]) -> tuple[int, int]:
+    """(gradient kernels, stride phases) of a training step; a conv2d over MAX_PHASES phases adds an error."""
+    kernels, phases = 0, 0
+    from_param: list[bool] = []   # the node depends on a trainable parameter: autodiff differentiates it
+    for n in g.nodes:
+        from_param.append((n.op is Op.PARAM and bool(n.arg.get("trainable", True)))
+                          or any(from_param[s] for s in n.srcs))
+    for i in sorted(reachable(g, [g.loss])):  # type: ignore[list-item]
+        n = g.nodes[i]
+        if not from_param[i] or n.op in (Op.PARAM, Op.RESHAPE):
+            continue
+        kernels += len(n.srcs) if n.op is Op.CONCAT else 2
+        if n.op is Op.CONV2D and from_param[n.srcs[0]] and n.pos is not None:
+            (sh, sw), x = n.arg["stride"], g.nodes[n.srcs[0]].shape
+            count = min(sh, x[1]) * min(sw, x[2])
+            phases += count
+            if count > MAX_PHASES:
+                errors.append(SpecError(n.pos, f"training through this conv2d (stride ({sh}, {sw}) on "
+                                               f"{shape_text(x)}) needs {count:,} stride phases, more than "
+                                               f"{MAX_PHASES}: use strides of at most 16"))
+    return kernels, phases
+
+
+def reachable(g: Graph, roots: list[int]) -> set[int]:
+    """The nodes that `roots` are computed from, roots included."""
+    seen: set[int] = set()
+    stack = list(roots)
+    while stack:
+        i = stack.pop()
+        if i not in seen:
+            seen.add(i)
+            stack.extend(g.nodes[i].srcs)
+    return seen
+
+
+def shape_text(shape: Shape) -> str:
+    """A shape for a message, its sizes shortened when absurdly long (Input(10**200))."""
+    return "[" + ",".join(str(d) if d < 10**12 else f"10^{len(str(d)) - 1}" for d in shape) + "]"
+
+
+def bytes_text(n: int) -> str:
+    """A byte count for a message: GiB, MiB, KiB or bytes."""
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:,.1f} {unit}" if n < 2**70 else f"about 10^{len(str(n // size)) - 1} {unit}"
+    return f"{n} bytes"
