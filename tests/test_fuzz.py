@@ -37,13 +37,13 @@ def _fuzz(name: str, strategy: st.SearchStrategy[str], examples: int) -> Any:
     return test
 
 
-test_grammar_specs_fail_cleanly = _fuzz("grammar", grammar_specs(), 100)
-test_layered_specs_compile_and_run = _fuzz("layered", layered_specs(), 30)
-test_mutated_examples_fail_cleanly = _fuzz("mutated", mutated_examples(), 15)
+test_grammar_specs_fail_cleanly = _fuzz("grammar", grammar_specs(), 120)
+test_layered_specs_compile_and_run = _fuzz("layered", layered_specs(), 40)
+test_mutated_examples_fail_cleanly = _fuzz("mutated", mutated_examples(), 30)
 
 
 @ci(20)
-@given(source=layered_specs(hostile=0.0), seed=st.integers(0, 2**32 - 1))
+@given(source=layered_specs(hostile=0.0, trained=True), seed=st.integers(0, 2**32 - 1))
 def test_generated_specs_match_float64_reference(device: Any, tallies: dict[str, Tally], source: str,
                                                  seed: int) -> None:
     """Generated networks that compile: outputs, loss and gradients on the GPU against numpy_ref in float64."""

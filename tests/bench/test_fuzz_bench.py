@@ -61,7 +61,7 @@ def test_differential_long(device: Any) -> None:
     @seed(SEED)
     @settings(max_examples=EXAMPLES, phases=[Phase.generate], database=None, deadline=None,
               suppress_health_check=list(HealthCheck))
-    @given(source=layered_specs(hostile=0.0), value_seed=st.integers(0, 2**32 - 1))
+    @given(source=layered_specs(hostile=0.0, trained=True), value_seed=st.integers(0, 2**32 - 1))
     def compare(source: str, value_seed: int) -> None:
         counts["inputs"] += 1
         try:
