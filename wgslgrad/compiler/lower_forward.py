@@ -12,12 +12,14 @@ from .lower import SCRATCH, WORKGROUP, Ctx, Kernel, KernelBuilder, f32, rule
 UNROLL_TAPS = 25   # depthwise kernels unroll up to this many taps (5x5), and loop over larger windows
 
 # Elementwise bodies over `v` (unary) or `va`, `vb` (binary); backward and fused kernels reuse them.
+# A NaN passes through every one of them, as in the float64 reference (max, min and clamp may drop a NaN:
+# WGSL leaves that to the driver, and lavapipe's max(NaN, 0.0) is 0), so NaN weights cannot hide behind a relu.
 UNARY_EXPR = {
-    Op.RELU: "max(v, 0.0)",
-    Op.RELU6: "clamp(v, 0.0, 6.0)",
-    Op.LEAKY_RELU: "select(v * {alpha}, v, v > 0.0)",
+    Op.RELU: "select(v, 0.0, v < 0.0)",
+    Op.RELU6: "select(select(v, 6.0, v > 6.0), 0.0, v < 0.0)",
+    Op.LEAKY_RELU: "select(v, v * {alpha}, v < 0.0)",  # alpha = 0 is relu's expression: -inf * 0.0 is NaN
     Op.SIGMOID: "1.0 / (1.0 + exp(-v))",          # exp overflows to inf for v << 0: 1/inf = 0, no NaN
-    Op.TANH: "tanh(clamp(v, -15.0, 15.0))",       # tanh built from exp can overflow to NaN on some drivers
+    Op.TANH: "select(tanh(v), sign(v), abs(v) > 15.0)",  # tanh built from exp can overflow to NaN on some drivers
     Op.EXP: "exp(v)",
     Op.LOG: "log(v)",
     Op.ABS: "abs(v)",
@@ -44,6 +46,8 @@ def elementwise_expr(node: Node) -> str:
     alpha = f32(node.arg.get("alpha", 0.2))
     if node.op is Op.UNARY_GRAD:
         return UNARY_GRAD_EXPR[node.arg["fn"]].format(alpha=alpha)
+    if node.op is Op.LEAKY_RELU and node.arg["alpha"] == 0:
+        return UNARY_EXPR[Op.RELU]
     return UNARY_EXPR[node.op].format(alpha=alpha) if node.op in UNARY else BINARY_EXPR[node.op]
 
 
@@ -321,11 +325,11 @@ def lower_reduce(ctx: Ctx, i: int) -> list[Kernel]:
                           chunk=items, groups=1, dst=kb.write(i), scale=f32(scale), **common)]
     first = kb.kernel(name(ctx, i, "_partial"), "reduce.wgsl", (groups, 1, 1), [i], kind=kind, x=x, y=y, k=k,
                       n=items, chunk=chunk, groups=groups, dst=kb.slot(ctx.scratch[i], write=True),
-                      scale=f32(1.0), **common)
+                      scale=f32(scale), **common)
     kb = ctx.builder()
     partial = kb.slot(ctx.scratch[i])
     second = kb.kernel(name(ctx, i), "reduce.wgsl", (1, 1, 1), [i], kind="sum", x=partial, y=None, k=1,
-                       n=groups, chunk=groups, groups=1, dst=kb.write(i), scale=f32(scale), **common)
+                       n=groups, chunk=groups, groups=1, dst=kb.write(i), scale=f32(1.0), **common)
     return [first, second]
 
 

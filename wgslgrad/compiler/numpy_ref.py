@@ -130,6 +130,11 @@ def _sigmoid(x: Array) -> Array:
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
+def _leaky_relu(x: Array, alpha: float) -> Array:
+    """x where x >= 0 or NaN, else alpha * x; alpha = 0 is relu (0 for -inf, where alpha * x is NaN)."""
+    return np.where(x < 0, alpha * x if alpha else 0.0, x)
+
+
 def _softmax_ce(n: Node, logits: Array, labels: Array) -> Array:
     return -(labels * _log_softmax(logits)).sum(axis=-1).mean()
 
@@ -237,7 +242,7 @@ EVAL: dict[Op, Callable[..., Array]] = {
     Op.CONCAT: lambda n, *xs: np.concatenate(xs, axis=-1),
     Op.RELU: lambda n, x: np.maximum(x, 0),
     Op.RELU6: lambda n, x: np.clip(x, 0, 6),
-    Op.LEAKY_RELU: lambda n, x: np.where(x > 0, x, n.arg["alpha"] * x),
+    Op.LEAKY_RELU: lambda n, x: _leaky_relu(x, n.arg["alpha"]),
     Op.SIGMOID: lambda n, x: _sigmoid(x),
     Op.TANH: lambda n, x: np.tanh(x),
     Op.EXP: lambda n, x: np.exp(x),

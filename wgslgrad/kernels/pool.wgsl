@@ -17,7 +17,11 @@
     let x0 = u32(max(ix0, 0));
     let x1 = u32(max(min(ix0 + {{ kw }}, {{ w }}), max(ix0, 0)));
 {% if kind == "max" %}
-    var acc = -3.4e38;  // not -inf: WGSL const-expressions must be finite
+    // the max starts at the window's first cell: a constant such as -3.4e38 would beat inputs below it
+    var acc = -3.4e38;  // (an empty window's value; not -inf: WGSL const-expressions must be finite)
+    if (y1 > y0 && x1 > x0) {
+        acc = {{ x.var }}[{{ x.off }}u + ((b * {{ h }}u + y0) * {{ w }}u + x0) * {{ c }}u + c];
+    }
 {% else %}
     var acc = 0.0;
 {% endif %}

@@ -12,7 +12,8 @@
 {{ per_row(true, wg, gx, rows) }}
     let xb = {{ x.off }}u + r * {{ k }}u;
     let ob = {{ out.off }}u + r * {{ k }}u;
-    var m = -3.4e38;  // not -inf: WGSL const-expressions must be finite
+    // the max starts at the row's first element: a constant such as -3.4e38 would beat logits below it
+    var m = {{ x.var }}[xb];
     for (var j = 0u; j < {{ k }}u; j++) {
         m = max(m, {{ x.var }}[xb + j]);
     }
@@ -31,7 +32,8 @@ var<workgroup> part: array<f32, {{ wg }}>;
 {{ per_row(false, wg, gx, rows) }}
     let xb = {{ x.off }}u + r * {{ k }}u;
     let ob = {{ out.off }}u + r * {{ k }}u;
-    var m = -3.4e38;  // not -inf: WGSL const-expressions must be finite
+    // the max starts at the row's first element: a constant such as -3.4e38 would beat logits below it
+    var m = {{ x.var }}[xb];
     for (var j = lid; j < {{ k }}u; j += {{ wg }}u) {
         m = max(m, {{ x.var }}[xb + j]);
     }

@@ -27,7 +27,8 @@
         {{ out.var }}[ob + j] = {{ a.var }}[ab + j] * ({{ b.var }}[bb + j] - s);
     }
 {% else %}
-    var m = -3.4e38;  // not -inf: WGSL const-expressions must be finite
+    // the max starts at the row's first element: a constant such as -3.4e38 would beat logits below it
+    var m = {{ a.var }}[ab];
     for (var j = 0u; j < {{ k }}u; j++) {
         m = max(m, {{ a.var }}[ab + j]);
     }
@@ -67,7 +68,8 @@ var<workgroup> part2: array<f32, {{ wg }}>;
         {{ out.var }}[ob + j] = {{ a.var }}[ab + j] * ({{ b.var }}[bb + j] - s);
     }
 {% else %}
-    var m = -3.4e38;  // not -inf: WGSL const-expressions must be finite
+    // the max starts at the row's first element: a constant such as -3.4e38 would beat logits below it
+    var m = {{ a.var }}[ab];
     for (var j = lid; j < {{ k }}u; j += {{ wg }}u) {
         m = max(m, {{ a.var }}[ab + j]);
     }
