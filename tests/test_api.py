@@ -213,6 +213,26 @@ def test_fit_calls_back_with_numbers_stops_early_and_keeps_the_best(device, tmp_
 
 
 @pytest.mark.gpu
+def test_fit_refuses_an_out_folder_holding_a_run_unless_asked(device, tmp_path):
+    rng = seeded()
+    model = wgslgrad.compile(REGRESSION, seed=int(rng.integers(1 << 30)))
+    train = regression_data(rng, 8)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "history.json").write_text('{"old": 1}')
+    with pytest.raises(wgslgrad.RunExistsError) as e:
+        model.fit(train, epochs=1, out=run, verbose=False)
+    assert str(e.value) == (f'{run} already holds a run: pass resume="{(run / "checkpoint.safetensors").as_posix()}" '
+                            "to continue it, or overwrite=True to replace it")
+    assert isinstance(e.value, FileExistsError) and os.listdir(run) == ["history.json"]
+    assert (run / "history.json").read_text() == '{"old": 1}' and model.history is None
+    model.fit(train, epochs=1, out=run, verbose=False, overwrite=True)
+    assert load_checkpoint(run / "checkpoint.safetensors")[2]["epoch"] == 1
+    assert (run / "history.json").read_text() != '{"old": 1}'
+    model.fit(train, epochs=1, out=run, verbose=False, resume=run / "checkpoint.safetensors")
+    assert load_checkpoint(run / "checkpoint.safetensors")[2]["epoch"] == 2
+
+
 def test_fit_warns_about_frozen_layers_without_weights(device, tmp_path):
     spec = REGRESSION.replace('name="backbone/fc")', 'name="backbone/fc", trainable=False)')
     model = wgslgrad.compile(spec)

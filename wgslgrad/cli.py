@@ -249,6 +249,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     out = Path(args.out) if args.out else None
     try:
         model.fit(data, val, epochs=args.epochs, lr=args.lr, schedule=args.schedule, out=out, resume=args.resume,
+                  overwrite=args.overwrite,
                   seed=args.seed, patience=args.patience, keep_best=args.keep_best,
                   progress=not args.no_progress and sys.stderr.isatty())
     except KeyboardInterrupt:
@@ -559,13 +560,14 @@ def validate(args: argparse.Namespace) -> str | None:
     if getattr(args, "val", None) and getattr(args, "val_split", 0):
         return "give --val or --val-split, not both"
     if getattr(args, "out", None):
-        from .runtime.run_folder import CHECKPOINT, holds_a_run
+        from .runtime.run_folder import RunExistsError, check_new_run
         out = Path(args.out)
         if _blocking_file(out):
             return f"--out {out}: {_blocking_file(out)} is a file, not a folder"
-        if holds_a_run(out) and not args.resume and not args.overwrite:
-            return (f"--out {out} already holds a run: add --resume {out / CHECKPOINT} to continue it, or "
-                    "--overwrite to replace it")
+        try:
+            check_new_run(out, bool(args.resume), args.overwrite, cli=True)
+        except RunExistsError as e:
+            return str(e)
     output = getattr(args, "output", None)
     if output:
         folder = args.command == "export" or (args.command == "wgsl" and not args.json and not Path(output).suffix)

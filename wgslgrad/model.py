@@ -276,7 +276,7 @@ class Model:
             schedule: str | None = None, callbacks: Sequence[Callback] = (), out: str | os.PathLike[str] | None = None,
             patience: int | None = None, monitor: str | None = None, keep_best: bool = False, seed: int = 0,
             shuffle: bool = True, progress: bool = False, verbose: bool = True,
-            resume: str | os.PathLike[str] | None = None) -> History:
+            resume: str | os.PathLike[str] | None = None, overwrite: bool = False) -> History:
         """Train with Adam on shuffled batches of the compiled size (one GPU submit per step).
 
         train, val: data as for evaluate(). epochs: default the spec's Train(epochs=...), else 10; 0 trains
@@ -288,7 +288,8 @@ class Model:
         has not improved for this many epochs. keep_best: end with the weights of the best epoch by
         `monitor` (also written to out/best.safetensors). out: a folder for checkpoint.safetensors (every
         epoch, atomically), history.json and loss.png. resume: a checkpoint to go on from (weights, Adam
-        state, step). Returns the History (per step and per epoch); also kept as model.history.
+        state, step). overwrite: replace a run already in `out` (without it, or resume=, RunExistsError:
+        nothing is overwritten unasked). Returns the History (per step and per epoch); also kept as model.history.
         Raises Diverged when the loss becomes NaN/Inf, DataError for data that does not fit the spec;
         Ctrl-C stops after the current step (KeyboardInterrupt), keeping what was learnt.
         """
@@ -307,6 +308,9 @@ class Model:
             raise ValueError(f"patience must be at least 1, not {patience!r}")
         from .runtime.schedule import parse_schedule
         parse_schedule(schedule, lr)   # a bad schedule fails here, before any data or GPU work
+        if out is not None:
+            from .runtime.run_folder import check_new_run
+            check_new_run(out, resume is not None, overwrite)
         data = self._arrays(train, list(self.graph.inputs), "train")
         held = self._arrays(val, list(self.graph.inputs), "val") if val is not None else None
         monitor = monitor or ("val_loss" if held is not None else "loss")
