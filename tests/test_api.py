@@ -4,6 +4,7 @@ GPU results are checked against the float64 reference (compiler.numpy_ref) on fr
 import os
 import stat
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,8 @@ from wgslgrad.compiler import numpy_ref
 from wgslgrad.compiler.frontend import compile_spec
 from wgslgrad.runtime.checkpoint import atomic_write, load_checkpoint
 from wgslgrad.runtime.history import History
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 REGRESSION = """x = Input(6)
 target = Input(3)
@@ -213,6 +216,24 @@ def test_fit_calls_back_with_numbers_stops_early_and_keeps_the_best(device, tmp_
 
 
 @pytest.mark.gpu
+def test_shape_errors_show_the_users_own_shape_and_hint_at_the_usual_slips(device):
+    model = wgslgrad.compile(EXAMPLES / "digits.py")
+    x = np.zeros((5, 8, 8), np.float32)
+    with pytest.raises(wgslgrad.DataError) as e:
+        model.predict(x)
+    assert str(e.value) == ("predict: array 'pixels' has shape [5,8,8] but the spec's Input is [N,8,8,1]: one "
+                            "channel? add the last axis: x[..., None] (shape [5,8,8,1])")
+    labels = np.arange(360) % 10
+    with pytest.raises(wgslgrad.DataError) as e:
+        model.evaluate({"pixels": np.zeros((360, 8, 8, 1)), "label": labels})
+    assert str(e.value) == ("evaluate: array 'label' has shape [360] but the spec's Input is [N,10]: class labels "
+                            "as whole numbers? The Input takes them one-hot: np.eye(10)[labels]")
+    with pytest.raises(wgslgrad.DataError) as e:   # not class indices: no hint
+        model.evaluate({"pixels": np.zeros((3, 8, 8, 1)), "label": np.array([0.5, 1, 2])})
+    assert str(e.value) == "evaluate: array 'label' has shape [3] but the spec's Input is [N,10]"
+    assert model.predict(np.zeros((8, 8, 1)))["probabilities"].shape == (1, 10)   # one sample, no batch axis
+
+
 def test_fit_refuses_an_out_folder_holding_a_run_unless_asked(device, tmp_path):
     rng = seeded()
     model = wgslgrad.compile(REGRESSION, seed=int(rng.integers(1 << 30)))

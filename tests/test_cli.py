@@ -77,7 +77,7 @@ def test_run_with_bad_input_file_is_refused(tmp_path):
     np.savez(data, pixels=np.zeros((3, 8, 8, 2)))
     r = run_cli("run", str(EXAMPLES / "digits.py"), "--batch", "3", "--input", str(data))
     assert r.returncode == 1 and "Traceback" not in r.stderr
-    assert "has shape [3,8,8,2], the spec's Input needs [N,8,8,1]" in r.stderr
+    assert "has shape [3,8,8,2] but the spec's Input is [N,8,8,1]" in r.stderr
 
 
 def test_export_quantized_then_import_round_trips(tmp_path, capsys):

@@ -69,6 +69,7 @@ def _load_inputs(path: str | None, g: Graph, rng: np.random.Generator,
     """Inputs from an .npz (every sample), or one batch of random normal ones; `needed` must be there."""
     if path is None:
         return {name: rng.standard_normal(g.nodes[i].shape).astype(np.float32) for name, i in g.inputs.items()}
+    from .runtime.data import shape_error
     from .runtime.npz import read_npz
     notes: list[str] = []
     arrays = read_npz(path, g.inputs, sorted(set(g.inputs) if needed is None else needed), notes)  # or DataError
@@ -77,8 +78,7 @@ def _load_inputs(path: str | None, g: Graph, rng: np.random.Generator,
     for name, a in arrays.items():
         want = g.nodes[g.inputs[name]].shape
         if a.ndim == 0 or a.shape[1:] != want[1:] or len(a) < 1:
-            raise UserError(f"{path}: array '{name}' has shape {fmt_shape(a.shape)}, the spec's Input needs "
-                            f"{fmt_shape(('N',) + want[1:])}")  # type: ignore[arg-type]
+            raise shape_error(path, name, a, want[1:])
     return arrays
 
 

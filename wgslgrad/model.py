@@ -478,8 +478,8 @@ class Model:
         for k, a in arrays.items():
             if a.dtype.kind not in "biuf":
                 raise DataError(f"{where}: array '{k}' holds {a.dtype} values, not numbers")
-            if a.ndim == len(self.graph.nodes[self.graph.inputs[k]].shape) - 1:
-                arrays[k] = a[None]   # one sample without its batch dimension
+            if a.shape == self.graph.nodes[self.graph.inputs[k]].shape[1:]:
+                arrays[k] = a[None]   # one sample without its batch dimension (any other shape: check_arrays)
         if any(len(a) == 0 for a in arrays.values()):
             return {k: a.astype(np.float32) for k, a in arrays.items()}
         return check_arrays(arrays, sub, where)
