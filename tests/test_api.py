@@ -216,6 +216,27 @@ def test_fit_calls_back_with_numbers_stops_early_and_keeps_the_best(device, tmp_
 
 
 @pytest.mark.gpu
+def test_load_weights_of_another_model_says_so_first_with_the_path(tmp_path):
+    other = tmp_path / "other.safetensors"
+    wgslgrad.compile(CLASSIFIER).save_weights(other)
+    names = sorted(wgslgrad.compile(CLASSIFIER).get_weights())
+    model = wgslgrad.compile(REGRESSION)
+    with pytest.raises(wgslgrad.WeightsError) as e:
+        model.load_weights(other)
+    lead, rest = str(e.value).split("\n", 1)
+    assert lead == (f"{other} holds none of this spec's 4 parameters: it looks like another model's weights (the "
+                    f"spec's first: backbone/fc/weights [6,8]; the file holds {', '.join(names[:3])}...; if only "
+                    "the names differ, --map (map=) names them)")
+    assert rest.startswith(f"{other}: cannot import the weights:\n  backbone/fc/weights: not in the weights")
+    half = tmp_path / "half"   # some names in common: the details only, with the path
+    renamed = {k.replace("backbone/", "trunk/"): v for k, v in model.get_weights().items()}
+    from wgslgrad.export import write_weights
+    write_weights(half, renamed)
+    with pytest.raises(wgslgrad.WeightsError) as e:
+        model.load_weights(half)
+    assert str(e.value).startswith(f"{half}: cannot import the weights:\n  backbone/fc/weights: not in the weights")
+
+
 def test_shape_errors_show_the_users_own_shape_and_hint_at_the_usual_slips(device):
     model = wgslgrad.compile(EXAMPLES / "digits.py")
     x = np.zeros((5, 8, 8), np.float32)

@@ -187,6 +187,20 @@ def test_predict_images_prints_top_classes_and_evaluate_prints_metrics(tmp_path,
     assert out.strip() == f"{test}: 45 samples: loss {got['loss']:.4f}, accuracy {got['accuracy']:.4f}"
 
 
+def test_evaluate_with_another_models_weights_says_so_first(tmp_path, capsys):
+    import wgslgrad
+    other = tmp_path / "lm68_tiny.safetensors"
+    wgslgrad.compile(str(EXAMPLES / "landmark68_tiny.py")).save_weights(other)
+    data = tmp_path / "d.npz"
+    np.savez(data, pixels=np.zeros((2, 8, 8, 1)), label=np.eye(10)[:2])
+    assert main(["evaluate", str(EXAMPLES / "digits.py"), "--weights", str(other), "--data", str(data)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"wgslgrad: error: {other} holds none of this spec's 8 parameters: it looks like another "
+                          "model's weights (the spec's first: conv2d_0/filters [3,3,1,16]; the file holds ")
+    assert f"\n{other}: cannot import the weights:\n  conv2d_0/filters: not in the weights" in err
+    assert "Traceback" not in err
+
+
 def test_import_map_prefix_skip_and_what_the_weights_hold(tmp_path, capsys):
     import wgslgrad
     from wgslgrad.export import write_weights

@@ -151,13 +151,18 @@ class Model:
         p = Path(path)
         loaded = load_checkpoint(p)[0] if p.suffix == ".safetensors" else read_weights(p)
         notes: list[str] = []
-        params = import_weights(self.graph, loaded, map, allow_missing=partial, skip=list(skip), report=notes)
-        if partial and self.graph.params and not params and not skip:  # every layer would stay random
-            first, i = next(iter(self.graph.params.items()))
-            raise WeightsError(f"{p}: none of the spec's {len(self.graph.params)} parameters is in these weights "
-                               f"(the first: {first} {fmt_shape(self.graph.nodes[i].shape)}; the weights hold "
-                               f"{', '.join(sorted(loaded)[:3]) or 'nothing'}{'...' if len(loaded) > 3 else ''}): "
-                               "weights of another spec? --map (map=) names them")
+        first, i = next(iter(self.graph.params.items()), ("", -1))
+        foreign = (f"{p} holds none of this spec's {len(self.graph.params)} parameters: it looks like another "
+                   f"model's weights (the spec's first: {first} {fmt_shape(self.graph.nodes[i].shape)}; the file "
+                   f"holds {', '.join(sorted(loaded)[:3]) or 'nothing'}{'...' if len(loaded) > 3 else ''}; if only "
+                   "the names differ, --map (map=) names them)") if first else ""
+        try:
+            params = import_weights(self.graph, loaded, map, allow_missing=partial, skip=list(skip), report=notes)
+        except WeightsError as e:   # the file's path first; and no name in common (unmapped): say so first
+            lead = foreign + "\n" if map is None and not any(k in loaded for k in self.graph.params) else ""
+            raise WeightsError(f"{lead}{p}: {e}") from None
+        if partial and foreign and not params and not skip:  # every layer would stay random
+            raise WeightsError(foreign)
         self.set_weights(params)
         self.weights_loaded = True
         return notes
