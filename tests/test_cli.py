@@ -153,6 +153,18 @@ def test_run_weights_any_number_of_samples_one_array_per_output(tmp_path, capsys
 
 
 @pytest.mark.gpu
+def test_run_with_o_times_nothing_unless_repeat_is_given(tmp_path, capsys):
+    argv = ["run", str(EXAMPLES / "digits.py"), "--batch", "2"]
+    assert main([*argv, "-o", str(tmp_path / "o.npz")]) == 0
+    err = capsys.readouterr().err
+    assert "first run" in err and "median of" not in err and (tmp_path / "o.npz").exists()
+    assert main([*argv, "-o", str(tmp_path / "o.npz"), "--repeat", "2"]) == 0
+    assert "a batch (median of 2)" in capsys.readouterr().err
+    assert main(argv) == 0
+    assert "a batch (median of 5)" in capsys.readouterr().err
+
+
+@pytest.mark.gpu
 def test_predict_images_prints_top_classes_and_evaluate_prints_metrics(tmp_path, capsys):
     from PIL import Image
 
@@ -173,6 +185,12 @@ def test_predict_images_prints_top_classes_and_evaluate_prints_metrics(tmp_path,
     with np.load(tmp_path / "p.npz") as out:
         pixels = 0.5 * np.asarray(Image.open(paths[0]), np.float32)[None, ..., None]
         np.testing.assert_allclose(out["probabilities"][0], model.predict(pixels)["probabilities"][0], rtol=1e-5)
+    assert main([*argv, "--scale", "16/255", "-o", str(tmp_path / "p.npz")]) == 0   # a fraction, as README says
+    with np.load(tmp_path / "p.npz") as out:
+        pixels = 16 / 255 * np.asarray(Image.open(paths[0]), np.float32)[None, ..., None]
+        np.testing.assert_allclose(out["probabilities"][0], model.predict(pixels)["probabilities"][0], rtol=1e-5)
+    r = run_cli(*argv, "--scale", "16/0")
+    assert r.returncode == 2 and r.stderr.endswith("error: argument --scale: a number or a fraction A/B, not '16/0'\n")
     (tmp_path / "notes.txt").write_text("not an image")
     r = run_cli("predict", spec, "--weights", str(tmp_path / "w.safetensors"), str(tmp_path / "notes.txt"))
     assert r.returncode == 1 and "Traceback" not in r.stderr
