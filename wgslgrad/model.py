@@ -159,7 +159,7 @@ class Model:
         try:
             params = import_weights(self.graph, loaded, map, allow_missing=partial, skip=list(skip), report=notes)
         except WeightsError as e:   # the file's path first; and no name in common (unmapped): say so first
-            lead = foreign + "\n" if map is None and not any(k in loaded for k in self.graph.params) else ""
+            lead = foreign + "\n" if foreign and map is None and not any(k in loaded for k in self.graph.params) else ""
             raise WeightsError(f"{lead}{p}: {e}") from None
         if partial and foreign and not params and not skip:  # every layer would stay random
             raise WeightsError(foreign)
