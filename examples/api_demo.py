@@ -33,7 +33,7 @@ def report(epoch: int, step: int, loss: float, metrics: dict[str, float]) -> Non
 
 
 model.fit(train, val=test, epochs=2 if quick else 4, callbacks=[report], patience=2, keep_best=True,
-          out=out / "run", verbose=False)
+          out=out / "run", overwrite=True, verbose=False)   # a second demo run in OUT replaces the first
 
 # 3. Evaluate and predict: any number of samples.
 scores = model.evaluate(test)

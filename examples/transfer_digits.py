@@ -3,6 +3,9 @@ learnt from a few examples each: a KNN head on its features, and a dense head tr
 
     python3 examples/transfer_digits.py [OUT_DIR] [--shots N] [--quick] [--seed S]
 
+(OUT_DIR defaults to a new temporary folder; --shots defaults to 5, --seed to 0; "--shots 3" and
+"--shots=3" are the same, and a bad option is a usage error, exit status 2.)
+
 1. Train examples/digits_backbone.py on the 0-6 training digits; save its weights.
 2. Features (its "features" Output, 64 values) of N training examples of each of 7, 8 and 9.
 3. KNN head: add them to a wgslgrad.knn.KNNClassifier; classify the held-out 7-9 digits.
@@ -13,6 +16,7 @@ learnt from a few examples each: a KNN head on its features, and a dense head tr
 Prints each accuracy as "RESULT name accuracy" (chance is 1/3 for 7-9). --quick (the test suite's run)
 trains the backbone on 320 samples for 2 epochs and the head for 40 epochs instead of all ~1,000 for 6 and 60.
 """
+import argparse
 import sys
 import tempfile
 import warnings
@@ -35,12 +39,30 @@ def pick(data: dict, digits_wanted: list[int]) -> dict:
     return {"pixels": data["pixels"][keep], "label": np.eye(len(digits_wanted), dtype=np.float32)[remap[y[keep]]]}
 
 
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """The command line (argparse: a usage error, exit status 2, for a bad option)."""
+    def whole(least: int):
+        def parse(text: str) -> int:
+            value = int(text)   # a ValueError is argparse's "invalid value" usage error
+            if value < least:
+                raise argparse.ArgumentTypeError(f"must be {least} or more, not {value}")
+            return value
+        parse.__name__ = "whole number"
+        return parse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out", nargs="?", type=Path, help="the folder for the files (default: a new temporary one)")
+    parser.add_argument("--shots", type=whole(1), default=5, help="training examples per new digit (default 5)")
+    parser.add_argument("--quick", action="store_true", help="the test suite's short run")
+    parser.add_argument("--seed", type=whole(0), default=0, help="the seed of weights, shuffles and picks (default 0)")
+    return parser.parse_args(argv)
+
+
 def main(argv: list[str]) -> dict[str, float]:
-    args = [a for a in argv if not a.startswith("--")]
-    opts = dict(a[2:].split("=", 1) for a in argv if a.startswith("--") and "=" in a)
-    quick = "--quick" in argv
-    shots, seed = int(opts.get("shots", 5)), int(opts.get("seed", 0))
-    out = Path(args[0]) if args else Path(tempfile.mkdtemp(prefix="wgslgrad-transfer-"))
+    args = parse_args(argv)
+    quick, shots, seed = args.quick, args.shots, args.seed
+    out = args.out if args.out is not None else Path(tempfile.mkdtemp(prefix="wgslgrad-transfer-"))
     out.mkdir(parents=True, exist_ok=True)
     train, test = digits()
     old, new = [0, 1, 2, 3, 4, 5, 6], [7, 8, 9]

@@ -4,6 +4,7 @@ GPU results are checked against the float64 reference (compiler.numpy_ref) on fr
 import os
 import stat
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,8 @@ from wgslgrad.compiler import numpy_ref
 from wgslgrad.compiler.frontend import compile_spec
 from wgslgrad.runtime.checkpoint import atomic_write, load_checkpoint
 from wgslgrad.runtime.history import History
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 REGRESSION = """x = Input(6)
 target = Input(3)
@@ -213,6 +216,65 @@ def test_fit_calls_back_with_numbers_stops_early_and_keeps_the_best(device, tmp_
 
 
 @pytest.mark.gpu
+def test_load_weights_of_another_model_says_so_first_with_the_path(tmp_path):
+    other = tmp_path / "other.safetensors"
+    wgslgrad.compile(CLASSIFIER).save_weights(other)
+    names = sorted(wgslgrad.compile(CLASSIFIER).get_weights())
+    model = wgslgrad.compile(REGRESSION)
+    with pytest.raises(wgslgrad.WeightsError) as e:
+        model.load_weights(other)
+    lead, rest = str(e.value).split("\n", 1)
+    assert lead == (f"{other} holds none of this spec's 4 parameters: it looks like another model's weights (the "
+                    f"spec's first: backbone/fc/weights [6,8]; the file holds {', '.join(names[:3])}...; if only "
+                    "the names differ, --map (map=) names them)")
+    assert rest.startswith(f"{other}: cannot import the weights:\n  backbone/fc/weights: not in the weights")
+    half = tmp_path / "half"   # some names in common: the details only, with the path
+    renamed = {k.replace("backbone/", "trunk/"): v for k, v in model.get_weights().items()}
+    from wgslgrad.export import write_weights
+    write_weights(half, renamed)
+    with pytest.raises(wgslgrad.WeightsError) as e:
+        model.load_weights(half)
+    assert str(e.value).startswith(f"{half}: cannot import the weights:\n  backbone/fc/weights: not in the weights")
+
+
+def test_shape_errors_show_the_users_own_shape_and_hint_at_the_usual_slips(device):
+    model = wgslgrad.compile(EXAMPLES / "digits.py")
+    x = np.zeros((5, 8, 8), np.float32)
+    with pytest.raises(wgslgrad.DataError) as e:
+        model.predict(x)
+    assert str(e.value) == ("predict: array 'pixels' has shape [5,8,8] but the spec's Input is [N,8,8,1]: one "
+                            "channel? add the last axis: x[..., None] (shape [5,8,8,1])")
+    labels = np.arange(360) % 10
+    with pytest.raises(wgslgrad.DataError) as e:
+        model.evaluate({"pixels": np.zeros((360, 8, 8, 1)), "label": labels})
+    assert str(e.value) == ("evaluate: array 'label' has shape [360] but the spec's Input is [N,10]: class labels "
+                            "as whole numbers? The Input takes them one-hot: np.eye(10)[labels]")
+    with pytest.raises(wgslgrad.DataError) as e:   # not class indices: no hint
+        model.evaluate({"pixels": np.zeros((3, 8, 8, 1)), "label": np.array([0.5, 1, 2])})
+    assert str(e.value) == "evaluate: array 'label' has shape [3] but the spec's Input is [N,10]"
+    assert model.predict(np.zeros((8, 8, 1)))["probabilities"].shape == (1, 10)   # one sample, no batch axis
+
+
+def test_fit_refuses_an_out_folder_holding_a_run_unless_asked(device, tmp_path):
+    rng = seeded()
+    model = wgslgrad.compile(REGRESSION, seed=int(rng.integers(1 << 30)))
+    train = regression_data(rng, 8)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "history.json").write_text('{"old": 1}')
+    with pytest.raises(wgslgrad.RunExistsError) as e:
+        model.fit(train, epochs=1, out=run, verbose=False)
+    assert str(e.value) == (f'{run} already holds a run: pass resume="{(run / "checkpoint.safetensors").as_posix()}" '
+                            "to continue it, or overwrite=True to replace it")
+    assert isinstance(e.value, FileExistsError) and os.listdir(run) == ["history.json"]
+    assert (run / "history.json").read_text() == '{"old": 1}' and model.history is None
+    model.fit(train, epochs=1, out=run, verbose=False, overwrite=True)
+    assert load_checkpoint(run / "checkpoint.safetensors")[2]["epoch"] == 1
+    assert (run / "history.json").read_text() != '{"old": 1}'
+    model.fit(train, epochs=1, out=run, verbose=False, resume=run / "checkpoint.safetensors")
+    assert load_checkpoint(run / "checkpoint.safetensors")[2]["epoch"] == 2
+
+
 def test_fit_warns_about_frozen_layers_without_weights(device, tmp_path):
     spec = REGRESSION.replace('name="backbone/fc")', 'name="backbone/fc", trainable=False)')
     model = wgslgrad.compile(spec)

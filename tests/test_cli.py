@@ -77,7 +77,7 @@ def test_run_with_bad_input_file_is_refused(tmp_path):
     np.savez(data, pixels=np.zeros((3, 8, 8, 2)))
     r = run_cli("run", str(EXAMPLES / "digits.py"), "--batch", "3", "--input", str(data))
     assert r.returncode == 1 and "Traceback" not in r.stderr
-    assert "has shape [3,8,8,2], the spec's Input needs [N,8,8,1]" in r.stderr
+    assert "has shape [3,8,8,2] but the spec's Input is [N,8,8,1]" in r.stderr
 
 
 def test_export_quantized_then_import_round_trips(tmp_path, capsys):
@@ -153,6 +153,18 @@ def test_run_weights_any_number_of_samples_one_array_per_output(tmp_path, capsys
 
 
 @pytest.mark.gpu
+def test_run_with_o_times_nothing_unless_repeat_is_given(tmp_path, capsys):
+    argv = ["run", str(EXAMPLES / "digits.py"), "--batch", "2"]
+    assert main([*argv, "-o", str(tmp_path / "o.npz")]) == 0
+    err = capsys.readouterr().err
+    assert "first run" in err and "median of" not in err and (tmp_path / "o.npz").exists()
+    assert main([*argv, "-o", str(tmp_path / "o.npz"), "--repeat", "2"]) == 0
+    assert "a batch (median of 2)" in capsys.readouterr().err
+    assert main(argv) == 0
+    assert "a batch (median of 5)" in capsys.readouterr().err
+
+
+@pytest.mark.gpu
 def test_predict_images_prints_top_classes_and_evaluate_prints_metrics(tmp_path, capsys):
     from PIL import Image
 
@@ -173,6 +185,12 @@ def test_predict_images_prints_top_classes_and_evaluate_prints_metrics(tmp_path,
     with np.load(tmp_path / "p.npz") as out:
         pixels = 0.5 * np.asarray(Image.open(paths[0]), np.float32)[None, ..., None]
         np.testing.assert_allclose(out["probabilities"][0], model.predict(pixels)["probabilities"][0], rtol=1e-5)
+    assert main([*argv, "--scale", "16/255", "-o", str(tmp_path / "p.npz")]) == 0   # a fraction, as README says
+    with np.load(tmp_path / "p.npz") as out:
+        pixels = 16 / 255 * np.asarray(Image.open(paths[0]), np.float32)[None, ..., None]
+        np.testing.assert_allclose(out["probabilities"][0], model.predict(pixels)["probabilities"][0], rtol=1e-5)
+    r = run_cli(*argv, "--scale", "16/0")
+    assert r.returncode == 2 and r.stderr.endswith("error: argument --scale: a number or a fraction A/B, not '16/0'\n")
     (tmp_path / "notes.txt").write_text("not an image")
     r = run_cli("predict", spec, "--weights", str(tmp_path / "w.safetensors"), str(tmp_path / "notes.txt"))
     assert r.returncode == 1 and "Traceback" not in r.stderr
@@ -185,6 +203,20 @@ def test_predict_images_prints_top_classes_and_evaluate_prints_metrics(tmp_path,
     out = capsys.readouterr().out
     got = model.evaluate(str(test))
     assert out.strip() == f"{test}: 45 samples: loss {got['loss']:.4f}, accuracy {got['accuracy']:.4f}"
+
+
+def test_evaluate_with_another_models_weights_says_so_first(tmp_path, capsys):
+    import wgslgrad
+    other = tmp_path / "lm68_tiny.safetensors"
+    wgslgrad.compile(str(EXAMPLES / "landmark68_tiny.py")).save_weights(other)
+    data = tmp_path / "d.npz"
+    np.savez(data, pixels=np.zeros((2, 8, 8, 1)), label=np.eye(10)[:2])
+    assert main(["evaluate", str(EXAMPLES / "digits.py"), "--weights", str(other), "--data", str(data)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"wgslgrad: error: {other} holds none of this spec's 8 parameters: it looks like another "
+                          "model's weights (the spec's first: conv2d_0/filters [3,3,1,16]; the file holds ")
+    assert f"\n{other}: cannot import the weights:\n  conv2d_0/filters: not in the weights" in err
+    assert "Traceback" not in err
 
 
 def test_import_map_prefix_skip_and_what_the_weights_hold(tmp_path, capsys):

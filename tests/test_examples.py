@@ -1,6 +1,7 @@
 """Every example spec compiles, and its whole forward pass on the GPU matches the float64 reference; the API
 example script runs."""
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -60,3 +61,20 @@ def test_api_demo_trains_evaluates_reloads_and_exports(tmp_path):
     assert "reloaded weights give the same answers: True" in r.stdout
     assert (tmp_path / "run" / "best.safetensors").exists() and (tmp_path / "digits.safetensors").exists()
     assert {"model.js", "model.json", "weights_manifest.json"} <= {f.name for f in (tmp_path / "web").iterdir()}
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/api.md"])
+def test_doc_snippets_ask_only_for_outputs_their_spec_declares(doc):
+    """A Python snippet calling features(..., output="NAME") compiles a spec that declares that Output."""
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / doc).read_text(), re.DOTALL)
+    checked = 0
+    for block in blocks:
+        wanted = re.findall(r'output="(\w+)"', block)
+        if not wanted:
+            continue
+        specs = re.findall(r'wgslgrad\.compile\("([^"]+)"', block)
+        assert specs, f"{doc}: a snippet asks for Output {wanted[0]!r} of no spec it compiles:\n{block}"
+        outputs = load_spec(ROOT / specs[-1], batch=1).outputs
+        assert set(wanted) <= set(outputs), f"{doc}: {specs[-1]} has no Output {set(wanted) - set(outputs)}"
+        checked += 1
+    assert checked or doc != "README.md"   # README's KNN snippet is one

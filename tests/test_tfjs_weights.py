@@ -124,6 +124,22 @@ def test_missing_shard(written):
     assert str(written / "group1-shard1of2.bin") in str(e.value)
 
 
+def test_a_shard_given_for_the_manifest_is_named_a_shard(written, capsys):
+    zeros = written / "zeros.bin"
+    zeros.write_bytes(bytes(64))   # valid UTF-8, but no JSON holds a NUL byte
+    for shard in (written / "group1-shard1of2.bin", zeros):
+        with pytest.raises(WeightsError) as e:
+            read_weights(shard)
+        assert str(e.value) == (f"{shard}: binary data, not JSON: it looks like a weights shard; pass the "
+                                "weights_manifest.json or model.json beside it (that folder holds model.json, "
+                                "weights_manifest.json)")
+    from wgslgrad.cli import main
+    assert main(["import", str(Path(__file__).resolve().parent.parent / "examples" / "digits.py"), "--weights", str(zeros), "-o",
+                 str(written / "c.safetensors")]) == 1
+    assert capsys.readouterr().err.startswith(f"wgslgrad: error: {zeros}: binary data, not JSON: it looks like a "
+                                              "weights shard")
+
+
 def test_bad_json(written):
     (written / "model.json").write_text('{"weightsManifest": [')
     with pytest.raises(WeightsError, match="not valid JSON") as e:

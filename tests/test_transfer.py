@@ -1,5 +1,5 @@
 """Transfer learning end to end (examples/transfer_digits.py): a backbone trained on digits 0-6, then the
-unseen digits 7-9 from 5 examples each through a KNN head on its features and through a dense head trained
+unseen digits 7-9 from 6 examples each (--shots 6) through a KNN head on its features and through a dense head trained
 with the backbone frozen; both must beat chance (1/3) by a wide margin on the held-out 7-9 digits."""
 import json
 import os
@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.e2e
 def test_transfer_digits_knn_and_frozen_dense_head(tmp_path, device):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_RUNTIME_DIR": os.environ.get("XDG_RUNTIME_DIR", "/tmp")}
-    r = subprocess.run([sys.executable, str(ROOT / "examples" / "transfer_digits.py"), str(tmp_path), "--quick"],
+    r = subprocess.run([sys.executable, str(ROOT / "examples" / "transfer_digits.py"), str(tmp_path), "--quick",
+                        "--shots", "6"],
                        capture_output=True, text=True, timeout=900, env=env, check=False)
     assert r.returncode == 0, r.stderr[-3000:]
     results = {line.split()[1]: float(line.split()[2]) for line in r.stdout.splitlines() if line.startswith("RESULT ")}
@@ -33,7 +34,8 @@ def test_transfer_digits_knn_and_frozen_dense_head(tmp_path, device):
     assert {"model.js", "model.json", "knn.js"} <= {f.name for f in (tmp_path / "web").iterdir()}
     assert "trainStep" in (tmp_path / "web" / "head" / "model.js").read_text()   # knn.html's "Train head" bundle
     knn = KNNClassifier.load(tmp_path / "digits_7-9.knn", device)
-    assert knn.class_example_count() == {7: 5, 8: 5, 9: 5}
+    assert knn.class_example_count() == {7: 6, 8: 6, 9: 6}   # "--shots 6" is read as 6
+    assert "6 examples per new digit" in r.stdout
 
     # The page's half: the exported knn.js loads the same examples file and gives the same answers on the
     # backbone's features of the held-out 7-9 digits.
@@ -82,3 +84,22 @@ def test_frozen_backbone_trains_with_fewer_dispatches():
     assert len(frozen) < len(whole) / 2
     grads = [k.name for k in frozen if "_dw_" in k.name or "_dx_" in k.name]
     assert grads == ["dense_dw_25"], grads   # the head's weights only: no backbone gradient, no dx at all
+
+
+def test_transfer_digits_options_both_forms_and_usage_errors():
+    sys.path.insert(0, str(ROOT / "examples"))
+    try:
+        from transfer_digits import parse_args
+    finally:
+        sys.path.remove(str(ROOT / "examples"))
+    for argv in (["--quick", "--shots", "3"], ["--quick", "--shots=3"]):
+        args = parse_args(argv)
+        assert (args.out, args.shots, args.quick, args.seed) == (None, 3, True, 0)
+    args = parse_args(["run", "--seed", "2"])
+    assert (args.out, args.shots, args.seed) == (Path("run"), 5, 2)
+    for argv, message in [(["--shots", "x"], "argument --shots: invalid whole number value: 'x'"),
+                          (["--shots", "0"], "argument --shots: must be 1 or more, not 0"),
+                          (["--bogus"], "unrecognized arguments: --bogus")]:
+        r = subprocess.run([sys.executable, str(ROOT / "examples" / "transfer_digits.py"), *argv],
+                           capture_output=True, text=True, timeout=120, check=False)
+        assert (r.returncode, r.stdout) == (2, "") and r.stderr.endswith(f"error: {message}\n"), r.stderr

@@ -7,7 +7,8 @@
 
 See docs/api.md. Errors a user can cause are the classes below: SpecErrors (the spec, every error with
 file:line:col), DataError (arrays that do not fit the spec), WeightsError and CheckpointError (weight
-files), Diverged (a NaN/Inf loss), KNNError (the KNN head), NoAdapterError (no GPU adapter at all).
+files), RunExistsError (fit(out=...) on a folder holding a run), Diverged (a NaN/Inf loss), KNNError
+(the KNN head), NoAdapterError (no GPU adapter at all).
 KNNClassifier is the KNN head (wgslgrad/knn.py).
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from .runtime.data import DataError
     from .runtime.device import NoAdapterError
     from .runtime.history import History
+    from .runtime.run_folder import RunExistsError
     from .runtime.trainer import Diverged
 
 # Imported on first use (PEP 562), so that `python -m wgslgrad` starts in the command line's own code,
@@ -32,7 +34,8 @@ _HOMES = {
     "SpecError": ".compiler.errors", "SpecErrors": ".compiler.errors", "WeightsError": ".export.tfjs_weights",
     "BatchWarning": ".model", "FrozenWithoutWeightsWarning": ".model", "GradcheckError": ".model",
     "Model": ".model", "compile": ".model", "CheckpointError": ".runtime.checkpoint", "DataError": ".runtime.data",
-    "NoAdapterError": ".runtime.device", "History": ".runtime.history", "Diverged": ".runtime.trainer",
+    "NoAdapterError": ".runtime.device", "History": ".runtime.history",
+    "RunExistsError": ".runtime.run_folder", "Diverged": ".runtime.trainer",
     "KNNClassifier": ".knn", "KNNError": ".knn",
 }
 
@@ -57,6 +60,7 @@ __all__ = [
     "KNNError",
     "Model",
     "NoAdapterError",
+    "RunExistsError",
     "SpecError",
     "SpecErrors",
     "WeightsError",

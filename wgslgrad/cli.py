@@ -69,6 +69,7 @@ def _load_inputs(path: str | None, g: Graph, rng: np.random.Generator,
     """Inputs from an .npz (every sample), or one batch of random normal ones; `needed` must be there."""
     if path is None:
         return {name: rng.standard_normal(g.nodes[i].shape).astype(np.float32) for name, i in g.inputs.items()}
+    from .runtime.data import shape_error
     from .runtime.npz import read_npz
     notes: list[str] = []
     arrays = read_npz(path, g.inputs, sorted(set(g.inputs) if needed is None else needed), notes)  # or DataError
@@ -77,8 +78,7 @@ def _load_inputs(path: str | None, g: Graph, rng: np.random.Generator,
     for name, a in arrays.items():
         want = g.nodes[g.inputs[name]].shape
         if a.ndim == 0 or a.shape[1:] != want[1:] or len(a) < 1:
-            raise UserError(f"{path}: array '{name}' has shape {fmt_shape(a.shape)}, the spec's Input needs "
-                            f"{fmt_shape(('N',) + want[1:])}")  # type: ignore[arg-type]
+            raise shape_error(path, name, a, want[1:])
     return arrays
 
 
@@ -156,7 +156,8 @@ def cmd_run(args: argparse.Namespace) -> None:
     t2 = time.perf_counter()
     one = {k: v[: g.batch] for k, v in inputs.items()}
     times = []
-    for _ in range(args.repeat):
+    repeat = args.repeat if args.repeat is not None else 0 if args.output else 5
+    for _ in range(repeat):
         t = time.perf_counter()
         model.predict(one)
         times.append(time.perf_counter() - t)
@@ -166,7 +167,7 @@ def cmd_run(args: argparse.Namespace) -> None:
         print(f"{name}: {fmt_shape(value.shape)} mean {flat.mean():.6g} std {flat.std():.6g} "
               f"first {np.array2string(flat[:4], precision=5)}")
     stats = model.stats()
-    timed = f", then {1e3 * float(np.median(times)):.2f} ms a batch (median of {args.repeat})" if times else ""
+    timed = f", then {1e3 * float(np.median(times)):.2f} ms a batch (median of {repeat})" if times else ""
     print(f"compile {1e3 * (t1 - t0):.0f} ms, first run {1e3 * (t2 - t1):.0f} ms for {n} samples in batches of "
           f"{g.batch} (pipelines {1e3 * stats['pipeline_seconds']:.0f} ms){timed}, {stats['dispatches']} "
           f"dispatches, {stats['total_bytes'] / 2**20:.1f} MiB on the GPU", file=sys.stderr)
@@ -249,6 +250,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     out = Path(args.out) if args.out else None
     try:
         model.fit(data, val, epochs=args.epochs, lr=args.lr, schedule=args.schedule, out=out, resume=args.resume,
+                  overwrite=args.overwrite,
                   seed=args.seed, patience=args.patience, keep_best=args.keep_best,
                   progress=not args.no_progress and sys.stderr.isatty())
     except KeyboardInterrupt:
@@ -391,7 +393,8 @@ def build_parser() -> argparse.ArgumentParser:
     weights(sp)
     sp.add_argument("--input", help=".npz with one array per Input, samples first (default: random normal)")
     sp.add_argument("--seed", type=int, default=0, help="seed for initial weights and random inputs")
-    sp.add_argument("--repeat", type=int, default=5, help="timed runs of one batch after the first run")
+    sp.add_argument("--repeat", type=int, help="timed runs of one batch after the first run (default 5, or 0 "
+                    "with -o: saving outputs times nothing unasked)")
     sp.add_argument("-o", "--output", help="save the outputs to this .npz, one array per Output")
 
     sp = add("predict", cmd_predict, "classify images (resized to the image Input; the spec does its own "
@@ -399,8 +402,9 @@ def build_parser() -> argparse.ArgumentParser:
     weights(sp, required=True)
     sp.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, ...)")
     sp.add_argument("--top", type=int, default=3, help="classes shown per image")
-    sp.add_argument("--scale", type=float, default=1.0, help="multiply the pixel values (0..255) by this first, as "
-                    "the bundle's predictImage does (default 1; examples/digits.py, trained on 0..16, wants 0.0627)")
+    sp.add_argument("--scale", type=_number_or_fraction, default=1.0, help="multiply the pixel values (0..255) by "
+                    "this first, as the bundle's predictImage does: a number or a fraction A/B (default 1; "
+                    "examples/digits.py, trained on 0..16, wants 16/255)")
     sp.add_argument("-o", "--output", help="save the outputs to this .npz instead, one array per Output")
 
     sp = add("evaluate", cmd_evaluate, "the loss and accuracy (one-hot labels) or mean absolute error on a data set")
@@ -539,6 +543,15 @@ _CHECKS: dict[str, tuple[Callable[[object], bool], str]] = {
 }
 
 
+def _number_or_fraction(text: str) -> float:
+    """A number, or a fraction A/B (--scale 16/255)."""
+    top, slash, bottom = text.partition("/")
+    try:
+        return float(top) / float(bottom) if slash else float(text)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"a number or a fraction A/B, not {text!r}") from None
+
+
 def validate(args: argparse.Namespace) -> str | None:
     """The first problem with the arguments themselves (exit status 2), found before any file, data or GPU
     is touched; None when there is none."""
@@ -559,13 +572,14 @@ def validate(args: argparse.Namespace) -> str | None:
     if getattr(args, "val", None) and getattr(args, "val_split", 0):
         return "give --val or --val-split, not both"
     if getattr(args, "out", None):
-        from .runtime.run_folder import CHECKPOINT, holds_a_run
+        from .runtime.run_folder import RunExistsError, check_new_run
         out = Path(args.out)
         if _blocking_file(out):
             return f"--out {out}: {_blocking_file(out)} is a file, not a folder"
-        if holds_a_run(out) and not args.resume and not args.overwrite:
-            return (f"--out {out} already holds a run: add --resume {out / CHECKPOINT} to continue it, or "
-                    "--overwrite to replace it")
+        try:
+            check_new_run(out, bool(args.resume), args.overwrite, cli=True)
+        except RunExistsError as e:
+            return str(e)
     output = getattr(args, "output", None)
     if output:
         folder = args.command == "export" or (args.command == "wgsl" and not args.json and not Path(output).suffix)

@@ -151,13 +151,18 @@ class Model:
         p = Path(path)
         loaded = load_checkpoint(p)[0] if p.suffix == ".safetensors" else read_weights(p)
         notes: list[str] = []
-        params = import_weights(self.graph, loaded, map, allow_missing=partial, skip=list(skip), report=notes)
-        if partial and self.graph.params and not params and not skip:  # every layer would stay random
-            first, i = next(iter(self.graph.params.items()))
-            raise WeightsError(f"{p}: none of the spec's {len(self.graph.params)} parameters is in these weights "
-                               f"(the first: {first} {fmt_shape(self.graph.nodes[i].shape)}; the weights hold "
-                               f"{', '.join(sorted(loaded)[:3]) or 'nothing'}{'...' if len(loaded) > 3 else ''}): "
-                               "weights of another spec? --map (map=) names them")
+        first, i = next(iter(self.graph.params.items()), ("", -1))
+        foreign = (f"{p} holds none of this spec's {len(self.graph.params)} parameters: it looks like another "
+                   f"model's weights (the spec's first: {first} {fmt_shape(self.graph.nodes[i].shape)}; the file "
+                   f"holds {', '.join(sorted(loaded)[:3]) or 'nothing'}{'...' if len(loaded) > 3 else ''}; if only "
+                   "the names differ, --map (map=) names them)") if first else ""
+        try:
+            params = import_weights(self.graph, loaded, map, allow_missing=partial, skip=list(skip), report=notes)
+        except WeightsError as e:   # the file's path first; and no name in common (unmapped): say so first
+            lead = foreign + "\n" if foreign and map is None and not any(k in loaded for k in self.graph.params) else ""
+            raise WeightsError(f"{lead}{p}: {e}") from None
+        if partial and foreign and not params and not skip:  # every layer would stay random
+            raise WeightsError(foreign)
         self.set_weights(params)
         self.weights_loaded = True
         return notes
@@ -276,7 +281,7 @@ class Model:
             schedule: str | None = None, callbacks: Sequence[Callback] = (), out: str | os.PathLike[str] | None = None,
             patience: int | None = None, monitor: str | None = None, keep_best: bool = False, seed: int = 0,
             shuffle: bool = True, progress: bool = False, verbose: bool = True,
-            resume: str | os.PathLike[str] | None = None) -> History:
+            resume: str | os.PathLike[str] | None = None, overwrite: bool = False) -> History:
         """Train with Adam on shuffled batches of the compiled size (one GPU submit per step).
 
         train, val: data as for evaluate(). epochs: default the spec's Train(epochs=...), else 10; 0 trains
@@ -288,7 +293,8 @@ class Model:
         has not improved for this many epochs. keep_best: end with the weights of the best epoch by
         `monitor` (also written to out/best.safetensors). out: a folder for checkpoint.safetensors (every
         epoch, atomically), history.json and loss.png. resume: a checkpoint to go on from (weights, Adam
-        state, step). Returns the History (per step and per epoch); also kept as model.history.
+        state, step). overwrite: replace a run already in `out` (without it, or resume=, RunExistsError:
+        nothing is overwritten unasked). Returns the History (per step and per epoch); also kept as model.history.
         Raises Diverged when the loss becomes NaN/Inf, DataError for data that does not fit the spec;
         Ctrl-C stops after the current step (KeyboardInterrupt), keeping what was learnt.
         """
@@ -307,6 +313,9 @@ class Model:
             raise ValueError(f"patience must be at least 1, not {patience!r}")
         from .runtime.schedule import parse_schedule
         parse_schedule(schedule, lr)   # a bad schedule fails here, before any data or GPU work
+        if out is not None:
+            from .runtime.run_folder import check_new_run
+            check_new_run(out, resume is not None, overwrite)
         data = self._arrays(train, list(self.graph.inputs), "train")
         held = self._arrays(val, list(self.graph.inputs), "val") if val is not None else None
         monitor = monitor or ("val_loss" if held is not None else "loss")
@@ -474,8 +483,8 @@ class Model:
         for k, a in arrays.items():
             if a.dtype.kind not in "biuf":
                 raise DataError(f"{where}: array '{k}' holds {a.dtype} values, not numbers")
-            if a.ndim == len(self.graph.nodes[self.graph.inputs[k]].shape) - 1:
-                arrays[k] = a[None]   # one sample without its batch dimension
+            if a.shape == self.graph.nodes[self.graph.inputs[k]].shape[1:]:
+                arrays[k] = a[None]   # one sample without its batch dimension (any other shape: check_arrays)
         if any(len(a) == 0 for a in arrays.values()):
             return {k: a.astype(np.float32) for k, a in arrays.items()}
         return check_arrays(arrays, sub, where)

@@ -178,7 +178,17 @@ def parse_json(text: str | bytes, where: object) -> Any:
 
 def _load_manifest(json_path: Path) -> list[dict[str, Any]]:
     """The list of groups from a model.json or a bare manifest, checked for structure."""
-    doc = parse_json(read_regular(json_path, WeightsError, "weights", MAX_JSON_BYTES), json_path)
+    raw = read_regular(json_path, WeightsError, "weights", MAX_JSON_BYTES)
+    try:   # JSON holds no NUL byte and is UTF-8 text
+        if b"\0" in raw:
+            raise UnicodeDecodeError("utf-8", raw, 0, 1, "a NUL byte")
+        raw.decode("utf-8")
+    except UnicodeDecodeError:   # binary: most likely one of the shards the manifest names
+        beside = sorted(p.name for p in json_path.parent.glob("*.json"))
+        raise WeightsError(f"{json_path}: binary data, not JSON: it looks like a weights shard; pass the "
+                           f"{MANIFEST_JSON} or {MODEL_JSON} beside it" +
+                           (f" (that folder holds {', '.join(beside[:4])})" if beside else "")) from None
+    doc = parse_json(raw, json_path)
     manifest = doc.get("weightsManifest") if isinstance(doc, dict) else doc
     if not isinstance(manifest, list):
         raise WeightsError(f"{json_path}: expected a weights manifest (a list of groups) "

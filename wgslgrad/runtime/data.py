@@ -9,7 +9,7 @@ import numpy as np
 from ..compiler.ir import Graph, fmt_shape
 from .npz import DataError, as_float32, read_npz
 
-__all__ = ["DataError", "batches", "check_arrays", "load_npz", "num_samples", "split", "take"]
+__all__ = ["DataError", "batches", "check_arrays", "load_npz", "num_samples", "shape_error", "split", "take"]
 
 
 def load_npz(path: str | Path, graph: Graph, notes: list[str] | None = None) -> dict[str, np.ndarray]:
@@ -29,8 +29,7 @@ def check_arrays(arrays: dict[str, np.ndarray], graph: Graph, where: str = "data
         want = graph.nodes[i].shape[1:]
         a = np.asarray(arrays[name])
         if a.shape[1:] != want or a.ndim == 0:
-            raise DataError(f"{where}: array '{name}' has shape {fmt_shape(a.shape)} but the spec's Input is "
-                            f"{fmt_shape(('N',) + want)}")  # type: ignore[arg-type]
+            raise shape_error(where, name, a, want)
         if n is not None and len(a) != n:
             raise DataError(f"{where}: array '{name}' has {len(a)} samples, the others {n}")
         n = len(a)
@@ -43,6 +42,22 @@ def check_arrays(arrays: dict[str, np.ndarray], graph: Graph, where: str = "data
     if not n:
         raise DataError(f"{where}: no samples")
     return out
+
+
+def shape_error(where: str, name: str, a: np.ndarray, want: tuple[int, ...]) -> DataError:
+    """The error for array `a` (as the user gave it) where the Input takes samples of shape `want`, with a
+    hint for the two usual slips: class labels as whole numbers for a one-hot Input, a missing last axis."""
+    message = (f"{where}: array '{name}' has shape {fmt_shape(a.shape)} but the spec's Input is "
+               f"{fmt_shape(('N', *want))}")  # type: ignore[arg-type]
+    if a.ndim == 1 and len(want) == 1 and want[0] > 1 and len(a) and a.dtype.kind in "biuf":
+        with np.errstate(invalid="ignore"):
+            whole = bool(np.all(np.isfinite(a)) and np.all(a == np.round(a)) and a.min() >= 0 and a.max() < want[0])
+        if whole:
+            message += (f": class labels as whole numbers? The Input takes them one-hot: "
+                        f"np.eye({want[0]})[labels]")
+    elif a.shape[1:] + (1,) == want and a.ndim >= 1:
+        message += f": one channel? add the last axis: x[..., None] (shape {fmt_shape((*a.shape, 1))})"
+    return DataError(message)
 
 
 def take(arrays: dict[str, np.ndarray], index: np.ndarray) -> dict[str, np.ndarray]:

@@ -26,10 +26,25 @@ FILES = (CHECKPOINT, HISTORY, PLOT)
 STATE = ".state"
 
 
+class RunExistsError(FileExistsError):
+    """A new run's folder already holds a run: continue it (resume) or replace it (overwrite)."""
+
+
 def holds_a_run(folder: str | os.PathLike[str]) -> bool:
     """Whether `folder` holds a run's files (which a new run must not overwrite unasked)."""
     folder = Path(folder)
     return any(os.path.lexists(folder / name) for name in (*FILES, STATE))
+
+
+def check_new_run(folder: str | os.PathLike[str], resume: bool, overwrite: bool, cli: bool = False) -> None:
+    """Raise RunExistsError when `folder` holds a run and neither resuming nor overwriting was asked for;
+    the one check behind `train --out` and Model.fit(out=...). cli: word the advice as options."""
+    folder = Path(folder)
+    if resume or overwrite or not holds_a_run(folder):
+        return
+    how = (f"add --resume {folder / CHECKPOINT} to continue it, or --overwrite to replace it" if cli else
+           f"pass resume=\"{(folder / CHECKPOINT).as_posix()}\" to continue it, or overwrite=True to replace it")
+    raise RunExistsError(f"{'--out ' if cli else ''}{folder} already holds a run: {how}")
 
 
 def save_run(folder: str | os.PathLike[str], files: Mapping[str, bytes]) -> None:
