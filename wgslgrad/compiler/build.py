@@ -562,12 +562,24 @@ class _Builder:
         return self.leaf(Op.CONST, shape, {"value": values}, pos, scope, False)
 
     def param(self, pos: Pos, scope: str, leaf: str, shape: Shape, fans: tuple[int, int],
-              trainable: bool) -> Tensor:
+              trainable: bool, share: bool = False) -> Tensor:
+        """The parameter `scope/leaf`, made here; or, for a layer called with share=True, the one an earlier
+        call of the same path made (same shape and trainable), so both sites use one tensor and autodiff
+        sums their gradients into it."""
         path = f"{scope}/{leaf}"
         if path in self.param_pos:
             first = self.param_pos[path]
-            raise SpecError(pos, f"parameter '{path}' is already defined (at {first}); give this call a "
-                                 f"different name=")
+            if not share:
+                raise SpecError(pos, f"parameter '{path}' is already defined (at {first}); give this call a "
+                                     f"different name=, or pass share=True to reuse its weights")
+            t = self.g.nodes[self.g.params[path]]
+            if t.shape != tuple(shape):
+                raise SpecError(pos, f"share=True reuses parameter '{path}' of shape {limits.shape_text(t.shape)} "
+                                     f"(made at {first}), but this call needs {limits.shape_text(shape)}")
+            if t.arg["trainable"] != trainable:
+                raise SpecError(pos, f"share=True reuses parameter '{path}' (made at {first}) with trainable="
+                                     f"{t.arg['trainable']}, but this call has trainable={trainable}")
+            return Tensor(self.g.params[path], t.shape, False)
         self.param_pos[path] = pos
         self.param_elements += -(-math.prod(shape) // 4) * 4   # each 16-byte aligned in the buffer
         if self.param_elements > MAX_TENSOR_ELEMENTS:

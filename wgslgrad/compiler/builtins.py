@@ -149,8 +149,18 @@ class Ctx:
     def node(self, op: Op, srcs: Sequence[Tensor], scope: str, **arg: Any) -> Tensor:
         return self.b.node(op, srcs, arg, self.pos, scope)
 
-    def param(self, scope: str, leaf: str, shape: Shape, fans: tuple[int, int], trainable: bool) -> Tensor:
-        return self.b.param(self.pos, scope, leaf, shape, fans, trainable)
+    def param(self, scope: str, leaf: str, shape: Shape, fans: tuple[int, int], trainable: bool,
+              share: bool = False) -> Tensor:
+        return self.b.param(self.pos, scope, leaf, shape, fans, trainable, share)
+
+    def shared(self, share: Any, name: Any) -> bool:
+        """share=True: reuse the weights of an earlier call with the same name= (it needs name=, since a
+        call-site name is never repeated)."""
+        share = self.flag(share, "share")
+        if share and name is None:
+            self.fail("share", "argument 'share=True' needs name= to say whose weights to reuse (the same "
+                               "name= at every call that shares them)")
+        return share
 
     def activate(self, y: Tensor, activation: Any, scope: str) -> Tensor:
         act = self.activation(activation)
@@ -287,43 +297,44 @@ def _window_layer(c: Ctx, x: Any, filters: Any, kernel: Any, stride: Any, paddin
 
 @builtin
 def conv2d(c: Ctx, x: Any, filters: Any, kernel: Any = 3, stride: Any = 1, padding: Any = "same",
-           use_bias: Any = True, activation: Any = None, trainable: Any = True, name: Any = None) -> Tensor:
+           use_bias: Any = True, activation: Any = None, trainable: Any = True, name: Any = None,
+           *, share: Any = False) -> Tensor:
     x, co, k, s, bias, train, lname = _window_layer(c, x, filters, kernel, stride, padding, use_bias, activation,
                                                    trainable, name)
-    pad = c.padding(x, k, s, padding)
+    pad, sh = c.padding(x, k, s, padding), c.shared(share, name)
     scope, ci, taps = c.scope(lname), x.shape[3], k[0] * k[1]
-    srcs = [x, c.param(scope, "filters", (*k, ci, co), (taps * ci, taps * co), train)]
+    srcs = [x, c.param(scope, "filters", (*k, ci, co), (taps * ci, taps * co), train, sh)]
     if bias:
-        srcs.append(c.param(scope, "bias", (co,), (co, co), train))
+        srcs.append(c.param(scope, "bias", (co,), (co, co), train, sh))
     return c.activate(c.node(Op.CONV2D, srcs, scope, stride=s, pad=pad), activation, scope)
 
 
 @builtin
 def depthwise_conv2d(c: Ctx, x: Any, kernel: Any = 3, stride: Any = 1, padding: Any = "same",
                      use_bias: Any = True, activation: Any = None, trainable: Any = True,
-                     name: Any = None) -> Tensor:
+                     name: Any = None, *, share: Any = False) -> Tensor:
     x, _, k, s, bias, train, lname = _window_layer(c, x, _NO_FILTERS, kernel, stride, padding, use_bias,
                                                   activation, trainable, name)
-    pad = c.padding(x, k, s, padding)
+    pad, sh = c.padding(x, k, s, padding), c.shared(share, name)
     scope, ch, taps = c.scope(lname), x.shape[3], k[0] * k[1]
-    srcs = [x, c.param(scope, "depthwise_filter", (*k, ch, 1), (taps * ch, taps), train)]
+    srcs = [x, c.param(scope, "depthwise_filter", (*k, ch, 1), (taps * ch, taps), train, sh)]
     if bias:
-        srcs.append(c.param(scope, "bias", (ch,), (ch, ch), train))
+        srcs.append(c.param(scope, "bias", (ch,), (ch, ch), train, sh))
     return c.activate(c.node(Op.DEPTHWISE, srcs, scope, stride=s, pad=pad), activation, scope)
 
 
 @builtin
 def separable_conv2d(c: Ctx, x: Any, filters: Any, kernel: Any = 3, stride: Any = 1, padding: Any = "same",
                      use_bias: Any = True, activation: Any = None, trainable: Any = True,
-                     name: Any = None) -> Tensor:
+                     name: Any = None, *, share: Any = False) -> Tensor:
     x, co, k, s, bias, train, lname = _window_layer(c, x, filters, kernel, stride, padding, use_bias, activation,
                                                    trainable, name)
-    pad = c.padding(x, k, s, padding)
+    pad, sh = c.padding(x, k, s, padding), c.shared(share, name)
     scope, ch, taps = c.scope(lname), x.shape[3], k[0] * k[1]
-    dw = c.param(scope, "depthwise_filter", (*k, ch, 1), (taps * ch, taps), train)
-    pw = [c.param(scope, "pointwise_filter", (1, 1, ch, co), (ch, co), train)]
+    dw = c.param(scope, "depthwise_filter", (*k, ch, 1), (taps * ch, taps), train, sh)
+    pw = [c.param(scope, "pointwise_filter", (1, 1, ch, co), (ch, co), train, sh)]
     if bias:
-        pw.append(c.param(scope, "bias", (co,), (co, co), train))
+        pw.append(c.param(scope, "bias", (co,), (co, co), train, sh))
     y = c.node(Op.DEPTHWISE, [x, dw], scope, stride=s, pad=pad)
     y = c.node(Op.CONV2D, [y, *pw], scope, stride=(1, 1), pad=(0, 0, 0, 0))
     return c.activate(y, activation, scope)
@@ -331,17 +342,17 @@ def separable_conv2d(c: Ctx, x: Any, filters: Any, kernel: Any = 3, stride: Any 
 
 @builtin
 def dense(c: Ctx, x: Any, units: Any, use_bias: Any = True, activation: Any = None, trainable: Any = True,
-          name: Any = None) -> Tensor:
+          name: Any = None, *, share: Any = False) -> Tensor:
     x, u, bias, _, train, lname = c.each(
         lambda: c.tensor(x, "x"), lambda: c.integer(units, "units"), lambda: c.flag(use_bias, "use_bias"),
         lambda: c.activation(activation), lambda: c.flag(trainable, "trainable"), lambda: c.layer_name(name))
     if len(x.shape) < 2:
         raise SpecError(c.pos, f"dense() expects an input of rank 2 or more ([batch, features]), "
                                f"got {fmt_shape(x.shape)}")
-    scope, f = c.scope(lname), math.prod(x.shape[1:])
-    srcs = [c.param(scope, "weights", (f, u), (f, u), train)]
+    scope, f, sh = c.scope(lname), math.prod(x.shape[1:]), c.shared(share, name)
+    srcs = [c.param(scope, "weights", (f, u), (f, u), train, sh)]
     if bias:
-        srcs.append(c.param(scope, "bias", (u,), (u, u), train))
+        srcs.append(c.param(scope, "bias", (u,), (u, u), train, sh))
     if len(x.shape) > 2:   # flatten first, as Keras' Dense on a feature map would need
         x = c.node(Op.RESHAPE, [x], scope, shape=(x.shape[0], f))
     return c.activate(c.node(Op.DENSE, [x, *srcs], scope), activation, scope)
