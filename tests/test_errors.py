@@ -191,8 +191,8 @@ def test_structural_syntax_errors_are_reported_together():
      "Train() is already called (at model.py:3:1); a spec trains one loss"),
     ("x = Input(3)\ny = relu(x)\n", 2, 1, "the spec has no Output(...); add Output(tensor) to name the model's result"),
     ("x = Input(3)\ny = dense(x, 4, name='d')\ny = dense(y, 4, name='d')\nOutput(y)\n", 3, 5,
-     "parameter 'd/weights' is already defined (at model.py:2:5); give this call a different name=, "
-     "or pass share=True to reuse its weights"),
+     ("parameter 'd/weights' is already defined (at model.py:2:5); give this call a different name=, "
+     "or pass share=True to reuse its weights")),
 ])
 def test_build_errors(src, line, col, msg):
     check_one(src, line, col, msg)

@@ -71,14 +71,14 @@ OUT = "Output(y)\n"
 
 @pytest.mark.parametrize("src,line,col,msg", [
     ("x = Input(3)\ny = dense(x, 4, name='d', share=True)\ny = dense(y, 5, name='d', share=True)\n" + OUT, 3, 5,
-     "share=True reuses parameter 'd/weights' of shape [3,4] (made at model.py:2:5), but this call needs "
-     "[4,5]"),
+     ("share=True reuses parameter 'd/weights' of shape [3,4] (made at model.py:2:5), but this call needs "
+     "[4,5]")),
     ("x = Input(3)\ny = dense(x, 3, name='d', share=True)\ny = dense(y, 3, name='d', share=True, trainable=False)\n"
-     + OUT, 3, 5, "share=True reuses parameter 'd/weights' (made at model.py:2:5) with trainable=True, but this "
-                  "call has trainable=False"),
+     + OUT, 3, 5, ("share=True reuses parameter 'd/weights' (made at model.py:2:5) with trainable=True, but this "
+                  "call has trainable=False")),
     ("x = Input(3)\ny = dense(x, 3, share=True)\n" + OUT, 2, 17,
-     "dense() argument 'share=True' needs name= to say whose weights to reuse (the same name= at every call "
-     "that shares them)"),
+     ("dense() argument 'share=True' needs name= to say whose weights to reuse (the same name= at every call "
+     "that shares them)")),
     ("x = Input(3)\ny = dense(x, 3, name='d', share=1)\n" + OUT, 2, 27,
      "dense() argument 'share' must be True or False, got int"),
 ])
