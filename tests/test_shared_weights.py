@@ -81,6 +81,9 @@ OUT = "Output(y)\n"
      "that shares them)")),
     ("x = Input(3)\ny = dense(x, 3, name='d', share=1)\n" + OUT, 2, 27,
      "dense() argument 'share' must be True or False, got int"),
+    ("x = Input(3)\ndef f(x):\n    return dense(x, 3, name='d', share=True)\ny = f(f(x))\n" + OUT, 3, 12,
+     ("share=True, but no other call uses parameter 'f_0/d/weights': give every call that shares it the same "
+      "name= (a function called without name= opens a scope of its own at each call: call it with one name=)")),
 ])
 def test_share_errors_are_positioned(src, line, col, msg):
     check_one(src, line, col, msg)

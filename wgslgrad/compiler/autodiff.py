@@ -114,6 +114,19 @@ def _concat(c: Ctx) -> Grads:
     return out
 
 
+def _slice(c: Ctx) -> Grads:
+    arg = c.node.arg
+    return [c.add(Op.SLICE_GRAD, (c.dy,), {"axis": arg["axis"], "start": arg["start"],
+                                           "size": c.shape(0)[arg["axis"]]})]
+
+
+def _stack(c: Ctx) -> Grads:
+    """Source k's gradient is dy's k-th entry along the stacked axis, that axis dropped."""
+    axis = c.node.arg["axis"]
+    return [c.add(Op.RESHAPE, (c.add(Op.SLICE, (c.dy,), {"axis": axis, "start": k, "stop": k + 1}),),
+                  {"shape": c.shape(k)}) if need else None for k, need in enumerate(c.need)]
+
+
 # which value UNARY_GRAD reads: the forward output y where f' is cheapest in y, or where the test on x reads
 # the same on y (relu: y > 0 exactly when x > 0), so that the pre-activation need not be kept: the forward
 # kernel that produces it can apply the activation in its epilogue (fuse.py) and never store it.
@@ -184,6 +197,8 @@ RULES: dict[Op, Rule] = {
     Op.MUL: _mul,
     Op.DIV: _div,
     Op.CONCAT: _concat,
+    Op.SLICE: _slice,
+    Op.STACK: _stack,
     Op.RELU: _unary,
     Op.RELU6: _unary,
     Op.LEAKY_RELU: _unary,

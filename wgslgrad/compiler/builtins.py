@@ -461,6 +461,31 @@ def concat(c: Ctx, tensors: Any, *more: Any) -> Tensor:
     return c.node(Op.CONCAT, tensors, c.scope())
 
 
+@builtin
+def stack(c: Ctx, tensors: Any, axis: Any) -> Tensor:
+    """np.stack: tensors of one shape joined along a new axis (counted with the batch; negative from the end)."""
+    if not isinstance(tensors, (list, tuple)) or not tensors:
+        c.want("tensors", "a non-empty list of tensors", tensors)
+    if len(tensors) > MAX_CONCAT:
+        c.fail("tensors", f"joins at most {MAX_CONCAT} tensors, got {len(tensors):,}")
+    for k, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            c.fail("tensors", f"argument 'tensors' must be a list of tensors, got a {kind(t)} in it")
+        if t.shape != tensors[0].shape or t.batched != tensors[0].batched:
+            c.fail("tensors", f"needs tensors of one shape, but tensor 0 has shape {fmt_shape(tensors[0].shape)} and "
+                              f"tensor {k} has {fmt_shape(t.shape)}" if t.shape != tensors[0].shape else
+                              f"cannot join tensor {k} to tensor 0: one comes from an Input (has a batch axis) and "
+                              "the other does not")
+    rank = len(tensors[0].shape)
+    a = c.integer(axis, "axis", low=-(rank + 1))
+    if a > rank:
+        c.fail("axis", f"argument 'axis' must be in [{-(rank + 1)}, {rank}] for tensors of rank {rank}, got {a}")
+    a = a % (rank + 1)
+    if a == 0 and tensors[0].batched:
+        c.fail("axis", "argument 'axis' cannot be 0, the batch axis: stack along axis 1 or later")
+    return c.node(Op.STACK, list(tensors), c.scope(), axis=a)
+
+
 def _binary_builtin(name: str, op: str) -> None:
     def fn(c: Ctx, a: Any, b: Any) -> Any:
         return c.b.binop(op, a, b, c.pos)

@@ -24,6 +24,8 @@ class Op(Enum):
     MUL = auto()
     DIV = auto()
     CONCAT = auto()      # any number of srcs, joined on the last axis
+    SLICE = auto()       # srcs: x; arg: axis, start, stop -> x[..., start:stop, ...] along axis (0 <= start < stop)
+    STACK = auto()       # any number of srcs of one shape; arg: axis -> np.stack(srcs, axis)
     RELU = auto()
     RELU6 = auto()
     LEAKY_RELU = auto()  # arg: alpha
@@ -71,6 +73,8 @@ class Op(Enum):
     AVG_POOL_GRAD = auto()  # srcs: dy; arg: size, stride, pad, in_shape -> dx[in_shape]: each window's
     #                        dy / (its count of non-padding cells) added to each of its non-padding cells
     SLICE_LAST = auto()    # srcs: x; arg: start, stop -> x[..., start:stop] (concat grad)
+    SLICE_GRAD = auto()    # srcs: dy; arg: axis, start, size -> zeros with `size` along axis, dy placed at
+    #                        [start, start + dy's extent) on it (SLICE's gradient)
     MSE_GRAD = auto()      # srcs: pred, target, dl[] -> 2 * (pred - target) * dl / N, N = pred's size
     SOFTMAX_CE_GRAD = auto()  # srcs: logits[B,K], labels[B,K], dl[] -> dl / B * (softmax(logits) *
     #                        sum(labels, last axis, keepdims) - labels)  (= softmax - labels if rows sum to 1)
@@ -88,7 +92,7 @@ LEAVES = {Op.INPUT, Op.PARAM, Op.CONST}
 # backward ops (autodiff): the ops that only autodiff.grad creates
 BACKWARD = {Op.CONV2D_DX, Op.CONV2D_DW, Op.DEPTHWISE_DX, Op.DEPTHWISE_DW, Op.DENSE_DX, Op.DENSE_DW,
             Op.REDUCE_TO, Op.BROADCAST, Op.UNARY_GRAD, Op.SOFTMAX_GRAD, Op.MAX_POOL_GRAD, Op.AVG_POOL_GRAD,
-            Op.SLICE_LAST, Op.MSE_GRAD, Op.SOFTMAX_CE_GRAD, Op.SIGMOID_CE_GRAD}
+            Op.SLICE_LAST, Op.SLICE_GRAD, Op.MSE_GRAD, Op.SOFTMAX_CE_GRAD, Op.SIGMOID_CE_GRAD}
 LOSS_GRADS = {Op.MSE_GRAD, Op.SOFTMAX_CE_GRAD, Op.SIGMOID_CE_GRAD}
 
 Shape = tuple[int, ...]
@@ -180,6 +184,19 @@ def infer(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
             if len(s) != len(first) or s[:-1] != first[:-1]:
                 raise ShapeError(f"concat needs equal shapes but the last axis, got {fmt_shape(first)} and {fmt_shape(s)}")
         return first[:-1] + (sum(s[-1] for s in shapes),)
+    if op is Op.SLICE:
+        x, axis, start, stop = shapes[0], arg["axis"], arg["start"], arg["stop"]
+        if not 0 <= axis < len(x) or not 0 <= start < stop <= x[axis]:
+            raise ShapeError(f"slice {start}:{stop} of axis {axis} is out of range for shape {fmt_shape(x)}")
+        return x[:axis] + (stop - start,) + x[axis + 1:]
+    if op is Op.STACK:
+        first, axis = shapes[0], arg["axis"]
+        for s in shapes[1:]:
+            if s != first:
+                raise ShapeError(f"stack needs tensors of one shape, got {fmt_shape(first)} and {fmt_shape(s)}")
+        if not 0 <= axis <= len(first):
+            raise ShapeError(f"stack axis {axis} is out of range for shape {fmt_shape(first)}")
+        return first[:axis] + (len(shapes),) + first[axis:]
     if op in POOLS:
         x = shapes[0]
         if len(x) != 4:
@@ -247,6 +264,10 @@ def _infer_backward(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
     if op is Op.SLICE_LAST:
         assert 0 <= arg["start"] < arg["stop"] <= shapes[0][-1], "SLICE_LAST bounds"
         return shapes[0][:-1] + (arg["stop"] - arg["start"],)
+    if op is Op.SLICE_GRAD:
+        dy, axis, start, size = shapes[0], arg["axis"], arg["start"], arg["size"]
+        assert 0 <= axis < len(dy) and 0 <= start and start + dy[axis] <= size, "SLICE_GRAD bounds"
+        return dy[:axis] + (size,) + dy[axis + 1:]
     if op in LOSS_GRADS:
         assert shapes[0] == shapes[1] and shapes[2] == (), f"{op.name} shapes"
         return shapes[0]

@@ -439,5 +439,6 @@ from . import (
     lower_backward,  # noqa: F401  (registers the backward rules)
     lower_backward_conv,  # noqa: F401  (registers the conv, depthwise and dense gradients)
     lower_forward,  # noqa: F401  (registers the forward rules)
+    lower_seq,  # noqa: F401  (registers slice, its gradient and stack)
 )
 from .lower_train import lower_train  # noqa: F401  (the training step: forward, backward, Adam)

@@ -221,6 +221,15 @@ def _avg_pool_grad(n: Node, dy: Array) -> Array:
     return _crop(dxp, n.arg["pad"], n.shape)
 
 
+def _slice_grad(n: Node, dy: Array) -> Array:
+    out = np.zeros(n.shape, dy.dtype)
+    axis, start = n.arg["axis"], n.arg["start"]
+    index = [slice(None)] * dy.ndim
+    index[axis] = slice(start, start + dy.shape[axis])
+    out[tuple(index)] = dy
+    return out
+
+
 def _softmax_ce_grad(n: Node, logits: Array, labels: Array, dl: Array) -> Array:
     p = _softmax(logits) * labels.sum(axis=-1, keepdims=True)
     return (p - labels) * dl / logits.shape[0]
@@ -235,6 +244,8 @@ EVAL: dict[Op, Callable[..., Array]] = {
     Op.MUL: lambda n, a, b: a * b,
     Op.DIV: lambda n, a, b: a / b,
     Op.CONCAT: lambda n, *xs: np.concatenate(xs, axis=-1),
+    Op.SLICE: lambda n, x: np.take(x, np.arange(n.arg["start"], n.arg["stop"]), axis=n.arg["axis"]),
+    Op.STACK: lambda n, *xs: np.stack(xs, axis=n.arg["axis"]),
     Op.RELU: lambda n, x: np.maximum(x, 0),
     Op.RELU6: lambda n, x: np.clip(x, 0, 6),
     Op.LEAKY_RELU: lambda n, x: np.where(x > 0, x, n.arg["alpha"] * x),
@@ -268,6 +279,7 @@ EVAL: dict[Op, Callable[..., Array]] = {
     Op.MAX_POOL_GRAD: _max_pool_grad,
     Op.AVG_POOL_GRAD: _avg_pool_grad,
     Op.SLICE_LAST: lambda n, x: x[..., n.arg["start"]:n.arg["stop"]],
+    Op.SLICE_GRAD: _slice_grad,
     Op.MSE_GRAD: lambda n, a, b, dl: 2 * (a - b) * dl / a.size,
     Op.SOFTMAX_CE_GRAD: _softmax_ce_grad,
     Op.SIGMOID_CE_GRAD: lambda n, x, z, dl: (_sigmoid(x) - z) * dl / x.size,
