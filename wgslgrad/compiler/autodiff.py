@@ -214,6 +214,7 @@ RULES: dict[Op, Rule] = {
     Op.GLOBAL_AVG_POOL: _global_avg_pool,
     Op.RESHAPE: lambda c: [c.add(Op.RESHAPE, (c.dy,), {"shape": c.shape(0)})],
     Op.SUM: lambda c: [c.broadcast(c.dy, c.shape(0))],
+    Op.SUM_AXES: lambda c: [c.broadcast(c.dy, c.shape(0))],   # dy keeps the summed axes as 1s
     Op.MEAN: lambda c: [c.broadcast(c.dy, c.shape(0), 1.0 / c.g.nodes[c.src(0)].size)],
     Op.MSE: _mse,
     Op.SOFTMAX_CE: _softmax_ce,

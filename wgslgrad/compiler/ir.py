@@ -41,6 +41,7 @@ class Op(Enum):
     GLOBAL_AVG_POOL = auto()  # [B,H,W,C] -> [B,C]
     RESHAPE = auto()     # arg: shape; the same bytes, a new shape
     SUM = auto()         # over every axis -> shape ()
+    SUM_AXES = auto()    # arg: axes (sorted) -> x summed over them, each kept with size 1 (keepdims)
     MEAN = auto()
     MSE = auto()         # srcs: pred, target (same shape) -> mean of squared differences, shape ()
     SOFTMAX_CE = auto()  # srcs: logits[B,K], labels[B,K] (probabilities) -> mean over batch, shape ()
@@ -212,6 +213,11 @@ def infer(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
         if math.prod(new) != math.prod(shapes[0]):
             raise ShapeError(f"cannot reshape {fmt_shape(shapes[0])} to {fmt_shape(new)}")
         return new
+    if op is Op.SUM_AXES:
+        x, axes = shapes[0], tuple(arg["axes"])
+        if not axes or list(axes) != sorted(set(axes)) or not all(0 <= a < len(x) for a in axes):
+            raise ShapeError(f"cannot sum axes {axes} of shape {fmt_shape(x)}")
+        return tuple(1 if a in axes else d for a, d in enumerate(x))
     if op in REDUCE:
         return ()
     if op in LOSSES:

@@ -1,4 +1,5 @@
-"""Kernels for the sequence ops: SLICE (x[:, 2:5]), its gradient SLICE_GRAD and STACK, one table row each.
+"""Kernels for the sequence ops: SLICE (x[:, 2:5]), its gradient SLICE_GRAD, STACK and SUM_AXES, one table
+row each. SUM_AXES is REDUCE_TO's sum (the bias gradient's kernel): the same reduction to a keepdims shape.
 
 Each views its tensors as [outer, axis, inner] around the one axis it works on (row-major, so a slice or a
 stack along any axis is one strided copy); every size is computed here and passed to its template by name.
@@ -8,7 +9,8 @@ from __future__ import annotations
 import math
 
 from .ir import Op
-from .lower import WORKGROUP, Ctx, Kernel, rule
+from .lower import SCRATCH, WORKGROUP, Ctx, Kernel, rule
+from .lower_backward import _reduce_scratch, lower_reduce_to
 from .lower_forward import comment, elementwise_groups, name
 
 
@@ -67,3 +69,8 @@ def lower_stack(ctx: Ctx, i: int) -> list[Kernel]:
                                  srcs=srcs, count=count, k0=k0, inner=inner, n=n, wg=WORKGROUP, gx=gx))
         k0 += len(srcs)
     return kernels
+
+
+# sum(x, axis=...) is REDUCE_TO's reduction: x summed to a shape holding 1 on the summed axes
+rule(Op.SUM_AXES)(lower_reduce_to)
+SCRATCH[Op.SUM_AXES] = _reduce_scratch

@@ -261,6 +261,7 @@ EVAL: dict[Op, Callable[..., Array]] = {
     Op.GLOBAL_AVG_POOL: lambda n, x: x.mean(axis=(1, 2)),
     Op.RESHAPE: lambda n, x: x.reshape(n.shape),
     Op.SUM: lambda n, x: x.sum(),
+    Op.SUM_AXES: lambda n, x: x.sum(axis=tuple(n.arg["axes"]), keepdims=True),
     Op.MEAN: lambda n, x: x.mean(),
     Op.MSE: lambda n, a, b: ((a - b) ** 2).mean(),
     Op.SOFTMAX_CE: _softmax_ce,

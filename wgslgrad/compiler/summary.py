@@ -27,7 +27,7 @@ def node_flops(g: Graph, n: Node) -> int:
     if n.op in POOLS:
         kh, kw = n.arg["size"]
         return n.size * kh * kw
-    if n.op in REDUCE or n.op in LOSSES or n.op in (Op.GLOBAL_AVG_POOL, Op.SOFTMAX):
+    if n.op in REDUCE or n.op in LOSSES or n.op in (Op.GLOBAL_AVG_POOL, Op.SOFTMAX, Op.SUM_AXES):
         return sum(g.nodes[s].size for s in n.srcs) * (3 if n.op in LOSSES or n.op is Op.SOFTMAX else 1)
     if n.op in ELEMENTWISE:
         return n.size
