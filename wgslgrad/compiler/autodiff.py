@@ -198,6 +198,8 @@ RULES: dict[Op, Rule] = {
     Op.DIV: _div,
     Op.CONCAT: _concat,
     Op.SLICE: _slice,
+    Op.EMBEDDING: lambda c: [None, c.add(Op.EMBEDDING_DW, (c.src(0), c.dy), {"vocab": c.shape(1)[0]})
+                             if c.need[1] else None],   # ids are data (an Input): no gradient
     Op.STACK: _stack,
     Op.RELU: _unary,
     Op.RELU6: _unary,

@@ -358,6 +358,22 @@ def dense(c: Ctx, x: Any, units: Any, use_bias: Any = True, activation: Any = No
     return c.activate(c.node(Op.DENSE, [x, *srcs], scope), activation, scope)
 
 
+@builtin
+def embedding(c: Ctx, ids: Any, vocab: Any, dim: Any, trainable: Any = True, name: Any = None, *,
+              share: Any = False) -> Tensor:
+    """Keras' Embedding: row ids[...] of `embeddings` [vocab, dim]; ids are an Input of whole numbers in
+    [0, vocab) stored as floats (checked when data arrives)."""
+    ids, v, d, train, lname = c.each(
+        lambda: c.tensor(ids, "ids"), lambda: c.integer(vocab, "vocab"), lambda: c.integer(dim, "dim"),
+        lambda: c.flag(trainable, "trainable"), lambda: c.layer_name(name))
+    if c.b.g.nodes[ids.id].op is not Op.INPUT:
+        c.fail("ids", "argument 'ids' must be an Input holding whole-number ids (ids are data: they cannot be "
+                      "computed, and have no gradient)")
+    scope, sh = c.scope(lname), c.shared(share, name)
+    table = c.param(scope, "embeddings", (v, d), (v, d), train, sh)
+    return c.node(Op.EMBEDDING, [ids, table], scope)
+
+
 # other ops
 
 

@@ -41,6 +41,7 @@ class Op(Enum):
     GLOBAL_AVG_POOL = auto()  # [B,H,W,C] -> [B,C]
     RESHAPE = auto()     # arg: shape; the same bytes, a new shape
     SUM = auto()         # over every axis -> shape ()
+    EMBEDDING = auto()   # srcs: ids[...] (an Input of whole numbers in [0, V)), table[V,D] -> table[ids], ids.shape + (D,)
     SUM_AXES = auto()    # arg: axes (sorted) -> x summed over them, each kept with size 1 (keepdims)
     MEAN = auto()
     MSE = auto()         # srcs: pred, target (same shape) -> mean of squared differences, shape ()
@@ -74,6 +75,7 @@ class Op(Enum):
     AVG_POOL_GRAD = auto()  # srcs: dy; arg: size, stride, pad, in_shape -> dx[in_shape]: each window's
     #                        dy / (its count of non-padding cells) added to each of its non-padding cells
     SLICE_LAST = auto()    # srcs: x; arg: start, stop -> x[..., start:stop] (concat grad)
+    EMBEDDING_DW = auto()  # srcs: ids[...], dy[..., D]; arg: vocab -> [V,D]: row v sums dy where ids == v
     SLICE_GRAD = auto()    # srcs: dy; arg: axis, start, size -> zeros with `size` along axis, dy placed at
     #                        [start, start + dy's extent) on it (SLICE's gradient)
     MSE_GRAD = auto()      # srcs: pred, target, dl[] -> 2 * (pred - target) * dl / N, N = pred's size
@@ -93,7 +95,7 @@ LEAVES = {Op.INPUT, Op.PARAM, Op.CONST}
 # backward ops (autodiff): the ops that only autodiff.grad creates
 BACKWARD = {Op.CONV2D_DX, Op.CONV2D_DW, Op.DEPTHWISE_DX, Op.DEPTHWISE_DW, Op.DENSE_DX, Op.DENSE_DW,
             Op.REDUCE_TO, Op.BROADCAST, Op.UNARY_GRAD, Op.SOFTMAX_GRAD, Op.MAX_POOL_GRAD, Op.AVG_POOL_GRAD,
-            Op.SLICE_LAST, Op.SLICE_GRAD, Op.MSE_GRAD, Op.SOFTMAX_CE_GRAD, Op.SIGMOID_CE_GRAD}
+            Op.SLICE_LAST, Op.SLICE_GRAD, Op.EMBEDDING_DW, Op.MSE_GRAD, Op.SOFTMAX_CE_GRAD, Op.SIGMOID_CE_GRAD}
 LOSS_GRADS = {Op.MSE_GRAD, Op.SOFTMAX_CE_GRAD, Op.SIGMOID_CE_GRAD}
 
 Shape = tuple[int, ...]
@@ -213,6 +215,11 @@ def infer(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
         if math.prod(new) != math.prod(shapes[0]):
             raise ShapeError(f"cannot reshape {fmt_shape(shapes[0])} to {fmt_shape(new)}")
         return new
+    if op is Op.EMBEDDING:
+        ids, table = shapes
+        if len(table) != 2:
+            raise ShapeError(f"an embedding table is [vocab, dim], got {fmt_shape(table)}")
+        return ids + (table[1],)
     if op is Op.SUM_AXES:
         x, axes = shapes[0], tuple(arg["axes"])
         if not axes or list(axes) != sorted(set(axes)) or not all(0 <= a < len(x) for a in axes):
@@ -270,6 +277,10 @@ def _infer_backward(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
     if op is Op.SLICE_LAST:
         assert 0 <= arg["start"] < arg["stop"] <= shapes[0][-1], "SLICE_LAST bounds"
         return shapes[0][:-1] + (arg["stop"] - arg["start"],)
+    if op is Op.EMBEDDING_DW:
+        ids, dy = shapes
+        assert dy[:-1] == ids, "EMBEDDING_DW shapes"
+        return (arg["vocab"], dy[-1])
     if op is Op.SLICE_GRAD:
         dy, axis, start, size = shapes[0], arg["axis"], arg["start"], arg["size"]
         assert 0 <= axis < len(dy) and 0 <= start and start + dy[axis] <= size, "SLICE_GRAD bounds"

@@ -47,6 +47,7 @@ from .program import (
     ParamSlot,
     Program,
     Slot,
+    embedding_ids,
 )
 from .summary import node_flops
 
@@ -309,7 +310,8 @@ def lower(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS, arena_chunk: in
                    inputs={name: slots[i] for name, i in g.inputs.items()},
                    outputs={name: slots[i] for name, i in outputs.items()},
                    params=params, batch=g.batch, buffer_data={CONSTS: consts} if consts else {},
-                   requires=requires, optional_outputs=optional, activation_elements=activations)
+                   requires=requires, optional_outputs=optional, activation_elements=activations,
+                   ids=embedding_ids(g))
 
 
 def lower_nodes(ctx: Ctx, needed: list[int]) -> list[Kernel]:

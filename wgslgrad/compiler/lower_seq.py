@@ -1,5 +1,5 @@
 """Kernels for the sequence ops: SLICE (x[:, 2:5]), its gradient SLICE_GRAD, STACK and SUM_AXES, one table
-row each. SUM_AXES is REDUCE_TO's sum (the bias gradient's kernel): the same reduction to a keepdims shape.
+row each, and EMBEDDING with its gradient EMBEDDING_DW. SUM_AXES is REDUCE_TO's sum (the bias gradient's kernel): the same reduction to a keepdims shape.
 
 Each views its tensors as [outer, axis, inner] around the one axis it works on (row-major, so a slice or a
 stack along any axis is one strided copy); every size is computed here and passed to its template by name.
@@ -74,3 +74,28 @@ def lower_stack(ctx: Ctx, i: int) -> list[Kernel]:
 # sum(x, axis=...) is REDUCE_TO's reduction: x summed to a shape holding 1 on the summed axes
 rule(Op.SUM_AXES)(lower_reduce_to)
 SCRATCH[Op.SUM_AXES] = _reduce_scratch
+
+
+@rule(Op.EMBEDDING)
+def lower_embedding(ctx: Ctx, i: int) -> list[Kernel]:
+    """Ids out of [0, vocab) are clamped into it (no read outside the table); the runtime refuses them first."""
+    g, node = ctx.graph, ctx.graph.nodes[i]
+    kb = ctx.builder()
+    ids, table, out = kb.read(node.srcs[0]), kb.read(node.srcs[1]), kb.write(i)
+    vocab, dim = g.nodes[node.srcs[1]].shape
+    wg, gx = elementwise_groups(ctx, node.size)
+    return [kb.kernel(name(ctx, i), "embedding.wgsl", wg, [i], comment=comment(ctx, i), ids=ids, table=table,
+                      out=out, vocab=vocab, dim=dim, n=node.size, wg=WORKGROUP, gx=gx)]
+
+
+@rule(Op.EMBEDDING_DW)
+def lower_embedding_dw(ctx: Ctx, i: int) -> list[Kernel]:
+    """One thread per table entry, scanning every id: no float atomics in WGSL, and no write races."""
+    g, node = ctx.graph, ctx.graph.nodes[i]
+    kb = ctx.builder()
+    ids, dy, out = kb.read(node.srcs[0]), kb.read(node.srcs[1]), kb.write(i)
+    vocab, dim = node.shape
+    wg, gx = elementwise_groups(ctx, node.size)
+    return [kb.kernel(name(ctx, i), "embedding_dw.wgsl", wg, [i], comment=comment(ctx, i), ids=ids, dy=dy,
+                      out=out, vocab=vocab, dim=dim, count=g.nodes[node.srcs[0]].size, n=node.size,
+                      wg=WORKGROUP, gx=gx)]

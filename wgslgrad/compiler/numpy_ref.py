@@ -221,6 +221,12 @@ def _avg_pool_grad(n: Node, dy: Array) -> Array:
     return _crop(dxp, n.arg["pad"], n.shape)
 
 
+def _embedding_dw(n: Node, ids: Array, dy: Array) -> Array:
+    out = np.zeros(n.shape, dy.dtype)
+    np.add.at(out, ids.astype(np.int64).ravel(), dy.reshape(-1, n.shape[1]))
+    return out
+
+
 def _slice_grad(n: Node, dy: Array) -> Array:
     out = np.zeros(n.shape, dy.dtype)
     axis, start = n.arg["axis"], n.arg["start"]
@@ -261,6 +267,7 @@ EVAL: dict[Op, Callable[..., Array]] = {
     Op.GLOBAL_AVG_POOL: lambda n, x: x.mean(axis=(1, 2)),
     Op.RESHAPE: lambda n, x: x.reshape(n.shape),
     Op.SUM: lambda n, x: x.sum(),
+    Op.EMBEDDING: lambda n, ids, table: table[ids.astype(np.int64)],
     Op.SUM_AXES: lambda n, x: x.sum(axis=tuple(n.arg["axes"]), keepdims=True),
     Op.MEAN: lambda n, x: x.mean(),
     Op.MSE: lambda n, a, b: ((a - b) ** 2).mean(),
@@ -281,6 +288,7 @@ EVAL: dict[Op, Callable[..., Array]] = {
     Op.AVG_POOL_GRAD: _avg_pool_grad,
     Op.SLICE_LAST: lambda n, x: x[..., n.arg["start"]:n.arg["stop"]],
     Op.SLICE_GRAD: _slice_grad,
+    Op.EMBEDDING_DW: _embedding_dw,
     Op.MSE_GRAD: lambda n, a, b, dl: 2 * (a - b) * dl / a.size,
     Op.SOFTMAX_CE_GRAD: _softmax_ce_grad,
     Op.SIGMOID_CE_GRAD: lambda n, x, z, dl: (_sigmoid(x) - z) * dl / x.size,

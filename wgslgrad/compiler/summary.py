@@ -50,6 +50,8 @@ def _backward_flops(g: Graph, n: Node) -> int:
     if n.op in (Op.MAX_POOL_GRAD, Op.AVG_POOL_GRAD):
         kh, kw = n.arg["size"]
         return src[-1].size * kh * kw
+    if n.op is Op.EMBEDDING_DW:                         # every table entry scans every id
+        return n.size * src[0].size
     if n.op in BACKWARD:
         return sum(s.size for s in src)
     return 0
