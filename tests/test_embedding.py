@@ -59,8 +59,8 @@ OUT = "Output(y)\n"
 
 @pytest.mark.parametrize("src,line,col,msg", [
     ("x = Input(3)\ny = embedding(relu(x), 5, 2)\n" + OUT, 2, 15,
-     "embedding() argument 'ids' must be an Input holding whole-number ids (ids are data: they cannot be computed, "
-     "and have no gradient)"),
+     ("embedding() argument 'ids' must be an Input holding whole-number ids (ids are data: they cannot be computed, "
+     "and have no gradient)")),
     ("x = Input(3)\ny = embedding(x, 0, 2)\n" + OUT, 2, 18, "embedding() argument 'vocab' must be at least 1, got 0"),
     ("x = Input(3)\ny = embedding(x, 5, 2.5)\n" + OUT, 2, 21, "embedding() argument 'dim' must be an int, got float"),
 ])
