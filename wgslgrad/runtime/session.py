@@ -14,6 +14,7 @@ import wgpu
 
 from ..compiler.ir import fmt_shape
 from ..compiler.program import ARENA, READ, READ_WRITE, UNIFORM, Program, Slot
+from .data import bad_ids
 from .device import get_device
 from .init import init_params
 
@@ -117,8 +118,9 @@ class Session:
             if arr.shape != tuple(slot.shape):
                 raise ValueError(f"input {name} has shape {fmt_shape(arr.shape)} but the program expects "
                                  f"{fmt_shape(tuple(slot.shape))} (batch {self.program.batch} first)")
-            if name in self.program.ids:
-                check_ids(name, arr, self.program.ids[name])
+            bad = bad_ids(arr, self.program.ids[name]) if name in self.program.ids else None
+            if bad:
+                raise ValueError(f"input {name} {bad}")
             out[name] = arr
         return out
 
@@ -221,12 +223,3 @@ class Session:
             "runs": self.runs,
         }
 
-
-def check_ids(name: str, arr: np.ndarray, vocab: int) -> None:
-    """Embedding ids arrive as floats: each must be a whole number in [0, vocab), else ValueError naming the
-    first bad one (an id the kernel would otherwise clamp: a silently wrong row)."""
-    bad = ~((arr == np.round(arr)) & (arr >= 0) & (arr < vocab))
-    if bad.any():
-        at = tuple(int(k) for k in np.argwhere(bad)[0])
-        raise ValueError(f"input {name} holds {arr[at]!r} at {list(at)}: embedding ids must be whole numbers in "
-                         f"[0, {vocab})")
