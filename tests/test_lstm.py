@@ -94,6 +94,9 @@ def test_training_step_gradients_on_gpu(device):
     ("x = Input(4)\ny = lstm(x, 3)\nOutput(y)\n", 2, 10,
      "lstm() expects an input [batch, time, features] (from an Input of 2 dimensions), got [1,4]"),
     ("x = Input(4, 2)\ny = lstm(x, 0)\nOutput(y)\n", 2, 13, "lstm() argument 'units' must be at least 1, got 0"),
+    ("x = Input(256, 2)\ny = lstm(x, 3)\nOutput(y)\n", 2, 10,
+     ("lstm() unrolls each of the 256 time steps into 18 graph nodes, more than the 2,000 a spec may make: use "
+     "sequences of at most 110 steps here")),
 ])
 def test_errors_are_positioned(src, line, col, msg):
     check_one(src, line, col, msg)

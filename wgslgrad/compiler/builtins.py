@@ -19,6 +19,7 @@ from .values import (
     MAX_CONCAT,
     MAX_EPOCHS,
     MAX_LIST,
+    MAX_NODES,
     MAX_RANK,
     MAX_WINDOW,
     Arg,
@@ -374,6 +375,9 @@ def embedding(c: Ctx, ids: Any, vocab: Any, dim: Any, trainable: Any = True, nam
     return c.node(Op.EMBEDDING, [ids, table], scope)
 
 
+_LSTM_NODES_PER_STEP = 18   # 2 to pick z_t, 2 for h @ recurrent_kernel, 8 for the gates, 5 for c and h, 1 stacked
+
+
 @builtin
 def lstm(c: Ctx, x: Any, units: Any, return_sequences: Any = False, trainable: Any = True, name: Any = None, *,
          share: Any = False) -> Tensor:
@@ -389,6 +393,10 @@ def lstm(c: Ctx, x: Any, units: Any, return_sequences: Any = False, trainable: A
         c.fail("x", f"expects an input [batch, time, features] (from an Input of 2 dimensions), got "
                     f"{fmt_shape(x.shape)}")
     b, steps, f = x.shape
+    room = (MAX_NODES - len(c.b.g.nodes) - 8) // _LSTM_NODES_PER_STEP
+    if steps > room:
+        c.fail("x", f"unrolls each of the {steps:,} time steps into {_LSTM_NODES_PER_STEP} graph nodes, more than the "
+                    f"{MAX_NODES:,} a spec may make: use sequences of at most {max(room, 0):,} steps here")
     scope, sh = c.scope(lname), c.shared(share, name)
     kernel = c.param(scope, "kernel", (f, 4 * u), (f, 4 * u), train, sh)
     recurrent = c.param(scope, "recurrent_kernel", (u, 4 * u), (u, 4 * u), train, sh)
