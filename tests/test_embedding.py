@@ -105,3 +105,16 @@ def test_cli_refuses_a_data_set_with_bad_ids(tmp_path):
     assert r.returncode == 1, r.stderr
     assert "array 'ids' holds 12.0 at [3, 1]: embedding ids must be whole numbers in [0, 10)" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+
+def test_cli_gradcheck_and_run_make_valid_ids(tmp_path, capsys):
+    """Without data, `gradcheck` and `run` make stand-in inputs: ids among them are whole numbers below the
+    vocabulary, so both succeed."""
+    from wgslgrad.cli import main
+    spec = tmp_path / "lm.py"
+    spec.write_text("ids = Input(3)\nt = Input(3, 4)\nh = tanh(embedding(ids, 4, 2))\n"
+                    "y = reshape(dense(h, 12), [3, 4])\nOutput(y)\nTrain(loss=mse(y, t), batch=2)\n")
+    assert main(["gradcheck", str(spec)]) == 0
+    assert "embedding_0/embeddings" in capsys.readouterr().out
+    assert main(["run", str(spec)]) == 0

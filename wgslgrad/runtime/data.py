@@ -10,7 +10,8 @@ from ..compiler.ir import Graph, fmt_shape
 from ..compiler.program import embedding_ids
 from .npz import DataError, as_float32, read_npz
 
-__all__ = ["DataError", "bad_ids", "batches", "check_arrays", "load_npz", "num_samples", "split", "take"]
+__all__ = ["DataError", "bad_ids", "batches", "check_arrays", "load_npz", "num_samples", "random_inputs", "split",
+           "take"]
 
 
 def load_npz(path: str | Path, graph: Graph, notes: list[str] | None = None) -> dict[str, np.ndarray]:
@@ -48,6 +49,15 @@ def check_arrays(arrays: dict[str, np.ndarray], graph: Graph, where: str = "data
     if not n:
         raise DataError(f"{where}: no samples")
     return out
+
+
+def random_inputs(graph: Graph, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """One batch of stand-in inputs, float32: standard normal, except embedding ids (whole numbers below the
+    vocabulary size)."""
+    ids = embedding_ids(graph)
+    return {name: (rng.integers(0, ids[name], graph.nodes[i].shape) if name in ids
+                   else rng.standard_normal(graph.nodes[i].shape)).astype(np.float32)
+            for name, i in graph.inputs.items()}
 
 
 def bad_ids(arr: np.ndarray, vocab: int) -> str | None:
