@@ -1,13 +1,17 @@
 """lstm(x, units, return_sequences=...): Keras/TF.js names and layouts (kernel [F,4u], recurrent_kernel [u,4u],
-bias [4u], gates i, f, c, o), composed from slicing, dense, stack and elementwise ops. Checked against PyTorch's
-nn.LSTM on the same weights (its weight_ih is kernel.T with the gates in the same order i, f, g, o; its two
+bias [4u], gates i, f, c, o), composed from slicing, dense, stack and elementwise ops. Checked against
+TensorFlow.js's own tf.layers.lstm (Node, tests/tfjs/lstm.mjs) and PyTorch's nn.LSTM on the same weights (its weight_ih is kernel.T with the gates in the same order i, f, g, o; its two
 biases add up to Keras' one), in float64 through the NumPy reference and in float32 on the GPU; its gradients
 through time against finite differences, and a training step's gradients on the GPU against float64."""
+import json
+import subprocess
+
 import numpy as np
 import pytest
 import torch
 from gpu_check import compare_gradients_on_gpu, compare_on_gpu, fresh_rng, normal
 from test_errors import check_one
+from test_tfjs_weights import TFJS_DIR, _tfjs_ready
 
 from wgslgrad.compiler.frontend import compile_spec
 from wgslgrad.compiler.gradcheck import check_gradients
@@ -61,6 +65,29 @@ def test_matches_pytorch_on_the_gpu(device):
     want = torch_lstm(x.astype(np.float64), *(params[f"lstm_1/{k}"] for k in ("kernel", "recurrent_kernel", "bias")))
     np.testing.assert_allclose(out["seq"], want, atol=2e-6)
     np.testing.assert_allclose(out["last"], want[:, -1], atol=2e-6)
+
+
+def test_matches_tensorflow_js_on_the_gpu(device, tmp_path):
+    """TF.js's tf.layers.lstm (recurrentActivation 'sigmoid', Keras 2's default; TF.js defaults to
+    'hardSigmoid') takes our three weights in our order and gives our outputs."""
+    _tfjs_ready()
+    b, t, f, u = 3, 6, 4, 5
+    g = compile_spec(SPEC.format(t=t, f=f, u=u), "t.py", batch=b)
+    rng = fresh_rng()
+    x = rng.standard_normal((b, t, f)).astype(np.float32)
+    params = {k: v.astype(np.float32) for k, v in weights(g, rng).items()}
+    doc = {"x": x.tolist()} | {k.split("/")[1]: v.tolist() for k, v in params.items()}
+    (tmp_path / "in.json").write_text(json.dumps(doc))
+    run = subprocess.run(["node", str(TFJS_DIR / "lstm.mjs"), str(tmp_path / "in.json"), str(tmp_path / "out.json")],
+                         check=False, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    got = json.loads((tmp_path / "out.json").read_text())
+    assert [n.split("/")[-1] for n in got["names"]] == ["kernel", "recurrent_kernel", "bias"]
+    session = Session(lower(g), device)
+    session.set_params(params)
+    out = session.run({"x": x})
+    np.testing.assert_allclose(out["seq"], np.array(got["seq"]), atol=2e-6)
+    np.testing.assert_allclose(out["last"], np.array(got["seq"])[:, -1], atol=2e-6)
 
 
 TRAIN = """
