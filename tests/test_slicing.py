@@ -65,6 +65,8 @@ OUT = "Output(y)\n"
      "stack() argument 'axis' must be in [-4, 3] for tensors of rank 3, got 4"),
     ("x = Input(5, 6)\ny = stack([x, x], axis=0)\n" + OUT, 2, 19,
      "stack() argument 'axis' cannot be 0, the batch axis: stack along axis 1 or later"),
+    ("x = Input(5, 6)\ny = x[]\n" + OUT, 2, 7, "expected an index or a slice inside '[]', got ']'"),
+    ("x = Input(5, 6)\ny = x[:, ::0]\n" + OUT, 2, 10, "a slice step must not be zero"),
     ("x = Input(5, 6)\ny = stack([x, 3], axis=1)\n" + OUT, 2, 11,
      "stack() argument 'tensors' must be a list of tensors, got a int in it"),
 ])

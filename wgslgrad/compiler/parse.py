@@ -336,6 +336,8 @@ def _token_message(token: Token, expected: set[str], open_brackets: list[Token],
         return "expected ',' or ')', got '=' (a keyword argument needs a plain name before '=')"
     if "_INDENT" in expected:
         return f"expected an indented block, got {got}"
+    if kind == "RSQB" and "COLON" in expected and expected & _EXPR_START:
+        return "expected an index or a slice inside '[]', got ']'"
     for name, what in (("COLON", "':'"), ("ELSE", "'else'"), ("IN", "'in'")):
         if name in expected:
             return f"expected {what}, got {got}"
