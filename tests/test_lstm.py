@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 import torch
 from gpu_check import compare_gradients_on_gpu, compare_on_gpu, fresh_rng, normal
+from test_autodiff import Net, check_grads
 from test_errors import check_one
 from test_tfjs_weights import TFJS_DIR, _tfjs_ready
 
 from wgslgrad.compiler.frontend import compile_spec
 from wgslgrad.compiler.gradcheck import check_gradients
+from wgslgrad.compiler.ir import Op
 from wgslgrad.compiler.lower import lower, lower_train
 from wgslgrad.compiler.numpy_ref import evaluate
 from wgslgrad.runtime.session import Session
@@ -90,6 +92,16 @@ def test_matches_tensorflow_js_on_the_gpu(device, tmp_path):
     np.testing.assert_allclose(out["last"], np.array(got["seq"])[:, -1], atol=2e-6)
 
 
+@pytest.mark.parametrize("with_c", [False, True])
+def test_cell_gradients_against_finite_differences(with_c):
+    """The fused step LSTM_CELL and its gradient LSTM_CELL_GRAD (the first step has no previous c)."""
+    net = Net(fresh_rng())
+    srcs = [net.param("z", net.rng.standard_normal((3, 8)))]
+    if with_c:
+        srcs.append(net.param("c", net.rng.standard_normal((3, 2))))
+    check_grads(net, net.linear_loss(net.op(Op.LSTM_CELL, *srcs)))
+
+
 TRAIN = """
 x = Input(6, 3)
 t = Input(6, 4)
@@ -121,9 +133,9 @@ def test_training_step_gradients_on_gpu(device):
     ("x = Input(4)\ny = lstm(x, 3)\nOutput(y)\n", 2, 10,
      "lstm() expects an input [batch, time, features] (from an Input of 2 dimensions), got [1,4]"),
     ("x = Input(4, 2)\ny = lstm(x, 0)\nOutput(y)\n", 2, 13, "lstm() argument 'units' must be at least 1, got 0"),
-    ("x = Input(256, 2)\ny = lstm(x, 3)\nOutput(y)\n", 2, 10,
-     ("lstm() unrolls each of the 256 time steps into 18 graph nodes, more than the 2,000 a spec may make: use "
-     "sequences of at most 110 steps here")),
+    ("x = Input(300, 2)\ny = lstm(x, 3)\nOutput(y)\n", 2, 10,
+     ("lstm() unrolls each of the 300 time steps into 7 graph nodes, more than the 2,000 a spec may make: use "
+     "sequences of at most 284 steps here")),
 ])
 def test_errors_are_positioned(src, line, col, msg):
     check_one(src, line, col, msg)

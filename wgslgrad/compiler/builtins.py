@@ -375,16 +375,16 @@ def embedding(c: Ctx, ids: Any, vocab: Any, dim: Any, trainable: Any = True, nam
     return c.node(Op.EMBEDDING, [ids, table], scope)
 
 
-_LSTM_NODES_PER_STEP = 18   # 2 to pick z_t, 2 for h @ recurrent_kernel, 8 for the gates, 5 for c and h, 1 stacked
+_LSTM_NODES_PER_STEP = 7   # 2 to pick z_t, 2 for h @ recurrent_kernel, the cell, its h and c
 
 
 @builtin
 def lstm(c: Ctx, x: Any, units: Any, return_sequences: Any = False, trainable: Any = True, name: Any = None, *,
          share: Any = False) -> Tensor:
     """Keras' LSTM (TF.js names and layouts: kernel [F,4u], recurrent_kernel [u,4u], bias [4u], gates i, f, c,
-    o; sigmoid gates, tanh cell; zero initial state) over x [batch, time, features], unrolled from the ops
-    slicing, dense and stack are made of: x @ kernel for every step in one matmul, then per step one matmul
-    by recurrent_kernel and the gate arithmetic. Returns the last h [batch, units], or every h
+    o; sigmoid gates, tanh cell; zero initial state) over x [batch, time, features], unrolled: x @ kernel for
+    every step in one matmul, then per step one matmul by recurrent_kernel and one LSTM_CELL kernel for the
+    gates (slices give its h and c). Returns the last h [batch, units], or every h
     [batch, time, units] with return_sequences=True."""
     x, u, seqs, train, lname = c.each(
         lambda: c.tensor(x, "x"), lambda: c.integer(units, "units"), lambda: c.flag(return_sequences, "return_sequences"),
@@ -404,9 +404,6 @@ def lstm(c: Ctx, x: Any, units: Any, return_sequences: Any = False, trainable: A
     flat = c.node(Op.RESHAPE, [x], scope, shape=(b * steps, f))
     zx = c.node(Op.RESHAPE, [c.node(Op.DENSE, [flat, kernel, bias], scope)], scope, shape=(b, steps, 4 * u))
 
-    def gate(z: Tensor, k: int, op: Op) -> Tensor:
-        return c.node(op, [c.node(Op.SLICE, [z], scope, axis=1, start=k * u, stop=(k + 1) * u)], scope)
-
     h: Tensor | None = None
     cell: Tensor | None = None
     hs = []
@@ -415,11 +412,9 @@ def lstm(c: Ctx, x: Any, units: Any, return_sequences: Any = False, trainable: A
                    shape=(b, 4 * u))
         if h is not None:
             z = c.node(Op.ADD, [z, c.node(Op.DENSE, [h, recurrent], scope)], scope)
-        i, fg, g, o = (gate(z, 0, Op.SIGMOID), gate(z, 1, Op.SIGMOID), gate(z, 2, Op.TANH),
-                       gate(z, 3, Op.SIGMOID))
-        new = c.node(Op.MUL, [i, g], scope)
-        cell = new if cell is None else c.node(Op.ADD, [c.node(Op.MUL, [fg, cell], scope), new], scope)
-        h = c.node(Op.MUL, [o, c.node(Op.TANH, [cell], scope)], scope)
+        hc = c.node(Op.LSTM_CELL, [z] if cell is None else [z, cell], scope)   # the gates in one kernel: [h | c]
+        h = c.node(Op.SLICE, [hc], scope, axis=1, start=0, stop=u)
+        cell = c.node(Op.SLICE, [hc], scope, axis=1, start=u, stop=2 * u)
         hs.append(h)
     assert h is not None
     return c.node(Op.STACK, hs, scope, axis=1) if seqs else h

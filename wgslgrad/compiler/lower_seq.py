@@ -1,5 +1,5 @@
 """Kernels for the sequence ops: SLICE (x[:, 2:5]), its gradient SLICE_GRAD, STACK and SUM_AXES, one table
-row each, and EMBEDDING with its gradient EMBEDDING_DW. SUM_AXES is REDUCE_TO's sum (the bias gradient's kernel): the same reduction to a keepdims shape.
+row each, EMBEDDING with its gradient EMBEDDING_DW, and LSTM_CELL with LSTM_CELL_GRAD. SUM_AXES is REDUCE_TO's sum (the bias gradient's kernel): the same reduction to a keepdims shape.
 
 Each views its tensors as [outer, axis, inner] around the one axis it works on (row-major, so a slice or a
 stack along any axis is one strided copy); every size is computed here and passed to its template by name.
@@ -99,3 +99,23 @@ def lower_embedding_dw(ctx: Ctx, i: int) -> list[Kernel]:
     return [kb.kernel(name(ctx, i), "embedding_dw.wgsl", wg, [i], comment=comment(ctx, i), ids=ids, dy=dy,
                       out=out, vocab=vocab, dim=dim, count=g.nodes[node.srcs[0]].size, n=node.size,
                       wg=WORKGROUP, gx=gx)]
+
+
+@rule(Op.LSTM_CELL, Op.LSTM_CELL_GRAD)
+def lower_lstm_cell(ctx: Ctx, i: int) -> list[Kernel]:
+    """One LSTM step (or its gradient) in one kernel, one thread per (row, unit): the gates never leave
+    registers."""
+    g, node = ctx.graph, ctx.graph.nodes[i]
+    kb = ctx.builder()
+    grad = node.op is Op.LSTM_CELL_GRAD
+    z = kb.read(node.srcs[0])
+    rows, four_u = g.nodes[node.srcs[0]].shape
+    has_c = len(node.srcs) == (3 if grad else 2)
+    c = kb.read(node.srcs[1]) if has_c else None
+    values = {"dout": kb.read(node.srcs[-1]), "width": node.shape[1]} if grad else {}
+    out = kb.write(i)
+    n = rows * (four_u // 4)
+    wg, gx = elementwise_groups(ctx, n)
+    return [kb.kernel(name(ctx, i), "lstm_cell_grad.wgsl" if grad else "lstm_cell.wgsl", wg, [i],
+                      comment=comment(ctx, i), z=z, c=c, out=out, rows=rows, u=four_u // 4, n=n, wg=WORKGROUP,
+                      gx=gx, **values)]
