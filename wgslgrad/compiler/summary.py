@@ -31,6 +31,8 @@ def node_flops(g: Graph, n: Node) -> int:
         return sum(g.nodes[s].size for s in n.srcs) * (3 if n.op in LOSSES or n.op is Op.SOFTMAX else 1)
     if n.op in ELEMENTWISE:
         return n.size
+    if n.op is Op.LSTM_CELL:   # per unit: three sigmoids, two tanh, three multiplies and an add, each one
+        return 5 * n.size     # (n.size is two per unit: h and c)
     return _backward_flops(g, n)
 
 
