@@ -66,9 +66,11 @@ def cmd_summary(args: argparse.Namespace) -> None:
 
 def _load_inputs(path: str | None, g: Graph, rng: np.random.Generator,
                  needed: set[str] | None = None) -> dict[str, np.ndarray]:
-    """Inputs from an .npz (every sample), or one batch of random normal ones; `needed` must be there."""
+    """Inputs from an .npz (every sample), or one batch of random ones (data.random_inputs); `needed` must be
+    there."""
     if path is None:
-        return {name: rng.standard_normal(g.nodes[i].shape).astype(np.float32) for name, i in g.inputs.items()}
+        from .runtime.data import random_inputs
+        return random_inputs(g, rng)
     from .runtime.data import shape_error
     from .runtime.npz import read_npz
     notes: list[str] = []

@@ -366,8 +366,8 @@ class Model:
             raise ValueError("the spec has no Train(loss=...): no loss to check")
         g = self.graph
         if data is None:
-            rng = np.random.default_rng(seed)
-            inputs = {k: rng.standard_normal(g.nodes[i].shape).astype(np.float32) for k, i in g.inputs.items()}
+            from .runtime.data import random_inputs
+            inputs = random_inputs(g, np.random.default_rng(seed))
         else:
             arrays = self._arrays(data, list(g.inputs), "gradcheck")
             inputs = {k: np.resize(v, (g.batch, *v.shape[1:])) for k, v in arrays.items()}

@@ -105,13 +105,22 @@ class Call:
 
 
 @dataclass(frozen=True)
+class Slice:
+    """`lower:upper:step` inside a subscript; a bound left out is None."""
+    lower: Expr | None
+    upper: Expr | None
+    step: Expr | None
+    pos: Pos
+
+
+@dataclass(frozen=True)
 class Subscript:
     value: Expr
     index: Expr
     pos: Pos
 
 
-Expr = Name | Num | Str | Const | ListExpr | TupleExpr | UnaryOp | BinOp | BoolOp | Compare | IfExp | Call | Subscript
+Expr = Name | Num | Str | Const | ListExpr | TupleExpr | UnaryOp | BinOp | BoolOp | Compare | IfExp | Call | Subscript | Slice
 
 # ---- statements
 

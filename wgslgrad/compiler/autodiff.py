@@ -114,6 +114,29 @@ def _concat(c: Ctx) -> Grads:
     return out
 
 
+def _slice(c: Ctx) -> Grads:
+    arg = c.node.arg
+    return [c.add(Op.SLICE_GRAD, (c.dy,), {"axis": arg["axis"], "start": arg["start"],
+                                           "size": c.shape(0)[arg["axis"]]})]
+
+
+def _lstm_cell(c: Ctx) -> Grads:
+    """One kernel gives [dz | dc_prev]; each source takes its part."""
+    g = c.add(Op.LSTM_CELL_GRAD, (*c.node.srcs, c.dy))
+    if len(c.need) == 1:
+        return [g]
+    four_u = c.shape(0)[1]
+    return [c.add(Op.SLICE, (g,), {"axis": 1, "start": 0, "stop": four_u}) if c.need[0] else None,
+            c.add(Op.SLICE, (g,), {"axis": 1, "start": four_u, "stop": four_u + four_u // 4}) if c.need[1] else None]
+
+
+def _stack(c: Ctx) -> Grads:
+    """Source k's gradient is dy's k-th entry along the stacked axis, that axis dropped."""
+    axis = c.node.arg["axis"]
+    return [c.add(Op.RESHAPE, (c.add(Op.SLICE, (c.dy,), {"axis": axis, "start": k, "stop": k + 1}),),
+                  {"shape": c.shape(k)}) if need else None for k, need in enumerate(c.need)]
+
+
 # which value UNARY_GRAD reads: the forward output y where f' is cheapest in y, or where the test on x reads
 # the same on y (relu: y > 0 exactly when x > 0), so that the pre-activation need not be kept: the forward
 # kernel that produces it can apply the activation in its epilogue (fuse.py) and never store it.
@@ -184,6 +207,11 @@ RULES: dict[Op, Rule] = {
     Op.MUL: _mul,
     Op.DIV: _div,
     Op.CONCAT: _concat,
+    Op.SLICE: _slice,
+    Op.EMBEDDING: lambda c: [None, c.add(Op.EMBEDDING_DW, (c.src(0), c.dy), {"vocab": c.shape(1)[0]})
+                             if c.need[1] else None],   # ids are data (an Input): no gradient
+    Op.STACK: _stack,
+    Op.LSTM_CELL: _lstm_cell,
     Op.RELU: _unary,
     Op.RELU6: _unary,
     Op.LEAKY_RELU: _unary,
@@ -199,6 +227,7 @@ RULES: dict[Op, Rule] = {
     Op.GLOBAL_AVG_POOL: _global_avg_pool,
     Op.RESHAPE: lambda c: [c.add(Op.RESHAPE, (c.dy,), {"shape": c.shape(0)})],
     Op.SUM: lambda c: [c.broadcast(c.dy, c.shape(0))],
+    Op.SUM_AXES: lambda c: [c.broadcast(c.dy, c.shape(0))],   # dy keeps the summed axes as 1s
     Op.MEAN: lambda c: [c.broadcast(c.dy, c.shape(0), 1.0 / c.g.nodes[c.src(0)].size)],
     Op.MSE: _mse,
     Op.SOFTMAX_CE: _softmax_ce,

@@ -129,6 +129,7 @@ class _Builder:
         self.param_elements = 0    # the parameters' (one buffer: MAX_TENSOR_ELEMENTS)
         self.flops = 0             # of one forward pass so far (MAX_FLOPS)
         self.param_pos: dict[str, Pos] = {}
+        self.shared_uses: dict[str, int] = {}   # share=True parameters: how many calls use each
         self.output_pos: dict[str, Pos] = {}
         self.declared: set[str] = set(declared)  # Output/Train were called (even with bad arguments)
         self.train_pos: Pos | None = None
@@ -164,6 +165,15 @@ class _Builder:
             pos = module.body[-1].pos if module.body else module.pos
             self.report(SpecError(pos, "the spec has no Output(...); add Output(tensor) to name the model's "
                                        "result"))
+        reported: set[Pos] = set()
+        clean = not self.errors   # a spec with other errors may not have reached the sharing calls
+        for path, uses in self.shared_uses.items():
+            pos = self.param_pos[path]
+            if uses == 1 and pos not in reported and clean:   # share=True that shares nothing: a scope that differs per call
+                reported.add(pos)
+                self.report(SpecError(pos, f"share=True, but no other call uses parameter '{path}': give every "
+                                           "call that shares it the same name= (a function called without name= "
+                                           "opens a scope of its own at each call: call it with one name=)"))
         if not self.errors:   # what lowering will generate, estimated from the finished graph
             out_pos = next(iter(self.output_pos.values()), module.pos)
             for err in limits.generated_size(self.g, self.train_pos or out_pos):
@@ -321,6 +331,16 @@ class _Builder:
             if cond is POISON:
                 return POISON
             return self.eval(e.body if self.truth(cond, e.test.pos, "a condition") else e.orelse, env)
+        if isinstance(e, ast.Slice):
+            parts = [None if x is None else self.eval(x, env) for x in (e.lower, e.upper, e.step)]
+            for x, v in zip((e.lower, e.upper, e.step), parts):
+                if v is POISON:
+                    return POISON
+                if x is not None and v is not None and (not isinstance(v, int) or isinstance(v, bool)):
+                    raise SpecError(x.pos, f"a slice bound must be an int or None, got {kind(v)}")
+            if parts[2] == 0:
+                raise SpecError(e.pos, "a slice step must not be zero")
+            return slice(*parts)
         assert isinstance(e, ast.Subscript), e
         return self.subscript(self.eval(e.value, env), self.eval(e.index, env), e)
 
@@ -331,17 +351,61 @@ class _Builder:
         return bool(v)
 
     def subscript(self, v: Any, i: Any, e: ast.Subscript) -> Any:
-        if v is POISON or i is POISON:
+        if v is POISON or has_poison(i):
             return POISON
         if isinstance(v, Tensor):
-            raise SpecError(e.pos, "tensors cannot be indexed")
+            items = list(i) if isinstance(i, tuple) and isinstance(e.index, ast.TupleExpr) else [i]
+            idx = e.index.elts if isinstance(e.index, ast.TupleExpr) else (e.index,)
+            return self.index_tensor(v, items, [x.pos for x in idx], e)
         if not isinstance(v, (list, tuple, str)):
             raise SpecError(e.pos, f"{kind(v)} cannot be indexed")
+        if isinstance(i, slice):   # Python's own slicing of a compile-time list
+            self.tick(len(v))
+            return v[i]
         if not isinstance(i, int) or isinstance(i, bool):
             raise SpecError(e.index.pos, f"an index must be an int, got {kind(i)}")
         if not -len(v) <= i < len(v):
             raise SpecError(e.index.pos, f"index {i} is out of range for a {kind(v)} of length {len(v)}")
         return v[i]
+
+    def index_tensor(self, x: Tensor, items: list[Any], at: list[Pos], e: ast.Subscript) -> Tensor:
+        """x[i], x[a:b], x[:, 3]: items index the axes from the first (the batch is axis 0 of a batched
+        tensor, and only ':' may index it); an int drops its axis, a slice (step 1) keeps it. A SLICE node
+        per narrowed axis, then one RESHAPE dropping the int-indexed axes."""
+        if len(items) > len(x.shape):
+            raise SpecError(e.index.pos, f"too many indices ({len(items)}) for a tensor of shape "
+                                         f"{limits.shape_text(x.shape)}")
+        ranges: list[tuple[int, int]] = []
+        dropped: list[int] = []
+        for axis, (item, pos) in enumerate(zip(items, at)):
+            n = x.shape[axis]
+            if isinstance(item, slice):
+                if item.step not in (None, 1):
+                    raise SpecError(pos, f"slices of tensors take no step (or step 1), got step {item.step}")
+                start, stop, _ = item.indices(n)
+                if start >= stop:
+                    raise SpecError(pos, f"slice {_slice_text(item)} selects nothing from axis {axis} of size {n} "
+                                         f"(shape {limits.shape_text(x.shape)})")
+            elif isinstance(item, int) and not isinstance(item, bool):
+                if not -n <= item < n:
+                    raise SpecError(pos, f"index {item} is out of range for axis {axis} of size {n} (shape "
+                                         f"{limits.shape_text(x.shape)})")
+                start, stop = item % n, item % n + 1
+                dropped.append(axis)
+            else:
+                raise SpecError(pos, f"a tensor index must be an int or a slice such as 2:5 or :, got {kind(item)}")
+            if axis == 0 and x.batched and ((start, stop) != (0, n) or dropped == [0]):
+                raise SpecError(pos, "axis 0 is the batch, which cannot be indexed: write x[:, ...] to index "
+                                     "the axes after it")
+            ranges.append((start, stop))
+        scope = self.scope.child("slice")
+        for axis, (start, stop) in enumerate(ranges):
+            if (start, stop) != (0, x.shape[axis]):
+                x = self.node(Op.SLICE, [x], {"axis": axis, "start": start, "stop": stop}, e.pos, scope)
+        if dropped:
+            shape = tuple(d for a, d in enumerate(x.shape) if a not in dropped)
+            x = self.node(Op.RESHAPE, [x], {"shape": shape}, e.pos, scope)
+        return x
 
     def compare(self, e: ast.Compare, env: Env) -> Any:
         left = self.eval(e.left, env)
@@ -562,12 +626,27 @@ class _Builder:
         return self.leaf(Op.CONST, shape, {"value": values}, pos, scope, False)
 
     def param(self, pos: Pos, scope: str, leaf: str, shape: Shape, fans: tuple[int, int],
-              trainable: bool) -> Tensor:
+              trainable: bool, share: bool = False) -> Tensor:
+        """The parameter `scope/leaf`, made here; or, for a layer called with share=True, the one an earlier
+        call of the same path made (same shape and trainable), so both sites use one tensor and autodiff
+        sums their gradients into it."""
         path = f"{scope}/{leaf}"
         if path in self.param_pos:
             first = self.param_pos[path]
-            raise SpecError(pos, f"parameter '{path}' is already defined (at {first}); give this call a "
-                                 f"different name=")
+            if not share:
+                raise SpecError(pos, f"parameter '{path}' is already defined (at {first}); give this call a "
+                                     f"different name=, or pass share=True to reuse its weights")
+            t = self.g.nodes[self.g.params[path]]
+            if t.shape != tuple(shape):
+                raise SpecError(pos, f"share=True reuses parameter '{path}' of shape {limits.shape_text(t.shape)} "
+                                     f"(made at {first}), but this call needs {limits.shape_text(shape)}")
+            if t.arg["trainable"] != trainable:
+                raise SpecError(pos, f"share=True reuses parameter '{path}' (made at {first}) with trainable="
+                                     f"{t.arg['trainable']}, but this call has trainable={trainable}")
+            self.shared_uses[path] = self.shared_uses.get(path, 1) + 1
+            return Tensor(self.g.params[path], t.shape, False)
+        if share:
+            self.shared_uses[path] = 1
         self.param_pos[path] = pos
         self.param_elements += -(-math.prod(shape) // 4) * 4   # each 16-byte aligned in the buffer
         if self.param_elements > MAX_TENSOR_ELEMENTS:
@@ -591,6 +670,10 @@ _TENSOR_OPS = {"+": ("add", Op.ADD), "-": ("sub", Op.SUB), "*": ("mul", Op.MUL),
 
 def _is_num_list(v: Any) -> bool:
     return isinstance(v, (list, tuple)) and len(v) > 0 and all(is_num(x) for x in v)
+
+
+def _slice_text(s: slice) -> str:
+    return ":".join("" if v is None else str(v) for v in (s.start, s.stop)) + ("" if s.step is None else f":{s.step}")
 
 
 def _call_note(calls: list[tuple[str, Pos]]) -> str:

@@ -19,6 +19,7 @@ from .values import (
     MAX_CONCAT,
     MAX_EPOCHS,
     MAX_LIST,
+    MAX_NODES,
     MAX_RANK,
     MAX_WINDOW,
     Arg,
@@ -149,8 +150,18 @@ class Ctx:
     def node(self, op: Op, srcs: Sequence[Tensor], scope: str, **arg: Any) -> Tensor:
         return self.b.node(op, srcs, arg, self.pos, scope)
 
-    def param(self, scope: str, leaf: str, shape: Shape, fans: tuple[int, int], trainable: bool) -> Tensor:
-        return self.b.param(self.pos, scope, leaf, shape, fans, trainable)
+    def param(self, scope: str, leaf: str, shape: Shape, fans: tuple[int, int], trainable: bool,
+              share: bool = False) -> Tensor:
+        return self.b.param(self.pos, scope, leaf, shape, fans, trainable, share)
+
+    def shared(self, share: Any, name: Any) -> bool:
+        """share=True: reuse the weights of an earlier call with the same name= (it needs name=, since a
+        call-site name is never repeated)."""
+        share = self.flag(share, "share")
+        if share and name is None:
+            self.fail("share", "argument 'share=True' needs name= to say whose weights to reuse (the same "
+                               "name= at every call that shares them)")
+        return share
 
     def activate(self, y: Tensor, activation: Any, scope: str) -> Tensor:
         act = self.activation(activation)
@@ -287,43 +298,44 @@ def _window_layer(c: Ctx, x: Any, filters: Any, kernel: Any, stride: Any, paddin
 
 @builtin
 def conv2d(c: Ctx, x: Any, filters: Any, kernel: Any = 3, stride: Any = 1, padding: Any = "same",
-           use_bias: Any = True, activation: Any = None, trainable: Any = True, name: Any = None) -> Tensor:
+           use_bias: Any = True, activation: Any = None, trainable: Any = True, name: Any = None,
+           *, share: Any = False) -> Tensor:
     x, co, k, s, bias, train, lname = _window_layer(c, x, filters, kernel, stride, padding, use_bias, activation,
                                                    trainable, name)
-    pad = c.padding(x, k, s, padding)
+    pad, sh = c.padding(x, k, s, padding), c.shared(share, name)
     scope, ci, taps = c.scope(lname), x.shape[3], k[0] * k[1]
-    srcs = [x, c.param(scope, "filters", (*k, ci, co), (taps * ci, taps * co), train)]
+    srcs = [x, c.param(scope, "filters", (*k, ci, co), (taps * ci, taps * co), train, sh)]
     if bias:
-        srcs.append(c.param(scope, "bias", (co,), (co, co), train))
+        srcs.append(c.param(scope, "bias", (co,), (co, co), train, sh))
     return c.activate(c.node(Op.CONV2D, srcs, scope, stride=s, pad=pad), activation, scope)
 
 
 @builtin
 def depthwise_conv2d(c: Ctx, x: Any, kernel: Any = 3, stride: Any = 1, padding: Any = "same",
                      use_bias: Any = True, activation: Any = None, trainable: Any = True,
-                     name: Any = None) -> Tensor:
+                     name: Any = None, *, share: Any = False) -> Tensor:
     x, _, k, s, bias, train, lname = _window_layer(c, x, _NO_FILTERS, kernel, stride, padding, use_bias,
                                                   activation, trainable, name)
-    pad = c.padding(x, k, s, padding)
+    pad, sh = c.padding(x, k, s, padding), c.shared(share, name)
     scope, ch, taps = c.scope(lname), x.shape[3], k[0] * k[1]
-    srcs = [x, c.param(scope, "depthwise_filter", (*k, ch, 1), (taps * ch, taps), train)]
+    srcs = [x, c.param(scope, "depthwise_filter", (*k, ch, 1), (taps * ch, taps), train, sh)]
     if bias:
-        srcs.append(c.param(scope, "bias", (ch,), (ch, ch), train))
+        srcs.append(c.param(scope, "bias", (ch,), (ch, ch), train, sh))
     return c.activate(c.node(Op.DEPTHWISE, srcs, scope, stride=s, pad=pad), activation, scope)
 
 
 @builtin
 def separable_conv2d(c: Ctx, x: Any, filters: Any, kernel: Any = 3, stride: Any = 1, padding: Any = "same",
                      use_bias: Any = True, activation: Any = None, trainable: Any = True,
-                     name: Any = None) -> Tensor:
+                     name: Any = None, *, share: Any = False) -> Tensor:
     x, co, k, s, bias, train, lname = _window_layer(c, x, filters, kernel, stride, padding, use_bias, activation,
                                                    trainable, name)
-    pad = c.padding(x, k, s, padding)
+    pad, sh = c.padding(x, k, s, padding), c.shared(share, name)
     scope, ch, taps = c.scope(lname), x.shape[3], k[0] * k[1]
-    dw = c.param(scope, "depthwise_filter", (*k, ch, 1), (taps * ch, taps), train)
-    pw = [c.param(scope, "pointwise_filter", (1, 1, ch, co), (ch, co), train)]
+    dw = c.param(scope, "depthwise_filter", (*k, ch, 1), (taps * ch, taps), train, sh)
+    pw = [c.param(scope, "pointwise_filter", (1, 1, ch, co), (ch, co), train, sh)]
     if bias:
-        pw.append(c.param(scope, "bias", (co,), (co, co), train))
+        pw.append(c.param(scope, "bias", (co,), (co, co), train, sh))
     y = c.node(Op.DEPTHWISE, [x, dw], scope, stride=s, pad=pad)
     y = c.node(Op.CONV2D, [y, *pw], scope, stride=(1, 1), pad=(0, 0, 0, 0))
     return c.activate(y, activation, scope)
@@ -331,20 +343,81 @@ def separable_conv2d(c: Ctx, x: Any, filters: Any, kernel: Any = 3, stride: Any 
 
 @builtin
 def dense(c: Ctx, x: Any, units: Any, use_bias: Any = True, activation: Any = None, trainable: Any = True,
-          name: Any = None) -> Tensor:
+          name: Any = None, *, share: Any = False) -> Tensor:
     x, u, bias, _, train, lname = c.each(
         lambda: c.tensor(x, "x"), lambda: c.integer(units, "units"), lambda: c.flag(use_bias, "use_bias"),
         lambda: c.activation(activation), lambda: c.flag(trainable, "trainable"), lambda: c.layer_name(name))
     if len(x.shape) < 2:
         raise SpecError(c.pos, f"dense() expects an input of rank 2 or more ([batch, features]), "
                                f"got {fmt_shape(x.shape)}")
-    scope, f = c.scope(lname), math.prod(x.shape[1:])
-    srcs = [c.param(scope, "weights", (f, u), (f, u), train)]
+    scope, f, sh = c.scope(lname), math.prod(x.shape[1:]), c.shared(share, name)
+    srcs = [c.param(scope, "weights", (f, u), (f, u), train, sh)]
     if bias:
-        srcs.append(c.param(scope, "bias", (u,), (u, u), train))
+        srcs.append(c.param(scope, "bias", (u,), (u, u), train, sh))
     if len(x.shape) > 2:   # flatten first, as Keras' Dense on a feature map would need
         x = c.node(Op.RESHAPE, [x], scope, shape=(x.shape[0], f))
     return c.activate(c.node(Op.DENSE, [x, *srcs], scope), activation, scope)
+
+
+@builtin
+def embedding(c: Ctx, ids: Any, vocab: Any, dim: Any, trainable: Any = True, name: Any = None, *,
+              share: Any = False) -> Tensor:
+    """Keras' Embedding: row ids[...] of `embeddings` [vocab, dim]; ids are an Input of whole numbers in
+    [0, vocab) stored as floats (checked when data arrives)."""
+    ids, v, d, train, lname = c.each(
+        lambda: c.tensor(ids, "ids"), lambda: c.integer(vocab, "vocab"), lambda: c.integer(dim, "dim"),
+        lambda: c.flag(trainable, "trainable"), lambda: c.layer_name(name))
+    if c.b.g.nodes[ids.id].op is not Op.INPUT:
+        c.fail("ids", "argument 'ids' must be an Input holding whole-number ids (ids are data: they cannot be "
+                      "computed, and have no gradient)")
+    scope, sh = c.scope(lname), c.shared(share, name)
+    table = c.param(scope, "embeddings", (v, d), (v, d), train, sh)
+    return c.node(Op.EMBEDDING, [ids, table], scope)
+
+
+_LSTM_NODES_PER_STEP = 7   # 2 to pick z_t, 2 for h @ recurrent_kernel, the cell, its h and c
+
+
+@builtin
+def lstm(c: Ctx, x: Any, units: Any, return_sequences: Any = False, trainable: Any = True, name: Any = None, *,
+         share: Any = False) -> Tensor:
+    """Keras' LSTM (TF.js names and layouts: kernel [F,4u], recurrent_kernel [u,4u], bias [4u], gates i, f, c,
+    o; sigmoid gates, tanh cell; zero initial state) over x [batch, time, features], unrolled: x @ kernel for
+    every step in one matmul, then per step one matmul by recurrent_kernel and one LSTM_CELL kernel for the
+    gates (slices give its h and c). Returns the last h [batch, units], or every h
+    [batch, time, units] with return_sequences=True."""
+    x, u, seqs, train, lname = c.each(
+        lambda: c.tensor(x, "x"), lambda: c.integer(units, "units"), lambda: c.flag(return_sequences, "return_sequences"),
+        lambda: c.flag(trainable, "trainable"), lambda: c.layer_name(name))
+    if len(x.shape) != 3 or not x.batched:
+        c.fail("x", f"expects an input [batch, time, features] (from an Input of 2 dimensions), got "
+                    f"{fmt_shape(x.shape)}")
+    b, steps, f = x.shape
+    room = (MAX_NODES - len(c.b.g.nodes) - 8) // _LSTM_NODES_PER_STEP
+    if steps > room:
+        c.fail("x", f"unrolls each of the {steps:,} time steps into {_LSTM_NODES_PER_STEP} graph nodes, more than the "
+                    f"{MAX_NODES:,} a spec may make: use sequences of at most {max(room, 0):,} steps here")
+    scope, sh = c.scope(lname), c.shared(share, name)
+    kernel = c.param(scope, "kernel", (f, 4 * u), (f, 4 * u), train, sh)
+    recurrent = c.param(scope, "recurrent_kernel", (u, 4 * u), (u, 4 * u), train, sh)
+    bias = c.param(scope, "bias", (4 * u,), (4 * u, 4 * u), train, sh)
+    flat = c.node(Op.RESHAPE, [x], scope, shape=(b * steps, f))
+    zx = c.node(Op.RESHAPE, [c.node(Op.DENSE, [flat, kernel, bias], scope)], scope, shape=(b, steps, 4 * u))
+
+    h: Tensor | None = None
+    cell: Tensor | None = None
+    hs = []
+    for t in range(steps):
+        z = c.node(Op.RESHAPE, [c.node(Op.SLICE, [zx], scope, axis=1, start=t, stop=t + 1)], scope,
+                   shape=(b, 4 * u))
+        if h is not None:
+            z = c.node(Op.ADD, [z, c.node(Op.DENSE, [h, recurrent], scope)], scope)
+        hc = c.node(Op.LSTM_CELL, [z] if cell is None else [z, cell], scope)   # the gates in one kernel: [h | c]
+        h = c.node(Op.SLICE, [hc], scope, axis=1, start=0, stop=u)
+        cell = c.node(Op.SLICE, [hc], scope, axis=1, start=u, stop=2 * u)
+        hs.append(h)
+    assert h is not None
+    return c.node(Op.STACK, hs, scope, axis=1) if seqs else h
 
 
 # other ops
@@ -450,6 +523,31 @@ def concat(c: Ctx, tensors: Any, *more: Any) -> Tensor:
     return c.node(Op.CONCAT, tensors, c.scope())
 
 
+@builtin
+def stack(c: Ctx, tensors: Any, axis: Any) -> Tensor:
+    """np.stack: tensors of one shape joined along a new axis (counted with the batch; negative from the end)."""
+    if not isinstance(tensors, (list, tuple)) or not tensors:
+        c.want("tensors", "a non-empty list of tensors", tensors)
+    if len(tensors) > MAX_CONCAT:
+        c.fail("tensors", f"joins at most {MAX_CONCAT} tensors, got {len(tensors):,}")
+    for k, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            c.fail("tensors", f"argument 'tensors' must be a list of tensors, got a {kind(t)} in it")
+        if t.shape != tensors[0].shape or t.batched != tensors[0].batched:
+            c.fail("tensors", f"needs tensors of one shape, but tensor 0 has shape {fmt_shape(tensors[0].shape)} and "
+                              f"tensor {k} has {fmt_shape(t.shape)}" if t.shape != tensors[0].shape else
+                              f"cannot join tensor {k} to tensor 0: one comes from an Input (has a batch axis) and "
+                              "the other does not")
+    rank = len(tensors[0].shape)
+    a = c.integer(axis, "axis", low=-(rank + 1))
+    if a > rank:
+        c.fail("axis", f"argument 'axis' must be in [{-(rank + 1)}, {rank}] for tensors of rank {rank}, got {a}")
+    a = a % (rank + 1)
+    if a == 0 and tensors[0].batched:
+        c.fail("axis", "argument 'axis' cannot be 0, the batch axis: stack along axis 1 or later")
+    return c.node(Op.STACK, list(tensors), c.scope(), axis=a)
+
+
 def _binary_builtin(name: str, op: str) -> None:
     def fn(c: Ctx, a: Any, b: Any) -> Any:
         return c.b.binop(op, a, b, c.pos)
@@ -461,22 +559,62 @@ for _name, _sym in (("add", "+"), ("sub", "-"), ("mul", "*"), ("div", "/")):
     _binary_builtin(_name, _sym)
 
 
-@builtin
-def mean(c: Ctx, x: Any) -> Tensor:
-    return c.node(Op.MEAN, [c.tensor(x, "x")], c.scope())
+def _axes(c: Ctx, x: Tensor, axis: Any) -> tuple[int, ...]:
+    """`axis` (an int or a list of ints, negative from the end; the batch axis of a batched tensor excluded),
+    as sorted non-negative axes."""
+    items = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+    rank = len(x.shape)
+    if not items:
+        c.want("axis", "an int or a non-empty list of ints", axis)
+    out = []
+    for a in items:
+        if not isinstance(a, int) or isinstance(a, bool):
+            c.want("axis", "an int or a list of ints", a)
+        if not -rank <= a < rank:
+            c.fail("axis", f"axis {a} is out of range for a tensor of shape {fmt_shape(x.shape)}")
+        out.append(a % rank)
+    if len(set(out)) != len(out):
+        c.fail("axis", f"argument 'axis' repeats an axis: {axis}")
+    if 0 in out and x.batched:
+        c.fail("axis", "cannot reduce axis 0, the batch (each example's result stays its own): leave axis out to "
+                       "reduce every axis to a scalar")
+    return tuple(sorted(out))
+
+
+def _reduce(c: Ctx, op: Op, x: Any, axis: Any, keepdims: Any) -> Tensor:
+    x, keep = c.tensor(x, "x"), c.flag(keepdims, "keepdims")
+    if axis is None:
+        if keep:
+            c.fail("keepdims", "argument 'keepdims=True' needs axis= (with no axis it reduces to a scalar)")
+        return c.node(op, [x], c.scope())
+    axes, scope = _axes(c, x, axis), c.scope()
+    y = c.node(Op.SUM_AXES, [x], scope, axes=axes)
+    if op is Op.MEAN:
+        count = math.prod(x.shape[a] for a in axes)
+        y = c.node(Op.MUL, [y, c.b.const(1.0 / count, c.pos, scope)], scope)
+    if not keep:
+        y = c.node(Op.RESHAPE, [y], scope, shape=tuple(d for a, d in enumerate(x.shape) if a not in axes))
+    return y
 
 
 @builtin
-def sum_(c: Ctx, x: Any) -> Any:
-    """A tensor sums to a scalar; a list of numbers or tensors adds up item by item."""
+def mean(c: Ctx, x: Any, axis: Any = None, keepdims: Any = False) -> Tensor:
+    return _reduce(c, Op.MEAN, x, axis, keepdims)
+
+
+@builtin
+def sum_(c: Ctx, x: Any, axis: Any = None, keepdims: Any = False) -> Any:
+    """A tensor sums to a scalar (or over `axis`); a list of numbers or tensors adds up item by item."""
     if isinstance(x, (list, tuple)):
+        if axis is not None or keepdims is not False:
+            c.fail("axis", "takes axis= and keepdims= for a tensor only, not a list")
         if not x:
             return 0
         total = x[0]
         for v in x[1:]:
             total = c.b.binop("+", total, v, c.pos)
         return total
-    return c.node(Op.SUM, [c.tensor(x, "x")], c.scope())
+    return _reduce(c, Op.SUM, x, axis, keepdims)
 
 
 def _loss(name: str, op: Op, a: str, b: str) -> None:

@@ -24,6 +24,8 @@ class Op(Enum):
     MUL = auto()
     DIV = auto()
     CONCAT = auto()      # any number of srcs, joined on the last axis
+    SLICE = auto()       # srcs: x; arg: axis, start, stop -> x[..., start:stop, ...] along axis (0 <= start < stop)
+    STACK = auto()       # any number of srcs of one shape; arg: axis -> np.stack(srcs, axis)
     RELU = auto()
     RELU6 = auto()
     LEAKY_RELU = auto()  # arg: alpha
@@ -39,6 +41,10 @@ class Op(Enum):
     GLOBAL_AVG_POOL = auto()  # [B,H,W,C] -> [B,C]
     RESHAPE = auto()     # arg: shape; the same bytes, a new shape
     SUM = auto()         # over every axis -> shape ()
+    EMBEDDING = auto()   # srcs: ids[...] (an Input of whole numbers in [0, V)), table[V,D] -> table[ids], ids.shape + (D,)
+    LSTM_CELL = auto()   # srcs: z[B,4u] (gates i, f, c, o before activation), (c_prev[B,u]) -> [B,2u] = [h | c]:
+    #                      c = sigmoid(f) * c_prev + sigmoid(i) * tanh(g), h = sigmoid(o) * tanh(c)
+    SUM_AXES = auto()    # arg: axes (sorted) -> x summed over them, each kept with size 1 (keepdims)
     MEAN = auto()
     MSE = auto()         # srcs: pred, target (same shape) -> mean of squared differences, shape ()
     SOFTMAX_CE = auto()  # srcs: logits[B,K], labels[B,K] (probabilities) -> mean over batch, shape ()
@@ -71,6 +77,10 @@ class Op(Enum):
     AVG_POOL_GRAD = auto()  # srcs: dy; arg: size, stride, pad, in_shape -> dx[in_shape]: each window's
     #                        dy / (its count of non-padding cells) added to each of its non-padding cells
     SLICE_LAST = auto()    # srcs: x; arg: start, stop -> x[..., start:stop] (concat grad)
+    EMBEDDING_DW = auto()  # srcs: ids[...], dy[..., D]; arg: vocab -> [V,D]: row v sums dy where ids == v
+    LSTM_CELL_GRAD = auto()  # srcs: z, (c_prev), dout[B,2u] -> [dz | dc_prev]: [B,5u] ([B,4u] without c_prev)
+    SLICE_GRAD = auto()    # srcs: dy; arg: axis, start, size -> zeros with `size` along axis, dy placed at
+    #                        [start, start + dy's extent) on it (SLICE's gradient)
     MSE_GRAD = auto()      # srcs: pred, target, dl[] -> 2 * (pred - target) * dl / N, N = pred's size
     SOFTMAX_CE_GRAD = auto()  # srcs: logits[B,K], labels[B,K], dl[] -> dl / B * (softmax(logits) *
     #                        sum(labels, last axis, keepdims) - labels)  (= softmax - labels if rows sum to 1)
@@ -88,7 +98,7 @@ LEAVES = {Op.INPUT, Op.PARAM, Op.CONST}
 # backward ops (autodiff): the ops that only autodiff.grad creates
 BACKWARD = {Op.CONV2D_DX, Op.CONV2D_DW, Op.DEPTHWISE_DX, Op.DEPTHWISE_DW, Op.DENSE_DX, Op.DENSE_DW,
             Op.REDUCE_TO, Op.BROADCAST, Op.UNARY_GRAD, Op.SOFTMAX_GRAD, Op.MAX_POOL_GRAD, Op.AVG_POOL_GRAD,
-            Op.SLICE_LAST, Op.MSE_GRAD, Op.SOFTMAX_CE_GRAD, Op.SIGMOID_CE_GRAD}
+            Op.SLICE_LAST, Op.SLICE_GRAD, Op.EMBEDDING_DW, Op.LSTM_CELL_GRAD, Op.MSE_GRAD, Op.SOFTMAX_CE_GRAD, Op.SIGMOID_CE_GRAD}
 LOSS_GRADS = {Op.MSE_GRAD, Op.SOFTMAX_CE_GRAD, Op.SIGMOID_CE_GRAD}
 
 Shape = tuple[int, ...]
@@ -180,6 +190,19 @@ def infer(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
             if len(s) != len(first) or s[:-1] != first[:-1]:
                 raise ShapeError(f"concat needs equal shapes but the last axis, got {fmt_shape(first)} and {fmt_shape(s)}")
         return first[:-1] + (sum(s[-1] for s in shapes),)
+    if op is Op.SLICE:
+        x, axis, start, stop = shapes[0], arg["axis"], arg["start"], arg["stop"]
+        if not 0 <= axis < len(x) or not 0 <= start < stop <= x[axis]:
+            raise ShapeError(f"slice {start}:{stop} of axis {axis} is out of range for shape {fmt_shape(x)}")
+        return x[:axis] + (stop - start,) + x[axis + 1:]
+    if op is Op.STACK:
+        first, axis = shapes[0], arg["axis"]
+        for s in shapes[1:]:
+            if s != first:
+                raise ShapeError(f"stack needs tensors of one shape, got {fmt_shape(first)} and {fmt_shape(s)}")
+        if not 0 <= axis <= len(first):
+            raise ShapeError(f"stack axis {axis} is out of range for shape {fmt_shape(first)}")
+        return first[:axis] + (len(shapes),) + first[axis:]
     if op in POOLS:
         x = shapes[0]
         if len(x) != 4:
@@ -195,6 +218,21 @@ def infer(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
         if math.prod(new) != math.prod(shapes[0]):
             raise ShapeError(f"cannot reshape {fmt_shape(shapes[0])} to {fmt_shape(new)}")
         return new
+    if op is Op.EMBEDDING:
+        ids, table = shapes
+        if len(table) != 2:
+            raise ShapeError(f"an embedding table is [vocab, dim], got {fmt_shape(table)}")
+        return ids + (table[1],)
+    if op is Op.LSTM_CELL:
+        z = shapes[0]
+        if len(z) != 2 or z[1] % 4 or (len(shapes) > 1 and shapes[1] != (z[0], z[1] // 4)):
+            raise ShapeError(f"an LSTM cell takes z [B,4u] and c [B,u], got {', '.join(map(fmt_shape, shapes))}")
+        return (z[0], z[1] // 2)
+    if op is Op.SUM_AXES:
+        x, axes = shapes[0], tuple(arg["axes"])
+        if not axes or list(axes) != sorted(set(axes)) or not all(0 <= a < len(x) for a in axes):
+            raise ShapeError(f"cannot sum axes {axes} of shape {fmt_shape(x)}")
+        return tuple(1 if a in axes else d for a, d in enumerate(x))
     if op in REDUCE:
         return ()
     if op in LOSSES:
@@ -247,6 +285,18 @@ def _infer_backward(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
     if op is Op.SLICE_LAST:
         assert 0 <= arg["start"] < arg["stop"] <= shapes[0][-1], "SLICE_LAST bounds"
         return shapes[0][:-1] + (arg["stop"] - arg["start"],)
+    if op is Op.EMBEDDING_DW:
+        ids, dy = shapes
+        assert dy[:-1] == ids, "EMBEDDING_DW shapes"
+        return (arg["vocab"], dy[-1])
+    if op is Op.LSTM_CELL_GRAD:
+        z, dout = shapes[0], shapes[-1]
+        assert infer(Op.LSTM_CELL, shapes[:-1], arg) == dout, "LSTM_CELL_GRAD dout"
+        return (z[0], z[1] + (z[1] // 4 if len(shapes) == 3 else 0))
+    if op is Op.SLICE_GRAD:
+        dy, axis, start, size = shapes[0], arg["axis"], arg["start"], arg["size"]
+        assert 0 <= axis < len(dy) and 0 <= start and start + dy[axis] <= size, "SLICE_GRAD bounds"
+        return dy[:axis] + (size,) + dy[axis + 1:]
     if op in LOSS_GRADS:
         assert shapes[0] == shapes[1] and shapes[2] == (), f"{op.name} shapes"
         return shapes[0]

@@ -13,11 +13,11 @@ _NO_KERNEL = (Op.INPUT, Op.PARAM, Op.CONST, Op.RESHAPE)
 def generated_size(g: Graph, pos: Pos) -> list[SpecError]:
     """Errors (at `pos`, or at a conv2d) where the WGSL of the forward pass and, with a loss, the training step
     would exceed MAX_WGSL_BYTES: about WGSL_PER_KERNEL bytes per kernel (one per computed node, one per 6 sources
-    of a concat, a slice per concat source or two per other node's gradient) and WGSL_PER_PHASE per stride phase
+    of a concat or stack, a slice per concat or stack source or two per other node's gradient) and WGSL_PER_PHASE per stride phase
     of a trained conv2d's input gradient (min(stride, size) per axis, lower_backward_conv.conv_dx_phases;
     each conv2d also at most MAX_PHASES). Only the nodes the outputs and loss need count: lowering drops the rest."""
     needed = reachable(g, [*g.outputs.values(), *([] if g.loss is None else [g.loss])])
-    kernels = sum(-(-len(n.srcs) // 6) if n.op is Op.CONCAT else 1 for n in (g.nodes[i] for i in needed)
+    kernels = sum(-(-len(n.srcs) // 6) if n.op in (Op.CONCAT, Op.STACK) else 1 for n in (g.nodes[i] for i in needed)
                   if n.op not in _NO_KERNEL)
     errors: list[SpecError] = []
     phases = 0
@@ -43,7 +43,7 @@ def _training_kernels(g: Graph, errors: list[SpecError]) -> tuple[int, int]:
         n = g.nodes[i]
         if not from_param[i] or n.op in (Op.PARAM, Op.RESHAPE):
             continue
-        kernels += len(n.srcs) if n.op is Op.CONCAT else 2
+        kernels += len(n.srcs) if n.op in (Op.CONCAT, Op.STACK) else 2
         if n.op is Op.CONV2D and from_param[n.srcs[0]] and n.pos is not None:
             (sh, sw), x = n.arg["stride"], g.nodes[n.srcs[0]].shape
             count = min(sh, x[1]) * min(sw, x[2])

@@ -47,6 +47,7 @@ from .program import (
     ParamSlot,
     Program,
     Slot,
+    embedding_ids,
 )
 from .summary import node_flops
 
@@ -309,7 +310,8 @@ def lower(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS, arena_chunk: in
                    inputs={name: slots[i] for name, i in g.inputs.items()},
                    outputs={name: slots[i] for name, i in outputs.items()},
                    params=params, batch=g.batch, buffer_data={CONSTS: consts} if consts else {},
-                   requires=requires, optional_outputs=optional, activation_elements=activations)
+                   requires=requires, optional_outputs=optional, activation_elements=activations,
+                   ids=embedding_ids(g))
 
 
 def lower_nodes(ctx: Ctx, needed: list[int]) -> list[Kernel]:
@@ -439,5 +441,6 @@ from . import (
     lower_backward,  # noqa: F401  (registers the backward rules)
     lower_backward_conv,  # noqa: F401  (registers the conv, depthwise and dense gradients)
     lower_forward,  # noqa: F401  (registers the forward rules)
+    lower_seq,  # noqa: F401  (registers slice, its gradient and stack)
 )
 from .lower_train import lower_train  # noqa: F401  (the training step: forward, backward, Adam)

@@ -53,6 +53,7 @@ from .program import (
     Kernel,
     Program,
     Slot,
+    embedding_ids,
 )
 
 ADAM_DEFAULTS = {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-7}
@@ -128,7 +129,7 @@ def lower_train(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS, arena_chu
                    outputs={name: ctx.slots[i] for name, i in outputs.items()},
                    params=params, batch=g.batch, buffer_data={CONSTS: consts} if consts else {},
                    requires=requires, optional_outputs=optional, activation_elements=activations,
-                   phases=phases, optimizer=optimizer)
+                   phases=phases, optimizer=optimizer, ids=embedding_ids(g))
 
 
 def own_gradient_nodes(g: Graph, grads: dict[str, int], forward_nodes: int) -> dict[str, int]:

@@ -226,6 +226,42 @@ def _avg_pool_grad(n: Node, dy: Array) -> Array:
     return _crop(dxp, n.arg["pad"], n.shape)
 
 
+def _lstm_cell(z: Array, c_prev: Array | None = None) -> tuple[Array, ...]:
+    """h, c and the activated gates i, f, g, o of one LSTM step (Keras' gate order)."""
+    u = z.shape[1] // 4
+    i, f, o = (_sigmoid(z[:, k * u:(k + 1) * u]) for k in (0, 1, 3))
+    g = np.tanh(z[:, 2 * u:3 * u])
+    c = i * g if c_prev is None else f * c_prev + i * g
+    return o * np.tanh(c), c, i, f, g, o
+
+
+def _lstm_cell_grad(n: Node, z: Array, *rest: Array) -> Array:
+    *c_prev, dout = rest
+    h, c, i, f, g, o = _lstm_cell(z, *c_prev)
+    u = h.shape[1]
+    dh, dc_out = dout[:, :u], dout[:, u:]
+    tc = np.tanh(c)
+    dc = dc_out + dh * o * (1 - tc * tc)
+    dzf = dc * c_prev[0] * f * (1 - f) if c_prev else np.zeros_like(f)
+    parts = [dc * g * i * (1 - i), dzf, dc * i * (1 - g * g), dh * tc * o * (1 - o)]
+    return np.concatenate(parts + ([dc * f] if c_prev else []), axis=1)
+
+
+def _embedding_dw(n: Node, ids: Array, dy: Array) -> Array:
+    out = np.zeros(n.shape, dy.dtype)
+    np.add.at(out, ids.astype(np.int64).ravel(), dy.reshape(-1, n.shape[1]))
+    return out
+
+
+def _slice_grad(n: Node, dy: Array) -> Array:
+    out = np.zeros(n.shape, dy.dtype)
+    axis, start = n.arg["axis"], n.arg["start"]
+    index = [slice(None)] * dy.ndim
+    index[axis] = slice(start, start + dy.shape[axis])
+    out[tuple(index)] = dy
+    return out
+
+
 def _softmax_ce_grad(n: Node, logits: Array, labels: Array, dl: Array) -> Array:
     p = _softmax(logits) * labels.sum(axis=-1, keepdims=True)
     return (p - labels) * dl / logits.shape[0]
@@ -240,6 +276,8 @@ EVAL: dict[Op, Callable[..., Array]] = {
     Op.MUL: lambda n, a, b: a * b,
     Op.DIV: lambda n, a, b: a / b,
     Op.CONCAT: lambda n, *xs: np.concatenate(xs, axis=-1),
+    Op.SLICE: lambda n, x: np.take(x, np.arange(n.arg["start"], n.arg["stop"]), axis=n.arg["axis"]),
+    Op.STACK: lambda n, *xs: np.stack(xs, axis=n.arg["axis"]),
     Op.RELU: lambda n, x: np.maximum(x, 0),
     Op.RELU6: lambda n, x: np.clip(x, 0, 6),
     Op.LEAKY_RELU: lambda n, x: _leaky_relu(x, n.arg["alpha"]),
@@ -255,6 +293,9 @@ EVAL: dict[Op, Callable[..., Array]] = {
     Op.GLOBAL_AVG_POOL: lambda n, x: x.mean(axis=(1, 2)),
     Op.RESHAPE: lambda n, x: x.reshape(n.shape),
     Op.SUM: lambda n, x: x.sum(),
+    Op.EMBEDDING: lambda n, ids, table: table[ids.astype(np.int64)],
+    Op.LSTM_CELL: lambda n, z, *c: np.concatenate(_lstm_cell(z, *c)[:2], axis=1),
+    Op.SUM_AXES: lambda n, x: x.sum(axis=tuple(n.arg["axes"]), keepdims=True),
     Op.MEAN: lambda n, x: x.mean(),
     Op.MSE: lambda n, a, b: ((a - b) ** 2).mean(),
     Op.SOFTMAX_CE: _softmax_ce,
@@ -273,6 +314,9 @@ EVAL: dict[Op, Callable[..., Array]] = {
     Op.MAX_POOL_GRAD: _max_pool_grad,
     Op.AVG_POOL_GRAD: _avg_pool_grad,
     Op.SLICE_LAST: lambda n, x: x[..., n.arg["start"]:n.arg["stop"]],
+    Op.SLICE_GRAD: _slice_grad,
+    Op.EMBEDDING_DW: _embedding_dw,
+    Op.LSTM_CELL_GRAD: _lstm_cell_grad,
     Op.MSE_GRAD: lambda n, a, b, dl: 2 * (a - b) * dl / a.size,
     Op.SOFTMAX_CE_GRAD: _softmax_ce_grad,
     Op.SIGMOID_CE_GRAD: lambda n, x, z, dl: (_sigmoid(x) - z) * dl / x.size,

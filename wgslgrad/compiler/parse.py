@@ -336,8 +336,8 @@ def _token_message(token: Token, expected: set[str], open_brackets: list[Token],
         return "expected ',' or ')', got '=' (a keyword argument needs a plain name before '=')"
     if "_INDENT" in expected:
         return f"expected an indented block, got {got}"
-    if kind == "COLON" and "RSQB" in expected:
-        return "slices are not supported; index with a single number"
+    if kind == "RSQB" and "COLON" in expected and expected & _EXPR_START:
+        return "expected an index or a slice inside '[]', got ']'"
     for name, what in (("COLON", "':'"), ("ELSE", "'else'"), ("IN", "'in'")):
         if name in expected:
             return f"expected {what}, got {got}"
@@ -583,6 +583,20 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
 
     def subscript(self, meta: Any, c: list[Any]) -> ast.Subscript:
         return ast.Subscript(c[0], c[1], self._pos(meta))
+
+    def subscripts(self, meta: Any, c: list[Any]) -> ast.Expr:
+        """One item is the index itself; several (x[:, 3]) are a tuple of them."""
+        return c[0] if len(c) == 1 else ast.TupleExpr(tuple(c), self._pos(meta))
+
+    def slice(self, meta: Any, c: list[Any]) -> ast.Slice:
+        parts: list[Any] = [None]
+        for x in c:
+            if isinstance(x, Token) and x.value == ":":
+                parts.append(None)
+            else:
+                parts[-1] = x
+        lower, upper, step = (parts + [None])[:3]
+        return ast.Slice(lower, upper, step, self._pos(meta))
 
     def name(self, meta: Any, c: list[Any]) -> ast.Name:
         return ast.Name(str(c[0]), self._pos(meta))

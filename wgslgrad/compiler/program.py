@@ -29,6 +29,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .ir import Graph, Op
+
 # Buffer names. Inputs get one buffer each, named INPUT_PREFIX + input name.
 PARAMS = "params"
 ARENA = "arena"
@@ -95,6 +97,17 @@ class Kernel:
     serves: list[str] = field(default_factory=list)  # the outputs that need this kernel
 
 
+def embedding_ids(g: Graph) -> dict[str, int]:
+    """The inputs that feed an embedding -> the smallest vocabulary they index (ids must lie below it)."""
+    names = {i: name for name, i in g.inputs.items()}
+    out: dict[str, int] = {}
+    for n in g.nodes:
+        if n.op is Op.EMBEDDING and n.srcs[0] in names:
+            name, vocab = names[n.srcs[0]], g.nodes[n.srcs[1]].shape[0]
+            out[name] = min(out.get(name, vocab), vocab)
+    return out
+
+
 @dataclass
 class Program:
     """Buffers, kernels in dispatch order, and where inputs, outputs and parameters live."""
@@ -110,6 +123,7 @@ class Program:
     activation_elements: int = 0                 # sum of all activation sizes (aligned), before arena reuse
     phases: dict[str, list[int]] = field(default_factory=dict)   # training only: forward/backward/optimizer
     optimizer: dict[str, Any] = field(default_factory=dict)      # training only: Adam's settings
+    ids: dict[str, int] = field(default_factory=dict)   # inputs holding embedding ids -> their vocabulary size
 
     def to_json(self, indent: int | None = 1) -> str:
         return json.dumps(asdict(self), indent=indent)
@@ -126,7 +140,7 @@ class Program:
             params={k: ParamSlot(**{**v, "shape": tuple(v["shape"])}) for k, v in d["params"].items()},
             batch=d["batch"], buffer_data=d["buffer_data"], requires=d["requires"],
             optional_outputs=d["optional_outputs"], activation_elements=d["activation_elements"],
-            phases=d.get("phases", {}), optimizer=d.get("optimizer", {}))
+            phases=d.get("phases", {}), optimizer=d.get("optimizer", {}), ids=d.get("ids", {}))
 
     @property
     def trainable_elements(self) -> int:

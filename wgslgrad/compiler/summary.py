@@ -27,10 +27,12 @@ def node_flops(g: Graph, n: Node) -> int:
     if n.op in POOLS:
         kh, kw = n.arg["size"]
         return n.size * kh * kw
-    if n.op in REDUCE or n.op in LOSSES or n.op in (Op.GLOBAL_AVG_POOL, Op.SOFTMAX):
+    if n.op in REDUCE or n.op in LOSSES or n.op in (Op.GLOBAL_AVG_POOL, Op.SOFTMAX, Op.SUM_AXES):
         return sum(g.nodes[s].size for s in n.srcs) * (3 if n.op in LOSSES or n.op is Op.SOFTMAX else 1)
     if n.op in ELEMENTWISE:
         return n.size
+    if n.op is Op.LSTM_CELL:   # per unit: three sigmoids, two tanh, three multiplies and an add, each one
+        return 5 * n.size     # (n.size is two per unit: h and c)
     return _backward_flops(g, n)
 
 
@@ -50,6 +52,8 @@ def _backward_flops(g: Graph, n: Node) -> int:
     if n.op in (Op.MAX_POOL_GRAD, Op.AVG_POOL_GRAD):
         kh, kw = n.arg["size"]
         return src[-1].size * kh * kw
+    if n.op is Op.EMBEDDING_DW:                         # every table entry scans every id
+        return n.size * src[0].size
     if n.op in BACKWARD:
         return sum(s.size for s in src)
     return 0

@@ -7,9 +7,11 @@ from pathlib import Path
 import numpy as np
 
 from ..compiler.ir import Graph, fmt_shape
+from ..compiler.program import embedding_ids
 from .npz import DataError, as_float32, read_npz
 
-__all__ = ["DataError", "batches", "check_arrays", "load_npz", "num_samples", "shape_error", "split", "take"]
+__all__ = ["DataError", "bad_ids", "batches", "check_arrays", "load_npz", "num_samples", "random_inputs",
+           "shape_error", "split", "take"]
 
 
 def load_npz(path: str | Path, graph: Graph, notes: list[str] | None = None) -> dict[str, np.ndarray]:
@@ -39,6 +41,10 @@ def check_arrays(arrays: dict[str, np.ndarray], graph: Graph, where: str = "data
             first = int(np.argwhere(bad)[0][0])
             raise DataError(f"{where}: array '{name}' holds {int(bad.sum()):,} NaN or Inf values (the first in "
                             f"sample {first})")
+    for name, vocab in embedding_ids(graph).items():
+        bad = bad_ids(out[name], vocab)
+        if bad:
+            raise DataError(f"{where}: array '{name}' {bad}")
     if not n:
         raise DataError(f"{where}: no samples")
     return out
@@ -58,6 +64,25 @@ def shape_error(where: str, name: str, a: np.ndarray, want: tuple[int, ...]) -> 
     elif a.shape[1:] + (1,) == want and a.ndim >= 1:
         message += f": one channel? add the last axis: x[..., None] (shape {fmt_shape((*a.shape, 1))})"
     return DataError(message)
+
+
+def random_inputs(graph: Graph, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """One batch of stand-in inputs, float32: standard normal, except embedding ids (whole numbers below the
+    vocabulary size)."""
+    ids = embedding_ids(graph)
+    return {name: (rng.integers(0, ids[name], graph.nodes[i].shape) if name in ids
+                   else rng.standard_normal(graph.nodes[i].shape)).astype(np.float32)
+            for name, i in graph.inputs.items()}
+
+
+def bad_ids(arr: np.ndarray, vocab: int) -> str | None:
+    """What is wrong with embedding ids `arr` (floats that must be whole numbers in [0, vocab)), naming the
+    first bad one, or None: the kernel would clamp such an id, a silently wrong row."""
+    bad = ~((arr == np.round(arr)) & (arr >= 0) & (arr < vocab))
+    if not bad.any():
+        return None
+    at = tuple(int(k) for k in np.argwhere(bad)[0])
+    return f"holds {float(arr[at])!r} at {list(at)}: embedding ids must be whole numbers in [0, {vocab})"
 
 
 def take(arrays: dict[str, np.ndarray], index: np.ndarray) -> dict[str, np.ndarray]:

@@ -14,6 +14,7 @@ import wgpu
 
 from ..compiler.ir import fmt_shape
 from ..compiler.program import ARENA, READ, READ_WRITE, UNIFORM, Program, Slot
+from .data import bad_ids
 from .device import get_device
 from .init import init_params
 
@@ -117,6 +118,9 @@ class Session:
             if arr.shape != tuple(slot.shape):
                 raise ValueError(f"input {name} has shape {fmt_shape(arr.shape)} but the program expects "
                                  f"{fmt_shape(tuple(slot.shape))} (batch {self.program.batch} first)")
+            bad = bad_ids(arr, self.program.ids[name]) if name in self.program.ids else None
+            if bad:
+                raise ValueError(f"input {name} {bad}")
             out[name] = arr
         return out
 
@@ -218,3 +222,4 @@ class Session:
             "pipeline_seconds": self.pipeline_seconds,
             "runs": self.runs,
         }
+

@@ -65,7 +65,9 @@ def export_graph(graph: Graph) -> dict[str, Any]:
             "outputs": dict(graph.outputs), "loss": graph.loss, "batch": graph.batch, "adam": _adam(graph)}
 
 
-_FORWARD = {op for op in Op if op.value <= Op.SIGMOID_CE.value}
+# the forward ops the peer's JavaScript implements (not yet the sequence ops: slice, stack, embedding, lstm_cell, sum_axes)
+_FORWARD = {op for op in Op if op.value <= Op.SIGMOID_CE.value} - {Op.SLICE, Op.STACK, Op.EMBEDDING, Op.LSTM_CELL,
+                                                                    Op.SUM_AXES}
 
 
 def write_model(directory: Path, graph: Graph, params: Mapping[str, np.ndarray],
