@@ -8,8 +8,8 @@
 #
 # For a machine that cannot reach PyPI or lacks a Vulkan loader: wheels in .whl/ (wgpu, cffi, pycparser,
 # rendercanvas, lark for its Python) are installed into a private folder when wgpu is missing, and loader
-# packages in .gl/ (libvulkan1 ...) are unpacked when ldconfig knows no libvulkan. Both folders are ignored
-# by git; BENCHMARKS.md says how to fill them.
+# packages in .gl/ (libvulkan1 and libglvnd's, which NVIDIA's ICD loads through) are unpacked when ldconfig
+# knows no libvulkan. Both folders are ignored by git; BENCHMARKS.md says how to fill them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-runs/gpu_bench}"
