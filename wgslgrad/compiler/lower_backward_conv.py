@@ -260,10 +260,8 @@ def lower_depthwise_dw(ctx: Ctx, i: int) -> list[Kernel]:
     _, ho, wo, cm = g.nodes[node.srcs[1]].shape
     kh, kw, _, mult = node.shape
     (sh, sw), (pt, _, pl, _) = node.arg["stride"], node.arg["pad"]
-    # tap (ky, kx): x is (ky*W + kx)*C elements after tap (0, 0); dw[ky, kx] starts (ky*kw + kx)*CM into dw
-    unroll = kh * kw <= UNROLL_TAPS    # else the template loops over the taps, one tree each
-    taps = [{"ky": ky, "kx": kx, "dx": (ky * w + kx) * ch, "dw": (ky * kw + kx) * cm}
-            for ky in range(kh) for kx in range(kw)] if unroll else []
+    # up to 5x5 taps, each thread sums them all at once in a private array; past that, one tap at a time
+    unroll = kh * kw <= UNROLL_TAPS
     kb = ctx.builder()
     x, dy = kb.read(node.srcs[0]), kb.read(node.srcs[1])
     split_ = plan["chunks"] > 1
@@ -271,7 +269,7 @@ def lower_depthwise_dw(ctx: Ctx, i: int) -> list[Kernel]:
     groups = plan["ctiles"] * plan["chunks"]
     wg = ctx.grid(groups)
     first = kb.kernel(name(ctx, i, "_partial" if split_ else ""), "depthwise_dw.wgsl", wg, [i],
-                      comment=comment(ctx, i), x=x, dy=dy, dst=dst, unroll=unroll, taps=taps, kh=kh, kw=kw, h=h, w=w, ch=ch, cm=cm, ho=ho,
+                      comment=comment(ctx, i), x=x, dy=dy, dst=dst, unroll=unroll, kh=kh, kw=kw, h=h, w=w, ch=ch, cm=cm, ho=ho,
                       wo=wo, mult=mult, sh=sh, sw=sw, pt=pt, pl=pl, outs=node.size, groups=groups, gx=wg[0],
                       halves=halves(plan["hy"]), **plan)
     return [first, _reduce_partials(ctx, i, plan["chunks"])] if split_ else [first]

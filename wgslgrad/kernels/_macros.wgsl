@@ -129,34 +129,37 @@ const NONE: u32 = 0xffffffffu;
         }
 {%- endmacro %}
 
-{# The caller's block once per accumulator, with `m`, `n` (its output row and column) and `r` (its value). #}
+{# The caller's block for each accumulator, with `m`, `n` (its output row and column) and `r` (its value): a loop
+   over the accumulators copied into an array, so that the block (the epilogue) is written once, not tm*tn times. #}
 {% macro each_result(tm, tn) %}
-{% for i in range(tm) %}{% for j in range(tn) %}
-    {
-        let m = m0 + ty + {{ 16 * i }}u;
-        let n = n0 + tx + {{ 16 * j }}u;
-        let r = acc{{ i }}_{{ j }};
+    var accs = array<f32, {{ tm * tn }}>({% for i in range(tm) %}{% for j in range(tn) %}acc{{ i }}_{{ j }}{{ "" if i == tm - 1 and j == tn - 1 else ", " }}{% endfor %}{% endfor %});
+    for (var q = 0u; q < {{ tm * tn }}u; q++) {
+        let m = m0 + ty + 16u * (q / {{ tn }}u);
+        let n = n0 + tx + 16u * (q % {{ tn }}u);
+        let r = accs[q];
 {{ caller() }}
     }
-{% endfor %}{% endfor %}
 {%- endmacro %}
 
 {# A tree over the lanes of workgroup memory, one step per entry of `halves` (n/2, n/4, ..., 1), a barrier
-   after each: lanes below `half` combine element `at` of each of `arrays` with the one `half * stride`
-   floats further on, by `op` ("+" or "max"). Lane 0 (element `at` of lane 0) then holds the result. #}
+   after each: lanes below `gap` combine element `at` of each of `arrays` with the one `gap * stride`
+   floats further on, by `op` ("+" or "max"). Lane 0 (element `at` of lane 0) then holds the result.
+   A loop, not unrolled: SwiftShader's compile time grows fast with the barriers in straight-line code. #}
 {% macro tree(halves, lane, at, stride=1, arrays=["part"], op="+") %}
-{% for half in halves %}
-    if ({{ lane }} < {{ half }}u) {
+{% if halves %}
+    for (var gap = {{ halves[0] }}u; gap > 0u; gap /= 2u) {
+        if ({{ lane }} < gap) {
 {% for a in arrays %}
 {% if op == "max" %}
-        {{ a }}[{{ at }}] = max({{ a }}[{{ at }}], {{ a }}[{{ at }} + {{ half * stride }}u]);
+            {{ a }}[{{ at }}] = max({{ a }}[{{ at }}], {{ a }}[{{ at }} + gap{{ " * " ~ stride ~ "u" if stride != 1 else "" }}]);
 {% else %}
-        {{ a }}[{{ at }}] += {{ a }}[{{ at }} + {{ half * stride }}u];
+            {{ a }}[{{ at }}] += {{ a }}[{{ at }} + gap{{ " * " ~ stride ~ "u" if stride != 1 else "" }}];
 {% endif %}
 {% endfor %}
+        }
+        workgroupBarrier();
     }
-    workgroupBarrier();{{ "\n" if not loop.last else "" }}
-{%- endfor %}
+{%- endif %}
 {%- endmacro %}
 
 {# The end of a producer kernel for output element `o` (`col`: its column, for the bias): v = value (+ bias),
