@@ -19,6 +19,7 @@ from typing import Any
 from .ir import Graph, Node, Op
 from .lower import SCRATCH, WORKGROUP, Ctx, Kernel, KernelBuilder, Operand, rule
 from .lower_forward import (
+    BK,
     UNROLL_TAPS,
     comment,
     elementwise_groups,
@@ -29,7 +30,6 @@ from .lower_forward import (
     pow2_at_least,
 )
 
-BK = 16                 # the tiled product's step along K
 MIN_CHUNK = 256         # a split chunk of a tiled product walks at least this much of K
 TARGET_GROUPS = 512     # split until tiles x chunks reaches about this many workgroups ...
 MAX_CHUNKS = 256        # ... with at most this many chunks

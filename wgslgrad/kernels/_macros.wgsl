@@ -129,16 +129,16 @@ const NONE: u32 = 0xffffffffu;
         }
 {%- endmacro %}
 
-{# The caller's block for each accumulator, with `m`, `n` (its output row and column) and `r` (its value): a loop
-   over the accumulators copied into an array, so that the block (the epilogue) is written once, not tm*tn times. #}
+{# The caller's block once per accumulator, with `m`, `n` (its output row and column) and `r` (its value). #}
 {% macro each_result(tm, tn) %}
-    var accs = array<f32, {{ tm * tn }}>({% for i in range(tm) %}{% for j in range(tn) %}acc{{ i }}_{{ j }}{{ "" if i == tm - 1 and j == tn - 1 else ", " }}{% endfor %}{% endfor %});
-    for (var q = 0u; q < {{ tm * tn }}u; q++) {
-        let m = m0 + ty + 16u * (q / {{ tn }}u);
-        let n = n0 + tx + 16u * (q % {{ tn }}u);
-        let r = accs[q];
+{% for i in range(tm) %}{% for j in range(tn) %}
+    {
+        let m = m0 + ty + {{ 16 * i }}u;
+        let n = n0 + tx + {{ 16 * j }}u;
+        let r = acc{{ i }}_{{ j }};
 {{ caller() }}
     }
+{% endfor %}{% endfor %}
 {%- endmacro %}
 
 {# A tree over the lanes of workgroup memory, one step per entry of `halves` (n/2, n/4, ..., 1), a barrier
