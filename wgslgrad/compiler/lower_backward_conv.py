@@ -6,7 +6,8 @@ numpy_ref.py for their reference). Importing this module registers the rules.
   CONV2D_DW     x.T (im2col) @ dy: M = kh*kw*Ci, N = Co, K = B*OH*OW, split into chunks of K
   CONV2D_DX     dy @ w.T over a transposed-conv index map, one product per stride phase (no zero taps)
   DEPTHWISE_DX  one thread per input element, the taps of its stride phase unrolled (looped past 5x5)
-  DEPTHWISE_DW  channels x lanes over output positions, a tree per tap (looped past 5x5); split into chunks
+  DEPTHWISE_DW  channels x lanes over output positions, all taps at once (one at a time past 5x5), then a tree
+                per tap, in a loop; split into chunks
 
 A split reduction writes one partial sum per chunk into scratch memory (SCRATCH), and reduce_partials.wgsl
 adds the chunks, so no thread ever walks the whole batch and image. Every size, stride, offset and pad a
