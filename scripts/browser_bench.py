@@ -26,10 +26,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from wgslgrad.compiler.frontend import load_spec  # noqa: E402
-from wgslgrad.compiler.lower import lower, lower_train  # noqa: E402
-from wgslgrad.export.bundle import write_bundle  # noqa: E402
-from wgslgrad.runtime.init import init_params  # noqa: E402
+from wgslgrad.compiler.frontend import load_spec
+from wgslgrad.compiler.lower import lower, lower_train
+from wgslgrad.export.bundle import write_bundle
+from wgslgrad.runtime.init import init_params
 
 EXAMPLES = ["landmark68", "landmark68_tiny", "tiny_face_detector", "digits", "face_feature_extractor",
             "digits_backbone", "digits_head"]
@@ -58,7 +58,7 @@ def chromium(root: Path, port: int, query: str, timeout_s: float) -> dict | None
     out = root / "result.json"
     run = subprocess.run(["node", "run_chromium.mjs", str(out), str(int(timeout_s * 1000)),
                           f"http://127.0.0.1:{port}/bench.html?{query}"], cwd=JS_DIR, capture_output=True,
-                         text=True)
+                         text=True, check=False)
     if run.returncode != 0:
         if "Timeout" in run.stderr or "timeout" in run.stderr:
             return None
@@ -105,15 +105,16 @@ def main() -> int:
               "|---|---:|---:|---:|---:|"]
     for name in ("infer", "train"):
         r = ready[name]
-        s = ("> %.0f" % args.budget) if r is None else "%.1f" % ((r["trainMs"] if name == "train" else r["inferMs"]) / 1000)
+        ms = None if r is None else r["trainMs"] if name == "train" else r["inferMs"]
+        s = f"> {args.budget:.0f}" if ms is None else f"{ms / 1000:.1f}"
         n = "" if r is None else r["stats"].get("trainPipelines" if name == "train" else "pipelines", "")
         lines.append(f"| {'inference' if name == 'infer' else 'training (createModel + prepareTraining)'} | {s} "
                      f"| {n} | {sizes[name] / 1000:.0f} | {raw[name] / 1000:.0f} |")
     times = (timed or {}).get("times", [])
     rows = sorted(zip(times, (k["name"] for k in ks)), reverse=True)
-    lines += ["", f"Distinct kernels of all examples: {len(ks)}, compiled alone: {len(times)} in "
-              f"{sum(times) / 1000:.1f} s (median {statistics.median(times) if times else 0:.0f} ms). Slowest ten:",
-              "", "| kernel | ms |", "|---|---:|"]
+    summary = (f"Distinct kernels of all examples: {len(ks)}, compiled alone: {len(times)} in "
+               f"{sum(times) / 1000:.1f} s (median {statistics.median(times) if times else 0:.0f} ms). Slowest ten:")
+    lines += ["", summary, "", "| kernel | ms |", "|---|---:|"]
     lines += [f"| {n} | {t:.0f} |" for t, n in rows[:10]]
     text = "\n".join(lines) + "\n"
     print(text)
