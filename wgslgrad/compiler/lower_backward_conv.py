@@ -6,7 +6,8 @@ numpy_ref.py for their reference). Importing this module registers the rules.
   CONV2D_DW     x.T (im2col) @ dy: M = kh*kw*Ci, N = Co, K = B*OH*OW, split into chunks of K
   CONV2D_DX     dy @ w.T over a transposed-conv index map, one product per stride phase (no zero taps)
   DEPTHWISE_DX  one thread per input element, the taps of its stride phase unrolled (looped past 5x5)
-  DEPTHWISE_DW  channels x lanes over output positions, a tree per tap (looped past 5x5); split into chunks
+  DEPTHWISE_DW  channels x lanes over output positions, all taps at once (one at a time past 5x5), then a tree
+                per tap, in a loop; split into chunks
 
 A split reduction writes one partial sum per chunk into scratch memory (SCRATCH), and reduce_partials.wgsl
 adds the chunks, so no thread ever walks the whole batch and image. Every size, stride, offset and pad a
@@ -19,6 +20,7 @@ from typing import Any
 from .ir import Graph, Node, Op
 from .lower import SCRATCH, WORKGROUP, Ctx, Kernel, KernelBuilder, Operand, rule
 from .lower_forward import (
+    BK,
     UNROLL_TAPS,
     comment,
     elementwise_groups,
@@ -29,7 +31,6 @@ from .lower_forward import (
     pow2_at_least,
 )
 
-BK = 16                 # the tiled product's step along K
 MIN_CHUNK = 256         # a split chunk of a tiled product walks at least this much of K
 TARGET_GROUPS = 512     # split until tiles x chunks reaches about this many workgroups ...
 MAX_CHUNKS = 256        # ... with at most this many chunks
@@ -260,10 +261,8 @@ def lower_depthwise_dw(ctx: Ctx, i: int) -> list[Kernel]:
     _, ho, wo, cm = g.nodes[node.srcs[1]].shape
     kh, kw, _, mult = node.shape
     (sh, sw), (pt, _, pl, _) = node.arg["stride"], node.arg["pad"]
-    # tap (ky, kx): x is (ky*W + kx)*C elements after tap (0, 0); dw[ky, kx] starts (ky*kw + kx)*CM into dw
-    unroll = kh * kw <= UNROLL_TAPS    # else the template loops over the taps, one tree each
-    taps = [{"ky": ky, "kx": kx, "dx": (ky * w + kx) * ch, "dw": (ky * kw + kx) * cm}
-            for ky in range(kh) for kx in range(kw)] if unroll else []
+    # up to 5x5 taps, each thread sums them all at once in a private array; past that, one tap at a time
+    unroll = kh * kw <= UNROLL_TAPS
     kb = ctx.builder()
     x, dy = kb.read(node.srcs[0]), kb.read(node.srcs[1])
     split_ = plan["chunks"] > 1
@@ -271,7 +270,7 @@ def lower_depthwise_dw(ctx: Ctx, i: int) -> list[Kernel]:
     groups = plan["ctiles"] * plan["chunks"]
     wg = ctx.grid(groups)
     first = kb.kernel(name(ctx, i, "_partial" if split_ else ""), "depthwise_dw.wgsl", wg, [i],
-                      comment=comment(ctx, i), x=x, dy=dy, dst=dst, unroll=unroll, taps=taps, kh=kh, kw=kw, h=h, w=w, ch=ch, cm=cm, ho=ho,
+                      comment=comment(ctx, i), x=x, dy=dy, dst=dst, unroll=unroll, kh=kh, kw=kw, h=h, w=w, ch=ch, cm=cm, ho=ho,
                       wo=wo, mult=mult, sh=sh, sw=sw, pt=pt, pl=pl, outs=node.size, groups=groups, gx=wg[0],
                       halves=halves(plan["hy"]), **plan)
     return [first, _reduce_partials(ctx, i, plan["chunks"])] if split_ else [first]

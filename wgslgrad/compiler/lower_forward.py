@@ -10,6 +10,9 @@ from .ir import BINARY, UNARY, Graph, Node, Op
 from .lower import SCRATCH, WORKGROUP, Ctx, Kernel, KernelBuilder, f32, rule
 
 UNROLL_TAPS = 25   # depthwise kernels unroll up to this many taps (5x5), and loop over larger windows
+# The tiled products' step along K. Its tiles (BK x (64+1) floats each) are most of a kernel's workgroup memory,
+# and SwiftShader's compile time grows with that (about 0.6 ms a float): 16 took 2-5 s a kernel.
+BK = 8
 
 # Elementwise bodies over `v` (unary) or `va`, `vb` (binary); backward and fused kernels reuse them.
 # A NaN passes through every one of them, as in the float64 reference (max, min and clamp may drop a NaN:
@@ -181,7 +184,7 @@ def lower_matmul(ctx: Ctx, i: int) -> list[Kernel]:
         wg, gx = elementwise_groups(ctx, m * n)
         return [kb.kernel(name(ctx, i), "dense_rows.wgsl", wg, nodes, comment=fused_comment(ctx, nodes), x=x, wt=wt,
                           bias=bias, epilogue=finish, m=m, n=n, k=k, wg=WORKGROUP, gx=gx)]
-    bm, bn, bk = pow2_at_least(m, 16, 64), pow2_at_least(n, 16, 64), 16
+    bm, bn, bk = pow2_at_least(m, 16, 64), pow2_at_least(n, 16, 64), BK
     tiles_n = -(-n // bn)
     tiles = -(-m // bm) * tiles_n
     wg = ctx.grid(tiles)

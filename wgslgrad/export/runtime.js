@@ -15,6 +15,7 @@ const RING = 8;             // loss staging buffers kept for reuse; more are mad
 // (the `webgpu` package) takes about twice as long for them as for createComputePipeline (measured on
 // SwiftShader: 19 pipelines in 5.2 s against 2.4 s), so Node makes them synchronously.
 const ASYNC_PIPELINES = !globalThis.process?.versions?.node;
+const DEVICE_CACHE = new WeakMap();   // device -> its shader modules, layouts and pipelines (promises)
 const now = () => (globalThis.performance ?? Date).now();
 const product = (shape) => shape.reduce((a, b) => a * b, 1);
 
@@ -29,6 +30,16 @@ export async function requestDevice(gpu = globalThis.navigator?.gpu) {
   if (!adapter) throw new Error('WebGPU found no adapter');
   const { maxStorageBufferBindingSize, maxBufferSize } = adapter.limits;
   return adapter.requestDevice({ requiredLimits: { maxStorageBufferBindingSize, maxBufferSize } });
+}
+
+/** A bundle's shaders from their skeletons (WGSL with each number a '#') and, per shader, [its skeleton,
+ *  its numbers joined by ','] (export/bundle.py). */
+export function shaderTexts(skeletons, table) {
+  return table.map(([s, numbers]) => {
+    const n = numbers.split(',');
+    let i = 0;
+    return skeletons[s].replace(/#/g, () => n[i++]);
+  });
 }
 
 // --------------------------------------------------------------------------------------------- Runner
@@ -70,7 +81,10 @@ class Runner {
     const t0 = now();
     const { device } = this;
     device.pushErrorScope('validation');   // a bad shader or layout would otherwise only log a warning
-    const modules = new Map(), layouts = new Map(), pipelines = new Map();
+    // per device, so that the training Program reuses what the inference one made (most of its forward)
+    if (!DEVICE_CACHE.has(device)) DEVICE_CACHE.set(device, { modules: new Map(), layouts: new Map(), pipelines: new Map() });
+    const { modules, layouts, pipelines } = DEVICE_CACHE.get(device);
+    const mine = new Set();
     const kernels = this.program.kernels.map((k) => {
       const access = k.bindings.map((b) => b.access).join(',');
       if (!layouts.has(access)) {
@@ -89,14 +103,18 @@ class Runner {
       }
       const bindGroup = device.createBindGroup({ layout: bgl, entries: k.bindings.map((b, j) => (
         { binding: j, resource: { buffer: this.buffers[b.buffer] } })) });
+      mine.add(key);
       return { key, bindGroup, workgroups: k.workgroups };
     });
     let made;
     try {
-      made = new Map(await Promise.all([...pipelines].map(async ([key, p]) => [key, await p])));
+      made = new Map(await Promise.all([...mine].map(async (key) => [key, await pipelines.get(key)])));
     } finally {
       const error = await device.popErrorScope();
-      if (error) throw new Error(`building the pipelines failed: ${error.message}`);
+      if (error) {
+        DEVICE_CACHE.delete(device);   // a failed pipeline is not kept for the next Program
+        throw new Error(`building the pipelines failed: ${error.message}`);
+      }
     }
     this.dispatches = kernels.map((k) => [made.get(k.key), k.bindGroup, k.workgroups]);
     this.pipelineCount = made.size;

@@ -142,21 +142,24 @@ const NONE: u32 = 0xffffffffu;
 {%- endmacro %}
 
 {# A tree over the lanes of workgroup memory, one step per entry of `halves` (n/2, n/4, ..., 1), a barrier
-   after each: lanes below `half` combine element `at` of each of `arrays` with the one `half * stride`
-   floats further on, by `op` ("+" or "max"). Lane 0 (element `at` of lane 0) then holds the result. #}
+   after each: lanes below `gap` combine element `at` of each of `arrays` with the one `gap * stride`
+   floats further on, by `op` ("+" or "max"). Lane 0 (element `at` of lane 0) then holds the result.
+   A loop, not unrolled: SwiftShader's compile time grows fast with the barriers in straight-line code. #}
 {% macro tree(halves, lane, at, stride=1, arrays=["part"], op="+") %}
-{% for half in halves %}
-    if ({{ lane }} < {{ half }}u) {
+{% if halves %}
+    for (var gap = {{ halves[0] }}u; gap > 0u; gap /= 2u) {
+        if ({{ lane }} < gap) {
 {% for a in arrays %}
 {% if op == "max" %}
-        {{ a }}[{{ at }}] = max({{ a }}[{{ at }}], {{ a }}[{{ at }} + {{ half * stride }}u]);
+            {{ a }}[{{ at }}] = max({{ a }}[{{ at }}], {{ a }}[{{ at }} + gap{{ " * " ~ stride ~ "u" if stride != 1 else "" }}]);
 {% else %}
-        {{ a }}[{{ at }}] += {{ a }}[{{ at }} + {{ half * stride }}u];
+            {{ a }}[{{ at }}] += {{ a }}[{{ at }} + gap{{ " * " ~ stride ~ "u" if stride != 1 else "" }}];
 {% endif %}
 {% endfor %}
+        }
+        workgroupBarrier();
     }
-    workgroupBarrier();{{ "\n" if not loop.last else "" }}
-{%- endfor %}
+{%- endif %}
 {%- endmacro %}
 
 {# The end of a producer kernel for output element `o` (`col`: its column, for the bias): v = value (+ bias),

@@ -3,8 +3,8 @@
 // dw[ky, kx, c, m] = sum over p = (b, oy, ox) of x[b, oy*{{ sh }} + ky - {{ pt }}, ox*{{ sw }} + kx - {{ pl }}, c] * dy[b, oy, ox, c*{{ mult }} + m].
 // A workgroup takes {{ cx }} output channels o = c*{{ mult }} + m (contiguous in dy) x {{ hy }} lanes over the positions of
 {% if unroll %}
-// its chunk of {{ pc }} ({{ chunks }} chunk(s) of {{ p }}); each thread keeps all {{ taps | length }} taps in registers, then
-// each tap is summed over the lanes by a tree in workgroup memory into dst[chunk, ky, kx, o].
+// its chunk of {{ pc }} ({{ chunks }} chunk(s) of {{ p }}); each thread sums all {{ kh * kw }} taps over its positions at once
+// (a private array), then each tap is summed over the lanes by a tree in workgroup memory into dst[chunk, ky, kx, o].
 {% else %}
 // its chunk of {{ pc }} ({{ chunks }} chunk(s) of {{ p }}); a loop over the {{ kh }}x{{ kw }} taps (too many to keep in registers):
 // each thread sums one tap over its positions, then a tree in workgroup memory sums the lanes into dst[chunk, ky, kx, o].
@@ -53,9 +53,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     }
 }
 {% else %}
-{% for t in taps %}
-    var acc{{ loop.index0 }} = 0.0;
-{% endfor %}
+    var acc: array<f32, {{ kh * kw }}>;   // tap t = ky*{{ kw }} + kx, zero-initialised
     if (live) {
         for (var p = chunk * {{ pc }}u + lid3.y; p < p_end; p += {{ hy }}u) {
             let ox = p % {{ wo }}u;
@@ -64,23 +62,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
             let d = {{ dy.var }}[{{ dy.off }}u + p * {{ cm }}u + o];
             let iy0 = i32(oy * {{ sh }}u) - {{ pt }};
             let ix0 = i32(ox * {{ sw }}u) - {{ pl }};
-            // x index of tap (0, 0), possibly outside the image; each tap adds its own offset
+            // x index of tap (0, 0), possibly outside the image
             let base = i32({{ x.off }}u + b * {{ h * w * ch }}u + c) + (iy0 * {{ w }} + ix0) * {{ ch }};
-{% for t in taps %}
-            if (iy0 >= {{ -t.ky }} && iy0 < {{ h - t.ky }} && ix0 >= {{ -t.kx }} && ix0 < {{ w - t.kx }}) {
-                acc{{ loop.index0 }} = fma({{ x.var }}[u32(base + {{ t.dx }})], d, acc{{ loop.index0 }});
+            // a loop of constant length (a compiler may unroll it), each tap tested against the image
+            for (var t = 0; t < {{ kh * kw }}; t++) {
+                let ky = t / {{ kw }};
+                let kx = t % {{ kw }};
+                if (iy0 >= -ky && iy0 < {{ h }} - ky && ix0 >= -kx && ix0 < {{ w }} - kx) {
+                    acc[t] = fma({{ x.var }}[u32(base + (ky * {{ w }} + kx) * {{ ch }})], d, acc[t]);
+                }
             }
-{% endfor %}
         }
     }
-{% for t in taps %}
-    part[tid] = acc{{ loop.index0 }};
-    workgroupBarrier();
+    for (var t = 0u; t < {{ kh * kw }}u; t++) {
+        part[tid] = acc[t];
+        workgroupBarrier();
 {{ tree(halves, "lid3.y", "tid", cx) }}
-    if (lid3.y == 0u && live) {
-        {{ dst.var }}[{{ dst.off }}u + chunk * {{ outs }}u + {{ t.dw }}u + o] = part[tid];
+        if (lid3.y == 0u && live) {
+            {{ dst.var }}[{{ dst.off }}u + chunk * {{ outs }}u + t * {{ cm }}u + o] = part[tid];
+        }
+        workgroupBarrier();
     }
-    workgroupBarrier();
-{% endfor %}
 }
 {% endif %}
