@@ -447,7 +447,7 @@ class Model:
 
     def needed_inputs(self) -> list[str]:
         """The Inputs the Outputs depend on (not the labels only the loss reads)."""
-        from .compiler.lower import needed_nodes
+        from .compiler.ir import needed_nodes
         need = needed_nodes(self.graph, [i for k, i in self.graph.outputs.items() if k != "loss"])
         return [k for k, i in self.graph.inputs.items() if i in need]
 

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..compiler.ir import Graph, Node, Op
+from ..compiler.ir import Graph, Node, Op, needed_nodes
 
 Arrays = Mapping[str, "np.ndarray | Tensor"]
 
@@ -67,18 +67,6 @@ def param_layouts(graph: Graph) -> dict[int, str]:
         kinds = uses.get(i, set())
         out[i] = next(iter(kinds)) if len(kinds) == 1 else "tf"
     return out
-
-
-def needed_nodes(graph: Graph, roots: list[int]) -> list[int]:
-    """Ids of the nodes that `roots` depend on, in topological order."""
-    need = [False] * len(graph.nodes)
-    for r in roots:
-        need[r] = True
-    for i in range(len(graph.nodes) - 1, -1, -1):
-        if need[i]:
-            for s in graph.nodes[i].srcs:
-                need[s] = True
-    return [i for i, k in enumerate(need) if k]
 
 
 def _pool_scale(n: Node, in_shape: tuple[int, ...]) -> np.ndarray:
@@ -142,8 +130,8 @@ class TorchModel(nn.Module):
             if v is not None:
                 self.consts[str(i)] = nn.Parameter(torch.as_tensor(np.array(v), dtype=dtype), requires_grad=False)
         outs = list(graph.outputs.values())
-        self.plan_infer = needed_nodes(graph, outs)
-        self.plan_train = needed_nodes(graph, outs + ([graph.loss] if graph.loss is not None else []))
+        self.plan_infer = sorted(needed_nodes(graph, outs))
+        self.plan_train = sorted(needed_nodes(graph, outs + ([graph.loss] if graph.loss is not None else [])))
 
     def forward(self, inputs: Mapping[str, Tensor], with_loss: bool = True
                 ) -> tuple[dict[str, Tensor], Tensor | None]:

@@ -366,3 +366,15 @@ def print_graph(g: Graph) -> str:
     if g.loss is not None:
         lines.append(f"loss = %{g.loss}")
     return "\n".join(lines) + "\n"
+
+
+def needed_nodes(g: Graph, roots: list[int]) -> set[int]:
+    """The nodes that `roots` are computed from, roots included."""
+    seen: set[int] = set()
+    stack = list(roots)
+    while stack:
+        i = stack.pop()
+        if i not in seen:
+            seen.add(i)
+            stack.extend(g.nodes[i].srcs)
+    return seen

@@ -4,7 +4,7 @@ this module checks the finished graph."""
 from __future__ import annotations
 
 from .errors import SpecError
-from .ir import Graph, Op, Pos, Shape
+from .ir import Graph, Op, Pos, Shape, needed_nodes
 from .values import MAX_PHASES, MAX_WGSL_BYTES, WGSL_PER_KERNEL, WGSL_PER_PHASE
 
 _NO_KERNEL = (Op.INPUT, Op.PARAM, Op.CONST, Op.RESHAPE)
@@ -16,7 +16,7 @@ def generated_size(g: Graph, pos: Pos) -> list[SpecError]:
     of a concat or stack, a slice per concat or stack source or two per other node's gradient) and WGSL_PER_PHASE per stride phase
     of a trained conv2d's input gradient (min(stride, size) per axis, lower_backward_conv.conv_dx_phases;
     each conv2d also at most MAX_PHASES). Only the nodes the outputs and loss need count: lowering drops the rest."""
-    needed = reachable(g, [*g.outputs.values(), *([] if g.loss is None else [g.loss])])
+    needed = needed_nodes(g, [*g.outputs.values(), *([] if g.loss is None else [g.loss])])
     kernels = sum(-(-len(n.srcs) // 6) if n.op in (Op.CONCAT, Op.STACK) else 1 for n in (g.nodes[i] for i in needed)
                   if n.op not in _NO_KERNEL)
     errors: list[SpecError] = []
@@ -39,7 +39,7 @@ def _training_kernels(g: Graph, errors: list[SpecError]) -> tuple[int, int]:
     for n in g.nodes:
         from_param.append((n.op is Op.PARAM and bool(n.arg.get("trainable", True)))
                           or any(from_param[s] for s in n.srcs))
-    for i in sorted(reachable(g, [g.loss])):  # type: ignore[list-item]
+    for i in sorted(needed_nodes(g, [g.loss])):  # type: ignore[list-item]
         n = g.nodes[i]
         if not from_param[i] or n.op in (Op.PARAM, Op.RESHAPE):
             continue
@@ -53,18 +53,6 @@ def _training_kernels(g: Graph, errors: list[SpecError]) -> tuple[int, int]:
                                                f"{shape_text(x)}) needs {count:,} stride phases, more than "
                                                f"{MAX_PHASES}: use strides of at most 16"))
     return kernels, phases
-
-
-def reachable(g: Graph, roots: list[int]) -> set[int]:
-    """The nodes that `roots` are computed from, roots included."""
-    seen: set[int] = set()
-    stack = list(roots)
-    while stack:
-        i = stack.pop()
-        if i not in seen:
-            seen.add(i)
-            stack.extend(g.nodes[i].srcs)
-    return seen
 
 
 def shape_text(shape: Shape) -> str:

@@ -33,7 +33,7 @@ from typing import Any
 import jinja2
 
 from . import fuse, memory
-from .ir import LEAVES, Graph, Node, Op, fmt_shape, verify
+from .ir import LEAVES, Graph, Node, Op, fmt_shape, needed_nodes, verify
 from .program import (
     ARENA,
     CONSTS,
@@ -250,17 +250,6 @@ def alias_root(g: Graph, i: int) -> int:
     while g.nodes[i].op is Op.RESHAPE:
         i = g.nodes[i].srcs[0]
     return i
-
-
-def needed_nodes(g: Graph, roots: list[int]) -> set[int]:
-    seen: set[int] = set()
-    stack = list(roots)
-    while stack:
-        i = stack.pop()
-        if i not in seen:
-            seen.add(i)
-            stack.extend(g.nodes[i].srcs)
-    return seen
 
 
 def place_params(g: Graph) -> dict[str, ParamSlot]:
