@@ -34,7 +34,7 @@ export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || true
 python3 -c "import torch, wgpu; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), '| wgpu', wgpu.__version__)"
-python3 -m wgslgrad.bench.run examples/landmark68.py --batch "$batches" --steps "$steps" --warmup 5 \
+python3 -m wgslgrad.bench.run examples/landmark68.py --batch "$batches" --steps "$steps" --warmup 30 \
     --infer-steps 50 --peers torch,unfused,scalar --profile -o "$out/landmark68.json" | tee "$out/landmark68.txt"
-python3 -m wgslgrad.bench.run examples/digits.py --batch "$batches" --steps "$steps" --warmup 5 \
+python3 -m wgslgrad.bench.run examples/digits.py --batch "$batches" --steps "$steps" --warmup 30 \
     --infer-steps 50 --peers torch -o "$out/digits.json" | tee "$out/digits.txt"
