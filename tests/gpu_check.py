@@ -89,3 +89,19 @@ def compare_gradients_on_gpu(device, program: Program, g: Graph, inputs: dict[st
     for name, r in ref.items():
         err = np.max(np.abs(got[name] - r)) / max(np.max(np.abs(r)), 1e-30)
         assert err < rtol, f"{name}{note}: relative error {err:.2e}"
+
+
+def phase_taps(phases: list[dict], size: int, k: int, s: int, pad: int) -> list[tuple[int, int, int]]:
+    """The (h, ky, oy) that conv_dx_phases' phases enumerate along one axis, asserting each lies in range and
+    satisfies h = oy*s + ky - pad; only oy inside the output is kept."""
+    out = (size + 2 * pad - k) // s + 1
+    got = []
+    for p in phases:
+        nty = p["depth"] // p["ntx"] if p["depth"] else 0
+        for hh in range(p["hp"]):
+            for ti in range(nty):
+                h, ky, oy = p["h0"] + hh * s, p["ry"] + ti * s, p["qy"] + hh - ti
+                assert h < size and ky < k and h == oy * s + ky - pad
+                if 0 <= oy < out:
+                    got.append((h, ky, oy))
+    return got

@@ -4,7 +4,16 @@ NumPy float64 interpreter of the IR (numpy_ref), on fresh random data at odd siz
 from __future__ import annotations
 
 import pytest
-from gpu_check import compare_gradients_on_gpu, compare_on_gpu, fresh_rng, inp, normal, pads, param
+from gpu_check import (
+    compare_gradients_on_gpu,
+    compare_on_gpu,
+    fresh_rng,
+    inp,
+    normal,
+    pads,
+    param,
+    phase_taps,
+)
 
 from wgslgrad.compiler.ir import Graph, Op
 from wgslgrad.compiler.lower import lower_train
@@ -44,16 +53,8 @@ def test_conv_dx_phases_cover_every_tap_once(size, k, s, pad):
     """Along one axis: the phases enumerate exactly the (h, ky, oy) with h = oy*s + ky - pad, each once."""
     out = (size + 2 * pad - k) // s + 1
     phases = conv_dx_phases((1, size, 1, 1), (k, 1, 1, 1), (s, 1), (pad, pad, 0, 0))
-    got = []
-    for p in phases:
-        nty = p["depth"] // p["ntx"] if p["depth"] else 0
-        for hh in range(p["hp"]):
-            for ti in range(nty):
-                h, ky, oy = p["h0"] + hh * s, p["ry"] + ti * s, p["qy"] + hh - ti
-                assert h < size and ky < k and h == oy * s + ky - pad
-                if 0 <= oy < out:
-                    got.append((h, ky, oy))
-        assert p["rows"] == p["hp"]
+    got = phase_taps(phases, size, k, s, pad)
+    assert all(p["rows"] == p["hp"] for p in phases)
     want = {(oy * s + ky - pad, ky, oy) for oy in range(out) for ky in range(k)
             if 0 <= oy * s + ky - pad < size}
     assert sorted(got) == sorted(want)

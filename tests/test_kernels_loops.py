@@ -4,7 +4,7 @@ cells. Each in float32 on the GPU against the NumPy float64 interpreter (numpy_r
 from __future__ import annotations
 
 import pytest
-from gpu_check import compare_on_gpu, fresh_rng, inp, normal, pads, param
+from gpu_check import compare_on_gpu, fresh_rng, inp, normal, pads, param, phase_taps
 
 from wgslgrad.compiler.frontend import compile_spec
 from wgslgrad.compiler.ir import Graph, Op
@@ -75,15 +75,7 @@ def test_conv_dx_phases_with_strides_beyond_the_input(size, k, s, pad):
     out = (size + 2 * pad - k) // s + 1
     phases = conv_dx_phases((1, size, 1, 1), (k, 1, 1, 1), (s, 1), (pad, pad, 0, 0))
     assert len(phases) == min(s, size)
-    got = []
-    for p in phases:
-        nty = p["depth"] // p["ntx"] if p["depth"] else 0
-        for hh in range(p["hp"]):
-            for ti in range(nty):
-                h, ky, oy = p["h0"] + hh * s, p["ry"] + ti * s, p["qy"] + hh - ti
-                assert h < size and ky < k and h == oy * s + ky - pad
-                if 0 <= oy < out:
-                    got.append((h, ky, oy))
+    got = phase_taps(phases, size, k, s, pad)
     want = {(oy * s + ky - pad, ky, oy) for oy in range(out) for ky in range(k) if 0 <= oy * s + ky - pad < size}
     assert sorted(got) == sorted(want)
 
