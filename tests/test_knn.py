@@ -184,6 +184,32 @@ def test_neighbours_match_float64(device):
         assert r["label"] == int(np.argmax(votes))
 
 
+def test_scan_across_workgroups_ties_and_both_paths(device):
+    """knn_scan + knn_merge (k <= KMAX) over several workgroups, a feature size that is not a multiple of 4
+    and exact ties (duplicates under other classes, spread over many threads) against float64; the
+    all-similarities path (k > KMAX) picks the same rows first: both use one dot product."""
+    from wgslgrad.knn import KMAX, SCAN_ROWS
+    seed = int(np.random.default_rng().integers(2**31))
+    print(f"seed {seed}")
+    rng = np.random.default_rng(seed)
+    n, d = 3 * SCAN_ROWS + 37, 27
+    x = rng.standard_normal((n, d)).astype(np.float32)
+    x[n // 2:n // 2 + 200] = x[:200]   # the same rows again, far from the first ones
+    y = rng.integers(0, 6, n)
+    knn = KNNClassifier(device)
+    for label in (3, 0, 5, 1, 4, 2):
+        knn.add_example(x[y == label], label)
+    order = np.concatenate([np.flatnonzero(y == c) for c in range(6)])
+    q = np.concatenate([x[rng.integers(0, 200, 3)] * 1e-30, rng.standard_normal((3, d)).astype(np.float32) * 1e30])
+    xs = x[order].astype(np.float64)
+    sims = q.astype(np.float64) @ (xs / np.linalg.norm(xs, axis=1, keepdims=True)).T
+    want = np.argsort(-sims, axis=1, kind="stable")
+    for k in (1, 5, KMAX, KMAX + 1, 40):
+        np.testing.assert_array_equal(knn.neighbors(q, k), want[:, :k], err_msg=f"k={k}")
+    for a, b in zip(knn.predict_class(q, KMAX), knn.predict_class(q, KMAX + 1)):
+        assert a["label"] in b["confidences"] and sum(a["confidences"].values()) == pytest.approx(1)
+
+
 def test_save_load_round_trip_and_corrupt_files(device, tmp_path):
     rng = np.random.default_rng(7)
     knn = KNNClassifier(device)

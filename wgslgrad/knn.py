@@ -6,9 +6,12 @@
     result = knn.predict_class(query, k=3)             # {"label", "class_index", "confidences"}
     knn.save("examples.knn")                           # KNNClassifier.load("examples.knn") reads it back
 
-Examples live on the GPU as L2-normalised rows of one buffer (grown by doubling). A classification is one
-submit: normalise the queries (kernels/knn_normalize.wgsl), one matmul against every stored example
-(knn_similarity.wgsl), then the top k and their votes (knn_topk.wgsl); only the picks and the votes come back.
+Examples live on the GPU as L2-normalised rows of one buffer (grown by doubling; knn_normalize.wgsl). A
+classification is one submit of two dispatches: knn_scan.wgsl computes every similarity (the matmul against
+all stored examples) and keeps each thread's k best, knn_merge.wgsl picks the k best of those candidates and
+counts their votes; only the picks and the votes come back. For k above KMAX, knn_similarity.wgsl writes all
+similarities and knn_topk.wgsl picks from them. Queries are not normalised (their norm scales every
+similarity alike): they are scaled by a power of two, exactly, into a range where nothing overflows.
 
 Semantics follow knn-classifier 1.2.6 exactly: labels are keyed by their string (1 and "1" are one class);
 classes come in JavaScript object-key order (integer-like labels ascending, then the others in the order
@@ -29,8 +32,12 @@ from typing import Any
 import numpy as np
 
 FORMAT = "wgslgrad-knn-1"
-WG = 64          # threads per workgroup of the three kernels
+WG = 64          # threads per workgroup of the KNN kernels
 GX = 65535       # workgroups across (WebGPU's default limit); knn_normalize goes on in y
+KMAX = 16        # the largest k knn_scan and knn_merge serve (a thread's k best live in private arrays)
+SCAN_ROWS = 1024  # stored rows per knn_scan workgroup (16 a thread), up to SCAN_GROUPS workgroups a query
+SCAN_GROUPS = 64
+KERNELS = ("normalize", "scan", "merge", "similarity", "topk")
 Label = int | str
 
 
@@ -53,9 +60,21 @@ def _is_index(key: str) -> bool:
 
 
 def kernels() -> dict[str, str]:
-    """The three KNN shaders, rendered (their sizes come from a uniform, so one rendering serves all)."""
+    """The KNN shaders, rendered (their sizes come from a uniform, so one rendering serves all)."""
     from .compiler.lower import render  # jinja2 and the lowering load only when a KNN is used
-    return {name: render(f"knn_{name}.wgsl", wg=WG, gx=GX) for name in ("normalize", "similarity", "topk")}
+    return {name: render(f"knn_{name}.wgsl", wg=WG, gx=GX, kmax=KMAX) for name in KERNELS}
+
+
+def scan_groups(n: int) -> int:
+    """knn_scan's workgroups a query for n stored rows (export/knn.js uses the same rule)."""
+    return min(SCAN_GROUPS, max(1, -(-n // SCAN_ROWS)))
+
+
+def scale_queries(rows: np.ndarray) -> np.ndarray:
+    """Each row times a power of two (exact) that brings its largest magnitude into [1, 2): the order of
+    its similarities is unchanged and their sums can neither overflow nor vanish."""
+    _, exponent = np.frexp(np.abs(rows).max(axis=1))
+    return np.ldexp(rows, (1 - exponent)[:, None]).astype(np.float32)
 
 
 class KNNClassifier:
@@ -71,7 +90,8 @@ class KNNClassifier:
         self._rows = np.zeros(0, np.uint32)       # stored row -> class slot (rows in insertion order)
         self._cap = 0
         self._buffers: dict[str, Any] = {}
-        self._pipelines: dict[str, tuple[Any, Any]] = {}
+        self._pipelines: dict[str, Any] = {}     # kernel -> compute pipeline, built once
+        self._bind_groups: dict[str, Any] = {}   # kernel:target -> bind group, dropped when a buffer is replaced
 
     # -- what is stored ---------------------------------------------------------------------------------
     @property
@@ -143,7 +163,7 @@ class KNNClassifier:
                 at += len(run)
             self.device.queue.submit([encoder.finish()])
             self._buffers["examples"] = new
-            self._pipelines.clear()   # bind groups name the old buffer
+            self._bind_groups.clear()   # they name the old buffer
         rows = self._rows[keep]
         self._rows = np.where(rows > slot, rows - 1, rows).astype(np.uint32)
         del self._keys[slot], self._labels[slot]
@@ -171,14 +191,8 @@ class KNNClassifier:
         one = np.ndim(features) == 1
         rows = self._check(features, "predict_class")
         kval = min(int(k), self.num_examples)
-        picks, votes = [], []
-        limit = self.device.limits["max-storage-buffer-binding-size"]
-        step = max(1, min(GX, limit // (4 * max(self._cap, self.dim or 1))))   # sims [step, cap] fit one binding
-        for start in range(0, len(rows), step):
-            p, v = self._run(rows[start:start + step], kval)
-            picks.append(p)
-            votes.append(v)
-        results = [self._result(v, kval) for v in np.concatenate(votes)]
+        _, votes = self._classify(rows, kval)
+        results = [self._result(v, kval) for v in votes]
         return results[0] if one else results
 
     def neighbors(self, features: Any, k: int = 3) -> np.ndarray:
@@ -187,8 +201,10 @@ class KNNClassifier:
         if self.num_examples == 0:
             raise KNNError("no examples: add some with add_example() first")
         rows = self._check(features, "neighbors")
-        picks, _ = self._run(rows, min(int(k), self.num_examples))
-        return self._to_knn_order()[picks]
+        picks, _ = self._classify(rows, min(int(k), self.num_examples))
+        position = np.empty(self.num_examples, np.int64)   # our row -> its place in knn-classifier's matrix
+        position[self._to_knn_order()] = np.arange(self.num_examples)
+        return position[picks]
 
     # -- files ------------------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -295,7 +311,7 @@ class KNNClassifier:
             encoder.copy_buffer_to_buffer(old, 0, new, 0, old.size)
             self.device.queue.submit([encoder.finish()])
         self._buffers[name] = new
-        self._pipelines.clear()
+        self._bind_groups.clear()
 
     def _uniform(self, name: str, **values: int) -> None:
         import wgpu
@@ -309,51 +325,71 @@ class KNNClassifier:
     def _dispatch(self, cp: Any, kernel: str, target: str, groups: tuple[int, int, int]) -> None:
         """Record `kernel` on its buffers (`target`: the rows normalize works on)."""
         uniform = "u_add" if target == "examples" else "u_run"
-        binds = {"normalize": [uniform, target], "similarity": [uniform, "examples", "queries", "sims"],
+        binds = {"normalize": [uniform, target],
+                 "scan": [uniform, "examples", "queries", "row_class", "class_rank", "cand"],
+                 "merge": [uniform, "cand", "row_class", "class_rank", "picks", "votes"],
+                 "similarity": [uniform, "examples", "queries", "sims"],
                  "topk": [uniform, "sims", "row_class", "class_rank", "picks", "votes"]}[kernel]
-        key = f"{kernel}:{target}"
-        if key not in self._pipelines:
+        if kernel not in self._pipelines:
             if not _SHADERS:
                 _SHADERS.update(kernels())
-            code = _SHADERS[kernel]
-            module = self.device.create_shader_module(label=f"knn_{kernel}", code=code)
-            pipeline = self.device.create_compute_pipeline(layout="auto",
-                                                           compute={"module": module, "entry_point": "main"})
-            bg = self.device.create_bind_group(layout=pipeline.get_bind_group_layout(0), entries=[
-                {"binding": j, "resource": {"buffer": self._buffers[b], "offset": 0,
-                                            "size": self._buffers[b].size}} for j, b in enumerate(binds)])
-            self._pipelines[key] = (pipeline, bg)
-        pipeline, bg = self._pipelines[key]
+            module = self.device.create_shader_module(label=f"knn_{kernel}", code=_SHADERS[kernel])
+            self._pipelines[kernel] = self.device.create_compute_pipeline(
+                label=f"knn_{kernel}", layout="auto", compute={"module": module, "entry_point": "main"})
+        pipeline = self._pipelines[kernel]
+        key = f"{kernel}:{target}"
+        if key not in self._bind_groups:
+            self._bind_groups[key] = self.device.create_bind_group(
+                layout=pipeline.get_bind_group_layout(0), entries=[
+                    {"binding": j, "resource": {"buffer": self._buffers[b], "offset": 0,
+                                                "size": self._buffers[b].size}} for j, b in enumerate(binds)])
         cp.set_pipeline(pipeline)
-        cp.set_bind_group(0, bg)
+        cp.set_bind_group(0, self._bind_groups[key])
         cp.dispatch_workgroups(*groups)
 
+    def _classify(self, rows: np.ndarray, kval: int) -> tuple[np.ndarray, np.ndarray]:
+        """Picks [Q, kval] and votes [Q, classes] of the query rows, in runs whose buffers fit one binding."""
+        limit = self.device.limits["max-storage-buffer-binding-size"]
+        per_query = max(4 * self._cap, 4 * (self.dim or 1), 8 * WG * SCAN_GROUPS * KMAX)   # sims, queries, cand
+        step = max(1, min(GX, limit // per_query))
+        runs = [self._run(scale_queries(rows[i:i + step]), kval) for i in range(0, len(rows), step)]
+        return np.concatenate([r[0] for r in runs]), np.concatenate([r[1] for r in runs])
+
     def _run(self, rows: np.ndarray, kval: int) -> tuple[np.ndarray, np.ndarray]:
-        """One submit: normalise the queries, similarities, top k and votes; returns (picks [Q, k], votes)."""
+        """One submit: similarities, top k and votes of scaled query rows; returns (picks [Q, k], votes)."""
+        import wgpu
         q, n, c = len(rows), self.num_examples, len(self._keys)
+        scan = kval <= KMAX
+        groups = scan_groups(n)
+        count = groups * WG * kval   # knn_scan's candidates a query
         self._ensure("queries", 4 * q * self.dim)
-        self._ensure("sims", 4 * q * self._cap)
+        self._ensure("cand" if scan else "sims", 8 * q * count if scan else 4 * q * self._cap)
         self._ensure("picks", 4 * q * kval)
         self._ensure("votes", 4 * q * c)
-        self._uniform("u_run", n=n, q=q, k=kval, classes=c, first=0, count=q)
+        self._uniform("u_run", n=n, q=q, k=kval, classes=c, first=0, count=count)
         self.device.queue.write_buffer(self._buffers["queries"], 0, rows)
         encoder = self.device.create_command_encoder()
         cp = encoder.begin_compute_pass()
-        self._dispatch(cp, "normalize", "queries", (q, 1, 1))
-        self._dispatch(cp, "similarity", "queries", (-(-n // WG), q, 1))
-        self._dispatch(cp, "topk", "queries", (q, 1, 1))
+        if scan:
+            self._dispatch(cp, "scan", "queries", (groups, q, 1))
+            self._dispatch(cp, "merge", "queries", (q, 1, 1))
+        else:
+            self._dispatch(cp, "similarity", "queries", (-(-n // WG), q, 1))
+            self._dispatch(cp, "topk", "queries", (q, 1, 1))
         cp.end()
-        # picks and votes come back through one staging buffer, copied in the same submit
-        import wgpu
+        # picks and votes come back through one staging buffer, copied in the same submit, kept between
+        # calls (grown when a run needs more)
         a, b = 4 * q * kval, 4 * q * c
-        staging = self.device.create_buffer(size=a + b, usage=wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST)
+        staging = self._buffers.get("staging")
+        if staging is None or staging.size < a + b:
+            staging = self._buffers["staging"] = self.device.create_buffer(
+                label="knn_staging", size=max(a + b, 256), usage=wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST)
         encoder.copy_buffer_to_buffer(self._buffers["picks"], 0, staging, 0, a)
         encoder.copy_buffer_to_buffer(self._buffers["votes"], 0, staging, a, b)
         self.device.queue.submit([encoder.finish()])
-        staging.map_sync(wgpu.MapMode.READ)
-        data = np.frombuffer(staging.read_mapped(), np.uint32).copy()
+        staging.map_sync(wgpu.MapMode.READ, 0, a + b)
+        data = np.frombuffer(staging.read_mapped(0, a + b), np.uint32).copy()
         staging.unmap()
-        staging.destroy()
         return data[:q * kval].reshape(q, kval).astype(np.int64), data[q * kval:].reshape(q, c)
 
     def _result(self, votes: np.ndarray, kval: int) -> dict[str, Any]:

@@ -1,9 +1,11 @@
 {% include "knn_params.wgsl" %}
-// KNN: cosine similarities, one matmul: sims[q, r] = dot(examples[r], queries[q]) over the unit rows,
-// one thread per stored example and query (workgroups: x over rows, y over queries).
+// KNN: similarities sims[q, r] = dot(examples[r], queries[q]) over the unit rows, one thread per stored
+// example and query (workgroups: x over rows, y over queries). Only for k above knn_scan's {{ kmax }}.
 @group(0) @binding(1) var<storage, read> examples: array<f32>;
 @group(0) @binding(2) var<storage, read> queries: array<f32>;
 @group(0) @binding(3) var<storage, read_write> sims: array<f32>;
+
+{% include "knn_dot.wgsl" %}
 
 @compute @workgroup_size({{ wg }})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -12,11 +14,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (r >= p.n) {
         return;
     }
-    let e = r * p.d;
-    let x = q * p.d;
-    var s = 0.0;
-    for (var j = 0u; j < p.d; j++) {
-        s += examples[e + j] * queries[x + j];
-    }
-    sims[q * p.n + r] = s;
+    sims[q * p.n + r] = row_dot(r * p.d, q * p.d);
 }

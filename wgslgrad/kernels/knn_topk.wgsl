@@ -1,5 +1,6 @@
 {% include "knn_params.wgsl" %}
-// KNN: the k most similar stored examples of each query and their class votes, one workgroup per query.
+// KNN: the k most similar stored examples of each query and their class votes, one workgroup per query,
+// from all the similarities (knn_similarity); for k above knn_scan's {{ kmax }}.
 // The order is knn-classifier's: similarity descending, ties to the example that comes first in its
 // concatenation of the classes (class `rank`, then row, since rows keep their insertion order). Pick j is
 // the best of the examples strictly after pick j-1 in that total order, so nothing is marked or copied.
@@ -13,22 +14,13 @@ var<workgroup> best_v: array<f32, {{ wg }}>;
 var<workgroup> best_rank: array<u32, {{ wg }}>;
 var<workgroup> best_row: array<u32, {{ wg }}>;
 
-const NONE = 0xffffffffu;
-
-// Whether (va, ra, ia) comes before (vb, rb, ib); a missing candidate (row NONE) comes after everything.
-fn before(va: f32, ra: u32, ia: u32, vb: f32, rb: u32, ib: u32) -> bool {
-    if (ia == NONE) { return false; }
-    if (ib == NONE) { return true; }
-    if (va != vb) { return va > vb; }
-    if (ra != rb) { return ra < rb; }
-    return ia < ib;
-}
+{% include "knn_order.wgsl" %}
 
 @compute @workgroup_size({{ wg }})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let q = wid.x;
     let base = q * p.n;
-    var last_v = 3.0;      // above any cosine similarity: the first pick has no predecessor
+    var last_v = 0.0;      // pick j - 1 (the first pick has none: j == 0 below)
     var last_rank = 0u;
     var last_row = 0u;
     if (lid == 0u) {
@@ -43,7 +35,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         for (var r = lid; r < p.n; r += {{ wg }}u) {
             let cv = sims[base + r];
             let cr = class_rank[row_class[r]];
-            if (before(last_v, last_rank, last_row, cv, cr, r) && before(cv, cr, r, v, rk, row)) {
+            if ((j == 0u || before(last_v, last_rank, last_row, cv, cr, r)) && before(cv, cr, r, v, rk, row)) {
                 v = cv;
                 rk = cr;
                 row = r;
