@@ -1,7 +1,8 @@
 // wgslgrad KNN head for the browser and Node: @tensorflow-models/knn-classifier's answers from WebGPU
 // kernels (the same WGSL as wgslgrad/knn.py, inlined below by export/knn_bundle.py). Examples are stored
-// on the GPU as L2-normalised rows; a classification is one submit (normalise the query, one matmul against
-// every example, the top k and their votes) and reads back only k row indices and one vote per class.
+// on the GPU as L2-normalised rows; a classification is one submit of two dispatches (knn_scan: every
+// similarity, the matmul against all examples, keeping each thread's k best; knn_merge: the k best of
+// those and their votes) and reads back one vote per class through a staging buffer kept between calls.
 //
 //   import { KNNClassifier } from './knn.js';
 //   const knn = await KNNClassifier.create({ device: model.device });   // share the model's device
@@ -17,8 +18,9 @@
 // No dependencies; the file format is wgslgrad.knn's safetensors file, so Python and pages share examples.
 
 const SHADERS = /*SHADERS*/ null;
+// WG, GX, KMAX, SCAN_ROWS, SCAN_GROUPS: wgslgrad.knn's constants (see there)
+const { WG, GX, KMAX, SCAN_ROWS, SCAN_GROUPS } = /*SIZES*/ null;
 const FORMAT = 'wgslgrad-knn-1';
-const WG = 64, GX = 65535;
 const MAP_READ = 0x1, COPY_SRC = 0x4, COPY_DST = 0x8, UNIFORM = 0x40, STORAGE = 0x80, MAP_MODE_READ = 0x1;
 
 /** A flat Float32Array of numbers from an array, typed array or TF.js-like tensor (dataSync()). */
@@ -346,7 +348,10 @@ export class KNNClassifier {
     const key = `${kernel}:${target}`;
     if (!this.bindGroups.has(key)) {
       const uniform = target === 'examples' ? 'uAdd' : 'uRun';
-      const names = { normalize: [uniform, target], similarity: [uniform, 'examples', 'queries', 'sims'],
+      const names = { normalize: [uniform, target],
+        scan: [uniform, 'examples', 'queries', 'rowClass', 'classRank', 'cand'],
+        merge: [uniform, 'cand', 'rowClass', 'classRank', 'picks', 'votes'],
+        similarity: [uniform, 'examples', 'queries', 'sims'],
         topk: [uniform, 'sims', 'rowClass', 'classRank', 'picks', 'votes'] }[kernel];
       this.bindGroups.set(key, this.device.createBindGroup({ layout: this.pipelines[kernel].getBindGroupLayout(0),
         entries: names.map((b, j) => ({ binding: j, resource: { buffer: this.buffers[b] } })) }));
@@ -357,18 +362,26 @@ export class KNNClassifier {
   }
 
   async run(query, kval) {
-    const c = this.slots.length, { device } = this;
+    const c = this.slots.length, { device } = this, n = this.n;
+    // knn_scan for k up to KMAX (k candidates a thread), else every similarity and knn_topk
+    const scan = kval <= KMAX, groups = Math.min(SCAN_GROUPS, Math.max(1, Math.ceil(n / SCAN_ROWS)));
+    const count = groups * WG * kval;
     this.ensure('queries', 4 * this.dim);
-    this.ensure('sims', 4 * this.cap);
+    if (scan) this.ensure('cand', 8 * count);
+    else this.ensure('sims', 4 * this.cap);
     this.ensure('picks', 4 * kval);
     this.ensure('votes', 4 * c);
-    this.uniform('uRun', { n: this.n, q: 1, k: kval, classes: c, first: 0, count: 1 });
-    device.queue.writeBuffer(this.buffers.queries, 0, query);
+    this.uniform('uRun', { n, q: 1, k: kval, classes: c, first: 0, count });
+    device.queue.writeBuffer(this.buffers.queries, 0, scaled(query));
     const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass();
-    this.dispatch(pass, 'normalize', 'queries', [1, 1, 1]);
-    this.dispatch(pass, 'similarity', 'queries', [Math.ceil(this.n / WG), 1, 1]);
-    this.dispatch(pass, 'topk', 'queries', [1, 1, 1]);
+    if (scan) {
+      this.dispatch(pass, 'scan', 'queries', [groups, 1, 1]);
+      this.dispatch(pass, 'merge', 'queries', [1, 1, 1]);
+    } else {
+      this.dispatch(pass, 'similarity', 'queries', [Math.ceil(n / WG), 1, 1]);
+      this.dispatch(pass, 'topk', 'queries', [1, 1, 1]);
+    }
     pass.end();
     // the votes come back in the same submit, through a staging buffer kept between calls (run() calls are
     // serialized by predictClass, so one is enough)
@@ -403,6 +416,15 @@ export class KNNClassifier {
     staging.destroy?.();
     return out;
   }
+}
+
+/** The query times a power of two (exact) bringing its largest magnitude into [1, 2) (wgslgrad.knn's
+ *  scale_queries): its similarities keep their order, and their sums neither overflow nor vanish. */
+function scaled(v) {
+  let m = 0;
+  for (let i = 0; i < v.length; i++) m = Math.max(m, Math.abs(v[i]));
+  const s = 2 ** -Math.floor(Math.log2(m));
+  return v.map((x) => x * s);
 }
 
 /** Read and check a saved classifier's bytes (wgslgrad.knn's safetensors file). */

@@ -1,0 +1,57 @@
+// Benchmark in headless Chromium (the system's chromium through playwright-core, WebGPU on SwiftShader):
+// bench.html's knn.js beside knn-classifier on TF.js's webgpu and wasm backends, interleaved (see there).
+//   node chromium.mjs KNN_JS [--sizes=1000,10000] [--rounds=5] [--per=8] [--perWebgpu=2] [--isolated] [--json=OUT]
+// Serves this folder (its node_modules: npm ci here) and KNN_JS as /knn.js on 127.0.0.1; --isolated adds
+// the COOP/COEP headers that let TF.js's wasm backend use threads. Prints one JSON row a size.
+import { createServer } from 'node:http';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { launchChromium } from '../../js/chromium.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const [knnJs, ...args] = process.argv.slice(2);
+const opt = Object.fromEntries(args.map((a) => a.replace(/^--/, '').split('=')).map(([a, b]) => [a, b ?? '1']));
+const types = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm' };
+const server = createServer(async (req, res) => {
+  const url = new URL(req.url, 'http://x');
+  const file = url.pathname === '/knn.js' ? path.resolve(knnJs) : path.join(here, decodeURIComponent(url.pathname));
+  try {
+    if (!file.startsWith(here) && file !== path.resolve(knnJs)) throw new Error('outside');
+    const body = await readFile(file);
+    const headers = { 'content-type': types[path.extname(file)] ?? 'application/octet-stream' };
+    if (opt.isolated) Object.assign(headers, { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' });
+    res.writeHead(200, headers).end(body);
+  } catch {
+    res.writeHead(404).end();
+  }
+});
+await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+const query = new URLSearchParams(Object.fromEntries(['sizes', 'rounds', 'per', 'perWebgpu', 'k', 'dim']
+  .filter((key) => key in opt).map((key) => [key, opt[key]])));
+const browser = await launchChromium();
+let code = 0;
+try {
+  const page = await browser.newPage();
+  const logs = [];
+  page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+  await page.goto(`http://127.0.0.1:${server.address().port}/bench.html?${query}`);
+  await page.waitForFunction(() => window.__result || window.__error, null, { timeout: 1800000, polling: 500 });
+  const error = await page.evaluate(() => window.__error);
+  if (error) throw new Error(`${error}\n${logs.join('\n')}`);
+  const result = await page.evaluate(() => window.__result);
+  for (const row of result.rows) {
+    const { samples, ...rest } = row;
+    console.log(JSON.stringify(rest));
+  }
+  console.log(JSON.stringify({ adapter: result.adapter, crossOriginIsolated: result.crossOriginIsolated, wasmThreads: result.wasmThreads, userAgent: result.userAgent }));
+  if (opt.json) await writeFile(opt.json, JSON.stringify(result, null, 1));
+} catch (e) {
+  console.error(e.message);
+  code = 1;
+} finally {
+  await browser.close();
+  server.close();
+}
+process.exit(code);
