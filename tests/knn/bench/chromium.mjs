@@ -1,7 +1,9 @@
 // Benchmark in headless Chromium (the system's chromium through playwright-core, WebGPU on SwiftShader):
 // bench.html's knn.js beside knn-classifier on TF.js's webgpu and wasm backends, interleaved (see there).
-//   node chromium.mjs KNN_JS [--sizes=1000,10000] [--rounds=5] [--per=8] [--perWebgpu=2] [--isolated] [--json=OUT]
-// Serves this folder (its node_modules: npm ci here) and KNN_JS as /knn.js on 127.0.0.1; --isolated adds
+//   node chromium.mjs KNN_JS [--sizes=1000,10000] [--rounds=5] [--per=8] [--perWebgpu=2] [--base=OLD_KNN_JS]
+//                     [--isolated] [--json=OUT]
+// Serves this folder (its node_modules: npm ci here), KNN_JS as /knn.js and OLD_KNN_JS (another knn.js, timed
+// beside it in the same rounds) as /knn_base.js on 127.0.0.1; --isolated adds
 // the COOP/COEP headers that let TF.js's wasm backend use threads. Prints one JSON row a size.
 import { createServer } from 'node:http';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -15,9 +17,10 @@ const opt = Object.fromEntries(args.map((a) => a.replace(/^--/, '').split('=')).
 const types = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm' };
 const server = createServer(async (req, res) => {
   const url = new URL(req.url, 'http://x');
-  const file = url.pathname === '/knn.js' ? path.resolve(knnJs) : path.join(here, decodeURIComponent(url.pathname));
+  const served = { '/knn.js': path.resolve(knnJs), ...(opt.base ? { '/knn_base.js': path.resolve(opt.base) } : {}) };
+  const file = served[url.pathname] ?? path.join(here, decodeURIComponent(url.pathname));
   try {
-    if (!file.startsWith(here) && file !== path.resolve(knnJs)) throw new Error('outside');
+    if (!file.startsWith(here + path.sep) && !Object.values(served).includes(file)) throw new Error('outside');
     const body = await readFile(file);
     const headers = { 'content-type': types[path.extname(file)] ?? 'application/octet-stream' };
     if (opt.isolated) Object.assign(headers, { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' });
@@ -28,7 +31,7 @@ const server = createServer(async (req, res) => {
 });
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
 const query = new URLSearchParams(Object.fromEntries(['sizes', 'rounds', 'per', 'perWebgpu', 'k', 'dim']
-  .filter((key) => key in opt).map((key) => [key, opt[key]])));
+  .filter((key) => key in opt).map((key) => [key, opt[key]]).concat(opt.base ? [['base', '1']] : [])));
 const browser = await launchChromium();
 let code = 0;
 try {
