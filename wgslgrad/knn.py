@@ -7,10 +7,11 @@
     knn.save("examples.knn")                           # KNNClassifier.load("examples.knn") reads it back
 
 Examples live on the GPU as L2-normalised rows of one buffer (grown by doubling; knn_normalize.wgsl). A
-classification is one submit of two dispatches: knn_scan.wgsl computes every similarity (the matmul against
-all stored examples) and keeps each thread's k best, knn_merge.wgsl picks the k best of those candidates and
-counts their votes; only the picks and the votes come back. For k above KMAX, knn_similarity.wgsl writes all
-similarities and knn_topk.wgsl picks from them. Queries are not normalised (their norm scales every
+classification is one submit of one dispatch: knn_scan.wgsl computes every similarity (the matmul against
+all stored examples) and keeps each thread's k best; only those candidates come back (k a thread, not all N
+similarities), and merge_candidates picks their k best (a second dispatch for that cost more than the
+merge: 1-2 ms on SwiftShader). For k above KMAX, knn_similarity.wgsl writes all similarities and
+knn_topk.wgsl picks from them and counts the votes. Queries are not normalised (their norm scales every
 similarity alike): they are scaled by a power of two, exactly, into a range where nothing overflows.
 
 Semantics follow knn-classifier 1.2.6 exactly: labels are keyed by their string (1 and "1" are one class);
@@ -34,10 +35,11 @@ import numpy as np
 FORMAT = "wgslgrad-knn-1"
 WG = 64          # threads per workgroup of the KNN kernels
 GX = 65535       # workgroups across (WebGPU's default limit); knn_normalize goes on in y
-KMAX = 16        # the largest k knn_scan and knn_merge serve (a thread's k best live in private arrays)
+KMAX = 16        # the largest k knn_scan serves (a thread's k best live in private arrays)
 SCAN_ROWS = 512   # stored rows per knn_scan workgroup (8 a thread: two blocks of 4), up to SCAN_GROUPS a query
 SCAN_GROUPS = 64
-KERNELS = ("normalize", "scan", "merge", "similarity", "topk")
+KERNELS = ("normalize", "scan", "similarity", "topk")
+NONE = 0xFFFFFFFF  # knn_scan's row of a missing candidate
 Label = int | str
 
 
@@ -68,6 +70,15 @@ def kernels() -> dict[str, str]:
 def scan_groups(n: int) -> int:
     """knn_scan's workgroups a query for n stored rows (export/knn.js uses the same rule)."""
     return min(SCAN_GROUPS, max(1, -(-n // SCAN_ROWS)))
+
+
+def merge_candidates(cand: np.ndarray, k: int, rank: np.ndarray) -> np.ndarray:
+    """knn_scan's candidates of one query [M, 2] uint32 (bits of the similarity, row; row NONE for none) ->
+    the rows of their k best in knn-classifier's order: similarity descending, then class rank (`rank`:
+    row -> its class's place), then row (kernels/knn_order.wgsl; export/knn.js's mergeCandidates)."""
+    cand = cand[cand[:, 1] != NONE]
+    v, rows = cand[:, 0].view(np.float32), cand[:, 1].astype(np.int64)
+    return rows[np.lexsort((rows, rank[rows], -v))[:k]]
 
 
 def scale_queries(rows: np.ndarray) -> np.ndarray:
@@ -327,7 +338,6 @@ class KNNClassifier:
         uniform = "u_add" if target == "examples" else "u_run"
         binds = {"normalize": [uniform, target],
                  "scan": [uniform, "examples", "queries", "row_class", "class_rank", "cand"],
-                 "merge": [uniform, "cand", "row_class", "class_rank", "picks", "votes"],
                  "similarity": [uniform, "examples", "queries", "sims"],
                  "topk": [uniform, "sims", "row_class", "class_rank", "picks", "votes"]}[kernel]
         if kernel not in self._pipelines:
@@ -356,41 +366,53 @@ class KNNClassifier:
         return np.concatenate([r[0] for r in runs]), np.concatenate([r[1] for r in runs])
 
     def _run(self, rows: np.ndarray, kval: int) -> tuple[np.ndarray, np.ndarray]:
-        """One submit: similarities, top k and votes of scaled query rows; returns (picks [Q, k], votes)."""
+        """One submit: similarities and top k of scaled query rows; returns (picks [Q, k], votes [Q, classes])."""
         import wgpu
         q, n, c = len(rows), self.num_examples, len(self._keys)
         scan = kval <= KMAX
         groups = scan_groups(n)
         count = groups * WG * kval   # knn_scan's candidates a query
         self._ensure("queries", 4 * q * self.dim)
-        self._ensure("cand" if scan else "sims", 8 * q * count if scan else 4 * q * self._cap)
-        self._ensure("picks", 4 * q * kval)
-        self._ensure("votes", 4 * q * c)
+        if scan:
+            self._ensure("cand", 8 * q * count)
+        else:
+            self._ensure("sims", 4 * q * self._cap)
+            self._ensure("picks", 4 * q * kval)
+            self._ensure("votes", 4 * q * c)
         self._uniform("u_run", n=n, q=q, k=kval, classes=c, first=0, count=count)
         self.device.queue.write_buffer(self._buffers["queries"], 0, rows)
         encoder = self.device.create_command_encoder()
         cp = encoder.begin_compute_pass()
         if scan:
             self._dispatch(cp, "scan", "queries", (groups, q, 1))
-            self._dispatch(cp, "merge", "queries", (q, 1, 1))
         else:
             self._dispatch(cp, "similarity", "queries", (-(-n // WG), q, 1))
             self._dispatch(cp, "topk", "queries", (q, 1, 1))
         cp.end()
-        # picks and votes come back through one staging buffer, copied in the same submit, kept between
-        # calls (grown when a run needs more)
-        a, b = 4 * q * kval, 4 * q * c
+        # the answer comes back in the same submit, through a staging buffer kept between calls (grown when
+        # a run needs more): knn_scan's candidates, or knn_topk's picks and votes
+        size = 8 * q * count if scan else 4 * q * (kval + c)
         staging = self._buffers.get("staging")
-        if staging is None or staging.size < a + b:
+        if staging is None or staging.size < size:
             staging = self._buffers["staging"] = self.device.create_buffer(
-                label="knn_staging", size=max(a + b, 256), usage=wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST)
-        encoder.copy_buffer_to_buffer(self._buffers["picks"], 0, staging, 0, a)
-        encoder.copy_buffer_to_buffer(self._buffers["votes"], 0, staging, a, b)
+                label="knn_staging", size=max(size, 256), usage=wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST)
+        if scan:
+            encoder.copy_buffer_to_buffer(self._buffers["cand"], 0, staging, 0, size)
+        else:
+            encoder.copy_buffer_to_buffer(self._buffers["picks"], 0, staging, 0, 4 * q * kval)
+            encoder.copy_buffer_to_buffer(self._buffers["votes"], 0, staging, 4 * q * kval, 4 * q * c)
         self.device.queue.submit([encoder.finish()])
-        staging.map_sync(wgpu.MapMode.READ, 0, a + b)
-        data = np.frombuffer(staging.read_mapped(0, a + b), np.uint32).copy()
+        staging.map_sync(wgpu.MapMode.READ, 0, size)
+        data = np.frombuffer(staging.read_mapped(0, size), np.uint32).copy()
         staging.unmap()
-        return data[:q * kval].reshape(q, kval).astype(np.int64), data[q * kval:].reshape(q, c)
+        if not scan:
+            return data[:q * kval].reshape(q, kval).astype(np.int64), data[q * kval:].reshape(q, c)
+        ranks = np.zeros(max(c, 1), np.int64)
+        ranks[self._order()] = np.arange(c)
+        rank = ranks[self._rows]
+        picks = np.stack([merge_candidates(cand, kval, rank) for cand in data.reshape(q, count, 2)])
+        votes = np.stack([np.bincount(self._rows[p], minlength=c) for p in picks])
+        return picks, votes
 
     def _result(self, votes: np.ndarray, kval: int) -> dict[str, Any]:
         """knn-classifier's calculateTopClass: confidences in class order, the first strictly best wins."""

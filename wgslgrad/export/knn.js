@@ -1,8 +1,8 @@
 // wgslgrad KNN head for the browser and Node: @tensorflow-models/knn-classifier's answers from WebGPU
 // kernels (the same WGSL as wgslgrad/knn.py, inlined below by export/knn_bundle.py). Examples are stored
-// on the GPU as L2-normalised rows; a classification is one submit of two dispatches (knn_scan: every
-// similarity, the matmul against all examples, keeping each thread's k best; knn_merge: the k best of
-// those and their votes) and reads back one vote per class through a staging buffer kept between calls.
+// on the GPU as L2-normalised rows; a classification is one submit of one dispatch (knn_scan: every
+// similarity, the matmul against all examples, keeping each thread's k best) whose candidates, k a thread,
+// come back through a staging buffer kept between calls; the k best of those vote (mergeCandidates).
 //
 //   import { KNNClassifier } from './knn.js';
 //   const knn = await KNNClassifier.create({ device: model.device });   // share the model's device
@@ -297,6 +297,7 @@ export class KNNClassifier {
     const order = Object.keys(this.counts);
     const ranks = new Uint32Array(Math.max(this.slots.length, 1));
     this.slots.forEach((label, s) => { ranks[s] = order.indexOf(label); });
+    this.ranks = ranks;   // for mergeCandidates
     this.ensure('classRank', 4 * ranks.length);
     this.device.queue.writeBuffer(this.buffers.classRank, 0, ranks);
   }
@@ -350,7 +351,6 @@ export class KNNClassifier {
       const uniform = target === 'examples' ? 'uAdd' : 'uRun';
       const names = { normalize: [uniform, target],
         scan: [uniform, 'examples', 'queries', 'rowClass', 'classRank', 'cand'],
-        merge: [uniform, 'cand', 'rowClass', 'classRank', 'picks', 'votes'],
         similarity: [uniform, 'examples', 'queries', 'sims'],
         topk: [uniform, 'sims', 'rowClass', 'classRank', 'picks', 'votes'] }[kernel];
       this.bindGroups.set(key, this.device.createBindGroup({ layout: this.pipelines[kernel].getBindGroupLayout(0),
@@ -363,38 +363,39 @@ export class KNNClassifier {
 
   async run(query, kval) {
     const c = this.slots.length, { device } = this, n = this.n;
-    // knn_scan for k up to KMAX (k candidates a thread), else every similarity and knn_topk
+    // knn_scan for k up to KMAX (k candidates a thread, merged here), else every similarity and knn_topk
     const scan = kval <= KMAX, groups = Math.min(SCAN_GROUPS, Math.max(1, Math.ceil(n / SCAN_ROWS)));
     const count = groups * WG * kval;
     this.ensure('queries', 4 * this.dim);
     if (scan) this.ensure('cand', 8 * count);
-    else this.ensure('sims', 4 * this.cap);
-    this.ensure('picks', 4 * kval);
-    this.ensure('votes', 4 * c);
+    else {
+      this.ensure('sims', 4 * this.cap);
+      this.ensure('picks', 4 * kval);
+      this.ensure('votes', 4 * c);
+    }
     this.uniform('uRun', { n, q: 1, k: kval, classes: c, first: 0, count });
     device.queue.writeBuffer(this.buffers.queries, 0, scaled(query));
     const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass();
-    if (scan) {
-      this.dispatch(pass, 'scan', 'queries', [groups, 1, 1]);
-      this.dispatch(pass, 'merge', 'queries', [1, 1, 1]);
-    } else {
+    if (scan) this.dispatch(pass, 'scan', 'queries', [groups, 1, 1]);
+    else {
       this.dispatch(pass, 'similarity', 'queries', [Math.ceil(n / WG), 1, 1]);
       this.dispatch(pass, 'topk', 'queries', [1, 1, 1]);
     }
     pass.end();
-    // the votes come back in the same submit, through a staging buffer kept between calls (run() calls are
-    // serialized by predictClass, so one is enough)
-    const bytes = Math.max(16, 4 * c);
+    // the answer comes back in the same submit, through a staging buffer kept between calls (run() calls
+    // are serialized by predictClass, so one is enough)
+    const bytes = scan ? 8 * count : 4 * c;
     if (!this.staging || this.staging.size < bytes) {
       this.staging?.destroy?.();
-      this.staging = device.createBuffer({ label: 'knn_staging', size: 2 * bytes, usage: MAP_READ | COPY_DST });
+      this.staging = device.createBuffer({ label: 'knn_staging', size: Math.max(256, 2 * bytes), usage: MAP_READ | COPY_DST });
     }
-    encoder.copyBufferToBuffer(this.buffers.votes, 0, this.staging, 0, 4 * c);
+    encoder.copyBufferToBuffer(scan ? this.buffers.cand : this.buffers.votes, 0, this.staging, 0, bytes);
     device.queue.submit([encoder.finish()]);
     await this.staging.mapAsync(MAP_MODE_READ, 0, bytes);
-    const votes = new Uint32Array(this.staging.getMappedRange(0, bytes).slice(0, 4 * c));
+    const data = this.staging.getMappedRange(0, bytes).slice(0);
     this.staging.unmap();
+    const votes = scan ? mergeCandidates(data, kval, this.rows, this.ranks, c) : new Uint32Array(data);
     const confidences = {};
     let top, best = 0;
     for (const label of Object.keys(this.counts)) {   // calculateTopClass: the first strictly best wins
@@ -416,6 +417,28 @@ export class KNNClassifier {
     staging.destroy?.();
     return out;
   }
+}
+
+/** knn_scan's candidates (pairs: bits of the similarity, row; row NONE for none) -> the votes by class
+ *  slot of their k best in knn-classifier's order: similarity descending, then class rank, then row (the
+ *  order of kernels/knn_order.wgsl; wgslgrad.knn.merge_candidates is the same). */
+function mergeCandidates(data, k, rowClass, ranks, classes) {
+  const u = new Uint32Array(data), f = new Float32Array(data);
+  const best = [];   // [v, rank, row], sorted, at most k
+  const before = (a, b) => (a[0] !== b[0] ? a[0] > b[0] : a[1] !== b[1] ? a[1] < b[1] : a[2] < b[2]);
+  for (let i = 0; i < u.length; i += 2) {
+    const row = u[i + 1];
+    if (row === 0xffffffff) continue;
+    if (best.length === k && f[i] < best[k - 1][0]) continue;
+    const e = [f[i], ranks[rowClass[row]], row];
+    if (best.length === k && !before(e, best[k - 1])) continue;
+    let j = Math.min(best.length, k - 1);
+    best[j] = e;
+    for (; j > 0 && before(e, best[j - 1]); j--) [best[j], best[j - 1]] = [best[j - 1], e];
+  }
+  const votes = new Uint32Array(classes);
+  for (const [, , row] of best) votes[rowClass[row]]++;
+  return votes;
 }
 
 /** The query times a power of two (exact) bringing its largest magnitude into [1, 2) (wgslgrad.knn's

@@ -1,4 +1,4 @@
-{# A thread's k best so far, in knn-classifier's order (knn_order.wgsl), for knn_scan and knn_merge; the
+{# A thread's k best so far, in knn-classifier's order (knn_order.wgsl), for knn_scan; the
    including kernel binds row_class and class_rank. #}
 var<private> best_v: array<f32, {{ kmax }}>;
 var<private> best_rank: array<u32, {{ kmax }}>;

@@ -1,4 +1,5 @@
-{# knn-classifier's order of stored examples for one query, shared by knn_topk, knn_scan and knn_merge. #}
+{# knn-classifier's order of stored examples for one query, shared by knn_topk and knn_scan (the hosts
+   that merge knn_scan's candidates sort by the same keys). #}
 const NONE = 0xffffffffu;
 
 // Whether (va, ra, ia) comes before (vb, rb, ib): similarity descending, then the class's rank in

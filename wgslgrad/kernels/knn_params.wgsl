@@ -7,7 +7,7 @@ struct Params {
     k: u32,        // neighbours to pick (already min(k, n))
     classes: u32,  // class slots (votes per query)
     first: u32,    // knn_normalize: the first row to normalise
-    count: u32,    // knn_normalize: how many rows; knn_merge: candidates per query
+    count: u32,    // knn_normalize: how many rows
     pad: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;

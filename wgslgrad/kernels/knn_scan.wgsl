@@ -1,6 +1,7 @@
 {% include "knn_params.wgsl" %}
 // KNN, k <= {{ kmax }}: every similarity and a first top k in one pass, so that k candidates per thread are
-// written (for knn_merge) instead of every similarity. Each thread takes blocks of 4 consecutive rows
+// written (the host merges them: wgslgrad.knn.merge_candidates, knn.js's mergeCandidates) instead of every
+// similarity. Each thread takes blocks of 4 consecutive rows
 // (one query load serves 4 rows), strided over all threads (workgroups: x over the rows, y over the
 // queries), and keeps the k best it saw. No barriers and no workgroup memory: on a CPU (SwiftShader,
 // lavapipe) a workgroup runs on one core, and a barrier costs a switch of every invocation.

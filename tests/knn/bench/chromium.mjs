@@ -1,10 +1,11 @@
 // Benchmark in headless Chromium (the system's chromium through playwright-core, WebGPU on SwiftShader):
 // bench.html's knn.js beside knn-classifier on TF.js's webgpu and wasm backends, interleaved (see there).
 //   node chromium.mjs KNN_JS [--sizes=1000,10000] [--rounds=5] [--per=8] [--perWebgpu=2] [--base=OLD_KNN_JS]
-//                     [--isolated] [--json=OUT]
+//                     [--isolated] [--page=bench.html] [--json=OUT]
 // Serves this folder (its node_modules: npm ci here), KNN_JS as /knn.js and OLD_KNN_JS (another knn.js, timed
 // beside it in the same rounds) as /knn_base.js on 127.0.0.1; --isolated adds
-// the COOP/COEP headers that let TF.js's wasm backend use threads. Prints one JSON row a size.
+// the COOP/COEP headers that let TF.js's wasm backend use threads; --page=profile.html times a bare
+// round trip and knn.js at 16, 1,000 and 10,000 examples instead. Prints one JSON row a size.
 import { createServer } from 'node:http';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -39,7 +40,7 @@ try {
   const logs = [];
   page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
-  await page.goto(`http://127.0.0.1:${server.address().port}/bench.html?${query}`);
+  await page.goto(`http://127.0.0.1:${server.address().port}/${opt.page ?? 'bench.html'}?${query}`);
   await page.waitForFunction(() => window.__result || window.__error, null, { timeout: 1800000, polling: 500 });
   const error = await page.evaluate(() => window.__error);
   if (error) throw new Error(`${error}\n${logs.join('\n')}`);
@@ -48,7 +49,7 @@ try {
     const { samples, ...rest } = row;
     console.log(JSON.stringify(rest));
   }
-  console.log(JSON.stringify({ adapter: result.adapter, crossOriginIsolated: result.crossOriginIsolated, wasmThreads: result.wasmThreads, userAgent: result.userAgent }));
+  if (result.adapter) console.log(JSON.stringify({ adapter: result.adapter, crossOriginIsolated: result.crossOriginIsolated, wasmThreads: result.wasmThreads, userAgent: result.userAgent }));
   if (opt.json) await writeFile(opt.json, JSON.stringify(result, null, 1));
 } catch (e) {
   console.error(e.message);

@@ -1,0 +1,13 @@
+import { createServer } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { launchChromium } from './chromium.mjs';
+const dir = '/tmp/knnb1';
+const server = createServer(async (req, res) => { try { const f = path.join(dir, new URL(req.url, 'http://x').pathname); const body = await readFile(f); res.writeHead(200, { 'content-type': f.endsWith('.html') ? 'text/html' : 'text/javascript' }).end(body); } catch { res.writeHead(404).end(); } });
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const browser = await launchChromium((process.env.FLAGS ?? '').split(' ').filter(Boolean));
+const page = await browser.newPage();
+await page.goto(`http://127.0.0.1:${server.address().port}/${process.argv[2] ?? 'prof.html'}`);
+await page.waitForFunction(() => window.__result || window.__error, null, { timeout: 600000 });
+console.log(JSON.stringify(await page.evaluate(() => window.__result || window.__error)));
+await browser.close(); server.close(); process.exit(0);
