@@ -388,7 +388,8 @@ export class KNNClassifier {
     const bytes = scan ? 8 * count : 4 * c;
     if (!this.staging || this.staging.size < bytes) {
       this.staging?.destroy?.();
-      this.staging = device.createBuffer({ label: 'knn_staging', size: Math.max(256, 2 * bytes), usage: MAP_READ | COPY_DST });
+      this.staging = device.createBuffer({ label: 'knn_staging', size: Math.max(256, 2 * bytes),
+        usage: MAP_READ | COPY_DST });
     }
     encoder.copyBufferToBuffer(scan ? this.buffers.cand : this.buffers.votes, 0, this.staging, 0, bytes);
     device.queue.submit([encoder.finish()]);
