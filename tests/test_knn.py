@@ -162,6 +162,37 @@ def test_bundle_knn_js_matches_knn_classifier(device, tmp_path):
     assert run_python(queries, back) == after_load
 
 
+def test_many_examples_across_workgroups_match_knn_classifier(device, tmp_path):
+    """Enough examples for several knn_scan workgroups, with exact duplicates under other labels spread over
+    them, k on both sides of KMAX and queries scaled up and down: Python and knn.js (Node, Dawn) give
+    knn-classifier's answers."""
+    from test_bundle import JS_DIR, node_env
+
+    from wgslgrad.export.knn_js import write_knn_js
+    from wgslgrad.knn import KMAX, SCAN_ROWS
+    seed = int(np.random.default_rng().integers(2**31))
+    print(f"seed {seed}")
+    rng = np.random.default_rng(seed)
+    n, d = 3 * SCAN_ROWS + 37, 27
+    labels = [4, "b", 0, "a", 2, 1]
+    x = rng.standard_normal((n, d)).astype(np.float32)
+    x[n // 2:n // 2 + 150] = x[:150]
+    ops = [{"op": "add", "x": [float(v) for v in row], "label": labels[int(rng.integers(6))]} for row in x]
+    for i in range(30):
+        q = x[int(rng.integers(150))] if i % 2 else rng.standard_normal(d).astype(np.float32)
+        q = q * np.float32([1e-3, 1, 1e3][i % 3])
+        ops.append({"op": "predict", "x": [float(v) for v in q], "k": [1, 3, 5, KMAX, KMAX + 1, 40][i % 6]})
+    want = reference(ops, tmp_path)
+    assert_same(run_python(ops, KNNClassifier(device)), want, ops)
+    knn_js = write_knn_js(tmp_path / "bundle")
+    (tmp_path / "js_ops.json").write_text(json.dumps(ops))
+    run = subprocess.run(["node", "run_knn.mjs", str(knn_js), str(tmp_path / "js_ops.json"),
+                          str(tmp_path / "js.json")], cwd=JS_DIR, env=dict(node_env()), capture_output=True,
+                         text=True, timeout=300, check=False)
+    assert run.returncode == 0, f"node run_knn.mjs failed:\n{run.stderr[-3000:]}"
+    assert_same(json.loads((tmp_path / "js.json").read_text())["results"], want, ops)
+
+
 def test_neighbours_match_float64(device):
     seed = int(np.random.default_rng().integers(2**31))
     print(f"seed {seed}")

@@ -27,25 +27,25 @@ def median_ms(fn, queries) -> float:
     return 1000 * float(np.median(times))
 
 
+def row(device, rng: np.random.Generator, n: int) -> dict:
+    x = rng.standard_normal((n, 256)).astype(np.float32)
+    knn = KNNClassifier(device)
+    for c in range(10):
+        knn.add_example(x[c::10], c)
+    queries = rng.standard_normal((50, 256)).astype(np.float32)
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    return {"n": n, "scan_k3_ms": median_ms(lambda q: knn.predict_class(q, 3), queries),
+            "topk_k17_ms": median_ms(lambda q: knn.predict_class(q, 17), queries),
+            "numpy_cpu_ms": median_ms(lambda q: np.argsort(-(unit @ (q / np.linalg.norm(q))), kind="stable")[:3],
+                                      queries)}
+
+
 def main() -> None:
     device, adapter = get_device()
     rng = np.random.default_rng(0)
     print(json.dumps({"adapter": adapter}))
     for n in (16, 1000, 10000, 100000):
-        x = rng.standard_normal((n, 256)).astype(np.float32)
-        knn = KNNClassifier(device)
-        for c in range(10):
-            knn.add_example(x[c::10], c)
-        queries = rng.standard_normal((50, 256)).astype(np.float32)
-        unit = x / np.linalg.norm(x, axis=1, keepdims=True)
-
-        def numpy_knn(q: np.ndarray) -> np.ndarray:
-            return np.argsort(-(unit @ (q / np.linalg.norm(q))), kind="stable")[:3]
-
-        row = {"n": n, "scan_k3_ms": median_ms(lambda q: knn.predict_class(q, 3), queries),
-               "topk_k17_ms": median_ms(lambda q: knn.predict_class(q, 17), queries),
-               "numpy_cpu_ms": median_ms(numpy_knn, queries)}
-        print(json.dumps(row), flush=True)
+        print(json.dumps(row(device, rng, n)), flush=True)
 
 
 if __name__ == "__main__":
