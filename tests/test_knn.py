@@ -207,9 +207,14 @@ def test_neighbours_match_float64(device):
     xs = x[order].astype(np.float64)
     sims = (q / np.linalg.norm(q, axis=1, keepdims=True)) @ (xs / np.linalg.norm(xs, axis=1, keepdims=True)).T
     want = np.argsort(-sims, axis=1, kind="stable")[:, :7]
-    np.testing.assert_array_equal(knn.neighbors(q, 7), want)
+    got = knn.neighbors(q, 7)
+    # The same rows in the same order, except where two float64 similarities lie closer than float32 can tell
+    # apart (seen: 1.1e-8): there either order is right, so the similarities, not the rows, must agree.
+    rows = np.arange(len(q))[:, None]
+    np.testing.assert_allclose(sims[rows, got], sims[rows, want], rtol=0, atol=1e-6)
+    assert (got == want).mean() > 0.9, (got, want)
     results = knn.predict_class(q, 7)
-    for r, picks in zip(results, want):
+    for r, picks in zip(results, got):
         votes = np.bincount(y[order][picks], minlength=5) / 7
         assert [r["confidences"][c] for c in range(5)] == list(votes)
         assert r["label"] == int(np.argmax(votes))
