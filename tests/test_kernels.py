@@ -8,7 +8,7 @@ from gpu_check import compare_on_gpu, fresh_rng, inp, pads, param
 
 from wgslgrad.compiler.frontend import load_spec
 from wgslgrad.compiler.ir import Graph, Op
-from wgslgrad.compiler.lower import grid, lower, lower_train
+from wgslgrad.compiler.lower import grid, lower
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -104,7 +104,7 @@ def test_a_buffer_bound_twice_is_never_written(spec):
     """WebGPU refuses a dispatch that binds a buffer it writes more than once (Dawn: writable aliasing);
     wgpu-native lets it pass, so the lowering must keep to the rule itself. Views are still used."""
     g = load_spec(EXAMPLES / spec, batch=2)
-    kernels = lower(g).kernels + lower_train(g).kernels
+    kernels = lower(g).kernels + lower(g, training=True).kernels
     for k in kernels:
         for b in k.bindings:
             twice = sum(c.buffer == b.buffer for c in k.bindings) > 1

@@ -86,19 +86,18 @@ def _median_ms(fn: Any, n: int, warmup: int) -> float:
 def bench_wgslgrad(spec: Path, batches: Sequence[int], steps: int, warmup: int, infer_steps: int,
                    variant: str = "") -> list[Row]:
     """wgslgrad's rows, or those of a VARIANTS entry."""
-    from ..compiler.lower import lower, lower_train
+    from ..compiler.lower import lower
     from ..runtime.device import get_device
     from ..runtime.session import Session
-    from ..runtime.train_session import TrainSession
 
     device, adapter = get_device()
     rows = []
     for batch in batches:
         t = time.perf_counter()
         graph = load_spec(spec, batch)
-        program = lower_train(graph, **VARIANTS.get(variant, {}))
+        program = lower(graph, training=True, **VARIANTS.get(variant, {}))
         compile_ms = (time.perf_counter() - t) * 1e3
-        session = TrainSession(program, device)
+        session = Session(program, device)
         session.set_params(init_params(graph, seed=0))
         inputs, lr = random_inputs(graph), _lr(graph)
         for _ in range(warmup):

@@ -86,6 +86,11 @@ class Op(Enum):
     #                        sum(labels, last axis, keepdims) - labels)  (= softmax - labels if rows sum to 1)
     SIGMOID_CE_GRAD = auto()  # srcs: logits, labels, dl[] -> (sigmoid(logits) - labels) * dl / N
 
+    # ---- the optimizer update: appended by compiler.training after the backward nodes ----
+    ADAM = auto()          # srcs: the gradient of each trainable parameter; arg: size, lr, beta1, beta2, eps ->
+    #                        params[0:size] after one Adam step (TensorFlow's formulation, lower_optimizer.py),
+    #                        updated in place with its moments; shape (size,)
+
 
 UNARY = {Op.RELU, Op.RELU6, Op.LEAKY_RELU, Op.SIGMOID, Op.TANH, Op.EXP, Op.LOG, Op.ABS, Op.NEG}
 BINARY = {Op.ADD, Op.SUB, Op.MUL, Op.DIV}
@@ -100,6 +105,7 @@ BACKWARD = {Op.CONV2D_DX, Op.CONV2D_DW, Op.DEPTHWISE_DX, Op.DEPTHWISE_DW, Op.DEN
             Op.REDUCE_TO, Op.BROADCAST, Op.UNARY_GRAD, Op.SOFTMAX_GRAD, Op.MAX_POOL_GRAD, Op.AVG_POOL_GRAD,
             Op.SLICE_LAST, Op.SLICE_GRAD, Op.EMBEDDING_DW, Op.LSTM_CELL_GRAD, Op.MSE_GRAD, Op.SOFTMAX_CE_GRAD, Op.SIGMOID_CE_GRAD}
 LOSS_GRADS = {Op.MSE_GRAD, Op.SOFTMAX_CE_GRAD, Op.SIGMOID_CE_GRAD}
+OPTIMIZERS = {Op.ADAM}   # parameter updates: they write `params` in place
 
 Shape = tuple[int, ...]
 
@@ -244,6 +250,9 @@ def infer(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
         return ()
     if op in BACKWARD:
         return _infer_backward(op, shapes, arg)
+    if op is Op.ADAM:   # only compiler.training creates it: a mismatch is a compiler bug
+        assert sum(math.prod(s) for s in shapes) <= arg["size"], "ADAM: the gradients exceed the updated slice"
+        return (arg["size"],)
     raise AssertionError(f"no shape rule for {op}")
 
 
@@ -366,6 +375,13 @@ def print_graph(g: Graph) -> str:
     if g.loss is not None:
         lines.append(f"loss = %{g.loss}")
     return "\n".join(lines) + "\n"
+
+
+def alias_root(g: Graph, i: int) -> int:
+    """The node whose memory `i` uses: RESHAPE is a view of its source."""
+    while g.nodes[i].op is Op.RESHAPE:
+        i = g.nodes[i].srcs[0]
+    return i
 
 
 def needed_nodes(g: Graph, roots: list[int]) -> set[int]:

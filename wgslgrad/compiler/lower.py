@@ -1,15 +1,20 @@
-"""Lowering: an IR Graph -> a Program (buffers, slots, WGSL kernels in dispatch order).
+"""Lowering: an IR Graph -> a Program (buffers, slots, WGSL kernels in dispatch order, phases).
 
-    lower(graph)
-      1. keep the nodes the outputs (and the loss) need
-      2. place parameters in `params` (trainable first), constants in `consts`, inputs in their own buffers
-      3. fuse each conv/dense/depthwise with the elementwise ops after it (fuse.py: one kernel per group)
-      4. plan the activation arena from live ranges (RESHAPE aliases its source: no copy, no kernel)
-      5. one table row per op turns a node into kernels (KernelBuilder: bindings, offsets, templates)
-
-    lower_train(graph) (lower_train.py) does the same for a training step: autodiff's backward nodes,
-    parameter gradients in `grads`, one fused Adam kernel. Rules: lower_forward.py, lower_backward.py,
-    lower_backward_conv.py.
+    lower(graph, training=False)
+      1. training: autodiff's backward nodes on a copy of the graph (training.py)
+      2. place parameters in `params` (trainable first), constants in `consts`, inputs in their own buffers;
+         training: the ADAM node over the trainable parameters (training.add_update)
+      3. keep the nodes the outputs (and the loss, the gradients, the update) need; training: each
+         parameter's gradient placed in `grads` at the parameter's offset, so the kernel that finishes it
+         writes it there, and the update's value in `params` itself
+      4. fuse each conv/dense/depthwise with the elementwise ops after it, a depthwise input gradient with
+         the gradients after it, each filter gradient with its bias gradient (fuse.py: one kernel per group)
+      5. plan the activation arena from live ranges (RESHAPE aliases its source: no copy, no kernel); in a
+         training step activations live until their last reader, backward ones included, and forward
+         outputs but the loss only until the forward kernels end (an evaluation run reads them)
+      6. one table row per op turns a node into kernels (KernelBuilder: bindings, offsets, templates)
+      7. phases: inference, and for training forward, backward and optimizer (program.py)
+    Rules: lower_forward.py, lower_backward.py, lower_backward_conv.py, lower_seq.py, lower_optimizer.py.
 
 Adding a kernel (a backward op, a fused group, the Adam step):
   1. write kernels/NAME.wgsl: a jinja2 template that starts with `{{ bindings }}`, has one entry point
@@ -33,14 +38,22 @@ from typing import Any
 import jinja2
 
 from . import fuse, memory
-from .ir import LEAVES, Graph, Node, Op, fmt_shape, needed_nodes, verify
+from .ir import LEAVES, OPTIMIZERS, Graph, Node, Op, alias_root, fmt_shape, needed_nodes, verify
 from .program import (
+    ADAM_M,
+    ADAM_V,
     ARENA,
+    BACKWARD,
     CONSTS,
+    FORWARD,
+    GRADS,
+    INFERENCE,
     INPUT_PREFIX,
+    OPTIMIZER,
     PARAMS,
     READ,
     READ_WRITE,
+    STEP,
     UNIFORM,
     Binding,
     Kernel,
@@ -50,6 +63,7 @@ from .program import (
     embedding_ids,
 )
 from .summary import node_flops
+from .training import TrainingGraph, adam_settings, add_update, training_graph
 
 MAX_WORKGROUPS = 65535       # WebGPU default maxComputeWorkgroupsPerDimension
 MAX_STORAGE_BUFFERS = 8      # WebGPU default maxStorageBuffersPerShaderStage
@@ -245,13 +259,6 @@ def rule(*ops: Op) -> Callable[[Rule], Rule]:
     return deco
 
 
-def alias_root(g: Graph, i: int) -> int:
-    """The node whose memory `i` uses: RESHAPE is a view of its source."""
-    while g.nodes[i].op is Op.RESHAPE:
-        i = g.nodes[i].srcs[0]
-    return i
-
-
 def place_params(g: Graph) -> dict[str, ParamSlot]:
     """Trainable parameters first, then frozen ones, each 16-byte aligned; dict order is the graph's."""
     order = sorted(g.params, key=lambda name: not g.nodes[g.params[name]].arg.get("trainable", True))
@@ -267,10 +274,13 @@ def place_params(g: Graph) -> dict[str, ParamSlot]:
     return out
 
 
-def lower(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS, arena_chunk: int = ARENA_CHUNK,
-          fused: bool = True, vec4: bool = True) -> Program:
-    """The forward pass of `graph` as a Program; the loss (when set) is an extra output named "loss",
-    which the Session computes only when the inputs it needs are given.
+def lower(graph: Graph, *, training: bool = False, max_workgroups: int = MAX_WORKGROUPS,
+          arena_chunk: int = ARENA_CHUNK, fused: bool = True, vec4: bool = True) -> Program:
+    """`graph` as a Program; `graph` is left unchanged. Its phases (program.py): `inference`, the kernels of
+    every output, the loss (when set) being an extra output named "loss" that a run computes only when the
+    inputs it needs are given; with `training`, also `forward`, `backward` and `optimizer`, one training step
+    (the loss's gradient for every trainable parameter, then Adam). Parameters with trainable=False get no
+    gradient and are never updated.
 
     `max_workgroups` caps workgroups per dispatch dimension (tests lower it to exercise 2-D dispatch);
     `arena_chunk` caps each arena buffer, in f32 elements (tests lower it to exercise several);
@@ -278,29 +288,71 @@ def lower(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS, arena_chunk: in
     `bench --peers` compare them).
     """
     verify(graph)
-    g = graph
-    outputs = dict(g.outputs)
-    optional = []
+    step = training_graph(graph) if training else None                     # 1. backward nodes (training.py)
+    g = graph if step is None else step.graph
+    forward_nodes = len(graph.nodes)
+    outputs, optional = dict(g.outputs), []
     if g.loss is not None and "loss" not in outputs:
         outputs["loss"] = g.loss
         optional.append("loss")
-    needed = sorted(needed_nodes(g, list(outputs.values())))                 # 1. what the outputs need
     params = place_params(g)                                                # 2. leaves
+    if step is not None:
+        add_update(step, params)                                            #    and the optimizer update
+    roots = list(outputs.values()) + ([] if step is None else [*step.grads.values(), *_opt(step.update)])
+    needed = sorted(needed_nodes(g, roots))                                 # 3. what the outputs need
     slots, consts = leaf_slots(g, needed, params)
+    trainable = 0
+    if step is not None:
+        for name, gi in step.grads.items():                                 #    gradients in `grads`
+            root = alias_root(g, gi)
+            slots[root] = Slot(GRADS, params[name].offset, g.nodes[root].shape)
+        if step.update is not None:                                         #    the update in `params`
+            trainable = g.nodes[step.update].size
+            slots[step.update] = Slot(PARAMS, 0, g.nodes[step.update].shape)
     ctx = Ctx(g, slots, max_workgroups=max_workgroups, arena_chunk=arena_chunk, vec4=vec4)
     if fused:
-        ctx.fuse(needed, list(outputs.values()), len(g.nodes))              # 3. fused groups
-    arena, activations = plan_arena(ctx, needed, list(outputs.values()))    # 4. the arena
-    kernels = lower_nodes(ctx, needed)                                      # 5. kernels, in node order
-
+        ctx.fuse(needed, list(outputs.values()), forward_nodes)             # 4. fused groups
+    if step is None:                                                        # 5. the arena
+        arena, activations = plan_arena(ctx, needed, list(outputs.values()))
+    else:   # forward outputs but the loss are read after the forward kernels only (an evaluation run)
+        forward_end = max(i for i in needed if i < forward_nodes)
+        ends = {o: forward_end for name, o in outputs.items() if name != "loss"}
+        arena, activations = plan_arena(ctx, needed, [step.loss], ends)
+    kernels = lower_nodes(ctx, needed)                                      # 6. kernels, in node order
     requires = mark_serves(g, outputs, kernels)
+    phases = {INFERENCE: [k for k, kern in enumerate(kernels) if kern.serves]}   # 7. phases
     buffers = leaf_buffers(g, params, consts) | arena
+    optimizer: dict[str, Any] = {}
+    if step is not None:
+        phases |= training_phases(g, kernels, step)
+        moments = max(memory.align(trainable), memory.ALIGN)
+        buffers |= {GRADS: moments, ADAM_M: moments, ADAM_V: moments, STEP: len(STEP_FIELDS)}
+        optimizer = optimizer_data(adam_settings(g.train))
     return Program(buffers=buffers, kernels=kernels,
                    inputs={name: slots[i] for name, i in g.inputs.items()},
                    outputs={name: slots[i] for name, i in outputs.items()},
                    params=params, batch=g.batch, buffer_data={CONSTS: consts} if consts else {},
                    requires=requires, optional_outputs=optional, activation_elements=activations,
-                   ids=embedding_ids(g))
+                   phases=phases, optimizer=optimizer, ids=embedding_ids(g))
+
+
+def _opt(i: int | None) -> list[int]:
+    return [] if i is None else [i]
+
+
+def training_phases(g: Graph, kernels: list[Kernel], step: TrainingGraph) -> dict[str, list[int]]:
+    """forward: the forward kernels the loss and the gradients need; backward: the backward kernels;
+    optimizer: the update's."""
+    step_nodes = needed_nodes(g, [step.loss, *step.grads.values()])
+    phases: dict[str, list[int]] = {FORWARD: [], BACKWARD: [], OPTIMIZER: []}
+    for k, kern in enumerate(kernels):
+        if g.nodes[kern.nodes[0]].op in OPTIMIZERS:
+            phases[OPTIMIZER].append(k)
+        elif kern.nodes[-1] >= step.forward_nodes:
+            phases[BACKWARD].append(k)
+        elif step_nodes & set(kern.nodes):
+            phases[FORWARD].append(k)
+    return phases
 
 
 def lower_nodes(ctx: Ctx, needed: list[int]) -> list[Kernel]:
@@ -432,4 +484,4 @@ from . import (
     lower_forward,  # noqa: F401  (registers the forward rules)
     lower_seq,  # noqa: F401  (registers slice, its gradient and stack)
 )
-from .lower_train import lower_train  # noqa: F401  (the training step: forward, backward, Adam)
+from .lower_optimizer import STEP_FIELDS, optimizer_data  # (registers the Adam update)
