@@ -8,7 +8,8 @@ from gpu_check import compare_on_gpu, fresh_rng, inp, pads, param
 
 from wgslgrad.compiler.frontend import load_spec
 from wgslgrad.compiler.ir import Graph, Op
-from wgslgrad.compiler.lower import grid, lower, lower_train
+from wgslgrad.compiler.lower import grid, lower
+from wgslgrad.compiler.lower_train import lower_train
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

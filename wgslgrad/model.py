@@ -428,7 +428,7 @@ class Model:
         return session
 
     def _train_session(self) -> Any:
-        from .compiler.lower import lower_train
+        from .compiler.lower_train import lower_train
         from .runtime.train_session import TrainSession
         if self._trainer is None:
             self._trainer = (TrainSession(lower_train(self.graph)), -1)
