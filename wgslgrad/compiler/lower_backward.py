@@ -7,7 +7,7 @@ Every size, stride, offset and pad a kernel needs is computed here and passed to
 from __future__ import annotations
 
 from .ir import Graph, Node, Op, Shape
-from .lower import SCRATCH, WORKGROUP, Ctx, Kernel, KernelBuilder, Operand, f32, rule
+from .kernel_builder import WORKGROUP, Kernel, KernelBuilder, Lowering, Operand, Rule, Scratch, f32, rule_into
 from .lower_forward import (
     broadcast_axes,
     comment,
@@ -18,9 +18,13 @@ from .lower_forward import (
     pow2_at_least,
 )
 
+RULES: dict[Op, Rule] = {}       # this module's lowering rules, merged by lower.py
+SCRATCH: dict[Op, Scratch] = {}  # f32 elements of scratch a node needs at its own step
+rule = rule_into(RULES)
+
 
 @rule(Op.UNARY_GRAD)
-def lower_unary_grad(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_unary_grad(ctx: Lowering, i: int) -> list[Kernel]:
     """dx = dy * f'(a) (lower_forward.UNARY_GRAD_EXPR) through binary.wgsl: its operands have one shape here."""
     node = ctx.graph.nodes[i]
     kb = ctx.builder()
@@ -33,7 +37,7 @@ def lower_unary_grad(ctx: Ctx, i: int) -> list[Kernel]:
 
 
 @rule(Op.BROADCAST)
-def lower_broadcast(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_broadcast(ctx: Lowering, i: int) -> list[Kernel]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     kb = ctx.builder()
     x, out = kb.read(node.srcs[0]), kb.write(i)
@@ -46,7 +50,7 @@ def lower_broadcast(ctx: Ctx, i: int) -> list[Kernel]:
 
 
 @rule(Op.SLICE_LAST)
-def lower_slice_last(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_slice_last(ctx: Lowering, i: int) -> list[Kernel]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     kb = ctx.builder()
     x, out = kb.read(node.srcs[0]), kb.write(i)
@@ -58,7 +62,7 @@ def lower_slice_last(ctx: Ctx, i: int) -> list[Kernel]:
 
 
 @rule(Op.MSE_GRAD, Op.SIGMOID_CE_GRAD)
-def lower_loss_grad(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_loss_grad(ctx: Lowering, i: int) -> list[Kernel]:
     node = ctx.graph.nodes[i]
     kb = ctx.builder()
     p, t, dl, out = kb.read(node.srcs[0]), kb.read(node.srcs[1]), kb.read(node.srcs[2]), kb.write(i)
@@ -69,7 +73,7 @@ def lower_loss_grad(ctx: Ctx, i: int) -> list[Kernel]:
 
 
 @rule(Op.SOFTMAX_GRAD, Op.SOFTMAX_CE_GRAD)
-def lower_softmax_grad(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_softmax_grad(ctx: Lowering, i: int) -> list[Kernel]:
     """Row-wise: SOFTMAX_GRAD reads (y, dy), SOFTMAX_CE_GRAD (logits, labels, dl)."""
     node = ctx.graph.nodes[i]
     kb = ctx.builder()
@@ -87,7 +91,7 @@ def lower_softmax_grad(ctx: Ctx, i: int) -> list[Kernel]:
 
 
 @rule(Op.MAX_POOL_GRAD, Op.AVG_POOL_GRAD)
-def lower_pool_grad(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_pool_grad(ctx: Lowering, i: int) -> list[Kernel]:
     """Gather: one thread per input cell, looping over the windows that contain it (no atomics)."""
     g, node = ctx.graph, ctx.graph.nodes[i]
     kb = ctx.builder()
@@ -158,7 +162,7 @@ def _reduce_scratch(g: Graph, node: Node) -> int:
 SCRATCH[Op.REDUCE_TO] = _reduce_scratch
 
 
-def _reduce_kernel(ctx: Ctx, i: int, kernel_name: str, kb: KernelBuilder, x: Operand, dst: Operand,
+def _reduce_kernel(ctx: Lowering, i: int, kernel_name: str, kb: KernelBuilder, x: Operand, dst: Operand,
                    kept: list[dict[str, int]], red: list[dict[str, int]], cx: int, chunks: int) -> Kernel:
     """x summed over `red` into dst[kept], in `chunks` parts (one FLOP per element read)."""
     outs, r = _prod(kept), _prod(red)
@@ -172,7 +176,7 @@ def _reduce_kernel(ctx: Ctx, i: int, kernel_name: str, kb: KernelBuilder, x: Ope
 
 
 @rule(Op.REDUCE_TO)
-def lower_reduce_to(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_reduce_to(ctx: Lowering, i: int) -> list[Kernel]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     kept, red = reduce_axes(g.nodes[node.srcs[0]].shape, node.shape)
     plan = _reduce_plan(g, node)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from .ir import Graph, Node, Op
-from .lower import SCRATCH, WORKGROUP, Ctx, Kernel, KernelBuilder, Operand, rule
+from .kernel_builder import WORKGROUP, Kernel, KernelBuilder, Lowering, Operand, Rule, Scratch, rule_into
 from .lower_forward import (
     BK,
     UNROLL_TAPS,
@@ -30,6 +30,10 @@ from .lower_forward import (
     name,
     pow2_at_least,
 )
+
+RULES: dict[Op, Rule] = {}       # this module's lowering rules, merged by lower.py
+SCRATCH: dict[Op, Scratch] = {}  # f32 elements of scratch a node needs at its own step
+rule = rule_into(RULES)
 
 MIN_CHUNK = 256         # a split chunk of a tiled product walks at least this much of K
 TARGET_GROUPS = 512     # split until tiles x chunks reaches about this many workgroups ...
@@ -88,7 +92,7 @@ CONTIGUOUS = {("a", "rows"): "k", ("a", "cols"): "m", ("a", "im2col_t"): "ci", (
               ("b", "rows"): "n", ("b", "cols"): "k", ("b", "w_taps"): "co"}
 
 
-def _matmul(ctx: Ctx, i: int, kb: KernelBuilder, kernel_name: str, out: Operand, a_src: Operand,
+def _matmul(ctx: Lowering, i: int, kb: KernelBuilder, kernel_name: str, out: Operand, a_src: Operand,
             b_src: Operand, plan: dict[str, Any], bias: Operand | None = None) -> Kernel:
     """The tiled product of `plan` into `out` (chunk c of a split at c * plan["stride"]); with `bias`,
     the column sums of B too (the bias gradient of a filter gradient's group), after a split's chunk
@@ -103,7 +107,7 @@ def _matmul(ctx: Ctx, i: int, kb: KernelBuilder, kernel_name: str, out: Operand,
     return kb.kernel(kernel_name, "grad_matmul.wgsl", wg, ctx.group(i).nodes, **values)
 
 
-def _reduce_partials(ctx: Ctx, i: int, chunks: int) -> Kernel:
+def _reduce_partials(ctx: Lowering, i: int, chunks: int) -> Kernel:
     """out[o] = sum over the chunks of scratch[chunk, o]: the second stage of a split; a group's bias sums
     follow the node's outputs in each chunk and go to the bias gradient."""
     g = ctx.graph
@@ -122,7 +126,7 @@ def _reduce_partials(ctx: Ctx, i: int, chunks: int) -> Kernel:
 
 
 @rule(Op.DENSE_DX, Op.DENSE_DW, Op.CONV2D_DW)
-def lower_grad_matmul(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_grad_matmul(ctx: Lowering, i: int) -> list[Kernel]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     plan = _matmul_plan(g, node)
     chain = ctx.group(i).chain
@@ -182,7 +186,7 @@ def conv_dx_phases(in_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: 
 
 
 @rule(Op.CONV2D_DX)
-def lower_conv2d_dx(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_conv2d_dx(ctx: Lowering, i: int) -> list[Kernel]:
     """dx = dy @ w.T over a transposed-conv index map, as one tiled product per stride phase in one dispatch:
     each phase reads only the taps that reach its input cells, so stride 2 wastes no multiplies on zeros."""
     g, node = ctx.graph, ctx.graph.nodes[i]
@@ -207,7 +211,7 @@ def lower_conv2d_dx(ctx: Ctx, i: int) -> list[Kernel]:
 # ---- depthwise ----
 
 @rule(Op.DEPTHWISE_DX)
-def lower_depthwise_dx(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_depthwise_dx(ctx: Lowering, i: int) -> list[Kernel]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     kb = ctx.builder()
     dy, wt = kb.read(node.srcs[0]), kb.read(node.srcs[1])
@@ -254,7 +258,7 @@ SCRATCH[Op.DEPTHWISE_DW] = _depthwise_dw_scratch
 
 
 @rule(Op.DEPTHWISE_DW)
-def lower_depthwise_dw(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_depthwise_dw(ctx: Lowering, i: int) -> list[Kernel]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     plan = _depthwise_dw_plan(g, node)
     _, h, w, ch = g.nodes[node.srcs[0]].shape

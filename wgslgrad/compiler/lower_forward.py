@@ -7,7 +7,11 @@ from __future__ import annotations
 import re
 
 from .ir import BINARY, UNARY, Graph, Node, Op
-from .lower import SCRATCH, WORKGROUP, Ctx, Kernel, KernelBuilder, f32, rule
+from .kernel_builder import WORKGROUP, Kernel, KernelBuilder, Lowering, Rule, Scratch, f32, rule_into
+
+RULES: dict[Op, Rule] = {}       # this module's lowering rules, merged by lower.py
+SCRATCH: dict[Op, Scratch] = {}  # f32 elements of scratch a node needs at its own step
+rule = rule_into(RULES)
 
 UNROLL_TAPS = 25   # depthwise kernels unroll up to this many taps (5x5), and loop over larger windows
 # The tiled products' step along K. Its tiles (BK x (64+1) floats each) are most of a kernel's workgroup memory,
@@ -54,11 +58,11 @@ def elementwise_expr(node: Node) -> str:
     return UNARY_EXPR[node.op].format(alpha=alpha) if node.op in UNARY else BINARY_EXPR[node.op]
 
 
-def name(ctx: Ctx, i: int, suffix: str = "") -> str:
+def name(ctx: Lowering, i: int, suffix: str = "") -> str:
     return f"{ctx.graph.nodes[i].op.name.lower()}_{i}{suffix}"
 
 
-def comment(ctx: Ctx, i: int) -> str:
+def comment(ctx: Lowering, i: int) -> str:
     n = ctx.graph.nodes[i]
     return f"%{i} {n.op.name.lower()}{list(n.shape)}" + (f" in {n.scope}" if n.scope else "")
 
@@ -79,7 +83,7 @@ def halves(n: int) -> list[int]:
     return out
 
 
-def epilogue(ctx: Ctx, kb: KernelBuilder, i: int) -> tuple[list[str], list[int]]:
+def epilogue(ctx: Lowering, kb: KernelBuilder, i: int) -> tuple[list[str], list[int]]:
     """WGSL statements that finish output element `o` of producer `i` from its value `v` (bias included):
     the elementwise ops fused after it, in registers, and a store of each value of the group that is
     kept. Returns them and the group's nodes."""
@@ -104,17 +108,17 @@ def epilogue(ctx: Ctx, kb: KernelBuilder, i: int) -> tuple[list[str], list[int]]
     return lines, group.nodes
 
 
-def fused_comment(ctx: Ctx, nodes: list[int]) -> str:
+def fused_comment(ctx: Lowering, nodes: list[int]) -> str:
     return " then ".join(comment(ctx, c) for c in nodes)
 
 
-def elementwise_groups(ctx: Ctx, n: int) -> tuple[tuple[int, int, int], int]:
+def elementwise_groups(ctx: Lowering, n: int) -> tuple[tuple[int, int, int], int]:
     wg = ctx.grid(-(-n // WORKGROUP))
     return wg, wg[0]
 
 
 @rule(*UNARY)
-def lower_unary(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_unary(ctx: Lowering, i: int) -> list[Kernel]:
     node = ctx.graph.nodes[i]
     kb = ctx.builder()
     x, out = kb.read(node.srcs[0]), kb.write(i)
@@ -147,7 +151,7 @@ def broadcast_axes(out: tuple[int, ...], a: tuple[int, ...], b: tuple[int, ...])
 
 
 @rule(*BINARY)
-def lower_binary(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_binary(ctx: Lowering, i: int) -> list[Kernel]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     kb = ctx.builder()
     a, b, out = kb.read(node.srcs[0]), kb.read(node.srcs[1]), kb.write(i)
@@ -158,7 +162,7 @@ def lower_binary(ctx: Ctx, i: int) -> list[Kernel]:
 
 
 @rule(Op.CONV2D, Op.DENSE)
-def lower_matmul(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_matmul(ctx: Lowering, i: int) -> list[Kernel]:
     """conv2d and dense as one tiled matrix product: out[M, N] = A[M, K] @ w[K, N] (+ bias).
 
     For conv2d, M = B*Ho*Wo, K = kh*kw*Ci and A is gathered from the image (a 1x1, stride-1, unpadded
@@ -196,7 +200,7 @@ def lower_matmul(ctx: Ctx, i: int) -> list[Kernel]:
 
 
 @rule(Op.DEPTHWISE)
-def lower_depthwise(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_depthwise(ctx: Lowering, i: int) -> list[Kernel]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     kb = ctx.builder()
     x, wt = kb.read(node.srcs[0]), kb.read(node.srcs[1])
@@ -217,7 +221,7 @@ def lower_depthwise(ctx: Ctx, i: int) -> list[Kernel]:
 
 
 @rule(Op.MAX_POOL, Op.AVG_POOL)
-def lower_pool(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_pool(ctx: Lowering, i: int) -> list[Kernel]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     kb = ctx.builder()
     x, out = kb.read(node.srcs[0]), kb.write(i)
@@ -231,7 +235,7 @@ def lower_pool(ctx: Ctx, i: int) -> list[Kernel]:
 
 
 @rule(Op.GLOBAL_AVG_POOL)
-def lower_global_avg_pool(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_global_avg_pool(ctx: Lowering, i: int) -> list[Kernel]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     kb = ctx.builder()
     x, out = kb.read(node.srcs[0]), kb.write(i)
@@ -246,7 +250,7 @@ def lower_global_avg_pool(ctx: Ctx, i: int) -> list[Kernel]:
 
 
 @rule(Op.SOFTMAX)
-def lower_softmax(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_softmax(ctx: Lowering, i: int) -> list[Kernel]:
     node = ctx.graph.nodes[i]
     kb = ctx.builder()
     x, out = kb.read(node.srcs[0]), kb.write(i)
@@ -259,7 +263,7 @@ def lower_softmax(ctx: Ctx, i: int) -> list[Kernel]:
 
 
 @rule(Op.CONCAT)
-def lower_concat(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_concat(ctx: Lowering, i: int) -> list[Kernel]:
     """One kernel per run of sources that fits the storage-buffer limit (usually one for all)."""
     g, node = ctx.graph, ctx.graph.nodes[i]
     cout = node.shape[-1]
@@ -311,7 +315,7 @@ def _reduce_scratch(g: Graph, node: Node) -> int:
 
 
 @rule(Op.SUM, Op.MEAN, Op.MSE, Op.SIGMOID_CE, Op.SOFTMAX_CE)
-def lower_reduce(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_reduce(ctx: Lowering, i: int) -> list[Kernel]:
     """Sum a term over every element (row, for softmax CE); two stages when one workgroup is not enough:
     partial sums into arena scratch, then one workgroup adds them."""
     g, node = ctx.graph, ctx.graph.nodes[i]

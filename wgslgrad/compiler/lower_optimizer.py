@@ -12,9 +12,12 @@ write, before each step t (1-based), the value each name stands for:
 from __future__ import annotations
 
 from .ir import Op
-from .lower import MAX_STORAGE_BUFFERS, WORKGROUP, Ctx, Kernel, rule
+from .kernel_builder import MAX_STORAGE_BUFFERS, WORKGROUP, Kernel, Lowering, Rule, rule_into
 from .memory import align
 from .program import ADAM_M, ADAM_V, GRADS, PARAMS, READ, READ_WRITE, STEP
+
+RULES: dict[Op, Rule] = {}       # this module's lowering rules, merged by lower.py
+rule = rule_into(RULES)
 
 STEP_FIELDS = ("lr", "beta1", "beta2", "eps", "bias1", "bias2", "t", "")
 assert len(STEP_FIELDS) % 4 == 0, "a uniform holds whole vec4s"
@@ -32,7 +35,7 @@ def optimizer_data(settings: dict[str, float]) -> dict[str, object]:
 
 
 @rule(Op.ADAM)
-def lower_adam(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_adam(ctx: Lowering, i: int) -> list[Kernel]:
     node = ctx.graph.nodes[i]
     n = node.shape[0]
     kb = ctx.builder()

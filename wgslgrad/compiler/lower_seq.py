@@ -9,9 +9,13 @@ from __future__ import annotations
 import math
 
 from .ir import Op
-from .lower import SCRATCH, WORKGROUP, Ctx, Kernel, rule
+from .kernel_builder import WORKGROUP, Kernel, Lowering, Rule, Scratch, rule_into
 from .lower_backward import _reduce_scratch, lower_reduce_to
 from .lower_forward import comment, elementwise_groups, name
+
+RULES: dict[Op, Rule] = {}       # this module's lowering rules, merged by lower.py
+SCRATCH: dict[Op, Scratch] = {}  # f32 elements of scratch a node needs at its own step
+rule = rule_into(RULES)
 
 
 def _around(shape: tuple[int, ...], axis: int) -> tuple[int, int]:
@@ -20,7 +24,7 @@ def _around(shape: tuple[int, ...], axis: int) -> tuple[int, int]:
 
 
 @rule(Op.SLICE)
-def lower_slice(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_slice(ctx: Lowering, i: int) -> list[Kernel]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     kb = ctx.builder()
     x, out = kb.read(node.srcs[0]), kb.write(i)
@@ -33,7 +37,7 @@ def lower_slice(ctx: Ctx, i: int) -> list[Kernel]:
 
 
 @rule(Op.SLICE_GRAD)
-def lower_slice_grad(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_slice_grad(ctx: Lowering, i: int) -> list[Kernel]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     kb = ctx.builder()
     dy, out = kb.read(node.srcs[0]), kb.write(i)
@@ -46,7 +50,7 @@ def lower_slice_grad(ctx: Ctx, i: int) -> list[Kernel]:
 
 
 @rule(Op.STACK)
-def lower_stack(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_stack(ctx: Lowering, i: int) -> list[Kernel]:
     """One kernel per run of sources that fits the storage-buffer limit (usually one for all)."""
     node = ctx.graph.nodes[i]
     axis = node.arg["axis"]
@@ -77,7 +81,7 @@ SCRATCH[Op.SUM_AXES] = _reduce_scratch
 
 
 @rule(Op.EMBEDDING)
-def lower_embedding(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_embedding(ctx: Lowering, i: int) -> list[Kernel]:
     """Ids out of [0, vocab) are clamped into it (no read outside the table); the runtime refuses them first."""
     g, node = ctx.graph, ctx.graph.nodes[i]
     kb = ctx.builder()
@@ -89,7 +93,7 @@ def lower_embedding(ctx: Ctx, i: int) -> list[Kernel]:
 
 
 @rule(Op.EMBEDDING_DW)
-def lower_embedding_dw(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_embedding_dw(ctx: Lowering, i: int) -> list[Kernel]:
     """One thread per table entry, scanning every id: no float atomics in WGSL, and no write races."""
     g, node = ctx.graph, ctx.graph.nodes[i]
     kb = ctx.builder()
@@ -102,7 +106,7 @@ def lower_embedding_dw(ctx: Ctx, i: int) -> list[Kernel]:
 
 
 @rule(Op.LSTM_CELL, Op.LSTM_CELL_GRAD)
-def lower_lstm_cell(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_lstm_cell(ctx: Lowering, i: int) -> list[Kernel]:
     """One LSTM step (or its gradient) in one kernel, one thread per (row, unit): the gates never leave
     registers."""
     g, node = ctx.graph, ctx.graph.nodes[i]
