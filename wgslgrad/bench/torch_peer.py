@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..compiler import training
 from ..compiler.ir import Graph, Node, Op, needed_nodes
 
 Arrays = Mapping[str, "np.ndarray | Tensor"]
@@ -254,13 +255,10 @@ def torch_gradients(graph: Graph, params: Mapping[str, np.ndarray], inputs: Arra
 # ---- benchmark callables ----
 
 def adam_settings(graph: Graph) -> dict[str, Any]:
-    """Adam's lr, betas and eps from the spec's Train(...) (flat keys or an 'optimizer' dict)."""
-    t = dict(graph.train)
-    opt = t.get("optimizer")
-    if isinstance(opt, Mapping):
-        t = {**t, **opt}
-    return {"lr": float(t.get("lr", 1e-3)), "betas": (float(t.get("beta1", 0.9)), float(t.get("beta2", 0.999))),
-            "eps": float(t.get("eps", 1e-7))}
+    """Adam's lr, betas and eps from the spec's Train(...), as torch.optim.Adam takes them (the compiler's
+    settings and defaults: compiler.training.adam_settings)."""
+    s = training.adam_settings(graph.train)
+    return {"lr": s["lr"], "betas": (s["beta1"], s["beta2"]), "eps": s["eps"]}
 
 
 def configure(device: str) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ...compiler.ir import Graph, Op
+from ...compiler.training import adam_settings
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "bench.js"
@@ -34,14 +35,6 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, (np.generic,)):
         return v.item()
     return v
-
-
-def _adam(graph: Graph) -> dict[str, float]:
-    t = dict(graph.train)
-    if isinstance(t.get("optimizer"), Mapping):
-        t.update(t["optimizer"])
-    return {"lr": float(t.get("lr", 1e-3)), "beta1": float(t.get("beta1", 0.9)),
-            "beta2": float(t.get("beta2", 0.999)), "eps": float(t.get("eps", 1e-7))}
 
 
 def export_graph(graph: Graph) -> dict[str, Any]:
@@ -62,7 +55,7 @@ def export_graph(graph: Graph) -> dict[str, Any]:
         nodes.append({"op": n.op.name.lower(), "shape": list(n.shape), "srcs": list(n.srcs),
                       "arg": _jsonable(arg), "batched": batched[-1]})
     return {"nodes": nodes, "inputs": dict(graph.inputs), "params": dict(graph.params),
-            "outputs": dict(graph.outputs), "loss": graph.loss, "batch": graph.batch, "adam": _adam(graph)}
+            "outputs": dict(graph.outputs), "loss": graph.loss, "batch": graph.batch, "adam": adam_settings(graph.train)}
 
 
 # the forward ops the peer's JavaScript implements (not yet the sequence ops: slice, stack, embedding, lstm_cell, sum_axes)
