@@ -22,7 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..compiler.ir import Graph, Node, Op, needed_nodes
+from ..compiler.ir import BINARY, UNARY, Graph, Node, Op, binary_row, needed_nodes, unary_row
+from ..ops.elementwise import Binary, Unary
 
 Arrays = Mapping[str, "np.ndarray | Tensor"]
 
@@ -194,20 +195,19 @@ def _softmax_ce(logits: Tensor, labels: Tensor) -> Tensor:
     return -(labels * torch.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
 
 
+def _unary(row: Unary) -> Callable[..., Tensor]:
+    fn = eval(f"lambda x, attrs: {row.torch}", {"torch": torch, "F": F})   # our own rows' text, never user input
+    return lambda n, x: fn(x, row.attrs_of(n.arg))
+
+
+def _binary(row: Binary) -> Callable[..., Tensor]:
+    fn = eval(f"lambda a, b: {row.torch}", {"torch": torch, "F": F})
+    return lambda n, a, b: fn(a, b)
+
+
 _SIMPLE: dict[Op, Callable[..., Tensor]] = {
-    Op.ADD: lambda n, a, b: a + b,
-    Op.SUB: lambda n, a, b: a - b,
-    Op.MUL: lambda n, a, b: a * b,
-    Op.DIV: lambda n, a, b: a / b,
-    Op.RELU: lambda n, x: torch.relu(x),
-    Op.RELU6: lambda n, x: F.relu6(x),
-    Op.LEAKY_RELU: lambda n, x: F.leaky_relu(x, n.arg["alpha"]),
-    Op.SIGMOID: lambda n, x: torch.sigmoid(x),
-    Op.TANH: lambda n, x: torch.tanh(x),
-    Op.EXP: lambda n, x: torch.exp(x),
-    Op.LOG: lambda n, x: torch.log(x),
-    Op.ABS: lambda n, x: torch.abs(x),
-    Op.NEG: lambda n, x: -x,
+    **{op: _unary(unary_row(op)) for op in UNARY},      # ops/elementwise.py: each row's `torch`
+    **{op: _binary(binary_row(op)) for op in BINARY},
     Op.SOFTMAX: lambda n, x: torch.softmax(x, dim=-1),
     Op.GLOBAL_AVG_POOL: lambda n, x: x.mean(dim=(1, 2)),
     Op.SUM: lambda n, x: x.sum(),

@@ -8,10 +8,10 @@ so frozen layers and inputs cost no backward kernels.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from .ir import Graph, Node, Op, Shape
+from .ir import BINARY, UNARY, Graph, Node, Op, Shape, binary_row, unary_row
 
 Grads = Sequence[int | None]
 
@@ -34,8 +34,10 @@ class NodeGrad:
     def shape(self, k: int) -> Shape:
         return self.g.nodes[self.node.srcs[k]].shape
 
-    def add(self, op: Op, srcs: tuple[int, ...], arg: dict[str, Any] | None = None) -> int:
-        """Append a backward node under the forward node's scope + "/grad", at its source position."""
+    def add(self, op: Op | str, srcs: tuple[int, ...], arg: dict[str, Any] | None = None) -> int:
+        """Append a backward node under the forward node's scope + "/grad", at its source position; `op` may
+        be given by name (the elementwise rows' rules do: they are below the IR)."""
+        op = Op[op.upper()] if isinstance(op, str) else op
         return self.g.add(op, srcs, arg, **_where(self.node))
 
     def reduce_to(self, x: int, k: int) -> int:
@@ -69,34 +71,6 @@ def _dense(c: NodeGrad) -> Grads:
     dw = c.add(Op.DENSE_DW, (x, c.dy)) if c.need[1] else None
     bias = [c.reduce_to(c.dy, 2) if c.need[2] else None] if len(c.need) > 2 else []
     return [dx, dw, *bias]
-
-
-def _add(c: NodeGrad) -> Grads:
-    return [c.reduce_to(c.dy, k) if c.need[k] else None for k in (0, 1)]
-
-
-def _sub(c: NodeGrad) -> Grads:
-    # negate after reducing: the reduced tensor is never larger
-    db = c.add(Op.NEG, (c.reduce_to(c.dy, 1),)) if c.need[1] else None
-    return [c.reduce_to(c.dy, 0) if c.need[0] else None, db]
-
-
-def _mul(c: NodeGrad) -> Grads:
-    a, b = c.src(0), c.src(1)
-    da = c.reduce_to(c.add(Op.MUL, (c.dy, b)), 0) if c.need[0] else None
-    db = c.reduce_to(c.add(Op.MUL, (c.dy, a)), 1) if c.need[1] else None
-    return [da, db]
-
-
-def _div(c: NodeGrad) -> Grads:
-    # y = a / b:  da = dy / b,  db = -dy * a / b^2 = -(dy * y) / b
-    b = c.src(1)
-    da = c.reduce_to(c.add(Op.DIV, (c.dy, b)), 0) if c.need[0] else None
-    db = None
-    if c.need[1]:
-        t = c.add(Op.DIV, (c.add(Op.MUL, (c.dy, c.id)), b))
-        db = c.add(Op.NEG, (c.reduce_to(t, 1),))
-    return [da, db]
 
 
 def _concat(c: NodeGrad) -> Grads:
@@ -137,23 +111,15 @@ def _stack(c: NodeGrad) -> Grads:
                   {"shape": c.shape(k)}) if need else None for k, need in enumerate(c.need)]
 
 
-# which value UNARY_GRAD reads: the forward output y where f' is cheapest in y, or where the test on x reads
-# the same on y (relu: y > 0 exactly when x > 0), so that the pre-activation need not be kept: the forward
-# kernel that produces it can apply the activation in its epilogue (fuse.py) and never store it.
-_FROM_OUTPUT = {Op.SIGMOID, Op.TANH, Op.EXP, Op.RELU, Op.RELU6}
-
-
-def _from_output(n: Node) -> bool:
-    return n.op in _FROM_OUTPUT or (n.op is Op.LEAKY_RELU and n.arg["alpha"] >= 0)
-
-
 def _unary(c: NodeGrad) -> Grads:
-    op = c.node.op
-    arg: dict[str, Any] = {"fn": op.name.lower()}
-    if op is Op.LEAKY_RELU:
-        arg["alpha"] = c.node.arg["alpha"]
-    a = c.id if _from_output(c.node) else c.src(0)
-    return [c.add(Op.UNARY_GRAD, (a, c.dy), arg)]
+    """dx = dy * f'(a) in one UNARY_GRAD node, a being the value the op's row says (its output where that
+    tells f' as well, so the pre-activation need not be kept); a linear op (neg) applied to dy instead."""
+    row = unary_row(c.node.op)
+    if row.linear:
+        return [c.add(c.node.op, (c.dy,))]
+    attrs = row.attrs_of(c.node.arg)
+    a = c.id if row.saves_output(attrs) else c.src(0)
+    return [c.add(Op.UNARY_GRAD, (a, c.dy), {"fn": row.name, **asdict(attrs)})]
 
 
 def _max_pool(c: NodeGrad) -> Grads:
@@ -202,25 +168,14 @@ RULES: dict[Op, Rule] = {
     Op.CONV2D: _conv(Op.CONV2D_DX, Op.CONV2D_DW),
     Op.DEPTHWISE: _conv(Op.DEPTHWISE_DX, Op.DEPTHWISE_DW),
     Op.DENSE: _dense,
-    Op.ADD: _add,
-    Op.SUB: _sub,
-    Op.MUL: _mul,
-    Op.DIV: _div,
+    **{op: binary_row(op).grad for op in BINARY},     # ops/elementwise.py: each row's rule
+    **{op: _unary for op in UNARY},
     Op.CONCAT: _concat,
     Op.SLICE: _slice,
     Op.EMBEDDING: lambda c: [None, c.add(Op.EMBEDDING_DW, (c.src(0), c.dy), {"vocab": c.shape(1)[0]})
                              if c.need[1] else None],   # ids are data (an Input): no gradient
     Op.STACK: _stack,
     Op.LSTM_CELL: _lstm_cell,
-    Op.RELU: _unary,
-    Op.RELU6: _unary,
-    Op.LEAKY_RELU: _unary,
-    Op.SIGMOID: _unary,
-    Op.TANH: _unary,
-    Op.EXP: _unary,
-    Op.LOG: _unary,
-    Op.ABS: _unary,
-    Op.NEG: lambda c: [c.add(Op.NEG, (c.dy,))],
     Op.SOFTMAX: lambda c: [c.add(Op.SOFTMAX_GRAD, (c.id, c.dy))],
     Op.MAX_POOL: _max_pool,
     Op.AVG_POOL: _avg_pool,

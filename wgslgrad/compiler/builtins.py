@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import inspect
 import math
+from dataclasses import asdict, fields
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, Protocol
 
 from . import ast
+from ..ops.elementwise import BINARY_ROWS, UNARY_ROWS, Unary
 from .errors import SpecError
 from .ir import Graph, Op, Pos, Shape, ShapeError, conv_out, fmt_shape
 from .values import (
@@ -191,9 +193,9 @@ class BuiltinCall:
         return self.node(op, [y], scope, **arg)
 
 
+# activation= names: the elementwise rows marked activation, with their default attributes
 _ACTIVATIONS: dict[str, tuple[Op, dict[str, Any]]] = {
-    "relu": (Op.RELU, {}), "relu6": (Op.RELU6, {}), "leaky_relu": (Op.LEAKY_RELU, {"alpha": 0.2}),
-    "sigmoid": (Op.SIGMOID, {}), "tanh": (Op.TANH, {})}
+    r.name: (Op[r.name.upper()], asdict(r.attrs())) for r in UNARY_ROWS.values() if r.activation}
 
 
 _NOT_ACTIVATIONS = {
@@ -443,20 +445,30 @@ def lstm(c: BuiltinCall, x: Any, units: Any, return_sequences: Any = False, trai
 # other ops
 
 
-def _unary_op(name: str, op: Op, on_numbers: Callable[[float], float] | None = None) -> None:
-    def fn(c: BuiltinCall, x: Any) -> Any:
-        if on_numbers is not None and is_num(x):
+def _unary_builtin(row: Unary) -> None:
+    """The builtin of an elementwise row: `name(x, attr=default, ...)`; a plain number gives a number where
+    the row says how (exp, log, abs); every attribute is a number that reaches a kernel (a float32)."""
+    attrs = fields(row.attrs)
+
+    def fn(c: BuiltinCall, x: Any, *values: Any) -> Any:
+        if row.numbers is not None and is_num(x):
             try:
-                return on_numbers(x)
+                return row.numbers(x)
             except (ValueError, OverflowError) as e:
                 c.fail("x", f"cannot be computed for {x}: {e}")
-        return c.node(op, [c.tensor(x, "x")], c.scope())
-    fn.__name__ = name
+        t = c.tensor(x, "x")
+        checked = c.each(*(lambda v=v, f=f: c.number(v, f.name) for v, f in zip(values, attrs)))
+        return c.node(Op[row.name.upper()], [t], c.scope(), **{f.name: v for f, v in zip(attrs, checked)})
+    fn.__name__ = row.name
+    fn.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
+        inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in ("c", "x")] + [
+        inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=f.default) for f in attrs])
     builtin(fn)
 
 
-for _name, _op in (("relu", Op.RELU), ("relu6", Op.RELU6), ("sigmoid", Op.SIGMOID), ("tanh", Op.TANH)):
-    _unary_op(_name, _op)
+for _row in UNARY_ROWS.values():
+    if _row.builtin:
+        _unary_builtin(_row)
 
 
 @builtin
@@ -465,15 +477,6 @@ def softmax(c: BuiltinCall, x: Any) -> Tensor:
     if not t.shape:
         c.fail("x", "normalises the last axis, so it needs a tensor of rank 1 or more, got a scalar (shape [])")
     return c.node(Op.SOFTMAX, [t], c.scope())
-_unary_op("exp", Op.EXP, math.exp)
-_unary_op("log", Op.LOG, math.log)
-_unary_op("abs", Op.ABS, abs)
-
-
-@builtin
-def leaky_relu(c: BuiltinCall, x: Any, alpha: Any = 0.2) -> Tensor:
-    x, a = c.tensor(x, "x"), c.number(alpha, "alpha")
-    return c.node(Op.LEAKY_RELU, [x], c.scope(), alpha=a)
 
 
 def _pool(c: BuiltinCall, op: Op, x: Any, size: Any, stride: Any, padding: Any) -> Tensor:
@@ -575,8 +578,8 @@ def _binary_builtin(name: str, op: str) -> None:
     builtin(fn)
 
 
-for _name, _sym in (("add", "+"), ("sub", "-"), ("mul", "*"), ("div", "/")):
-    _binary_builtin(_name, _sym)
+for _brow in BINARY_ROWS.values():
+    _binary_builtin(_brow.name, _brow.symbol)
 
 
 def _axes(c: BuiltinCall, x: Tensor, axis: Any) -> tuple[int, ...]:

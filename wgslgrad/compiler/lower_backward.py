@@ -25,7 +25,7 @@ rule = rule_into(RULES)
 
 @rule(Op.UNARY_GRAD)
 def lower_unary_grad(ctx: Lowering, i: int) -> list[Kernel]:
-    """dx = dy * f'(a) (lower_forward.UNARY_GRAD_EXPR) through binary.wgsl: its operands have one shape here."""
+    """dx = dy * f'(a) (the op's row's grad, lower_forward.elementwise_expr) through binary.wgsl: its operands have one shape here."""
     node = ctx.graph.nodes[i]
     kb = ctx.builder()
     a, dy, out = kb.read(node.srcs[0]), kb.read(node.srcs[1]), kb.write(i)

@@ -5,8 +5,9 @@ Every size, stride, offset and pad a kernel needs is computed here and passed to
 from __future__ import annotations
 
 import re
+from dataclasses import asdict
 
-from .ir import BINARY, UNARY, Graph, Node, Op
+from .ir import BINARY, UNARY, Graph, Node, Op, binary_row, unary_row
 from .kernel_builder import WORKGROUP, Kernel, KernelBuilder, Lowering, Rule, Scratch, f32, rule_into
 
 RULES: dict[Op, Rule] = {}       # this module's lowering rules, merged by lower.py
@@ -18,44 +19,16 @@ UNROLL_TAPS = 25   # depthwise kernels unroll up to this many taps (5x5), and lo
 # and SwiftShader's compile time grows with that (about 0.6 ms a float): 16 took 2-5 s a kernel.
 BK = 8
 
-# Elementwise bodies over `v` (unary) or `va`, `vb` (binary); backward and fused kernels reuse them.
-# A NaN passes through every one of them, as in the float64 reference (max, min and clamp may drop a NaN:
-# WGSL leaves that to the driver, and lavapipe's max(NaN, 0.0) is 0), so NaN weights cannot hide behind a relu.
-UNARY_EXPR = {
-    Op.RELU: "select(v, 0.0, v < 0.0)",
-    Op.RELU6: "select(select(v, 6.0, v > 6.0), 0.0, v < 0.0)",
-    Op.LEAKY_RELU: "select(v, v * {alpha}, v < 0.0)",  # alpha = 0 is relu's expression: -inf * 0.0 is NaN
-    Op.SIGMOID: "1.0 / (1.0 + exp(-v))",          # exp overflows to inf for v << 0: 1/inf = 0, no NaN
-    Op.TANH: "select(tanh(v), sign(v), abs(v) > 15.0)",  # tanh built from exp can overflow to NaN on some drivers
-    Op.EXP: "exp(v)",
-    Op.LOG: "log(v)",
-    Op.ABS: "abs(v)",
-    Op.NEG: "-v",
-}
-BINARY_EXPR = {Op.ADD: "va + vb", Op.SUB: "va - vb", Op.MUL: "va * vb", Op.DIV: "va / vb"}
-# The gradient of a unary op by its name, from `va` (its input, or its output for relu, sigmoid, tanh, exp)
-# and `vb` (the gradient of its output).
-UNARY_GRAD_EXPR = {
-    "relu": "select(0.0, vb, va > 0.0)",
-    "relu6": "select(0.0, vb, va > 0.0 && va < 6.0)",
-    "leaky_relu": "select(vb * {alpha}, vb, va > 0.0)",
-    "log": "vb / va",
-    "abs": "vb * sign(va)",                # sign(0) = 0
-    "sigmoid": "vb * (va * (1.0 - va))",
-    "tanh": "vb * (1.0 - va * va)",
-    "exp": "vb * va",
-}
-
-
 def elementwise_expr(node: Node) -> str:
-    """The WGSL body of an elementwise node: over `v` for a unary op, over `va`, `vb` for a binary op or
-    a unary op's gradient (UNARY_GRAD), with leaky_relu's alpha filled in."""
-    alpha = f32(node.arg.get("alpha", 0.2))
-    if node.op is Op.UNARY_GRAD:
-        return UNARY_GRAD_EXPR[node.arg["fn"]].format(alpha=alpha)
-    if node.op is Op.LEAKY_RELU and node.arg["alpha"] == 0:
-        return UNARY_EXPR[Op.RELU]
-    return UNARY_EXPR[node.op].format(alpha=alpha) if node.op in UNARY else BINARY_EXPR[node.op]
+    """The WGSL body of an elementwise node, from its row in ops/elementwise.py: over `v` for a unary op,
+    over `va`, `vb` for a binary op or a unary op's gradient (UNARY_GRAD), attributes filled in as f32
+    literals. Backward and fused kernels use it too."""
+    if node.op in BINARY:
+        return binary_row(node.op).wgsl
+    row = unary_row(Op[node.arg["fn"].upper()] if node.op is Op.UNARY_GRAD else node.op)
+    attrs = row.attrs_of(node.arg)
+    text = row.grad if node.op is Op.UNARY_GRAD else row.wgsl_of(attrs)
+    return text.format(**{k: f32(v) for k, v in asdict(attrs).items()})
 
 
 def name(ctx: Lowering, i: int, suffix: str = "") -> str:
