@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import inspect
 import math
-from dataclasses import asdict, fields
 from collections.abc import Callable, Sequence
+from dataclasses import asdict, fields
 from typing import Any, NoReturn, Protocol
 
-from . import ast
 from ..ops.elementwise import BINARY_ROWS, UNARY_ROWS, Unary
+from . import ast
 from .errors import SpecError
 from .ir import Graph, Op, Pos, Shape, ShapeError, conv_out, fmt_shape
 from .values import (

@@ -13,7 +13,6 @@ from typing import Any
 
 from ..ops.elementwise import BINARY_ROWS, UNARY_ROWS, Binary, Unary
 
-
 # Every op by name, in this order. The elementwise ops come from their rows in ops/elementwise.py (one row
 # each: the WGSL, gradient, reference and peers' expressions), the others are declared here.
 _OP_NAMES = [
