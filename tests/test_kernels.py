@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from gpu_check import compare_on_gpu, fresh_rng, inp, pads, param
+from op_rows import UNARY_OPS, row
 
 from wgslgrad.compiler.frontend import load_spec
 from wgslgrad.compiler.ir import Graph, Op
@@ -137,15 +138,20 @@ def test_binary_with_constant(device):
     check(device, g)
 
 
-def test_unary(device):
+def unary_graph() -> Graph:
+    """Every unary row (ops/elementwise.py) at default attributes on inputs in its domain, and leaky_relu at
+    another slope."""
     g = Graph(batch=2)
     x, p = inp(g, "x", (2, 5, 7, 3)), inp(g, "p", (2, 33))
     big = g.add(Op.MUL, (x, g.add(Op.CONST, (), {"value": (4.0,)}, shape=())))  # reach relu6's 6 and tanh's tails
-    for op in (Op.RELU, Op.RELU6, Op.SIGMOID, Op.TANH, Op.EXP, Op.ABS, Op.NEG):
-        g.outputs[op.name.lower()] = g.add(op, (big,))
-    g.outputs["leaky_relu"] = g.add(Op.LEAKY_RELU, (x,), {"alpha": 0.1})
-    g.outputs["log"] = g.add(Op.LOG, (p,))
-    check(device, g, positive={"p"})
+    for op in UNARY_OPS:
+        g.outputs[op.name.lower()] = g.add(op, (p if row(op).positive else big,))
+    g.outputs["leaky_relu_0.1"] = g.add(Op.LEAKY_RELU, (x,), {"alpha": 0.1})
+    return g
+
+
+def test_unary(device):
+    check(device, unary_graph(), positive={"p"})
 
 
 def test_concat(device):
