@@ -56,7 +56,7 @@ ELEMENTWISE += [f"{r.name}(x)" for r in UNARY_ROWS.values() if r.builtin and f"{
 
 
 # What a NaN input may become where a driver assumes no NaN (see the docstring): a branch's value.
-NAN_MAY_BECOME = {"relu(x)": [0.0], "relu6(x)": [0.0, 6.0], "leaky_relu(x, alpha=0)": [0.0]}
+NAN_MAY_BECOME = {"relu(x)": [0.0], "relu6(x)": [0.0, 6.0], "leaky_relu(x, alpha=0)": [0.0], "gelu(x)": [0.0]}
 
 
 def nan_or(got: float, expr: str) -> bool:

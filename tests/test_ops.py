@@ -91,3 +91,20 @@ def test_every_row_is_exercised() -> None:
     }
     for where, ops in runs.items():
         assert every <= ops, f"{where} misses {sorted(o.name.lower() for o in every - ops)}"
+
+
+@pytest.mark.parametrize("name", list(UNARY_ROWS))
+def test_unary_reference_and_derivative_match_pytorch(name: str) -> None:
+    """Each row's float64 reference and derivative against its PyTorch expression and PyTorch's autograd,
+    over a wide range (off the kinks), at default attributes."""
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
+    import torch.nn.functional as F
+    r = UNARY_ROWS[name]
+    attrs = r.attrs()
+    x = np.geomspace(1e-3, 60.0, 801) if r.positive else np.linspace(-60.0, 60.0, 1600) + 0.0123
+    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    y = eval(f"lambda x, attrs: {r.torch}", {"torch": torch, "F": F})(xt, attrs)
+    y.sum().backward()
+    np.testing.assert_allclose(r.ref(x, attrs), y.detach().numpy(), rtol=1e-9, atol=1e-10)   # gelu: |u| > 15 cut
+    saved = r.ref(x, attrs) if r.saves_output(attrs) else x
+    np.testing.assert_allclose(r.ref_grad(saved, attrs), xt.grad.numpy(), rtol=1e-8, atol=1e-10)

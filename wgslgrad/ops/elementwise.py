@@ -94,6 +94,27 @@ def _leaky_relu(x: Array, alpha: float) -> Array:
 
 _RELU_WGSL = "select(v, 0.0, v < 0.0)"
 
+# gelu, tanh form: 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3). Where |u| > 15, tanh(u) is +-1 to
+# float64's last bits, so it is x or 0 (and its derivative 1 or 0): that branch also keeps x^3's overflow and
+# tanh of a huge argument (NaN on some drivers) out of the result.
+_GELU_C = math.sqrt(2 / math.pi)
+_GELU_U = f"({_GELU_C!r} * ({{x}} + 0.044715 * {{x}} * {{x}} * {{x}}))"
+
+
+def _gelu_wgsl(x: str, formula: str, big: str) -> str:
+    u = _GELU_U.format(x=x)
+    return f"select({formula.replace('U', u)}, {big}, abs({u}) > 15.0)"
+
+
+def _gelu(x: Array, derivative: bool = False) -> Array:
+    with np.errstate(over="ignore", invalid="ignore"):
+        u = _GELU_C * (x + 0.044715 * x ** 3)
+        t = np.tanh(u)
+        if derivative:
+            inner = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _GELU_C * (1 + 3 * 0.044715 * x * x)
+            return np.where(np.abs(u) > 15, np.where(x > 0, 1.0, 0.0), inner)
+        return np.where(np.abs(u) > 15, np.where(x > 0, x, 0.0), 0.5 * x * (1 + t))
+
 UNARY_ROWS: dict[str, Unary] = {r.name: r for r in [
     Unary("relu", "max(x, 0)", _RELU_WGSL, "select(0.0, vb, va > 0.0)",
           ref=lambda x, a: np.maximum(x, 0), ref_grad=lambda y, a: (y > 0).astype(y.dtype),
@@ -129,6 +150,13 @@ UNARY_ROWS: dict[str, Unary] = {r.name: r for r in [
           ref=lambda x, a: np.abs(x), ref_grad=lambda x, a: np.sign(x),
           torch="torch.abs(x)", tfjs="tf.abs(x)", numbers=abs,
           piecewise=lambda x, a: (np.sign(x), 0.0), kinks=(0.0,)),
+    Unary("gelu", "x * Phi(x), tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))",
+          _gelu_wgsl("v", "0.5 * v * (1.0 + tanh(U))", "select(0.0, v, v > 0.0)"),
+          "vb * " + _gelu_wgsl("va", f"0.5 * (1.0 + tanh(U)) + 0.5 * va * (1.0 - tanh(U) * tanh(U)) * {_GELU_C!r} * "
+                                     "(1.0 + 0.134145 * va * va)", "select(0.0, 1.0, va > 0.0)"),
+          ref=lambda x, a: _gelu(x), ref_grad=lambda x, a: _gelu(x, derivative=True),
+          torch="F.gelu(x, approximate='tanh')", tfjs="tf.layers.activation({activation: 'gelu_new'}).apply(x)",
+          flops=10, activation=True),
     Unary("neg", "-x", "-v", "-vb",
           ref=lambda x, a: -x, ref_grad=lambda x, a: -np.ones_like(x),
           torch="-x", tfjs="tf.neg(x)", builtin=False, linear=True),
