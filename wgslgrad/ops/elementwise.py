@@ -157,6 +157,11 @@ UNARY_ROWS: dict[str, Unary] = {r.name: r for r in [
           ref=lambda x, a: _gelu(x), ref_grad=lambda x, a: _gelu(x, derivative=True),
           torch="F.gelu(x, approximate='tanh')", tfjs="tf.layers.activation({activation: 'gelu_new'}).apply(x)",
           flops=10, activation=True),
+    Unary("silu", "x * sigmoid(x)", "v / (1.0 + exp(-v))",   # exp(-v) = inf for v << 0: v/inf = 0
+          "vb * ((1.0 / (1.0 + exp(-va))) * (1.0 + va * (1.0 - 1.0 / (1.0 + exp(-va)))))",
+          ref=lambda x, a: x * sigmoid(x), ref_grad=lambda x, a: sigmoid(x) * (1 + x * (1 - sigmoid(x))),
+          torch="F.silu(x)", tfjs="tf.layers.activation({activation: 'swish'}).apply(x)",
+          flops=4, activation=True),
     Unary("neg", "-x", "-v", "-vb",
           ref=lambda x, a: -x, ref_grad=lambda x, a: -np.ones_like(x),
           torch="-x", tfjs="tf.neg(x)", builtin=False, linear=True),
