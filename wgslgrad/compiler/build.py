@@ -12,9 +12,9 @@ import operator
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
+from ..ops.elementwise import BINARY_ROWS
 from . import ast, limits
 from .builtins import BUILTINS, BuiltinCall
-from ..ops.elementwise import BINARY_ROWS
 from .errors import SpecError, SpecErrors
 from .ir import Graph, Op, Pos, Shape, ShapeError
 from .parse import UNSUPPORTED_KEYWORDS

@@ -98,6 +98,20 @@ class Lowering:
     def grid(self, count: int) -> tuple[int, int, int]:
         return grid(count, self.max_workgroups)
 
+    def elementwise_groups(self, n: int) -> tuple[tuple[int, int, int], int]:
+        """Workgroups of WORKGROUP threads covering n elements, and the x count kernels linearise with."""
+        wg = self.grid(-(-n // WORKGROUP))
+        return wg, wg[0]
+
+    def kernel_name(self, i: int, suffix: str = "") -> str:
+        """A kernel's name: its node's op and id, `conv2d_12`."""
+        return f"{self.graph.nodes[i].op.name.lower()}_{i}{suffix}"
+
+    def comment(self, i: int) -> str:
+        """The kernel's first line: `%12 conv2d[2, 56, 56, 32] in dense_block_0/conv0`."""
+        n = self.graph.nodes[i]
+        return f"%{i} {n.op.name.lower()}{list(n.shape)}" + (f" in {n.scope}" if n.scope else "")
+
 
 class KernelBuilder:
     """Collects the buffers one kernel touches, each bound once (read_write if it is ever written)."""

@@ -10,11 +10,8 @@ from .ir import Graph, Node, Op, Shape
 from .kernel_builder import WORKGROUP, Kernel, KernelBuilder, Lowering, Operand, Rule, Scratch, f32, rule_into
 from .lower_forward import (
     broadcast_axes,
-    comment,
     elementwise_expr,
-    elementwise_groups,
     halves,
-    name,
     pow2_at_least,
 )
 
@@ -30,9 +27,9 @@ def lower_unary_grad(ctx: Lowering, i: int) -> list[Kernel]:
     kb = ctx.builder()
     a, dy, out = kb.read(node.srcs[0]), kb.read(node.srcs[1]), kb.write(i)
     expr = elementwise_expr(node)
-    wg, gx = elementwise_groups(ctx, node.size)
+    wg, gx = ctx.elementwise_groups(node.size)
     axes = broadcast_axes(node.shape, node.shape, node.shape)
-    return [kb.kernel(name(ctx, i, "_" + node.arg["fn"]), "binary.wgsl", wg, [i], comment=comment(ctx, i), a=a,
+    return [kb.kernel(ctx.kernel_name(i, "_" + node.arg["fn"]), "binary.wgsl", wg, [i], comment=ctx.comment(i), a=a,
                       b=dy, out=out, axes=axes, expr=expr, n=node.size, wg=WORKGROUP, gx=gx)]
 
 
@@ -43,8 +40,8 @@ def lower_broadcast(ctx: Lowering, i: int) -> list[Kernel]:
     x, out = kb.read(node.srcs[0]), kb.write(i)
     xs = g.nodes[node.srcs[0]].shape
     scale = float(node.arg.get("scale", 1.0))
-    wg, gx = elementwise_groups(ctx, node.size)
-    return [kb.kernel(name(ctx, i), "broadcast.wgsl", wg, [i], comment=comment(ctx, i), x=x, out=out,
+    wg, gx = ctx.elementwise_groups(node.size)
+    return [kb.kernel(ctx.kernel_name(i), "broadcast.wgsl", wg, [i], comment=ctx.comment(i), x=x, out=out,
                       axes=broadcast_axes(node.shape, xs, xs), scale=f32(scale) if scale != 1.0 else "",
                       n=node.size, wg=WORKGROUP, gx=gx)]
 
@@ -55,8 +52,8 @@ def lower_slice_last(ctx: Lowering, i: int) -> list[Kernel]:
     kb = ctx.builder()
     x, out = kb.read(node.srcs[0]), kb.write(i)
     c, cin = node.shape[-1], g.nodes[node.srcs[0]].shape[-1]
-    wg, gx = elementwise_groups(ctx, node.size)
-    return [kb.kernel(name(ctx, i), "slice_last.wgsl", wg, [i], comment=comment(ctx, i), x=x, out=out,
+    wg, gx = ctx.elementwise_groups(node.size)
+    return [kb.kernel(ctx.kernel_name(i), "slice_last.wgsl", wg, [i], comment=ctx.comment(i), x=x, out=out,
                       start=node.arg["start"], c=c, cin=cin, rows=node.size // c, n=node.size, wg=WORKGROUP,
                       gx=gx)]
 
@@ -67,8 +64,8 @@ def lower_loss_grad(ctx: Lowering, i: int) -> list[Kernel]:
     kb = ctx.builder()
     p, t, dl, out = kb.read(node.srcs[0]), kb.read(node.srcs[1]), kb.read(node.srcs[2]), kb.write(i)
     kind, scale = ("mse", 2.0 / node.size) if node.op is Op.MSE_GRAD else ("sigmoid_ce", 1.0 / node.size)
-    wg, gx = elementwise_groups(ctx, node.size)
-    return [kb.kernel(name(ctx, i), "loss_grad.wgsl", wg, [i], comment=comment(ctx, i), kind=kind, p=p, t=t,
+    wg, gx = ctx.elementwise_groups(node.size)
+    return [kb.kernel(ctx.kernel_name(i), "loss_grad.wgsl", wg, [i], comment=ctx.comment(i), kind=kind, p=p, t=t,
                       dl=dl, out=out, scale=f32(scale), n=node.size, wg=WORKGROUP, gx=gx)]
 
 
@@ -84,7 +81,7 @@ def lower_softmax_grad(ctx: Lowering, i: int) -> list[Kernel]:
     rows = node.size // k
     per_thread = k <= 64
     wg = ctx.grid(-(-rows // WORKGROUP) if per_thread else rows)
-    return [kb.kernel(name(ctx, i), "softmax_grad.wgsl", wg, [i], comment=comment(ctx, i),
+    return [kb.kernel(ctx.kernel_name(i), "softmax_grad.wgsl", wg, [i], comment=ctx.comment(i),
                       kind="ce" if ce else "softmax", a=a, b=b, dl=dl, out=out, k=k, rows=rows,
                       scale=f32(1.0 / rows), per_thread=per_thread, wg=WORKGROUP, gx=wg[0],
                       halves=halves(WORKGROUP))]
@@ -102,8 +99,8 @@ def lower_pool_grad(ctx: Lowering, i: int) -> list[Kernel]:
     _, h, w, c = node.shape
     _, ho, wo, _ = g.nodes[dy_id].shape
     (kh, kw), (sh, sw), (pt, _, pl, _) = node.arg["size"], node.arg["stride"], node.arg["pad"]
-    wg, gx = elementwise_groups(ctx, node.size)
-    return [kb.kernel(name(ctx, i), "pool_grad.wgsl", wg, [i], comment=comment(ctx, i),
+    wg, gx = ctx.elementwise_groups(node.size)
+    return [kb.kernel(ctx.kernel_name(i), "pool_grad.wgsl", wg, [i], comment=ctx.comment(i),
                       kind="max" if is_max else "avg", x=x, dy=dy, out=out, h=h, w=w, c=c, ho=ho, wo=wo, kh=kh,
                       kw=kw, sh=sh, sw=sw, pt=pt, pl=pl, n=node.size, wg=WORKGROUP, gx=gx)]
 
@@ -170,7 +167,7 @@ def _reduce_kernel(ctx: Lowering, i: int, kernel_name: str, kb: KernelBuilder, x
     otiles = -(-outs // cx)
     groups = otiles * chunks
     wg = ctx.grid(groups)
-    return kb.kernel(kernel_name, "reduce_to.wgsl", wg, [i], outs * r, x.size, comment=comment(ctx, i), x=x,
+    return kb.kernel(kernel_name, "reduce_to.wgsl", wg, [i], outs * r, x.size, comment=ctx.comment(i), x=x,
                      dst=dst, kept=kept, red=red, outs=outs, r=r, cx=cx, hy=hy, otiles=otiles, groups=groups,
                      groups_r=chunks, chunk=-(-r // chunks), gx=wg[0], halves=halves(hy))
 
@@ -183,13 +180,13 @@ def lower_reduce_to(ctx: Lowering, i: int) -> list[Kernel]:
     kb = ctx.builder()
     x = kb.read(node.srcs[0])
     if plan["chunks"] == 1:
-        return [_reduce_kernel(ctx, i, name(ctx, i), kb, x, kb.write(i), kept, red, plan["cx"], 1)]
+        return [_reduce_kernel(ctx, i, ctx.kernel_name(i), kb, x, kb.write(i), kept, red, plan["cx"], 1)]
     # two stages: partial sums scratch[chunk, output], then one pass over the chunks (outputs contiguous)
     outs, chunks = plan["outs"], plan["chunks"]
-    first = _reduce_kernel(ctx, i, name(ctx, i, "_partial"), kb, x, kb.slot(ctx.scratch[i], write=True), kept,
+    first = _reduce_kernel(ctx, i, ctx.kernel_name(i, "_partial"), kb, x, kb.slot(ctx.scratch[i], write=True), kept,
                            red, plan["cx"], chunks)
     kb = ctx.builder()
     partial = kb.slot(ctx.scratch[i])
-    second = _reduce_kernel(ctx, i, name(ctx, i), kb, partial, kb.write(i), [{"size": outs, "stride": 1}],
+    second = _reduce_kernel(ctx, i, ctx.kernel_name(i), kb, partial, kb.write(i), [{"size": outs, "stride": 1}],
                             [{"size": chunks, "stride": outs}], pow2_at_least(outs, 1, 64), 1)
     return [first, second]

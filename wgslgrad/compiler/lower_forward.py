@@ -31,15 +31,6 @@ def elementwise_expr(node: Node) -> str:
     return text.format(**{k: f32(v) for k, v in asdict(attrs).items()})
 
 
-def name(ctx: Lowering, i: int, suffix: str = "") -> str:
-    return f"{ctx.graph.nodes[i].op.name.lower()}_{i}{suffix}"
-
-
-def comment(ctx: Lowering, i: int) -> str:
-    n = ctx.graph.nodes[i]
-    return f"%{i} {n.op.name.lower()}{list(n.shape)}" + (f" in {n.scope}" if n.scope else "")
-
-
 def pow2_at_least(n: int, lo: int, hi: int) -> int:
     p = lo
     while p < n and p < hi:
@@ -82,12 +73,7 @@ def epilogue(ctx: Lowering, kb: KernelBuilder, i: int) -> tuple[list[str], list[
 
 
 def fused_comment(ctx: Lowering, nodes: list[int]) -> str:
-    return " then ".join(comment(ctx, c) for c in nodes)
-
-
-def elementwise_groups(ctx: Lowering, n: int) -> tuple[tuple[int, int, int], int]:
-    wg = ctx.grid(-(-n // WORKGROUP))
-    return wg, wg[0]
+    return " then ".join(ctx.comment(c) for c in nodes)
 
 
 @rule(*UNARY)
@@ -96,8 +82,8 @@ def lower_unary(ctx: Lowering, i: int) -> list[Kernel]:
     kb = ctx.builder()
     x, out = kb.read(node.srcs[0]), kb.write(i)
     expr = elementwise_expr(node)
-    wg, gx = elementwise_groups(ctx, node.size)
-    return [kb.kernel(name(ctx, i), "unary.wgsl", wg, [i], comment=comment(ctx, i), x=x, out=out, expr=expr,
+    wg, gx = ctx.elementwise_groups(node.size)
+    return [kb.kernel(ctx.kernel_name(i), "unary.wgsl", wg, [i], comment=ctx.comment(i), x=x, out=out, expr=expr,
                       n=node.size, wg=WORKGROUP, gx=gx)]
 
 
@@ -129,8 +115,8 @@ def lower_binary(ctx: Lowering, i: int) -> list[Kernel]:
     kb = ctx.builder()
     a, b, out = kb.read(node.srcs[0]), kb.read(node.srcs[1]), kb.write(i)
     axes = broadcast_axes(node.shape, g.nodes[node.srcs[0]].shape, g.nodes[node.srcs[1]].shape)
-    wg, gx = elementwise_groups(ctx, node.size)
-    return [kb.kernel(name(ctx, i), "binary.wgsl", wg, [i], comment=comment(ctx, i), a=a, b=b, out=out,
+    wg, gx = ctx.elementwise_groups(node.size)
+    return [kb.kernel(ctx.kernel_name(i), "binary.wgsl", wg, [i], comment=ctx.comment(i), a=a, b=b, out=out,
                       axes=axes, expr=elementwise_expr(node), n=node.size, wg=WORKGROUP, gx=gx)]
 
 
@@ -158,8 +144,8 @@ def lower_matmul(ctx: Lowering, i: int) -> list[Kernel]:
     else:
         m, k, n = xs[0], ws[0], ws[1]
     if node.op is Op.DENSE and m < 16:   # a few rows: most of a 16-row tile would idle
-        wg, gx = elementwise_groups(ctx, m * n)
-        return [kb.kernel(name(ctx, i), "dense_rows.wgsl", wg, nodes, comment=fused_comment(ctx, nodes), x=x, wt=wt,
+        wg, gx = ctx.elementwise_groups(m * n)
+        return [kb.kernel(ctx.kernel_name(i), "dense_rows.wgsl", wg, nodes, comment=fused_comment(ctx, nodes), x=x, wt=wt,
                           bias=bias, epilogue=finish, m=m, n=n, k=k, wg=WORKGROUP, gx=gx)]
     bm, bn, bk = pow2_at_least(m, 16, 64), pow2_at_least(n, 16, 64), BK
     tiles_n = -(-n // bn)
@@ -167,7 +153,7 @@ def lower_matmul(ctx: Lowering, i: int) -> list[Kernel]:
     wg = ctx.grid(tiles)
     # vec4 loads: 4 consecutive k of A are 4 channels of one pixel (or 4 floats of one row), 4 n of w one row
     a4, b4 = kb.view4(x, conv.get("ci", k) % 4 == 0), kb.view4(wt, n % 4 == 0)
-    return [kb.kernel(name(ctx, i), "matmul.wgsl", wg, nodes, comment=fused_comment(ctx, nodes), x=x, wt=wt,
+    return [kb.kernel(ctx.kernel_name(i), "matmul.wgsl", wg, nodes, comment=fused_comment(ctx, nodes), x=x, wt=wt,
                       bias=bias, epilogue=finish, m=m, n=n, k=k, bm=bm, bn=bn, bk=bk, tm=bm // 16, tn=bn // 16,
                       tiles=tiles, tiles_n=tiles_n, gx=wg[0], conv=bool(conv), a4=a4, b4=b4, **conv)]
 
@@ -187,8 +173,8 @@ def lower_depthwise(ctx: Lowering, i: int) -> list[Kernel]:
     unroll = kh * kw <= UNROLL_TAPS
     taps = [dict(ky=ky, kx=kx, dx=(ky * w + kx) * ci, dw=(ky * kw + kx) * co)
             for ky in range(kh) for kx in range(kw)] if unroll else []
-    wg, gx = elementwise_groups(ctx, node.size)
-    return [kb.kernel(name(ctx, i), "depthwise.wgsl", wg, nodes, comment=fused_comment(ctx, nodes), x=x, wt=wt,
+    wg, gx = ctx.elementwise_groups(node.size)
+    return [kb.kernel(ctx.kernel_name(i), "depthwise.wgsl", wg, nodes, comment=fused_comment(ctx, nodes), x=x, wt=wt,
                       bias=bias, epilogue=finish, unroll=unroll, taps=taps, kh=kh, kw=kw, h=h, w=w, ci=ci, co=co, ho=ho, wo=wo, mult=mult, sh=sh,
                       sw=sw, pt=pt, pl=pl, n=node.size, wg=WORKGROUP, gx=gx)]
 
@@ -200,8 +186,8 @@ def lower_pool(ctx: Lowering, i: int) -> list[Kernel]:
     x, out = kb.read(node.srcs[0]), kb.write(i)
     _, h, w, c = g.nodes[node.srcs[0]].shape
     (kh, kw), (sh, sw), (pt, _, pl, _) = node.arg["size"], node.arg["stride"], node.arg["pad"]
-    wg, gx = elementwise_groups(ctx, node.size)
-    return [kb.kernel(name(ctx, i), "pool.wgsl", wg, [i], comment=comment(ctx, i), x=x, out=out,
+    wg, gx = ctx.elementwise_groups(node.size)
+    return [kb.kernel(ctx.kernel_name(i), "pool.wgsl", wg, [i], comment=ctx.comment(i), x=x, out=out,
                       kind="max" if node.op is Op.MAX_POOL else "avg", h=h, w=w, c=c, ho=node.shape[1],
                       wo=node.shape[2], kh=kh, kw=kw, sh=sh, sw=sw, pt=pt, pl=pl, n=node.size, wg=WORKGROUP,
                       gx=gx)]
@@ -217,7 +203,7 @@ def lower_global_avg_pool(ctx: Lowering, i: int) -> list[Kernel]:
     hy = WORKGROUP // cx
     ctiles = -(-c // cx)
     wg = ctx.grid(b * ctiles)
-    return [kb.kernel(name(ctx, i), "global_avg_pool.wgsl", wg, [i], comment=comment(ctx, i), x=x, out=out,
+    return [kb.kernel(ctx.kernel_name(i), "global_avg_pool.wgsl", wg, [i], comment=ctx.comment(i), x=x, out=out,
                       c=c, hw=h * w, cx=cx, hy=hy, ctiles=ctiles, groups=b * ctiles, gx=wg[0],
                       halves=halves(hy), scale=f32(1.0 / (h * w)))]
 
@@ -231,7 +217,7 @@ def lower_softmax(ctx: Lowering, i: int) -> list[Kernel]:
     rows = node.size // k
     per_thread = k <= 64
     wg = ctx.grid(-(-rows // WORKGROUP) if per_thread else rows)
-    return [kb.kernel(name(ctx, i), "softmax.wgsl", wg, [i], comment=comment(ctx, i), x=x, out=out, k=k,
+    return [kb.kernel(ctx.kernel_name(i), "softmax.wgsl", wg, [i], comment=ctx.comment(i), x=x, out=out, k=k,
                       rows=rows, per_thread=per_thread, wg=WORKGROUP, gx=wg[0], halves=halves(WORKGROUP))]
 
 
@@ -254,9 +240,9 @@ def lower_concat(ctx: Lowering, i: int) -> list[Kernel]:
             srcs.append(dict(x=kb.read(s), c=c, start=cc, end=cc + c))
             cc += c
         assert srcs, "a concat source cannot be bound"
-        wg, gx = elementwise_groups(ctx, rows * cc)
+        wg, gx = ctx.elementwise_groups(rows * cc)
         suffix = f"_{len(kernels)}" if kernels or pending else ""
-        kernels.append(kb.kernel(name(ctx, i, suffix), "concat.wgsl", wg, [i], comment=comment(ctx, i), out=out,
+        kernels.append(kb.kernel(ctx.kernel_name(i, suffix), "concat.wgsl", wg, [i], comment=ctx.comment(i), out=out,
                                  srcs=srcs, rows=rows, cout=cout, c0=c0, cc=cc, n=rows * cc, wg=WORKGROUP,
                                  gx=gx))
         c0 += cc
@@ -295,20 +281,20 @@ def lower_reduce(ctx: Lowering, i: int) -> list[Kernel]:
     kind, items, cost, scale = _reduction(g, node)
     groups = reduce_groups(items, cost)
     chunk = -(-items // groups)
-    common = dict(comment=comment(ctx, i), wg=WORKGROUP, halves=halves(WORKGROUP))
+    common = dict(comment=ctx.comment(i), wg=WORKGROUP, halves=halves(WORKGROUP))
     kb = ctx.builder()
     x = kb.read(node.srcs[0])
     y = kb.read(node.srcs[1]) if len(node.srcs) > 1 else None
     k = g.nodes[node.srcs[0]].shape[-1] if kind == "softmax_ce" else 1
     if groups == 1:
-        return [kb.kernel(name(ctx, i), "reduce.wgsl", (1, 1, 1), [i], kind=kind, x=x, y=y, k=k, n=items,
+        return [kb.kernel(ctx.kernel_name(i), "reduce.wgsl", (1, 1, 1), [i], kind=kind, x=x, y=y, k=k, n=items,
                           chunk=items, groups=1, dst=kb.write(i), scale=f32(scale), **common)]
-    first = kb.kernel(name(ctx, i, "_partial"), "reduce.wgsl", (groups, 1, 1), [i], kind=kind, x=x, y=y, k=k,
+    first = kb.kernel(ctx.kernel_name(i, "_partial"), "reduce.wgsl", (groups, 1, 1), [i], kind=kind, x=x, y=y, k=k,
                       n=items, chunk=chunk, groups=groups, dst=kb.slot(ctx.scratch[i], write=True),
                       scale=f32(scale), **common)
     kb = ctx.builder()
     partial = kb.slot(ctx.scratch[i])
-    second = kb.kernel(name(ctx, i), "reduce.wgsl", (1, 1, 1), [i], kind="sum", x=partial, y=None, k=1,
+    second = kb.kernel(ctx.kernel_name(i), "reduce.wgsl", (1, 1, 1), [i], kind="sum", x=partial, y=None, k=1,
                        n=groups, chunk=groups, groups=1, dst=kb.write(i), scale=f32(1.0), **common)
     return [first, second]
 
