@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..ops.registry import OPS as FAMILY_OPS
 from .ir import BINARY, UNARY, Graph, Node, Op, Shape, binary_row, unary_row
 
 Grads = Sequence[int | None]
@@ -122,22 +123,6 @@ def _unary(c: NodeGrad) -> Grads:
     return [c.add(Op.UNARY_GRAD, (a, c.dy), {"fn": row.name, **asdict(attrs)})]
 
 
-def _max_pool(c: NodeGrad) -> Grads:
-    arg = {k: c.node.arg[k] for k in ("size", "stride", "pad")}
-    return [c.add(Op.MAX_POOL_GRAD, (c.src(0), c.dy), arg)]
-
-
-def _avg_pool(c: NodeGrad) -> Grads:
-    arg = {k: c.node.arg[k] for k in ("size", "stride", "pad")}
-    return [c.add(Op.AVG_POOL_GRAD, (c.dy,), {**arg, "in_shape": c.shape(0)})]
-
-
-def _global_avg_pool(c: NodeGrad) -> Grads:
-    b, h, w, ch = c.shape(0)
-    dy4 = c.add(Op.RESHAPE, (c.dy,), {"shape": (b, 1, 1, ch)})
-    return [c.broadcast(dy4, (b, h, w, ch), 1.0 / (h * w))]
-
-
 def _mse(c: NodeGrad) -> Grads:
     pred, target = c.src(0), c.src(1)
     dp = c.add(Op.MSE_GRAD, (pred, target, c.dy))
@@ -177,9 +162,7 @@ RULES: dict[Op, Rule] = {
     Op.STACK: _stack,
     Op.LSTM_CELL: _lstm_cell,
     Op.SOFTMAX: lambda c: [c.add(Op.SOFTMAX_GRAD, (c.id, c.dy))],
-    Op.MAX_POOL: _max_pool,
-    Op.AVG_POOL: _avg_pool,
-    Op.GLOBAL_AVG_POOL: _global_avg_pool,
+    **{Op[name.upper()]: d.grad for name, d in FAMILY_OPS.items() if d.grad},   # ops/registry.py: pools
     Op.RESHAPE: lambda c: [c.add(Op.RESHAPE, (c.dy,), {"shape": c.shape(0)})],
     Op.SUM: lambda c: [c.broadcast(c.dy, c.shape(0))],
     Op.SUM_AXES: lambda c: [c.broadcast(c.dy, c.shape(0))],   # dy keeps the summed axes as 1s

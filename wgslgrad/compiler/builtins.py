@@ -12,6 +12,7 @@ from dataclasses import asdict, fields
 from typing import Any, NoReturn, Protocol
 
 from ..ops.elementwise import BINARY_ROWS, UNARY_ROWS, Unary
+from ..ops.registry import OPS as FAMILY_OPS
 from . import ast
 from .errors import SpecError
 from .ir import Graph, Op, Pos, Shape, ShapeError, conv_out, fmt_shape
@@ -169,8 +170,9 @@ class BuiltinCall:
     def scope(self, name: str | None = None) -> str:
         return self.b.scope.child(self.name, name)
 
-    def node(self, op: Op, srcs: Sequence[Tensor], scope: str, **arg: Any) -> Tensor:
-        return self.b.node(op, srcs, arg, self.pos, scope)
+    def node(self, op: Op | str, srcs: Sequence[Tensor], scope: str, **arg: Any) -> Tensor:
+        """A node of `op` (an Op, or its name: the op families' builtins are below the IR)."""
+        return self.b.node(Op[op.upper()] if isinstance(op, str) else op, srcs, arg, self.pos, scope)
 
     def param(self, scope: str, leaf: str, shape: Shape, fans: tuple[int, int], trainable: bool,
               share: bool = False) -> Tensor:
@@ -479,28 +481,9 @@ def softmax(c: BuiltinCall, x: Any) -> Tensor:
     return c.node(Op.SOFTMAX, [t], c.scope())
 
 
-def _pool(c: BuiltinCall, op: Op, x: Any, size: Any, stride: Any, padding: Any) -> Tensor:
-    x, k, s, _ = c.each(lambda: c.image(x, "x"), lambda: c.pair(size, "size"),
-                        lambda: None if stride is None else c.pair(stride, "stride"),
-                        lambda: c.choice(padding, "padding", ("same", "valid")))
-    s = k if s is None else s
-    pad = c.padding(x, k, s, padding)
-    return c.node(op, [x], c.scope(), size=k, stride=s, pad=pad)
-
-
-@builtin
-def max_pool(c: BuiltinCall, x: Any, size: Any = 2, stride: Any = None, padding: Any = "valid") -> Tensor:
-    return _pool(c, Op.MAX_POOL, x, size, stride, padding)
-
-
-@builtin
-def avg_pool(c: BuiltinCall, x: Any, size: Any = 2, stride: Any = None, padding: Any = "valid") -> Tensor:
-    return _pool(c, Op.AVG_POOL, x, size, stride, padding)
-
-
-@builtin
-def global_avg_pool(c: BuiltinCall, x: Any) -> Tensor:
-    return c.node(Op.GLOBAL_AVG_POOL, [c.image(x, "x")], c.scope())
+for _def in FAMILY_OPS.values():   # the op families' builtins (ops/registry.py): max_pool, avg_pool, ...
+    if _def.builtin is not None:
+        builtin(_def.builtin)
 
 
 @builtin

@@ -11,7 +11,11 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from ..ops.base import ShapeError, fmt_shape  # noqa: F401  (the IR's shape errors and printer)
 from ..ops.elementwise import BINARY_ROWS, UNARY_ROWS, Binary, Unary
+from ..ops.registry import BACKWARD as FAMILY_BACKWARD
+from ..ops.registry import FORWARD as FAMILY_FORWARD
+from ..ops.registry import OPS as FAMILY_OPS
 
 # Every op by name, in this order. The elementwise ops come from their rows in ops/elementwise.py (one row
 # each: the WGSL, gradient, reference and peers' expressions), the others are declared here.
@@ -28,9 +32,7 @@ _OP_NAMES = [
     "STACK",  # any number of srcs of one shape; arg: axis -> np.stack(srcs, axis)
     *(r.name.upper() for r in UNARY_ROWS.values()),    # ops/elementwise.py: relu, sigmoid, ... (leaky_relu: alpha)
     "SOFTMAX",  # over the last axis
-    "MAX_POOL",  # arg: size (kh,kw), stride (sh,sw), pad (t,b,l,r); padding never wins a max
-    "AVG_POOL",  # same args; padded cells are not counted (TensorFlow)
-    "GLOBAL_AVG_POOL",  # [B,H,W,C] -> [B,C]
+    *(name.upper() for name in FAMILY_FORWARD),   # ops/registry.py: max_pool, avg_pool, global_avg_pool
     "RESHAPE",  # arg: shape; the same bytes, a new shape
     "SUM",  # over every axis -> shape ()
     "EMBEDDING",  # srcs: ids[...] (an Input of whole numbers in [0, V)), table[V,D] -> table[ids], ids.shape + (D,)
@@ -62,10 +64,7 @@ _OP_NAMES = [
     #                        alpha) -> dx = dy * f'(a), a the value the op's row says its gradient reads: its output y
     #                        (relu, sigmoid, tanh, ...) or its input x (log, abs); the expression is its row's `grad`
     "SOFTMAX_GRAD",  # srcs: y (softmax output), dy -> y * (dy - sum(dy*y, last axis, keepdims))
-    "MAX_POOL_GRAD",  # srcs: x, dy; arg: size, stride, pad -> dx[x.shape]: each window's dy goes to
-    #                        its max cell, the first in row-major tap order on a tie; padding never wins
-    "AVG_POOL_GRAD",  # srcs: dy; arg: size, stride, pad, in_shape -> dx[in_shape]: each window's
-    #                        dy / (its count of non-padding cells) added to each of its non-padding cells
+    *(name.upper() for name in FAMILY_BACKWARD),  # ops/registry.py: max_pool_grad, avg_pool_grad
     "SLICE_LAST",  # srcs: x; arg: start, stop -> x[..., start:stop] (concat grad)
     "EMBEDDING_DW",  # srcs: ids[...], dy[..., D]; arg: vocab -> [V,D]: row v sums dy where ids == v
     "LSTM_CELL_GRAD",  # srcs: z, (c_prev), dout[B,2u] -> [dz | dc_prev]: [B,5u] ([B,4u] without c_prev)
@@ -99,7 +98,7 @@ LOSSES = {Op.MSE, Op.SOFTMAX_CE, Op.SIGMOID_CE}
 LEAVES = {Op.INPUT, Op.PARAM, Op.CONST}
 # backward ops (autodiff): the ops that only autodiff.grad creates
 BACKWARD = {Op.CONV2D_DX, Op.CONV2D_DW, Op.DEPTHWISE_DX, Op.DEPTHWISE_DW, Op.DENSE_DX, Op.DENSE_DW,
-            Op.REDUCE_TO, Op.BROADCAST, Op.UNARY_GRAD, Op.SOFTMAX_GRAD, Op.MAX_POOL_GRAD, Op.AVG_POOL_GRAD,
+            Op.REDUCE_TO, Op.BROADCAST, Op.UNARY_GRAD, Op.SOFTMAX_GRAD, *(Op[name.upper()] for name in FAMILY_BACKWARD),
             Op.SLICE_LAST, Op.SLICE_GRAD, Op.EMBEDDING_DW, Op.LSTM_CELL_GRAD, Op.MSE_GRAD, Op.SOFTMAX_CE_GRAD, Op.SIGMOID_CE_GRAD}
 LOSS_GRADS = {Op.MSE_GRAD, Op.SOFTMAX_CE_GRAD, Op.SIGMOID_CE_GRAD}
 
@@ -132,10 +131,6 @@ class Node:
         return math.prod(self.shape)
 
 
-class ShapeError(Exception):
-    """A user-facing shape problem; the builder attaches the source position."""
-
-
 def broadcast(a: Shape, b: Shape) -> Shape:
     """NumPy broadcasting of two shapes, or ShapeError naming both."""
     n = max(len(a), len(b))
@@ -159,12 +154,11 @@ def conv_out(size: int, k: int, stride: int, padding: str) -> tuple[int, int, in
     return out, total // 2, total - total // 2
 
 
-def fmt_shape(shape: Shape) -> str:
-    return "[" + ",".join(map(str, shape)) + "]"
-
-
 def infer(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
     """The output shape of `op` on inputs of `shapes`, or ShapeError."""
+    family = FAMILY_OPS.get(op.name.lower())
+    if family is not None:   # declared in an ops family module: its shape rule
+        return family.shape(shapes, family.attrs_of(arg))
     if op in UNARY or op is Op.SOFTMAX:
         return shapes[0]
     if op in BINARY:
@@ -205,16 +199,6 @@ def infer(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
         if not 0 <= axis <= len(first):
             raise ShapeError(f"stack axis {axis} is out of range for shape {fmt_shape(first)}")
         return first[:axis] + (len(shapes),) + first[axis:]
-    if op in POOLS:
-        x = shapes[0]
-        if len(x) != 4:
-            raise ShapeError(f"{op.name.lower()} expects an NHWC input of rank 4, got {fmt_shape(x)}")
-        (kh, kw), (sh, sw), (t, b, l, r) = arg["size"], arg["stride"], arg["pad"]
-        return (x[0], (x[1] + t + b - kh) // sh + 1, (x[2] + l + r - kw) // sw + 1, x[3])
-    if op is Op.GLOBAL_AVG_POOL:
-        if len(shapes[0]) != 4:
-            raise ShapeError(f"global_avg_pool expects an NHWC input of rank 4, got {fmt_shape(shapes[0])}")
-        return (shapes[0][0], shapes[0][3])
     if op is Op.RESHAPE:
         new = tuple(arg["shape"])
         if math.prod(new) != math.prod(shapes[0]):
@@ -278,12 +262,6 @@ def _infer_backward(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
     if op in (Op.UNARY_GRAD, Op.SOFTMAX_GRAD):
         assert shapes[0] == shapes[1], f"{op.name} shapes"
         return shapes[1]
-    if op is Op.MAX_POOL_GRAD:
-        assert infer(Op.MAX_POOL, [shapes[0]], arg) == shapes[1], "MAX_POOL_GRAD dy"
-        return shapes[0]
-    if op is Op.AVG_POOL_GRAD:
-        assert infer(Op.AVG_POOL, [tuple(arg["in_shape"])], arg) == shapes[0], "AVG_POOL_GRAD dy"
-        return tuple(arg["in_shape"])
     if op is Op.SLICE_LAST:
         assert 0 <= arg["start"] < arg["stop"] <= shapes[0][-1], "SLICE_LAST bounds"
         return shapes[0][:-1] + (arg["stop"] - arg["start"],)

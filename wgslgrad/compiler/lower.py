@@ -24,6 +24,7 @@ Adding a kernel (a backward op, a fused group, the Adam step):
 """
 from __future__ import annotations
 
+from ..ops.registry import OPS as FAMILY_OPS
 from . import lower_backward, lower_backward_conv, lower_forward, lower_seq, memory
 from .ir import LEAVES, Graph, Op, fmt_shape, needed_nodes, verify
 from .kernel_builder import (  # noqa: F401  (grid, render, f32: part of this module's interface)
@@ -54,7 +55,8 @@ from .program import (
 )
 
 # every op's lowering rule and scratch request, from the rule modules' own tables
-RULES: dict[Op, Rule] = merge(lower_forward.RULES, lower_backward.RULES, lower_backward_conv.RULES, lower_seq.RULES)
+RULES: dict[Op, Rule] = merge(lower_forward.RULES, lower_backward.RULES, lower_backward_conv.RULES, lower_seq.RULES,
+                              {Op[name.upper()]: d.lower for name, d in FAMILY_OPS.items()})   # ops/registry.py
 SCRATCH: dict[Op, Scratch] = merge(lower_forward.SCRATCH, lower_backward.SCRATCH, lower_backward_conv.SCRATCH,
                                    lower_seq.SCRATCH)
 

@@ -6,13 +6,12 @@ Every size, stride, offset and pad a kernel needs is computed here and passed to
 """
 from __future__ import annotations
 
+from ..ops.base import halves, pow2_at_least
 from .ir import Graph, Node, Op, Shape
 from .kernel_builder import WORKGROUP, Kernel, KernelBuilder, Lowering, Operand, Rule, Scratch, f32, rule_into
 from .lower_forward import (
     broadcast_axes,
     elementwise_expr,
-    halves,
-    pow2_at_least,
 )
 
 RULES: dict[Op, Rule] = {}       # this module's lowering rules, merged by lower.py
@@ -85,24 +84,6 @@ def lower_softmax_grad(ctx: Lowering, i: int) -> list[Kernel]:
                       kind="ce" if ce else "softmax", a=a, b=b, dl=dl, out=out, k=k, rows=rows,
                       scale=f32(1.0 / rows), per_thread=per_thread, wg=WORKGROUP, gx=wg[0],
                       halves=halves(WORKGROUP))]
-
-
-@rule(Op.MAX_POOL_GRAD, Op.AVG_POOL_GRAD)
-def lower_pool_grad(ctx: Lowering, i: int) -> list[Kernel]:
-    """Gather: one thread per input cell, looping over the windows that contain it (no atomics)."""
-    g, node = ctx.graph, ctx.graph.nodes[i]
-    kb = ctx.builder()
-    is_max = node.op is Op.MAX_POOL_GRAD
-    x = kb.read(node.srcs[0]) if is_max else None
-    dy_id = node.srcs[1] if is_max else node.srcs[0]
-    dy, out = kb.read(dy_id), kb.write(i)
-    _, h, w, c = node.shape
-    _, ho, wo, _ = g.nodes[dy_id].shape
-    (kh, kw), (sh, sw), (pt, _, pl, _) = node.arg["size"], node.arg["stride"], node.arg["pad"]
-    wg, gx = ctx.elementwise_groups(node.size)
-    return [kb.kernel(ctx.kernel_name(i), "pool_grad.wgsl", wg, [i], comment=ctx.comment(i),
-                      kind="max" if is_max else "avg", x=x, dy=dy, out=out, h=h, w=w, c=c, ho=ho, wo=wo, kh=kh,
-                      kw=kw, sh=sh, sw=sw, pt=pt, pl=pl, n=node.size, wg=WORKGROUP, gx=gx)]
 
 
 # ---- REDUCE_TO: a sum over the axes a broadcast added or stretched (bias gradients) ----

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict
 
+from ..ops.base import halves, pow2_at_least
 from .ir import BINARY, UNARY, Graph, Node, Op, binary_row, unary_row
 from .kernel_builder import WORKGROUP, Kernel, KernelBuilder, Lowering, Rule, Scratch, f32, rule_into
 
@@ -29,22 +30,6 @@ def elementwise_expr(node: Node) -> str:
     attrs = row.attrs_of(node.arg)
     text = row.grad if node.op is Op.UNARY_GRAD else row.wgsl_of(attrs)
     return text.format(**{k: f32(v) for k, v in asdict(attrs).items()})
-
-
-def pow2_at_least(n: int, lo: int, hi: int) -> int:
-    p = lo
-    while p < n and p < hi:
-        p *= 2
-    return p
-
-
-def halves(n: int) -> list[int]:
-    """The strides of a tree reduction over n (a power of two) lanes: n/2, n/4, ..., 1."""
-    out = []
-    while n > 1:
-        n //= 2
-        out.append(n)
-    return out
 
 
 def epilogue(ctx: Lowering, kb: KernelBuilder, i: int) -> tuple[list[str], list[int]]:
@@ -177,35 +162,6 @@ def lower_depthwise(ctx: Lowering, i: int) -> list[Kernel]:
     return [kb.kernel(ctx.kernel_name(i), "depthwise.wgsl", wg, nodes, comment=fused_comment(ctx, nodes), x=x, wt=wt,
                       bias=bias, epilogue=finish, unroll=unroll, taps=taps, kh=kh, kw=kw, h=h, w=w, ci=ci, co=co, ho=ho, wo=wo, mult=mult, sh=sh,
                       sw=sw, pt=pt, pl=pl, n=node.size, wg=WORKGROUP, gx=gx)]
-
-
-@rule(Op.MAX_POOL, Op.AVG_POOL)
-def lower_pool(ctx: Lowering, i: int) -> list[Kernel]:
-    g, node = ctx.graph, ctx.graph.nodes[i]
-    kb = ctx.builder()
-    x, out = kb.read(node.srcs[0]), kb.write(i)
-    _, h, w, c = g.nodes[node.srcs[0]].shape
-    (kh, kw), (sh, sw), (pt, _, pl, _) = node.arg["size"], node.arg["stride"], node.arg["pad"]
-    wg, gx = ctx.elementwise_groups(node.size)
-    return [kb.kernel(ctx.kernel_name(i), "pool.wgsl", wg, [i], comment=ctx.comment(i), x=x, out=out,
-                      kind="max" if node.op is Op.MAX_POOL else "avg", h=h, w=w, c=c, ho=node.shape[1],
-                      wo=node.shape[2], kh=kh, kw=kw, sh=sh, sw=sw, pt=pt, pl=pl, n=node.size, wg=WORKGROUP,
-                      gx=gx)]
-
-
-@rule(Op.GLOBAL_AVG_POOL)
-def lower_global_avg_pool(ctx: Lowering, i: int) -> list[Kernel]:
-    g, node = ctx.graph, ctx.graph.nodes[i]
-    kb = ctx.builder()
-    x, out = kb.read(node.srcs[0]), kb.write(i)
-    b, h, w, c = g.nodes[node.srcs[0]].shape
-    cx = pow2_at_least(c, 8, 64)
-    hy = WORKGROUP // cx
-    ctiles = -(-c // cx)
-    wg = ctx.grid(b * ctiles)
-    return [kb.kernel(ctx.kernel_name(i), "global_avg_pool.wgsl", wg, [i], comment=ctx.comment(i), x=x, out=out,
-                      c=c, hw=h * w, cx=cx, hy=hy, ctiles=ctiles, groups=b * ctiles, gx=wg[0],
-                      halves=halves(hy), scale=f32(1.0 / (h * w)))]
 
 
 @rule(Op.SOFTMAX)

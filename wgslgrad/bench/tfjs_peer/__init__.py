@@ -18,6 +18,7 @@ import numpy as np
 
 from ...compiler.ir import BACKWARD, Graph, Op
 from ...ops.elementwise import BINARY_ROWS, UNARY_ROWS
+from ...ops.registry import OPS as FAMILY_OPS
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "bench.js"
@@ -66,7 +67,8 @@ def export_graph(graph: Graph) -> dict[str, Any]:
                    "binary": {r.name: r.tfjs for r in BINARY_ROWS.values()}}
     return {"nodes": nodes, "inputs": dict(graph.inputs), "params": dict(graph.params),
             "outputs": dict(graph.outputs), "loss": graph.loss, "batch": graph.batch, "adam": _adam(graph),
-            "elementwise": elementwise}
+            "elementwise": elementwise,
+            "ops": {name: d.tfjs for name, d in FAMILY_OPS.items() if d.tfjs is not None}}   # bench.js evals them
 
 
 # the forward ops the peer's JavaScript implements (not yet the sequence ops: slice, stack, embedding, lstm_cell, sum_axes)
