@@ -169,17 +169,13 @@ class TorchModel(nn.Module):
         if op is Op.DENSE:
             return F.linear(xs[0], self._weight(n, xs[1]), xs[2] if len(xs) > 2 else None)
         family = FAMILY_OPS.get(op.name.lower())
-        if family is not None and family.torch is not None:   # ops/registry.py: pools
+        if family is not None and family.torch is not None:   # ops/registry.py: pools, losses
             return family.torch(_HELPERS, family.attrs_of(n.arg), xs, self.consts.get(str(i)))
         if op is Op.RESHAPE:
             return xs[0].reshape(n.shape)
         if op is Op.CONCAT:
             return torch.cat(xs, dim=-1)
         return _SIMPLE[op](n, *xs)
-
-
-def _softmax_ce(logits: Tensor, labels: Tensor) -> Tensor:
-    return -(labels * torch.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
 
 
 def _unary(row: Unary) -> Callable[..., Tensor]:
@@ -198,9 +194,6 @@ _SIMPLE: dict[Op, Callable[..., Tensor]] = {
     Op.SOFTMAX: lambda n, x: torch.softmax(x, dim=-1),
     Op.SUM: lambda n, x: x.sum(),
     Op.MEAN: lambda n, x: x.mean(),
-    Op.MSE: lambda n, a, b: ((a - b) ** 2).mean(),
-    Op.SOFTMAX_CE: lambda n, a, b: _softmax_ce(a, b),
-    Op.SIGMOID_CE: lambda n, a, b: F.binary_cross_entropy_with_logits(a, b),
 }
 
 

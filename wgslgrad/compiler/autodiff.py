@@ -123,32 +123,6 @@ def _unary(c: NodeGrad) -> Grads:
     return [c.add(Op.UNARY_GRAD, (a, c.dy), {"fn": row.name, **asdict(attrs)})]
 
 
-def _mse(c: NodeGrad) -> Grads:
-    pred, target = c.src(0), c.src(1)
-    dp = c.add(Op.MSE_GRAD, (pred, target, c.dy))
-    return [dp if c.need[0] else None, c.add(Op.NEG, (dp,)) if c.need[1] else None]
-
-
-def _softmax_ce(c: NodeGrad) -> Grads:
-    logits, labels = c.src(0), c.src(1)
-    dlogits = c.add(Op.SOFTMAX_CE_GRAD, (logits, labels, c.dy)) if c.need[0] else None
-    dlabels = None
-    if c.need[1]:   # rare (labels computed from parameters): -log_softmax(logits) * dl / B
-        logp = c.add(Op.LOG, (c.add(Op.SOFTMAX, (logits,)),))
-        dlabels = c.add(Op.MUL, (logp, c.broadcast(c.dy, c.shape(0), -1.0 / c.shape(0)[0])))
-    return [dlogits, dlabels]
-
-
-def _sigmoid_ce(c: NodeGrad) -> Grads:
-    logits, labels = c.src(0), c.src(1)
-    dlogits = c.add(Op.SIGMOID_CE_GRAD, (logits, labels, c.dy)) if c.need[0] else None
-    dlabels = None
-    if c.need[1]:   # rare: d/dz [max(x,0) - x*z + log1p(exp(-|x|))] = -x, averaged over N
-        size = c.g.nodes[c.src(0)].size
-        dlabels = c.add(Op.MUL, (logits, c.broadcast(c.dy, c.shape(0), -1.0 / size)))
-    return [dlogits, dlabels]
-
-
 RULES: dict[Op, Rule] = {
     Op.CONV2D: _conv(Op.CONV2D_DX, Op.CONV2D_DW),
     Op.DEPTHWISE: _conv(Op.DEPTHWISE_DX, Op.DEPTHWISE_DW),
@@ -162,14 +136,11 @@ RULES: dict[Op, Rule] = {
     Op.STACK: _stack,
     Op.LSTM_CELL: _lstm_cell,
     Op.SOFTMAX: lambda c: [c.add(Op.SOFTMAX_GRAD, (c.id, c.dy))],
-    **{Op[name.upper()]: d.grad for name, d in FAMILY_OPS.items() if d.grad},   # ops/registry.py: pools
+    **{Op[name.upper()]: d.grad for name, d in FAMILY_OPS.items() if d.grad},   # ops/registry.py: pools, losses
     Op.RESHAPE: lambda c: [c.add(Op.RESHAPE, (c.dy,), {"shape": c.shape(0)})],
     Op.SUM: lambda c: [c.broadcast(c.dy, c.shape(0))],
     Op.SUM_AXES: lambda c: [c.broadcast(c.dy, c.shape(0))],   # dy keeps the summed axes as 1s
     Op.MEAN: lambda c: [c.broadcast(c.dy, c.shape(0), 1.0 / c.g.nodes[c.src(0)].size)],
-    Op.MSE: _mse,
-    Op.SOFTMAX_CE: _softmax_ce,
-    Op.SIGMOID_CE: _sigmoid_ce,
 }
 
 

@@ -481,7 +481,7 @@ def softmax(c: BuiltinCall, x: Any) -> Tensor:
     return c.node(Op.SOFTMAX, [t], c.scope())
 
 
-for _def in FAMILY_OPS.values():   # the op families' builtins (ops/registry.py): max_pool, avg_pool, ...
+for _def in FAMILY_OPS.values():   # the op families' builtins (ops/registry.py): max_pool, avg_pool, the losses, ...
     if _def.builtin is not None:
         builtin(_def.builtin)
 
@@ -621,45 +621,6 @@ def sum_(c: BuiltinCall, x: Any, axis: Any = None, keepdims: Any = False) -> Any
             total = c.b.binop("+", total, v, c.pos)
         return total
     return _reduce(c, Op.SUM, x, axis, keepdims)
-
-
-def _loss(name: str, op: Op, a: str, b: str) -> None:
-    def fn(c: BuiltinCall, x: Any, y: Any) -> Tensor:
-        tx, ty = c.tensor(x, a), c.tensor(y, b)
-        _check_loss_arguments(c, op, tx, ty, a, b)
-        return c.node(op, [tx, ty], c.scope())
-    fn.__name__ = name
-    fn.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
-        inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in ("c", a, b)])
-    builtin(fn)
-
-
-def _check_loss_arguments(c: BuiltinCall, op: Op, x: Tensor, y: Tensor, a: str, b: str) -> None:
-    """Shape mismatches in the user's terms (classes, one-hot labels), and probabilities where a loss wants
-    logits."""
-    made_by = c.b.g.nodes[x.id].op
-    if op is Op.SOFTMAX_CE and made_by is Op.SOFTMAX:
-        c.fail(a, "applies softmax itself: pass the logits (what goes into softmax()), not softmax's output")
-    if op is Op.SIGMOID_CE and made_by is Op.SIGMOID:
-        c.fail(a, "applies the sigmoid itself: pass the logits (what goes into sigmoid()), not sigmoid's output")
-    if op is Op.SOFTMAX_CE:
-        if len(x.shape) != 2:
-            c.fail(a, f"argument '{a}' must have shape [batch, classes], got {fmt_shape(x.shape)}")
-        batch, classes = x.shape
-        if y.shape in ((batch,), (batch, 1)) and classes > 1:
-            c.fail(b, f"labels of shape {fmt_shape(y.shape)} look like class indices, but it needs one-hot labels of "
-                      f"shape {fmt_shape(x.shape)}, one column per class: store the labels one-hot in the data, "
-                      f"e.g. np.eye({classes})[labels]")
-        if len(y.shape) == 2 and y.shape[0] == batch and y.shape[1] != classes:
-            c.fail(b, f"logits have {classes} classes but labels have {y.shape[1]} (shapes {fmt_shape(x.shape)} "
-                      f"and {fmt_shape(y.shape)}): the last layer needs one unit per class")
-    if x.shape != y.shape:
-        c.fail(b, f"needs '{a}' and '{b}' of the same shape, got {fmt_shape(x.shape)} and {fmt_shape(y.shape)}")
-
-
-_loss("mse", Op.MSE, "pred", "target")
-_loss("softmax_cross_entropy", Op.SOFTMAX_CE, "logits", "labels")
-_loss("sigmoid_cross_entropy", Op.SIGMOID_CE, "logits", "labels")
 
 
 # Python builtins (compile-time numbers and lists)

@@ -32,7 +32,7 @@ _OP_NAMES = [
     "STACK",  # any number of srcs of one shape; arg: axis -> np.stack(srcs, axis)
     *(r.name.upper() for r in UNARY_ROWS.values()),    # ops/elementwise.py: relu, sigmoid, ... (leaky_relu: alpha)
     "SOFTMAX",  # over the last axis
-    *(name.upper() for name in FAMILY_FORWARD),   # ops/registry.py: max_pool, avg_pool, global_avg_pool
+    *(name.upper() for name in FAMILY_FORWARD),   # ops/registry.py: max_pool, avg_pool, global_avg_pool, the losses
     "RESHAPE",  # arg: shape; the same bytes, a new shape
     "SUM",  # over every axis -> shape ()
     "EMBEDDING",  # srcs: ids[...] (an Input of whole numbers in [0, V)), table[V,D] -> table[ids], ids.shape + (D,)
@@ -40,9 +40,6 @@ _OP_NAMES = [
     #                      c = sigmoid(f) * c_prev + sigmoid(i) * tanh(g), h = sigmoid(o) * tanh(c)
     "SUM_AXES",  # arg: axes (sorted) -> x summed over them, each kept with size 1 (keepdims)
     "MEAN",
-    "MSE",  # srcs: pred, target (same shape) -> mean of squared differences, shape ()
-    "SOFTMAX_CE",  # srcs: logits[B,K], labels[B,K] (probabilities) -> mean over batch, shape ()
-    "SIGMOID_CE",  # srcs: logits, labels (same shape) -> mean over all elements, shape ()
 
     # ---- backward ops: appended by autodiff.grad, one GPU kernel each; numpy_ref.py is their spec ----
     # Window ops index the zero-padded input as h = oh*sh + i - t, w = ow*sw + j - l (taps i<kh, j<kw);
@@ -64,16 +61,12 @@ _OP_NAMES = [
     #                        alpha) -> dx = dy * f'(a), a the value the op's row says its gradient reads: its output y
     #                        (relu, sigmoid, tanh, ...) or its input x (log, abs); the expression is its row's `grad`
     "SOFTMAX_GRAD",  # srcs: y (softmax output), dy -> y * (dy - sum(dy*y, last axis, keepdims))
-    *(name.upper() for name in FAMILY_BACKWARD),  # ops/registry.py: max_pool_grad, avg_pool_grad
+    *(name.upper() for name in FAMILY_BACKWARD),  # ops/registry.py: the pools' and the losses' gradients
     "SLICE_LAST",  # srcs: x; arg: start, stop -> x[..., start:stop] (concat grad)
     "EMBEDDING_DW",  # srcs: ids[...], dy[..., D]; arg: vocab -> [V,D]: row v sums dy where ids == v
     "LSTM_CELL_GRAD",  # srcs: z, (c_prev), dout[B,2u] -> [dz | dc_prev]: [B,5u] ([B,4u] without c_prev)
     "SLICE_GRAD",  # srcs: dy; arg: axis, start, size -> zeros with `size` along axis, dy placed at
     #                        [start, start + dy's extent) on it (SLICE's gradient)
-    "MSE_GRAD",  # srcs: pred, target, dl[] -> 2 * (pred - target) * dl / N, N = pred's size
-    "SOFTMAX_CE_GRAD",  # srcs: logits[B,K], labels[B,K], dl[] -> dl / B * (softmax(logits) *
-    #                        sum(labels, last axis, keepdims) - labels)  (= softmax - labels if rows sum to 1)
-    "SIGMOID_CE_GRAD",  # srcs: logits, labels, dl[] -> (sigmoid(logits) - labels) * dl / N
 ]
 Op = Enum("Op", _OP_NAMES)   # type: ignore[misc]  (members from the rows; `Op.RELU` etc. as with a class)
 
@@ -99,8 +92,7 @@ LEAVES = {Op.INPUT, Op.PARAM, Op.CONST}
 # backward ops (autodiff): the ops that only autodiff.grad creates
 BACKWARD = {Op.CONV2D_DX, Op.CONV2D_DW, Op.DEPTHWISE_DX, Op.DEPTHWISE_DW, Op.DENSE_DX, Op.DENSE_DW,
             Op.REDUCE_TO, Op.BROADCAST, Op.UNARY_GRAD, Op.SOFTMAX_GRAD, *(Op[name.upper()] for name in FAMILY_BACKWARD),
-            Op.SLICE_LAST, Op.SLICE_GRAD, Op.EMBEDDING_DW, Op.LSTM_CELL_GRAD, Op.MSE_GRAD, Op.SOFTMAX_CE_GRAD, Op.SIGMOID_CE_GRAD}
-LOSS_GRADS = {Op.MSE_GRAD, Op.SOFTMAX_CE_GRAD, Op.SIGMOID_CE_GRAD}
+            Op.SLICE_LAST, Op.SLICE_GRAD, Op.EMBEDDING_DW, Op.LSTM_CELL_GRAD}
 
 Shape = tuple[int, ...]
 
@@ -221,13 +213,6 @@ def infer(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
         return tuple(1 if a in axes else d for a, d in enumerate(x))
     if op in REDUCE:
         return ()
-    if op in LOSSES:
-        a, b = shapes
-        if a != b:
-            raise ShapeError(f"{op.name.lower()} needs equal shapes, got {fmt_shape(a)} and {fmt_shape(b)}")
-        if op is Op.SOFTMAX_CE and len(a) != 2:
-            raise ShapeError(f"softmax_cross_entropy expects [batch, classes], got {fmt_shape(a)}")
-        return ()
     if op in BACKWARD:
         return _infer_backward(op, shapes, arg)
     raise AssertionError(f"no shape rule for {op}")
@@ -277,9 +262,6 @@ def _infer_backward(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
         dy, axis, start, size = shapes[0], arg["axis"], arg["start"], arg["size"]
         assert 0 <= axis < len(dy) and 0 <= start and start + dy[axis] <= size, "SLICE_GRAD bounds"
         return dy[:axis] + (size,) + dy[axis + 1:]
-    if op in LOSS_GRADS:
-        assert shapes[0] == shapes[1] and shapes[2] == (), f"{op.name} shapes"
-        return shapes[0]
     raise AssertionError(f"no shape rule for {op}")
 
 

@@ -24,6 +24,7 @@ Adding a kernel (a backward op, a fused group, the Adam step):
 """
 from __future__ import annotations
 
+from ..ops.base import OpDef
 from ..ops.registry import OPS as FAMILY_OPS
 from . import lower_backward, lower_backward_conv, lower_forward, lower_seq, memory
 from .ir import LEAVES, Graph, Op, fmt_shape, needed_nodes, verify
@@ -54,11 +55,18 @@ from .program import (
     embedding_ids,
 )
 
+
+def _family_scratch(d: OpDef) -> Scratch:
+    assert d.scratch is not None
+    return lambda g, n: d.scratch([g.nodes[s].shape for s in n.srcs], n.shape, d.attrs_of(n.arg))
+
+
 # every op's lowering rule and scratch request, from the rule modules' own tables
 RULES: dict[Op, Rule] = merge(lower_forward.RULES, lower_backward.RULES, lower_backward_conv.RULES, lower_seq.RULES,
                               {Op[name.upper()]: d.lower for name, d in FAMILY_OPS.items()})   # ops/registry.py
 SCRATCH: dict[Op, Scratch] = merge(lower_forward.SCRATCH, lower_backward.SCRATCH, lower_backward_conv.SCRATCH,
-                                   lower_seq.SCRATCH)
+                                   lower_seq.SCRATCH, {Op[name.upper()]: _family_scratch(d)
+                                                       for name, d in FAMILY_OPS.items() if d.scratch})
 
 
 def alias_root(g: Graph, i: int) -> int:

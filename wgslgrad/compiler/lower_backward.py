@@ -6,6 +6,7 @@ Every size, stride, offset and pad a kernel needs is computed here and passed to
 """
 from __future__ import annotations
 
+from ..ops import kernels
 from ..ops.base import halves, pow2_at_least
 from .ir import Graph, Node, Op, Shape
 from .kernel_builder import WORKGROUP, Kernel, KernelBuilder, Lowering, Operand, Rule, Scratch, f32, rule_into
@@ -57,33 +58,10 @@ def lower_slice_last(ctx: Lowering, i: int) -> list[Kernel]:
                       gx=gx)]
 
 
-@rule(Op.MSE_GRAD, Op.SIGMOID_CE_GRAD)
-def lower_loss_grad(ctx: Lowering, i: int) -> list[Kernel]:
-    node = ctx.graph.nodes[i]
-    kb = ctx.builder()
-    p, t, dl, out = kb.read(node.srcs[0]), kb.read(node.srcs[1]), kb.read(node.srcs[2]), kb.write(i)
-    kind, scale = ("mse", 2.0 / node.size) if node.op is Op.MSE_GRAD else ("sigmoid_ce", 1.0 / node.size)
-    wg, gx = ctx.elementwise_groups(node.size)
-    return [kb.kernel(ctx.kernel_name(i), "loss_grad.wgsl", wg, [i], comment=ctx.comment(i), kind=kind, p=p, t=t,
-                      dl=dl, out=out, scale=f32(scale), n=node.size, wg=WORKGROUP, gx=gx)]
-
-
-@rule(Op.SOFTMAX_GRAD, Op.SOFTMAX_CE_GRAD)
+@rule(Op.SOFTMAX_GRAD)
 def lower_softmax_grad(ctx: Lowering, i: int) -> list[Kernel]:
-    """Row-wise: SOFTMAX_GRAD reads (y, dy), SOFTMAX_CE_GRAD (logits, labels, dl)."""
-    node = ctx.graph.nodes[i]
-    kb = ctx.builder()
-    a, b, out = kb.read(node.srcs[0]), kb.read(node.srcs[1]), kb.write(i)
-    ce = node.op is Op.SOFTMAX_CE_GRAD
-    dl = kb.read(node.srcs[2]) if ce else None
-    k = node.shape[-1]
-    rows = node.size // k
-    per_thread = k <= 64
-    wg = ctx.grid(-(-rows // WORKGROUP) if per_thread else rows)
-    return [kb.kernel(ctx.kernel_name(i), "softmax_grad.wgsl", wg, [i], comment=ctx.comment(i),
-                      kind="ce" if ce else "softmax", a=a, b=b, dl=dl, out=out, k=k, rows=rows,
-                      scale=f32(1.0 / rows), per_thread=per_thread, wg=WORKGROUP, gx=wg[0],
-                      halves=halves(WORKGROUP))]
+    """Row-wise, from (y, dy): ops/kernels.py's softmax gradient kernel."""
+    return kernels.lower_softmax_grad(ctx, i, ce=False)
 
 
 # ---- REDUCE_TO: a sum over the axes a broadcast added or stretched (bias gradients) ----

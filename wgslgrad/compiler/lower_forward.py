@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict
 
+from ..ops import kernels
 from ..ops.base import halves, pow2_at_least
 from .ir import BINARY, UNARY, Graph, Node, Op, binary_row, unary_row
 from .kernel_builder import WORKGROUP, Kernel, KernelBuilder, Lowering, Rule, Scratch, f32, rule_into
@@ -206,54 +207,17 @@ def lower_concat(ctx: Lowering, i: int) -> list[Kernel]:
 
 
 # Full reductions to a scalar: (template kind, items, per-item cost, scale) per op.
-def _reduction(g: Graph, node: Node) -> tuple[str, int, int, float]:
+def _reduction(g: Graph, node: Node) -> tuple[int, int, float]:
     n = g.nodes[node.srcs[0]].size
-    if node.op is Op.SOFTMAX_CE:
-        rows, k = g.nodes[node.srcs[0]].shape
-        return "softmax_ce", rows, k, 1.0 / rows
-    kind = {Op.SUM: "sum", Op.MEAN: "sum", Op.MSE: "mse", Op.SIGMOID_CE: "sigmoid_ce"}[node.op]
-    return kind, n, 1, 1.0 if node.op is Op.SUM else 1.0 / n
+    return n, 1, 1.0 if node.op is Op.SUM else 1.0 / n
 
 
-def reduce_groups(items: int, cost: int) -> int:
-    """Workgroups for the first stage: one when the work is small, else about 4096 elements each."""
-    work = items * cost
-    if work <= 8192:
-        return 1
-    return max(1, min(-(-work // 4096), 1024, items))
-
-
-def _reduce_scratch(g: Graph, node: Node) -> int:
-    _, items, cost, _ = _reduction(g, node)
-    groups = reduce_groups(items, cost)
-    return groups if groups > 1 else 0
-
-
-@rule(Op.SUM, Op.MEAN, Op.MSE, Op.SIGMOID_CE, Op.SOFTMAX_CE)
+@rule(Op.SUM, Op.MEAN)
 def lower_reduce(ctx: Lowering, i: int) -> list[Kernel]:
-    """Sum a term over every element (row, for softmax CE); two stages when one workgroup is not enough:
-    partial sums into arena scratch, then one workgroup adds them."""
-    g, node = ctx.graph, ctx.graph.nodes[i]
-    kind, items, cost, scale = _reduction(g, node)
-    groups = reduce_groups(items, cost)
-    chunk = -(-items // groups)
-    common = dict(comment=ctx.comment(i), wg=WORKGROUP, halves=halves(WORKGROUP))
-    kb = ctx.builder()
-    x = kb.read(node.srcs[0])
-    y = kb.read(node.srcs[1]) if len(node.srcs) > 1 else None
-    k = g.nodes[node.srcs[0]].shape[-1] if kind == "softmax_ce" else 1
-    if groups == 1:
-        return [kb.kernel(ctx.kernel_name(i), "reduce.wgsl", (1, 1, 1), [i], kind=kind, x=x, y=y, k=k, n=items,
-                          chunk=items, groups=1, dst=kb.write(i), scale=f32(scale), **common)]
-    first = kb.kernel(ctx.kernel_name(i, "_partial"), "reduce.wgsl", (groups, 1, 1), [i], kind=kind, x=x, y=y, k=k,
-                      n=items, chunk=chunk, groups=groups, dst=kb.slot(ctx.scratch[i], write=True),
-                      scale=f32(scale), **common)
-    kb = ctx.builder()
-    partial = kb.slot(ctx.scratch[i])
-    second = kb.kernel(ctx.kernel_name(i), "reduce.wgsl", (1, 1, 1), [i], kind="sum", x=partial, y=None, k=1,
-                       n=groups, chunk=groups, groups=1, dst=kb.write(i), scale=f32(1.0), **common)
-    return [first, second]
+    """A sum (or mean) over every element: ops/kernels.py's one- or two-stage sum."""
+    items, cost, scale = _reduction(ctx.graph, ctx.graph.nodes[i])
+    return kernels.lower_reduce(ctx, i, "sum", items, cost, scale)
 
 
-for _op in (Op.SUM, Op.MEAN, Op.MSE, Op.SIGMOID_CE, Op.SOFTMAX_CE):
-    SCRATCH[_op] = _reduce_scratch
+for _op in (Op.SUM, Op.MEAN):
+    SCRATCH[_op] = lambda g, node: kernels.reduce_scratch(*_reduction(g, node)[:2])

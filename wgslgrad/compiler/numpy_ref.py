@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..ops.base import OpDef, crop_nhwc, pad_nhwc, padded_zeros, window_taps
+from ..ops.base import OpDef, crop_nhwc, pad_nhwc, padded_zeros, softmax, window_taps
 from ..ops.elementwise import sigmoid
 from ..ops.registry import OPS as FAMILY_OPS
 from .ir import BINARY, UNARY, Graph, Node, Op, binary_row, unary_row
@@ -69,24 +69,6 @@ def _depthwise(n: Node, x: Array, w: Array, bias: Array | None = None) -> Array:
 
 def _dense(n: Node, x: Array, w: Array, bias: Array | None = None) -> Array:
     return x @ w if bias is None else x @ w + bias
-
-
-def _softmax(x: Array) -> Array:
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def _log_softmax(x: Array) -> Array:
-    z = x - x.max(axis=-1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
-
-
-def _softmax_ce(n: Node, logits: Array, labels: Array) -> Array:
-    return -(labels * _log_softmax(logits)).sum(axis=-1).mean()
-
-
-def _sigmoid_ce(n: Node, x: Array, z: Array) -> Array:
-    return (np.maximum(x, 0) - x * z + np.log1p(np.exp(-np.abs(x)))).mean()
 
 
 # ---- backward ops (semantics documented on the Op enum in ir.py) ----
@@ -175,11 +157,6 @@ def _slice_grad(n: Node, dy: Array) -> Array:
     return out
 
 
-def _softmax_ce_grad(n: Node, logits: Array, labels: Array, dl: Array) -> Array:
-    p = _softmax(logits) * labels.sum(axis=-1, keepdims=True)
-    return (p - labels) * dl / logits.shape[0]
-
-
 def _family(d: OpDef) -> Callable[..., Array]:
     return lambda n, *xs: d.ref(d.attrs_of(n.arg), n.shape, *xs)
 
@@ -198,16 +175,13 @@ EVAL: dict[Op, Callable[..., Array]] = {
     Op.CONCAT: lambda n, *xs: np.concatenate(xs, axis=-1),
     Op.SLICE: lambda n, x: np.take(x, np.arange(n.arg["start"], n.arg["stop"]), axis=n.arg["axis"]),
     Op.STACK: lambda n, *xs: np.stack(xs, axis=n.arg["axis"]),
-    Op.SOFTMAX: lambda n, x: _softmax(x),
+    Op.SOFTMAX: lambda n, x: softmax(x),
     Op.RESHAPE: lambda n, x: x.reshape(n.shape),
     Op.SUM: lambda n, x: x.sum(),
     Op.EMBEDDING: lambda n, ids, table: table[ids.astype(np.int64)],
     Op.LSTM_CELL: lambda n, z, *c: np.concatenate(_lstm_cell(z, *c)[:2], axis=1),
     Op.SUM_AXES: lambda n, x: x.sum(axis=tuple(n.arg["axes"]), keepdims=True),
     Op.MEAN: lambda n, x: x.mean(),
-    Op.MSE: lambda n, a, b: ((a - b) ** 2).mean(),
-    Op.SOFTMAX_CE: _softmax_ce,
-    Op.SIGMOID_CE: _sigmoid_ce,
     # backward ops
     Op.CONV2D_DX: _conv2d_dx,
     Op.CONV2D_DW: _conv2d_dw,
@@ -223,7 +197,4 @@ EVAL: dict[Op, Callable[..., Array]] = {
     Op.SLICE_GRAD: _slice_grad,
     Op.EMBEDDING_DW: _embedding_dw,
     Op.LSTM_CELL_GRAD: _lstm_cell_grad,
-    Op.MSE_GRAD: lambda n, a, b, dl: 2 * (a - b) * dl / a.size,
-    Op.SOFTMAX_CE_GRAD: _softmax_ce_grad,
-    Op.SIGMOID_CE_GRAD: lambda n, x, z, dl: (sigmoid(x) - z) * dl / x.size,
 }

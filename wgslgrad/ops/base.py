@@ -52,6 +52,8 @@ class OpDef:
     #   a piecewise op: (attrs, input value, output shape) -> a reference that stays on the input's pieces,
     #   for gradcheck (max pool: the cells that won)
     backward: bool = False                               # made by autodiff only (no builtin, no gradient)
+    scratch: Callable[[list[Shape], Shape, Any], int] | None = None
+    #   f32 elements of scratch its kernels need at their own step (source shapes, output shape, attrs)
 
     def attrs_of(self, arg: Mapping[str, Any]) -> Any:
         """The typed attributes from an IR node's arg."""
@@ -83,6 +85,17 @@ def crop_nhwc(xp: Array, pad: Pad, shape: Shape) -> Array:
 def padded_zeros(shape: Shape, pad: Pad, dtype: Any) -> Array:
     t, b, l, r = pad
     return np.zeros((shape[0], shape[1] + t + b, shape[2] + l + r, shape[3]), dtype)
+
+
+def softmax(x: Array) -> Array:
+    """Over the last axis, shifted by the row max (never overflows)."""
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def log_softmax(x: Array) -> Array:
+    z = x - x.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
 
 
 # ---- pure helpers for lowerings ----

@@ -2,10 +2,10 @@
 elementwise.py. The passes look an op up here by its IR name (`OPS[op.name.lower()]`)."""
 from __future__ import annotations
 
-from . import pooling
+from . import losses, pooling
 from .base import OpDef
 
-FAMILIES = [pooling]
+FAMILIES = [pooling, losses]
 OPS: dict[str, OpDef] = {name: d for family in FAMILIES for name, d in family.OPS.items()}
 FORWARD = [name for name, d in OPS.items() if not d.backward]
 BACKWARD = [name for name, d in OPS.items() if d.backward]

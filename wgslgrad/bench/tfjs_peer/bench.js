@@ -106,12 +106,8 @@ function build(model, batchOf, wasmGrads) {
     softmax: (n, x) => tf.softmax(x),
     reshape: (n, x, i) => tf.reshape(x, batched(i, n.shape)),
     sum: (n, x) => tf.sum(x), mean: (n, x) => tf.mean(x),
-    mse: (n, a, b) => tf.mean(tf.squaredDifference(a, b)),
-    softmax_ce: (n, a, b) => tf.neg(tf.mean(tf.sum(tf.mul(b, tf.logSoftmax(a)), -1))),
-    sigmoid_ce: (n, x, z) =>
-      tf.mean(tf.add(tf.sub(tf.relu(x), tf.mul(x, z)), tf.log1p(tf.exp(tf.neg(tf.abs(x)))))),
   };
-  // the op families' ops (wgslgrad/ops/registry.py: pools): each one's `tfjs` function, evaluated here so that
+  // the op families' ops (wgslgrad/ops/registry.py: pools, losses): each one's `tfjs` function, evaluated here so that
   // it sees tf, pads, countScale and batched
   for (const [name, js] of Object.entries(model.ops)) ops[name] = eval(js);  // eslint-disable-line no-eval
   // the elementwise ops: each row's `tfjs` expression from wgslgrad/ops/elementwise.py (model.json carries them)
