@@ -169,7 +169,7 @@ class TorchModel(nn.Module):
         if op is Op.DENSE:
             return F.linear(xs[0], self._weight(n, xs[1]), xs[2] if len(xs) > 2 else None)
         family = FAMILY_OPS.get(op.name.lower())
-        if family is not None and family.torch is not None:   # ops/registry.py: pools, losses
+        if family is not None and family.torch is not None:   # ops/registry.py: pools, losses, reductions
             return family.torch(_HELPERS, family.attrs_of(n.arg), xs, self.consts.get(str(i)))
         if op is Op.RESHAPE:
             return xs[0].reshape(n.shape)
@@ -191,9 +191,6 @@ def _binary(row: Binary) -> Callable[..., Tensor]:
 _SIMPLE: dict[Op, Callable[..., Tensor]] = {
     **{op: _unary(unary_row(op)) for op in UNARY},      # ops/elementwise.py: each row's `torch`
     **{op: _binary(binary_row(op)) for op in BINARY},
-    Op.SOFTMAX: lambda n, x: torch.softmax(x, dim=-1),
-    Op.SUM: lambda n, x: x.sum(),
-    Op.MEAN: lambda n, x: x.mean(),
 }
 
 

@@ -135,12 +135,8 @@ RULES: dict[Op, Rule] = {
                              if c.need[1] else None],   # ids are data (an Input): no gradient
     Op.STACK: _stack,
     Op.LSTM_CELL: _lstm_cell,
-    Op.SOFTMAX: lambda c: [c.add(Op.SOFTMAX_GRAD, (c.id, c.dy))],
-    **{Op[name.upper()]: d.grad for name, d in FAMILY_OPS.items() if d.grad},   # ops/registry.py: pools, losses
+    **{Op[name.upper()]: d.grad for name, d in FAMILY_OPS.items() if d.grad},   # ops/registry.py: pools, losses, reductions
     Op.RESHAPE: lambda c: [c.add(Op.RESHAPE, (c.dy,), {"shape": c.shape(0)})],
-    Op.SUM: lambda c: [c.broadcast(c.dy, c.shape(0))],
-    Op.SUM_AXES: lambda c: [c.broadcast(c.dy, c.shape(0))],   # dy keeps the summed axes as 1s
-    Op.MEAN: lambda c: [c.broadcast(c.dy, c.shape(0), 1.0 / c.g.nodes[c.src(0)].size)],
 }
 
 

@@ -473,15 +473,7 @@ for _row in UNARY_ROWS.values():
         _unary_builtin(_row)
 
 
-@builtin
-def softmax(c: BuiltinCall, x: Any) -> Tensor:
-    t = c.tensor(x, "x")
-    if not t.shape:
-        c.fail("x", "normalises the last axis, so it needs a tensor of rank 1 or more, got a scalar (shape [])")
-    return c.node(Op.SOFTMAX, [t], c.scope())
-
-
-for _def in FAMILY_OPS.values():   # the op families' builtins (ops/registry.py): max_pool, avg_pool, the losses, ...
+for _def in FAMILY_OPS.values():   # the op families' builtins (ops/registry.py): pools, losses, sum, mean, softmax
     if _def.builtin is not None:
         builtin(_def.builtin)
 
@@ -563,64 +555,6 @@ def _binary_builtin(name: str, op: str) -> None:
 
 for _brow in BINARY_ROWS.values():
     _binary_builtin(_brow.name, _brow.symbol)
-
-
-def _axes(c: BuiltinCall, x: Tensor, axis: Any) -> tuple[int, ...]:
-    """`axis` (an int or a list of ints, negative from the end; the batch axis of a batched tensor excluded),
-    as sorted non-negative axes."""
-    items = list(axis) if isinstance(axis, (list, tuple)) else [axis]
-    rank = len(x.shape)
-    if not items:
-        c.want("axis", "an int or a non-empty list of ints", axis)
-    out = []
-    for a in items:
-        if not isinstance(a, int) or isinstance(a, bool):
-            c.want("axis", "an int or a list of ints", a)
-        if not -rank <= a < rank:
-            c.fail("axis", f"axis {a} is out of range for a tensor of shape {fmt_shape(x.shape)}")
-        out.append(a % rank)
-    if len(set(out)) != len(out):
-        c.fail("axis", f"argument 'axis' repeats an axis: {axis}")
-    if 0 in out and x.batched:
-        c.fail("axis", "cannot reduce axis 0, the batch (each example's result stays its own): leave axis out to "
-                       "reduce every axis to a scalar")
-    return tuple(sorted(out))
-
-
-def _reduce(c: BuiltinCall, op: Op, x: Any, axis: Any, keepdims: Any) -> Tensor:
-    x, keep = c.tensor(x, "x"), c.flag(keepdims, "keepdims")
-    if axis is None:
-        if keep:
-            c.fail("keepdims", "argument 'keepdims=True' needs axis= (with no axis it reduces to a scalar)")
-        return c.node(op, [x], c.scope())
-    axes, scope = _axes(c, x, axis), c.scope()
-    y = c.node(Op.SUM_AXES, [x], scope, axes=axes)
-    if op is Op.MEAN:
-        count = math.prod(x.shape[a] for a in axes)
-        y = c.node(Op.MUL, [y, c.b.const(1.0 / count, c.pos, scope)], scope)
-    if not keep:
-        y = c.node(Op.RESHAPE, [y], scope, shape=tuple(d for a, d in enumerate(x.shape) if a not in axes))
-    return y
-
-
-@builtin
-def mean(c: BuiltinCall, x: Any, axis: Any = None, keepdims: Any = False) -> Tensor:
-    return _reduce(c, Op.MEAN, x, axis, keepdims)
-
-
-@builtin
-def sum_(c: BuiltinCall, x: Any, axis: Any = None, keepdims: Any = False) -> Any:
-    """A tensor sums to a scalar (or over `axis`); a list of numbers or tensors adds up item by item."""
-    if isinstance(x, (list, tuple)):
-        if axis is not None or keepdims is not False:
-            c.fail("axis", "takes axis= and keepdims= for a tensor only, not a list")
-        if not x:
-            return 0
-        total = x[0]
-        for v in x[1:]:
-            total = c.b.binop("+", total, v, c.pos)
-        return total
-    return _reduce(c, Op.SUM, x, axis, keepdims)
 
 
 # Python builtins (compile-time numbers and lists)

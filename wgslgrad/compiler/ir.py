@@ -11,14 +11,15 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from ..ops.base import ShapeError, fmt_shape  # noqa: F401  (the IR's shape errors and printer)
+from ..ops.base import ShapeError, broadcast, fmt_shape
 from ..ops.elementwise import BINARY_ROWS, UNARY_ROWS, Binary, Unary
 from ..ops.registry import BACKWARD as FAMILY_BACKWARD
 from ..ops.registry import FORWARD as FAMILY_FORWARD
 from ..ops.registry import OPS as FAMILY_OPS
 
 # Every op by name, in this order. The elementwise ops come from their rows in ops/elementwise.py (one row
-# each: the WGSL, gradient, reference and peers' expressions), the others are declared here.
+# each: the WGSL, gradient, reference and peers' expressions), the op families' from their OpDefs
+# (ops/registry.py: pools, losses, reductions); the others are declared here.
 _OP_NAMES = [
     "INPUT",  # arg: name
     "PARAM",  # arg: name, init ('glorot_normal' | 'zeros'), fan_in, fan_out, trainable
@@ -31,15 +32,11 @@ _OP_NAMES = [
     "SLICE",  # srcs: x; arg: axis, start, stop -> x[..., start:stop, ...] along axis (0 <= start < stop)
     "STACK",  # any number of srcs of one shape; arg: axis -> np.stack(srcs, axis)
     *(r.name.upper() for r in UNARY_ROWS.values()),    # ops/elementwise.py: relu, sigmoid, ... (leaky_relu: alpha)
-    "SOFTMAX",  # over the last axis
-    *(name.upper() for name in FAMILY_FORWARD),   # ops/registry.py: max_pool, avg_pool, global_avg_pool, the losses
+    *(name.upper() for name in FAMILY_FORWARD),   # ops/registry.py: pools, losses, reductions
     "RESHAPE",  # arg: shape; the same bytes, a new shape
-    "SUM",  # over every axis -> shape ()
     "EMBEDDING",  # srcs: ids[...] (an Input of whole numbers in [0, V)), table[V,D] -> table[ids], ids.shape + (D,)
     "LSTM_CELL",  # srcs: z[B,4u] (gates i, f, c, o before activation), (c_prev[B,u]) -> [B,2u] = [h | c]:
     #                      c = sigmoid(f) * c_prev + sigmoid(i) * tanh(g), h = sigmoid(o) * tanh(c)
-    "SUM_AXES",  # arg: axes (sorted) -> x summed over them, each kept with size 1 (keepdims)
-    "MEAN",
 
     # ---- backward ops: appended by autodiff.grad, one GPU kernel each; numpy_ref.py is their spec ----
     # Window ops index the zero-padded input as h = oh*sh + i - t, w = ow*sw + j - l (taps i<kh, j<kw);
@@ -54,14 +51,10 @@ _OP_NAMES = [
     #                        dw[i,j,c,m] = sum_{b,oh,ow} x[b,oh*sh+i-t,ow*sw+j-l,c] * dy[b,oh,ow,c*M+m]
     "DENSE_DX",  # srcs: dy[B,U], w[F,U] -> dy @ w.T, [B,F]
     "DENSE_DW",  # srcs: x[B,F], dy[B,U] -> x.T @ dy, [F,U]
-    "REDUCE_TO",  # srcs: x; arg: shape (broadcasts to x's shape) -> x summed over the axes that
-    #                        broadcasting added or stretched from 1 (shapes right-aligned): bias grads
-    "BROADCAST",  # srcs: x; arg: shape, scale -> broadcast_to(x, shape) * scale (NumPy rules)
     "UNARY_GRAD",  # srcs: a, dy (same shape); arg: fn (the forward op's name) and its attributes (leaky_relu:
     #                        alpha) -> dx = dy * f'(a), a the value the op's row says its gradient reads: its output y
     #                        (relu, sigmoid, tanh, ...) or its input x (log, abs); the expression is its row's `grad`
-    "SOFTMAX_GRAD",  # srcs: y (softmax output), dy -> y * (dy - sum(dy*y, last axis, keepdims))
-    *(name.upper() for name in FAMILY_BACKWARD),  # ops/registry.py: the pools' and the losses' gradients
+    *(name.upper() for name in FAMILY_BACKWARD),  # ops/registry.py: the families' gradient ops
     "SLICE_LAST",  # srcs: x; arg: start, stop -> x[..., start:stop] (concat grad)
     "EMBEDDING_DW",  # srcs: ids[...], dy[..., D]; arg: vocab -> [V,D]: row v sums dy where ids == v
     "LSTM_CELL_GRAD",  # srcs: z, (c_prev), dout[B,2u] -> [dz | dc_prev]: [B,5u] ([B,4u] without c_prev)
@@ -91,7 +84,7 @@ LOSSES = {Op.MSE, Op.SOFTMAX_CE, Op.SIGMOID_CE}
 LEAVES = {Op.INPUT, Op.PARAM, Op.CONST}
 # backward ops (autodiff): the ops that only autodiff.grad creates
 BACKWARD = {Op.CONV2D_DX, Op.CONV2D_DW, Op.DEPTHWISE_DX, Op.DEPTHWISE_DW, Op.DENSE_DX, Op.DENSE_DW,
-            Op.REDUCE_TO, Op.BROADCAST, Op.UNARY_GRAD, Op.SOFTMAX_GRAD, *(Op[name.upper()] for name in FAMILY_BACKWARD),
+            Op.UNARY_GRAD, *(Op[name.upper()] for name in FAMILY_BACKWARD),
             Op.SLICE_LAST, Op.SLICE_GRAD, Op.EMBEDDING_DW, Op.LSTM_CELL_GRAD}
 
 Shape = tuple[int, ...]
@@ -123,18 +116,6 @@ class Node:
         return math.prod(self.shape)
 
 
-def broadcast(a: Shape, b: Shape) -> Shape:
-    """NumPy broadcasting of two shapes, or ShapeError naming both."""
-    n = max(len(a), len(b))
-    pa, pb = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
-    out = []
-    for x, y in zip(pa, pb):
-        if x != y and 1 not in (x, y):
-            raise ShapeError(f"shapes {fmt_shape(a)} and {fmt_shape(b)} do not broadcast")
-        out.append(max(x, y))
-    return tuple(out)
-
-
 def conv_out(size: int, k: int, stride: int, padding: str) -> tuple[int, int, int]:
     """Output size and (before, after) padding, exactly as TensorFlow computes them."""
     if padding == "valid":
@@ -151,7 +132,7 @@ def infer(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
     family = FAMILY_OPS.get(op.name.lower())
     if family is not None:   # declared in an ops family module: its shape rule
         return family.shape(shapes, family.attrs_of(arg))
-    if op in UNARY or op is Op.SOFTMAX:
+    if op in UNARY:
         return shapes[0]
     if op in BINARY:
         return broadcast(shapes[0], shapes[1])
@@ -206,13 +187,6 @@ def infer(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
         if len(z) != 2 or z[1] % 4 or (len(shapes) > 1 and shapes[1] != (z[0], z[1] // 4)):
             raise ShapeError(f"an LSTM cell takes z [B,4u] and c [B,u], got {', '.join(map(fmt_shape, shapes))}")
         return (z[0], z[1] // 2)
-    if op is Op.SUM_AXES:
-        x, axes = shapes[0], tuple(arg["axes"])
-        if not axes or list(axes) != sorted(set(axes)) or not all(0 <= a < len(x) for a in axes):
-            raise ShapeError(f"cannot sum axes {axes} of shape {fmt_shape(x)}")
-        return tuple(1 if a in axes else d for a, d in enumerate(x))
-    if op in REDUCE:
-        return ()
     if op in BACKWARD:
         return _infer_backward(op, shapes, arg)
     raise AssertionError(f"no shape rule for {op}")
@@ -238,13 +212,7 @@ def _infer_backward(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
         (b, f), (b2, u) = shapes
         assert b == b2, "DENSE_DW batch"
         return (f, u)
-    if op is Op.REDUCE_TO:
-        assert broadcast(tuple(arg["shape"]), shapes[0]) == shapes[0], "REDUCE_TO must undo a broadcast"
-        return tuple(arg["shape"])
-    if op is Op.BROADCAST:
-        assert broadcast(shapes[0], tuple(arg["shape"])) == tuple(arg["shape"]), "BROADCAST target"
-        return tuple(arg["shape"])
-    if op in (Op.UNARY_GRAD, Op.SOFTMAX_GRAD):
+    if op is Op.UNARY_GRAD:
         assert shapes[0] == shapes[1], f"{op.name} shapes"
         return shapes[1]
     if op is Op.SLICE_LAST:

@@ -8,8 +8,8 @@ import re
 from dataclasses import asdict
 
 from ..ops import kernels
-from ..ops.base import halves, pow2_at_least
-from .ir import BINARY, UNARY, Graph, Node, Op, binary_row, unary_row
+from ..ops.base import pow2_at_least
+from .ir import BINARY, UNARY, Node, Op, binary_row, unary_row
 from .kernel_builder import WORKGROUP, Kernel, KernelBuilder, Lowering, Rule, Scratch, f32, rule_into
 
 RULES: dict[Op, Rule] = {}       # this module's lowering rules, merged by lower.py
@@ -73,34 +73,12 @@ def lower_unary(ctx: Lowering, i: int) -> list[Kernel]:
                       n=node.size, wg=WORKGROUP, gx=gx)]
 
 
-def broadcast_axes(out: tuple[int, ...], a: tuple[int, ...], b: tuple[int, ...]) -> list[dict[str, int]]:
-    """(size, a stride, b stride) per axis, innermost first, with size-1 axes dropped and axes merged
-    where both operands are contiguous across them: [B,H,W,C] + [C] becomes [B*H*W, C]."""
-    def strides(shape: tuple[int, ...]) -> list[int]:
-        shape = (1,) * (len(out) - len(shape)) + shape
-        st, acc = [0] * len(out), 1
-        for d in range(len(out) - 1, -1, -1):
-            st[d] = acc if shape[d] > 1 else 0
-            acc *= shape[d]
-        return st
-    sa, sb = strides(a), strides(b)
-    axes: list[dict[str, int]] = []
-    for d, size in enumerate(out):
-        if size == 1:
-            continue
-        if axes and axes[-1]["sa"] == sa[d] * size and axes[-1]["sb"] == sb[d] * size:
-            axes[-1] = {"size": axes[-1]["size"] * size, "sa": sa[d], "sb": sb[d]}
-        else:
-            axes.append({"size": size, "sa": sa[d], "sb": sb[d]})
-    return axes[::-1]
-
-
 @rule(*BINARY)
 def lower_binary(ctx: Lowering, i: int) -> list[Kernel]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     kb = ctx.builder()
     a, b, out = kb.read(node.srcs[0]), kb.read(node.srcs[1]), kb.write(i)
-    axes = broadcast_axes(node.shape, g.nodes[node.srcs[0]].shape, g.nodes[node.srcs[1]].shape)
+    axes = kernels.broadcast_axes(node.shape, g.nodes[node.srcs[0]].shape, g.nodes[node.srcs[1]].shape)
     wg, gx = ctx.elementwise_groups(node.size)
     return [kb.kernel(ctx.kernel_name(i), "binary.wgsl", wg, [i], comment=ctx.comment(i), a=a, b=b, out=out,
                       axes=axes, expr=elementwise_expr(node), n=node.size, wg=WORKGROUP, gx=gx)]
@@ -165,19 +143,6 @@ def lower_depthwise(ctx: Lowering, i: int) -> list[Kernel]:
                       sw=sw, pt=pt, pl=pl, n=node.size, wg=WORKGROUP, gx=gx)]
 
 
-@rule(Op.SOFTMAX)
-def lower_softmax(ctx: Lowering, i: int) -> list[Kernel]:
-    node = ctx.graph.nodes[i]
-    kb = ctx.builder()
-    x, out = kb.read(node.srcs[0]), kb.write(i)
-    k = node.shape[-1]
-    rows = node.size // k
-    per_thread = k <= 64
-    wg = ctx.grid(-(-rows // WORKGROUP) if per_thread else rows)
-    return [kb.kernel(ctx.kernel_name(i), "softmax.wgsl", wg, [i], comment=ctx.comment(i), x=x, out=out, k=k,
-                      rows=rows, per_thread=per_thread, wg=WORKGROUP, gx=wg[0], halves=halves(WORKGROUP))]
-
-
 @rule(Op.CONCAT)
 def lower_concat(ctx: Lowering, i: int) -> list[Kernel]:
     """One kernel per run of sources that fits the storage-buffer limit (usually one for all)."""
@@ -207,17 +172,3 @@ def lower_concat(ctx: Lowering, i: int) -> list[Kernel]:
 
 
 # Full reductions to a scalar: (template kind, items, per-item cost, scale) per op.
-def _reduction(g: Graph, node: Node) -> tuple[int, int, float]:
-    n = g.nodes[node.srcs[0]].size
-    return n, 1, 1.0 if node.op is Op.SUM else 1.0 / n
-
-
-@rule(Op.SUM, Op.MEAN)
-def lower_reduce(ctx: Lowering, i: int) -> list[Kernel]:
-    """A sum (or mean) over every element: ops/kernels.py's one- or two-stage sum."""
-    items, cost, scale = _reduction(ctx.graph, ctx.graph.nodes[i])
-    return kernels.lower_reduce(ctx, i, "sum", items, cost, scale)
-
-
-for _op in (Op.SUM, Op.MEAN):
-    SCRATCH[_op] = lambda g, node: kernels.reduce_scratch(*_reduction(g, node)[:2])

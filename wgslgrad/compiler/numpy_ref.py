@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..ops.base import OpDef, crop_nhwc, pad_nhwc, padded_zeros, softmax, window_taps
+from ..ops.base import OpDef, crop_nhwc, pad_nhwc, padded_zeros, window_taps
 from ..ops.elementwise import sigmoid
 from ..ops.registry import OPS as FAMILY_OPS
 from .ir import BINARY, UNARY, Graph, Node, Op, binary_row, unary_row
@@ -103,13 +103,6 @@ def _depthwise_dw(n: Node, x: Array, dy: Array) -> Array:
     return dw
 
 
-def _reduce_to(n: Node, x: Array) -> Array:
-    shape = tuple(n.arg["shape"])
-    x = x.sum(axis=tuple(range(x.ndim - len(shape))))  # axes broadcasting prepended
-    stretched = tuple(k for k, s in enumerate(shape) if s == 1 and x.shape[k] != 1)
-    return x.sum(axis=stretched, keepdims=True).reshape(shape)
-
-
 def _unary(n: Node, x: Array) -> Array:
     row = unary_row(n.op)
     return row.ref(x, row.attrs_of(n.arg))
@@ -175,13 +168,9 @@ EVAL: dict[Op, Callable[..., Array]] = {
     Op.CONCAT: lambda n, *xs: np.concatenate(xs, axis=-1),
     Op.SLICE: lambda n, x: np.take(x, np.arange(n.arg["start"], n.arg["stop"]), axis=n.arg["axis"]),
     Op.STACK: lambda n, *xs: np.stack(xs, axis=n.arg["axis"]),
-    Op.SOFTMAX: lambda n, x: softmax(x),
     Op.RESHAPE: lambda n, x: x.reshape(n.shape),
-    Op.SUM: lambda n, x: x.sum(),
     Op.EMBEDDING: lambda n, ids, table: table[ids.astype(np.int64)],
     Op.LSTM_CELL: lambda n, z, *c: np.concatenate(_lstm_cell(z, *c)[:2], axis=1),
-    Op.SUM_AXES: lambda n, x: x.sum(axis=tuple(n.arg["axes"]), keepdims=True),
-    Op.MEAN: lambda n, x: x.mean(),
     # backward ops
     Op.CONV2D_DX: _conv2d_dx,
     Op.CONV2D_DW: _conv2d_dw,
@@ -189,10 +178,7 @@ EVAL: dict[Op, Callable[..., Array]] = {
     Op.DEPTHWISE_DW: _depthwise_dw,
     Op.DENSE_DX: lambda n, dy, w: dy @ w.T,
     Op.DENSE_DW: lambda n, x, dy: x.T @ dy,
-    Op.REDUCE_TO: _reduce_to,
-    Op.BROADCAST: lambda n, x: np.broadcast_to(x, n.shape) * n.arg["scale"],
     Op.UNARY_GRAD: _unary_grad,
-    Op.SOFTMAX_GRAD: lambda n, y, dy: y * (dy - (dy * y).sum(axis=-1, keepdims=True)),
     Op.SLICE_LAST: lambda n, x: x[..., n.arg["start"]:n.arg["stop"]],
     Op.SLICE_GRAD: _slice_grad,
     Op.EMBEDDING_DW: _embedding_dw,

@@ -9,7 +9,6 @@ from .ir import (
     BACKWARD,
     CONVS,
     ELEMENTWISE,
-    REDUCE,
     UNARY,
     Graph,
     Node,
@@ -38,10 +37,8 @@ def node_flops(g: Graph, n: Node) -> int:
     if n.op is Op.DENSE:
         return 2 * n.size * g.nodes[n.srcs[1]].shape[0] + (n.size if len(n.srcs) > 2 else 0)
     family = FAMILY_OPS.get(n.op.name.lower())
-    if family is not None:   # ops/registry.py: pools, losses and their gradients
+    if family is not None:   # ops/registry.py: pools, losses, reductions
         return family.flops([g.nodes[s].shape for s in n.srcs], n.shape, family.attrs_of(n.arg))
-    if n.op in REDUCE or n.op in (Op.SOFTMAX, Op.SUM_AXES):
-        return sum(g.nodes[s].size for s in n.srcs) * (3 if n.op is Op.SOFTMAX else 1)
     if n.op in ELEMENTWISE:   # per element, as the op's row says
         return n.size * (unary_row(n.op) if n.op in UNARY else binary_row(n.op)).flops
     if n.op is Op.LSTM_CELL:   # per unit: three sigmoids, two tanh, three multiplies and an add, each one

@@ -29,6 +29,18 @@ def fmt_shape(shape: Shape) -> str:
     return "[" + ",".join(map(str, shape)) + "]"
 
 
+def broadcast(a: Shape, b: Shape) -> Shape:
+    """NumPy broadcasting of two shapes, or ShapeError naming both."""
+    n = max(len(a), len(b))
+    pa, pb = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
+    out = []
+    for x, y in zip(pa, pb):
+        if x != y and 1 not in (x, y):
+            raise ShapeError(f"shapes {fmt_shape(a)} and {fmt_shape(b)} do not broadcast")
+        out.append(max(x, y))
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class OpDef:
     """One op, declared once: every facet the compiler, the references and the peers need.
@@ -45,6 +57,7 @@ class OpDef:
     flops: Callable[[list[Shape], Shape, Any], int]      # (source shapes, output shape, attrs)
     grad: Callable[[Any], list[int | None]] | None = None   # forward ops: (NodeGrad) -> a gradient per source
     builtin: Callable[..., Any] | None = None            # the DSL function (BuiltinCall, arguments...)
+    via: tuple[str, ...] = ()                            # or the builtins that make it (sum_axes: sum, mean)
     torch: Callable[..., Any] | None = None              # (peer helpers, attrs, source tensors, constant) -> tensor
     torch_const: Callable[[Any, list[Shape], Shape], Array | None] | None = None   # a constant torch needs
     tfjs: str | None = None                              # a JavaScript function of (n, ...sources), bench.js' scope

@@ -1,6 +1,7 @@
 """Lowerings that ops of more than one family share, each given the Lowering it works in: the one- or
-two-stage sum (sum and mean reduce to it, and so do the losses) and the row-wise softmax gradient (softmax's,
-and softmax cross-entropy's)."""
+two-stage sum (sum and mean reduce to it, and so do the losses), the row-wise softmax gradient (softmax's,
+and softmax cross-entropy's), and the broadcast axes of elementwise kernels (binary ops, unary gradients,
+broadcast)."""
 from __future__ import annotations
 
 from typing import Any
@@ -61,3 +62,25 @@ def lower_softmax_grad(ctx: Any, i: int, ce: bool) -> list[Any]:
                       kind="ce" if ce else "softmax", a=a, b=b, dl=dl, out=out, k=k, rows=rows,
                       scale=f32(1.0 / rows), per_thread=per_thread, wg=WORKGROUP, gx=wg[0],
                       halves=halves(WORKGROUP))]
+
+
+def broadcast_axes(out: tuple[int, ...], a: tuple[int, ...], b: tuple[int, ...]) -> list[dict[str, int]]:
+    """(size, a stride, b stride) per axis, innermost first, with size-1 axes dropped and axes merged
+    where both operands are contiguous across them: [B,H,W,C] + [C] becomes [B*H*W, C]."""
+    def strides(shape: tuple[int, ...]) -> list[int]:
+        shape = (1,) * (len(out) - len(shape)) + shape
+        st, acc = [0] * len(out), 1
+        for d in range(len(out) - 1, -1, -1):
+            st[d] = acc if shape[d] > 1 else 0
+            acc *= shape[d]
+        return st
+    sa, sb = strides(a), strides(b)
+    axes: list[dict[str, int]] = []
+    for d, size in enumerate(out):
+        if size == 1:
+            continue
+        if axes and axes[-1]["sa"] == sa[d] * size and axes[-1]["sb"] == sb[d] * size:
+            axes[-1] = {"size": axes[-1]["size"] * size, "sa": sa[d], "sb": sb[d]}
+        else:
+            axes.append({"size": size, "sa": sa[d], "sb": sb[d]})
+    return axes[::-1]

@@ -72,7 +72,7 @@ def export_graph(graph: Graph) -> dict[str, Any]:
 
 
 # the forward ops the peer's JavaScript implements (not yet the sequence ops: slice, stack, embedding, lstm_cell, sum_axes)
-_FORWARD = set(Op) - BACKWARD - {Op.SLICE, Op.STACK, Op.EMBEDDING, Op.LSTM_CELL, Op.SUM_AXES}
+_FORWARD = set(Op) - BACKWARD - {Op.SLICE, Op.STACK, Op.EMBEDDING, Op.LSTM_CELL}
 
 
 def write_model(directory: Path, graph: Graph, params: Mapping[str, np.ndarray],

@@ -103,11 +103,9 @@ function build(model, batchOf, wasmGrads) {
       : tf.fused.depthwiseConv2d({ x, filter: w, strides: n.arg.stride, pad: pads(n.arg.pad), bias: b })),
     dense: (n, x, w, b) => tf.fused.matMul({ a: x, b: w, bias: b }),
     concat: (n, ...xs) => tf.concat(xs, -1),
-    softmax: (n, x) => tf.softmax(x),
     reshape: (n, x, i) => tf.reshape(x, batched(i, n.shape)),
-    sum: (n, x) => tf.sum(x), mean: (n, x) => tf.mean(x),
   };
-  // the op families' ops (wgslgrad/ops/registry.py: pools, losses): each one's `tfjs` function, evaluated here so that
+  // the op families' ops (wgslgrad/ops/registry.py: pools, losses, reductions): each one's `tfjs` function, evaluated here so that
   // it sees tf, pads, countScale and batched
   for (const [name, js] of Object.entries(model.ops)) ops[name] = eval(js);  // eslint-disable-line no-eval
   // the elementwise ops: each row's `tfjs` expression from wgslgrad/ops/elementwise.py (model.json carries them)
