@@ -135,7 +135,7 @@ RULES: dict[Op, Rule] = {
                              if c.need[1] else None],   # ids are data (an Input): no gradient
     Op.STACK: _stack,
     Op.LSTM_CELL: _lstm_cell,
-    **{Op[name.upper()]: d.grad for name, d in FAMILY_OPS.items() if d.grad},   # ops/registry.py: pools, losses, reductions
+    **{Op[name.upper()]: d.grad for name, d in FAMILY_OPS.items() if d.grad},   # ops/registry.py's families
     Op.RESHAPE: lambda c: [c.add(Op.RESHAPE, (c.dy,), {"shape": c.shape(0)})],
 }
 

@@ -473,7 +473,7 @@ for _row in UNARY_ROWS.values():
         _unary_builtin(_row)
 
 
-for _def in FAMILY_OPS.values():   # the op families' builtins (ops/registry.py): pools, losses, sum, mean, softmax
+for _def in FAMILY_OPS.values():   # the op families' builtins (ops/registry.py): pools, losses, reductions
     if _def.builtin is not None:
         builtin(_def.builtin)
 

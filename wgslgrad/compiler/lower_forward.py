@@ -170,5 +170,3 @@ def lower_concat(ctx: Lowering, i: int) -> list[Kernel]:
         c0 += cc
     return kernels
 
-
-# Full reductions to a scalar: (template kind, items, per-item cost, scale) per op.

@@ -73,9 +73,6 @@ def lower_stack(ctx: Lowering, i: int) -> list[Kernel]:
     return kernels
 
 
-# sum(x, axis=...) is REDUCE_TO's reduction: x summed to a shape holding 1 on the summed axes
-
-
 @rule(Op.EMBEDDING)
 def lower_embedding(ctx: Lowering, i: int) -> list[Kernel]:
     """Ids out of [0, vocab) are clamped into it (no read outside the table); the runtime refuses them first."""

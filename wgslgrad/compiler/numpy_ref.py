@@ -1,8 +1,9 @@
 """A NumPy interpreter of the IR, forward and backward ops: the reference every WGSL kernel is tested against.
 
-Clarity first, then speed: window ops (conv, depthwise, pools and their grads) loop over the kernel taps and
+Clarity first, then speed: window ops (conv, depthwise and their grads) loop over the kernel taps and
 do one vectorised slice per tap, so a 2x17x17x8 conv is a handful of small matmuls. Computation is in
-`dtype` (float64 for gradient checks, float32 to mimic the GPU).
+`dtype` (float64 for gradient checks, float32 to mimic the GPU). The elementwise ops' and the op families'
+references live with their declarations (wgslgrad/ops/); this module interprets the graph and holds the rest.
 """
 from __future__ import annotations
 
@@ -164,7 +165,7 @@ EVAL: dict[Op, Callable[..., Array]] = {
     Op.DENSE: _dense,
     **{op: _binary(binary_row(op).ref) for op in BINARY},   # ops/elementwise.py: each row's reference
     **{op: _unary for op in UNARY},
-    **{Op[name.upper()]: _family(d) for name, d in FAMILY_OPS.items()},   # ops/registry.py: pools
+    **{Op[name.upper()]: _family(d) for name, d in FAMILY_OPS.items()},   # ops/registry.py: pools, losses, reductions
     Op.CONCAT: lambda n, *xs: np.concatenate(xs, axis=-1),
     Op.SLICE: lambda n, x: np.take(x, np.arange(n.arg["start"], n.arg["stop"]), axis=n.arg["axis"]),
     Op.STACK: lambda n, *xs: np.stack(xs, axis=n.arg["axis"]),
