@@ -12,6 +12,7 @@ import operator
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
+from ..ops.elementwise import BINARY_ROWS
 from . import ast, limits
 from .builtins import BUILTINS, BuiltinCall
 from .errors import SpecError, SpecErrors
@@ -665,7 +666,7 @@ _ARITH: dict[str, Callable[[Any, Any], Any]] = {
     "//": operator.floordiv, "%": operator.mod, "**": operator.pow}
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
-_TENSOR_OPS = {"+": ("add", Op.ADD), "-": ("sub", Op.SUB), "*": ("mul", Op.MUL), "/": ("div", Op.DIV)}
+_TENSOR_OPS = {r.symbol: (r.name, Op[r.name.upper()]) for r in BINARY_ROWS.values()}   # ops/elementwise.py
 
 
 def _is_num_list(v: Any) -> bool:
