@@ -9,7 +9,7 @@
     model.export("web/model", quantize="uint8", js=True, batch=1)
 
 A Model keeps its weights on the host (the source of truth) and copies them to each GPU session when they
-change: one inference Session per batch size it has run at, one TrainSession for fit(). Everything here is
+change: one inference Session per batch size it has run at, one training Session for fit(). Everything here is
 built on compiler/, runtime/ and export/; nothing there imports this module.
 """
 from __future__ import annotations
@@ -85,7 +85,7 @@ class Model:
         self._params: Arrays = init_params(self.graph, seed)
         self._version = 0                       # bumped whenever _params change
         self._sessions: dict[int, tuple[Any, int]] = {}   # batch -> (Session, version of its params)
-        self._trainer: tuple[Any, int] | None = None      # (TrainSession, version) once fit() ran
+        self._trainer: tuple[Any, int] | None = None      # (training Session, version) once fit() ran
         self.weights_loaded = False
         self.history: History | None = None
 
@@ -265,7 +265,7 @@ class Model:
         a smaller last one through an inference session given the weights as they are now."""
         def run(batch: Arrays, real: int) -> Arrays:
             if real == self.batch:
-                return session.evaluate(batch)
+                return session.run(batch)
             small, _ = self._sessions.get(real) or (self._session(real), 0)
             small.set_params(session.get_params())
             self._sessions[real] = (small, -1)        # its weights are not the model's: upload before use
@@ -428,10 +428,10 @@ class Model:
         return session
 
     def _train_session(self) -> Any:
-        from .compiler.lower import lower_train
-        from .runtime.train_session import TrainSession
+        from .compiler.lower import lower
+        from .runtime.session import Session
         if self._trainer is None:
-            self._trainer = (TrainSession(lower_train(self.graph)), -1)
+            self._trainer = (Session(lower(self.graph, training=True)), -1)
         session, version = self._trainer
         if version != self._version:
             session.set_params(self._params)

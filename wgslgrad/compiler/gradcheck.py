@@ -17,9 +17,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..ops.registry import OPS as FAMILY_OPS
 from .autodiff import grad
-from .ir import Graph, Node, Op
-from .numpy_ref import evaluate, max_pool_winners, pad_nhwc
+from .ir import UNARY, Graph, unary_row
+from .numpy_ref import evaluate
 
 
 class GradCheck(NamedTuple):
@@ -68,28 +69,13 @@ def freeze_pieces(graph: Graph, vals: list[np.ndarray]) -> dict[int, Fn]:
     the cells that won at vals. The same masks autodiff's rules use (x > 0, 0 < x < 6, first max)."""
     out: dict[int, Fn] = {}
     for i, n in enumerate(graph.nodes):
-        if n.op not in (Op.RELU, Op.LEAKY_RELU, Op.ABS, Op.RELU6, Op.MAX_POOL):
-            continue
-        x = vals[n.srcs[0]]
-        if n.op is Op.RELU:
-            out[i] = _times(x > 0)
-        elif n.op is Op.LEAKY_RELU:
-            out[i] = _times(np.where(x > 0, 1.0, n.arg["alpha"]))
-        elif n.op is Op.ABS:
-            out[i] = _times(np.sign(x))
-        elif n.op is Op.RELU6:
-            out[i] = _times((x > 0) & (x < 6), 6.0 * (x >= 6))
-        elif n.op is Op.MAX_POOL:
-            out[i] = _winners(max_pool_winners(n, x, n.shape[1:3]))
+        if n.op in UNARY and unary_row(n.op).piecewise is not None:   # relu, relu6, leaky_relu, abs
+            row = unary_row(n.op)
+            out[i] = _times(*row.piecewise(vals[n.srcs[0]], row.attrs_of(n.arg)))
+        elif (d := FAMILY_OPS.get(n.op.name.lower())) is not None and d.freeze is not None:   # max_pool
+            out[i] = d.freeze(d.attrs_of(n.arg), vals[n.srcs[0]], n.shape)
     return out
 
 
 def _times(slope: np.ndarray, offset: np.ndarray | float = 0.0) -> Fn:
     return lambda n, x: x * slope + offset
-
-
-def _winners(wins: list[tuple[tuple, np.ndarray]]) -> Fn:
-    def pool(n: Node, x: np.ndarray) -> np.ndarray:
-        xp = pad_nhwc(x, n.arg["pad"])                 # padding never won, so its value does not matter
-        return np.sum([np.where(hit, xp[idx], 0.0) for idx, hit in wins], axis=0)
-    return pool

@@ -1,255 +1,91 @@
-"""Lowering: an IR Graph -> a Program (buffers, slots, WGSL kernels in dispatch order).
+"""Lowering: an IR Graph -> a Program (buffers, slots, WGSL kernels in dispatch order, phases).
 
-    lower(graph)
-      1. keep the nodes the outputs (and the loss) need
-      2. place parameters in `params` (trainable first), constants in `consts`, inputs in their own buffers
-      3. fuse each conv/dense/depthwise with the elementwise ops after it (fuse.py: one kernel per group)
-      4. plan the activation arena from live ranges (RESHAPE aliases its source: no copy, no kernel)
-      5. one table row per op turns a node into kernels (KernelBuilder: bindings, offsets, templates)
-
-    lower_train(graph) (lower_train.py) does the same for a training step: autodiff's backward nodes,
-    parameter gradients in `grads`, one fused Adam kernel. Rules: lower_forward.py, lower_backward.py,
-    lower_backward_conv.py.
+    lower(graph, training=False)
+      1. training: autodiff's backward nodes on a copy of the graph (training.py)
+      2. place parameters in `params` (trainable first), constants in `consts`, inputs in their own buffers;
+         training: the ADAM node over the trainable parameters (training.add_update)
+      3. keep the nodes the outputs (and the loss, the gradients, the update) need; training: each
+         parameter's gradient placed in `grads` at the parameter's offset, so the kernel that finishes it
+         writes it there, and the update's value in `params` itself
+      4. fuse each conv/dense/depthwise with the elementwise ops after it, a depthwise input gradient with
+         the gradients after it, each filter gradient with its bias gradient (fuse.py: one kernel per group)
+      5. plan the activation arena from live ranges (RESHAPE aliases its source: no copy, no kernel); in a
+         training step activations live until their last reader, backward ones included, and forward
+         outputs but the loss only until the forward kernels end (an evaluation run reads them)
+      6. one table row per op turns a node into kernels (KernelBuilder: bindings, offsets, templates)
+      7. phases: inference, and for training forward, backward and optimizer (program.py)
+    Rules: lower_forward.py, lower_backward.py, lower_backward_conv.py, lower_seq.py, lower_optimizer.py, each
+    with its own RULES and SCRATCH tables, merged below; the lowering state and KernelBuilder they use are in
+    kernel_builder.py.
 
 Adding a kernel (a backward op, a fused group, the Adam step):
   1. write kernels/NAME.wgsl: a jinja2 template that starts with `{{ bindings }}`, has one entry point
      `main`, and reads tensors as `{{ x.var }}[{{ x.off }}u + i]`; every size and stride is a named value;
-  2. write `@rule(Op.X) def lower_x(ctx, i) -> list[Kernel]`: `kb = ctx.builder()`, `kb.read(src)` /
-     `kb.write(i)` give Operands and record the bindings (each buffer once, read_write if ever written),
+  2. write `@rule(Op.X) def lower_x(ctx, i) -> list[Kernel]` in a rule module (ctx: a Lowering):
+     `kb = ctx.builder()`, `kb.read(src)` / `kb.write(i)` give Operands and record the bindings (each buffer once, read_write if ever written),
      `ctx.grid(n)` gives a dispatch within the per-dimension limit, and `kb.kernel(name, "NAME.wgsl",
      workgroups, [node ids], **values)` renders it;
   3. if the kernel needs temporary memory at its own step, add `SCRATCH[Op.X] = fn(graph, node) ->
-     elements`; the rule finds it in `ctx.scratch[i]` (in SCRATCH_BUFFER, shared by all such requests).
+     elements` to that module's table; the rule finds it in `ctx.scratch[i]` (in SCRATCH_BUFFER, shared by all such requests).
 """
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import jinja2
-
-from . import fuse, memory
-from .ir import LEAVES, Graph, Node, Op, fmt_shape, needed_nodes, verify
+from ..ops.base import OpDef
+from ..ops.registry import OPS as FAMILY_OPS
+from . import lower_backward, lower_backward_conv, lower_forward, lower_optimizer, lower_seq, memory
+from .ir import LEAVES, OPTIMIZERS, Graph, Op, alias_root, fmt_shape, needed_nodes, verify
+from .kernel_builder import (  # noqa: F401  (grid, render, f32: part of this module's interface)
+    ARENA_CHUNK,
+    MAX_STORAGE_BUFFERS,
+    MAX_WORKGROUPS,
+    WORKGROUP,
+    KernelBuilder,
+    Lowering,
+    Operand,
+    Rule,
+    Scratch,
+    f32,
+    grid,
+    merge,
+    render,
+)
+from .lower_optimizer import STEP_FIELDS, optimizer_data
 from .program import (
+    ADAM_M,
+    ADAM_V,
     ARENA,
+    BACKWARD,
     CONSTS,
+    FORWARD,
+    GRADS,
+    INFERENCE,
     INPUT_PREFIX,
+    OPTIMIZER,
     PARAMS,
-    READ,
-    READ_WRITE,
-    UNIFORM,
-    Binding,
+    STEP,
     Kernel,
     ParamSlot,
     Program,
     Slot,
     embedding_ids,
 )
-from .summary import node_flops
-
-MAX_WORKGROUPS = 65535       # WebGPU default maxComputeWorkgroupsPerDimension
-MAX_STORAGE_BUFFERS = 8      # WebGPU default maxStorageBuffersPerShaderStage
-WORKGROUP = 256              # WebGPU default maxComputeInvocationsPerWorkgroup
-ARENA_CHUNK = 2**27 // 4     # f32 elements: WebGPU default maxStorageBufferBindingSize (128 MiB) per arena buffer
-
-_templates = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent.parent / "kernels"),
-    undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-    autoescape=False)
+from .training import TrainingGraph, adam_settings, add_update, training_graph
 
 
-def render(template: str, **values: Any) -> str:
-    """Render kernels/<template> with StrictUndefined: a missing value is an error, never empty text."""
-    return _templates.get_template(template).render(**values)
+def _family_scratch(d: OpDef) -> Scratch:
+    assert d.scratch is not None
+    return lambda g, n: d.scratch([g.nodes[s].shape for s in n.srcs], n.shape, d.attrs_of(n.arg))
 
 
-def f32(x: float) -> str:
-    """A WGSL f32 literal."""
-    assert math.isfinite(x), f"non-finite constant {x} in a kernel"
-    s = repr(float(x))
-    return f"({s})" if s.startswith("-") else s
-
-
-def grid(count: int, limit: int = MAX_WORKGROUPS) -> tuple[int, int, int]:
-    """Workgroups (x, y, 1) covering `count` work groups, each at most `limit`.
-
-    Kernels linearise the group id as `wid.y * x + wid.x` and return when it is >= count; that test is
-    uniform across a workgroup, so barriers after it stay legal.
-    """
-    count = max(count, 1)
-    if count <= limit:
-        return (count, 1, 1)
-    y = -(-count // limit)
-    assert y <= limit, f"{count} workgroups do not fit a 2-D dispatch"
-    return (-(-count // y), y, 1)
-
-
-@dataclass
-class Operand:
-    """A tensor as a template sees it: `{{ x.var }}[{{ x.off }}u + i]`."""
-    var: str
-    off: int
-    shape: tuple[int, ...]
-
-    @property
-    def size(self) -> int:
-        return math.prod(self.shape)
-
-
-@dataclass
-class Ctx:
-    """What the rules read: the graph, each node's slot, and lowering options."""
-    graph: Graph
-    slots: dict[int, Slot]
-    scratch: dict[int, Slot] = field(default_factory=dict)
-    max_workgroups: int = MAX_WORKGROUPS
-    arena_chunk: int = ARENA_CHUNK
-    groups: dict[int, fuse.Group] = field(default_factory=dict)   # fused groups by producer
-    vec4: bool = True             # tiled products load 4 consecutive floats at once where the layout allows
-
-    def fuse(self, needed: list[int], keep: list[int], end: int) -> None:
-        """Epilogue groups over the forward nodes (below `end`), bias sums over the backward ones."""
-        self.groups = fuse.plan(self.graph, needed, keep, end) | fuse.bias_sums(self.graph, needed, end)
-
-    def group(self, i: int) -> fuse.Group:
-        """The fused group that node `i` leads, or `i` alone (stored)."""
-        return self.groups.get(i) or fuse.Group(i, [], {i})
-
-    def absorbed(self) -> dict[int, fuse.Group]:
-        """Each node that a group computes after its producer -> that group."""
-        return {c: grp for grp in self.groups.values() for c in grp.chain}
-
-    def builder(self) -> KernelBuilder:
-        return KernelBuilder(self)
-
-    def grid(self, count: int) -> tuple[int, int, int]:
-        return grid(count, self.max_workgroups)
-
-
-class KernelBuilder:
-    """Collects the buffers one kernel touches, each bound once (read_write if it is ever written)."""
-
-    def __init__(self, ctx: Ctx):
-        self.ctx = ctx
-        self.bindings: list[Binding] = []
-        self.vars: dict[str, str] = {}
-        self.uniform_vec4s: dict[str, int] = {}
-        self.vec4_buffers: set[str] = set()
-        self.views: dict[str, tuple[str, Binding]] = {}   # buffer -> its vec4 view's name and binding
-
-    def var(self, buffer: str, access: str = READ) -> str:
-        if buffer not in self.vars:
-            name = re.sub(r"\W", "_", buffer.removeprefix(INPUT_PREFIX))
-            name = ("in_" + name) if buffer.startswith(INPUT_PREFIX) else name
-            if name in self.vars.values():
-                name += f"_{len(self.bindings)}"
-            self.vars[buffer] = name
-            self.bindings.append(Binding(buffer, access))
-        b = next(b for b in self.bindings if b.buffer == buffer)
-        if access == READ_WRITE:
-            b.access = READ_WRITE
-        return self.vars[buffer]
-
-    def uniform(self, buffer: str, vec4s: int) -> str:
-        """Bind `buffer` (vec4s * 4 floats, e.g. Adam's per-step values) as a uniform; returns its WGSL name."""
-        self.uniform_vec4s[buffer] = vec4s
-        return self.var(buffer, UNIFORM)
-
-    def vec4(self, buffer: str, access: str = READ) -> str:
-        """Bind a whole storage buffer as array<vec4<f32>> (the fused Adam step); returns its WGSL name.
-        Every buffer's size is a multiple of 4 f32 (memory.ALIGN), so the vec4 view covers all of it."""
-        self.vec4_buffers.add(buffer)
-        return self.var(buffer, access)
-
-    def view4(self, x: Operand, aligned: bool) -> str | None:
-        """A second, read-only binding of x's buffer as array<vec4<f32>>, for loads of 4 consecutive
-        elements of x that start at multiples of 4 (`aligned`: x's layout allows that); its name, or None
-        (the caller then loads scalars) when vec4 loads are off, x's offset is not 16-byte aligned, the
-        kernel has no storage binding left, or it writes that buffer: WebGPU lets a dispatch bind one
-        buffer twice only if neither binding is writable. Call it after binding every output."""
-        buffer = next(b for b, v in self.vars.items() if v == x.var)
-        base = next(b for b in self.bindings if b.buffer == buffer)
-        if not (self.ctx.vec4 and aligned and x.off % 4 == 0 and base.access == READ):
-            return None
-        if buffer in self.views:
-            return self.views[buffer][0]
-        if len(self.bindings) >= MAX_STORAGE_BUFFERS:
-            return None
-        name = f"{x.var}_4"
-        binding = Binding(buffer, READ)
-        self.views[buffer] = (name, binding)
-        self.bindings.append(binding)
-        return name
-
-    def slot(self, slot: Slot, write: bool = False) -> Operand:
-        return Operand(self.var(slot.buffer, READ_WRITE if write else READ), slot.offset, slot.shape)
-
-    def read(self, node: int) -> Operand:
-        return self.slot(self.ctx.slots[node])
-
-    def write(self, node: int) -> Operand:
-        return self.slot(self.ctx.slots[node], write=True)
-
-    def fits(self, buffers: list[str]) -> bool:
-        """Whether binding `buffers` too keeps this kernel within the storage-buffer limit."""
-        return len(set(self.vars) | set(buffers)) + len(self.views) <= MAX_STORAGE_BUFFERS
-
-    def declarations(self) -> str:
-        views = {id(b): name for name, b in self.views.values()}
-        for b in self.bindings:
-            assert not (b.buffer in self.views and b.access != READ), f"{b.buffer} has a vec4 view and is written"
-        lines = []
-        for i, b in enumerate(self.bindings):
-            if b.access == UNIFORM:
-                lines.append(f"@group(0) @binding({i}) var<uniform> {self.vars[b.buffer]}: "
-                             f"array<vec4<f32>, {self.uniform_vec4s[b.buffer]}>;")
-            else:
-                vec4 = id(b) in views or b.buffer in self.vec4_buffers
-                name = views.get(id(b), self.vars[b.buffer])
-                lines.append(f"@group(0) @binding({i}) var<storage, {b.access}> {name}: "
-                             f"array<{'vec4<f32>' if vec4 else 'f32'}>;")
-        return "\n".join(lines)
-
-    def kernel(self, name: str, template: str, workgroups: tuple[int, int, int], nodes: list[int],
-               flops: int | None = None, reads: int | None = None, **values: Any) -> Kernel:
-        """Render `template`; `flops` defaults to the nodes' own (summary.node_flops) and `reads` (f32
-        elements read) to their sources' sizes: a second stage that sums partial results passes its own."""
-        assert len(self.bindings) <= MAX_STORAGE_BUFFERS, f"{name} binds {len(self.bindings)} buffers"
-        assert all(0 < w <= MAX_WORKGROUPS for w in workgroups), f"{name}: workgroups {workgroups}"
-        g = self.ctx.graph
-        node = g.nodes[nodes[0]]
-        srcs = {s for i in nodes for s in g.nodes[i].srcs} - set(nodes)
-        reads = sum(g.nodes[s].size for s in srcs) if reads is None else reads
-        written = self.ctx.groups[nodes[0]].stored if nodes[0] in self.ctx.groups else set(nodes)
-        wgsl = render(template, bindings=self.declarations(), **values)
-        return Kernel(name=name, wgsl=wgsl, bindings=list(self.bindings), workgroups=workgroups, nodes=nodes,
-                      op=node.op.name.lower(), scope=node.scope,
-                      flops=sum(node_flops(g, g.nodes[i]) for i in nodes) if flops is None else flops,
-                      bytes=4 * (reads + sum(g.nodes[i].size for i in nodes if i in written)))
-
-
-Rule = Callable[[Ctx, int], list[Kernel]]
-RULES: dict[Op, Rule] = {}
-SCRATCH: dict[Op, Callable[[Graph, Node], int]] = {}   # f32 elements of scratch a node needs at its own step
-
-
-def rule(*ops: Op) -> Callable[[Rule], Rule]:
-    def deco(fn: Rule) -> Rule:
-        for op in ops:
-            RULES[op] = fn
-        return fn
-    return deco
-
-
-def alias_root(g: Graph, i: int) -> int:
-    """The node whose memory `i` uses: RESHAPE is a view of its source."""
-    while g.nodes[i].op is Op.RESHAPE:
-        i = g.nodes[i].srcs[0]
-    return i
+# every op's lowering rule and scratch request, from the rule modules' own tables
+RULES: dict[Op, Rule] = merge(lower_forward.RULES, lower_backward.RULES, lower_backward_conv.RULES, lower_seq.RULES,
+                              lower_optimizer.RULES,
+                              {Op[name.upper()]: d.lower for name, d in FAMILY_OPS.items()})   # ops/registry.py
+SCRATCH: dict[Op, Scratch] = merge(lower_forward.SCRATCH, lower_backward.SCRATCH, lower_backward_conv.SCRATCH,
+                                   lower_seq.SCRATCH, {Op[name.upper()]: _family_scratch(d)
+                                                       for name, d in FAMILY_OPS.items() if d.scratch})
 
 
 def place_params(g: Graph) -> dict[str, ParamSlot]:
@@ -267,10 +103,13 @@ def place_params(g: Graph) -> dict[str, ParamSlot]:
     return out
 
 
-def lower(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS, arena_chunk: int = ARENA_CHUNK,
-          fused: bool = True, vec4: bool = True) -> Program:
-    """The forward pass of `graph` as a Program; the loss (when set) is an extra output named "loss",
-    which the Session computes only when the inputs it needs are given.
+def lower(graph: Graph, *, training: bool = False, max_workgroups: int = MAX_WORKGROUPS,
+          arena_chunk: int = ARENA_CHUNK, fused: bool = True, vec4: bool = True) -> Program:
+    """`graph` as a Program; `graph` is left unchanged. Its phases (program.py): `inference`, the kernels of
+    every output, the loss (when set) being an extra output named "loss" that a run computes only when the
+    inputs it needs are given; with `training`, also `forward`, `backward` and `optimizer`, one training step
+    (the loss's gradient for every trainable parameter, then Adam). Parameters with trainable=False get no
+    gradient and are never updated.
 
     `max_workgroups` caps workgroups per dispatch dimension (tests lower it to exercise 2-D dispatch);
     `arena_chunk` caps each arena buffer, in f32 elements (tests lower it to exercise several);
@@ -278,32 +117,74 @@ def lower(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS, arena_chunk: in
     `bench --peers` compare them).
     """
     verify(graph)
-    g = graph
-    outputs = dict(g.outputs)
-    optional = []
+    step = training_graph(graph) if training else None                     # 1. backward nodes (training.py)
+    g = graph if step is None else step.graph
+    forward_nodes = len(graph.nodes)
+    outputs, optional = dict(g.outputs), []
     if g.loss is not None and "loss" not in outputs:
         outputs["loss"] = g.loss
         optional.append("loss")
-    needed = sorted(needed_nodes(g, list(outputs.values())))                 # 1. what the outputs need
     params = place_params(g)                                                # 2. leaves
+    if step is not None:
+        add_update(step, params)                                            #    and the optimizer update
+    roots = list(outputs.values()) + ([] if step is None else [*step.grads.values(), *_opt(step.update)])
+    needed = sorted(needed_nodes(g, roots))                                 # 3. what the outputs need
     slots, consts = leaf_slots(g, needed, params)
-    ctx = Ctx(g, slots, max_workgroups=max_workgroups, arena_chunk=arena_chunk, vec4=vec4)
+    trainable = 0
+    if step is not None:
+        for name, gi in step.grads.items():                                 #    gradients in `grads`
+            root = alias_root(g, gi)
+            slots[root] = Slot(GRADS, params[name].offset, g.nodes[root].shape)
+        if step.update is not None:                                         #    the update in `params`
+            trainable = g.nodes[step.update].size
+            slots[step.update] = Slot(PARAMS, 0, g.nodes[step.update].shape)
+    ctx = Lowering(g, slots, max_workgroups=max_workgroups, arena_chunk=arena_chunk, vec4=vec4)
     if fused:
-        ctx.fuse(needed, list(outputs.values()), len(g.nodes))              # 3. fused groups
-    arena, activations = plan_arena(ctx, needed, list(outputs.values()))    # 4. the arena
-    kernels = lower_nodes(ctx, needed)                                      # 5. kernels, in node order
-
+        ctx.fuse(needed, list(outputs.values()), forward_nodes)             # 4. fused groups
+    if step is None:                                                        # 5. the arena
+        arena, activations = plan_arena(ctx, needed, list(outputs.values()))
+    else:   # forward outputs but the loss are read after the forward kernels only (an evaluation run)
+        forward_end = max(i for i in needed if i < forward_nodes)
+        ends = {o: forward_end for name, o in outputs.items() if name != "loss"}
+        arena, activations = plan_arena(ctx, needed, [step.loss], ends)
+    kernels = lower_nodes(ctx, needed)                                      # 6. kernels, in node order
     requires = mark_serves(g, outputs, kernels)
+    phases = {INFERENCE: [k for k, kern in enumerate(kernels) if kern.serves]}   # 7. phases
     buffers = leaf_buffers(g, params, consts) | arena
+    optimizer: dict[str, Any] = {}
+    if step is not None:
+        phases |= training_phases(g, kernels, step)
+        moments = max(memory.align(trainable), memory.ALIGN)
+        buffers |= {GRADS: moments, ADAM_M: moments, ADAM_V: moments, STEP: len(STEP_FIELDS)}
+        optimizer = optimizer_data(adam_settings(g.train))
     return Program(buffers=buffers, kernels=kernels,
                    inputs={name: slots[i] for name, i in g.inputs.items()},
                    outputs={name: slots[i] for name, i in outputs.items()},
                    params=params, batch=g.batch, buffer_data={CONSTS: consts} if consts else {},
                    requires=requires, optional_outputs=optional, activation_elements=activations,
-                   ids=embedding_ids(g))
+                   phases=phases, optimizer=optimizer, ids=embedding_ids(g))
 
 
-def lower_nodes(ctx: Ctx, needed: list[int]) -> list[Kernel]:
+def _opt(i: int | None) -> list[int]:
+    return [] if i is None else [i]
+
+
+def training_phases(g: Graph, kernels: list[Kernel], step: TrainingGraph) -> dict[str, list[int]]:
+    """forward: the forward kernels the loss and the gradients need; backward: the backward kernels;
+    optimizer: the update's."""
+    step_nodes = needed_nodes(g, [step.loss, *step.grads.values()])
+    phases: dict[str, list[int]] = {FORWARD: [], BACKWARD: [], OPTIMIZER: []}
+    for k, kern in enumerate(kernels):
+        if g.nodes[kern.nodes[0]].op in OPTIMIZERS:
+            phases[OPTIMIZER].append(k)
+        elif kern.nodes[-1] >= step.forward_nodes:
+            phases[BACKWARD].append(k)
+        elif step_nodes & set(kern.nodes):
+            phases[FORWARD].append(k)
+    return phases
+
+
+def lower_nodes(ctx: Lowering, needed: list[int]) -> list[Kernel]:
     """The kernels of the `needed` nodes, in node order, from each op's rule (leaves and reshapes have none;
     a fused group's kernel comes from its producer's rule)."""
     kernels: list[Kernel] = []
@@ -371,7 +252,7 @@ def arena_buffer(k: int) -> str:
     return ARENA if k == 0 else f"{ARENA}{k}"
 
 
-def plan_arena(ctx: Ctx, needed: list[int], outputs: list[int], ends: dict[int, int] | None = None
+def plan_arena(ctx: Lowering, needed: list[int], outputs: list[int], ends: dict[int, int] | None = None
                ) -> tuple[dict[str, int], int]:
     """Give every computed node an arena slot in ctx; RESHAPE takes its source's slot. SCRATCH requests
     share a buffer of their own (SCRATCH_BUFFER), so a split product that writes its partial sums there
@@ -425,11 +306,3 @@ def plan_arena(ctx: Ctx, needed: list[int], outputs: list[int], ends: dict[int, 
     if scratch:
         arena[SCRATCH_BUFFER] = memory.align(max(size for _, size in scratch))
     return arena, sum(memory.align(g.nodes[i].size) for i in owners)
-
-from . import (
-    lower_backward,  # noqa: F401  (registers the backward rules)
-    lower_backward_conv,  # noqa: F401  (registers the conv, depthwise and dense gradients)
-    lower_forward,  # noqa: F401  (registers the forward rules)
-    lower_seq,  # noqa: F401  (registers slice, its gradient and stack)
-)
-from .lower_train import lower_train  # noqa: F401  (the training step: forward, backward, Adam)

@@ -102,27 +102,21 @@ function build(model, batchOf, wasmGrads) {
     depthwise: (n, x, w, b, i) => (wasmGrads ? convs[i](x, w, b)
       : tf.fused.depthwiseConv2d({ x, filter: w, strides: n.arg.stride, pad: pads(n.arg.pad), bias: b })),
     dense: (n, x, w, b) => tf.fused.matMul({ a: x, b: w, bias: b }),
-    add: (n, a, b) => tf.add(a, b), sub: (n, a, b) => tf.sub(a, b),
-    mul: (n, a, b) => tf.mul(a, b), div: (n, a, b) => tf.div(a, b),
     concat: (n, ...xs) => tf.concat(xs, -1),
-    relu: (n, x) => tf.relu(x), relu6: (n, x) => tf.relu6(x), leaky_relu: (n, x) => tf.leakyRelu(x, n.arg.alpha),
-    sigmoid: (n, x) => tf.sigmoid(x), tanh: (n, x) => tf.tanh(x), exp: (n, x) => tf.exp(x),
-    log: (n, x) => tf.log(x), abs: (n, x) => tf.abs(x), neg: (n, x) => tf.neg(x),
-    softmax: (n, x) => tf.softmax(x),
-    max_pool: (n, x) => tf.maxPool(x, n.arg.size, n.arg.stride, pads(n.arg.pad)),
-    // tf.avgPool's forward skips padded cells but its gradient divides by the full window (TF.js 4.22):
-    // zero-pad, pool 'valid', rescale by window size / real cells, so both follow the IR.
-    avg_pool: (n, x, i) => (n.arg.pad.every((p) => p === 0)
-      ? tf.avgPool(x, n.arg.size, n.arg.stride, 'valid')
-      : tf.mul(tf.avgPool(tf.pad(x, pads(n.arg.pad)), n.arg.size, n.arg.stride, 'valid'), countScale[i])),
-    global_avg_pool: (n, x) => tf.mean(x, [1, 2]),
     reshape: (n, x, i) => tf.reshape(x, batched(i, n.shape)),
-    sum: (n, x) => tf.sum(x), mean: (n, x) => tf.mean(x),
-    mse: (n, a, b) => tf.mean(tf.squaredDifference(a, b)),
-    softmax_ce: (n, a, b) => tf.neg(tf.mean(tf.sum(tf.mul(b, tf.logSoftmax(a)), -1))),
-    sigmoid_ce: (n, x, z) =>
-      tf.mean(tf.add(tf.sub(tf.relu(x), tf.mul(x, z)), tf.log1p(tf.exp(tf.neg(tf.abs(x)))))),
   };
+  // the op families' ops (wgslgrad/ops/registry.py: pools, losses, reductions): each one's `tfjs` function, evaluated here so that
+  // it sees tf, pads, countScale and batched
+  for (const [name, js] of Object.entries(model.ops)) ops[name] = eval(js);  // eslint-disable-line no-eval
+  // the elementwise ops: each row's `tfjs` expression from wgslgrad/ops/elementwise.py (model.json carries them)
+  for (const [name, expr] of Object.entries(model.elementwise.unary)) {
+    const f = new Function('tf', 'x', 'attrs', `return ${expr};`);
+    ops[name] = (n, x) => f(tf, x, n.arg);
+  }
+  for (const [name, expr] of Object.entries(model.elementwise.binary)) {
+    const f = new Function('tf', 'a', 'b', `return ${expr};`);
+    ops[name] = (n, a, b) => f(tf, a, b);
+  }
   nodes.forEach((n, i) => {
     if (n.op === 'avg_pool' && !n.arg.pad.every((p) => p === 0)) countScale[i] = avgScale(n, nodes[n.srcs[0]].shape);
     if (n.op === 'conv2d' || n.op === 'depthwise') convs[i] = convWithGrads(n.op === 'depthwise', n.arg.stride, n.arg.pad);

@@ -1,0 +1,162 @@
+"""The op registry's coverage: every elementwise row (wgslgrad/ops/elementwise.py) and every op family's OpDef
+(wgslgrad/ops/registry.py) has every facet, its DSL builtin and doc line, and is exercised by the kernel,
+gradient and peer tests (collected from the op lists those tests run: their parametrize marks, the graphs they
+build and the ops they name)."""
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import test_autodiff
+import test_extreme_values
+import test_kernels
+import test_kernels_backward
+from op_rows import BINARY_OPS, UNARY_OPS
+from peer_graphs import elementwise_graph, every_op_graph
+
+from wgslgrad.compiler import build
+from wgslgrad.compiler.autodiff import grad
+from wgslgrad.compiler.builtins import _ACTIVATIONS, BUILTINS
+from wgslgrad.compiler.ir import BACKWARD, Graph, Op
+from wgslgrad.ops.base import OpDef
+from wgslgrad.ops.elementwise import BINARY_ROWS, UNARY_ROWS, Binary, Unary
+from wgslgrad.ops.registry import OPS as FAMILY_OPS
+
+DOCS = (Path(__file__).resolve().parent.parent / "docs" / "dsl.md").read_text()
+
+
+def _param_values(test: Any, argname: str) -> list[Any]:
+    """The values a test is parametrized with for `argname` (the first name of a multi-name mark)."""
+    out: list[Any] = []
+    for mark in getattr(test, "pytestmark", []):
+        if mark.name == "parametrize" and mark.args[0].split(",")[0].strip() == argname:
+            out += [v[0] if "," in mark.args[0] else v for v in mark.args[1]]
+    return out
+
+
+def _ops(g: Graph) -> set[Op]:
+    return {n.op for n in g.nodes}
+
+
+@pytest.mark.parametrize("name", list(UNARY_ROWS))
+def test_unary_row_has_every_facet(name: str) -> None:
+    r: Unary = UNARY_ROWS[name]
+    assert re.fullmatch(r"[a-z][a-z0-9_]*", r.name) and r.doc
+    assert dataclasses.is_dataclass(r.attrs)
+    assert all(f.default is not dataclasses.MISSING for f in dataclasses.fields(r.attrs)), "attributes need defaults"
+    attrs = r.attrs()
+    wgsl = r.wgsl_of(attrs).format(**{k: "1.0" for k in dataclasses.asdict(attrs)})
+    assert "v" in re.findall(r"\b\w+\b", wgsl), "the WGSL expression is over v"
+    assert {"vb"} <= set(re.findall(r"\b\w+\b", r.grad)), "the gradient is over va (saved value) and vb (dy)"
+    x = np.linspace(0.5, 2.0, 7) if r.positive else np.linspace(-3.0, 3.0, 7)
+    assert r.ref(x, attrs).shape == x.shape and r.ref(x, attrs).dtype == np.float64
+    assert r.ref_grad(x, attrs).shape == x.shape
+    assert r.torch and r.tfjs and r.flops >= 1
+    assert (r.piecewise is None) == (not r.kinks), "a piecewise-linear op lists its kinks"
+    if r.builtin:
+        b = BUILTINS[name]
+        assert b.params == ("x", *(f.name for f in dataclasses.fields(r.attrs)))
+        assert re.search(rf"\b{name}\b", DOCS), f"docs/dsl.md does not mention {name}"
+    if r.activation:
+        assert _ACTIVATIONS[name][0] is Op[name.upper()]
+
+
+@pytest.mark.parametrize("name", list(BINARY_ROWS))
+def test_binary_row_has_every_facet(name: str) -> None:
+    r: Binary = BINARY_ROWS[name]
+    assert build._TENSOR_OPS[r.symbol] == (name, Op[name.upper()])
+    assert BUILTINS[name].params == ("a", "b")
+    assert {"va", "vb"} <= set(re.findall(r"\b\w+\b", r.wgsl))
+    a, b = np.linspace(1.0, 2.0, 4), np.linspace(2.0, 3.0, 4)
+    assert r.ref(a, b).shape == (4,) and callable(r.grad) and len(inspect.signature(r.grad).parameters) == 1
+    assert r.torch and r.tfjs and r.flops >= 1
+
+
+def test_every_row_is_exercised() -> None:
+    """Each row's op is in what the GPU kernel tests, the finite-difference tests and the peer tests run."""
+    every = set(UNARY_OPS) | set(BINARY_OPS)
+    runs = {
+        "GPU forward kernels (test_kernels)": _ops(test_kernels.unary_graph())
+        | set(_param_values(test_kernels.test_binary_broadcast, "op")),
+        "GPU gradient kernels (test_kernels_backward)": {Op[f.upper()] for f in
+                                                         _param_values(test_kernels_backward.test_unary_grad, "fn")}
+        | {op for op in UNARY_OPS if UNARY_ROWS[op.name.lower()].linear} | set(BINARY_OPS),
+        "finite differences (test_autodiff)": set(_param_values(test_autodiff.test_unary_grads, "op"))
+        | set(_param_values(test_autodiff.test_binary_broadcasting_grads, "op")),
+        "PyTorch and TF.js peers (peer_graphs.elementwise_graph)": _ops(elementwise_graph()),
+        "extreme values on the GPU (test_extreme_values)": {Op[e.split("(")[0].upper()] for e in
+                                                            test_extreme_values.ELEMENTWISE if "(" in e}
+        | {Op.NEG} | set(BINARY_OPS),   # -x is neg; binary arithmetic is left out there on purpose
+    }
+    for where, ops in runs.items():
+        assert every <= ops, f"{where} misses {sorted(o.name.lower() for o in every - ops)}"
+
+
+@pytest.mark.parametrize("name", list(UNARY_ROWS))
+def test_unary_reference_and_derivative_match_pytorch(name: str) -> None:
+    """Each row's float64 reference and derivative against its PyTorch expression and PyTorch's autograd,
+    over a wide range (off the kinks), at default attributes."""
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
+    import torch.nn.functional as F
+    r = UNARY_ROWS[name]
+    attrs = r.attrs()
+    x = np.geomspace(1e-3, 60.0, 801) if r.positive else np.linspace(-60.0, 60.0, 1600) + 0.0123
+    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    y = eval(f"lambda x, attrs: {r.torch}", {"torch": torch, "F": F})(xt, attrs)
+    y.sum().backward()
+    np.testing.assert_allclose(r.ref(x, attrs), y.detach().numpy(), rtol=1e-9, atol=1e-10)   # gelu: |u| > 15 cut
+    saved = r.ref(x, attrs) if r.saves_output(attrs) else x
+    np.testing.assert_allclose(r.ref_grad(saved, attrs), xt.grad.numpy(), rtol=1e-8, atol=1e-10)
+
+
+TESTS = Path(__file__).resolve().parent
+# the modules that run forward kernels on the GPU against numpy_ref, and those that check gradients against
+# finite differences (check_grads), op by op
+KERNEL_TESTS = ["test_kernels.py", "test_kernels_loops.py", "test_reduce_axes.py", "test_slicing.py", "test_lstm.py",
+                "test_embedding.py"]
+GRADIENT_TESTS = ["test_autodiff.py", "test_reduce_axes.py", "test_slicing.py", "test_lstm.py", "test_embedding.py"]
+
+
+def _named_in(test_file: str) -> set[str]:
+    """The ops a test module names (`Op.MAX_POOL`), lower case."""
+    return {m.lower() for m in re.findall(r"\bOp\.([A-Z0-9_]+)\b", (TESTS / test_file).read_text())}
+
+
+@pytest.mark.parametrize("name", list(FAMILY_OPS))
+def test_family_op_has_every_facet(name: str) -> None:
+    d: OpDef = FAMILY_OPS[name]
+    assert d.name == name and d.doc and dataclasses.is_dataclass(d.attrs)
+    assert all(callable(f) for f in (d.shape, d.ref, d.lower, d.flops))
+    assert Op[name.upper()] in (BACKWARD if d.backward else set(Op) - BACKWARD)
+    if d.backward:
+        assert d.grad is None and d.builtin is None, "a backward op is made by autodiff only"
+        return
+    assert callable(d.grad) and callable(d.torch) and d.tfjs
+    if d.builtin is None:   # made by another builtin (sum_axes: sum and mean with axis=)
+        assert d.via and all(BUILTINS[b] for b in d.via), f"{name} has no builtin and names none that makes it"
+        return
+    builtin_name = d.builtin.__name__.rstrip("_")
+    assert BUILTINS[builtin_name].fn is d.builtin
+    assert re.search(rf"\b{builtin_name}\(", DOCS), f"docs/dsl.md does not show {builtin_name}()"
+
+
+def test_every_family_op_is_exercised() -> None:
+    """Forward ops: named by the GPU kernel tests and the finite-difference tests, and in the peers' graph;
+    backward ops: named by the GPU gradient-kernel tests, and made by autodiff from the peers' graph."""
+    every_op = every_op_graph(2)
+    assert every_op.loss is not None
+    grad(every_op, every_op.loss)
+    made = _ops(every_op)
+    for name, d in FAMILY_OPS.items():
+        op = Op[name.upper()]
+        if d.backward:
+            assert name in _named_in("test_kernels_backward.py") and op in made, name
+        else:
+            assert name in set().union(*map(_named_in, KERNEL_TESTS)), f"no GPU kernel test names {name}"
+            assert name in set().union(*map(_named_in, GRADIENT_TESTS)), f"no finite-difference test names {name}"
+            assert op in made, f"{name} is not in peer_graphs.every_op_graph"
