@@ -1,0 +1,246 @@
+"""The host-side cost of one wgslgrad call through wgpu-py: what a run or a training step costs the CPU
+whatever the GPU's speed, and which wgpu calls it makes.
+
+A 2-layer MLP at batch 1 makes the GPU's work negligible, so its times are the fixed cost per call:
+    inference: Session.run (upload, encode, submit, wait, read back)
+    train step: TrainSession.step alone (host time of queueing one step), and steps + drain per step
+landmark68 at batch 1 adds the per-dispatch cost (its dispatch counts are printed too).
+
+    python3 scripts/host_cost.py                       # this checkout
+    python3 scripts/host_cost.py --compare OLD_TREE    # OLD_TREE (e.g. `git archive 54a9bbd`) and this
+                                                       # checkout, interleaved round by round
+    python3 scripts/host_cost.py --cprofile            # plus cProfile's top functions for one MLP inference
+
+The script imports wgslgrad from the current directory (each tree's own under --compare), so it works on
+older trees too.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, os.getcwd())   # the tree run from (a script's own folder comes first otherwise)
+
+MLP = """x = Input(64)
+y = Input(10)
+h = dense(x, 64, activation="relu")
+logits = dense(h, 10)
+Output(logits)
+Train(loss=softmax_cross_entropy(logits, y), optimizer=Adam(lr=0.001), batch=1)
+"""
+
+# (class, method) pairs counted per call; names as in wgpu.backends.wgpu_native
+COUNTED = {
+    "GPUQueue": ("submit", "write_buffer", "read_buffer"),
+    "GPUDevice": ("create_command_encoder", "create_bind_group", "create_buffer"),
+    "GPUCommandEncoder": ("begin_compute_pass", "copy_buffer_to_buffer", "finish"),
+    "GPUComputePassEncoder": ("dispatch_workgroups", "set_pipeline", "set_bind_group"),
+    "GPUBuffer": ("map_async", "map_sync", "unmap", "read_mapped"),
+}
+
+
+def _count_calls(fn: Any, n: int) -> dict[str, float]:
+    """wgpu calls per call of fn (averaged over n calls)."""
+    from wgpu.backends import wgpu_native as wn
+
+    counts: Counter[str] = Counter()
+    saved = []
+    for cls_name, methods in COUNTED.items():
+        cls = getattr(wn, cls_name)
+        for m in methods:
+            orig = cls.__dict__.get(m)
+            if orig is None:
+                continue
+            saved.append((cls, m, orig))
+
+            def wrapper(*a: Any, _o: Any = orig, _k: str = f"{cls_name}.{m}", **kw: Any) -> Any:
+                counts[_k] += 1
+                return _o(*a, **kw)
+            setattr(cls, m, wrapper)
+    try:
+        for _ in range(n):
+            fn()
+    finally:
+        for cls, m, orig in saved:
+            setattr(cls, m, orig)
+    return {k: v / n for k, v in sorted(counts.items())}
+
+
+def _median_us(fn: Any, n: int) -> float:
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return 1e6 * statistics.median(times)
+
+
+def measure(spec: Path, batch: int, reps: int) -> dict[str, Any]:
+    """Times (us) and wgpu calls per inference run and per training step of `spec` at `batch`."""
+    import numpy as np
+
+    from wgslgrad.bench.run import random_inputs
+    from wgslgrad.compiler.frontend import load_spec
+    from wgslgrad.compiler.lower import lower, lower_train
+    from wgslgrad.runtime.device import get_device
+    from wgslgrad.runtime.init import init_params
+    from wgslgrad.runtime.session import Session
+    from wgslgrad.runtime.train_session import TrainSession
+
+    device = get_device()[0]
+    graph = load_spec(spec, batch)
+    inputs = random_inputs(graph)
+    params = init_params(graph, seed=0)
+
+    program = lower(graph)
+    infer = Session(program, device)
+    infer.set_params(params)
+    need = {k for o in program.outputs if o not in program.optional_outputs for k in program.requires.get(o, [])}
+    x = {k: v for k, v in inputs.items() if k in need}
+    run = lambda: infer.run(x)   # noqa: E731
+    for _ in range(5):
+        run()
+    out: dict[str, Any] = {"model": spec.stem, "batch": batch, "infer_dispatches": len(program.kernels)}
+    out["infer_us"] = _median_us(run, reps)
+    out["infer_calls"] = _count_calls(run, 5)
+
+    tprog = lower_train(graph)
+    train = TrainSession(tprog, device)
+    train.set_params(params)
+    step = lambda: train.step(inputs, 1e-4)   # noqa: E731
+    for _ in range(5):
+        step()
+    train.drain()
+    out["train_dispatches"] = len(train.step_kernels)
+    out["train_phases"] = {k: len(v) for k, v in tprog.phases.items()}
+    # step() alone: what queueing a step costs the host (the ring of loss read-backs keeps it from waiting
+    # until RING steps are in flight, so time blocks of steps and drain between them)
+    times = []
+    for _ in range(max(1, reps // 4)):
+        for _ in range(4):
+            t = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - t)
+        train.drain()
+    out["step_us"] = 1e6 * statistics.median(times)
+    t = time.perf_counter()
+    for _ in range(reps):
+        step()
+    losses = train.drain()
+    out["step_drain_us"] = 1e6 * (time.perf_counter() - t) / reps
+    out["finite"] = bool(all(np.isfinite(v) for _, v in losses))
+
+    def one_step() -> None:
+        step()
+        train.drain()
+    out["step_calls"] = _count_calls(one_step, 5)
+    return out
+
+
+def _cprofile(spec: Path) -> None:
+    import cProfile
+    import pstats
+
+    from wgslgrad.bench.run import random_inputs
+    from wgslgrad.compiler.frontend import load_spec
+    from wgslgrad.compiler.lower import lower
+    from wgslgrad.runtime.init import init_params
+    from wgslgrad.runtime.session import Session
+
+    graph = load_spec(spec, 1)
+    program = lower(graph)
+    s = Session(program)
+    s.set_params(init_params(graph, seed=0))
+    x = {k: v for k, v in random_inputs(graph).items() if k in program.requires["logits"]}
+    for _ in range(10):
+        s.run(x)
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(200):
+        s.run(x)
+    prof.disable()
+    pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+
+
+def _mlp_path() -> Path:
+    path = Path(tempfile.gettempdir()) / "wgslgrad_host_cost_mlp.py"
+    path.write_text(MLP)
+    return path
+
+
+def _one(args: argparse.Namespace) -> list[dict[str, Any]]:
+    rows = [measure(_mlp_path(), 1, args.reps)]
+    if args.landmark68:
+        rows.append(measure(Path(args.landmark68), 1, max(10, args.reps // 10)))
+    return rows
+
+
+def _compare(args: argparse.Namespace) -> None:
+    trees = {"before": Path(args.compare).resolve(), "after": Path(__file__).resolve().parents[1]}
+    me = Path(__file__).resolve()
+    results: dict[str, list[list[dict[str, Any]]]] = {k: [] for k in trees}
+    for r in range(args.rounds):
+        for label, tree in (trees.items() if r % 2 == 0 else reversed(list(trees.items()))):
+            env = dict(os.environ, PYTHONPATH=str(tree), XDG_RUNTIME_DIR=os.environ.get("XDG_RUNTIME_DIR", "/tmp"))
+            cmd = [sys.executable, str(me), "--json", "--reps", str(args.reps)]
+            if args.landmark68:
+                cmd += ["--landmark68", str(tree / "examples" / "landmark68.py")]
+            res = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True)
+            if res.returncode:
+                sys.exit(f"{label} ({tree}) failed:\n{res.stderr}")
+            results[label].append(json.loads(res.stdout))
+    keys = ("infer_us", "step_us", "step_drain_us")
+    print(f"median over {args.rounds} interleaved rounds, each the median of {args.reps} calls (us)")
+    for i, first in enumerate(results["before"][0]):
+        print(f"\n{first['model']}, batch {first['batch']}")
+        for label in trees:
+            vals = {k: statistics.median(rr[i][k] for rr in results[label]) for k in keys}
+            last = results[label][-1][i]
+            print(f"  {label:6s} " + "  ".join(f"{k} {v:8.1f}" for k, v in vals.items())
+                  + f"  dispatches infer/train {last['infer_dispatches']}/{last['train_dispatches']}")
+        for label in trees:
+            last = results[label][-1][i]
+            print(f"  {label:6s} per inference: {_calls(last['infer_calls'])}")
+            print(f"  {label:6s} per step+drain: {_calls(last['step_calls'])}")
+
+
+def _calls(c: dict[str, float]) -> str:
+    return ", ".join(f"{k.split('.')[1]} {v:g}" for k, v in c.items())
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--reps", type=int, default=200, help="calls timed per measurement (default 200)")
+    p.add_argument("--landmark68", nargs="?", const="examples/landmark68.py", default=None,
+                   help="also measure this landmark68 spec at batch 1")
+    p.add_argument("--compare", metavar="OLD_TREE", help="also run OLD_TREE, interleaved with this checkout")
+    p.add_argument("--rounds", type=int, default=4, help="interleaved rounds under --compare (default 4)")
+    p.add_argument("--json", action="store_true", help="print the rows as JSON only")
+    p.add_argument("--cprofile", action="store_true", help="cProfile 200 MLP inference runs")
+    args = p.parse_args()
+    os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+    if args.compare:
+        _compare(args)
+        return
+    if args.cprofile:
+        _cprofile(_mlp_path())
+        return
+    rows = _one(args)
+    if args.json:
+        print(json.dumps(rows))
+        return
+    for row in rows:
+        print(json.dumps(row, indent=1))
+
+
+if __name__ == "__main__":
+    main()
