@@ -57,10 +57,10 @@ def _count_calls(fn: Any, n: int) -> dict[str, float]:
     for cls_name, methods in COUNTED.items():
         cls = getattr(wn, cls_name)
         for m in methods:
-            orig = cls.__dict__.get(m)
+            orig = getattr(cls, m, None)
             if orig is None:
                 continue
-            saved.append((cls, m, orig))
+            saved.append((cls, m, cls.__dict__.get(m)))   # None: inherited (set_bind_group, from a mixin)
 
             def wrapper(*a: Any, _o: Any = orig, _k: str = f"{cls_name}.{m}", **kw: Any) -> Any:
                 counts[_k] += 1
@@ -70,8 +70,11 @@ def _count_calls(fn: Any, n: int) -> dict[str, float]:
         for _ in range(n):
             fn()
     finally:
-        for cls, m, orig in saved:
-            setattr(cls, m, orig)
+        for cls, m, own in saved:
+            if own is None:
+                delattr(cls, m)
+            else:
+                setattr(cls, m, own)
     return {k: v / n for k, v in sorted(counts.items())}
 
 

@@ -77,6 +77,7 @@ class Session:
         self._staging = self.device.create_buffer(label="staging", size=max(top, 4),
                                                   usage=wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST)
         self._plans: dict[tuple[str, ...], list[int]] = {}
+        self._chosen: dict[frozenset[str], tuple[str, ...]] = {}   # input names given -> outputs computed
         self.runs = 0
 
     def _uniform_buffers(self) -> set[str]:
@@ -114,7 +115,7 @@ class Session:
         out = {}
         for name, value in inputs.items():
             slot = self.program.inputs[name]
-            arr = np.array(value, dtype=np.float32, order="C")  # (ascontiguousarray makes 0-d 1-d)
+            arr = _f32(value)
             if arr.shape != tuple(slot.shape):
                 raise ValueError(f"input {name} has shape {fmt_shape(arr.shape)} but the program expects "
                                  f"{fmt_shape(tuple(slot.shape))} (batch {self.program.batch} first)")
@@ -126,6 +127,12 @@ class Session:
 
     def _outputs_for(self, given: set[str]) -> tuple[str, ...]:
         """Every output, except optional ones (the loss) whose inputs were not given."""
+        key = frozenset(given)
+        if key not in self._chosen:
+            self._chosen[key] = self._choose_outputs(given)
+        return self._chosen[key]
+
+    def _choose_outputs(self, given: set[str]) -> tuple[str, ...]:
         chosen = []
         for name, needs in self.program.requires.items():
             missing = [k for k in needs if k not in given]
@@ -191,7 +198,10 @@ class Session:
         encoder.copy_buffer_to_buffer(self.buffers[slot.buffer], 4 * slot.offset, self._staging, at, 4 * slot.size)
 
     def _read_staging(self, outputs: tuple[str, ...]) -> dict[str, np.ndarray]:
-        self._staging.map_sync(wgpu.MapMode.READ)
+        # "READ_NOSYNC": a plain READ mapping makes wgpu-py 0.32 submit an empty command buffer first (see
+        # TrainSession.step); the copies into the staging buffer were submitted just before, so one run stays
+        # one submit.
+        self._staging.map_async("READ_NOSYNC").sync_wait()
         try:
             data = np.frombuffer(self._staging.read_mapped(copy=True), np.float32)
         finally:
@@ -223,3 +233,9 @@ class Session:
             "runs": self.runs,
         }
 
+
+def _f32(value: Any) -> np.ndarray:
+    """`value` as a C-contiguous float32 array, without a copy when it already is one (write_buffer copies it
+    into the GPU's upload area at once, so later changes to the caller's array cannot reach the GPU)."""
+    arr = np.asarray(value, dtype=np.float32)
+    return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)   # (0-d is always contiguous: stays 0-d)
