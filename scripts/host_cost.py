@@ -109,7 +109,7 @@ def measure(spec: Path, batch: int, reps: int) -> dict[str, Any]:
     infer.set_params(params)
     need = {k for o in program.outputs if o not in program.optional_outputs for k in program.requires.get(o, [])}
     x = {k: v for k, v in inputs.items() if k in need}
-    run = lambda: infer.run(x)   # noqa: E731
+    run = lambda: infer.run(x)
     for _ in range(5):
         run()
     out: dict[str, Any] = {"model": spec.stem, "batch": batch, "infer_dispatches": len(program.kernels)}
@@ -119,7 +119,7 @@ def measure(spec: Path, batch: int, reps: int) -> dict[str, Any]:
     tprog = lower_train(graph)
     train = TrainSession(tprog, device)
     train.set_params(params)
-    step = lambda: train.step(inputs, 1e-4)   # noqa: E731
+    step = lambda: train.step(inputs, 1e-4)
     for _ in range(5):
         step()
     train.drain()
@@ -197,7 +197,7 @@ def _compare(args: argparse.Namespace) -> None:
             cmd = [sys.executable, str(me), "--json", "--reps", str(args.reps)]
             if args.landmark68:
                 cmd += ["--landmark68", str(tree / "examples" / "landmark68.py")]
-            res = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True)
+            res = subprocess.run(cmd, check=False, cwd=tree, env=env, capture_output=True, text=True)
             if res.returncode:
                 sys.exit(f"{label} ({tree}) failed:\n{res.stderr}")
             results[label].append(json.loads(res.stdout))
