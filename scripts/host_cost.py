@@ -1,10 +1,14 @@
 """The host-side cost of one wgslgrad call through wgpu-py: what a run or a training step costs the CPU
 whatever the GPU's speed, and which wgpu calls it makes.
 
-A 2-layer MLP at batch 1 makes the GPU's work negligible, so its times are the fixed cost per call:
-    inference: Session.run (upload, encode, submit, wait, read back)
-    train step: TrainSession.step alone (host time of queueing one step), and steps + drain per step
-landmark68 at batch 1 adds the per-dispatch cost (its dispatch counts are printed too).
+A 2-layer MLP at batch 1 makes the GPU's work negligible, so its times are the fixed cost per call;
+landmark68 at batch 1 adds the per-dispatch cost. Figures (us, medians):
+    infer_host_us  Session.run less the time in queue.submit and in waits for the GPU (lavapipe does the
+                   GPU's work inside submit): what a call costs the host on any GPU
+    step_host_us   TrainSession.step alone, less the same
+    encode_us      recording one training step's dispatches (encoder to finish)
+    infer_us, step_us, step_drain_us   wall times (a step, and steps + drain per step), which on lavapipe
+                   are mostly its CPU-bound kernels
 
     python3 scripts/host_cost.py                       # this checkout
     python3 scripts/host_cost.py --compare OLD_TREE    # OLD_TREE (e.g. `git archive 54a9bbd`) and this
@@ -78,13 +82,68 @@ def _count_calls(fn: Any, n: int) -> dict[str, float]:
     return {k: v / n for k, v in sorted(counts.items())}
 
 
-def _median_us(fn: Any, n: int) -> float:
-    times = []
+class _GpuTime:
+    """Accumulates the time spent in queue.submit (lavapipe runs the work inside it) and in waits for the
+    GPU (wgpu-py's promise waits, wgslgrad's blocking device polls), so that wall time minus it is the host's
+    own cost of a call, whatever the GPU."""
+
+    def __init__(self) -> None:
+        from wgpu.backends import wgpu_native as wn
+        from wgpu.backends.wgpu_native import _api
+
+        self.seconds = 0.0
+        self._saved: list[tuple[Any, str, Any]] = []
+        self._wrap(wn.GPUQueue, "submit")
+        self._wrap(_api.GPUPromise, "_sync_wait")
+        try:
+            from wgslgrad.runtime import wgpu_raw
+        except ImportError:      # an older tree
+            return
+        if hasattr(wgpu_raw, "_poll"):
+            orig = wgpu_raw._poll
+
+            def poll(device: Any, wait: bool, index: Any) -> Any:
+                if not wait:
+                    return orig(device, wait, index)
+                t = time.perf_counter()
+                try:
+                    return orig(device, wait, index)
+                finally:
+                    self.seconds += time.perf_counter() - t
+            self._saved.append((wgpu_raw, "_poll", orig))
+            wgpu_raw._poll = poll
+
+    def _wrap(self, owner: Any, name: str) -> None:
+        orig = getattr(owner, name)
+
+        def timed(*a: Any, **kw: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return orig(*a, **kw)
+            finally:
+                self.seconds += time.perf_counter() - t
+        self._saved.append((owner, name, owner.__dict__.get(name)))
+        setattr(owner, name, timed)
+
+    def close(self) -> None:
+        for owner, name, own in reversed(self._saved):
+            if own is None:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, own)
+
+
+def _median_us(fn: Any, n: int, gpu: _GpuTime | None = None) -> tuple[float, float]:
+    """(median wall us, median host us: wall minus submit and waits) of fn."""
+    walls, hosts = [], []
     for _ in range(n):
+        before = gpu.seconds if gpu else 0.0
         t = time.perf_counter()
         fn()
-        times.append(time.perf_counter() - t)
-    return 1e6 * statistics.median(times)
+        wall = time.perf_counter() - t
+        walls.append(wall)
+        hosts.append(wall - ((gpu.seconds - before) if gpu else 0.0))
+    return 1e6 * statistics.median(walls), 1e6 * statistics.median(hosts)
 
 
 def measure(spec: Path, batch: int, reps: int) -> dict[str, Any]:
@@ -109,43 +168,58 @@ def measure(spec: Path, batch: int, reps: int) -> dict[str, Any]:
     infer.set_params(params)
     need = {k for o in program.outputs if o not in program.optional_outputs for k in program.requires.get(o, [])}
     x = {k: v for k, v in inputs.items() if k in need}
-    run = lambda: infer.run(x)
+    def run() -> None:
+        infer.run(x)
     for _ in range(5):
         run()
     out: dict[str, Any] = {"model": spec.stem, "batch": batch, "infer_dispatches": len(program.kernels)}
-    out["infer_us"] = _median_us(run, reps)
     out["infer_calls"] = _count_calls(run, 5)
 
     tprog = lower_train(graph)
     train = TrainSession(tprog, device)
     train.set_params(params)
-    step = lambda: train.step(inputs, 1e-4)
+    def step() -> None:
+        train.step(inputs, 1e-4)
+    def one_step() -> None:
+        step()
+        train.drain()
     for _ in range(5):
         step()
     train.drain()
     out["train_dispatches"] = len(train.step_kernels)
     out["train_phases"] = {k: len(v) for k, v in tprog.phases.items()}
-    # step() alone: what queueing a step costs the host (the ring of loss read-backs keeps it from waiting
-    # until RING steps are in flight, so time blocks of steps and drain between them)
-    times = []
-    for _ in range(max(1, reps // 4)):
-        for _ in range(4):
-            t = time.perf_counter()
-            step()
-            times.append(time.perf_counter() - t)
-        train.drain()
-    out["step_us"] = 1e6 * statistics.median(times)
+    out["step_calls"] = _count_calls(one_step, 5)
+
+    def encode() -> None:
+        encoder = device.create_command_encoder()
+        compute_pass = encoder.begin_compute_pass()
+        train.record(compute_pass, train.step_kernels)
+        compute_pass.end()
+        encoder.finish()
+    for _ in range(3):
+        encode()
+    out["encode_us"] = _median_us(encode, reps)[0]
+
+    gpu = _GpuTime()
+    try:
+        out["infer_us"], out["infer_host_us"] = _median_us(run, reps, gpu)
+        # step() alone: the ring of loss read-backs lets RING steps queue without waiting, so time blocks
+        # of 4 steps with a drain between them
+        walls, hosts = [], []
+        for _ in range(max(1, reps // 4)):
+            w, h = _median_us(step, 4, gpu)
+            walls.append(w)
+            hosts.append(h)
+            train.drain()
+        out["step_us"], out["step_host_us"] = statistics.median(walls), statistics.median(hosts)
+    finally:
+        gpu.close()
     t = time.perf_counter()
     for _ in range(reps):
         step()
     losses = train.drain()
     out["step_drain_us"] = 1e6 * (time.perf_counter() - t) / reps
     out["finite"] = bool(all(np.isfinite(v) for _, v in losses))
-
-    def one_step() -> None:
-        step()
-        train.drain()
-    out["step_calls"] = _count_calls(one_step, 5)
     return out
 
 
@@ -193,7 +267,9 @@ def _compare(args: argparse.Namespace) -> None:
     results: dict[str, list[list[dict[str, Any]]]] = {k: [] for k in trees}
     for r in range(args.rounds):
         for label, tree in (trees.items() if r % 2 == 0 else reversed(list(trees.items()))):
-            env = dict(os.environ, PYTHONPATH=str(tree), XDG_RUNTIME_DIR=os.environ.get("XDG_RUNTIME_DIR", "/tmp"))
+            # the tree first; the rest of PYTHONPATH stays (wheels installed beside, as gpu_bench.sh does)
+            path = os.pathsep.join(x for x in (str(tree), os.environ.get("PYTHONPATH", "")) if x)
+            env = dict(os.environ, PYTHONPATH=path, XDG_RUNTIME_DIR=os.environ.get("XDG_RUNTIME_DIR", "/tmp"))
             cmd = [sys.executable, str(me), "--json", "--reps", str(args.reps)]
             if args.landmark68:
                 cmd += ["--landmark68", str(tree / "examples" / "landmark68.py")]
@@ -201,17 +277,18 @@ def _compare(args: argparse.Namespace) -> None:
             if res.returncode:
                 sys.exit(f"{label} ({tree}) failed:\n{res.stderr}")
             results[label].append(json.loads(res.stdout))
-    keys = ("infer_us", "step_us", "step_drain_us")
+    keys = ("infer_host_us", "step_host_us", "encode_us", "infer_us", "step_us", "step_drain_us")
     print(f"median over {args.rounds} interleaved rounds, each the median of {args.reps} calls (us)")
     for i, first in enumerate(results["before"][0]):
         print(f"\n{first['model']}, batch {first['batch']}")
         for label in trees:
             vals = {k: statistics.median(rr[i][k] for rr in results[label]) for k in keys}
             last = results[label][-1][i]
-            print(f"  {label:6s} " + "  ".join(f"{k} {v:8.1f}" for k, v in vals.items())
-                  + f"  dispatches infer/train {last['infer_dispatches']}/{last['train_dispatches']}")
+            print(f"  {label:6s} " + "  ".join(f"{k} {v:7.0f}" for k, v in vals.items()))
         for label in trees:
             last = results[label][-1][i]
+            print(f"  {label:6s} dispatches per inference {last['infer_dispatches']}, per training step "
+                  f"{last['train_dispatches']} {last['train_phases']}")
             print(f"  {label:6s} per inference: {_calls(last['infer_calls'])}")
             print(f"  {label:6s} per step+drain: {_calls(last['step_calls'])}")
 

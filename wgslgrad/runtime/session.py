@@ -14,6 +14,7 @@ import wgpu
 
 from ..compiler.ir import fmt_shape
 from ..compiler.program import ARENA, READ, READ_WRITE, UNIFORM, Program, Slot
+from . import wgpu_raw
 from .data import bad_ids
 from .device import get_device
 from .init import init_params
@@ -65,6 +66,7 @@ class Session:
                                             "size": self.buffers[b.buffer].size}}
                 for j, b in enumerate(k.bindings)])
             self.dispatches.append((pipelines[key], bind_group, tuple(k.workgroups)))
+        self._raw_dispatches = wgpu_raw.raw_dispatches(self.dispatches)
         self.pipeline_seconds = time.perf_counter() - t0
         self.pipeline_count = len(pipelines)
 
@@ -151,11 +153,7 @@ class Session:
 
     def record(self, compute_pass: Any, kernels: list[int]) -> None:
         """Record the dispatches of `kernels` (indices into program.kernels) into an open compute pass."""
-        for i in kernels:
-            pipeline, bind_group, groups = self.dispatches[i]
-            compute_pass.set_pipeline(pipeline)
-            compute_pass.set_bind_group(0, bind_group)
-            compute_pass.dispatch_workgroups(*groups)
+        wgpu_raw.record(compute_pass, self.dispatches, self._raw_dispatches, kernels)
 
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run the forward pass on full-batch inputs; returns every output (the loss too when its inputs are
@@ -198,14 +196,7 @@ class Session:
         encoder.copy_buffer_to_buffer(self.buffers[slot.buffer], 4 * slot.offset, self._staging, at, 4 * slot.size)
 
     def _read_staging(self, outputs: tuple[str, ...]) -> dict[str, np.ndarray]:
-        # "READ_NOSYNC": a plain READ mapping makes wgpu-py 0.32 submit an empty command buffer first (see
-        # TrainSession.step); the copies into the staging buffer were submitted just before, so one run stays
-        # one submit.
-        self._staging.map_async("READ_NOSYNC").sync_wait()
-        try:
-            data = np.frombuffer(self._staging.read_mapped(copy=True), np.float32)
-        finally:
-            self._staging.unmap()
+        data = np.frombuffer(wgpu_raw.PendingMap(self.device, self._staging, self._staging.size).read(), np.float32)
         result = {}
         for name in outputs:
             slot, at = self.program.outputs[name], self._staging_offset[name] // 4

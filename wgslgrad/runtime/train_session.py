@@ -17,6 +17,7 @@ import wgpu
 
 from ..compiler.program import ADAM_M, ADAM_V, GRADS, STEP, Program
 from .session import Session
+from .wgpu_raw import PendingMap
 
 RING = 8           # loss read-backs in flight before step() waits for the oldest
 _LOSS_BYTES = 16   # one f32 loss per ring buffer, padded: map offsets must be multiples of 8, sizes of 4
@@ -24,8 +25,8 @@ _LOSS_BYTES = 16   # one f32 loss per ring buffer, padded: map offsets must be m
 
 class _Pending(NamedTuple):
     step: int
-    slot: int          # index into the ring
-    promise: Any       # the GPUPromise of its map_async
+    slot: int                  # index into the ring
+    mapping: PendingMap        # its read mapping, in flight
 
 
 class TrainSession(Session):
@@ -72,12 +73,9 @@ class TrainSession(Session):
         encoder.copy_buffer_to_buffer(self.buffers[self.loss_slot.buffer], 4 * self.loss_slot.offset,
                                       self._ring[slot], 0, 4)
         queue.submit([encoder.finish()])
-        # "READ_NOSYNC": by default wgpu-py 0.32 submits an empty command buffer before every read mapping
-        # (a workaround for mapping a buffer no submit has touched yet, wgpu-native #305); here the copy
-        # into this buffer was submitted just above, as in wgpu-py's own queue.read_texture, which maps
-        # with "READ_NOSYNC" for the same reason. One submit per step stays one.
-        promise = self._ring[slot].map_async("READ_NOSYNC", 0, _LOSS_BYTES)
-        self._pending.append(_Pending(self.t, slot, promise))
+        # mapped without waking wgpu-py's poll thread, whose blocking poll would stall the next step's submit
+        # (see wgpu_raw); one submit per step stays one
+        self._pending.append(_Pending(self.t, slot, PendingMap(self.device, self._ring[slot], _LOSS_BYTES)))
         self.runs += 1
         return self.t
 
@@ -85,7 +83,7 @@ class TrainSession(Session):
         """(step, loss) for every step whose loss has arrived since the last poll/drain, in step order;
         never waits for the GPU."""
         done, self._done = self._done, []
-        while self._pending and _settled(self._pending[0].promise):
+        while self._pending and self._pending[0].mapping.done():
             done.append(self._finish(self._pending.popleft()))
         return done
 
@@ -97,12 +95,9 @@ class TrainSession(Session):
         return done
 
     def _finish(self, p: _Pending) -> tuple[int, float]:
-        buffer = self._ring[p.slot]
-        p.promise.sync_wait()       # returns at once when the mapping has already finished
         try:
-            loss = float(np.frombuffer(buffer.read_mapped(0, _LOSS_BYTES, copy=True), np.float32)[0])
+            loss = float(np.frombuffer(p.mapping.read(), np.float32)[0])   # at once when already mapped
         finally:
-            buffer.unmap()
             self._free.append(p.slot)
         return p.step, loss
 
@@ -181,15 +176,3 @@ class TrainSession(Session):
                    in_flight=len(self._pending))
         return out
 
-
-def _settled(promise: Any) -> bool:
-    """Whether a map_async promise has finished, without waiting.
-
-    wgpu-py 0.32 resolves a GPUPromise either in an event loop (then/await; a plain training loop has
-    none) or in sync_wait(), which blocks. Its per-device poll thread calls the map callback as soon as
-    the GPU is done and sets the promise's threading.Event; checking that event is the only non-blocking
-    test it offers, so we read it (a private attribute). Should a later wgpu-py rename it, this says
-    "settled" and sync_wait() merely waits for the oldest loss: poll() then blocks a little, never breaks.
-    """
-    event = getattr(promise, "_thread_event", None)
-    return event is None or event.is_set()
