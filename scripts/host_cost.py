@@ -99,19 +99,8 @@ class _GpuTime:
             from wgslgrad.runtime import wgpu_raw
         except ImportError:      # an older tree
             return
-        if hasattr(wgpu_raw, "_poll"):
-            orig = wgpu_raw._poll
-
-            def poll(device: Any, wait: bool, index: Any) -> Any:
-                if not wait:
-                    return orig(device, wait, index)
-                t = time.perf_counter()
-                try:
-                    return orig(device, wait, index)
-                finally:
-                    self.seconds += time.perf_counter() - t
-            self._saved.append((wgpu_raw, "_poll", orig))
-            wgpu_raw._poll = poll
+        if hasattr(wgpu_raw, "_wait_mapped"):
+            self._wrap(wgpu_raw, "_wait_mapped")
 
     def _wrap(self, owner: Any, name: str) -> None:
         orig = getattr(owner, name)
@@ -122,7 +111,7 @@ class _GpuTime:
                 return orig(*a, **kw)
             finally:
                 self.seconds += time.perf_counter() - t
-        self._saved.append((owner, name, owner.__dict__.get(name)))
+        self._saved.append((owner, name, vars(owner).get(name)))
         setattr(owner, name, timed)
 
     def close(self) -> None:

@@ -4,12 +4,14 @@ a staging buffer for reading.
 wgpu-py 0.32 (pyproject pins 0.32.x) wraps each C call in Python that captures errors, and maps a buffer
 through a promise, a new cffi callback and its per-device poll thread. That is about 3 us of Python per call,
 three calls per dispatch, so a training step of landmark68 (122 dispatches) spends a millisecond of host
-time recording; and each mapping wakes the poll thread, whose blocking device poll holds the lock that the
-next queue.submit needs (wgpu-core), so a step in flight stalls the next one's submit. Here the same C
-functions are called on the handles wgpu-py holds (`_internal`): three plain calls per dispatch, and
-mappings through one module-wide callback, finished by polling the device from the calling thread. Errors
-in a pass still surface when wgpu-py ends the pass or finishes the encoder (wgpu-core reports pass errors
-there); a failed mapping raises here.
+time recording; and each mapping wakes the poll thread, whose blocking device poll holds the fence lock that
+the next queue.submit needs (wgpu-core 29, gfx-rs/wgpu#9470, fixed after it), so a step in flight stalls
+the next one's submit. Here the same C functions are called on the handles wgpu-py holds (`_internal`):
+three plain calls per dispatch, and mappings through one module-wide callback, finished by polling the
+device from the calling thread: first without blocking, for up to SPIN_S (a thread parked in a blocking
+poll wakes tens of microseconds after the GPU is done, which matters for a sub-millisecond inference),
+then blocking. Errors in a pass still surface when wgpu-py ends the pass or finishes the encoder (wgpu-core
+reports pass errors there); a failed mapping raises here.
 
 Where wgpu-py's internals are not as expected (another version), `RAW` is False and everything goes
 through wgpu-py's public API instead: slower, same results.
@@ -17,6 +19,7 @@ through wgpu-py's public API instead: slower, same results.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -44,6 +47,7 @@ Dispatch = tuple[Any, Any, tuple[int, ...]]       # (pipeline, bind group, workg
 _mapped: dict[int, tuple[int, str]] = {}
 _ids = itertools.count(1)
 _MAX_WAITS = 10_000   # blocking device polls before a mapping that never finishes is reported
+SPIN_S = 0.002        # a wait polls without blocking for this long, then blocks
 
 
 if RAW:
@@ -120,12 +124,7 @@ class PendingMap:
                 return bytes(buffer.read_mapped(0, size, copy=False))
             finally:
                 buffer.unmap()
-        device = self._device._internal
-        for _ in range(_MAX_WAITS):
-            if self._id in _mapped:
-                break
-            _poll(device, True, ffi.NULL)     # waits for the work submitted so far
-        else:
+        if self._id not in _mapped and not _wait_mapped(self._device._internal, self._id):
             raise RuntimeError(f"mapping buffer {buffer.label!r} did not finish")
         status, message = _mapped.pop(self._id)
         if status != _SUCCESS:
@@ -134,6 +133,19 @@ class PendingMap:
             return bytes(ffi.buffer(_mapped_range(buffer._internal, 0, size), size))
         finally:
             _unmap(buffer._internal)
+
+
+def _wait_mapped(device: Any, ticket: int) -> bool:
+    """Poll `device` until mapping `ticket` has finished: without blocking for up to SPIN_S, then blocking
+    (each blocking poll waits for all work submitted so far). False if it never finishes."""
+    null, end = ffi.NULL, time.perf_counter() + SPIN_S
+    while ticket not in _mapped and time.perf_counter() < end:
+        _poll(device, False, null)
+    for _ in range(_MAX_WAITS):
+        if ticket in _mapped:
+            return True
+        _poll(device, True, null)
+    return ticket in _mapped
 
 
 def _settled(promise: Any) -> bool:
