@@ -8,9 +8,9 @@ time recording; and each mapping wakes the poll thread, whose blocking device po
 the next queue.submit needs (wgpu-core 29, gfx-rs/wgpu#9470, fixed after it), so a step in flight stalls
 the next one's submit. Here the same C functions are called on the handles wgpu-py holds (`_internal`):
 three plain calls per dispatch, and mappings through one module-wide callback, finished by polling the
-device from the calling thread: first without blocking, for up to SPIN_S (a thread parked in a blocking
-poll wakes tens of microseconds after the GPU is done, which matters for a sub-millisecond inference),
-then blocking. Errors in a pass still surface when wgpu-py ends the pass or finishes the encoder (wgpu-core
+device from the calling thread: on a GPU first without blocking, for up to SPIN_S (a thread parked in a
+blocking poll wakes tens of microseconds after the GPU is done, which matters for a sub-millisecond
+inference), then blocking; on a CPU adapter (lavapipe) blocking at once, leaving the cores to its kernels. Errors in a pass still surface when wgpu-py ends the pass or finishes the encoder (wgpu-core
 reports pass errors there); a failed mapping raises here.
 
 Where wgpu-py's internals are not as expected (another version), `RAW` is False and everything goes
@@ -47,7 +47,8 @@ Dispatch = tuple[Any, Any, tuple[int, ...]]       # (pipeline, bind group, workg
 _mapped: dict[int, tuple[int, str]] = {}
 _ids = itertools.count(1)
 _MAX_WAITS = 10_000   # blocking device polls before a mapping that never finishes is reported
-SPIN_S = 0.002        # a wait polls without blocking for this long, then blocks
+SPIN_S = 0.002        # on a GPU, a wait polls without blocking for this long, then blocks
+_spin: dict[int, float] = {}   # id(device) -> its spin seconds
 
 
 if RAW:
@@ -124,7 +125,7 @@ class PendingMap:
                 return bytes(buffer.read_mapped(0, size, copy=False))
             finally:
                 buffer.unmap()
-        if self._id not in _mapped and not _wait_mapped(self._device._internal, self._id):
+        if self._id not in _mapped and not _wait_mapped(self._device, self._id):
             raise RuntimeError(f"mapping buffer {buffer.label!r} did not finish")
         status, message = _mapped.pop(self._id)
         if status != _SUCCESS:
@@ -136,16 +137,26 @@ class PendingMap:
 
 
 def _wait_mapped(device: Any, ticket: int) -> bool:
-    """Poll `device` until mapping `ticket` has finished: without blocking for up to SPIN_S, then blocking
-    (each blocking poll waits for all work submitted so far). False if it never finishes."""
-    null, end = ffi.NULL, time.perf_counter() + SPIN_S
+    """Poll `device` until mapping `ticket` has finished: on a GPU without blocking for up to SPIN_S, then
+    blocking (each blocking poll waits for all work submitted so far). False if it never finishes."""
+    if id(device) not in _spin:
+        _spin[id(device)] = 0.0 if _adapter_type(device) == "CPU" else SPIN_S
+    handle, null = device._internal, ffi.NULL
+    end = time.perf_counter() + _spin[id(device)]
     while ticket not in _mapped and time.perf_counter() < end:
-        _poll(device, False, null)
+        _poll(handle, False, null)
     for _ in range(_MAX_WAITS):
         if ticket in _mapped:
             return True
-        _poll(device, True, null)
+        _poll(handle, True, null)
     return ticket in _mapped
+
+
+def _adapter_type(device: Any) -> str:
+    try:
+        return str(device.adapter.info.get("adapter_type", ""))
+    except AttributeError:
+        return ""
 
 
 def _settled(promise: Any) -> bool:
