@@ -147,7 +147,7 @@ def measure(spec: Path, batch: int, reps: int) -> dict[str, Any]:
     from wgslgrad.runtime.session import Session
     from wgslgrad.runtime.train_session import TrainSession
 
-    device = get_device()[0]
+    device, few = get_device()[0], min(5, reps)   # warm-up and counted calls
     graph = load_spec(spec, batch)
     inputs = random_inputs(graph)
     params = init_params(graph, seed=0)
@@ -159,10 +159,10 @@ def measure(spec: Path, batch: int, reps: int) -> dict[str, Any]:
     x = {k: v for k, v in inputs.items() if k in need}
     def run() -> None:
         infer.run(x)
-    for _ in range(5):
+    for _ in range(few):
         run()
     out: dict[str, Any] = {"model": spec.stem, "batch": batch, "infer_dispatches": len(program.kernels)}
-    out["infer_calls"] = _count_calls(run, 5)
+    out["infer_calls"] = _count_calls(run, few)
 
     tprog = lower_train(graph)
     train = TrainSession(tprog, device)
@@ -172,12 +172,12 @@ def measure(spec: Path, batch: int, reps: int) -> dict[str, Any]:
     def one_step() -> None:
         step()
         train.drain()
-    for _ in range(5):
+    for _ in range(few):
         step()
     train.drain()
     out["train_dispatches"] = len(train.step_kernels)
     out["train_phases"] = {k: len(v) for k, v in tprog.phases.items()}
-    out["step_calls"] = _count_calls(one_step, 5)
+    out["step_calls"] = _count_calls(one_step, few)
 
     def encode() -> None:
         encoder = device.create_command_encoder()
@@ -185,9 +185,9 @@ def measure(spec: Path, batch: int, reps: int) -> dict[str, Any]:
         train.record(compute_pass, train.step_kernels)
         compute_pass.end()
         encoder.finish()
-    for _ in range(3):
+    for _ in range(few):
         encode()
-    out["encode_us"] = _median_us(encode, reps)[0]
+    out["encode_us"] = _median_us(encode, max(reps, 20))[0]   # cheap: no GPU work
 
     gpu = _GpuTime()
     try:
@@ -246,7 +246,7 @@ def _mlp_path() -> Path:
 def _one(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = [measure(_mlp_path(), 1, args.reps)]
     if args.landmark68:
-        rows.append(measure(Path(args.landmark68), 1, max(10, args.reps // 10)))
+        rows.append(measure(Path(args.landmark68), 1, args.landmark68_reps or max(10, args.reps // 10)))
     return rows
 
 
@@ -259,7 +259,8 @@ def _compare(args: argparse.Namespace) -> None:
             # the tree first; the rest of PYTHONPATH stays (wheels installed beside, as gpu_bench.sh does)
             path = os.pathsep.join(x for x in (str(tree), os.environ.get("PYTHONPATH", "")) if x)
             env = dict(os.environ, PYTHONPATH=path, XDG_RUNTIME_DIR=os.environ.get("XDG_RUNTIME_DIR", "/tmp"))
-            cmd = [sys.executable, str(me), "--json", "--reps", str(args.reps)]
+            cmd = [sys.executable, str(me), "--json", "--reps", str(args.reps), "--landmark68-reps",
+                   str(args.landmark68_reps)]
             if args.landmark68:
                 cmd += ["--landmark68", str(tree / "examples" / "landmark68.py")]
             res = subprocess.run(cmd, check=False, cwd=tree, env=env, capture_output=True, text=True)
@@ -291,6 +292,8 @@ def main() -> None:
     p.add_argument("--reps", type=int, default=200, help="calls timed per measurement (default 200)")
     p.add_argument("--landmark68", nargs="?", const="examples/landmark68.py", default=None,
                    help="also measure this landmark68 spec at batch 1")
+    p.add_argument("--landmark68-reps", type=int, default=0, help="calls timed for landmark68 (default reps / 10, "
+                   "at least 10)")
     p.add_argument("--compare", metavar="OLD_TREE", help="also run OLD_TREE, interleaved with this checkout")
     p.add_argument("--rounds", type=int, default=4, help="interleaved rounds under --compare (default 4)")
     p.add_argument("--json", action="store_true", help="print the rows as JSON only")

@@ -35,8 +35,7 @@ try:
     _poll = lib.wgpuDevicePoll
     _MAP_READ = lib.WGPUMapMode_Read
     _SUCCESS = lib.WGPUMapAsyncStatus_Success
-    _info = ffi.new("WGPUBufferMapCallbackInfo *")
-    _info.mode = lib.WGPUCallbackMode_AllowProcessEvents
+    _ALLOW_PROCESS_EVENTS = lib.WGPUCallbackMode_AllowProcessEvents
     RAW = True
 except (ImportError, AttributeError, TypeError):   # another wgpu-py: the public API only
     RAW = False
@@ -58,8 +57,6 @@ if RAW:
     def _on_mapped(status: int, message: Any, userdata1: Any, _userdata2: Any) -> None:
         text = ffi.string(message.data, message.length).decode(errors="replace") if message.data else ""
         _mapped[int(ffi.cast("intptr_t", userdata1))] = (int(status), text)
-
-    _info.callback = _on_mapped
 
 
 def raw_dispatches(dispatches: Sequence[Dispatch]) -> list[tuple[Any, ...]] | None:
@@ -100,8 +97,10 @@ class PendingMap:
         self._id, self._promise = 0, None
         if RAW:
             self._id = next(_ids)
-            _info.userdata1 = ffi.cast("void *", self._id)
-            _map_async(buffer._internal, _MAP_READ, 0, size, _info[0])
+            # a struct per mapping (passed by value; one shared struct would race between threads)
+            info = ffi.new("WGPUBufferMapCallbackInfo *", {"mode": _ALLOW_PROCESS_EVENTS, "callback": _on_mapped,
+                                                           "userdata1": ffi.cast("void *", self._id)})
+            _map_async(buffer._internal, _MAP_READ, 0, size, info[0])
         else:
             # "READ_NOSYNC": a plain READ mapping makes wgpu-py submit an empty command buffer first (a
             # workaround for mapping a buffer no submit has touched, wgpu-native #305); the copy into this
