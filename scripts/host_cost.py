@@ -3,10 +3,12 @@ whatever the GPU's speed, and which wgpu calls it makes.
 
 A 2-layer MLP at batch 1 makes the GPU's work negligible, so its times are the fixed cost per call;
 landmark68 at batch 1 adds the per-dispatch cost. Figures (us, medians):
-    infer_host_us  Session.run less the time in queue.submit and in waits for the GPU (lavapipe does the
-                   GPU's work inside submit): what a call costs the host on any GPU
-    step_host_us   TrainSession.step alone, less the same
-    encode_us      recording one training step's dispatches (encoder to finish)
+    infer_cpu_us   Session.run: CPU time of the calling thread (what a call costs the host whatever the GPU;
+                   other processes' load barely changes it; wgpu-py's poll thread is not counted)
+    infer_host_us  Session.run less the time in queue.submit and in waits for the GPU (lavapipe does part
+                   of the GPU's work inside submit)
+    step_cpu_us, step_host_us   the same for TrainSession.step alone
+    encode_us      recording one training step's dispatches (encoder to finish), CPU time
     infer_us, step_us, step_drain_us   wall times (a step, and steps + drain per step), which on lavapipe
                    are mostly its CPU-bound kernels
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -122,17 +125,20 @@ class _GpuTime:
                 setattr(owner, name, own)
 
 
-def _median_us(fn: Any, n: int, gpu: _GpuTime | None = None) -> tuple[float, float]:
-    """(median wall us, median host us: wall minus submit and waits) of fn."""
-    walls, hosts = [], []
+def _median_us(fn: Any, n: int, gpu: _GpuTime | None = None) -> tuple[float, float, float]:
+    """Medians of fn's wall time, host time (wall minus submit and waits) and the calling thread's CPU time
+    (which other processes' load barely changes), in us."""
+    walls, hosts, cpus = [], [], []
     for _ in range(n):
         before = gpu.seconds if gpu else 0.0
+        c = time.thread_time()
         t = time.perf_counter()
         fn()
         wall = time.perf_counter() - t
+        cpus.append(time.thread_time() - c)
         walls.append(wall)
         hosts.append(wall - ((gpu.seconds - before) if gpu else 0.0))
-    return 1e6 * statistics.median(walls), 1e6 * statistics.median(hosts)
+    return tuple(1e6 * statistics.median(v) for v in (walls, hosts, cpus))   # type: ignore[return-value]
 
 
 def measure(spec: Path, batch: int, reps: int) -> dict[str, Any]:
@@ -187,20 +193,19 @@ def measure(spec: Path, batch: int, reps: int) -> dict[str, Any]:
         encoder.finish()
     for _ in range(few):
         encode()
-    out["encode_us"] = _median_us(encode, max(reps, 20))[0]   # cheap: no GPU work
+    out["encode_us"] = _median_us(encode, max(reps, 20))[2]   # CPU time; cheap: no GPU work
 
     gpu = _GpuTime()
     try:
-        out["infer_us"], out["infer_host_us"] = _median_us(run, reps, gpu)
+        out["infer_us"], out["infer_host_us"], out["infer_cpu_us"] = _median_us(run, reps, gpu)
         # step() alone: the ring of loss read-backs lets RING steps queue without waiting, so time blocks
         # of 4 steps with a drain between them
-        walls, hosts = [], []
+        blocks = []
         for _ in range(max(1, reps // 4)):
-            w, h = _median_us(step, 4, gpu)
-            walls.append(w)
-            hosts.append(h)
+            blocks.append(_median_us(step, 4, gpu))
             train.drain()
-        out["step_us"], out["step_host_us"] = statistics.median(walls), statistics.median(hosts)
+        out["step_us"], out["step_host_us"], out["step_cpu_us"] = (statistics.median(b[k] for b in blocks)
+                                                                   for k in range(3))
     finally:
         gpu.close()
     t = time.perf_counter()
@@ -267,12 +272,13 @@ def _compare(args: argparse.Namespace) -> None:
             if res.returncode:
                 sys.exit(f"{label} ({tree}) failed:\n{res.stderr}")
             results[label].append(json.loads(res.stdout))
-    keys = ("infer_host_us", "step_host_us", "encode_us", "infer_us", "step_us", "step_drain_us")
+    keys = ("infer_cpu_us", "infer_host_us", "step_cpu_us", "step_host_us", "encode_us", "infer_us", "step_us",
+            "step_drain_us")
     print(f"median over {args.rounds} interleaved rounds, each the median of {args.reps} calls (us)")
     for i, first in enumerate(results["before"][0]):
         print(f"\n{first['model']}, batch {first['batch']}")
         for label in trees:
-            vals = {k: statistics.median(rr[i][k] for rr in results[label]) for k in keys}
+            vals = {k: statistics.median(rr[i].get(k, math.nan) for rr in results[label]) for k in keys}
             last = results[label][-1][i]
             print(f"  {label:6s} " + "  ".join(f"{k} {v:7.0f}" for k, v in vals.items()))
         for label in trees:
