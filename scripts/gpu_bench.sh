@@ -8,10 +8,11 @@
 #   BASELINE=base bash scripts/gpu_bench.sh      # A/B: an old tree (`git archive 54a9bbd | tar -x -C base`)
 #                                                # against this checkout, interleaved, with PyTorch beside
 #
-# The A/B run (about 3 minutes on an H200): landmark68 and digits at BATCHES (default 1,16,256) in ROUNDS
-# (default 2) rounds, each round running the old tree and this one (in alternating order) in their own
-# processes, PyTorch after the first round; then scripts/host_cost.py on both trees (the host-side cost of
-# a run and of a step, and wgpu calls per call). Tables: $OUT/ab.txt and $OUT/host_cost.txt.
+# The A/B run (sized for about 5 minutes on an H100 or H200; not yet run there): landmark68 and digits at
+# BATCHES (default 1,16,256) in ROUNDS (default 2) rounds, each round running the old tree and this one (in
+# alternating order) in their own processes, PyTorch after the first round; then scripts/host_cost.py on both trees (the host-side cost of
+# a run and of a step, and wgpu calls per call). Tables: $OUT/ab.txt and $OUT/host_cost.txt; first,
+# tests/test_wgpu_raw.py on this adapter (when pytest is there).
 #
 # For a machine that cannot reach PyPI or lacks a Vulkan loader: wheels in .whl/ (wgpu, cffi, pycparser,
 # rendercanvas, lark for its Python) are installed into a private folder when wgpu is missing, and loader
@@ -64,6 +65,11 @@ if [ -n "${BASELINE:-}" ]; then
             --infer-steps "$infer_steps" --peers "$peers" "$@" -o "$ab/${model}_$label.json" \
             > "$ab/${model}_$label.txt")
     }
+    # the direct wgpu-native calls (runtime/wgpu_raw.py) against wgpu-py's public API on this adapter first
+    if python3 -c "import pytest" 2>/dev/null; then
+        python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_wgpu_raw.py 2>&1 | tail -3 \
+            | tee "$out/test_wgpu_raw.txt" || true
+    fi
     for model in landmark68 digits; do
         for r in $(seq 1 "$rounds"); do
             if [ $((r % 2)) -eq 1 ]; then order="base new"; else order="new base"; fi
