@@ -10,9 +10,9 @@
 #
 # The A/B run (sized for about 5 minutes on an H100 or H200; not yet run there): landmark68 and digits at
 # BATCHES (default 1,16,256) in ROUNDS (default 2) rounds, each round running the old tree and this one (in
-# alternating order) in their own processes, PyTorch after the first round; then scripts/host_cost.py on both trees (the host-side cost of
-# a run and of a step, and wgpu calls per call). Tables: $OUT/ab.txt and $OUT/host_cost.txt; first,
-# tests/test_wgpu_raw.py on this adapter (when pytest is there).
+# alternating order) in their own processes, PyTorch after the first round; then scripts/host_cost.py on
+# both trees (the host-side cost of a run and of a step, and wgpu calls per call). Tables: $OUT/ab.txt and
+# $OUT/host_cost.txt; first, tests/test_wgpu_raw.py on this adapter (when pytest is there).
 #
 # For a machine that cannot reach PyPI or lacks a Vulkan loader: wheels in .whl/ (wgpu, cffi, pycparser,
 # rendercanvas, lark for its Python) are installed into a private folder when wgpu is missing, and loader
