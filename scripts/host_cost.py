@@ -55,6 +55,9 @@ COUNTED = {
 }
 
 
+RAW_COUNTED = ("_set_pipeline", "_set_bind_group", "_dispatch", "_map_async", "_unmap", "_poll")
+
+
 def _count_calls(fn: Any, n: int) -> dict[str, float]:
     """wgpu calls per call of fn (averaged over n calls)."""
     from wgpu.backends import wgpu_native as wn
@@ -73,6 +76,20 @@ def _count_calls(fn: Any, n: int) -> dict[str, float]:
                 counts[_k] += 1
                 return _o(*a, **kw)
             setattr(cls, m, wrapper)
+    try:   # this tree's direct calls to wgpu-native (runtime/wgpu_raw.py), counted as raw.NAME
+        from wgslgrad.runtime import wgpu_raw
+    except ImportError:
+        wgpu_raw = None
+    for m in RAW_COUNTED if wgpu_raw is not None and getattr(wgpu_raw, "RAW", False) else ():
+        orig = getattr(wgpu_raw, m, None)
+        if orig is None:
+            continue
+        saved.append((wgpu_raw, m, orig))
+
+        def raw_wrapper(*a: Any, _o: Any = orig, _k: str = f"raw.{m.strip('_')}") -> Any:
+            counts[_k] += 1
+            return _o(*a)
+        setattr(wgpu_raw, m, raw_wrapper)
     try:
         for _ in range(n):
             fn()
