@@ -307,7 +307,7 @@ def _compare(args: argparse.Namespace) -> None:
 
 
 def _calls(c: dict[str, float]) -> str:
-    return ", ".join(f"{k.split('.')[1]} {v:g}" for k, v in c.items())
+    return ", ".join(f"{k if k.startswith('raw.') else k.split('.')[1]} {v:g}" for k, v in c.items())
 
 
 def main() -> None:
