@@ -13,20 +13,23 @@ from typing import Any, NamedTuple
 import numpy as np
 import wgpu
 
+from .wgpu_raw import PendingMap
+
 RING = 8           # loss read-backs in flight before a step waits for the oldest
 _LOSS_BYTES = 16   # one f32 loss per ring buffer, padded: map offsets must be multiples of 8, sizes of 4
 
 
 class _Pending(NamedTuple):
     step: int
-    slot: int          # index into the ring
-    promise: Any       # the GPUPromise of its map_async
+    slot: int                  # index into the ring
+    mapping: PendingMap        # its read mapping, in flight
 
 
 class LossRing:
     """`size` staging buffers on `device` for one f32 each."""
 
     def __init__(self, device: Any, size: int = RING):
+        self.device = device
         self.buffers = [device.create_buffer(label=f"loss_ring_{i}", size=_LOSS_BYTES,
                                              usage=wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST)
                         for i in range(size)]
@@ -51,18 +54,15 @@ class LossRing:
 
     def start(self, step: int, slot: int) -> None:
         """Start mapping buffer `slot`, whose copy was submitted, as the loss of `step`."""
-        # "READ_NOSYNC": by default wgpu-py 0.32 submits an empty command buffer before every read mapping
-        # (a workaround for mapping a buffer no submit has touched yet, wgpu-native #305); here the copy
-        # into this buffer was submitted just before, as in wgpu-py's own queue.read_texture, which maps
-        # with "READ_NOSYNC" for the same reason. One submit per step stays one.
-        promise = self.buffers[slot].map_async("READ_NOSYNC", 0, _LOSS_BYTES)
-        self._pending.append(_Pending(step, slot, promise))
+        # mapped without waking wgpu-py's poll thread, whose blocking poll would stall the next step's submit
+        # (see wgpu_raw); one submit per step stays one
+        self._pending.append(_Pending(step, slot, PendingMap(self.device, self.buffers[slot], _LOSS_BYTES)))
 
     def poll(self) -> list[tuple[int, float]]:
         """(step, loss) for every step whose loss has arrived since the last poll/drain, in step order;
         never waits for the GPU."""
         done, self._done = self._done, []
-        while self._pending and _settled(self._pending[0].promise):
+        while self._pending and self._pending[0].mapping.done():
             done.append(self._finish(self._pending.popleft()))
         return done
 
@@ -74,24 +74,9 @@ class LossRing:
         return done
 
     def _finish(self, p: _Pending) -> tuple[int, float]:
-        buffer = self.buffers[p.slot]
-        p.promise.sync_wait()       # returns at once when the mapping has already finished
         try:
-            loss = float(np.frombuffer(buffer.read_mapped(0, _LOSS_BYTES, copy=True), np.float32)[0])
+            loss = float(np.frombuffer(p.mapping.read(), np.float32)[0])   # at once when already mapped
         finally:
-            buffer.unmap()
             self._free.append(p.slot)
         return p.step, loss
 
-
-def _settled(promise: Any) -> bool:
-    """Whether a map_async promise has finished, without waiting.
-
-    wgpu-py 0.32 resolves a GPUPromise either in an event loop (then/await; a plain training loop has
-    none) or in sync_wait(), which blocks. Its per-device poll thread calls the map callback as soon as
-    the GPU is done and sets the promise's threading.Event; checking that event is the only non-blocking
-    test it offers, so we read it (a private attribute). Should a later wgpu-py rename it, this says
-    "settled" and sync_wait() merely waits for the oldest loss: poll() then blocks a little, never breaks.
-    """
-    event = getattr(promise, "_thread_event", None)
-    return event is None or event.is_set()

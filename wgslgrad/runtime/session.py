@@ -33,6 +33,7 @@ from ..compiler.program import (
     Program,
     Slot,
 )
+from . import wgpu_raw
 from .data import bad_ids
 from .device import get_device
 from .init import init_params
@@ -84,6 +85,7 @@ class Session:
                                             "size": self.buffers[b.buffer].size}}
                 for j, b in enumerate(k.bindings)])
             self.dispatches.append((pipelines[key], bind_group, tuple(k.workgroups)))
+        self._raw_dispatches = wgpu_raw.raw_dispatches(self.dispatches)
         self.pipeline_seconds = time.perf_counter() - t0
         self.pipeline_count = len(pipelines)
 
@@ -96,6 +98,7 @@ class Session:
         self._staging = self.device.create_buffer(label="staging", size=max(top, 4),
                                                   usage=wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST)
         self._plans: dict[tuple[str, ...], list[int]] = {}
+        self._chosen: dict[frozenset[str], tuple[str, ...]] = {}   # input names given -> outputs computed
         self.runs = 0
 
         # training: the step's kernels, Adam's settings and the ring of loss read-backs
@@ -143,7 +146,7 @@ class Session:
         out = {}
         for name, value in inputs.items():
             slot = self.program.inputs[name]
-            arr = np.array(value, dtype=np.float32, order="C")  # (ascontiguousarray makes 0-d 1-d)
+            arr = _f32(value)
             if arr.shape != tuple(slot.shape):
                 raise ValueError(f"input {name} has shape {fmt_shape(arr.shape)} but the program expects "
                                  f"{fmt_shape(tuple(slot.shape))} (batch {self.program.batch} first)")
@@ -155,6 +158,12 @@ class Session:
 
     def _outputs_for(self, given: set[str]) -> tuple[str, ...]:
         """Every output, except optional ones (the loss) whose inputs were not given."""
+        key = frozenset(given)
+        if key not in self._chosen:
+            self._chosen[key] = self._choose_outputs(given)
+        return self._chosen[key]
+
+    def _choose_outputs(self, given: set[str]) -> tuple[str, ...]:
         chosen = []
         for name, needs in self.program.requires.items():
             missing = [k for k in needs if k not in given]
@@ -173,11 +182,7 @@ class Session:
 
     def record(self, compute_pass: Any, kernels: list[int]) -> None:
         """Record the dispatches of `kernels` (indices into program.kernels) into an open compute pass."""
-        for i in kernels:
-            pipeline, bind_group, groups = self.dispatches[i]
-            compute_pass.set_pipeline(pipeline)
-            compute_pass.set_bind_group(0, bind_group)
-            compute_pass.dispatch_workgroups(*groups)
+        wgpu_raw.record(compute_pass, self.dispatches, self._raw_dispatches, kernels)
 
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The inference phase on full-batch inputs: every output (the loss too when its inputs are given) as
@@ -293,11 +298,7 @@ class Session:
         encoder.copy_buffer_to_buffer(self.buffers[slot.buffer], 4 * slot.offset, self._staging, at, 4 * slot.size)
 
     def _read_staging(self, outputs: tuple[str, ...]) -> dict[str, np.ndarray]:
-        self._staging.map_sync(wgpu.MapMode.READ)
-        try:
-            data = np.frombuffer(self._staging.read_mapped(copy=True), np.float32)
-        finally:
-            self._staging.unmap()
+        data = np.frombuffer(wgpu_raw.PendingMap(self.device, self._staging, self._staging.size).read(), np.float32)
         result = {}
         for name in outputs:
             slot, at = self.program.outputs[name], self._staging_offset[name] // 4
@@ -341,3 +342,10 @@ def step_uniform(optimizer: dict[str, Any], lr: float, t: int) -> np.ndarray:
     values = {"lr": lr, "beta1": b1, "beta2": b2, "eps": float(optimizer["eps"]),
               "bias1": 1.0 - b1 ** t, "bias2": 1.0 - b2 ** t, "t": float(t), "": 0.0}
     return np.array([values[f] for f in optimizer["fields"]], np.float32)
+
+
+def _f32(value: Any) -> np.ndarray:
+    """`value` as a C-contiguous float32 array, without a copy when it already is one (write_buffer copies it
+    into the GPU's upload area at once, so later changes to the caller's array cannot reach the GPU)."""
+    arr = np.asarray(value, dtype=np.float32)
+    return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)   # (0-d is always contiguous: stays 0-d)
