@@ -7,7 +7,9 @@ A chain grows from the producer while its tail T has a consumer C that is
   - a unary elementwise op (relu, sigmoid, ...), or
   - a same-shape add/sub/mul/div of T and another value that is ready when the producer's kernel runs
     (an input, a parameter, or computed by an earlier kernel): the residual sums of a dense block, or
-  - the gradient of a unary op with T as the incoming gradient (relu's backward: T where y > 0).
+  - the gradient of a unary op with T as the incoming gradient (relu's backward: T where y > 0), or
+  - a batch norm of T on its moving statistics (inference): the batch norm folded into the layer before it,
+    its parameters read in the epilogue, so the weights keep their names and values (batch_norm.py).
 The group is one kernel, dispatched at the producer's place: each output element runs the chain in
 registers. A node of the group is stored only when something outside the chain reads it (a later node,
 the backward pass, an output); the last one always is. FaceLandmark68Net's `relu(c0 + c1 + pointwise(x))`
@@ -111,6 +113,8 @@ def _absorbable(g: Graph, c: int, tail: int, producer: int, ready_at: dict[int, 
         return False
     if node.op in UNARY:
         return True
+    if node.op is Op.BATCH_NORM:   # on its moving statistics (inference): a per-channel scale and shift of T
+        return len(node.srcs) == 5 and node.srcs[0] == tail and all(g.nodes[s].op in LEAVES for s in node.srcs[1:])
     if node.op is Op.UNARY_GRAD and node.srcs[0] == tail:    # the chain must be the gradient (srcs[1])
         return False
     if (node.op not in BINARY and node.op is not Op.UNARY_GRAD) or node.srcs[0] == node.srcs[1]:

@@ -14,7 +14,7 @@ from typing import Any
 
 class Op(Enum):
     INPUT = auto()       # arg: name
-    PARAM = auto()       # arg: name, init ('glorot_normal' | 'zeros'), fan_in, fan_out, trainable
+    PARAM = auto()       # arg: name, init ('glorot_normal' | 'zeros' | 'ones'), fan_in, fan_out, trainable
     CONST = auto()       # arg: value (tuple of floats, row-major for shape)
     CONV2D = auto()      # srcs: x[B,H,W,Ci], w[kh,kw,Ci,Co] (HWIO), (bias[Co]); arg: stride, pad (t,b,l,r)
     DEPTHWISE = auto()   # srcs: x[B,H,W,C], w[kh,kw,C,1] (HWC1), (bias[C]); arg: stride, pad
@@ -49,6 +49,16 @@ class Op(Enum):
     MSE = auto()         # srcs: pred, target (same shape) -> mean of squared differences, shape ()
     SOFTMAX_CE = auto()  # srcs: logits[B,K], labels[B,K] (probabilities) -> mean over batch, shape ()
     SIGMOID_CE = auto()  # srcs: logits, labels (same shape) -> mean over all elements, shape ()
+    # ---- ops that act differently while training (compiler/dropout.py, compiler/batch_norm.py); the
+    #      inference form of a graph (inference.py) turns them into their inference behaviour ----
+    DROPOUT = auto()     # srcs: x; arg: rate, salt -> x * keep / (1 - rate), keep = hash(seed, step, salt,
+    #                      element) >= rate * 2^32 (dropout.py); training only: the identity at inference
+    BN_STATS = auto()    # srcs: x[..., C], moving_mean[C], moving_variance[C]; arg: momentum -> [2, C]: the
+    #                      batch mean and (biased) variance over all axes but the last; its kernel also moves
+    #                      moving_* toward them (m = m * momentum + s * (1 - momentum)), as Keras/TF.js do
+    BATCH_NORM = auto()  # srcs: x[..., C], gamma, beta, moving_mean, moving_variance [C] each, (stats [2, C]);
+    #                      arg: epsilon -> (x - mean) / sqrt(var + epsilon) * gamma + beta over the last axis,
+    #                      mean and var from stats (training) or the moving ones (inference: no stats src)
 
     # ---- backward ops: appended by autodiff.grad, one GPU kernel each; numpy_ref.py is their spec ----
     # Window ops index the zero-padded input as h = oh*sh + i - t, w = ow*sw + j - l (taps i<kh, j<kw);
@@ -85,6 +95,11 @@ class Op(Enum):
     SOFTMAX_CE_GRAD = auto()  # srcs: logits[B,K], labels[B,K], dl[] -> dl / B * (softmax(logits) *
     #                        sum(labels, last axis, keepdims) - labels)  (= softmax - labels if rows sum to 1)
     SIGMOID_CE_GRAD = auto()  # srcs: logits, labels, dl[] -> (sigmoid(logits) - labels) * dl / N
+    BN_DGAMMA = auto()     # srcs: x, stats [2, C], dy; arg: epsilon -> [C]: sum over all but the last axis of
+    #                        dy * xhat, xhat = (x - mean) / sqrt(var + epsilon) (gamma's gradient)
+    BN_DX = auto()         # training: srcs x, stats, dy, gamma, dgamma, dbeta; arg: epsilon -> gamma / sqrt(var + eps)
+    #                        * (dy - (dbeta + xhat * dgamma) / N), N = x.size / C (through the batch statistics);
+    #                        inference: srcs dy, gamma, moving_variance -> dy * gamma / sqrt(moving_variance + eps)
 
 
 UNARY = {Op.RELU, Op.RELU6, Op.LEAKY_RELU, Op.SIGMOID, Op.TANH, Op.EXP, Op.LOG, Op.ABS, Op.NEG}
@@ -98,7 +113,8 @@ LEAVES = {Op.INPUT, Op.PARAM, Op.CONST}
 # backward ops (autodiff): the ops that only autodiff.grad creates
 BACKWARD = {Op.CONV2D_DX, Op.CONV2D_DW, Op.DEPTHWISE_DX, Op.DEPTHWISE_DW, Op.DENSE_DX, Op.DENSE_DW,
             Op.REDUCE_TO, Op.BROADCAST, Op.UNARY_GRAD, Op.SOFTMAX_GRAD, Op.MAX_POOL_GRAD, Op.AVG_POOL_GRAD,
-            Op.SLICE_LAST, Op.SLICE_GRAD, Op.EMBEDDING_DW, Op.LSTM_CELL_GRAD, Op.MSE_GRAD, Op.SOFTMAX_CE_GRAD, Op.SIGMOID_CE_GRAD}
+            Op.SLICE_LAST, Op.SLICE_GRAD, Op.EMBEDDING_DW, Op.LSTM_CELL_GRAD, Op.MSE_GRAD, Op.SOFTMAX_CE_GRAD, Op.SIGMOID_CE_GRAD,
+            Op.BN_DGAMMA, Op.BN_DX}
 LOSS_GRADS = {Op.MSE_GRAD, Op.SOFTMAX_CE_GRAD, Op.SIGMOID_CE_GRAD}
 
 Shape = tuple[int, ...]
@@ -163,8 +179,15 @@ def fmt_shape(shape: Shape) -> str:
 
 def infer(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
     """The output shape of `op` on inputs of `shapes`, or ShapeError."""
-    if op in UNARY or op is Op.SOFTMAX:
+    if op in UNARY or op is Op.SOFTMAX or op is Op.DROPOUT:
         return shapes[0]
+    if op in (Op.BN_STATS, Op.BATCH_NORM):
+        x, c = shapes[0], shapes[0][-1:] if shapes[0] else ()
+        if len(x) < 2 or any(s != c for s in shapes[1:5 if op is Op.BATCH_NORM else 3]) or \
+                (len(shapes) == 6 and shapes[5] != (2, *c)):
+            raise ShapeError(f"batch_norm needs a batched input [batch, ..., channels] and per-channel parameters, "
+                             f"got {', '.join(map(fmt_shape, shapes))}")
+        return (2, *c) if op is Op.BN_STATS else x
     if op in BINARY:
         return broadcast(shapes[0], shapes[1])
     if op in CONVS:
@@ -300,6 +323,13 @@ def _infer_backward(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
     if op in LOSS_GRADS:
         assert shapes[0] == shapes[1] and shapes[2] == (), f"{op.name} shapes"
         return shapes[0]
+    if op is Op.BN_DGAMMA:
+        assert shapes[1] == (2, shapes[0][-1]) and shapes[2] == shapes[0], "BN_DGAMMA shapes"
+        return shapes[0][-1:]
+    if op is Op.BN_DX:
+        dy, per_channel = (shapes[2], shapes[3:]) if len(shapes) == 6 else (shapes[0], shapes[1:])
+        assert all(s == dy[-1:] for s in per_channel), "BN_DX shapes"
+        return dy
     raise AssertionError(f"no shape rule for {op}")
 
 

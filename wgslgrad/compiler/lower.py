@@ -33,6 +33,7 @@ from typing import Any
 import jinja2
 
 from . import fuse, memory
+from .inference import inference_form
 from .ir import LEAVES, Graph, Node, Op, fmt_shape, needed_nodes, verify
 from .program import (
     ARENA,
@@ -269,8 +270,9 @@ def place_params(g: Graph) -> dict[str, ParamSlot]:
 
 def lower(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS, arena_chunk: int = ARENA_CHUNK,
           fused: bool = True, vec4: bool = True) -> Program:
-    """The forward pass of `graph` as a Program; the loss (when set) is an extra output named "loss",
-    which the Session computes only when the inputs it needs are given.
+    """The forward pass of `graph` as a Program, in its inference form (inference.py: no dropout, batch norms
+    on their moving statistics); the loss (when set) is an extra output named "loss", which the Session
+    computes only when the inputs it needs are given.
 
     `max_workgroups` caps workgroups per dispatch dimension (tests lower it to exercise 2-D dispatch);
     `arena_chunk` caps each arena buffer, in f32 elements (tests lower it to exercise several);
@@ -278,7 +280,7 @@ def lower(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS, arena_chunk: in
     `bench --peers` compare them).
     """
     verify(graph)
-    g = graph
+    g = inference_form(graph)   # dropout off, batch norms on their moving statistics
     outputs = dict(g.outputs)
     optional = []
     if g.loss is not None and "loss" not in outputs:
@@ -430,6 +432,7 @@ from . import (
     lower_backward,  # noqa: F401  (registers the backward rules)
     lower_backward_conv,  # noqa: F401  (registers the conv, depthwise and dense gradients)
     lower_forward,  # noqa: F401  (registers the forward rules)
+    lower_norm,  # noqa: F401  (registers dropout and batch norm)
     lower_seq,  # noqa: F401  (registers slice, its gradient and stack)
 )
 from .lower_train import lower_train  # noqa: F401  (the training step: forward, backward, Adam)

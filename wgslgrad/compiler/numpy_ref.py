@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
+from . import batch_norm, dropout
 from .ir import Graph, Node, Op
 
 Array = np.ndarray
@@ -17,12 +18,14 @@ Array = np.ndarray
 
 def evaluate(graph: Graph, inputs: dict[str, Array], params: dict[str, Array],
              dtype: type = np.float64,
-             override: dict[int, Callable[..., Array]] | None = None) -> list[Array]:
+             override: dict[int, Callable[..., Array]] | None = None, seed: int = 0, step: int = 1) -> list[Array]:
     """The value of every node of `graph`, indexed by node id.
 
     `inputs` and `params` are keyed by the names in `graph.inputs` and `graph.params` (falling back to a
     node's arg["name"]); their shapes must equal the nodes' shapes, batch included. `override` maps a node
     id to a function(node, *src values) used instead of the op's (gradcheck freezes ReLU masks this way).
+    `seed` and `step` draw dropout's masks, as the `step` uniform does for the kernels (dropout.py). The graph
+    is evaluated as it is: as built, in training mode; inference.inference_form(graph) gives the other.
     """
     override = override or {}
     names = {i: k for k, i in graph.inputs.items()} | {i: k for k, i in graph.params.items()}
@@ -40,6 +43,8 @@ def evaluate(graph: Graph, inputs: dict[str, Array], params: dict[str, Array],
         elif n.op is Op.CONST:
             v = np.asarray(n.arg["value"], dtype=dtype)
             v = np.full(n.shape, v.item(), dtype) if v.size == 1 else v.reshape(n.shape)
+        elif n.op is Op.DROPOUT and i not in override:
+            v = dropout.reference(n, vals[n.srcs[0]], seed, step).astype(dtype)
         else:
             fn = override.get(i, EVAL[n.op])
             v = np.asarray(fn(n, *(vals[s] for s in n.srcs)), dtype=dtype)
@@ -300,6 +305,8 @@ EVAL: dict[Op, Callable[..., Array]] = {
     Op.MSE: lambda n, a, b: ((a - b) ** 2).mean(),
     Op.SOFTMAX_CE: _softmax_ce,
     Op.SIGMOID_CE: _sigmoid_ce,
+    Op.BN_STATS: batch_norm.stats,
+    Op.BATCH_NORM: batch_norm.normalize,
     # backward ops
     Op.CONV2D_DX: _conv2d_dx,
     Op.CONV2D_DW: _conv2d_dw,
@@ -320,4 +327,6 @@ EVAL: dict[Op, Callable[..., Array]] = {
     Op.MSE_GRAD: lambda n, a, b, dl: 2 * (a - b) * dl / a.size,
     Op.SOFTMAX_CE_GRAD: _softmax_ce_grad,
     Op.SIGMOID_CE_GRAD: lambda n, x, z, dl: (_sigmoid(x) - z) * dl / x.size,
+    Op.BN_DGAMMA: batch_norm.dgamma,
+    Op.BN_DX: batch_norm.dx,
 }

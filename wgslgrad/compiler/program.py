@@ -11,7 +11,8 @@ Adam kernel, and adds four buffers:
   adam_m   Adam's first and second moments, flat, the same layout as `grads`
   adam_v
   step     a uniform of 2 vec4s the runtime writes before each step, t being the 1-based step number:
-           [0] = (lr, beta1, beta2, eps), [1] = (1 - beta1^t, 1 - beta2^t, t, 0)
+           [0] = (lr, beta1, beta2, eps), [1] = (1 - beta1^t, 1 - beta2^t, t, seed); dropout draws its
+           masks from t and the seed (an integer below 2^24, dropout.py)
 `phases` lists the kernels (indices into `kernels`) of one training step, in dispatch order:
   forward   the forward kernels the loss needs (kernels that only compute other outputs are left out)
   backward  the gradients, ending in `grads`
@@ -40,7 +41,7 @@ GRADS = "grads"
 ADAM_M = "adam_m"
 ADAM_V = "adam_v"
 STEP = "step"
-STEP_VEC4S = 2    # the `step` uniform: (lr, beta1, beta2, eps), (1 - beta1^t, 1 - beta2^t, t, 0)
+STEP_VEC4S = 2    # the `step` uniform: (lr, beta1, beta2, eps), (1 - beta1^t, 1 - beta2^t, t, seed)
 
 # Binding access kinds, as written in WGSL (`var<storage, read>` ...) and mapped to a layout by runtimes.
 READ = "read"
@@ -65,7 +66,7 @@ class ParamSlot:
     """A parameter inside the flat `params` buffer, with what initialisation needs."""
     offset: int
     shape: tuple[int, ...]
-    init: str = "glorot_normal"       # 'glorot_normal' | 'zeros'
+    init: str = "glorot_normal"       # 'glorot_normal' | 'zeros' | 'ones'
     fan_in: int = 0
     fan_out: int = 0
     trainable: bool = True

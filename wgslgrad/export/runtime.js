@@ -243,6 +243,7 @@ class Trainer extends Runner {
   constructor(device, program, shared) {
     super(device, program, shared);
     this.t = 0;                     // Adam's step count
+    this.seed = 0;                  // dropout's seed (an integer below 2^24): with t it draws each step's masks
     this.free = [];                 // staging buffers not being mapped
     this.made = 0;
     const { forward, backward, optimizer } = program.phases;
@@ -259,7 +260,7 @@ class Trainer extends Runner {
     const { beta1, beta2, eps } = program.optimizer;
     // The `step` uniform (program.py); the bias corrections in float64, rounded once, as in TrainSession.
     device.queue.writeBuffer(this.buffers[program.optimizer.uniform], 0,
-      new Float32Array([lr, beta1, beta2, eps, 1 - beta1 ** t, 1 - beta2 ** t, t, 0]));
+      new Float32Array([lr, beta1, beta2, eps, 1 - beta1 ** t, 1 - beta2 ** t, t, this.seed % 2 ** 24]));
     const staging = this.free.pop() ?? device.createBuffer({ label: `loss_ring_${this.made++}`, size: 16,
       usage: MAP_READ | COPY_DST });
     const encoder = device.createCommandEncoder();
@@ -538,6 +539,7 @@ export class Model {
     this.trainerReady ??= Trainer.create(this.device, this.bundle.train, this.bundle.shaders,
       { params: this.runner.buffers.params }).then((trainer) => {
       this.trainer = trainer;
+      trainer.seed = this.options.seed ?? 0;   // dropout's seed: the same seed and step give Python's masks
       Object.assign(this.stats, { trainPipelines: trainer.pipelineCount, trainPipelineMs: trainer.pipelineMs });
     });
     return this.trainerReady;

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import wgpu
 
+from ..compiler.dropout import MAX_SEED
 from ..compiler.program import ADAM_M, ADAM_V, GRADS, STEP, Program
 from .session import Session
 
@@ -45,6 +46,7 @@ class TrainSession(Session):
         self.default_lr = float(opt["lr"])
         self.trainable_elements = program.trainable_elements
         self.t = 0                                    # Adam's step count: steps taken, also the last step's number
+        self.seed = 0                                 # dropout's seed (in [0, 2^24)): with t it draws each step's masks
         self._ring = [self.device.create_buffer(label=f"loss_ring_{i}", size=_LOSS_BYTES,
                                                 usage=wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST)
                       for i in range(ring)]
@@ -114,10 +116,11 @@ class TrainSession(Session):
         return arrays
 
     def _uniform(self, lr: float, t: int) -> np.ndarray:
-        """The `step` uniform (see program.py): (lr, beta1, beta2, eps), (1 - beta1^t, 1 - beta2^t, t, 0);
+        """The `step` uniform (see program.py): (lr, beta1, beta2, eps), (1 - beta1^t, 1 - beta2^t, t, seed);
         the bias corrections are computed in float64, then rounded once."""
         return np.array([lr, self.beta1, self.beta2, self.eps,
-                         1.0 - self.beta1 ** t, 1.0 - self.beta2 ** t, float(t), 0.0], np.float32)
+                         1.0 - self.beta1 ** t, 1.0 - self.beta2 ** t, float(t), float(self.seed % MAX_SEED)],
+                        np.float32)
 
     # -- without an update --------------------------------------------------------------------------
     def evaluate(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -125,13 +128,15 @@ class TrainSession(Session):
         optimizer state are unchanged."""
         return self.run(inputs)
 
-    def gradients(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def gradients(self, inputs: dict[str, np.ndarray], step: int | None = None) -> dict[str, np.ndarray]:
         """d(loss)/d(parameter) for every trainable parameter, by name, from the forward and backward
-        kernels alone (no update): for gradient checks."""
+        kernels alone (no Adam update): for gradient checks. Dropout draws the masks of `step` (default the
+        last step taken, 0 before any); batch norms move their moving statistics as in a step."""
         arrays = self._step_inputs(inputs)
         queue = self.device.queue
         for name, arr in arrays.items():
             queue.write_buffer(self.buffers[self.program.inputs[name].buffer], 0, arr)
+        queue.write_buffer(self.buffers[STEP], 0, self._uniform(self.default_lr, self.t if step is None else step))
         encoder = self.device.create_command_encoder()
         compute_pass = encoder.begin_compute_pass()
         self.record(compute_pass, self.grad_kernels)

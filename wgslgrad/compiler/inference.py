@@ -1,0 +1,35 @@
+"""The inference form of a graph: what the ops that act differently while training do at inference.
+
+A graph is built in its training form. `inference_form` rewrites, node by node and keeping every node id:
+  dropout      -> a reshape to its own shape: a view of its input, no kernel (dropout is off at inference)
+  batch_norm   -> its batch-statistics source dropped: it normalises with the moving statistics, and
+                  (fuse.py) joins the conv2d, depthwise or dense kernel before it; the BN_STATS node then
+                  has no user and is not lowered
+lower() lowers this form; lower_train the training one.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .ir import Graph, Node, Op
+
+
+def has_training_behaviour(g: Graph) -> bool:
+    """Whether some node acts differently while training (its outputs then differ between the forms)."""
+    return any(n.op is Op.DROPOUT or (n.op is Op.BATCH_NORM and len(n.srcs) == 6) for n in g.nodes)
+
+
+def _inference_node(n: Node) -> Node:
+    if n.op is Op.DROPOUT:
+        return replace(n, op=Op.RESHAPE, arg={"shape": n.shape})
+    if n.op is Op.BATCH_NORM and len(n.srcs) == 6:
+        return replace(n, srcs=n.srcs[:5])
+    return n
+
+
+def inference_form(g: Graph) -> Graph:
+    """`g` with every node in its inference behaviour (`g` itself when nothing changes)."""
+    if not has_training_behaviour(g):
+        return g
+    return replace(g, nodes=[_inference_node(n) for n in g.nodes], inputs=dict(g.inputs), params=dict(g.params),
+                   outputs=dict(g.outputs), train=dict(g.train))
