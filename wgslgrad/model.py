@@ -262,15 +262,26 @@ class Model:
 
     def _fit_evaluator(self, session: Any) -> Callable[[Arrays], dict[str, float]]:
         """Exact held-out figures during fit(): full batches through the training session's forward pass,
-        a smaller last one through an inference session given the weights as they are now."""
+        a smaller last one through an inference session given the weights as they are now. A spec with
+        dropout or batch norm (which act otherwise while training) is evaluated by inference sessions only."""
+        from .compiler.inference import has_training_behaviour
+        own = not has_training_behaviour(self.graph)
+        current: list[Any] = []   # the training session's weights, read once per evaluation
+
         def run(batch: Arrays, real: int) -> Arrays:
-            if real == self.batch:
+            if real == self.batch and own:
                 return session.evaluate(batch)
             small, _ = self._sessions.get(real) or (self._session(real), 0)
-            small.set_params(session.get_params())
+            if not current:
+                current.append(session.get_params())
+            small.set_params(current[0])
             self._sessions[real] = (small, -1)        # its weights are not the model's: upload before use
             return small.run(batch)
-        return lambda data: self._evaluate(data, self.batch, run)
+
+        def evaluate(data: Arrays) -> dict[str, float]:
+            current.clear()
+            return self._evaluate(data, self.batch, run)
+        return evaluate
 
     def stats(self, batch_size: int | None = None) -> dict[str, Any]:
         """The inference session's GPU buffers, bytes, dispatches and pipeline time (see Session.stats)."""
@@ -327,6 +338,7 @@ class Model:
                           "initial values: load trained weights first (load_weights, or --init)",
                           FrozenWithoutWeightsWarning, stacklevel=2)
         session = self._train_session()
+        session.seed = seed   # dropout's masks: the same seed gives the same run
         cfg = FitConfig(epochs=epochs, lr=float(lr), schedule=schedule, seed=seed,
                         out=Path(out) if out is not None else None,
                         resume=Path(resume) if resume is not None else None, progress=progress, shuffle=shuffle)
@@ -372,7 +384,8 @@ class Model:
             arrays = self._arrays(data, list(g.inputs), "gradcheck")
             inputs = {k: np.resize(v, (g.batch, *v.shape[1:])) for k, v in arrays.items()}
         session = self._train_session()
-        gpu = session.gradients(inputs)
+        session.seed = 0   # the float64 reference draws dropout masks from seed 0 and step 0
+        gpu = session.gradients(inputs, step=0)
         rows = []
         for name, fd_err, ref in check_gradients(g, g.loss, inputs, self._params, eps=eps, seed=seed):
             gpu_err = float(np.max(np.abs(gpu[name] - ref)) / max(float(np.max(np.abs(ref))), 1e-12))

@@ -18,13 +18,14 @@ Array = np.ndarray
 
 def evaluate(graph: Graph, inputs: dict[str, Array], params: dict[str, Array],
              dtype: type = np.float64,
-             override: dict[int, Callable[..., Array]] | None = None, seed: int = 0, step: int = 1) -> list[Array]:
+             override: dict[int, Callable[..., Array]] | None = None, seed: int = 0, step: int = 0) -> list[Array]:
     """The value of every node of `graph`, indexed by node id.
 
     `inputs` and `params` are keyed by the names in `graph.inputs` and `graph.params` (falling back to a
     node's arg["name"]); their shapes must equal the nodes' shapes, batch included. `override` maps a node
     id to a function(node, *src values) used instead of the op's (gradcheck freezes ReLU masks this way).
-    `seed` and `step` draw dropout's masks, as the `step` uniform does for the kernels (dropout.py). The graph
+    `seed` and `step` draw dropout's masks as the `step` uniform does for the kernels (dropout.py; step 0, before
+    any step, is what TrainSession.gradients uses on a fresh session). The graph
     is evaluated as it is: as built, in training mode; inference.inference_form(graph) gives the other.
     """
     override = override or {}
