@@ -1,0 +1,1543 @@
+// ==== kernel 0: embedding_3 ====
+// %3 embedding[2, 2, 3] in embedding_0: out[p, d] = table[ids[p], d], table [7, 3]; an id outside [0, 7)
+// is clamped into it (the runtime refuses such ids before they get here). One thread per element.
+@group(0) @binding(0) var<storage, read> in_ids: array<f32>;
+@group(0) @binding(1) var<storage, read> params: array<f32>;
+@group(0) @binding(2) var<storage, read_write> arena: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 12u) {
+        return;
+    }
+    let p = i / 3u;
+    let d = i % 3u;
+    let v = u32(clamp(round(in_ids[0u + p]), 0.0, 6.0));
+    arena[0u + i] = params[0u + v * 3u + d];
+}
+
+// ==== kernel 1: dense_8 ====
+// %8 dense[4, 16] in lstm_0
+// out[m, n] = f(sum_k x[m, k] * w[k, n] (+ bias[n])) for a batch of 4 rows (fewer than a 16-row tile):
+// one thread per output element walks K=3; consecutive threads read consecutive columns of w.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+@group(0) @binding(1) var<storage, read> params: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 64u) {
+        return;
+    }
+    let n = i % 16u;
+    let xb = 0u + (i / 16u) * 3u;
+    let wb = 24u + n;
+    var acc = 0.0;
+    for (var k = 0u; k < 3u; k++) {
+        acc = fma(arena[xb + k], params[wb + k * 16u], acc);
+    }
+    let o = i;
+    var v = acc + params[136u + n];
+    arena[12u + o] = v;
+}
+
+// ==== kernel 2: slice_10 ====
+// %10 slice[2, 1, 16] in lstm_0: out[o, j, k] = x[o, 0 + j, k], j < 1 of 2, k < 16; one thread per element.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 32u) {
+        return;
+    }
+    let k = i % 16u;
+    let j = (i / 16u) % 1u;
+    let o = i / (16u * 1u);
+    arena[76u + i] = arena[12u + (o * 2u + 0u + j) * 16u + k];
+}
+
+// ==== kernel 3: lstm_cell_12 ====
+// %12 lstm_cell[2, 8] in lstm_0: one LSTM step for 2 rows of 4 units, gates i, f, c, o in z [rows, 16];
+// out [rows, 8] = [h | c]. One thread per (row, unit).
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+fn sig(v: f32) -> f32 {
+    return 1.0 / (1.0 + exp(-v));
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 8u) {
+        return;
+    }
+    let r = i / 4u;
+    let j = i % 4u;
+    let zr = 76u + r * 16u + j;
+    let gi = sig(arena[zr]);
+    let gg = tanh(clamp(arena[zr + 8u], -15.0, 15.0));
+    let go = sig(arena[zr + 12u]);
+    let c = gi * gg;
+    let orow = 108u + r * 8u + j;
+    arena[orow] = go * tanh(clamp(c, -15.0, 15.0));
+    arena[orow + 4u] = c;
+}
+
+// ==== kernel 4: slice_13 ====
+// %13 slice[2, 4] in lstm_0: out[o, j, k] = x[o, 0 + j, k], j < 4 of 8, k < 1; one thread per element.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 8u) {
+        return;
+    }
+    let k = i % 1u;
+    let j = (i / 1u) % 4u;
+    let o = i / (1u * 4u);
+    arena[124u + i] = arena[108u + (o * 8u + 0u + j) * 1u + k];
+}
+
+// ==== kernel 5: slice_14 ====
+// %14 slice[2, 4] in lstm_0: out[o, j, k] = x[o, 4 + j, k], j < 4 of 8, k < 1; one thread per element.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 8u) {
+        return;
+    }
+    let k = i % 1u;
+    let j = (i / 1u) % 4u;
+    let o = i / (1u * 4u);
+    arena[132u + i] = arena[108u + (o * 8u + 4u + j) * 1u + k];
+}
+
+// ==== kernel 6: slice_15 ====
+// %15 slice[2, 1, 16] in lstm_0: out[o, j, k] = x[o, 1 + j, k], j < 1 of 2, k < 16; one thread per element.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 32u) {
+        return;
+    }
+    let k = i % 16u;
+    let j = (i / 16u) % 1u;
+    let o = i / (16u * 1u);
+    arena[140u + i] = arena[12u + (o * 2u + 1u + j) * 16u + k];
+}
+
+// ==== kernel 7: dense_17 ====
+// %17 dense[2, 16] in lstm_0 then %18 add[2, 16] in lstm_0
+// out[m, n] = f(sum_k x[m, k] * w[k, n] (+ bias[n])) for a batch of 2 rows (fewer than a 16-row tile):
+// one thread per output element walks K=4; consecutive threads read consecutive columns of w.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+@group(0) @binding(1) var<storage, read> params: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 32u) {
+        return;
+    }
+    let n = i % 16u;
+    let xb = 124u + (i / 16u) * 4u;
+    let wb = 72u + n;
+    var acc = 0.0;
+    for (var k = 0u; k < 4u; k++) {
+        acc = fma(arena[xb + k], params[wb + k * 16u], acc);
+    }
+    let o = i;
+    var v = acc;
+    v = arena[140u + o] + v;
+    arena[12u + o] = v;
+}
+
+// ==== kernel 8: lstm_cell_19 ====
+// %19 lstm_cell[2, 8] in lstm_0: one LSTM step for 2 rows of 4 units, gates i, f, c, o in z [rows, 16];
+// out [rows, 8] = [h | c]. One thread per (row, unit).
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+fn sig(v: f32) -> f32 {
+    return 1.0 / (1.0 + exp(-v));
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 8u) {
+        return;
+    }
+    let r = i / 4u;
+    let j = i % 4u;
+    let zr = 12u + r * 16u + j;
+    let gi = sig(arena[zr]);
+    let gg = tanh(clamp(arena[zr + 8u], -15.0, 15.0));
+    let go = sig(arena[zr + 12u]);
+    let gf = sig(arena[zr + 4u]);
+    let c = gf * arena[132u + i] + gi * gg;
+    let orow = 108u + r * 8u + j;
+    arena[orow] = go * tanh(clamp(c, -15.0, 15.0));
+    arena[orow + 4u] = c;
+}
+
+// ==== kernel 9: slice_20 ====
+// %20 slice[2, 4] in lstm_0: out[o, j, k] = x[o, 0 + j, k], j < 4 of 8, k < 1; one thread per element.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 8u) {
+        return;
+    }
+    let k = i % 1u;
+    let j = (i / 1u) % 4u;
+    let o = i / (1u * 4u);
+    arena[44u + i] = arena[108u + (o * 8u + 0u + j) * 1u + k];
+}
+
+// ==== kernel 10: stack_22 ====
+// %22 stack[2, 2, 4] in lstm_0
+// Copies 2 source(s) of [outer, 4] into entries [0, 2) of the
+// stacked axis (of 2); one thread per copied element.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 16u) {
+        return;
+    }
+    let k = i % 4u;
+    let j = (i / 4u) % 2u;
+    let o = i / (4u * 2u);
+    var v = 0.0;
+if (j == 0u) {
+        v = arena[124u + o * 4u + k];
+} else if (j == 1u) {
+        v = arena[44u + o * 4u + k];
+    }
+    arena[108u + (o * 2u + 0u + j) * 4u + k] = v;
+}
+
+// ==== kernel 11: slice_23 ====
+// %23 slice[2, 1, 4] in slice_0: out[o, j, k] = x[o, 1 + j, k], j < 1 of 2, k < 4; one thread per element.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 8u) {
+        return;
+    }
+    let k = i % 4u;
+    let j = (i / 4u) % 1u;
+    let o = i / (4u * 1u);
+    arena[44u + i] = arena[108u + (o * 2u + 1u + j) * 4u + k];
+}
+
+// ==== kernel 12: slice_24 ====
+// %24 slice[2, 1, 2] in slice_0: out[o, j, k] = x[o, 0 + j, k], j < 2 of 4, k < 1; one thread per element.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 4u) {
+        return;
+    }
+    let k = i % 1u;
+    let j = (i / 1u) % 2u;
+    let o = i / (1u * 2u);
+    arena[52u + i] = arena[44u + (o * 4u + 0u + j) * 1u + k];
+}
+
+// ==== kernel 13: sum_axes_26 ====
+// %26 sum_axes[2, 1, 4] in sum_0
+// dst[o] = sum over the 2 reduced positions j of x[base(o) + offset(j)], for 8 outputs o.
+// A workgroup of 4 outputs x 64 lanes: lane y adds positions y, y + 64, ... of its chunk of
+// 2 (chunk g of 1), then the lanes are added in workgroup memory.
+// Axes (size, x stride) are innermost first; kept: 2, reduced: 1.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+var<workgroup> part: array<f32, 256>;
+
+@compute @workgroup_size(4, 64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let t = wid.y * 2u + wid.x;
+    if (t >= 2u) {
+        return;
+    }
+    let o = (t % 2u) * 4u + lid.x;
+    let g = t / 2u;
+    var s = 0.0;
+    if (o < 8u) {
+        var base = 108u;
+        var ro = o;
+        base += (ro % 4u) * 1u;
+        ro = ro / 4u;
+        base += ro * 8u;
+        let end = min((g + 1u) * 2u, 2u);
+        for (var j = g * 2u + lid.y; j < end; j += 64u) {
+            var idx = base;
+            var q = j;
+            idx += q * 4u;
+            s += arena[idx];
+        }
+    }
+    part[lid.y * 4u + lid.x] = s;
+    workgroupBarrier();
+    for (var gap = 32u; gap > 0u; gap /= 2u) {
+        if (lid.y < gap) {
+            part[lid.y * 4u + lid.x] += part[lid.y * 4u + lid.x + gap * 4u];
+        }
+        workgroupBarrier();
+    }
+    if (lid.y == 0u && o < 8u) {
+        arena[44u + g * 8u + o] = part[lid.x];
+    }
+}
+
+// ==== kernel 14: slice_28 ====
+// %28 slice[2, 2] in slice_1: out[o, j, k] = x[o, 1 + j, k], j < 2 of 4, k < 1; one thread per element.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 4u) {
+        return;
+    }
+    let k = i % 1u;
+    let j = (i / 1u) % 2u;
+    let o = i / (1u * 2u);
+    arena[108u + i] = arena[44u + (o * 4u + 1u + j) * 1u + k];
+}
+
+// ==== kernel 15: stack_29 ====
+// %29 stack[2, 2, 2] in stack_0
+// Copies 2 source(s) of [outer, 2] into entries [0, 2) of the
+// stacked axis (of 2); one thread per copied element.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 8u) {
+        return;
+    }
+    let k = i % 2u;
+    let j = (i / 2u) % 2u;
+    let o = i / (2u * 2u);
+    var v = 0.0;
+if (j == 0u) {
+        v = arena[52u + o * 2u + k];
+} else if (j == 1u) {
+        v = arena[108u + o * 2u + k];
+    }
+    arena[44u + (o * 2u + 0u + j) * 2u + k] = v;
+}
+
+// ==== kernel 16: sum_axes_30 ====
+// %30 sum_axes[2, 1, 2] in mean_0
+// dst[o] = sum over the 2 reduced positions j of x[base(o) + offset(j)], for 4 outputs o.
+// A workgroup of 2 outputs x 128 lanes: lane y adds positions y, y + 128, ... of its chunk of
+// 2 (chunk g of 1), then the lanes are added in workgroup memory.
+// Axes (size, x stride) are innermost first; kept: 2, reduced: 1.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+var<workgroup> part: array<f32, 256>;
+
+@compute @workgroup_size(2, 128)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let t = wid.y * 2u + wid.x;
+    if (t >= 2u) {
+        return;
+    }
+    let o = (t % 2u) * 2u + lid.x;
+    let g = t / 2u;
+    var s = 0.0;
+    if (o < 4u) {
+        var base = 44u;
+        var ro = o;
+        base += (ro % 2u) * 1u;
+        ro = ro / 2u;
+        base += ro * 4u;
+        let end = min((g + 1u) * 2u, 2u);
+        for (var j = g * 2u + lid.y; j < end; j += 128u) {
+            var idx = base;
+            var q = j;
+            idx += q * 2u;
+            s += arena[idx];
+        }
+    }
+    part[lid.y * 2u + lid.x] = s;
+    workgroupBarrier();
+    for (var gap = 64u; gap > 0u; gap /= 2u) {
+        if (lid.y < gap) {
+            part[lid.y * 2u + lid.x] += part[lid.y * 2u + lid.x + gap * 2u];
+        }
+        workgroupBarrier();
+    }
+    if (lid.y == 0u && o < 4u) {
+        arena[108u + g * 4u + o] = part[lid.x];
+    }
+}
+
+// ==== kernel 17: mul_32 ====
+// %32 mul[2, 1, 2] in mean_0: out[i] = f(a[ia], b[ib]) with broadcasting over 4 elements, one thread each.
+// Axes are collapsed in Python; each has (size, a stride, b stride), innermost first.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+@group(0) @binding(1) var<storage, read> consts: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 4u) {
+        return;
+    }
+    var ia = 108u;
+    var ib = 0u;
+    var r = i;
+    {
+        let c = r;
+        ia += c * 1u;
+    }
+    let va = arena[ia];
+    let vb = consts[ib];
+    arena[112u + i] = va * vb;
+}
+
+// ==== kernel 18: sigmoid_ce_34 ====
+// %34 sigmoid_ce[] in sigmoid_cross_entropy_0
+// 1 workgroup(s) of 256 threads; workgroup g adds term(i) for i in [g*4, (g+1)*4) ∩ [0, 4),
+// each thread a strided part, then a tree in workgroup memory; dst[g] = that sum. Each term is scaled by
+// 0.25 (1/n for a mean) before it is added, so that a mean of huge terms does not overflow on the way.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+@group(0) @binding(1) var<storage, read> in_target: array<f32>;
+
+var<workgroup> part: array<f32, 256>;
+
+fn term(i: u32) -> f32 {
+    // max(z, 0) - z*y + log(1 + exp(-|z|)): stable for large |z| (TensorFlow's formulation)
+    let z = arena[112u + i];
+    let y = in_target[0u + i];
+    return max(z, 0.0) * 0.25 - z * (y * 0.25) + log(1.0 + exp(-abs(z))) * 0.25;
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let g = wid.x;
+    let end = min((g + 1u) * 4u, 4u);
+    var s = 0.0;
+    for (var i = g * 4u + lid; i < end; i += 256u) {
+        s += term(i);
+    }
+    part[lid] = s;
+    workgroupBarrier();
+    for (var gap = 128u; gap > 0u; gap /= 2u) {
+        if (lid < gap) {
+            part[lid] += part[lid + gap];
+        }
+        workgroupBarrier();
+    }
+    if (lid == 0u) {
+        arena[108u + g] = part[0];
+    }
+}
+
+// ==== kernel 19: sigmoid_ce_grad_36 ====
+// %36 sigmoid_ce_grad[2, 2] in sigmoid_cross_entropy_0/grad: d(loss)/d(pred) over 4 elements, one thread each; dl is the loss's gradient (a scalar).
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+@group(0) @binding(1) var<storage, read> in_target: array<f32>;
+@group(0) @binding(2) var<storage, read> consts: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 4u) {
+        return;
+    }
+    let p = arena[112u + i];
+    let t = in_target[0u + i];
+    let dl = consts[4u];
+    // sigmoid as in the forward kernels: exp overflows to inf for p << 0 and 1/inf = 0, no NaN
+    arena[116u + i] = (1.0 / (1.0 + exp(-p)) - t) * (dl * 0.25);
+}
+
+// ==== kernel 20: mul_38 ====
+// %38 mul[2, 1, 2] in mean_0/grad: out[i] = f(a[ia], b[ib]) with broadcasting over 4 elements, one thread each.
+// Axes are collapsed in Python; each has (size, a stride, b stride), innermost first.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+@group(0) @binding(1) var<storage, read> consts: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 4u) {
+        return;
+    }
+    var ia = 116u;
+    var ib = 0u;
+    var r = i;
+    {
+        let c = r;
+        ia += c * 1u;
+    }
+    let va = arena[ia];
+    let vb = consts[ib];
+    arena[112u + i] = va * vb;
+}
+
+// ==== kernel 21: broadcast_39 ====
+// %39 broadcast[2, 2, 2] in mean_0/grad: out[i] = x[ix] over 8 elements, one thread each (NumPy broadcasting).
+// Axes are collapsed in Python; each has (size, x stride), innermost first; stride 0 repeats x.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 8u) {
+        return;
+    }
+    var ix = 112u;
+    var r = i;
+    {
+        let c = r % 2u;
+        r = r / 2u;
+        ix += c * 1u;
+    }
+    {
+        let c = r % 2u;
+        r = r / 2u;
+    }
+    {
+        let c = r;
+        ix += c * 2u;
+    }
+    arena[116u + i] = arena[ix];
+}
+
+// ==== kernel 22: slice_40 ====
+// %40 slice[2, 1, 2] in stack_0/grad: out[o, j, k] = x[o, 0 + j, k], j < 1 of 2, k < 2; one thread per element.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 4u) {
+        return;
+    }
+    let k = i % 2u;
+    let j = (i / 2u) % 1u;
+    let o = i / (2u * 1u);
+    arena[112u + i] = arena[116u + (o * 2u + 0u + j) * 2u + k];
+}
+
+// ==== kernel 23: slice_42 ====
+// %42 slice[2, 1, 2] in stack_0/grad: out[o, j, k] = x[o, 1 + j, k], j < 1 of 2, k < 2; one thread per element.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 4u) {
+        return;
+    }
+    let k = i % 2u;
+    let j = (i / 2u) % 1u;
+    let o = i / (2u * 1u);
+    arena[44u + i] = arena[116u + (o * 2u + 1u + j) * 2u + k];
+}
+
+// ==== kernel 24: slice_grad_44 ====
+// %44 slice_grad[2, 4] in slice_1/grad: out[o, j, k] = dy[o, j - 1, k] for 1 <= j < 3, else 0
+// (j < 4, k < 1); one thread per element.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 8u) {
+        return;
+    }
+    let k = i % 1u;
+    let j = (i / 1u) % 4u;
+    let o = i / (1u * 4u);
+    var v = 0.0;
+    if (j >= 1u && j < 3u) {
+        v = arena[44u + (o * 2u + j - 1u) * 1u + k];
+    }
+    arena[116u + i] = v;
+}
+
+// ==== kernel 25: broadcast_46 ====
+// %46 broadcast[2, 2, 4] in sum_0/grad: out[i] = x[ix] over 16 elements, one thread each (NumPy broadcasting).
+// Axes are collapsed in Python; each has (size, x stride), innermost first; stride 0 repeats x.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 16u) {
+        return;
+    }
+    var ix = 116u;
+    var r = i;
+    {
+        let c = r % 4u;
+        r = r / 4u;
+        ix += c * 1u;
+    }
+    {
+        let c = r % 2u;
+        r = r / 2u;
+    }
+    {
+        let c = r;
+        ix += c * 4u;
+    }
+    arena[44u + i] = arena[ix];
+}
+
+// ==== kernel 26: slice_grad_48 ====
+// %48 slice_grad[2, 1, 4] in slice_0/grad: out[o, j, k] = dy[o, j - 0, k] for 0 <= j < 2, else 0
+// (j < 4, k < 1); one thread per element.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 8u) {
+        return;
+    }
+    let k = i % 1u;
+    let j = (i / 1u) % 4u;
+    let o = i / (1u * 4u);
+    var v = 0.0;
+    if (j >= 0u && j < 2u) {
+        v = arena[112u + (o * 2u + j - 0u) * 1u + k];
+    }
+    arena[116u + i] = v;
+}
+
+// ==== kernel 27: slice_grad_49 ====
+// %49 slice_grad[2, 2, 4] in slice_0/grad: out[o, j, k] = dy[o, j - 1, k] for 1 <= j < 2, else 0
+// (j < 2, k < 4); one thread per element.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 16u) {
+        return;
+    }
+    let k = i % 4u;
+    let j = (i / 4u) % 2u;
+    let o = i / (4u * 2u);
+    var v = 0.0;
+    if (j >= 1u && j < 2u) {
+        v = arena[116u + (o * 1u + j - 1u) * 4u + k];
+    }
+    arena[60u + i] = v;
+}
+
+// ==== kernel 28: add_50 ====
+// %50 add[2, 2, 4] in slice_0/grad: out[i] = f(a[ia], b[ib]) with broadcasting over 16 elements, one thread each.
+// Axes are collapsed in Python; each has (size, a stride, b stride), innermost first.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 16u) {
+        return;
+    }
+    var ia = 44u;
+    var ib = 60u;
+    var r = i;
+    {
+        let c = r;
+        ia += c * 1u;
+        ib += c * 1u;
+    }
+    let va = arena[ia];
+    let vb = arena[ib];
+    arena[140u + i] = va + vb;
+}
+
+// ==== kernel 29: slice_51 ====
+// %51 slice[2, 1, 4] in lstm_0/grad: out[o, j, k] = x[o, 0 + j, k], j < 1 of 2, k < 4; one thread per element.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 8u) {
+        return;
+    }
+    let k = i % 4u;
+    let j = (i / 4u) % 1u;
+    let o = i / (4u * 1u);
+    arena[112u + i] = arena[140u + (o * 2u + 0u + j) * 4u + k];
+}
+
+// ==== kernel 30: slice_53 ====
+// %53 slice[2, 1, 4] in lstm_0/grad: out[o, j, k] = x[o, 1 + j, k], j < 1 of 2, k < 4; one thread per element.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 8u) {
+        return;
+    }
+    let k = i % 4u;
+    let j = (i / 4u) % 1u;
+    let o = i / (4u * 1u);
+    arena[44u + i] = arena[140u + (o * 2u + 1u + j) * 4u + k];
+}
+
+// ==== kernel 31: slice_grad_55 ====
+// %55 slice_grad[2, 8] in lstm_0/grad: out[o, j, k] = dy[o, j - 0, k] for 0 <= j < 4, else 0
+// (j < 8, k < 1); one thread per element.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 16u) {
+        return;
+    }
+    let k = i % 1u;
+    let j = (i / 1u) % 8u;
+    let o = i / (1u * 8u);
+    var v = 0.0;
+    if (j >= 0u && j < 4u) {
+        v = arena[44u + (o * 4u + j - 0u) * 1u + k];
+    }
+    arena[52u + i] = v;
+}
+
+// ==== kernel 32: lstm_cell_grad_56 ====
+// %56 lstm_cell_grad[2, 20] in lstm_0/grad: the gradient of one LSTM step for 2 rows of 4 units: from z, c_prev, and
+// dout = [dh | dc] [rows, 8], out [rows, 20] = [dz (gates i, f, c, o) | dc_prev].
+// The gates are recomputed from z. One thread per (row, unit).
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+fn sig(v: f32) -> f32 {
+    return 1.0 / (1.0 + exp(-v));
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 8u) {
+        return;
+    }
+    let r = i / 4u;
+    let j = i % 4u;
+    let zr = 12u + r * 16u + j;
+    let gi = sig(arena[zr]);
+    let gf = sig(arena[zr + 4u]);
+    let gg = tanh(clamp(arena[zr + 8u], -15.0, 15.0));
+    let go = sig(arena[zr + 12u]);
+    let cp = arena[132u + i];
+    let c = gf * cp + gi * gg;
+    let tc = tanh(clamp(c, -15.0, 15.0));
+    let drow = 52u + r * 8u + j;
+    let dh = arena[drow];
+    let dc = arena[drow + 4u] + dh * go * (1.0 - tc * tc);
+    let orow = 140u + r * 20u + j;
+    arena[orow] = dc * gg * gi * (1.0 - gi);
+    arena[orow + 4u] = dc * cp * gf * (1.0 - gf);
+    arena[orow + 8u] = dc * gi * (1.0 - gg * gg);
+    arena[orow + 12u] = dh * tc * go * (1.0 - go);
+    arena[orow + 16u] = dc * gf;
+}
+
+// ==== kernel 33: slice_57 ====
+// %57 slice[2, 16] in lstm_0/grad: out[o, j, k] = x[o, 0 + j, k], j < 16 of 20, k < 1; one thread per element.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 32u) {
+        return;
+    }
+    let k = i % 1u;
+    let j = (i / 1u) % 16u;
+    let o = i / (1u * 16u);
+    arena[12u + i] = arena[140u + (o * 20u + 0u + j) * 1u + k];
+}
+
+// ==== kernel 34: slice_58 ====
+// %58 slice[2, 4] in lstm_0/grad: out[o, j, k] = x[o, 16 + j, k], j < 4 of 20, k < 1; one thread per element.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 8u) {
+        return;
+    }
+    let k = i % 1u;
+    let j = (i / 1u) % 4u;
+    let o = i / (1u * 4u);
+    arena[132u + i] = arena[140u + (o * 20u + 16u + j) * 1u + k];
+}
+
+// ==== kernel 35: dense_dx_59 ====
+// %59 dense_dx[2, 4] in lstm_0/grad
+// out[m, n] = sum_k A[m, k] * B[k, n]; M=2 N=4 K=16.
+// A[m, k] = arena[m * K + k] (row-major).
+// B[k, n] = params[n * K + k] (a transposed operand).
+// One 16x16 output tile per workgroup of 16x16 threads; each thread keeps a 1x1
+// block in registers (rows ty + 16*i, columns tx + 16*j); K is walked in steps of 8 through
+// workgroup memory, A and B loaded 1 and 4 floats at a time.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+@group(0) @binding(1) var<storage, read> params: array<f32>;
+@group(0) @binding(2) var<storage, read> params_4: array<vec4<f32>>;
+
+const BM: u32 = 16u;
+const BN: u32 = 16u;
+const BK: u32 = 8u;
+const M: u32 = 2u;
+const N: u32 = 4u;
+const K: u32 = 16u;
+const AROW: u32 = BM + 1u;
+const BROW: u32 = BN + 1u;
+var<workgroup> As: array<f32, 136>;
+var<workgroup> Bs: array<f32, 136>;
+const NONE: u32 = 0xffffffffu;
+
+// The product a workgroup computes: its row and depth counts (and, per stride phase, the index map).
+struct Problem {
+    rows: u32,
+    depth: u32,
+}
+
+
+// Where A[m, k] is in arena: NONE outside A (and off the image).
+fn a_at(p: Problem, m: u32, k: u32) -> u32 {
+    if (m >= p.rows || k >= p.depth) {
+        return NONE;
+    }
+    return 12u + m * K + k;
+}
+
+// Where B[k, n] is in params: NONE outside B.
+fn b_at(p: Problem, k: u32, n: u32) -> u32 {
+    if (k >= p.depth || n >= N) {
+        return NONE;
+    }
+    return 72u + n * K + k;
+}
+
+fn store(p: Problem, chunk: u32, m: u32, n: u32, v: f32) {
+    arena[44u + chunk * 0u + m * N + n] = v;
+}
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>,
+        @builtin(local_invocation_index) tid: u32) {
+    let g = wid.y * 1u + wid.x;
+    if (g >= 1u) {
+        return;
+    }
+    let chunk = g / 1u;
+    let p = Problem(M, K);
+    let tile = g % 1u;
+    let k_begin = chunk * 16u;
+    let k_end = min(k_begin + 16u, K);
+    let m0 = (tile / 1u) * BM;
+    let n0 = (tile % 1u) * BN;
+    let tx = lid3.x;
+    let ty = lid3.y;
+    var acc0_0 = 0.0;
+
+    for (var k0 = k_begin; k0 < k_end; k0 += BK) {
+        // consecutive threads read consecutive addresses (k of A, k of B)
+        for (var l = 0u; l < 1u; l++) {
+            let e = tid + l * 256u;
+            if (e >= 128u) {
+                break;
+            }
+            let f = (e % 8u);
+            let s = e / 8u;
+            let at = a_at(p, m0 + s, k0 + f);
+            var v = 0.0;
+            if (at != NONE) {
+                v = arena[at];
+            }
+            As[f * AROW + s] = v;
+        }
+        for (var l = 0u; l < 1u; l++) {
+            let e = tid + l * 256u;
+            if (e >= 32u) {
+                break;
+            }
+            let f = (e % 2u) * 4u;
+            let s = e / 2u;
+            let at = b_at(p, k0 + f, n0 + s);
+            var v = vec4<f32>(0.0);
+            if (at != NONE) {
+                v = params_4[at / 4u];
+            }
+            Bs[(f + 0u) * BROW + s] = v[0];
+            Bs[(f + 1u) * BROW + s] = v[1];
+            Bs[(f + 2u) * BROW + s] = v[2];
+            Bs[(f + 3u) * BROW + s] = v[3];
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < BK; kk++) {
+            let a0 = As[kk * AROW + ty + 0u];
+            let b0 = Bs[kk * BROW + tx + 0u];
+            acc0_0 = fma(a0, b0, acc0_0);
+        }
+        workgroupBarrier();
+    }
+    {
+        let m = m0 + ty + 0u;
+        let n = n0 + tx + 0u;
+        let r = acc0_0;
+        if (m < p.rows && n < N) {
+            store(p, chunk, m, n, r);
+        }
+
+    }
+}
+
+// ==== kernel 36: dense_dw_60 ====
+// %60 dense_dw[4, 16] in lstm_0/grad
+// out[m, n] = sum_k A[m, k] * B[k, n]; M=4 N=16 K=2.
+// A[m, k] = arena[k * M + m] (a transposed operand).
+// B[k, n] = arena[k * N + n] (row-major).
+// One 16x16 output tile per workgroup of 16x16 threads; each thread keeps a 1x1
+// block in registers (rows ty + 16*i, columns tx + 16*j); K is walked in steps of 8 through
+// workgroup memory, A and B loaded 4 and 4 floats at a time.
+@group(0) @binding(0) var<storage, read> arena: array<f32>;
+@group(0) @binding(1) var<storage, read_write> grads: array<f32>;
+@group(0) @binding(2) var<storage, read> arena_4: array<vec4<f32>>;
+
+const BM: u32 = 16u;
+const BN: u32 = 16u;
+const BK: u32 = 8u;
+const M: u32 = 4u;
+const N: u32 = 16u;
+const K: u32 = 2u;
+const AROW: u32 = BM + 1u;
+const BROW: u32 = BN + 0u;
+var<workgroup> As: array<f32, 136>;
+var<workgroup> Bs: array<f32, 128>;
+const NONE: u32 = 0xffffffffu;
+
+// The product a workgroup computes: its row and depth counts (and, per stride phase, the index map).
+struct Problem {
+    rows: u32,
+    depth: u32,
+}
+
+
+// Where A[m, k] is in arena: NONE outside A (and off the image).
+fn a_at(p: Problem, m: u32, k: u32) -> u32 {
+    if (m >= p.rows || k >= p.depth) {
+        return NONE;
+    }
+    return 124u + k * M + m;
+}
+
+// Where B[k, n] is in arena: NONE outside B.
+fn b_at(p: Problem, k: u32, n: u32) -> u32 {
+    if (k >= p.depth || n >= N) {
+        return NONE;
+    }
+    return 12u + k * N + n;
+}
+
+fn store(p: Problem, chunk: u32, m: u32, n: u32, v: f32) {
+    grads[72u + chunk * 0u + m * N + n] = v;
+}
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>,
+        @builtin(local_invocation_index) tid: u32) {
+    let g = wid.y * 1u + wid.x;
+    if (g >= 1u) {
+        return;
+    }
+    let chunk = g / 1u;
+    let p = Problem(M, K);
+    let tile = g % 1u;
+    let k_begin = chunk * 2u;
+    let k_end = min(k_begin + 2u, K);
+    let m0 = (tile / 1u) * BM;
+    let n0 = (tile % 1u) * BN;
+    let tx = lid3.x;
+    let ty = lid3.y;
+    var acc0_0 = 0.0;
+
+    for (var k0 = k_begin; k0 < k_end; k0 += BK) {
+        // consecutive threads read consecutive addresses (m of A, n of B)
+        for (var l = 0u; l < 1u; l++) {
+            let e = tid + l * 256u;
+            if (e >= 32u) {
+                break;
+            }
+            let f = (e % 4u) * 4u;
+            let s = e / 4u;
+            let at = a_at(p, m0 + f, k0 + s);
+            var v = vec4<f32>(0.0);
+            if (at != NONE) {
+                v = arena_4[at / 4u];
+            }
+            As[s * AROW + f + 0u] = v[0];
+            As[s * AROW + f + 1u] = v[1];
+            As[s * AROW + f + 2u] = v[2];
+            As[s * AROW + f + 3u] = v[3];
+        }
+        for (var l = 0u; l < 1u; l++) {
+            let e = tid + l * 256u;
+            if (e >= 32u) {
+                break;
+            }
+            let f = (e % 4u) * 4u;
+            let s = e / 4u;
+            let at = b_at(p, k0 + s, n0 + f);
+            var v = vec4<f32>(0.0);
+            if (at != NONE) {
+                v = arena_4[at / 4u];
+            }
+            Bs[s * BROW + f + 0u] = v[0];
+            Bs[s * BROW + f + 1u] = v[1];
+            Bs[s * BROW + f + 2u] = v[2];
+            Bs[s * BROW + f + 3u] = v[3];
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < BK; kk++) {
+            let a0 = As[kk * AROW + ty + 0u];
+            let b0 = Bs[kk * BROW + tx + 0u];
+            acc0_0 = fma(a0, b0, acc0_0);
+        }
+        workgroupBarrier();
+    }
+    {
+        let m = m0 + ty + 0u;
+        let n = n0 + tx + 0u;
+        let r = acc0_0;
+        if (m < p.rows && n < N) {
+            store(p, chunk, m, n, r);
+        }
+
+    }
+}
+
+// ==== kernel 37: add_61 ====
+// %61 add[2, 4] in lstm_0/grad: out[i] = f(a[ia], b[ib]) with broadcasting over 8 elements, one thread each.
+// Axes are collapsed in Python; each has (size, a stride, b stride), innermost first.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 8u) {
+        return;
+    }
+    var ia = 112u;
+    var ib = 44u;
+    var r = i;
+    {
+        let c = r;
+        ia += c * 1u;
+        ib += c * 1u;
+    }
+    let va = arena[ia];
+    let vb = arena[ib];
+    arena[120u + i] = va + vb;
+}
+
+// ==== kernel 38: slice_grad_63 ====
+// %63 slice_grad[2, 2, 16] in lstm_0/grad: out[o, j, k] = dy[o, j - 1, k] for 1 <= j < 2, else 0
+// (j < 2, k < 16); one thread per element.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 64u) {
+        return;
+    }
+    let k = i % 16u;
+    let j = (i / 16u) % 2u;
+    let o = i / (16u * 2u);
+    var v = 0.0;
+    if (j >= 1u && j < 2u) {
+        v = arena[12u + (o * 1u + j - 1u) * 16u + k];
+    }
+    arena[140u + i] = v;
+}
+
+// ==== kernel 39: slice_grad_64 ====
+// %64 slice_grad[2, 8] in lstm_0/grad: out[o, j, k] = dy[o, j - 4, k] for 4 <= j < 8, else 0
+// (j < 8, k < 1); one thread per element.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 16u) {
+        return;
+    }
+    let k = i % 1u;
+    let j = (i / 1u) % 8u;
+    let o = i / (1u * 8u);
+    var v = 0.0;
+    if (j >= 4u && j < 8u) {
+        v = arena[132u + (o * 4u + j - 4u) * 1u + k];
+    }
+    arena[12u + i] = v;
+}
+
+// ==== kernel 40: slice_grad_65 ====
+// %65 slice_grad[2, 8] in lstm_0/grad: out[o, j, k] = dy[o, j - 0, k] for 0 <= j < 4, else 0
+// (j < 8, k < 1); one thread per element.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 16u) {
+        return;
+    }
+    let k = i % 1u;
+    let j = (i / 1u) % 8u;
+    let o = i / (1u * 8u);
+    var v = 0.0;
+    if (j >= 0u && j < 4u) {
+        v = arena[120u + (o * 4u + j - 0u) * 1u + k];
+    }
+    arena[28u + i] = v;
+}
+
+// ==== kernel 41: add_66 ====
+// %66 add[2, 8] in lstm_0/grad: out[i] = f(a[ia], b[ib]) with broadcasting over 16 elements, one thread each.
+// Axes are collapsed in Python; each has (size, a stride, b stride), innermost first.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 16u) {
+        return;
+    }
+    var ia = 12u;
+    var ib = 28u;
+    var r = i;
+    {
+        let c = r;
+        ia += c * 1u;
+        ib += c * 1u;
+    }
+    let va = arena[ia];
+    let vb = arena[ib];
+    arena[112u + i] = va + vb;
+}
+
+// ==== kernel 42: lstm_cell_grad_67 ====
+// %67 lstm_cell_grad[2, 16] in lstm_0/grad: the gradient of one LSTM step for 2 rows of 4 units: from z, and
+// dout = [dh | dc] [rows, 8], out [rows, 16] = [dz (gates i, f, c, o)].
+// The gates are recomputed from z. One thread per (row, unit).
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+fn sig(v: f32) -> f32 {
+    return 1.0 / (1.0 + exp(-v));
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 8u) {
+        return;
+    }
+    let r = i / 4u;
+    let j = i % 4u;
+    let zr = 76u + r * 16u + j;
+    let gi = sig(arena[zr]);
+    let gf = sig(arena[zr + 4u]);
+    let gg = tanh(clamp(arena[zr + 8u], -15.0, 15.0));
+    let go = sig(arena[zr + 12u]);
+    let cp = 0.0;
+    let c = gi * gg;
+    let tc = tanh(clamp(c, -15.0, 15.0));
+    let drow = 112u + r * 8u + j;
+    let dh = arena[drow];
+    let dc = arena[drow + 4u] + dh * go * (1.0 - tc * tc);
+    let orow = 12u + r * 16u + j;
+    arena[orow] = dc * gg * gi * (1.0 - gi);
+    arena[orow + 4u] = dc * cp * gf * (1.0 - gf);
+    arena[orow + 8u] = dc * gi * (1.0 - gg * gg);
+    arena[orow + 12u] = dh * tc * go * (1.0 - go);
+}
+
+// ==== kernel 43: slice_grad_69 ====
+// %69 slice_grad[2, 2, 16] in lstm_0/grad: out[o, j, k] = dy[o, j - 0, k] for 0 <= j < 1, else 0
+// (j < 2, k < 16); one thread per element.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 64u) {
+        return;
+    }
+    let k = i % 16u;
+    let j = (i / 16u) % 2u;
+    let o = i / (16u * 2u);
+    var v = 0.0;
+    if (j >= 0u && j < 1u) {
+        v = arena[12u + (o * 1u + j - 0u) * 16u + k];
+    }
+    arena[44u + i] = v;
+}
+
+// ==== kernel 44: add_70 ====
+// %70 add[2, 2, 16] in lstm_0/grad: out[i] = f(a[ia], b[ib]) with broadcasting over 64 elements, one thread each.
+// Axes are collapsed in Python; each has (size, a stride, b stride), innermost first.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 64u) {
+        return;
+    }
+    var ia = 140u;
+    var ib = 44u;
+    var r = i;
+    {
+        let c = r;
+        ia += c * 1u;
+        ib += c * 1u;
+    }
+    let va = arena[ia];
+    let vb = arena[ib];
+    arena[204u + i] = va + vb;
+}
+
+// ==== kernel 45: dense_dx_72 ====
+// %72 dense_dx[4, 3] in lstm_0/grad
+// out[m, n] = sum_k A[m, k] * B[k, n]; M=4 N=3 K=16.
+// A[m, k] = arena[m * K + k] (row-major).
+// B[k, n] = params[n * K + k] (a transposed operand).
+// One 16x16 output tile per workgroup of 16x16 threads; each thread keeps a 1x1
+// block in registers (rows ty + 16*i, columns tx + 16*j); K is walked in steps of 8 through
+// workgroup memory, A and B loaded 1 and 4 floats at a time.
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+@group(0) @binding(1) var<storage, read> params: array<f32>;
+@group(0) @binding(2) var<storage, read> params_4: array<vec4<f32>>;
+
+const BM: u32 = 16u;
+const BN: u32 = 16u;
+const BK: u32 = 8u;
+const M: u32 = 4u;
+const N: u32 = 3u;
+const K: u32 = 16u;
+const AROW: u32 = BM + 1u;
+const BROW: u32 = BN + 1u;
+var<workgroup> As: array<f32, 136>;
+var<workgroup> Bs: array<f32, 136>;
+const NONE: u32 = 0xffffffffu;
+
+// The product a workgroup computes: its row and depth counts (and, per stride phase, the index map).
+struct Problem {
+    rows: u32,
+    depth: u32,
+}
+
+
+// Where A[m, k] is in arena: NONE outside A (and off the image).
+fn a_at(p: Problem, m: u32, k: u32) -> u32 {
+    if (m >= p.rows || k >= p.depth) {
+        return NONE;
+    }
+    return 204u + m * K + k;
+}
+
+// Where B[k, n] is in params: NONE outside B.
+fn b_at(p: Problem, k: u32, n: u32) -> u32 {
+    if (k >= p.depth || n >= N) {
+        return NONE;
+    }
+    return 24u + n * K + k;
+}
+
+fn store(p: Problem, chunk: u32, m: u32, n: u32, v: f32) {
+    arena[112u + chunk * 0u + m * N + n] = v;
+}
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>,
+        @builtin(local_invocation_index) tid: u32) {
+    let g = wid.y * 1u + wid.x;
+    if (g >= 1u) {
+        return;
+    }
+    let chunk = g / 1u;
+    let p = Problem(M, K);
+    let tile = g % 1u;
+    let k_begin = chunk * 16u;
+    let k_end = min(k_begin + 16u, K);
+    let m0 = (tile / 1u) * BM;
+    let n0 = (tile % 1u) * BN;
+    let tx = lid3.x;
+    let ty = lid3.y;
+    var acc0_0 = 0.0;
+
+    for (var k0 = k_begin; k0 < k_end; k0 += BK) {
+        // consecutive threads read consecutive addresses (k of A, k of B)
+        for (var l = 0u; l < 1u; l++) {
+            let e = tid + l * 256u;
+            if (e >= 128u) {
+                break;
+            }
+            let f = (e % 8u);
+            let s = e / 8u;
+            let at = a_at(p, m0 + s, k0 + f);
+            var v = 0.0;
+            if (at != NONE) {
+                v = arena[at];
+            }
+            As[f * AROW + s] = v;
+        }
+        for (var l = 0u; l < 1u; l++) {
+            let e = tid + l * 256u;
+            if (e >= 32u) {
+                break;
+            }
+            let f = (e % 2u) * 4u;
+            let s = e / 2u;
+            let at = b_at(p, k0 + f, n0 + s);
+            var v = vec4<f32>(0.0);
+            if (at != NONE) {
+                v = params_4[at / 4u];
+            }
+            Bs[(f + 0u) * BROW + s] = v[0];
+            Bs[(f + 1u) * BROW + s] = v[1];
+            Bs[(f + 2u) * BROW + s] = v[2];
+            Bs[(f + 3u) * BROW + s] = v[3];
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < BK; kk++) {
+            let a0 = As[kk * AROW + ty + 0u];
+            let b0 = Bs[kk * BROW + tx + 0u];
+            acc0_0 = fma(a0, b0, acc0_0);
+        }
+        workgroupBarrier();
+    }
+    {
+        let m = m0 + ty + 0u;
+        let n = n0 + tx + 0u;
+        let r = acc0_0;
+        if (m < p.rows && n < N) {
+            store(p, chunk, m, n, r);
+        }
+
+    }
+}
+
+// ==== kernel 46: dense_dw_73 ====
+// %73 dense_dw[3, 16] in lstm_0/grad
+// out[m, n] = sum_k A[m, k] * B[k, n]; M=3 N=16 K=4.
+// A[m, k] = arena[k * M + m] (a transposed operand).
+// B[k, n] = arena[k * N + n] (row-major).
+// One 16x16 output tile per workgroup of 16x16 threads; each thread keeps a 1x1
+// block in registers (rows ty + 16*i, columns tx + 16*j); K is walked in steps of 8 through
+// workgroup memory, A and B loaded 1 and 4 floats at a time.
+// The first row of tiles also sums B's columns over k: the bias gradient.
+@group(0) @binding(0) var<storage, read> arena: array<f32>;
+@group(0) @binding(1) var<storage, read_write> grads: array<f32>;
+@group(0) @binding(2) var<storage, read> arena_4: array<vec4<f32>>;
+
+const BM: u32 = 16u;
+const BN: u32 = 16u;
+const BK: u32 = 8u;
+const M: u32 = 3u;
+const N: u32 = 16u;
+const K: u32 = 4u;
+const AROW: u32 = BM + 1u;
+const BROW: u32 = BN + 0u;
+var<workgroup> As: array<f32, 136>;
+var<workgroup> Bs: array<f32, 128>;
+const NONE: u32 = 0xffffffffu;
+
+// The product a workgroup computes: its row and depth counts (and, per stride phase, the index map).
+struct Problem {
+    rows: u32,
+    depth: u32,
+}
+
+
+// Where A[m, k] is in arena: NONE outside A (and off the image).
+fn a_at(p: Problem, m: u32, k: u32) -> u32 {
+    if (m >= p.rows || k >= p.depth) {
+        return NONE;
+    }
+    return 0u + k * M + m;
+}
+
+// Where B[k, n] is in arena: NONE outside B.
+fn b_at(p: Problem, k: u32, n: u32) -> u32 {
+    if (k >= p.depth || n >= N) {
+        return NONE;
+    }
+    return 204u + k * N + n;
+}
+
+fn store(p: Problem, chunk: u32, m: u32, n: u32, v: f32) {
+    grads[24u + chunk * 0u + m * N + n] = v;
+}
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>,
+        @builtin(local_invocation_index) tid: u32) {
+    let g = wid.y * 1u + wid.x;
+    if (g >= 1u) {
+        return;
+    }
+    let chunk = g / 1u;
+    let p = Problem(M, K);
+    let tile = g % 1u;
+    let k_begin = chunk * 4u;
+    let k_end = min(k_begin + 4u, K);
+    let m0 = (tile / 1u) * BM;
+    let n0 = (tile % 1u) * BN;
+    let tx = lid3.x;
+    let ty = lid3.y;
+    var acc0_0 = 0.0;
+
+    var bsum = 0.0;
+    for (var k0 = k_begin; k0 < k_end; k0 += BK) {
+        // consecutive threads read consecutive addresses (m of A, n of B)
+        for (var l = 0u; l < 1u; l++) {
+            let e = tid + l * 256u;
+            if (e >= 128u) {
+                break;
+            }
+            let f = (e % 16u);
+            let s = e / 16u;
+            let at = a_at(p, m0 + f, k0 + s);
+            var v = 0.0;
+            if (at != NONE) {
+                v = arena[at];
+            }
+            As[s * AROW + f] = v;
+        }
+        for (var l = 0u; l < 1u; l++) {
+            let e = tid + l * 256u;
+            if (e >= 32u) {
+                break;
+            }
+            let f = (e % 4u) * 4u;
+            let s = e / 4u;
+            let at = b_at(p, k0 + s, n0 + f);
+            var v = vec4<f32>(0.0);
+            if (at != NONE) {
+                v = arena_4[at / 4u];
+            }
+            Bs[s * BROW + f + 0u] = v[0];
+            Bs[s * BROW + f + 1u] = v[1];
+            Bs[s * BROW + f + 2u] = v[2];
+            Bs[s * BROW + f + 3u] = v[3];
+        }
+        workgroupBarrier();
+        if (m0 == 0u && tid < BN) {
+            for (var kk = 0u; kk < BK; kk++) {
+                bsum += Bs[kk * BROW + tid];
+            }
+        }
+        for (var kk = 0u; kk < BK; kk++) {
+            let a0 = As[kk * AROW + ty + 0u];
+            let b0 = Bs[kk * BROW + tx + 0u];
+            acc0_0 = fma(a0, b0, acc0_0);
+        }
+        workgroupBarrier();
+    }
+    {
+        let m = m0 + ty + 0u;
+        let n = n0 + tx + 0u;
+        let r = acc0_0;
+        if (m < p.rows && n < N) {
+            store(p, chunk, m, n, r);
+        }
+
+    }
+    if (m0 == 0u && tid < BN && n0 + tid < N) {
+        grads[136u + n0 + tid] = bsum;
+    }
+}
+
+// ==== kernel 47: embedding_dw_76 ====
+// %76 embedding_dw[7, 3] in embedding_0/grad: out[v, d] = sum over the 4 ids p with ids[p] == v of dy[p, d] (7 x 3);
+// one thread per table entry scans every id (ids clamped as the forward kernel clamps them).
+@group(0) @binding(0) var<storage, read> in_ids: array<f32>;
+@group(0) @binding(1) var<storage, read> arena: array<f32>;
+@group(0) @binding(2) var<storage, read_write> grads: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 21u) {
+        return;
+    }
+    let v = i / 3u;
+    let d = i % 3u;
+    var s = 0.0;
+    for (var p = 0u; p < 4u; p++) {
+        let id = u32(clamp(round(in_ids[0u + p]), 0.0, 6.0));
+        if (id == v) {
+            s += arena[112u + p * 3u + d];
+        }
+    }
+    grads[0u + i] = s;
+}
+
+// ==== kernel 48: adam ====
+// adam over 152 trainable parameters: lr 0.001 (default), beta1 0.9, beta2 0.999, eps 1e-07
+// Fused Adam over the 152 trainable parameters (params[0:152], as 38 vec4s, one thread each), in
+// TensorFlow's formulation (epsilon outside the bias correction):
+//   m = beta1 * m + (1 - beta1) * g
+//   v = beta2 * v + (1 - beta2) * g * g
+//   p = p - lr * sqrt(1 - beta2^t) / (1 - beta1^t) * m / (sqrt(v) + eps)
+// The per-step values come from the uniform step: [0] = (lr, beta1, beta2, eps),
+// [1] = (1 - beta1^t, 1 - beta2^t, t, 0). The gaps between parameters hold zeros and stay zero.
+@group(0) @binding(0) var<storage, read_write> params: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> grads: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> adam_m: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> adam_v: array<vec4<f32>>;
+@group(0) @binding(4) var<uniform> step: array<vec4<f32>, 2>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 38u) {
+        return;
+    }
+    let hyper = step[0];
+    let bias = step[1];
+    let alpha = hyper.x * sqrt(bias.y) / bias.x;
+    let g = grads[i];
+    let m = hyper.y * adam_m[i] + (1.0 - hyper.y) * g;
+    let v = hyper.z * adam_v[i] + (1.0 - hyper.z) * g * g;
+    adam_m[i] = m;
+    adam_v[i] = v;
+    params[i] = params[i] - alpha * m / (sqrt(v) + hyper.w);
+}
+
