@@ -332,7 +332,10 @@ class Model:
         monitor = monitor or ("val_loss" if held is not None else "loss")
         if monitor.startswith("val_") and held is None:
             raise ValueError(f"monitor {monitor!r} needs val= data")
-        frozen = [k for k, i in self.graph.params.items() if not self.graph.nodes[i].arg.get("trainable", True)]
+        from .compiler.batch_norm import moving_statistics
+        moving = moving_statistics(self.graph)   # not trained, but training sets them
+        frozen = [k for k, i in self.graph.params.items()
+                  if not self.graph.nodes[i].arg.get("trainable", True) and i not in moving]
         if frozen and not self.weights_loaded and resume is None:
             warnings.warn(f"{len(frozen)} frozen parameters (trainable=False, e.g. {frozen[0]}) keep their random "
                           "initial values: load trained weights first (load_weights, or --init)",

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .ir import Node, Op
+from .ir import Graph, Node, Op
 
 if TYPE_CHECKING:
     from .autodiff import Ctx, Grads
@@ -29,6 +29,12 @@ MOMENTUM = 0.99
 EPSILON = 1e-3
 # parameter leaf name -> initialiser (Keras: gamma ones, beta zeros, moving_mean zeros, moving_variance ones)
 INIT = {"gamma": "ones", "beta": "zeros", "moving_mean": "zeros", "moving_variance": "ones"}
+
+
+def moving_statistics(g: Graph) -> set[int]:
+    """The parameters (node ids) that training moves without a gradient: the moving statistics of every batch
+    norm on batch statistics."""
+    return {s for n in g.nodes if n.op is Op.BN_STATS for s in n.srcs[1:3]}
 
 
 def _axes(x: np.ndarray) -> tuple[int, ...]:
