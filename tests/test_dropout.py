@@ -20,7 +20,7 @@ from wgslgrad.runtime.train_session import TrainSession
 SPEC = """
 image = Input(5, 5, 2)
 label = Input(3)
-h = dropout(conv2d(image, 4, kernel=3, activation="relu"), 0.4)
+h = dropout(relu(batch_norm(conv2d(image, 4, kernel=3, use_bias=False), momentum=0.5)), 0.4)
 logits = dense(dropout(flatten(h), 0.25), 3)
 Output(logits)
 Train(loss=softmax_cross_entropy(logits, label), batch=2)
@@ -151,9 +151,9 @@ def test_rate_zero_is_no_op():
 @pytest.mark.gpu
 @pytest.mark.e2e
 def test_bundle_draws_the_same_masks(device, tmp_path):
-    """One training step in Node (the exported bundle, Dawn) with seed S gives the weights one TrainSession step
-    with seed S gives; with seed S + 1 the masks, and so the weights, differ. predict() is the inference pass
-    (no dropout) in both."""
+    """One training step in Node (the exported bundle, Dawn) with seed S gives the weights (the batch norm's moving
+    statistics included) one TrainSession step with seed S gives; with seed S + 1 the masks, and so the loss,
+    differ. predict() is the inference pass (no dropout, moving statistics) in both."""
     g = compile_spec(SPEC, "spec.py", 2)
     params = init_params(g, 4)
     rng = fresh_rng()
