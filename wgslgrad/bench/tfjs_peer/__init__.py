@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ...compiler import dropout
 from ...compiler.ir import Graph, Op
 
 HERE = Path(__file__).resolve().parent
@@ -59,6 +60,8 @@ def export_graph(graph: Graph) -> dict[str, Any]:
         arg = dict(n.arg)
         if n.op is Op.CONST:
             arg["value"] = [float(x) for x in np.ravel(arg["value"])]
+        if n.op is Op.DROPOUT:   # the mask's integer threshold, exactly as the kernels compare with it
+            arg["threshold"] = dropout.threshold(arg["rate"])
         nodes.append({"op": n.op.name.lower(), "shape": list(n.shape), "srcs": list(n.srcs),
                       "arg": _jsonable(arg), "batched": batched[-1]})
     return {"nodes": nodes, "inputs": dict(graph.inputs), "params": dict(graph.params),
@@ -66,8 +69,8 @@ def export_graph(graph: Graph) -> dict[str, Any]:
 
 
 # the forward ops the peer's JavaScript implements (not yet the sequence ops: slice, stack, embedding, lstm_cell, sum_axes)
-_FORWARD = {op for op in Op if op.value <= Op.SIGMOID_CE.value} - {Op.SLICE, Op.STACK, Op.EMBEDDING, Op.LSTM_CELL,
-                                                                    Op.SUM_AXES}
+_FORWARD = ({op for op in Op if op.value <= Op.SIGMOID_CE.value} - {Op.SLICE, Op.STACK, Op.EMBEDDING, Op.LSTM_CELL,
+                                                                     Op.SUM_AXES}) | {Op.DROPOUT, Op.BN_STATS, Op.BATCH_NORM}
 
 
 def write_model(directory: Path, graph: Graph, params: Mapping[str, np.ndarray],
