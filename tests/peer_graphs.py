@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from wgslgrad.compiler.ir import Graph, Op, conv_out
+from wgslgrad.ops.elementwise import BINARY_ROWS, UNARY_ROWS
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -75,6 +76,39 @@ def every_op_graph(batch: int = 2) -> Graph:
     return g
 
 
+def elementwise_graph(batch: int = 2) -> Graph:
+    """Every elementwise row (ops/elementwise.py) with a trainable weight before it, so both peers run its
+    forward op and its gradient: each unary op at default attributes on values in its domain, each binary op
+    on two of those results (dividing by a positive one)."""
+    g = Graph(batch=batch)
+
+    def param(name: str, shape: tuple[int, ...]) -> int:
+        g.params[name] = g.add(Op.PARAM, (), {"name": name, "init": "glorot_normal", "trainable": True}, shape=shape)
+        return g.params[name]
+
+    def const(v: float) -> int:
+        return g.add(Op.CONST, (), {"value": (v,)}, shape=())
+
+    x = g.add(Op.INPUT, (), {"name": "x"}, shape=(batch, 3, 4))
+    g.inputs["x"] = x
+    w = param("w", (4,))
+    spread = g.add(Op.MUL, (g.add(Op.SUB, (x, const(0.5))), g.add(Op.MUL, (w, const(8.0)))))   # about +-4
+    positive = g.add(Op.ADD, (g.add(Op.MUL, (x, g.add(Op.MUL, (w, w)))), const(0.5)))          # >= 0.5
+    ys = {op: g.add(op, (positive if UNARY_ROWS[op.name.lower()].positive else spread,)) for op in
+          [Op[name.upper()] for name in UNARY_ROWS]}
+    for k, name in enumerate(BINARY_ROWS):
+        a = list(ys.values())[k]
+        ys[Op[name.upper()]] = g.add(Op[name.upper()], (a, positive))
+    total = None
+    for y in ys.values():
+        m = g.add(Op.MEAN, (y,))
+        total = m if total is None else g.add(Op.ADD, (total, m))
+    g.outputs.update({op.name.lower(): y for op, y in ys.items()})
+    g.loss = total
+    g.train = {"lr": 0.001}
+    return g
+
+
 def random_inputs(g: Graph, seed: int = 0) -> dict[str, np.ndarray]:
     """Inputs for every graph input; an input fed to a loss as labels holds probabilities (rows sum to 1)."""
     rng = np.random.default_rng(seed)
@@ -98,7 +132,8 @@ def digits_graph(batch: int) -> Graph:
     return load_spec(str(EXAMPLES / "digits.py"), batch)
 
 
-GRAPHS = {"every_op": lambda: every_op_graph(2), "digits": lambda: digits_graph(3)}
+GRAPHS = {"every_op": lambda: every_op_graph(2), "digits": lambda: digits_graph(3),
+          "elementwise": lambda: elementwise_graph(2)}
 
 
 # The same ops through the spec language (no depthwise multiplier or NEG there; 'same' pads asymmetric).

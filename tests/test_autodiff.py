@@ -7,11 +7,13 @@ numpy_ref. Inputs are fresh random values each run; a failing test prints its se
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import replace
 
 import numpy as np
 import pytest
+from op_rows import UNARY_OPS, row, unary_x_off_kinks
 
 from wgslgrad.compiler import numpy_ref
 from wgslgrad.compiler.autodiff import RULES, grad
@@ -240,20 +242,15 @@ def test_concat_of_one_tensor(rng):
 
 
 def _unary_values(rng: np.random.Generator, op: Op, shape: tuple[int, ...]) -> np.ndarray:
-    if op is Op.LOG:
-        return rng.uniform(0.3, 3.0, shape)
-    if op is Op.RELU6:   # off both kinks, at 0 and at 6
-        return rng.choice([-1.0, 1.0, 1.0, 1.0], shape) * rng.uniform(0.1, 2.0, shape) + \
-            rng.choice([0.0, 0.0, 3.5, 6.0], shape) * 1.0
-    return away(rng, shape, 0.1, 2.0)
+    """Inputs off every kink of the op (op_rows.unary_x_off_kinks); softmax's anywhere."""
+    return unary_x_off_kinks(row(op), rng, shape) if op in UNARY_OPS else away(rng, shape, 0.1, 2.0)
 
 
-@pytest.mark.parametrize("op", [Op.RELU, Op.RELU6, Op.LEAKY_RELU, Op.SIGMOID, Op.TANH, Op.EXP, Op.LOG,
-                                Op.ABS, Op.NEG, Op.SOFTMAX])
+@pytest.mark.parametrize("op", [*UNARY_OPS, Op.SOFTMAX])
 def test_unary_grads(rng, op):
     net = Net(rng)
     x = net.param("x", _unary_values(rng, op, (2, 3, 5)))
-    y = net.op(op, x, **({"alpha": 0.2} if op is Op.LEAKY_RELU else {}))
+    y = net.op(op, x)
     check_grads(net, net.linear_loss(y))
 
 
@@ -277,10 +274,15 @@ def test_unary_grad_reads_the_output_where_it_tells_the_same(rng, op, alpha, rea
     assert ug.srcs[0] == {"x": x, "y": y}[reads]
 
 
-def test_relu6_kinks_are_covered(rng):
-    v = _unary_values(rng, Op.RELU6, (1000,))
-    assert (v < 0).any() and ((v > 0) & (v < 6)).any() and (v > 6).any()
-    assert np.abs(v).min() >= 0.1 - 1e-12 and np.abs(v - 6).min() >= 0.1 - 1e-12
+@pytest.mark.parametrize("op", [op for op in UNARY_OPS if row(op).kinks])
+def test_inputs_cover_every_piece_off_the_kinks(rng, op):
+    """The gradient checks' inputs fall on every piece of a piecewise op (below, between and above its kinks)
+    and at least 0.1 away from each kink."""
+    kinks = sorted(row(op).kinks)
+    v = _unary_values(rng, op, (1000,))
+    edges = [-np.inf, *kinks, np.inf]
+    assert all(((v > lo) & (v < hi)).any() for lo, hi in itertools.pairwise(edges))
+    assert all(np.abs(v - k).min() >= 0.1 - 1e-12 for k in kinks)
 
 
 POOL_CASES = [  # H, W, size, stride, padding

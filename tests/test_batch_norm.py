@@ -19,12 +19,13 @@ from test_tfjs_weights import TFJS_DIR, _tfjs_ready
 
 from wgslgrad.compiler import numpy_ref
 from wgslgrad.compiler.autodiff import grad
-from wgslgrad.compiler.batch_norm import moving_update
+from wgslgrad.ops.batch_norm import moving_update
 from wgslgrad.compiler.frontend import compile_spec
 from wgslgrad.compiler.gradcheck import check_gradients
 from wgslgrad.compiler.inference import inference_form
 from wgslgrad.compiler.ir import Graph, Op
-from wgslgrad.compiler.lower import lower, lower_train
+from wgslgrad.compiler.lower import lower
+from wgslgrad.compiler.lower_train import lower_train
 from wgslgrad.export import read_weights, write_weights
 from wgslgrad.runtime.init import init_params
 from wgslgrad.runtime.session import Session

@@ -267,7 +267,7 @@ def test_node_predict_matches_python(device, bundles):
 
 def check_training(device, b: dict, result: dict, lr: float, steps: int) -> None:
     """The JS runtime's losses and weights after `steps` trainStep calls vs as many TrainSession steps."""
-    from wgslgrad.compiler.lower import lower_train
+    from wgslgrad.compiler.lower_train import lower_train
     from wgslgrad.runtime.train_session import TrainSession
 
     session = TrainSession(lower_train(b["graph"]), device)

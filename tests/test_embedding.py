@@ -10,7 +10,8 @@ from test_errors import check_one
 
 from wgslgrad.compiler.frontend import compile_spec
 from wgslgrad.compiler.ir import Op
-from wgslgrad.compiler.lower import lower, lower_train
+from wgslgrad.compiler.lower import lower
+from wgslgrad.compiler.lower_train import lower_train
 from wgslgrad.compiler.numpy_ref import evaluate
 from wgslgrad.runtime.session import Session
 

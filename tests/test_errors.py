@@ -140,7 +140,7 @@ def test_structural_syntax_errors_are_reported_together():
     ("x = Input(8, 8, 3)\ny = conv2d(x, 4, use_bias=1)\nOutput(y)\n", 2, 18,
      "conv2d() argument 'use_bias' must be True or False, got int"),
     ("x = Input(8, 8, 3)\ny = conv2d(x, 4, activation='rleu')\nOutput(y)\n", 2, 18,
-     ("conv2d() argument 'activation' must be one of 'relu', 'relu6', 'leaky_relu', 'sigmoid', 'tanh', "
+     ("conv2d() argument 'activation' must be one of 'relu', 'relu6', 'leaky_relu', 'sigmoid', 'tanh', 'gelu', 'silu', "
      "got 'rleu' (did you mean 'relu'?)")),
     ("x = Input(8, 8, 3)\ny = dense(x, 4, name='a b')\nOutput(y)\n", 2, 17,
      "dense() argument 'name' must be a name or a path like 'dense0/conv1', got 'a b'"),
@@ -330,7 +330,7 @@ def test_every_bad_argument_of_a_call_is_reported():
 
 @pytest.mark.parametrize("value,msg", [
     ("relu", "dense() argument 'activation' takes a name: write activation='relu'"),
-    ("[1]", "dense() argument 'activation' must be one of 'relu', 'relu6', 'leaky_relu', 'sigmoid', 'tanh', got list"),
+    ("[1]", "dense() argument 'activation' must be one of 'relu', 'relu6', 'leaky_relu', 'sigmoid', 'tanh', 'gelu', 'silu', got list"),
     ("'linear'", ("dense() argument 'activation' cannot be 'linear': for no activation, leave the argument out (or "
                  "pass None)")),
 ])

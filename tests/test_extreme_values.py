@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from wgslgrad.compiler import numpy_ref
 from wgslgrad.compiler.frontend import compile_spec
 from wgslgrad.compiler.lower import lower
+from wgslgrad.ops.elementwise import UNARY_ROWS
 from wgslgrad.runtime.session import Session
 
 pytestmark = pytest.mark.gpu
@@ -49,12 +50,13 @@ def run(device: Any, source: str, inputs: dict[str, np.ndarray]) -> tuple[dict[s
 
 ELEMENTWISE = ["relu(x)", "relu6(x)", "leaky_relu(x, alpha=0)", "leaky_relu(x, alpha=0.2)",
                "leaky_relu(x, alpha=-0.5)", "sigmoid(x)", "tanh(x)", "exp(x)", "log(x)", "abs(x)", "-x"]
+ELEMENTWISE += [f"{r.name}(x)" for r in UNARY_ROWS.values() if r.builtin and f"{r.name}(x)" not in ELEMENTWISE]
 # (Not binary arithmetic: WGSL lets an implementation assume that no NaN or infinity occurs, and lavapipe's
 # LLVM folds x - x to 0 even for NaN; what the kernels decide, the tests check.)
 
 
 # What a NaN input may become where a driver assumes no NaN (see the docstring): a branch's value.
-NAN_MAY_BECOME = {"relu(x)": [0.0], "relu6(x)": [0.0, 6.0], "leaky_relu(x, alpha=0)": [0.0]}
+NAN_MAY_BECOME = {"relu(x)": [0.0], "relu6(x)": [0.0, 6.0], "leaky_relu(x, alpha=0)": [0.0], "gelu(x)": [0.0]}
 
 
 def nan_or(got: float, expr: str) -> bool:

@@ -24,7 +24,8 @@ from test_bundle import node_env, rel_err, run_node
 
 from wgslgrad.cli import main
 from wgslgrad.compiler.frontend import load_spec
-from wgslgrad.compiler.lower import lower, lower_train
+from wgslgrad.compiler.lower import lower
+from wgslgrad.compiler.lower_train import lower_train
 from wgslgrad.export import read_weights
 from wgslgrad.export.tfjs_weights import WeightsError, import_weights
 from wgslgrad.runtime.session import Session

@@ -23,7 +23,8 @@ import pytest
 
 from wgslgrad.compiler.frontend import compile_spec
 from wgslgrad.compiler.ir import Graph
-from wgslgrad.compiler.lower import lower, lower_train
+from wgslgrad.compiler.lower import lower
+from wgslgrad.compiler.lower_train import lower_train
 from wgslgrad.compiler.program import Program
 
 GOLDEN = Path(__file__).resolve().parent / "golden"

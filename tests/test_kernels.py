@@ -4,11 +4,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gpu_check import compare_on_gpu, fresh_rng, inp, pads, param
+from gpu_check import compare_gradients_on_gpu, compare_on_gpu, fresh_rng, inp, pads, param
+from op_rows import UNARY_OPS, row
 
-from wgslgrad.compiler.frontend import load_spec
+from wgslgrad.compiler.frontend import compile_spec, load_spec
 from wgslgrad.compiler.ir import Graph, Op
-from wgslgrad.compiler.lower import grid, lower, lower_train
+from wgslgrad.compiler.lower import grid, lower
+from wgslgrad.compiler.lower_train import lower_train
+from wgslgrad.ops.elementwise import UNARY_ROWS
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -136,15 +139,20 @@ def test_binary_with_constant(device):
     check(device, g)
 
 
-def test_unary(device):
+def unary_graph() -> Graph:
+    """Every unary row (ops/elementwise.py) at default attributes on inputs in its domain, and leaky_relu at
+    another slope."""
     g = Graph(batch=2)
     x, p = inp(g, "x", (2, 5, 7, 3)), inp(g, "p", (2, 33))
     big = g.add(Op.MUL, (x, g.add(Op.CONST, (), {"value": (4.0,)}, shape=())))  # reach relu6's 6 and tanh's tails
-    for op in (Op.RELU, Op.RELU6, Op.SIGMOID, Op.TANH, Op.EXP, Op.ABS, Op.NEG):
-        g.outputs[op.name.lower()] = g.add(op, (big,))
-    g.outputs["leaky_relu"] = g.add(Op.LEAKY_RELU, (x,), {"alpha": 0.1})
-    g.outputs["log"] = g.add(Op.LOG, (p,))
-    check(device, g, positive={"p"})
+    for op in UNARY_OPS:
+        g.outputs[op.name.lower()] = g.add(op, (p if row(op).positive else big,))
+    g.outputs["leaky_relu_0.1"] = g.add(Op.LEAKY_RELU, (x,), {"alpha": 0.1})
+    return g
+
+
+def test_unary(device):
+    check(device, unary_graph(), positive={"p"})
 
 
 def test_concat(device):
@@ -272,3 +280,17 @@ def test_two_dimensional_dispatch(device):
     g.outputs["dense"] = g.add(Op.DENSE, (inp(g, "f", (70, 100)), param(g, "u", (100, 130))))
     program, _ = check(device, g, max_workgroups=4)
     assert [k.workgroups for k in program.kernels] == [(4, 3, 1), (3, 2, 1)]
+
+
+@pytest.mark.parametrize("act", [r.name for r in UNARY_ROWS.values() if r.activation])
+def test_activation_fused_in_conv_and_dense(device, act):
+    """Every activation= row in the epilogue of a conv and a dense kernel, forward and in a training step
+    (its gradient fused after the products' input gradients), against the float64 reference."""
+    g = compile_spec(f'x = Input(6, 5, 3)\nt = Input(4)\nh = conv2d(x, 4, kernel=3, stride=2, activation="{act}")\n'
+                     f'y = dense(h, 4, activation="{act}")\nOutput(y)\nTrain(loss=mse(y, t), batch=2)\n', "act.py")
+    rng = fresh_rng()
+    inputs = {k: rng.standard_normal(g.nodes[i].shape).astype(np.float32) for k, i in g.inputs.items()}
+    params = {k: rng.standard_normal(g.nodes[i].shape).astype(np.float32) for k, i in g.params.items()}
+    program, _ = compare_on_gpu(device, g, inputs, params, RTOL)
+    assert [k.op for k in program.kernels if k.serves == ["y"] or "y" in k.serves] == ["conv2d", "dense"]
+    compare_gradients_on_gpu(device, lower_train(g), g, inputs, params, 1e-3, note=act)

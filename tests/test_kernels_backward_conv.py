@@ -16,8 +16,8 @@ from gpu_check import (
 )
 
 from wgslgrad.compiler.ir import Graph, Op
-from wgslgrad.compiler.lower import lower_train
 from wgslgrad.compiler.lower_backward_conv import conv_dx_phases, split
+from wgslgrad.compiler.lower_train import lower_train
 
 gpu = pytest.mark.gpu
 RTOL = 1e-4

@@ -8,9 +8,10 @@ from gpu_check import compare_on_gpu, fresh_rng, inp, normal, pads, param, phase
 
 from wgslgrad.compiler.frontend import compile_spec
 from wgslgrad.compiler.ir import Graph, Op
-from wgslgrad.compiler.lower import lower, lower_train
+from wgslgrad.compiler.lower import lower
 from wgslgrad.compiler.lower_backward_conv import conv_dx_phases
 from wgslgrad.compiler.lower_forward import UNROLL_TAPS
+from wgslgrad.compiler.lower_train import lower_train
 
 RTOL = 1e-4
 gpu = pytest.mark.gpu

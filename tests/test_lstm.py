@@ -17,7 +17,8 @@ from test_tfjs_weights import TFJS_DIR, _tfjs_ready
 from wgslgrad.compiler.frontend import compile_spec
 from wgslgrad.compiler.gradcheck import check_gradients
 from wgslgrad.compiler.ir import Op
-from wgslgrad.compiler.lower import lower, lower_train
+from wgslgrad.compiler.lower import lower
+from wgslgrad.compiler.lower_train import lower_train
 from wgslgrad.compiler.numpy_ref import evaluate
 from wgslgrad.runtime.session import Session
 

@@ -11,7 +11,7 @@ from test_errors import check_one
 from wgslgrad.compiler.frontend import compile_spec
 from wgslgrad.compiler.gradcheck import check_gradients
 from wgslgrad.compiler.ir import Graph, Op
-from wgslgrad.compiler.lower import lower_train
+from wgslgrad.compiler.lower_train import lower_train
 from wgslgrad.compiler.numpy_ref import evaluate
 
 FORMS = [("sum", "1", False), ("mean", "-1", False), ("sum", "[1, 3]", True), ("mean", "(2, -1, 1)", False),

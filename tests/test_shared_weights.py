@@ -9,7 +9,7 @@ from test_errors import check_one
 from wgslgrad.compiler.frontend import compile_spec
 from wgslgrad.compiler.gradcheck import check_gradients
 from wgslgrad.compiler.ir import Op
-from wgslgrad.compiler.lower import lower_train
+from wgslgrad.compiler.lower_train import lower_train
 
 # A three-step recurrent cell written as a def: every step uses the same input and recurrent weights.
 RNN = """

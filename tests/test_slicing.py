@@ -10,7 +10,7 @@ from test_errors import check_one
 from wgslgrad.compiler.frontend import compile_spec
 from wgslgrad.compiler.gradcheck import check_gradients
 from wgslgrad.compiler.ir import Graph, Op
-from wgslgrad.compiler.lower import lower_train
+from wgslgrad.compiler.lower_train import lower_train
 from wgslgrad.compiler.numpy_ref import evaluate
 
 

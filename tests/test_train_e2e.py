@@ -12,7 +12,7 @@ import pytest
 
 from wgslgrad import datasets
 from wgslgrad.compiler.frontend import load_spec
-from wgslgrad.compiler.lower import lower_train
+from wgslgrad.compiler.lower_train import lower_train
 from wgslgrad.export import read_weights, write_weights
 from wgslgrad.runtime.checkpoint import load_checkpoint
 from wgslgrad.runtime.data import take

@@ -22,7 +22,7 @@ from gpu_check import reference_gradients
 from wgslgrad.compiler import numpy_ref
 from wgslgrad.compiler.frontend import compile_spec, load_spec
 from wgslgrad.compiler.ir import Graph, Op
-from wgslgrad.compiler.lower import lower_train
+from wgslgrad.compiler.lower_train import lower_train
 from wgslgrad.compiler.program import GRADS, READ_WRITE, STEP, Program
 from wgslgrad.runtime.init import init_params
 

@@ -77,7 +77,7 @@ def test_frozen_backbone_trains_with_fewer_dispatches():
     """trainable=False: no gradient kernels for the frozen layers, in Python and in the bundle (which runs the
     same training Program): 11 dispatches per step instead of 23 for the digits backbone."""
     from wgslgrad.compiler.frontend import load_spec
-    from wgslgrad.compiler.lower import lower_train
+    from wgslgrad.compiler.lower_train import lower_train
     whole = lower_train(load_spec(ROOT / "examples" / "digits_backbone.py", batch=15)).kernels
     frozen = lower_train(load_spec(ROOT / "examples" / "digits_head.py", batch=15)).kernels
     print(f"dispatches per training step: {len(whole)} trainable, {len(frozen)} with the backbone frozen")

@@ -85,7 +85,7 @@ def _load_inputs(path: str | None, g: Graph, rng: np.random.Generator,
 
 
 def _train_session(g: Graph, seed: int):
-    from .compiler.lower import lower_train
+    from .compiler.lower_train import lower_train
     from .runtime.device import get_device
     from .runtime.train_session import TrainSession
 

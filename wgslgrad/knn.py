@@ -54,7 +54,7 @@ def _is_index(key: str) -> bool:
 
 def kernels() -> dict[str, str]:
     """The three KNN shaders, rendered (their sizes come from a uniform, so one rendering serves all)."""
-    from .compiler.lower import render  # jinja2 and the lowering load only when a KNN is used
+    from .compiler.kernel_builder import render  # jinja2 and the lowering load only when a KNN is used
     return {name: render(f"knn_{name}.wgsl", wg=WG, gx=GX) for name in ("normalize", "similarity", "topk")}
 
 

@@ -332,7 +332,7 @@ class Model:
         monitor = monitor or ("val_loss" if held is not None else "loss")
         if monitor.startswith("val_") and held is None:
             raise ValueError(f"monitor {monitor!r} needs val= data")
-        from .compiler.batch_norm import moving_statistics
+        from .compiler.inference import moving_statistics
         moving = moving_statistics(self.graph)   # not trained, but training sets them
         frozen = [k for k, i in self.graph.params.items()
                   if not self.graph.nodes[i].arg.get("trainable", True) and i not in moving]
@@ -444,7 +444,7 @@ class Model:
         return session
 
     def _train_session(self) -> Any:
-        from .compiler.lower import lower_train
+        from .compiler.lower_train import lower_train
         from .runtime.train_session import TrainSession
         if self._trainer is None:
             self._trainer = (TrainSession(lower_train(self.graph)), -1)

@@ -27,7 +27,7 @@ def _run(benchmark: Any, fn: Callable[[], Any], model: str) -> None:
 
 @pytest.mark.parametrize("model,batch", CASES)
 def test_wgslgrad_train_step(benchmark: Any, device: Any, model: str, batch: int) -> None:
-    from wgslgrad.compiler.lower import lower_train
+    from wgslgrad.compiler.lower_train import lower_train
     from wgslgrad.runtime.train_session import TrainSession
 
     graph = load_spec(EXAMPLES / f"{model}.py", batch)

@@ -9,11 +9,11 @@ from collections import defaultdict
 from pathlib import Path
 
 from ..compiler.frontend import load_spec
-from ..compiler.lower import lower_train
+from ..compiler.lower_train import lower_train
 from ..runtime.device import get_device
 from ..runtime.init import init_params
 from ..runtime.train_session import TrainSession
-from .run import _lr, random_inputs, text_table
+from .common import random_inputs, spec_lr, text_table
 
 
 def profile_step(spec: Path, batch: int, repeat: int = 3, top: int = 10) -> str:
@@ -21,7 +21,7 @@ def profile_step(spec: Path, batch: int, repeat: int = 3, top: int = 10) -> str:
     graph = load_spec(spec, batch)
     session = TrainSession(lower_train(graph), get_device()[0])
     session.set_params(init_params(graph, seed=0))
-    session.step(random_inputs(graph), _lr(graph))   # realistic buffer contents
+    session.step(random_inputs(graph), spec_lr(graph))   # realistic buffer contents
     session.drain()
     times = session.profile(repeat=repeat)
     kernels = session.program.kernels

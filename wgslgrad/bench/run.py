@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 
 from ..compiler.frontend import load_spec
-from ..compiler.ir import Graph, Op
+from ..compiler.ir import Op
 from ..runtime.init import init_params
+from .common import random_inputs, spec_lr, text_table
 
 DEFAULT_BATCHES = (1, 16)   # small enough for lavapipe on a 2-core CPU; ask for 64, 256 on a GPU
 PEERS = ("torch", "tfjs")
@@ -51,25 +52,6 @@ class Row:
     note: str = ""
 
 
-def random_inputs(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
-    """Uniform [0, 1) inputs; one used as softmax cross-entropy labels holds probability rows."""
-    rng = np.random.default_rng(seed)
-    out = {}
-    for name, i in graph.inputs.items():
-        v = rng.uniform(0, 1, graph.nodes[i].shape).astype(np.float32)
-        if any(n.op is Op.SOFTMAX_CE and n.srcs[1] == i for n in graph.nodes):
-            v /= v.sum(axis=-1, keepdims=True)
-        out[name] = v
-    return out
-
-
-def _lr(graph: Graph) -> float:
-    t = dict(graph.train)
-    if isinstance(t.get("optimizer"), dict):
-        t.update(t["optimizer"])
-    return float(t.get("lr", 1e-3))
-
-
 def _median_ms(fn: Any, n: int, warmup: int) -> float:
     for _ in range(warmup):
         fn()
@@ -86,7 +68,8 @@ def _median_ms(fn: Any, n: int, warmup: int) -> float:
 def bench_wgslgrad(spec: Path, batches: Sequence[int], steps: int, warmup: int, infer_steps: int,
                    variant: str = "") -> list[Row]:
     """wgslgrad's rows, or those of a VARIANTS entry."""
-    from ..compiler.lower import lower, lower_train
+    from ..compiler.lower import lower
+    from ..compiler.lower_train import lower_train
     from ..runtime.device import get_device
     from ..runtime.session import Session
     from ..runtime.train_session import TrainSession
@@ -100,7 +83,7 @@ def bench_wgslgrad(spec: Path, batches: Sequence[int], steps: int, warmup: int, 
         compile_ms = (time.perf_counter() - t) * 1e3
         session = TrainSession(program, device)
         session.set_params(init_params(graph, seed=0))
-        inputs, lr = random_inputs(graph), _lr(graph)
+        inputs, lr = random_inputs(graph), spec_lr(graph)
         for _ in range(warmup):
             session.step(inputs, lr)
         session.drain()
@@ -222,14 +205,6 @@ def format_table(rows: Sequence[Row]) -> str:
              _fmt(r.gpu_bytes / 2**20 if r.gpu_bytes is not None else None, 1), _fmt(r.dispatches),
              _fmt(r.compile_ms, 0), _fmt(r.pipeline_ms, 0), _fmt(r.speedup), r.note] for r in rows]
     return text_table(head, body, left={0, 2, 11})
-
-
-def text_table(head: Sequence[str], body: Sequence[Sequence[str]], left: set[int]) -> str:
-    """Fixed-width columns: those in `left` left-aligned, the others (numbers) right-aligned."""
-    widths = [max(len(x) for x in col) for col in zip(head, *body)]
-    lines = ["  ".join(c.ljust(w) if k in left else c.rjust(w) for k, (c, w) in enumerate(zip(line, widths)))
-             for line in [head, *body]]
-    return "\n".join(x.rstrip() for x in lines)
 
 
 def _batches(text: str) -> list[int]:

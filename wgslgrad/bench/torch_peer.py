@@ -24,8 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..compiler import dropout
-from ..compiler.ir import Graph, Node, Op, needed_nodes
+from ..ops import dropout
+from ..compiler.ir import BINARY, UNARY, Graph, Node, Op, binary_row, needed_nodes, unary_row
+from ..ops.elementwise import Binary, Unary
 
 Arrays = Mapping[str, "np.ndarray | Tensor"]
 
@@ -132,7 +133,7 @@ class TorchModel(nn.Module):
                 v = _pool_scale(n, graph.nodes[n.srcs[0]].shape)
             if v is not None:
                 self.consts[str(i)] = nn.Parameter(torch.as_tensor(np.array(v), dtype=dtype), requires_grad=False)
-        self.seed, self.step = 0, 0   # dropout's masks (dropout.py): step 0 as numpy_ref's default
+        self.seed, self.step = 0, 0   # dropout's masks (ops/dropout.py): step 0 as numpy_ref's default
         outs = list(graph.outputs.values())
         self.plan_infer = sorted(needed_nodes(graph, outs))
         self.plan_train = sorted(needed_nodes(graph, outs + ([graph.loss] if graph.loss is not None else [])))
@@ -223,20 +224,19 @@ def _softmax_ce(logits: Tensor, labels: Tensor) -> Tensor:
     return -(labels * torch.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
 
 
+def _unary(row: Unary) -> Callable[..., Tensor]:
+    fn = eval(f"lambda x, attrs: {row.torch}", {"torch": torch, "F": F})   # our own rows' text, never user input
+    return lambda n, x: fn(x, row.attrs_of(n.arg))
+
+
+def _binary(row: Binary) -> Callable[..., Tensor]:
+    fn = eval(f"lambda a, b: {row.torch}", {"torch": torch, "F": F})
+    return lambda n, a, b: fn(a, b)
+
+
 _SIMPLE: dict[Op, Callable[..., Tensor]] = {
-    Op.ADD: lambda n, a, b: a + b,
-    Op.SUB: lambda n, a, b: a - b,
-    Op.MUL: lambda n, a, b: a * b,
-    Op.DIV: lambda n, a, b: a / b,
-    Op.RELU: lambda n, x: torch.relu(x),
-    Op.RELU6: lambda n, x: F.relu6(x),
-    Op.LEAKY_RELU: lambda n, x: F.leaky_relu(x, n.arg["alpha"]),
-    Op.SIGMOID: lambda n, x: torch.sigmoid(x),
-    Op.TANH: lambda n, x: torch.tanh(x),
-    Op.EXP: lambda n, x: torch.exp(x),
-    Op.LOG: lambda n, x: torch.log(x),
-    Op.ABS: lambda n, x: torch.abs(x),
-    Op.NEG: lambda n, x: -x,
+    **{op: _unary(unary_row(op)) for op in UNARY},      # ops/elementwise.py: each row's `torch`
+    **{op: _binary(binary_row(op)) for op in BINARY},
     Op.SOFTMAX: lambda n, x: torch.softmax(x, dim=-1),
     Op.GLOBAL_AVG_POOL: lambda n, x: x.mean(dim=(1, 2)),
     Op.SUM: lambda n, x: x.sum(),

@@ -8,17 +8,17 @@ so frozen layers and inputs cost no backward kernels.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from . import batch_norm, dropout
-from .ir import Graph, Node, Op, Shape
+from ..ops import batch_norm, dropout
+from .ir import BINARY, UNARY, Graph, Node, Op, Shape, binary_row, unary_row
 
 Grads = Sequence[int | None]
 
 
 @dataclass
-class Ctx:
+class NodeGrad:
     """What a rule sees: the forward node, the gradient of its output and which sources need a gradient."""
     g: Graph
     id: int                  # the forward node (its value is the forward output y)
@@ -35,8 +35,10 @@ class Ctx:
     def shape(self, k: int) -> Shape:
         return self.g.nodes[self.node.srcs[k]].shape
 
-    def add(self, op: Op, srcs: tuple[int, ...], arg: dict[str, Any] | None = None) -> int:
-        """Append a backward node under the forward node's scope + "/grad", at its source position."""
+    def add(self, op: Op | str, srcs: tuple[int, ...], arg: dict[str, Any] | None = None) -> int:
+        """Append a backward node under the forward node's scope + "/grad", at its source position; `op` may
+        be given by name (the elementwise rows' rules do: they are below the IR)."""
+        op = Op[op.upper()] if isinstance(op, str) else op
         return self.g.add(op, srcs, arg, **_where(self.node))
 
     def reduce_to(self, x: int, k: int) -> int:
@@ -48,13 +50,13 @@ class Ctx:
         return self.add(Op.BROADCAST, (x,), {"shape": tuple(shape), "scale": float(scale)})
 
 
-Rule = Callable[[Ctx], Grads]
+Rule = Callable[[NodeGrad], Grads]
 
 
 # ---- rules: one gradient (or None) per source ----
 
 def _conv(dx_op: Op, dw_op: Op) -> Rule:
-    def rule(c: Ctx) -> Grads:
+    def rule(c: NodeGrad) -> Grads:
         win = {"stride": c.node.arg["stride"], "pad": c.node.arg["pad"]}
         x, w = c.src(0), c.src(1)
         dx = c.add(dx_op, (c.dy, w), {**win, "in_shape": c.shape(0)}) if c.need[0] else None
@@ -64,7 +66,7 @@ def _conv(dx_op: Op, dw_op: Op) -> Rule:
     return rule
 
 
-def _dense(c: Ctx) -> Grads:
+def _dense(c: NodeGrad) -> Grads:
     x, w = c.src(0), c.src(1)
     dx = c.add(Op.DENSE_DX, (c.dy, w)) if c.need[0] else None
     dw = c.add(Op.DENSE_DW, (x, c.dy)) if c.need[1] else None
@@ -72,35 +74,7 @@ def _dense(c: Ctx) -> Grads:
     return [dx, dw, *bias]
 
 
-def _add(c: Ctx) -> Grads:
-    return [c.reduce_to(c.dy, k) if c.need[k] else None for k in (0, 1)]
-
-
-def _sub(c: Ctx) -> Grads:
-    # negate after reducing: the reduced tensor is never larger
-    db = c.add(Op.NEG, (c.reduce_to(c.dy, 1),)) if c.need[1] else None
-    return [c.reduce_to(c.dy, 0) if c.need[0] else None, db]
-
-
-def _mul(c: Ctx) -> Grads:
-    a, b = c.src(0), c.src(1)
-    da = c.reduce_to(c.add(Op.MUL, (c.dy, b)), 0) if c.need[0] else None
-    db = c.reduce_to(c.add(Op.MUL, (c.dy, a)), 1) if c.need[1] else None
-    return [da, db]
-
-
-def _div(c: Ctx) -> Grads:
-    # y = a / b:  da = dy / b,  db = -dy * a / b^2 = -(dy * y) / b
-    b = c.src(1)
-    da = c.reduce_to(c.add(Op.DIV, (c.dy, b)), 0) if c.need[0] else None
-    db = None
-    if c.need[1]:
-        t = c.add(Op.DIV, (c.add(Op.MUL, (c.dy, c.id)), b))
-        db = c.add(Op.NEG, (c.reduce_to(t, 1),))
-    return [da, db]
-
-
-def _concat(c: Ctx) -> Grads:
+def _concat(c: NodeGrad) -> Grads:
     out: list[int | None] = []
     start = 0
     for k, need in enumerate(c.need):
@@ -115,13 +89,13 @@ def _concat(c: Ctx) -> Grads:
     return out
 
 
-def _slice(c: Ctx) -> Grads:
+def _slice(c: NodeGrad) -> Grads:
     arg = c.node.arg
     return [c.add(Op.SLICE_GRAD, (c.dy,), {"axis": arg["axis"], "start": arg["start"],
                                            "size": c.shape(0)[arg["axis"]]})]
 
 
-def _lstm_cell(c: Ctx) -> Grads:
+def _lstm_cell(c: NodeGrad) -> Grads:
     """One kernel gives [dz | dc_prev]; each source takes its part."""
     g = c.add(Op.LSTM_CELL_GRAD, (*c.node.srcs, c.dy))
     if len(c.need) == 1:
@@ -131,55 +105,47 @@ def _lstm_cell(c: Ctx) -> Grads:
             c.add(Op.SLICE, (g,), {"axis": 1, "start": four_u, "stop": four_u + four_u // 4}) if c.need[1] else None]
 
 
-def _stack(c: Ctx) -> Grads:
+def _stack(c: NodeGrad) -> Grads:
     """Source k's gradient is dy's k-th entry along the stacked axis, that axis dropped."""
     axis = c.node.arg["axis"]
     return [c.add(Op.RESHAPE, (c.add(Op.SLICE, (c.dy,), {"axis": axis, "start": k, "stop": k + 1}),),
                   {"shape": c.shape(k)}) if need else None for k, need in enumerate(c.need)]
 
 
-# which value UNARY_GRAD reads: the forward output y where f' is cheapest in y, or where the test on x reads
-# the same on y (relu: y > 0 exactly when x > 0), so that the pre-activation need not be kept: the forward
-# kernel that produces it can apply the activation in its epilogue (fuse.py) and never store it.
-_FROM_OUTPUT = {Op.SIGMOID, Op.TANH, Op.EXP, Op.RELU, Op.RELU6}
+def _unary(c: NodeGrad) -> Grads:
+    """dx = dy * f'(a) in one UNARY_GRAD node, a being the value the op's row says (its output where that
+    tells f' as well, so the pre-activation need not be kept); a linear op (neg) applied to dy instead."""
+    row = unary_row(c.node.op)
+    if row.linear:
+        return [c.add(c.node.op, (c.dy,))]
+    attrs = row.attrs_of(c.node.arg)
+    a = c.id if row.saves_output(attrs) else c.src(0)
+    return [c.add(Op.UNARY_GRAD, (a, c.dy), {"fn": row.name, **asdict(attrs)})]
 
 
-def _from_output(n: Node) -> bool:
-    return n.op in _FROM_OUTPUT or (n.op is Op.LEAKY_RELU and n.arg["alpha"] >= 0)
-
-
-def _unary(c: Ctx) -> Grads:
-    op = c.node.op
-    arg: dict[str, Any] = {"fn": op.name.lower()}
-    if op is Op.LEAKY_RELU:
-        arg["alpha"] = c.node.arg["alpha"]
-    a = c.id if _from_output(c.node) else c.src(0)
-    return [c.add(Op.UNARY_GRAD, (a, c.dy), arg)]
-
-
-def _max_pool(c: Ctx) -> Grads:
+def _max_pool(c: NodeGrad) -> Grads:
     arg = {k: c.node.arg[k] for k in ("size", "stride", "pad")}
     return [c.add(Op.MAX_POOL_GRAD, (c.src(0), c.dy), arg)]
 
 
-def _avg_pool(c: Ctx) -> Grads:
+def _avg_pool(c: NodeGrad) -> Grads:
     arg = {k: c.node.arg[k] for k in ("size", "stride", "pad")}
     return [c.add(Op.AVG_POOL_GRAD, (c.dy,), {**arg, "in_shape": c.shape(0)})]
 
 
-def _global_avg_pool(c: Ctx) -> Grads:
+def _global_avg_pool(c: NodeGrad) -> Grads:
     b, h, w, ch = c.shape(0)
     dy4 = c.add(Op.RESHAPE, (c.dy,), {"shape": (b, 1, 1, ch)})
     return [c.broadcast(dy4, (b, h, w, ch), 1.0 / (h * w))]
 
 
-def _mse(c: Ctx) -> Grads:
+def _mse(c: NodeGrad) -> Grads:
     pred, target = c.src(0), c.src(1)
     dp = c.add(Op.MSE_GRAD, (pred, target, c.dy))
     return [dp if c.need[0] else None, c.add(Op.NEG, (dp,)) if c.need[1] else None]
 
 
-def _softmax_ce(c: Ctx) -> Grads:
+def _softmax_ce(c: NodeGrad) -> Grads:
     logits, labels = c.src(0), c.src(1)
     dlogits = c.add(Op.SOFTMAX_CE_GRAD, (logits, labels, c.dy)) if c.need[0] else None
     dlabels = None
@@ -189,7 +155,7 @@ def _softmax_ce(c: Ctx) -> Grads:
     return [dlogits, dlabels]
 
 
-def _sigmoid_ce(c: Ctx) -> Grads:
+def _sigmoid_ce(c: NodeGrad) -> Grads:
     logits, labels = c.src(0), c.src(1)
     dlogits = c.add(Op.SIGMOID_CE_GRAD, (logits, labels, c.dy)) if c.need[0] else None
     dlabels = None
@@ -203,25 +169,14 @@ RULES: dict[Op, Rule] = {
     Op.CONV2D: _conv(Op.CONV2D_DX, Op.CONV2D_DW),
     Op.DEPTHWISE: _conv(Op.DEPTHWISE_DX, Op.DEPTHWISE_DW),
     Op.DENSE: _dense,
-    Op.ADD: _add,
-    Op.SUB: _sub,
-    Op.MUL: _mul,
-    Op.DIV: _div,
+    **{op: binary_row(op).grad for op in BINARY},     # ops/elementwise.py: each row's rule
+    **{op: _unary for op in UNARY},
     Op.CONCAT: _concat,
     Op.SLICE: _slice,
     Op.EMBEDDING: lambda c: [None, c.add(Op.EMBEDDING_DW, (c.src(0), c.dy), {"vocab": c.shape(1)[0]})
                              if c.need[1] else None],   # ids are data (an Input): no gradient
     Op.STACK: _stack,
     Op.LSTM_CELL: _lstm_cell,
-    Op.RELU: _unary,
-    Op.RELU6: _unary,
-    Op.LEAKY_RELU: _unary,
-    Op.SIGMOID: _unary,
-    Op.TANH: _unary,
-    Op.EXP: _unary,
-    Op.LOG: _unary,
-    Op.ABS: _unary,
-    Op.NEG: lambda c: [c.add(Op.NEG, (c.dy,))],
     Op.SOFTMAX: lambda c: [c.add(Op.SOFTMAX_GRAD, (c.id, c.dy))],
     Op.MAX_POOL: _max_pool,
     Op.AVG_POOL: _avg_pool,
@@ -280,7 +235,7 @@ def grad(graph: Graph, loss: int) -> dict[str, int]:
             continue
         assert i in grads, f"node %{i} is on the path to the loss but got no gradient"
         need = tuple(from_param[s] for s in n.srcs)
-        out = RULES[n.op](Ctx(g, i, grads[i], need))
+        out = RULES[n.op](NodeGrad(g, i, grads[i], need))
         assert len(out) == len(n.srcs), f"the {n.op.name} rule gave {len(out)} gradients, not {len(n.srcs)}"
         for k, (s, d) in enumerate(zip(n.srcs, out)):
             if d is None or not need[k]:

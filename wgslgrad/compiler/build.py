@@ -12,8 +12,10 @@ import operator
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
-from . import ast, batch_norm, limits
-from .builtins import Ctx
+from ..ops.elementwise import BINARY_ROWS
+from ..ops import batch_norm
+from . import ast, limits
+from .builtins import BUILTINS, BuiltinCall
 from .errors import SpecError, SpecErrors
 from .ir import Graph, Op, Pos, Shape, ShapeError
 from .parse import UNSUPPORTED_KEYWORDS
@@ -118,7 +120,7 @@ class _Builder:
         self._seen: set[tuple[Pos, str]] = set()
         self._errors_at: dict[Pos, int] = {}
         self._made: dict[tuple[Op, tuple[int, ...], str], int] = {}   # identical computed nodes, made once
-        self.globals = Env()
+        self.globals = Env(builtins=BUILTINS)
         self.globals.vars.update(dict.fromkeys(failed, POISON))
         self.scope = Scope("")
         self.calls: list[tuple[str, Pos]] = []   # user-function calls in progress, for error notes
@@ -530,7 +532,7 @@ class _Builder:
         self.tick(sum(self.list_size(a.value) for a in [*bound.values(), *extra]))
         if any(has_poison(a.value) for a in [*bound.values(), *extra]):
             return POISON
-        c = Ctx(self, f.name, call.pos, bound, extra, target)
+        c = BuiltinCall(self, f.name, call.pos, bound, extra, target)
         return f.fn(c, *(bound[p].value for p in f.params), *(a.value for a in extra),
                     **{k: bound[k].value for k in f.kwonly})
 
@@ -665,7 +667,7 @@ _ARITH: dict[str, Callable[[Any, Any], Any]] = {
     "//": operator.floordiv, "%": operator.mod, "**": operator.pow}
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
-_TENSOR_OPS = {"+": ("add", Op.ADD), "-": ("sub", Op.SUB), "*": ("mul", Op.MUL), "/": ("div", Op.DIV)}
+_TENSOR_OPS = {r.symbol: (r.name, Op[r.name.upper()]) for r in BINARY_ROWS.values()}   # ops/elementwise.py
 
 
 def _is_num_list(v: Any) -> bool:

@@ -1,18 +1,22 @@
 """The spec's builtins: declarations (Input, Output, Train, Adam), layers, ops, losses and a few Python
-functions. Each is a plain function `fn(ctx, ...)` registered by @builtin; its Python signature is the one
-calls are checked against, and `ctx` gives checked access to the arguments and the graph."""
+functions. Each is a plain function `fn(c, ...)` put in this module's BUILTINS table by @builtin; its Python
+signature is the one calls are checked against, and `c` (a BuiltinCall) gives checked access to the arguments
+and the graph. The builder (build.py) looks names up in BUILTINS and calls through the Builder protocol below,
+so this module never imports build.py."""
 from __future__ import annotations
 
 import inspect
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from dataclasses import asdict, fields
+from typing import Any, NoReturn, Protocol
 
-from . import ast, batch_norm as bn, dropout as dr
+from ..ops.elementwise import BINARY_ROWS, UNARY_ROWS, Unary
+from ..ops import batch_norm as bn, dropout as dr
+from . import ast
 from .errors import SpecError
-from .ir import Op, Pos, Shape, ShapeError, conv_out, fmt_shape
+from .ir import Graph, Op, Pos, Shape, ShapeError, conv_out, fmt_shape
 from .values import (
-    BUILTINS,
     F32_BELOW_1,
     F32_MAX,
     F32_TINY,
@@ -25,6 +29,7 @@ from .values import (
     Arg,
     Builtin,
     Optimizer,
+    Scope,
     Tensor,
     check_path,
     check_tensor_name,
@@ -34,16 +39,34 @@ from .values import (
     number_text,
 )
 
-if TYPE_CHECKING:
-    from .build import _Builder
+BUILTINS: dict[str, Builtin] = {}   # name -> builtin, filled by @builtin below
+
+
+class Builder(Protocol):
+    """What builtins use of the spec builder (build.py's _Builder)."""
+    g: Graph
+    scope: Scope
+    output_pos: dict[str, Pos]
+    train_pos: Pos | None
+    train_batch: int | None
+
+    def report(self, e: SpecError) -> None: ...
+    def tick(self, work: int = 1) -> None: ...
+    def binop(self, op: str, a: Any, b: Any, pos: Pos) -> Any: ...
+    def node(self, op: Op, srcs: Sequence[Tensor], arg: dict[str, Any], pos: Pos, scope: str) -> Tensor: ...
+    def leaf(self, op: Op, shape: Shape, arg: dict[str, Any], pos: Pos, scope: str, batched: bool) -> Tensor: ...
+    def const(self, v: Any, pos: Pos, scope: str) -> Tensor: ...
+    def param(self, pos: Pos, scope: str, leaf: str, shape: Shape, fans: tuple[int, int], trainable: bool,
+              share: bool = False) -> Tensor: ...
+
 
 # ---- builtins
 
 
-class Ctx:
+class BuiltinCall:
     """What a builtin sees of its call: checked access to the arguments and the graph."""
 
-    def __init__(self, b: _Builder, name: str, pos: Pos, args: dict[str, Arg], extra: list[Arg],
+    def __init__(self, b: Builder, name: str, pos: Pos, args: dict[str, Arg], extra: list[Arg],
                  target: str | None) -> None:
         self.b, self.name, self.pos, self.args, self.extra, self.target = b, name, pos, args, extra, target
 
@@ -171,9 +194,9 @@ class Ctx:
         return self.node(op, [y], scope, **arg)
 
 
+# activation= names: the elementwise rows marked activation, with their default attributes
 _ACTIVATIONS: dict[str, tuple[Op, dict[str, Any]]] = {
-    "relu": (Op.RELU, {}), "relu6": (Op.RELU6, {}), "leaky_relu": (Op.LEAKY_RELU, {"alpha": 0.2}),
-    "sigmoid": (Op.SIGMOID, {}), "tanh": (Op.TANH, {})}
+    r.name: (Op[r.name.upper()], asdict(r.attrs())) for r in UNARY_ROWS.values() if r.activation}
 
 
 _NOT_ACTIVATIONS = {
@@ -199,7 +222,7 @@ def builtin(fn: Callable[..., Any]) -> Callable[..., Any]:
 # declarations
 
 @builtin
-def Input(c: Ctx, *dims: Any, name: Any = None) -> Tensor:
+def Input(c: BuiltinCall, *dims: Any, name: Any = None) -> Tensor:
     if not dims:
         c.fail(None, "needs at least one dimension, e.g. Input(112, 112, 3)")
     if len(dims) > MAX_RANK - 1:
@@ -219,7 +242,7 @@ def Input(c: Ctx, *dims: Any, name: Any = None) -> Tensor:
 
 
 @builtin
-def Output(c: Ctx, x: Any, name: Any = None) -> None:
+def Output(c: BuiltinCall, x: Any, name: Any = None) -> None:
     t = c.tensor(x, "x")
     outputs = c.b.g.outputs
     if name is None:
@@ -235,7 +258,7 @@ def Output(c: Ctx, x: Any, name: Any = None) -> None:
 
 
 @builtin
-def Adam(c: Ctx, lr: Any = 0.001, beta1: Any = 0.9, beta2: Any = 0.999, eps: Any = 1e-7) -> Optimizer:
+def Adam(c: BuiltinCall, lr: Any = 0.001, beta1: Any = 0.9, beta2: Any = 0.999, eps: Any = 1e-7) -> Optimizer:
     def step_size(v: Any, k: str) -> float:
         v = c.number(v, k)
         if not v > 0:
@@ -258,7 +281,7 @@ def Adam(c: Ctx, lr: Any = 0.001, beta1: Any = 0.9, beta2: Any = 0.999, eps: Any
 
 
 @builtin
-def Train(c: Ctx, loss: Any, optimizer: Any = None, batch: Any = None, epochs: Any = 10) -> None:
+def Train(c: BuiltinCall, loss: Any, optimizer: Any = None, batch: Any = None, epochs: Any = 10) -> None:
     b = c.b
     if b.train_pos is not None:
         c.fail(None, f"is already called (at {b.train_pos}); a spec trains one loss")
@@ -284,7 +307,7 @@ def Train(c: Ctx, loss: Any, optimizer: Any = None, batch: Any = None, epochs: A
 _NO_FILTERS = object()   # depthwise_conv2d has no `filters` argument
 
 
-def _window_layer(c: Ctx, x: Any, filters: Any, kernel: Any, stride: Any, padding: Any, use_bias: Any,
+def _window_layer(c: BuiltinCall, x: Any, filters: Any, kernel: Any, stride: Any, padding: Any, use_bias: Any,
                   activation: Any, trainable: Any, name: Any) -> list[Any]:
     """A conv layer's arguments, every one checked (and each bad one reported): x, filters, kernel, stride,
     use_bias, trainable, name."""
@@ -297,7 +320,7 @@ def _window_layer(c: Ctx, x: Any, filters: Any, kernel: Any, stride: Any, paddin
 
 
 @builtin
-def conv2d(c: Ctx, x: Any, filters: Any, kernel: Any = 3, stride: Any = 1, padding: Any = "same",
+def conv2d(c: BuiltinCall, x: Any, filters: Any, kernel: Any = 3, stride: Any = 1, padding: Any = "same",
            use_bias: Any = True, activation: Any = None, trainable: Any = True, name: Any = None,
            *, share: Any = False) -> Tensor:
     x, co, k, s, bias, train, lname = _window_layer(c, x, filters, kernel, stride, padding, use_bias, activation,
@@ -311,7 +334,7 @@ def conv2d(c: Ctx, x: Any, filters: Any, kernel: Any = 3, stride: Any = 1, paddi
 
 
 @builtin
-def depthwise_conv2d(c: Ctx, x: Any, kernel: Any = 3, stride: Any = 1, padding: Any = "same",
+def depthwise_conv2d(c: BuiltinCall, x: Any, kernel: Any = 3, stride: Any = 1, padding: Any = "same",
                      use_bias: Any = True, activation: Any = None, trainable: Any = True,
                      name: Any = None, *, share: Any = False) -> Tensor:
     x, _, k, s, bias, train, lname = _window_layer(c, x, _NO_FILTERS, kernel, stride, padding, use_bias,
@@ -325,7 +348,7 @@ def depthwise_conv2d(c: Ctx, x: Any, kernel: Any = 3, stride: Any = 1, padding: 
 
 
 @builtin
-def separable_conv2d(c: Ctx, x: Any, filters: Any, kernel: Any = 3, stride: Any = 1, padding: Any = "same",
+def separable_conv2d(c: BuiltinCall, x: Any, filters: Any, kernel: Any = 3, stride: Any = 1, padding: Any = "same",
                      use_bias: Any = True, activation: Any = None, trainable: Any = True,
                      name: Any = None, *, share: Any = False) -> Tensor:
     x, co, k, s, bias, train, lname = _window_layer(c, x, filters, kernel, stride, padding, use_bias, activation,
@@ -342,7 +365,7 @@ def separable_conv2d(c: Ctx, x: Any, filters: Any, kernel: Any = 3, stride: Any 
 
 
 @builtin
-def dense(c: Ctx, x: Any, units: Any, use_bias: Any = True, activation: Any = None, trainable: Any = True,
+def dense(c: BuiltinCall, x: Any, units: Any, use_bias: Any = True, activation: Any = None, trainable: Any = True,
           name: Any = None, *, share: Any = False) -> Tensor:
     x, u, bias, _, train, lname = c.each(
         lambda: c.tensor(x, "x"), lambda: c.integer(units, "units"), lambda: c.flag(use_bias, "use_bias"),
@@ -360,7 +383,7 @@ def dense(c: Ctx, x: Any, units: Any, use_bias: Any = True, activation: Any = No
 
 
 @builtin
-def embedding(c: Ctx, ids: Any, vocab: Any, dim: Any, trainable: Any = True, name: Any = None, *,
+def embedding(c: BuiltinCall, ids: Any, vocab: Any, dim: Any, trainable: Any = True, name: Any = None, *,
               share: Any = False) -> Tensor:
     """Keras' Embedding: row ids[...] of `embeddings` [vocab, dim]; ids are an Input of whole numbers in
     [0, vocab) stored as floats (checked when data arrives)."""
@@ -379,7 +402,7 @@ _LSTM_NODES_PER_STEP = 7   # 2 to pick z_t, 2 for h @ recurrent_kernel, the cell
 
 
 @builtin
-def lstm(c: Ctx, x: Any, units: Any, return_sequences: Any = False, trainable: Any = True, name: Any = None, *,
+def lstm(c: BuiltinCall, x: Any, units: Any, return_sequences: Any = False, trainable: Any = True, name: Any = None, *,
          share: Any = False) -> Tensor:
     """Keras' LSTM (TF.js names and layouts: kernel [F,4u], recurrent_kernel [u,4u], bias [4u], gates i, f, c,
     o; sigmoid gates, tanh cell; zero initial state) over x [batch, time, features], unrolled: x @ kernel for
@@ -421,11 +444,11 @@ def lstm(c: Ctx, x: Any, units: Any, return_sequences: Any = False, trainable: A
 
 
 
-# ops that act differently while training (compiler/dropout.py, compiler/batch_norm.py)
+# ops that act differently while training (ops/dropout.py, ops/batch_norm.py)
 
 
 @builtin
-def dropout(c: Ctx, x: Any, rate: Any, name: Any = None) -> Tensor:
+def dropout(c: BuiltinCall, x: Any, rate: Any, name: Any = None) -> Tensor:
     """Inverted dropout while training (kept values scaled by 1 / (1 - rate), as Keras), the identity at
     inference."""
     x, r, lname = c.each(lambda: c.tensor(x, "x"), lambda: c.number(rate, "rate"), lambda: c.layer_name(name))
@@ -438,7 +461,7 @@ def dropout(c: Ctx, x: Any, rate: Any, name: Any = None) -> Tensor:
 
 
 @builtin
-def batch_norm(c: Ctx, x: Any, momentum: Any = bn.MOMENTUM, epsilon: Any = bn.EPSILON, trainable: Any = True,
+def batch_norm(c: BuiltinCall, x: Any, momentum: Any = bn.MOMENTUM, epsilon: Any = bn.EPSILON, trainable: Any = True,
                name: Any = None) -> Tensor:
     """Batch normalisation over the last axis with Keras' names and defaults: gamma, beta, moving_mean,
     moving_variance."""
@@ -463,40 +486,41 @@ def batch_norm(c: Ctx, x: Any, momentum: Any = bn.MOMENTUM, epsilon: Any = bn.EP
 # other ops
 
 
-def _unary_op(name: str, op: Op, on_numbers: Callable[[float], float] | None = None) -> None:
-    def fn(c: Ctx, x: Any) -> Any:
-        if on_numbers is not None and is_num(x):
+def _unary_builtin(row: Unary) -> None:
+    """The builtin of an elementwise row: `name(x, attr=default, ...)`; a plain number gives a number where
+    the row says how (exp, log, abs); every attribute is a number that reaches a kernel (a float32)."""
+    attrs = fields(row.attrs)
+
+    def fn(c: BuiltinCall, x: Any, *values: Any) -> Any:
+        if row.numbers is not None and is_num(x):
             try:
-                return on_numbers(x)
+                return row.numbers(x)
             except (ValueError, OverflowError) as e:
                 c.fail("x", f"cannot be computed for {x}: {e}")
-        return c.node(op, [c.tensor(x, "x")], c.scope())
-    fn.__name__ = name
+        t = c.tensor(x, "x")
+        checked = c.each(*(lambda v=v, f=f: c.number(v, f.name) for v, f in zip(values, attrs)))
+        return c.node(Op[row.name.upper()], [t], c.scope(), **{f.name: v for f, v in zip(attrs, checked)})
+    fn.__name__ = row.name
+    fn.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
+        inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in ("c", "x")] + [
+        inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=f.default) for f in attrs])
     builtin(fn)
 
 
-for _name, _op in (("relu", Op.RELU), ("relu6", Op.RELU6), ("sigmoid", Op.SIGMOID), ("tanh", Op.TANH)):
-    _unary_op(_name, _op)
+for _row in UNARY_ROWS.values():
+    if _row.builtin:
+        _unary_builtin(_row)
 
 
 @builtin
-def softmax(c: Ctx, x: Any) -> Tensor:
+def softmax(c: BuiltinCall, x: Any) -> Tensor:
     t = c.tensor(x, "x")
     if not t.shape:
         c.fail("x", "normalises the last axis, so it needs a tensor of rank 1 or more, got a scalar (shape [])")
     return c.node(Op.SOFTMAX, [t], c.scope())
-_unary_op("exp", Op.EXP, math.exp)
-_unary_op("log", Op.LOG, math.log)
-_unary_op("abs", Op.ABS, abs)
 
 
-@builtin
-def leaky_relu(c: Ctx, x: Any, alpha: Any = 0.2) -> Tensor:
-    x, a = c.tensor(x, "x"), c.number(alpha, "alpha")
-    return c.node(Op.LEAKY_RELU, [x], c.scope(), alpha=a)
-
-
-def _pool(c: Ctx, op: Op, x: Any, size: Any, stride: Any, padding: Any) -> Tensor:
+def _pool(c: BuiltinCall, op: Op, x: Any, size: Any, stride: Any, padding: Any) -> Tensor:
     x, k, s, _ = c.each(lambda: c.image(x, "x"), lambda: c.pair(size, "size"),
                         lambda: None if stride is None else c.pair(stride, "stride"),
                         lambda: c.choice(padding, "padding", ("same", "valid")))
@@ -506,22 +530,22 @@ def _pool(c: Ctx, op: Op, x: Any, size: Any, stride: Any, padding: Any) -> Tenso
 
 
 @builtin
-def max_pool(c: Ctx, x: Any, size: Any = 2, stride: Any = None, padding: Any = "valid") -> Tensor:
+def max_pool(c: BuiltinCall, x: Any, size: Any = 2, stride: Any = None, padding: Any = "valid") -> Tensor:
     return _pool(c, Op.MAX_POOL, x, size, stride, padding)
 
 
 @builtin
-def avg_pool(c: Ctx, x: Any, size: Any = 2, stride: Any = None, padding: Any = "valid") -> Tensor:
+def avg_pool(c: BuiltinCall, x: Any, size: Any = 2, stride: Any = None, padding: Any = "valid") -> Tensor:
     return _pool(c, Op.AVG_POOL, x, size, stride, padding)
 
 
 @builtin
-def global_avg_pool(c: Ctx, x: Any) -> Tensor:
+def global_avg_pool(c: BuiltinCall, x: Any) -> Tensor:
     return c.node(Op.GLOBAL_AVG_POOL, [c.image(x, "x")], c.scope())
 
 
 @builtin
-def reshape(c: Ctx, x: Any, dims: Any) -> Tensor:
+def reshape(c: BuiltinCall, x: Any, dims: Any) -> Tensor:
     x = c.tensor(x, "x")
     items = dims if isinstance(dims, (list, tuple)) else [dims]
     if len(items) > MAX_RANK - 1:
@@ -540,14 +564,14 @@ def reshape(c: Ctx, x: Any, dims: Any) -> Tensor:
 
 
 @builtin
-def flatten(c: Ctx, x: Any) -> Tensor:
+def flatten(c: BuiltinCall, x: Any) -> Tensor:
     x = c.tensor(x, "x")
     lead = x.shape[:1] if x.batched else ()
     return c.node(Op.RESHAPE, [x], c.scope(), shape=(*lead, math.prod(x.shape[len(lead):])))
 
 
 @builtin
-def concat(c: Ctx, tensors: Any, *more: Any) -> Tensor:
+def concat(c: BuiltinCall, tensors: Any, *more: Any) -> Tensor:
     if more:   # concat(a, b): Keras' Concatenate takes a list too
         raise SpecError(c.extra[0].pos, f"concat() takes one list of tensors: write concat([a, b{', ...' * (len(more) > 1)}]) "
                                         f"with brackets, not {len(more) + 1} arguments")
@@ -564,7 +588,7 @@ def concat(c: Ctx, tensors: Any, *more: Any) -> Tensor:
 
 
 @builtin
-def stack(c: Ctx, tensors: Any, axis: Any) -> Tensor:
+def stack(c: BuiltinCall, tensors: Any, axis: Any) -> Tensor:
     """np.stack: tensors of one shape joined along a new axis (counted with the batch; negative from the end)."""
     if not isinstance(tensors, (list, tuple)) or not tensors:
         c.want("tensors", "a non-empty list of tensors", tensors)
@@ -589,17 +613,17 @@ def stack(c: Ctx, tensors: Any, axis: Any) -> Tensor:
 
 
 def _binary_builtin(name: str, op: str) -> None:
-    def fn(c: Ctx, a: Any, b: Any) -> Any:
+    def fn(c: BuiltinCall, a: Any, b: Any) -> Any:
         return c.b.binop(op, a, b, c.pos)
     fn.__name__ = name
     builtin(fn)
 
 
-for _name, _sym in (("add", "+"), ("sub", "-"), ("mul", "*"), ("div", "/")):
-    _binary_builtin(_name, _sym)
+for _brow in BINARY_ROWS.values():
+    _binary_builtin(_brow.name, _brow.symbol)
 
 
-def _axes(c: Ctx, x: Tensor, axis: Any) -> tuple[int, ...]:
+def _axes(c: BuiltinCall, x: Tensor, axis: Any) -> tuple[int, ...]:
     """`axis` (an int or a list of ints, negative from the end; the batch axis of a batched tensor excluded),
     as sorted non-negative axes."""
     items = list(axis) if isinstance(axis, (list, tuple)) else [axis]
@@ -621,7 +645,7 @@ def _axes(c: Ctx, x: Tensor, axis: Any) -> tuple[int, ...]:
     return tuple(sorted(out))
 
 
-def _reduce(c: Ctx, op: Op, x: Any, axis: Any, keepdims: Any) -> Tensor:
+def _reduce(c: BuiltinCall, op: Op, x: Any, axis: Any, keepdims: Any) -> Tensor:
     x, keep = c.tensor(x, "x"), c.flag(keepdims, "keepdims")
     if axis is None:
         if keep:
@@ -638,12 +662,12 @@ def _reduce(c: Ctx, op: Op, x: Any, axis: Any, keepdims: Any) -> Tensor:
 
 
 @builtin
-def mean(c: Ctx, x: Any, axis: Any = None, keepdims: Any = False) -> Tensor:
+def mean(c: BuiltinCall, x: Any, axis: Any = None, keepdims: Any = False) -> Tensor:
     return _reduce(c, Op.MEAN, x, axis, keepdims)
 
 
 @builtin
-def sum_(c: Ctx, x: Any, axis: Any = None, keepdims: Any = False) -> Any:
+def sum_(c: BuiltinCall, x: Any, axis: Any = None, keepdims: Any = False) -> Any:
     """A tensor sums to a scalar (or over `axis`); a list of numbers or tensors adds up item by item."""
     if isinstance(x, (list, tuple)):
         if axis is not None or keepdims is not False:
@@ -658,7 +682,7 @@ def sum_(c: Ctx, x: Any, axis: Any = None, keepdims: Any = False) -> Any:
 
 
 def _loss(name: str, op: Op, a: str, b: str) -> None:
-    def fn(c: Ctx, x: Any, y: Any) -> Tensor:
+    def fn(c: BuiltinCall, x: Any, y: Any) -> Tensor:
         tx, ty = c.tensor(x, a), c.tensor(y, b)
         _check_loss_arguments(c, op, tx, ty, a, b)
         return c.node(op, [tx, ty], c.scope())
@@ -668,7 +692,7 @@ def _loss(name: str, op: Op, a: str, b: str) -> None:
     builtin(fn)
 
 
-def _check_loss_arguments(c: Ctx, op: Op, x: Tensor, y: Tensor, a: str, b: str) -> None:
+def _check_loss_arguments(c: BuiltinCall, op: Op, x: Tensor, y: Tensor, a: str, b: str) -> None:
     """Shape mismatches in the user's terms (classes, one-hot labels), and probabilities where a loss wants
     logits."""
     made_by = c.b.g.nodes[x.id].op
@@ -700,7 +724,7 @@ _loss("sigmoid_cross_entropy", Op.SIGMOID_CE, "logits", "labels")
 
 
 @builtin
-def range_(c: Ctx, *args: Any) -> list[int]:
+def range_(c: BuiltinCall, *args: Any) -> list[int]:
     if not 1 <= len(args) <= 3:
         c.fail(None, f"takes 1 to 3 arguments, got {len(args)}")
     for v, a in zip(args, c.extra):
@@ -717,13 +741,13 @@ def range_(c: Ctx, *args: Any) -> list[int]:
 
 
 @builtin
-def len_(c: Ctx, x: Any) -> int:
+def len_(c: BuiltinCall, x: Any) -> int:
     if not isinstance(x, (list, tuple, str)):
         c.want("x", "a list, tuple or str", x)
     return len(x)
 
 
-def _extreme(c: Ctx, values: tuple[Any, ...], pick: Callable[..., Any]) -> Any:
+def _extreme(c: BuiltinCall, values: tuple[Any, ...], pick: Callable[..., Any]) -> Any:
     items = values[0] if len(values) == 1 and isinstance(values[0], (list, tuple)) else values
     if not items:
         c.fail(None, "needs at least one value")
@@ -733,17 +757,17 @@ def _extreme(c: Ctx, values: tuple[Any, ...], pick: Callable[..., Any]) -> Any:
 
 
 @builtin
-def min_(c: Ctx, *values: Any) -> Any:
+def min_(c: BuiltinCall, *values: Any) -> Any:
     return _extreme(c, values, min)
 
 
 @builtin
-def max_(c: Ctx, *values: Any) -> Any:
+def max_(c: BuiltinCall, *values: Any) -> Any:
     return _extreme(c, values, max)
 
 
 @builtin
-def int_(c: Ctx, x: Any) -> int:
+def int_(c: BuiltinCall, x: Any) -> int:
     try:
         if isinstance(x, (int, float, str)):
             return int(x)
@@ -753,7 +777,7 @@ def int_(c: Ctx, x: Any) -> int:
 
 
 @builtin
-def float_(c: Ctx, x: Any) -> float:
+def float_(c: BuiltinCall, x: Any) -> float:
     try:
         if isinstance(x, (int, float, str)):
             return float(x)

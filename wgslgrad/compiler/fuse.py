@@ -9,7 +9,7 @@ A chain grows from the producer while its tail T has a consumer C that is
     (an input, a parameter, or computed by an earlier kernel): the residual sums of a dense block, or
   - the gradient of a unary op with T as the incoming gradient (relu's backward: T where y > 0), or
   - a batch norm of T on its moving statistics (inference): the batch norm folded into the layer before it,
-    its parameters read in the epilogue, so the weights keep their names and values (batch_norm.py).
+    its parameters read in the epilogue, so the weights keep their names and values (ops/batch_norm.py).
 The group is one kernel, dispatched at the producer's place: each output element runs the chain in
 registers. A node of the group is stored only when something outside the chain reads it (a later node,
 the backward pass, an output); the last one always is. FaceLandmark68Net's `relu(c0 + c1 + pointwise(x))`

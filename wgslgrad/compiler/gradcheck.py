@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .autodiff import grad
-from .ir import Graph, Node, Op
+from .ir import UNARY, Graph, Node, Op, unary_row
 from .numpy_ref import evaluate, max_pool_winners, pad_nhwc
 
 
@@ -68,19 +68,11 @@ def freeze_pieces(graph: Graph, vals: list[np.ndarray]) -> dict[int, Fn]:
     the cells that won at vals. The same masks autodiff's rules use (x > 0, 0 < x < 6, first max)."""
     out: dict[int, Fn] = {}
     for i, n in enumerate(graph.nodes):
-        if n.op not in (Op.RELU, Op.LEAKY_RELU, Op.ABS, Op.RELU6, Op.MAX_POOL):
-            continue
-        x = vals[n.srcs[0]]
-        if n.op is Op.RELU:
-            out[i] = _times(x > 0)
-        elif n.op is Op.LEAKY_RELU:
-            out[i] = _times(np.where(x > 0, 1.0, n.arg["alpha"]))
-        elif n.op is Op.ABS:
-            out[i] = _times(np.sign(x))
-        elif n.op is Op.RELU6:
-            out[i] = _times((x > 0) & (x < 6), 6.0 * (x >= 6))
+        if n.op in UNARY and unary_row(n.op).piecewise is not None:   # relu, relu6, leaky_relu, abs
+            row = unary_row(n.op)
+            out[i] = _times(*row.piecewise(vals[n.srcs[0]], row.attrs_of(n.arg)))
         elif n.op is Op.MAX_POOL:
-            out[i] = _winners(max_pool_winners(n, x, n.shape[1:3]))
+            out[i] = _winners(max_pool_winners(n, vals[n.srcs[0]], n.shape[1:3]))
     return out
 
 

@@ -14,6 +14,12 @@ from dataclasses import replace
 from .ir import Graph, Node, Op
 
 
+def moving_statistics(g: Graph) -> set[int]:
+    """The parameters (node ids) that training moves without a gradient: the moving statistics of every batch
+    norm on batch statistics."""
+    return {s for n in g.nodes if n.op is Op.BN_STATS for s in n.srcs[1:3]}
+
+
 def has_training_behaviour(g: Graph) -> bool:
     """Whether some node acts differently while training (its outputs then differ between the forms)."""
     return any(n.op is Op.DROPOUT or (n.op is Op.BATCH_NORM and len(n.srcs) == 6) for n in g.nodes)

@@ -8,103 +8,105 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from enum import Enum, auto
+from enum import Enum
 from typing import Any
 
+from ..ops.elementwise import BINARY_ROWS, UNARY_ROWS, Binary, Unary
 
-class Op(Enum):
-    INPUT = auto()       # arg: name
-    PARAM = auto()       # arg: name, init ('glorot_normal' | 'zeros' | 'ones'), fan_in, fan_out, trainable
-    CONST = auto()       # arg: value (tuple of floats, row-major for shape)
-    CONV2D = auto()      # srcs: x[B,H,W,Ci], w[kh,kw,Ci,Co] (HWIO), (bias[Co]); arg: stride, pad (t,b,l,r)
-    DEPTHWISE = auto()   # srcs: x[B,H,W,C], w[kh,kw,C,1] (HWC1), (bias[C]); arg: stride, pad
-    DENSE = auto()       # srcs: x[B,F], w[F,U] (IO), (bias[U])
-    ADD = auto()         # numpy broadcasting between the two srcs
-    SUB = auto()
-    MUL = auto()
-    DIV = auto()
-    CONCAT = auto()      # any number of srcs, joined on the last axis
-    SLICE = auto()       # srcs: x; arg: axis, start, stop -> x[..., start:stop, ...] along axis (0 <= start < stop)
-    STACK = auto()       # any number of srcs of one shape; arg: axis -> np.stack(srcs, axis)
-    RELU = auto()
-    RELU6 = auto()
-    LEAKY_RELU = auto()  # arg: alpha
-    SIGMOID = auto()
-    TANH = auto()
-    EXP = auto()
-    LOG = auto()
-    ABS = auto()
-    NEG = auto()
-    SOFTMAX = auto()     # over the last axis
-    MAX_POOL = auto()    # arg: size (kh,kw), stride (sh,sw), pad (t,b,l,r); padding never wins a max
-    AVG_POOL = auto()    # same args; padded cells are not counted (TensorFlow)
-    GLOBAL_AVG_POOL = auto()  # [B,H,W,C] -> [B,C]
-    RESHAPE = auto()     # arg: shape; the same bytes, a new shape
-    SUM = auto()         # over every axis -> shape ()
-    EMBEDDING = auto()   # srcs: ids[...] (an Input of whole numbers in [0, V)), table[V,D] -> table[ids], ids.shape + (D,)
-    LSTM_CELL = auto()   # srcs: z[B,4u] (gates i, f, c, o before activation), (c_prev[B,u]) -> [B,2u] = [h | c]:
+# Every op by name, in this order. The elementwise ops come from their rows in ops/elementwise.py (one row
+# each: the WGSL, gradient, reference and peers' expressions), the others are declared here.
+_OP_NAMES = [
+    "INPUT",  # arg: name
+    "PARAM",  # arg: name, init ('glorot_normal' | 'zeros' | 'ones'), fan_in, fan_out, trainable
+    "CONST",  # arg: value (tuple of floats, row-major for shape)
+    "CONV2D",  # srcs: x[B,H,W,Ci], w[kh,kw,Ci,Co] (HWIO), (bias[Co]); arg: stride, pad (t,b,l,r)
+    "DEPTHWISE",  # srcs: x[B,H,W,C], w[kh,kw,C,1] (HWC1), (bias[C]); arg: stride, pad
+    "DENSE",  # srcs: x[B,F], w[F,U] (IO), (bias[U])
+    *(r.name.upper() for r in BINARY_ROWS.values()),   # ops/elementwise.py: add, sub, mul, div (broadcasting)
+    "CONCAT",  # any number of srcs, joined on the last axis
+    "SLICE",  # srcs: x; arg: axis, start, stop -> x[..., start:stop, ...] along axis (0 <= start < stop)
+    "STACK",  # any number of srcs of one shape; arg: axis -> np.stack(srcs, axis)
+    *(r.name.upper() for r in UNARY_ROWS.values()),    # ops/elementwise.py: relu, sigmoid, ... (leaky_relu: alpha)
+    "SOFTMAX",  # over the last axis
+    "MAX_POOL",  # arg: size (kh,kw), stride (sh,sw), pad (t,b,l,r); padding never wins a max
+    "AVG_POOL",  # same args; padded cells are not counted (TensorFlow)
+    "GLOBAL_AVG_POOL",  # [B,H,W,C] -> [B,C]
+    "RESHAPE",  # arg: shape; the same bytes, a new shape
+    "SUM",  # over every axis -> shape ()
+    "EMBEDDING",  # srcs: ids[...] (an Input of whole numbers in [0, V)), table[V,D] -> table[ids], ids.shape + (D,)
+    "LSTM_CELL",  # srcs: z[B,4u] (gates i, f, c, o before activation), (c_prev[B,u]) -> [B,2u] = [h | c]:
     #                      c = sigmoid(f) * c_prev + sigmoid(i) * tanh(g), h = sigmoid(o) * tanh(c)
-    SUM_AXES = auto()    # arg: axes (sorted) -> x summed over them, each kept with size 1 (keepdims)
-    MEAN = auto()
-    MSE = auto()         # srcs: pred, target (same shape) -> mean of squared differences, shape ()
-    SOFTMAX_CE = auto()  # srcs: logits[B,K], labels[B,K] (probabilities) -> mean over batch, shape ()
-    SIGMOID_CE = auto()  # srcs: logits, labels (same shape) -> mean over all elements, shape ()
-    # ---- ops that act differently while training (compiler/dropout.py, compiler/batch_norm.py); the
+    "SUM_AXES",  # arg: axes (sorted) -> x summed over them, each kept with size 1 (keepdims)
+    "MEAN",
+    "MSE",  # srcs: pred, target (same shape) -> mean of squared differences, shape ()
+    "SOFTMAX_CE",  # srcs: logits[B,K], labels[B,K] (probabilities) -> mean over batch, shape ()
+    "SIGMOID_CE",  # srcs: logits, labels (same shape) -> mean over all elements, shape ()
+    # ---- ops that act differently while training (ops/dropout.py, ops/batch_norm.py); the
     #      inference form of a graph (inference.py) turns them into their inference behaviour ----
-    DROPOUT = auto()     # srcs: x; arg: rate, salt -> x * keep / (1 - rate), keep = hash(seed, step, salt,
-    #                      element) >= rate * 2^32 (dropout.py); training only: the identity at inference
-    BN_STATS = auto()    # srcs: x[..., C], moving_mean[C], moving_variance[C]; arg: momentum -> [2, C]: the
+    "DROPOUT",  # srcs: x; arg: rate, salt -> x * keep / (1 - rate), keep = hash(seed, step, salt,
+    #                      element) >= rate * 2^32 (ops/dropout.py); training only: the identity at inference
+    "BN_STATS",  # srcs: x[..., C], moving_mean[C], moving_variance[C]; arg: momentum -> [2, C]: the
     #                      batch mean and (biased) variance over all axes but the last; its kernel also moves
     #                      moving_* toward them (m = m * momentum + s * (1 - momentum)), as Keras/TF.js do
-    BATCH_NORM = auto()  # srcs: x[..., C], gamma, beta, moving_mean, moving_variance [C] each, (stats [2, C]);
+    "BATCH_NORM",  # srcs: x[..., C], gamma, beta, moving_mean, moving_variance [C] each, (stats [2, C]);
     #                      arg: epsilon -> (x - mean) / sqrt(var + epsilon) * gamma + beta over the last axis,
     #                      mean and var from stats (training) or the moving ones (inference: no stats src)
 
     # ---- backward ops: appended by autodiff.grad, one GPU kernel each; numpy_ref.py is their spec ----
     # Window ops index the zero-padded input as h = oh*sh + i - t, w = ow*sw + j - l (taps i<kh, j<kw);
     # cells outside [0,H)x[0,W) are padding. Depthwise output channel is c*M + m (TF), M = w[3].
-    CONV2D_DX = auto()     # srcs: dy[B,OH,OW,Co], w[kh,kw,Ci,Co]; arg: stride, pad, in_shape (B,H,W,Ci)
+    "CONV2D_DX",  # srcs: dy[B,OH,OW,Co], w[kh,kw,Ci,Co]; arg: stride, pad, in_shape (B,H,W,Ci)
     #                        dx[b,h,w,ci] = sum_{i,j,co: h=oh*sh+i-t, w=ow*sw+j-l} dy[b,oh,ow,co]*w[i,j,ci,co]
-    CONV2D_DW = auto()     # srcs: x[B,H,W,Ci], dy[B,OH,OW,Co]; arg: stride, pad, w_shape (kh,kw,Ci,Co)
+    "CONV2D_DW",  # srcs: x[B,H,W,Ci], dy[B,OH,OW,Co]; arg: stride, pad, w_shape (kh,kw,Ci,Co)
     #                        dw[i,j,ci,co] = sum_{b,oh,ow} x[b,oh*sh+i-t,ow*sw+j-l,ci] * dy[b,oh,ow,co]
-    DEPTHWISE_DX = auto()  # srcs: dy[B,OH,OW,C*M], w[kh,kw,C,M]; arg: stride, pad, in_shape (B,H,W,C)
+    "DEPTHWISE_DX",  # srcs: dy[B,OH,OW,C*M], w[kh,kw,C,M]; arg: stride, pad, in_shape (B,H,W,C)
     #                        dx[b,h,w,c] = sum_{i,j,m: h=oh*sh+i-t, ...} dy[b,oh,ow,c*M+m] * w[i,j,c,m]
-    DEPTHWISE_DW = auto()  # srcs: x[B,H,W,C], dy[B,OH,OW,C*M]; arg: stride, pad, w_shape (kh,kw,C,M)
+    "DEPTHWISE_DW",  # srcs: x[B,H,W,C], dy[B,OH,OW,C*M]; arg: stride, pad, w_shape (kh,kw,C,M)
     #                        dw[i,j,c,m] = sum_{b,oh,ow} x[b,oh*sh+i-t,ow*sw+j-l,c] * dy[b,oh,ow,c*M+m]
-    DENSE_DX = auto()      # srcs: dy[B,U], w[F,U] -> dy @ w.T, [B,F]
-    DENSE_DW = auto()      # srcs: x[B,F], dy[B,U] -> x.T @ dy, [F,U]
-    REDUCE_TO = auto()     # srcs: x; arg: shape (broadcasts to x's shape) -> x summed over the axes that
+    "DENSE_DX",  # srcs: dy[B,U], w[F,U] -> dy @ w.T, [B,F]
+    "DENSE_DW",  # srcs: x[B,F], dy[B,U] -> x.T @ dy, [F,U]
+    "REDUCE_TO",  # srcs: x; arg: shape (broadcasts to x's shape) -> x summed over the axes that
     #                        broadcasting added or stretched from 1 (shapes right-aligned): bias grads
-    BROADCAST = auto()     # srcs: x; arg: shape, scale -> broadcast_to(x, shape) * scale (NumPy rules)
-    UNARY_GRAD = auto()    # srcs: a, dy (same shape); arg: fn (forward op name), alpha (leaky_relu only)
-    #                        a is the forward output y for relu, relu6, leaky_relu (alpha >= 0), sigmoid,
-    #                        tanh, exp and the forward input x for log, abs, leaky_relu (alpha < 0).
-    #                        dx = dy * f'(a): relu (a>0), relu6 (0<a<6), leaky_relu (a>0 ? 1 : alpha),
-    #                        log 1/x, abs sign(x) (0 at 0), sigmoid y*(1-y), tanh 1-y*y, exp y
-    SOFTMAX_GRAD = auto()  # srcs: y (softmax output), dy -> y * (dy - sum(dy*y, last axis, keepdims))
-    MAX_POOL_GRAD = auto()  # srcs: x, dy; arg: size, stride, pad -> dx[x.shape]: each window's dy goes to
+    "BROADCAST",  # srcs: x; arg: shape, scale -> broadcast_to(x, shape) * scale (NumPy rules)
+    "UNARY_GRAD",  # srcs: a, dy (same shape); arg: fn (the forward op's name) and its attributes (leaky_relu:
+    #                        alpha) -> dx = dy * f'(a), a the value the op's row says its gradient reads: its output y
+    #                        (relu, sigmoid, tanh, ...) or its input x (log, abs); the expression is its row's `grad`
+    "SOFTMAX_GRAD",  # srcs: y (softmax output), dy -> y * (dy - sum(dy*y, last axis, keepdims))
+    "MAX_POOL_GRAD",  # srcs: x, dy; arg: size, stride, pad -> dx[x.shape]: each window's dy goes to
     #                        its max cell, the first in row-major tap order on a tie; padding never wins
-    AVG_POOL_GRAD = auto()  # srcs: dy; arg: size, stride, pad, in_shape -> dx[in_shape]: each window's
+    "AVG_POOL_GRAD",  # srcs: dy; arg: size, stride, pad, in_shape -> dx[in_shape]: each window's
     #                        dy / (its count of non-padding cells) added to each of its non-padding cells
-    SLICE_LAST = auto()    # srcs: x; arg: start, stop -> x[..., start:stop] (concat grad)
-    EMBEDDING_DW = auto()  # srcs: ids[...], dy[..., D]; arg: vocab -> [V,D]: row v sums dy where ids == v
-    LSTM_CELL_GRAD = auto()  # srcs: z, (c_prev), dout[B,2u] -> [dz | dc_prev]: [B,5u] ([B,4u] without c_prev)
-    SLICE_GRAD = auto()    # srcs: dy; arg: axis, start, size -> zeros with `size` along axis, dy placed at
+    "SLICE_LAST",  # srcs: x; arg: start, stop -> x[..., start:stop] (concat grad)
+    "EMBEDDING_DW",  # srcs: ids[...], dy[..., D]; arg: vocab -> [V,D]: row v sums dy where ids == v
+    "LSTM_CELL_GRAD",  # srcs: z, (c_prev), dout[B,2u] -> [dz | dc_prev]: [B,5u] ([B,4u] without c_prev)
+    "SLICE_GRAD",  # srcs: dy; arg: axis, start, size -> zeros with `size` along axis, dy placed at
     #                        [start, start + dy's extent) on it (SLICE's gradient)
-    MSE_GRAD = auto()      # srcs: pred, target, dl[] -> 2 * (pred - target) * dl / N, N = pred's size
-    SOFTMAX_CE_GRAD = auto()  # srcs: logits[B,K], labels[B,K], dl[] -> dl / B * (softmax(logits) *
+    "MSE_GRAD",  # srcs: pred, target, dl[] -> 2 * (pred - target) * dl / N, N = pred's size
+    "SOFTMAX_CE_GRAD",  # srcs: logits[B,K], labels[B,K], dl[] -> dl / B * (softmax(logits) *
     #                        sum(labels, last axis, keepdims) - labels)  (= softmax - labels if rows sum to 1)
-    SIGMOID_CE_GRAD = auto()  # srcs: logits, labels, dl[] -> (sigmoid(logits) - labels) * dl / N
-    BN_DGAMMA = auto()     # srcs: x, stats [2, C], dy; arg: epsilon -> [C]: sum over all but the last axis of
+    "SIGMOID_CE_GRAD",  # srcs: logits, labels, dl[] -> (sigmoid(logits) - labels) * dl / N
+    "BN_DGAMMA",  # srcs: x, stats [2, C], dy; arg: epsilon -> [C]: sum over all but the last axis of
     #                        dy * xhat, xhat = (x - mean) / sqrt(var + epsilon) (gamma's gradient)
-    BN_DX = auto()         # training: srcs x, stats, dy, gamma, dgamma, dbeta; arg: epsilon -> gamma / sqrt(var + eps)
+    "BN_DX",  # training: srcs x, stats, dy, gamma, dgamma, dbeta; arg: epsilon -> gamma / sqrt(var + eps)
     #                        * (dy - (dbeta + xhat * dgamma) / N), N = x.size / C (through the batch statistics);
     #                        inference: srcs dy, gamma, moving_variance -> dy * gamma / sqrt(moving_variance + eps)
+]
+Op = Enum("Op", _OP_NAMES)   # type: ignore[misc]  (members from the rows; `Op.RELU` etc. as with a class)
 
 
-UNARY = {Op.RELU, Op.RELU6, Op.LEAKY_RELU, Op.SIGMOID, Op.TANH, Op.EXP, Op.LOG, Op.ABS, Op.NEG}
-BINARY = {Op.ADD, Op.SUB, Op.MUL, Op.DIV}
+UNARY = {Op[r.name.upper()] for r in UNARY_ROWS.values()}
+BINARY = {Op[r.name.upper()] for r in BINARY_ROWS.values()}
 ELEMENTWISE = UNARY | BINARY
+
+
+def unary_row(op: Op) -> Unary:
+    """The row of a unary elementwise op in ops/elementwise.py."""
+    return UNARY_ROWS[op.name.lower()]
+
+
+def binary_row(op: Op) -> Binary:
+    return BINARY_ROWS[op.name.lower()]
+
 POOLS = {Op.MAX_POOL, Op.AVG_POOL}
 CONVS = {Op.CONV2D, Op.DEPTHWISE}
 REDUCE = {Op.SUM, Op.MEAN}

@@ -7,69 +7,70 @@ Every size, stride, offset and pad a kernel needs is computed here and passed to
 from __future__ import annotations
 
 from .ir import Graph, Node, Op, Shape
-from .lower import SCRATCH, WORKGROUP, Ctx, Kernel, KernelBuilder, Operand, f32, rule
+from .kernel_builder import WORKGROUP, Kernel, KernelBuilder, Lowering, Operand, Rule, Scratch, f32, rule_into
 from .lower_forward import (
     broadcast_axes,
-    comment,
     elementwise_expr,
-    elementwise_groups,
     halves,
-    name,
     pow2_at_least,
 )
 
+RULES: dict[Op, Rule] = {}       # this module's lowering rules, merged by lower.py
+SCRATCH: dict[Op, Scratch] = {}  # f32 elements of scratch a node needs at its own step
+rule = rule_into(RULES)
+
 
 @rule(Op.UNARY_GRAD)
-def lower_unary_grad(ctx: Ctx, i: int) -> list[Kernel]:
-    """dx = dy * f'(a) (lower_forward.UNARY_GRAD_EXPR) through binary.wgsl: its operands have one shape here."""
+def lower_unary_grad(ctx: Lowering, i: int) -> list[Kernel]:
+    """dx = dy * f'(a) (the op's row's grad, lower_forward.elementwise_expr) through binary.wgsl: its operands have one shape here."""
     node = ctx.graph.nodes[i]
     kb = ctx.builder()
     a, dy, out = kb.read(node.srcs[0]), kb.read(node.srcs[1]), kb.write(i)
     expr = elementwise_expr(node)
-    wg, gx = elementwise_groups(ctx, node.size)
+    wg, gx = ctx.elementwise_groups(node.size)
     axes = broadcast_axes(node.shape, node.shape, node.shape)
-    return [kb.kernel(name(ctx, i, "_" + node.arg["fn"]), "binary.wgsl", wg, [i], comment=comment(ctx, i), a=a,
+    return [kb.kernel(ctx.kernel_name(i, "_" + node.arg["fn"]), "binary.wgsl", wg, [i], comment=ctx.comment(i), a=a,
                       b=dy, out=out, axes=axes, expr=expr, n=node.size, wg=WORKGROUP, gx=gx)]
 
 
 @rule(Op.BROADCAST)
-def lower_broadcast(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_broadcast(ctx: Lowering, i: int) -> list[Kernel]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     kb = ctx.builder()
     x, out = kb.read(node.srcs[0]), kb.write(i)
     xs = g.nodes[node.srcs[0]].shape
     scale = float(node.arg.get("scale", 1.0))
-    wg, gx = elementwise_groups(ctx, node.size)
-    return [kb.kernel(name(ctx, i), "broadcast.wgsl", wg, [i], comment=comment(ctx, i), x=x, out=out,
+    wg, gx = ctx.elementwise_groups(node.size)
+    return [kb.kernel(ctx.kernel_name(i), "broadcast.wgsl", wg, [i], comment=ctx.comment(i), x=x, out=out,
                       axes=broadcast_axes(node.shape, xs, xs), scale=f32(scale) if scale != 1.0 else "",
                       n=node.size, wg=WORKGROUP, gx=gx)]
 
 
 @rule(Op.SLICE_LAST)
-def lower_slice_last(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_slice_last(ctx: Lowering, i: int) -> list[Kernel]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     kb = ctx.builder()
     x, out = kb.read(node.srcs[0]), kb.write(i)
     c, cin = node.shape[-1], g.nodes[node.srcs[0]].shape[-1]
-    wg, gx = elementwise_groups(ctx, node.size)
-    return [kb.kernel(name(ctx, i), "slice_last.wgsl", wg, [i], comment=comment(ctx, i), x=x, out=out,
+    wg, gx = ctx.elementwise_groups(node.size)
+    return [kb.kernel(ctx.kernel_name(i), "slice_last.wgsl", wg, [i], comment=ctx.comment(i), x=x, out=out,
                       start=node.arg["start"], c=c, cin=cin, rows=node.size // c, n=node.size, wg=WORKGROUP,
                       gx=gx)]
 
 
 @rule(Op.MSE_GRAD, Op.SIGMOID_CE_GRAD)
-def lower_loss_grad(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_loss_grad(ctx: Lowering, i: int) -> list[Kernel]:
     node = ctx.graph.nodes[i]
     kb = ctx.builder()
     p, t, dl, out = kb.read(node.srcs[0]), kb.read(node.srcs[1]), kb.read(node.srcs[2]), kb.write(i)
     kind, scale = ("mse", 2.0 / node.size) if node.op is Op.MSE_GRAD else ("sigmoid_ce", 1.0 / node.size)
-    wg, gx = elementwise_groups(ctx, node.size)
-    return [kb.kernel(name(ctx, i), "loss_grad.wgsl", wg, [i], comment=comment(ctx, i), kind=kind, p=p, t=t,
+    wg, gx = ctx.elementwise_groups(node.size)
+    return [kb.kernel(ctx.kernel_name(i), "loss_grad.wgsl", wg, [i], comment=ctx.comment(i), kind=kind, p=p, t=t,
                       dl=dl, out=out, scale=f32(scale), n=node.size, wg=WORKGROUP, gx=gx)]
 
 
 @rule(Op.SOFTMAX_GRAD, Op.SOFTMAX_CE_GRAD)
-def lower_softmax_grad(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_softmax_grad(ctx: Lowering, i: int) -> list[Kernel]:
     """Row-wise: SOFTMAX_GRAD reads (y, dy), SOFTMAX_CE_GRAD (logits, labels, dl)."""
     node = ctx.graph.nodes[i]
     kb = ctx.builder()
@@ -80,14 +81,14 @@ def lower_softmax_grad(ctx: Ctx, i: int) -> list[Kernel]:
     rows = node.size // k
     per_thread = k <= 64
     wg = ctx.grid(-(-rows // WORKGROUP) if per_thread else rows)
-    return [kb.kernel(name(ctx, i), "softmax_grad.wgsl", wg, [i], comment=comment(ctx, i),
+    return [kb.kernel(ctx.kernel_name(i), "softmax_grad.wgsl", wg, [i], comment=ctx.comment(i),
                       kind="ce" if ce else "softmax", a=a, b=b, dl=dl, out=out, k=k, rows=rows,
                       scale=f32(1.0 / rows), per_thread=per_thread, wg=WORKGROUP, gx=wg[0],
                       halves=halves(WORKGROUP))]
 
 
 @rule(Op.MAX_POOL_GRAD, Op.AVG_POOL_GRAD)
-def lower_pool_grad(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_pool_grad(ctx: Lowering, i: int) -> list[Kernel]:
     """Gather: one thread per input cell, looping over the windows that contain it (no atomics)."""
     g, node = ctx.graph, ctx.graph.nodes[i]
     kb = ctx.builder()
@@ -98,8 +99,8 @@ def lower_pool_grad(ctx: Ctx, i: int) -> list[Kernel]:
     _, h, w, c = node.shape
     _, ho, wo, _ = g.nodes[dy_id].shape
     (kh, kw), (sh, sw), (pt, _, pl, _) = node.arg["size"], node.arg["stride"], node.arg["pad"]
-    wg, gx = elementwise_groups(ctx, node.size)
-    return [kb.kernel(name(ctx, i), "pool_grad.wgsl", wg, [i], comment=comment(ctx, i),
+    wg, gx = ctx.elementwise_groups(node.size)
+    return [kb.kernel(ctx.kernel_name(i), "pool_grad.wgsl", wg, [i], comment=ctx.comment(i),
                       kind="max" if is_max else "avg", x=x, dy=dy, out=out, h=h, w=w, c=c, ho=ho, wo=wo, kh=kh,
                       kw=kw, sh=sh, sw=sw, pt=pt, pl=pl, n=node.size, wg=WORKGROUP, gx=gx)]
 
@@ -158,7 +159,7 @@ def _reduce_scratch(g: Graph, node: Node) -> int:
 SCRATCH[Op.REDUCE_TO] = _reduce_scratch
 
 
-def _reduce_kernel(ctx: Ctx, i: int, kernel_name: str, kb: KernelBuilder, x: Operand, dst: Operand,
+def _reduce_kernel(ctx: Lowering, i: int, kernel_name: str, kb: KernelBuilder, x: Operand, dst: Operand,
                    kept: list[dict[str, int]], red: list[dict[str, int]], cx: int, chunks: int) -> Kernel:
     """x summed over `red` into dst[kept], in `chunks` parts (one FLOP per element read)."""
     outs, r = _prod(kept), _prod(red)
@@ -166,26 +167,26 @@ def _reduce_kernel(ctx: Ctx, i: int, kernel_name: str, kb: KernelBuilder, x: Ope
     otiles = -(-outs // cx)
     groups = otiles * chunks
     wg = ctx.grid(groups)
-    return kb.kernel(kernel_name, "reduce_to.wgsl", wg, [i], outs * r, x.size, comment=comment(ctx, i), x=x,
+    return kb.kernel(kernel_name, "reduce_to.wgsl", wg, [i], outs * r, x.size, comment=ctx.comment(i), x=x,
                      dst=dst, kept=kept, red=red, outs=outs, r=r, cx=cx, hy=hy, otiles=otiles, groups=groups,
                      groups_r=chunks, chunk=-(-r // chunks), gx=wg[0], halves=halves(hy))
 
 
 @rule(Op.REDUCE_TO)
-def lower_reduce_to(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_reduce_to(ctx: Lowering, i: int) -> list[Kernel]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     kept, red = reduce_axes(g.nodes[node.srcs[0]].shape, node.shape)
     plan = _reduce_plan(g, node)
     kb = ctx.builder()
     x = kb.read(node.srcs[0])
     if plan["chunks"] == 1:
-        return [_reduce_kernel(ctx, i, name(ctx, i), kb, x, kb.write(i), kept, red, plan["cx"], 1)]
+        return [_reduce_kernel(ctx, i, ctx.kernel_name(i), kb, x, kb.write(i), kept, red, plan["cx"], 1)]
     # two stages: partial sums scratch[chunk, output], then one pass over the chunks (outputs contiguous)
     outs, chunks = plan["outs"], plan["chunks"]
-    first = _reduce_kernel(ctx, i, name(ctx, i, "_partial"), kb, x, kb.slot(ctx.scratch[i], write=True), kept,
+    first = _reduce_kernel(ctx, i, ctx.kernel_name(i, "_partial"), kb, x, kb.slot(ctx.scratch[i], write=True), kept,
                            red, plan["cx"], chunks)
     kb = ctx.builder()
     partial = kb.slot(ctx.scratch[i])
-    second = _reduce_kernel(ctx, i, name(ctx, i), kb, partial, kb.write(i), [{"size": outs, "stride": 1}],
+    second = _reduce_kernel(ctx, i, ctx.kernel_name(i), kb, partial, kb.write(i), [{"size": outs, "stride": 1}],
                             [{"size": chunks, "stride": outs}], pow2_at_least(outs, 1, 64), 1)
     return [first, second]

@@ -18,18 +18,19 @@ from __future__ import annotations
 from typing import Any
 
 from .ir import Graph, Node, Op
-from .lower import SCRATCH, WORKGROUP, Ctx, Kernel, KernelBuilder, Operand, rule
+from .kernel_builder import WORKGROUP, Kernel, KernelBuilder, Lowering, Operand, Rule, Scratch, rule_into
 from .lower_forward import (
     BK,
     UNROLL_TAPS,
-    comment,
-    elementwise_groups,
     epilogue,
     fused_comment,
     halves,
-    name,
     pow2_at_least,
 )
+
+RULES: dict[Op, Rule] = {}       # this module's lowering rules, merged by lower.py
+SCRATCH: dict[Op, Scratch] = {}  # f32 elements of scratch a node needs at its own step
+rule = rule_into(RULES)
 
 MIN_CHUNK = 256         # a split chunk of a tiled product walks at least this much of K
 TARGET_GROUPS = 512     # split until tiles x chunks reaches about this many workgroups ...
@@ -88,7 +89,7 @@ CONTIGUOUS = {("a", "rows"): "k", ("a", "cols"): "m", ("a", "im2col_t"): "ci", (
               ("b", "rows"): "n", ("b", "cols"): "k", ("b", "w_taps"): "co"}
 
 
-def _matmul(ctx: Ctx, i: int, kb: KernelBuilder, kernel_name: str, out: Operand, a_src: Operand,
+def _matmul(ctx: Lowering, i: int, kb: KernelBuilder, kernel_name: str, out: Operand, a_src: Operand,
             b_src: Operand, plan: dict[str, Any], bias: Operand | None = None) -> Kernel:
     """The tiled product of `plan` into `out` (chunk c of a split at c * plan["stride"]); with `bias`,
     the column sums of B too (the bias gradient of a filter gradient's group), after a split's chunk
@@ -97,13 +98,13 @@ def _matmul(ctx: Ctx, i: int, kb: KernelBuilder, kernel_name: str, out: Operand,
     wg = ctx.grid(groups)
     a4 = kb.view4(a_src, plan[CONTIGUOUS["a", plan["a"]]] % 4 == 0)
     b4 = kb.view4(b_src, plan[CONTIGUOUS["b", plan["b"]]] % 4 == 0)
-    values = dict(plan, comment=comment(ctx, i), a_src=a_src, b_src=b_src, out=out, groups=groups, gx=wg[0],
+    values = dict(plan, comment=ctx.comment(i), a_src=a_src, b_src=b_src, out=out, groups=groups, gx=wg[0],
                   a_m_fast=plan["a"] in ("cols", "im2col_t"), b_k_fast=plan["b"] in ("cols", "w_taps"), a4=a4, b4=b4,
                   bias=bias)
     return kb.kernel(kernel_name, "grad_matmul.wgsl", wg, ctx.group(i).nodes, **values)
 
 
-def _reduce_partials(ctx: Ctx, i: int, chunks: int) -> Kernel:
+def _reduce_partials(ctx: Lowering, i: int, chunks: int) -> Kernel:
     """out[o] = sum over the chunks of scratch[chunk, o]: the second stage of a split; a group's bias sums
     follow the node's outputs in each chunk and go to the bias gradient."""
     g = ctx.graph
@@ -116,13 +117,13 @@ def _reduce_partials(ctx: Ctx, i: int, chunks: int) -> Kernel:
     hy = min(WORKGROUP // cx, pow2_at_least(chunks, 1, WORKGROUP))
     groups = -(-n // cx)
     wg = ctx.grid(groups)
-    return kb.kernel(name(ctx, i), "reduce_partials.wgsl", wg, nodes, chunks * n, chunks * n, comment=comment(ctx, i),
+    return kb.kernel(ctx.kernel_name(i), "reduce_partials.wgsl", wg, nodes, chunks * n, chunks * n, comment=ctx.comment(i),
                      partial=partial, out=out, out2=out2, split=split, n=n, chunks=chunks, cx=cx, hy=hy,
                      groups=groups, gx=wg[0], halves=halves(hy))
 
 
 @rule(Op.DENSE_DX, Op.DENSE_DW, Op.CONV2D_DW)
-def lower_grad_matmul(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_grad_matmul(ctx: Lowering, i: int) -> list[Kernel]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     plan = _matmul_plan(g, node)
     chain = ctx.group(i).chain
@@ -130,11 +131,11 @@ def lower_grad_matmul(ctx: Ctx, i: int) -> list[Kernel]:
     kb = ctx.builder()
     a_src, b_src = kb.read(node.srcs[0]), kb.read(node.srcs[1])
     if plan["chunks"] == 1:
-        return [_matmul(ctx, i, kb, name(ctx, i), kb.write(i), a_src, b_src, plan | {"stride": 0},
+        return [_matmul(ctx, i, kb, ctx.kernel_name(i), kb.write(i), a_src, b_src, plan | {"stride": 0},
                         kb.write(bias) if bias is not None else None)]
     partial = kb.slot(ctx.scratch[i], write=True)
     stride = plan["m"] * plan["n"] + (plan["n"] if bias is not None else 0)
-    first = _matmul(ctx, i, kb, name(ctx, i, "_partial"), partial, a_src, b_src, plan | {"stride": stride},
+    first = _matmul(ctx, i, kb, ctx.kernel_name(i, "_partial"), partial, a_src, b_src, plan | {"stride": stride},
                     partial if bias is not None else None)
     return [first, _reduce_partials(ctx, i, plan["chunks"])]
 
@@ -182,7 +183,7 @@ def conv_dx_phases(in_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: 
 
 
 @rule(Op.CONV2D_DX)
-def lower_conv2d_dx(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_conv2d_dx(ctx: Lowering, i: int) -> list[Kernel]:
     """dx = dy @ w.T over a transposed-conv index map, as one tiled product per stride phase in one dispatch:
     each phase reads only the taps that reach its input cells, so stride 2 wastes no multiplies on zeros."""
     g, node = ctx.graph, ctx.graph.nodes[i]
@@ -201,13 +202,13 @@ def lower_conv2d_dx(ctx: Ctx, i: int) -> list[Kernel]:
     plan = t | {"a": "dy_taps", "b": "w_taps", "m": node.size // ci, "n": ci, "k": kh * kw * co,
                 "tiles": tiles, "chunks": 1, "kc": kh * kw * co, "stride": 0, "phases": phases, "h": h, "w": w, "ci": ci,
                 "co": co, "kw": kw, "ho": ho, "wo": wo, "sh": sh, "sw": sw, "pt": pt, "pl": pl}
-    return [_matmul(ctx, i, kb, name(ctx, i), out, dy, wt, plan)]
+    return [_matmul(ctx, i, kb, ctx.kernel_name(i), out, dy, wt, plan)]
 
 
 # ---- depthwise ----
 
 @rule(Op.DEPTHWISE_DX)
-def lower_depthwise_dx(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_depthwise_dx(ctx: Lowering, i: int) -> list[Kernel]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     kb = ctx.builder()
     dy, wt = kb.read(node.srcs[0]), kb.read(node.srcs[1])
@@ -227,8 +228,8 @@ def lower_depthwise_dx(ctx: Ctx, i: int) -> list[Kernel]:
             cond = " && ".join(c for c in (f"hy % {sh}u == {ry}u" if sh > 1 else "",
                                            f"wx % {sw}u == {rx}u" if sw > 1 else "") if c)
             phases.append({"taps": taps, "cond": cond})
-    wg, gx = elementwise_groups(ctx, node.size)
-    return [kb.kernel(name(ctx, i), "depthwise_dx.wgsl", wg, nodes, comment=fused_comment(ctx, nodes), dy=dy,
+    wg, gx = ctx.elementwise_groups(node.size)
+    return [kb.kernel(ctx.kernel_name(i), "depthwise_dx.wgsl", wg, nodes, comment=fused_comment(ctx, nodes), dy=dy,
                       wt=wt, epilogue=finish, unroll=unroll, phases=phases, kh=kh, kw=kw, h=h, w=w, ch=ch, cm=cm, ho=ho, wo=wo, mult=mult, sh=sh, sw=sw,
                       pt=pt, pl=pl, n=node.size, wg=WORKGROUP, gx=gx)]
 
@@ -254,7 +255,7 @@ SCRATCH[Op.DEPTHWISE_DW] = _depthwise_dw_scratch
 
 
 @rule(Op.DEPTHWISE_DW)
-def lower_depthwise_dw(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_depthwise_dw(ctx: Lowering, i: int) -> list[Kernel]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     plan = _depthwise_dw_plan(g, node)
     _, h, w, ch = g.nodes[node.srcs[0]].shape
@@ -269,8 +270,8 @@ def lower_depthwise_dw(ctx: Ctx, i: int) -> list[Kernel]:
     dst = kb.slot(ctx.scratch[i], write=True) if split_ else kb.write(i)
     groups = plan["ctiles"] * plan["chunks"]
     wg = ctx.grid(groups)
-    first = kb.kernel(name(ctx, i, "_partial" if split_ else ""), "depthwise_dw.wgsl", wg, [i],
-                      comment=comment(ctx, i), x=x, dy=dy, dst=dst, unroll=unroll, kh=kh, kw=kw, h=h, w=w, ch=ch, cm=cm, ho=ho,
+    first = kb.kernel(ctx.kernel_name(i, "_partial" if split_ else ""), "depthwise_dw.wgsl", wg, [i],
+                      comment=ctx.comment(i), x=x, dy=dy, dst=dst, unroll=unroll, kh=kh, kw=kw, h=h, w=w, ch=ch, cm=cm, ho=ho,
                       wo=wo, mult=mult, sh=sh, sw=sw, pt=pt, pl=pl, outs=node.size, groups=groups, gx=wg[0],
                       halves=halves(plan["hy"]), **plan)
     return [first, _reduce_partials(ctx, i, plan["chunks"])] if split_ else [first]

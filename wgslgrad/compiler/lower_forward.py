@@ -5,62 +5,30 @@ Every size, stride, offset and pad a kernel needs is computed here and passed to
 from __future__ import annotations
 
 import re
+from dataclasses import asdict
 
-from .ir import BINARY, UNARY, Graph, Node, Op
-from .lower import SCRATCH, WORKGROUP, Ctx, Kernel, KernelBuilder, f32, rule
+from .ir import BINARY, UNARY, Graph, Node, Op, binary_row, unary_row
+from .kernel_builder import WORKGROUP, Kernel, KernelBuilder, Lowering, Rule, Scratch, f32, rule_into
+
+RULES: dict[Op, Rule] = {}       # this module's lowering rules, merged by lower.py
+SCRATCH: dict[Op, Scratch] = {}  # f32 elements of scratch a node needs at its own step
+rule = rule_into(RULES)
 
 UNROLL_TAPS = 25   # depthwise kernels unroll up to this many taps (5x5), and loop over larger windows
 # The tiled products' step along K. Its tiles (BK x (64+1) floats each) are most of a kernel's workgroup memory,
 # and SwiftShader's compile time grows with that (about 0.6 ms a float): 16 took 2-5 s a kernel.
 BK = 8
 
-# Elementwise bodies over `v` (unary) or `va`, `vb` (binary); backward and fused kernels reuse them.
-# A NaN passes through every one of them, as in the float64 reference (max, min and clamp may drop a NaN:
-# WGSL leaves that to the driver, and lavapipe's max(NaN, 0.0) is 0), so NaN weights cannot hide behind a relu.
-UNARY_EXPR = {
-    Op.RELU: "select(v, 0.0, v < 0.0)",
-    Op.RELU6: "select(select(v, 6.0, v > 6.0), 0.0, v < 0.0)",
-    Op.LEAKY_RELU: "select(v, v * {alpha}, v < 0.0)",  # alpha = 0 is relu's expression: -inf * 0.0 is NaN
-    Op.SIGMOID: "1.0 / (1.0 + exp(-v))",          # exp overflows to inf for v << 0: 1/inf = 0, no NaN
-    Op.TANH: "select(tanh(v), sign(v), abs(v) > 15.0)",  # tanh built from exp can overflow to NaN on some drivers
-    Op.EXP: "exp(v)",
-    Op.LOG: "log(v)",
-    Op.ABS: "abs(v)",
-    Op.NEG: "-v",
-}
-BINARY_EXPR = {Op.ADD: "va + vb", Op.SUB: "va - vb", Op.MUL: "va * vb", Op.DIV: "va / vb"}
-# The gradient of a unary op by its name, from `va` (its input, or its output for relu, sigmoid, tanh, exp)
-# and `vb` (the gradient of its output).
-UNARY_GRAD_EXPR = {
-    "relu": "select(0.0, vb, va > 0.0)",
-    "relu6": "select(0.0, vb, va > 0.0 && va < 6.0)",
-    "leaky_relu": "select(vb * {alpha}, vb, va > 0.0)",
-    "log": "vb / va",
-    "abs": "vb * sign(va)",                # sign(0) = 0
-    "sigmoid": "vb * (va * (1.0 - va))",
-    "tanh": "vb * (1.0 - va * va)",
-    "exp": "vb * va",
-}
-
-
 def elementwise_expr(node: Node) -> str:
-    """The WGSL body of an elementwise node: over `v` for a unary op, over `va`, `vb` for a binary op or
-    a unary op's gradient (UNARY_GRAD), with leaky_relu's alpha filled in."""
-    alpha = f32(node.arg.get("alpha", 0.2))
-    if node.op is Op.UNARY_GRAD:
-        return UNARY_GRAD_EXPR[node.arg["fn"]].format(alpha=alpha)
-    if node.op is Op.LEAKY_RELU and node.arg["alpha"] == 0:
-        return UNARY_EXPR[Op.RELU]
-    return UNARY_EXPR[node.op].format(alpha=alpha) if node.op in UNARY else BINARY_EXPR[node.op]
-
-
-def name(ctx: Ctx, i: int, suffix: str = "") -> str:
-    return f"{ctx.graph.nodes[i].op.name.lower()}_{i}{suffix}"
-
-
-def comment(ctx: Ctx, i: int) -> str:
-    n = ctx.graph.nodes[i]
-    return f"%{i} {n.op.name.lower()}{list(n.shape)}" + (f" in {n.scope}" if n.scope else "")
+    """The WGSL body of an elementwise node, from its row in ops/elementwise.py: over `v` for a unary op,
+    over `va`, `vb` for a binary op or a unary op's gradient (UNARY_GRAD), attributes filled in as f32
+    literals. Backward and fused kernels use it too."""
+    if node.op in BINARY:
+        return binary_row(node.op).wgsl
+    row = unary_row(Op[node.arg["fn"].upper()] if node.op is Op.UNARY_GRAD else node.op)
+    attrs = row.attrs_of(node.arg)
+    text = row.grad if node.op is Op.UNARY_GRAD else row.wgsl_of(attrs)
+    return text.format(**{k: f32(v) for k, v in asdict(attrs).items()})
 
 
 def pow2_at_least(n: int, lo: int, hi: int) -> int:
@@ -79,7 +47,7 @@ def halves(n: int) -> list[int]:
     return out
 
 
-def epilogue(ctx: Ctx, kb: KernelBuilder, i: int) -> tuple[list[str], list[int]]:
+def epilogue(ctx: Lowering, kb: KernelBuilder, i: int) -> tuple[list[str], list[int]]:
     """WGSL statements that finish output element `o` of producer `i` from its value `v` (bias included):
     the elementwise ops fused after it, in registers, and a store of each value of the group that is
     kept. Returns them and the group's nodes."""
@@ -90,7 +58,7 @@ def epilogue(ctx: Ctx, kb: KernelBuilder, i: int) -> tuple[list[str], list[int]]
         node = g.nodes[c]
         if node.op in UNARY:
             lines.append(f"v = {elementwise_expr(node)};")
-        elif node.op is Op.BATCH_NORM:   # the inference form: a per-channel scale and shift (batch_norm.py)
+        elif node.op is Op.BATCH_NORM:   # the inference form: a per-channel scale and shift (ops/batch_norm.py)
             gamma, beta, mm, mv = (kb.read(s) for s in node.srcs[1:5])
             ch = f"(o % {node.shape[-1]}u)"
             lines.append(f"v = (v - {mm.var}[{mm.off}u + {ch}]) * inverseSqrt({mv.var}[{mv.off}u + {ch}] + "
@@ -109,23 +77,18 @@ def epilogue(ctx: Ctx, kb: KernelBuilder, i: int) -> tuple[list[str], list[int]]
     return lines, group.nodes
 
 
-def fused_comment(ctx: Ctx, nodes: list[int]) -> str:
-    return " then ".join(comment(ctx, c) for c in nodes)
-
-
-def elementwise_groups(ctx: Ctx, n: int) -> tuple[tuple[int, int, int], int]:
-    wg = ctx.grid(-(-n // WORKGROUP))
-    return wg, wg[0]
+def fused_comment(ctx: Lowering, nodes: list[int]) -> str:
+    return " then ".join(ctx.comment(c) for c in nodes)
 
 
 @rule(*UNARY)
-def lower_unary(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_unary(ctx: Lowering, i: int) -> list[Kernel]:
     node = ctx.graph.nodes[i]
     kb = ctx.builder()
     x, out = kb.read(node.srcs[0]), kb.write(i)
     expr = elementwise_expr(node)
-    wg, gx = elementwise_groups(ctx, node.size)
-    return [kb.kernel(name(ctx, i), "unary.wgsl", wg, [i], comment=comment(ctx, i), x=x, out=out, expr=expr,
+    wg, gx = ctx.elementwise_groups(node.size)
+    return [kb.kernel(ctx.kernel_name(i), "unary.wgsl", wg, [i], comment=ctx.comment(i), x=x, out=out, expr=expr,
                       n=node.size, wg=WORKGROUP, gx=gx)]
 
 
@@ -152,18 +115,18 @@ def broadcast_axes(out: tuple[int, ...], a: tuple[int, ...], b: tuple[int, ...])
 
 
 @rule(*BINARY)
-def lower_binary(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_binary(ctx: Lowering, i: int) -> list[Kernel]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     kb = ctx.builder()
     a, b, out = kb.read(node.srcs[0]), kb.read(node.srcs[1]), kb.write(i)
     axes = broadcast_axes(node.shape, g.nodes[node.srcs[0]].shape, g.nodes[node.srcs[1]].shape)
-    wg, gx = elementwise_groups(ctx, node.size)
-    return [kb.kernel(name(ctx, i), "binary.wgsl", wg, [i], comment=comment(ctx, i), a=a, b=b, out=out,
+    wg, gx = ctx.elementwise_groups(node.size)
+    return [kb.kernel(ctx.kernel_name(i), "binary.wgsl", wg, [i], comment=ctx.comment(i), a=a, b=b, out=out,
                       axes=axes, expr=elementwise_expr(node), n=node.size, wg=WORKGROUP, gx=gx)]
 
 
 @rule(Op.CONV2D, Op.DENSE)
-def lower_matmul(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_matmul(ctx: Lowering, i: int) -> list[Kernel]:
     """conv2d and dense as one tiled matrix product: out[M, N] = A[M, K] @ w[K, N] (+ bias).
 
     For conv2d, M = B*Ho*Wo, K = kh*kw*Ci and A is gathered from the image (a 1x1, stride-1, unpadded
@@ -186,8 +149,8 @@ def lower_matmul(ctx: Ctx, i: int) -> list[Kernel]:
     else:
         m, k, n = xs[0], ws[0], ws[1]
     if node.op is Op.DENSE and m < 16:   # a few rows: most of a 16-row tile would idle
-        wg, gx = elementwise_groups(ctx, m * n)
-        return [kb.kernel(name(ctx, i), "dense_rows.wgsl", wg, nodes, comment=fused_comment(ctx, nodes), x=x, wt=wt,
+        wg, gx = ctx.elementwise_groups(m * n)
+        return [kb.kernel(ctx.kernel_name(i), "dense_rows.wgsl", wg, nodes, comment=fused_comment(ctx, nodes), x=x, wt=wt,
                           bias=bias, epilogue=finish, m=m, n=n, k=k, wg=WORKGROUP, gx=gx)]
     bm, bn, bk = pow2_at_least(m, 16, 64), pow2_at_least(n, 16, 64), BK
     tiles_n = -(-n // bn)
@@ -195,13 +158,13 @@ def lower_matmul(ctx: Ctx, i: int) -> list[Kernel]:
     wg = ctx.grid(tiles)
     # vec4 loads: 4 consecutive k of A are 4 channels of one pixel (or 4 floats of one row), 4 n of w one row
     a4, b4 = kb.view4(x, conv.get("ci", k) % 4 == 0), kb.view4(wt, n % 4 == 0)
-    return [kb.kernel(name(ctx, i), "matmul.wgsl", wg, nodes, comment=fused_comment(ctx, nodes), x=x, wt=wt,
+    return [kb.kernel(ctx.kernel_name(i), "matmul.wgsl", wg, nodes, comment=fused_comment(ctx, nodes), x=x, wt=wt,
                       bias=bias, epilogue=finish, m=m, n=n, k=k, bm=bm, bn=bn, bk=bk, tm=bm // 16, tn=bn // 16,
                       tiles=tiles, tiles_n=tiles_n, gx=wg[0], conv=bool(conv), a4=a4, b4=b4, **conv)]
 
 
 @rule(Op.DEPTHWISE)
-def lower_depthwise(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_depthwise(ctx: Lowering, i: int) -> list[Kernel]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     kb = ctx.builder()
     x, wt = kb.read(node.srcs[0]), kb.read(node.srcs[1])
@@ -215,28 +178,28 @@ def lower_depthwise(ctx: Ctx, i: int) -> list[Kernel]:
     unroll = kh * kw <= UNROLL_TAPS
     taps = [dict(ky=ky, kx=kx, dx=(ky * w + kx) * ci, dw=(ky * kw + kx) * co)
             for ky in range(kh) for kx in range(kw)] if unroll else []
-    wg, gx = elementwise_groups(ctx, node.size)
-    return [kb.kernel(name(ctx, i), "depthwise.wgsl", wg, nodes, comment=fused_comment(ctx, nodes), x=x, wt=wt,
+    wg, gx = ctx.elementwise_groups(node.size)
+    return [kb.kernel(ctx.kernel_name(i), "depthwise.wgsl", wg, nodes, comment=fused_comment(ctx, nodes), x=x, wt=wt,
                       bias=bias, epilogue=finish, unroll=unroll, taps=taps, kh=kh, kw=kw, h=h, w=w, ci=ci, co=co, ho=ho, wo=wo, mult=mult, sh=sh,
                       sw=sw, pt=pt, pl=pl, n=node.size, wg=WORKGROUP, gx=gx)]
 
 
 @rule(Op.MAX_POOL, Op.AVG_POOL)
-def lower_pool(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_pool(ctx: Lowering, i: int) -> list[Kernel]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     kb = ctx.builder()
     x, out = kb.read(node.srcs[0]), kb.write(i)
     _, h, w, c = g.nodes[node.srcs[0]].shape
     (kh, kw), (sh, sw), (pt, _, pl, _) = node.arg["size"], node.arg["stride"], node.arg["pad"]
-    wg, gx = elementwise_groups(ctx, node.size)
-    return [kb.kernel(name(ctx, i), "pool.wgsl", wg, [i], comment=comment(ctx, i), x=x, out=out,
+    wg, gx = ctx.elementwise_groups(node.size)
+    return [kb.kernel(ctx.kernel_name(i), "pool.wgsl", wg, [i], comment=ctx.comment(i), x=x, out=out,
                       kind="max" if node.op is Op.MAX_POOL else "avg", h=h, w=w, c=c, ho=node.shape[1],
                       wo=node.shape[2], kh=kh, kw=kw, sh=sh, sw=sw, pt=pt, pl=pl, n=node.size, wg=WORKGROUP,
                       gx=gx)]
 
 
 @rule(Op.GLOBAL_AVG_POOL)
-def lower_global_avg_pool(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_global_avg_pool(ctx: Lowering, i: int) -> list[Kernel]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     kb = ctx.builder()
     x, out = kb.read(node.srcs[0]), kb.write(i)
@@ -245,13 +208,13 @@ def lower_global_avg_pool(ctx: Ctx, i: int) -> list[Kernel]:
     hy = WORKGROUP // cx
     ctiles = -(-c // cx)
     wg = ctx.grid(b * ctiles)
-    return [kb.kernel(name(ctx, i), "global_avg_pool.wgsl", wg, [i], comment=comment(ctx, i), x=x, out=out,
+    return [kb.kernel(ctx.kernel_name(i), "global_avg_pool.wgsl", wg, [i], comment=ctx.comment(i), x=x, out=out,
                       c=c, hw=h * w, cx=cx, hy=hy, ctiles=ctiles, groups=b * ctiles, gx=wg[0],
                       halves=halves(hy), scale=f32(1.0 / (h * w)))]
 
 
 @rule(Op.SOFTMAX)
-def lower_softmax(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_softmax(ctx: Lowering, i: int) -> list[Kernel]:
     node = ctx.graph.nodes[i]
     kb = ctx.builder()
     x, out = kb.read(node.srcs[0]), kb.write(i)
@@ -259,12 +222,12 @@ def lower_softmax(ctx: Ctx, i: int) -> list[Kernel]:
     rows = node.size // k
     per_thread = k <= 64
     wg = ctx.grid(-(-rows // WORKGROUP) if per_thread else rows)
-    return [kb.kernel(name(ctx, i), "softmax.wgsl", wg, [i], comment=comment(ctx, i), x=x, out=out, k=k,
+    return [kb.kernel(ctx.kernel_name(i), "softmax.wgsl", wg, [i], comment=ctx.comment(i), x=x, out=out, k=k,
                       rows=rows, per_thread=per_thread, wg=WORKGROUP, gx=wg[0], halves=halves(WORKGROUP))]
 
 
 @rule(Op.CONCAT)
-def lower_concat(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_concat(ctx: Lowering, i: int) -> list[Kernel]:
     """One kernel per run of sources that fits the storage-buffer limit (usually one for all)."""
     g, node = ctx.graph, ctx.graph.nodes[i]
     cout = node.shape[-1]
@@ -282,9 +245,9 @@ def lower_concat(ctx: Ctx, i: int) -> list[Kernel]:
             srcs.append(dict(x=kb.read(s), c=c, start=cc, end=cc + c))
             cc += c
         assert srcs, "a concat source cannot be bound"
-        wg, gx = elementwise_groups(ctx, rows * cc)
+        wg, gx = ctx.elementwise_groups(rows * cc)
         suffix = f"_{len(kernels)}" if kernels or pending else ""
-        kernels.append(kb.kernel(name(ctx, i, suffix), "concat.wgsl", wg, [i], comment=comment(ctx, i), out=out,
+        kernels.append(kb.kernel(ctx.kernel_name(i, suffix), "concat.wgsl", wg, [i], comment=ctx.comment(i), out=out,
                                  srcs=srcs, rows=rows, cout=cout, c0=c0, cc=cc, n=rows * cc, wg=WORKGROUP,
                                  gx=gx))
         c0 += cc
@@ -316,27 +279,27 @@ def _reduce_scratch(g: Graph, node: Node) -> int:
 
 
 @rule(Op.SUM, Op.MEAN, Op.MSE, Op.SIGMOID_CE, Op.SOFTMAX_CE)
-def lower_reduce(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_reduce(ctx: Lowering, i: int) -> list[Kernel]:
     """Sum a term over every element (row, for softmax CE); two stages when one workgroup is not enough:
     partial sums into arena scratch, then one workgroup adds them."""
     g, node = ctx.graph, ctx.graph.nodes[i]
     kind, items, cost, scale = _reduction(g, node)
     groups = reduce_groups(items, cost)
     chunk = -(-items // groups)
-    common = dict(comment=comment(ctx, i), wg=WORKGROUP, halves=halves(WORKGROUP))
+    common = dict(comment=ctx.comment(i), wg=WORKGROUP, halves=halves(WORKGROUP))
     kb = ctx.builder()
     x = kb.read(node.srcs[0])
     y = kb.read(node.srcs[1]) if len(node.srcs) > 1 else None
     k = g.nodes[node.srcs[0]].shape[-1] if kind == "softmax_ce" else 1
     if groups == 1:
-        return [kb.kernel(name(ctx, i), "reduce.wgsl", (1, 1, 1), [i], kind=kind, x=x, y=y, k=k, n=items,
+        return [kb.kernel(ctx.kernel_name(i), "reduce.wgsl", (1, 1, 1), [i], kind=kind, x=x, y=y, k=k, n=items,
                           chunk=items, groups=1, dst=kb.write(i), scale=f32(scale), **common)]
-    first = kb.kernel(name(ctx, i, "_partial"), "reduce.wgsl", (groups, 1, 1), [i], kind=kind, x=x, y=y, k=k,
+    first = kb.kernel(ctx.kernel_name(i, "_partial"), "reduce.wgsl", (groups, 1, 1), [i], kind=kind, x=x, y=y, k=k,
                       n=items, chunk=chunk, groups=groups, dst=kb.slot(ctx.scratch[i], write=True),
                       scale=f32(scale), **common)
     kb = ctx.builder()
     partial = kb.slot(ctx.scratch[i])
-    second = kb.kernel(name(ctx, i), "reduce.wgsl", (1, 1, 1), [i], kind="sum", x=partial, y=None, k=1,
+    second = kb.kernel(ctx.kernel_name(i), "reduce.wgsl", (1, 1, 1), [i], kind="sum", x=partial, y=None, k=1,
                        n=groups, chunk=groups, groups=1, dst=kb.write(i), scale=f32(1.0), **common)
     return [first, second]
 

@@ -1,4 +1,4 @@
-"""Kernels of dropout (compiler/dropout.py) and batch norm (compiler/batch_norm.py), one table row per op.
+"""Kernels of dropout (ops/dropout.py) and batch norm (ops/batch_norm.py), one table row per op.
 
     DROPOUT     one thread per element; its mask from the `step` uniform's seed and step (training only:
                 the inference form has no dropout)
@@ -11,29 +11,33 @@
 """
 from __future__ import annotations
 
-from . import dropout
+from ..ops import dropout
 from .ir import Op
-from .lower import WORKGROUP, Ctx, Kernel, KernelBuilder, f32, rule
-from .lower_forward import comment, elementwise_groups, halves, name, pow2_at_least
+from .kernel_builder import WORKGROUP, Kernel, Lowering, Rule, Scratch, f32, rule_into
+from .lower_forward import halves, pow2_at_least
 from .program import STEP, STEP_VEC4S
+
+RULES: dict[Op, Rule] = {}       # this module's lowering rules, merged by lower.py
+SCRATCH: dict[Op, Scratch] = {}
+rule = rule_into(RULES)
 
 
 @rule(Op.DROPOUT)
-def lower_dropout(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_dropout(ctx: Lowering, i: int) -> list[Kernel]:
     node = ctx.graph.nodes[i]
     kb = ctx.builder()
     x, out = kb.read(node.srcs[0]), kb.write(i)
     step = kb.uniform(STEP, STEP_VEC4S)
     rate = node.arg["rate"]
-    wg, gx = elementwise_groups(ctx, node.size)
+    wg, gx = ctx.elementwise_groups(node.size)
     salt_hash = int(dropout.pcg([node.arg["salt"]])[0])
-    return [kb.kernel(name(ctx, i), "dropout.wgsl", wg, [i], comment=comment(ctx, i), x=x, out=out, step=step,
+    return [kb.kernel(ctx.kernel_name(i), "dropout.wgsl", wg, [i], comment=ctx.comment(i), x=x, out=out, step=step,
                       hash=dropout.WGSL_HASH, rate=rate, salt=node.arg["salt"], salt_hash=salt_hash,
                       threshold=dropout.threshold(rate), scale=f32(1.0 / (1.0 - rate)), n=node.size,
                       wg=WORKGROUP, gx=gx)]
 
 
-def _channel_groups(ctx: Ctx, c: int) -> dict[str, object]:
+def _channel_groups(ctx: Lowering, c: int) -> dict[str, object]:
     cx = pow2_at_least(c, 8, 64)
     hy = WORKGROUP // cx
     groups = -(-c // cx)
@@ -42,7 +46,7 @@ def _channel_groups(ctx: Ctx, c: int) -> dict[str, object]:
 
 
 @rule(Op.BN_STATS, Op.BN_DGAMMA)
-def lower_bn_reduce(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_bn_reduce(ctx: Lowering, i: int) -> list[Kernel]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     x_node = g.nodes[node.srcs[0]]
     c = x_node.shape[-1]
@@ -51,20 +55,20 @@ def lower_bn_reduce(ctx: Ctx, i: int) -> list[Kernel]:
     x, out = kb.read(node.srcs[0]), kb.write(i)
     grid = _channel_groups(ctx, c)
     wg = grid.pop("workgroups")
-    common = dict(comment=comment(ctx, i), x=x, out=out, c=c, rows=rows, inv_rows=f32(1.0 / rows), **grid)
+    common = dict(comment=ctx.comment(i), x=x, out=out, c=c, rows=rows, inv_rows=f32(1.0 / rows), **grid)
     if node.op is Op.BN_STATS:
         mm, mv = kb.slot(ctx.slots[node.srcs[1]], write=True), kb.slot(ctx.slots[node.srcs[2]], write=True)
         momentum = node.arg["momentum"]
-        return [kb.kernel(name(ctx, i), "bn_reduce.wgsl", wg, [i], kind="stats", mm=mm, mv=mv,
+        return [kb.kernel(ctx.kernel_name(i), "bn_reduce.wgsl", wg, [i], kind="stats", mm=mm, mv=mv,
                           momentum=f32(momentum), decay=f32(1.0 - momentum), flops=3 * x_node.size,
                           reads=x_node.size, **common)]
     stats, dy = kb.read(node.srcs[1]), kb.read(node.srcs[2])
-    return [kb.kernel(name(ctx, i), "bn_reduce.wgsl", wg, [i], kind="dgamma", stats=stats, dy=dy,
+    return [kb.kernel(ctx.kernel_name(i), "bn_reduce.wgsl", wg, [i], kind="dgamma", stats=stats, dy=dy,
                       eps=f32(node.arg["epsilon"]), flops=3 * x_node.size, **common)]
 
 
 @rule(Op.BATCH_NORM, Op.BN_DX)
-def lower_bn_elementwise(ctx: Ctx, i: int) -> list[Kernel]:
+def lower_bn_elementwise(ctx: Lowering, i: int) -> list[Kernel]:
     node = ctx.graph.nodes[i]
     kb = ctx.builder()
     s = node.srcs
@@ -78,7 +82,7 @@ def lower_bn_elementwise(ctx: Ctx, i: int) -> list[Kernel]:
     else:
         values = dict(kind="dx", dy=kb.read(s[0]), gamma=kb.read(s[1]), mv=kb.read(s[2]), stats=None)
     c = node.shape[-1]
-    wg, gx = elementwise_groups(ctx, node.size)
-    return [kb.kernel(name(ctx, i), "bn_elementwise.wgsl", wg, [i], comment=comment(ctx, i), out=kb.write(i),
+    wg, gx = ctx.elementwise_groups(node.size)
+    return [kb.kernel(ctx.kernel_name(i), "bn_elementwise.wgsl", wg, [i], comment=ctx.comment(i), out=kb.write(i),
                       c=c, rows=node.size // c, inv_rows=f32(c / node.size), eps=f32(node.arg["epsilon"]),
                       n=node.size, wg=WORKGROUP, gx=gx, **values)]

@@ -24,12 +24,8 @@ from typing import Any
 from . import memory
 from .autodiff import grad
 from .ir import LEAVES, Graph, Op, verify
+from .kernel_builder import ARENA_CHUNK, MAX_STORAGE_BUFFERS, MAX_WORKGROUPS, WORKGROUP, Lowering, render
 from .lower import (
-    ARENA_CHUNK,
-    MAX_STORAGE_BUFFERS,
-    MAX_WORKGROUPS,
-    WORKGROUP,
-    Ctx,
     alias_root,
     leaf_buffers,
     leaf_slots,
@@ -38,7 +34,6 @@ from .lower import (
     needed_nodes,
     place_params,
     plan_arena,
-    render,
 )
 from .program import (
     ADAM_M,
@@ -100,7 +95,7 @@ def lower_train(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS, arena_chu
     for name, gi in grads.items():
         root = alias_root(g, gi)
         slots[root] = Slot(GRADS, params[name].offset, g.nodes[root].shape)
-    ctx = Ctx(g, slots, max_workgroups=max_workgroups, arena_chunk=arena_chunk, vec4=vec4)
+    ctx = Lowering(g, slots, max_workgroups=max_workgroups, arena_chunk=arena_chunk, vec4=vec4)
     if fused:
         ctx.fuse(needed, list(outputs.values()), forward_nodes)
     forward_end = max(i for i in needed if i < forward_nodes)             # 4. the arena
@@ -149,7 +144,7 @@ def own_gradient_nodes(g: Graph, grads: dict[str, int], forward_nodes: int) -> d
     return out
 
 
-def adam_kernel(ctx: Ctx, trainable: int, optimizer: dict[str, Any]) -> Kernel:
+def adam_kernel(ctx: Lowering, trainable: int, optimizer: dict[str, Any]) -> Kernel:
     """The fused Adam update over params[0 : trainable], 4 floats per thread, values from the `step` uniform."""
     kb = ctx.builder()
     names = {"params": kb.vec4(PARAMS, READ_WRITE), "grads": kb.vec4(GRADS, READ), "m": kb.vec4(ADAM_M, READ_WRITE),

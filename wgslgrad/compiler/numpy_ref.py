@@ -10,8 +10,9 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
-from . import batch_norm, dropout
-from .ir import Graph, Node, Op
+from ..ops.elementwise import sigmoid
+from ..ops import batch_norm, dropout
+from .ir import BINARY, UNARY, Graph, Node, Op, binary_row, unary_row
 
 Array = np.ndarray
 
@@ -24,7 +25,7 @@ def evaluate(graph: Graph, inputs: dict[str, Array], params: dict[str, Array],
     `inputs` and `params` are keyed by the names in `graph.inputs` and `graph.params` (falling back to a
     node's arg["name"]); their shapes must equal the nodes' shapes, batch included. `override` maps a node
     id to a function(node, *src values) used instead of the op's (gradcheck freezes ReLU masks this way).
-    `seed` and `step` draw dropout's masks as the `step` uniform does for the kernels (dropout.py; step 0, before
+    `seed` and `step` draw dropout's masks as the `step` uniform does for the kernels (ops/dropout.py; step 0, before
     any step, is what TrainSession.gradients uses on a fresh session). The graph
     is evaluated as it is: as built, in training mode; inference.inference_form(graph) gives the other.
     """
@@ -131,16 +132,6 @@ def _log_softmax(x: Array) -> Array:
     return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
 
 
-def _sigmoid(x: Array) -> Array:
-    e = np.exp(-np.abs(x))                             # never overflows
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
-
-
-def _leaky_relu(x: Array, alpha: float) -> Array:
-    """x where x >= 0 or NaN, else alpha * x; alpha = 0 is relu (0 for -inf, where alpha * x is NaN)."""
-    return np.where(x < 0, alpha * x if alpha else 0.0, x)
-
-
 def _softmax_ce(n: Node, logits: Array, labels: Array) -> Array:
     return -(labels * _log_softmax(logits)).sum(axis=-1).mean()
 
@@ -188,19 +179,15 @@ def _reduce_to(n: Node, x: Array) -> Array:
     return x.sum(axis=stretched, keepdims=True).reshape(shape)
 
 
+def _unary(n: Node, x: Array) -> Array:
+    row = unary_row(n.op)
+    return row.ref(x, row.attrs_of(n.arg))
+
+
 def _unary_grad(n: Node, a: Array, dy: Array) -> Array:
-    fn = n.arg["fn"]
-    d = {
-        "relu": lambda: (a > 0).astype(a.dtype),
-        "relu6": lambda: ((a > 0) & (a < 6)).astype(a.dtype),
-        "leaky_relu": lambda: np.where(a > 0, 1.0, n.arg["alpha"]),
-        "log": lambda: 1 / a,
-        "abs": lambda: np.sign(a),
-        "sigmoid": lambda: a * (1 - a),                # a is y from here on
-        "tanh": lambda: 1 - a * a,
-        "exp": lambda: a,
-    }[fn]()
-    return dy * d
+    """dy * f'(a): the forward op's row gives f' at its saved value a (its output or its input)."""
+    row = unary_row(Op[n.arg["fn"].upper()])
+    return dy * row.ref_grad(a, row.attrs_of(n.arg))
 
 
 def max_pool_winners(n: Node, x: Array, out_hw: Sequence[int]) -> list[tuple[tuple, Array]]:
@@ -235,7 +222,7 @@ def _avg_pool_grad(n: Node, dy: Array) -> Array:
 def _lstm_cell(z: Array, c_prev: Array | None = None) -> tuple[Array, ...]:
     """h, c and the activated gates i, f, g, o of one LSTM step (Keras' gate order)."""
     u = z.shape[1] // 4
-    i, f, o = (_sigmoid(z[:, k * u:(k + 1) * u]) for k in (0, 1, 3))
+    i, f, o = (sigmoid(z[:, k * u:(k + 1) * u]) for k in (0, 1, 3))
     g = np.tanh(z[:, 2 * u:3 * u])
     c = i * g if c_prev is None else f * c_prev + i * g
     return o * np.tanh(c), c, i, f, g, o
@@ -273,26 +260,19 @@ def _softmax_ce_grad(n: Node, logits: Array, labels: Array, dl: Array) -> Array:
     return (p - labels) * dl / logits.shape[0]
 
 
+def _binary(ref: Callable[[Array, Array], Array]) -> Callable[..., Array]:
+    return lambda n, a, b: ref(a, b)
+
+
 EVAL: dict[Op, Callable[..., Array]] = {
     Op.CONV2D: _conv2d,
     Op.DEPTHWISE: _depthwise,
     Op.DENSE: _dense,
-    Op.ADD: lambda n, a, b: a + b,
-    Op.SUB: lambda n, a, b: a - b,
-    Op.MUL: lambda n, a, b: a * b,
-    Op.DIV: lambda n, a, b: a / b,
+    **{op: _binary(binary_row(op).ref) for op in BINARY},   # ops/elementwise.py: each row's reference
+    **{op: _unary for op in UNARY},
     Op.CONCAT: lambda n, *xs: np.concatenate(xs, axis=-1),
     Op.SLICE: lambda n, x: np.take(x, np.arange(n.arg["start"], n.arg["stop"]), axis=n.arg["axis"]),
     Op.STACK: lambda n, *xs: np.stack(xs, axis=n.arg["axis"]),
-    Op.RELU: lambda n, x: np.maximum(x, 0),
-    Op.RELU6: lambda n, x: np.clip(x, 0, 6),
-    Op.LEAKY_RELU: lambda n, x: _leaky_relu(x, n.arg["alpha"]),
-    Op.SIGMOID: lambda n, x: _sigmoid(x),
-    Op.TANH: lambda n, x: np.tanh(x),
-    Op.EXP: lambda n, x: np.exp(x),
-    Op.LOG: lambda n, x: np.log(x),
-    Op.ABS: lambda n, x: np.abs(x),
-    Op.NEG: lambda n, x: -x,
     Op.SOFTMAX: lambda n, x: _softmax(x),
     Op.MAX_POOL: _max_pool,
     Op.AVG_POOL: _avg_pool,
@@ -327,7 +307,7 @@ EVAL: dict[Op, Callable[..., Array]] = {
     Op.LSTM_CELL_GRAD: _lstm_cell_grad,
     Op.MSE_GRAD: lambda n, a, b, dl: 2 * (a - b) * dl / a.size,
     Op.SOFTMAX_CE_GRAD: _softmax_ce_grad,
-    Op.SIGMOID_CE_GRAD: lambda n, x, z, dl: (_sigmoid(x) - z) * dl / x.size,
+    Op.SIGMOID_CE_GRAD: lambda n, x, z, dl: (sigmoid(x) - z) * dl / x.size,
     Op.BN_DGAMMA: batch_norm.dgamma,
     Op.BN_DX: batch_norm.dx,
 }

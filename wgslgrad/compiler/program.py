@@ -12,7 +12,7 @@ Adam kernel, and adds four buffers:
   adam_v
   step     a uniform of 2 vec4s the runtime writes before each step, t being the 1-based step number:
            [0] = (lr, beta1, beta2, eps), [1] = (1 - beta1^t, 1 - beta2^t, t, seed); dropout draws its
-           masks from t and the seed (an integer below 2^24, dropout.py)
+           masks from t and the seed (an integer below 2^24, ops/dropout.py)
 `phases` lists the kernels (indices into `kernels`) of one training step, in dispatch order:
   forward   the forward kernels the loss needs (kernels that only compute other outputs are left out)
   backward  the gradients, ending in `grads`

@@ -4,7 +4,21 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .ir import BACKWARD, CONVS, ELEMENTWISE, LOSSES, POOLS, REDUCE, Graph, Node, Op, fmt_shape
+from .ir import (
+    BACKWARD,
+    CONVS,
+    ELEMENTWISE,
+    LOSSES,
+    POOLS,
+    REDUCE,
+    UNARY,
+    Graph,
+    Node,
+    Op,
+    binary_row,
+    fmt_shape,
+    unary_row,
+)
 
 
 @dataclass
@@ -29,8 +43,8 @@ def node_flops(g: Graph, n: Node) -> int:
         return n.size * kh * kw
     if n.op in REDUCE or n.op in LOSSES or n.op in (Op.GLOBAL_AVG_POOL, Op.SOFTMAX, Op.SUM_AXES):
         return sum(g.nodes[s].size for s in n.srcs) * (3 if n.op in LOSSES or n.op is Op.SOFTMAX else 1)
-    if n.op in ELEMENTWISE:
-        return n.size
+    if n.op in ELEMENTWISE:   # per element, as the op's row says
+        return n.size * (unary_row(n.op) if n.op in UNARY else binary_row(n.op)).flops
     if n.op in (Op.DROPOUT, Op.BATCH_NORM):   # a multiply (dropout); subtract, two multiplies, add (batch norm)
         return n.size * (1 if n.op is Op.DROPOUT else 4)
     if n.op is Op.BN_STATS:                   # the sum, then the squared differences

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,15 +130,14 @@ def has_poison(v: Any) -> bool:
     return v is POISON or (isinstance(v, (list, tuple)) and any(has_poison(x) for x in v))
 
 
-BUILTINS: dict[str, Builtin] = {}   # name -> builtin, registered by builtins.py
-
-
 class Env:
-    """Variables of the module or of one function call; lookups fall back to the defining scope."""
+    """Variables of the module or of one function call; lookups fall back to the defining scope, and the
+    module's to the builtins (given to the module's Env, shared by every Env under it)."""
 
-    def __init__(self, parent: Env | None = None) -> None:
+    def __init__(self, parent: Env | None = None, builtins: Mapping[str, Builtin] | None = None) -> None:
         self.vars: dict[str, Any] = {}
         self.parent = parent
+        self.builtins: Mapping[str, Builtin] = parent.builtins if parent is not None else (builtins or {})
 
     def lookup(self, name: str) -> Any:
         env: Env | None = self
@@ -146,12 +145,12 @@ class Env:
             if name in env.vars:
                 return env.vars[name]
             env = env.parent
-        if name in BUILTINS:
-            return BUILTINS[name]
+        if name in self.builtins:
+            return self.builtins[name]
         raise KeyError(name)
 
     def visible(self) -> list[str]:
-        names = set(BUILTINS)
+        names = set(self.builtins)
         env: Env | None = self
         while env is not None:
             names |= env.vars.keys()

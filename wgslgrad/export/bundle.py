@@ -88,7 +88,7 @@ def write_bundle(out_dir: str | os.PathLike[str], graph: Graph, params: Mapping[
 
 def _lower_train(graph: Graph) -> Program:
     try:
-        from ..compiler.lower import lower_train
+        from ..compiler.lower_train import lower_train
     except ImportError as e:   # the training lowering is optional for an inference bundle
         raise NotImplementedError(f"train=True needs compiler.lower_train, which is not available ({e})") from None
     return lower_train(graph)

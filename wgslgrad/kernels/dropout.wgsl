@@ -1,6 +1,6 @@
 {% from "_macros.wgsl" import per_element %}
 // {{ comment }}: out[i] = x[i] / (1 - {{ rate }}) where pcg(key + i) >= {{ threshold }}, else 0, over {{ n }} elements;
-// key = pcg(seed ^ pcg(step ^ pcg(salt {{ salt }}))), seed = step uniform [1].w, step = [1].z (dropout.py).
+// key = pcg(seed ^ pcg(step ^ pcg(salt {{ salt }}))), seed = step uniform [1].w, step = [1].z (ops/dropout.py).
 {{ bindings }}
 
 {{ hash }}

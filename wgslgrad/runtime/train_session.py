@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import wgpu
 
-from ..compiler.dropout import MAX_SEED
+from ..ops.dropout import MAX_SEED
 from ..compiler.program import ADAM_M, ADAM_V, GRADS, STEP, Program
 from .session import Session
 

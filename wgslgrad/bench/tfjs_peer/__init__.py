@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from ...compiler import dropout
-from ...compiler.ir import Graph, Op
+from ...ops import dropout
+from ...compiler.ir import BACKWARD, Graph, Op
+from ...ops.elementwise import BINARY_ROWS, UNARY_ROWS
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "bench.js"
@@ -64,13 +65,15 @@ def export_graph(graph: Graph) -> dict[str, Any]:
             arg["threshold"] = dropout.threshold(arg["rate"])
         nodes.append({"op": n.op.name.lower(), "shape": list(n.shape), "srcs": list(n.srcs),
                       "arg": _jsonable(arg), "batched": batched[-1]})
+    elementwise = {"unary": {r.name: r.tfjs for r in UNARY_ROWS.values()},   # how bench.js runs each row
+                   "binary": {r.name: r.tfjs for r in BINARY_ROWS.values()}}
     return {"nodes": nodes, "inputs": dict(graph.inputs), "params": dict(graph.params),
-            "outputs": dict(graph.outputs), "loss": graph.loss, "batch": graph.batch, "adam": _adam(graph)}
+            "outputs": dict(graph.outputs), "loss": graph.loss, "batch": graph.batch, "adam": _adam(graph),
+            "elementwise": elementwise}
 
 
 # the forward ops the peer's JavaScript implements (not yet the sequence ops: slice, stack, embedding, lstm_cell, sum_axes)
-_FORWARD = ({op for op in Op if op.value <= Op.SIGMOID_CE.value} - {Op.SLICE, Op.STACK, Op.EMBEDDING, Op.LSTM_CELL,
-                                                                     Op.SUM_AXES}) | {Op.DROPOUT, Op.BN_STATS, Op.BATCH_NORM}
+_FORWARD = set(Op) - BACKWARD - {Op.SLICE, Op.STACK, Op.EMBEDDING, Op.LSTM_CELL, Op.SUM_AXES}
 
 
 def write_model(directory: Path, graph: Graph, params: Mapping[str, np.ndarray],

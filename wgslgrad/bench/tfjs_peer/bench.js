@@ -102,12 +102,7 @@ function build(model, batchOf, wasmGrads) {
     depthwise: (n, x, w, b, i) => (wasmGrads ? convs[i](x, w, b)
       : tf.fused.depthwiseConv2d({ x, filter: w, strides: n.arg.stride, pad: pads(n.arg.pad), bias: b })),
     dense: (n, x, w, b) => tf.fused.matMul({ a: x, b: w, bias: b }),
-    add: (n, a, b) => tf.add(a, b), sub: (n, a, b) => tf.sub(a, b),
-    mul: (n, a, b) => tf.mul(a, b), div: (n, a, b) => tf.div(a, b),
     concat: (n, ...xs) => tf.concat(xs, -1),
-    relu: (n, x) => tf.relu(x), relu6: (n, x) => tf.relu6(x), leaky_relu: (n, x) => tf.leakyRelu(x, n.arg.alpha),
-    sigmoid: (n, x) => tf.sigmoid(x), tanh: (n, x) => tf.tanh(x), exp: (n, x) => tf.exp(x),
-    log: (n, x) => tf.log(x), abs: (n, x) => tf.abs(x), neg: (n, x) => tf.neg(x),
     softmax: (n, x) => tf.softmax(x),
     max_pool: (n, x) => tf.maxPool(x, n.arg.size, n.arg.stride, pads(n.arg.pad)),
     // tf.avgPool's forward skips padded cells but its gradient divides by the full window (TF.js 4.22):
@@ -134,6 +129,15 @@ function build(model, batchOf, wasmGrads) {
       return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, n.arg.epsilon))), gamma), beta);
     },
   };
+  // the elementwise ops: each row's `tfjs` expression from wgslgrad/ops/elementwise.py (model.json carries them)
+  for (const [name, expr] of Object.entries(model.elementwise.unary)) {
+    const f = new Function('tf', 'x', 'attrs', `return ${expr};`);
+    ops[name] = (n, x) => f(tf, x, n.arg);
+  }
+  for (const [name, expr] of Object.entries(model.elementwise.binary)) {
+    const f = new Function('tf', 'a', 'b', `return ${expr};`);
+    ops[name] = (n, a, b) => f(tf, a, b);
+  }
   nodes.forEach((n, i) => {
     if (n.op === 'avg_pool' && !n.arg.pad.every((p) => p === 0)) countScale[i] = avgScale(n, nodes[n.srcs[0]].shape);
     if (n.op === 'conv2d' || n.op === 'depthwise') convs[i] = convWithGrads(n.op === 'depthwise', n.arg.stride, n.arg.pad);
@@ -171,7 +175,7 @@ function build(model, batchOf, wasmGrads) {
   };
 }
 
-/** wgslgrad's PCG hash (compiler/dropout.py) in u32 arithmetic. */
+/** wgslgrad's PCG hash (ops/dropout.py) in u32 arithmetic. */
 function pcg(v) {
   const s = (Math.imul(v >>> 0, 747796405) + 2891336453) >>> 0;
   const w = Math.imul(((s >>> ((s >>> 28) + 4)) ^ s) >>> 0, 277803737) >>> 0;

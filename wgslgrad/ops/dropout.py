@@ -1,5 +1,6 @@
-"""Dropout, everything but its kernel (lower_norm.py): the counter-based random bits, the float64 reference,
-the gradient rule and the inference form.
+"""Dropout, everything but its kernel (compiler/lower_norm.py) and its inference form (compiler/inference.py):
+the counter-based random bits, the float64 reference and the gradient rule. Like every module of this package
+it imports nothing from the rest of wgslgrad (IR nodes and autodiff's NodeGrad are typed loosely, ops named).
 
 Training: y = x * keep / (1 - rate) (inverted dropout, as Keras and TF.js scale), with
     keep = bits(seed, step, salt, element) >= threshold(rate),   threshold = round(rate * 2^32)
@@ -12,14 +13,9 @@ tells two dropout layers apart. At inference dropout is the identity (inference.
 from __future__ import annotations
 
 import zlib
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
-
-from .ir import Node, Op
-
-if TYPE_CHECKING:
-    from .autodiff import Ctx, Grads
 
 MAX_SEED = 2**24   # the seed and the step travel as float32 in the `step` uniform: exact below 2^24
 
@@ -62,12 +58,13 @@ def keep_mask(shape: tuple[int, ...], rate: float, salt_: int, seed: int, step: 
     return (bits >= np.uint32(threshold(rate))).reshape(shape)
 
 
-def reference(n: Node, x: np.ndarray, seed: int, step: int) -> np.ndarray:
+def reference(n: Any, x: np.ndarray, seed: int, step: int) -> np.ndarray:
     """The training forward pass in x's dtype (float64 for the references)."""
     rate = n.arg["rate"]
     return np.where(keep_mask(x.shape, rate, n.arg["salt"], seed, step), x / (1.0 - rate), 0.0)
 
 
-def grad_rule(c: Ctx) -> Grads:
-    """dx = dy * keep / (1 - rate): the same op on dy, with the same salt, so the same mask."""
-    return [c.add(Op.DROPOUT, (c.dy,), dict(c.node.arg))]
+def grad_rule(c: Any) -> list[int | None]:
+    """dx = dy * keep / (1 - rate): the same op on dy, with the same salt, so the same mask. `c` is autodiff's
+    NodeGrad (typed loosely: autodiff imports this module, as it does the op rows)."""
+    return [c.add("dropout", (c.dy,), dict(c.node.arg))]

@@ -1,5 +1,7 @@
-"""Batch normalisation over the last axis (NHWC channels), everything but its kernels (lower_norm.py): the
-float64 references, the gradient rule and the inference form. Keras/TF.js names, layouts and defaults:
+"""Batch normalisation over the last axis (NHWC channels), everything but its kernels (compiler/lower_norm.py)
+and its inference form (compiler/inference.py): the float64 references and the gradient rule. Like every
+module of this package it imports nothing from the rest of wgslgrad (IR nodes and autodiff's NodeGrad are
+typed loosely, ops named). Keras/TF.js names, layouts and defaults:
 gamma, beta (trainable), moving_mean, moving_variance (not trainable), momentum 0.99, epsilon 1e-3.
 
 Training (the graph as built): BN_STATS gives the batch mean and biased variance over every axis but the
@@ -16,14 +18,9 @@ BN_STATS has no rule of its own: the batch norm's rule covers the path through t
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
-
-from .ir import Graph, Node, Op
-
-if TYPE_CHECKING:
-    from .autodiff import Ctx, Grads
 
 MOMENTUM = 0.99
 EPSILON = 1e-3
@@ -31,17 +28,11 @@ EPSILON = 1e-3
 INIT = {"gamma": "ones", "beta": "zeros", "moving_mean": "zeros", "moving_variance": "ones"}
 
 
-def moving_statistics(g: Graph) -> set[int]:
-    """The parameters (node ids) that training moves without a gradient: the moving statistics of every batch
-    norm on batch statistics."""
-    return {s for n in g.nodes if n.op is Op.BN_STATS for s in n.srcs[1:3]}
-
-
 def _axes(x: np.ndarray) -> tuple[int, ...]:
     return tuple(range(x.ndim - 1))
 
 
-def stats(n: Node, x: np.ndarray, moving_mean: np.ndarray, moving_var: np.ndarray) -> np.ndarray:
+def stats(n: Any, x: np.ndarray, moving_mean: np.ndarray, moving_var: np.ndarray) -> np.ndarray:
     """BN_STATS: [mean; biased variance] over all but the last axis."""
     mean = x.mean(axis=_axes(x))
     return np.stack([mean, ((x - mean) ** 2).mean(axis=_axes(x))])
@@ -52,19 +43,19 @@ def moving_update(momentum: float, moving: np.ndarray, batch: np.ndarray) -> np.
     return moving * momentum + batch * (1.0 - momentum)
 
 
-def normalize(n: Node, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, moving_mean: np.ndarray,
+def normalize(n: Any, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, moving_mean: np.ndarray,
               moving_var: np.ndarray, batch_stats: np.ndarray | None = None) -> np.ndarray:
     """BATCH_NORM: batch statistics when given (training), else the moving ones (inference)."""
     mean, var = (moving_mean, moving_var) if batch_stats is None else batch_stats
     return (x - mean) / np.sqrt(var + n.arg["epsilon"]) * gamma + beta
 
 
-def dgamma(n: Node, x: np.ndarray, batch_stats: np.ndarray, dy: np.ndarray) -> np.ndarray:
+def dgamma(n: Any, x: np.ndarray, batch_stats: np.ndarray, dy: np.ndarray) -> np.ndarray:
     mean, var = batch_stats
     return (dy * (x - mean) / np.sqrt(var + n.arg["epsilon"])).sum(axis=_axes(x))
 
 
-def dx(n: Node, *srcs: np.ndarray) -> np.ndarray:
+def dx(n: Any, *srcs: np.ndarray) -> np.ndarray:
     eps = n.arg["epsilon"]
     if len(srcs) == 3:   # inference form: the statistics are constants
         dy, gamma, moving_var = srcs
@@ -75,16 +66,17 @@ def dx(n: Node, *srcs: np.ndarray) -> np.ndarray:
     return gamma * inv * (dy - (db + (x - mean) * inv * dg) / count)
 
 
-def grad_rule(c: Ctx) -> Grads:
-    """Gradients of x, gamma and beta (the moving statistics and the batch statistics get none)."""
+def grad_rule(c: Any) -> list[int | None]:
+    """Gradients of x, gamma and beta (the moving statistics and the batch statistics get none). `c` is
+    autodiff's NodeGrad (typed loosely: autodiff imports this module)."""
     x, gamma, _, _, moving_var = c.node.srcs[:5]
     eps = {"epsilon": c.node.arg["epsilon"]}
     need_x, need_gamma, need_beta = c.need[:3]
     if len(c.node.srcs) == 5:   # inference form (trainable=False): gamma and beta are frozen with it
         assert not (need_gamma or need_beta), "a batch norm in its inference form has frozen parameters"
-        return [c.add(Op.BN_DX, (c.dy, gamma, moving_var), eps) if need_x else None, None, None, None, None]
+        return [c.add("bn_dx", (c.dy, gamma, moving_var), eps) if need_x else None, None, None, None, None]
     batch_stats = c.node.srcs[5]
     db = c.reduce_to(c.dy, 2) if need_x or need_beta else None
-    dg = c.add(Op.BN_DGAMMA, (x, batch_stats, c.dy), eps) if need_x or need_gamma else None
-    dx_ = c.add(Op.BN_DX, (x, batch_stats, c.dy, gamma, dg, db), eps) if need_x else None   # type: ignore[arg-type]
+    dg = c.add("bn_dgamma", (x, batch_stats, c.dy), eps) if need_x or need_gamma else None
+    dx_ = c.add("bn_dx", (x, batch_stats, c.dy, gamma, dg, db), eps) if need_x else None   # type: ignore[arg-type]
     return [dx_, dg if need_gamma else None, db if need_beta else None, None, None, None]

@@ -1,0 +1,16 @@
+"""The op registry: each op declared once, with everything about it beside it.
+
+One module per family. `elementwise.py` holds the elementwise ops, one row each: the DSL builtin and its
+typed attributes, the WGSL expression of the forward op and of its gradient, the float64 NumPy reference
+and its derivative, the FLOPs per element, and how the PyTorch and TF.js peers run it. The rows are plain
+data (they import nothing from the compiler), so the IR's `Op` enum takes its elementwise members from them,
+and every pass reads its facet from the row: the builder (builtins.py), autodiff, the NumPy interpreter,
+gradcheck, the lowering (lower_forward.elementwise_expr), the model summary and both peers.
+
+Adding an elementwise op is adding its row here, its line in docs/dsl.md and its tests; the tests that
+sweep the rows (kernels on the GPU, finite differences, both peers) pick it up by themselves, and
+tests/test_ops.py checks that every row has every facet and is exercised by them.
+
+This package is at the bottom of the import layers (tests/test_imports.py): its modules import nothing
+from the rest of wgslgrad.
+"""
