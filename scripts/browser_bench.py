@@ -28,7 +28,6 @@ sys.path.insert(0, str(ROOT))
 
 from wgslgrad.compiler.frontend import load_spec
 from wgslgrad.compiler.lower import lower
-from wgslgrad.compiler.lower_train import lower_train
 from wgslgrad.export.bundle import write_bundle
 from wgslgrad.runtime.init import init_params
 
@@ -42,7 +41,7 @@ def kernels() -> list[dict[str, str]]:
     seen: dict[str, str] = {}
     for ex in EXAMPLES:
         g = load_spec(ROOT / "examples" / f"{ex}.py")
-        programs = [lower(g)] + ([lower_train(g)] if g.loss is not None else [])
+        programs = [lower(g)] + ([lower(g, training=True)] if g.loss is not None else [])
         for p in programs:
             for k in p.kernels:
                 seen.setdefault(k.wgsl, f"{ex}:{k.name}")
@@ -85,7 +84,7 @@ def main() -> int:
         sizes, raw = {}, {}
         infer_wgsl = {k.wgsl for k in lower(g).kernels}
         raw["infer"] = sum(len(w.encode()) for w in infer_wgsl)
-        raw["train"] = sum(len(w.encode()) for w in infer_wgsl | {k.wgsl for k in lower_train(g).kernels})
+        raw["train"] = sum(len(w.encode()) for w in infer_wgsl | {k.wgsl for k in lower(g, training=True).kernels})
         for name, train in (("infer", False), ("train", True)):
             write_bundle(root / name, g, params, train=train)
             text = (root / name / "model.js").read_text()

@@ -10,7 +10,7 @@ Three generators of hostile or careless specs:
 - `mutated_examples`: examples/*.py with lines deleted, duplicated or swapped, numbers made extreme, names
   changed, text truncated.
 
-`run_spec` takes one spec through `check` (the CLI, in-process), the front end, lower / lower_train and, when
+`run_spec` takes one spec through `check` (the CLI, in-process), the front end, lower (both Programs) and, when
 the program is small, a forward run and a training step's gradients on the GPU adapter. It returns how far the
 spec got; anything but success or a clean user error (SpecErrors, or the CLI's exit 1 with a message) raises
 `Crash`: another exception type, a traceback printed by the CLI, a stage running past its time bound (`Hang`, from
@@ -43,7 +43,6 @@ from wgslgrad.compiler import ir
 from wgslgrad.compiler.build import build
 from wgslgrad.compiler.errors import SpecErrors
 from wgslgrad.compiler.lower import lower
-from wgslgrad.compiler.lower_train import lower_train
 from wgslgrad.compiler.parse import parse
 from wgslgrad.compiler.program import Program
 
@@ -204,7 +203,7 @@ def _run(source: str, device: Any, tmp: Path, tally: Tally, seconds: float, peak
                 return "syntax" if not parsed else "rejected"
             tally.counts["compiled"] += 1
             try:
-                programs = [lower(graph)] + ([lower_train(graph)] if graph.loss is not None else [])
+                programs = [lower(graph)] + ([lower(graph, training=True)] if graph.loss is not None else [])
             except SpecErrors as e:
                 _clean(e)
                 return "rejected"
@@ -232,7 +231,6 @@ def _run(source: str, device: Any, tmp: Path, tally: Tally, seconds: float, peak
 
 def _run_on_gpu(programs: list[Program], device: Any) -> None:
     from wgslgrad.runtime.session import Session
-    from wgslgrad.runtime.train_session import TrainSession
 
     rng = np.random.default_rng(0)
     forward = Session(programs[0], device)
@@ -243,7 +241,7 @@ def _run_on_gpu(programs: list[Program], device: Any) -> None:
         if name in out and out[name].shape != tuple(slot.shape):
             raise Crash(f"output {name} has shape {out[name].shape}, the program says {tuple(slot.shape)}")
     if len(programs) > 1:
-        train = TrainSession(programs[1], device)
+        train = Session(programs[1], device)
         train.init_params(seed=0)
         grads = train.gradients(random_inputs(programs[1], rng))
         if set(grads) != {n for n, p in programs[1].params.items() if p.trainable}:
@@ -513,7 +511,6 @@ def differential(source: str, device: Any, seed: int, rtol: float = 1e-3) -> str
     from wgslgrad.compiler import numpy_ref
     from wgslgrad.compiler.frontend import compile_spec
     from wgslgrad.runtime.session import Session
-    from wgslgrad.runtime.train_session import TrainSession
 
     try:
         graph = compile_spec(source, "spec.py")
@@ -537,10 +534,10 @@ def differential(source: str, device: Any, seed: int, rtol: float = 1e-3) -> str
         assert_close(got[name], ref[i], rtol, f"output {name} (seed {seed})")
     if graph.loss is None:
         return "ran"
-    train = lower_train(graph)
+    train = lower(graph, training=True)
     if not small(train) or not any(p.trainable for p in train.params.values()):
         return "ran"
-    step = TrainSession(train, device)
+    step = Session(train, device)
     step.set_params(params)
     grads = step.gradients(inputs)
     with np.errstate(all="ignore"):

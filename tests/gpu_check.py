@@ -80,10 +80,10 @@ def compare_gradients_on_gpu(device, program: Program, g: Graph, inputs: dict[st
                              params: dict[str, np.ndarray], rtol: float = 1e-4, note: str = "") -> None:
     """Run the training step `program` of `g` on the GPU and compare every parameter gradient with the
     float64 reference: max|gpu - ref| <= rtol * max|ref| for each."""
-    from wgslgrad.runtime.train_session import TrainSession
+    from wgslgrad.runtime.session import Session
 
     _, ref = reference_gradients(g, inputs, params)
-    session = TrainSession(program, device)
+    session = Session(program, device)
     session.set_params(params)
     got = session.gradients(inputs)
     for name, r in ref.items():

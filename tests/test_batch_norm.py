@@ -25,11 +25,9 @@ from wgslgrad.compiler.gradcheck import check_gradients
 from wgslgrad.compiler.inference import inference_form
 from wgslgrad.compiler.ir import Graph, Op
 from wgslgrad.compiler.lower import lower
-from wgslgrad.compiler.lower_train import lower_train
 from wgslgrad.export import read_weights, write_weights
 from wgslgrad.runtime.init import init_params
 from wgslgrad.runtime.session import Session
-from wgslgrad.runtime.train_session import TrainSession
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = ["gamma", "beta", "moving_mean", "moving_variance"]
@@ -169,7 +167,7 @@ def test_training_step_on_the_gpu(device, stride, frozen):
     g = net(stride, frozen)
     rng = fresh_rng()
     inputs, params = data(rng), bn_params(g, rng)
-    session = TrainSession(lower_train(g), device)
+    session = Session(lower(g, training=True), device)
     session.set_params(params)
     got = session.gradients(inputs)
     gg = replace(g, nodes=list(g.nodes), params=dict(g.params))
@@ -236,10 +234,11 @@ def _tfjs(tmp_path, doc: dict) -> dict:
 @pytest.mark.gpu
 @pytest.mark.parametrize("shape", [(5, 4, 3, 6), (8, 7)])
 def test_matches_tensorflow_js(device, tmp_path, shape):
-    """tf.layers.batchNormalization on our four weights in our order: its inference output, its training output,
-    its moving statistics after that training call (our TrainSession.evaluate: one forward pass on the batch
-    statistics), on the GPU; its gradients of sum(y * r) in training mode against our float64 autodiff (whose
-    kernels the tests above hold to the GPU)."""
+    """tf.layers.batchNormalization on our four weights in our order. On the GPU: its inference output (our
+    inference Program, and our training Program's inference phase), its moving statistics after one training
+    call (ours after one forward and backward pass), its gradients of gamma and beta for sum(y * r) in training
+    mode, and that sum (our training step's loss). In float64 (the reference the GPU tests above hold our
+    kernels to): its training output and its gradient of x."""
     rng = fresh_rng()
     c, momentum = shape[-1], 0.8
     spec = (f"x = Input({', '.join(map(str, shape[1:]))})\nr = Input({', '.join(map(str, shape[1:]))})\n"
@@ -257,17 +256,25 @@ def test_matches_tensorflow_js(device, tmp_path, shape):
     infer = Session(lower(g), device)
     infer.set_params(params)
     np.testing.assert_allclose(infer.run({"x": x})["y"], np.array(got["inference"]), rtol=1e-5, atol=1e-5)
-    train = TrainSession(lower_train(g), device)
+    train = Session(lower(g, training=True), device)
     train.set_params(params)
-    np.testing.assert_allclose(train.evaluate({"x": x, "r": r})["y"], np.array(got["training"]), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(train.run({"x": x})["y"], np.array(got["inference"]), rtol=1e-5, atol=1e-5)
+    grads_gpu = train.gradients({"x": x, "r": r})
+    for k in ("gamma", "beta"):
+        want = np.array(got["grads"][k])
+        np.testing.assert_allclose(grads_gpu[f"bn/{k}"], want, rtol=1e-4, atol=1e-4 * np.max(np.abs(want)))
     after = train.get_params()
     for k in ("moving_mean", "moving_variance"):
         np.testing.assert_allclose(after[f"bn/{k}"], np.array(got[k]), rtol=1e-5, atol=1e-6)
+    train.step({"x": x, "r": r})
+    want_loss = float(np.sum(np.array(got["training"]) * r))
+    assert abs(train.drain()[0][1] - want_loss) <= 1e-4 * float(np.sum(np.abs(r)))
 
     gx, _ = _single(shape, momentum, 0.01)
     gg = replace(gx, nodes=list(gx.nodes), params=dict(gx.params))
     grads = grad(gg, gg.loss)
     vals = numpy_ref.evaluate(gg, {"r": r}, {"x": x, **{k.split("/")[1]: v for k, v in params.items()}})
+    np.testing.assert_allclose(vals[gx.outputs["y"]], np.array(got["training"]), rtol=1e-5, atol=1e-5)
     for k in ("x", "gamma", "beta"):
         want = np.array(got["grads"][k])
         np.testing.assert_allclose(vals[grads[k]], want, rtol=1e-4, atol=1e-4 * np.max(np.abs(want)))

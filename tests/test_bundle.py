@@ -266,11 +266,11 @@ def test_node_predict_matches_python(device, bundles):
 
 
 def check_training(device, b: dict, result: dict, lr: float, steps: int) -> None:
-    """The JS runtime's losses and weights after `steps` trainStep calls vs as many TrainSession steps."""
-    from wgslgrad.compiler.lower_train import lower_train
-    from wgslgrad.runtime.train_session import TrainSession
+    """The JS runtime's losses and weights after `steps` trainStep calls vs as many training Session steps."""
+    from wgslgrad.compiler.lower import lower
+    from wgslgrad.runtime.session import Session
 
-    session = TrainSession(lower_train(b["graph"]), device)
+    session = Session(lower(b["graph"], training=True), device)
     session.set_params(b["params"])
     for _ in range(steps):
         session.step(b["inputs"], lr)
@@ -286,7 +286,7 @@ def check_training(device, b: dict, result: dict, lr: float, steps: int) -> None
 @pytest.mark.gpu
 @pytest.mark.e2e
 def test_node_train_step_matches_python(device, bundles):
-    """Two trainStep calls queued at once in Node vs two TrainSession steps (same weights, inputs, lr);
+    """Two trainStep calls queued at once in Node vs two training Session steps (same weights, inputs, lr);
     then saveWeights -> load gives the trained weights back."""
     _, made = bundles
     b, lr = made["train"], 0.01

@@ -13,11 +13,9 @@ from wgslgrad.compiler.frontend import compile_spec
 from wgslgrad.compiler.gradcheck import check_gradients
 from wgslgrad.compiler.ir import Graph, Op
 from wgslgrad.compiler.lower import lower
-from wgslgrad.compiler.lower_train import lower_train
 from wgslgrad.export.bundle import write_bundle
 from wgslgrad.runtime.init import init_params
 from wgslgrad.runtime.session import Session
-from wgslgrad.runtime.train_session import TrainSession
 
 SPEC = """
 image = Input(5, 5, 2)
@@ -81,7 +79,7 @@ def test_gpu_mask_and_gradient_match_numpy(device):
     g = _dropout_graph(n, rate)
     inputs = {"x": rng.uniform(0.5, 2.0, (1, n)).astype(np.float32)}
     params = {"w": rng.standard_normal(n).astype(np.float32)}
-    session = TrainSession(lower_train(g), device)
+    session = Session(lower(g, training=True), device)
     session.set_params(params)
     session.seed = int(rng.integers(0, dropout.MAX_SEED))
     for step in (1, 2, 1):
@@ -115,7 +113,7 @@ def test_training_step_gradients_match_float64(device):
     inputs = {"image": rng.standard_normal((2, 5, 5, 2)).astype(np.float32),
               "label": np.eye(3, dtype=np.float32)[[0, 2]]}
     params = init_params(g, 3)
-    session = TrainSession(lower_train(g), device)
+    session = Session(lower(g, training=True), device)
     session.set_params(params)
     session.seed = 77
     got = session.gradients(inputs, step=5)
@@ -155,7 +153,7 @@ def test_rate_zero_is_no_op():
 @pytest.mark.e2e
 def test_bundle_draws_the_same_masks(device, tmp_path):
     """One training step in Node (the exported bundle, Dawn) with seed S gives the weights (the batch norm's moving
-    statistics included) one TrainSession step with seed S gives; with seed S + 1 the masks, and so the loss,
+    statistics included) one Session step with seed S gives; with seed S + 1 the masks, and so the loss,
     differ. predict() is the inference pass (no dropout, moving statistics) in both."""
     g = compile_spec(SPEC, "spec.py", 2)
     params = init_params(g, 4)
@@ -171,7 +169,7 @@ def test_bundle_draws_the_same_masks(device, tmp_path):
     assert rel_err(result["outputs"]["logits"], infer.run({"image": inputs["image"]})["logits"]) < 1e-4
 
     def python_step(s: int) -> tuple[float, dict[str, np.ndarray]]:
-        session = TrainSession(lower_train(g), device)
+        session = Session(lower(g, training=True), device)
         session.set_params(params)
         session.seed = s
         session.step(inputs, lr)

@@ -11,7 +11,6 @@ from test_errors import check_one
 from wgslgrad.compiler.frontend import compile_spec
 from wgslgrad.compiler.ir import Op
 from wgslgrad.compiler.lower import lower
-from wgslgrad.compiler.lower_train import lower_train
 from wgslgrad.compiler.numpy_ref import evaluate
 from wgslgrad.runtime.session import Session
 
@@ -87,7 +86,7 @@ def test_embedding_forward_and_training_step_on_gpu(device):
     inputs = normal(g, g.inputs, rng) | ids_for(g, rng)
     params = normal(g, g.params, rng)
     compare_on_gpu(device, g, inputs, params)
-    compare_gradients_on_gpu(device, lower_train(g), g, inputs, params)
+    compare_gradients_on_gpu(device, lower(g, training=True), g, inputs, params)
 
 
 def test_cli_refuses_a_data_set_with_bad_ids(tmp_path):

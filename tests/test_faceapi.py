@@ -25,11 +25,9 @@ from test_bundle import node_env, rel_err, run_node
 from wgslgrad.cli import main
 from wgslgrad.compiler.frontend import load_spec
 from wgslgrad.compiler.lower import lower
-from wgslgrad.compiler.lower_train import lower_train
 from wgslgrad.export import read_weights
 from wgslgrad.export.tfjs_weights import WeightsError, import_weights
 from wgslgrad.runtime.session import Session
-from wgslgrad.runtime.train_session import TrainSession
 
 ROOT = Path(__file__).resolve().parent.parent
 FACEAPI_DIR = ROOT / "tests" / "faceapi"
@@ -180,16 +178,16 @@ def test_finetuning_from_faceapi_weights_lowers_the_loss(device, faceapi):
     """Transfer learning from a real net: FaceLandmark68Net starts at face-api's answer (its first loss is
     the loss of face-api's own output) and learns landmarks moved 3 px right and down on the 112 px crop."""
     g, params = imported("landmark68")
-    session = TrainSession(lower_train(g), device)
+    session = Session(lower(g, training=True), device)
     session.set_params(params)
     target = faceapi["landmark68"] + np.float32(3 / 112)
     batch = {"image": faceapi["face"], "target": target}
-    before = float(session.evaluate(batch)["loss"])
+    before = float(session.run(batch)["loss"])
     assert abs(before - np.mean((faceapi["landmark68"] - target) ** 2)) <= 1e-3 * before
     for _ in range(5):
         session.step(batch, 1e-4)
     losses = [loss for _, loss in session.drain()]
-    after = float(session.evaluate(batch)["loss"])
+    after = float(session.run(batch)["loss"])
     print(f"fine-tuning landmark68 from face-api's weights: loss {before:.3g} -> {after:.3g} ({losses})")
     assert losses[0] == pytest.approx(before, rel=1e-4)
     assert all(b < a for a, b in zip(losses, [*losses[1:], after])), losses   # falls at every step

@@ -11,7 +11,6 @@ from wgslgrad.compiler import fuse
 from wgslgrad.compiler.frontend import load_spec
 from wgslgrad.compiler.ir import Graph, Op
 from wgslgrad.compiler.lower import lower
-from wgslgrad.compiler.lower_train import lower_train
 from wgslgrad.runtime.session import Session
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -61,7 +60,7 @@ def test_landmark68_groups_keep_only_what_is_read_again():
     # at once: for landmark68 inference 1.8 MiB instead of 1.4 MiB at batch 1; training keeps activations
     # for the backward pass anyway, and its arena is within 1%)
     assert fused.activation_elements < plain.activation_elements
-    train_fused, train_plain = lower_train(g), lower_train(g, fused=False)
+    train_fused, train_plain = lower(g, training=True), lower(g, training=True, fused=False)
     assert train_fused.buffers["arena"] < 1.01 * train_plain.buffers["arena"]
     # 28 fewer forward kernels; every conv's bias gradient is summed by its filter gradient's kernels; each
     # depthwise input gradient applies the relu gradient and the residual gradient sums after it: only the
@@ -77,7 +76,7 @@ def test_training_keeps_what_the_backward_pass_reads():
     g = residual_net()
     loss_target = inp(g, "t", (2, 7))
     g.loss = g.add(Op.MSE, (g.outputs["y"], loss_target))
-    fused, plain = lower_train(g), lower_train(g, fused=False)
+    fused, plain = lower(g, training=True), lower(g, training=True, fused=False)
     assert len(fused.kernels) < len(plain.kernels)
     assert fused.phases["forward"] and max(fused.phases["forward"]) < min(fused.phases["backward"])
 
@@ -131,9 +130,9 @@ def test_fused_training_step_matches_reference_gradients(device):
     g.loss = g.add(Op.MSE, (g.outputs["y"], inp(g, "t", (2, 7))))
     rng = fresh_rng()
     inputs, params = normal(g, g.inputs, rng), normal(g, g.params, rng, 0.5)
-    backward_groups = [k.nodes for k in lower_train(g).kernels if k.op in ("depthwise_dx", "conv2d_dw", "dense_dw")]
+    backward_groups = [k.nodes for k in lower(g, training=True).kernels if k.op in ("depthwise_dx", "conv2d_dw", "dense_dw")]
     # depthwise_dx + relu gradient (+ a sum: the binding count is conservative, every operand its own
     # buffer); filter gradients + bias sum
     assert [len(nodes) for nodes in backward_groups] == [2, 2, 2, 3, 2]
     for fused in (True, False):
-        compare_gradients_on_gpu(device, lower_train(g, fused=fused), g, inputs, params, note=f" (fused={fused})")
+        compare_gradients_on_gpu(device, lower(g, training=True, fused=fused), g, inputs, params, note=f" (fused={fused})")

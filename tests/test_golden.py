@@ -15,7 +15,6 @@ import difflib
 import json
 import os
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,6 @@ import pytest
 from wgslgrad.compiler.frontend import compile_spec
 from wgslgrad.compiler.ir import Graph
 from wgslgrad.compiler.lower import lower
-from wgslgrad.compiler.lower_train import lower_train
 from wgslgrad.compiler.program import Program
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -73,7 +71,7 @@ Train(loss=sigmoid_cross_entropy(y, target), batch=2)
 }
 
 # mode -> how that Program is made from the forward graph (one place to change when lowering changes)
-MODES: dict[str, Callable[[Graph], Program]] = {"infer": lower, "train": lower_train}
+MODES: dict[str, Callable[[Graph], Program]] = {"infer": lower, "train": lambda g: lower(g, training=True)}
 
 
 def _dump(value: Any, indent: str = "") -> str:
@@ -90,7 +88,7 @@ def _dump(value: Any, indent: str = "") -> str:
 
 def render(program: Program) -> dict[str, str]:
     """The Program's two golden texts: JSON without WGSL, and the kernels' WGSL under headers."""
-    d = asdict(program)
+    d = program.as_dict()
     for k in d["kernels"]:
         del k["wgsl"]
     wgsl = "".join(f"// ==== kernel {i}: {k.name} ====\n{k.wgsl.rstrip()}\n\n" for i, k in enumerate(program.kernels))

@@ -10,7 +10,6 @@ from op_rows import UNARY_OPS, row
 from wgslgrad.compiler.frontend import compile_spec, load_spec
 from wgslgrad.compiler.ir import Graph, Op
 from wgslgrad.compiler.lower import grid, lower
-from wgslgrad.compiler.lower_train import lower_train
 from wgslgrad.ops.elementwise import UNARY_ROWS
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -107,7 +106,7 @@ def test_a_buffer_bound_twice_is_never_written(spec):
     """WebGPU refuses a dispatch that binds a buffer it writes more than once (Dawn: writable aliasing);
     wgpu-native lets it pass, so the lowering must keep to the rule itself. Views are still used."""
     g = load_spec(EXAMPLES / spec, batch=2)
-    kernels = lower(g).kernels + lower_train(g).kernels
+    kernels = lower(g).kernels + lower(g, training=True).kernels
     for k in kernels:
         for b in k.bindings:
             twice = sum(c.buffer == b.buffer for c in k.bindings) > 1
@@ -293,4 +292,4 @@ def test_activation_fused_in_conv_and_dense(device, act):
     params = {k: rng.standard_normal(g.nodes[i].shape).astype(np.float32) for k, i in g.params.items()}
     program, _ = compare_on_gpu(device, g, inputs, params, RTOL)
     assert [k.op for k in program.kernels if k.serves == ["y"] or "y" in k.serves] == ["conv2d", "dense"]
-    compare_gradients_on_gpu(device, lower_train(g), g, inputs, params, 1e-3, note=act)
+    compare_gradients_on_gpu(device, lower(g, training=True), g, inputs, params, 1e-3, note=act)

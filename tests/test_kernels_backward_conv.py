@@ -16,8 +16,8 @@ from gpu_check import (
 )
 
 from wgslgrad.compiler.ir import Graph, Op
+from wgslgrad.compiler.lower import lower
 from wgslgrad.compiler.lower_backward_conv import conv_dx_phases, split
-from wgslgrad.compiler.lower_train import lower_train
 
 gpu = pytest.mark.gpu
 RTOL = 1e-4
@@ -154,7 +154,7 @@ def test_dense_dw_reads_two_layouts_from_one_buffer(device):
     h = g.add(Op.RELU, (inp(g, "x", (5, 100)),))
     y = g.add(Op.DENSE, (h, param(g, "w", (100, 7))))
     g.loss = g.add(Op.MSE, (y, inp(g, "t", (5, 7))))
-    program = lower_train(g)
+    program = lower(g, training=True)
     (dw,) = [k for k in program.kernels if k.op == "dense_dw"]
     assert [b.buffer for b in dw.bindings].count("arena") == 2
     rng = fresh_rng()
@@ -176,7 +176,7 @@ def test_filter_gradient_kernel_sums_the_bias_too(device, kind, batch, size, spl
     else:                                       # 72 units: two column tiles, the second one cut short
         y = g.add(Op.DENSE, (inp(g, "x", (batch, size)), param(g, "w", (size, 72)), param(g, "b", (72,))))
     g.loss = g.add(Op.MSE, (y, inp(g, "t", g.nodes[y].shape)))   # no relu: no kink for float32 to land across
-    program = lower_train(g)
+    program = lower(g, training=True)
     assert not any(k.op == "reduce_to" for k in program.kernels)
     dw = [k for k in program.kernels if k.op.endswith("_dw")]
     assert [len(k.nodes) for k in dw] == [2] * len(dw) and len(dw) == (2 if split else 1)

@@ -11,7 +11,6 @@ from wgslgrad.compiler.ir import Graph, Op
 from wgslgrad.compiler.lower import lower
 from wgslgrad.compiler.lower_backward_conv import conv_dx_phases
 from wgslgrad.compiler.lower_forward import UNROLL_TAPS
-from wgslgrad.compiler.lower_train import lower_train
 
 RTOL = 1e-4
 gpu = pytest.mark.gpu
@@ -65,7 +64,7 @@ def test_a_large_depthwise_window_makes_small_wgsl():
     """kernel=100 used to unroll 10,000 taps: 1.4 MB of WGSL and 22 GB of memory in `run`."""
     g = compile_spec("x = Input(8, 8, 3)\ny = depthwise_conv2d(x, kernel=100)\nOutput(y)\nTrain(loss=mean(y))\n",
                      "m.py")
-    for program in (lower(g), lower_train(g)):
+    for program in (lower(g), lower(g, training=True)):
         assert max(len(k.wgsl) for k in program.kernels) < 8000
 
 

@@ -195,12 +195,12 @@ def test_the_examples_stay_within_the_limits():
 
 def test_summary_and_lowering_of_a_stride_beyond_the_input():
     """Within the limits, a stride larger than the image trains (one phase per row/column residue)."""
-    from wgslgrad.compiler.lower_train import lower_train
+    from wgslgrad.compiler.lower import lower
     from wgslgrad.compiler.summary import format_summary
     g = compile_spec("x = Input(8, 8, 3)\ny = conv2d(conv2d(x, 4), 4, stride=60000)\nOutput(y)\n"
                      "Train(loss=mean(y))\n", "m.py")
     assert "[1,1,1,4]" in format_summary(g)
-    assert lower_train(g).kernels
+    assert lower(g, training=True).kernels
 
 
 @pytest.mark.parametrize("src,col,msg", [

@@ -18,7 +18,6 @@ from wgslgrad.compiler.frontend import compile_spec
 from wgslgrad.compiler.gradcheck import check_gradients
 from wgslgrad.compiler.ir import Op
 from wgslgrad.compiler.lower import lower
-from wgslgrad.compiler.lower_train import lower_train
 from wgslgrad.compiler.numpy_ref import evaluate
 from wgslgrad.runtime.session import Session
 
@@ -127,7 +126,7 @@ def test_training_step_gradients_on_gpu(device):
     rng = fresh_rng()
     inputs, params = normal(g, g.inputs, rng), normal(g, g.params, rng, 0.5)
     compare_on_gpu(device, g, inputs, params)
-    compare_gradients_on_gpu(device, lower_train(g), g, inputs, params)
+    compare_gradients_on_gpu(device, lower(g, training=True), g, inputs, params)
 
 
 @pytest.mark.parametrize("src,line,col,msg", [

@@ -9,7 +9,7 @@ from test_errors import check_one
 from wgslgrad.compiler.frontend import compile_spec
 from wgslgrad.compiler.gradcheck import check_gradients
 from wgslgrad.compiler.ir import Op
-from wgslgrad.compiler.lower_train import lower_train
+from wgslgrad.compiler.lower import lower
 
 # A three-step recurrent cell written as a def: every step uses the same input and recurrent weights.
 RNN = """
@@ -63,7 +63,7 @@ def test_shared_training_step_on_the_gpu(device):
     rng = fresh_rng()
     inputs, params = normal(g, g.inputs, rng), normal(g, g.params, rng, 0.5)
     compare_on_gpu(device, g, inputs, params)
-    compare_gradients_on_gpu(device, lower_train(g), g, inputs, params)
+    compare_gradients_on_gpu(device, lower(g, training=True), g, inputs, params)
 
 
 OUT = "Output(y)\n"

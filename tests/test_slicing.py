@@ -10,7 +10,7 @@ from test_errors import check_one
 from wgslgrad.compiler.frontend import compile_spec
 from wgslgrad.compiler.gradcheck import check_gradients
 from wgslgrad.compiler.ir import Graph, Op
-from wgslgrad.compiler.lower_train import lower_train
+from wgslgrad.compiler.lower import lower
 from wgslgrad.compiler.numpy_ref import evaluate
 
 
@@ -147,4 +147,4 @@ def test_training_step_gradients_on_gpu(device):
     rng = fresh_rng()
     inputs, params = normal(g, g.inputs, rng), normal(g, g.params, rng)
     compare_on_gpu(device, g, inputs, params)
-    compare_gradients_on_gpu(device, lower_train(g), g, inputs, params)
+    compare_gradients_on_gpu(device, lower(g, training=True), g, inputs, params)

@@ -12,11 +12,11 @@ import pytest
 
 from wgslgrad import datasets
 from wgslgrad.compiler.frontend import load_spec
-from wgslgrad.compiler.lower_train import lower_train
+from wgslgrad.compiler.lower import lower
 from wgslgrad.export import read_weights, write_weights
 from wgslgrad.runtime.checkpoint import load_checkpoint
 from wgslgrad.runtime.data import take
-from wgslgrad.runtime.train_session import TrainSession
+from wgslgrad.runtime.session import Session
 from wgslgrad.runtime.trainer import Diverged, FitConfig, evaluate, fit
 
 pytestmark = [pytest.mark.gpu, pytest.mark.e2e]
@@ -30,7 +30,7 @@ def digits():
 
 def _session(spec: str, device, batch: int | None = None, seed: int = 0):
     g = load_spec(EXAMPLES / spec, batch=batch)
-    s = TrainSession(lower_train(g), device)
+    s = Session(lower(g, training=True), device)
     s.init_params(seed=seed)
     return g, s
 
@@ -63,7 +63,7 @@ def test_landmark68_loss_falls_on_synthetic_faces(device):
     halves = (take(data, np.arange(0, 4)), take(data, np.arange(4, 8)))
 
     def loss_on_all() -> float:
-        return float(np.mean([session.evaluate(b)["loss"] for b in halves]))
+        return float(np.mean([session.run(b)["loss"] for b in halves]))
 
     before, losses = loss_on_all(), []
     for _ in range(6):
@@ -96,7 +96,7 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(digits, device, t
 class InterruptDuringStep:
     """A session that receives Ctrl-C in the middle of its step number `at`."""
 
-    def __init__(self, session: TrainSession, at: int):
+    def __init__(self, session: Session, at: int):
         self.session, self.at, self.calls = session, at, 0
 
     def step(self, inputs, lr):

@@ -1,4 +1,4 @@
-"""Training on the GPU: lower_train's Program and the TrainSession that runs it.
+"""Training on the GPU: the training Program (lower(graph, training=True)) and the Session that runs its phases.
 
 Gradients from the GPU (float32) against numpy_ref's autodiff gradients (float64); one Adam step against
 NumPy's, in TensorFlow's formulation with eps 1e-7:
@@ -22,7 +22,7 @@ from gpu_check import reference_gradients
 from wgslgrad.compiler import numpy_ref
 from wgslgrad.compiler.frontend import compile_spec, load_spec
 from wgslgrad.compiler.ir import Graph, Op
-from wgslgrad.compiler.lower_train import lower_train
+from wgslgrad.compiler.lower import lower
 from wgslgrad.compiler.program import GRADS, READ_WRITE, STEP, Program
 from wgslgrad.runtime.init import init_params
 
@@ -152,9 +152,9 @@ def adam_tf(p, g, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-7):
 
 
 def session_for(g: Graph, device, rng, arena_chunk: int | None = None, **kw):
-    from wgslgrad.runtime.train_session import TrainSession
+    from wgslgrad.runtime.session import Session
 
-    session = TrainSession(lower_train(g, **({"arena_chunk": arena_chunk} if arena_chunk else {})), device, **kw)
+    session = Session(lower(g, training=True, **({"arena_chunk": arena_chunk} if arena_chunk else {})), device, **kw)
     params = random_params(g, rng)
     session.set_params(params)
     return session, params
@@ -179,13 +179,15 @@ def assert_close(name: str, gpu: np.ndarray, ref: np.ndarray, rtol: float = RTOL
 def test_train_program_layout():
     g = pooling_net()
     before = len(g.nodes)
-    p = lower_train(g)
-    assert len(g.nodes) == before, "lower_train must not change its graph"
+    p = lower(g, training=True)
+    assert len(g.nodes) == before, "lower must not change its graph"
     assert Program.from_json(p.to_json()) == p
     n = len(p.kernels)
     assert sorted(p.phases["forward"] + p.phases["backward"] + p.phases["optimizer"]) == list(range(n))
     assert [p.kernels[k].op for k in p.phases["optimizer"]] == ["adam"]
-    assert p.optimizer == {"kind": "adam", "lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-7, "uniform": STEP}
+    assert p.phases["inference"] == [k for k, kern in enumerate(p.kernels) if kern.serves]
+    assert p.optimizer == {"kind": "adam", "lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-7, "uniform": STEP,
+                           "fields": ["lr", "beta1", "beta2", "eps", "bias1", "bias2", "t", "seed"]}
     # w 3, b 18, w2 6, b2 6 floats, each 4-aligned: 4 + 20 + 8 + 6 = 38, the buffers rounded up to 40
     assert p.trainable_elements == 38 and not p.params["f"].trainable and p.params["f"].offset == 40
     assert p.buffers[GRADS] == p.buffers["adam_m"] == p.buffers["adam_v"] == 40 and p.buffers[STEP] == 8
@@ -205,7 +207,7 @@ def test_gradient_kernels_count_the_forward_multiply_adds(batch):
     filter gradient one add more per dy element for the bias gradient it sums too; the second stage of a
     split sums the partials, one FLOP per partial read."""
     g = load_spec(EXAMPLES / "digits.py", batch=batch)
-    p = lower_train(g)
+    p = lower(g, training=True)
     forward = {n.scope: n for n in g.nodes if n.op in (Op.CONV2D, Op.DENSE)}
     partial_nodes = [k.nodes for k in p.kernels if k.name.endswith("_partial")]
     finishing = [k for k in p.kernels if k.nodes in partial_nodes and not k.name.endswith("_partial")]
@@ -229,16 +231,16 @@ def test_train_program_copies_only_shared_or_constant_gradients():
     t = _inp(g, "t", (2, 4))
     a, b, c = _param(g, "a", (2, 4)), _param(g, "b", (2, 4)), _param(g, "c", ())
     g.loss = g.add(Op.ADD, (g.add(Op.MSE, (g.add(Op.ADD, (a, b)), t)), c))
-    p = lower_train(g)
+    p = lower(g, training=True)
     writers = [k.op for k in p.kernels if any(x.buffer == GRADS and x.access == READ_WRITE for x in k.bindings)]
     assert sorted(writers) == ["broadcast", "broadcast", "mse_grad"]
 
 
-def test_lower_train_needs_a_loss():
+def test_training_needs_a_loss():
     g = pooling_net()
     g.loss = None
     with pytest.raises(ValueError, match="no loss"):
-        lower_train(g)
+        lower(g, training=True)
 
 
 # ---- gradients on the GPU against the float64 reference ----
@@ -252,7 +254,7 @@ def check_gradients(device, g: Graph, rng: np.random.Generator, arena_chunk: int
     for name in ref:
         assert gpu[name].shape == ref[name].shape
         assert_close(name, gpu[name], ref[name])
-    out = session.evaluate(inputs)
+    out = session.run(inputs)
     assert abs(float(out["loss"]) - loss) <= RTOL * abs(loss)
     assert set(out) == set(g.outputs) | {"loss"}
 
@@ -283,7 +285,7 @@ def test_gradients_with_the_arena_cut_into_many_buffers(device, rng):
     """An arena larger than one buffer binds is cut into several (arena, arena1, ...); kernels read and
     write across them."""
     g = compile_spec(CNN)
-    program = lower_train(g, arena_chunk=512)
+    program = lower(g, training=True, arena_chunk=512)
     arenas = [b for b in program.buffers if b.startswith("arena")]
     assert len(arenas) > 2 and all(program.buffers[b] <= 512 for b in arenas)
     check_gradients(device, g, rng, arena_chunk=512)
@@ -385,13 +387,13 @@ def test_frozen_layer_in_a_spec(device, rng):
 
 @pytest.mark.gpu
 def test_losses_come_back_in_step_order(device, rng):
-    """More steps than ring buffers; each loss is the one evaluate() gives just before that step."""
+    """More steps than ring buffers; each loss is the one run() gives just before that step."""
     g = pooling_net()
     session, _ = session_for(g, device, rng, ring=3)
     batch = random_inputs(g, rng)
     expected, got = [], []
     for k in range(1, 11):
-        expected.append(float(session.evaluate(batch)["loss"]))
+        expected.append(float(session.run(batch)["loss"]))
         assert session.step(batch, 0.05) == k
         got += session.poll()
         assert session.stats()["in_flight"] <= 3
@@ -433,14 +435,15 @@ def test_gpu_memory_is_constant_across_steps(device, rng):
     for _ in range(12):
         session.step(random_inputs(g, rng), 0.01)
         session.poll()
-    session.evaluate(random_inputs(g, rng))
+    session.run(random_inputs(g, rng))
     session.gradients(random_inputs(g, rng))
     after = session.stats()
     session.drain()
     for key in ("buffers", "buffer_bytes", "total_bytes", "pipelines"):
         assert after[key] == before[key], key
     phases = session.program.phases
-    assert after["dispatches_per_step"] == sum(len(v) for v in phases.values()) == after["dispatches"]
+    step = sum(len(phases[k]) for k in ("forward", "backward", "optimizer"))
+    assert after["dispatches_per_step"] == step == after["dispatches"]
     assert after["steps"] == 12
 
 
@@ -476,3 +479,28 @@ def test_landmark68_gradients_match_float64_reference(device, rng):
     seed = next((s for s in rng.integers(2**63, size=20) if clear_of_kinks(g, int(s))), None)
     assert seed is not None, "twenty draws in a row put a relu input within 3e-8 of zero"
     check_gradients(device, g, np.random.default_rng(int(seed)))
+
+
+# ---- phases ----
+
+def test_step_uniform_follows_the_layout_the_program_records():
+    from wgslgrad.runtime.session import step_uniform
+    p = lower(pooling_net(), training=True)
+    got = step_uniform(p.optimizer, 0.01, 3, seed=2**24 + 5)
+    want = {"lr": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-7, "bias1": 1 - 0.9**3, "bias2": 1 - 0.999**3,
+            "t": 3.0, "seed": 5.0, "": 0.0}
+    assert got.dtype == np.float32 and len(got) == 4 * (p.buffers[STEP] // 4) == p.buffers[STEP]
+    np.testing.assert_array_equal(got, np.array([want[f] for f in p.optimizer["fields"]], np.float32))
+
+
+@pytest.mark.gpu
+def test_an_inference_program_runs_only_its_inference_phase(device, rng):
+    from wgslgrad.runtime.session import Session
+    g = pooling_net()
+    session = Session(lower(g), device)
+    assert list(session.program.phases) == ["inference"] and not session.program.training
+    assert set(session.run(random_inputs(g, rng))) == set(g.outputs) | {"loss"}
+    for call in (lambda: session.step(random_inputs(g, rng)), lambda: session.gradients(random_inputs(g, rng))):
+        with pytest.raises(ValueError, match="no forward, backward, optimizer phase.*training=True"):
+            call()
+    assert "loss_ring_0" not in session.stats()["buffer_bytes"]

@@ -77,9 +77,9 @@ def test_frozen_backbone_trains_with_fewer_dispatches():
     """trainable=False: no gradient kernels for the frozen layers, in Python and in the bundle (which runs the
     same training Program): 11 dispatches per step instead of 23 for the digits backbone."""
     from wgslgrad.compiler.frontend import load_spec
-    from wgslgrad.compiler.lower_train import lower_train
-    whole = lower_train(load_spec(ROOT / "examples" / "digits_backbone.py", batch=15)).kernels
-    frozen = lower_train(load_spec(ROOT / "examples" / "digits_head.py", batch=15)).kernels
+    from wgslgrad.compiler.lower import lower
+    whole = lower(load_spec(ROOT / "examples" / "digits_backbone.py", batch=15), training=True).kernels
+    frozen = lower(load_spec(ROOT / "examples" / "digits_head.py", batch=15), training=True).kernels
     print(f"dispatches per training step: {len(whole)} trainable, {len(frozen)} with the backbone frozen")
     assert len(frozen) < len(whole) / 2
     grads = [k.name for k in frozen if "_dw_" in k.name or "_dx_" in k.name]

@@ -85,15 +85,15 @@ def _load_inputs(path: str | None, g: Graph, rng: np.random.Generator,
 
 
 def _train_session(g: Graph, seed: int):
-    from .compiler.lower_train import lower_train
+    from .compiler.lower import lower
     from .runtime.device import get_device
-    from .runtime.train_session import TrainSession
+    from .runtime.session import Session
 
     if g.loss is None:
         raise UserError("the spec has no Train(loss=...): nothing to train")
     device, adapter = get_device()
     print(f"adapter: {adapter}", file=sys.stderr)
-    session = TrainSession(lower_train(g), device)
+    session = Session(lower(g, training=True), device)
     session.init_params(seed=seed)
     return session
 

@@ -9,7 +9,7 @@
     model.export("web/model", quantize="uint8", js=True, batch=1)
 
 A Model keeps its weights on the host (the source of truth) and copies them to each GPU session when they
-change: one inference Session per batch size it has run at, one TrainSession for fit(). Everything here is
+change: one inference Session per batch size it has run at, one training Session for fit(). Everything here is
 built on compiler/, runtime/ and export/; nothing there imports this module.
 """
 from __future__ import annotations
@@ -85,7 +85,7 @@ class Model:
         self._params: Arrays = init_params(self.graph, seed)
         self._version = 0                       # bumped whenever _params change
         self._sessions: dict[int, tuple[Any, int]] = {}   # batch -> (Session, version of its params)
-        self._trainer: tuple[Any, int] | None = None      # (TrainSession, version) once fit() ran
+        self._trainer: tuple[Any, int] | None = None      # (training Session, version) once fit() ran
         self.weights_loaded = False
         self.history: History | None = None
 
@@ -262,26 +262,15 @@ class Model:
 
     def _fit_evaluator(self, session: Any) -> Callable[[Arrays], dict[str, float]]:
         """Exact held-out figures during fit(): full batches through the training session's forward pass,
-        a smaller last one through an inference session given the weights as they are now. A spec with
-        dropout or batch norm (which act otherwise while training) is evaluated by inference sessions only."""
-        from .compiler.inference import has_training_behaviour
-        own = not has_training_behaviour(self.graph)
-        current: list[Any] = []   # the training session's weights, read once per evaluation
-
+        a smaller last one through an inference session given the weights as they are now."""
         def run(batch: Arrays, real: int) -> Arrays:
-            if real == self.batch and own:
-                return session.evaluate(batch)
+            if real == self.batch:
+                return session.run(batch)
             small, _ = self._sessions.get(real) or (self._session(real), 0)
-            if not current:
-                current.append(session.get_params())
-            small.set_params(current[0])
+            small.set_params(session.get_params())
             self._sessions[real] = (small, -1)        # its weights are not the model's: upload before use
             return small.run(batch)
-
-        def evaluate(data: Arrays) -> dict[str, float]:
-            current.clear()
-            return self._evaluate(data, self.batch, run)
-        return evaluate
+        return lambda data: self._evaluate(data, self.batch, run)
 
     def stats(self, batch_size: int | None = None) -> dict[str, Any]:
         """The inference session's GPU buffers, bytes, dispatches and pipeline time (see Session.stats)."""
@@ -444,10 +433,10 @@ class Model:
         return session
 
     def _train_session(self) -> Any:
-        from .compiler.lower_train import lower_train
-        from .runtime.train_session import TrainSession
+        from .compiler.lower import lower
+        from .runtime.session import Session
         if self._trainer is None:
-            self._trainer = (TrainSession(lower_train(self.graph)), -1)
+            self._trainer = (Session(lower(self.graph, training=True)), -1)
         session, version = self._trainer
         if version != self._version:
             session.set_params(self._params)

@@ -27,11 +27,11 @@ def _run(benchmark: Any, fn: Callable[[], Any], model: str) -> None:
 
 @pytest.mark.parametrize("model,batch", CASES)
 def test_wgslgrad_train_step(benchmark: Any, device: Any, model: str, batch: int) -> None:
-    from wgslgrad.compiler.lower_train import lower_train
-    from wgslgrad.runtime.train_session import TrainSession
+    from wgslgrad.compiler.lower import lower
+    from wgslgrad.runtime.session import Session
 
     graph = load_spec(EXAMPLES / f"{model}.py", batch)
-    session = TrainSession(lower_train(graph), device)
+    session = Session(lower(graph, training=True), device)
     session.set_params(init_params(graph, seed=0))
     inputs, lr = random_inputs(graph), float(graph.train.get("lr", 1e-3))
     benchmark.group = f"{model} train step, batch {batch}"

@@ -1174,8 +1174,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 //   m = beta1 * m + (1 - beta1) * g
 //   v = beta2 * v + (1 - beta2) * g * g
 //   p = p - lr * sqrt(1 - beta2^t) / (1 - beta1^t) * m / (sqrt(v) + eps)
-// The per-step values come from the uniform step: [0] = (lr, beta1, beta2, eps),
-// [1] = (1 - beta1^t, 1 - beta2^t, t, 0). The gaps between parameters hold zeros and stay zero.
+// The per-step values come from the uniform step: [0] = (lr, beta1, beta2, eps), [1] = (bias1, bias2, t, seed),
+// bias1 = 1 - beta1^t, bias2 = 1 - beta2^t. The gaps between parameters hold zeros and stay zero.
 @group(0) @binding(0) var<storage, read_write> params: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> grads: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> adam_m: array<vec4<f32>>;
@@ -1188,14 +1188,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (i >= 21u) {
         return;
     }
-    let hyper = step[0];
-    let bias = step[1];
-    let alpha = hyper.x * sqrt(bias.y) / bias.x;
+    let alpha = step[0].x * sqrt(step[1].y) / step[1].x;
     let g = grads[i];
-    let m = hyper.y * adam_m[i] + (1.0 - hyper.y) * g;
-    let v = hyper.z * adam_v[i] + (1.0 - hyper.z) * g * g;
+    let m = step[0].y * adam_m[i] + (1.0 - step[0].y) * g;
+    let v = step[0].z * adam_v[i] + (1.0 - step[0].z) * g * g;
     adam_m[i] = m;
     adam_v[i] = v;
-    params[i] = params[i] - alpha * m / (sqrt(v) + hyper.w);
+    params[i] = params[i] - alpha * m / (sqrt(v) + step[0].w);
 }
 

@@ -9,17 +9,17 @@ from collections import defaultdict
 from pathlib import Path
 
 from ..compiler.frontend import load_spec
-from ..compiler.lower_train import lower_train
+from ..compiler.lower import lower
 from ..runtime.device import get_device
 from ..runtime.init import init_params
-from ..runtime.train_session import TrainSession
+from ..runtime.session import Session
 from .common import random_inputs, spec_lr, text_table
 
 
 def profile_step(spec: Path, batch: int, repeat: int = 3, top: int = 10) -> str:
     """Two tables: milliseconds per op kind (forward ops and their gradients apart), and the `top` slowest kernels."""
     graph = load_spec(spec, batch)
-    session = TrainSession(lower_train(graph), get_device()[0])
+    session = Session(lower(graph, training=True), get_device()[0])
     session.set_params(init_params(graph, seed=0))
     session.step(random_inputs(graph), spec_lr(graph))   # realistic buffer contents
     session.drain()

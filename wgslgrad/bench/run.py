@@ -69,19 +69,17 @@ def bench_wgslgrad(spec: Path, batches: Sequence[int], steps: int, warmup: int, 
                    variant: str = "") -> list[Row]:
     """wgslgrad's rows, or those of a VARIANTS entry."""
     from ..compiler.lower import lower
-    from ..compiler.lower_train import lower_train
     from ..runtime.device import get_device
     from ..runtime.session import Session
-    from ..runtime.train_session import TrainSession
 
     device, adapter = get_device()
     rows = []
     for batch in batches:
         t = time.perf_counter()
         graph = load_spec(spec, batch)
-        program = lower_train(graph, **VARIANTS.get(variant, {}))
+        program = lower(graph, training=True, **VARIANTS.get(variant, {}))
         compile_ms = (time.perf_counter() - t) * 1e3
-        session = TrainSession(program, device)
+        session = Session(program, device)
         session.set_params(init_params(graph, seed=0))
         inputs, lr = random_inputs(graph), spec_lr(graph)
         for _ in range(warmup):

@@ -46,10 +46,15 @@ class Group:
         return [self.producer, *self.chain]
 
 
-def plan(g: Graph, needed: Iterable[int], keep: Iterable[int], end: int) -> dict[int, Group]:
+def plan(g: Graph, needed: Iterable[int], keep: Iterable[int], end: int,
+         again: int | None = None) -> dict[int, Group]:
     """Groups by producer over the `needed` nodes: forward producers (below `end`) absorb forward nodes
     only, backward ones (a depthwise input gradient) backward nodes only, so no node changes pass;
-    `keep` (outputs) are always stored."""
+    `keep` (outputs) are always stored. Nodes from `again` on are forward ones too (the inference form that
+    a training step's graph appends after its backward nodes, inference.append_inference_form)."""
+    def is_forward(i: int) -> bool:
+        return i < end or (again is not None and i >= again)
+
     needed = sorted(needed)
     kept = set(keep)
     users: dict[int, list[int]] = {i: [] for i in needed}
@@ -59,14 +64,14 @@ def plan(g: Graph, needed: Iterable[int], keep: Iterable[int], end: int) -> dict
     ready_at: dict[int, int] = {}   # a node absorbed into a group is ready when its producer runs
     groups: dict[int, Group] = {}
     for p in needed:
-        forward = p < end
+        forward = is_forward(p)
         if g.nodes[p].op not in (PRODUCERS if forward else BACKWARD_PRODUCERS):
             continue
         chain: list[int] = []
         buffers = len(set(g.nodes[p].srcs)) + 1    # conservative: every operand its own buffer
         tail = p
         while True:
-            nxt = next((c for c in users[tail] if (c < end) == forward and _absorbable(g, c, tail, p, ready_at)),
+            nxt = next((c for c in users[tail] if is_forward(c) == forward and _absorbable(g, c, tail, p, ready_at)),
                        None)
             if nxt is None or buffers + 2 > MAX_BUFFERS:
                 break

@@ -5,13 +5,14 @@ A graph is built in its training form. `inference_form` rewrites, node by node a
   batch_norm   -> its batch-statistics source dropped: it normalises with the moving statistics, and
                   (fuse.py) joins the conv2d, depthwise or dense kernel before it; the BN_STATS node then
                   has no user and is not lowered
-lower() lowers this form; lower_train the training one.
+lower(graph) lowers this form; lower(graph, training=True) both: the training step the training form, the
+inference phase this one, appended to the step's graph (append_inference_form).
 """
 from __future__ import annotations
 
 from dataclasses import replace
 
-from .ir import Graph, Node, Op
+from .ir import LEAVES, Graph, Node, Op
 
 
 def moving_statistics(g: Graph) -> set[int]:
@@ -39,3 +40,25 @@ def inference_form(g: Graph) -> Graph:
         return g
     return replace(g, nodes=[_inference_node(n) for n in g.nodes], inputs=dict(g.inputs), params=dict(g.params),
                    outputs=dict(g.outputs), train=dict(g.train))
+
+
+def append_inference_form(g: Graph, forward_nodes: int, roots: list[int]) -> dict[int, int]:
+    """Append to `g`, a training step's graph whose first `forward_nodes` nodes are the forward graph, the
+    inference form of what the forward `roots` need, leaves shared; returns each copied node -> its copy. A
+    training Program lowers both: its inference phase runs the copies, its training step the originals."""
+    need: set[int] = set()
+    stack = list(roots)
+    while stack:
+        i = stack.pop()
+        if i not in need:
+            assert i < forward_nodes, f"node %{i} is not a forward node"
+            need.add(i)
+            stack.extend(_inference_node(g.nodes[i]).srcs)
+    copy: dict[int, int] = {}
+    for i in sorted(need):
+        n = g.nodes[i]
+        if n.op in LEAVES:
+            continue
+        m = _inference_node(n)
+        copy[i] = g.add(m.op, tuple(copy.get(s, s) for s in m.srcs), dict(m.arg), pos=n.pos, scope=n.scope)
+    return copy

@@ -90,6 +90,11 @@ _OP_NAMES = [
     "BN_DX",  # training: srcs x, stats, dy, gamma, dgamma, dbeta; arg: epsilon -> gamma / sqrt(var + eps)
     #                        * (dy - (dbeta + xhat * dgamma) / N), N = x.size / C (through the batch statistics);
     #                        inference: srcs dy, gamma, moving_variance -> dy * gamma / sqrt(moving_variance + eps)
+
+    # ---- the optimizer update: appended by compiler.training after the backward nodes ----
+    "ADAM",  # srcs: the gradient of each trainable parameter; arg: size, lr, beta1, beta2, eps ->
+    #                        params[0:size] after one Adam step (TensorFlow's formulation, lower_optimizer.py),
+    #                        updated in place with its moments; shape (size,)
 ]
 Op = Enum("Op", _OP_NAMES)   # type: ignore[misc]  (members from the rows; `Op.RELU` etc. as with a class)
 
@@ -118,6 +123,7 @@ BACKWARD = {Op.CONV2D_DX, Op.CONV2D_DW, Op.DEPTHWISE_DX, Op.DEPTHWISE_DW, Op.DEN
             Op.SLICE_LAST, Op.SLICE_GRAD, Op.EMBEDDING_DW, Op.LSTM_CELL_GRAD, Op.MSE_GRAD, Op.SOFTMAX_CE_GRAD, Op.SIGMOID_CE_GRAD,
             Op.BN_DGAMMA, Op.BN_DX}
 LOSS_GRADS = {Op.MSE_GRAD, Op.SOFTMAX_CE_GRAD, Op.SIGMOID_CE_GRAD}
+OPTIMIZERS = {Op.ADAM}   # parameter updates: they write `params` in place
 
 Shape = tuple[int, ...]
 
@@ -269,6 +275,9 @@ def infer(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
         return ()
     if op in BACKWARD:
         return _infer_backward(op, shapes, arg)
+    if op is Op.ADAM:   # only compiler.training creates it: a mismatch is a compiler bug
+        assert sum(math.prod(s) for s in shapes) <= arg["size"], "ADAM: the gradients exceed the updated slice"
+        return (arg["size"],)
     raise AssertionError(f"no shape rule for {op}")
 
 
@@ -398,6 +407,13 @@ def print_graph(g: Graph) -> str:
     if g.loss is not None:
         lines.append(f"loss = %{g.loss}")
     return "\n".join(lines) + "\n"
+
+
+def alias_root(g: Graph, i: int) -> int:
+    """The node whose memory `i` uses: RESHAPE is a view of its source."""
+    while g.nodes[i].op is Op.RESHAPE:
+        i = g.nodes[i].srcs[0]
+    return i
 
 
 def needed_nodes(g: Graph, roots: list[int]) -> set[int]:

@@ -1,16 +1,22 @@
-"""Lowering: an IR Graph -> a Program (buffers, slots, WGSL kernels in dispatch order).
+"""Lowering: an IR Graph -> a Program (buffers, slots, WGSL kernels in dispatch order, phases).
 
-    lower(graph)
-      1. keep the nodes the outputs (and the loss) need
-      2. place parameters in `params` (trainable first), constants in `consts`, inputs in their own buffers
-      3. fuse each conv/dense/depthwise with the elementwise ops after it (fuse.py: one kernel per group)
-      4. plan the activation arena from live ranges (RESHAPE aliases its source: no copy, no kernel)
-      5. one table row per op turns a node into kernels (KernelBuilder: bindings, offsets, templates)
-
-    lower_train(graph) (lower_train.py) does the same for a training step: autodiff's backward nodes,
-    parameter gradients in `grads`, one fused Adam kernel. Rules: lower_forward.py, lower_backward.py,
-    lower_backward_conv.py, lower_seq.py, each with its own RULES and SCRATCH tables, merged below; the
-    lowering state and KernelBuilder they use are in kernel_builder.py.
+    lower(graph, training=False)
+      1. training: autodiff's backward nodes on a copy of the graph (training.py)
+      2. place parameters in `params` (trainable first), constants in `consts`, inputs in their own buffers;
+         training: the ADAM node over the trainable parameters (training.add_update)
+      3. keep the nodes the outputs (and the loss, the gradients, the update) need; training: each
+         parameter's gradient placed in `grads` at the parameter's offset, so the kernel that finishes it
+         writes it there, and the update's value in `params` itself
+      4. fuse each conv/dense/depthwise with the elementwise ops after it, a depthwise input gradient with
+         the gradients after it, each filter gradient with its bias gradient (fuse.py: one kernel per group)
+      5. plan the activation arena from live ranges (RESHAPE aliases its source: no copy, no kernel); in a
+         training step activations live until their last reader, backward ones included, and forward
+         outputs but the loss only until the forward kernels end (an evaluation run reads them)
+      6. one table row per op turns a node into kernels (KernelBuilder: bindings, offsets, templates)
+      7. phases: inference, and for training forward, backward and optimizer (program.py)
+    Rules: lower_forward.py, lower_backward.py, lower_backward_conv.py, lower_seq.py, lower_optimizer.py, each
+    with its own RULES and SCRATCH tables, merged below; the lowering state and KernelBuilder they use are in
+    kernel_builder.py.
 
 Adding a kernel (a backward op, a fused group, the Adam step):
   1. write kernels/NAME.wgsl: a jinja2 template that starts with `{{ bindings }}`, has one entry point
@@ -24,9 +30,11 @@ Adding a kernel (a backward op, a fused group, the Adam step):
 """
 from __future__ import annotations
 
-from . import lower_backward, lower_backward_conv, lower_forward, lower_norm, lower_seq, memory
-from .inference import inference_form
-from .ir import LEAVES, Graph, Op, fmt_shape, needed_nodes, verify
+from typing import Any
+
+from . import lower_backward, lower_backward_conv, lower_forward, lower_norm, lower_optimizer, lower_seq, memory
+from .inference import append_inference_form, has_training_behaviour, inference_form
+from .ir import LEAVES, OPTIMIZERS, Graph, Op, alias_root, fmt_shape, needed_nodes, verify
 from .kernel_builder import (  # noqa: F401  (grid, render, f32: part of this module's interface)
     ARENA_CHUNK,
     MAX_STORAGE_BUFFERS,
@@ -42,30 +50,33 @@ from .kernel_builder import (  # noqa: F401  (grid, render, f32: part of this mo
     merge,
     render,
 )
+from .lower_optimizer import STEP_FIELDS, optimizer_data
 from .program import (
+    ADAM_M,
+    ADAM_V,
     ARENA,
+    BACKWARD,
     CONSTS,
+    FORWARD,
+    GRADS,
+    INFERENCE,
     INPUT_PREFIX,
+    OPTIMIZER,
     PARAMS,
+    STEP,
     Kernel,
     ParamSlot,
     Program,
     Slot,
     embedding_ids,
 )
+from .training import TrainingGraph, adam_settings, add_update, training_graph
 
 # every op's lowering rule and scratch request, from the rule modules' own tables
 RULES: dict[Op, Rule] = merge(lower_forward.RULES, lower_backward.RULES, lower_backward_conv.RULES, lower_seq.RULES,
-                              lower_norm.RULES)
+                              lower_optimizer.RULES, lower_norm.RULES)
 SCRATCH: dict[Op, Scratch] = merge(lower_forward.SCRATCH, lower_backward.SCRATCH, lower_backward_conv.SCRATCH,
                                    lower_seq.SCRATCH)
-
-
-def alias_root(g: Graph, i: int) -> int:
-    """The node whose memory `i` uses: RESHAPE is a view of its source."""
-    while g.nodes[i].op is Op.RESHAPE:
-        i = g.nodes[i].srcs[0]
-    return i
 
 
 def place_params(g: Graph) -> dict[str, ParamSlot]:
@@ -83,11 +94,15 @@ def place_params(g: Graph) -> dict[str, ParamSlot]:
     return out
 
 
-def lower(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS, arena_chunk: int = ARENA_CHUNK,
-          fused: bool = True, vec4: bool = True) -> Program:
-    """The forward pass of `graph` as a Program, in its inference form (inference.py: no dropout, batch norms
-    on their moving statistics); the loss (when set) is an extra output named "loss", which the Session
-    computes only when the inputs it needs are given.
+def lower(graph: Graph, *, training: bool = False, max_workgroups: int = MAX_WORKGROUPS,
+          arena_chunk: int = ARENA_CHUNK, fused: bool = True, vec4: bool = True) -> Program:
+    """`graph` as a Program; `graph` is left unchanged. Its phases (program.py): `inference`, the kernels of
+    every output, the loss (when set) being an extra output named "loss" that a run computes only when the
+    inputs it needs are given; with `training`, also `forward`, `backward` and `optimizer`, one training step
+    (the loss's gradient for every trainable parameter, then Adam). Parameters with trainable=False get no
+    gradient and are never updated. Dropout and batch norm act otherwise while training (inference.py): an
+    inference Program lowers the graph's inference form; a training one holds both forms, the inference phase
+    running the inference form, the training step the training form, its loss in `step_loss`.
 
     `max_workgroups` caps workgroups per dispatch dimension (tests lower it to exercise 2-D dispatch);
     `arena_chunk` caps each arena buffer, in f32 elements (tests lower it to exercise several);
@@ -95,29 +110,82 @@ def lower(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS, arena_chunk: in
     `bench --peers` compare them).
     """
     verify(graph)
-    g = inference_form(graph)   # dropout off, batch norms on their moving statistics
-    outputs = dict(g.outputs)
-    optional = []
+    step = training_graph(graph) if training else None                     # 1. backward nodes (training.py)
+    g = inference_form(graph) if step is None else step.graph
+    forward_nodes = len(graph.nodes)
+    outputs, optional = dict(g.outputs), []
     if g.loss is not None and "loss" not in outputs:
         outputs["loss"] = g.loss
         optional.append("loss")
-    needed = sorted(needed_nodes(g, list(outputs.values())))                 # 1. what the outputs need
+    again: dict[int, int] = {}   # a training step's forward node -> its inference form's copy, where they differ
+    if step is not None and has_training_behaviour(graph):
+        again = append_inference_form(g, forward_nodes, list(outputs.values()))
+        outputs = {name: again.get(o, o) for name, o in outputs.items()}
     params = place_params(g)                                                # 2. leaves
+    if step is not None:
+        add_update(step, params)                                            #    and the optimizer update
+    roots = list(outputs.values()) + ([] if step is None else [step.loss, *step.grads.values(), *_opt(step.update)])
+    needed = sorted(needed_nodes(g, roots))                                 # 3. what the outputs need
     slots, consts = leaf_slots(g, needed, params)
+    trainable = 0
+    if step is not None:
+        for name, gi in step.grads.items():                                 #    gradients in `grads`
+            root = alias_root(g, gi)
+            slots[root] = Slot(GRADS, params[name].offset, g.nodes[root].shape)
+        if step.update is not None:                                         #    the update in `params`
+            trainable = g.nodes[step.update].size
+            slots[step.update] = Slot(PARAMS, 0, g.nodes[step.update].shape)
     ctx = Lowering(g, slots, max_workgroups=max_workgroups, arena_chunk=arena_chunk, vec4=vec4)
     if fused:
-        ctx.fuse(needed, list(outputs.values()), len(g.nodes))              # 3. fused groups
-    arena, activations = plan_arena(ctx, needed, list(outputs.values()))    # 4. the arena
-    kernels = lower_nodes(ctx, needed)                                      # 5. kernels, in node order
-
+        ctx.fuse(needed, list(outputs.values()) + ([step.loss] if again else []), forward_nodes,
+                 min(again.values(), default=None))                        # 4. fused groups
+    if step is None:                                                        # 5. the arena
+        arena, activations = plan_arena(ctx, needed, list(outputs.values()))
+    elif again:   # the inference phase's outputs live to its end, the step's loss to the step's end
+        arena, activations = plan_arena(ctx, needed, [step.loss, *outputs.values()])
+    else:   # forward outputs but the loss are read after the forward kernels only (an evaluation run)
+        forward_end = max(i for i in needed if i < forward_nodes)
+        ends = {o: forward_end for name, o in outputs.items() if name != "loss"}
+        arena, activations = plan_arena(ctx, needed, [step.loss], ends)
+    kernels = lower_nodes(ctx, needed)                                      # 6. kernels, in node order
     requires = mark_serves(g, outputs, kernels)
+    phases = {INFERENCE: [k for k, kern in enumerate(kernels) if kern.serves]}   # 7. phases
     buffers = leaf_buffers(g, params, consts) | arena
+    optimizer: dict[str, Any] = {}
+    if step is not None:
+        phases |= training_phases(g, kernels, step, set(again.values()))
+        moments = max(memory.align(trainable), memory.ALIGN)
+        buffers |= {GRADS: moments, ADAM_M: moments, ADAM_V: moments, STEP: len(STEP_FIELDS)}
+        optimizer = optimizer_data(adam_settings(g.train))
     return Program(buffers=buffers, kernels=kernels,
                    inputs={name: slots[i] for name, i in g.inputs.items()},
                    outputs={name: slots[i] for name, i in outputs.items()},
                    params=params, batch=g.batch, buffer_data={CONSTS: consts} if consts else {},
                    requires=requires, optional_outputs=optional, activation_elements=activations,
-                   ids=embedding_ids(g))
+                   phases=phases, optimizer=optimizer, ids=embedding_ids(g),
+                   step_loss=slots[step.loss] if again and step is not None else None)
+
+
+def _opt(i: int | None) -> list[int]:
+    return [] if i is None else [i]
+
+
+def training_phases(g: Graph, kernels: list[Kernel], step: TrainingGraph, copies: set[int] = frozenset()
+                    ) -> dict[str, list[int]]:
+    """forward: the forward kernels the loss and the gradients need; backward: the backward kernels;
+    optimizer: the update's; none of them the kernels of the inference form's `copies` (inference only)."""
+    step_nodes = needed_nodes(g, [step.loss, *step.grads.values()])
+    phases: dict[str, list[int]] = {FORWARD: [], BACKWARD: [], OPTIMIZER: []}
+    for k, kern in enumerate(kernels):
+        if kern.nodes[0] in copies:
+            continue
+        if g.nodes[kern.nodes[0]].op in OPTIMIZERS:
+            phases[OPTIMIZER].append(k)
+        elif kern.nodes[-1] >= step.forward_nodes:
+            phases[BACKWARD].append(k)
+        elif step_nodes & set(kern.nodes):
+            phases[FORWARD].append(k)
+    return phases
 
 
 def lower_nodes(ctx: Lowering, needed: list[int]) -> list[Kernel]:

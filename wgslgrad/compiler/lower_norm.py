@@ -15,7 +15,8 @@ from ..ops import dropout
 from .ir import Op
 from .kernel_builder import WORKGROUP, Kernel, Lowering, Rule, Scratch, f32, rule_into
 from .lower_forward import halves, pow2_at_least
-from .program import STEP, STEP_VEC4S
+from .lower_optimizer import STEP_FIELDS, step_fields
+from .program import STEP
 
 RULES: dict[Op, Rule] = {}       # this module's lowering rules, merged by lower.py
 SCRATCH: dict[Op, Scratch] = {}
@@ -27,11 +28,11 @@ def lower_dropout(ctx: Lowering, i: int) -> list[Kernel]:
     node = ctx.graph.nodes[i]
     kb = ctx.builder()
     x, out = kb.read(node.srcs[0]), kb.write(i)
-    step = kb.uniform(STEP, STEP_VEC4S)
+    fields = step_fields(kb.uniform(STEP, len(STEP_FIELDS) // 4))
     rate = node.arg["rate"]
     wg, gx = ctx.elementwise_groups(node.size)
     salt_hash = int(dropout.pcg([node.arg["salt"]])[0])
-    return [kb.kernel(ctx.kernel_name(i), "dropout.wgsl", wg, [i], comment=ctx.comment(i), x=x, out=out, step=step,
+    return [kb.kernel(ctx.kernel_name(i), "dropout.wgsl", wg, [i], comment=ctx.comment(i), x=x, out=out, t=fields["t"], seed=fields["seed"],
                       hash=dropout.WGSL_HASH, rate=rate, salt=node.arg["salt"], salt_hash=salt_hash,
                       threshold=dropout.threshold(rate), scale=f32(1.0 / (1.0 - rate)), n=node.size,
                       wg=WORKGROUP, gx=gx)]

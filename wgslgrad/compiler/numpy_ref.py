@@ -26,7 +26,7 @@ def evaluate(graph: Graph, inputs: dict[str, Array], params: dict[str, Array],
     node's arg["name"]); their shapes must equal the nodes' shapes, batch included. `override` maps a node
     id to a function(node, *src values) used instead of the op's (gradcheck freezes ReLU masks this way).
     `seed` and `step` draw dropout's masks as the `step` uniform does for the kernels (ops/dropout.py; step 0, before
-    any step, is what TrainSession.gradients uses on a fresh session). The graph
+    any step, is what Session.gradients uses on a fresh session). The graph
     is evaluated as it is: as built, in training mode; inference.inference_form(graph) gives the other.
     """
     override = override or {}

@@ -1,27 +1,33 @@
-"""A Program: the lowered model as plain, JSON-able data (buffers, kernels, slots).
+"""A Program: the lowered model as plain, JSON-able data (buffers, kernels, slots, phases).
 
 Everything a runtime needs to run the model is here and nothing else: the Python wgpu Session and the
 browser bundle read the same Program. Sizes and offsets are in f32 elements, never bytes.
 
-A training Program (compiler.lower_train) holds the forward kernels, the backward kernels and one fused
-Adam kernel, and adds four buffers:
+compiler.lower.lower(graph) gives an inference Program; lower(graph, training=True) a training one, which
+holds the forward kernels, the backward kernels and the optimizer update (one fused Adam kernel, the rule
+of Op.ADAM), and adds four buffers:
   grads    the gradient of every trainable parameter, at the same offset as the parameter in `params`
            (size: trainable_elements rounded up to 4); the backward kernel that finishes a parameter's
            gradient writes it there directly. Gaps between parameters are never written and stay zero.
   adam_m   Adam's first and second moments, flat, the same layout as `grads`
   adam_v
-  step     a uniform of 2 vec4s the runtime writes before each step, t being the 1-based step number:
-           [0] = (lr, beta1, beta2, eps), [1] = (1 - beta1^t, 1 - beta2^t, t, seed); dropout draws its
-           masks from t and the seed (an integer below 2^24, ops/dropout.py)
-`phases` lists the kernels (indices into `kernels`) of one training step, in dispatch order:
-  forward   the forward kernels the loss needs (kernels that only compute other outputs are left out)
-  backward  the gradients, ending in `grads`
-  optimizer the Adam kernel (an empty list when nothing is trainable), over params[0 : trainable_elements]
-A training step runs forward + backward + optimizer in one compute pass and reads back outputs["loss"];
-a gradient check runs forward + backward and reads `grads`; inference and evaluation run the kernels that
-`serves` an output, as for a forward-only Program. `optimizer` holds Adam's settings from the spec's
-Train(...): {"kind": "adam", "lr", "beta1", "beta2", "eps", "uniform": "step"}; lr is the default, a
-runtime may pass its own each step (schedules).
+  step     a uniform the runtime writes before each step: the values named by optimizer["fields"], in
+           that order (lower_optimizer.STEP_FIELDS defines the layout); dropout draws its masks from its
+           `t` and `seed` (ops/dropout.py)
+`phases` names the kernels (indices into `kernels`) a runtime runs together, in dispatch order:
+  inference  every kernel that computes an output (each kernel's `serves` says which), the loss included:
+             a run dispatches those serving the outputs whose inputs are given. Every Program has it.
+  forward    training only: the forward kernels the loss needs (kernels for other outputs are left out)
+  backward   the gradients, ending in `grads`
+  optimizer  the Adam kernel (an empty list when nothing is trainable), over params[0 : trainable_elements]
+A spec with ops that act otherwise while training (dropout, batch norm: compiler/inference.py) has two sets of
+forward kernels in its training Program: the inference phase runs its inference form (no dropout, moving
+statistics), the forward phase its training form; the step's loss is then `step_loss`, not outputs["loss"]
+(the inference phase's, for evaluation).
+A training step runs forward + backward + optimizer (TRAINING_STEP) in one compute pass and reads back
+step_loss, or outputs["loss"] when there is none; a gradient check runs forward + backward and reads `grads`. `optimizer` holds Adam's
+settings from the spec's Train(...): {"kind": "adam", "lr", "beta1", "beta2", "eps", "uniform": "step",
+"fields": [...]}; lr is the default, a runtime may pass its own each step (schedules).
 """
 from __future__ import annotations
 
@@ -41,7 +47,13 @@ GRADS = "grads"
 ADAM_M = "adam_m"
 ADAM_V = "adam_v"
 STEP = "step"
-STEP_VEC4S = 2    # the `step` uniform: (lr, beta1, beta2, eps), (1 - beta1^t, 1 - beta2^t, t, seed)
+
+# Phase names (Program.phases).
+INFERENCE = "inference"
+FORWARD = "forward"
+BACKWARD = "backward"
+OPTIMIZER = "optimizer"
+TRAINING_STEP = (FORWARD, BACKWARD, OPTIMIZER)
 
 # Binding access kinds, as written in WGSL (`var<storage, read>` ...) and mapped to a layout by runtimes.
 READ = "read"
@@ -66,7 +78,7 @@ class ParamSlot:
     """A parameter inside the flat `params` buffer, with what initialisation needs."""
     offset: int
     shape: tuple[int, ...]
-    init: str = "glorot_normal"       # 'glorot_normal' | 'zeros' | 'ones'
+    init: str = "glorot_normal"       # 'glorot_normal' | 'zeros'
     fan_in: int = 0
     fan_out: int = 0
     trainable: bool = True
@@ -90,7 +102,7 @@ class Kernel:
     wgsl: str
     bindings: list[Binding]
     workgroups: tuple[int, int, int]
-    nodes: list[int]                  # IR node ids this kernel computes (a fused kernel lists several; Adam none)
+    nodes: list[int]                  # IR node ids this kernel computes (a fused kernel lists several)
     op: str = ""                      # the IR op name, lower case (for summaries and profiles)
     scope: str = ""                   # the layer the node came from
     flops: int = 0
@@ -122,12 +134,20 @@ class Program:
     requires: dict[str, list[str]] = field(default_factory=dict)       # output -> the inputs it needs
     optional_outputs: list[str] = field(default_factory=list)          # computed only if their inputs are given
     activation_elements: int = 0                 # sum of all activation sizes (aligned), before arena reuse
-    phases: dict[str, list[int]] = field(default_factory=dict)   # training only: forward/backward/optimizer
+    phases: dict[str, list[int]] = field(default_factory=dict)   # phase name -> kernel indices, in order
     optimizer: dict[str, Any] = field(default_factory=dict)      # training only: Adam's settings
     ids: dict[str, int] = field(default_factory=dict)   # inputs holding embedding ids -> their vocabulary size
+    step_loss: Slot | None = None   # a training step's loss where it differs from outputs["loss"] (see above)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The Program as plain data (what to_json writes)."""
+        d = asdict(self)
+        if d["step_loss"] is None:   # most Programs: the step's loss is outputs["loss"]
+            del d["step_loss"]
+        return d
 
     def to_json(self, indent: int | None = 1) -> str:
-        return json.dumps(asdict(self), indent=indent)
+        return json.dumps(self.as_dict(), indent=indent)
 
     @classmethod
     def from_json(cls, text: str) -> Program:
@@ -141,7 +161,21 @@ class Program:
             params={k: ParamSlot(**{**v, "shape": tuple(v["shape"])}) for k, v in d["params"].items()},
             batch=d["batch"], buffer_data=d["buffer_data"], requires=d["requires"],
             optional_outputs=d["optional_outputs"], activation_elements=d["activation_elements"],
-            phases=d.get("phases", {}), optimizer=d.get("optimizer", {}), ids=d.get("ids", {}))
+            phases=d.get("phases") or _inference_phase(d), optimizer=d.get("optimizer", {}), ids=d.get("ids", {}),
+            step_loss=_slot(d["step_loss"]) if d.get("step_loss") else None)
+
+    @property
+    def training(self) -> bool:
+        """Whether the Program has a training step (phases forward, backward and optimizer)."""
+        return all(p in self.phases for p in TRAINING_STEP)
+
+    def phase_kernels(self, *names: str) -> list[int]:
+        """The kernels of the named phases, one phase after another (indices into `kernels`)."""
+        missing = [n for n in names if n not in self.phases]
+        if missing:
+            raise ValueError(f"the program has no {', '.join(missing)} phase (it has {', '.join(self.phases)})"
+                             + ("" if self.training else ": lower the graph with lower(graph, training=True)"))
+        return [k for n in names for k in self.phases[n]]
 
     @property
     def trainable_elements(self) -> int:
@@ -156,6 +190,11 @@ class Program:
                          f"{k.bytes / 1024:9.1f}")
         lines.append("buffers: " + ", ".join(f"{n} {4 * s / 1024:.1f} KiB" for n, s in self.buffers.items()))
         return "\n".join(lines)
+
+
+def _inference_phase(d: dict[str, Any]) -> dict[str, list[int]]:
+    """The phases of an inference Program saved before Programs had them."""
+    return {INFERENCE: [i for i, k in enumerate(d["kernels"]) if k["serves"]]}
 
 
 def _slot(v: dict[str, Any]) -> Slot:

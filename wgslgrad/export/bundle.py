@@ -52,16 +52,16 @@ def write_bundle(out_dir: str | os.PathLike[str], graph: Graph, params: Mapping[
                  quantize: str | None = None, train: bool = False) -> dict[str, Any]:
     """Write model.js, model.json and the weight shards for `graph` with weights `params` into `out_dir`.
 
-    params: name -> array for every parameter of the graph (e.g. a TrainSession's get_params()).
+    params: name -> array for every parameter of the graph (e.g. a Session's get_params()).
     quantize: None, "uint8", "uint16" or "float16" (see export/quantize.py); the JS runtime dequantizes
     exactly as TF.js and export/quantize.dequantize do.
-    train: also inline the training Program (compiler.lower_train: forward, backward, fused Adam), for
+    train: also inline the training Program (lower(graph, training=True): forward, backward, fused Adam), for
     model.trainStep(); the spec needs a Train(loss=...).
     Returns {"files": {name: bytes}, "kernels", "shaders", "skeletons", "train"}.
     """
     out = Path(out_dir)
     program = lower(graph)
-    train_program = _lower_train(graph) if train else None
+    train_program = lower(graph, training=True) if train else None
     if train_program is not None:
         _check_same_params(program, train_program)
     missing = [n for n in program.params if n not in params]
@@ -86,20 +86,12 @@ def write_bundle(out_dir: str | os.PathLike[str], graph: Graph, params: Mapping[
             "shaders": len(shaders), "skeletons": len(skeletons), "train": train_program is not None}
 
 
-def _lower_train(graph: Graph) -> Program:
-    try:
-        from ..compiler.lower_train import lower_train
-    except ImportError as e:   # the training lowering is optional for an inference bundle
-        raise NotImplementedError(f"train=True needs compiler.lower_train, which is not available ({e})") from None
-    return lower_train(graph)
-
-
 def _check_same_params(program: Program, train_program: Program) -> None:
     """The bundle binds one `params` buffer in both Programs, so a step updates what predict() reads."""
     same = (program.buffers["params"] == train_program.buffers["params"]
             and {n: p.offset for n, p in program.params.items()}
             == {n: p.offset for n, p in train_program.params.items()})
-    assert same, "lower and lower_train placed the parameters differently"
+    assert same, "the inference and training Programs placed the parameters differently"
 
 
 def _add_sha256(out: Path, manifest: list[dict[str, Any]]) -> None:
@@ -119,8 +111,10 @@ def _add_sha256(out: Path, manifest: list[dict[str, Any]]) -> None:
 def _program_data(program: Program, shaders: list[str]) -> dict[str, Any]:
     """The Program as the JS runtime reads it; each kernel names its WGSL by index into `shaders`, which
     collects the distinct shaders of every Program in the bundle."""
-    d = asdict(program)
+    d = program.as_dict()
     data = {k: d[k] for k in _PROGRAM_KEYS}
+    if "step_loss" in d:   # a spec with dropout or batch norm: the training step's loss (program.py)
+        data["step_loss"] = d["step_loss"]
     data["kernels"] = []
     for k in program.kernels:
         if k.wgsl not in shaders:

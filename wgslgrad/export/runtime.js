@@ -1,7 +1,7 @@
 // wgslgrad bundle runtime: runs a wgslgrad Program (plain JSON: buffers, kernels with their WGSL and
 // bindings, input/output/parameter slots as offsets into flat f32 buffers) through WebGPU, in a browser or
-// in Node (where the `webgpu` package provides navigator.gpu). It mirrors wgslgrad/runtime/session.py and
-// train_session.py: buffers, pipelines and bind groups are made once; a run is one submit.
+// in Node (where the `webgpu` package provides navigator.gpu). It mirrors wgslgrad/runtime/session.py:
+// buffers, pipelines and bind groups are made once; a run of a Program's phases is one submit.
 //
 // export/bundle.py inlines this file, unchanged, into model.js after the Program, so a bundle is one
 // module plus its weight files. No dependencies.
@@ -42,12 +42,21 @@ export function shaderTexts(skeletons, table) {
   });
 }
 
+/** The `step` uniform for step t (1-based): the values its fields name (program.optimizer.fields, laid out by
+ *  the compiler), the bias corrections in float64, rounded once, as session.py's step_uniform does. */
+function stepUniform(opt, lr, t, seed = 0) {
+  const values = { lr, beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, bias1: 1 - opt.beta1 ** t,
+    bias2: 1 - opt.beta2 ** t, t, seed: seed % 2 ** 24, '': 0 };
+  return Float32Array.from(opt.fields, (f) => values[f]);
+}
+
 // --------------------------------------------------------------------------------------------- Runner
-/** One Program on one device: its buffers, pipelines and bind groups (made once), and its dispatches. */
+/** One Program on one device: its buffers, pipelines and bind groups (made once), and its phases:
+ *  run() the inference phase, step() a training Program's forward, backward and optimizer phases. */
 class Runner {
   /** shared: buffers to use instead of making new ones (the training Program shares `params`). */
   static async create(device, program, shaders, shared = {}) {
-    const runner = new this(device, program, shared);   // a Trainer when called as Trainer.create
+    const runner = new Runner(device, program, shared);
     await runner.build(shaders);
     return runner;
   }
@@ -74,6 +83,10 @@ class Runner {
     this.plans = new Map();
     this.staging = null;      // made on the first run that reads outputs back
     this.busy = Promise.resolve();
+    this.t = 0;               // training steps taken (Adam's step count)
+    this.seed = 0;            // dropout's seed (below 2^24): with t it draws each step's masks, as in Python
+    this.free = [];           // loss staging buffers not being mapped
+    this.made = 0;
   }
 
   /** Shader modules, layouts and pipelines, deduplicated as in Session. */
@@ -159,12 +172,19 @@ class Runner {
     return chosen;
   }
 
-  /** Indices of the kernels, in order, that compute `outputs`. */
+  /** The kernels of the named phases, one phase after another (indices into program.kernels). */
+  phase(...names) {
+    const missing = names.filter((n) => !this.program.phases[n]);
+    if (missing.length) throw new Error(`the program has no ${missing.join(', ')} phase`);
+    return names.flatMap((n) => this.program.phases[n]);
+  }
+
+  /** Indices of the inference phase's kernels, in order, that compute `outputs`. */
   plan(outputs) {
     const key = outputs.join(',');
     if (!this.plans.has(key)) {
       const want = new Set(outputs);
-      this.plans.set(key, this.program.kernels.flatMap((k, i) => (k.serves.some((s) => want.has(s)) ? [i] : [])));
+      this.plans.set(key, this.phase('inference').filter((i) => this.program.kernels[i].serves.some((s) => want.has(s))));
     }
     return this.plans.get(key);
   }
@@ -178,7 +198,7 @@ class Runner {
     }
   }
 
-  /** The forward pass: one submit, the outputs copied into one staging buffer and mapped. Calls are
+  /** The inference phase: one submit, the outputs copied into one staging buffer and mapped. Calls are
    *  serialized, since they share that buffer. */
   run(inputs) {
     let data, outputs;
@@ -223,6 +243,34 @@ class Runner {
     return result;
   }
 
+  /** One training step (forward, backward and optimizer phases), enqueued now (synchronously) in one compute
+   *  pass and one submit; the loss is copied into a ring of small staging buffers, and the promise resolves to
+   *  [step, loss] once it is read back. */
+  step(inputs, lr = this.program.optimizer.lr) {
+    const { device, program } = this;
+    const kernels = this.phase('forward', 'backward', 'optimizer');
+    const missing = program.requires.loss.filter((n) => !(n in inputs));
+    if (missing.length) throw new Error(`a training step needs input ${missing.join(', ')} (the loss depends on it)`);
+    this.writeInputs(this.checkInputs(inputs));
+    const t = ++this.t;
+    device.queue.writeBuffer(this.buffers[program.optimizer.uniform], 0, stepUniform(program.optimizer, lr, t, this.seed));
+    const staging = this.free.pop() ?? device.createBuffer({ label: `loss_ring_${this.made++}`, size: 16,
+      usage: MAP_READ | COPY_DST });
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    this.record(pass, kernels);
+    pass.end();
+    const loss = program.step_loss ?? program.outputs.loss;   // step_loss: a spec with dropout or batch norm
+    encoder.copyBufferToBuffer(this.buffers[loss.buffer], 4 * loss.offset, staging, 0, 4);
+    device.queue.submit([encoder.finish()]);
+    return staging.mapAsync(MAP_MODE_READ, 0, 16).then(() => {
+      const value = new Float32Array(staging.getMappedRange(0, 16).slice(0, 4))[0];
+      staging.unmap();
+      if (this.free.length < RING) this.free.push(staging); else staging.destroy();
+      return [t, value];
+    });
+  }
+
   /** A whole buffer (or `bytes` of it) copied back; for weights and debugging. */
   async readBuffer(name, bytes = this.buffers[name].size) {
     const tmp = this.device.createBuffer({ size: bytes, usage: MAP_READ | COPY_DST });
@@ -233,49 +281,6 @@ class Runner {
     const data = new Float32Array(tmp.getMappedRange().slice(0));
     tmp.destroy();
     return data;
-  }
-}
-
-// ------------------------------------------------------------------------------------------- Trainer
-/** A training Program (forward, backward, fused Adam): one step is one compute pass and one submit; its
- *  loss is copied into a ring of small staging buffers and read back when the GPU gets there. */
-class Trainer extends Runner {
-  constructor(device, program, shared) {
-    super(device, program, shared);
-    this.t = 0;                     // Adam's step count
-    this.seed = 0;                  // dropout's seed (an integer below 2^24): with t it draws each step's masks
-    this.free = [];                 // staging buffers not being mapped
-    this.made = 0;
-    const { forward, backward, optimizer } = program.phases;
-    this.stepKernels = [...forward, ...backward, ...optimizer];
-  }
-
-  /** Enqueue one step now (synchronously); the promise resolves to [step, loss] once read back. */
-  step(inputs, lr = this.program.optimizer.lr) {
-    const { device, program } = this;
-    const missing = program.requires.loss.filter((n) => !(n in inputs));
-    if (missing.length) throw new Error(`a training step needs input ${missing.join(', ')} (the loss depends on it)`);
-    this.writeInputs(this.checkInputs(inputs));
-    const t = ++this.t;
-    const { beta1, beta2, eps } = program.optimizer;
-    // The `step` uniform (program.py); the bias corrections in float64, rounded once, as in TrainSession.
-    device.queue.writeBuffer(this.buffers[program.optimizer.uniform], 0,
-      new Float32Array([lr, beta1, beta2, eps, 1 - beta1 ** t, 1 - beta2 ** t, t, this.seed % 2 ** 24]));
-    const staging = this.free.pop() ?? device.createBuffer({ label: `loss_ring_${this.made++}`, size: 16,
-      usage: MAP_READ | COPY_DST });
-    const encoder = device.createCommandEncoder();
-    const pass = encoder.beginComputePass();
-    this.record(pass, this.stepKernels);
-    pass.end();
-    const loss = program.outputs.loss;
-    encoder.copyBufferToBuffer(this.buffers[loss.buffer], 4 * loss.offset, staging, 0, 4);
-    device.queue.submit([encoder.finish()]);
-    return staging.mapAsync(MAP_MODE_READ, 0, 16).then(() => {
-      const value = new Float32Array(staging.getMappedRange(0, 16).slice(0, 4))[0];
-      staging.unmap();
-      if (this.free.length < RING) this.free.push(staging); else staging.destroy();
-      return [t, value];
-    });
   }
 }
 
@@ -536,7 +541,7 @@ export class Model {
     if (!this.bundle.train) throw new Error('this bundle has no training program: export it with train=True');
     // bundle.py checked that the training Program places the parameters as the inference one does, so both
     // bind the same `params` buffer: a training step updates what predict() uses.
-    this.trainerReady ??= Trainer.create(this.device, this.bundle.train, this.bundle.shaders,
+    this.trainerReady ??= Runner.create(this.device, this.bundle.train, this.bundle.shaders,
       { params: this.runner.buffers.params }).then((trainer) => {
       this.trainer = trainer;
       trainer.seed = this.options.seed ?? 0;   // dropout's seed: the same seed and step give Python's masks

@@ -1,19 +1,41 @@
-"""A Session runs a Program through wgpu: everything is created once, each run is one submit.
+"""A Session runs a Program's phases through wgpu: everything is created once, each run or step is one submit.
 
 Buffers, shader modules, pipelines (with explicit layouts built from each kernel's binding list) and bind
-groups are made in the constructor; `run` uploads the inputs, records every dispatch into one compute
-pass, copies the outputs into one staging buffer in the same command buffer, submits once and maps it.
+groups are made in the constructor, for every kernel of every phase.
+- run(inputs): the `inference` phase (the kernels serving the outputs whose inputs are given); the outputs
+  are copied into one staging buffer in the same command buffer, which is submitted once and mapped.
+- step(inputs, lr): a training Program's forward, backward and optimizer phases in one compute pass and one
+  submit, after writing the inputs and the `step` uniform; the loss is copied into a free buffer of a
+  small ring and its mapping started, and poll() collects the losses whose mapping has finished, in step
+  order, without waiting. GPU memory is therefore the same after any number of steps.
+- gradients(inputs): forward and backward only, then `grads` read back (gradient checks).
 """
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections import deque
+from typing import Any, NamedTuple
 
 import numpy as np
 import wgpu
 
 from ..compiler.ir import fmt_shape
-from ..compiler.program import ARENA, READ, READ_WRITE, UNIFORM, Program, Slot
+from ..compiler.program import (
+    ADAM_M,
+    ADAM_V,
+    ARENA,
+    BACKWARD,
+    FORWARD,
+    GRADS,
+    INFERENCE,
+    READ,
+    READ_WRITE,
+    TRAINING_STEP,
+    UNIFORM,
+    Program,
+    Slot,
+)
+from ..ops.dropout import MAX_SEED
 from .data import bad_ids
 from .device import get_device
 from .init import init_params
@@ -21,12 +43,21 @@ from .init import init_params
 _BINDING_TYPE = {READ: wgpu.BufferBindingType.read_only_storage, READ_WRITE: wgpu.BufferBindingType.storage,
                  UNIFORM: wgpu.BufferBindingType.uniform}
 _USAGE = wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_SRC | wgpu.BufferUsage.COPY_DST
+RING = 8           # loss read-backs in flight before step() waits for the oldest
+_LOSS_BYTES = 16   # one f32 loss per ring buffer, padded: map offsets must be multiples of 8, sizes of 4
+
+
+class _Pending(NamedTuple):
+    step: int
+    slot: int          # index into the ring
+    promise: Any       # the GPUPromise of its map_async
 
 
 class Session:
-    """Runs `program` on `device` (the shared default device when None)."""
+    """Runs `program` (compiler.lower.lower) on `device` (the shared default device when None); `ring`: loss
+    read-backs in flight (training Programs)."""
 
-    def __init__(self, program: Program, device: Any = None):
+    def __init__(self, program: Program, device: Any = None, ring: int = RING):
         self.program = program
         self.device = device if device is not None else get_device()[0]
         limit = self.device.limits["max-storage-buffer-binding-size"]
@@ -78,6 +109,23 @@ class Session:
                                                   usage=wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST)
         self._plans: dict[tuple[str, ...], list[int]] = {}
         self.runs = 0
+
+        # training: the step's kernels, Adam's settings and the ring of loss read-backs
+        self.t = 0                                    # Adam's step count: steps taken, also the last step's number
+        self.seed = 0                                 # dropout's seed: with t it draws each step's masks
+        self.trainable_elements = program.trainable_elements
+        self._ring: list[Any] = []
+        if program.training:
+            self.step_kernels = program.phase_kernels(*TRAINING_STEP)
+            self.loss_slot = program.step_loss or program.outputs["loss"]
+            self.loss_inputs = set(program.requires.get("loss", []))
+            self.default_lr = float(program.optimizer["lr"])
+            self._ring = [self.device.create_buffer(label=f"loss_ring_{i}", size=_LOSS_BYTES,
+                                                    usage=wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST)
+                          for i in range(ring)]
+        self._free: deque[int] = deque(range(len(self._ring)))
+        self._pending: deque[_Pending] = deque()
+        self._done: list[tuple[int, float]] = []     # read back, not yet returned by poll/drain
 
     def _uniform_buffers(self) -> set[str]:
         return {b.buffer for k in self.program.kernels for b in k.bindings if b.access == UNIFORM}
@@ -136,10 +184,10 @@ class Session:
         return tuple(chosen)
 
     def plan(self, outputs: tuple[str, ...]) -> list[int]:
-        """Indices of the kernels, in order, that compute `outputs`."""
+        """Indices of the inference phase's kernels, in order, that compute `outputs`."""
         if outputs not in self._plans:
-            want = set(outputs)
-            self._plans[outputs] = [i for i, k in enumerate(self.program.kernels) if want & set(k.serves)]
+            want, kernels = set(outputs), self.program.kernels
+            self._plans[outputs] = [i for i in self.program.phase_kernels(INFERENCE) if want & set(kernels[i].serves)]
         return self._plans[outputs]
 
     def record(self, compute_pass: Any, kernels: list[int]) -> None:
@@ -151,22 +199,123 @@ class Session:
             compute_pass.dispatch_workgroups(*groups)
 
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Run the forward pass on full-batch inputs; returns every output (the loss too when its inputs are
-        given) as float32 arrays."""
+        """The inference phase on full-batch inputs: every output (the loss too when its inputs are given) as
+        float32 arrays. Parameters and optimizer state are unchanged."""
         arrays = self._check_inputs(inputs)
         outputs = self._outputs_for(set(arrays))
-        queue = self.device.queue
-        for name, arr in arrays.items():
-            queue.write_buffer(self.buffers[self.program.inputs[name].buffer], 0, arr)
-        encoder = self.device.create_command_encoder()
-        compute_pass = encoder.begin_compute_pass()
-        self.record(compute_pass, self.plan(outputs))
-        compute_pass.end()
+        encoder = self._encode(arrays, self.plan(outputs))
         for name in outputs:
             self._copy_out(encoder, self.program.outputs[name], self._staging_offset[name])
-        queue.submit([encoder.finish()])
+        self.device.queue.submit([encoder.finish()])
         self.runs += 1
         return self._read_staging(outputs)
+
+    def _encode(self, arrays: dict[str, np.ndarray], kernels: list[int]) -> Any:
+        """Write the inputs, then a command encoder holding one compute pass over `kernels`."""
+        for name, arr in arrays.items():
+            self.device.queue.write_buffer(self.buffers[self.program.inputs[name].buffer], 0, arr)
+        encoder = self.device.create_command_encoder()
+        compute_pass = encoder.begin_compute_pass()
+        self.record(compute_pass, kernels)
+        compute_pass.end()
+        return encoder
+
+    # -- training -----------------------------------------------------------------------------------
+    def step(self, inputs: dict[str, np.ndarray], lr: float | None = None) -> int:
+        """Queue one training step (forward, backward, optimizer) on a full batch; returns its step number
+        (1, 2, ...). The loss comes back later through poll() or drain(). Waits only when `ring` losses are
+        still in flight."""
+        arrays = self._step_inputs(inputs)
+        if not self._free:
+            self._done.append(self._finish(self._pending.popleft()))
+        self.t += 1
+        opt = self.program.optimizer
+        self.device.queue.write_buffer(self.buffers[opt["uniform"]], 0,
+                                       step_uniform(opt, self.default_lr if lr is None else lr, self.t, self.seed))
+        slot = self._free.popleft()
+        encoder = self._encode(arrays, self.step_kernels)
+        encoder.copy_buffer_to_buffer(self.buffers[self.loss_slot.buffer], 4 * self.loss_slot.offset,
+                                      self._ring[slot], 0, 4)
+        self.device.queue.submit([encoder.finish()])
+        # "READ_NOSYNC": by default wgpu-py 0.32 submits an empty command buffer before every read mapping
+        # (a workaround for mapping a buffer no submit has touched yet, wgpu-native #305); here the copy
+        # into this buffer was submitted just above, as in wgpu-py's own queue.read_texture, which maps
+        # with "READ_NOSYNC" for the same reason. One submit per step stays one.
+        promise = self._ring[slot].map_async("READ_NOSYNC", 0, _LOSS_BYTES)
+        self._pending.append(_Pending(self.t, slot, promise))
+        self.runs += 1
+        return self.t
+
+    def poll(self) -> list[tuple[int, float]]:
+        """(step, loss) for every step whose loss has arrived since the last poll/drain, in step order;
+        never waits for the GPU."""
+        done, self._done = self._done, []
+        while self._pending and _settled(self._pending[0].promise):
+            done.append(self._finish(self._pending.popleft()))
+        return done
+
+    def drain(self) -> list[tuple[int, float]]:
+        """Wait for every step in flight; (step, loss) for all not yet returned, in step order."""
+        done, self._done = self._done, []
+        while self._pending:
+            done.append(self._finish(self._pending.popleft()))
+        return done
+
+    def _finish(self, p: _Pending) -> tuple[int, float]:
+        buffer = self._ring[p.slot]
+        p.promise.sync_wait()       # returns at once when the mapping has already finished
+        try:
+            loss = float(np.frombuffer(buffer.read_mapped(0, _LOSS_BYTES, copy=True), np.float32)[0])
+        finally:
+            buffer.unmap()
+            self._free.append(p.slot)
+        return p.step, loss
+
+    def _step_inputs(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        self.program.phase_kernels(*TRAINING_STEP)   # or a clear error: not a training Program
+        arrays = self._check_inputs(inputs)
+        missing = sorted(self.loss_inputs - set(arrays))
+        if missing:
+            raise ValueError(f"a training step needs input {', '.join(missing)} (the loss depends on it)")
+        return arrays
+
+    def gradients(self, inputs: dict[str, np.ndarray], step: int | None = None) -> dict[str, np.ndarray]:
+        """d(loss)/d(parameter) for every trainable parameter, by name, from the forward and backward phases
+        alone (no Adam update): for gradient checks. Dropout draws the masks of `step` (default the last step
+        taken, 0 before any); batch norms move their moving statistics as in a step."""
+        arrays = self._step_inputs(inputs)
+        opt = self.program.optimizer
+        self.device.queue.write_buffer(self.buffers[opt["uniform"]], 0, step_uniform(
+            opt, self.default_lr, self.t if step is None else step, self.seed))
+        self.device.queue.submit([self._encode(arrays, self.program.phase_kernels(FORWARD, BACKWARD)).finish()])
+        flat = np.frombuffer(self.device.queue.read_buffer(self.buffers[GRADS]), np.float32)
+        return {name: flat[p.offset:p.offset + p.size].reshape(p.shape).copy()
+                for name, p in self.program.params.items() if p.trainable}
+
+    def optimizer_state(self) -> dict[str, np.ndarray]:
+        """Adam's moments over params[0 : trainable_elements] (flat, the `params` layout) and its step count."""
+        n, queue = self.trainable_elements, self.device.queue
+        m = np.frombuffer(queue.read_buffer(self.buffers[ADAM_M]), np.float32)[:n].copy()
+        v = np.frombuffer(queue.read_buffer(self.buffers[ADAM_V]), np.float32)[:n].copy()
+        return {"m": m, "v": v, "t": np.array(self.t, np.int64)}
+
+    def set_optimizer_state(self, state: dict[str, np.ndarray]) -> None:
+        """Restore what optimizer_state() returned (a checkpoint's state); steps then go on from t + 1."""
+        n = self.trainable_elements
+        for key in ("m", "v"):
+            arr = np.asarray(state[key], np.float32).reshape(-1)
+            if arr.size != n:
+                raise ValueError(f"optimizer state {key!r} has {arr.size} values but this model has {n} trainable "
+                                 "parameter values (a checkpoint of another model?)")
+            if n:
+                self.device.queue.write_buffer(self.buffers[ADAM_M if key == "m" else ADAM_V], 0,
+                                               np.ascontiguousarray(arr))
+        self.t = int(np.asarray(state.get("t", 0)).reshape(-1)[0])   # a checkpoint stores it as float32 [t]
+
+    def reset_optimizer(self) -> None:
+        """Zero moments and step count, as in a fresh session."""
+        n = self.trainable_elements
+        self.set_optimizer_state({"m": np.zeros(n, np.float32), "v": np.zeros(n, np.float32), "t": np.array(0)})
 
     def profile(self, kernels: list[int] | None = None, repeat: int = 3) -> list[tuple[int, float]]:
         """(kernel index, median seconds) for each of `kernels` (default all), each dispatched alone in its own
@@ -208,10 +357,13 @@ class Session:
         return np.frombuffer(raw, np.float32).reshape(slot.shape).copy()
 
     def stats(self) -> dict[str, Any]:
-        """Live GPU buffers and their bytes, dispatches per run, pipelines and the time it took to make them."""
+        """Live GPU buffers and their bytes (a training Program's loss ring included), dispatches per run (per
+        training step for a training Program, with `phase_dispatches` per phase and the steps taken),
+        pipelines and the time it took to make them."""
         sizes = {name: int(b.size) for name, b in self.buffers.items()}
         sizes["staging"] = int(self._staging.size)
-        return {
+        sizes |= {f"loss_ring_{i}": int(b.size) for i, b in enumerate(self._ring)}
+        out = {
             "buffers": len(sizes),
             "buffer_bytes": sizes,
             "total_bytes": sum(sizes.values()),
@@ -222,4 +374,32 @@ class Session:
             "pipeline_seconds": self.pipeline_seconds,
             "runs": self.runs,
         }
+        if self.program.training:
+            out.update(dispatches=len(self.step_kernels), dispatches_per_step=len(self.step_kernels),
+                       phase_dispatches={k: len(self.program.phases[k]) for k in TRAINING_STEP}, steps=self.t,
+                       in_flight=len(self._pending))
+        return out
 
+
+def step_uniform(optimizer: dict[str, Any], lr: float, t: int, seed: int = 0) -> np.ndarray:
+    """The `step` uniform for step t (1-based): the values its fields name (optimizer["fields"], laid out by
+    compiler.lower_optimizer), the bias corrections computed in float64, then rounded once; `seed`: dropout's
+    (taken modulo 2^24, which a float32 holds exactly)."""
+    b1, b2 = float(optimizer["beta1"]), float(optimizer["beta2"])
+    values = {"lr": lr, "beta1": b1, "beta2": b2, "eps": float(optimizer["eps"]),
+              "bias1": 1.0 - b1 ** t, "bias2": 1.0 - b2 ** t, "t": float(t), "seed": float(seed % MAX_SEED),
+              "": 0.0}
+    return np.array([values[f] for f in optimizer["fields"]], np.float32)
+
+
+def _settled(promise: Any) -> bool:
+    """Whether a map_async promise has finished, without waiting.
+
+    wgpu-py 0.32 resolves a GPUPromise either in an event loop (then/await; a plain training loop has
+    none) or in sync_wait(), which blocks. Its per-device poll thread calls the map callback as soon as
+    the GPU is done and sets the promise's threading.Event; checking that event is the only non-blocking
+    test it offers, so we read it (a private attribute). Should a later wgpu-py rename it, this says
+    "settled" and sync_wait() merely waits for the oldest loss: poll() then blocks a little, never breaks.
+    """
+    event = getattr(promise, "_thread_event", None)
+    return event is None or event.is_set()

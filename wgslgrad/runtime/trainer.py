@@ -1,4 +1,4 @@
-"""The training loop: epochs of shuffled batches through a TrainSession, with checkpoints, a loss
+"""The training loop: epochs of shuffled batches through a training Session, with checkpoints, a loss
 history and plot, learning-rate schedules, resume, NaN/Inf detection and a clean Ctrl-C.
 
 The loss of each step is read back asynchronously by the session, so this loop never waits on the GPU
@@ -54,11 +54,11 @@ class StopRequest:
             raise KeyboardInterrupt
 
 
-class TrainSessionLike(Protocol):
+class SessionLike(Protocol):
     def step(self, inputs: dict[str, np.ndarray], lr: float) -> int: ...
     def poll(self) -> list[tuple[int, float]]: ...
     def drain(self) -> list[tuple[int, float]]: ...
-    def evaluate(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
+    def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
     def get_params(self) -> dict[str, np.ndarray]: ...
     def set_params(self, params: dict[str, np.ndarray]) -> None: ...
     def optimizer_state(self) -> dict[str, np.ndarray]: ...
@@ -86,7 +86,7 @@ class FitConfig:
     shuffle: bool = True
 
 
-def evaluate(session: TrainSessionLike, graph: Graph, data: dict[str, np.ndarray]) -> dict[str, float]:
+def evaluate(session: SessionLike, graph: Graph, data: dict[str, np.ndarray]) -> dict[str, float]:
     """Mean loss and the metric of runtime.metrics (accuracy or mae) over `data`, in batches of the compiled
     size; the last batch is padded by repeating samples, so its loss (a batch mean) is approximate."""
     n, b = num_samples(data), graph.batch
@@ -96,7 +96,7 @@ def evaluate(session: TrainSessionLike, graph: Graph, data: dict[str, np.ndarray
         idx = np.resize(np.arange(start, min(start + b, n)), b)  # pad the last batch by repeating samples
         real = min(b, n - start)
         batch = {k: v[idx] for k, v in data.items()}
-        out = session.evaluate(batch)
+        out = session.run(batch)
         if "loss" in out:
             losses.append((float(out["loss"]), real))
         value = batch_metric(graph, kind, {k: v[:real] for k, v in out.items() if v.ndim},
@@ -111,7 +111,7 @@ def evaluate(session: TrainSessionLike, graph: Graph, data: dict[str, np.ndarray
     return result
 
 
-def fit(session: TrainSessionLike, graph: Graph, data: dict[str, np.ndarray], cfg: FitConfig,
+def fit(session: SessionLike, graph: Graph, data: dict[str, np.ndarray], cfg: FitConfig,
         val: dict[str, np.ndarray] | None = None, log: Callable[[str], None] | None = None,
         on_step: Callable[[int, float], None] | None = None,
         on_epoch: Callable[[dict[str, Any]], bool | None] | None = None,
