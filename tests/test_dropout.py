@@ -144,6 +144,34 @@ def test_identity_at_inference(device):
     assert np.array_equal(session.run({"x": x})["y"], x)
 
 
+@pytest.mark.gpu
+def test_training_programs_inference_phase_is_the_inference_form(device):
+    """A training Program's inference phase (evaluation during fit) runs what lower() runs: no dropout, the batch
+    norm on its moving statistics (fused into its conv), the same kernels; its step runs the training form and
+    reads its own loss (step_loss)."""
+    g = compile_spec(SPEC, "spec.py", 2)
+    params = init_params(g, 5)
+    rng = fresh_rng()
+    inputs = {"image": rng.standard_normal((2, 5, 5, 2)).astype(np.float32),
+              "label": np.eye(3, dtype=np.float32)[[0, 1]]}
+    infer, train = lower(g), lower(g, training=True)
+    assert [train.kernels[k].op for k in train.phases["inference"]] == [k.op for k in infer.kernels]
+    assert train.step_loss is not None and train.step_loss != train.outputs["loss"]
+    assert not {"dropout", "bn_stats"} & {train.kernels[k].op for k in train.phases["inference"]}
+    assert {"dropout", "bn_stats"} <= {train.kernels[k].op for k in train.phases["forward"]}
+    a, b = Session(infer, device), Session(train, device)
+    a.set_params(params)
+    b.set_params(params)
+    want, got = a.run(inputs), b.run(inputs)
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-6, atol=1e-6)
+    b.seed = 3
+    b.step(inputs, 0.0)   # lr 0: the weights stay, the moving statistics move
+    step_loss = b.drain()[0][1]
+    ref = numpy_ref.evaluate(g, inputs, params, seed=3, step=1)
+    assert abs(step_loss - float(ref[g.loss])) <= 1e-5 * abs(float(ref[g.loss]))
+
+
 def test_rate_zero_is_no_op():
     g = compile_spec("x = Input(3)\nOutput(dropout(x, 0.0), name='y')\n", "spec.py", 1)
     assert not any(n.op is Op.DROPOUT for n in g.nodes)
