@@ -6,8 +6,8 @@ same weights, in training (output, moving statistics after one step, gradients) 
 from __future__ import annotations
 
 import json
-import warnings
 import subprocess
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,13 +19,13 @@ from test_tfjs_weights import TFJS_DIR, _tfjs_ready
 
 from wgslgrad.compiler import numpy_ref
 from wgslgrad.compiler.autodiff import grad
-from wgslgrad.ops.batch_norm import moving_update
 from wgslgrad.compiler.frontend import compile_spec
 from wgslgrad.compiler.gradcheck import check_gradients
 from wgslgrad.compiler.inference import inference_form
 from wgslgrad.compiler.ir import Graph, Op
 from wgslgrad.compiler.lower import lower
 from wgslgrad.export import read_weights, write_weights
+from wgslgrad.ops.batch_norm import moving_update
 from wgslgrad.runtime.init import init_params
 from wgslgrad.runtime.session import Session
 

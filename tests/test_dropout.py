@@ -8,12 +8,12 @@ from gpu_check import fresh_rng, inp, param
 from test_bundle import plain, rel_err, run_node
 
 from wgslgrad.compiler import numpy_ref
-from wgslgrad.ops import dropout
 from wgslgrad.compiler.frontend import compile_spec
 from wgslgrad.compiler.gradcheck import check_gradients
 from wgslgrad.compiler.ir import Graph, Op
 from wgslgrad.compiler.lower import lower
 from wgslgrad.export.bundle import write_bundle
+from wgslgrad.ops import dropout
 from wgslgrad.runtime.init import init_params
 from wgslgrad.runtime.session import Session
 

@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..ops import dropout
 from ..compiler.ir import BINARY, UNARY, Graph, Node, Op, binary_row, needed_nodes, unary_row
+from ..ops import dropout
 from ..ops.elementwise import Binary, Unary
 
 Arrays = Mapping[str, "np.ndarray | Tensor"]

@@ -12,8 +12,8 @@ import operator
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
-from ..ops.elementwise import BINARY_ROWS
 from ..ops import batch_norm
+from ..ops.elementwise import BINARY_ROWS
 from . import ast, limits
 from .builtins import BUILTINS, BuiltinCall
 from .errors import SpecError, SpecErrors

@@ -11,8 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, fields
 from typing import Any, NoReturn, Protocol
 
+from ..ops import batch_norm as bn
+from ..ops import dropout as dr
 from ..ops.elementwise import BINARY_ROWS, UNARY_ROWS, Unary
-from ..ops import batch_norm as bn, dropout as dr
 from . import ast
 from .errors import SpecError
 from .ir import Graph, Op, Pos, Shape, ShapeError, conv_out, fmt_shape

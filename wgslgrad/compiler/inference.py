@@ -38,7 +38,8 @@ def inference_form(g: Graph) -> Graph:
     """`g` with every node in its inference behaviour (`g` itself when nothing changes)."""
     if not has_training_behaviour(g):
         return g
-    return replace(g, nodes=[_inference_node(n) for n in g.nodes], inputs=dict(g.inputs), params=dict(g.params),
+    return replace(g, nodes=[_inference_node(n) for n in g.nodes], inputs=dict(g.inputs),
+                   params=dict(g.params),
                    outputs=dict(g.outputs), train=dict(g.train))
 
 

@@ -32,7 +32,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import lower_backward, lower_backward_conv, lower_forward, lower_norm, lower_optimizer, lower_seq, memory
+from . import (
+    lower_backward,
+    lower_backward_conv,
+    lower_forward,
+    lower_norm,
+    lower_optimizer,
+    lower_seq,
+    memory,
+)
 from .inference import append_inference_form, has_training_behaviour, inference_form
 from .ir import LEAVES, OPTIMIZERS, Graph, Op, alias_root, fmt_shape, needed_nodes, verify
 from .kernel_builder import (  # noqa: F401  (grid, render, f32: part of this module's interface)

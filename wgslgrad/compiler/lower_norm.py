@@ -32,7 +32,8 @@ def lower_dropout(ctx: Lowering, i: int) -> list[Kernel]:
     rate = node.arg["rate"]
     wg, gx = ctx.elementwise_groups(node.size)
     salt_hash = int(dropout.pcg([node.arg["salt"]])[0])
-    return [kb.kernel(ctx.kernel_name(i), "dropout.wgsl", wg, [i], comment=ctx.comment(i), x=x, out=out, t=fields["t"], seed=fields["seed"],
+    return [kb.kernel(ctx.kernel_name(i), "dropout.wgsl", wg, [i], comment=ctx.comment(i), x=x, out=out,
+                      t=fields["t"], seed=fields["seed"],
                       hash=dropout.WGSL_HASH, rate=rate, salt=node.arg["salt"], salt_hash=salt_hash,
                       threshold=dropout.threshold(rate), scale=f32(1.0 / (1.0 - rate)), n=node.size,
                       wg=WORKGROUP, gx=gx)]
@@ -43,7 +44,7 @@ def _channel_groups(ctx: Lowering, c: int) -> dict[str, object]:
     hy = WORKGROUP // cx
     groups = -(-c // cx)
     wg = ctx.grid(groups)
-    return dict(cx=cx, hy=hy, groups=groups, gx=wg[0], halves=halves(hy), workgroups=wg)
+    return {"cx": cx, "hy": hy, "groups": groups, "gx": wg[0], "halves": halves(hy), "workgroups": wg}
 
 
 @rule(Op.BN_STATS, Op.BN_DGAMMA)
@@ -75,15 +76,17 @@ def lower_bn_elementwise(ctx: Lowering, i: int) -> list[Kernel]:
     s = node.srcs
     values: dict[str, object] = {}
     if node.op is Op.BATCH_NORM:
-        values = dict(kind="normalize", x=kb.read(s[0]), gamma=kb.read(s[1]), beta=kb.read(s[2]),
-                      mm=kb.read(s[3]), mv=kb.read(s[4]), stats=kb.read(s[5]) if len(s) == 6 else None)
+        values = {"kind": "normalize", "x": kb.read(s[0]), "gamma": kb.read(s[1]), "beta": kb.read(s[2]),
+                  "mm": kb.read(s[3]), "mv": kb.read(s[4]), "stats": kb.read(s[5]) if len(s) == 6 else None}
     elif len(s) == 6:
-        values = dict(kind="dx", x=kb.read(s[0]), stats=kb.read(s[1]), dy=kb.read(s[2]), gamma=kb.read(s[3]),
-                      dgamma=kb.read(s[4]), dbeta=kb.read(s[5]))
+        values = {"kind": "dx", "x": kb.read(s[0]), "stats": kb.read(s[1]), "dy": kb.read(s[2]),
+                  "gamma": kb.read(s[3]), "dgamma": kb.read(s[4]), "dbeta": kb.read(s[5])}
     else:
-        values = dict(kind="dx", dy=kb.read(s[0]), gamma=kb.read(s[1]), mv=kb.read(s[2]), stats=None)
+        values = {"kind": "dx", "dy": kb.read(s[0]), "gamma": kb.read(s[1]), "mv": kb.read(s[2]),
+                  "stats": None}
     c = node.shape[-1]
     wg, gx = ctx.elementwise_groups(node.size)
-    return [kb.kernel(ctx.kernel_name(i), "bn_elementwise.wgsl", wg, [i], comment=ctx.comment(i), out=kb.write(i),
+    return [kb.kernel(ctx.kernel_name(i), "bn_elementwise.wgsl", wg, [i], comment=ctx.comment(i),
+                      out=kb.write(i),
                       c=c, rows=node.size // c, inv_rows=f32(c / node.size), eps=f32(node.arg["epsilon"]),
                       n=node.size, wg=WORKGROUP, gx=gx, **values)]

@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
-from ..ops.elementwise import sigmoid
 from ..ops import batch_norm, dropout
+from ..ops.elementwise import sigmoid
 from .ir import BINARY, UNARY, Graph, Node, Op, binary_row, unary_row
 
 Array = np.ndarray

@@ -13,7 +13,8 @@ layer's kernel as a per-channel scale and shift (fuse.py), with the weights unto
 TF.js names. A batch_norm with trainable=False is built in the inference form (as Keras runs a frozen one).
 
 Gradient in training, through the batch statistics (N = elements per channel, xhat the normalised x):
-    dbeta = sum(dy), dgamma = sum(dy * xhat), dx = gamma / sqrt(var + eps) * (dy - (dbeta + xhat * dgamma) / N)
+    dbeta = sum(dy), dgamma = sum(dy * xhat),
+    dx = gamma / sqrt(var + eps) * (dy - (dbeta + xhat * dgamma) / N)
 BN_STATS has no rule of its own: the batch norm's rule covers the path through the statistics.
 """
 from __future__ import annotations
@@ -78,5 +79,5 @@ def grad_rule(c: Any) -> list[int | None]:
     batch_stats = c.node.srcs[5]
     db = c.reduce_to(c.dy, 2) if need_x or need_beta else None
     dg = c.add("bn_dgamma", (x, batch_stats, c.dy), eps) if need_x or need_gamma else None
-    dx_ = c.add("bn_dx", (x, batch_stats, c.dy, gamma, dg, db), eps) if need_x else None   # type: ignore[arg-type]
+    dx_ = c.add("bn_dx", (x, batch_stats, c.dy, gamma, dg, db), eps) if need_x else None
     return [dx_, dg if need_gamma else None, db if need_beta else None, None, None, None]

@@ -28,7 +28,8 @@ WGSL_HASH = """fn pcg(v: u32) -> u32 {
 
 
 def salt(scope: str) -> int:
-    """A dropout layer's own stream of bits: a CRC-32 of its layer path (stable across compiles and batches)."""
+    """A dropout layer's own stream of bits: a CRC-32 of its layer path (the same in every compile, at every
+    batch size)."""
     return zlib.crc32(scope.encode())
 
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ...ops import dropout
 from ...compiler.ir import BACKWARD, Graph, Op
+from ...ops import dropout
 from ...ops.elementwise import BINARY_ROWS, UNARY_ROWS
 
 HERE = Path(__file__).resolve().parent
