@@ -66,7 +66,8 @@ def every_op_graph(batch: int = 2) -> Graph:
     zz = g.add(Op.DENSE, (logits, param("bits/weights", (5, 24)), param("bits/bias", (24,))))
     zz = g.add(Op.RESHAPE, (zz,), {"shape": (B, 2, 3, 4)})
     losses = [g.add(Op.SOFTMAX_CE, (logits, y)), g.add(Op.SIGMOID_CE, (zz, z)), g.add(Op.MSE, (probs, y)),
-              g.add(Op.MEAN, (g.add(Op.MUL, (logits, logits)),)), g.add(Op.SUM, (g.add(Op.MUL, (probs, probs)),))]
+              g.add(Op.MEAN, (g.add(Op.MUL, (logits, logits)),)), g.add(Op.SUM, (g.add(Op.MUL, (probs, probs)),)),
+              g.add(Op.MEAN, (g.add(Op.SUM_AXES, (g.add(Op.MUL, (zz, zz)),), {"axes": (1, 3)}),))]
     total = losses[0]
     for l in losses[1:]:
         total = g.add(Op.ADD, (total, l))

@@ -40,6 +40,19 @@ def test_check_ir_and_wgsl(capsys, tmp_path):
     assert main(["wgsl", str(spec), "--batch", "2", "-o", str(tmp_path / "k")]) == 0
     files = sorted((tmp_path / "k").glob("*.wgsl"))
     assert files and all("@compute" in f.read_text() for f in files)
+    assert main(["wgsl", str(spec), "--batch", "2", "--train"]) == 0
+    headers = [line for line in capsys.readouterr().out.splitlines() if line.startswith("// ---- kernel")]
+    phases = [line.rsplit(" phase=", 1)[1] for line in headers]
+    assert len(headers) > len(files) and phases[-1] == "optimizer" and "adam" in headers[-1]
+    first = phases.index("backward")   # the softmax output is computed for evaluation only (inference)
+    assert set(phases[:first]) == {"forward", "inference"} and set(phases[first:-1]) == {"backward"}
+
+
+def test_wgsl_train_needs_a_loss(tmp_path, capsys):
+    spec = tmp_path / "plain.py"
+    spec.write_text("x = Input(4)\nOutput(dense(x, 2))\n")
+    assert main(["wgsl", str(spec), "--train"]) == 1
+    assert "no Train(loss=...)" in capsys.readouterr().err
 
 
 def test_spec_errors_exit_1_with_caret(tmp_path):

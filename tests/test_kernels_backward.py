@@ -10,8 +10,8 @@ from gpu_check import compare_on_gpu, fresh_rng, inp, pads
 from op_rows import UNARY_GRAD_FNS, saved_value, unary_x
 
 from wgslgrad.compiler.ir import Graph, Op
-from wgslgrad.compiler.lower_backward import reduce_axes
 from wgslgrad.ops.elementwise import UNARY_ROWS
+from wgslgrad.ops.reductions import reduce_axes
 
 pytestmark = pytest.mark.gpu
 RTOL = 1e-5

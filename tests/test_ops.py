@@ -1,6 +1,7 @@
-"""The op registry's coverage: every elementwise row (wgslgrad/ops/elementwise.py) has every facet, its DSL
-builtin and doc line, and is exercised by the kernel, gradient and peer tests (collected from the op lists
-those tests run: their parametrize marks and the graphs they build)."""
+"""The op registry's coverage: every elementwise row (wgslgrad/ops/elementwise.py) and every op family's OpDef
+(wgslgrad/ops/registry.py) has every facet, its DSL builtin and doc line, and is exercised by the kernel,
+gradient and peer tests (collected from the op lists those tests run: their parametrize marks, the graphs they
+build and the ops they name)."""
 from __future__ import annotations
 
 import dataclasses
@@ -16,12 +17,15 @@ import test_extreme_values
 import test_kernels
 import test_kernels_backward
 from op_rows import BINARY_OPS, UNARY_OPS
-from peer_graphs import elementwise_graph
+from peer_graphs import elementwise_graph, every_op_graph
 
 from wgslgrad.compiler import build
+from wgslgrad.compiler.autodiff import grad
 from wgslgrad.compiler.builtins import _ACTIVATIONS, BUILTINS
-from wgslgrad.compiler.ir import Graph, Op
+from wgslgrad.compiler.ir import BACKWARD, Graph, Op
+from wgslgrad.ops.base import OpDef
 from wgslgrad.ops.elementwise import BINARY_ROWS, UNARY_ROWS, Binary, Unary
+from wgslgrad.ops.registry import OPS as FAMILY_OPS
 
 DOCS = (Path(__file__).resolve().parent.parent / "docs" / "dsl.md").read_text()
 
@@ -108,3 +112,51 @@ def test_unary_reference_and_derivative_match_pytorch(name: str) -> None:
     np.testing.assert_allclose(r.ref(x, attrs), y.detach().numpy(), rtol=1e-9, atol=1e-10)   # gelu: |u| > 15 cut
     saved = r.ref(x, attrs) if r.saves_output(attrs) else x
     np.testing.assert_allclose(r.ref_grad(saved, attrs), xt.grad.numpy(), rtol=1e-8, atol=1e-10)
+
+
+TESTS = Path(__file__).resolve().parent
+# the modules that run forward kernels on the GPU against numpy_ref, and those that check gradients against
+# finite differences (check_grads), op by op
+KERNEL_TESTS = ["test_kernels.py", "test_kernels_loops.py", "test_reduce_axes.py", "test_slicing.py", "test_lstm.py",
+                "test_embedding.py"]
+GRADIENT_TESTS = ["test_autodiff.py", "test_reduce_axes.py", "test_slicing.py", "test_lstm.py", "test_embedding.py"]
+
+
+def _named_in(test_file: str) -> set[str]:
+    """The ops a test module names (`Op.MAX_POOL`), lower case."""
+    return {m.lower() for m in re.findall(r"\bOp\.([A-Z0-9_]+)\b", (TESTS / test_file).read_text())}
+
+
+@pytest.mark.parametrize("name", list(FAMILY_OPS))
+def test_family_op_has_every_facet(name: str) -> None:
+    d: OpDef = FAMILY_OPS[name]
+    assert d.name == name and d.doc and dataclasses.is_dataclass(d.attrs)
+    assert all(callable(f) for f in (d.shape, d.ref, d.lower, d.flops))
+    assert Op[name.upper()] in (BACKWARD if d.backward else set(Op) - BACKWARD)
+    if d.backward:
+        assert d.grad is None and d.builtin is None, "a backward op is made by autodiff only"
+        return
+    assert callable(d.grad) and callable(d.torch) and d.tfjs
+    if d.builtin is None:   # made by another builtin (sum_axes: sum and mean with axis=)
+        assert d.via and all(BUILTINS[b] for b in d.via), f"{name} has no builtin and names none that makes it"
+        return
+    builtin_name = d.builtin.__name__.rstrip("_")
+    assert BUILTINS[builtin_name].fn is d.builtin
+    assert re.search(rf"\b{builtin_name}\(", DOCS), f"docs/dsl.md does not show {builtin_name}()"
+
+
+def test_every_family_op_is_exercised() -> None:
+    """Forward ops: named by the GPU kernel tests and the finite-difference tests, and in the peers' graph;
+    backward ops: named by the GPU gradient-kernel tests, and made by autodiff from the peers' graph."""
+    every_op = every_op_graph(2)
+    assert every_op.loss is not None
+    grad(every_op, every_op.loss)
+    made = _ops(every_op)
+    for name, d in FAMILY_OPS.items():
+        op = Op[name.upper()]
+        if d.backward:
+            assert name in _named_in("test_kernels_backward.py") and op in made, name
+        else:
+            assert name in set().union(*map(_named_in, KERNEL_TESTS)), f"no GPU kernel test names {name}"
+            assert name in set().union(*map(_named_in, GRADIENT_TESTS)), f"no finite-difference test names {name}"
+            assert op in made, f"{name} is not in peer_graphs.every_op_graph"

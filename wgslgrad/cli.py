@@ -45,7 +45,11 @@ def cmd_ir(args: argparse.Namespace) -> None:
 
 def cmd_wgsl(args: argparse.Namespace) -> None:
     from .compiler.lower import lower
-    program = lower(_graph(args))
+    from .compiler.program import TRAINING_STEP
+    g = _graph(args)
+    if args.train and g.loss is None:
+        raise UserError("the spec has no Train(loss=...): there is no training step to lower")
+    program = lower(g, training=args.train)
     if args.json:
         _write(args, program.to_json())
     elif args.output and Path(args.output).suffix == "":
@@ -54,9 +58,11 @@ def cmd_wgsl(args: argparse.Namespace) -> None:
         for i, k in enumerate(program.kernels):
             (out / f"{i:03d}_{k.name}.wgsl").write_text(k.wgsl)
         print(f"wrote {len(program.kernels)} kernels to {out}/", file=sys.stderr)
-    else:
-        _write(args, "".join(f"// ---- kernel {i}: {k.name} workgroups={tuple(k.workgroups)}\n{k.wgsl}\n"
-                             for i, k in enumerate(program.kernels)))
+    else:   # a training Program's kernels say which phase of the step runs them (inference: evaluation only)
+        phase = {k: f" phase={name}" for name in TRAINING_STEP for k in program.phases.get(name, [])}
+        tail = " phase=inference" if args.train else ""
+        _write(args, "".join(f"// ---- kernel {i}: {k.name} workgroups={tuple(k.workgroups)}{phase.get(i, tail)}\n"
+                             f"{k.wgsl}\n" for i, k in enumerate(program.kernels)))
 
 
 def cmd_summary(args: argparse.Namespace) -> None:
@@ -386,6 +392,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("wgsl", cmd_wgsl, "print the generated WGSL kernels")
     sp.add_argument("-o", "--output", help="a file, or a directory (no suffix) for one .wgsl file per kernel")
     sp.add_argument("--json", action="store_true", help="print the whole Program (kernels, buffers, slots) as JSON")
+    sp.add_argument("--train", action="store_true",
+                    help="the training Program: forward, backward and Adam kernels and their phases")
     add("summary", cmd_summary, "per-layer output shapes, parameters, bytes and FLOPs").add_argument(
         "-o", "--output", help="write to this file")
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -24,9 +25,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..compiler import training
 from ..compiler.ir import BINARY, UNARY, Graph, Node, Op, binary_row, needed_nodes, unary_row
 from ..ops import dropout
 from ..ops.elementwise import Binary, Unary
+from ..ops.registry import OPS as FAMILY_OPS
 
 Arrays = Mapping[str, "np.ndarray | Tensor"]
 
@@ -73,15 +76,6 @@ def param_layouts(graph: Graph) -> dict[int, str]:
     return out
 
 
-def _pool_scale(n: Node, in_shape: tuple[int, ...]) -> np.ndarray:
-    """kh*kw / (non-padding cells per window), shape [1,1,OH,OW]: turns a padded average into TF's."""
-    (kh, kw), (sh, sw), (t, b, l, r) = n.arg["size"], n.arg["stride"], n.arg["pad"]
-    ones = np.pad(np.ones(in_shape[1:3]), ((t, b), (l, r)))
-    oh, ow = n.shape[1:3]
-    counts = sum(ones[i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] for i in range(kh) for j in range(kw))
-    return (kh * kw / counts)[None, None]
-
-
 def _symmetric(pad: tuple[int, int, int, int], size: tuple[int, int]) -> bool:
     """Whether torch's own (symmetric, at most half the window) padding can express `pad`."""
     t, b, l, r = pad
@@ -99,6 +93,10 @@ def _nhwc(x: Tensor) -> Tensor:
 def _pad_nhwc(x: Tensor, pad: tuple[int, int, int, int], value: float = 0.0) -> Tensor:
     t, b, l, r = pad
     return F.pad(x, (0, 0, l, r, t, b), value=value)
+
+
+# what the op families' torch hooks use (ops/base.py's OpDef.torch)
+_HELPERS = SimpleNamespace(torch=torch, F=F, nchw=_nchw, nhwc=_nhwc, pad_nhwc=_pad_nhwc, symmetric=_symmetric)
 
 
 # ---- the module ----
@@ -129,8 +127,8 @@ class TorchModel(nn.Module):
             if n.op is Op.CONST:
                 v = np.asarray(n.arg["value"], np.float64)
                 v = np.full(n.shape, v.item()) if v.size == 1 else v.reshape(n.shape)
-            elif n.op is Op.AVG_POOL and not _symmetric(n.arg["pad"], n.arg["size"]):
-                v = _pool_scale(n, graph.nodes[n.srcs[0]].shape)
+            elif (d := FAMILY_OPS.get(n.op.name.lower())) is not None and d.torch_const is not None:
+                v = d.torch_const(d.attrs_of(n.arg), [graph.nodes[k].shape for k in n.srcs], n.shape)   # avg_pool
             if v is not None:
                 self.consts[str(i)] = nn.Parameter(torch.as_tensor(np.array(v), dtype=dtype), requires_grad=False)
         self.seed, self.step = 0, 0   # dropout's masks (ops/dropout.py): step 0 as numpy_ref's default
@@ -175,19 +173,9 @@ class TorchModel(nn.Module):
             return _nhwc(F.conv2d(_nchw(x), w, bias, tuple(n.arg["stride"]), padding, 1, groups))
         if op is Op.DENSE:
             return F.linear(xs[0], self._weight(n, xs[1]), xs[2] if len(xs) > 2 else None)
-        if op is Op.MAX_POOL:
-            size, stride, pad = tuple(n.arg["size"]), tuple(n.arg["stride"]), n.arg["pad"]
-            x = xs[0]
-            if _symmetric(pad, size):
-                return _nhwc(F.max_pool2d(_nchw(x), size, stride, (pad[0], pad[2])))
-            return _nhwc(F.max_pool2d(_nchw(_pad_nhwc(x, pad, float("-inf"))), size, stride))
-        if op is Op.AVG_POOL:
-            size, stride, pad = tuple(n.arg["size"]), tuple(n.arg["stride"]), n.arg["pad"]
-            x = xs[0]
-            if _symmetric(pad, size):
-                return _nhwc(F.avg_pool2d(_nchw(x), size, stride, (pad[0], pad[2]), count_include_pad=False))
-            y = F.avg_pool2d(_nchw(_pad_nhwc(x, pad)), size, stride) * self.consts[str(i)]
-            return _nhwc(y)
+        family = FAMILY_OPS.get(op.name.lower())
+        if family is not None and family.torch is not None:   # ops/registry.py: pools, losses, reductions
+            return family.torch(_HELPERS, family.attrs_of(n.arg), xs, self.consts.get(str(i)))
         if op is Op.RESHAPE:
             return xs[0].reshape(n.shape)
         if op is Op.CONCAT:
@@ -220,10 +208,6 @@ class TorchModel(nn.Module):
         return (x - mean) * torch.rsqrt(var + n.arg["epsilon"]) * gamma + beta
 
 
-def _softmax_ce(logits: Tensor, labels: Tensor) -> Tensor:
-    return -(labels * torch.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
-
-
 def _unary(row: Unary) -> Callable[..., Tensor]:
     fn = eval(f"lambda x, attrs: {row.torch}", {"torch": torch, "F": F})   # our own rows' text, never user input
     return lambda n, x: fn(x, row.attrs_of(n.arg))
@@ -237,13 +221,6 @@ def _binary(row: Binary) -> Callable[..., Tensor]:
 _SIMPLE: dict[Op, Callable[..., Tensor]] = {
     **{op: _unary(unary_row(op)) for op in UNARY},      # ops/elementwise.py: each row's `torch`
     **{op: _binary(binary_row(op)) for op in BINARY},
-    Op.SOFTMAX: lambda n, x: torch.softmax(x, dim=-1),
-    Op.GLOBAL_AVG_POOL: lambda n, x: x.mean(dim=(1, 2)),
-    Op.SUM: lambda n, x: x.sum(),
-    Op.MEAN: lambda n, x: x.mean(),
-    Op.MSE: lambda n, a, b: ((a - b) ** 2).mean(),
-    Op.SOFTMAX_CE: lambda n, a, b: _softmax_ce(a, b),
-    Op.SIGMOID_CE: lambda n, a, b: F.binary_cross_entropy_with_logits(a, b),
 }
 
 
@@ -283,13 +260,10 @@ def torch_gradients(graph: Graph, params: Mapping[str, np.ndarray], inputs: Arra
 # ---- benchmark callables ----
 
 def adam_settings(graph: Graph) -> dict[str, Any]:
-    """Adam's lr, betas and eps from the spec's Train(...) (flat keys or an 'optimizer' dict)."""
-    t = dict(graph.train)
-    opt = t.get("optimizer")
-    if isinstance(opt, Mapping):
-        t = {**t, **opt}
-    return {"lr": float(t.get("lr", 1e-3)), "betas": (float(t.get("beta1", 0.9)), float(t.get("beta2", 0.999))),
-            "eps": float(t.get("eps", 1e-7))}
+    """Adam's lr, betas and eps from the spec's Train(...), as torch.optim.Adam takes them (the compiler's
+    settings and defaults: compiler.training.adam_settings)."""
+    s = training.adam_settings(graph.train)
+    return {"lr": s["lr"], "betas": (s["beta1"], s["beta2"]), "eps": s["eps"]}
 
 
 def configure(device: str) -> None:

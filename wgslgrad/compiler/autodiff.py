@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..ops import batch_norm, dropout
+from ..ops.registry import OPS as FAMILY_OPS
 from .ir import BINARY, UNARY, Graph, Node, Op, Shape, binary_row, unary_row
 
 Grads = Sequence[int | None]
@@ -123,48 +124,6 @@ def _unary(c: NodeGrad) -> Grads:
     return [c.add(Op.UNARY_GRAD, (a, c.dy), {"fn": row.name, **asdict(attrs)})]
 
 
-def _max_pool(c: NodeGrad) -> Grads:
-    arg = {k: c.node.arg[k] for k in ("size", "stride", "pad")}
-    return [c.add(Op.MAX_POOL_GRAD, (c.src(0), c.dy), arg)]
-
-
-def _avg_pool(c: NodeGrad) -> Grads:
-    arg = {k: c.node.arg[k] for k in ("size", "stride", "pad")}
-    return [c.add(Op.AVG_POOL_GRAD, (c.dy,), {**arg, "in_shape": c.shape(0)})]
-
-
-def _global_avg_pool(c: NodeGrad) -> Grads:
-    b, h, w, ch = c.shape(0)
-    dy4 = c.add(Op.RESHAPE, (c.dy,), {"shape": (b, 1, 1, ch)})
-    return [c.broadcast(dy4, (b, h, w, ch), 1.0 / (h * w))]
-
-
-def _mse(c: NodeGrad) -> Grads:
-    pred, target = c.src(0), c.src(1)
-    dp = c.add(Op.MSE_GRAD, (pred, target, c.dy))
-    return [dp if c.need[0] else None, c.add(Op.NEG, (dp,)) if c.need[1] else None]
-
-
-def _softmax_ce(c: NodeGrad) -> Grads:
-    logits, labels = c.src(0), c.src(1)
-    dlogits = c.add(Op.SOFTMAX_CE_GRAD, (logits, labels, c.dy)) if c.need[0] else None
-    dlabels = None
-    if c.need[1]:   # rare (labels computed from parameters): -log_softmax(logits) * dl / B
-        logp = c.add(Op.LOG, (c.add(Op.SOFTMAX, (logits,)),))
-        dlabels = c.add(Op.MUL, (logp, c.broadcast(c.dy, c.shape(0), -1.0 / c.shape(0)[0])))
-    return [dlogits, dlabels]
-
-
-def _sigmoid_ce(c: NodeGrad) -> Grads:
-    logits, labels = c.src(0), c.src(1)
-    dlogits = c.add(Op.SIGMOID_CE_GRAD, (logits, labels, c.dy)) if c.need[0] else None
-    dlabels = None
-    if c.need[1]:   # rare: d/dz [max(x,0) - x*z + log1p(exp(-|x|))] = -x, averaged over N
-        size = c.g.nodes[c.src(0)].size
-        dlabels = c.add(Op.MUL, (logits, c.broadcast(c.dy, c.shape(0), -1.0 / size)))
-    return [dlogits, dlabels]
-
-
 RULES: dict[Op, Rule] = {
     Op.CONV2D: _conv(Op.CONV2D_DX, Op.CONV2D_DW),
     Op.DEPTHWISE: _conv(Op.DEPTHWISE_DX, Op.DEPTHWISE_DW),
@@ -177,17 +136,8 @@ RULES: dict[Op, Rule] = {
                              if c.need[1] else None],   # ids are data (an Input): no gradient
     Op.STACK: _stack,
     Op.LSTM_CELL: _lstm_cell,
-    Op.SOFTMAX: lambda c: [c.add(Op.SOFTMAX_GRAD, (c.id, c.dy))],
-    Op.MAX_POOL: _max_pool,
-    Op.AVG_POOL: _avg_pool,
-    Op.GLOBAL_AVG_POOL: _global_avg_pool,
+    **{Op[name.upper()]: d.grad for name, d in FAMILY_OPS.items() if d.grad},   # ops/registry.py's families
     Op.RESHAPE: lambda c: [c.add(Op.RESHAPE, (c.dy,), {"shape": c.shape(0)})],
-    Op.SUM: lambda c: [c.broadcast(c.dy, c.shape(0))],
-    Op.SUM_AXES: lambda c: [c.broadcast(c.dy, c.shape(0))],   # dy keeps the summed axes as 1s
-    Op.MEAN: lambda c: [c.broadcast(c.dy, c.shape(0), 1.0 / c.g.nodes[c.src(0)].size)],
-    Op.MSE: _mse,
-    Op.SOFTMAX_CE: _softmax_ce,
-    Op.SIGMOID_CE: _sigmoid_ce,
     Op.DROPOUT: dropout.grad_rule,
     Op.BATCH_NORM: batch_norm.grad_rule,
 }

@@ -14,6 +14,7 @@ from typing import Any, NoReturn, Protocol
 from ..ops import batch_norm as bn
 from ..ops import dropout as dr
 from ..ops.elementwise import BINARY_ROWS, UNARY_ROWS, Unary
+from ..ops.registry import OPS as FAMILY_OPS
 from . import ast
 from .errors import SpecError
 from .ir import Graph, Op, Pos, Shape, ShapeError, conv_out, fmt_shape
@@ -171,8 +172,9 @@ class BuiltinCall:
     def scope(self, name: str | None = None) -> str:
         return self.b.scope.child(self.name, name)
 
-    def node(self, op: Op, srcs: Sequence[Tensor], scope: str, **arg: Any) -> Tensor:
-        return self.b.node(op, srcs, arg, self.pos, scope)
+    def node(self, op: Op | str, srcs: Sequence[Tensor], scope: str, **arg: Any) -> Tensor:
+        """A node of `op` (an Op, or its name: the op families' builtins are below the IR)."""
+        return self.b.node(Op[op.upper()] if isinstance(op, str) else op, srcs, arg, self.pos, scope)
 
     def param(self, scope: str, leaf: str, shape: Shape, fans: tuple[int, int], trainable: bool,
               share: bool = False) -> Tensor:
@@ -513,36 +515,9 @@ for _row in UNARY_ROWS.values():
         _unary_builtin(_row)
 
 
-@builtin
-def softmax(c: BuiltinCall, x: Any) -> Tensor:
-    t = c.tensor(x, "x")
-    if not t.shape:
-        c.fail("x", "normalises the last axis, so it needs a tensor of rank 1 or more, got a scalar (shape [])")
-    return c.node(Op.SOFTMAX, [t], c.scope())
-
-
-def _pool(c: BuiltinCall, op: Op, x: Any, size: Any, stride: Any, padding: Any) -> Tensor:
-    x, k, s, _ = c.each(lambda: c.image(x, "x"), lambda: c.pair(size, "size"),
-                        lambda: None if stride is None else c.pair(stride, "stride"),
-                        lambda: c.choice(padding, "padding", ("same", "valid")))
-    s = k if s is None else s
-    pad = c.padding(x, k, s, padding)
-    return c.node(op, [x], c.scope(), size=k, stride=s, pad=pad)
-
-
-@builtin
-def max_pool(c: BuiltinCall, x: Any, size: Any = 2, stride: Any = None, padding: Any = "valid") -> Tensor:
-    return _pool(c, Op.MAX_POOL, x, size, stride, padding)
-
-
-@builtin
-def avg_pool(c: BuiltinCall, x: Any, size: Any = 2, stride: Any = None, padding: Any = "valid") -> Tensor:
-    return _pool(c, Op.AVG_POOL, x, size, stride, padding)
-
-
-@builtin
-def global_avg_pool(c: BuiltinCall, x: Any) -> Tensor:
-    return c.node(Op.GLOBAL_AVG_POOL, [c.image(x, "x")], c.scope())
+for _def in FAMILY_OPS.values():   # the op families' builtins (ops/registry.py): pools, losses, reductions
+    if _def.builtin is not None:
+        builtin(_def.builtin)
 
 
 @builtin
@@ -622,103 +597,6 @@ def _binary_builtin(name: str, op: str) -> None:
 
 for _brow in BINARY_ROWS.values():
     _binary_builtin(_brow.name, _brow.symbol)
-
-
-def _axes(c: BuiltinCall, x: Tensor, axis: Any) -> tuple[int, ...]:
-    """`axis` (an int or a list of ints, negative from the end; the batch axis of a batched tensor excluded),
-    as sorted non-negative axes."""
-    items = list(axis) if isinstance(axis, (list, tuple)) else [axis]
-    rank = len(x.shape)
-    if not items:
-        c.want("axis", "an int or a non-empty list of ints", axis)
-    out = []
-    for a in items:
-        if not isinstance(a, int) or isinstance(a, bool):
-            c.want("axis", "an int or a list of ints", a)
-        if not -rank <= a < rank:
-            c.fail("axis", f"axis {a} is out of range for a tensor of shape {fmt_shape(x.shape)}")
-        out.append(a % rank)
-    if len(set(out)) != len(out):
-        c.fail("axis", f"argument 'axis' repeats an axis: {axis}")
-    if 0 in out and x.batched:
-        c.fail("axis", "cannot reduce axis 0, the batch (each example's result stays its own): leave axis out to "
-                       "reduce every axis to a scalar")
-    return tuple(sorted(out))
-
-
-def _reduce(c: BuiltinCall, op: Op, x: Any, axis: Any, keepdims: Any) -> Tensor:
-    x, keep = c.tensor(x, "x"), c.flag(keepdims, "keepdims")
-    if axis is None:
-        if keep:
-            c.fail("keepdims", "argument 'keepdims=True' needs axis= (with no axis it reduces to a scalar)")
-        return c.node(op, [x], c.scope())
-    axes, scope = _axes(c, x, axis), c.scope()
-    y = c.node(Op.SUM_AXES, [x], scope, axes=axes)
-    if op is Op.MEAN:
-        count = math.prod(x.shape[a] for a in axes)
-        y = c.node(Op.MUL, [y, c.b.const(1.0 / count, c.pos, scope)], scope)
-    if not keep:
-        y = c.node(Op.RESHAPE, [y], scope, shape=tuple(d for a, d in enumerate(x.shape) if a not in axes))
-    return y
-
-
-@builtin
-def mean(c: BuiltinCall, x: Any, axis: Any = None, keepdims: Any = False) -> Tensor:
-    return _reduce(c, Op.MEAN, x, axis, keepdims)
-
-
-@builtin
-def sum_(c: BuiltinCall, x: Any, axis: Any = None, keepdims: Any = False) -> Any:
-    """A tensor sums to a scalar (or over `axis`); a list of numbers or tensors adds up item by item."""
-    if isinstance(x, (list, tuple)):
-        if axis is not None or keepdims is not False:
-            c.fail("axis", "takes axis= and keepdims= for a tensor only, not a list")
-        if not x:
-            return 0
-        total = x[0]
-        for v in x[1:]:
-            total = c.b.binop("+", total, v, c.pos)
-        return total
-    return _reduce(c, Op.SUM, x, axis, keepdims)
-
-
-def _loss(name: str, op: Op, a: str, b: str) -> None:
-    def fn(c: BuiltinCall, x: Any, y: Any) -> Tensor:
-        tx, ty = c.tensor(x, a), c.tensor(y, b)
-        _check_loss_arguments(c, op, tx, ty, a, b)
-        return c.node(op, [tx, ty], c.scope())
-    fn.__name__ = name
-    fn.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
-        inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in ("c", a, b)])
-    builtin(fn)
-
-
-def _check_loss_arguments(c: BuiltinCall, op: Op, x: Tensor, y: Tensor, a: str, b: str) -> None:
-    """Shape mismatches in the user's terms (classes, one-hot labels), and probabilities where a loss wants
-    logits."""
-    made_by = c.b.g.nodes[x.id].op
-    if op is Op.SOFTMAX_CE and made_by is Op.SOFTMAX:
-        c.fail(a, "applies softmax itself: pass the logits (what goes into softmax()), not softmax's output")
-    if op is Op.SIGMOID_CE and made_by is Op.SIGMOID:
-        c.fail(a, "applies the sigmoid itself: pass the logits (what goes into sigmoid()), not sigmoid's output")
-    if op is Op.SOFTMAX_CE:
-        if len(x.shape) != 2:
-            c.fail(a, f"argument '{a}' must have shape [batch, classes], got {fmt_shape(x.shape)}")
-        batch, classes = x.shape
-        if y.shape in ((batch,), (batch, 1)) and classes > 1:
-            c.fail(b, f"labels of shape {fmt_shape(y.shape)} look like class indices, but it needs one-hot labels of "
-                      f"shape {fmt_shape(x.shape)}, one column per class: store the labels one-hot in the data, "
-                      f"e.g. np.eye({classes})[labels]")
-        if len(y.shape) == 2 and y.shape[0] == batch and y.shape[1] != classes:
-            c.fail(b, f"logits have {classes} classes but labels have {y.shape[1]} (shapes {fmt_shape(x.shape)} "
-                      f"and {fmt_shape(y.shape)}): the last layer needs one unit per class")
-    if x.shape != y.shape:
-        c.fail(b, f"needs '{a}' and '{b}' of the same shape, got {fmt_shape(x.shape)} and {fmt_shape(y.shape)}")
-
-
-_loss("mse", Op.MSE, "pred", "target")
-_loss("softmax_cross_entropy", Op.SOFTMAX_CE, "logits", "labels")
-_loss("sigmoid_cross_entropy", Op.SIGMOID_CE, "logits", "labels")
 
 
 # Python builtins (compile-time numbers and lists)

@@ -17,9 +17,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..ops.registry import OPS as FAMILY_OPS
 from .autodiff import grad
-from .ir import UNARY, Graph, Node, Op, unary_row
-from .numpy_ref import evaluate, max_pool_winners, pad_nhwc
+from .ir import UNARY, Graph, unary_row
+from .numpy_ref import evaluate
 
 
 class GradCheck(NamedTuple):
@@ -71,17 +72,10 @@ def freeze_pieces(graph: Graph, vals: list[np.ndarray]) -> dict[int, Fn]:
         if n.op in UNARY and unary_row(n.op).piecewise is not None:   # relu, relu6, leaky_relu, abs
             row = unary_row(n.op)
             out[i] = _times(*row.piecewise(vals[n.srcs[0]], row.attrs_of(n.arg)))
-        elif n.op is Op.MAX_POOL:
-            out[i] = _winners(max_pool_winners(n, vals[n.srcs[0]], n.shape[1:3]))
+        elif (d := FAMILY_OPS.get(n.op.name.lower())) is not None and d.freeze is not None:   # max_pool
+            out[i] = d.freeze(d.attrs_of(n.arg), vals[n.srcs[0]], n.shape)
     return out
 
 
 def _times(slope: np.ndarray, offset: np.ndarray | float = 0.0) -> Fn:
     return lambda n, x: x * slope + offset
-
-
-def _winners(wins: list[tuple[tuple, np.ndarray]]) -> Fn:
-    def pool(n: Node, x: np.ndarray) -> np.ndarray:
-        xp = pad_nhwc(x, n.arg["pad"])                 # padding never won, so its value does not matter
-        return np.sum([np.where(hit, xp[idx], 0.0) for idx, hit in wins], axis=0)
-    return pool

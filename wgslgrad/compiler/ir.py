@@ -11,10 +11,15 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from ..ops.base import ShapeError, broadcast, fmt_shape
 from ..ops.elementwise import BINARY_ROWS, UNARY_ROWS, Binary, Unary
+from ..ops.registry import BACKWARD as FAMILY_BACKWARD
+from ..ops.registry import FORWARD as FAMILY_FORWARD
+from ..ops.registry import OPS as FAMILY_OPS
 
 # Every op by name, in this order. The elementwise ops come from their rows in ops/elementwise.py (one row
-# each: the WGSL, gradient, reference and peers' expressions), the others are declared here.
+# each: the WGSL, gradient, reference and peers' expressions), the op families' from their OpDefs
+# (ops/registry.py: pools, losses, reductions); the others are declared here.
 _OP_NAMES = [
     "INPUT",  # arg: name
     "PARAM",  # arg: name, init ('glorot_normal' | 'zeros' | 'ones'), fan_in, fan_out, trainable
@@ -27,20 +32,11 @@ _OP_NAMES = [
     "SLICE",  # srcs: x; arg: axis, start, stop -> x[..., start:stop, ...] along axis (0 <= start < stop)
     "STACK",  # any number of srcs of one shape; arg: axis -> np.stack(srcs, axis)
     *(r.name.upper() for r in UNARY_ROWS.values()),    # ops/elementwise.py: relu, sigmoid, ... (leaky_relu: alpha)
-    "SOFTMAX",  # over the last axis
-    "MAX_POOL",  # arg: size (kh,kw), stride (sh,sw), pad (t,b,l,r); padding never wins a max
-    "AVG_POOL",  # same args; padded cells are not counted (TensorFlow)
-    "GLOBAL_AVG_POOL",  # [B,H,W,C] -> [B,C]
+    *(name.upper() for name in FAMILY_FORWARD),   # ops/registry.py: pools, losses, reductions
     "RESHAPE",  # arg: shape; the same bytes, a new shape
-    "SUM",  # over every axis -> shape ()
     "EMBEDDING",  # srcs: ids[...] (an Input of whole numbers in [0, V)), table[V,D] -> table[ids], ids.shape + (D,)
     "LSTM_CELL",  # srcs: z[B,4u] (gates i, f, c, o before activation), (c_prev[B,u]) -> [B,2u] = [h | c]:
     #                      c = sigmoid(f) * c_prev + sigmoid(i) * tanh(g), h = sigmoid(o) * tanh(c)
-    "SUM_AXES",  # arg: axes (sorted) -> x summed over them, each kept with size 1 (keepdims)
-    "MEAN",
-    "MSE",  # srcs: pred, target (same shape) -> mean of squared differences, shape ()
-    "SOFTMAX_CE",  # srcs: logits[B,K], labels[B,K] (probabilities) -> mean over batch, shape ()
-    "SIGMOID_CE",  # srcs: logits, labels (same shape) -> mean over all elements, shape ()
     # ---- ops that act differently while training (ops/dropout.py, ops/batch_norm.py); the
     #      inference form of a graph (inference.py) turns them into their inference behaviour ----
     "DROPOUT",  # srcs: x; arg: rate, salt -> x * keep / (1 - rate), keep = hash(seed, step, salt,
@@ -65,26 +61,15 @@ _OP_NAMES = [
     #                        dw[i,j,c,m] = sum_{b,oh,ow} x[b,oh*sh+i-t,ow*sw+j-l,c] * dy[b,oh,ow,c*M+m]
     "DENSE_DX",  # srcs: dy[B,U], w[F,U] -> dy @ w.T, [B,F]
     "DENSE_DW",  # srcs: x[B,F], dy[B,U] -> x.T @ dy, [F,U]
-    "REDUCE_TO",  # srcs: x; arg: shape (broadcasts to x's shape) -> x summed over the axes that
-    #                        broadcasting added or stretched from 1 (shapes right-aligned): bias grads
-    "BROADCAST",  # srcs: x; arg: shape, scale -> broadcast_to(x, shape) * scale (NumPy rules)
     "UNARY_GRAD",  # srcs: a, dy (same shape); arg: fn (the forward op's name) and its attributes (leaky_relu:
     #                        alpha) -> dx = dy * f'(a), a the value the op's row says its gradient reads: its output y
     #                        (relu, sigmoid, tanh, ...) or its input x (log, abs); the expression is its row's `grad`
-    "SOFTMAX_GRAD",  # srcs: y (softmax output), dy -> y * (dy - sum(dy*y, last axis, keepdims))
-    "MAX_POOL_GRAD",  # srcs: x, dy; arg: size, stride, pad -> dx[x.shape]: each window's dy goes to
-    #                        its max cell, the first in row-major tap order on a tie; padding never wins
-    "AVG_POOL_GRAD",  # srcs: dy; arg: size, stride, pad, in_shape -> dx[in_shape]: each window's
-    #                        dy / (its count of non-padding cells) added to each of its non-padding cells
+    *(name.upper() for name in FAMILY_BACKWARD),  # ops/registry.py: the families' gradient ops
     "SLICE_LAST",  # srcs: x; arg: start, stop -> x[..., start:stop] (concat grad)
     "EMBEDDING_DW",  # srcs: ids[...], dy[..., D]; arg: vocab -> [V,D]: row v sums dy where ids == v
     "LSTM_CELL_GRAD",  # srcs: z, (c_prev), dout[B,2u] -> [dz | dc_prev]: [B,5u] ([B,4u] without c_prev)
     "SLICE_GRAD",  # srcs: dy; arg: axis, start, size -> zeros with `size` along axis, dy placed at
     #                        [start, start + dy's extent) on it (SLICE's gradient)
-    "MSE_GRAD",  # srcs: pred, target, dl[] -> 2 * (pred - target) * dl / N, N = pred's size
-    "SOFTMAX_CE_GRAD",  # srcs: logits[B,K], labels[B,K], dl[] -> dl / B * (softmax(logits) *
-    #                        sum(labels, last axis, keepdims) - labels)  (= softmax - labels if rows sum to 1)
-    "SIGMOID_CE_GRAD",  # srcs: logits, labels, dl[] -> (sigmoid(logits) - labels) * dl / N
     "BN_DGAMMA",  # srcs: x, stats [2, C], dy; arg: epsilon -> [C]: sum over all but the last axis of
     #                        dy * xhat, xhat = (x - mean) / sqrt(var + epsilon) (gamma's gradient)
     "BN_DX",  # training: srcs x, stats, dy, gamma, dgamma, dbeta; arg: epsilon -> gamma / sqrt(var + eps)
@@ -119,10 +104,8 @@ LOSSES = {Op.MSE, Op.SOFTMAX_CE, Op.SIGMOID_CE}
 LEAVES = {Op.INPUT, Op.PARAM, Op.CONST}
 # backward ops (autodiff): the ops that only autodiff.grad creates
 BACKWARD = {Op.CONV2D_DX, Op.CONV2D_DW, Op.DEPTHWISE_DX, Op.DEPTHWISE_DW, Op.DENSE_DX, Op.DENSE_DW,
-            Op.REDUCE_TO, Op.BROADCAST, Op.UNARY_GRAD, Op.SOFTMAX_GRAD, Op.MAX_POOL_GRAD, Op.AVG_POOL_GRAD,
-            Op.SLICE_LAST, Op.SLICE_GRAD, Op.EMBEDDING_DW, Op.LSTM_CELL_GRAD, Op.MSE_GRAD, Op.SOFTMAX_CE_GRAD, Op.SIGMOID_CE_GRAD,
-            Op.BN_DGAMMA, Op.BN_DX}
-LOSS_GRADS = {Op.MSE_GRAD, Op.SOFTMAX_CE_GRAD, Op.SIGMOID_CE_GRAD}
+            Op.UNARY_GRAD, *(Op[name.upper()] for name in FAMILY_BACKWARD),
+            Op.SLICE_LAST, Op.SLICE_GRAD, Op.EMBEDDING_DW, Op.LSTM_CELL_GRAD, Op.BN_DGAMMA, Op.BN_DX}
 OPTIMIZERS = {Op.ADAM}   # parameter updates: they write `params` in place
 
 Shape = tuple[int, ...]
@@ -154,22 +137,6 @@ class Node:
         return math.prod(self.shape)
 
 
-class ShapeError(Exception):
-    """A user-facing shape problem; the builder attaches the source position."""
-
-
-def broadcast(a: Shape, b: Shape) -> Shape:
-    """NumPy broadcasting of two shapes, or ShapeError naming both."""
-    n = max(len(a), len(b))
-    pa, pb = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
-    out = []
-    for x, y in zip(pa, pb):
-        if x != y and 1 not in (x, y):
-            raise ShapeError(f"shapes {fmt_shape(a)} and {fmt_shape(b)} do not broadcast")
-        out.append(max(x, y))
-    return tuple(out)
-
-
 def conv_out(size: int, k: int, stride: int, padding: str) -> tuple[int, int, int]:
     """Output size and (before, after) padding, exactly as TensorFlow computes them."""
     if padding == "valid":
@@ -181,13 +148,12 @@ def conv_out(size: int, k: int, stride: int, padding: str) -> tuple[int, int, in
     return out, total // 2, total - total // 2
 
 
-def fmt_shape(shape: Shape) -> str:
-    return "[" + ",".join(map(str, shape)) + "]"
-
-
 def infer(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
     """The output shape of `op` on inputs of `shapes`, or ShapeError."""
-    if op in UNARY or op is Op.SOFTMAX or op is Op.DROPOUT:
+    family = FAMILY_OPS.get(op.name.lower())
+    if family is not None:   # declared in an ops family module: its shape rule
+        return family.shape(shapes, family.attrs_of(arg))
+    if op in UNARY or op is Op.DROPOUT:
         return shapes[0]
     if op in (Op.BN_STATS, Op.BATCH_NORM):
         x, c = shapes[0], shapes[0][-1:] if shapes[0] else ()
@@ -234,16 +200,6 @@ def infer(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
         if not 0 <= axis <= len(first):
             raise ShapeError(f"stack axis {axis} is out of range for shape {fmt_shape(first)}")
         return first[:axis] + (len(shapes),) + first[axis:]
-    if op in POOLS:
-        x = shapes[0]
-        if len(x) != 4:
-            raise ShapeError(f"{op.name.lower()} expects an NHWC input of rank 4, got {fmt_shape(x)}")
-        (kh, kw), (sh, sw), (t, b, l, r) = arg["size"], arg["stride"], arg["pad"]
-        return (x[0], (x[1] + t + b - kh) // sh + 1, (x[2] + l + r - kw) // sw + 1, x[3])
-    if op is Op.GLOBAL_AVG_POOL:
-        if len(shapes[0]) != 4:
-            raise ShapeError(f"global_avg_pool expects an NHWC input of rank 4, got {fmt_shape(shapes[0])}")
-        return (shapes[0][0], shapes[0][3])
     if op is Op.RESHAPE:
         new = tuple(arg["shape"])
         if math.prod(new) != math.prod(shapes[0]):
@@ -259,20 +215,6 @@ def infer(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
         if len(z) != 2 or z[1] % 4 or (len(shapes) > 1 and shapes[1] != (z[0], z[1] // 4)):
             raise ShapeError(f"an LSTM cell takes z [B,4u] and c [B,u], got {', '.join(map(fmt_shape, shapes))}")
         return (z[0], z[1] // 2)
-    if op is Op.SUM_AXES:
-        x, axes = shapes[0], tuple(arg["axes"])
-        if not axes or list(axes) != sorted(set(axes)) or not all(0 <= a < len(x) for a in axes):
-            raise ShapeError(f"cannot sum axes {axes} of shape {fmt_shape(x)}")
-        return tuple(1 if a in axes else d for a, d in enumerate(x))
-    if op in REDUCE:
-        return ()
-    if op in LOSSES:
-        a, b = shapes
-        if a != b:
-            raise ShapeError(f"{op.name.lower()} needs equal shapes, got {fmt_shape(a)} and {fmt_shape(b)}")
-        if op is Op.SOFTMAX_CE and len(a) != 2:
-            raise ShapeError(f"softmax_cross_entropy expects [batch, classes], got {fmt_shape(a)}")
-        return ()
     if op in BACKWARD:
         return _infer_backward(op, shapes, arg)
     if op is Op.ADAM:   # only compiler.training creates it: a mismatch is a compiler bug
@@ -301,21 +243,9 @@ def _infer_backward(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
         (b, f), (b2, u) = shapes
         assert b == b2, "DENSE_DW batch"
         return (f, u)
-    if op is Op.REDUCE_TO:
-        assert broadcast(tuple(arg["shape"]), shapes[0]) == shapes[0], "REDUCE_TO must undo a broadcast"
-        return tuple(arg["shape"])
-    if op is Op.BROADCAST:
-        assert broadcast(shapes[0], tuple(arg["shape"])) == tuple(arg["shape"]), "BROADCAST target"
-        return tuple(arg["shape"])
-    if op in (Op.UNARY_GRAD, Op.SOFTMAX_GRAD):
+    if op is Op.UNARY_GRAD:
         assert shapes[0] == shapes[1], f"{op.name} shapes"
         return shapes[1]
-    if op is Op.MAX_POOL_GRAD:
-        assert infer(Op.MAX_POOL, [shapes[0]], arg) == shapes[1], "MAX_POOL_GRAD dy"
-        return shapes[0]
-    if op is Op.AVG_POOL_GRAD:
-        assert infer(Op.AVG_POOL, [tuple(arg["in_shape"])], arg) == shapes[0], "AVG_POOL_GRAD dy"
-        return tuple(arg["in_shape"])
     if op is Op.SLICE_LAST:
         assert 0 <= arg["start"] < arg["stop"] <= shapes[0][-1], "SLICE_LAST bounds"
         return shapes[0][:-1] + (arg["stop"] - arg["start"],)
@@ -331,9 +261,6 @@ def _infer_backward(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
         dy, axis, start, size = shapes[0], arg["axis"], arg["start"], arg["size"]
         assert 0 <= axis < len(dy) and 0 <= start and start + dy[axis] <= size, "SLICE_GRAD bounds"
         return dy[:axis] + (size,) + dy[axis + 1:]
-    if op in LOSS_GRADS:
-        assert shapes[0] == shapes[1] and shapes[2] == (), f"{op.name} shapes"
-        return shapes[0]
     if op is Op.BN_DGAMMA:
         assert shapes[1] == (2, shapes[0][-1]) and shapes[2] == shapes[0], "BN_DGAMMA shapes"
         return shapes[0][-1:]

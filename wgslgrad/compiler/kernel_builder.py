@@ -15,6 +15,7 @@ from typing import Any
 
 import jinja2
 
+from ..ops.base import WORKGROUP, f32  # noqa: F401  (f32: part of this module's interface)
 from . import fuse
 from .ir import Graph, Node, Op
 from .program import INPUT_PREFIX, READ, READ_WRITE, UNIFORM, Binding, Kernel, Slot
@@ -22,7 +23,6 @@ from .summary import node_flops
 
 MAX_WORKGROUPS = 65535       # WebGPU default maxComputeWorkgroupsPerDimension
 MAX_STORAGE_BUFFERS = 8      # WebGPU default maxStorageBuffersPerShaderStage
-WORKGROUP = 256              # WebGPU default maxComputeInvocationsPerWorkgroup
 ARENA_CHUNK = 2**27 // 4     # f32 elements: WebGPU default maxStorageBufferBindingSize (128 MiB) per arena buffer
 
 _templates = jinja2.Environment(
@@ -34,13 +34,6 @@ _templates = jinja2.Environment(
 def render(template: str, **values: Any) -> str:
     """Render kernels/<template> with StrictUndefined: a missing value is an error, never empty text."""
     return _templates.get_template(template).render(**values)
-
-
-def f32(x: float) -> str:
-    """A WGSL f32 literal."""
-    assert math.isfinite(x), f"non-finite constant {x} in a kernel"
-    s = repr(float(x))
-    return f"({s})" if s.startswith("-") else s
 
 
 def grid(count: int, limit: int = MAX_WORKGROUPS) -> tuple[int, int, int]:

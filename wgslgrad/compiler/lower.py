@@ -32,6 +32,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..ops.base import OpDef
+from ..ops.registry import OPS as FAMILY_OPS
 from . import (
     lower_backward,
     lower_backward_conv,
@@ -80,11 +82,19 @@ from .program import (
 )
 from .training import TrainingGraph, adam_settings, add_update, training_graph
 
+
+def _family_scratch(d: OpDef) -> Scratch:
+    assert d.scratch is not None
+    return lambda g, n: d.scratch([g.nodes[s].shape for s in n.srcs], n.shape, d.attrs_of(n.arg))
+
+
 # every op's lowering rule and scratch request, from the rule modules' own tables
 RULES: dict[Op, Rule] = merge(lower_forward.RULES, lower_backward.RULES, lower_backward_conv.RULES, lower_seq.RULES,
-                              lower_optimizer.RULES, lower_norm.RULES)
+                              lower_optimizer.RULES, lower_norm.RULES,
+                              {Op[name.upper()]: d.lower for name, d in FAMILY_OPS.items()})   # ops/registry.py
 SCRATCH: dict[Op, Scratch] = merge(lower_forward.SCRATCH, lower_backward.SCRATCH, lower_backward_conv.SCRATCH,
-                                   lower_seq.SCRATCH)
+                                   lower_seq.SCRATCH, {Op[name.upper()]: _family_scratch(d)
+                                                       for name, d in FAMILY_OPS.items() if d.scratch})
 
 
 def place_params(g: Graph) -> dict[str, ParamSlot]:

@@ -6,13 +6,11 @@ Every size, stride, offset and pad a kernel needs is computed here and passed to
 """
 from __future__ import annotations
 
-from .ir import Graph, Node, Op, Shape
-from .kernel_builder import WORKGROUP, Kernel, KernelBuilder, Lowering, Operand, Rule, Scratch, f32, rule_into
+from ..ops import kernels
+from .ir import Op
+from .kernel_builder import WORKGROUP, Kernel, Lowering, Rule, Scratch, rule_into
 from .lower_forward import (
-    broadcast_axes,
     elementwise_expr,
-    halves,
-    pow2_at_least,
 )
 
 RULES: dict[Op, Rule] = {}       # this module's lowering rules, merged by lower.py
@@ -28,22 +26,9 @@ def lower_unary_grad(ctx: Lowering, i: int) -> list[Kernel]:
     a, dy, out = kb.read(node.srcs[0]), kb.read(node.srcs[1]), kb.write(i)
     expr = elementwise_expr(node)
     wg, gx = ctx.elementwise_groups(node.size)
-    axes = broadcast_axes(node.shape, node.shape, node.shape)
+    axes = kernels.broadcast_axes(node.shape, node.shape, node.shape)
     return [kb.kernel(ctx.kernel_name(i, "_" + node.arg["fn"]), "binary.wgsl", wg, [i], comment=ctx.comment(i), a=a,
                       b=dy, out=out, axes=axes, expr=expr, n=node.size, wg=WORKGROUP, gx=gx)]
-
-
-@rule(Op.BROADCAST)
-def lower_broadcast(ctx: Lowering, i: int) -> list[Kernel]:
-    g, node = ctx.graph, ctx.graph.nodes[i]
-    kb = ctx.builder()
-    x, out = kb.read(node.srcs[0]), kb.write(i)
-    xs = g.nodes[node.srcs[0]].shape
-    scale = float(node.arg.get("scale", 1.0))
-    wg, gx = ctx.elementwise_groups(node.size)
-    return [kb.kernel(ctx.kernel_name(i), "broadcast.wgsl", wg, [i], comment=ctx.comment(i), x=x, out=out,
-                      axes=broadcast_axes(node.shape, xs, xs), scale=f32(scale) if scale != 1.0 else "",
-                      n=node.size, wg=WORKGROUP, gx=gx)]
 
 
 @rule(Op.SLICE_LAST)
@@ -56,137 +41,3 @@ def lower_slice_last(ctx: Lowering, i: int) -> list[Kernel]:
     return [kb.kernel(ctx.kernel_name(i), "slice_last.wgsl", wg, [i], comment=ctx.comment(i), x=x, out=out,
                       start=node.arg["start"], c=c, cin=cin, rows=node.size // c, n=node.size, wg=WORKGROUP,
                       gx=gx)]
-
-
-@rule(Op.MSE_GRAD, Op.SIGMOID_CE_GRAD)
-def lower_loss_grad(ctx: Lowering, i: int) -> list[Kernel]:
-    node = ctx.graph.nodes[i]
-    kb = ctx.builder()
-    p, t, dl, out = kb.read(node.srcs[0]), kb.read(node.srcs[1]), kb.read(node.srcs[2]), kb.write(i)
-    kind, scale = ("mse", 2.0 / node.size) if node.op is Op.MSE_GRAD else ("sigmoid_ce", 1.0 / node.size)
-    wg, gx = ctx.elementwise_groups(node.size)
-    return [kb.kernel(ctx.kernel_name(i), "loss_grad.wgsl", wg, [i], comment=ctx.comment(i), kind=kind, p=p, t=t,
-                      dl=dl, out=out, scale=f32(scale), n=node.size, wg=WORKGROUP, gx=gx)]
-
-
-@rule(Op.SOFTMAX_GRAD, Op.SOFTMAX_CE_GRAD)
-def lower_softmax_grad(ctx: Lowering, i: int) -> list[Kernel]:
-    """Row-wise: SOFTMAX_GRAD reads (y, dy), SOFTMAX_CE_GRAD (logits, labels, dl)."""
-    node = ctx.graph.nodes[i]
-    kb = ctx.builder()
-    a, b, out = kb.read(node.srcs[0]), kb.read(node.srcs[1]), kb.write(i)
-    ce = node.op is Op.SOFTMAX_CE_GRAD
-    dl = kb.read(node.srcs[2]) if ce else None
-    k = node.shape[-1]
-    rows = node.size // k
-    per_thread = k <= 64
-    wg = ctx.grid(-(-rows // WORKGROUP) if per_thread else rows)
-    return [kb.kernel(ctx.kernel_name(i), "softmax_grad.wgsl", wg, [i], comment=ctx.comment(i),
-                      kind="ce" if ce else "softmax", a=a, b=b, dl=dl, out=out, k=k, rows=rows,
-                      scale=f32(1.0 / rows), per_thread=per_thread, wg=WORKGROUP, gx=wg[0],
-                      halves=halves(WORKGROUP))]
-
-
-@rule(Op.MAX_POOL_GRAD, Op.AVG_POOL_GRAD)
-def lower_pool_grad(ctx: Lowering, i: int) -> list[Kernel]:
-    """Gather: one thread per input cell, looping over the windows that contain it (no atomics)."""
-    g, node = ctx.graph, ctx.graph.nodes[i]
-    kb = ctx.builder()
-    is_max = node.op is Op.MAX_POOL_GRAD
-    x = kb.read(node.srcs[0]) if is_max else None
-    dy_id = node.srcs[1] if is_max else node.srcs[0]
-    dy, out = kb.read(dy_id), kb.write(i)
-    _, h, w, c = node.shape
-    _, ho, wo, _ = g.nodes[dy_id].shape
-    (kh, kw), (sh, sw), (pt, _, pl, _) = node.arg["size"], node.arg["stride"], node.arg["pad"]
-    wg, gx = ctx.elementwise_groups(node.size)
-    return [kb.kernel(ctx.kernel_name(i), "pool_grad.wgsl", wg, [i], comment=ctx.comment(i),
-                      kind="max" if is_max else "avg", x=x, dy=dy, out=out, h=h, w=w, c=c, ho=ho, wo=wo, kh=kh,
-                      kw=kw, sh=sh, sw=sw, pt=pt, pl=pl, n=node.size, wg=WORKGROUP, gx=gx)]
-
-
-# ---- REDUCE_TO: a sum over the axes a broadcast added or stretched (bias gradients) ----
-
-def reduce_axes(x: Shape, target: Shape) -> tuple[list[dict[str, int]], list[dict[str, int]]]:
-    """(kept, reduced) axes of x, each {size, stride} (x strides), innermost first, size-1 axes dropped and
-    neighbours of one kind merged where contiguous: [B,H,W,C] -> [C] is kept [(C,1)], reduced [(B*H*W,C)]."""
-    t = (1,) * (len(x) - len(target)) + tuple(target)
-    strides, acc = [0] * len(x), 1
-    for d in range(len(x) - 1, -1, -1):
-        strides[d] = acc
-        acc *= x[d]
-    runs: list[tuple[bool, int, int]] = []       # (kept, size, stride), outermost first
-    for d, size in enumerate(x):
-        if size == 1:
-            continue
-        kept = t[d] == size
-        if runs and runs[-1][0] == kept and runs[-1][2] == strides[d] * size:
-            runs[-1] = (kept, runs[-1][1] * size, strides[d])
-        else:
-            runs.append((kept, size, strides[d]))
-    kept_axes = [{"size": s, "stride": st} for k, s, st in reversed(runs) if k]
-    red_axes = [{"size": s, "stride": st} for k, s, st in reversed(runs) if not k]
-    return kept_axes, red_axes
-
-
-def _prod(axes: list[dict[str, int]]) -> int:
-    n = 1
-    for a in axes:
-        n *= a["size"]
-    return n
-
-
-def _reduce_plan(g: Graph, node: Node) -> dict[str, int]:
-    """Workgroup shape and split: `cx` outputs x `hy` lanes per workgroup; the reduced extent is cut into
-    `chunks` when the outputs alone give few workgroups (a bias over B*H*W), summed by a second kernel."""
-    kept, red = reduce_axes(g.nodes[node.srcs[0]].shape, node.shape)
-    outs, r = _prod(kept), _prod(red)
-    # outputs across x when they are contiguous in memory (coalesced reads), else lanes along the sum
-    cx = pow2_at_least(min(kept[0]["size"], outs), 1, 64) if kept and kept[0]["stride"] == 1 else 1
-    hy = WORKGROUP // cx
-    otiles = -(-outs // cx)
-    chunks = 1
-    if otiles < 256 and r > 32 * hy:
-        chunks = min(-(-r // (32 * hy)), 256)
-    return {"outs": outs, "r": r, "cx": cx, "hy": hy, "otiles": otiles, "chunks": chunks}
-
-
-def _reduce_scratch(g: Graph, node: Node) -> int:
-    p = _reduce_plan(g, node)
-    return p["chunks"] * p["outs"] if p["chunks"] > 1 else 0
-
-
-SCRATCH[Op.REDUCE_TO] = _reduce_scratch
-
-
-def _reduce_kernel(ctx: Lowering, i: int, kernel_name: str, kb: KernelBuilder, x: Operand, dst: Operand,
-                   kept: list[dict[str, int]], red: list[dict[str, int]], cx: int, chunks: int) -> Kernel:
-    """x summed over `red` into dst[kept], in `chunks` parts (one FLOP per element read)."""
-    outs, r = _prod(kept), _prod(red)
-    hy = WORKGROUP // cx
-    otiles = -(-outs // cx)
-    groups = otiles * chunks
-    wg = ctx.grid(groups)
-    return kb.kernel(kernel_name, "reduce_to.wgsl", wg, [i], outs * r, x.size, comment=ctx.comment(i), x=x,
-                     dst=dst, kept=kept, red=red, outs=outs, r=r, cx=cx, hy=hy, otiles=otiles, groups=groups,
-                     groups_r=chunks, chunk=-(-r // chunks), gx=wg[0], halves=halves(hy))
-
-
-@rule(Op.REDUCE_TO)
-def lower_reduce_to(ctx: Lowering, i: int) -> list[Kernel]:
-    g, node = ctx.graph, ctx.graph.nodes[i]
-    kept, red = reduce_axes(g.nodes[node.srcs[0]].shape, node.shape)
-    plan = _reduce_plan(g, node)
-    kb = ctx.builder()
-    x = kb.read(node.srcs[0])
-    if plan["chunks"] == 1:
-        return [_reduce_kernel(ctx, i, ctx.kernel_name(i), kb, x, kb.write(i), kept, red, plan["cx"], 1)]
-    # two stages: partial sums scratch[chunk, output], then one pass over the chunks (outputs contiguous)
-    outs, chunks = plan["outs"], plan["chunks"]
-    first = _reduce_kernel(ctx, i, ctx.kernel_name(i, "_partial"), kb, x, kb.slot(ctx.scratch[i], write=True), kept,
-                           red, plan["cx"], chunks)
-    kb = ctx.builder()
-    partial = kb.slot(ctx.scratch[i])
-    second = _reduce_kernel(ctx, i, ctx.kernel_name(i), kb, partial, kb.write(i), [{"size": outs, "stride": 1}],
-                            [{"size": chunks, "stride": outs}], pow2_at_least(outs, 1, 64), 1)
-    return [first, second]

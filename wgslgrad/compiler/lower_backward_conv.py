@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..ops.base import halves, pow2_at_least
 from .ir import Graph, Node, Op
 from .kernel_builder import WORKGROUP, Kernel, KernelBuilder, Lowering, Operand, Rule, Scratch, rule_into
 from .lower_forward import (
@@ -24,8 +25,6 @@ from .lower_forward import (
     UNROLL_TAPS,
     epilogue,
     fused_comment,
-    halves,
-    pow2_at_least,
 )
 
 RULES: dict[Op, Rule] = {}       # this module's lowering rules, merged by lower.py

@@ -7,7 +7,9 @@ from __future__ import annotations
 import re
 from dataclasses import asdict
 
-from .ir import BINARY, UNARY, Graph, Node, Op, binary_row, unary_row
+from ..ops import kernels
+from ..ops.base import pow2_at_least
+from .ir import BINARY, UNARY, Node, Op, binary_row, unary_row
 from .kernel_builder import WORKGROUP, Kernel, KernelBuilder, Lowering, Rule, Scratch, f32, rule_into
 
 RULES: dict[Op, Rule] = {}       # this module's lowering rules, merged by lower.py
@@ -29,22 +31,6 @@ def elementwise_expr(node: Node) -> str:
     attrs = row.attrs_of(node.arg)
     text = row.grad if node.op is Op.UNARY_GRAD else row.wgsl_of(attrs)
     return text.format(**{k: f32(v) for k, v in asdict(attrs).items()})
-
-
-def pow2_at_least(n: int, lo: int, hi: int) -> int:
-    p = lo
-    while p < n and p < hi:
-        p *= 2
-    return p
-
-
-def halves(n: int) -> list[int]:
-    """The strides of a tree reduction over n (a power of two) lanes: n/2, n/4, ..., 1."""
-    out = []
-    while n > 1:
-        n //= 2
-        out.append(n)
-    return out
 
 
 def epilogue(ctx: Lowering, kb: KernelBuilder, i: int) -> tuple[list[str], list[int]]:
@@ -92,34 +78,12 @@ def lower_unary(ctx: Lowering, i: int) -> list[Kernel]:
                       n=node.size, wg=WORKGROUP, gx=gx)]
 
 
-def broadcast_axes(out: tuple[int, ...], a: tuple[int, ...], b: tuple[int, ...]) -> list[dict[str, int]]:
-    """(size, a stride, b stride) per axis, innermost first, with size-1 axes dropped and axes merged
-    where both operands are contiguous across them: [B,H,W,C] + [C] becomes [B*H*W, C]."""
-    def strides(shape: tuple[int, ...]) -> list[int]:
-        shape = (1,) * (len(out) - len(shape)) + shape
-        st, acc = [0] * len(out), 1
-        for d in range(len(out) - 1, -1, -1):
-            st[d] = acc if shape[d] > 1 else 0
-            acc *= shape[d]
-        return st
-    sa, sb = strides(a), strides(b)
-    axes: list[dict[str, int]] = []
-    for d, size in enumerate(out):
-        if size == 1:
-            continue
-        if axes and axes[-1]["sa"] == sa[d] * size and axes[-1]["sb"] == sb[d] * size:
-            axes[-1] = {"size": axes[-1]["size"] * size, "sa": sa[d], "sb": sb[d]}
-        else:
-            axes.append({"size": size, "sa": sa[d], "sb": sb[d]})
-    return axes[::-1]
-
-
 @rule(*BINARY)
 def lower_binary(ctx: Lowering, i: int) -> list[Kernel]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     kb = ctx.builder()
     a, b, out = kb.read(node.srcs[0]), kb.read(node.srcs[1]), kb.write(i)
-    axes = broadcast_axes(node.shape, g.nodes[node.srcs[0]].shape, g.nodes[node.srcs[1]].shape)
+    axes = kernels.broadcast_axes(node.shape, g.nodes[node.srcs[0]].shape, g.nodes[node.srcs[1]].shape)
     wg, gx = ctx.elementwise_groups(node.size)
     return [kb.kernel(ctx.kernel_name(i), "binary.wgsl", wg, [i], comment=ctx.comment(i), a=a, b=b, out=out,
                       axes=axes, expr=elementwise_expr(node), n=node.size, wg=WORKGROUP, gx=gx)]
@@ -184,48 +148,6 @@ def lower_depthwise(ctx: Lowering, i: int) -> list[Kernel]:
                       sw=sw, pt=pt, pl=pl, n=node.size, wg=WORKGROUP, gx=gx)]
 
 
-@rule(Op.MAX_POOL, Op.AVG_POOL)
-def lower_pool(ctx: Lowering, i: int) -> list[Kernel]:
-    g, node = ctx.graph, ctx.graph.nodes[i]
-    kb = ctx.builder()
-    x, out = kb.read(node.srcs[0]), kb.write(i)
-    _, h, w, c = g.nodes[node.srcs[0]].shape
-    (kh, kw), (sh, sw), (pt, _, pl, _) = node.arg["size"], node.arg["stride"], node.arg["pad"]
-    wg, gx = ctx.elementwise_groups(node.size)
-    return [kb.kernel(ctx.kernel_name(i), "pool.wgsl", wg, [i], comment=ctx.comment(i), x=x, out=out,
-                      kind="max" if node.op is Op.MAX_POOL else "avg", h=h, w=w, c=c, ho=node.shape[1],
-                      wo=node.shape[2], kh=kh, kw=kw, sh=sh, sw=sw, pt=pt, pl=pl, n=node.size, wg=WORKGROUP,
-                      gx=gx)]
-
-
-@rule(Op.GLOBAL_AVG_POOL)
-def lower_global_avg_pool(ctx: Lowering, i: int) -> list[Kernel]:
-    g, node = ctx.graph, ctx.graph.nodes[i]
-    kb = ctx.builder()
-    x, out = kb.read(node.srcs[0]), kb.write(i)
-    b, h, w, c = g.nodes[node.srcs[0]].shape
-    cx = pow2_at_least(c, 8, 64)
-    hy = WORKGROUP // cx
-    ctiles = -(-c // cx)
-    wg = ctx.grid(b * ctiles)
-    return [kb.kernel(ctx.kernel_name(i), "global_avg_pool.wgsl", wg, [i], comment=ctx.comment(i), x=x, out=out,
-                      c=c, hw=h * w, cx=cx, hy=hy, ctiles=ctiles, groups=b * ctiles, gx=wg[0],
-                      halves=halves(hy), scale=f32(1.0 / (h * w)))]
-
-
-@rule(Op.SOFTMAX)
-def lower_softmax(ctx: Lowering, i: int) -> list[Kernel]:
-    node = ctx.graph.nodes[i]
-    kb = ctx.builder()
-    x, out = kb.read(node.srcs[0]), kb.write(i)
-    k = node.shape[-1]
-    rows = node.size // k
-    per_thread = k <= 64
-    wg = ctx.grid(-(-rows // WORKGROUP) if per_thread else rows)
-    return [kb.kernel(ctx.kernel_name(i), "softmax.wgsl", wg, [i], comment=ctx.comment(i), x=x, out=out, k=k,
-                      rows=rows, per_thread=per_thread, wg=WORKGROUP, gx=wg[0], halves=halves(WORKGROUP))]
-
-
 @rule(Op.CONCAT)
 def lower_concat(ctx: Lowering, i: int) -> list[Kernel]:
     """One kernel per run of sources that fits the storage-buffer limit (usually one for all)."""
@@ -253,56 +175,3 @@ def lower_concat(ctx: Lowering, i: int) -> list[Kernel]:
         c0 += cc
     return kernels
 
-
-# Full reductions to a scalar: (template kind, items, per-item cost, scale) per op.
-def _reduction(g: Graph, node: Node) -> tuple[str, int, int, float]:
-    n = g.nodes[node.srcs[0]].size
-    if node.op is Op.SOFTMAX_CE:
-        rows, k = g.nodes[node.srcs[0]].shape
-        return "softmax_ce", rows, k, 1.0 / rows
-    kind = {Op.SUM: "sum", Op.MEAN: "sum", Op.MSE: "mse", Op.SIGMOID_CE: "sigmoid_ce"}[node.op]
-    return kind, n, 1, 1.0 if node.op is Op.SUM else 1.0 / n
-
-
-def reduce_groups(items: int, cost: int) -> int:
-    """Workgroups for the first stage: one when the work is small, else about 4096 elements each."""
-    work = items * cost
-    if work <= 8192:
-        return 1
-    return max(1, min(-(-work // 4096), 1024, items))
-
-
-def _reduce_scratch(g: Graph, node: Node) -> int:
-    _, items, cost, _ = _reduction(g, node)
-    groups = reduce_groups(items, cost)
-    return groups if groups > 1 else 0
-
-
-@rule(Op.SUM, Op.MEAN, Op.MSE, Op.SIGMOID_CE, Op.SOFTMAX_CE)
-def lower_reduce(ctx: Lowering, i: int) -> list[Kernel]:
-    """Sum a term over every element (row, for softmax CE); two stages when one workgroup is not enough:
-    partial sums into arena scratch, then one workgroup adds them."""
-    g, node = ctx.graph, ctx.graph.nodes[i]
-    kind, items, cost, scale = _reduction(g, node)
-    groups = reduce_groups(items, cost)
-    chunk = -(-items // groups)
-    common = dict(comment=ctx.comment(i), wg=WORKGROUP, halves=halves(WORKGROUP))
-    kb = ctx.builder()
-    x = kb.read(node.srcs[0])
-    y = kb.read(node.srcs[1]) if len(node.srcs) > 1 else None
-    k = g.nodes[node.srcs[0]].shape[-1] if kind == "softmax_ce" else 1
-    if groups == 1:
-        return [kb.kernel(ctx.kernel_name(i), "reduce.wgsl", (1, 1, 1), [i], kind=kind, x=x, y=y, k=k, n=items,
-                          chunk=items, groups=1, dst=kb.write(i), scale=f32(scale), **common)]
-    first = kb.kernel(ctx.kernel_name(i, "_partial"), "reduce.wgsl", (groups, 1, 1), [i], kind=kind, x=x, y=y, k=k,
-                      n=items, chunk=chunk, groups=groups, dst=kb.slot(ctx.scratch[i], write=True),
-                      scale=f32(scale), **common)
-    kb = ctx.builder()
-    partial = kb.slot(ctx.scratch[i])
-    second = kb.kernel(ctx.kernel_name(i), "reduce.wgsl", (1, 1, 1), [i], kind="sum", x=partial, y=None, k=1,
-                       n=groups, chunk=groups, groups=1, dst=kb.write(i), scale=f32(1.0), **common)
-    return [first, second]
-
-
-for _op in (Op.SUM, Op.MEAN, Op.MSE, Op.SIGMOID_CE, Op.SOFTMAX_CE):
-    SCRATCH[_op] = _reduce_scratch

@@ -12,9 +12,9 @@
 from __future__ import annotations
 
 from ..ops import dropout
+from ..ops.base import halves, pow2_at_least
 from .ir import Op
 from .kernel_builder import WORKGROUP, Kernel, Lowering, Rule, Scratch, f32, rule_into
-from .lower_forward import halves, pow2_at_least
 from .lower_optimizer import STEP_FIELDS, step_fields
 from .program import STEP
 

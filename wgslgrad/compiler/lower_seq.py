@@ -1,5 +1,5 @@
-"""Kernels for the sequence ops: SLICE (x[:, 2:5]), its gradient SLICE_GRAD, STACK and SUM_AXES, one table
-row each, EMBEDDING with its gradient EMBEDDING_DW, and LSTM_CELL with LSTM_CELL_GRAD. SUM_AXES is REDUCE_TO's sum (the bias gradient's kernel): the same reduction to a keepdims shape.
+"""Kernels for the sequence ops: SLICE (x[:, 2:5]), its gradient SLICE_GRAD and STACK, one table row each,
+EMBEDDING with its gradient EMBEDDING_DW, and LSTM_CELL with LSTM_CELL_GRAD (SUM_AXES is in ops/reductions.py).
 
 Each views its tensors as [outer, axis, inner] around the one axis it works on (row-major, so a slice or a
 stack along any axis is one strided copy); every size is computed here and passed to its template by name.
@@ -10,7 +10,6 @@ import math
 
 from .ir import Op
 from .kernel_builder import WORKGROUP, Kernel, Lowering, Rule, Scratch, rule_into
-from .lower_backward import _reduce_scratch, lower_reduce_to
 
 RULES: dict[Op, Rule] = {}       # this module's lowering rules, merged by lower.py
 SCRATCH: dict[Op, Scratch] = {}  # f32 elements of scratch a node needs at its own step
@@ -72,11 +71,6 @@ def lower_stack(ctx: Lowering, i: int) -> list[Kernel]:
                                  srcs=srcs, count=count, k0=k0, inner=inner, n=n, wg=WORKGROUP, gx=gx))
         k0 += len(srcs)
     return kernels
-
-
-# sum(x, axis=...) is REDUCE_TO's reduction: x summed to a shape holding 1 on the summed axes
-rule(Op.SUM_AXES)(lower_reduce_to)
-SCRATCH[Op.SUM_AXES] = _reduce_scratch
 
 
 @rule(Op.EMBEDDING)

@@ -1,17 +1,20 @@
 """A NumPy interpreter of the IR, forward and backward ops: the reference every WGSL kernel is tested against.
 
-Clarity first, then speed: window ops (conv, depthwise, pools and their grads) loop over the kernel taps and
+Clarity first, then speed: window ops (conv, depthwise and their grads) loop over the kernel taps and
 do one vectorised slice per tap, so a 2x17x17x8 conv is a handful of small matmuls. Computation is in
-`dtype` (float64 for gradient checks, float32 to mimic the GPU).
+`dtype` (float64 for gradient checks, float32 to mimic the GPU). The elementwise ops' and the op families'
+references live with their declarations (wgslgrad/ops/); this module interprets the graph and holds the rest.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 
 import numpy as np
 
 from ..ops import batch_norm, dropout
+from ..ops.base import OpDef, crop_nhwc, pad_nhwc, padded_zeros, window_taps
 from ..ops.elementwise import sigmoid
+from ..ops.registry import OPS as FAMILY_OPS
 from .ir import BINARY, UNARY, Graph, Node, Op, binary_row, unary_row
 
 Array = np.ndarray
@@ -55,45 +58,18 @@ def evaluate(graph: Graph, inputs: dict[str, Array], params: dict[str, Array],
     return vals
 
 
-# ---- window helpers: taps over a zero-padded NHWC tensor ----
-
-def pad_nhwc(x: Array, pad: tuple[int, int, int, int], value: float = 0.0) -> Array:
-    t, b, l, r = pad
-    return np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)), constant_values=value)
-
-
-def _taps(n: Node, ksize: Sequence[int], out_hw: Sequence[int]) -> Iterator[tuple[int, int, tuple]]:
-    """(i, j, index) per kernel tap, row-major; index selects the padded input cells that tap (i, j) reads
-    for every output position: padded[:, oh*sh + i, ow*sw + j, :]."""
-    (sh, sw), (oh, ow) = n.arg["stride"], out_hw
-    for i in range(ksize[0]):
-        for j in range(ksize[1]):
-            rows, cols = slice(i, i + sh * (oh - 1) + 1, sh), slice(j, j + sw * (ow - 1) + 1, sw)
-            yield i, j, (slice(None), rows, cols)
-
-
-def _crop(xp: Array, pad: tuple[int, int, int, int], shape: tuple[int, ...]) -> Array:
-    t, _, l, _ = pad
-    return xp[:, t:t + shape[1], l:l + shape[2], :]
-
-
-def _padded_zeros(shape: tuple[int, ...], pad: tuple[int, int, int, int], dtype: np.dtype) -> Array:
-    t, b, l, r = pad
-    return np.zeros((shape[0], shape[1] + t + b, shape[2] + l + r, shape[3]), dtype)
-
-
 # ---- forward ops ----
 
 def _conv2d(n: Node, x: Array, w: Array, bias: Array | None = None) -> Array:
     xp, out = pad_nhwc(x, n.arg["pad"]), np.zeros(n.shape, x.dtype)
-    for i, j, idx in _taps(n, w.shape[:2], n.shape[1:3]):
+    for i, j, idx in window_taps(n.arg["stride"], w.shape[:2], n.shape[1:3]):
         out += xp[idx] @ w[i, j]                       # [B,OH,OW,Ci] @ [Ci,Co]
     return out if bias is None else out + bias
 
 
 def _depthwise(n: Node, x: Array, w: Array, bias: Array | None = None) -> Array:
     xp, out = pad_nhwc(x, n.arg["pad"]), np.zeros(n.shape, x.dtype)
-    for i, j, idx in _taps(n, w.shape[:2], n.shape[1:3]):
+    for i, j, idx in window_taps(n.arg["stride"], w.shape[:2], n.shape[1:3]):
         out += (xp[idx][..., None] * w[i, j]).reshape(n.shape)   # channel c*M + m
     return out if bias is None else out + bias
 
@@ -102,81 +78,36 @@ def _dense(n: Node, x: Array, w: Array, bias: Array | None = None) -> Array:
     return x @ w if bias is None else x @ w + bias
 
 
-def _max_pool(n: Node, x: Array) -> Array:
-    xp = pad_nhwc(x, n.arg["pad"], -np.inf)            # padding never wins a max
-    taps = [xp[idx] for _, _, idx in _taps(n, n.arg["size"], n.shape[1:3])]
-    return np.maximum.reduce(taps)
-
-
-def _pool_counts(n: Node, in_shape: Sequence[int], out_hw: Sequence[int]) -> Array:
-    """How many non-padding cells each output window covers, shape [1,OH,OW,1]."""
-    ones = pad_nhwc(np.ones((1, in_shape[1], in_shape[2], 1)), n.arg["pad"])
-    counts = sum(ones[idx] for _, _, idx in _taps(n, n.arg["size"], out_hw))
-    assert np.all(counts > 0), "a pooling window lies entirely in the padding"
-    return counts
-
-
-def _avg_pool(n: Node, x: Array) -> Array:
-    xp = pad_nhwc(x, n.arg["pad"])
-    total = sum(xp[idx] for _, _, idx in _taps(n, n.arg["size"], n.shape[1:3]))
-    return total / _pool_counts(n, x.shape, n.shape[1:3])
-
-
-def _softmax(x: Array) -> Array:
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def _log_softmax(x: Array) -> Array:
-    z = x - x.max(axis=-1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
-
-
-def _softmax_ce(n: Node, logits: Array, labels: Array) -> Array:
-    return -(labels * _log_softmax(logits)).sum(axis=-1).mean()
-
-
-def _sigmoid_ce(n: Node, x: Array, z: Array) -> Array:
-    return (np.maximum(x, 0) - x * z + np.log1p(np.exp(-np.abs(x)))).mean()
-
-
 # ---- backward ops (semantics documented on the Op enum in ir.py) ----
 
 def _conv2d_dx(n: Node, dy: Array, w: Array) -> Array:
-    dxp = _padded_zeros(n.shape, n.arg["pad"], dy.dtype)
-    for i, j, idx in _taps(n, w.shape[:2], dy.shape[1:3]):
+    dxp = padded_zeros(n.shape, n.arg["pad"], dy.dtype)
+    for i, j, idx in window_taps(n.arg["stride"], w.shape[:2], dy.shape[1:3]):
         dxp[idx] += dy @ w[i, j].T                     # [B,OH,OW,Co] @ [Co,Ci]
-    return _crop(dxp, n.arg["pad"], n.shape)
+    return crop_nhwc(dxp, n.arg["pad"], n.shape)
 
 
 def _conv2d_dw(n: Node, x: Array, dy: Array) -> Array:
     xp, dw = pad_nhwc(x, n.arg["pad"]), np.zeros(n.shape, x.dtype)
-    for i, j, idx in _taps(n, n.shape[:2], dy.shape[1:3]):
+    for i, j, idx in window_taps(n.arg["stride"], n.shape[:2], dy.shape[1:3]):
         dw[i, j] = np.einsum("bhwc,bhwo->co", xp[idx], dy)
     return dw
 
 
 def _depthwise_dx(n: Node, dy: Array, w: Array) -> Array:
-    dxp = _padded_zeros(n.shape, n.arg["pad"], dy.dtype)
+    dxp = padded_zeros(n.shape, n.arg["pad"], dy.dtype)
     dy5 = dy.reshape(dy.shape[:3] + w.shape[2:])       # [B,OH,OW,C,M]
-    for i, j, idx in _taps(n, w.shape[:2], dy.shape[1:3]):
+    for i, j, idx in window_taps(n.arg["stride"], w.shape[:2], dy.shape[1:3]):
         dxp[idx] += (dy5 * w[i, j]).sum(axis=-1)
-    return _crop(dxp, n.arg["pad"], n.shape)
+    return crop_nhwc(dxp, n.arg["pad"], n.shape)
 
 
 def _depthwise_dw(n: Node, x: Array, dy: Array) -> Array:
     xp, dw = pad_nhwc(x, n.arg["pad"]), np.zeros(n.shape, x.dtype)
     dy5 = dy.reshape(dy.shape[:3] + n.shape[2:])
-    for i, j, idx in _taps(n, n.shape[:2], dy.shape[1:3]):
+    for i, j, idx in window_taps(n.arg["stride"], n.shape[:2], dy.shape[1:3]):
         dw[i, j] = np.einsum("bhwc,bhwcm->cm", xp[idx], dy5)
     return dw
-
-
-def _reduce_to(n: Node, x: Array) -> Array:
-    shape = tuple(n.arg["shape"])
-    x = x.sum(axis=tuple(range(x.ndim - len(shape))))  # axes broadcasting prepended
-    stretched = tuple(k for k, s in enumerate(shape) if s == 1 and x.shape[k] != 1)
-    return x.sum(axis=stretched, keepdims=True).reshape(shape)
 
 
 def _unary(n: Node, x: Array) -> Array:
@@ -188,35 +119,6 @@ def _unary_grad(n: Node, a: Array, dy: Array) -> Array:
     """dy * f'(a): the forward op's row gives f' at its saved value a (its output or its input)."""
     row = unary_row(Op[n.arg["fn"].upper()])
     return dy * row.ref_grad(a, row.attrs_of(n.arg))
-
-
-def max_pool_winners(n: Node, x: Array, out_hw: Sequence[int]) -> list[tuple[tuple, Array]]:
-    """(index, hit) per tap of a max pool (or its grad) node: index selects that tap's cells of the padded
-    input, hit[b,oh,ow,c] says the tap holds its window's winner, the first max cell in row-major order."""
-    xp = pad_nhwc(x, n.arg["pad"], -np.inf)           # padding never wins
-    taps = [idx for _, _, idx in _taps(n, n.arg["size"], out_hw)]
-    y = np.maximum.reduce([xp[idx] for idx in taps])
-    out, taken = [], np.zeros(y.shape, bool)
-    for idx in taps:
-        hit = (xp[idx] == y) & ~taken
-        out.append((idx, hit))
-        taken |= hit
-    return out
-
-
-def _max_pool_grad(n: Node, x: Array, dy: Array) -> Array:
-    dxp = _padded_zeros(x.shape, n.arg["pad"], dy.dtype)
-    for idx, hit in max_pool_winners(n, x, dy.shape[1:3]):
-        dxp[idx] += np.where(hit, dy, 0)
-    return _crop(dxp, n.arg["pad"], x.shape)
-
-
-def _avg_pool_grad(n: Node, dy: Array) -> Array:
-    share = dy / _pool_counts(n, n.shape, dy.shape[1:3])
-    dxp = _padded_zeros(n.shape, n.arg["pad"], dy.dtype)
-    for _, _, idx in _taps(n, n.arg["size"], dy.shape[1:3]):
-        dxp[idx] += share                               # the padding's share is cropped away
-    return _crop(dxp, n.arg["pad"], n.shape)
 
 
 def _lstm_cell(z: Array, c_prev: Array | None = None) -> tuple[Array, ...]:
@@ -255,9 +157,8 @@ def _slice_grad(n: Node, dy: Array) -> Array:
     return out
 
 
-def _softmax_ce_grad(n: Node, logits: Array, labels: Array, dl: Array) -> Array:
-    p = _softmax(logits) * labels.sum(axis=-1, keepdims=True)
-    return (p - labels) * dl / logits.shape[0]
+def _family(d: OpDef) -> Callable[..., Array]:
+    return lambda n, *xs: d.ref(d.attrs_of(n.arg), n.shape, *xs)
 
 
 def _binary(ref: Callable[[Array, Array], Array]) -> Callable[..., Array]:
@@ -270,22 +171,13 @@ EVAL: dict[Op, Callable[..., Array]] = {
     Op.DENSE: _dense,
     **{op: _binary(binary_row(op).ref) for op in BINARY},   # ops/elementwise.py: each row's reference
     **{op: _unary for op in UNARY},
+    **{Op[name.upper()]: _family(d) for name, d in FAMILY_OPS.items()},   # ops/registry.py: pools, losses, reductions
     Op.CONCAT: lambda n, *xs: np.concatenate(xs, axis=-1),
     Op.SLICE: lambda n, x: np.take(x, np.arange(n.arg["start"], n.arg["stop"]), axis=n.arg["axis"]),
     Op.STACK: lambda n, *xs: np.stack(xs, axis=n.arg["axis"]),
-    Op.SOFTMAX: lambda n, x: _softmax(x),
-    Op.MAX_POOL: _max_pool,
-    Op.AVG_POOL: _avg_pool,
-    Op.GLOBAL_AVG_POOL: lambda n, x: x.mean(axis=(1, 2)),
     Op.RESHAPE: lambda n, x: x.reshape(n.shape),
-    Op.SUM: lambda n, x: x.sum(),
     Op.EMBEDDING: lambda n, ids, table: table[ids.astype(np.int64)],
     Op.LSTM_CELL: lambda n, z, *c: np.concatenate(_lstm_cell(z, *c)[:2], axis=1),
-    Op.SUM_AXES: lambda n, x: x.sum(axis=tuple(n.arg["axes"]), keepdims=True),
-    Op.MEAN: lambda n, x: x.mean(),
-    Op.MSE: lambda n, a, b: ((a - b) ** 2).mean(),
-    Op.SOFTMAX_CE: _softmax_ce,
-    Op.SIGMOID_CE: _sigmoid_ce,
     Op.BN_STATS: batch_norm.stats,
     Op.BATCH_NORM: batch_norm.normalize,
     # backward ops
@@ -295,19 +187,11 @@ EVAL: dict[Op, Callable[..., Array]] = {
     Op.DEPTHWISE_DW: _depthwise_dw,
     Op.DENSE_DX: lambda n, dy, w: dy @ w.T,
     Op.DENSE_DW: lambda n, x, dy: x.T @ dy,
-    Op.REDUCE_TO: _reduce_to,
-    Op.BROADCAST: lambda n, x: np.broadcast_to(x, n.shape) * n.arg["scale"],
     Op.UNARY_GRAD: _unary_grad,
-    Op.SOFTMAX_GRAD: lambda n, y, dy: y * (dy - (dy * y).sum(axis=-1, keepdims=True)),
-    Op.MAX_POOL_GRAD: _max_pool_grad,
-    Op.AVG_POOL_GRAD: _avg_pool_grad,
     Op.SLICE_LAST: lambda n, x: x[..., n.arg["start"]:n.arg["stop"]],
     Op.SLICE_GRAD: _slice_grad,
     Op.EMBEDDING_DW: _embedding_dw,
     Op.LSTM_CELL_GRAD: _lstm_cell_grad,
-    Op.MSE_GRAD: lambda n, a, b, dl: 2 * (a - b) * dl / a.size,
-    Op.SOFTMAX_CE_GRAD: _softmax_ce_grad,
-    Op.SIGMOID_CE_GRAD: lambda n, x, z, dl: (sigmoid(x) - z) * dl / x.size,
     Op.BN_DGAMMA: batch_norm.dgamma,
     Op.BN_DX: batch_norm.dx,
 }

@@ -4,13 +4,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..ops.registry import OPS as FAMILY_OPS
 from .ir import (
     BACKWARD,
     CONVS,
     ELEMENTWISE,
-    LOSSES,
-    POOLS,
-    REDUCE,
     UNARY,
     Graph,
     Node,
@@ -38,11 +36,9 @@ def node_flops(g: Graph, n: Node) -> int:
         return 2 * n.size * taps + (n.size if len(n.srcs) > 2 else 0)
     if n.op is Op.DENSE:
         return 2 * n.size * g.nodes[n.srcs[1]].shape[0] + (n.size if len(n.srcs) > 2 else 0)
-    if n.op in POOLS:
-        kh, kw = n.arg["size"]
-        return n.size * kh * kw
-    if n.op in REDUCE or n.op in LOSSES or n.op in (Op.GLOBAL_AVG_POOL, Op.SOFTMAX, Op.SUM_AXES):
-        return sum(g.nodes[s].size for s in n.srcs) * (3 if n.op in LOSSES or n.op is Op.SOFTMAX else 1)
+    family = FAMILY_OPS.get(n.op.name.lower())
+    if family is not None:   # ops/registry.py: pools, losses, reductions
+        return family.flops([g.nodes[s].shape for s in n.srcs], n.shape, family.attrs_of(n.arg))
     if n.op in ELEMENTWISE:   # per element, as the op's row says
         return n.size * (unary_row(n.op) if n.op in UNARY else binary_row(n.op)).flops
     if n.op in (Op.DROPOUT, Op.BATCH_NORM):   # a multiply (dropout); subtract, two multiplies, add (batch norm)
@@ -67,9 +63,6 @@ def _backward_flops(g: Graph, n: Node) -> int:
         return 2 * src[0].size * src[1].shape[0]
     if n.op is Op.DENSE_DW:                              # x[B,F].T @ dy[B,U]
         return 2 * src[0].size * src[1].shape[1]
-    if n.op in (Op.MAX_POOL_GRAD, Op.AVG_POOL_GRAD):
-        kh, kw = n.arg["size"]
-        return src[-1].size * kh * kw
     if n.op is Op.EMBEDDING_DW:                         # every table entry scans every id
         return n.size * src[0].size
     if n.op in BACKWARD:

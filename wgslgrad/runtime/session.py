@@ -5,16 +5,14 @@ groups are made in the constructor, for every kernel of every phase.
 - run(inputs): the `inference` phase (the kernels serving the outputs whose inputs are given); the outputs
   are copied into one staging buffer in the same command buffer, which is submitted once and mapped.
 - step(inputs, lr): a training Program's forward, backward and optimizer phases in one compute pass and one
-  submit, after writing the inputs and the `step` uniform; the loss is copied into a free buffer of a
-  small ring and its mapping started, and poll() collects the losses whose mapping has finished, in step
-  order, without waiting. GPU memory is therefore the same after any number of steps.
+  submit, after writing the inputs and the `step` uniform; its loss comes back later, without a stall,
+  through a ring of small staging buffers (readback.py): poll() and drain().
 - gradients(inputs): forward and backward only, then `grads` read back (gradient checks).
 """
 from __future__ import annotations
 
 import time
-from collections import deque
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import wgpu
@@ -39,20 +37,11 @@ from ..ops.dropout import MAX_SEED
 from .data import bad_ids
 from .device import get_device
 from .init import init_params
+from .readback import RING, LossRing
 
 _BINDING_TYPE = {READ: wgpu.BufferBindingType.read_only_storage, READ_WRITE: wgpu.BufferBindingType.storage,
                  UNIFORM: wgpu.BufferBindingType.uniform}
 _USAGE = wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_SRC | wgpu.BufferUsage.COPY_DST
-RING = 8           # loss read-backs in flight before step() waits for the oldest
-_LOSS_BYTES = 16   # one f32 loss per ring buffer, padded: map offsets must be multiples of 8, sizes of 4
-
-
-class _Pending(NamedTuple):
-    step: int
-    slot: int          # index into the ring
-    promise: Any       # the GPUPromise of its map_async
-
-
 class Session:
     """Runs `program` (compiler.lower.lower) on `device` (the shared default device when None); `ring`: loss
     read-backs in flight (training Programs)."""
@@ -114,18 +103,12 @@ class Session:
         self.t = 0                                    # Adam's step count: steps taken, also the last step's number
         self.seed = 0                                 # dropout's seed: with t it draws each step's masks
         self.trainable_elements = program.trainable_elements
-        self._ring: list[Any] = []
+        self._ring = LossRing(self.device, ring if program.training else 0)
         if program.training:
             self.step_kernels = program.phase_kernels(*TRAINING_STEP)
             self.loss_slot = program.step_loss or program.outputs["loss"]
             self.loss_inputs = set(program.requires.get("loss", []))
             self.default_lr = float(program.optimizer["lr"])
-            self._ring = [self.device.create_buffer(label=f"loss_ring_{i}", size=_LOSS_BYTES,
-                                                    usage=wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST)
-                          for i in range(ring)]
-        self._free: deque[int] = deque(range(len(self._ring)))
-        self._pending: deque[_Pending] = deque()
-        self._done: list[tuple[int, float]] = []     # read back, not yet returned by poll/drain
 
     def _uniform_buffers(self) -> set[str]:
         return {b.buffer for k in self.program.kernels for b in k.bindings if b.access == UNIFORM}
@@ -226,50 +209,26 @@ class Session:
         (1, 2, ...). The loss comes back later through poll() or drain(). Waits only when `ring` losses are
         still in flight."""
         arrays = self._step_inputs(inputs)
-        if not self._free:
-            self._done.append(self._finish(self._pending.popleft()))
+        slot = self._ring.take()
         self.t += 1
         opt = self.program.optimizer
         self.device.queue.write_buffer(self.buffers[opt["uniform"]], 0,
                                        step_uniform(opt, self.default_lr if lr is None else lr, self.t, self.seed))
-        slot = self._free.popleft()
         encoder = self._encode(arrays, self.step_kernels)
-        encoder.copy_buffer_to_buffer(self.buffers[self.loss_slot.buffer], 4 * self.loss_slot.offset,
-                                      self._ring[slot], 0, 4)
+        self._ring.copy(encoder, slot, self.buffers[self.loss_slot.buffer], 4 * self.loss_slot.offset)
         self.device.queue.submit([encoder.finish()])
-        # "READ_NOSYNC": by default wgpu-py 0.32 submits an empty command buffer before every read mapping
-        # (a workaround for mapping a buffer no submit has touched yet, wgpu-native #305); here the copy
-        # into this buffer was submitted just above, as in wgpu-py's own queue.read_texture, which maps
-        # with "READ_NOSYNC" for the same reason. One submit per step stays one.
-        promise = self._ring[slot].map_async("READ_NOSYNC", 0, _LOSS_BYTES)
-        self._pending.append(_Pending(self.t, slot, promise))
+        self._ring.start(self.t, slot)
         self.runs += 1
         return self.t
 
     def poll(self) -> list[tuple[int, float]]:
         """(step, loss) for every step whose loss has arrived since the last poll/drain, in step order;
         never waits for the GPU."""
-        done, self._done = self._done, []
-        while self._pending and _settled(self._pending[0].promise):
-            done.append(self._finish(self._pending.popleft()))
-        return done
+        return self._ring.poll()
 
     def drain(self) -> list[tuple[int, float]]:
         """Wait for every step in flight; (step, loss) for all not yet returned, in step order."""
-        done, self._done = self._done, []
-        while self._pending:
-            done.append(self._finish(self._pending.popleft()))
-        return done
-
-    def _finish(self, p: _Pending) -> tuple[int, float]:
-        buffer = self._ring[p.slot]
-        p.promise.sync_wait()       # returns at once when the mapping has already finished
-        try:
-            loss = float(np.frombuffer(buffer.read_mapped(0, _LOSS_BYTES, copy=True), np.float32)[0])
-        finally:
-            buffer.unmap()
-            self._free.append(p.slot)
-        return p.step, loss
+        return self._ring.drain()
 
     def _step_inputs(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         self.program.phase_kernels(*TRAINING_STEP)   # or a clear error: not a training Program
@@ -362,7 +321,7 @@ class Session:
         pipelines and the time it took to make them."""
         sizes = {name: int(b.size) for name, b in self.buffers.items()}
         sizes["staging"] = int(self._staging.size)
-        sizes |= {f"loss_ring_{i}": int(b.size) for i, b in enumerate(self._ring)}
+        sizes |= {f"loss_ring_{i}": int(b.size) for i, b in enumerate(self._ring.buffers)}
         out = {
             "buffers": len(sizes),
             "buffer_bytes": sizes,
@@ -377,7 +336,7 @@ class Session:
         if self.program.training:
             out.update(dispatches=len(self.step_kernels), dispatches_per_step=len(self.step_kernels),
                        phase_dispatches={k: len(self.program.phases[k]) for k in TRAINING_STEP}, steps=self.t,
-                       in_flight=len(self._pending))
+                       in_flight=self._ring.in_flight)
         return out
 
 
@@ -390,16 +349,3 @@ def step_uniform(optimizer: dict[str, Any], lr: float, t: int, seed: int = 0) ->
               "bias1": 1.0 - b1 ** t, "bias2": 1.0 - b2 ** t, "t": float(t), "seed": float(seed % MAX_SEED),
               "": 0.0}
     return np.array([values[f] for f in optimizer["fields"]], np.float32)
-
-
-def _settled(promise: Any) -> bool:
-    """Whether a map_async promise has finished, without waiting.
-
-    wgpu-py 0.32 resolves a GPUPromise either in an event loop (then/await; a plain training loop has
-    none) or in sync_wait(), which blocks. Its per-device poll thread calls the map callback as soon as
-    the GPU is done and sets the promise's threading.Event; checking that event is the only non-blocking
-    test it offers, so we read it (a private attribute). Should a later wgpu-py rename it, this says
-    "settled" and sync_wait() merely waits for the oldest loss: poll() then blocks a little, never breaks.
-    """
-    event = getattr(promise, "_thread_event", None)
-    return event is None or event.is_set()

@@ -17,8 +17,10 @@ from typing import Any
 import numpy as np
 
 from ...compiler.ir import BACKWARD, Graph, Op
+from ...compiler.training import adam_settings
 from ...ops import dropout
 from ...ops.elementwise import BINARY_ROWS, UNARY_ROWS
+from ...ops.registry import OPS as FAMILY_OPS
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "bench.js"
@@ -36,14 +38,6 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, (np.generic,)):
         return v.item()
     return v
-
-
-def _adam(graph: Graph) -> dict[str, float]:
-    t = dict(graph.train)
-    if isinstance(t.get("optimizer"), Mapping):
-        t.update(t["optimizer"])
-    return {"lr": float(t.get("lr", 1e-3)), "beta1": float(t.get("beta1", 0.9)),
-            "beta2": float(t.get("beta2", 0.999)), "eps": float(t.get("eps", 1e-7))}
 
 
 def export_graph(graph: Graph) -> dict[str, Any]:
@@ -68,12 +62,13 @@ def export_graph(graph: Graph) -> dict[str, Any]:
     elementwise = {"unary": {r.name: r.tfjs for r in UNARY_ROWS.values()},   # how bench.js runs each row
                    "binary": {r.name: r.tfjs for r in BINARY_ROWS.values()}}
     return {"nodes": nodes, "inputs": dict(graph.inputs), "params": dict(graph.params),
-            "outputs": dict(graph.outputs), "loss": graph.loss, "batch": graph.batch, "adam": _adam(graph),
-            "elementwise": elementwise}
+            "outputs": dict(graph.outputs), "loss": graph.loss, "batch": graph.batch, "adam": adam_settings(graph.train),
+            "elementwise": elementwise,
+            "ops": {name: d.tfjs for name, d in FAMILY_OPS.items() if d.tfjs is not None}}   # bench.js evals them
 
 
 # the forward ops the peer's JavaScript implements (not yet the sequence ops: slice, stack, embedding, lstm_cell, sum_axes)
-_FORWARD = set(Op) - BACKWARD - {Op.SLICE, Op.STACK, Op.EMBEDDING, Op.LSTM_CELL, Op.SUM_AXES}
+_FORWARD = set(Op) - BACKWARD - {Op.SLICE, Op.STACK, Op.EMBEDDING, Op.LSTM_CELL}
 
 
 def write_model(directory: Path, graph: Graph, params: Mapping[str, np.ndarray],

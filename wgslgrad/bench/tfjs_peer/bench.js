@@ -103,20 +103,7 @@ function build(model, batchOf, wasmGrads) {
       : tf.fused.depthwiseConv2d({ x, filter: w, strides: n.arg.stride, pad: pads(n.arg.pad), bias: b })),
     dense: (n, x, w, b) => tf.fused.matMul({ a: x, b: w, bias: b }),
     concat: (n, ...xs) => tf.concat(xs, -1),
-    softmax: (n, x) => tf.softmax(x),
-    max_pool: (n, x) => tf.maxPool(x, n.arg.size, n.arg.stride, pads(n.arg.pad)),
-    // tf.avgPool's forward skips padded cells but its gradient divides by the full window (TF.js 4.22):
-    // zero-pad, pool 'valid', rescale by window size / real cells, so both follow the IR.
-    avg_pool: (n, x, i) => (n.arg.pad.every((p) => p === 0)
-      ? tf.avgPool(x, n.arg.size, n.arg.stride, 'valid')
-      : tf.mul(tf.avgPool(tf.pad(x, pads(n.arg.pad)), n.arg.size, n.arg.stride, 'valid'), countScale[i])),
-    global_avg_pool: (n, x) => tf.mean(x, [1, 2]),
     reshape: (n, x, i) => tf.reshape(x, batched(i, n.shape)),
-    sum: (n, x) => tf.sum(x), mean: (n, x) => tf.mean(x),
-    mse: (n, a, b) => tf.mean(tf.squaredDifference(a, b)),
-    softmax_ce: (n, a, b) => tf.neg(tf.mean(tf.sum(tf.mul(b, tf.logSoftmax(a)), -1))),
-    sigmoid_ce: (n, x, z) =>
-      tf.mean(tf.add(tf.sub(tf.relu(x), tf.mul(x, z)), tf.log1p(tf.exp(tf.neg(tf.abs(x)))))),
     // training behaviour, as a wgslgrad training step: dropout with wgslgrad's masks (seed 0, step 0, as
     // numpy_ref's default), batch norm on the batch statistics (the moving ones are not updated here)
     dropout: (n, x) => tf.mul(x, dropoutScale(n, x.shape)),
@@ -129,6 +116,9 @@ function build(model, batchOf, wasmGrads) {
       return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, n.arg.epsilon))), gamma), beta);
     },
   };
+  // the op families' ops (wgslgrad/ops/registry.py: pools, losses, reductions): each one's `tfjs` function, evaluated here so that
+  // it sees tf, pads, countScale and batched
+  for (const [name, js] of Object.entries(model.ops)) ops[name] = eval(js);  // eslint-disable-line no-eval
   // the elementwise ops: each row's `tfjs` expression from wgslgrad/ops/elementwise.py (model.json carries them)
   for (const [name, expr] of Object.entries(model.elementwise.unary)) {
     const f = new Function('tf', 'x', 'attrs', `return ${expr};`);

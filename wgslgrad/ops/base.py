@@ -1,0 +1,136 @@
+"""What the op families share: the shape error type, the op declaration (OpDef), NumPy window helpers for the
+references, and the pure helpers their lowerings use. Imports nothing from the rest of wgslgrad.
+
+An OpDef's functions are given what they work on (a lowering rule its Lowering, a gradient rule autodiff's
+NodeGrad, a builtin its BuiltinCall, the peer hooks their modules), so a family module needs no import
+from the compiler, and the IR can take op names and shape rules from it.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+Array = np.ndarray
+Shape = tuple[int, ...]
+Pad = tuple[int, int, int, int]   # (top, bottom, left, right)
+
+WORKGROUP = 256   # WebGPU default maxComputeInvocationsPerWorkgroup: threads per workgroup of 1-D kernels
+
+
+class ShapeError(Exception):
+    """A user-facing shape problem; the builder attaches the source position."""
+
+
+def fmt_shape(shape: Shape) -> str:
+    return "[" + ",".join(map(str, shape)) + "]"
+
+
+def broadcast(a: Shape, b: Shape) -> Shape:
+    """NumPy broadcasting of two shapes, or ShapeError naming both."""
+    n = max(len(a), len(b))
+    pa, pb = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
+    out = []
+    for x, y in zip(pa, pb):
+        if x != y and 1 not in (x, y):
+            raise ShapeError(f"shapes {fmt_shape(a)} and {fmt_shape(b)} do not broadcast")
+        out.append(max(x, y))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class OpDef:
+    """One op, declared once: every facet the compiler, the references and the peers need.
+
+    Facets are functions of what they are given (see the module docstring); attributes are a frozen dataclass
+    (`attrs`), stored in the IR node's arg under the same names.
+    """
+    name: str                                            # the IR op, lower case
+    doc: str
+    attrs: type
+    shape: Callable[[list[Shape], Any], Shape]           # (source shapes, attrs) -> output shape, or ShapeError
+    ref: Callable[..., Array]                            # (attrs, output shape, *source values) -> float64 value
+    lower: Callable[[Any, int], list[Any]]               # (Lowering, node id) -> its kernels
+    flops: Callable[[list[Shape], Shape, Any], int]      # (source shapes, output shape, attrs)
+    grad: Callable[[Any], list[int | None]] | None = None   # forward ops: (NodeGrad) -> a gradient per source
+    builtin: Callable[..., Any] | None = None            # the DSL function (BuiltinCall, arguments...)
+    via: tuple[str, ...] = ()                            # or the builtins that make it (sum_axes: sum, mean)
+    torch: Callable[..., Any] | None = None              # (peer helpers, attrs, source tensors, constant) -> tensor
+    torch_const: Callable[[Any, list[Shape], Shape], Array | None] | None = None   # a constant torch needs
+    tfjs: str | None = None                              # a JavaScript function of (n, ...sources), bench.js' scope
+    freeze: Callable[[Any, Array, Shape], Callable[..., Array]] | None = None
+    #   a piecewise op: (attrs, input value, output shape) -> a reference that stays on the input's pieces,
+    #   for gradcheck (max pool: the cells that won)
+    backward: bool = False                               # made by autodiff only (no builtin, no gradient)
+    scratch: Callable[[list[Shape], Shape, Any], int] | None = None
+    #   f32 elements of scratch its kernels need at their own step (source shapes, output shape, attrs)
+
+    def attrs_of(self, arg: Mapping[str, Any]) -> Any:
+        """The typed attributes from an IR node's arg."""
+        return self.attrs(**{f.name: arg[f.name] for f in fields(self.attrs) if f.name in arg})
+
+
+# ---- NumPy helpers for window ops (conv, depthwise, pools and their gradients) over NHWC tensors ----
+
+def pad_nhwc(x: Array, pad: Pad, value: float = 0.0) -> Array:
+    t, b, l, r = pad
+    return np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)), constant_values=value)
+
+
+def window_taps(stride: Sequence[int], ksize: Sequence[int], out_hw: Sequence[int]) -> Iterator[tuple[int, int, tuple]]:
+    """(i, j, index) per kernel tap, row-major; index selects the padded input cells that tap (i, j) reads
+    for every output position: padded[:, oh*sh + i, ow*sw + j, :]."""
+    (sh, sw), (oh, ow) = stride, out_hw
+    for i in range(ksize[0]):
+        for j in range(ksize[1]):
+            rows, cols = slice(i, i + sh * (oh - 1) + 1, sh), slice(j, j + sw * (ow - 1) + 1, sw)
+            yield i, j, (slice(None), rows, cols)
+
+
+def crop_nhwc(xp: Array, pad: Pad, shape: Shape) -> Array:
+    t, _, l, _ = pad
+    return xp[:, t:t + shape[1], l:l + shape[2], :]
+
+
+def padded_zeros(shape: Shape, pad: Pad, dtype: Any) -> Array:
+    t, b, l, r = pad
+    return np.zeros((shape[0], shape[1] + t + b, shape[2] + l + r, shape[3]), dtype)
+
+
+def softmax(x: Array) -> Array:
+    """Over the last axis, shifted by the row max (never overflows)."""
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def log_softmax(x: Array) -> Array:
+    z = x - x.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+# ---- pure helpers for lowerings ----
+
+def f32(x: float) -> str:
+    """A WGSL f32 literal."""
+    assert math.isfinite(x), f"non-finite constant {x} in a kernel"
+    s = repr(float(x))
+    return f"({s})" if s.startswith("-") else s
+
+
+def pow2_at_least(n: int, lo: int, hi: int) -> int:
+    p = lo
+    while p < n and p < hi:
+        p *= 2
+    return p
+
+
+def halves(n: int) -> list[int]:
+    """The strides of a tree reduction over n (a power of two) lanes: n/2, n/4, ..., 1."""
+    out = []
+    while n > 1:
+        n //= 2
+        out.append(n)
+    return out

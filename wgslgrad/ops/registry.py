@@ -1,0 +1,11 @@
+"""Every op family's declarations (OpDef) in one table, by op name; the elementwise rows are in
+elementwise.py. The passes look an op up here by its IR name (`OPS[op.name.lower()]`)."""
+from __future__ import annotations
+
+from . import losses, pooling, reductions
+from .base import OpDef
+
+FAMILIES = [pooling, losses, reductions]
+OPS: dict[str, OpDef] = {name: d for family in FAMILIES for name, d in family.OPS.items()}
+FORWARD = [name for name, d in OPS.items() if not d.backward]
+BACKWARD = [name for name, d in OPS.items() if d.backward]
