@@ -169,3 +169,24 @@ def spec_graph(batch: int) -> Graph:
 
 
 GRAPHS["every_op_spec"] = lambda: spec_graph(2)
+
+
+# Dropout and batch norm, as a training step runs them (dropout's masks of seed 0, step 0; batch statistics).
+NORM_SPEC = '''
+image = Input(6, 5, 3)
+label = Input(4)
+h = relu(batch_norm(conv2d(image, 6, kernel=3, stride=2, use_bias=False), momentum=0.9))
+h = dropout(h, 0.3)
+f = batch_norm(dense(flatten(h), 7, use_bias=False), name="dense_bn")   # a bias there would learn nothing
+logits = dense(dropout(relu(f), 0.5), 4)
+Output(logits)
+Train(loss=softmax_cross_entropy(logits, label), batch=4)
+'''
+
+
+def norm_graph(batch: int) -> Graph:
+    from wgslgrad.compiler.frontend import compile_spec
+    return compile_spec(NORM_SPEC, "norm_spec.py", batch)
+
+
+GRAPHS["norm_spec"] = lambda: norm_graph(4)

@@ -15,7 +15,6 @@ import difflib
 import json
 import os
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +88,7 @@ def _dump(value: Any, indent: str = "") -> str:
 
 def render(program: Program) -> dict[str, str]:
     """The Program's two golden texts: JSON without WGSL, and the kernels' WGSL under headers."""
-    d = asdict(program)
+    d = program.as_dict()
     for k in d["kernels"]:
         del k["wgsl"]
     wgsl = "".join(f"// ==== kernel {i}: {k.name} ====\n{k.wgsl.rstrip()}\n\n" for i, k in enumerate(program.kernels))

@@ -187,7 +187,7 @@ def test_train_program_layout():
     assert [p.kernels[k].op for k in p.phases["optimizer"]] == ["adam"]
     assert p.phases["inference"] == [k for k, kern in enumerate(p.kernels) if kern.serves]
     assert p.optimizer == {"kind": "adam", "lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-7, "uniform": STEP,
-                           "fields": ["lr", "beta1", "beta2", "eps", "bias1", "bias2", "t", ""]}
+                           "fields": ["lr", "beta1", "beta2", "eps", "bias1", "bias2", "t", "seed"]}
     # w 3, b 18, w2 6, b2 6 floats, each 4-aligned: 4 + 20 + 8 + 6 = 38, the buffers rounded up to 40
     assert p.trainable_elements == 38 and not p.params["f"].trainable and p.params["f"].offset == 40
     assert p.buffers[GRADS] == p.buffers["adam_m"] == p.buffers["adam_v"] == 40 and p.buffers[STEP] == 8
@@ -486,9 +486,9 @@ def test_landmark68_gradients_match_float64_reference(device, rng):
 def test_step_uniform_follows_the_layout_the_program_records():
     from wgslgrad.runtime.session import step_uniform
     p = lower(pooling_net(), training=True)
-    got = step_uniform(p.optimizer, 0.01, 3)
+    got = step_uniform(p.optimizer, 0.01, 3, seed=2**24 + 5)
     want = {"lr": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-7, "bias1": 1 - 0.9**3, "bias2": 1 - 0.999**3,
-            "t": 3.0, "": 0.0}
+            "t": 3.0, "seed": 5.0, "": 0.0}
     assert got.dtype == np.float32 and len(got) == 4 * (p.buffers[STEP] // 4) == p.buffers[STEP]
     np.testing.assert_array_equal(got, np.array([want[f] for f in p.optimizer["fields"]], np.float32))
 

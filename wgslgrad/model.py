@@ -321,12 +321,16 @@ class Model:
         monitor = monitor or ("val_loss" if held is not None else "loss")
         if monitor.startswith("val_") and held is None:
             raise ValueError(f"monitor {monitor!r} needs val= data")
-        frozen = [k for k, i in self.graph.params.items() if not self.graph.nodes[i].arg.get("trainable", True)]
+        from .compiler.inference import moving_statistics
+        moving = moving_statistics(self.graph)   # not trained, but training sets them
+        frozen = [k for k, i in self.graph.params.items()
+                  if not self.graph.nodes[i].arg.get("trainable", True) and i not in moving]
         if frozen and not self.weights_loaded and resume is None:
             warnings.warn(f"{len(frozen)} frozen parameters (trainable=False, e.g. {frozen[0]}) keep their random "
                           "initial values: load trained weights first (load_weights, or --init)",
                           FrozenWithoutWeightsWarning, stacklevel=2)
         session = self._train_session()
+        session.seed = seed   # dropout's masks: the same seed gives the same run
         cfg = FitConfig(epochs=epochs, lr=float(lr), schedule=schedule, seed=seed,
                         out=Path(out) if out is not None else None,
                         resume=Path(resume) if resume is not None else None, progress=progress, shuffle=shuffle)
@@ -372,7 +376,8 @@ class Model:
             arrays = self._arrays(data, list(g.inputs), "gradcheck")
             inputs = {k: np.resize(v, (g.batch, *v.shape[1:])) for k, v in arrays.items()}
         session = self._train_session()
-        gpu = session.gradients(inputs)
+        session.seed = 0   # the float64 reference draws dropout masks from seed 0 and step 0
+        gpu = session.gradients(inputs, step=0)
         rows = []
         for name, fd_err, ref in check_gradients(g, g.loss, inputs, self._params, eps=eps, seed=seed):
             gpu_err = float(np.max(np.abs(gpu[name] - ref)) / max(float(np.max(np.abs(ref))), 1e-12))

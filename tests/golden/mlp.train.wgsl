@@ -1174,7 +1174,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 //   m = beta1 * m + (1 - beta1) * g
 //   v = beta2 * v + (1 - beta2) * g * g
 //   p = p - lr * sqrt(1 - beta2^t) / (1 - beta1^t) * m / (sqrt(v) + eps)
-// The per-step values come from the uniform step: [0] = (lr, beta1, beta2, eps), [1] = (bias1, bias2, t, 0),
+// The per-step values come from the uniform step: [0] = (lr, beta1, beta2, eps), [1] = (bias1, bias2, t, seed),
 // bias1 = 1 - beta1^t, bias2 = 1 - beta2^t. The gaps between parameters hold zeros and stay zero.
 @group(0) @binding(0) var<storage, read_write> params: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> grads: array<vec4<f32>>;

@@ -1,7 +1,7 @@
 // Runs an emitted bundle (model.js) in Node, with Dawn (the `webgpu` package) as navigator.gpu.
 //   node run_bundle.mjs --probe                 prints the adapter, or exits 3 saying there is none
 //   node run_bundle.mjs BUNDLE_DIR REQUEST.json RESULT.json
-// REQUEST: {predict?: {input: [numbers]}, weights?: true, train?: {inputs: {...}, lr, steps}}
+// REQUEST: {predict?: {input: [numbers]}, weights?: true, train?: {inputs: {...}, lr, steps}, seed?: dropout's}
 // RESULT:  {outputs, weights, losses, trainedWeights, timings: {firstInferenceMs, pipelineMs, pipelines}}
 import { readFile, writeFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
@@ -29,7 +29,7 @@ const request = JSON.parse(await readFile(requestPath, 'utf8'));
 const { createModel } = await import(pathToFileURL(path.resolve(dir, 'model.js')).href);
 const result = { timings: {} };
 const t0 = performance.now();
-const model = await createModel();
+const model = await createModel(request.seed === undefined ? {} : { seed: request.seed });   // seed: dropout's
 if (request.predict) {
   result.outputs = plain(await model.predict(request.predict));
   result.timings.firstInferenceMs = performance.now() - t0;   // device, pipelines, weights and one run

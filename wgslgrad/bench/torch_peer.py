@@ -1,4 +1,6 @@
-"""PyTorch peer: any forward IR graph (ops INPUT .. SIGMOID_CE) as a torch.nn.Module, for benchmarks and tests.
+"""PyTorch peer: any forward IR graph (ops INPUT .. SIGMOID_CE, dropout and batch norm) as a torch.nn.Module, for
+benchmarks and tests. Like any nn.Module it trains by default: eval() gives the inference behaviour of dropout
+and batch norm.
 
 Tensors keep the IR's logical NHWC layout, so NumPy broadcasting, reshape and concat mean the same as in
 the IR. A conv or pool views its NHWC input as NCHW with `permute(0, 3, 1, 2)`, which is exactly a
@@ -25,6 +27,7 @@ from torch import Tensor, nn
 
 from ..compiler import training
 from ..compiler.ir import BINARY, UNARY, Graph, Node, Op, binary_row, needed_nodes, unary_row
+from ..ops import dropout
 from ..ops.elementwise import Binary, Unary
 from ..ops.registry import OPS as FAMILY_OPS
 
@@ -128,6 +131,7 @@ class TorchModel(nn.Module):
                 v = d.torch_const(d.attrs_of(n.arg), [graph.nodes[k].shape for k in n.srcs], n.shape)   # avg_pool
             if v is not None:
                 self.consts[str(i)] = nn.Parameter(torch.as_tensor(np.array(v), dtype=dtype), requires_grad=False)
+        self.seed, self.step = 0, 0   # dropout's masks (ops/dropout.py): step 0 as numpy_ref's default
         outs = list(graph.outputs.values())
         self.plan_infer = sorted(needed_nodes(graph, outs))
         self.plan_train = sorted(needed_nodes(graph, outs + ([graph.loss] if graph.loss is not None else [])))
@@ -176,7 +180,32 @@ class TorchModel(nn.Module):
             return xs[0].reshape(n.shape)
         if op is Op.CONCAT:
             return torch.cat(xs, dim=-1)
+        if op in (Op.DROPOUT, Op.BN_STATS, Op.BATCH_NORM):
+            return self._train_only(n, xs)
         return _SIMPLE[op](n, *xs)
+
+    def _train_only(self, n: Node, xs: list[Tensor]) -> Tensor:
+        """Dropout and batch norm: in training mode (module.train()) dropout draws wgslgrad's masks (from
+        `seed` and `step`, as the kernels do) and batch norm uses the batch statistics, moving the moving ones
+        as TF.js does (toward the biased variance); in eval mode the identity and the moving statistics."""
+        if n.op is Op.DROPOUT:
+            if not self.training:
+                return xs[0]
+            keep = dropout.keep_mask(n.shape, n.arg["rate"], n.arg["salt"], self.seed, self.step)
+            return xs[0] * torch.as_tensor(keep, dtype=xs[0].dtype, device=xs[0].device) / (1.0 - n.arg["rate"])
+        if n.op is Op.BN_STATS:
+            x, moving_mean, moving_var = xs
+            dims = tuple(range(x.dim() - 1))
+            mean, var = x.mean(dim=dims), x.var(dim=dims, unbiased=False)
+            if self.training:
+                m = n.arg["momentum"]
+                with torch.no_grad():
+                    moving_mean.mul_(m).add_(mean.detach() * (1 - m))
+                    moving_var.mul_(m).add_(var.detach() * (1 - m))
+            return torch.stack([mean, var])
+        x, gamma, beta, moving_mean, moving_var = xs[:5]
+        mean, var = xs[5] if len(xs) == 6 and self.training else (moving_mean, moving_var)
+        return (x - mean) * torch.rsqrt(var + n.arg["epsilon"]) * gamma + beta
 
 
 def _unary(row: Unary) -> Callable[..., Tensor]:

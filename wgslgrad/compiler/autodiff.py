@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..ops import batch_norm, dropout
 from ..ops.registry import OPS as FAMILY_OPS
 from .ir import BINARY, UNARY, Graph, Node, Op, Shape, binary_row, unary_row
 
@@ -137,7 +138,13 @@ RULES: dict[Op, Rule] = {
     Op.LSTM_CELL: _lstm_cell,
     **{Op[name.upper()]: d.grad for name, d in FAMILY_OPS.items() if d.grad},   # ops/registry.py's families
     Op.RESHAPE: lambda c: [c.add(Op.RESHAPE, (c.dy,), {"shape": c.shape(0)})],
+    Op.DROPOUT: dropout.grad_rule,
+    Op.BATCH_NORM: batch_norm.grad_rule,
 }
+
+# Ops whose gradient their one consumer's rule already includes: the batch statistics (the batch norm's
+# rule differentiates through them), so autodiff never walks into them.
+THROUGH_CONSUMER = {Op.BN_STATS}
 
 
 # ---- the pass ----
@@ -150,7 +157,7 @@ def _on_path(g: Graph, loss: int) -> tuple[list[bool], list[bool]]:
     """(from_param, on_path): node depends on a trainable parameter / also feeds the loss."""
     from_param = [False] * len(g.nodes)
     for i, n in enumerate(g.nodes[: loss + 1]):
-        from_param[i] = trainable(n) or any(from_param[s] for s in n.srcs)
+        from_param[i] = n.op not in THROUGH_CONSUMER and (trainable(n) or any(from_param[s] for s in n.srcs))
     to_loss = [False] * len(g.nodes)
     to_loss[loss] = True
     for i in range(loss, -1, -1):

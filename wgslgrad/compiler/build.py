@@ -12,6 +12,7 @@ import operator
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
+from ..ops import batch_norm
 from ..ops.elementwise import BINARY_ROWS
 from . import ast, limits
 from .builtins import BUILTINS, BuiltinCall
@@ -654,7 +655,7 @@ class _Builder:
             raise SpecError(pos, f"the parameters would take {limits.bytes_text(4 * self.param_elements)} in all with "
                                  f"'{path}' {limits.shape_text(shape)}, more than one GPU buffer binds "
                                  f"({limits.bytes_text(4 * MAX_TENSOR_ELEMENTS)}): use fewer or smaller layers")
-        init = "zeros" if leaf == "bias" else "glorot_normal"
+        init = "zeros" if leaf == "bias" else batch_norm.INIT.get(leaf, "glorot_normal")
         t = self.leaf(Op.PARAM, shape, {"name": path, "init": init, "fan_in": fans[0], "fan_out": fans[1],
                                         "trainable": trainable}, pos, scope, False)
         self.g.params[path] = t.id

@@ -7,7 +7,9 @@ A chain grows from the producer while its tail T has a consumer C that is
   - a unary elementwise op (relu, sigmoid, ...), or
   - a same-shape add/sub/mul/div of T and another value that is ready when the producer's kernel runs
     (an input, a parameter, or computed by an earlier kernel): the residual sums of a dense block, or
-  - the gradient of a unary op with T as the incoming gradient (relu's backward: T where y > 0).
+  - the gradient of a unary op with T as the incoming gradient (relu's backward: T where y > 0), or
+  - a batch norm of T on its moving statistics (inference): the batch norm folded into the layer before it,
+    its parameters read in the epilogue, so the weights keep their names and values (ops/batch_norm.py).
 The group is one kernel, dispatched at the producer's place: each output element runs the chain in
 registers. A node of the group is stored only when something outside the chain reads it (a later node,
 the backward pass, an output); the last one always is. FaceLandmark68Net's `relu(c0 + c1 + pointwise(x))`
@@ -44,10 +46,15 @@ class Group:
         return [self.producer, *self.chain]
 
 
-def plan(g: Graph, needed: Iterable[int], keep: Iterable[int], end: int) -> dict[int, Group]:
+def plan(g: Graph, needed: Iterable[int], keep: Iterable[int], end: int,
+         again: int | None = None) -> dict[int, Group]:
     """Groups by producer over the `needed` nodes: forward producers (below `end`) absorb forward nodes
     only, backward ones (a depthwise input gradient) backward nodes only, so no node changes pass;
-    `keep` (outputs) are always stored."""
+    `keep` (outputs) are always stored. Nodes from `again` on are forward ones too (the inference form that
+    a training step's graph appends after its backward nodes, inference.append_inference_form)."""
+    def is_forward(i: int) -> bool:
+        return i < end or (again is not None and i >= again)
+
     needed = sorted(needed)
     kept = set(keep)
     users: dict[int, list[int]] = {i: [] for i in needed}
@@ -57,14 +64,14 @@ def plan(g: Graph, needed: Iterable[int], keep: Iterable[int], end: int) -> dict
     ready_at: dict[int, int] = {}   # a node absorbed into a group is ready when its producer runs
     groups: dict[int, Group] = {}
     for p in needed:
-        forward = p < end
+        forward = is_forward(p)
         if g.nodes[p].op not in (PRODUCERS if forward else BACKWARD_PRODUCERS):
             continue
         chain: list[int] = []
         buffers = len(set(g.nodes[p].srcs)) + 1    # conservative: every operand its own buffer
         tail = p
         while True:
-            nxt = next((c for c in users[tail] if (c < end) == forward and _absorbable(g, c, tail, p, ready_at)),
+            nxt = next((c for c in users[tail] if is_forward(c) == forward and _absorbable(g, c, tail, p, ready_at)),
                        None)
             if nxt is None or buffers + 2 > MAX_BUFFERS:
                 break
@@ -111,6 +118,8 @@ def _absorbable(g: Graph, c: int, tail: int, producer: int, ready_at: dict[int, 
         return False
     if node.op in UNARY:
         return True
+    if node.op is Op.BATCH_NORM:   # on its moving statistics (inference): a per-channel scale and shift of T
+        return len(node.srcs) == 5 and node.srcs[0] == tail and all(g.nodes[s].op in LEAVES for s in node.srcs[1:])
     if node.op is Op.UNARY_GRAD and node.srcs[0] == tail:    # the chain must be the gradient (srcs[1])
         return False
     if (node.op not in BINARY and node.op is not Op.UNARY_GRAD) or node.srcs[0] == node.srcs[1]:

@@ -22,7 +22,7 @@ from ..ops.registry import OPS as FAMILY_OPS
 # (ops/registry.py: pools, losses, reductions); the others are declared here.
 _OP_NAMES = [
     "INPUT",  # arg: name
-    "PARAM",  # arg: name, init ('glorot_normal' | 'zeros'), fan_in, fan_out, trainable
+    "PARAM",  # arg: name, init ('glorot_normal' | 'zeros' | 'ones'), fan_in, fan_out, trainable
     "CONST",  # arg: value (tuple of floats, row-major for shape)
     "CONV2D",  # srcs: x[B,H,W,Ci], w[kh,kw,Ci,Co] (HWIO), (bias[Co]); arg: stride, pad (t,b,l,r)
     "DEPTHWISE",  # srcs: x[B,H,W,C], w[kh,kw,C,1] (HWC1), (bias[C]); arg: stride, pad
@@ -37,6 +37,16 @@ _OP_NAMES = [
     "EMBEDDING",  # srcs: ids[...] (an Input of whole numbers in [0, V)), table[V,D] -> table[ids], ids.shape + (D,)
     "LSTM_CELL",  # srcs: z[B,4u] (gates i, f, c, o before activation), (c_prev[B,u]) -> [B,2u] = [h | c]:
     #                      c = sigmoid(f) * c_prev + sigmoid(i) * tanh(g), h = sigmoid(o) * tanh(c)
+    # ---- ops that act differently while training (ops/dropout.py, ops/batch_norm.py); the
+    #      inference form of a graph (inference.py) turns them into their inference behaviour ----
+    "DROPOUT",  # srcs: x; arg: rate, salt -> x * keep / (1 - rate), keep = hash(seed, step, salt,
+    #                      element) >= rate * 2^32 (ops/dropout.py); training only: the identity at inference
+    "BN_STATS",  # srcs: x[..., C], moving_mean[C], moving_variance[C]; arg: momentum -> [2, C]: the
+    #                      batch mean and (biased) variance over all axes but the last; its kernel also moves
+    #                      moving_* toward them (m = m * momentum + s * (1 - momentum)), as Keras/TF.js do
+    "BATCH_NORM",  # srcs: x[..., C], gamma, beta, moving_mean, moving_variance [C] each, (stats [2, C]);
+    #                      arg: epsilon -> (x - mean) / sqrt(var + epsilon) * gamma + beta over the last axis,
+    #                      mean and var from stats (training) or the moving ones (inference: no stats src)
 
     # ---- backward ops: appended by autodiff.grad, one GPU kernel each; numpy_ref.py is their spec ----
     # Window ops index the zero-padded input as h = oh*sh + i - t, w = ow*sw + j - l (taps i<kh, j<kw);
@@ -60,6 +70,11 @@ _OP_NAMES = [
     "LSTM_CELL_GRAD",  # srcs: z, (c_prev), dout[B,2u] -> [dz | dc_prev]: [B,5u] ([B,4u] without c_prev)
     "SLICE_GRAD",  # srcs: dy; arg: axis, start, size -> zeros with `size` along axis, dy placed at
     #                        [start, start + dy's extent) on it (SLICE's gradient)
+    "BN_DGAMMA",  # srcs: x, stats [2, C], dy; arg: epsilon -> [C]: sum over all but the last axis of
+    #                        dy * xhat, xhat = (x - mean) / sqrt(var + epsilon) (gamma's gradient)
+    "BN_DX",  # training: srcs x, stats, dy, gamma, dgamma, dbeta; arg: epsilon -> gamma / sqrt(var + eps)
+    #                        * (dy - (dbeta + xhat * dgamma) / N), N = x.size / C (through the batch statistics);
+    #                        inference: srcs dy, gamma, moving_variance -> dy * gamma / sqrt(moving_variance + eps)
 
     # ---- the optimizer update: appended by compiler.training after the backward nodes ----
     "ADAM",  # srcs: the gradient of each trainable parameter; arg: size, lr, beta1, beta2, eps ->
@@ -90,7 +105,7 @@ LEAVES = {Op.INPUT, Op.PARAM, Op.CONST}
 # backward ops (autodiff): the ops that only autodiff.grad creates
 BACKWARD = {Op.CONV2D_DX, Op.CONV2D_DW, Op.DEPTHWISE_DX, Op.DEPTHWISE_DW, Op.DENSE_DX, Op.DENSE_DW,
             Op.UNARY_GRAD, *(Op[name.upper()] for name in FAMILY_BACKWARD),
-            Op.SLICE_LAST, Op.SLICE_GRAD, Op.EMBEDDING_DW, Op.LSTM_CELL_GRAD}
+            Op.SLICE_LAST, Op.SLICE_GRAD, Op.EMBEDDING_DW, Op.LSTM_CELL_GRAD, Op.BN_DGAMMA, Op.BN_DX}
 OPTIMIZERS = {Op.ADAM}   # parameter updates: they write `params` in place
 
 Shape = tuple[int, ...]
@@ -138,8 +153,15 @@ def infer(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
     family = FAMILY_OPS.get(op.name.lower())
     if family is not None:   # declared in an ops family module: its shape rule
         return family.shape(shapes, family.attrs_of(arg))
-    if op in UNARY:
+    if op in UNARY or op is Op.DROPOUT:
         return shapes[0]
+    if op in (Op.BN_STATS, Op.BATCH_NORM):
+        x, c = shapes[0], shapes[0][-1:] if shapes[0] else ()
+        if len(x) < 2 or any(s != c for s in shapes[1:5 if op is Op.BATCH_NORM else 3]) or \
+                (len(shapes) == 6 and shapes[5] != (2, *c)):
+            raise ShapeError(f"batch_norm needs a batched input [batch, ..., channels] and per-channel parameters, "
+                             f"got {', '.join(map(fmt_shape, shapes))}")
+        return (2, *c) if op is Op.BN_STATS else x
     if op in BINARY:
         return broadcast(shapes[0], shapes[1])
     if op in CONVS:
@@ -239,6 +261,13 @@ def _infer_backward(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
         dy, axis, start, size = shapes[0], arg["axis"], arg["start"], arg["size"]
         assert 0 <= axis < len(dy) and 0 <= start and start + dy[axis] <= size, "SLICE_GRAD bounds"
         return dy[:axis] + (size,) + dy[axis + 1:]
+    if op is Op.BN_DGAMMA:
+        assert shapes[1] == (2, shapes[0][-1]) and shapes[2] == shapes[0], "BN_DGAMMA shapes"
+        return shapes[0][-1:]
+    if op is Op.BN_DX:
+        dy, per_channel = (shapes[2], shapes[3:]) if len(shapes) == 6 else (shapes[0], shapes[1:])
+        assert all(s == dy[-1:] for s in per_channel), "BN_DX shapes"
+        return dy
     raise AssertionError(f"no shape rule for {op}")
 
 

@@ -73,9 +73,10 @@ class Lowering:
     groups: dict[int, fuse.Group] = field(default_factory=dict)   # fused groups by producer
     vec4: bool = True             # tiled products load 4 consecutive floats at once where the layout allows
 
-    def fuse(self, needed: list[int], keep: list[int], end: int) -> None:
-        """Epilogue groups over the forward nodes (below `end`), bias sums over the backward ones."""
-        self.groups = fuse.plan(self.graph, needed, keep, end) | fuse.bias_sums(self.graph, needed, end)
+    def fuse(self, needed: list[int], keep: list[int], end: int, again: int | None = None) -> None:
+        """Epilogue groups over the forward nodes (below `end`, and from `again` on: fuse.plan), bias sums over
+        the backward ones."""
+        self.groups = fuse.plan(self.graph, needed, keep, end, again) | fuse.bias_sums(self.graph, needed, end)
 
     def group(self, i: int) -> fuse.Group:
         """The fused group that node `i` leads, or `i` alone (stored)."""

@@ -34,7 +34,16 @@ from typing import Any
 
 from ..ops.base import OpDef
 from ..ops.registry import OPS as FAMILY_OPS
-from . import lower_backward, lower_backward_conv, lower_forward, lower_optimizer, lower_seq, memory
+from . import (
+    lower_backward,
+    lower_backward_conv,
+    lower_forward,
+    lower_norm,
+    lower_optimizer,
+    lower_seq,
+    memory,
+)
+from .inference import append_inference_form, has_training_behaviour, inference_form
 from .ir import LEAVES, OPTIMIZERS, Graph, Op, alias_root, fmt_shape, needed_nodes, verify
 from .kernel_builder import (  # noqa: F401  (grid, render, f32: part of this module's interface)
     ARENA_CHUNK,
@@ -81,7 +90,7 @@ def _family_scratch(d: OpDef) -> Scratch:
 
 # every op's lowering rule and scratch request, from the rule modules' own tables
 RULES: dict[Op, Rule] = merge(lower_forward.RULES, lower_backward.RULES, lower_backward_conv.RULES, lower_seq.RULES,
-                              lower_optimizer.RULES,
+                              lower_optimizer.RULES, lower_norm.RULES,
                               {Op[name.upper()]: d.lower for name, d in FAMILY_OPS.items()})   # ops/registry.py
 SCRATCH: dict[Op, Scratch] = merge(lower_forward.SCRATCH, lower_backward.SCRATCH, lower_backward_conv.SCRATCH,
                                    lower_seq.SCRATCH, {Op[name.upper()]: _family_scratch(d)
@@ -109,7 +118,9 @@ def lower(graph: Graph, *, training: bool = False, max_workgroups: int = MAX_WOR
     every output, the loss (when set) being an extra output named "loss" that a run computes only when the
     inputs it needs are given; with `training`, also `forward`, `backward` and `optimizer`, one training step
     (the loss's gradient for every trainable parameter, then Adam). Parameters with trainable=False get no
-    gradient and are never updated.
+    gradient and are never updated. Dropout and batch norm act otherwise while training (inference.py): an
+    inference Program lowers the graph's inference form; a training one holds both forms, the inference phase
+    running the inference form, the training step the training form, its loss in `step_loss`.
 
     `max_workgroups` caps workgroups per dispatch dimension (tests lower it to exercise 2-D dispatch);
     `arena_chunk` caps each arena buffer, in f32 elements (tests lower it to exercise several);
@@ -118,16 +129,20 @@ def lower(graph: Graph, *, training: bool = False, max_workgroups: int = MAX_WOR
     """
     verify(graph)
     step = training_graph(graph) if training else None                     # 1. backward nodes (training.py)
-    g = graph if step is None else step.graph
+    g = inference_form(graph) if step is None else step.graph
     forward_nodes = len(graph.nodes)
     outputs, optional = dict(g.outputs), []
     if g.loss is not None and "loss" not in outputs:
         outputs["loss"] = g.loss
         optional.append("loss")
+    again: dict[int, int] = {}   # a training step's forward node -> its inference form's copy, where they differ
+    if step is not None and has_training_behaviour(graph):
+        again = append_inference_form(g, forward_nodes, list(outputs.values()))
+        outputs = {name: again.get(o, o) for name, o in outputs.items()}
     params = place_params(g)                                                # 2. leaves
     if step is not None:
         add_update(step, params)                                            #    and the optimizer update
-    roots = list(outputs.values()) + ([] if step is None else [*step.grads.values(), *_opt(step.update)])
+    roots = list(outputs.values()) + ([] if step is None else [step.loss, *step.grads.values(), *_opt(step.update)])
     needed = sorted(needed_nodes(g, roots))                                 # 3. what the outputs need
     slots, consts = leaf_slots(g, needed, params)
     trainable = 0
@@ -140,9 +155,12 @@ def lower(graph: Graph, *, training: bool = False, max_workgroups: int = MAX_WOR
             slots[step.update] = Slot(PARAMS, 0, g.nodes[step.update].shape)
     ctx = Lowering(g, slots, max_workgroups=max_workgroups, arena_chunk=arena_chunk, vec4=vec4)
     if fused:
-        ctx.fuse(needed, list(outputs.values()), forward_nodes)             # 4. fused groups
+        ctx.fuse(needed, list(outputs.values()) + ([step.loss] if again else []), forward_nodes,
+                 min(again.values(), default=None))                        # 4. fused groups
     if step is None:                                                        # 5. the arena
         arena, activations = plan_arena(ctx, needed, list(outputs.values()))
+    elif again:   # the inference phase's outputs live to its end, the step's loss to the step's end
+        arena, activations = plan_arena(ctx, needed, [step.loss, *outputs.values()])
     else:   # forward outputs but the loss are read after the forward kernels only (an evaluation run)
         forward_end = max(i for i in needed if i < forward_nodes)
         ends = {o: forward_end for name, o in outputs.items() if name != "loss"}
@@ -153,7 +171,7 @@ def lower(graph: Graph, *, training: bool = False, max_workgroups: int = MAX_WOR
     buffers = leaf_buffers(g, params, consts) | arena
     optimizer: dict[str, Any] = {}
     if step is not None:
-        phases |= training_phases(g, kernels, step)
+        phases |= training_phases(g, kernels, step, set(again.values()))
         moments = max(memory.align(trainable), memory.ALIGN)
         buffers |= {GRADS: moments, ADAM_M: moments, ADAM_V: moments, STEP: len(STEP_FIELDS)}
         optimizer = optimizer_data(adam_settings(g.train))
@@ -162,19 +180,23 @@ def lower(graph: Graph, *, training: bool = False, max_workgroups: int = MAX_WOR
                    outputs={name: slots[i] for name, i in outputs.items()},
                    params=params, batch=g.batch, buffer_data={CONSTS: consts} if consts else {},
                    requires=requires, optional_outputs=optional, activation_elements=activations,
-                   phases=phases, optimizer=optimizer, ids=embedding_ids(g))
+                   phases=phases, optimizer=optimizer, ids=embedding_ids(g),
+                   step_loss=slots[step.loss] if again and step is not None else None)
 
 
 def _opt(i: int | None) -> list[int]:
     return [] if i is None else [i]
 
 
-def training_phases(g: Graph, kernels: list[Kernel], step: TrainingGraph) -> dict[str, list[int]]:
+def training_phases(g: Graph, kernels: list[Kernel], step: TrainingGraph, copies: set[int] = frozenset()
+                    ) -> dict[str, list[int]]:
     """forward: the forward kernels the loss and the gradients need; backward: the backward kernels;
-    optimizer: the update's."""
+    optimizer: the update's; none of them the kernels of the inference form's `copies` (inference only)."""
     step_nodes = needed_nodes(g, [step.loss, *step.grads.values()])
     phases: dict[str, list[int]] = {FORWARD: [], BACKWARD: [], OPTIMIZER: []}
     for k, kern in enumerate(kernels):
+        if kern.nodes[0] in copies:
+            continue
         if g.nodes[kern.nodes[0]].op in OPTIMIZERS:
             phases[OPTIMIZER].append(k)
         elif kern.nodes[-1] >= step.forward_nodes:

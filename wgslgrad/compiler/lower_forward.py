@@ -44,6 +44,11 @@ def epilogue(ctx: Lowering, kb: KernelBuilder, i: int) -> tuple[list[str], list[
         node = g.nodes[c]
         if node.op in UNARY:
             lines.append(f"v = {elementwise_expr(node)};")
+        elif node.op is Op.BATCH_NORM:   # the inference form: a per-channel scale and shift (ops/batch_norm.py)
+            gamma, beta, mm, mv = (kb.read(s) for s in node.srcs[1:5])
+            ch = f"(o % {node.shape[-1]}u)"
+            lines.append(f"v = (v - {mm.var}[{mm.off}u + {ch}]) * inverseSqrt({mv.var}[{mv.off}u + {ch}] + "
+                         f"{f32(node.arg['epsilon'])}) * {gamma.var}[{gamma.off}u + {ch}] + {beta.var}[{beta.off}u + {ch}];")
         elif node.op in BINARY or node.op is Op.UNARY_GRAD:    # the chain's value and another one
             other = kb.read(node.srcs[1] if node.srcs[0] == tail else node.srcs[0])
             operands = {"va": "v", "vb": f"{other.var}[{other.off}u + o]"}

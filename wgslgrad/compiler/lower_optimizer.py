@@ -7,7 +7,7 @@ write, before each step t (1-based), the value each name stands for:
     lr, beta1, beta2, eps   the learning rate of this step (a schedule may change it) and Adam's settings
     bias1, bias2            1 - beta1^t and 1 - beta2^t, computed in float64 and rounded once
     t                       the step number
-    ""                      padding to a whole vec4 (zero)
+    seed                    dropout's seed, an integer below 2^24 (ops/dropout.py: with t it draws the masks)
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from .program import ADAM_M, ADAM_V, GRADS, PARAMS, READ, READ_WRITE, STEP
 RULES: dict[Op, Rule] = {}       # this module's lowering rules, merged by lower.py
 rule = rule_into(RULES)
 
-STEP_FIELDS = ("lr", "beta1", "beta2", "eps", "bias1", "bias2", "t", "")
+STEP_FIELDS = ("lr", "beta1", "beta2", "eps", "bias1", "bias2", "t", "seed")
 assert len(STEP_FIELDS) % 4 == 0, "a uniform holds whole vec4s"
 
 

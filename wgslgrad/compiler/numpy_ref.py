@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..ops import batch_norm, dropout
 from ..ops.base import OpDef, crop_nhwc, pad_nhwc, padded_zeros, window_taps
 from ..ops.elementwise import sigmoid
 from ..ops.registry import OPS as FAMILY_OPS
@@ -21,12 +22,15 @@ Array = np.ndarray
 
 def evaluate(graph: Graph, inputs: dict[str, Array], params: dict[str, Array],
              dtype: type = np.float64,
-             override: dict[int, Callable[..., Array]] | None = None) -> list[Array]:
+             override: dict[int, Callable[..., Array]] | None = None, seed: int = 0, step: int = 0) -> list[Array]:
     """The value of every node of `graph`, indexed by node id.
 
     `inputs` and `params` are keyed by the names in `graph.inputs` and `graph.params` (falling back to a
     node's arg["name"]); their shapes must equal the nodes' shapes, batch included. `override` maps a node
     id to a function(node, *src values) used instead of the op's (gradcheck freezes ReLU masks this way).
+    `seed` and `step` draw dropout's masks as the `step` uniform does for the kernels (ops/dropout.py; step 0, before
+    any step, is what Session.gradients uses on a fresh session). The graph
+    is evaluated as it is: as built, in training mode; inference.inference_form(graph) gives the other.
     """
     override = override or {}
     names = {i: k for k, i in graph.inputs.items()} | {i: k for k, i in graph.params.items()}
@@ -44,6 +48,8 @@ def evaluate(graph: Graph, inputs: dict[str, Array], params: dict[str, Array],
         elif n.op is Op.CONST:
             v = np.asarray(n.arg["value"], dtype=dtype)
             v = np.full(n.shape, v.item(), dtype) if v.size == 1 else v.reshape(n.shape)
+        elif n.op is Op.DROPOUT and i not in override:
+            v = dropout.reference(n, vals[n.srcs[0]], seed, step).astype(dtype)
         else:
             fn = override.get(i, EVAL[n.op])
             v = np.asarray(fn(n, *(vals[s] for s in n.srcs)), dtype=dtype)
@@ -172,6 +178,8 @@ EVAL: dict[Op, Callable[..., Array]] = {
     Op.RESHAPE: lambda n, x: x.reshape(n.shape),
     Op.EMBEDDING: lambda n, ids, table: table[ids.astype(np.int64)],
     Op.LSTM_CELL: lambda n, z, *c: np.concatenate(_lstm_cell(z, *c)[:2], axis=1),
+    Op.BN_STATS: batch_norm.stats,
+    Op.BATCH_NORM: batch_norm.normalize,
     # backward ops
     Op.CONV2D_DX: _conv2d_dx,
     Op.CONV2D_DW: _conv2d_dw,
@@ -184,4 +192,6 @@ EVAL: dict[Op, Callable[..., Array]] = {
     Op.SLICE_GRAD: _slice_grad,
     Op.EMBEDDING_DW: _embedding_dw,
     Op.LSTM_CELL_GRAD: _lstm_cell_grad,
+    Op.BN_DGAMMA: batch_norm.dgamma,
+    Op.BN_DX: batch_norm.dx,
 }

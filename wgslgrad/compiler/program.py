@@ -12,15 +12,20 @@ of Op.ADAM), and adds four buffers:
   adam_m   Adam's first and second moments, flat, the same layout as `grads`
   adam_v
   step     a uniform the runtime writes before each step: the values named by optimizer["fields"], in
-           that order (lower_optimizer.STEP_FIELDS defines the layout)
+           that order (lower_optimizer.STEP_FIELDS defines the layout); dropout draws its masks from its
+           `t` and `seed` (ops/dropout.py)
 `phases` names the kernels (indices into `kernels`) a runtime runs together, in dispatch order:
   inference  every kernel that computes an output (each kernel's `serves` says which), the loss included:
              a run dispatches those serving the outputs whose inputs are given. Every Program has it.
   forward    training only: the forward kernels the loss needs (kernels for other outputs are left out)
   backward   the gradients, ending in `grads`
   optimizer  the Adam kernel (an empty list when nothing is trainable), over params[0 : trainable_elements]
+A spec with ops that act otherwise while training (dropout, batch norm: compiler/inference.py) has two sets of
+forward kernels in its training Program: the inference phase runs its inference form (no dropout, moving
+statistics), the forward phase its training form; the step's loss is then `step_loss`, not outputs["loss"]
+(the inference phase's, for evaluation).
 A training step runs forward + backward + optimizer (TRAINING_STEP) in one compute pass and reads back
-outputs["loss"]; a gradient check runs forward + backward and reads `grads`. `optimizer` holds Adam's
+step_loss, or outputs["loss"] when there is none; a gradient check runs forward + backward and reads `grads`. `optimizer` holds Adam's
 settings from the spec's Train(...): {"kind": "adam", "lr", "beta1", "beta2", "eps", "uniform": "step",
 "fields": [...]}; lr is the default, a runtime may pass its own each step (schedules).
 """
@@ -132,9 +137,17 @@ class Program:
     phases: dict[str, list[int]] = field(default_factory=dict)   # phase name -> kernel indices, in order
     optimizer: dict[str, Any] = field(default_factory=dict)      # training only: Adam's settings
     ids: dict[str, int] = field(default_factory=dict)   # inputs holding embedding ids -> their vocabulary size
+    step_loss: Slot | None = None   # a training step's loss where it differs from outputs["loss"] (see above)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The Program as plain data (what to_json writes)."""
+        d = asdict(self)
+        if d["step_loss"] is None:   # most Programs: the step's loss is outputs["loss"]
+            del d["step_loss"]
+        return d
 
     def to_json(self, indent: int | None = 1) -> str:
-        return json.dumps(asdict(self), indent=indent)
+        return json.dumps(self.as_dict(), indent=indent)
 
     @classmethod
     def from_json(cls, text: str) -> Program:
@@ -148,7 +161,8 @@ class Program:
             params={k: ParamSlot(**{**v, "shape": tuple(v["shape"])}) for k, v in d["params"].items()},
             batch=d["batch"], buffer_data=d["buffer_data"], requires=d["requires"],
             optional_outputs=d["optional_outputs"], activation_elements=d["activation_elements"],
-            phases=d.get("phases") or _inference_phase(d), optimizer=d.get("optimizer", {}), ids=d.get("ids", {}))
+            phases=d.get("phases") or _inference_phase(d), optimizer=d.get("optimizer", {}), ids=d.get("ids", {}),
+            step_loss=_slot(d["step_loss"]) if d.get("step_loss") else None)
 
     @property
     def training(self) -> bool:

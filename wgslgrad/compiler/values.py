@@ -188,14 +188,12 @@ KEYWORD_ALIASES = {"learning_rate": "lr", "beta_1": "beta1", "beta_2": "beta2", 
                    "alpha_": "alpha", "negative_slope": "alpha", "epoch": "epochs", "opt": "optimizer"}
 
 # Names a spec cannot use, with what to do instead: other frameworks' layers, optimizers and habits.
-_NO_BATCH_NORM = ("batch normalisation is not supported (yet): leave it out, or fold a trained one into the "
-                  "preceding layer's weights and bias")
-_NO_DROPOUT = "dropout is not supported (yet): leave it out (it only acts while training)"
+_BATCH_NORM = "use batch_norm(x, momentum=0.99, epsilon=0.001)"
+_DROPOUT = "use dropout(x, rate)"
 _ONLY_ADAM = "only the Adam optimizer is supported (yet): use Adam(lr=0.001)"
 NAME_HINTS = {
-    "batch_norm": _NO_BATCH_NORM, "batch_normalization": _NO_BATCH_NORM, "BatchNormalization": _NO_BATCH_NORM,
-    "BatchNorm2d": _NO_BATCH_NORM, "layer_norm": "layer normalisation is not supported (yet)",
-    "dropout": _NO_DROPOUT, "Dropout": _NO_DROPOUT,
+    "batch_normalization": _BATCH_NORM, "BatchNormalization": _BATCH_NORM, "BatchNorm2d": _BATCH_NORM,
+    "layer_norm": "layer normalisation is not supported (yet)", "Dropout": _DROPOUT,
     "SGD": _ONLY_ADAM, "RMSprop": _ONLY_ADAM, "Adagrad": _ONLY_ADAM, "Adadelta": _ONLY_ADAM, "AdamW": _ONLY_ADAM,
     "Nadam": _ONLY_ADAM, "sgd": _ONLY_ADAM,
     "Conv2D": "use conv2d(x, filters, kernel=3)", "Dense": "use dense(x, units)",

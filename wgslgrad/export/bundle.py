@@ -111,8 +111,10 @@ def _add_sha256(out: Path, manifest: list[dict[str, Any]]) -> None:
 def _program_data(program: Program, shaders: list[str]) -> dict[str, Any]:
     """The Program as the JS runtime reads it; each kernel names its WGSL by index into `shaders`, which
     collects the distinct shaders of every Program in the bundle."""
-    d = asdict(program)
+    d = program.as_dict()
     data = {k: d[k] for k in _PROGRAM_KEYS}
+    if "step_loss" in d:   # a spec with dropout or batch norm: the training step's loss (program.py)
+        data["step_loss"] = d["step_loss"]
     data["kernels"] = []
     for k in program.kernels:
         if k.wgsl not in shaders:

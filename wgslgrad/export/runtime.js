@@ -44,9 +44,9 @@ export function shaderTexts(skeletons, table) {
 
 /** The `step` uniform for step t (1-based): the values its fields name (program.optimizer.fields, laid out by
  *  the compiler), the bias corrections in float64, rounded once, as session.py's step_uniform does. */
-function stepUniform(opt, lr, t) {
+function stepUniform(opt, lr, t, seed = 0) {
   const values = { lr, beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, bias1: 1 - opt.beta1 ** t,
-    bias2: 1 - opt.beta2 ** t, t, '': 0 };
+    bias2: 1 - opt.beta2 ** t, t, seed: seed % 2 ** 24, '': 0 };
   return Float32Array.from(opt.fields, (f) => values[f]);
 }
 
@@ -84,6 +84,7 @@ class Runner {
     this.staging = null;      // made on the first run that reads outputs back
     this.busy = Promise.resolve();
     this.t = 0;               // training steps taken (Adam's step count)
+    this.seed = 0;            // dropout's seed (below 2^24): with t it draws each step's masks, as in Python
     this.free = [];           // loss staging buffers not being mapped
     this.made = 0;
   }
@@ -252,14 +253,14 @@ class Runner {
     if (missing.length) throw new Error(`a training step needs input ${missing.join(', ')} (the loss depends on it)`);
     this.writeInputs(this.checkInputs(inputs));
     const t = ++this.t;
-    device.queue.writeBuffer(this.buffers[program.optimizer.uniform], 0, stepUniform(program.optimizer, lr, t));
+    device.queue.writeBuffer(this.buffers[program.optimizer.uniform], 0, stepUniform(program.optimizer, lr, t, this.seed));
     const staging = this.free.pop() ?? device.createBuffer({ label: `loss_ring_${this.made++}`, size: 16,
       usage: MAP_READ | COPY_DST });
     const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass();
     this.record(pass, kernels);
     pass.end();
-    const loss = program.outputs.loss;
+    const loss = program.step_loss ?? program.outputs.loss;   // step_loss: a spec with dropout or batch norm
     encoder.copyBufferToBuffer(this.buffers[loss.buffer], 4 * loss.offset, staging, 0, 4);
     device.queue.submit([encoder.finish()]);
     return staging.mapAsync(MAP_MODE_READ, 0, 16).then(() => {
@@ -543,6 +544,7 @@ export class Model {
     this.trainerReady ??= Runner.create(this.device, this.bundle.train, this.bundle.shaders,
       { params: this.runner.buffers.params }).then((trainer) => {
       this.trainer = trainer;
+      trainer.seed = this.options.seed ?? 0;   // dropout's seed: the same seed and step give Python's masks
       Object.assign(this.stats, { trainPipelines: trainer.pipelineCount, trainPipelineMs: trainer.pipelineMs });
     });
     return this.trainerReady;

@@ -45,6 +45,8 @@ def init_params(source: Graph | Program, seed: int = 0) -> dict[str, np.ndarray]
     for name, p in param_specs(source):
         if p.init == "zeros":
             out[name] = np.zeros(p.shape, np.float32)
+        elif p.init == "ones":   # batch norm's gamma and moving_variance
+            out[name] = np.ones(p.shape, np.float32)
         elif p.init == "glorot_normal":
             std = math.sqrt(2.0 / max(p.fan_in + p.fan_out, 1))
             out[name] = truncated_normal(rng, p.shape, std / TRUNCATED_STD).astype(np.float32)

@@ -33,6 +33,7 @@ from ..compiler.program import (
     Program,
     Slot,
 )
+from ..ops.dropout import MAX_SEED
 from . import wgpu_raw
 from .data import bad_ids
 from .device import get_device
@@ -103,11 +104,12 @@ class Session:
 
         # training: the step's kernels, Adam's settings and the ring of loss read-backs
         self.t = 0                                    # Adam's step count: steps taken, also the last step's number
+        self.seed = 0                                 # dropout's seed: with t it draws each step's masks
         self.trainable_elements = program.trainable_elements
         self._ring = LossRing(self.device, ring if program.training else 0)
         if program.training:
             self.step_kernels = program.phase_kernels(*TRAINING_STEP)
-            self.loss_slot = program.outputs["loss"]
+            self.loss_slot = program.step_loss or program.outputs["loss"]
             self.loss_inputs = set(program.requires.get("loss", []))
             self.default_lr = float(program.optimizer["lr"])
 
@@ -216,7 +218,7 @@ class Session:
         self.t += 1
         opt = self.program.optimizer
         self.device.queue.write_buffer(self.buffers[opt["uniform"]], 0,
-                                       step_uniform(opt, self.default_lr if lr is None else lr, self.t))
+                                       step_uniform(opt, self.default_lr if lr is None else lr, self.t, self.seed))
         encoder = self._encode(arrays, self.step_kernels)
         self._ring.copy(encoder, slot, self.buffers[self.loss_slot.buffer], 4 * self.loss_slot.offset)
         self.device.queue.submit([encoder.finish()])
@@ -241,10 +243,14 @@ class Session:
             raise ValueError(f"a training step needs input {', '.join(missing)} (the loss depends on it)")
         return arrays
 
-    def gradients(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def gradients(self, inputs: dict[str, np.ndarray], step: int | None = None) -> dict[str, np.ndarray]:
         """d(loss)/d(parameter) for every trainable parameter, by name, from the forward and backward phases
-        alone (no update): for gradient checks."""
+        alone (no Adam update): for gradient checks. Dropout draws the masks of `step` (default the last step
+        taken, 0 before any); batch norms move their moving statistics as in a step."""
         arrays = self._step_inputs(inputs)
+        opt = self.program.optimizer
+        self.device.queue.write_buffer(self.buffers[opt["uniform"]], 0, step_uniform(
+            opt, self.default_lr, self.t if step is None else step, self.seed))
         self.device.queue.submit([self._encode(arrays, self.program.phase_kernels(FORWARD, BACKWARD)).finish()])
         flat = np.frombuffer(self.device.queue.read_buffer(self.buffers[GRADS]), np.float32)
         return {name: flat[p.offset:p.offset + p.size].reshape(p.shape).copy()
@@ -335,12 +341,14 @@ class Session:
         return out
 
 
-def step_uniform(optimizer: dict[str, Any], lr: float, t: int) -> np.ndarray:
+def step_uniform(optimizer: dict[str, Any], lr: float, t: int, seed: int = 0) -> np.ndarray:
     """The `step` uniform for step t (1-based): the values its fields name (optimizer["fields"], laid out by
-    compiler.lower_optimizer), the bias corrections computed in float64, then rounded once."""
+    compiler.lower_optimizer), the bias corrections computed in float64, then rounded once; `seed`: dropout's
+    (taken modulo 2^24, which a float32 holds exactly)."""
     b1, b2 = float(optimizer["beta1"]), float(optimizer["beta2"])
     values = {"lr": lr, "beta1": b1, "beta2": b2, "eps": float(optimizer["eps"]),
-              "bias1": 1.0 - b1 ** t, "bias2": 1.0 - b2 ** t, "t": float(t), "": 0.0}
+              "bias1": 1.0 - b1 ** t, "bias2": 1.0 - b2 ** t, "t": float(t), "seed": float(seed % MAX_SEED),
+              "": 0.0}
     return np.array([values[f] for f in optimizer["fields"]], np.float32)
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from ...compiler.ir import BACKWARD, Graph, Op
 from ...compiler.training import adam_settings
+from ...ops import dropout
 from ...ops.elementwise import BINARY_ROWS, UNARY_ROWS
 from ...ops.registry import OPS as FAMILY_OPS
 
@@ -54,6 +55,8 @@ def export_graph(graph: Graph) -> dict[str, Any]:
         arg = dict(n.arg)
         if n.op is Op.CONST:
             arg["value"] = [float(x) for x in np.ravel(arg["value"])]
+        if n.op is Op.DROPOUT:   # the mask's integer threshold, exactly as the kernels compare with it
+            arg["threshold"] = dropout.threshold(arg["rate"])
         nodes.append({"op": n.op.name.lower(), "shape": list(n.shape), "srcs": list(n.srcs),
                       "arg": _jsonable(arg), "batched": batched[-1]})
     elementwise = {"unary": {r.name: r.tfjs for r in UNARY_ROWS.values()},   # how bench.js runs each row

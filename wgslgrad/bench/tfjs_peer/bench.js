@@ -104,6 +104,17 @@ function build(model, batchOf, wasmGrads) {
     dense: (n, x, w, b) => tf.fused.matMul({ a: x, b: w, bias: b }),
     concat: (n, ...xs) => tf.concat(xs, -1),
     reshape: (n, x, i) => tf.reshape(x, batched(i, n.shape)),
+    // training behaviour, as a wgslgrad training step: dropout with wgslgrad's masks (seed 0, step 0, as
+    // numpy_ref's default), batch norm on the batch statistics (the moving ones are not updated here)
+    dropout: (n, x) => tf.mul(x, dropoutScale(n, x.shape)),
+    bn_stats: (n, x) => {
+      const { mean, variance } = tf.moments(x, [...Array(x.rank - 1).keys()]);
+      return tf.stack([mean, variance]);
+    },
+    batch_norm: (n, x, gamma, beta, movingMean, movingVariance, stats) => {
+      const [mean, variance] = stats ? tf.unstack(stats) : [movingMean, movingVariance];
+      return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, n.arg.epsilon))), gamma), beta);
+    },
   };
   // the op families' ops (wgslgrad/ops/registry.py: pools, losses, reductions): each one's `tfjs` function, evaluated here so that
   // it sees tf, pads, countScale and batched
@@ -152,6 +163,22 @@ function build(model, batchOf, wasmGrads) {
       return [Object.fromEntries(Object.entries(model.outputs).map(([k, i]) => [k, v[i]])), v[model.loss]];
     },
   };
+}
+
+/** wgslgrad's PCG hash (ops/dropout.py) in u32 arithmetic. */
+function pcg(v) {
+  const s = (Math.imul(v >>> 0, 747796405) + 2891336453) >>> 0;
+  const w = Math.imul(((s >>> ((s >>> 28) + 4)) ^ s) >>> 0, 277803737) >>> 0;
+  return ((w >>> 22) ^ w) >>> 0;
+}
+
+/** keep / (1 - rate) per element for a dropout node at seed 0, step 0: the masks wgslgrad's kernels draw. */
+function dropoutScale(n, shape, seed = 0, step = 0) {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const key = pcg((seed ^ pcg((step ^ pcg(n.arg.salt)) >>> 0)) >>> 0);
+  const scale = 1 / (1 - n.arg.rate), out = new Float32Array(size);
+  for (let i = 0; i < size; i++) out[i] = pcg((key + i) >>> 0) >= n.arg.threshold ? scale : 0;
+  return tf.tensor(out, shape);
 }
 
 function avgScale(n, inShape) {
