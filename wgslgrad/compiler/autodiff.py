@@ -7,6 +7,7 @@ so frozen layers and inputs cost no backward kernels.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -182,9 +183,10 @@ def _softmax_ce(c: Ctx) -> Grads:
     logits, labels = c.src(0), c.src(1)
     dlogits = c.add(Op.SOFTMAX_CE_GRAD, (logits, labels, c.dy)) if c.need[0] else None
     dlabels = None
-    if c.need[1]:   # rare (labels computed from parameters): -log_softmax(logits) * dl / B
+    if c.need[1]:   # rare (labels computed from parameters): -log_softmax(logits) * dl / rows
         logp = c.add(Op.LOG, (c.add(Op.SOFTMAX, (logits,)),))
-        dlabels = c.add(Op.MUL, (logp, c.broadcast(c.dy, c.shape(0), -1.0 / c.shape(0)[0])))
+        rows = math.prod(c.shape(0)[:-1])
+        dlabels = c.add(Op.MUL, (logp, c.broadcast(c.dy, c.shape(0), -1.0 / rows)))
     return [dlogits, dlabels]
 
 

@@ -82,7 +82,7 @@ class Op(Enum):
     SLICE_GRAD = auto()    # srcs: dy; arg: axis, start, size -> zeros with `size` along axis, dy placed at
     #                        [start, start + dy's extent) on it (SLICE's gradient)
     MSE_GRAD = auto()      # srcs: pred, target, dl[] -> 2 * (pred - target) * dl / N, N = pred's size
-    SOFTMAX_CE_GRAD = auto()  # srcs: logits[B,K], labels[B,K], dl[] -> dl / B * (softmax(logits) *
+    SOFTMAX_CE_GRAD = auto()  # srcs: logits[...,K], labels[...,K], dl[] -> dl / rows * (softmax(logits) *
     #                        sum(labels, last axis, keepdims) - labels)  (= softmax - labels if rows sum to 1)
     SIGMOID_CE_GRAD = auto()  # srcs: logits, labels, dl[] -> (sigmoid(logits) - labels) * dl / N
 
@@ -239,8 +239,8 @@ def infer(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
         a, b = shapes
         if a != b:
             raise ShapeError(f"{op.name.lower()} needs equal shapes, got {fmt_shape(a)} and {fmt_shape(b)}")
-        if op is Op.SOFTMAX_CE and len(a) != 2:
-            raise ShapeError(f"softmax_cross_entropy expects [batch, classes], got {fmt_shape(a)}")
+        if op is Op.SOFTMAX_CE and len(a) < 2:
+            raise ShapeError(f"softmax_cross_entropy expects [batch, ..., classes], got {fmt_shape(a)}")
         return ()
     if op in BACKWARD:
         return _infer_backward(op, shapes, arg)

@@ -290,7 +290,8 @@ def lower_concat(ctx: Ctx, i: int) -> list[Kernel]:
 def _reduction(g: Graph, node: Node) -> tuple[str, int, int, float]:
     n = g.nodes[node.srcs[0]].size
     if node.op is Op.SOFTMAX_CE:
-        rows, k = g.nodes[node.srcs[0]].shape
+        k = g.nodes[node.srcs[0]].shape[-1]
+        rows = n // k   # every position of [batch, ..., classes] is a row; the loss is their mean
         return "softmax_ce", rows, k, 1.0 / rows
     kind = {Op.SUM: "sum", Op.MEAN: "sum", Op.MSE: "mse", Op.SIGMOID_CE: "sigmoid_ce"}[node.op]
     return kind, n, 1, 1.0 if node.op is Op.SUM else 1.0 / n

@@ -264,7 +264,7 @@ def _slice_grad(n: Node, dy: Array) -> Array:
 
 def _softmax_ce_grad(n: Node, logits: Array, labels: Array, dl: Array) -> Array:
     p = _softmax(logits) * labels.sum(axis=-1, keepdims=True)
-    return (p - labels) * dl / logits.shape[0]
+    return (p - labels) * dl / (logits.size // logits.shape[-1])
 
 
 EVAL: dict[Op, Callable[..., Array]] = {

@@ -44,6 +44,16 @@ export function shaderTexts(skeletons, table) {
 
 // --------------------------------------------------------------------------------------------- Runner
 /** One Program on one device: its buffers, pipelines and bind groups (made once), and its dispatches. */
+/** Embedding ids must be whole numbers in [0, vocab): the kernel would clamp any other, a silently wrong
+ *  row (Python's runtime.data.bad_ids says the same). */
+function checkIds(name, values, shape, vocab) {
+  const at = values.findIndex((v) => !(Number.isInteger(v) && v >= 0 && v < vocab));
+  if (at < 0) return;
+  const index = shape.map((_, d) => Math.floor(at / product(shape.slice(d + 1))) % shape[d]);
+  throw new Error(`input ${name} holds ${values[at]} at [${index.join(', ')}]: embedding ids must be whole ` +
+    `numbers in [0, ${vocab})`);
+}
+
 class Runner {
   /** shared: buffers to use instead of making new ones (the training Program shares `params`). */
   static async create(device, program, shaders, shared = {}) {
@@ -135,6 +145,8 @@ class Runner {
         throw new Error(`input ${name} has ${out[name].length} values but the model expects ` +
           `[${slot.shape}] = ${product(slot.shape)} (batch ${this.program.batch} first)`);
       }
+      const vocab = this.program.ids?.[name];
+      if (vocab !== undefined) checkIds(name, out[name], slot.shape, vocab);
     }
     return out;
   }
