@@ -12,11 +12,15 @@ from http.server import ThreadingHTTPServer
 
 import numpy as np
 import pytest
+from gpu_check import compare_gradients_on_gpu, compare_on_gpu, fresh_rng, normal
 from test_bundle import JS_DIR, ROOT, _QuietHandler, _run, ensure_chromium, node_env, npm_ready
 
 import wgslgrad
 from wgslgrad import cli, text
 from wgslgrad.compiler import numpy_ref
+from wgslgrad.compiler.frontend import compile_spec
+from wgslgrad.compiler.gradcheck import check_gradients
+from wgslgrad.compiler.lower import lower_train
 from wgslgrad.runtime.data import DataError
 
 T = 8
@@ -214,3 +218,37 @@ def test_page_generates_as_the_user_types(trained, tmp_path):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shutil.copy(shot, ARTIFACTS / shot.name)
     print(f"page: {page['status']}; {page['shown'][-1]['speed']}; screenshot {ARTIFACTS / shot.name}")
+
+
+SEQ_HEAD = """
+x = Input(5, 3)
+labels = Input(5, 4)
+y = dense(x, 4, flatten=False, activation="tanh")
+z = dense(y, 2)
+Output(y)
+Output(z)
+Train(loss=softmax_cross_entropy(y * 3, labels) + mean(z * z), batch=2)
+"""
+
+
+def test_dense_at_every_position_and_cross_entropy_per_position(device):
+    """dense(x, u, flatten=False) on [B, T, F] is x @ weights + bias at each position (dense(x, u) still
+    flattens), and softmax_cross_entropy on [B, T, K] the mean over every position: float64 against NumPy,
+    gradients against finite differences, the GPU against float64."""
+    g = compile_spec(SEQ_HEAD, "t.py")
+    assert g.nodes[g.outputs["y"]].shape == (2, 5, 4) and g.nodes[g.params["dense_1/weights"]].shape == (20, 2)
+    rng = fresh_rng()
+    inputs = {"x": rng.standard_normal((2, 5, 3)), "labels": rng.dirichlet(np.ones(4), (2, 5))}
+    params = normal(g, g.params, rng, 0.7)
+    vals = numpy_ref.evaluate(g, inputs, params)
+    y = np.tanh(inputs["x"] @ params["dense_0/weights"] + params["dense_0/bias"])
+    np.testing.assert_allclose(vals[g.outputs["y"]], y, rtol=1e-12)
+    logits = 3 * y
+    logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    z = y.reshape(2, 20) @ params["dense_1/weights"] + params["dense_1/bias"]
+    want = -(inputs["labels"] * logp).sum(-1).mean() + (z * z).mean()
+    np.testing.assert_allclose(vals[g.loss], want, rtol=1e-12)
+    for r in check_gradients(g, g.loss, inputs, params, seed=int(rng.integers(2**31))):
+        assert r.rel_error < 1e-6, (r.name, r.rel_error)
+    compare_on_gpu(device, g, inputs, params)
+    compare_gradients_on_gpu(device, lower_train(g), g, inputs, params)
