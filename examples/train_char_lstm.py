@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=None, help="epochs (default: the spec's Train(epochs=...))")
     p.add_argument("--limit", type=int, default=None, help="use only the first CHARS characters of the text")
     p.add_argument("--prompt", default="The ", help="prompt for the samples (default 'The ')")
+    p.add_argument("--no-run", action="store_true", help="write no run/ folder (checkpoints, history, plot)")
     args = p.parse_args(argv)
     out = Path(args.out)
 
@@ -44,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     model.summary()
 
     t0 = time.perf_counter()
-    model.fit(train_data, val=held_data, epochs=args.epochs, out=out / "run", overwrite=True, progress=True)
+    model.fit(train_data, val=held_data, epochs=args.epochs, out=None if args.no_run else out / "run",
+              overwrite=True, progress=True)
     seconds = time.perf_counter() - t0
     loss = model.evaluate(held_data)["loss"]
     print(f"trained in {seconds:.0f} s")
