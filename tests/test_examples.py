@@ -14,6 +14,7 @@ from wgslgrad.compiler import numpy_ref
 from wgslgrad.compiler.frontend import load_spec
 from wgslgrad.compiler.inference import inference_form
 from wgslgrad.compiler.lower import lower
+from wgslgrad.compiler.program import embedding_ids
 from wgslgrad.runtime.init import init_params
 from wgslgrad.runtime.session import Session
 
@@ -32,9 +33,12 @@ def test_example_forward_matches_reference(spec, device):
     g = load_spec(spec, batch=1)
     rng = np.random.default_rng()
     params = init_params(g, seed=int(rng.integers(1 << 30)))
-    # Inputs in the ranges the specs expect: pixels 0..255 (0..16 for digits), targets in 0..1.
+    # Inputs in the ranges the specs expect: pixels 0..255 (0..16 for digits), targets in 0..1, ids below the
+    # vocabulary.
     inputs = {name: rng.uniform(0, 255 if len(g.nodes[i].shape) == 4 else 1, g.nodes[i].shape).astype(np.float32)
               for name, i in g.inputs.items()}
+    for name, vocab in embedding_ids(g).items():   # character ids: whole numbers below the vocabulary
+        inputs[name] = rng.integers(0, vocab, g.nodes[g.inputs[name]].shape).astype(np.float32)
     session = Session(lower(g), device)
     session.set_params(params)
     got = session.run(inputs)

@@ -1,6 +1,6 @@
 """`wgslgrad COMMAND FILE`: the pipeline stages (check, ir, wgsl, summary), the Python API's verbs on the
-command line (run, predict, evaluate, train, gradcheck, export, import) and the training tips (overfit,
-preview, bench).
+command line (run, predict, evaluate, train, gradcheck, export, import, generate) and the training tips
+(overfit, preview, bench).
 
 The commands that use weights are thin layers over wgslgrad.model.Model. Results go to stdout (or -o),
 messages to stderr; exit 1 on a spec, data or weights error, 2 on a usage error.
@@ -12,7 +12,7 @@ import math
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -218,6 +218,45 @@ def cmd_predict(args: argparse.Namespace) -> None:
               file=sys.stderr)
 
 
+def cmd_generate(args: argparse.Namespace) -> None:
+    from . import text
+    vocab = _vocab(args.vocab) if args.vocab else text.ASCII
+    model = _model(args, weights_required=True)
+    chars = text.generate_ids(model, args.prompt, args.length, temperature=args.temperature, seed=args.seed,
+                              vocab=vocab, output=args.logits)
+    try:
+        first = next(chars, None)   # the prompt, vocabulary and spec are checked before anything is printed
+    except ValueError as e:        # TextError too
+        raise UserError(str(e)) from None
+    sys.stdout.write(args.prompt)
+    for i in _prepend(first, chars):
+        sys.stdout.write(vocab[i])
+        sys.stdout.flush()   # each character as it comes
+    sys.stdout.write("\n")
+
+
+def _prepend(first: int | None, rest: Iterator[int]) -> Iterator[int]:
+    if first is not None:
+        yield first
+        yield from rest
+
+
+def _vocab(path: str) -> str:
+    """The characters by id: a JSON list of one-character strings (text.write_web_files' vocab.json) or a
+    JSON string."""
+    import json
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise UserError(f"--vocab {path}: not a JSON list of characters ({e})") from None
+    if isinstance(data, list) and all(isinstance(c, str) and len(c) == 1 for c in data):
+        data = "".join(data)
+    if not isinstance(data, str) or not data or len(set(data)) != len(data):
+        raise UserError(f"--vocab {path}: expected a JSON list of distinct single characters (the characters by "
+                        "id), e.g. the vocab.json examples/train_char_lstm.py writes")
+    return data
+
+
 def cmd_evaluate(args: argparse.Namespace) -> None:
     model = _model(args, weights_required=True)
     if model.graph.loss is None:
@@ -367,6 +406,8 @@ def build_parser() -> argparse.ArgumentParser:
                "  wgslgrad train examples/digits.py --data train.npz --val test.npz --out runs/digits\n"
                "  wgslgrad predict examples/digits.py --weights runs/digits/checkpoint.safetensors digit.png\n"
                "  wgslgrad run examples/landmark68.py --weights model.json --input faces.npz -o out.npz\n"
+               "  wgslgrad generate examples/char_lstm.py --weights runs/char_lstm/run/checkpoint.safetensors "
+               "--prompt 'The ' -n 200 --temperature 0.8\n"
                "  wgslgrad wgsl examples/digits.py -o kernels/",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -420,6 +461,21 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("evaluate", cmd_evaluate, "the loss and accuracy (one-hot labels) or mean absolute error on a data set")
     weights(sp, required=True)
     sp.add_argument("--data", required=True, help=".npz with one array per Input, samples first")
+
+    sp = add("generate", cmd_generate, "sample text from a character model (an Input of character ids [T], an "
+             "Output of logits [T, V]; examples/char_lstm.py): each character drawn from softmax(logits / "
+             "temperature) after the prompt, printed as it comes")
+    weights(sp, required=True)
+    sp.add_argument("--prompt", default="", help="text to start from, at most T characters of the vocabulary "
+                    "(default: none; the model starts after a newline)")
+    sp.add_argument("-n", "--length", type=int, default=200, help="characters to generate (default 200)")
+    sp.add_argument("--temperature", type=float, default=1.0, help="0 always picks the most likely character; "
+                    "below 1 safer and more repetitive, above 1 more inventive (default 1)")
+    sp.add_argument("--seed", type=int, default=0, help="seed of the draws: the same seed gives the same text, "
+                    "here and in the bundle's text.js")
+    sp.add_argument("--vocab", help="the characters by id, a JSON list (default: newline and the 95 printable "
+                    "ASCII characters, wgslgrad.text.ASCII)")
+    sp.add_argument("--logits", metavar="NAME", help="the Output to sample from (default: the one shaped [T, V])")
 
     # -- training
     sp = add("train", cmd_train, "train on the GPU: shuffled batches, Adam, checkpoints, loss history and plot")
@@ -549,6 +605,9 @@ _CHECKS: dict[str, tuple[Callable[[object], bool], str]] = {
     "tol": (_positive_float, "a positive number (not inf or nan)"),
     "target": (lambda v: _positive_float(v) and v <= 1, "a fraction of the start loss, in (0, 1]"),
     "scale": (_positive_float, "a positive number (not inf or nan)"),
+    "length": (lambda v: isinstance(v, int) and v >= 0, "a whole number, 0 or more"),
+    "temperature": (lambda v: isinstance(v, float) and math.isfinite(v) and v >= 0,
+                    "a number, 0 or more (0: always the most likely character)"),
     "val_split": (lambda v: isinstance(v, float) and 0 <= v < 1, "a fraction in (0, 1), or 0 for none"),
 }
 

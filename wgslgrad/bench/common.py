@@ -10,13 +10,17 @@ from ..compiler.ir import Graph, Op
 
 
 def random_inputs(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
-    """Uniform [0, 1) inputs; one used as softmax cross-entropy labels holds probability rows."""
+    """Uniform [0, 1) inputs; one used as softmax cross-entropy labels holds probability rows, one used as
+    embedding ids whole numbers in [0, vocab)."""
     rng = np.random.default_rng(seed)
     out = {}
     for name, i in graph.inputs.items():
         v = rng.uniform(0, 1, graph.nodes[i].shape).astype(np.float32)
         if any(n.op is Op.SOFTMAX_CE and n.srcs[1] == i for n in graph.nodes):
             v /= v.sum(axis=-1, keepdims=True)
+        vocab = [graph.nodes[n.srcs[1]].shape[0] for n in graph.nodes if n.op is Op.EMBEDDING and n.srcs[0] == i]
+        if vocab:
+            v = np.floor(v * min(vocab)).astype(np.float32)
         out[name] = v
     return out
 

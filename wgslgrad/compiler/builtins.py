@@ -369,20 +369,25 @@ def separable_conv2d(c: BuiltinCall, x: Any, filters: Any, kernel: Any = 3, stri
 
 @builtin
 def dense(c: BuiltinCall, x: Any, units: Any, use_bias: Any = True, activation: Any = None, trainable: Any = True,
-          name: Any = None, *, share: Any = False) -> Tensor:
-    x, u, bias, _, train, lname = c.each(
+          name: Any = None, *, share: Any = False, flatten: Any = True) -> Tensor:
+    """A rank>2 input is flattened to [batch, features] first; with flatten=False the layer applies to the
+    last axis at every position instead (Keras' Dense on a sequence [batch, time, features])."""
+    x, u, bias, _, train, lname, flat = c.each(
         lambda: c.tensor(x, "x"), lambda: c.integer(units, "units"), lambda: c.flag(use_bias, "use_bias"),
-        lambda: c.activation(activation), lambda: c.flag(trainable, "trainable"), lambda: c.layer_name(name))
+        lambda: c.activation(activation), lambda: c.flag(trainable, "trainable"), lambda: c.layer_name(name),
+        lambda: c.flag(flatten, "flatten"))
     if len(x.shape) < 2:
         raise SpecError(c.pos, f"dense() expects an input of rank 2 or more ([batch, features]), "
                                f"got {fmt_shape(x.shape)}")
-    scope, f, sh = c.scope(lname), math.prod(x.shape[1:]), c.shared(share, name)
+    lead = x.shape[:-1] if len(x.shape) > 2 and not flat else x.shape[:1]
+    scope, f, sh = c.scope(lname), math.prod(x.shape) // math.prod(lead), c.shared(share, name)
     srcs = [c.param(scope, "weights", (f, u), (f, u), train, sh)]
     if bias:
         srcs.append(c.param(scope, "bias", (u,), (u, u), train, sh))
-    if len(x.shape) > 2:   # flatten first, as Keras' Dense on a feature map would need
-        x = c.node(Op.RESHAPE, [x], scope, shape=(x.shape[0], f))
-    return c.activate(c.node(Op.DENSE, [x, *srcs], scope), activation, scope)
+    if len(x.shape) > 2:   # one matmul over the rows: [batch, features] flattened, or every position
+        x = c.node(Op.RESHAPE, [x], scope, shape=(math.prod(lead), f))
+    y = c.activate(c.node(Op.DENSE, [x, *srcs], scope), activation, scope)
+    return c.node(Op.RESHAPE, [y], scope, shape=(*lead, u)) if len(lead) > 1 else y
 
 
 @builtin

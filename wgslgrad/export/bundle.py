@@ -45,7 +45,7 @@ MODEL_JS = "model.js"
 # What a runtime needs from a kernel; the rest (IR node ids, FLOPs, bytes) is for summaries.
 _KERNEL_KEYS = ("name", "bindings", "workgroups", "serves")
 _PROGRAM_KEYS = ("buffers", "inputs", "outputs", "params", "batch", "buffer_data", "requires",
-                 "optional_outputs", "phases", "optimizer")
+                 "optional_outputs", "phases", "optimizer", "ids")
 
 
 def write_bundle(out_dir: str | os.PathLike[str], graph: Graph, params: Mapping[str, np.ndarray],

@@ -51,6 +51,16 @@ function stepUniform(opt, lr, t, seed = 0) {
 }
 
 // --------------------------------------------------------------------------------------------- Runner
+/** Embedding ids must be whole numbers in [0, vocab): the kernel would clamp any other, a silently wrong
+ *  row (Python's runtime.data.bad_ids says the same). */
+function checkIds(name, values, shape, vocab) {
+  const at = values.findIndex((v) => !(Number.isInteger(v) && v >= 0 && v < vocab));
+  if (at < 0) return;
+  const index = shape.map((_, d) => Math.floor(at / product(shape.slice(d + 1))) % shape[d]);
+  throw new Error(`input ${name} holds ${values[at]} at [${index.join(', ')}]: embedding ids must be whole ` +
+    `numbers in [0, ${vocab})`);
+}
+
 /** One Program on one device: its buffers, pipelines and bind groups (made once), and its phases:
  *  run() the inference phase, step() a training Program's forward, backward and optimizer phases. */
 class Runner {
@@ -148,6 +158,8 @@ class Runner {
         throw new Error(`input ${name} has ${out[name].length} values but the model expects ` +
           `[${slot.shape}] = ${product(slot.shape)} (batch ${this.program.batch} first)`);
       }
+      const vocab = this.program.ids?.[name];
+      if (vocab !== undefined) checkIds(name, out[name], slot.shape, vocab);
     }
     return out;
   }

@@ -44,9 +44,10 @@ def _check_arguments(c: Any, op: str, x: Any, y: Any, a: str, b: str) -> None:
     if op == "sigmoid_ce" and made_by == "sigmoid":
         c.fail(a, "applies the sigmoid itself: pass the logits (what goes into sigmoid()), not sigmoid's output")
     if op == "softmax_ce":
-        if len(x.shape) != 2:
-            c.fail(a, f"argument '{a}' must have shape [batch, classes], got {fmt_shape(x.shape)}")
-        batch, classes = x.shape
+        if len(x.shape) < 2:
+            c.fail(a, f"argument '{a}' must have shape [batch, classes] (or [batch, ..., classes]: the mean over "
+                      f"every position), got {fmt_shape(x.shape)}")
+        batch, classes = x.shape[0], x.shape[-1]
         if y.shape in ((batch,), (batch, 1)) and classes > 1:
             c.fail(b, f"labels of shape {fmt_shape(y.shape)} look like class indices, but it needs one-hot labels of "
                       f"shape {fmt_shape(x.shape)}, one column per class: store the labels one-hot in the data, "
@@ -65,8 +66,8 @@ def _loss_shape(name: str) -> Any:
         x, y = shapes
         if x != y:
             raise ShapeError(f"{name} needs equal shapes, got {fmt_shape(x)} and {fmt_shape(y)}")
-        if name == "softmax_ce" and len(x) != 2:
-            raise ShapeError(f"softmax_cross_entropy expects [batch, classes], got {fmt_shape(x)}")
+        if name == "softmax_ce" and len(x) < 2:
+            raise ShapeError(f"softmax_cross_entropy expects [batch, ..., classes], got {fmt_shape(x)}")
         return ()
     return shape
 
@@ -88,7 +89,7 @@ def _sigmoid_ce(a: Any, shape: Shape, x: Array, z: Array) -> Array:
 
 def _softmax_ce_grad(a: Any, shape: Shape, logits: Array, labels: Array, dl: Array) -> Array:
     p = softmax(logits) * labels.sum(axis=-1, keepdims=True)
-    return (p - labels) * dl / logits.shape[0]
+    return (p - labels) * dl / (logits.size // logits.shape[-1])
 
 
 # ---- gradients (autodiff's NodeGrad c) ----
@@ -103,9 +104,10 @@ def _softmax_ce_dx(c: Any) -> list[int | None]:
     logits, labels = c.src(0), c.src(1)
     dlogits = c.add("softmax_ce_grad", (logits, labels, c.dy)) if c.need[0] else None
     dlabels = None
-    if c.need[1]:   # rare (labels computed from parameters): -log_softmax(logits) * dl / B
+    if c.need[1]:   # rare (labels computed from parameters): -log_softmax(logits) * dl / rows
         logp = c.add("log", (c.add("softmax", (logits,)),))
-        dlabels = c.add("mul", (logp, c.broadcast(c.dy, c.shape(0), -1.0 / c.shape(0)[0])))
+        rows = math.prod(c.shape(0)[:-1])
+        dlabels = c.add("mul", (logp, c.broadcast(c.dy, c.shape(0), -1.0 / rows)))
     return [dlogits, dlabels]
 
 
@@ -132,7 +134,8 @@ def _lower_loss(kind: str) -> Any:
 def _reduction(x: Shape, kind: str) -> tuple[int, int, float]:
     """(items summed, work per item, scale) of a loss over logits or predictions of shape x."""
     if kind == "softmax_ce":
-        rows, k = x
+        k = x[-1]
+        rows = math.prod(x) // k   # every position of [batch, ..., classes] is a row; the loss is their mean
         return rows, k, 1.0 / rows
     n = math.prod(x)
     return n, 1, 1.0 / n
@@ -173,7 +176,7 @@ OPS: dict[str, OpDef] = {d.name: d for d in [
           builtin=_loss_builtin("mse", "mse", "pred", "target"),
           torch=lambda t, a, xs, const: ((xs[0] - xs[1]) ** 2).mean(),
           tfjs="(n, a, b) => tf.mean(tf.squaredDifference(a, b))", scratch=_scratch("mse")),
-    OpDef("softmax_ce", "softmax cross-entropy of logits [B,K] with label rows [B,K], mean over the batch", NoAttrs,
+    OpDef("softmax_ce", "softmax cross-entropy of logits [B,...,K] with label rows [B,...,K], mean over the rows", NoAttrs,
           _loss_shape("softmax_ce"), _softmax_ce, _lower_loss("softmax_ce"), _flops_3_per_element,
           grad=_softmax_ce_dx, builtin=_loss_builtin("softmax_cross_entropy", "softmax_ce", "logits", "labels"),
           torch=_torch_softmax_ce, tfjs="(n, a, b) => tf.neg(tf.mean(tf.sum(tf.mul(b, tf.logSoftmax(a)), -1)))",
@@ -187,7 +190,7 @@ OPS: dict[str, OpDef] = {d.name: d for d in [
     OpDef("mse_grad", "srcs pred, target, dl[] -> 2 * (pred - target) * dl / N, N = pred's size", NoAttrs,
           _grad_shape, lambda a, shape, p, t, dl: 2 * (p - t) * dl / p.size, _lower_loss_grad("mse", 2.0),
           _flops_per_element_read, backward=True),
-    OpDef("softmax_ce_grad", "srcs logits[B,K], labels[B,K], dl[] -> dl / B * (softmax(logits) * sum(labels, "
+    OpDef("softmax_ce_grad", "srcs logits[...,K], labels[...,K], dl[] -> dl / rows * (softmax(logits) * sum(labels, "
           "last axis, keepdims) - labels)  (= softmax - labels if rows sum to 1)", NoAttrs, _grad_shape,
           _softmax_ce_grad, lambda ctx, i: kernels.lower_softmax_grad(ctx, i, ce=True), _flops_per_element_read,
           backward=True),
