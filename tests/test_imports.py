@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("code generation", ["compiler.kernel_builder", "compiler.lower", "compiler.lower_"]),
     ("runtime", ["runtime", "runtime.", "knn"]),
     ("export", ["export", "export."]),
-    ("top", ["", "__main__", "cli", "model", "images", "datasets", "vision", "vision.", "bench", "bench."]),
+    ("top", ["", "__main__", "cli", "model", "images", "datasets", "text", "vision", "vision.", "bench", "bench."]),
 ]
 
 
