@@ -16,9 +16,9 @@ import pytest
 from op_rows import UNARY_OPS, row, unary_x_off_kinks
 
 from wgslgrad.compiler import numpy_ref
-from wgslgrad.compiler.autodiff import RULES, grad
+from wgslgrad.compiler.autodiff import RULES, THROUGH_CONSUMER, grad
 from wgslgrad.compiler.gradcheck import check_gradients
-from wgslgrad.compiler.ir import BACKWARD, LEAVES, Graph, Op, Pos, conv_out, print_graph, verify
+from wgslgrad.compiler.ir import BACKWARD, LEAVES, OPTIMIZERS, Graph, Op, Pos, conv_out, print_graph, verify
 from wgslgrad.compiler.numpy_ref import evaluate
 
 EPS = 1e-6     # finite-difference step (float64)
@@ -138,7 +138,9 @@ def backward_ops(g: Graph, first: int) -> list[Op]:
 # ---- the rule table ----
 
 def test_every_forward_op_has_a_rule():
-    forward = set(Op) - LEAVES - BACKWARD
+    # optimizer updates come after the gradients; the batch statistics are differentiated by their consumer's
+    # (batch norm's) rule
+    forward = set(Op) - LEAVES - BACKWARD - OPTIMIZERS - THROUGH_CONSUMER
     assert set(RULES) == forward
 
 
@@ -691,4 +693,6 @@ def test_check_gradients_is_exact_across_kinks(rng):
 
 
 def test_numpy_ref_covers_every_computed_op():
-    assert set(numpy_ref.EVAL) == set(Op) - LEAVES
+    # dropout's reference needs the step's seed, so evaluate() calls ops/dropout.py's itself; Adam's float64
+    # reference is test_train_session.py's adam_tf, checked against the GPU step there
+    assert set(numpy_ref.EVAL) | {Op.DROPOUT} == set(Op) - LEAVES - OPTIMIZERS
