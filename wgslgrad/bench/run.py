@@ -263,9 +263,53 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also time each kernel of one training step (at the first batch size) alone: "
                         "time per op kind and the slowest kernels")
     p.add_argument("-o", "--output", help="also write the rows as JSON to this file")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--browser", action="store_true",
+                       help="instead: the exported JS bundle beside TF.js (same net, same weights) in headless "
+                            "Chromium, interleaved; inference and training-step medians, ready times, ratios")
+    where.add_argument("--node", action="store_true",
+                       help="the same comparison in Node (WebGPU from the webgpu package, Dawn)")
+    p.add_argument("--tfjs", default="webgpu,wasm",
+                   help="with --browser/--node: TF.js backends to compare with, from webgpu,wasm (default %(default)s)")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="with --browser/--node: interleaved rounds, each timing --steps training steps and "
+                        "--infer-steps inferences per system and batch size (default 3)")
+    p.add_argument("--timeout", type=float, default=900,
+                   help="with --browser/--node: seconds for the whole comparison; a system still running then is "
+                        "left out (default 900)")
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """`bench FILE --browser` / `--node`: prints the table; 1 when it cannot run or the outputs disagree."""
+    from .compare import BACKENDS, CompareError, compare, header
+
+    backends = [b for b in args.tfjs.split(",") if b]
+    bad = [b for b in backends if b not in BACKENDS]
+    if bad or min(args.steps, args.infer_steps, args.rounds) < 1 or args.warmup < 0 or not args.timeout > 0:
+        print(f"wgslgrad: error: --tfjs takes {','.join(BACKENDS)}; --steps, --infer-steps and --rounds at least 1, "
+              "--warmup 0 or more, --timeout positive", file=sys.stderr)
+        return 2
+    try:
+        result = compare(args.file, "browser" if args.browser else "node", args.batch, args.steps, args.infer_steps,
+                         args.warmup, args.rounds, backends, args.timeout)
+    except CompareError as e:
+        print(f"wgslgrad: error: {e}", file=sys.stderr)
+        return 1
+    print(header(result))
+    print(result.table())
+    print(result.describe())
+    if args.output:
+        Path(args.output).write_text(json.dumps({"rows": result.rows(), "agreement": result.agreement,
+                                                 "raw": result.raw}, indent=1) + "\n")
+    if result.disagree:
+        print(f"wgslgrad: error: outputs disagree with wgslgrad's: {', '.join(result.disagree)}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def run_args(args: argparse.Namespace) -> int:
+    if args.browser or args.node:
+        return run_compare(args)
     rows = bench(args.file, args.batch, args.steps, args.warmup, args.infer_steps,
                  [p for p in args.peers.split(",") if p], not args.no_wgslgrad, args.torch_device,
                  args.tfjs_backend, args.torch_threads)
