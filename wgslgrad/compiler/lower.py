@@ -110,6 +110,7 @@ class Ctx:
     arena_chunk: int = ARENA_CHUNK
     groups: dict[int, fuse.Group] = field(default_factory=dict)   # fused groups by producer
     vec4: bool = True             # tiled products load 4 consecutive floats at once where the layout allows
+    shared_tiles: bool = True     # tiled products stage A and B through workgroup memory (else: direct loads)
 
     def fuse(self, needed: list[int], keep: list[int], end: int) -> None:
         """Epilogue groups over the forward nodes (below `end`), bias sums over the backward ones."""
@@ -268,14 +269,15 @@ def place_params(g: Graph) -> dict[str, ParamSlot]:
 
 
 def lower(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS, arena_chunk: int = ARENA_CHUNK,
-          fused: bool = True, vec4: bool = True) -> Program:
+          fused: bool = True, vec4: bool = True, shared_tiles: bool = True) -> Program:
     """The forward pass of `graph` as a Program; the loss (when set) is an extra output named "loss",
     which the Session computes only when the inputs it needs are given.
 
     `max_workgroups` caps workgroups per dispatch dimension (tests lower it to exercise 2-D dispatch);
     `arena_chunk` caps each arena buffer, in f32 elements (tests lower it to exercise several);
     `fused=False` gives every node its own kernel, `vec4=False` makes every load a scalar one (tests and
-    `bench --peers` compare them).
+    `bench --peers` compare them); `shared_tiles=False` gives tiled products without workgroup memory, each
+    thread loading its own operands (for CPU adapters: export/bundle.py adds such a Program for SwiftShader).
     """
     verify(graph)
     g = graph
@@ -287,7 +289,8 @@ def lower(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS, arena_chunk: in
     needed = sorted(needed_nodes(g, list(outputs.values())))                 # 1. what the outputs need
     params = place_params(g)                                                # 2. leaves
     slots, consts = leaf_slots(g, needed, params)
-    ctx = Ctx(g, slots, max_workgroups=max_workgroups, arena_chunk=arena_chunk, vec4=vec4)
+    ctx = Ctx(g, slots, max_workgroups=max_workgroups, arena_chunk=arena_chunk, vec4=vec4 and shared_tiles,
+              shared_tiles=shared_tiles)
     if fused:
         ctx.fuse(needed, list(outputs.values()), len(g.nodes))              # 3. fused groups
     arena, activations = plan_arena(ctx, needed, list(outputs.values()))    # 4. the arena

@@ -99,7 +99,7 @@ def _matmul(ctx: Ctx, i: int, kb: KernelBuilder, kernel_name: str, out: Operand,
     b4 = kb.view4(b_src, plan[CONTIGUOUS["b", plan["b"]]] % 4 == 0)
     values = dict(plan, comment=comment(ctx, i), a_src=a_src, b_src=b_src, out=out, groups=groups, gx=wg[0],
                   a_m_fast=plan["a"] in ("cols", "im2col_t"), b_k_fast=plan["b"] in ("cols", "w_taps"), a4=a4, b4=b4,
-                  bias=bias)
+                  bias=bias, shared=ctx.shared_tiles)
     return kb.kernel(kernel_name, "grad_matmul.wgsl", wg, ctx.group(i).nodes, **values)
 
 

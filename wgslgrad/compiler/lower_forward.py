@@ -192,7 +192,8 @@ def lower_matmul(ctx: Ctx, i: int) -> list[Kernel]:
     a4, b4 = kb.view4(x, conv.get("ci", k) % 4 == 0), kb.view4(wt, n % 4 == 0)
     return [kb.kernel(name(ctx, i), "matmul.wgsl", wg, nodes, comment=fused_comment(ctx, nodes), x=x, wt=wt,
                       bias=bias, epilogue=finish, m=m, n=n, k=k, bm=bm, bn=bn, bk=bk, tm=bm // 16, tn=bn // 16,
-                      tiles=tiles, tiles_n=tiles_n, gx=wg[0], conv=bool(conv), a4=a4, b4=b4, **conv)]
+                      tiles=tiles, tiles_n=tiles_n, gx=wg[0], conv=bool(conv), a4=a4, b4=b4,
+                      shared=ctx.shared_tiles, **conv)]
 
 
 @rule(Op.DEPTHWISE)

@@ -72,11 +72,12 @@ def adam_settings(train: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def lower_train(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS, arena_chunk: int = ARENA_CHUNK,
-                fused: bool = True, vec4: bool = True) -> Program:
+                fused: bool = True, vec4: bool = True, shared_tiles: bool = True) -> Program:
     """One training step of `graph` (forward, backward and Adam) as a Program; `graph` is left unchanged.
 
     The loss is the output "loss"; the other outputs are computed by forward-only runs (evaluation).
-    Parameters with trainable=False get no gradient and are never updated. `fused` and `vec4` as in lower().
+    Parameters with trainable=False get no gradient and are never updated. `fused`, `vec4` and `shared_tiles`
+    as in lower().
     """
     verify(graph)
     if graph.loss is None:
@@ -100,7 +101,8 @@ def lower_train(graph: Graph, *, max_workgroups: int = MAX_WORKGROUPS, arena_chu
     for name, gi in grads.items():
         root = alias_root(g, gi)
         slots[root] = Slot(GRADS, params[name].offset, g.nodes[root].shape)
-    ctx = Ctx(g, slots, max_workgroups=max_workgroups, arena_chunk=arena_chunk, vec4=vec4)
+    ctx = Ctx(g, slots, max_workgroups=max_workgroups, arena_chunk=arena_chunk, vec4=vec4 and shared_tiles,
+              shared_tiles=shared_tiles)
     if fused:
         ctx.fuse(needed, list(outputs.values()), forward_nodes)
     forward_end = max(i for i in needed if i < forward_nodes)             # 4. the arena

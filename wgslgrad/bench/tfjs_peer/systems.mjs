@@ -51,7 +51,9 @@ export function wgslgradSystem(io) {
   return {
     async info() {
       const info = device?.adapterInfo ?? {};
-      return { system: 'wgslgrad', adapter: [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') };
+      const tiles = Object.values(models)[0]?.model.stats.tiles;
+      return { system: 'wgslgrad', adapter: [info.vendor, info.architecture, info.description].filter(Boolean).join(' '),
+               tiles };
     },
     async setup({ batch, train }) {
       const t0 = now();
