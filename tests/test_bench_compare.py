@@ -23,7 +23,7 @@ logits = dense(flatten(x), 3)
 Output(logits)
 Train(loss=softmax_cross_entropy(logits, label), optimizer=Adam(lr=0.01))
 """
-SYSTEMS = ["wgslgrad", "tfjs-webgpu", "tfjs-wasm"]
+DEFAULT = ["wgslgrad", "tfjs-webgpu", "tfjs-wasm"]
 
 
 def packages_ready(mode: str) -> None:
@@ -41,6 +41,8 @@ def packages_ready(mode: str) -> None:
 
 @pytest.mark.parametrize("mode", ["browser", "node"])
 def test_bench_compare_tiny(mode: str, tmp_path: Path) -> None:
+    """In Node also the bundle forced to its workgroup-tiled products (SwiftShader gets the direct ones)."""
+    systems = DEFAULT + (["wgslgrad-shared"] if mode == "node" else [])
     ensure_chromium()   # the browser, and in Node Dawn's SwiftShader where the system has no Vulkan for it
     packages_ready(mode)
     spec = tmp_path / "tiny.py"
@@ -48,27 +50,30 @@ def test_bench_compare_tiny(mode: str, tmp_path: Path) -> None:
     out = tmp_path / "rows.json"
     run = subprocess.run([sys.executable, "-m", "wgslgrad", "bench", str(spec), f"--{mode}", "--batch", "1,2",
                           "--steps", "1", "--infer-steps", "1", "--rounds", "1", "--warmup", "0", "--timeout", "300",
-                          "-o", str(out)], capture_output=True, text=True, timeout=600, check=False)
+                          "--systems", ",".join(systems), "-o", str(out)],
+                         capture_output=True, text=True, timeout=600, check=False)
     print(run.stdout, run.stderr[-3000:])
     assert run.returncode == 0, run.stderr[-3000:]
     lines = run.stdout.splitlines()
     head = next(line for line in lines if line.startswith("model"))
-    assert all(s in head for s in SYSTEMS), head
+    assert all(s in head for s in systems), head
     doc = json.loads(out.read_text())
     cells = {(r["what"], r["batch"]) for r in doc["rows"]}
     assert cells == {("inference (ms)", 1), ("inference (ms)", 2), ("training step (ms)", 1),
                      ("training step (ms)", 2), ("ready to infer (ms)", 1), ("ready to train (ms)", 1)}, cells
     for r in doc["rows"]:
-        for s in SYSTEMS:
+        for s in systems:
             assert r["ms"][s] is not None and r["ms"][s] > 0, (r, s)
-        assert set(r["ratio"]) == set(SYSTEMS[1:])
+        assert set(r["ratio"]) == set(systems[1:])
         assert any(r["what"] in line and f" {r['batch']} " in line for line in lines), r
-    assert set(doc["agreement"]) == set(SYSTEMS[1:])
+    assert set(doc["agreement"]) == set(systems[1:])
     for s, diff in doc["agreement"].items():
         assert diff <= 10 * ATOL, (s, diff)
     # each system really ran where it says
-    infos = {s: doc["raw"]["systems"][s]["info"] for s in SYSTEMS}
+    infos = {s: doc["raw"]["systems"][s]["info"] for s in systems}
     assert infos["tfjs-webgpu"]["backend"] == "webgpu" and infos["tfjs-wasm"]["backend"] == "wasm", infos
+    if "wgslgrad-shared" in systems:
+        assert infos["wgslgrad-shared"]["tiles"] == "shared", infos
     assert infos["tfjs-webgpu"]["tfjs"] == "4.22.0"
-    assert all(not doc["raw"]["systems"][s]["errors"] for s in SYSTEMS), {s: doc["raw"]["systems"][s]["errors"]
-                                                                        for s in SYSTEMS}
+    assert all(not doc["raw"]["systems"][s]["errors"] for s in systems), {s: doc["raw"]["systems"][s]["errors"]
+                                                                        for s in systems}

@@ -36,7 +36,8 @@ from .tfjs_peer import HERE as PEER_DIR
 from .tfjs_peer import write_model
 
 MODES = ("browser", "node")
-BACKENDS = ("webgpu", "wasm")
+SYSTEMS = ("wgslgrad", "tfjs-webgpu", "tfjs-wasm", "wgslgrad-shared", "wgslgrad-direct")
+DEFAULT_SYSTEMS = SYSTEMS[:3]   # wgslgrad-shared / -direct: the bundle with one kind of tiled product forced
 SWIFTSHADER_ICD = Path("/usr/lib/chromium/vk_swiftshader_icd.json")
 # TF.js's browser builds, served to the pages from tf/
 TF_FILES = {"tf.min.js": "@tensorflow/tfjs/dist/tf.min.js",
@@ -213,7 +214,7 @@ def prepare(root: Path, spec: Path, batches: Sequence[int], train: bool, peers: 
 
 
 def compare(spec_path: str | Path, mode: str = "browser", batches: Sequence[int] = (1, 16), steps: int = 5,
-            infer_steps: int = 10, warmup: int = 2, rounds: int = 3, backends: Sequence[str] = BACKENDS,
+            infer_steps: int = 10, warmup: int = 2, rounds: int = 3, systems: Sequence[str] = DEFAULT_SYSTEMS,
             timeout: float = 600, train: bool | None = None) -> Comparison:
     """Run the comparison; `timeout` (s) bounds the measured part (a system past it is left out)."""
     if mode not in MODES:
@@ -222,17 +223,17 @@ def compare(spec_path: str | Path, mode: str = "browser", batches: Sequence[int]
     chromium = check_installed(mode)
     graph = load_spec(spec, 1)
     train = graph.loss is not None if train is None else train
-    systems = ["wgslgrad"] + [f"tfjs-{b}" for b in backends]
+    systems = ["wgslgrad", *(s for s in systems if s != "wgslgrad")]
     notes = []
     try:
         from .tfjs_peer import export_graph
         export_graph(graph)
     except ValueError as e:
         notes.append(f"TF.js left out: {e}")
-        systems = ["wgslgrad"]
+        systems = [s for s in systems if not s.startswith("tfjs")]
     with tempfile.TemporaryDirectory(prefix="wgslgrad-compare-") as tmp:
         root = Path(tmp)
-        prepare(root, spec, batches, train, len(systems) > 1)
+        prepare(root, spec, batches, train, any(s.startswith("tfjs") for s in systems))
         config = {"mode": mode, "systems": systems, "batches": list(batches), "train": train, "steps": steps,
                   "inferSteps": infer_steps, "warmup": warmup, "rounds": rounds, "timeoutMs": int(timeout * 1000),
                   "dir": str(root)}
@@ -265,7 +266,7 @@ def compare(spec_path: str | Path, mode: str = "browser", batches: Sequence[int]
 
 
 def _agreement(result: Comparison) -> None:
-    """Each TF.js system's batch-1 outputs against wgslgrad's (those both have, the loss aside)."""
+    """Each other system's batch-1 outputs against wgslgrad's (those both have, the loss aside)."""
     ours = result.raw["systems"]["wgslgrad"].get("outputs")
     if not ours:
         return
@@ -292,4 +293,4 @@ def header(result: Comparison) -> str:
     where = (f"headless Chromium {result.raw.get('browser', '')}".rstrip() if result.mode == "browser"
              else f"Node {result.raw.get('node', '')} (WebGPU from the webgpu package: Dawn)")
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    return f"{result.model} in {where}, {stamp}: medians; ratio = TF.js time / wgslgrad time (above 1: wgslgrad faster)"
+    return f"{result.model} in {where}, {stamp}: medians; ratio = its time / wgslgrad's (above 1: wgslgrad faster)"

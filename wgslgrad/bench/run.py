@@ -270,8 +270,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                             "Chromium, interleaved; inference and training-step medians, ready times, ratios")
     where.add_argument("--node", action="store_true",
                        help="the same comparison in Node (WebGPU from the webgpu package, Dawn)")
-    p.add_argument("--tfjs", default="webgpu,wasm",
-                   help="with --browser/--node: TF.js backends to compare with, from webgpu,wasm (default %(default)s)")
+    p.add_argument("--systems", default="wgslgrad,tfjs-webgpu,tfjs-wasm",
+                   help="with --browser/--node: what to compare, from wgslgrad,tfjs-webgpu,tfjs-wasm,wgslgrad-shared,"
+                        "wgslgrad-direct (the last two: the bundle forced to tiled products with or without "
+                        "workgroup memory; wgslgrad itself picks by adapter); default %(default)s")
     p.add_argument("--rounds", type=int, default=3,
                    help="with --browser/--node: interleaved rounds, each timing --steps training steps and "
                         "--infer-steps inferences per system and batch size (default 3)")
@@ -282,17 +284,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_compare(args: argparse.Namespace) -> int:
     """`bench FILE --browser` / `--node`: prints the table; 1 when it cannot run or the outputs disagree."""
-    from .compare import BACKENDS, CompareError, compare, header
+    from .compare import SYSTEMS, CompareError, compare, header
 
-    backends = [b for b in args.tfjs.split(",") if b]
-    bad = [b for b in backends if b not in BACKENDS]
+    systems = [b for b in args.systems.split(",") if b]
+    bad = [b for b in systems if b not in SYSTEMS]
     if bad or min(args.steps, args.infer_steps, args.rounds) < 1 or args.warmup < 0 or not args.timeout > 0:
-        print(f"wgslgrad: error: --tfjs takes {','.join(BACKENDS)}; --steps, --infer-steps and --rounds at least 1, "
-              "--warmup 0 or more, --timeout positive", file=sys.stderr)
+        print(f"wgslgrad: error: --systems takes {','.join(SYSTEMS)}; --steps, --infer-steps and --rounds at least "
+              "1, --warmup 0 or more, --timeout positive", file=sys.stderr)
         return 2
     try:
         result = compare(args.file, "browser" if args.browser else "node", args.batch, args.steps, args.infer_steps,
-                         args.warmup, args.rounds, backends, args.timeout)
+                         args.warmup, args.rounds, systems, args.timeout)
     except CompareError as e:
         print(f"wgslgrad: error: {e}", file=sys.stderr)
         return 1

@@ -1,5 +1,5 @@
 // One system of `wgslgrad bench FILE --node` in its own Node process, WebGPU from the `webgpu` package (Dawn):
-//   node host_node.mjs SYSTEM DIR      (SYSTEM: wgslgrad, tfjs-webgpu or tfjs-wasm; DIR: the comparison's files)
+//   node host_node.mjs SYSTEM DIR      (SYSTEM: wgslgrad[-shared|-direct], tfjs-webgpu or tfjs-wasm; DIR: the comparison's files)
 // reads one JSON request a line from stdin, {id, method, args}, calls systems.mjs's method and writes
 // {id, result} or {id, error} as one line to stdout. It prints {ready: true} first.
 import { createRequire } from 'node:module';
@@ -18,12 +18,12 @@ const io = {
 };
 
 let host;
-if (system === 'wgslgrad' || system === 'tfjs-webgpu') {
+if (system.startsWith('wgslgrad') || system === 'tfjs-webgpu') {
   const { create, globals } = require('webgpu');
   Object.assign(globalThis, globals);
   Object.defineProperty(globalThis, 'navigator', { value: { gpu: create([]) }, configurable: true });
 }
-if (system === 'wgslgrad') host = wgslgradSystem(io);
+if (system.startsWith('wgslgrad')) host = wgslgradSystem(io, { name: system, tiles: system.split('-')[1] ?? 'auto' });
 else if (system === 'tfjs-webgpu' || system === 'tfjs-wasm') {
   const tf = require('@tensorflow/tfjs');
   require(system === 'tfjs-wasm' ? '@tensorflow/tfjs-backend-wasm' : '@tensorflow/tfjs-backend-webgpu');

@@ -44,7 +44,9 @@ async function timeEach(fn, n) {
 }
 
 // ------------------------------------------------------------------------------------------- wgslgrad
-export function wgslgradSystem(io) {
+/** wgslgrad's bundles; tiles: createModel's option ('auto', or 'shared' / 'direct' to force a kind of
+ *  tiled product, for comparing them). */
+export function wgslgradSystem(io, { tiles = 'auto', name = 'wgslgrad' } = {}) {
   const models = {};    // batch -> {model, infer: inputs for predict, train: inputs for trainStep}
   let device = null;    // one device for every batch size (the bundles' pipeline cache is per device)
   const random = (n) => Float32Array.from({ length: n }, Math.random);
@@ -52,13 +54,13 @@ export function wgslgradSystem(io) {
     async info() {
       const info = device?.adapterInfo ?? {};
       const tiles = Object.values(models)[0]?.model.stats.tiles;
-      return { system: 'wgslgrad', adapter: [info.vendor, info.architecture, info.description].filter(Boolean).join(' '),
+      return { system: name, adapter: [info.vendor, info.architecture, info.description].filter(Boolean).join(' '),
                tiles };
     },
     async setup({ batch, train }) {
       const t0 = now();
       const { createModel } = await import(io.url(`b${batch}/model.js`));
-      const model = await createModel({ cache: false, ...(device ? { device } : {}) });
+      const model = await createModel({ cache: false, tiles, ...(device ? { device } : {}) });
       device ??= model.device;
       const program = model.program;
       const all = Object.fromEntries(Object.entries(program.inputs).map(([k, s]) => [k, random(product(s.shape))]));
