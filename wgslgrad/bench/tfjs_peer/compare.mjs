@@ -131,6 +131,7 @@ try {
       if (r) systems[name].ready[batch] = r;
     }
     if (batch === 1) for (const name of config.systems) systems[name].outputs = await call(name, 'outputs', {});
+    for (const name of config.systems) systems[name].info ??= await call(name, 'info', {});
     const ok = (name) => hosts[name] && systems[name].ready[batch];
     for (const name of config.systems) {
       if (!ok(name) || !config.warmup) continue;
@@ -150,7 +151,6 @@ try {
       }
     }
   }
-  for (const name of config.systems) systems[name].info = await call(name, 'info', {});
 } finally {
   for (const host of Object.values(hosts)) await host.close();
   if (browser) await browser.close();
