@@ -112,6 +112,13 @@ class Ctx:
     vec4: bool = True             # tiled products load 4 consecutive floats at once where the layout allows
     shared_tiles: bool = True     # tiled products stage A and B through workgroup memory (else: direct loads)
 
+    @property
+    def max_tile(self) -> int:
+        """The largest output tile side of a forward product or conv input gradient: 64 (4x4 results a
+        thread), 32 without shared tiles (2x2: a quarter of the code, so SwiftShader compiles it faster;
+        filter gradients keep 64, as their split plan sizes scratch memory without a Ctx)."""
+        return 64 if self.shared_tiles else 32
+
     def fuse(self, needed: list[int], keep: list[int], end: int) -> None:
         """Epilogue groups over the forward nodes (below `end`), bias sums over the backward ones."""
         self.groups = fuse.plan(self.graph, needed, keep, end) | fuse.bias_sums(self.graph, needed, end)

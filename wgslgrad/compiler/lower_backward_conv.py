@@ -53,8 +53,8 @@ def split(length: int, groups: int, outs: int, min_chunk: int, align: int = 1) -
 
 # ---- the tiled products: DENSE_DX, DENSE_DW, CONV2D_DW, CONV2D_DX ----
 
-def _tiles(m: int, n: int) -> dict[str, int]:
-    bm, bn = pow2_at_least(m, 16, 64), pow2_at_least(n, 16, 64)
+def _tiles(m: int, n: int, cap: int = 64) -> dict[str, int]:
+    bm, bn = pow2_at_least(m, 16, cap), pow2_at_least(n, 16, cap)
     return {"bm": bm, "bn": bn, "bk": BK, "tm": bm // 16, "tn": bn // 16, "tiles_n": -(-n // bn)}
 
 
@@ -191,7 +191,7 @@ def lower_conv2d_dx(ctx: Ctx, i: int) -> list[Kernel]:
     _, ho, wo, _ = g.nodes[node.srcs[0]].shape
     (sh, sw), (pt, _, pl, _) = node.arg["stride"], node.arg["pad"]
     phases = conv_dx_phases(node.shape, (kh, kw, ci, co), (sh, sw), node.arg["pad"])
-    t = _tiles(max(p["rows"] for p in phases), ci)
+    t = _tiles(max(p["rows"] for p in phases), ci, ctx.max_tile)
     tiles = 0
     for p in phases:
         p["t0"] = tiles

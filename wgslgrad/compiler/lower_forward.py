@@ -184,7 +184,7 @@ def lower_matmul(ctx: Ctx, i: int) -> list[Kernel]:
         wg, gx = elementwise_groups(ctx, m * n)
         return [kb.kernel(name(ctx, i), "dense_rows.wgsl", wg, nodes, comment=fused_comment(ctx, nodes), x=x, wt=wt,
                           bias=bias, epilogue=finish, m=m, n=n, k=k, wg=WORKGROUP, gx=gx)]
-    bm, bn, bk = pow2_at_least(m, 16, 64), pow2_at_least(n, 16, 64), BK
+    bm, bn, bk = pow2_at_least(m, 16, ctx.max_tile), pow2_at_least(n, 16, ctx.max_tile), BK
     tiles_n = -(-n // bn)
     tiles = -(-m // bm) * tiles_n
     wg = ctx.grid(tiles)
