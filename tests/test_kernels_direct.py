@@ -66,3 +66,25 @@ def test_training_step_direct(device, kind, batch, size):
     no_workgroup_memory(program)
     rng = fresh_rng()
     compare_gradients_on_gpu(device, program, g, normal(g, g.inputs, rng), normal(g, g.params, rng), RTOL)
+
+
+@pytest.mark.parametrize("shape,k,s,split", [((2, 7, 7, 5), 3, 1, False), ((2, 17, 17, 33), 5, 1, True),
+                                             ((2, 9, 8, 64), 3, 2, False)])
+def test_reductions_with_64_lanes(device, shape, k, s, split):
+    """Without shared tiles the reductions' workgroups have 64 lanes (one, for 64 channels): depthwise filter
+    gradients (split into chunks or not, with the second stage), bias sums, a global average pool and a mean
+    squared error, all in one training step against float64."""
+    g = Graph(batch=shape[0])
+    x = inp(g, "x", shape)
+    y = g.add(Op.DEPTHWISE, (x, param(g, "w", (k, k, shape[3], 1)), param(g, "b", (shape[3],))),
+              conv_arg(shape, k, s, "same"))
+    pooled = g.add(Op.GLOBAL_AVG_POOL, (y,))
+    g.outputs["pooled"] = pooled
+    g.loss = g.add(Op.MSE, (pooled, inp(g, "t", g.nodes[pooled].shape)))
+    program = lower_train(g, shared_tiles=False)
+    names = [k.name for k in program.kernels]
+    assert any(n.endswith("_partial") for n in names if n.startswith("depthwise_dw")) == split, names
+    assert all("var<workgroup> part: array<f32, 256>" not in k.wgsl for k in program.kernels)
+    rng = fresh_rng()
+    compare_gradients_on_gpu(device, program, g, normal(g, g.inputs, rng), normal(g, g.params, rng), RTOL)
+    compare_on_gpu(device, g, normal(g, g.inputs, rng), normal(g, g.params, rng), rtol=RTOL, shared_tiles=False)

@@ -119,6 +119,13 @@ class Ctx:
         filter gradients keep 64, as their split plan sizes scratch memory without a Ctx)."""
         return 64 if self.shared_tiles else 32
 
+    @property
+    def lanes(self) -> int:
+        """Threads of a reduction's workgroup (its workgroup-memory tree): 256, or 64 without shared tiles
+        (SwiftShader compiles workgroup memory slowly; a CPU gains little from more lanes). Only the kernels'
+        lanes change: split plans, and so scratch sizes, stay those of 256 lanes."""
+        return WORKGROUP if self.shared_tiles else 64
+
     def fuse(self, needed: list[int], keep: list[int], end: int) -> None:
         """Epilogue groups over the forward nodes (below `end`), bias sums over the backward ones."""
         self.groups = fuse.plan(self.graph, needed, keep, end) | fuse.bias_sums(self.graph, needed, end)

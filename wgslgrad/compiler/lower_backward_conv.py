@@ -113,7 +113,7 @@ def _reduce_partials(ctx: Ctx, i: int, chunks: int) -> Kernel:
     out2 = kb.write(nodes[1]) if len(nodes) > 1 else None
     split, n = g.nodes[i].size, sum(g.nodes[c].size for c in nodes)
     cx = pow2_at_least(n, 1, 64)
-    hy = min(WORKGROUP // cx, pow2_at_least(chunks, 1, WORKGROUP))
+    hy = min(max(ctx.lanes // cx, 1), pow2_at_least(chunks, 1, WORKGROUP))
     groups = -(-n // cx)
     wg = ctx.grid(groups)
     return kb.kernel(name(ctx, i), "reduce_partials.wgsl", wg, nodes, chunks * n, chunks * n, comment=comment(ctx, i),
@@ -269,6 +269,7 @@ def lower_depthwise_dw(ctx: Ctx, i: int) -> list[Kernel]:
     dst = kb.slot(ctx.scratch[i], write=True) if split_ else kb.write(i)
     groups = plan["ctiles"] * plan["chunks"]
     wg = ctx.grid(groups)
+    plan = plan | {"hy": max(ctx.lanes // plan["cx"], 1)}
     first = kb.kernel(name(ctx, i, "_partial" if split_ else ""), "depthwise_dw.wgsl", wg, [i],
                       comment=comment(ctx, i), x=x, dy=dy, dst=dst, unroll=unroll, kh=kh, kw=kw, h=h, w=w, ch=ch, cm=cm, ho=ho,
                       wo=wo, mult=mult, sh=sh, sw=sw, pt=pt, pl=pl, outs=node.size, groups=groups, gx=wg[0],

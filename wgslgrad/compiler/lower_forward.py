@@ -238,7 +238,7 @@ def lower_global_avg_pool(ctx: Ctx, i: int) -> list[Kernel]:
     x, out = kb.read(node.srcs[0]), kb.write(i)
     b, h, w, c = g.nodes[node.srcs[0]].shape
     cx = pow2_at_least(c, 8, 64)
-    hy = WORKGROUP // cx
+    hy = max(ctx.lanes // cx, 1)
     ctiles = -(-c // cx)
     wg = ctx.grid(b * ctiles)
     return [kb.kernel(name(ctx, i), "global_avg_pool.wgsl", wg, [i], comment=comment(ctx, i), x=x, out=out,
@@ -319,7 +319,7 @@ def lower_reduce(ctx: Ctx, i: int) -> list[Kernel]:
     kind, items, cost, scale = _reduction(g, node)
     groups = reduce_groups(items, cost)
     chunk = -(-items // groups)
-    common = dict(comment=comment(ctx, i), wg=WORKGROUP, halves=halves(WORKGROUP))
+    common = dict(comment=comment(ctx, i), wg=ctx.lanes, halves=halves(ctx.lanes))
     kb = ctx.builder()
     x = kb.read(node.srcs[0])
     y = kb.read(node.srcs[1]) if len(node.srcs) > 1 else None
