@@ -114,9 +114,9 @@ class Ctx:
 
     @property
     def max_tile(self) -> int:
-        """The largest output tile side of a forward product or conv input gradient: 64 (4x4 results a
-        thread), 32 without shared tiles (2x2: a quarter of the code, so SwiftShader compiles it faster;
-        filter gradients keep 64, as their split plan sizes scratch memory without a Ctx)."""
+        """The largest output tile side of a tiled product: 64 (4x4 results a thread), 32 without shared
+        tiles (2x2: a quarter of the code, so SwiftShader compiles it faster; filter gradients keep the K
+        split of 64-tiles, which sizes scratch memory)."""
         return 64 if self.shared_tiles else 32
 
     @property

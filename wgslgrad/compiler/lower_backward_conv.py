@@ -125,6 +125,9 @@ def _reduce_partials(ctx: Ctx, i: int, chunks: int) -> Kernel:
 def lower_grad_matmul(ctx: Ctx, i: int) -> list[Kernel]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     plan = _matmul_plan(g, node)
+    if ctx.max_tile < plan["bm"] or ctx.max_tile < plan["bn"]:   # smaller tiles, the same K split (scratch)
+        t = _tiles(plan["m"], plan["n"], ctx.max_tile)
+        plan |= t | {"tiles": -(-plan["m"] // t["bm"]) * t["tiles_n"]}
     chain = ctx.group(i).chain
     bias = chain[0] if chain else None      # the bias gradient it sums too (fuse.bias_sums)
     kb = ctx.builder()
