@@ -277,6 +277,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rounds", type=int, default=3,
                    help="with --browser/--node: interleaved rounds, each timing --steps training steps and "
                         "--infer-steps inferences per system and batch size (default 3)")
+    p.add_argument("--infer-only", action="store_true",
+                   help="with --browser/--node: no training steps (a spec without a loss has none anyway)")
     p.add_argument("--timeout", type=float, default=900,
                    help="with --browser/--node: seconds for the whole comparison; a system still running then is "
                         "left out (default 900)")
@@ -294,7 +296,7 @@ def run_compare(args: argparse.Namespace) -> int:
         return 2
     try:
         result = compare(args.file, "browser" if args.browser else "node", args.batch, args.steps, args.infer_steps,
-                         args.warmup, args.rounds, systems, args.timeout)
+                         args.warmup, args.rounds, systems, args.timeout, False if args.infer_only else None)
     except CompareError as e:
         print(f"wgslgrad: error: {e}", file=sys.stderr)
         return 1
