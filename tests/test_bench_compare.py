@@ -77,3 +77,39 @@ def test_bench_compare_tiny(mode: str, tmp_path: Path) -> None:
     assert infos["tfjs-webgpu"]["tfjs"] == "4.22.0"
     assert all(not doc["raw"]["systems"][s]["errors"] for s in systems), {s: doc["raw"]["systems"][s]["errors"]
                                                                         for s in systems}
+
+
+def test_bench_compare_usage_errors(tmp_path: Path) -> None:
+    """Bad options exit 2 before anything runs; a missing spec exits 1, saying so."""
+    spec = tmp_path / "tiny.py"
+    spec.write_text(SPEC)
+    for args, status, says in [(["--systems", "wgslgrad,pytorch"], 2, "--systems takes"),
+                               (["--rounds", "0"], 2, "at least 1"),
+                               (["--browser", "--node"], 2, "not allowed with"),
+                               (["--timeout", "-1"], 2, "--timeout positive")]:
+        run = subprocess.run([sys.executable, "-m", "wgslgrad", "bench", str(spec), "--node", *args],
+                             capture_output=True, text=True, timeout=120, check=False)
+        assert run.returncode == status and says in run.stderr, (args, run.returncode, run.stderr)
+    run = subprocess.run([sys.executable, "-m", "wgslgrad", "bench", str(tmp_path / "missing.py"), "--browser"],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 1 and "missing.py" in run.stderr and "Traceback" not in run.stderr, run.stderr
+
+
+def test_comparison_table_from_raw_results() -> None:
+    """The table's medians, ratios and '-' for a cell a system did not finish (no browser needed)."""
+    from wgslgrad.bench.compare import Comparison
+
+    raw = {"systems": {
+        "wgslgrad": {"ready": {"1": {"readyMs": 100.0, "trainReadyMs": 400.0}}, "infer": {"1": [2.0, 4.0, 3.0]},
+                     "train": {"1": [10.0, 30.0, 20.0]}, "errors": [], "info": {"system": "wgslgrad"}},
+        "tfjs-webgpu": {"ready": {"1": {"readyMs": 300.0, "trainReadyMs": None}}, "infer": {"1": [6.0]},
+                        "train": {}, "errors": ["out of time"], "info": None}}}
+    c = Comparison("m", "browser", ["wgslgrad", "tfjs-webgpu"], [1], True, raw)
+    rows = {(r["what"], r["batch"]): r for r in c.rows()}
+    assert rows["inference (ms)", 1]["ms"] == {"wgslgrad": 3.0, "tfjs-webgpu": 6.0}
+    assert rows["inference (ms)", 1]["ratio"] == {"tfjs-webgpu": 2.0}
+    assert rows["training step (ms)", 1]["ms"]["tfjs-webgpu"] is None
+    assert rows["ready to infer (ms)", 1]["ratio"] == {"tfjs-webgpu": 3.0}
+    table = c.table()
+    assert "2.00x" in table and "3.00x" in table and " - " in table, table
+    assert "tfjs-webgpu error: out of time" in c.describe()
