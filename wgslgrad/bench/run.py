@@ -306,6 +306,9 @@ def run_compare(args: argparse.Namespace) -> int:
     if args.output:
         Path(args.output).write_text(json.dumps({"rows": result.rows(), "agreement": result.agreement,
                                                  "raw": result.raw}, indent=1) + "\n")
+    if not any(r["ms"]["wgslgrad"] for r in result.rows()):
+        print("wgslgrad: error: nothing of wgslgrad's was measured (see its errors above)", file=sys.stderr)
+        return 1
     if result.disagree:
         print(f"wgslgrad: error: outputs disagree with wgslgrad's: {', '.join(result.disagree)}", file=sys.stderr)
         return 1
