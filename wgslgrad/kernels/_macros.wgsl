@@ -146,6 +146,15 @@ const NONE: u32 = 0xffffffffu;
             a{{ i }} = {{ a_src }}[at_a{{ i }}];
         }
 {% endfor %}
+{{ direct_b_fma(tm, tn, b_call, b_src) }}
+{% if caller is defined %}
+{{ caller() }}
+{% endif %}
+    }
+{%- endmacro %}
+
+{# direct_product's loads of B at depth kk and its multiply-adds (the A values a0.. loaded already). #}
+{% macro direct_b_fma(tm, tn, b_call, b_src) %}
 {% for j in range(tn) %}
         var b{{ j }} = 0.0;
         let at_b{{ j }} = {{ b_call }}kk, n0 + tx + {{ 16 * j }}u);
@@ -156,10 +165,6 @@ const NONE: u32 = 0xffffffffu;
 {% for i in range(tm) %}{% for j in range(tn) %}
         acc{{ i }}_{{ j }} = fma(a{{ i }}, b{{ j }}, acc{{ i }}_{{ j }});
 {% endfor %}{% endfor %}
-{% if caller is defined %}
-{{ caller() }}
-{% endif %}
-    }
 {%- endmacro %}
 
 {# The caller's block once per accumulator, with `m`, `n` (its output row and column) and `r` (its value). #}

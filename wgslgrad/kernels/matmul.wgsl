@@ -1,4 +1,4 @@
-{% from "_macros.wgsl" import accumulators, direct_product, each_result, fill, finish, tile_memory, tile_product %}
+{% from "_macros.wgsl" import accumulators, direct_b_fma, direct_product, each_result, fill, finish, tile_memory, tile_product %}
 // {{ comment }}
 // out[m, n] = f(sum_k A[m, k] * w[k, n] (+ bias[n])); M={{ m }} N={{ n }} K={{ k }}, row-major; f: the
 // elementwise ops fused after the product, applied to each element in registers (the epilogue).
@@ -56,7 +56,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let tx = lid3.x;
     let ty = lid3.y;
 {{ accumulators(tm, tn) }}
-{% if not shared %}
+{% if not shared and conv %}
+    // each of this thread's rows once: its image's first float and its window's top-left corner; each k
+    // then adds its tap (ky, kx) and channel, with no divisions per load
+{% for i in range(tm) %}
+    let mr{{ i }} = m0 + ty + {{ 16 * i }}u;
+    let ox{{ i }} = i32((mr{{ i }} % {{ wo }}u) * {{ sw }}u) - {{ pl }};
+    let oy{{ i }} = i32(((mr{{ i }} / {{ wo }}u) % {{ ho }}u) * {{ sh }}u) - {{ pt }};
+    let xb{{ i }} = {{ x.off }}u + (mr{{ i }} / {{ wo * ho }}u) * {{ h * w * ci }}u;
+{% endfor %}
+    for (var kk = 0u; kk < K; kk++) {
+        let c_k = kk % {{ ci }}u;
+        let kx_k = i32((kk / {{ ci }}u) % {{ kw }}u);
+        let ky_k = i32(kk / {{ ci * kw }}u);
+{% for i in range(tm) %}
+        var a{{ i }} = 0.0;
+        let iy{{ i }} = oy{{ i }} + ky_k;
+        let ix{{ i }} = ox{{ i }} + kx_k;
+        if (mr{{ i }} < M && iy{{ i }} >= 0 && iy{{ i }} < {{ h }} && ix{{ i }} >= 0 && ix{{ i }} < {{ w }}) {
+            a{{ i }} = {{ x.var }}[xb{{ i }} + (u32(iy{{ i }}) * {{ w }}u + u32(ix{{ i }})) * {{ ci }}u + c_k];
+        }
+{% endfor %}
+{{ direct_b_fma(tm, tn, "b_at(", wt.var) }}
+    }
+{% elif not shared %}
 {{ direct_product(tm, tn, "a_at(", x.var, "b_at(", wt.var, "0u", "K") }}
 {% else %}
     for (var k0 = 0u; k0 < K; k0 += BK) {
