@@ -1,12 +1,14 @@
 """How fast the examples' WGSL compiles in headless Chromium (WebGPU on SwiftShader, no GPU needed).
 
-    python3 scripts/browser_bench.py [--budget S] [--write BENCHMARKS.md] [--label TEXT]
+    python3 scripts/browser_bench.py [--budget S] [--write BENCHMARKS.md] [--label TEXT] [--tiles direct|shared]
 
 Measures, each in a fresh browser (tests/js/run_chromium.mjs: playwright-core and /usr/bin/chromium):
 - time to ready of landmark68's inference bundle (createModel) and training bundle (createModel +
   prepareTraining), exported with write_bundle, and their WGSL sizes (the distinct shaders, in bytes);
 - each distinct kernel of every example's inference and training Programs compiled alone (shader module +
   createComputePipelineAsync, awaited one at a time), within --budget seconds: the slowest ten, the total.
+  --tiles direct (the default): the Programs a bundle runs on SwiftShader (lower(shared_tiles=False));
+  shared: the default Programs, with workgroup-memory tiles.
 Prints the rows as Markdown; --write appends them to a file.
 """
 from __future__ import annotations
@@ -36,12 +38,13 @@ EXAMPLES = ["landmark68", "landmark68_tiny", "tiny_face_detector", "digits", "fa
 JS_DIR = ROOT / "tests" / "js"
 
 
-def kernels() -> list[dict[str, str]]:
+def kernels(shared_tiles: bool) -> list[dict[str, str]]:
     """The distinct kernels of every example (inference and training), first seen first."""
     seen: dict[str, str] = {}
     for ex in EXAMPLES:
         g = load_spec(ROOT / "examples" / f"{ex}.py")
-        programs = [lower(g)] + ([lower(g, training=True)] if g.loss is not None else [])
+        programs = [lower(g, shared_tiles=shared_tiles)] + (
+            [lower(g, training=True, shared_tiles=shared_tiles)] if g.loss is not None else [])
         for p in programs:
             for k in p.kernels:
                 seen.setdefault(k.wgsl, f"{ex}:{k.name}")
@@ -71,6 +74,8 @@ def main() -> int:
     ap.add_argument("--budget", type=float, default=300, help="seconds for the per-kernel pass (and each ready)")
     ap.add_argument("--write", help="append the Markdown rows to this file")
     ap.add_argument("--label", default="", help="a label for the rows (e.g. before / after)")
+    ap.add_argument("--tiles", choices=["direct", "shared"], default="direct",
+                    help="which tiled products the per-kernel pass compiles (default: direct, as bundles on SwiftShader)")
     args = ap.parse_args()
     lines = [f"### Chromium pipeline compile times {args.label}".rstrip(), "",
              "`python3 scripts/browser_bench.py " + " ".join(sys.argv[1:]) + "` "
@@ -82,21 +87,24 @@ def main() -> int:
         g = load_spec(ROOT / "examples" / "landmark68.py")
         params = init_params(g, 0)
         sizes, raw = {}, {}
-        infer_wgsl = {k.wgsl for k in lower(g).kernels}
+        shared = args.tiles == "shared"
+        infer_wgsl = {k.wgsl for k in lower(g, shared_tiles=shared).kernels}
         raw["infer"] = sum(len(w.encode()) for w in infer_wgsl)
-        raw["train"] = sum(len(w.encode()) for w in infer_wgsl | {k.wgsl for k in lower(g, training=True).kernels})
+        raw["train"] = sum(len(w.encode()) for w in infer_wgsl | {
+            k.wgsl for k in lower(g, training=True, shared_tiles=shared).kernels})
         for name, train in (("infer", False), ("train", True)):
             write_bundle(root / name, g, params, train=train)
             text = (root / name / "model.js").read_text()
             sizes[name] = len(text[text.index("const SHADERS ="):text.index("const PROGRAM =")].encode())
-        ks = kernels()
+        ks = kernels(shared)
         (root / "kernels.json").write_text(json.dumps({"kernels": ks, "budget_ms": args.budget * 1000}))
         handler = functools.partial(_QuietHandler, directory=str(root))
         server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         port = server.server_address[1]
         try:
-            ready = {name: chromium(root, port, f"mode=ready&bundle={name}" + ("&train=1" if name == "train" else ""),
+            ready = {name: chromium(root, port, f"mode=ready&tiles={args.tiles}&bundle={name}"
+                                    + ("&train=1" if name == "train" else ""),
                                     args.budget) for name in ("infer", "train")}
             timed = chromium(root, port, "mode=kernels", args.budget + 120)
         finally:

@@ -22,7 +22,8 @@ if ! has_adapter; then
     has_adapter || { echo "setup: still no Vulkan adapter for wgpu after installing lavapipe" >&2; exit 1; }
 fi
 # Test-only peers and references: PyTorch CPU (a local wheel on these machines: never a bare
-# `pip install torch`, which pulls a multi-GB CUDA build), TF.js in Node for the benchmarks, and face-api.js
+# `pip install torch`, which pulls a multi-GB CUDA build), TF.js for the benchmarks (wgslgrad/bench/tfjs_peer: in Node,
+# and with playwright-core and webgpu for `bench --browser / --node`, the bundle beside TF.js), and face-api.js
 # (@vladmandic/face-api with its published weights, on TF.js's pure-JS CPU backend) for tests/test_faceapi.py.
 if ! python3 -c 'import torch' >/dev/null 2>&1; then
     python3 -m pip install -q --disable-pip-version-check torch==2.13.0 2>&1 | grep -v "Running pip as the 'root' user" \

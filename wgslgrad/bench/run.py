@@ -32,6 +32,7 @@ PEERS = ("torch", "tfjs")
 VARIANTS = {                        # wgslgrad lowered without one optimisation: its gain, in the same run
     "unfused": {"fused": False},    # every node its own kernel (no epilogues, no bias sums in filter gradients)
     "scalar": {"vec4": False},      # every load of the tiled products one float
+    "direct": {"shared_tiles": False},   # tiled products without workgroup memory (bundles use it on SwiftShader)
 }
 KNOWN_PEERS = (*PEERS, *VARIANTS)
 
@@ -224,8 +225,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warmup", type=int, default=2, help="untimed steps first (default 2)")
     p.add_argument("--infer-steps", type=int, default=10, help="timed batch-1 inference runs (default 10)")
     p.add_argument("--peers", default=",".join(PEERS),
-                   help="comma-separated peers to run, from torch,tfjs,unfused,scalar (the last two: wgslgrad without "
-                        "kernel fusion, without vec4 loads); "
+                   help="comma-separated peers to run, from torch,tfjs,unfused,scalar,direct (the last three: wgslgrad "
+                        "without kernel fusion, without vec4 loads, without workgroup memory in tiled products); "
                         "empty for none (default %(default)s)")
     p.add_argument("--no-wgslgrad", action="store_true", help="run only the peers")
     p.add_argument("--torch-device", default=None, help="cpu or cuda (default: cuda when available)")
@@ -236,9 +237,60 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also time each kernel of one training step (at the first batch size) alone: "
                         "time per op kind and the slowest kernels")
     p.add_argument("-o", "--output", help="also write the rows as JSON to this file")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--browser", action="store_true",
+                       help="instead: the exported JS bundle beside TF.js (same net, same weights) in headless "
+                            "Chromium, interleaved; inference and training-step medians, ready times, ratios")
+    where.add_argument("--node", action="store_true",
+                       help="the same comparison in Node (WebGPU from the webgpu package, Dawn)")
+    p.add_argument("--systems", default="wgslgrad,tfjs-webgpu,tfjs-wasm",
+                   help="with --browser/--node: what to compare, from wgslgrad,tfjs-webgpu,tfjs-wasm,wgslgrad-shared,"
+                        "wgslgrad-direct (the last two: the bundle forced to tiled products with or without "
+                        "workgroup memory; wgslgrad itself picks by adapter); default %(default)s")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="with --browser/--node: interleaved rounds, each timing --steps training steps and "
+                        "--infer-steps inferences per system and batch size (default 3)")
+    p.add_argument("--infer-only", action="store_true",
+                   help="with --browser/--node: no training steps (a spec without a loss has none anyway)")
+    p.add_argument("--timeout", type=float, default=900,
+                   help="with --browser/--node: seconds for the whole comparison; a system still running then is "
+                        "left out (default 900)")
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """`bench FILE --browser` / `--node`: prints the table; 1 when it cannot run or the outputs disagree."""
+    from .compare import SYSTEMS, CompareError, compare, header
+
+    systems = [b for b in args.systems.split(",") if b]
+    bad = [b for b in systems if b not in SYSTEMS]
+    if bad or min(args.steps, args.infer_steps, args.rounds) < 1 or args.warmup < 0 or not args.timeout > 0:
+        print(f"wgslgrad: error: --systems takes {','.join(SYSTEMS)}; --steps, --infer-steps and --rounds at least "
+              "1, --warmup 0 or more, --timeout positive", file=sys.stderr)
+        return 2
+    try:
+        result = compare(args.file, "browser" if args.browser else "node", args.batch, args.steps, args.infer_steps,
+                         args.warmup, args.rounds, systems, args.timeout, False if args.infer_only else None)
+    except CompareError as e:
+        print(f"wgslgrad: error: {e}", file=sys.stderr)
+        return 1
+    print(header(result))
+    print(result.table())
+    print(result.describe())
+    if args.output:
+        Path(args.output).write_text(json.dumps({"rows": result.rows(), "agreement": result.agreement,
+                                                 "raw": result.raw}, indent=1) + "\n")
+    if not any(r["ms"]["wgslgrad"] for r in result.rows()):
+        print("wgslgrad: error: nothing of wgslgrad's was measured (see its errors above)", file=sys.stderr)
+        return 1
+    if result.disagree:
+        print(f"wgslgrad: error: outputs disagree with wgslgrad's: {', '.join(result.disagree)}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def run_args(args: argparse.Namespace) -> int:
+    if args.browser or args.node:
+        return run_compare(args)
     rows = bench(args.file, args.batch, args.steps, args.warmup, args.infer_steps,
                  [p for p in args.peers.split(",") if p], not args.no_wgslgrad, args.torch_device,
                  args.tfjs_backend, args.torch_threads)

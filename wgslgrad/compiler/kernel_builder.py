@@ -72,6 +72,21 @@ class Lowering:
     arena_chunk: int = ARENA_CHUNK
     groups: dict[int, fuse.Group] = field(default_factory=dict)   # fused groups by producer
     vec4: bool = True             # tiled products load 4 consecutive floats at once where the layout allows
+    shared_tiles: bool = True     # tiled products stage A and B through workgroup memory (else: direct loads)
+
+    @property
+    def max_tile(self) -> int:
+        """The largest output tile side of a tiled product: 64 (4x4 results a thread), 32 without shared
+        tiles (2x2: a quarter of the code, so SwiftShader compiles it faster; filter gradients keep the K
+        split of 64-tiles, which sizes scratch memory)."""
+        return 64 if self.shared_tiles else 32
+
+    @property
+    def lanes(self) -> int:
+        """Threads of a reduction's workgroup (its workgroup-memory tree): 256, or 64 without shared tiles
+        (SwiftShader compiles workgroup memory slowly; a CPU gains little from more lanes). Only the kernels'
+        lanes change: split plans, and so scratch sizes, stay those of 256 lanes."""
+        return WORKGROUP if self.shared_tiles else 64
 
     def fuse(self, needed: list[int], keep: list[int], end: int, again: int | None = None) -> None:
         """Epilogue groups over the forward nodes (below `end`, and from `again` on: fuse.plan), bias sums over

@@ -113,7 +113,8 @@ def place_params(g: Graph) -> dict[str, ParamSlot]:
 
 
 def lower(graph: Graph, *, training: bool = False, max_workgroups: int = MAX_WORKGROUPS,
-          arena_chunk: int = ARENA_CHUNK, fused: bool = True, vec4: bool = True) -> Program:
+          arena_chunk: int = ARENA_CHUNK, fused: bool = True, vec4: bool = True,
+          shared_tiles: bool = True) -> Program:
     """`graph` as a Program; `graph` is left unchanged. Its phases (program.py): `inference`, the kernels of
     every output, the loss (when set) being an extra output named "loss" that a run computes only when the
     inputs it needs are given; with `training`, also `forward`, `backward` and `optimizer`, one training step
@@ -125,7 +126,8 @@ def lower(graph: Graph, *, training: bool = False, max_workgroups: int = MAX_WOR
     `max_workgroups` caps workgroups per dispatch dimension (tests lower it to exercise 2-D dispatch);
     `arena_chunk` caps each arena buffer, in f32 elements (tests lower it to exercise several);
     `fused=False` gives every node its own kernel, `vec4=False` makes every load a scalar one (tests and
-    `bench --peers` compare them).
+    `bench --peers` compare them); `shared_tiles=False` gives tiled products without workgroup memory, each
+    thread loading its own operands (for CPU adapters: export/bundle.py adds such Programs for SwiftShader).
     """
     verify(graph)
     step = training_graph(graph) if training else None                     # 1. backward nodes (training.py)
@@ -153,7 +155,8 @@ def lower(graph: Graph, *, training: bool = False, max_workgroups: int = MAX_WOR
         if step.update is not None:                                         #    the update in `params`
             trainable = g.nodes[step.update].size
             slots[step.update] = Slot(PARAMS, 0, g.nodes[step.update].shape)
-    ctx = Lowering(g, slots, max_workgroups=max_workgroups, arena_chunk=arena_chunk, vec4=vec4)
+    ctx = Lowering(g, slots, max_workgroups=max_workgroups, arena_chunk=arena_chunk, vec4=vec4 and shared_tiles,
+                   shared_tiles=shared_tiles)
     if fused:
         ctx.fuse(needed, list(outputs.values()) + ([step.loss] if again else []), forward_nodes,
                  min(again.values(), default=None))                        # 4. fused groups

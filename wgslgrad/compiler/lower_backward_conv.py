@@ -53,8 +53,8 @@ def split(length: int, groups: int, outs: int, min_chunk: int, align: int = 1) -
 
 # ---- the tiled products: DENSE_DX, DENSE_DW, CONV2D_DW, CONV2D_DX ----
 
-def _tiles(m: int, n: int) -> dict[str, int]:
-    bm, bn = pow2_at_least(m, 16, 64), pow2_at_least(n, 16, 64)
+def _tiles(m: int, n: int, cap: int = 64) -> dict[str, int]:
+    bm, bn = pow2_at_least(m, 16, cap), pow2_at_least(n, 16, cap)
     return {"bm": bm, "bn": bn, "bk": BK, "tm": bm // 16, "tn": bn // 16, "tiles_n": -(-n // bn)}
 
 
@@ -99,7 +99,7 @@ def _matmul(ctx: Lowering, i: int, kb: KernelBuilder, kernel_name: str, out: Ope
     b4 = kb.view4(b_src, plan[CONTIGUOUS["b", plan["b"]]] % 4 == 0)
     values = dict(plan, comment=ctx.comment(i), a_src=a_src, b_src=b_src, out=out, groups=groups, gx=wg[0],
                   a_m_fast=plan["a"] in ("cols", "im2col_t"), b_k_fast=plan["b"] in ("cols", "w_taps"), a4=a4, b4=b4,
-                  bias=bias)
+                  bias=bias, shared=ctx.shared_tiles)
     return kb.kernel(kernel_name, "grad_matmul.wgsl", wg, ctx.group(i).nodes, **values)
 
 
@@ -113,7 +113,7 @@ def _reduce_partials(ctx: Lowering, i: int, chunks: int) -> Kernel:
     out2 = kb.write(nodes[1]) if len(nodes) > 1 else None
     split, n = g.nodes[i].size, sum(g.nodes[c].size for c in nodes)
     cx = pow2_at_least(n, 1, 64)
-    hy = min(WORKGROUP // cx, pow2_at_least(chunks, 1, WORKGROUP))
+    hy = min(max(ctx.lanes // cx, 1), pow2_at_least(chunks, 1, WORKGROUP))
     groups = -(-n // cx)
     wg = ctx.grid(groups)
     return kb.kernel(ctx.kernel_name(i), "reduce_partials.wgsl", wg, nodes, chunks * n, chunks * n, comment=ctx.comment(i),
@@ -125,6 +125,9 @@ def _reduce_partials(ctx: Lowering, i: int, chunks: int) -> Kernel:
 def lower_grad_matmul(ctx: Lowering, i: int) -> list[Kernel]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     plan = _matmul_plan(g, node)
+    if ctx.max_tile < plan["bm"] or ctx.max_tile < plan["bn"]:   # smaller tiles, the same K split (scratch)
+        t = _tiles(plan["m"], plan["n"], ctx.max_tile)
+        plan |= t | {"tiles": -(-plan["m"] // t["bm"]) * t["tiles_n"]}
     chain = ctx.group(i).chain
     bias = chain[0] if chain else None      # the bias gradient it sums too (fuse.bias_sums)
     kb = ctx.builder()
@@ -191,7 +194,7 @@ def lower_conv2d_dx(ctx: Lowering, i: int) -> list[Kernel]:
     _, ho, wo, _ = g.nodes[node.srcs[0]].shape
     (sh, sw), (pt, _, pl, _) = node.arg["stride"], node.arg["pad"]
     phases = conv_dx_phases(node.shape, (kh, kw, ci, co), (sh, sw), node.arg["pad"])
-    t = _tiles(max(p["rows"] for p in phases), ci)
+    t = _tiles(max(p["rows"] for p in phases), ci, ctx.max_tile)
     tiles = 0
     for p in phases:
         p["t0"] = tiles
@@ -269,6 +272,7 @@ def lower_depthwise_dw(ctx: Lowering, i: int) -> list[Kernel]:
     dst = kb.slot(ctx.scratch[i], write=True) if split_ else kb.write(i)
     groups = plan["ctiles"] * plan["chunks"]
     wg = ctx.grid(groups)
+    plan = plan | {"hy": max(ctx.lanes // plan["cx"], 1)}
     first = kb.kernel(ctx.kernel_name(i, "_partial" if split_ else ""), "depthwise_dw.wgsl", wg, [i],
                       comment=ctx.comment(i), x=x, dy=dy, dst=dst, unroll=unroll, kh=kh, kw=kw, h=h, w=w, ch=ch, cm=cm, ho=ho,
                       wo=wo, mult=mult, sh=sh, sw=sw, pt=pt, pl=pl, outs=node.size, groups=groups, gx=wg[0],

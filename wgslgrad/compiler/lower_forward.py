@@ -116,7 +116,7 @@ def lower_matmul(ctx: Lowering, i: int) -> list[Kernel]:
         wg, gx = ctx.elementwise_groups(m * n)
         return [kb.kernel(ctx.kernel_name(i), "dense_rows.wgsl", wg, nodes, comment=fused_comment(ctx, nodes), x=x, wt=wt,
                           bias=bias, epilogue=finish, m=m, n=n, k=k, wg=WORKGROUP, gx=gx)]
-    bm, bn, bk = pow2_at_least(m, 16, 64), pow2_at_least(n, 16, 64), BK
+    bm, bn, bk = pow2_at_least(m, 16, ctx.max_tile), pow2_at_least(n, 16, ctx.max_tile), BK
     tiles_n = -(-n // bn)
     tiles = -(-m // bm) * tiles_n
     wg = ctx.grid(tiles)
@@ -124,7 +124,8 @@ def lower_matmul(ctx: Lowering, i: int) -> list[Kernel]:
     a4, b4 = kb.view4(x, conv.get("ci", k) % 4 == 0), kb.view4(wt, n % 4 == 0)
     return [kb.kernel(ctx.kernel_name(i), "matmul.wgsl", wg, nodes, comment=fused_comment(ctx, nodes), x=x, wt=wt,
                       bias=bias, epilogue=finish, m=m, n=n, k=k, bm=bm, bn=bn, bk=bk, tm=bm // 16, tn=bn // 16,
-                      tiles=tiles, tiles_n=tiles_n, gx=wg[0], conv=bool(conv), a4=a4, b4=b4, **conv)]
+                      tiles=tiles, tiles_n=tiles_n, gx=wg[0], conv=bool(conv), a4=a4, b4=b4,
+                      shared=ctx.shared_tiles, **conv)]
 
 
 @rule(Op.DEPTHWISE)

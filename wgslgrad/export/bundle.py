@@ -76,6 +76,7 @@ def write_bundle(out_dir: str | os.PathLike[str], graph: Graph, params: Mapping[
     shaders: list[str] = []
     programs = {"program": _program_data(program, shaders),
                 "train": _program_data(train_program, shaders) if train_program else None}
+    programs["cpu"] = _cpu_programs(graph, program, train_program, shaders)
     skeletons, table = _skeletons(shaders)
     text = _render(programs, skeletons, table, manifest)
     tmp = out / f".{MODEL_JS}.tmp"
@@ -84,6 +85,20 @@ def write_bundle(out_dir: str | os.PathLike[str], graph: Graph, params: Mapping[
     files = [MODEL_JS, MODEL_JSON] + manifest[0]["paths"]
     return {"files": {f: (out / f).stat().st_size for f in files}, "kernels": len(program.kernels),
             "shaders": len(shaders), "skeletons": len(skeletons), "train": train_program is not None}
+
+
+def _cpu_programs(graph: Graph, program: Program, train_program: Program | None,
+                  shaders: list[str]) -> dict[str, Any] | None:
+    """The Programs again with tiled products that use no workgroup memory (lower(shared_tiles=False)), for
+    CPU adapters: SwiftShader (Chrome without a GPU) compiles zero-initialised workgroup memory slowly, about
+    1 s per 1,024 floats of a kernel, and gains nothing from it. None when no kernel differs."""
+    cpu = lower(graph, shared_tiles=False)
+    cpu_train = lower(graph, training=True, shared_tiles=False) if train_program is not None else None
+    if [k.wgsl for k in cpu.kernels] == [k.wgsl for k in program.kernels] and (
+            cpu_train is None or [k.wgsl for k in cpu_train.kernels] == [k.wgsl for k in train_program.kernels]):
+        return None
+    _check_same_params(program, cpu)
+    return {"program": _program_data(cpu, shaders), "train": _program_data(cpu_train, shaders) if cpu_train else None}
 
 
 def _check_same_params(program: Program, train_program: Program) -> None:
@@ -168,12 +183,15 @@ def _render(programs: dict[str, Any], skeletons: list[str], table: list[list[Any
         f"], {_compact(table)});",
         f"const PROGRAM = {_compact(programs['program'])};",
         f"const TRAIN_PROGRAM = {_compact(programs['train'])};",
+        "// the same Programs with tiled products that use no workgroup memory, for CPU adapters (SwiftShader)",
+        f"const CPU_PROGRAMS = {_compact(programs['cpu'])};",
         f"const MANIFEST = {_compact(manifest)};",
-        "const BUNDLE = { program: PROGRAM, train: TRAIN_PROGRAM, shaders: SHADERS, manifest: MANIFEST };",
+        "const BUNDLE = { program: PROGRAM, train: TRAIN_PROGRAM, cpu: CPU_PROGRAMS, shaders: SHADERS, manifest: MANIFEST };",
         "",
         "/** The model on a WebGPU device. options: device (else one is requested), weightsUrl (default: the",
         " *  model.json beside this file), weights (ArrayBuffers or {manifest, data} instead of a URL; null: none),",
-        " *  cache (false: no IndexedDB), onLoss(loss, step). */",
+        " *  cache (false: no IndexedDB), onLoss(loss, step), tiles ('auto': Programs without workgroup tiles on",
+        " *  SwiftShader and other CPU adapters; 'shared' or 'direct' to choose). */",
         "export function createModel(options = {}) {",
         "  const weightsUrl = options.weightsUrl ?? new URL('model.json', import.meta.url).href;",
         "  return createModelFrom(BUNDLE, { ...options, weightsUrl });",

@@ -588,12 +588,30 @@ export class Model {
   get step() { return this.trainer?.t ?? 0; }
 }
 
-/** What the bundle's createModel({device, weightsUrl, weights, cache, onLoss}) calls: a device (given or
- *  requested), the inference pipelines, then the weights (from `weights`, else `weightsUrl`). */
+/** Whether `device` runs on the CPU: SwiftShader (Chrome and Dawn without a GPU) or a fallback adapter. */
+export function isCpuDevice(device) {
+  const info = device.adapterInfo ?? {};
+  return info.architecture === 'swiftshader' || info.isFallbackAdapter === true ||
+    /swiftshader|llvmpipe|lavapipe/i.test(`${info.description ?? ''} ${info.device ?? ''}`);
+}
+
+/** The bundle with the Programs to run on `device`: on a CPU adapter (or tiles: 'direct') those whose tiled
+ *  products use no workgroup memory (bundle.cpu, from export/bundle.py), which SwiftShader compiles several
+ *  times faster; else (or tiles: 'shared') the default ones. */
+export function forDevice(bundle, device, tiles = 'auto') {
+  if (!['auto', 'shared', 'direct'].includes(tiles)) throw new Error(`tiles must be auto, shared or direct, not ${tiles}`);
+  const direct = tiles === 'direct' || (tiles === 'auto' && isCpuDevice(device));
+  return direct && bundle.cpu ? { ...bundle, program: bundle.cpu.program, train: bundle.cpu.train } : bundle;
+}
+
+/** What the bundle's createModel({device, weightsUrl, weights, cache, onLoss, tiles}) calls: a device (given
+ *  or requested), the inference pipelines, then the weights (from `weights`, else `weightsUrl`). */
 export async function createModelFrom(bundle, options = {}) {
   const device = options.device ?? await requestDevice();
-  const runner = await Runner.create(device, bundle.program, bundle.shaders);
-  const model = new Model(bundle, device, runner, options);
+  const chosen = forDevice(bundle, device, options.tiles);
+  const runner = await Runner.create(device, chosen.program, chosen.shaders);
+  const model = new Model(chosen, device, runner, options);
+  model.stats.tiles = chosen === bundle ? 'shared' : 'direct';
   if (options.weights !== null) await model.load(options.weights ?? options.weightsUrl);
   return model;
 }

@@ -30,7 +30,7 @@ def lower_reduce(ctx: Any, i: int, kind: str, items: int, cost: int, scale: floa
     g, node = ctx.graph, ctx.graph.nodes[i]
     groups = reduce_groups(items, cost)
     chunk = -(-items // groups)
-    common = {"comment": ctx.comment(i), "wg": WORKGROUP, "halves": halves(WORKGROUP)}
+    common = {"comment": ctx.comment(i), "wg": ctx.lanes, "halves": halves(ctx.lanes)}
     kb = ctx.builder()
     x = kb.read(node.srcs[0])
     y = kb.read(node.srcs[1]) if len(node.srcs) > 1 else None

@@ -194,7 +194,7 @@ def _lower_global_avg_pool(ctx: Any, i: int) -> list[Any]:
     x, out = kb.read(node.srcs[0]), kb.write(i)
     b, h, w, c = g.nodes[node.srcs[0]].shape
     cx = pow2_at_least(c, 8, 64)
-    hy = WORKGROUP // cx
+    hy = max(ctx.lanes // cx, 1)
     ctiles = -(-c // cx)
     wg = ctx.grid(b * ctiles)
     return [kb.kernel(ctx.kernel_name(i), "global_avg_pool.wgsl", wg, [i], comment=ctx.comment(i), x=x, out=out,

@@ -241,7 +241,7 @@ def _reduce_kernel(ctx: Any, i: int, kernel_name: str, kb: Any, x: Any, dst: Any
                    red: list[dict[str, int]], cx: int, chunks: int) -> Any:
     """x summed over `red` into dst[kept], in `chunks` parts (one FLOP per element read)."""
     outs, r = _prod(kept), _prod(red)
-    hy = WORKGROUP // cx
+    hy = max(ctx.lanes // cx, 1)
     otiles = -(-outs // cx)
     groups = otiles * chunks
     wg = ctx.grid(groups)

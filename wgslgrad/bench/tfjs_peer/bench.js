@@ -14,7 +14,7 @@ const fs = require('fs');
 const path = require('path');
 const tf = require('@tensorflow/tfjs');
 require('@tensorflow/tfjs-backend-wasm');
-const { convWithGrads } = require('./wasm_grads');
+const { build, shimWasmKernels, randomInputs } = require('./peer_model');
 
 function parseArgs(argv) {
   const a = { dir: argv[0], backend: 'wasm', batches: null, steps: 5, warmup: 2, inferBatch: 1, inferSteps: 10,
@@ -39,175 +39,6 @@ function readF32(file) {
   return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
 }
 
-// wasm kernels that give wrong results in TF.js 4.22 (checked against numpy_ref by tests/test_tfjs_peer.py)
-const WASM_BROKEN = new Set(['MaxPoolGrad']);
-// missing on wasm, but never called: wasm_grads.js computes these gradients from other ops
-const REPLACED = new Set(['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropInput',
-  'DepthwiseConv2dNativeBackpropFilter']);
-
-// Gradient kernels the wasm backend lacks or gets wrong, run by the cpu backend's implementation.
-function shimWasmKernels() {
-  const have = new Set(tf.getKernelsForBackend('wasm').map((k) => k.kernelName));
-  const shimmed = [];
-  for (const k of tf.getKernelsForBackend('cpu')) {
-    if (!/Backprop|Grad/.test(k.kernelName)) continue;
-    if (WASM_BROKEN.has(k.kernelName)) tf.unregisterKernel(k.kernelName, 'wasm');
-    else if (have.has(k.kernelName) || REPLACED.has(k.kernelName)) continue;
-    tf.registerKernel({ kernelName: k.kernelName, backendName: 'wasm', kernelFunc: (args) => {
-      const cpu = tf.findBackend('cpu');
-      const wasm = args.backend;
-      const inputs = {};
-      for (const [name, t] of Object.entries(args.inputs)) {
-        inputs[name] = { dataId: cpu.write(wasm.readSync(t.dataId), t.shape, t.dtype), shape: t.shape, dtype: t.dtype };
-      }
-      const out = k.kernelFunc({ inputs, attrs: args.attrs, backend: cpu });
-      const outs = Array.isArray(out) ? out : [out];
-      const res = outs.map((o) => wasm.makeOutput(o.shape, o.dtype, undefined, cpu.readSync(o.dataId)));
-      for (const t of [...Object.values(inputs), ...outs]) cpu.disposeData(t.dataId);
-      return Array.isArray(out) ? res : res[0];
-    } });
-    shimmed.push(k.kernelName);
-  }
-  return shimmed;
-}
-
-// ---- the model: one function per IR op (ir.py's Op enum, forward ops) ----
-function build(model, batchOf, wasmGrads) {
-  const nodes = model.nodes;
-  const vars = {};
-  let off = 0;
-  const weights = readF32(path.join(model.dir, 'weights.bin'));
-  for (const [name, id] of Object.entries(model.params)) {
-    const n = nodes[id];
-    const size = n.shape.reduce((x, y) => x * y, 1);
-    vars[id] = tf.variable(tf.tensor(weights.subarray(off, off + size), n.shape), n.arg.trainable !== false,
-                           `p${id}_${name.replace(/[^A-Za-z0-9_]/g, '_')}`);
-    off += size;
-  }
-  const consts = {};
-  nodes.forEach((n, i) => {
-    if (n.op === 'const') {
-      const v = n.arg.value;
-      consts[i] = v.length === 1 ? tf.fill(n.shape, v[0]) : tf.tensor(v, n.shape);
-    }
-  });
-  const pads = (p) => [[0, 0], [p[0], p[1]], [p[2], p[3]], [0, 0]];
-  const batched = (i, shape) => (nodes[i].batched ? [batchOf, ...shape.slice(1)] : shape);
-  const countScale = {};   // avg pool with padding: TF's average counts only real cells (see below)
-
-  const convs = {};   // node id -> conv with wasm-friendly gradients
-  const ops = {
-    conv2d: (n, x, w, b, i) => (wasmGrads ? convs[i](x, w, b)
-      : tf.fused.conv2d({ x, filter: w, strides: n.arg.stride, pad: pads(n.arg.pad), bias: b })),
-    depthwise: (n, x, w, b, i) => (wasmGrads ? convs[i](x, w, b)
-      : tf.fused.depthwiseConv2d({ x, filter: w, strides: n.arg.stride, pad: pads(n.arg.pad), bias: b })),
-    dense: (n, x, w, b) => tf.fused.matMul({ a: x, b: w, bias: b }),
-    concat: (n, ...xs) => tf.concat(xs, -1),
-    reshape: (n, x, i) => tf.reshape(x, batched(i, n.shape)),
-    // training behaviour, as a wgslgrad training step: dropout with wgslgrad's masks (seed 0, step 0, as
-    // numpy_ref's default), batch norm on the batch statistics (the moving ones are not updated here)
-    dropout: (n, x) => tf.mul(x, dropoutScale(n, x.shape)),
-    bn_stats: (n, x) => {
-      const { mean, variance } = tf.moments(x, [...Array(x.rank - 1).keys()]);
-      return tf.stack([mean, variance]);
-    },
-    batch_norm: (n, x, gamma, beta, movingMean, movingVariance, stats) => {
-      const [mean, variance] = stats ? tf.unstack(stats) : [movingMean, movingVariance];
-      return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, n.arg.epsilon))), gamma), beta);
-    },
-  };
-  // the op families' ops (wgslgrad/ops/registry.py: pools, losses, reductions): each one's `tfjs` function, evaluated here so that
-  // it sees tf, pads, countScale and batched
-  for (const [name, js] of Object.entries(model.ops)) ops[name] = eval(js);  // eslint-disable-line no-eval
-  // the elementwise ops: each row's `tfjs` expression from wgslgrad/ops/elementwise.py (model.json carries them)
-  for (const [name, expr] of Object.entries(model.elementwise.unary)) {
-    const f = new Function('tf', 'x', 'attrs', `return ${expr};`);
-    ops[name] = (n, x) => f(tf, x, n.arg);
-  }
-  for (const [name, expr] of Object.entries(model.elementwise.binary)) {
-    const f = new Function('tf', 'a', 'b', `return ${expr};`);
-    ops[name] = (n, a, b) => f(tf, a, b);
-  }
-  nodes.forEach((n, i) => {
-    if (n.op === 'avg_pool' && !n.arg.pad.every((p) => p === 0)) countScale[i] = avgScale(n, nodes[n.srcs[0]].shape);
-    if (n.op === 'conv2d' || n.op === 'depthwise') convs[i] = convWithGrads(n.op === 'depthwise', n.arg.stride, n.arg.pad);
-  });
-
-  function run(inputs, roots) {
-    const need = new Array(nodes.length).fill(false);
-    for (const r of roots) need[r] = true;
-    for (let i = nodes.length - 1; i >= 0; i--) if (need[i]) for (const s of nodes[i].srcs) need[s] = true;
-    const v = {};
-    for (let i = 0; i < nodes.length; i++) {
-      if (!need[i]) continue;
-      const n = nodes[i];
-      if (n.op === 'input') v[i] = inputs[n.arg.name];
-      else if (n.op === 'param') v[i] = vars[i];
-      else if (n.op === 'const') v[i] = consts[i];
-      else if (!(n.op in ops)) throw new Error(`the TF.js peer has no op ${n.op}`);
-      else {
-        const xs = n.srcs.map((s) => v[s]);
-        if (n.op === 'conv2d' || n.op === 'depthwise') v[i] = ops[n.op](n, xs[0], xs[1], xs[2], i);
-        else v[i] = ['avg_pool', 'reshape'].includes(n.op) ? ops[n.op](n, xs[0], i) : ops[n.op](n, ...xs);
-      }
-    }
-    return v;
-  }
-  const outputs = Object.values(model.outputs);
-  return {
-    vars,
-    infer: (inputs) => { const v = run(inputs, outputs); return outputs.map((i) => v[i]); },
-    loss: (inputs) => run(inputs, [model.loss])[model.loss],
-    outputsAndLoss: (inputs) => {
-      const v = run(inputs, [...outputs, model.loss]);
-      return [Object.fromEntries(Object.entries(model.outputs).map(([k, i]) => [k, v[i]])), v[model.loss]];
-    },
-  };
-}
-
-/** wgslgrad's PCG hash (ops/dropout.py) in u32 arithmetic. */
-function pcg(v) {
-  const s = (Math.imul(v >>> 0, 747796405) + 2891336453) >>> 0;
-  const w = Math.imul(((s >>> ((s >>> 28) + 4)) ^ s) >>> 0, 277803737) >>> 0;
-  return ((w >>> 22) ^ w) >>> 0;
-}
-
-/** keep / (1 - rate) per element for a dropout node at seed 0, step 0: the masks wgslgrad's kernels draw. */
-function dropoutScale(n, shape, seed = 0, step = 0) {
-  const size = shape.reduce((a, b) => a * b, 1);
-  const key = pcg((seed ^ pcg((step ^ pcg(n.arg.salt)) >>> 0)) >>> 0);
-  const scale = 1 / (1 - n.arg.rate), out = new Float32Array(size);
-  for (let i = 0; i < size; i++) out[i] = pcg((key + i) >>> 0) >= n.arg.threshold ? scale : 0;
-  return tf.tensor(out, shape);
-}
-
-function avgScale(n, inShape) {
-  const [kh, kw] = n.arg.size, [sh, sw] = n.arg.stride, [t, , l] = n.arg.pad;
-  const [oh, ow] = [n.shape[1], n.shape[2]];
-  const s = new Float32Array(oh * ow);
-  for (let y = 0; y < oh; y++) {
-    for (let x = 0; x < ow; x++) {
-      let c = 0;
-      for (let i = 0; i < kh; i++) {
-        for (let j = 0; j < kw; j++) {
-          const h = y * sh + i - t, w = x * sw + j - l;
-          if (h >= 0 && h < inShape[1] && w >= 0 && w < inShape[2]) c++;
-        }
-      }
-      s[y * ow + x] = (kh * kw) / c;
-    }
-  }
-  return tf.tensor(s, [1, oh, ow, 1]);
-}
-
-function randomInputs(model, batch) {
-  const out = {};
-  for (const [name, id] of Object.entries(model.inputs)) {
-    out[name] = tf.randomUniform([batch, ...model.nodes[id].shape.slice(1)], 0, 1);
-  }
-  return out;
-}
-
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
@@ -227,7 +58,7 @@ async function timeIt(fn, n, warmup) {
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const model = JSON.parse(fs.readFileSync(path.join(args.dir, 'model.json'), 'utf8'));
-  model.dir = args.dir;
+  const weights = readF32(path.join(args.dir, 'weights.bin'));
   const shimmed = args.backend === 'wasm' ? shimWasmKernels() : [];
   if (!(await tf.setBackend(args.backend))) throw new Error(`TF.js backend ${args.backend} failed to start`);
   await tf.ready();
@@ -250,7 +81,7 @@ async function main() {
       inputs[name] = tf.tensor(flat.subarray(off, off + size), shape);
       off += size;
     }
-    const m = build(model, batch, wasmGrads);
+    const m = build(model, weights, batch, wasmGrads);
     const [outs, loss] = m.outputsAndLoss(inputs);
     result.outputs = Object.fromEntries(Object.entries(outs).map(([k, t]) => [k, Array.from(t.dataSync())]));
     result.loss = loss.dataSync()[0];
@@ -264,7 +95,7 @@ async function main() {
     const adam = model.adam;
     result.rows = [];
     for (const batch of args.batches || [model.batch]) {
-      const m = build(model, batch, wasmGrads);
+      const m = build(model, weights, batch, wasmGrads);
       const inputs = randomInputs(model, batch);
       const opt = tf.train.adam(adam.lr, adam.beta1, adam.beta2, adam.eps);
       const step = async () => {
@@ -282,7 +113,7 @@ async function main() {
       opt.dispose();
       for (const t of Object.values(inputs)) t.dispose();
     }
-    const m = build(model, args.inferBatch, wasmGrads);
+    const m = build(model, weights, args.inferBatch, wasmGrads);
     const inputs = randomInputs(model, args.inferBatch);
     result.infer_batch = args.inferBatch;
     result.infer_ms = await timeIt(async () => {
