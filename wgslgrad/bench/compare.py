@@ -93,7 +93,7 @@ class Comparison:
         return out
 
     def table(self) -> str:
-        from .run import text_table
+        from .common import text_table
 
         peers = [s for s in self.systems if s != "wgslgrad"]
         head = ["model", "what", "batch", *self.systems, *(f"{p} / wgslgrad" for p in peers)]
