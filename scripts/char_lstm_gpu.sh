@@ -7,20 +7,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-runs/char_lstm_gpu}"
 mkdir -p "$out"
-if ! python3 -c "import wgpu" 2>/dev/null && compgen -G ".whl/*.whl" >/dev/null; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/wgslgrad-site .whl/*.whl
-    export PYTHONPATH="/tmp/wgslgrad-site${PYTHONPATH:+:$PYTHONPATH}"
-fi
-if ! ldconfig -p | grep -q libvulkan && compgen -G ".gl/*.deb" >/dev/null; then
-    for f in .gl/*.deb; do dpkg -x "$f" /; done
-    ldconfig
-fi
-nvidia_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f "$nvidia_icd" ]; then
-    export VK_DRIVER_FILES="$nvidia_icd"
-fi
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
-export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
+source scripts/gpu_env.sh   # wheels (.whl/), Vulkan loader (.gl/), NVIDIA ICD, PYTHONPATH
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || true
 python3 -c "import torch, wgpu; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), '| wgpu', wgpu.__version__)"
