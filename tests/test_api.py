@@ -181,6 +181,12 @@ def test_evaluate_is_exact_over_a_last_smaller_batch(device):
     ref = reference(clf, {"x": x, "label": labels})
     assert got["accuracy"] == pytest.approx(float(np.mean(ref["logits"].argmax(-1) == labels.argmax(-1))))
     assert got["loss"] == pytest.approx(float(ref["loss"]), rel=1e-4)
+    with pytest.raises(wgslgrad.DataError, match="evaluate: the data holds no samples"):
+        clf.evaluate((x[:0], labels[:0]))
+    with pytest.raises(wgslgrad.DataError, match="train: the data holds no samples"):
+        clf.fit((x[:0], labels[:0]), epochs=1, verbose=False)
+    with pytest.raises(wgslgrad.DataError, match="val: the data holds no samples"):
+        clf.fit((x, labels), val=(x[:0], labels[:0]), epochs=1, verbose=False)
 
 
 @pytest.mark.gpu

@@ -240,6 +240,8 @@ class Model:
         if self.graph.loss is None:
             raise ValueError("the spec has no Train(loss=...): there is no loss to evaluate")
         arrays = self._arrays(data, list(self.graph.inputs), "evaluate")
+        if not len(next(iter(arrays.values()))):
+            raise DataError("evaluate: the data holds no samples: a loss over none is undefined")
         # a smaller last batch gets its own session: the means are exact
         return self._evaluate(arrays, self._batch_size(batch_size), lambda batch, real: self._session(real).run(batch))
 
@@ -318,6 +320,9 @@ class Model:
             check_new_run(out, resume is not None, overwrite)
         data = self._arrays(train, list(self.graph.inputs), "train")
         held = self._arrays(val, list(self.graph.inputs), "val") if val is not None else None
+        for what, arrays in (("train", data), ("val", held)):
+            if arrays is not None and not len(next(iter(arrays.values()))):
+                raise DataError(f"{what}: the data holds no samples")
         monitor = monitor or ("val_loss" if held is not None else "loss")
         if monitor.startswith("val_") and held is None:
             raise ValueError(f"monitor {monitor!r} needs val= data")
