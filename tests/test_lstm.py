@@ -139,3 +139,10 @@ def test_training_step_gradients_on_gpu(device):
 ])
 def test_errors_are_positioned(src, line, col, msg):
     check_one(src, line, col, msg)
+
+
+def test_summary_names_the_lstm_layer():
+    from wgslgrad.compiler.summary import summarize
+    g = compile_spec("x = Input(5, 3)\nh = lstm(x, 4)\nOutput(h)\n", "s.py")
+    rows = [r for r in summarize(g) if r.layer.startswith("lstm")]
+    assert [r.kind for r in rows] == ["lstm"], rows
