@@ -693,6 +693,6 @@ def test_check_gradients_is_exact_across_kinks(rng):
 
 
 def test_numpy_ref_covers_every_computed_op():
-    # dropout's reference needs the step's seed, so evaluate() calls ops/dropout.py's itself; Adam's float64
-    # reference is test_train_session.py's adam_tf, checked against the GPU step there
-    assert set(numpy_ref.EVAL) | {Op.DROPOUT} == set(Op) - LEAVES - OPTIMIZERS
+    # dropout's reference needs the step's seed, so evaluate() calls ops/dropout.py's itself; Adam's (ops/optimizer.py)
+    # is in EVAL and evaluate() gives it the optimizer state
+    assert set(numpy_ref.EVAL) | {Op.DROPOUT} == set(Op) - LEAVES

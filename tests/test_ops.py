@@ -22,7 +22,7 @@ from peer_graphs import elementwise_graph, every_op_graph
 from wgslgrad.compiler import build
 from wgslgrad.compiler.autodiff import grad
 from wgslgrad.compiler.builtins import _ACTIVATIONS, BUILTINS
-from wgslgrad.compiler.ir import BACKWARD, Graph, Op
+from wgslgrad.compiler.ir import BACKWARD, OPTIMIZERS, Graph, Op
 from wgslgrad.ops.base import OpDef
 from wgslgrad.ops.elementwise import BINARY_ROWS, UNARY_ROWS, Binary, Unary
 from wgslgrad.ops.registry import OPS as FAMILY_OPS
@@ -132,7 +132,12 @@ def test_family_op_has_every_facet(name: str) -> None:
     d: OpDef = FAMILY_OPS[name]
     assert d.name == name and d.doc and dataclasses.is_dataclass(d.attrs)
     assert all(callable(f) for f in (d.shape, d.ref, d.lower, d.flops))
-    assert Op[name.upper()] in (BACKWARD if d.backward else set(Op) - BACKWARD)
+    assert Op[name.upper()] in (BACKWARD if d.backward else OPTIMIZERS if d.optimizer else
+                                set(Op) - BACKWARD - OPTIMIZERS)
+    if d.optimizer:   # made by compiler.training from Train(...); the peers run their own optimizer
+        assert not d.backward and d.grad is None and d.builtin is None and d.torch is None and d.tfjs is None
+        assert all(f.default is not dataclasses.MISSING for f in dataclasses.fields(d.attrs)), "settings need defaults"
+        return
     if d.backward:
         assert d.grad is None and d.builtin is None, "a backward op is made by autodiff only"
         return
@@ -147,16 +152,20 @@ def test_family_op_has_every_facet(name: str) -> None:
 
 def test_every_family_op_is_exercised() -> None:
     """Forward ops: named by the GPU kernel tests and the finite-difference tests, and in the peers' graph;
-    backward ops: named by the GPU gradient-kernel tests, and made by autodiff from the peers' graph."""
+    backward ops: named by the GPU gradient-kernel tests, and made by autodiff from the peers' graph;
+    optimizer ops: named by the GPU training tests (test_train_session.py)."""
     every_op = every_op_graph(2)
     assert every_op.loss is not None
     grad(every_op, every_op.loss)
     made = _ops(every_op)
     for name, d in FAMILY_OPS.items():
         op = Op[name.upper()]
-        if d.backward:
+        if d.optimizer:   # its GPU kernel against its reference, from a fresh and from a later state
+            assert name in _named_in("test_train_session.py"), f"no GPU training test names {name}"
+        elif d.backward:
             assert name in _named_in("test_kernels_backward.py") and op in made, name
         else:
             assert name in set().union(*map(_named_in, KERNEL_TESTS)), f"no GPU kernel test names {name}"
             assert name in set().union(*map(_named_in, GRADIENT_TESTS)), f"no finite-difference test names {name}"
             assert op in made, f"{name} is not in peer_graphs.every_op_graph"
+

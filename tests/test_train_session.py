@@ -24,6 +24,8 @@ from wgslgrad.compiler.frontend import compile_spec, load_spec
 from wgslgrad.compiler.ir import Graph, Op
 from wgslgrad.compiler.lower import lower
 from wgslgrad.compiler.program import GRADS, READ_WRITE, STEP, Program
+from wgslgrad.compiler.training import add_update, training_graph
+from wgslgrad.ops import optimizer
 from wgslgrad.runtime.init import init_params
 
 RTOL = 1e-4
@@ -144,11 +146,19 @@ def random_params(g: Graph, rng: np.random.Generator) -> dict[str, np.ndarray]:
     return {k: (v if v.any() else 0.1 * rng.standard_normal(v.shape)).astype(np.float32) for k, v in params.items()}
 
 
-def adam_tf(p, g, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-7):
-    """One Adam step in TensorFlow's formulation (float64)."""
-    m = beta1 * m + (1 - beta1) * g
-    v = beta2 * v + (1 - beta2) * g * g
-    return p - lr * math.sqrt(1 - beta2**t) / (1 - beta1**t) * m / (np.sqrt(v) + eps), m, v
+def adam_tf(p, g, m, v, t, lr):
+    """One Adam step in TensorFlow's formulation (float64) at the default settings: the ADAM op's reference
+    (ops/optimizer.py; tests/test_ops.py checks it against torch.optim.Adam)."""
+    return optimizer.update(optimizer.Adam(), p, g, m, v, t, lr)
+
+
+def adam_node_reference(g: Graph, program: Program, inputs, params, state) -> np.ndarray:
+    """params[0 : trainable] after the step, as numpy_ref evaluates the training graph's Op.ADAM node from the
+    flat optimizer state."""
+    step = training_graph(g)
+    add_update(step, program.params)
+    assert step.update is not None and step.graph.nodes[step.update].op is Op.ADAM
+    return numpy_ref.evaluate(step.graph, inputs, params, optimizer_state=state)[step.update]
 
 
 def session_for(g: Graph, device, rng, arena_chunk: int | None = None, **kw):
@@ -305,6 +315,10 @@ def test_one_adam_step_matches_numpy(device, rng):
     p0 = flat(session.program, params)
     g0 = flat(session.program, ref)
     p1, m1, v1 = adam_tf(p0, g0, 0.0, 0.0, 1, lr)
+    zeros = np.zeros(session.program.trainable_elements)
+    node = adam_node_reference(g, session.program, inputs, params, {"params": p0, "m": zeros, "v": zeros, "t": 1,
+                                                                    "lr": lr})
+    assert np.max(np.abs(node - p1)) < 1e-6 * lr   # from numpy_ref's own float64 gradients
     state = session.optimizer_state()
     assert int(state["t"]) == 1
     assert_close("m", state["m"], m1)

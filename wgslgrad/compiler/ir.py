@@ -16,10 +16,11 @@ from ..ops.elementwise import BINARY_ROWS, UNARY_ROWS, Binary, Unary
 from ..ops.registry import BACKWARD as FAMILY_BACKWARD
 from ..ops.registry import FORWARD as FAMILY_FORWARD
 from ..ops.registry import OPS as FAMILY_OPS
+from ..ops.registry import OPTIMIZER as FAMILY_OPTIMIZER
 
 # Every op by name, in this order. The elementwise ops come from their rows in ops/elementwise.py (one row
 # each: the WGSL, gradient, reference and peers' expressions), the op families' from their OpDefs
-# (ops/registry.py: pools, losses, reductions); the others are declared here.
+# (ops/registry.py: pools, losses, reductions, the optimizer); the others are declared here.
 _OP_NAMES = [
     "INPUT",  # arg: name
     "PARAM",  # arg: name, init ('glorot_normal' | 'zeros' | 'ones'), fan_in, fan_out, trainable
@@ -77,9 +78,9 @@ _OP_NAMES = [
     #                        inference: srcs dy, gamma, moving_variance -> dy * gamma / sqrt(moving_variance + eps)
 
     # ---- the optimizer update: appended by compiler.training after the backward nodes ----
-    "ADAM",  # srcs: the gradient of each trainable parameter; arg: size, lr, beta1, beta2, eps ->
-    #                        params[0:size] after one Adam step (TensorFlow's formulation, lower_optimizer.py),
-    #                        updated in place with its moments; shape (size,)
+    *(name.upper() for name in FAMILY_OPTIMIZER),  # ops/optimizer.py: adam (srcs: the gradient of each trainable
+    #                        parameter; arg: size, lr, beta1, beta2, eps -> params[0:size] after one Adam step,
+    #                        updated in place with its moments; shape (size,))
 ]
 Op = Enum("Op", _OP_NAMES)   # type: ignore[misc]  (members from the rows; `Op.RELU` etc. as with a class)
 
@@ -106,7 +107,7 @@ LEAVES = {Op.INPUT, Op.PARAM, Op.CONST}
 BACKWARD = {Op.CONV2D_DX, Op.CONV2D_DW, Op.DEPTHWISE_DX, Op.DEPTHWISE_DW, Op.DENSE_DX, Op.DENSE_DW,
             Op.UNARY_GRAD, *(Op[name.upper()] for name in FAMILY_BACKWARD),
             Op.SLICE_LAST, Op.SLICE_GRAD, Op.EMBEDDING_DW, Op.LSTM_CELL_GRAD, Op.BN_DGAMMA, Op.BN_DX}
-OPTIMIZERS = {Op.ADAM}   # parameter updates: they write `params` in place
+OPTIMIZERS = {Op[name.upper()] for name in FAMILY_OPTIMIZER}   # parameter updates: they write `params` in place
 
 Shape = tuple[int, ...]
 
@@ -217,9 +218,6 @@ def infer(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
         return (z[0], z[1] // 2)
     if op in BACKWARD:
         return _infer_backward(op, shapes, arg)
-    if op is Op.ADAM:   # only compiler.training creates it: a mismatch is a compiler bug
-        assert sum(math.prod(s) for s in shapes) <= arg["size"], "ADAM: the gradients exceed the updated slice"
-        return (arg["size"],)
     raise AssertionError(f"no shape rule for {op}")
 
 

@@ -151,11 +151,11 @@ class KernelBuilder:
         self.uniform_vec4s[buffer] = vec4s
         return self.var(buffer, UNIFORM)
 
-    def vec4(self, buffer: str, access: str = READ) -> str:
+    def vec4(self, buffer: str, write: bool = False) -> str:
         """Bind a whole storage buffer as array<vec4<f32>> (the fused Adam step); returns its WGSL name.
         Every buffer's size is a multiple of 4 f32 (memory.ALIGN), so the vec4 view covers all of it."""
         self.vec4_buffers.add(buffer)
-        return self.var(buffer, access)
+        return self.var(buffer, READ_WRITE if write else READ)
 
     def view4(self, x: Operand, aligned: bool) -> str | None:
         """A second, read-only binding of x's buffer as array<vec4<f32>>, for loads of 4 consecutive

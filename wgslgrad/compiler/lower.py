@@ -14,7 +14,7 @@
          outputs but the loss only until the forward kernels end (an evaluation run reads them)
       6. one table row per op turns a node into kernels (KernelBuilder: bindings, offsets, templates)
       7. phases: inference, and for training forward, backward and optimizer (program.py)
-    Rules: lower_forward.py, lower_backward.py, lower_backward_conv.py, lower_seq.py, lower_optimizer.py, each
+    Rules: lower_forward.py, lower_backward.py, lower_backward_conv.py, lower_seq.py, lower_norm.py, each
     with its own RULES and SCRATCH tables, merged below; the lowering state and KernelBuilder they use are in
     kernel_builder.py.
 
@@ -33,13 +33,13 @@ from __future__ import annotations
 from typing import Any
 
 from ..ops.base import OpDef
+from ..ops.optimizer import STEP_FIELDS
 from ..ops.registry import OPS as FAMILY_OPS
 from . import (
     lower_backward,
     lower_backward_conv,
     lower_forward,
     lower_norm,
-    lower_optimizer,
     lower_seq,
     memory,
 )
@@ -60,7 +60,6 @@ from .kernel_builder import (  # noqa: F401  (grid, render, f32: part of this mo
     merge,
     render,
 )
-from .lower_optimizer import STEP_FIELDS, optimizer_data
 from .program import (
     ADAM_M,
     ADAM_V,
@@ -90,7 +89,7 @@ def _family_scratch(d: OpDef) -> Scratch:
 
 # every op's lowering rule and scratch request, from the rule modules' own tables
 RULES: dict[Op, Rule] = merge(lower_forward.RULES, lower_backward.RULES, lower_backward_conv.RULES, lower_seq.RULES,
-                              lower_optimizer.RULES, lower_norm.RULES,
+                              lower_norm.RULES,
                               {Op[name.upper()]: d.lower for name, d in FAMILY_OPS.items()})   # ops/registry.py
 SCRATCH: dict[Op, Scratch] = merge(lower_forward.SCRATCH, lower_backward.SCRATCH, lower_backward_conv.SCRATCH,
                                    lower_seq.SCRATCH, {Op[name.upper()]: _family_scratch(d)
@@ -185,6 +184,13 @@ def lower(graph: Graph, *, training: bool = False, max_workgroups: int = MAX_WOR
                    requires=requires, optional_outputs=optional, activation_elements=activations,
                    phases=phases, optimizer=optimizer, ids=embedding_ids(g),
                    step_loss=slots[step.loss] if again and step is not None else None)
+
+
+def optimizer_data(settings: dict[str, float]) -> dict[str, object]:
+    """What a Program says about its update (Program.optimizer): Adam's settings (lr being the default each step
+    may override), the uniform the runtime writes before each step and the names of its fields, in order
+    (ops/optimizer.py defines the layout)."""
+    return {"kind": "adam", **settings, "uniform": STEP, "fields": list(STEP_FIELDS)}
 
 
 def _opt(i: int | None) -> list[int]:

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from ..ops import dropout
 from ..ops.base import halves, pow2_at_least
+from ..ops.optimizer import STEP, STEP_FIELDS, step_fields
 from .ir import Op
 from .kernel_builder import WORKGROUP, Kernel, Lowering, Rule, Scratch, f32, rule_into
-from .lower_optimizer import STEP_FIELDS, step_fields
-from .program import STEP
 
 RULES: dict[Op, Rule] = {}       # this module's lowering rules, merged by lower.py
 SCRATCH: dict[Op, Scratch] = {}

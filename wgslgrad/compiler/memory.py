@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ALIGN = 4  # f32 elements: offsets stay 16-byte aligned so kernels may use vec4 access
+from ..ops.base import ALIGN  # f32 elements: offsets stay 16-byte aligned so kernels may use vec4 access
 
 
 @dataclass(frozen=True)

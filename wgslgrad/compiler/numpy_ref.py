@@ -7,7 +7,8 @@ references live with their declarations (wgslgrad/ops/); this module interprets 
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -15,21 +16,25 @@ from ..ops import batch_norm, dropout
 from ..ops.base import OpDef, crop_nhwc, pad_nhwc, padded_zeros, window_taps
 from ..ops.elementwise import sigmoid
 from ..ops.registry import OPS as FAMILY_OPS
-from .ir import BINARY, UNARY, Graph, Node, Op, binary_row, unary_row
+from .ir import BINARY, OPTIMIZERS, UNARY, Graph, Node, Op, binary_row, unary_row
 
 Array = np.ndarray
 
 
 def evaluate(graph: Graph, inputs: dict[str, Array], params: dict[str, Array],
              dtype: type = np.float64,
-             override: dict[int, Callable[..., Array]] | None = None, seed: int = 0, step: int = 0) -> list[Array]:
+             override: dict[int, Callable[..., Array]] | None = None, seed: int = 0, step: int = 0,
+             optimizer_state: Mapping[str, Any] | None = None) -> list[Array]:
     """The value of every node of `graph`, indexed by node id.
 
     `inputs` and `params` are keyed by the names in `graph.inputs` and `graph.params` (falling back to a
     node's arg["name"]); their shapes must equal the nodes' shapes, batch included. `override` maps a node
     id to a function(node, *src values) used instead of the op's (gradcheck freezes ReLU masks this way).
     `seed` and `step` draw dropout's masks as the `step` uniform does for the kernels (ops/dropout.py; step 0, before
-    any step, is what Session.gradients uses on a fresh session). The graph
+    any step, is what Session.gradients uses on a fresh session). An optimizer update (a training graph's ADAM
+    node) is evaluated from `optimizer_state`: the flat trainable slice before the step as `params`, the moments
+    `m` and `v` (as Session.optimizer_state gives them) and the step number `t` (1-based), optionally `lr`;
+    the value is params[0 : size] after the step (ops/optimizer.py). The graph
     is evaluated as it is: as built, in training mode; inference.inference_form(graph) gives the other.
     """
     override = override or {}
@@ -50,6 +55,11 @@ def evaluate(graph: Graph, inputs: dict[str, Array], params: dict[str, Array],
             v = np.full(n.shape, v.item(), dtype) if v.size == 1 else v.reshape(n.shape)
         elif n.op is Op.DROPOUT and i not in override:
             v = dropout.reference(n, vals[n.srcs[0]], seed, step).astype(dtype)
+        elif n.op in OPTIMIZERS and i not in override:
+            if optimizer_state is None:
+                raise ValueError(f"node %{i} ({n.op.name.lower()}) is an optimizer update: evaluating it needs "
+                                 "optimizer_state (params, m, v, t)")
+            v = np.asarray(EVAL[n.op](n, *(vals[s] for s in n.srcs), **optimizer_state), dtype=dtype)
         else:
             fn = override.get(i, EVAL[n.op])
             v = np.asarray(fn(n, *(vals[s] for s in n.srcs)), dtype=dtype)
@@ -158,7 +168,7 @@ def _slice_grad(n: Node, dy: Array) -> Array:
 
 
 def _family(d: OpDef) -> Callable[..., Array]:
-    return lambda n, *xs: d.ref(d.attrs_of(n.arg), n.shape, *xs)
+    return lambda n, *xs, **state: d.ref(d.attrs_of(n.arg), n.shape, *xs, **state)   # state: an optimizer's
 
 
 def _binary(ref: Callable[[Array, Array], Array]) -> Callable[..., Array]:
@@ -171,7 +181,7 @@ EVAL: dict[Op, Callable[..., Array]] = {
     Op.DENSE: _dense,
     **{op: _binary(binary_row(op).ref) for op in BINARY},   # ops/elementwise.py: each row's reference
     **{op: _unary for op in UNARY},
-    **{Op[name.upper()]: _family(d) for name, d in FAMILY_OPS.items()},   # ops/registry.py: pools, losses, reductions
+    **{Op[name.upper()]: _family(d) for name, d in FAMILY_OPS.items()},   # ops/registry.py: pools, losses, reductions, adam
     Op.CONCAT: lambda n, *xs: np.concatenate(xs, axis=-1),
     Op.SLICE: lambda n, x: np.take(x, np.arange(n.arg["start"], n.arg["stop"]), axis=n.arg["axis"]),
     Op.STACK: lambda n, *xs: np.stack(xs, axis=n.arg["axis"]),

@@ -12,7 +12,7 @@ of Op.ADAM), and adds four buffers:
   adam_m   Adam's first and second moments, flat, the same layout as `grads`
   adam_v
   step     a uniform the runtime writes before each step: the values named by optimizer["fields"], in
-           that order (lower_optimizer.STEP_FIELDS defines the layout); dropout draws its masks from its
+           that order (ops/optimizer.py's STEP_FIELDS defines the layout); dropout draws its masks from its
            `t` and `seed` (ops/dropout.py)
 `phases` names the kernels (indices into `kernels`) a runtime runs together, in dispatch order:
   inference  every kernel that computes an output (each kernel's `serves` says which), the loss included:
@@ -36,6 +36,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..ops.optimizer import ADAM_M, ADAM_V, STEP  # noqa: F401  (buffer names: part of this module's interface)
 from .ir import Graph, Op
 
 # Buffer names. Inputs get one buffer each, named INPUT_PREFIX + input name.
@@ -44,9 +45,7 @@ ARENA = "arena"
 CONSTS = "consts"
 INPUT_PREFIX = "input:"
 GRADS = "grads"
-ADAM_M = "adam_m"
-ADAM_V = "adam_v"
-STEP = "step"
+# ADAM_M, ADAM_V (Adam's moments) and STEP (the step uniform) are the optimizer's, named in ops/optimizer.py
 
 # Phase names (Program.phases).
 INFERENCE = "inference"

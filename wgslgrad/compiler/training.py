@@ -14,14 +14,16 @@ phase follows from its nodes: below `forward_nodes` the forward pass, OPTIMIZERS
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from ..ops.optimizer import Adam
 from .autodiff import grad
 from .ir import LEAVES, Graph, Op, alias_root, verify
 from .program import ParamSlot
 
-ADAM_DEFAULTS = {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-7}
+# Adam's settings and their defaults: the ADAM op's attributes (ops/optimizer.py) but the slice's size
+ADAM_DEFAULTS = {f.name: f.default for f in fields(Adam) if f.name != "size"}
 
 
 @dataclass

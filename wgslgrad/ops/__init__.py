@@ -4,10 +4,11 @@ One module per family. `base.py` declares what a family op is (OpDef: its builti
 rule, float64 reference, gradient rule, lowering, FLOPs and both peers' way of running it) and the helpers
 families share; `registry.py` gathers the families' OpDefs by name: so far `pooling.py` (max_pool, avg_pool,
 global_avg_pool and their gradients), `losses.py` (mse, softmax and sigmoid cross-entropy and their
-gradients) and `reductions.py` (sum, mean, sum_axes, softmax, and reduce_to, broadcast, softmax_grad);
+gradients), `reductions.py` (sum, mean, sum_axes, softmax, and reduce_to, broadcast, softmax_grad) and
+`optimizer.py` (adam, the fused update of the trainable parameters, with the `step` uniform's layout);
 `kernels.py` holds lowerings ops of several families share (the one- or two-stage sum, the row-wise softmax
-gradient, elementwise broadcast axes). The other families (linear and conv, shape and sequence ops, the
-optimizer) still live in the compiler's modules.
+gradient, elementwise broadcast axes). The other families (linear and conv, shape and sequence ops)
+still live in the compiler's modules.
 `elementwise.py` holds the elementwise ops, one row each: the DSL builtin and its
 typed attributes, the WGSL expression of the forward op and of its gradient, the float64 NumPy reference
 and its derivative, the FLOPs per element, and how the PyTorch and TF.js peers run it. The rows are plain

@@ -19,6 +19,7 @@ Shape = tuple[int, ...]
 Pad = tuple[int, int, int, int]   # (top, bottom, left, right)
 
 WORKGROUP = 256   # WebGPU default maxComputeInvocationsPerWorkgroup: threads per workgroup of 1-D kernels
+ALIGN = 4  # f32 elements: buffer offsets stay 16-byte aligned so kernels may use vec4 access (compiler/memory.py)
 
 
 class ShapeError(Exception):
@@ -65,6 +66,9 @@ class OpDef:
     #   a piecewise op: (attrs, input value, output shape) -> a reference that stays on the input's pieces,
     #   for gradcheck (max pool: the cells that won)
     backward: bool = False                               # made by autodiff only (no builtin, no gradient)
+    optimizer: bool = False                              # a parameter update (compiler.training adds it after the
+    #   backward nodes; no builtin, no gradient, no peers: they run their own optimizer with its settings); its
+    #   reference also takes the optimizer state: ref(attrs, shape, *grads, params=, m=, v=, t=, lr=)
     scratch: Callable[[list[Shape], Shape, Any], int] | None = None
     #   f32 elements of scratch its kernels need at their own step (source shapes, output shape, attrs)
 

@@ -2,10 +2,11 @@
 elementwise.py. The passes look an op up here by its IR name (`OPS[op.name.lower()]`)."""
 from __future__ import annotations
 
-from . import losses, pooling, reductions
+from . import losses, optimizer, pooling, reductions
 from .base import OpDef
 
-FAMILIES = [pooling, losses, reductions]
+FAMILIES = [pooling, losses, reductions, optimizer]
 OPS: dict[str, OpDef] = {name: d for family in FAMILIES for name, d in family.OPS.items()}
-FORWARD = [name for name, d in OPS.items() if not d.backward]
+FORWARD = [name for name, d in OPS.items() if not (d.backward or d.optimizer)]
 BACKWARD = [name for name, d in OPS.items() if d.backward]
+OPTIMIZER = [name for name, d in OPS.items() if d.optimizer]

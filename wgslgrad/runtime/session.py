@@ -343,7 +343,7 @@ class Session:
 
 def step_uniform(optimizer: dict[str, Any], lr: float, t: int, seed: int = 0) -> np.ndarray:
     """The `step` uniform for step t (1-based): the values its fields name (optimizer["fields"], laid out by
-    compiler.lower_optimizer), the bias corrections computed in float64, then rounded once; `seed`: dropout's
+    ops/optimizer.py's STEP_FIELDS), the bias corrections computed in float64, then rounded once; `seed`: dropout's
     (taken modulo 2^24, which a float32 holds exactly)."""
     b1, b2 = float(optimizer["beta1"]), float(optimizer["beta2"])
     values = {"lr": lr, "beta1": b1, "beta2": b2, "eps": float(optimizer["eps"]),
