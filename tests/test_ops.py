@@ -169,3 +169,24 @@ def test_every_family_op_is_exercised() -> None:
             assert name in set().union(*map(_named_in, GRADIENT_TESTS)), f"no finite-difference test names {name}"
             assert op in made, f"{name} is not in peer_graphs.every_op_graph"
 
+
+def test_adam_reference_matches_pytorch() -> None:
+    """ADAM's float64 reference (ops/optimizer.py), one step from a later state, against torch.optim.Adam: TF's
+    epsilon (outside the bias correction) is PyTorch's eps / sqrt(1 - beta2^t), in one step from a given state."""
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
+    d = FAMILY_OPS["adam"]
+    seed = int(np.random.SeedSequence().entropy % 2**31)
+    print("seed", seed)
+    r = np.random.default_rng(seed)
+    a = d.attrs(size=10, lr=0.01, beta1=0.8, beta2=0.99, eps=1e-3)
+    g1, g2 = r.standard_normal(3), r.standard_normal(5)   # placed at 0 and 4 (4-aligned), zeros between
+    p, m, v, t = r.standard_normal(10), 0.1 * r.standard_normal(10), r.uniform(0.01, 0.1, 10), 5
+    got = d.ref(a, (10,), g1, g2, params=p, m=m, v=v, t=t)
+    grad = np.concatenate([g1, [0.0], g2, [0.0]])
+    pt = torch.tensor(p, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.Adam([pt], lr=a.lr, betas=(a.beta1, a.beta2), eps=a.eps / np.sqrt(1 - a.beta2**t))
+    opt.state[pt] = {"step": torch.tensor(float(t - 1)), "exp_avg": torch.tensor(m), "exp_avg_sq": torch.tensor(v)}
+    pt.grad = torch.tensor(grad)
+    opt.step()
+    np.testing.assert_allclose(got, pt.detach().numpy(), rtol=1e-12, atol=1e-14)
+    assert d.shape([(3,), (5,)], a) == (10,) and d.flops([], (10,), a) == 120
