@@ -41,8 +41,12 @@ def every_op_graph(batch: int = 2) -> Graph:
     h = g.add(Op.CONV2D, (x, param("conv/filters", (3, 3, 3, 6)), param("conv/bias", (6,))),
               {"stride": (2, 2), "pad": pad})
     h = g.add(Op.LEAKY_RELU, (h,), {"alpha": 0.2})
+    # batch norm on the batch statistics (a training step), before the depthwise only
+    mm, mv = param("bn/moving_mean", (6,), False), param("bn/moving_variance", (6,), False)
+    stats = g.add(Op.BN_STATS, (h, mm, mv), {"momentum": 0.9})
+    hb = g.add(Op.BATCH_NORM, (h, param("bn/gamma", (6,)), param("bn/beta", (6,)), mm, mv, stats), {"epsilon": 1e-3})
     # depthwise 2x2 (multiplier 2) stride 1 'same': pads (0,1,0,1)
-    d = g.add(Op.DEPTHWISE, (h, param("dw/depthwise_filter", (2, 2, 6, 2)), param("dw/bias", (12,), False)),
+    d = g.add(Op.DEPTHWISE, (hb, param("dw/depthwise_filter", (2, 2, 6, 2)), param("dw/bias", (12,), False)),
               {"stride": (1, 1), "pad": (0, 1, 0, 1)})
     d = g.add(Op.RELU6, (d,))
     p = g.add(Op.CONV2D, (d, param("pw/filters", (1, 1, 12, 4))), {"stride": (1, 1), "pad": (0, 0, 0, 0)})
@@ -55,7 +59,7 @@ def every_op_graph(batch: int = 2) -> Graph:
     ap2 = g.add(Op.AVG_POOL, (cat,), {"size": (2, 2), "stride": (2, 2), "pad": (0, 1, 0, 1)})  # 5 -> 3
     pooled = g.add(Op.ADD, (g.add(Op.ADD, (mp, ap)), ap2))
     gap = g.add(Op.GLOBAL_AVG_POOL, (pooled,))                                # [B,14]
-    flat = g.add(Op.RESHAPE, (pooled,), {"shape": (B, 3 * 3 * 14)})
+    flat = g.add(Op.DROPOUT, (g.add(Op.RESHAPE, (pooled,), {"shape": (B, 3 * 3 * 14)}),), {"rate": 0.25, "salt": 7})
     f = g.add(Op.DENSE, (flat, param("fc/weights", (126, 14)), param("fc/bias", (14,))))
     f = g.add(Op.ADD, (f, gap))
     pos = g.add(Op.EXP, (g.add(Op.NEG, (g.add(Op.ABS, (f,)),)),))            # in (0, 1]
@@ -125,7 +129,8 @@ def random_inputs(g: Graph, seed: int = 0) -> dict[str, np.ndarray]:
 
 def random_params(g: Graph, seed: int = 1) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
-    return {name: rng.normal(0, 0.5, g.nodes[i].shape) for name, i in g.params.items()}
+    out = {name: rng.normal(0, 0.5, g.nodes[i].shape) for name, i in g.params.items()}
+    return {k: np.abs(v) + 0.5 if k.endswith("moving_variance") else v for k, v in out.items()}   # positive
 
 
 def digits_graph(batch: int) -> Graph:

@@ -172,6 +172,7 @@ def test_training_step_on_the_gpu(device, stride, frozen):
     got = session.gradients(inputs)
     gg = replace(g, nodes=list(g.nodes), params=dict(g.params))
     grads = grad(gg, gg.loss)
+    assert ({Op.BN_DX} if frozen else {Op.BN_DGAMMA, Op.BN_DX}) <= {n.op for n in gg.nodes}, "backward ops run"
     vals = numpy_ref.evaluate(gg, inputs, params)
     overall = max(np.max(np.abs(vals[i])) for i in grads.values())
     for name, i in grads.items():

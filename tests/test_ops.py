@@ -118,8 +118,11 @@ TESTS = Path(__file__).resolve().parent
 # the modules that run forward kernels on the GPU against numpy_ref, and those that check gradients against
 # finite differences (check_grads), op by op
 KERNEL_TESTS = ["test_kernels.py", "test_kernels_loops.py", "test_reduce_axes.py", "test_slicing.py", "test_lstm.py",
-                "test_embedding.py"]
-GRADIENT_TESTS = ["test_autodiff.py", "test_reduce_axes.py", "test_slicing.py", "test_lstm.py", "test_embedding.py"]
+                "test_embedding.py", "test_dropout.py", "test_batch_norm.py"]
+GRADIENT_TESTS = ["test_autodiff.py", "test_reduce_axes.py", "test_slicing.py", "test_lstm.py", "test_embedding.py",
+                  "test_dropout.py", "test_batch_norm.py"]
+# the modules that run backward kernels on the GPU against numpy_ref, op by op
+BACKWARD_KERNEL_TESTS = ["test_kernels_backward.py", "test_batch_norm.py"]
 
 
 def _named_in(test_file: str) -> set[str]:
@@ -141,7 +144,7 @@ def test_family_op_has_every_facet(name: str) -> None:
     if d.backward:
         assert d.grad is None and d.builtin is None, "a backward op is made by autodiff only"
         return
-    assert callable(d.grad) and callable(d.torch) and d.tfjs
+    assert (callable(d.grad) != d.through_consumer) and callable(d.torch) and d.tfjs   # BN_STATS: BATCH_NORM's rule
     if d.builtin is None:   # made by another builtin (sum_axes: sum and mean with axis=)
         assert d.via and all(BUILTINS[b] for b in d.via), f"{name} has no builtin and names none that makes it"
         return
@@ -163,7 +166,7 @@ def test_every_family_op_is_exercised() -> None:
         if d.optimizer:   # its GPU kernel against its reference, from a fresh and from a later state
             assert name in _named_in("test_train_session.py"), f"no GPU training test names {name}"
         elif d.backward:
-            assert name in _named_in("test_kernels_backward.py") and op in made, name
+            assert name in set().union(*map(_named_in, BACKWARD_KERNEL_TESTS)) and op in made, name
         else:
             assert name in set().union(*map(_named_in, KERNEL_TESTS)), f"no GPU kernel test names {name}"
             assert name in set().union(*map(_named_in, GRADIENT_TESTS)), f"no finite-difference test names {name}"

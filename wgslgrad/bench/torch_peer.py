@@ -27,7 +27,6 @@ from torch import Tensor, nn
 
 from ..compiler import training
 from ..compiler.ir import BINARY, UNARY, Graph, Node, Op, binary_row, needed_nodes, unary_row
-from ..ops import dropout
 from ..ops.elementwise import Binary, Unary
 from ..ops.registry import OPS as FAMILY_OPS
 
@@ -174,38 +173,15 @@ class TorchModel(nn.Module):
         if op is Op.DENSE:
             return F.linear(xs[0], self._weight(n, xs[1]), xs[2] if len(xs) > 2 else None)
         family = FAMILY_OPS.get(op.name.lower())
-        if family is not None and family.torch is not None:   # ops/registry.py: pools, losses, reductions
-            return family.torch(_HELPERS, family.attrs_of(n.arg), xs, self.consts.get(str(i)))
+        if family is not None and family.torch is not None:   # ops/registry.py's families
+            # dropout and batch norm act by the module's mode (train(), eval()), dropout with `seed` and `step`
+            helpers = SimpleNamespace(**vars(_HELPERS), training=self.training, seed=self.seed, step=self.step)
+            return family.torch(helpers, family.attrs_of(n.arg), xs, self.consts.get(str(i)))
         if op is Op.RESHAPE:
             return xs[0].reshape(n.shape)
         if op is Op.CONCAT:
             return torch.cat(xs, dim=-1)
-        if op in (Op.DROPOUT, Op.BN_STATS, Op.BATCH_NORM):
-            return self._train_only(n, xs)
         return _SIMPLE[op](n, *xs)
-
-    def _train_only(self, n: Node, xs: list[Tensor]) -> Tensor:
-        """Dropout and batch norm: in training mode (module.train()) dropout draws wgslgrad's masks (from
-        `seed` and `step`, as the kernels do) and batch norm uses the batch statistics, moving the moving ones
-        as TF.js does (toward the biased variance); in eval mode the identity and the moving statistics."""
-        if n.op is Op.DROPOUT:
-            if not self.training:
-                return xs[0]
-            keep = dropout.keep_mask(n.shape, n.arg["rate"], n.arg["salt"], self.seed, self.step)
-            return xs[0] * torch.as_tensor(keep, dtype=xs[0].dtype, device=xs[0].device) / (1.0 - n.arg["rate"])
-        if n.op is Op.BN_STATS:
-            x, moving_mean, moving_var = xs
-            dims = tuple(range(x.dim() - 1))
-            mean, var = x.mean(dim=dims), x.var(dim=dims, unbiased=False)
-            if self.training:
-                m = n.arg["momentum"]
-                with torch.no_grad():
-                    moving_mean.mul_(m).add_(mean.detach() * (1 - m))
-                    moving_var.mul_(m).add_(var.detach() * (1 - m))
-            return torch.stack([mean, var])
-        x, gamma, beta, moving_mean, moving_var = xs[:5]
-        mean, var = xs[5] if len(xs) == 6 and self.training else (moving_mean, moving_var)
-        return (x - mean) * torch.rsqrt(var + n.arg["epsilon"]) * gamma + beta
 
 
 def _unary(row: Unary) -> Callable[..., Tensor]:

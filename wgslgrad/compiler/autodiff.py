@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..ops import batch_norm, dropout
 from ..ops.registry import OPS as FAMILY_OPS
 from .ir import BINARY, UNARY, Graph, Node, Op, Shape, binary_row, unary_row
 
@@ -138,13 +137,11 @@ RULES: dict[Op, Rule] = {
     Op.LSTM_CELL: _lstm_cell,
     **{Op[name.upper()]: d.grad for name, d in FAMILY_OPS.items() if d.grad},   # ops/registry.py's families
     Op.RESHAPE: lambda c: [c.add(Op.RESHAPE, (c.dy,), {"shape": c.shape(0)})],
-    Op.DROPOUT: dropout.grad_rule,
-    Op.BATCH_NORM: batch_norm.grad_rule,
 }
 
-# Ops whose gradient their one consumer's rule already includes: the batch statistics (the batch norm's
-# rule differentiates through them), so autodiff never walks into them.
-THROUGH_CONSUMER = {Op.BN_STATS}
+# Ops whose gradient their one consumer's rule already includes (OpDef.through_consumer: the batch statistics,
+# the batch norm's rule differentiates through them), so autodiff never walks into them.
+THROUGH_CONSUMER = {Op[name.upper()] for name, d in FAMILY_OPS.items() if d.through_consumer}
 
 
 # ---- the pass ----

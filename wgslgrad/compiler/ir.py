@@ -20,7 +20,7 @@ from ..ops.registry import OPTIMIZER as FAMILY_OPTIMIZER
 
 # Every op by name, in this order. The elementwise ops come from their rows in ops/elementwise.py (one row
 # each: the WGSL, gradient, reference and peers' expressions), the op families' from their OpDefs
-# (ops/registry.py: pools, losses, reductions, the optimizer); the others are declared here.
+# (ops/registry.py: pools, losses, reductions, dropout, batch norm, the optimizer); the others are declared here.
 _OP_NAMES = [
     "INPUT",  # arg: name
     "PARAM",  # arg: name, init ('glorot_normal' | 'zeros' | 'ones'), fan_in, fan_out, trainable
@@ -33,21 +33,11 @@ _OP_NAMES = [
     "SLICE",  # srcs: x; arg: axis, start, stop -> x[..., start:stop, ...] along axis (0 <= start < stop)
     "STACK",  # any number of srcs of one shape; arg: axis -> np.stack(srcs, axis)
     *(r.name.upper() for r in UNARY_ROWS.values()),    # ops/elementwise.py: relu, sigmoid, ... (leaky_relu: alpha)
-    *(name.upper() for name in FAMILY_FORWARD),   # ops/registry.py: pools, losses, reductions
+    *(name.upper() for name in FAMILY_FORWARD),   # ops/registry.py: pools, losses, reductions, dropout, batch norm
     "RESHAPE",  # arg: shape; the same bytes, a new shape
     "EMBEDDING",  # srcs: ids[...] (an Input of whole numbers in [0, V)), table[V,D] -> table[ids], ids.shape + (D,)
     "LSTM_CELL",  # srcs: z[B,4u] (gates i, f, c, o before activation), (c_prev[B,u]) -> [B,2u] = [h | c]:
     #                      c = sigmoid(f) * c_prev + sigmoid(i) * tanh(g), h = sigmoid(o) * tanh(c)
-    # ---- ops that act differently while training (ops/dropout.py, ops/batch_norm.py); the
-    #      inference form of a graph (inference.py) turns them into their inference behaviour ----
-    "DROPOUT",  # srcs: x; arg: rate, salt -> x * keep / (1 - rate), keep = hash(seed, step, salt,
-    #                      element) >= rate * 2^32 (ops/dropout.py); training only: the identity at inference
-    "BN_STATS",  # srcs: x[..., C], moving_mean[C], moving_variance[C]; arg: momentum -> [2, C]: the
-    #                      batch mean and (biased) variance over all axes but the last; its kernel also moves
-    #                      moving_* toward them (m = m * momentum + s * (1 - momentum)), as Keras/TF.js do
-    "BATCH_NORM",  # srcs: x[..., C], gamma, beta, moving_mean, moving_variance [C] each, (stats [2, C]);
-    #                      arg: epsilon -> (x - mean) / sqrt(var + epsilon) * gamma + beta over the last axis,
-    #                      mean and var from stats (training) or the moving ones (inference: no stats src)
 
     # ---- backward ops: appended by autodiff.grad, one GPU kernel each; numpy_ref.py is their spec ----
     # Window ops index the zero-padded input as h = oh*sh + i - t, w = ow*sw + j - l (taps i<kh, j<kw);
@@ -71,11 +61,6 @@ _OP_NAMES = [
     "LSTM_CELL_GRAD",  # srcs: z, (c_prev), dout[B,2u] -> [dz | dc_prev]: [B,5u] ([B,4u] without c_prev)
     "SLICE_GRAD",  # srcs: dy; arg: axis, start, size -> zeros with `size` along axis, dy placed at
     #                        [start, start + dy's extent) on it (SLICE's gradient)
-    "BN_DGAMMA",  # srcs: x, stats [2, C], dy; arg: epsilon -> [C]: sum over all but the last axis of
-    #                        dy * xhat, xhat = (x - mean) / sqrt(var + epsilon) (gamma's gradient)
-    "BN_DX",  # training: srcs x, stats, dy, gamma, dgamma, dbeta; arg: epsilon -> gamma / sqrt(var + eps)
-    #                        * (dy - (dbeta + xhat * dgamma) / N), N = x.size / C (through the batch statistics);
-    #                        inference: srcs dy, gamma, moving_variance -> dy * gamma / sqrt(moving_variance + eps)
 
     # ---- the optimizer update: appended by compiler.training after the backward nodes ----
     *(name.upper() for name in FAMILY_OPTIMIZER),  # ops/optimizer.py: adam (srcs: the gradient of each trainable
@@ -106,7 +91,7 @@ LEAVES = {Op.INPUT, Op.PARAM, Op.CONST}
 # backward ops (autodiff): the ops that only autodiff.grad creates
 BACKWARD = {Op.CONV2D_DX, Op.CONV2D_DW, Op.DEPTHWISE_DX, Op.DEPTHWISE_DW, Op.DENSE_DX, Op.DENSE_DW,
             Op.UNARY_GRAD, *(Op[name.upper()] for name in FAMILY_BACKWARD),
-            Op.SLICE_LAST, Op.SLICE_GRAD, Op.EMBEDDING_DW, Op.LSTM_CELL_GRAD, Op.BN_DGAMMA, Op.BN_DX}
+            Op.SLICE_LAST, Op.SLICE_GRAD, Op.EMBEDDING_DW, Op.LSTM_CELL_GRAD}
 OPTIMIZERS = {Op[name.upper()] for name in FAMILY_OPTIMIZER}   # parameter updates: they write `params` in place
 
 Shape = tuple[int, ...]
@@ -154,15 +139,8 @@ def infer(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
     family = FAMILY_OPS.get(op.name.lower())
     if family is not None:   # declared in an ops family module: its shape rule
         return family.shape(shapes, family.attrs_of(arg))
-    if op in UNARY or op is Op.DROPOUT:
+    if op in UNARY:
         return shapes[0]
-    if op in (Op.BN_STATS, Op.BATCH_NORM):
-        x, c = shapes[0], shapes[0][-1:] if shapes[0] else ()
-        if len(x) < 2 or any(s != c for s in shapes[1:5 if op is Op.BATCH_NORM else 3]) or \
-                (len(shapes) == 6 and shapes[5] != (2, *c)):
-            raise ShapeError(f"batch_norm needs a batched input [batch, ..., channels] and per-channel parameters, "
-                             f"got {', '.join(map(fmt_shape, shapes))}")
-        return (2, *c) if op is Op.BN_STATS else x
     if op in BINARY:
         return broadcast(shapes[0], shapes[1])
     if op in CONVS:
@@ -218,6 +196,47 @@ def infer(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
         return (z[0], z[1] // 2)
     if op in BACKWARD:
         return _infer_backward(op, shapes, arg)
+    raise AssertionError(f"no shape rule for {op}")
+
+
+# ---- backward ops: shapes. Only autodiff creates these, so a mismatch is a compiler bug (assert). ----
+def _infer_backward(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
+    if op in (Op.CONV2D_DX, Op.DEPTHWISE_DX):
+        dy, w = shapes
+        fwd = Op.CONV2D if op is Op.CONV2D_DX else Op.DEPTHWISE
+        assert infer(fwd, [tuple(arg["in_shape"]), w], arg) == dy, f"{op.name}: dy {dy} does not fit"
+        return tuple(arg["in_shape"])
+    if op in (Op.CONV2D_DW, Op.DEPTHWISE_DW):
+        x, dy = shapes
+        fwd = Op.CONV2D if op is Op.CONV2D_DW else Op.DEPTHWISE
+        assert infer(fwd, [x, tuple(arg["w_shape"])], arg) == dy, f"{op.name}: dy {dy} does not fit"
+        return tuple(arg["w_shape"])
+    if op is Op.DENSE_DX:
+        (b, u), (f, u2) = shapes
+        assert u == u2, "DENSE_DX units"
+        return (b, f)
+    if op is Op.DENSE_DW:
+        (b, f), (b2, u) = shapes
+        assert b == b2, "DENSE_DW batch"
+        return (f, u)
+    if op is Op.UNARY_GRAD:
+        assert shapes[0] == shapes[1], f"{op.name} shapes"
+        return shapes[1]
+    if op is Op.SLICE_LAST:
+        assert 0 <= arg["start"] < arg["stop"] <= shapes[0][-1], "SLICE_LAST bounds"
+        return shapes[0][:-1] + (arg["stop"] - arg["start"],)
+    if op is Op.EMBEDDING_DW:
+        ids, dy = shapes
+        assert dy[:-1] == ids, "EMBEDDING_DW shapes"
+        return (arg["vocab"], dy[-1])
+    if op is Op.LSTM_CELL_GRAD:
+        z, dout = shapes[0], shapes[-1]
+        assert infer(Op.LSTM_CELL, shapes[:-1], arg) == dout, "LSTM_CELL_GRAD dout"
+        return (z[0], z[1] + (z[1] // 4 if len(shapes) == 3 else 0))
+    if op is Op.SLICE_GRAD:
+        dy, axis, start, size = shapes[0], arg["axis"], arg["start"], arg["size"]
+        assert 0 <= axis < len(dy) and 0 <= start and start + dy[axis] <= size, "SLICE_GRAD bounds"
+        return dy[:axis] + (size,) + dy[axis + 1:]
     raise AssertionError(f"no shape rule for {op}")
 
 

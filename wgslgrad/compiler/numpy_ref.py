@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from ..ops import batch_norm, dropout
 from ..ops.base import OpDef, crop_nhwc, pad_nhwc, padded_zeros, window_taps
 from ..ops.elementwise import sigmoid
 from ..ops.registry import OPS as FAMILY_OPS
@@ -53,8 +52,8 @@ def evaluate(graph: Graph, inputs: dict[str, Array], params: dict[str, Array],
         elif n.op is Op.CONST:
             v = np.asarray(n.arg["value"], dtype=dtype)
             v = np.full(n.shape, v.item(), dtype) if v.size == 1 else v.reshape(n.shape)
-        elif n.op is Op.DROPOUT and i not in override:
-            v = dropout.reference(n, vals[n.srcs[0]], seed, step).astype(dtype)
+        elif n.op is Op.DROPOUT and i not in override:   # its masks from seed and step (ops/dropout.py)
+            v = np.asarray(EVAL[n.op](n, vals[n.srcs[0]], seed=seed, step=step), dtype=dtype)
         elif n.op in OPTIMIZERS and i not in override:
             if optimizer_state is None:
                 raise ValueError(f"node %{i} ({n.op.name.lower()}) is an optimizer update: evaluating it needs "
@@ -168,7 +167,8 @@ def _slice_grad(n: Node, dy: Array) -> Array:
 
 
 def _family(d: OpDef) -> Callable[..., Array]:
-    return lambda n, *xs, **state: d.ref(d.attrs_of(n.arg), n.shape, *xs, **state)   # state: an optimizer's
+    # state: an optimizer's (params, m, v, t), dropout's (seed, step)
+    return lambda n, *xs, **state: d.ref(d.attrs_of(n.arg), n.shape, *xs, **state)
 
 
 def _binary(ref: Callable[[Array, Array], Array]) -> Callable[..., Array]:
@@ -188,8 +188,6 @@ EVAL: dict[Op, Callable[..., Array]] = {
     Op.RESHAPE: lambda n, x: x.reshape(n.shape),
     Op.EMBEDDING: lambda n, ids, table: table[ids.astype(np.int64)],
     Op.LSTM_CELL: lambda n, z, *c: np.concatenate(_lstm_cell(z, *c)[:2], axis=1),
-    Op.BN_STATS: batch_norm.stats,
-    Op.BATCH_NORM: batch_norm.normalize,
     # backward ops
     Op.CONV2D_DX: _conv2d_dx,
     Op.CONV2D_DW: _conv2d_dw,
@@ -202,6 +200,4 @@ EVAL: dict[Op, Callable[..., Array]] = {
     Op.SLICE_GRAD: _slice_grad,
     Op.EMBEDDING_DW: _embedding_dw,
     Op.LSTM_CELL_GRAD: _lstm_cell_grad,
-    Op.BN_DGAMMA: batch_norm.dgamma,
-    Op.BN_DX: batch_norm.dx,
 }

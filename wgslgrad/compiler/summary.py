@@ -41,10 +41,6 @@ def node_flops(g: Graph, n: Node) -> int:
         return family.flops([g.nodes[s].shape for s in n.srcs], n.shape, family.attrs_of(n.arg))
     if n.op in ELEMENTWISE:   # per element, as the op's row says
         return n.size * (unary_row(n.op) if n.op in UNARY else binary_row(n.op)).flops
-    if n.op in (Op.DROPOUT, Op.BATCH_NORM):   # a multiply (dropout); subtract, two multiplies, add (batch norm)
-        return n.size * (1 if n.op is Op.DROPOUT else 4)
-    if n.op is Op.BN_STATS:                   # the sum, then the squared differences
-        return 3 * g.nodes[n.srcs[0]].size
     if n.op is Op.LSTM_CELL:   # per unit: three sigmoids, two tanh, three multiplies and an add, each one
         return 5 * n.size     # (n.size is two per unit: h and c)
     return _backward_flops(g, n)

@@ -71,6 +71,9 @@ class OpDef:
     #   reference also takes the optimizer state: ref(attrs, shape, *grads, params=, m=, v=, t=, lr=)
     scratch: Callable[[list[Shape], Shape, Any], int] | None = None
     #   f32 elements of scratch its kernels need at their own step (source shapes, output shape, attrs)
+    through_consumer: bool = False
+    #   a forward op without a gradient rule: its one consumer's rule differentiates through it (BN_STATS, by
+    #   BATCH_NORM's), so autodiff never walks into it
 
     def attrs_of(self, arg: Mapping[str, Any]) -> Any:
         """The typed attributes from an IR node's arg."""

@@ -1,6 +1,7 @@
-"""Dropout, everything but its kernel (compiler/lower_norm.py) and its inference form (compiler/inference.py):
-the counter-based random bits, the float64 reference and the gradient rule. Like every module of this package
-it imports nothing from the rest of wgslgrad (IR nodes and autodiff's NodeGrad are typed loosely, ops named).
+"""DROPOUT, declared once (OpDef): typed attributes, shape rule, the counter-based random bits, the float64
+reference, the gradient rule, the lowering (one thread per element), FLOPs and the peers; its inference form is
+compiler/inference.py's. Like every module of this package it imports nothing from the rest of wgslgrad (IR
+nodes, the Lowering and autodiff's NodeGrad are typed loosely, ops named).
 
 Training: y = x * keep / (1 - rate) (inverted dropout, as Keras and TF.js scale), with
     keep = bits(seed, step, salt, element) >= threshold(rate),   threshold = round(rate * 2^32)
@@ -12,10 +13,15 @@ tells two dropout layers apart. At inference dropout is the identity (inference.
 """
 from __future__ import annotations
 
+import math
 import zlib
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from .base import WORKGROUP, Array, OpDef, Shape, f32
+from .optimizer import STEP, STEP_FIELDS, step_fields
 
 MAX_SEED = 2**24   # the seed and the step travel as float32 in the `step` uniform: exact below 2^24
 
@@ -59,13 +65,62 @@ def keep_mask(shape: tuple[int, ...], rate: float, salt_: int, seed: int, step: 
     return (bits >= np.uint32(threshold(rate))).reshape(shape)
 
 
-def reference(n: Any, x: np.ndarray, seed: int, step: int) -> np.ndarray:
-    """The training forward pass in x's dtype (float64 for the references)."""
-    rate = n.arg["rate"]
-    return np.where(keep_mask(x.shape, rate, n.arg["salt"], seed, step), x / (1.0 - rate), 0.0)
+@dataclass(frozen=True)
+class Dropout:
+    """DROPOUT's attributes: the fraction dropped, and the layer's salt (salt(scope))."""
+    rate: float = 0.5
+    salt: int = 0
 
 
-def grad_rule(c: Any) -> list[int | None]:
+def _shape(shapes: list[Shape], a: Dropout) -> Shape:
+    return shapes[0]
+
+
+def _ref(a: Dropout, shape: Shape, x: Array, seed: int = 0, step: int = 0) -> Array:
+    """The training forward pass in x's dtype (float64 for the references), the masks of `seed` and `step`."""
+    return np.where(keep_mask(x.shape, a.rate, a.salt, seed, step), x / (1.0 - a.rate), 0.0)
+
+
+def _grad(c: Any) -> list[int | None]:
     """dx = dy * keep / (1 - rate): the same op on dy, with the same salt, so the same mask. `c` is autodiff's
-    NodeGrad (typed loosely: autodiff imports this module, as it does the op rows)."""
+    NodeGrad."""
     return [c.add("dropout", (c.dy,), dict(c.node.arg))]
+
+
+def _lower(ctx: Any, i: int) -> list[Any]:
+    """One thread per element; its mask from the `step` uniform's seed and step (training only: the inference
+    form has no dropout)."""
+    node = ctx.graph.nodes[i]
+    a: Dropout = OPS["dropout"].attrs_of(node.arg)
+    kb = ctx.builder()
+    x, out = kb.read(node.srcs[0]), kb.write(i)
+    fields = step_fields(kb.uniform(STEP, len(STEP_FIELDS) // 4))
+    wg, gx = ctx.elementwise_groups(node.size)
+    salt_hash = int(pcg([a.salt])[0])
+    return [kb.kernel(ctx.kernel_name(i), "dropout.wgsl", wg, [i], comment=ctx.comment(i), x=x, out=out,
+                      t=fields["t"], seed=fields["seed"],
+                      hash=WGSL_HASH, rate=a.rate, salt=a.salt, salt_hash=salt_hash,
+                      threshold=threshold(a.rate), scale=f32(1.0 / (1.0 - a.rate)), n=node.size,
+                      wg=WORKGROUP, gx=gx)]
+
+
+def _flops(shapes: list[Shape], shape: Shape, a: Dropout) -> int:
+    return math.prod(shape)   # a multiply per element
+
+
+def _torch(h: Any, a: Dropout, xs: list[Any], const: Any) -> Any:
+    """In training mode (h.training) wgslgrad's masks from h.seed and h.step, as the kernels draw them; in eval
+    mode the identity."""
+    x = xs[0]
+    if not h.training:
+        return x
+    keep = keep_mask(tuple(x.shape), a.rate, a.salt, h.seed, h.step)
+    return x * h.torch.as_tensor(keep, dtype=x.dtype, device=x.device) / (1.0 - a.rate)
+
+
+OPS: dict[str, OpDef] = {d.name: d for d in [
+    OpDef("dropout", "x * keep / (1 - rate) while training, keep = hash(seed, step, salt, element) >= threshold(rate)",
+          Dropout, _shape, _ref, _lower, _flops, grad=_grad, via=("dropout",), torch=_torch,
+          # wgslgrad's masks at seed 0, step 0 (numpy_ref's default): peer_model.js's dropoutScale
+          tfjs="(n, x) => tf.mul(x, dropoutScale(n, x.shape))"),
+]}

@@ -81,20 +81,9 @@
       dense: (n, x, w, b) => tf.fused.matMul({ a: x, b: w, bias: b }),
       concat: (n, ...xs) => tf.concat(xs, -1),
       reshape: (n, x, i) => tf.reshape(x, batched(i, n.shape)),
-      // training behaviour, as a wgslgrad training step: dropout with wgslgrad's masks (seed 0, step 0, as
-      // numpy_ref's default), batch norm on the batch statistics (the moving ones are not updated here)
-      dropout: (n, x) => tf.mul(x, dropoutScale(n, x.shape)),
-      bn_stats: (n, x) => {
-        const { mean, variance } = tf.moments(x, [...Array(x.rank - 1).keys()]);
-        return tf.stack([mean, variance]);
-      },
-      batch_norm: (n, x, gamma, beta, movingMean, movingVariance, stats) => {
-        const [mean, variance] = stats ? tf.unstack(stats) : [movingMean, movingVariance];
-        return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, n.arg.epsilon))), gamma), beta);
-      },
     };
-    // the op families' ops (wgslgrad/ops/registry.py: pools, losses, reductions): each one's `tfjs` function,
-    // evaluated here so that it sees tf, pads, countScale and batched
+    // the op families' ops (wgslgrad/ops/registry.py: pools, losses, reductions, dropout, batch norm): each
+    // one's `tfjs` function, evaluated here so that it sees tf, pads, countScale, batched and dropoutScale
     for (const [name, js] of Object.entries(model.ops)) ops[name] = eval(js);  // eslint-disable-line no-eval
     // the elementwise ops: each row's `tfjs` expression from wgslgrad/ops/elementwise.py (model.json carries them)
     for (const [name, expr] of Object.entries(model.elementwise.unary)) {
