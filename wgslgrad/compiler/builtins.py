@@ -11,8 +11,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, fields
 from typing import Any, NoReturn, Protocol
 
-from ..ops import batch_norm as bn
-from ..ops import dropout as dr
 from ..ops.elementwise import BINARY_ROWS, UNARY_ROWS, Unary
 from ..ops.registry import OPS as FAMILY_OPS
 from . import ast
@@ -451,46 +449,6 @@ def lstm(c: BuiltinCall, x: Any, units: Any, return_sequences: Any = False, trai
     return c.node(Op.STACK, hs, scope, axis=1) if seqs else h
 
 
-
-# ops that act differently while training (ops/dropout.py, ops/batch_norm.py)
-
-
-@builtin
-def dropout(c: BuiltinCall, x: Any, rate: Any, name: Any = None) -> Tensor:
-    """Inverted dropout while training (kept values scaled by 1 / (1 - rate), as Keras), the identity at
-    inference."""
-    x, r, lname = c.each(lambda: c.tensor(x, "x"), lambda: c.number(rate, "rate"), lambda: c.layer_name(name))
-    if not 0 <= r < 1:
-        c.fail("rate", f"argument 'rate' (the fraction dropped) must be in [0, 1), got {r}")
-    scope = c.scope(lname)
-    if r == 0:
-        return x
-    return c.node(Op.DROPOUT, [x], scope, rate=r, salt=dr.salt(scope))
-
-
-@builtin
-def batch_norm(c: BuiltinCall, x: Any, momentum: Any = bn.MOMENTUM, epsilon: Any = bn.EPSILON, trainable: Any = True,
-               name: Any = None) -> Tensor:
-    """Batch normalisation over the last axis with Keras' names and defaults: gamma, beta, moving_mean,
-    moving_variance."""
-    x, m, eps, train, lname = c.each(lambda: c.tensor(x, "x"), lambda: c.number(momentum, "momentum"),
-                                     lambda: c.number(epsilon, "epsilon"), lambda: c.flag(trainable, "trainable"),
-                                     lambda: c.layer_name(name))
-    if not x.batched or len(x.shape) < 2:
-        c.fail("x", f"normalises each channel over the batch, so it needs a tensor from an Input with channels last "
-                    f"([batch, ..., channels]), got {fmt_shape(x.shape)}")
-    if not 0 <= m <= 1:
-        c.fail("momentum", f"argument 'momentum' must be in [0, 1], got {m}")
-    if not eps > 0:
-        c.fail("epsilon", f"argument 'epsilon' must be positive, got {eps}")
-    scope, ch = c.scope(lname), x.shape[-1]
-    gamma, beta = (c.param(scope, leaf, (ch,), (ch, ch), train) for leaf in ("gamma", "beta"))
-    mm, mv = (c.param(scope, leaf, (ch,), (ch, ch), False) for leaf in ("moving_mean", "moving_variance"))
-    srcs = [x, gamma, beta, mm, mv]
-    if train:   # trainable=False runs on the moving statistics, while training too (as Keras does)
-        srcs.append(c.node(Op.BN_STATS, [x, mm, mv], scope, momentum=m))
-    return c.node(Op.BATCH_NORM, srcs, scope, epsilon=eps)
-
 # other ops
 
 
@@ -520,7 +478,7 @@ for _row in UNARY_ROWS.values():
         _unary_builtin(_row)
 
 
-for _def in FAMILY_OPS.values():   # the op families' builtins (ops/registry.py): pools, losses, reductions
+for _def in FAMILY_OPS.values():   # the op families' builtins (ops/registry.py): pools, losses, reductions, ...
     if _def.builtin is not None:
         builtin(_def.builtin)
 

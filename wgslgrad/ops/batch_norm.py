@@ -50,6 +50,29 @@ def _axes(x: Array) -> tuple[int, ...]:
     return tuple(range(x.ndim - 1))
 
 
+def batch_norm(c: Any, x: Any, momentum: Any = MOMENTUM, epsilon: Any = EPSILON, trainable: Any = True,
+               name: Any = None) -> Any:
+    """Batch normalisation over the last axis with Keras' names and defaults: gamma, beta, moving_mean,
+    moving_variance."""
+    x, m, eps, train, lname = c.each(lambda: c.tensor(x, "x"), lambda: c.number(momentum, "momentum"),
+                                     lambda: c.number(epsilon, "epsilon"), lambda: c.flag(trainable, "trainable"),
+                                     lambda: c.layer_name(name))
+    if not x.batched or len(x.shape) < 2:
+        c.fail("x", f"normalises each channel over the batch, so it needs a tensor from an Input with channels last "
+                    f"([batch, ..., channels]), got {fmt_shape(x.shape)}")
+    if not 0 <= m <= 1:
+        c.fail("momentum", f"argument 'momentum' must be in [0, 1], got {m}")
+    if not eps > 0:
+        c.fail("epsilon", f"argument 'epsilon' must be positive, got {eps}")
+    scope, ch = c.scope(lname), x.shape[-1]
+    gamma, beta = (c.param(scope, leaf, (ch,), (ch, ch), train) for leaf in ("gamma", "beta"))
+    mm, mv = (c.param(scope, leaf, (ch,), (ch, ch), False) for leaf in ("moving_mean", "moving_variance"))
+    srcs = [x, gamma, beta, mm, mv]
+    if train:   # trainable=False runs on the moving statistics, while training too (as Keras does)
+        srcs.append(c.node("bn_stats", [x, mm, mv], scope, momentum=m))
+    return c.node("batch_norm", srcs, scope, epsilon=eps)
+
+
 # ---- shape rules ----
 
 def _per_channel(shapes: list[Shape], params: int) -> Shape:
@@ -247,7 +270,7 @@ OPS: dict[str, OpDef] = {d.name: d for d in [
           through_consumer=True, via=("batch_norm",), torch=_torch_stats, tfjs=_TFJS_STATS),
     OpDef("batch_norm", "(x - mean) / sqrt(var + epsilon) * gamma + beta over the last axis, mean and var the "
           "batch's (training) or the moving ones (inference)", Norm, _norm_shape, normalize, _lower_elementwise,
-          _norm_flops, grad=_grad, via=("batch_norm",), torch=_torch_norm, tfjs=_TFJS_NORM),
+          _norm_flops, grad=_grad, builtin=batch_norm, torch=_torch_norm, tfjs=_TFJS_NORM),
     OpDef("bn_dgamma", "gamma's gradient: sum over all but the last axis of dy * xhat", Norm, _dgamma_shape,
           dgamma, _lower_reduce, _backward_flops, backward=True),
     OpDef("bn_dx", "x's gradient, through the batch statistics (training) or with them constant (inference)",

@@ -72,6 +72,18 @@ class Dropout:
     salt: int = 0
 
 
+def dropout(c: Any, x: Any, rate: Any, name: Any = None) -> Any:
+    """Inverted dropout while training (kept values scaled by 1 / (1 - rate), as Keras), the identity at
+    inference."""
+    x, r, lname = c.each(lambda: c.tensor(x, "x"), lambda: c.number(rate, "rate"), lambda: c.layer_name(name))
+    if not 0 <= r < 1:
+        c.fail("rate", f"argument 'rate' (the fraction dropped) must be in [0, 1), got {r}")
+    scope = c.scope(lname)
+    if r == 0:
+        return x
+    return c.node("dropout", [x], scope, rate=r, salt=salt(scope))
+
+
 def _shape(shapes: list[Shape], a: Dropout) -> Shape:
     return shapes[0]
 
@@ -120,7 +132,7 @@ def _torch(h: Any, a: Dropout, xs: list[Any], const: Any) -> Any:
 
 OPS: dict[str, OpDef] = {d.name: d for d in [
     OpDef("dropout", "x * keep / (1 - rate) while training, keep = hash(seed, step, salt, element) >= threshold(rate)",
-          Dropout, _shape, _ref, _lower, _flops, grad=_grad, via=("dropout",), torch=_torch,
+          Dropout, _shape, _ref, _lower, _flops, grad=_grad, builtin=dropout, torch=_torch,
           # wgslgrad's masks at seed 0, step 0 (numpy_ref's default): peer_model.js's dropoutScale
           tfjs="(n, x) => tf.mul(x, dropoutScale(n, x.shape))"),
 ]}
