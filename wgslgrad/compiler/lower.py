@@ -15,8 +15,8 @@
       6. one table row per op turns a node into kernels (KernelBuilder: bindings, offsets, templates)
       7. phases: inference, and for training forward, backward and optimizer (program.py)
     Rules: lower_forward.py, lower_backward.py, lower_backward_conv.py, lower_seq.py, each with its own
-    RULES and SCRATCH tables, and the op families' OpDefs (ops/registry.py), merged below; the lowering state and KernelBuilder they use are in
-    kernel_builder.py.
+    RULES and SCRATCH tables, and the op families' OpDefs (ops/registry.py), merged below; the lowering
+    state and KernelBuilder they use are in kernel_builder.py.
 
 Adding a kernel (a backward op, a fused group, the Adam step):
   1. write kernels/NAME.wgsl: a jinja2 template that starts with `{{ bindings }}`, has one entry point

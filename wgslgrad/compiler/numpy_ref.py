@@ -181,7 +181,7 @@ EVAL: dict[Op, Callable[..., Array]] = {
     Op.DENSE: _dense,
     **{op: _binary(binary_row(op).ref) for op in BINARY},   # ops/elementwise.py: each row's reference
     **{op: _unary for op in UNARY},
-    **{Op[name.upper()]: _family(d) for name, d in FAMILY_OPS.items()},   # ops/registry.py: pools, losses, reductions, adam
+    **{Op[name.upper()]: _family(d) for name, d in FAMILY_OPS.items()},   # ops/registry.py's families
     Op.CONCAT: lambda n, *xs: np.concatenate(xs, axis=-1),
     Op.SLICE: lambda n, x: np.take(x, np.arange(n.arg["start"], n.arg["stop"]), axis=n.arg["axis"]),
     Op.STACK: lambda n, *xs: np.stack(xs, axis=n.arg["axis"]),

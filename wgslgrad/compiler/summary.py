@@ -37,7 +37,7 @@ def node_flops(g: Graph, n: Node) -> int:
     if n.op is Op.DENSE:
         return 2 * n.size * g.nodes[n.srcs[1]].shape[0] + (n.size if len(n.srcs) > 2 else 0)
     family = FAMILY_OPS.get(n.op.name.lower())
-    if family is not None:   # ops/registry.py: pools, losses, reductions
+    if family is not None:   # ops/registry.py's families
         return family.flops([g.nodes[s].shape for s in n.srcs], n.shape, family.attrs_of(n.arg))
     if n.op in ELEMENTWISE:   # per element, as the op's row says
         return n.size * (unary_row(n.op) if n.op in UNARY else binary_row(n.op)).flops

@@ -4,8 +4,9 @@ One module per family. `base.py` declares what a family op is (OpDef: its builti
 rule, float64 reference, gradient rule, lowering, FLOPs and both peers' way of running it) and the helpers
 families share; `registry.py` gathers the families' OpDefs by name: so far `pooling.py` (max_pool, avg_pool,
 global_avg_pool and their gradients), `losses.py` (mse, softmax and sigmoid cross-entropy and their
-gradients), `reductions.py` (sum, mean, sum_axes, softmax, and reduce_to, broadcast, softmax_grad) and
-`optimizer.py` (adam, the fused update of the trainable parameters, with the `step` uniform's layout);
+gradients), `reductions.py` (sum, mean, sum_axes, softmax, and reduce_to, broadcast, softmax_grad),
+`dropout.py` (dropout and its counter-based random bits), `batch_norm.py` (bn_stats, batch_norm and their
+gradients bn_dgamma, bn_dx; Keras' names and defaults) and `optimizer.py` (adam, the fused update of the trainable parameters, with the `step` uniform's layout);
 `kernels.py` holds lowerings ops of several families share (the one- or two-stage sum, the row-wise softmax
 gradient, elementwise broadcast axes). The other families (linear and conv, shape and sequence ops)
 still live in the compiler's modules.
