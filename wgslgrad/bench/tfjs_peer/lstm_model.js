@@ -5,10 +5,14 @@
 // classic script (a page: window.lstmTrainStep).
 (function (root) {
   /** Builds the model for batch x seq on tf's current backend; returns {step, dispose}: step() runs one
-   *  training step (forward, backward, Adam) and resolves to its time in ms, the loss read back. */
-  function lstmTrainStep(tf, batch, seq) {
+   *  training step (forward, backward, Adam) and resolves to its time in ms, the loss read back.
+   *  recurrentInitializer: Keras's 'orthogonal' by default; the page passes 'glorotUniform', as TF.js's
+   *  orthogonal initializer (a QR of 256 x 1024 in small ops, every one a new shader) had not finished in
+   *  240 s on WebGPU over SwiftShader. The step's time does not depend on the weights' values. */
+  function lstmTrainStep(tf, batch, seq, { recurrentInitializer = 'orthogonal' } = {}) {
     const model = tf.sequential({ layers: [
-      tf.layers.lstm({ units: 256, returnSequences: true, recurrentActivation: 'sigmoid', inputShape: [seq, 32] }),
+      tf.layers.lstm({ units: 256, returnSequences: true, recurrentActivation: 'sigmoid', inputShape: [seq, 32],
+        recurrentInitializer }),
       tf.layers.dense({ units: 96 }),
     ] });
     const x = tf.randomNormal([batch, seq, 32]);
