@@ -2,7 +2,8 @@
 // browser, taking turns, one page busy at a time. Per size: each page builds the model, `warmup` untimed
 // steps, then `rounds` rounds in which each backend in turn (the order rotating) times `steps` steps; the
 // median of all. WebGPU runs on SwiftShader (the CPU) where there is no GPU (--swiftshader, the default
-// here). --timeout (s) bounds the whole run: past it the run stops, prints what it has, and exits 1.
+// here). --timeout (s) bounds the whole run: past it the run stops, prints what it has, and exits 1 (as it
+// does after any error, which it also prints).
 //   node lstm_web.mjs [--sizes 1x64,32x64] [--backends webgpu,wasm] [--steps 3] [--warmup 1] [--rounds 2]
 //                     [--timeout 600] [--chromium /usr/bin/chromium] [--no-swiftshader]
 // Prints a JSON line per size to stderr as it goes, and {browser, info, rows, errors} on stdout.
@@ -136,5 +137,5 @@ try {
   await browser?.close().catch(() => {});
   server.close();
   process.stdout.write(`${JSON.stringify({ browser: version, info, rows, errors })}\n`);
-  process.exit(exitCode);
+  process.exit(errors.length ? 1 : exitCode);
 }
