@@ -1,9 +1,9 @@
 // lstm_model.js's TF.js LSTM training step in headless Chromium: one page per backend (webgpu, wasm) in one
 // browser, taking turns, one page busy at a time. Per size: each page builds the model, `warmup` untimed
 // steps, then `rounds` rounds in which each backend in turn (the order rotating) times `steps` steps; the
-// median of all. WebGPU runs on SwiftShader (the CPU) where there is no GPU (--swiftshader, the default
-// here). --timeout (s) bounds the whole run: past it the run stops, prints what it has, and exits 1 (as it
-// does after any error, which it also prints).
+// median of all. WebGPU runs on SwiftShader (the CPU) by default (--no-swiftshader: the browser's own
+// adapter, on a machine with a GPU). --timeout (s) bounds the whole run: past it the run stops, prints what
+// it has, and exits 1 (as it does after any error, which it also prints).
 //   node lstm_web.mjs [--sizes 1x64,32x64] [--backends webgpu,wasm] [--steps 3] [--warmup 1] [--rounds 2]
 //                     [--timeout 600] [--chromium /usr/bin/chromium] [--no-swiftshader]
 // Prints a JSON line per size to stderr as it goes, and {browser, info, rows, errors} on stdout.
