@@ -240,54 +240,6 @@ def _infer_backward(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
     raise AssertionError(f"no shape rule for {op}")
 
 
-# ---- backward ops: shapes. Only autodiff creates these, so a mismatch is a compiler bug (assert). ----
-def _infer_backward(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
-    if op in (Op.CONV2D_DX, Op.DEPTHWISE_DX):
-        dy, w = shapes
-        fwd = Op.CONV2D if op is Op.CONV2D_DX else Op.DEPTHWISE
-        assert infer(fwd, [tuple(arg["in_shape"]), w], arg) == dy, f"{op.name}: dy {dy} does not fit"
-        return tuple(arg["in_shape"])
-    if op in (Op.CONV2D_DW, Op.DEPTHWISE_DW):
-        x, dy = shapes
-        fwd = Op.CONV2D if op is Op.CONV2D_DW else Op.DEPTHWISE
-        assert infer(fwd, [x, tuple(arg["w_shape"])], arg) == dy, f"{op.name}: dy {dy} does not fit"
-        return tuple(arg["w_shape"])
-    if op is Op.DENSE_DX:
-        (b, u), (f, u2) = shapes
-        assert u == u2, "DENSE_DX units"
-        return (b, f)
-    if op is Op.DENSE_DW:
-        (b, f), (b2, u) = shapes
-        assert b == b2, "DENSE_DW batch"
-        return (f, u)
-    if op is Op.UNARY_GRAD:
-        assert shapes[0] == shapes[1], f"{op.name} shapes"
-        return shapes[1]
-    if op is Op.SLICE_LAST:
-        assert 0 <= arg["start"] < arg["stop"] <= shapes[0][-1], "SLICE_LAST bounds"
-        return shapes[0][:-1] + (arg["stop"] - arg["start"],)
-    if op is Op.EMBEDDING_DW:
-        ids, dy = shapes
-        assert dy[:-1] == ids, "EMBEDDING_DW shapes"
-        return (arg["vocab"], dy[-1])
-    if op is Op.LSTM_CELL_GRAD:
-        z, dout = shapes[0], shapes[-1]
-        assert infer(Op.LSTM_CELL, shapes[:-1], arg) == dout, "LSTM_CELL_GRAD dout"
-        return (z[0], z[1] + (z[1] // 4 if len(shapes) == 3 else 0))
-    if op is Op.SLICE_GRAD:
-        dy, axis, start, size = shapes[0], arg["axis"], arg["start"], arg["size"]
-        assert 0 <= axis < len(dy) and 0 <= start and start + dy[axis] <= size, "SLICE_GRAD bounds"
-        return dy[:axis] + (size,) + dy[axis + 1:]
-    if op is Op.BN_DGAMMA:
-        assert shapes[1] == (2, shapes[0][-1]) and shapes[2] == shapes[0], "BN_DGAMMA shapes"
-        return shapes[0][-1:]
-    if op is Op.BN_DX:
-        dy, per_channel = (shapes[2], shapes[3:]) if len(shapes) == 6 else (shapes[0], shapes[1:])
-        assert all(s == dy[-1:] for s in per_channel), "BN_DX shapes"
-        return dy
-    raise AssertionError(f"no shape rule for {op}")
-
-
 @dataclass
 class Graph:
     """Nodes in topological order plus the names that matter to users."""
