@@ -208,3 +208,12 @@ const NONE: u32 = 0xffffffffu;
     {{ line }}{{ "\n" if not loop.last else "" }}
 {%- endfor %}
 {%- endmacro %}
+
+
+{# The logistic sigmoid as a WGSL function `sig`, for templates whose gates use it (the LSTM cell and its
+   gradient). #}
+{% macro sigmoid_fn() -%}
+fn sig(v: f32) -> f32 {
+    return 1.0 / (1.0 + exp(-v));
+}
+{%- endmacro %}

@@ -1,11 +1,9 @@
-{% from "_macros.wgsl" import per_element %}
+{% from "_macros.wgsl" import per_element, sigmoid_fn %}
 // {{ comment }}: one LSTM step for {{ rows }} rows of {{ u }} units, gates i, f, c, o in z [rows, {{ 4 * u }}];
 // out [rows, {{ 2 * u }}] = [h | c]. One thread per (row, unit).
 {{ bindings }}
 
-fn sig(v: f32) -> f32 {
-    return 1.0 / (1.0 + exp(-v));
-}
+{{ sigmoid_fn() }}
 
 {{ per_element(wg, gx, n) }}
     let r = i / {{ u }}u;

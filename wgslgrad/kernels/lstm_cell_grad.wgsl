@@ -1,12 +1,10 @@
-{% from "_macros.wgsl" import per_element %}
+{% from "_macros.wgsl" import per_element, sigmoid_fn %}
 // {{ comment }}: the gradient of one LSTM step for {{ rows }} rows of {{ u }} units: from z, {{ "c_prev, " if c else "" }}and
 // dout = [dh | dc] [rows, {{ 2 * u }}], out [rows, {{ width }}] = [dz (gates i, f, c, o){{ " | dc_prev" if c else "" }}].
 // The gates are recomputed from z. One thread per (row, unit).
 {{ bindings }}
 
-fn sig(v: f32) -> f32 {
-    return 1.0 / (1.0 + exp(-v));
-}
+{{ sigmoid_fn() }}
 
 {{ per_element(wg, gx, n) }}
     let r = i / {{ u }}u;
