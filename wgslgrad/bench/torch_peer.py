@@ -177,10 +177,6 @@ class TorchModel(nn.Module):
             # dropout and batch norm act by the module's mode (train(), eval()), dropout with `seed` and `step`
             helpers = SimpleNamespace(**vars(_HELPERS), training=self.training, seed=self.seed, step=self.step)
             return family.torch(helpers, family.attrs_of(n.arg), xs, self.consts.get(str(i)))
-        if op is Op.RESHAPE:
-            return xs[0].reshape(n.shape)
-        if op is Op.CONCAT:
-            return torch.cat(xs, dim=-1)
         return _SIMPLE[op](n, *xs)
 
 

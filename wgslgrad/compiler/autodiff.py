@@ -74,27 +74,6 @@ def _dense(c: NodeGrad) -> Grads:
     return [dx, dw, *bias]
 
 
-def _concat(c: NodeGrad) -> Grads:
-    out: list[int | None] = []
-    start = 0
-    for k, need in enumerate(c.need):
-        stop = start + c.shape(k)[-1]
-        if not need:
-            out.append(None)
-        elif len(c.need) == 1:
-            out.append(c.dy)
-        else:
-            out.append(c.add(Op.SLICE_LAST, (c.dy,), {"start": start, "stop": stop}))
-        start = stop
-    return out
-
-
-def _slice(c: NodeGrad) -> Grads:
-    arg = c.node.arg
-    return [c.add(Op.SLICE_GRAD, (c.dy,), {"axis": arg["axis"], "start": arg["start"],
-                                           "size": c.shape(0)[arg["axis"]]})]
-
-
 def _lstm_cell(c: NodeGrad) -> Grads:
     """One kernel gives [dz | dc_prev]; each source takes its part."""
     g = c.add(Op.LSTM_CELL_GRAD, (*c.node.srcs, c.dy))
@@ -103,13 +82,6 @@ def _lstm_cell(c: NodeGrad) -> Grads:
     four_u = c.shape(0)[1]
     return [c.add(Op.SLICE, (g,), {"axis": 1, "start": 0, "stop": four_u}) if c.need[0] else None,
             c.add(Op.SLICE, (g,), {"axis": 1, "start": four_u, "stop": four_u + four_u // 4}) if c.need[1] else None]
-
-
-def _stack(c: NodeGrad) -> Grads:
-    """Source k's gradient is dy's k-th entry along the stacked axis, that axis dropped."""
-    axis = c.node.arg["axis"]
-    return [c.add(Op.RESHAPE, (c.add(Op.SLICE, (c.dy,), {"axis": axis, "start": k, "stop": k + 1}),),
-                  {"shape": c.shape(k)}) if need else None for k, need in enumerate(c.need)]
 
 
 def _unary(c: NodeGrad) -> Grads:
@@ -129,14 +101,10 @@ RULES: dict[Op, Rule] = {
     Op.DENSE: _dense,
     **{op: binary_row(op).grad for op in BINARY},     # ops/elementwise.py: each row's rule
     **{op: _unary for op in UNARY},
-    Op.CONCAT: _concat,
-    Op.SLICE: _slice,
     Op.EMBEDDING: lambda c: [None, c.add(Op.EMBEDDING_DW, (c.src(0), c.dy), {"vocab": c.shape(1)[0]})
                              if c.need[1] else None],   # ids are data (an Input): no gradient
-    Op.STACK: _stack,
     Op.LSTM_CELL: _lstm_cell,
     **{Op[name.upper()]: d.grad for name, d in FAMILY_OPS.items() if d.grad},   # ops/registry.py's families
-    Op.RESHAPE: lambda c: [c.add(Op.RESHAPE, (c.dy,), {"shape": c.shape(0)})],
 }
 
 # Ops whose gradient their one consumer's rule already includes (OpDef.through_consumer: the batch statistics,

@@ -84,6 +84,21 @@ class BuiltinCall:
             self.want(arg, "a tensor", v)
         return v
 
+    def tensor_list(self, v: Any, arg: str) -> list[Tensor]:
+        """A non-empty list of at most MAX_CONCAT tensors (concat, stack)."""
+        if not isinstance(v, (list, tuple)) or not v:
+            self.want(arg, "a non-empty list of tensors", v)
+        if len(v) > MAX_CONCAT:
+            self.fail(arg, f"joins at most {MAX_CONCAT} tensors, got {len(v):,}")
+        for t in v:
+            if not isinstance(t, Tensor):
+                self.fail(arg, f"argument '{arg}' must be a list of tensors, got a {kind(t)} in it")
+        return list(v)
+
+    def fail_extra(self, msg: str) -> NoReturn:
+        """An error at the first argument past the ones the builtin takes."""
+        raise SpecError(self.extra[0].pos, f"{self.name}() {msg}")
+
     def image(self, v: Any, arg: str) -> Tensor:
         t = self.tensor(v, arg)
         if len(t.shape) != 4:
@@ -507,48 +522,6 @@ def flatten(c: BuiltinCall, x: Any) -> Tensor:
     x = c.tensor(x, "x")
     lead = x.shape[:1] if x.batched else ()
     return c.node(Op.RESHAPE, [x], c.scope(), shape=(*lead, math.prod(x.shape[len(lead):])))
-
-
-@builtin
-def concat(c: BuiltinCall, tensors: Any, *more: Any) -> Tensor:
-    if more:   # concat(a, b): Keras' Concatenate takes a list too
-        raise SpecError(c.extra[0].pos, f"concat() takes one list of tensors: write concat([a, b{', ...' * (len(more) > 1)}]) "
-                                        f"with brackets, not {len(more) + 1} arguments")
-    if not isinstance(tensors, (list, tuple)) or not tensors:
-        c.want("tensors", "a non-empty list of tensors", tensors)
-    if len(tensors) > MAX_CONCAT:
-        c.fail("tensors", f"joins at most {MAX_CONCAT} tensors, got {len(tensors):,}")
-    for t in tensors:
-        if not isinstance(t, Tensor):
-            c.fail("tensors", f"argument 'tensors' must be a list of tensors, got a {kind(t)} in it")
-        if not t.shape:
-            c.fail("tensors", "joins tensors along their last axis, but one in the list is a scalar (shape [])")
-    return c.node(Op.CONCAT, tensors, c.scope())
-
-
-@builtin
-def stack(c: BuiltinCall, tensors: Any, axis: Any) -> Tensor:
-    """np.stack: tensors of one shape joined along a new axis (counted with the batch; negative from the end)."""
-    if not isinstance(tensors, (list, tuple)) or not tensors:
-        c.want("tensors", "a non-empty list of tensors", tensors)
-    if len(tensors) > MAX_CONCAT:
-        c.fail("tensors", f"joins at most {MAX_CONCAT} tensors, got {len(tensors):,}")
-    for k, t in enumerate(tensors):
-        if not isinstance(t, Tensor):
-            c.fail("tensors", f"argument 'tensors' must be a list of tensors, got a {kind(t)} in it")
-        if t.shape != tensors[0].shape or t.batched != tensors[0].batched:
-            c.fail("tensors", f"needs tensors of one shape, but tensor 0 has shape {fmt_shape(tensors[0].shape)} and "
-                              f"tensor {k} has {fmt_shape(t.shape)}" if t.shape != tensors[0].shape else
-                              f"cannot join tensor {k} to tensor 0: one comes from an Input (has a batch axis) and "
-                              "the other does not")
-    rank = len(tensors[0].shape)
-    a = c.integer(axis, "axis", low=-(rank + 1))
-    if a > rank:
-        c.fail("axis", f"argument 'axis' must be in [{-(rank + 1)}, {rank}] for tensors of rank {rank}, got {a}")
-    a = a % (rank + 1)
-    if a == 0 and tensors[0].batched:
-        c.fail("axis", "argument 'axis' cannot be 0, the batch axis: stack along axis 1 or later")
-    return c.node(Op.STACK, list(tensors), c.scope(), axis=a)
 
 
 def _binary_builtin(name: str, op: str) -> None:

@@ -29,12 +29,8 @@ _OP_NAMES = [
     "DEPTHWISE",  # srcs: x[B,H,W,C], w[kh,kw,C,1] (HWC1), (bias[C]); arg: stride, pad
     "DENSE",  # srcs: x[B,F], w[F,U] (IO), (bias[U])
     *(r.name.upper() for r in BINARY_ROWS.values()),   # ops/elementwise.py: add, sub, mul, div (broadcasting)
-    "CONCAT",  # any number of srcs, joined on the last axis
-    "SLICE",  # srcs: x; arg: axis, start, stop -> x[..., start:stop, ...] along axis (0 <= start < stop)
-    "STACK",  # any number of srcs of one shape; arg: axis -> np.stack(srcs, axis)
     *(r.name.upper() for r in UNARY_ROWS.values()),    # ops/elementwise.py: relu, sigmoid, ... (leaky_relu: alpha)
     *(name.upper() for name in FAMILY_FORWARD),   # ops/registry.py: pools, losses, reductions, dropout, batch norm
-    "RESHAPE",  # arg: shape; the same bytes, a new shape
     "EMBEDDING",  # srcs: ids[...] (an Input of whole numbers in [0, V)), table[V,D] -> table[ids], ids.shape + (D,)
     "LSTM_CELL",  # srcs: z[B,4u] (gates i, f, c, o before activation), (c_prev[B,u]) -> [B,2u] = [h | c]:
     #                      c = sigmoid(f) * c_prev + sigmoid(i) * tanh(g), h = sigmoid(o) * tanh(c)
@@ -56,11 +52,8 @@ _OP_NAMES = [
     #                        alpha) -> dx = dy * f'(a), a the value the op's row says its gradient reads: its output y
     #                        (relu, sigmoid, tanh, ...) or its input x (log, abs); the expression is its row's `grad`
     *(name.upper() for name in FAMILY_BACKWARD),  # ops/registry.py: the families' gradient ops
-    "SLICE_LAST",  # srcs: x; arg: start, stop -> x[..., start:stop] (concat grad)
     "EMBEDDING_DW",  # srcs: ids[...], dy[..., D]; arg: vocab -> [V,D]: row v sums dy where ids == v
     "LSTM_CELL_GRAD",  # srcs: z, (c_prev), dout[B,2u] -> [dz | dc_prev]: [B,5u] ([B,4u] without c_prev)
-    "SLICE_GRAD",  # srcs: dy; arg: axis, start, size -> zeros with `size` along axis, dy placed at
-    #                        [start, start + dy's extent) on it (SLICE's gradient)
 
     # ---- the optimizer update: appended by compiler.training after the backward nodes ----
     *(name.upper() for name in FAMILY_OPTIMIZER),  # ops/optimizer.py: adam (srcs: the gradient of each trainable
@@ -91,7 +84,7 @@ LEAVES = {Op.INPUT, Op.PARAM, Op.CONST}
 # backward ops (autodiff): the ops that only autodiff.grad creates
 BACKWARD = {Op.CONV2D_DX, Op.CONV2D_DW, Op.DEPTHWISE_DX, Op.DEPTHWISE_DW, Op.DENSE_DX, Op.DENSE_DW,
             Op.UNARY_GRAD, *(Op[name.upper()] for name in FAMILY_BACKWARD),
-            Op.SLICE_LAST, Op.SLICE_GRAD, Op.EMBEDDING_DW, Op.LSTM_CELL_GRAD}
+            Op.EMBEDDING_DW, Op.LSTM_CELL_GRAD}
 OPTIMIZERS = {Op[name.upper()] for name in FAMILY_OPTIMIZER}   # parameter updates: they write `params` in place
 
 Shape = tuple[int, ...]
@@ -160,30 +153,6 @@ def infer(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
         if len(x) != 2 or x[1] != w[0]:
             raise ShapeError(f"dense weights {fmt_shape(w)} expect {w[0]} features, got {fmt_shape(x)}")
         return (x[0], w[1])
-    if op is Op.CONCAT:
-        first = shapes[0]
-        for s in shapes[1:]:
-            if len(s) != len(first) or s[:-1] != first[:-1]:
-                raise ShapeError(f"concat needs equal shapes but the last axis, got {fmt_shape(first)} and {fmt_shape(s)}")
-        return first[:-1] + (sum(s[-1] for s in shapes),)
-    if op is Op.SLICE:
-        x, axis, start, stop = shapes[0], arg["axis"], arg["start"], arg["stop"]
-        if not 0 <= axis < len(x) or not 0 <= start < stop <= x[axis]:
-            raise ShapeError(f"slice {start}:{stop} of axis {axis} is out of range for shape {fmt_shape(x)}")
-        return x[:axis] + (stop - start,) + x[axis + 1:]
-    if op is Op.STACK:
-        first, axis = shapes[0], arg["axis"]
-        for s in shapes[1:]:
-            if s != first:
-                raise ShapeError(f"stack needs tensors of one shape, got {fmt_shape(first)} and {fmt_shape(s)}")
-        if not 0 <= axis <= len(first):
-            raise ShapeError(f"stack axis {axis} is out of range for shape {fmt_shape(first)}")
-        return first[:axis] + (len(shapes),) + first[axis:]
-    if op is Op.RESHAPE:
-        new = tuple(arg["shape"])
-        if math.prod(new) != math.prod(shapes[0]):
-            raise ShapeError(f"cannot reshape {fmt_shape(shapes[0])} to {fmt_shape(new)}")
-        return new
     if op is Op.EMBEDDING:
         ids, table = shapes
         if len(table) != 2:
@@ -222,9 +191,6 @@ def _infer_backward(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
     if op is Op.UNARY_GRAD:
         assert shapes[0] == shapes[1], f"{op.name} shapes"
         return shapes[1]
-    if op is Op.SLICE_LAST:
-        assert 0 <= arg["start"] < arg["stop"] <= shapes[0][-1], "SLICE_LAST bounds"
-        return shapes[0][:-1] + (arg["stop"] - arg["start"],)
     if op is Op.EMBEDDING_DW:
         ids, dy = shapes
         assert dy[:-1] == ids, "EMBEDDING_DW shapes"
@@ -233,10 +199,6 @@ def _infer_backward(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
         z, dout = shapes[0], shapes[-1]
         assert infer(Op.LSTM_CELL, shapes[:-1], arg) == dout, "LSTM_CELL_GRAD dout"
         return (z[0], z[1] + (z[1] // 4 if len(shapes) == 3 else 0))
-    if op is Op.SLICE_GRAD:
-        dy, axis, start, size = shapes[0], arg["axis"], arg["start"], arg["size"]
-        assert 0 <= axis < len(dy) and 0 <= start and start + dy[axis] <= size, "SLICE_GRAD bounds"
-        return dy[:axis] + (size,) + dy[axis + 1:]
     raise AssertionError(f"no shape rule for {op}")
 
 

@@ -29,15 +29,3 @@ def lower_unary_grad(ctx: Lowering, i: int) -> list[Kernel]:
     axes = kernels.broadcast_axes(node.shape, node.shape, node.shape)
     return [kb.kernel(ctx.kernel_name(i, "_" + node.arg["fn"]), "binary.wgsl", wg, [i], comment=ctx.comment(i), a=a,
                       b=dy, out=out, axes=axes, expr=expr, n=node.size, wg=WORKGROUP, gx=gx)]
-
-
-@rule(Op.SLICE_LAST)
-def lower_slice_last(ctx: Lowering, i: int) -> list[Kernel]:
-    g, node = ctx.graph, ctx.graph.nodes[i]
-    kb = ctx.builder()
-    x, out = kb.read(node.srcs[0]), kb.write(i)
-    c, cin = node.shape[-1], g.nodes[node.srcs[0]].shape[-1]
-    wg, gx = ctx.elementwise_groups(node.size)
-    return [kb.kernel(ctx.kernel_name(i), "slice_last.wgsl", wg, [i], comment=ctx.comment(i), x=x, out=out,
-                      start=node.arg["start"], c=c, cin=cin, rows=node.size // c, n=node.size, wg=WORKGROUP,
-                      gx=gx)]

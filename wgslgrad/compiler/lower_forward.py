@@ -147,32 +147,3 @@ def lower_depthwise(ctx: Lowering, i: int) -> list[Kernel]:
     return [kb.kernel(ctx.kernel_name(i), "depthwise.wgsl", wg, nodes, comment=fused_comment(ctx, nodes), x=x, wt=wt,
                       bias=bias, epilogue=finish, unroll=unroll, taps=taps, kh=kh, kw=kw, h=h, w=w, ci=ci, co=co, ho=ho, wo=wo, mult=mult, sh=sh,
                       sw=sw, pt=pt, pl=pl, n=node.size, wg=WORKGROUP, gx=gx)]
-
-
-@rule(Op.CONCAT)
-def lower_concat(ctx: Lowering, i: int) -> list[Kernel]:
-    """One kernel per run of sources that fits the storage-buffer limit (usually one for all)."""
-    g, node = ctx.graph, ctx.graph.nodes[i]
-    cout = node.shape[-1]
-    rows = node.size // cout
-    kernels: list[Kernel] = []
-    c0, pending = 0, list(node.srcs)
-    while pending:
-        kb = ctx.builder()
-        out = kb.write(i)
-        srcs: list[dict] = []
-        cc = 0
-        while pending and kb.fits([ctx.slots[pending[0]].buffer]):
-            s = pending.pop(0)
-            c = g.nodes[s].shape[-1]
-            srcs.append(dict(x=kb.read(s), c=c, start=cc, end=cc + c))
-            cc += c
-        assert srcs, "a concat source cannot be bound"
-        wg, gx = ctx.elementwise_groups(rows * cc)
-        suffix = f"_{len(kernels)}" if kernels or pending else ""
-        kernels.append(kb.kernel(ctx.kernel_name(i, suffix), "concat.wgsl", wg, [i], comment=ctx.comment(i), out=out,
-                                 srcs=srcs, rows=rows, cout=cout, c0=c0, cc=cc, n=rows * cc, wg=WORKGROUP,
-                                 gx=gx))
-        c0 += cc
-    return kernels
-

@@ -157,15 +157,6 @@ def _embedding_dw(n: Node, ids: Array, dy: Array) -> Array:
     return out
 
 
-def _slice_grad(n: Node, dy: Array) -> Array:
-    out = np.zeros(n.shape, dy.dtype)
-    axis, start = n.arg["axis"], n.arg["start"]
-    index = [slice(None)] * dy.ndim
-    index[axis] = slice(start, start + dy.shape[axis])
-    out[tuple(index)] = dy
-    return out
-
-
 def _family(d: OpDef) -> Callable[..., Array]:
     # state: an optimizer's (params, m, v, t), dropout's (seed, step)
     return lambda n, *xs, **state: d.ref(d.attrs_of(n.arg), n.shape, *xs, **state)
@@ -182,10 +173,6 @@ EVAL: dict[Op, Callable[..., Array]] = {
     **{op: _binary(binary_row(op).ref) for op in BINARY},   # ops/elementwise.py: each row's reference
     **{op: _unary for op in UNARY},
     **{Op[name.upper()]: _family(d) for name, d in FAMILY_OPS.items()},   # ops/registry.py's families
-    Op.CONCAT: lambda n, *xs: np.concatenate(xs, axis=-1),
-    Op.SLICE: lambda n, x: np.take(x, np.arange(n.arg["start"], n.arg["stop"]), axis=n.arg["axis"]),
-    Op.STACK: lambda n, *xs: np.stack(xs, axis=n.arg["axis"]),
-    Op.RESHAPE: lambda n, x: x.reshape(n.shape),
     Op.EMBEDDING: lambda n, ids, table: table[ids.astype(np.int64)],
     Op.LSTM_CELL: lambda n, z, *c: np.concatenate(_lstm_cell(z, *c)[:2], axis=1),
     # backward ops
@@ -196,8 +183,6 @@ EVAL: dict[Op, Callable[..., Array]] = {
     Op.DENSE_DX: lambda n, dy, w: dy @ w.T,
     Op.DENSE_DW: lambda n, x, dy: x.T @ dy,
     Op.UNARY_GRAD: _unary_grad,
-    Op.SLICE_LAST: lambda n, x: x[..., n.arg["start"]:n.arg["stop"]],
-    Op.SLICE_GRAD: _slice_grad,
     Op.EMBEDDING_DW: _embedding_dw,
     Op.LSTM_CELL_GRAD: _lstm_cell_grad,
 }

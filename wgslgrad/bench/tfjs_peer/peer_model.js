@@ -79,8 +79,6 @@
       depthwise: (n, x, w, b, i) => (wasmGrads ? convs[i](x, w, b)
         : tf.fused.depthwiseConv2d({ x, filter: w, strides: n.arg.stride, pad: pads(n.arg.pad), bias: b })),
       dense: (n, x, w, b) => tf.fused.matMul({ a: x, b: w, bias: b }),
-      concat: (n, ...xs) => tf.concat(xs, -1),
-      reshape: (n, x, i) => tf.reshape(x, batched(i, n.shape)),
     };
     // the op families' ops (wgslgrad/ops/registry.py: pools, losses, reductions, dropout, batch norm): each
     // one's `tfjs` function, evaluated here so that it sees tf, pads, countScale, batched and dropoutScale
