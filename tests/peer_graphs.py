@@ -69,9 +69,13 @@ def every_op_graph(batch: int = 2) -> Graph:
     probs = g.add(Op.SOFTMAX, (logits,))
     zz = g.add(Op.DENSE, (logits, param("bits/weights", (5, 24)), param("bits/bias", (24,))))
     zz = g.add(Op.RESHAPE, (zz,), {"shape": (B, 2, 3, 4)})
+    # two overlapping slices of an inner axis, stacked on a new one (one of them twice): [B,2,3,2,4]
+    sa, sb = (g.add(Op.SLICE, (zz,), {"axis": 2, "start": k, "stop": k + 2}) for k in (0, 1))
+    st = g.add(Op.STACK, (sa, sb, sa), {"axis": 2})
     losses = [g.add(Op.SOFTMAX_CE, (logits, y)), g.add(Op.SIGMOID_CE, (zz, z)), g.add(Op.MSE, (probs, y)),
               g.add(Op.MEAN, (g.add(Op.MUL, (logits, logits)),)), g.add(Op.SUM, (g.add(Op.MUL, (probs, probs)),)),
-              g.add(Op.MEAN, (g.add(Op.SUM_AXES, (g.add(Op.MUL, (zz, zz)),), {"axes": (1, 3)}),))]
+              g.add(Op.MEAN, (g.add(Op.SUM_AXES, (g.add(Op.MUL, (zz, zz)),), {"axes": (1, 3)}),)),
+              g.add(Op.MEAN, (g.add(Op.MUL, (st, g.add(Op.TANH, (st,)))),))]
     total = losses[0]
     for l in losses[1:]:
         total = g.add(Op.ADD, (total, l))
