@@ -23,7 +23,7 @@ from wgslgrad.compiler import build
 from wgslgrad.compiler.autodiff import grad
 from wgslgrad.compiler.builtins import _ACTIVATIONS, BUILTINS
 from wgslgrad.compiler.ir import BACKWARD, OPTIMIZERS, Graph, Op
-from wgslgrad.ops.base import OpDef
+from wgslgrad.ops.base import OpDef, ShapeError
 from wgslgrad.ops.elementwise import BINARY_ROWS, UNARY_ROWS, Binary, Unary
 from wgslgrad.ops.registry import OPS as FAMILY_OPS
 
@@ -198,3 +198,25 @@ def test_adam_reference_matches_pytorch() -> None:
     opt.step()
     np.testing.assert_allclose(got, pt.detach().numpy(), rtol=1e-12, atol=1e-14)
     assert d.shape([(3,), (5,)], a) == (10,) and d.flops([], (10,), a) == 120
+
+
+def test_shape_family_moves_data_only() -> None:
+    """The shape family (ops/shape.py): copies count no FLOPs and their gradients one per element read, a
+    reshape is a view (its lowering makes no kernel), and each reference is NumPy's own operation."""
+    s = FAMILY_OPS
+    x = np.arange(24.0).reshape(2, 3, 4)
+    cat, sl, st = s["concat"].attrs(), s["slice"].attrs(axis=1, start=1, stop=3), s["stack"].attrs(axis=3)
+    assert s["concat"].shape([(2, 3, 4), (2, 3, 1)], cat) == (2, 3, 5) and s["concat"].flops([], (2, 3, 5), cat) == 0
+    assert s["slice"].shape([x.shape], sl) == (2, 2, 4) and s["slice"].flops([x.shape], (2, 2, 4), sl) == 0
+    np.testing.assert_array_equal(s["slice"].ref(sl, (2, 2, 4), x), x[:, 1:3])
+    np.testing.assert_array_equal(s["stack"].ref(st, (2, 3, 4, 2), x, -x), np.stack([x, -x], axis=3))
+    grad = s["slice_grad"].attrs(axis=1, start=1, size=3)
+    dx = s["slice_grad"].ref(grad, (2, 3, 4), x[:, 1:3])
+    np.testing.assert_array_equal(dx[:, 1:3], x[:, 1:3])
+    assert not dx[:, 0].any() and s["slice_grad"].flops([(2, 2, 4)], (2, 3, 4), grad) == 16
+    last = s["slice_last"].attrs(start=1, stop=3)
+    np.testing.assert_array_equal(s["slice_last"].ref(last, (2, 3, 2), x), x[..., 1:3])
+    reshape = s["reshape"].attrs(shape=(6, 4))
+    assert s["reshape"].lower(None, 0) == [] and s["reshape"].flops([x.shape], (6, 4), reshape) == 0
+    with pytest.raises(ShapeError, match=r"cannot reshape \[2,3,4\] to \[5,5\]"):
+        s["reshape"].shape([x.shape], s["reshape"].attrs(shape=(5, 5)))

@@ -6,9 +6,10 @@ families share; `registry.py` gathers the families' OpDefs by name: so far `pool
 global_avg_pool and their gradients), `losses.py` (mse, softmax and sigmoid cross-entropy and their
 gradients), `reductions.py` (sum, mean, sum_axes, softmax, and reduce_to, broadcast, softmax_grad),
 `dropout.py` (dropout and its counter-based random bits), `batch_norm.py` (bn_stats, batch_norm and their
-gradients bn_dgamma, bn_dx; Keras' names and defaults) and `optimizer.py` (adam, the fused update of the trainable parameters, with the `step` uniform's layout);
+gradients bn_dgamma, bn_dx; Keras' names and defaults), `optimizer.py` (adam, the fused update of the trainable parameters, with the `step` uniform's layout)
+and `shape.py` (concat, slice, stack, reshape, a view, and the gradients slice_last, slice_grad);
 `kernels.py` holds lowerings ops of several families share (the one- or two-stage sum, the row-wise softmax
-gradient, elementwise broadcast axes). The other families (linear and conv, shape and sequence ops)
+gradient, elementwise broadcast axes). The other families (linear and conv, sequence ops)
 still live in the compiler's modules.
 `elementwise.py` holds the elementwise ops, one row each: the DSL builtin and its
 typed attributes, the WGSL expression of the forward op and of its gradient, the float64 NumPy reference
