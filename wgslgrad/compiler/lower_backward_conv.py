@@ -23,8 +23,6 @@ from .kernel_builder import WORKGROUP, Kernel, KernelBuilder, Lowering, Operand,
 from .lower_forward import (
     BK,
     UNROLL_TAPS,
-    epilogue,
-    fused_comment,
 )
 
 RULES: dict[Op, Rule] = {}       # this module's lowering rules, merged by lower.py
@@ -214,7 +212,7 @@ def lower_depthwise_dx(ctx: Lowering, i: int) -> list[Kernel]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     kb = ctx.builder()
     dy, wt = kb.read(node.srcs[0]), kb.read(node.srcs[1])
-    finish, nodes = epilogue(ctx, kb, i)
+    finish, nodes = ctx.epilogue(kb, i)
     _, h, w, ch = node.shape
     kh, kw, _, mult = g.nodes[node.srcs[1]].shape
     _, ho, wo, cm = g.nodes[node.srcs[0]].shape
@@ -231,7 +229,7 @@ def lower_depthwise_dx(ctx: Lowering, i: int) -> list[Kernel]:
                                            f"wx % {sw}u == {rx}u" if sw > 1 else "") if c)
             phases.append({"taps": taps, "cond": cond})
     wg, gx = ctx.elementwise_groups(node.size)
-    return [kb.kernel(ctx.kernel_name(i), "depthwise_dx.wgsl", wg, nodes, comment=fused_comment(ctx, nodes), dy=dy,
+    return [kb.kernel(ctx.kernel_name(i), "depthwise_dx.wgsl", wg, nodes, comment=ctx.fused_comment(nodes), dy=dy,
                       wt=wt, epilogue=finish, unroll=unroll, phases=phases, kh=kh, kw=kw, h=h, w=w, ch=ch, cm=cm, ho=ho, wo=wo, mult=mult, sh=sh, sw=sw,
                       pt=pt, pl=pl, n=node.size, wg=WORKGROUP, gx=gx)]
 
