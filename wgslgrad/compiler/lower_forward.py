@@ -12,6 +12,7 @@ RULES: dict[Op, Rule] = {}       # this module's lowering rules, merged by lower
 SCRATCH: dict[Op, Scratch] = {}  # f32 elements of scratch a node needs at its own step
 rule = rule_into(RULES)
 
+
 @rule(*UNARY)
 def lower_unary(ctx: Lowering, i: int) -> list[Kernel]:
     node = ctx.graph.nodes[i]
