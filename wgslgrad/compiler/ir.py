@@ -20,7 +20,8 @@ from ..ops.registry import OPTIMIZER as FAMILY_OPTIMIZER
 
 # Every op by name, in this order. The elementwise ops come from their rows in ops/elementwise.py (one row
 # each: the WGSL, gradient, reference and peers' expressions), the op families' from their OpDefs
-# (ops/registry.py: linear and conv, pools, losses, reductions, dropout, batch norm, the optimizer); the others are declared here.
+# (ops/registry.py: linear and conv, pools, losses, reductions, dropout, batch norm, the optimizer); the others
+# are declared here.
 _OP_NAMES = [
     "INPUT",  # arg: name
     "PARAM",  # arg: name, init ('glorot_normal' | 'zeros' | 'ones'), fan_in, fan_out, trainable
