@@ -136,3 +136,10 @@ def test_fused_training_step_matches_reference_gradients(device):
     assert [len(nodes) for nodes in backward_groups] == [2, 2, 2, 3, 2]
     for fused in (True, False):
         compare_gradients_on_gpu(device, lower(g, training=True, fused=fused), g, inputs, params, note=f" (fused={fused})")
+
+
+def test_fusing_ops_are_the_ones_their_declarations_say() -> None:
+    """fuse.py takes its producers and filter gradients from the OpDefs (ops/linear.py: epilogue, sums_bias)."""
+    assert fuse.PRODUCERS == {Op.CONV2D, Op.DEPTHWISE, Op.DENSE}
+    assert fuse.BACKWARD_PRODUCERS == {Op.DEPTHWISE_DX}
+    assert fuse.FILTER_GRADIENTS == {Op.CONV2D_DW, Op.DENSE_DW}

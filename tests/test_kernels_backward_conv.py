@@ -1,4 +1,4 @@
-"""The conv2d, depthwise and dense gradient kernels (lower_backward_conv.py) in float32 on the GPU against the
+"""The conv2d, depthwise and dense gradient kernels (ops/linear_kernels.py) in float32 on the GPU against the
 NumPy float64 interpreter of the IR (numpy_ref), on fresh random data at odd sizes, strides 1 and 2, TF 'same'
 (asymmetric) and 'valid' pads, and reductions long enough to be split into several chunks."""
 from __future__ import annotations
@@ -17,7 +17,7 @@ from gpu_check import (
 
 from wgslgrad.compiler.ir import Graph, Op
 from wgslgrad.compiler.lower import lower
-from wgslgrad.compiler.lower_backward_conv import conv_dx_phases, split
+from wgslgrad.ops.linear_kernels import conv_dx_phases, split
 
 gpu = pytest.mark.gpu
 RTOL = 1e-4

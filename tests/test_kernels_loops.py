@@ -9,8 +9,7 @@ from gpu_check import compare_on_gpu, fresh_rng, inp, normal, pads, param, phase
 from wgslgrad.compiler.frontend import compile_spec
 from wgslgrad.compiler.ir import Graph, Op
 from wgslgrad.compiler.lower import lower
-from wgslgrad.compiler.lower_backward_conv import conv_dx_phases
-from wgslgrad.compiler.lower_forward import UNROLL_TAPS
+from wgslgrad.ops.linear_kernels import UNROLL_TAPS, conv_dx_phases
 
 RTOL = 1e-4
 gpu = pytest.mark.gpu

@@ -122,7 +122,8 @@ KERNEL_TESTS = ["test_kernels.py", "test_kernels_loops.py", "test_reduce_axes.py
 GRADIENT_TESTS = ["test_autodiff.py", "test_reduce_axes.py", "test_slicing.py", "test_lstm.py", "test_embedding.py",
                   "test_dropout.py", "test_batch_norm.py"]
 # the modules that run backward kernels on the GPU against numpy_ref, op by op
-BACKWARD_KERNEL_TESTS = ["test_kernels_backward.py", "test_batch_norm.py", "test_slicing.py"]
+BACKWARD_KERNEL_TESTS = ["test_kernels_backward.py", "test_kernels_backward_conv.py", "test_batch_norm.py",
+                         "test_slicing.py"]
 
 
 # the syntax that makes an op (OpDef.via), and how docs/dsl.md shows it
@@ -149,6 +150,10 @@ def test_family_op_has_every_facet(name: str) -> None:
         assert d.grad is None and d.builtin is None, "a backward op is made by autodiff only"
         return
     assert (callable(d.grad) != d.through_consumer) and callable(d.torch) and d.tfjs   # BN_STATS: BATCH_NORM's rule
+    assert d.torch_layout in (None, "conv", "depthwise", "dense"), "a layout bench/torch_peer.to_torch_layout knows"
+    for fn in d.more_builtins:   # separable_conv2d: depthwise's, with a conv2d
+        other = fn.__name__.rstrip("_")
+        assert BUILTINS[other].fn is fn and re.search(rf"\b{other}\(", DOCS), f"{other} is not a documented builtin"
     if d.builtin is None:   # made by other builtins (sum_axes: sum and mean with axis=) or syntax (slice: x[a:b])
         assert d.via and all(b in SYNTAX or BUILTINS[b] for b in d.via), f"{name} has no builtin and names none that makes it"
         assert all(re.search(SYNTAX[b], DOCS) for b in d.via if b in SYNTAX), f"docs/dsl.md does not show {d.via}"

@@ -59,7 +59,9 @@ def to_tfjs_layout(layout: str, w: Tensor, shape: tuple[int, ...]) -> Tensor:
     return w
 
 
-_WEIGHT_LAYOUT = {Op.CONV2D: "conv", Op.DEPTHWISE: "depthwise", Op.DENSE: "dense"}
+# the ops whose weights (source 1) the module stores in PyTorch's layout (OpDef.torch_layout: conv2d, depthwise,
+# dense), and that layout
+_WEIGHT_LAYOUT = {Op[name.upper()]: d.torch_layout for name, d in FAMILY_OPS.items() if d.torch_layout}
 
 
 def param_layouts(graph: Graph) -> dict[int, str]:
@@ -161,19 +163,10 @@ class TorchModel(nn.Module):
 
     def _eval(self, i: int, n: Node, xs: list[Tensor]) -> Tensor:
         op = n.op
-        if op in (Op.CONV2D, Op.DEPTHWISE):
-            x, w, bias = xs[0], self._weight(n, xs[1]), (xs[2] if len(xs) > 2 else None)
-            pad = n.arg["pad"]
-            if _symmetric(pad, (w.shape[2], w.shape[3])):
-                padding = (pad[0], pad[2])
-            else:
-                x, padding = _pad_nhwc(x, pad), (0, 0)
-            groups = x.shape[3] if op is Op.DEPTHWISE else 1
-            return _nhwc(F.conv2d(_nchw(x), w, bias, tuple(n.arg["stride"]), padding, 1, groups))
-        if op is Op.DENSE:
-            return F.linear(xs[0], self._weight(n, xs[1]), xs[2] if len(xs) > 2 else None)
         family = FAMILY_OPS.get(op.name.lower())
         if family is not None and family.torch is not None:   # ops/registry.py's families
+            if family.torch_layout:   # conv2d, depthwise, dense: their weights in PyTorch's layout
+                xs = [xs[0], self._weight(n, xs[1]), *xs[2:]]
             # dropout and batch norm act by the module's mode (train(), eval()), dropout with `seed` and `step`
             helpers = SimpleNamespace(**vars(_HELPERS), training=self.training, seed=self.seed, step=self.step)
             return family.torch(helpers, family.attrs_of(n.arg), xs, self.consts.get(str(i)))

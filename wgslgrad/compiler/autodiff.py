@@ -55,23 +55,6 @@ Rule = Callable[[NodeGrad], Grads]
 
 # ---- rules: one gradient (or None) per source ----
 
-def _conv(dx_op: Op, dw_op: Op) -> Rule:
-    def rule(c: NodeGrad) -> Grads:
-        win = {"stride": c.node.arg["stride"], "pad": c.node.arg["pad"]}
-        x, w = c.src(0), c.src(1)
-        dx = c.add(dx_op, (c.dy, w), {**win, "in_shape": c.shape(0)}) if c.need[0] else None
-        dw = c.add(dw_op, (x, c.dy), {**win, "w_shape": c.shape(1)}) if c.need[1] else None
-        bias = [c.reduce_to(c.dy, 2) if c.need[2] else None] if len(c.need) > 2 else []
-        return [dx, dw, *bias]
-    return rule
-
-
-def _dense(c: NodeGrad) -> Grads:
-    x, w = c.src(0), c.src(1)
-    dx = c.add(Op.DENSE_DX, (c.dy, w)) if c.need[0] else None
-    dw = c.add(Op.DENSE_DW, (x, c.dy)) if c.need[1] else None
-    bias = [c.reduce_to(c.dy, 2) if c.need[2] else None] if len(c.need) > 2 else []
-    return [dx, dw, *bias]
 
 
 def _lstm_cell(c: NodeGrad) -> Grads:
@@ -96,9 +79,6 @@ def _unary(c: NodeGrad) -> Grads:
 
 
 RULES: dict[Op, Rule] = {
-    Op.CONV2D: _conv(Op.CONV2D_DX, Op.CONV2D_DW),
-    Op.DEPTHWISE: _conv(Op.DEPTHWISE_DX, Op.DEPTHWISE_DW),
-    Op.DENSE: _dense,
     **{op: binary_row(op).grad for op in BINARY},     # ops/elementwise.py: each row's rule
     **{op: _unary for op in UNARY},
     Op.EMBEDDING: lambda c: [None, c.add(Op.EMBEDDING_DW, (c.src(0), c.dy), {"vocab": c.shape(1)[0]})

@@ -319,88 +319,7 @@ def Train(c: BuiltinCall, loss: Any, optimizer: Any = None, batch: Any = None, e
 
 
 # layers: weights Glorot-normal with Keras' fans (kh*kw*in, kh*kw*out), biases zero
-
-_NO_FILTERS = object()   # depthwise_conv2d has no `filters` argument
-
-
-def _window_layer(c: BuiltinCall, x: Any, filters: Any, kernel: Any, stride: Any, padding: Any, use_bias: Any,
-                  activation: Any, trainable: Any, name: Any) -> list[Any]:
-    """A conv layer's arguments, every one checked (and each bad one reported): x, filters, kernel, stride,
-    use_bias, trainable, name."""
-    x, co, k, s, _, bias, _, train, lname = c.each(
-        lambda: c.image(x, "x"), lambda: None if filters is _NO_FILTERS else c.integer(filters, "filters"),
-        lambda: c.pair(kernel, "kernel"), lambda: c.pair(stride, "stride"),
-        lambda: c.choice(padding, "padding", ("same", "valid")), lambda: c.flag(use_bias, "use_bias"),
-        lambda: c.activation(activation), lambda: c.flag(trainable, "trainable"), lambda: c.layer_name(name))
-    return [x, co, k, s, bias, train, lname]
-
-
-@builtin
-def conv2d(c: BuiltinCall, x: Any, filters: Any, kernel: Any = 3, stride: Any = 1, padding: Any = "same",
-           use_bias: Any = True, activation: Any = None, trainable: Any = True, name: Any = None,
-           *, share: Any = False) -> Tensor:
-    x, co, k, s, bias, train, lname = _window_layer(c, x, filters, kernel, stride, padding, use_bias, activation,
-                                                   trainable, name)
-    pad, sh = c.padding(x, k, s, padding), c.shared(share, name)
-    scope, ci, taps = c.scope(lname), x.shape[3], k[0] * k[1]
-    srcs = [x, c.param(scope, "filters", (*k, ci, co), (taps * ci, taps * co), train, sh)]
-    if bias:
-        srcs.append(c.param(scope, "bias", (co,), (co, co), train, sh))
-    return c.activate(c.node(Op.CONV2D, srcs, scope, stride=s, pad=pad), activation, scope)
-
-
-@builtin
-def depthwise_conv2d(c: BuiltinCall, x: Any, kernel: Any = 3, stride: Any = 1, padding: Any = "same",
-                     use_bias: Any = True, activation: Any = None, trainable: Any = True,
-                     name: Any = None, *, share: Any = False) -> Tensor:
-    x, _, k, s, bias, train, lname = _window_layer(c, x, _NO_FILTERS, kernel, stride, padding, use_bias,
-                                                  activation, trainable, name)
-    pad, sh = c.padding(x, k, s, padding), c.shared(share, name)
-    scope, ch, taps = c.scope(lname), x.shape[3], k[0] * k[1]
-    srcs = [x, c.param(scope, "depthwise_filter", (*k, ch, 1), (taps * ch, taps), train, sh)]
-    if bias:
-        srcs.append(c.param(scope, "bias", (ch,), (ch, ch), train, sh))
-    return c.activate(c.node(Op.DEPTHWISE, srcs, scope, stride=s, pad=pad), activation, scope)
-
-
-@builtin
-def separable_conv2d(c: BuiltinCall, x: Any, filters: Any, kernel: Any = 3, stride: Any = 1, padding: Any = "same",
-                     use_bias: Any = True, activation: Any = None, trainable: Any = True,
-                     name: Any = None, *, share: Any = False) -> Tensor:
-    x, co, k, s, bias, train, lname = _window_layer(c, x, filters, kernel, stride, padding, use_bias, activation,
-                                                   trainable, name)
-    pad, sh = c.padding(x, k, s, padding), c.shared(share, name)
-    scope, ch, taps = c.scope(lname), x.shape[3], k[0] * k[1]
-    dw = c.param(scope, "depthwise_filter", (*k, ch, 1), (taps * ch, taps), train, sh)
-    pw = [c.param(scope, "pointwise_filter", (1, 1, ch, co), (ch, co), train, sh)]
-    if bias:
-        pw.append(c.param(scope, "bias", (co,), (co, co), train, sh))
-    y = c.node(Op.DEPTHWISE, [x, dw], scope, stride=s, pad=pad)
-    y = c.node(Op.CONV2D, [y, *pw], scope, stride=(1, 1), pad=(0, 0, 0, 0))
-    return c.activate(y, activation, scope)
-
-
-@builtin
-def dense(c: BuiltinCall, x: Any, units: Any, use_bias: Any = True, activation: Any = None, trainable: Any = True,
-          name: Any = None, *, share: Any = False, flatten: Any = True) -> Tensor:
-    """A rank>2 input is flattened to [batch, features] first; with flatten=False the layer applies to the
-    last axis at every position instead (Keras' Dense on a sequence [batch, time, features])."""
-    x, u, bias, _, train, lname, flat = c.each(
-        lambda: c.tensor(x, "x"), lambda: c.integer(units, "units"), lambda: c.flag(use_bias, "use_bias"),
-        lambda: c.activation(activation), lambda: c.flag(trainable, "trainable"), lambda: c.layer_name(name),
-        lambda: c.flag(flatten, "flatten"))
-    if len(x.shape) < 2:
-        raise SpecError(c.pos, f"dense() expects an input of rank 2 or more ([batch, features]), "
-                               f"got {fmt_shape(x.shape)}")
-    lead = x.shape[:-1] if len(x.shape) > 2 and not flat else x.shape[:1]
-    scope, f, sh = c.scope(lname), math.prod(x.shape) // math.prod(lead), c.shared(share, name)
-    srcs = [c.param(scope, "weights", (f, u), (f, u), train, sh)]
-    if bias:
-        srcs.append(c.param(scope, "bias", (u,), (u, u), train, sh))
-    if len(x.shape) > 2:   # one matmul over the rows: [batch, features] flattened, or every position
-        x = c.node(Op.RESHAPE, [x], scope, shape=(math.prod(lead), f))
-    y = c.activate(c.node(Op.DENSE, [x, *srcs], scope), activation, scope)
-    return c.node(Op.RESHAPE, [y], scope, shape=(*lead, u)) if len(lead) > 1 else y
+# (conv2d, depthwise_conv2d, separable_conv2d and dense are ops/linear.py's)
 
 
 @builtin
@@ -493,9 +412,10 @@ for _row in UNARY_ROWS.values():
         _unary_builtin(_row)
 
 
-for _def in FAMILY_OPS.values():   # the op families' builtins (ops/registry.py): pools, losses, reductions, ...
-    if _def.builtin is not None:
-        builtin(_def.builtin)
+for _def in FAMILY_OPS.values():   # the op families' builtins (ops/registry.py): conv2d, dense, pools, losses, ...
+    for _fn in (_def.builtin, *_def.more_builtins):   # separable_conv2d: depthwise's
+        if _fn is not None:
+            builtin(_fn)
 
 
 @builtin

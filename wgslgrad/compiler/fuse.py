@@ -26,12 +26,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ..ops.registry import OPS as FAMILY_OPS
 from .ir import BINARY, LEAVES, UNARY, Graph, Op
 
-FILTER_GRADIENTS = {Op.CONV2D_DW, Op.DENSE_DW}   # out = A.T @ dy, dy's rows read as B
-
-PRODUCERS = {Op.CONV2D, Op.DENSE, Op.DEPTHWISE}
-BACKWARD_PRODUCERS = {Op.DEPTHWISE_DX}   # one thread per element too: its gradient's relu and sums follow
+# from the ops' declarations (ops/linear.py): filter gradients, out = A.T @ dy with dy's rows read as B
+# (OpDef.sums_bias: conv2d_dw, dense_dw), and the ops whose kernel takes an epilogue (OpDef.epilogue): forward
+# (conv2d, depthwise, dense) and backward (depthwise_dx: one thread per element too, so its gradient's relu and
+# sums follow)
+FILTER_GRADIENTS = {Op[name.upper()] for name, d in FAMILY_OPS.items() if d.sums_bias}
+PRODUCERS = {Op[name.upper()] for name, d in FAMILY_OPS.items() if d.epilogue and not d.backward}
+BACKWARD_PRODUCERS = {Op[name.upper()] for name, d in FAMILY_OPS.items() if d.epilogue and d.backward}
 MAX_BUFFERS = 8   # WebGPU's default storage buffers per shader stage; a group binds at most this many
 
 

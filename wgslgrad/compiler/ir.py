@@ -20,34 +20,20 @@ from ..ops.registry import OPTIMIZER as FAMILY_OPTIMIZER
 
 # Every op by name, in this order. The elementwise ops come from their rows in ops/elementwise.py (one row
 # each: the WGSL, gradient, reference and peers' expressions), the op families' from their OpDefs
-# (ops/registry.py: pools, losses, reductions, dropout, batch norm, the optimizer); the others are declared here.
+# (ops/registry.py: linear and conv, pools, losses, reductions, dropout, batch norm, the optimizer, shape); the
+# others are declared here.
 _OP_NAMES = [
     "INPUT",  # arg: name
     "PARAM",  # arg: name, init ('glorot_normal' | 'zeros' | 'ones'), fan_in, fan_out, trainable
     "CONST",  # arg: value (tuple of floats, row-major for shape)
-    "CONV2D",  # srcs: x[B,H,W,Ci], w[kh,kw,Ci,Co] (HWIO), (bias[Co]); arg: stride, pad (t,b,l,r)
-    "DEPTHWISE",  # srcs: x[B,H,W,C], w[kh,kw,C,1] (HWC1), (bias[C]); arg: stride, pad
-    "DENSE",  # srcs: x[B,F], w[F,U] (IO), (bias[U])
     *(r.name.upper() for r in BINARY_ROWS.values()),   # ops/elementwise.py: add, sub, mul, div (broadcasting)
     *(r.name.upper() for r in UNARY_ROWS.values()),    # ops/elementwise.py: relu, sigmoid, ... (leaky_relu: alpha)
-    *(name.upper() for name in FAMILY_FORWARD),   # ops/registry.py: pools, losses, reductions, dropout, batch norm
+    *(name.upper() for name in FAMILY_FORWARD),   # ops/registry.py: conv2d, depthwise, dense, pools, losses, ...
     "EMBEDDING",  # srcs: ids[...] (an Input of whole numbers in [0, V)), table[V,D] -> table[ids], ids.shape + (D,)
     "LSTM_CELL",  # srcs: z[B,4u] (gates i, f, c, o before activation), (c_prev[B,u]) -> [B,2u] = [h | c]:
     #                      c = sigmoid(f) * c_prev + sigmoid(i) * tanh(g), h = sigmoid(o) * tanh(c)
 
     # ---- backward ops: appended by autodiff.grad, one GPU kernel each; numpy_ref.py is their spec ----
-    # Window ops index the zero-padded input as h = oh*sh + i - t, w = ow*sw + j - l (taps i<kh, j<kw);
-    # cells outside [0,H)x[0,W) are padding. Depthwise output channel is c*M + m (TF), M = w[3].
-    "CONV2D_DX",  # srcs: dy[B,OH,OW,Co], w[kh,kw,Ci,Co]; arg: stride, pad, in_shape (B,H,W,Ci)
-    #                        dx[b,h,w,ci] = sum_{i,j,co: h=oh*sh+i-t, w=ow*sw+j-l} dy[b,oh,ow,co]*w[i,j,ci,co]
-    "CONV2D_DW",  # srcs: x[B,H,W,Ci], dy[B,OH,OW,Co]; arg: stride, pad, w_shape (kh,kw,Ci,Co)
-    #                        dw[i,j,ci,co] = sum_{b,oh,ow} x[b,oh*sh+i-t,ow*sw+j-l,ci] * dy[b,oh,ow,co]
-    "DEPTHWISE_DX",  # srcs: dy[B,OH,OW,C*M], w[kh,kw,C,M]; arg: stride, pad, in_shape (B,H,W,C)
-    #                        dx[b,h,w,c] = sum_{i,j,m: h=oh*sh+i-t, ...} dy[b,oh,ow,c*M+m] * w[i,j,c,m]
-    "DEPTHWISE_DW",  # srcs: x[B,H,W,C], dy[B,OH,OW,C*M]; arg: stride, pad, w_shape (kh,kw,C,M)
-    #                        dw[i,j,c,m] = sum_{b,oh,ow} x[b,oh*sh+i-t,ow*sw+j-l,c] * dy[b,oh,ow,c*M+m]
-    "DENSE_DX",  # srcs: dy[B,U], w[F,U] -> dy @ w.T, [B,F]
-    "DENSE_DW",  # srcs: x[B,F], dy[B,U] -> x.T @ dy, [F,U]
     "UNARY_GRAD",  # srcs: a, dy (same shape); arg: fn (the forward op's name) and its attributes (leaky_relu:
     #                        alpha) -> dx = dy * f'(a), a the value the op's row says its gradient reads: its output y
     #                        (relu, sigmoid, tanh, ...) or its input x (log, abs); the expression is its row's `grad`
@@ -82,9 +68,7 @@ REDUCE = {Op.SUM, Op.MEAN}
 LOSSES = {Op.MSE, Op.SOFTMAX_CE, Op.SIGMOID_CE}
 LEAVES = {Op.INPUT, Op.PARAM, Op.CONST}
 # backward ops (autodiff): the ops that only autodiff.grad creates
-BACKWARD = {Op.CONV2D_DX, Op.CONV2D_DW, Op.DEPTHWISE_DX, Op.DEPTHWISE_DW, Op.DENSE_DX, Op.DENSE_DW,
-            Op.UNARY_GRAD, *(Op[name.upper()] for name in FAMILY_BACKWARD),
-            Op.EMBEDDING_DW, Op.LSTM_CELL_GRAD}
+BACKWARD = {Op.UNARY_GRAD, *(Op[name.upper()] for name in FAMILY_BACKWARD), Op.EMBEDDING_DW, Op.LSTM_CELL_GRAD}
 OPTIMIZERS = {Op[name.upper()] for name in FAMILY_OPTIMIZER}   # parameter updates: they write `params` in place
 
 Shape = tuple[int, ...]
@@ -136,23 +120,6 @@ def infer(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
         return shapes[0]
     if op in BINARY:
         return broadcast(shapes[0], shapes[1])
-    if op in CONVS:
-        x, w = shapes[0], shapes[1]
-        if len(x) != 4:
-            raise ShapeError(f"{op.name.lower()} expects an NHWC input of rank 4, got {fmt_shape(x)}")
-        if op is Op.CONV2D and w[2] != x[3]:
-            raise ShapeError(f"conv2d filters {fmt_shape(w)} expect {w[2]} input channels, got {fmt_shape(x)}")
-        if op is Op.DEPTHWISE and w[2] != x[3]:
-            raise ShapeError(f"depthwise filters {fmt_shape(w)} expect {w[2]} channels, got {fmt_shape(x)}")
-        (sh, sw), (t, b, l, r) = arg["stride"], arg["pad"]
-        h = (x[1] + t + b - w[0]) // sh + 1
-        wd = (x[2] + l + r - w[1]) // sw + 1
-        return (x[0], h, wd, w[3] if op is Op.CONV2D else x[3] * w[3])
-    if op is Op.DENSE:
-        x, w = shapes[0], shapes[1]
-        if len(x) != 2 or x[1] != w[0]:
-            raise ShapeError(f"dense weights {fmt_shape(w)} expect {w[0]} features, got {fmt_shape(x)}")
-        return (x[0], w[1])
     if op is Op.EMBEDDING:
         ids, table = shapes
         if len(table) != 2:
@@ -170,24 +137,6 @@ def infer(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
 
 # ---- backward ops: shapes. Only autodiff creates these, so a mismatch is a compiler bug (assert). ----
 def _infer_backward(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
-    if op in (Op.CONV2D_DX, Op.DEPTHWISE_DX):
-        dy, w = shapes
-        fwd = Op.CONV2D if op is Op.CONV2D_DX else Op.DEPTHWISE
-        assert infer(fwd, [tuple(arg["in_shape"]), w], arg) == dy, f"{op.name}: dy {dy} does not fit"
-        return tuple(arg["in_shape"])
-    if op in (Op.CONV2D_DW, Op.DEPTHWISE_DW):
-        x, dy = shapes
-        fwd = Op.CONV2D if op is Op.CONV2D_DW else Op.DEPTHWISE
-        assert infer(fwd, [x, tuple(arg["w_shape"])], arg) == dy, f"{op.name}: dy {dy} does not fit"
-        return tuple(arg["w_shape"])
-    if op is Op.DENSE_DX:
-        (b, u), (f, u2) = shapes
-        assert u == u2, "DENSE_DX units"
-        return (b, f)
-    if op is Op.DENSE_DW:
-        (b, f), (b2, u) = shapes
-        assert b == b2, "DENSE_DW batch"
-        return (f, u)
     if op is Op.UNARY_GRAD:
         assert shapes[0] == shapes[1], f"{op.name} shapes"
         return shapes[1]

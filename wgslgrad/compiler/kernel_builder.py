@@ -9,15 +9,15 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
-from ..ops.base import WORKGROUP, f32  # noqa: F401  (f32: part of this module's interface)
+from ..ops.base import WORKGROUP, f32
 from . import fuse
-from .ir import Graph, Node, Op
+from .ir import BINARY, UNARY, Graph, Node, Op, binary_row, unary_row
 from .program import INPUT_PREFIX, READ, READ_WRITE, UNIFORM, Binding, Kernel, Slot
 from .summary import node_flops
 
@@ -112,6 +112,39 @@ class Lowering:
         wg = self.grid(-(-n // WORKGROUP))
         return wg, wg[0]
 
+    def epilogue(self, kb: KernelBuilder, i: int) -> tuple[list[str], list[int]]:
+        """WGSL statements that finish output element `o` of producer `i` from its value `v` (bias included):
+        the elementwise ops fused after it (fuse.plan), in registers, and a store of each value of the group
+        that is kept. Returns them and the group's nodes."""
+        g = self.graph
+        group = self.group(i)
+        lines, tail = [], i
+        for c in group.nodes:
+            node = g.nodes[c]
+            if node.op in UNARY:
+                lines.append(f"v = {elementwise_expr(node)};")
+            elif node.op is Op.BATCH_NORM:   # the inference form: a per-channel scale and shift (ops/batch_norm.py)
+                gamma, beta, mm, mv = (kb.read(s) for s in node.srcs[1:5])
+                ch = f"(o % {node.shape[-1]}u)"
+                lines.append(f"v = (v - {mm.var}[{mm.off}u + {ch}]) * inverseSqrt({mv.var}[{mv.off}u + {ch}] + "
+                             f"{f32(node.arg['epsilon'])}) * {gamma.var}[{gamma.off}u + {ch}] + {beta.var}[{beta.off}u + {ch}];")
+            elif node.op in BINARY or node.op is Op.UNARY_GRAD:    # the chain's value and another one
+                other = kb.read(node.srcs[1] if node.srcs[0] == tail else node.srcs[0])
+                operands = {"va": "v", "vb": f"{other.var}[{other.off}u + o]"}
+                if node.srcs[0] != tail:
+                    operands = {"va": operands["vb"], "vb": "v"}
+                lines.append("v = " + re.sub(r"\bv[ab]\b", lambda m, ops=operands: ops[m.group()],
+                                             elementwise_expr(node)) + ";")
+            if c in group.stored:
+                out = kb.write(c)
+                lines.append(f"{out.var}[{out.off}u + o] = v;")
+            tail = c
+        return lines, group.nodes
+
+    def fused_comment(self, nodes: list[int]) -> str:
+        """A fused kernel's first line: each node's comment, `%3 conv2d[...] then %4 relu[...]`."""
+        return " then ".join(self.comment(c) for c in nodes)
+
     def kernel_name(self, i: int, suffix: str = "") -> str:
         """A kernel's name: its node's op and id, `conv2d_12`."""
         return f"{self.graph.nodes[i].op.name.lower()}_{i}{suffix}"
@@ -120,6 +153,18 @@ class Lowering:
         """The kernel's first line: `%12 conv2d[2, 56, 56, 32] in dense_block_0/conv0`."""
         n = self.graph.nodes[i]
         return f"%{i} {n.op.name.lower()}{list(n.shape)}" + (f" in {n.scope}" if n.scope else "")
+
+
+def elementwise_expr(node: Node) -> str:
+    """The WGSL body of an elementwise node, from its row in ops/elementwise.py: over `v` for a unary op,
+    over `va`, `vb` for a binary op or a unary op's gradient (UNARY_GRAD), attributes filled in as f32
+    literals. Backward and fused kernels use it too."""
+    if node.op in BINARY:
+        return binary_row(node.op).wgsl
+    row = unary_row(Op[node.arg["fn"].upper()] if node.op is Op.UNARY_GRAD else node.op)
+    attrs = row.attrs_of(node.arg)
+    text = row.grad if node.op is Op.UNARY_GRAD else row.wgsl_of(attrs)
+    return text.format(**{k: f32(v) for k, v in asdict(attrs).items()})
 
 
 class KernelBuilder:

@@ -14,7 +14,7 @@ def generated_size(g: Graph, pos: Pos) -> list[SpecError]:
     """Errors (at `pos`, or at a conv2d) where the WGSL of the forward pass and, with a loss, the training step
     would exceed MAX_WGSL_BYTES: about WGSL_PER_KERNEL bytes per kernel (one per computed node, one per 6 sources
     of a concat or stack, a slice per concat or stack source or two per other node's gradient) and WGSL_PER_PHASE per stride phase
-    of a trained conv2d's input gradient (min(stride, size) per axis, lower_backward_conv.conv_dx_phases;
+    of a trained conv2d's input gradient (min(stride, size) per axis, ops/linear_kernels.conv_dx_phases;
     each conv2d also at most MAX_PHASES). Only the nodes the outputs and loss need count: lowering drops the rest."""
     needed = needed_nodes(g, [*g.outputs.values(), *([] if g.loss is None else [g.loss])])
     kernels = sum(-(-len(n.srcs) // 6) if n.op in (Op.CONCAT, Op.STACK) else 1 for n in (g.nodes[i] for i in needed)

@@ -14,8 +14,8 @@
          outputs but the loss only until the forward kernels end (an evaluation run reads them)
       6. one table row per op turns a node into kernels (KernelBuilder: bindings, offsets, templates)
       7. phases: inference, and for training forward, backward and optimizer (program.py)
-    Rules: lower_forward.py, lower_backward.py, lower_backward_conv.py, lower_seq.py, each with its own
-    RULES and SCRATCH tables, and the op families' OpDefs (ops/registry.py), merged below; the lowering
+    Rules: lower_forward.py, lower_backward.py, lower_seq.py, each with its own RULES and SCRATCH tables,
+    and the op families' OpDefs (ops/registry.py), merged below; the lowering
     state and KernelBuilder they use are in kernel_builder.py.
 
 Adding a kernel (a backward op, a fused group, the Adam step):
@@ -37,7 +37,6 @@ from ..ops.optimizer import STEP_FIELDS
 from ..ops.registry import OPS as FAMILY_OPS
 from . import (
     lower_backward,
-    lower_backward_conv,
     lower_forward,
     lower_seq,
     memory,
@@ -87,9 +86,9 @@ def _family_scratch(d: OpDef) -> Scratch:
 
 
 # every op's lowering rule and scratch request, from the rule modules' own tables
-RULES: dict[Op, Rule] = merge(lower_forward.RULES, lower_backward.RULES, lower_backward_conv.RULES, lower_seq.RULES,
+RULES: dict[Op, Rule] = merge(lower_forward.RULES, lower_backward.RULES, lower_seq.RULES,
                               {Op[name.upper()]: d.lower for name, d in FAMILY_OPS.items()})   # ops/registry.py
-SCRATCH: dict[Op, Scratch] = merge(lower_forward.SCRATCH, lower_backward.SCRATCH, lower_backward_conv.SCRATCH,
+SCRATCH: dict[Op, Scratch] = merge(lower_forward.SCRATCH, lower_backward.SCRATCH,
                                    lower_seq.SCRATCH, {Op[name.upper()]: _family_scratch(d)
                                                        for name, d in FAMILY_OPS.items() if d.scratch})
 

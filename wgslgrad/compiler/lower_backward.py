@@ -1,6 +1,6 @@
 """Kernels for the backward ops that autodiff appends (see the Op enum in ir.py for their semantics and
 numpy_ref.py for their reference): one table row per op, one kernel per node (REDUCE_TO: two when the
-summed extent is large). The conv, depthwise and dense gradients live in lower_backward_conv.py.
+summed extent is large). The conv, depthwise and dense gradients are in ops/linear_kernels.py.
 
 Every size, stride, offset and pad a kernel needs is computed here and passed to its template by name.
 """

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..ops.base import OpDef, crop_nhwc, pad_nhwc, padded_zeros, window_taps
+from ..ops.base import OpDef
 from ..ops.elementwise import sigmoid
 from ..ops.registry import OPS as FAMILY_OPS
 from .ir import BINARY, OPTIMIZERS, UNARY, Graph, Node, Op, binary_row, unary_row
@@ -67,58 +67,6 @@ def evaluate(graph: Graph, inputs: dict[str, Array], params: dict[str, Array],
     return vals
 
 
-# ---- forward ops ----
-
-def _conv2d(n: Node, x: Array, w: Array, bias: Array | None = None) -> Array:
-    xp, out = pad_nhwc(x, n.arg["pad"]), np.zeros(n.shape, x.dtype)
-    for i, j, idx in window_taps(n.arg["stride"], w.shape[:2], n.shape[1:3]):
-        out += xp[idx] @ w[i, j]                       # [B,OH,OW,Ci] @ [Ci,Co]
-    return out if bias is None else out + bias
-
-
-def _depthwise(n: Node, x: Array, w: Array, bias: Array | None = None) -> Array:
-    xp, out = pad_nhwc(x, n.arg["pad"]), np.zeros(n.shape, x.dtype)
-    for i, j, idx in window_taps(n.arg["stride"], w.shape[:2], n.shape[1:3]):
-        out += (xp[idx][..., None] * w[i, j]).reshape(n.shape)   # channel c*M + m
-    return out if bias is None else out + bias
-
-
-def _dense(n: Node, x: Array, w: Array, bias: Array | None = None) -> Array:
-    return x @ w if bias is None else x @ w + bias
-
-
-# ---- backward ops (semantics documented on the Op enum in ir.py) ----
-
-def _conv2d_dx(n: Node, dy: Array, w: Array) -> Array:
-    dxp = padded_zeros(n.shape, n.arg["pad"], dy.dtype)
-    for i, j, idx in window_taps(n.arg["stride"], w.shape[:2], dy.shape[1:3]):
-        dxp[idx] += dy @ w[i, j].T                     # [B,OH,OW,Co] @ [Co,Ci]
-    return crop_nhwc(dxp, n.arg["pad"], n.shape)
-
-
-def _conv2d_dw(n: Node, x: Array, dy: Array) -> Array:
-    xp, dw = pad_nhwc(x, n.arg["pad"]), np.zeros(n.shape, x.dtype)
-    for i, j, idx in window_taps(n.arg["stride"], n.shape[:2], dy.shape[1:3]):
-        dw[i, j] = np.einsum("bhwc,bhwo->co", xp[idx], dy)
-    return dw
-
-
-def _depthwise_dx(n: Node, dy: Array, w: Array) -> Array:
-    dxp = padded_zeros(n.shape, n.arg["pad"], dy.dtype)
-    dy5 = dy.reshape(dy.shape[:3] + w.shape[2:])       # [B,OH,OW,C,M]
-    for i, j, idx in window_taps(n.arg["stride"], w.shape[:2], dy.shape[1:3]):
-        dxp[idx] += (dy5 * w[i, j]).sum(axis=-1)
-    return crop_nhwc(dxp, n.arg["pad"], n.shape)
-
-
-def _depthwise_dw(n: Node, x: Array, dy: Array) -> Array:
-    xp, dw = pad_nhwc(x, n.arg["pad"]), np.zeros(n.shape, x.dtype)
-    dy5 = dy.reshape(dy.shape[:3] + n.shape[2:])
-    for i, j, idx in window_taps(n.arg["stride"], n.shape[:2], dy.shape[1:3]):
-        dw[i, j] = np.einsum("bhwc,bhwcm->cm", xp[idx], dy5)
-    return dw
-
-
 def _unary(n: Node, x: Array) -> Array:
     row = unary_row(n.op)
     return row.ref(x, row.attrs_of(n.arg))
@@ -167,21 +115,12 @@ def _binary(ref: Callable[[Array, Array], Array]) -> Callable[..., Array]:
 
 
 EVAL: dict[Op, Callable[..., Array]] = {
-    Op.CONV2D: _conv2d,
-    Op.DEPTHWISE: _depthwise,
-    Op.DENSE: _dense,
     **{op: _binary(binary_row(op).ref) for op in BINARY},   # ops/elementwise.py: each row's reference
     **{op: _unary for op in UNARY},
     **{Op[name.upper()]: _family(d) for name, d in FAMILY_OPS.items()},   # ops/registry.py's families
     Op.EMBEDDING: lambda n, ids, table: table[ids.astype(np.int64)],
     Op.LSTM_CELL: lambda n, z, *c: np.concatenate(_lstm_cell(z, *c)[:2], axis=1),
     # backward ops
-    Op.CONV2D_DX: _conv2d_dx,
-    Op.CONV2D_DW: _conv2d_dw,
-    Op.DEPTHWISE_DX: _depthwise_dx,
-    Op.DEPTHWISE_DW: _depthwise_dw,
-    Op.DENSE_DX: lambda n, dy, w: dy @ w.T,
-    Op.DENSE_DW: lambda n, x, dy: x.T @ dy,
     Op.UNARY_GRAD: _unary_grad,
     Op.EMBEDDING_DW: _embedding_dw,
     Op.LSTM_CELL_GRAD: _lstm_cell_grad,

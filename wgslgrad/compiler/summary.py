@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from ..ops.registry import OPS as FAMILY_OPS
 from .ir import (
     BACKWARD,
-    CONVS,
     ELEMENTWISE,
     UNARY,
     Graph,
@@ -30,12 +29,6 @@ class Row:
 
 def node_flops(g: Graph, n: Node) -> int:
     """Multiply-adds count as two FLOPs; elementwise ops, pools and reductions one per tap."""
-    if n.op in CONVS:
-        kh, kw, ci, _ = g.nodes[n.srcs[1]].shape
-        taps = kh * kw * (ci if n.op is Op.CONV2D else 1)
-        return 2 * n.size * taps + (n.size if len(n.srcs) > 2 else 0)
-    if n.op is Op.DENSE:
-        return 2 * n.size * g.nodes[n.srcs[1]].shape[0] + (n.size if len(n.srcs) > 2 else 0)
     family = FAMILY_OPS.get(n.op.name.lower())
     if family is not None:   # ops/registry.py's families
         return family.flops([g.nodes[s].shape for s in n.srcs], n.shape, family.attrs_of(n.arg))
@@ -49,16 +42,6 @@ def node_flops(g: Graph, n: Node) -> int:
 def _backward_flops(g: Graph, n: Node) -> int:
     """A gradient's FLOPs: the products as many multiply-adds as the forward op; the rest one per element read."""
     src = [g.nodes[s] for s in n.srcs]
-    if n.op in (Op.CONV2D_DX, Op.DEPTHWISE_DX):          # srcs dy, w
-        kh, kw, ci, _ = src[1].shape
-        return 2 * src[0].size * kh * kw * (ci if n.op is Op.CONV2D_DX else 1)
-    if n.op in (Op.CONV2D_DW, Op.DEPTHWISE_DW):          # srcs x, dy
-        kh, kw, ci, _ = n.arg["w_shape"]
-        return 2 * src[1].size * kh * kw * (ci if n.op is Op.CONV2D_DW else 1)
-    if n.op is Op.DENSE_DX:                              # dy[B,U] @ w[F,U].T
-        return 2 * src[0].size * src[1].shape[0]
-    if n.op is Op.DENSE_DW:                              # x[B,F].T @ dy[B,U]
-        return 2 * src[0].size * src[1].shape[1]
     if n.op is Op.EMBEDDING_DW:                         # every table entry scans every id
         return n.size * src[0].size
     if n.op in BACKWARD:

@@ -74,6 +74,18 @@ class OpDef:
     through_consumer: bool = False
     #   a forward op without a gradient rule: its one consumer's rule differentiates through it (BN_STATS, by
     #   BATCH_NORM's), so autodiff never walks into it
+    more_builtins: tuple[Callable[..., Any], ...] = ()
+    #   other DSL functions that make it together with other ops (separable_conv2d: a depthwise conv, then a
+    #   1x1 conv2d)
+    torch_layout: str | None = None
+    #   how the PyTorch peer stores its source 1, the weights: 'conv', 'depthwise' or 'dense'
+    #   (bench/torch_peer.to_torch_layout); its torch hook gets that source in that layout
+    epilogue: bool = False
+    #   its kernel finishes one output element at a time in registers (Lowering.epilogue), so the elementwise
+    #   ops after it join that kernel (compiler/fuse.plan)
+    sums_bias: bool = False
+    #   a filter gradient, A.T @ dy, whose kernel can also sum dy over its rows: the bias gradient joins it
+    #   (compiler/fuse.bias_sums)
 
     def attrs_of(self, arg: Mapping[str, Any]) -> Any:
         """The typed attributes from an IR node's arg."""

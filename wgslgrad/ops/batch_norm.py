@@ -193,7 +193,7 @@ def _lower_reduce(ctx: Any, i: int) -> list[Any]:
 
 def _lower_elementwise(ctx: Any, i: int) -> list[Any]:
     """BATCH_NORM and BN_DX: one thread per element (after a conv2d, depthwise or dense layer at inference
-    BATCH_NORM has no kernel: fuse.py puts it in that layer's epilogue, lower_forward.epilogue)."""
+    BATCH_NORM has no kernel: fuse.py puts it in that layer's epilogue, Lowering.epilogue)."""
     node = ctx.graph.nodes[i]
     a: Norm = OPS[node.op.name.lower()].attrs_of(node.arg)
     kb = ctx.builder()

@@ -74,14 +74,10 @@
 
     const convs = {};   // node id -> conv with wasm-friendly gradients
     const ops = {
-      conv2d: (n, x, w, b, i) => (wasmGrads ? convs[i](x, w, b)
-        : tf.fused.conv2d({ x, filter: w, strides: n.arg.stride, pad: pads(n.arg.pad), bias: b })),
-      depthwise: (n, x, w, b, i) => (wasmGrads ? convs[i](x, w, b)
-        : tf.fused.depthwiseConv2d({ x, filter: w, strides: n.arg.stride, pad: pads(n.arg.pad), bias: b })),
-      dense: (n, x, w, b) => tf.fused.matMul({ a: x, b: w, bias: b }),
     };
-    // the op families' ops (wgslgrad/ops/registry.py: pools, losses, reductions, dropout, batch norm): each
-    // one's `tfjs` function, evaluated here so that it sees tf, pads, countScale, batched and dropoutScale
+    // the op families' ops (wgslgrad/ops/registry.py: conv2d, depthwise, dense, pools, losses, reductions,
+    // dropout, batch norm): each one's `tfjs` function, evaluated here so that it sees tf, pads, countScale,
+    // batched, dropoutScale, and wasmGrads and convs (a conv's own gradients on wasm)
     for (const [name, js] of Object.entries(model.ops)) ops[name] = eval(js);  // eslint-disable-line no-eval
     // the elementwise ops: each row's `tfjs` expression from wgslgrad/ops/elementwise.py (model.json carries them)
     for (const [name, expr] of Object.entries(model.elementwise.unary)) {

@@ -1,35 +1,33 @@
-"""Kernels for the gradients of conv2d, depthwise and dense (see the Op enum in ir.py for their semantics and
-numpy_ref.py for their reference). Importing this module registers the rules.
+"""The lowerings of the linear and conv family (ops/linear.py declares the ops): each is given the Lowering it
+works in (`ctx`), the node id and the node's typed attributes (`a`: stride and pad for the window ops).
 
-  DENSE_DX      dy @ w.T: one tiled product (grad_matmul.wgsl), B read transposed
-  DENSE_DW      x.T @ dy: the same, A read transposed; K = batch, split when long
-  CONV2D_DW     x.T (im2col) @ dy: M = kh*kw*Ci, N = Co, K = B*OH*OW, split into chunks of K
-  CONV2D_DX     dy @ w.T over a transposed-conv index map, one product per stride phase (no zero taps)
-  DEPTHWISE_DX  one thread per input element, the taps of its stride phase unrolled (looped past 5x5)
-  DEPTHWISE_DW  channels x lanes over output positions, all taps at once (one at a time past 5x5), then a tree
-                per tap, in a loop; split into chunks
+  CONV2D, DENSE  one tiled product, out[M, N] = A[M, K] @ w[K, N] (+ bias), then the ops fused after it
+  DEPTHWISE      one thread per output element, the taps unrolled (looped past 5x5), then the fused ops
+  DENSE_DX       dy @ w.T: one tiled product (grad_matmul.wgsl), B read transposed
+  DENSE_DW       x.T @ dy: the same, A read transposed; K = batch, split when long
+  CONV2D_DW      x.T (im2col) @ dy: M = kh*kw*Ci, N = Co, K = B*OH*OW, split into chunks of K
+  CONV2D_DX      dy @ w.T over a transposed-conv index map, one product per stride phase (no zero taps)
+  DEPTHWISE_DX   one thread per input element, the taps of its stride phase unrolled (looped past 5x5)
+  DEPTHWISE_DW   channels x lanes over output positions, all taps at once (one at a time past 5x5), then a tree
+                 per tap, in a loop; split into chunks
 
-A split reduction writes one partial sum per chunk into scratch memory (SCRATCH), and reduce_partials.wgsl
-adds the chunks, so no thread ever walks the whole batch and image. Every size, stride, offset and pad a
-kernel needs is computed here and passed to its template by name.
+A split reduction writes one partial sum per chunk into scratch memory (the OpDef's `scratch`), and
+reduce_partials.wgsl adds the chunks, so no thread ever walks the whole batch and image. Every size, stride,
+offset and pad a kernel needs is computed here and passed to its template by name. Like every module of this
+package it imports nothing from the rest of wgslgrad (the Lowering, its KernelBuilder and the kernels are typed
+loosely).
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from ..ops.base import halves, pow2_at_least
-from .ir import Graph, Node, Op
-from .kernel_builder import WORKGROUP, Kernel, KernelBuilder, Lowering, Operand, Rule, Scratch, rule_into
-from .lower_forward import (
-    BK,
-    UNROLL_TAPS,
-    epilogue,
-    fused_comment,
-)
+from .base import WORKGROUP, Shape, halves, pow2_at_least
 
-RULES: dict[Op, Rule] = {}       # this module's lowering rules, merged by lower.py
-SCRATCH: dict[Op, Scratch] = {}  # f32 elements of scratch a node needs at its own step
-rule = rule_into(RULES)
+UNROLL_TAPS = 25   # depthwise kernels unroll up to this many taps (5x5), and loop over larger windows
+# The tiled products' step along K. Its tiles (BK x (64+1) floats each) are most of a kernel's workgroup memory,
+# and SwiftShader's compile time grows with that (about 0.6 ms a float): 16 took 2-5 s a kernel.
+BK = 8
 
 MIN_CHUNK = 256         # a split chunk of a tiled product walks at least this much of K
 TARGET_GROUPS = 512     # split until tiles x chunks reaches about this many workgroups ...
@@ -37,6 +35,69 @@ MAX_CHUNKS = 256        # ... with at most this many chunks
 MAX_SCRATCH = 1 << 22   # ... and at most this many f32 of partial sums (16 MiB)
 MIN_LANE_TERMS = 16     # DEPTHWISE_DW: positions per lane in a chunk, at least
 
+
+# ---- forward ----
+
+def lower_matmul(ctx: Any, i: int, a: Any) -> list[Any]:
+    """conv2d and dense as one tiled matrix product: out[M, N] = A[M, K] @ w[K, N] (+ bias).
+
+    For conv2d, M = B*Ho*Wo, K = kh*kw*Ci and A is gathered from the image (a 1x1, stride-1, unpadded
+    conv reads the image as A directly); HWIO weights are already w[K, N] row-major, as are IO ones.
+    A dense layer on fewer than 16 rows (batch-1 inference) is one thread per output instead.
+    """
+    g, node = ctx.graph, ctx.graph.nodes[i]
+    kb = ctx.builder()
+    x, wt = kb.read(node.srcs[0]), kb.read(node.srcs[1])
+    bias = kb.read(node.srcs[2]) if len(node.srcs) > 2 else None
+    finish, nodes = ctx.epilogue(kb, i)
+    xs, ws = g.nodes[node.srcs[0]].shape, g.nodes[node.srcs[1]].shape
+    conv: dict[str, int] = {}
+    is_dense = node.op.name == "DENSE"
+    if not is_dense:
+        (sh, sw), (pt, _, pl, _) = a.stride, a.pad
+        m, k, n = node.shape[0] * node.shape[1] * node.shape[2], ws[0] * ws[1] * ws[2], ws[3]
+        if (ws[0], ws[1], sh, sw) != (1, 1, 1, 1) or any(a.pad):
+            conv = {"h": xs[1], "w": xs[2], "ci": xs[3], "ho": node.shape[1], "wo": node.shape[2], "kw": ws[1],
+                    "sh": sh, "sw": sw, "pt": pt, "pl": pl}
+    else:
+        m, k, n = xs[0], ws[0], ws[1]
+    if is_dense and m < 16:   # a few rows: most of a 16-row tile would idle
+        wg, gx = ctx.elementwise_groups(m * n)
+        return [kb.kernel(ctx.kernel_name(i), "dense_rows.wgsl", wg, nodes, comment=ctx.fused_comment(nodes), x=x,
+                          wt=wt, bias=bias, epilogue=finish, m=m, n=n, k=k, wg=WORKGROUP, gx=gx)]
+    bm, bn, bk = pow2_at_least(m, 16, ctx.max_tile), pow2_at_least(n, 16, ctx.max_tile), BK
+    tiles_n = -(-n // bn)
+    tiles = -(-m // bm) * tiles_n
+    wg = ctx.grid(tiles)
+    # vec4 loads: 4 consecutive k of A are 4 channels of one pixel (or 4 floats of one row), 4 n of w one row
+    a4, b4 = kb.view4(x, conv.get("ci", k) % 4 == 0), kb.view4(wt, n % 4 == 0)
+    return [kb.kernel(ctx.kernel_name(i), "matmul.wgsl", wg, nodes, comment=ctx.fused_comment(nodes), x=x, wt=wt,
+                      bias=bias, epilogue=finish, m=m, n=n, k=k, bm=bm, bn=bn, bk=bk, tm=bm // 16, tn=bn // 16,
+                      tiles=tiles, tiles_n=tiles_n, gx=wg[0], conv=bool(conv), a4=a4, b4=b4,
+                      shared=ctx.shared_tiles, **conv)]
+
+
+def lower_depthwise(ctx: Any, i: int, a: Any) -> list[Any]:
+    g, node = ctx.graph, ctx.graph.nodes[i]
+    kb = ctx.builder()
+    x, wt = kb.read(node.srcs[0]), kb.read(node.srcs[1])
+    bias = kb.read(node.srcs[2]) if len(node.srcs) > 2 else None
+    finish, nodes = ctx.epilogue(kb, i)
+    _, h, w, ci = g.nodes[node.srcs[0]].shape
+    kh, kw, _, mult = g.nodes[node.srcs[1]].shape
+    _, ho, wo, co = node.shape
+    (sh, sw), (pt, _, pl, _) = a.stride, a.pad
+    # tap (ky, kx): x is (ky*W + kx)*Ci elements after tap (0, 0); w[ky, kx, c] is (ky*kw + kx)*Co after w[0, 0, c]
+    unroll = kh * kw <= UNROLL_TAPS
+    taps = [{"ky": ky, "kx": kx, "dx": (ky * w + kx) * ci, "dw": (ky * kw + kx) * co}
+            for ky in range(kh) for kx in range(kw)] if unroll else []
+    wg, gx = ctx.elementwise_groups(node.size)
+    return [kb.kernel(ctx.kernel_name(i), "depthwise.wgsl", wg, nodes, comment=ctx.fused_comment(nodes), x=x, wt=wt,
+                      bias=bias, epilogue=finish, unroll=unroll, taps=taps, kh=kh, kw=kw, h=h, w=w, ci=ci, co=co,
+                      ho=ho, wo=wo, mult=mult, sh=sh, sw=sw, pt=pt, pl=pl, n=node.size, wg=WORKGROUP, gx=gx)]
+
+
+# ---- gradients ----
 
 def split(length: int, groups: int, outs: int, min_chunk: int, align: int = 1) -> tuple[int, int]:
     """(chunks, chunk length) for a reduction of `length` terms per output when the outputs alone give
@@ -58,20 +119,20 @@ def _tiles(m: int, n: int, cap: int = 64) -> dict[str, int]:
     return {"bm": bm, "bn": bn, "bk": BK, "tm": bm // 16, "tn": bn // 16, "tiles_n": -(-n // bn)}
 
 
-def _matmul_plan(g: Graph, node: Node) -> dict[str, Any]:
-    """The product a DENSE_DX, DENSE_DW or CONV2D_DW node is: sizes, operand layouts, tiles and K split."""
-    a_shape, b_shape = g.nodes[node.srcs[0]].shape, g.nodes[node.srcs[1]].shape
-    if node.op is Op.DENSE_DX:            # dy[B,U] @ w[F,U].T
+def matmul_plan(op: str, a_shape: Shape, b_shape: Shape, shape: Shape, a: Any) -> dict[str, Any]:
+    """The product a DENSE_DX, DENSE_DW or CONV2D_DW node (`op`, its sources' shapes, its shape, its
+    attributes) is: sizes, operand layouts, tiles and K split."""
+    if op == "DENSE_DX":                   # dy[B,U] @ w[F,U].T
         m, n, k = a_shape[0], b_shape[0], a_shape[1]
         plan: dict[str, Any] = {"a": "rows", "b": "cols"}
-    elif node.op is Op.DENSE_DW:          # x[B,F].T @ dy[B,U]
+    elif op == "DENSE_DW":                 # x[B,F].T @ dy[B,U]
         m, n, k = a_shape[1], b_shape[1], a_shape[0]
         plan = {"a": "cols", "b": "rows"}
     else:                                  # CONV2D_DW: im2col(x).T @ dy[B*OH*OW, Co]
-        kh, kw, ci, co = node.shape
+        kh, kw, ci, co = shape
         _, h, w, _ = a_shape
         _, ho, wo, _ = b_shape
-        (sh, sw), (pt, _, pl, _) = node.arg["stride"], node.arg["pad"]
+        (sh, sw), (pt, _, pl, _) = a.stride, a.pad
         m, n, k = kh * kw * ci, co, b_shape[0] * ho * wo
         plan = {"a": "im2col_t", "b": "rows", "h": h, "w": w, "ci": ci, "kw": kw, "ho": ho, "wo": wo,
                 "sh": sh, "sw": sw, "pt": pt, "pl": pl}
@@ -88,8 +149,8 @@ CONTIGUOUS = {("a", "rows"): "k", ("a", "cols"): "m", ("a", "im2col_t"): "ci", (
               ("b", "rows"): "n", ("b", "cols"): "k", ("b", "w_taps"): "co"}
 
 
-def _matmul(ctx: Lowering, i: int, kb: KernelBuilder, kernel_name: str, out: Operand, a_src: Operand,
-            b_src: Operand, plan: dict[str, Any], bias: Operand | None = None) -> Kernel:
+def _matmul(ctx: Any, i: int, kb: Any, kernel_name: str, out: Any, a_src: Any, b_src: Any, plan: dict[str, Any],
+            bias: Any | None = None) -> Any:
     """The tiled product of `plan` into `out` (chunk c of a split at c * plan["stride"]); with `bias`,
     the column sums of B too (the bias gradient of a filter gradient's group), after a split's chunk
     rows there."""
@@ -103,7 +164,7 @@ def _matmul(ctx: Lowering, i: int, kb: KernelBuilder, kernel_name: str, out: Ope
     return kb.kernel(kernel_name, "grad_matmul.wgsl", wg, ctx.group(i).nodes, **values)
 
 
-def _reduce_partials(ctx: Lowering, i: int, chunks: int) -> Kernel:
+def _reduce_partials(ctx: Any, i: int, chunks: int) -> Any:
     """out[o] = sum over the chunks of scratch[chunk, o]: the second stage of a split; a group's bias sums
     follow the node's outputs in each chunk and go to the bias gradient."""
     g = ctx.graph
@@ -121,10 +182,10 @@ def _reduce_partials(ctx: Lowering, i: int, chunks: int) -> Kernel:
                      groups=groups, gx=wg[0], halves=halves(hy))
 
 
-@rule(Op.DENSE_DX, Op.DENSE_DW, Op.CONV2D_DW)
-def lower_grad_matmul(ctx: Lowering, i: int) -> list[Kernel]:
+def lower_grad_matmul(ctx: Any, i: int, a: Any) -> list[Any]:
+    """DENSE_DX, DENSE_DW and CONV2D_DW."""
     g, node = ctx.graph, ctx.graph.nodes[i]
-    plan = _matmul_plan(g, node)
+    plan = matmul_plan(node.op.name, g.nodes[node.srcs[0]].shape, g.nodes[node.srcs[1]].shape, node.shape, a)
     if ctx.max_tile < plan["bm"] or ctx.max_tile < plan["bn"]:   # smaller tiles, the same K split (scratch)
         t = _tiles(plan["m"], plan["n"], ctx.max_tile)
         plan |= t | {"tiles": -(-plan["m"] // t["bm"]) * t["tiles_n"]}
@@ -142,14 +203,10 @@ def lower_grad_matmul(ctx: Lowering, i: int) -> list[Kernel]:
     return [first, _reduce_partials(ctx, i, plan["chunks"])]
 
 
-def _matmul_scratch(g: Graph, node: Node) -> int:
+def matmul_scratch(op: str, shapes: list[Shape], shape: Shape, a: Any) -> int:
     """A split's partial sums, room for a bias sum after each chunk's (used when the node leads a group)."""
-    plan = _matmul_plan(g, node)
+    plan = matmul_plan(op, shapes[0], shapes[1], shape, a)
     return plan["chunks"] * (plan["m"] + 1) * plan["n"] if plan["chunks"] > 1 else 0
-
-
-for _op in (Op.DENSE_DX, Op.DENSE_DW, Op.CONV2D_DW):
-    SCRATCH[_op] = _matmul_scratch
 
 
 def conv_dx_phases(in_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: tuple[int, int],
@@ -183,17 +240,15 @@ def conv_dx_phases(in_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: 
     return phases
 
 
-
-@rule(Op.CONV2D_DX)
-def lower_conv2d_dx(ctx: Lowering, i: int) -> list[Kernel]:
+def lower_conv2d_dx(ctx: Any, i: int, a: Any) -> list[Any]:
     """dx = dy @ w.T over a transposed-conv index map, as one tiled product per stride phase in one dispatch:
     each phase reads only the taps that reach its input cells, so stride 2 wastes no multiplies on zeros."""
     g, node = ctx.graph, ctx.graph.nodes[i]
     _, h, w, ci = node.shape
     kh, kw, _, co = g.nodes[node.srcs[1]].shape
     _, ho, wo, _ = g.nodes[node.srcs[0]].shape
-    (sh, sw), (pt, _, pl, _) = node.arg["stride"], node.arg["pad"]
-    phases = conv_dx_phases(node.shape, (kh, kw, ci, co), (sh, sw), node.arg["pad"])
+    (sh, sw), (pt, _, pl, _) = a.stride, a.pad
+    phases = conv_dx_phases(node.shape, (kh, kw, ci, co), (sh, sw), a.pad)
     t = _tiles(max(p["rows"] for p in phases), ci, ctx.max_tile)
     tiles = 0
     for p in phases:
@@ -209,16 +264,15 @@ def lower_conv2d_dx(ctx: Lowering, i: int) -> list[Kernel]:
 
 # ---- depthwise ----
 
-@rule(Op.DEPTHWISE_DX)
-def lower_depthwise_dx(ctx: Lowering, i: int) -> list[Kernel]:
+def lower_depthwise_dx(ctx: Any, i: int, a: Any) -> list[Any]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     kb = ctx.builder()
     dy, wt = kb.read(node.srcs[0]), kb.read(node.srcs[1])
-    finish, nodes = epilogue(ctx, kb, i)
+    finish, nodes = ctx.epilogue(kb, i)
     _, h, w, ch = node.shape
     kh, kw, _, mult = g.nodes[node.srcs[1]].shape
     _, ho, wo, cm = g.nodes[node.srcs[0]].shape
-    (sh, sw), (pt, _, pl, _) = node.arg["stride"], node.arg["pad"]
+    (sh, sw), (pt, _, pl, _) = a.stride, a.pad
     unroll = kh * kw <= UNROLL_TAPS    # else the template loops over the taps of the cell's phase
     phases = []
     for ry in range(min(sh, kh) if unroll else 0):
@@ -231,39 +285,35 @@ def lower_depthwise_dx(ctx: Lowering, i: int) -> list[Kernel]:
                                            f"wx % {sw}u == {rx}u" if sw > 1 else "") if c)
             phases.append({"taps": taps, "cond": cond})
     wg, gx = ctx.elementwise_groups(node.size)
-    return [kb.kernel(ctx.kernel_name(i), "depthwise_dx.wgsl", wg, nodes, comment=fused_comment(ctx, nodes), dy=dy,
-                      wt=wt, epilogue=finish, unroll=unroll, phases=phases, kh=kh, kw=kw, h=h, w=w, ch=ch, cm=cm, ho=ho, wo=wo, mult=mult, sh=sh, sw=sw,
-                      pt=pt, pl=pl, n=node.size, wg=WORKGROUP, gx=gx)]
+    return [kb.kernel(ctx.kernel_name(i), "depthwise_dx.wgsl", wg, nodes, comment=ctx.fused_comment(nodes), dy=dy,
+                      wt=wt, epilogue=finish, unroll=unroll, phases=phases, kh=kh, kw=kw, h=h, w=w, ch=ch, cm=cm, ho=ho,
+                      wo=wo, mult=mult, sh=sh, sw=sw, pt=pt, pl=pl, n=node.size, wg=WORKGROUP, gx=gx)]
 
 
-def _depthwise_dw_plan(g: Graph, node: Node) -> dict[str, int]:
+def _depthwise_dw_plan(dy_shape: Shape, outs: int) -> dict[str, int]:
     """`cx` channels x `hy` lanes per workgroup; positions split into `chunks` of `pc` (each lane takes at
     least MIN_LANE_TERMS of a chunk) when the channel tiles alone give few workgroups."""
-    b, ho, wo, cm = g.nodes[node.srcs[1]].shape
+    b, ho, wo, cm = dy_shape
     cx = pow2_at_least(cm, 1, 64)
     hy = WORKGROUP // cx
     ctiles = -(-cm // cx)
     p = b * ho * wo
-    chunks, pc = split(p, ctiles, node.size, MIN_LANE_TERMS * hy)
+    chunks, pc = split(p, ctiles, outs, MIN_LANE_TERMS * hy)
     return {"cx": cx, "hy": hy, "ctiles": ctiles, "p": p, "chunks": chunks, "pc": pc}
 
 
-def _depthwise_dw_scratch(g: Graph, node: Node) -> int:
-    chunks = _depthwise_dw_plan(g, node)["chunks"]
-    return chunks * node.size if chunks > 1 else 0
+def depthwise_dw_scratch(shapes: list[Shape], shape: Shape, a: Any) -> int:
+    chunks = _depthwise_dw_plan(shapes[1], math.prod(shape))["chunks"]
+    return chunks * math.prod(shape) if chunks > 1 else 0
 
 
-SCRATCH[Op.DEPTHWISE_DW] = _depthwise_dw_scratch
-
-
-@rule(Op.DEPTHWISE_DW)
-def lower_depthwise_dw(ctx: Lowering, i: int) -> list[Kernel]:
+def lower_depthwise_dw(ctx: Any, i: int, a: Any) -> list[Any]:
     g, node = ctx.graph, ctx.graph.nodes[i]
-    plan = _depthwise_dw_plan(g, node)
+    plan = _depthwise_dw_plan(g.nodes[node.srcs[1]].shape, node.size)
     _, h, w, ch = g.nodes[node.srcs[0]].shape
     _, ho, wo, cm = g.nodes[node.srcs[1]].shape
     kh, kw, _, mult = node.shape
-    (sh, sw), (pt, _, pl, _) = node.arg["stride"], node.arg["pad"]
+    (sh, sw), (pt, _, pl, _) = a.stride, a.pad
     # up to 5x5 taps, each thread sums them all at once in a private array; past that, one tap at a time
     unroll = kh * kw <= UNROLL_TAPS
     kb = ctx.builder()
@@ -274,8 +324,7 @@ def lower_depthwise_dw(ctx: Lowering, i: int) -> list[Kernel]:
     wg = ctx.grid(groups)
     plan = plan | {"hy": max(ctx.lanes // plan["cx"], 1)}
     first = kb.kernel(ctx.kernel_name(i, "_partial" if split_ else ""), "depthwise_dw.wgsl", wg, [i],
-                      comment=ctx.comment(i), x=x, dy=dy, dst=dst, unroll=unroll, kh=kh, kw=kw, h=h, w=w, ch=ch, cm=cm, ho=ho,
-                      wo=wo, mult=mult, sh=sh, sw=sw, pt=pt, pl=pl, outs=node.size, groups=groups, gx=wg[0],
+                      comment=ctx.comment(i), x=x, dy=dy, dst=dst, unroll=unroll, kh=kh, kw=kw, h=h, w=w, ch=ch, cm=cm,
+                      ho=ho, wo=wo, mult=mult, sh=sh, sw=sw, pt=pt, pl=pl, outs=node.size, groups=groups, gx=wg[0],
                       halves=halves(plan["hy"]), **plan)
     return [first, _reduce_partials(ctx, i, plan["chunks"])] if split_ else [first]
-
