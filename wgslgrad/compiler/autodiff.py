@@ -95,16 +95,6 @@ def _slice(c: NodeGrad) -> Grads:
                                            "size": c.shape(0)[arg["axis"]]})]
 
 
-def _lstm_cell(c: NodeGrad) -> Grads:
-    """One kernel gives [dz | dc_prev]; each source takes its part."""
-    g = c.add(Op.LSTM_CELL_GRAD, (*c.node.srcs, c.dy))
-    if len(c.need) == 1:
-        return [g]
-    four_u = c.shape(0)[1]
-    return [c.add(Op.SLICE, (g,), {"axis": 1, "start": 0, "stop": four_u}) if c.need[0] else None,
-            c.add(Op.SLICE, (g,), {"axis": 1, "start": four_u, "stop": four_u + four_u // 4}) if c.need[1] else None]
-
-
 def _stack(c: NodeGrad) -> Grads:
     """Source k's gradient is dy's k-th entry along the stacked axis, that axis dropped."""
     axis = c.node.arg["axis"]
@@ -131,10 +121,7 @@ RULES: dict[Op, Rule] = {
     **{op: _unary for op in UNARY},
     Op.CONCAT: _concat,
     Op.SLICE: _slice,
-    Op.EMBEDDING: lambda c: [None, c.add(Op.EMBEDDING_DW, (c.src(0), c.dy), {"vocab": c.shape(1)[0]})
-                             if c.need[1] else None],   # ids are data (an Input): no gradient
     Op.STACK: _stack,
-    Op.LSTM_CELL: _lstm_cell,
     **{Op[name.upper()]: d.grad for name, d in FAMILY_OPS.items() if d.grad},   # ops/registry.py's families
     Op.RESHAPE: lambda c: [c.add(Op.RESHAPE, (c.dy,), {"shape": c.shape(0)})],
 }

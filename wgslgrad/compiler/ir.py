@@ -20,7 +20,7 @@ from ..ops.registry import OPTIMIZER as FAMILY_OPTIMIZER
 
 # Every op by name, in this order. The elementwise ops come from their rows in ops/elementwise.py (one row
 # each: the WGSL, gradient, reference and peers' expressions), the op families' from their OpDefs
-# (ops/registry.py: pools, losses, reductions, dropout, batch norm, the optimizer); the others are declared here.
+# (ops/registry.py: pools, losses, reductions, dropout, batch norm, the optimizer, sequences); the others are declared here.
 _OP_NAMES = [
     "INPUT",  # arg: name
     "PARAM",  # arg: name, init ('glorot_normal' | 'zeros' | 'ones'), fan_in, fan_out, trainable
@@ -33,11 +33,8 @@ _OP_NAMES = [
     "SLICE",  # srcs: x; arg: axis, start, stop -> x[..., start:stop, ...] along axis (0 <= start < stop)
     "STACK",  # any number of srcs of one shape; arg: axis -> np.stack(srcs, axis)
     *(r.name.upper() for r in UNARY_ROWS.values()),    # ops/elementwise.py: relu, sigmoid, ... (leaky_relu: alpha)
-    *(name.upper() for name in FAMILY_FORWARD),   # ops/registry.py: pools, losses, reductions, dropout, batch norm
+    *(name.upper() for name in FAMILY_FORWARD),   # ops/registry.py: pools, losses, reductions, dropout, batch norm, ...
     "RESHAPE",  # arg: shape; the same bytes, a new shape
-    "EMBEDDING",  # srcs: ids[...] (an Input of whole numbers in [0, V)), table[V,D] -> table[ids], ids.shape + (D,)
-    "LSTM_CELL",  # srcs: z[B,4u] (gates i, f, c, o before activation), (c_prev[B,u]) -> [B,2u] = [h | c]:
-    #                      c = sigmoid(f) * c_prev + sigmoid(i) * tanh(g), h = sigmoid(o) * tanh(c)
 
     # ---- backward ops: appended by autodiff.grad, one GPU kernel each; numpy_ref.py is their spec ----
     # Window ops index the zero-padded input as h = oh*sh + i - t, w = ow*sw + j - l (taps i<kh, j<kw);
@@ -57,8 +54,6 @@ _OP_NAMES = [
     #                        (relu, sigmoid, tanh, ...) or its input x (log, abs); the expression is its row's `grad`
     *(name.upper() for name in FAMILY_BACKWARD),  # ops/registry.py: the families' gradient ops
     "SLICE_LAST",  # srcs: x; arg: start, stop -> x[..., start:stop] (concat grad)
-    "EMBEDDING_DW",  # srcs: ids[...], dy[..., D]; arg: vocab -> [V,D]: row v sums dy where ids == v
-    "LSTM_CELL_GRAD",  # srcs: z, (c_prev), dout[B,2u] -> [dz | dc_prev]: [B,5u] ([B,4u] without c_prev)
     "SLICE_GRAD",  # srcs: dy; arg: axis, start, size -> zeros with `size` along axis, dy placed at
     #                        [start, start + dy's extent) on it (SLICE's gradient)
 
@@ -91,7 +86,7 @@ LEAVES = {Op.INPUT, Op.PARAM, Op.CONST}
 # backward ops (autodiff): the ops that only autodiff.grad creates
 BACKWARD = {Op.CONV2D_DX, Op.CONV2D_DW, Op.DEPTHWISE_DX, Op.DEPTHWISE_DW, Op.DENSE_DX, Op.DENSE_DW,
             Op.UNARY_GRAD, *(Op[name.upper()] for name in FAMILY_BACKWARD),
-            Op.SLICE_LAST, Op.SLICE_GRAD, Op.EMBEDDING_DW, Op.LSTM_CELL_GRAD}
+            Op.SLICE_LAST, Op.SLICE_GRAD}
 OPTIMIZERS = {Op[name.upper()] for name in FAMILY_OPTIMIZER}   # parameter updates: they write `params` in place
 
 Shape = tuple[int, ...]
@@ -184,16 +179,6 @@ def infer(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
         if math.prod(new) != math.prod(shapes[0]):
             raise ShapeError(f"cannot reshape {fmt_shape(shapes[0])} to {fmt_shape(new)}")
         return new
-    if op is Op.EMBEDDING:
-        ids, table = shapes
-        if len(table) != 2:
-            raise ShapeError(f"an embedding table is [vocab, dim], got {fmt_shape(table)}")
-        return ids + (table[1],)
-    if op is Op.LSTM_CELL:
-        z = shapes[0]
-        if len(z) != 2 or z[1] % 4 or (len(shapes) > 1 and shapes[1] != (z[0], z[1] // 4)):
-            raise ShapeError(f"an LSTM cell takes z [B,4u] and c [B,u], got {', '.join(map(fmt_shape, shapes))}")
-        return (z[0], z[1] // 2)
     if op in BACKWARD:
         return _infer_backward(op, shapes, arg)
     raise AssertionError(f"no shape rule for {op}")
@@ -225,14 +210,6 @@ def _infer_backward(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
     if op is Op.SLICE_LAST:
         assert 0 <= arg["start"] < arg["stop"] <= shapes[0][-1], "SLICE_LAST bounds"
         return shapes[0][:-1] + (arg["stop"] - arg["start"],)
-    if op is Op.EMBEDDING_DW:
-        ids, dy = shapes
-        assert dy[:-1] == ids, "EMBEDDING_DW shapes"
-        return (arg["vocab"], dy[-1])
-    if op is Op.LSTM_CELL_GRAD:
-        z, dout = shapes[0], shapes[-1]
-        assert infer(Op.LSTM_CELL, shapes[:-1], arg) == dout, "LSTM_CELL_GRAD dout"
-        return (z[0], z[1] + (z[1] // 4 if len(shapes) == 3 else 0))
     if op is Op.SLICE_GRAD:
         dy, axis, start, size = shapes[0], arg["axis"], arg["start"], arg["size"]
         assert 0 <= axis < len(dy) and 0 <= start and start + dy[axis] <= size, "SLICE_GRAD bounds"

@@ -41,8 +41,6 @@ def node_flops(g: Graph, n: Node) -> int:
         return family.flops([g.nodes[s].shape for s in n.srcs], n.shape, family.attrs_of(n.arg))
     if n.op in ELEMENTWISE:   # per element, as the op's row says
         return n.size * (unary_row(n.op) if n.op in UNARY else binary_row(n.op)).flops
-    if n.op is Op.LSTM_CELL:   # per unit: three sigmoids, two tanh, three multiplies and an add, each one
-        return 5 * n.size     # (n.size is two per unit: h and c)
     return _backward_flops(g, n)
 
 
@@ -59,8 +57,6 @@ def _backward_flops(g: Graph, n: Node) -> int:
         return 2 * src[0].size * src[1].shape[0]
     if n.op is Op.DENSE_DW:                              # x[B,F].T @ dy[B,U]
         return 2 * src[0].size * src[1].shape[1]
-    if n.op is Op.EMBEDDING_DW:                         # every table entry scans every id
-        return n.size * src[0].size
     if n.op in BACKWARD:
         return sum(s.size for s in src)
     return 0

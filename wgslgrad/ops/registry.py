@@ -2,10 +2,10 @@
 elementwise.py. The passes look an op up here by its IR name (`OPS[op.name.lower()]`)."""
 from __future__ import annotations
 
-from . import batch_norm, dropout, losses, optimizer, pooling, reductions
+from . import batch_norm, dropout, losses, optimizer, pooling, reductions, sequence
 from .base import OpDef
 
-FAMILIES = [pooling, losses, reductions, dropout, batch_norm, optimizer]
+FAMILIES = [pooling, losses, reductions, dropout, batch_norm, optimizer, sequence]
 OPS: dict[str, OpDef] = {name: d for family in FAMILIES for name, d in family.OPS.items()}
 FORWARD = [name for name, d in OPS.items() if not (d.backward or d.optimizer)]
 BACKWARD = [name for name, d in OPS.items() if d.backward]

@@ -67,8 +67,8 @@ def export_graph(graph: Graph) -> dict[str, Any]:
             "ops": {name: d.tfjs for name, d in FAMILY_OPS.items() if d.tfjs is not None}}   # bench.js evals them
 
 
-# the forward ops the peer's JavaScript implements (not yet the sequence ops: slice, stack, embedding, lstm_cell, sum_axes)
-_FORWARD = set(Op) - BACKWARD - {Op.SLICE, Op.STACK, Op.EMBEDDING, Op.LSTM_CELL}
+# the forward ops the peer's JavaScript implements (not yet the sequence ops: slice, stack, sum_axes)
+_FORWARD = set(Op) - BACKWARD - {Op.SLICE, Op.STACK}
 
 
 def write_model(directory: Path, graph: Graph, params: Mapping[str, np.ndarray],
