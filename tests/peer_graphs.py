@@ -116,7 +116,8 @@ def elementwise_graph(batch: int = 2) -> Graph:
 
 def sequence_graph(batch: int = 2) -> Graph:
     """The sequence family's forward ops (ops/sequence.py) by hand, without the shape ops: an embedding of ids
-    [B,3] feeding the gates of a first LSTM step (no c_prev) and of a second (with one)."""
+    [B,3] feeding the gates of a first LSTM step (no c_prev) and of a second (with one), then a first GRU step
+    (a recurrent part of one row, no h_prev) and a second (with both)."""
     g = Graph(batch=batch)
 
     def param(name: str, shape: tuple[int, ...]) -> int:
@@ -130,8 +131,11 @@ def sequence_graph(batch: int = 2) -> Graph:
     hc1 = g.add(Op.LSTM_CELL, (g.add(Op.DENSE, (flat, param("z1/weights", (6, 12)))),))  # u = 3: [B,6]
     c_prev = g.add(Op.DENSE, (hc1, param("c/weights", (6, 3))))
     hc2 = g.add(Op.LSTM_CELL, (g.add(Op.DENSE, (hc1, param("z2/weights", (6, 12)))), c_prev))
-    g.outputs["hc"] = hc2
-    g.loss = g.add(Op.MEAN, (g.add(Op.MUL, (hc2, hc2)),))
+    h1 = g.add(Op.GRU_CELL, (g.add(Op.DENSE, (hc2, param("x1/weights", (6, 6)))), param("r1/bias", (6,))))  # u = 2
+    h2 = g.add(Op.GRU_CELL, (g.add(Op.DENSE, (flat, param("x2/weights", (6, 6)))),
+                             g.add(Op.DENSE, (h1, param("r2/weights", (2, 6)))), h1))
+    g.outputs.update({"hc": hc2, "h": h2})
+    g.loss = g.add(Op.ADD, (g.add(Op.MEAN, (g.add(Op.MUL, (hc2, hc2)),)), g.add(Op.MEAN, (h2,))))
     g.train = {"lr": 0.001}
     return g
 

@@ -118,9 +118,9 @@ TESTS = Path(__file__).resolve().parent
 # the modules that run forward kernels on the GPU against numpy_ref, and those that check gradients against
 # finite differences (check_grads), op by op
 KERNEL_TESTS = ["test_kernels.py", "test_kernels_loops.py", "test_reduce_axes.py", "test_slicing.py", "test_lstm.py",
-                "test_embedding.py", "test_dropout.py", "test_batch_norm.py"]
+                "test_embedding.py", "test_dropout.py", "test_batch_norm.py", "test_sequence_ops.py", "test_gru.py"]
 GRADIENT_TESTS = ["test_autodiff.py", "test_reduce_axes.py", "test_slicing.py", "test_lstm.py", "test_embedding.py",
-                  "test_dropout.py", "test_batch_norm.py"]
+                  "test_dropout.py", "test_batch_norm.py", "test_gru.py"]
 # the modules that run backward kernels on the GPU against numpy_ref, op by op
 BACKWARD_KERNEL_TESTS = ["test_kernels_backward.py", "test_batch_norm.py", "test_sequence_ops.py"]
 

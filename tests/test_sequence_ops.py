@@ -1,5 +1,5 @@
 """The sequence family's OpDefs (wgslgrad/ops/sequence.py) one by one: each forward kernel and each gradient
-kernel (EMBEDDING_DW, LSTM_CELL_GRAD) on the GPU in float32 against the float64 reference, on fresh seeded
+kernel (EMBEDDING_DW, LSTM_CELL_GRAD, GRU_CELL_GRAD) on the GPU in float32 against the float64 reference, on fresh seeded
 values, and the declarations' shape rules, FLOPs and PyTorch hooks against what they mean."""
 from __future__ import annotations
 
@@ -28,6 +28,23 @@ def _cell_graph(op: Op, rows: int, u: int, gates: int, with_state: bool) -> Grap
     g.outputs["y"] = y
     g.loss = g.add(Op.SUM, (g.add(Op.MUL, (y, w)),))
     return g
+
+
+@pytest.mark.parametrize("with_state", [False, True])
+def test_gru_cell_kernels_on_gpu(device, with_state: bool) -> None:
+    """With h_prev, hg per row; without, the first step's: hg one row (the recurrent bias) for every row."""
+    rng = fresh_rng()
+    g = Graph(batch=5)
+    xg = param(g, "xg", (5, 9))
+    srcs = (xg, param(g, "hg", (5, 9)), param(g, "h", (5, 3))) if with_state else (xg, param(g, "hg", (9,)))
+    y = g.add(Op.GRU_CELL, srcs)
+    w = g.add(Op.CONST, (), {"value": tuple(np.linspace(-1.0, 2.0, 15))}, shape=(5, 3))
+    g.outputs["y"] = y
+    g.loss = g.add(Op.SUM, (g.add(Op.MUL, (y, w)),))
+    params = {k: (2 * rng.standard_normal(g.nodes[i].shape)).astype(np.float32) for k, i in g.params.items()}
+    compare_on_gpu(device, g, {}, params)
+    assert Op.GRU_CELL_GRAD in _backward_ops(g)
+    compare_gradients_on_gpu(device, lower(g, training=True), g, {}, params)
 
 
 def _embedding_graph(rng: np.random.Generator) -> tuple[Graph, dict[str, np.ndarray]]:
@@ -74,6 +91,13 @@ def test_shape_rules_and_errors() -> None:
             d.shape(bad, d.attrs())
     assert OPS["lstm_cell_grad"].shape([(2, 12), (2, 3), (2, 6)], d.attrs()) == (2, 15)
     assert OPS["lstm_cell_grad"].shape([(2, 12), (2, 6)], d.attrs()) == (2, 12)
+    r = OPS["gru_cell"]
+    assert r.shape([(2, 9), (9,)], r.attrs()) == (2, 3) and r.shape([(2, 9), (2, 9), (2, 3)], r.attrs()) == (2, 3)
+    for bad in ([(2, 8), (8,)], [(2, 9), (9,), (2, 3)], [(2, 9), (2, 9), (2, 4)], [(2, 9), (3, 9)], [(2, 9)]):
+        with pytest.raises(ShapeError, match="a GRU cell takes"):
+            r.shape(bad, r.attrs())
+    assert OPS["gru_cell_grad"].shape([(2, 9), (2, 9), (2, 3), (2, 3)], r.attrs()) == (2, 21)
+    assert OPS["gru_cell_grad"].shape([(2, 9), (9,), (2, 3)], r.attrs()) == (2, 18)
     e = OPS["embedding"]
     assert e.shape([(2, 5), (7, 3)], e.attrs()) == (2, 5, 3)
     with pytest.raises(ShapeError, match=r"an embedding table is \[vocab, dim\]"):
@@ -105,6 +129,11 @@ def test_torch_hooks_match_the_references() -> None:
     for srcs in ([z], [z, c]):
         got = d.torch(h, d.attrs(), [torch.tensor(s) for s in srcs], None).numpy()
         np.testing.assert_allclose(got, d.ref(d.attrs(), (3, 4), *srcs), rtol=1e-12, atol=1e-14)
+    r = OPS["gru_cell"]
+    xg, hg, hp = rng.standard_normal((3, 6)), rng.standard_normal((3, 6)), rng.standard_normal((3, 2))
+    for srcs in ([xg, hg[0]], [xg, hg, hp]):
+        got = r.torch(h, r.attrs(), [torch.tensor(s) for s in srcs], None).numpy()
+        np.testing.assert_allclose(got, r.ref(r.attrs(), (3, 2), *srcs), rtol=1e-12, atol=1e-14)
     e = OPS["embedding"]
     ids, table = rng.integers(0, 5, (2, 3)).astype(np.float64), rng.standard_normal((5, 4))
     got = e.torch(h, e.attrs(), [torch.tensor(ids), torch.tensor(table)], None).numpy()

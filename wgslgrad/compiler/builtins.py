@@ -178,10 +178,10 @@ class BuiltinCall:
               share: bool = False) -> Tensor:
         return self.b.param(self.pos, scope, leaf, shape, fans, trainable, share)
 
-    def unroll(self, arg: str, steps: int, per_step: int) -> None:
-        """Fail unless `steps` time steps of `per_step` graph nodes each fit the nodes a spec may make (a
-        recurrent layer unrolls)."""
-        room = (MAX_NODES - len(self.b.g.nodes) - 8) // per_step
+    def unroll(self, arg: str, steps: int, per_step: int, fixed: int = 8) -> None:
+        """Fail unless `steps` time steps of `per_step` graph nodes each, and `fixed` more, fit the nodes a spec
+        may make (a recurrent layer unrolls)."""
+        room = (MAX_NODES - len(self.b.g.nodes) - fixed) // per_step
         if steps > room:
             self.fail(arg, f"unrolls each of the {steps:,} time steps into {per_step} graph nodes, more than the "
                            f"{MAX_NODES:,} a spec may make: use sequences of at most {max(room, 0):,} steps here")

@@ -69,8 +69,8 @@ def _kind(ops: list[str]) -> str:
         return "separable_conv2d"
     if "batch_norm" in ops:   # its statistics come first
         return "batch_norm"
-    if "lstm_cell" in ops:    # its input projection (a dense over every step) comes first
-        return "lstm"
+    if "lstm_cell" in ops or "gru_cell" in ops:   # its input projection (a dense over every step) comes first
+        return "lstm" if "lstm_cell" in ops else "gru"
     return ops[0] if ops else "param"
 
 
