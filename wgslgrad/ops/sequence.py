@@ -163,16 +163,14 @@ def _lstm_grad_shape(shapes: list[Shape], a: NoAttrs) -> Shape:
 
 
 def _gru_shape(shapes: list[Shape], a: NoAttrs) -> Shape:
-    xg = shapes[0]
-    ok = len(xg) == 2 and xg[1] % 3 == 0 and len(shapes) in (2, 3)
-    if ok:
-        hg, u = shapes[1], xg[1] // 3
-        ok = hg == xg or (len(shapes) == 2 and hg == xg[1:])
-        ok = ok and (len(shapes) == 2 or shapes[2] == (xg[0], u))
-    if not ok:
+    xg, rest = shapes[0], shapes[1:]
+    u = xg[1] // 3 if len(xg) == 2 and xg[1] % 3 == 0 else 0
+    first = len(rest) == 1 and rest[0] in (xg, xg[1:])          # no h_prev: hg per row or one row for all
+    later = len(rest) == 2 and rest[0] == xg and rest[1] == (xg[0], u)
+    if not u or not (first or later):
         raise ShapeError(f"a GRU cell takes xg [B,3u], hg [B,3u] (or [3u] without h) and h [B,u], got "
                          f"{', '.join(map(fmt_shape, shapes))}")
-    return (xg[0], xg[1] // 3)
+    return (xg[0], u)
 
 
 def _gru_grad_shape(shapes: list[Shape], a: NoAttrs) -> Shape:
@@ -405,8 +403,8 @@ OPS: dict[str, OpDef] = {d.name: d for d in [
           "recurrent_kernel + recurrent bias; [3u] on the first step), (h_prev[B,u]) -> h[B,u] = z * h_prev + "
           "(1 - z) * tanh(xg_h + r * hg_h), z = sigmoid(xg_z + hg_z), r = sigmoid(xg_r + hg_r) (Keras' "
           "reset_after form)", NoAttrs, _gru_shape, _gru_cell, _lower_gru_cell,
-          # per unit: two sigmoids and a tanh, five adds and four multiplies, each one
-          lambda shapes, shape, a: 12 * math.prod(shape),
+          # per unit: two sigmoids and a tanh, five adds or subtracts and three multiplies, each one
+          lambda shapes, shape, a: 11 * math.prod(shape),
           grad=_gru_cell_grads, builtin=gru, torch=_torch_gru_cell, tfjs=_TFJS_GRU_CELL),
     OpDef("embedding_dw", "srcs ids[...], dy[..., D]; arg vocab -> [V,D]: row v sums dy where ids == v", Vocab,
           _embedding_dw_shape, _embedding_dw, _lower_embedding_dw,
