@@ -5,13 +5,17 @@ gates are r, z, n, so the columns are reordered, and its bias_ih and bias_hh are
 through the NumPy reference and in float32 on the GPU; its gradients through time against finite differences, a
 training step's gradients on the GPU against float64, and a short training run on the GPU that learns to recall
 the first step of a sequence. TF.js's tf.layers.gru is not a peer here: its GRUCell has only the reset_after=False
-form (it throws for resetAfter: true), a different function."""
+form (it throws for resetAfter: true, checked below), a different function."""
+import json
+import subprocess
+
 import numpy as np
 import pytest
 import torch
 from gpu_check import compare_gradients_on_gpu, compare_on_gpu, fresh_rng, normal
 from test_autodiff import Net, check_grads
 from test_errors import check_one
+from test_tfjs_weights import TFJS_DIR, _tfjs_ready
 
 from wgslgrad.compiler.frontend import compile_spec
 from wgslgrad.compiler.gradcheck import check_gradients
@@ -70,6 +74,20 @@ def test_matches_pytorch_on_the_gpu(device):
     want = torch_gru(x.astype(np.float64), *(params[f"gru_1/{k}"] for k in NAMES))
     np.testing.assert_allclose(out["seq"], want, atol=2e-6)
     np.testing.assert_allclose(out["last"], want[:, -1], atol=2e-6)
+
+
+def test_tensorflow_js_has_no_reset_after_form(tmp_path):
+    """Why TF.js is no peer of gru(), and what its weights would need (docs/dsl.md says so): TF.js's own
+    tf.layers.gru refuses resetAfter: true, and its one form has a [3u] bias, not Keras' [2,3u]. Should a TF.js
+    release add the form, this fails, and tf.layers.gru can become a peer here as tf.layers.lstm is in test_lstm.py."""
+    _tfjs_ready()
+    run = subprocess.run(["node", str(TFJS_DIR / "gru_forms.mjs"), str(tmp_path / "out.json")], check=False,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    got = json.loads((tmp_path / "out.json").read_text())
+    assert got["reset_after_error"] and "reset_after" in got["reset_after_error"], got
+    assert [(n.split("/")[-1], s) for n, s in got["weights"]] == [("kernel", [4, 9]), ("recurrent_kernel", [3, 9]),
+                                                                 ("bias", [9])]
 
 
 @pytest.mark.parametrize("with_h", [False, True])
