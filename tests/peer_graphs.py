@@ -1,5 +1,5 @@
-"""Graphs the peer tests run: a small one with every forward op, and examples/digits.py; random inputs
-and parameters for them."""
+"""Graphs the peer tests run: a small one with every forward op, one with the sequence family's, and
+examples/digits.py; random inputs and parameters for them."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -118,8 +118,35 @@ def elementwise_graph(batch: int = 2) -> Graph:
     return g
 
 
+def sequence_graph(batch: int = 2) -> Graph:
+    """The sequence family's forward ops (ops/sequence.py) by hand, without the shape ops: an embedding of ids
+    [B,3] feeding the gates of a first LSTM step (no c_prev) and of a second (with one), then a first GRU step
+    (a recurrent part of one row, no h_prev) and a second (with both)."""
+    g = Graph(batch=batch)
+
+    def param(name: str, shape: tuple[int, ...]) -> int:
+        g.params[name] = g.add(Op.PARAM, (), {"name": name, "init": "glorot_normal", "trainable": True}, shape=shape)
+        return g.params[name]
+
+    ids = g.add(Op.INPUT, (), {"name": "ids"}, shape=(batch, 3))
+    g.inputs["ids"] = ids
+    e = g.add(Op.EMBEDDING, (ids, param("emb/embeddings", (5, 2))))                     # [B,3,2]
+    flat = g.add(Op.RESHAPE, (e,), {"shape": (batch, 6)})
+    hc1 = g.add(Op.LSTM_CELL, (g.add(Op.DENSE, (flat, param("z1/weights", (6, 12)))),))  # u = 3: [B,6]
+    c_prev = g.add(Op.DENSE, (hc1, param("c/weights", (6, 3))))
+    hc2 = g.add(Op.LSTM_CELL, (g.add(Op.DENSE, (hc1, param("z2/weights", (6, 12)))), c_prev))
+    h1 = g.add(Op.GRU_CELL, (g.add(Op.DENSE, (hc2, param("x1/weights", (6, 6)))), param("r1/bias", (6,))))  # u = 2
+    h2 = g.add(Op.GRU_CELL, (g.add(Op.DENSE, (flat, param("x2/weights", (6, 6)))),
+                             g.add(Op.DENSE, (h1, param("r2/weights", (2, 6)))), h1))
+    g.outputs.update({"hc": hc2, "h": h2})
+    g.loss = g.add(Op.ADD, (g.add(Op.MEAN, (g.add(Op.MUL, (hc2, hc2)),)), g.add(Op.MEAN, (h2,))))
+    g.train = {"lr": 0.001}
+    return g
+
+
 def random_inputs(g: Graph, seed: int = 0) -> dict[str, np.ndarray]:
-    """Inputs for every graph input; an input fed to a loss as labels holds probabilities (rows sum to 1)."""
+    """Inputs for every graph input; an input fed to a loss as labels holds probabilities (rows sum to 1), one
+    fed to an embedding whole-number ids below its vocabulary."""
     rng = np.random.default_rng(seed)
     out = {}
     for name, i in g.inputs.items():
@@ -127,6 +154,9 @@ def random_inputs(g: Graph, seed: int = 0) -> dict[str, np.ndarray]:
         v = rng.uniform(0, 1, shape)
         if len(shape) == 2 and any(n.op is Op.SOFTMAX_CE and n.srcs[1] == i for n in g.nodes):
             v = v / v.sum(axis=-1, keepdims=True)
+        vocab = [g.nodes[n.srcs[1]].shape[0] for n in g.nodes if n.op is Op.EMBEDDING and n.srcs[0] == i]
+        if vocab:
+            v = np.floor(v * min(vocab))
         out[name] = v * (16 if name == "pixels" else 1)
     return out
 
@@ -143,7 +173,7 @@ def digits_graph(batch: int) -> Graph:
 
 
 GRAPHS = {"every_op": lambda: every_op_graph(2), "digits": lambda: digits_graph(3),
-          "elementwise": lambda: elementwise_graph(2)}
+          "elementwise": lambda: elementwise_graph(2), "sequence": lambda: sequence_graph(2)}
 
 
 # The same ops through the spec language (no depthwise multiplier or NEG there; 'same' pads asymmetric).

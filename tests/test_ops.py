@@ -17,7 +17,7 @@ import test_extreme_values
 import test_kernels
 import test_kernels_backward
 from op_rows import BINARY_OPS, UNARY_OPS
-from peer_graphs import elementwise_graph, every_op_graph
+from peer_graphs import elementwise_graph, every_op_graph, sequence_graph
 
 from wgslgrad.compiler import build
 from wgslgrad.compiler.autodiff import grad
@@ -118,12 +118,12 @@ TESTS = Path(__file__).resolve().parent
 # the modules that run forward kernels on the GPU against numpy_ref, and those that check gradients against
 # finite differences (check_grads), op by op
 KERNEL_TESTS = ["test_kernels.py", "test_kernels_loops.py", "test_reduce_axes.py", "test_slicing.py", "test_lstm.py",
-                "test_embedding.py", "test_dropout.py", "test_batch_norm.py"]
+                "test_embedding.py", "test_dropout.py", "test_batch_norm.py", "test_sequence_ops.py", "test_gru.py"]
 GRADIENT_TESTS = ["test_autodiff.py", "test_reduce_axes.py", "test_slicing.py", "test_lstm.py", "test_embedding.py",
-                  "test_dropout.py", "test_batch_norm.py"]
+                  "test_dropout.py", "test_batch_norm.py", "test_gru.py"]
 # the modules that run backward kernels on the GPU against numpy_ref, op by op
 BACKWARD_KERNEL_TESTS = ["test_kernels_backward.py", "test_kernels_backward_conv.py", "test_batch_norm.py",
-                         "test_slicing.py"]
+                         "test_slicing.py", "test_sequence_ops.py"]
 
 
 # the syntax that makes an op (OpDef.via), and how docs/dsl.md shows it
@@ -164,13 +164,14 @@ def test_family_op_has_every_facet(name: str) -> None:
 
 
 def test_every_family_op_is_exercised() -> None:
-    """Forward ops: named by the GPU kernel tests and the finite-difference tests, and in the peers' graph;
-    backward ops: named by the GPU gradient-kernel tests, and made by autodiff from the peers' graph;
+    """Forward ops: named by the GPU kernel tests and the finite-difference tests, and in the peers' graphs;
+    backward ops: named by the GPU gradient-kernel tests, and made by autodiff from the peers' graphs;
     optimizer ops: named by the GPU training tests (test_train_session.py)."""
-    every_op = every_op_graph(2)
-    assert every_op.loss is not None
-    grad(every_op, every_op.loss)
-    made = _ops(every_op)
+    made: set[Op] = set()
+    for graph in (every_op_graph(2), sequence_graph(2)):   # the peer tests run both (peer_graphs.GRAPHS)
+        assert graph.loss is not None
+        grad(graph, graph.loss)
+        made |= _ops(graph)
     for name, d in FAMILY_OPS.items():
         op = Op[name.upper()]
         if d.optimizer:   # its GPU kernel against its reference, from a fresh and from a later state
@@ -180,7 +181,7 @@ def test_every_family_op_is_exercised() -> None:
         else:
             assert name in set().union(*map(_named_in, KERNEL_TESTS)), f"no GPU kernel test names {name}"
             assert name in set().union(*map(_named_in, GRADIENT_TESTS)), f"no finite-difference test names {name}"
-            assert op in made, f"{name} is not in peer_graphs.every_op_graph"
+            assert op in made, f"{name} is not in peer_graphs.every_op_graph or sequence_graph"
 
 
 def test_adam_reference_matches_pytorch() -> None:

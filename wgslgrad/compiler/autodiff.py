@@ -57,14 +57,6 @@ Rule = Callable[[NodeGrad], Grads]
 
 
 
-def _lstm_cell(c: NodeGrad) -> Grads:
-    """One kernel gives [dz | dc_prev]; each source takes its part."""
-    g = c.add(Op.LSTM_CELL_GRAD, (*c.node.srcs, c.dy))
-    if len(c.need) == 1:
-        return [g]
-    four_u = c.shape(0)[1]
-    return [c.add(Op.SLICE, (g,), {"axis": 1, "start": 0, "stop": four_u}) if c.need[0] else None,
-            c.add(Op.SLICE, (g,), {"axis": 1, "start": four_u, "stop": four_u + four_u // 4}) if c.need[1] else None]
 
 
 def _unary(c: NodeGrad) -> Grads:
@@ -81,9 +73,6 @@ def _unary(c: NodeGrad) -> Grads:
 RULES: dict[Op, Rule] = {
     **{op: binary_row(op).grad for op in BINARY},     # ops/elementwise.py: each row's rule
     **{op: _unary for op in UNARY},
-    Op.EMBEDDING: lambda c: [None, c.add(Op.EMBEDDING_DW, (c.src(0), c.dy), {"vocab": c.shape(1)[0]})
-                             if c.need[1] else None],   # ids are data (an Input): no gradient
-    Op.LSTM_CELL: _lstm_cell,
     **{Op[name.upper()]: d.grad for name, d in FAMILY_OPS.items() if d.grad},   # ops/registry.py's families
 }
 

@@ -193,6 +193,14 @@ class BuiltinCall:
               share: bool = False) -> Tensor:
         return self.b.param(self.pos, scope, leaf, shape, fans, trainable, share)
 
+    def unroll(self, arg: str, steps: int, per_step: int, fixed: int = 8) -> None:
+        """Fail unless `steps` time steps of `per_step` graph nodes each, and `fixed` more, fit the nodes a spec
+        may make (a recurrent layer unrolls)."""
+        room = (MAX_NODES - len(self.b.g.nodes) - fixed) // per_step
+        if steps > room:
+            self.fail(arg, f"unrolls each of the {steps:,} time steps into {per_step} graph nodes, more than the "
+                           f"{MAX_NODES:,} a spec may make: use sequences of at most {max(room, 0):,} steps here")
+
     def shared(self, share: Any, name: Any) -> bool:
         """share=True: reuse the weights of an earlier call with the same name= (it needs name=, since a
         call-site name is never repeated)."""
@@ -320,67 +328,6 @@ def Train(c: BuiltinCall, loss: Any, optimizer: Any = None, batch: Any = None, e
 
 # layers: weights Glorot-normal with Keras' fans (kh*kw*in, kh*kw*out), biases zero
 # (conv2d, depthwise_conv2d, separable_conv2d and dense are ops/linear.py's)
-
-
-@builtin
-def embedding(c: BuiltinCall, ids: Any, vocab: Any, dim: Any, trainable: Any = True, name: Any = None, *,
-              share: Any = False) -> Tensor:
-    """Keras' Embedding: row ids[...] of `embeddings` [vocab, dim]; ids are an Input of whole numbers in
-    [0, vocab) stored as floats (checked when data arrives)."""
-    ids, v, d, train, lname = c.each(
-        lambda: c.tensor(ids, "ids"), lambda: c.integer(vocab, "vocab"), lambda: c.integer(dim, "dim"),
-        lambda: c.flag(trainable, "trainable"), lambda: c.layer_name(name))
-    if c.b.g.nodes[ids.id].op is not Op.INPUT:
-        c.fail("ids", "argument 'ids' must be an Input holding whole-number ids (ids are data: they cannot be "
-                      "computed, and have no gradient)")
-    scope, sh = c.scope(lname), c.shared(share, name)
-    table = c.param(scope, "embeddings", (v, d), (v, d), train, sh)
-    return c.node(Op.EMBEDDING, [ids, table], scope)
-
-
-_LSTM_NODES_PER_STEP = 7   # 2 to pick z_t, 2 for h @ recurrent_kernel, the cell, its h and c
-
-
-@builtin
-def lstm(c: BuiltinCall, x: Any, units: Any, return_sequences: Any = False, trainable: Any = True, name: Any = None, *,
-         share: Any = False) -> Tensor:
-    """Keras' LSTM (TF.js names and layouts: kernel [F,4u], recurrent_kernel [u,4u], bias [4u], gates i, f, c,
-    o; sigmoid gates, tanh cell; zero initial state) over x [batch, time, features], unrolled: x @ kernel for
-    every step in one matmul, then per step one matmul by recurrent_kernel and one LSTM_CELL kernel for the
-    gates (slices give its h and c). Returns the last h [batch, units], or every h
-    [batch, time, units] with return_sequences=True."""
-    x, u, seqs, train, lname = c.each(
-        lambda: c.tensor(x, "x"), lambda: c.integer(units, "units"), lambda: c.flag(return_sequences, "return_sequences"),
-        lambda: c.flag(trainable, "trainable"), lambda: c.layer_name(name))
-    if len(x.shape) != 3 or not x.batched:
-        c.fail("x", f"expects an input [batch, time, features] (from an Input of 2 dimensions), got "
-                    f"{fmt_shape(x.shape)}")
-    b, steps, f = x.shape
-    room = (MAX_NODES - len(c.b.g.nodes) - 8) // _LSTM_NODES_PER_STEP
-    if steps > room:
-        c.fail("x", f"unrolls each of the {steps:,} time steps into {_LSTM_NODES_PER_STEP} graph nodes, more than the "
-                    f"{MAX_NODES:,} a spec may make: use sequences of at most {max(room, 0):,} steps here")
-    scope, sh = c.scope(lname), c.shared(share, name)
-    kernel = c.param(scope, "kernel", (f, 4 * u), (f, 4 * u), train, sh)
-    recurrent = c.param(scope, "recurrent_kernel", (u, 4 * u), (u, 4 * u), train, sh)
-    bias = c.param(scope, "bias", (4 * u,), (4 * u, 4 * u), train, sh)
-    flat = c.node(Op.RESHAPE, [x], scope, shape=(b * steps, f))
-    zx = c.node(Op.RESHAPE, [c.node(Op.DENSE, [flat, kernel, bias], scope)], scope, shape=(b, steps, 4 * u))
-
-    h: Tensor | None = None
-    cell: Tensor | None = None
-    hs = []
-    for t in range(steps):
-        z = c.node(Op.RESHAPE, [c.node(Op.SLICE, [zx], scope, axis=1, start=t, stop=t + 1)], scope,
-                   shape=(b, 4 * u))
-        if h is not None:
-            z = c.node(Op.ADD, [z, c.node(Op.DENSE, [h, recurrent], scope)], scope)
-        hc = c.node(Op.LSTM_CELL, [z] if cell is None else [z, cell], scope)   # the gates in one kernel: [h | c]
-        h = c.node(Op.SLICE, [hc], scope, axis=1, start=0, stop=u)
-        cell = c.node(Op.SLICE, [hc], scope, axis=1, start=u, stop=2 * u)
-        hs.append(h)
-    assert h is not None
-    return c.node(Op.STACK, hs, scope, axis=1) if seqs else h
 
 
 # other ops

@@ -20,8 +20,8 @@ from ..ops.registry import OPTIMIZER as FAMILY_OPTIMIZER
 
 # Every op by name, in this order. The elementwise ops come from their rows in ops/elementwise.py (one row
 # each: the WGSL, gradient, reference and peers' expressions), the op families' from their OpDefs
-# (ops/registry.py: linear and conv, pools, losses, reductions, dropout, batch norm, the optimizer, shape); the
-# others are declared here.
+# (ops/registry.py: linear and conv, pools, losses, reductions, dropout, batch norm, the optimizer, shape,
+# sequences); the others are declared here.
 _OP_NAMES = [
     "INPUT",  # arg: name
     "PARAM",  # arg: name, init ('glorot_normal' | 'zeros' | 'ones'), fan_in, fan_out, trainable
@@ -29,17 +29,12 @@ _OP_NAMES = [
     *(r.name.upper() for r in BINARY_ROWS.values()),   # ops/elementwise.py: add, sub, mul, div (broadcasting)
     *(r.name.upper() for r in UNARY_ROWS.values()),    # ops/elementwise.py: relu, sigmoid, ... (leaky_relu: alpha)
     *(name.upper() for name in FAMILY_FORWARD),   # ops/registry.py: conv2d, depthwise, dense, pools, losses, ...
-    "EMBEDDING",  # srcs: ids[...] (an Input of whole numbers in [0, V)), table[V,D] -> table[ids], ids.shape + (D,)
-    "LSTM_CELL",  # srcs: z[B,4u] (gates i, f, c, o before activation), (c_prev[B,u]) -> [B,2u] = [h | c]:
-    #                      c = sigmoid(f) * c_prev + sigmoid(i) * tanh(g), h = sigmoid(o) * tanh(c)
 
     # ---- backward ops: appended by autodiff.grad, one GPU kernel each; numpy_ref.py is their spec ----
     "UNARY_GRAD",  # srcs: a, dy (same shape); arg: fn (the forward op's name) and its attributes (leaky_relu:
     #                        alpha) -> dx = dy * f'(a), a the value the op's row says its gradient reads: its output y
     #                        (relu, sigmoid, tanh, ...) or its input x (log, abs); the expression is its row's `grad`
     *(name.upper() for name in FAMILY_BACKWARD),  # ops/registry.py: the families' gradient ops
-    "EMBEDDING_DW",  # srcs: ids[...], dy[..., D]; arg: vocab -> [V,D]: row v sums dy where ids == v
-    "LSTM_CELL_GRAD",  # srcs: z, (c_prev), dout[B,2u] -> [dz | dc_prev]: [B,5u] ([B,4u] without c_prev)
 
     # ---- the optimizer update: appended by compiler.training after the backward nodes ----
     *(name.upper() for name in FAMILY_OPTIMIZER),  # ops/optimizer.py: adam (srcs: the gradient of each trainable
@@ -68,7 +63,7 @@ REDUCE = {Op.SUM, Op.MEAN}
 LOSSES = {Op.MSE, Op.SOFTMAX_CE, Op.SIGMOID_CE}
 LEAVES = {Op.INPUT, Op.PARAM, Op.CONST}
 # backward ops (autodiff): the ops that only autodiff.grad creates
-BACKWARD = {Op.UNARY_GRAD, *(Op[name.upper()] for name in FAMILY_BACKWARD), Op.EMBEDDING_DW, Op.LSTM_CELL_GRAD}
+BACKWARD = {Op.UNARY_GRAD, *(Op[name.upper()] for name in FAMILY_BACKWARD)}
 OPTIMIZERS = {Op[name.upper()] for name in FAMILY_OPTIMIZER}   # parameter updates: they write `params` in place
 
 Shape = tuple[int, ...]
@@ -120,34 +115,9 @@ def infer(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
         return shapes[0]
     if op in BINARY:
         return broadcast(shapes[0], shapes[1])
-    if op is Op.EMBEDDING:
-        ids, table = shapes
-        if len(table) != 2:
-            raise ShapeError(f"an embedding table is [vocab, dim], got {fmt_shape(table)}")
-        return ids + (table[1],)
-    if op is Op.LSTM_CELL:
-        z = shapes[0]
-        if len(z) != 2 or z[1] % 4 or (len(shapes) > 1 and shapes[1] != (z[0], z[1] // 4)):
-            raise ShapeError(f"an LSTM cell takes z [B,4u] and c [B,u], got {', '.join(map(fmt_shape, shapes))}")
-        return (z[0], z[1] // 2)
-    if op in BACKWARD:
-        return _infer_backward(op, shapes, arg)
-    raise AssertionError(f"no shape rule for {op}")
-
-
-# ---- backward ops: shapes. Only autodiff creates these, so a mismatch is a compiler bug (assert). ----
-def _infer_backward(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
-    if op is Op.UNARY_GRAD:
+    if op is Op.UNARY_GRAD:   # made by autodiff only, so a mismatch is a compiler bug (assert)
         assert shapes[0] == shapes[1], f"{op.name} shapes"
         return shapes[1]
-    if op is Op.EMBEDDING_DW:
-        ids, dy = shapes
-        assert dy[:-1] == ids, "EMBEDDING_DW shapes"
-        return (arg["vocab"], dy[-1])
-    if op is Op.LSTM_CELL_GRAD:
-        z, dout = shapes[0], shapes[-1]
-        assert infer(Op.LSTM_CELL, shapes[:-1], arg) == dout, "LSTM_CELL_GRAD dout"
-        return (z[0], z[1] + (z[1] // 4 if len(shapes) == 3 else 0))
     raise AssertionError(f"no shape rule for {op}")
 
 

@@ -14,7 +14,7 @@
          outputs but the loss only until the forward kernels end (an evaluation run reads them)
       6. one table row per op turns a node into kernels (KernelBuilder: bindings, offsets, templates)
       7. phases: inference, and for training forward, backward and optimizer (program.py)
-    Rules: lower_forward.py, lower_backward.py, lower_seq.py, each with its own RULES and SCRATCH tables,
+    Rules: lower_forward.py, lower_backward.py, each with its own RULES and SCRATCH tables,
     and the op families' OpDefs (ops/registry.py), merged below; the lowering
     state and KernelBuilder they use are in kernel_builder.py.
 
@@ -38,7 +38,6 @@ from ..ops.registry import OPS as FAMILY_OPS
 from . import (
     lower_backward,
     lower_forward,
-    lower_seq,
     memory,
 )
 from .inference import append_inference_form, has_training_behaviour, inference_form
@@ -86,10 +85,9 @@ def _family_scratch(d: OpDef) -> Scratch:
 
 
 # every op's lowering rule and scratch request, from the rule modules' own tables
-RULES: dict[Op, Rule] = merge(lower_forward.RULES, lower_backward.RULES, lower_seq.RULES,
+RULES: dict[Op, Rule] = merge(lower_forward.RULES, lower_backward.RULES,
                               {Op[name.upper()]: d.lower for name, d in FAMILY_OPS.items()})   # ops/registry.py
-SCRATCH: dict[Op, Scratch] = merge(lower_forward.SCRATCH, lower_backward.SCRATCH,
-                                   lower_seq.SCRATCH, {Op[name.upper()]: _family_scratch(d)
+SCRATCH: dict[Op, Scratch] = merge(lower_forward.SCRATCH, lower_backward.SCRATCH, {Op[name.upper()]: _family_scratch(d)
                                                        for name, d in FAMILY_OPS.items() if d.scratch})
 
 

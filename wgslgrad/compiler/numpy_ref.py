@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 
 from ..ops.base import OpDef
-from ..ops.elementwise import sigmoid
 from ..ops.registry import OPS as FAMILY_OPS
 from .ir import BINARY, OPTIMIZERS, UNARY, Graph, Node, Op, binary_row, unary_row
 
@@ -78,33 +77,6 @@ def _unary_grad(n: Node, a: Array, dy: Array) -> Array:
     return dy * row.ref_grad(a, row.attrs_of(n.arg))
 
 
-def _lstm_cell(z: Array, c_prev: Array | None = None) -> tuple[Array, ...]:
-    """h, c and the activated gates i, f, g, o of one LSTM step (Keras' gate order)."""
-    u = z.shape[1] // 4
-    i, f, o = (sigmoid(z[:, k * u:(k + 1) * u]) for k in (0, 1, 3))
-    g = np.tanh(z[:, 2 * u:3 * u])
-    c = i * g if c_prev is None else f * c_prev + i * g
-    return o * np.tanh(c), c, i, f, g, o
-
-
-def _lstm_cell_grad(n: Node, z: Array, *rest: Array) -> Array:
-    *c_prev, dout = rest
-    h, c, i, f, g, o = _lstm_cell(z, *c_prev)
-    u = h.shape[1]
-    dh, dc_out = dout[:, :u], dout[:, u:]
-    tc = np.tanh(c)
-    dc = dc_out + dh * o * (1 - tc * tc)
-    dzf = dc * c_prev[0] * f * (1 - f) if c_prev else np.zeros_like(f)
-    parts = [dc * g * i * (1 - i), dzf, dc * i * (1 - g * g), dh * tc * o * (1 - o)]
-    return np.concatenate(parts + ([dc * f] if c_prev else []), axis=1)
-
-
-def _embedding_dw(n: Node, ids: Array, dy: Array) -> Array:
-    out = np.zeros(n.shape, dy.dtype)
-    np.add.at(out, ids.astype(np.int64).ravel(), dy.reshape(-1, n.shape[1]))
-    return out
-
-
 def _family(d: OpDef) -> Callable[..., Array]:
     # state: an optimizer's (params, m, v, t), dropout's (seed, step)
     return lambda n, *xs, **state: d.ref(d.attrs_of(n.arg), n.shape, *xs, **state)
@@ -118,10 +90,6 @@ EVAL: dict[Op, Callable[..., Array]] = {
     **{op: _binary(binary_row(op).ref) for op in BINARY},   # ops/elementwise.py: each row's reference
     **{op: _unary for op in UNARY},
     **{Op[name.upper()]: _family(d) for name, d in FAMILY_OPS.items()},   # ops/registry.py's families
-    Op.EMBEDDING: lambda n, ids, table: table[ids.astype(np.int64)],
-    Op.LSTM_CELL: lambda n, z, *c: np.concatenate(_lstm_cell(z, *c)[:2], axis=1),
     # backward ops
     Op.UNARY_GRAD: _unary_grad,
-    Op.EMBEDDING_DW: _embedding_dw,
-    Op.LSTM_CELL_GRAD: _lstm_cell_grad,
 }

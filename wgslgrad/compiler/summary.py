@@ -34,16 +34,12 @@ def node_flops(g: Graph, n: Node) -> int:
         return family.flops([g.nodes[s].shape for s in n.srcs], n.shape, family.attrs_of(n.arg))
     if n.op in ELEMENTWISE:   # per element, as the op's row says
         return n.size * (unary_row(n.op) if n.op in UNARY else binary_row(n.op)).flops
-    if n.op is Op.LSTM_CELL:   # per unit: three sigmoids, two tanh, three multiplies and an add, each one
-        return 5 * n.size     # (n.size is two per unit: h and c)
     return _backward_flops(g, n)
 
 
 def _backward_flops(g: Graph, n: Node) -> int:
     """A gradient's FLOPs: the products as many multiply-adds as the forward op; the rest one per element read."""
     src = [g.nodes[s] for s in n.srcs]
-    if n.op is Op.EMBEDDING_DW:                         # every table entry scans every id
-        return n.size * src[0].size
     if n.op in BACKWARD:
         return sum(s.size for s in src)
     return 0
@@ -56,8 +52,8 @@ def _kind(ops: list[str]) -> str:
         return "separable_conv2d"
     if "batch_norm" in ops:   # its statistics come first
         return "batch_norm"
-    if "lstm_cell" in ops:    # its input projection (a dense over every step) comes first
-        return "lstm"
+    if "lstm_cell" in ops or "gru_cell" in ops:   # its input projection (a dense over every step) comes first
+        return "lstm" if "lstm_cell" in ops else "gru"
     return ops[0] if ops else "param"
 
 

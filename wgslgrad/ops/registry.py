@@ -2,10 +2,10 @@
 elementwise.py. The passes look an op up here by its IR name (`OPS[op.name.lower()]`)."""
 from __future__ import annotations
 
-from . import batch_norm, dropout, linear, losses, optimizer, pooling, reductions, shape
+from . import batch_norm, dropout, linear, losses, optimizer, pooling, reductions, sequence, shape
 from .base import OpDef
 
-FAMILIES = [linear, pooling, losses, reductions, dropout, batch_norm, optimizer, shape]
+FAMILIES = [linear, pooling, losses, reductions, dropout, batch_norm, optimizer, shape, sequence]
 OPS: dict[str, OpDef] = {name: d for family in FAMILIES for name, d in family.OPS.items()}
 FORWARD = [name for name, d in OPS.items() if not (d.backward or d.optimizer)]
 BACKWARD = [name for name, d in OPS.items() if d.backward]

@@ -67,8 +67,8 @@ def export_graph(graph: Graph) -> dict[str, Any]:
             "ops": {name: d.tfjs for name, d in FAMILY_OPS.items() if d.tfjs is not None}}   # bench.js evals them
 
 
-# the forward ops the peer's JavaScript implements (not yet the sequence ops: embedding, lstm_cell)
-_FORWARD = set(Op) - BACKWARD - {Op.EMBEDDING, Op.LSTM_CELL}
+# the forward ops the peer's JavaScript implements: all of them
+_FORWARD = set(Op) - BACKWARD
 
 
 def write_model(directory: Path, graph: Graph, params: Mapping[str, np.ndarray],
