@@ -8,20 +8,19 @@ import numpy as np
 
 from wgslgrad.compiler import numpy_ref
 from wgslgrad.compiler.autodiff import grad
-from wgslgrad.compiler.ir import Graph, Op, conv_out
+from wgslgrad.compiler.ir import Graph, InputAttrs, Op, ParamAttrs, conv_out
 from wgslgrad.compiler.lower import lower
 from wgslgrad.compiler.program import Program
 from wgslgrad.runtime.session import Session
 
 
 def inp(g: Graph, name: str, shape: tuple[int, ...]) -> int:
-    g.inputs[name] = g.add(Op.INPUT, (), {"name": name}, shape=shape)
+    g.inputs[name] = g.add(Op.INPUT, (), InputAttrs(name), shape=shape)
     return g.inputs[name]
 
 
 def param(g: Graph, name: str, shape: tuple[int, ...]) -> int:
-    g.params[name] = g.add(Op.PARAM, (), {"name": name, "init": "glorot_normal", "fan_in": 1, "fan_out": 1,
-                                          "trainable": True}, shape=shape)
+    g.params[name] = g.add(Op.PARAM, (), ParamAttrs(name, fan_in=1, fan_out=1), shape=shape)
     return g.params[name]
 
 

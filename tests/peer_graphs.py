@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wgslgrad.compiler.ir import Graph, Op, conv_out
+from wgslgrad.compiler.ir import ConstAttrs, Graph, InputAttrs, Op, ParamAttrs, conv_out, op_attrs
 from wgslgrad.ops.elementwise import BINARY_ROWS, UNARY_ROWS
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -18,12 +18,13 @@ def every_op_graph(batch: int = 2) -> Graph:
     B = batch
 
     def param(name: str, shape: tuple[int, ...], trainable: bool = True) -> int:
-        i = g.add(Op.PARAM, (), {"name": name, "init": "glorot_normal", "trainable": trainable}, shape=shape)
+        i = g.add(Op.PARAM, (),
+                  ParamAttrs(name, trainable=trainable), shape=shape)
         g.params[name] = i
         return i
 
     def inp(name: str, shape: tuple[int, ...]) -> int:
-        i = g.add(Op.INPUT, (), {"name": name}, shape=(B, *shape))
+        i = g.add(Op.INPUT, (), InputAttrs(name), shape=(B, *shape))
         g.inputs[name] = i
         return i
 
@@ -34,47 +35,55 @@ def every_op_graph(batch: int = 2) -> Graph:
     x = inp("image", (9, 10, 3))
     y = inp("label", (5,))
     z = inp("bits", (2, 3, 4))
-    c = g.add(Op.CONST, (), {"value": (0.5, -1.0, 2.0)}, shape=(3,))
+    c = g.add(Op.CONST, (), ConstAttrs((0.5, -1.0, 2.0)), shape=(3,))
     x = g.add(Op.MUL, (g.add(Op.SUB, (x, c)), c))
     # conv 3x3 stride 2 'same': 9 -> 5 pads (1,1), 10 -> 5 pads (0,1): asymmetric
     pad = same(9, 3, 2) + same(10, 3, 2)
     h = g.add(Op.CONV2D, (x, param("conv/filters", (3, 3, 3, 6)), param("conv/bias", (6,))),
-              {"stride": (2, 2), "pad": pad})
-    h = g.add(Op.LEAKY_RELU, (h,), {"alpha": 0.2})
+              op_attrs(Op.CONV2D, stride=(2, 2), pad=pad))
+    h = g.add(Op.LEAKY_RELU, (h,), op_attrs(Op.LEAKY_RELU, alpha=0.2))
     # batch norm on the batch statistics (a training step), before the depthwise only
     mm, mv = param("bn/moving_mean", (6,), False), param("bn/moving_variance", (6,), False)
-    stats = g.add(Op.BN_STATS, (h, mm, mv), {"momentum": 0.9})
-    hb = g.add(Op.BATCH_NORM, (h, param("bn/gamma", (6,)), param("bn/beta", (6,)), mm, mv, stats), {"epsilon": 1e-3})
+    stats = g.add(Op.BN_STATS, (h, mm, mv), op_attrs(Op.BN_STATS, momentum=0.9))
+    hb = g.add(Op.BATCH_NORM, (h, param("bn/gamma", (6,)), param("bn/beta", (6,)), mm, mv, stats),
+               op_attrs(Op.BATCH_NORM, epsilon=1e-3))
     # depthwise 2x2 (multiplier 2) stride 1 'same': pads (0,1,0,1)
     d = g.add(Op.DEPTHWISE, (hb, param("dw/depthwise_filter", (2, 2, 6, 2)), param("dw/bias", (12,), False)),
-              {"stride": (1, 1), "pad": (0, 1, 0, 1)})
+              op_attrs(Op.DEPTHWISE, stride=(1, 1), pad=(0, 1, 0, 1)))
     d = g.add(Op.RELU6, (d,))
-    p = g.add(Op.CONV2D, (d, param("pw/filters", (1, 1, 12, 4))), {"stride": (1, 1), "pad": (0, 0, 0, 0)})
+    p = g.add(Op.CONV2D, (d, param("pw/filters", (1, 1, 12, 4))),
+              op_attrs(Op.CONV2D, stride=(1, 1), pad=(0, 0, 0, 0)))
     p = g.add(Op.TANH, (p,))
     s = g.add(Op.SIGMOID, (g.add(Op.CONV2D, (h, param("side/filters", (3, 3, 6, 4))),
-                                 {"stride": (1, 1), "pad": (1, 1, 1, 1)}),))
+                                 op_attrs(Op.CONV2D, stride=(1, 1), pad=(1, 1, 1, 1))),))
     cat = g.add(Op.CONCAT, (p, s, g.add(Op.RELU, (h,))))                       # [B,5,5,14]
-    mp = g.add(Op.MAX_POOL, (cat,), {"size": (2, 2), "stride": (2, 2), "pad": (0, 1, 0, 1)})   # 5 -> 3
-    ap = g.add(Op.AVG_POOL, (cat,), {"size": (3, 3), "stride": (2, 2), "pad": (1, 1, 1, 1)})   # 5 -> 3
-    ap2 = g.add(Op.AVG_POOL, (cat,), {"size": (2, 2), "stride": (2, 2), "pad": (0, 1, 0, 1)})  # 5 -> 3
+    mp = g.add(Op.MAX_POOL, (cat,),
+               op_attrs(Op.MAX_POOL, size=(2, 2), stride=(2, 2), pad=(0, 1, 0, 1)))   # 5 -> 3
+    ap = g.add(Op.AVG_POOL, (cat,),
+               op_attrs(Op.AVG_POOL, size=(3, 3), stride=(2, 2), pad=(1, 1, 1, 1)))   # 5 -> 3
+    ap2 = g.add(Op.AVG_POOL, (cat,),
+                op_attrs(Op.AVG_POOL, size=(2, 2), stride=(2, 2), pad=(0, 1, 0, 1)))  # 5 -> 3
     pooled = g.add(Op.ADD, (g.add(Op.ADD, (mp, ap)), ap2))
     gap = g.add(Op.GLOBAL_AVG_POOL, (pooled,))                                # [B,14]
-    flat = g.add(Op.DROPOUT, (g.add(Op.RESHAPE, (pooled,), {"shape": (B, 3 * 3 * 14)}),), {"rate": 0.25, "salt": 7})
+    flat = g.add(Op.RESHAPE, (pooled,), op_attrs(Op.RESHAPE, shape=(B, 3 * 3 * 14)))
+    flat = g.add(Op.DROPOUT, (flat,), op_attrs(Op.DROPOUT, rate=0.25, salt=7))
     f = g.add(Op.DENSE, (flat, param("fc/weights", (126, 14)), param("fc/bias", (14,))))
     f = g.add(Op.ADD, (f, gap))
     pos = g.add(Op.EXP, (g.add(Op.NEG, (g.add(Op.ABS, (f,)),)),))            # in (0, 1]
-    f = g.add(Op.DIV, (g.add(Op.LOG, (g.add(Op.ADD, (pos, c2 := g.add(Op.CONST, (), {"value": (1.5,)}, shape=()))),)),
+    c2 = g.add(Op.CONST, (), ConstAttrs((1.5,)), shape=())
+    f = g.add(Op.DIV, (g.add(Op.LOG, (g.add(Op.ADD, (pos, c2)),)),
                        g.add(Op.ADD, (pos, c2))))
     logits = g.add(Op.DENSE, (f, param("out/weights", (14, 5))))
     probs = g.add(Op.SOFTMAX, (logits,))
     zz = g.add(Op.DENSE, (logits, param("bits/weights", (5, 24)), param("bits/bias", (24,))))
-    zz = g.add(Op.RESHAPE, (zz,), {"shape": (B, 2, 3, 4)})
+    zz = g.add(Op.RESHAPE, (zz,), op_attrs(Op.RESHAPE, shape=(B, 2, 3, 4)))
     # two overlapping slices of an inner axis, stacked on a new one (one of them twice): [B,2,3,2,4]
-    sa, sb = (g.add(Op.SLICE, (zz,), {"axis": 2, "start": k, "stop": k + 2}) for k in (0, 1))
-    st = g.add(Op.STACK, (sa, sb, sa), {"axis": 2})
+    sa, sb = (g.add(Op.SLICE, (zz,), op_attrs(Op.SLICE, axis=2, start=k, stop=k + 2)) for k in (0, 1))
+    st = g.add(Op.STACK, (sa, sb, sa), op_attrs(Op.STACK, axis=2))
     losses = [g.add(Op.SOFTMAX_CE, (logits, y)), g.add(Op.SIGMOID_CE, (zz, z)), g.add(Op.MSE, (probs, y)),
               g.add(Op.MEAN, (g.add(Op.MUL, (logits, logits)),)), g.add(Op.SUM, (g.add(Op.MUL, (probs, probs)),)),
-              g.add(Op.MEAN, (g.add(Op.SUM_AXES, (g.add(Op.MUL, (zz, zz)),), {"axes": (1, 3)}),)),
+              g.add(Op.MEAN, (g.add(Op.SUM_AXES, (g.add(Op.MUL, (zz, zz)),),
+                                    op_attrs(Op.SUM_AXES, axes=(1, 3))),)),
               g.add(Op.MEAN, (g.add(Op.MUL, (st, g.add(Op.TANH, (st,)))),))]
     total = losses[0]
     for l in losses[1:]:
@@ -92,13 +101,13 @@ def elementwise_graph(batch: int = 2) -> Graph:
     g = Graph(batch=batch)
 
     def param(name: str, shape: tuple[int, ...]) -> int:
-        g.params[name] = g.add(Op.PARAM, (), {"name": name, "init": "glorot_normal", "trainable": True}, shape=shape)
+        g.params[name] = g.add(Op.PARAM, (), ParamAttrs(name), shape=shape)
         return g.params[name]
 
     def const(v: float) -> int:
-        return g.add(Op.CONST, (), {"value": (v,)}, shape=())
+        return g.add(Op.CONST, (), ConstAttrs((v,)), shape=())
 
-    x = g.add(Op.INPUT, (), {"name": "x"}, shape=(batch, 3, 4))
+    x = g.add(Op.INPUT, (), InputAttrs("x"), shape=(batch, 3, 4))
     g.inputs["x"] = x
     w = param("w", (4,))
     spread = g.add(Op.MUL, (g.add(Op.SUB, (x, const(0.5))), g.add(Op.MUL, (w, const(8.0)))))   # about +-4
@@ -125,13 +134,13 @@ def sequence_graph(batch: int = 2) -> Graph:
     g = Graph(batch=batch)
 
     def param(name: str, shape: tuple[int, ...]) -> int:
-        g.params[name] = g.add(Op.PARAM, (), {"name": name, "init": "glorot_normal", "trainable": True}, shape=shape)
+        g.params[name] = g.add(Op.PARAM, (), ParamAttrs(name), shape=shape)
         return g.params[name]
 
-    ids = g.add(Op.INPUT, (), {"name": "ids"}, shape=(batch, 3))
+    ids = g.add(Op.INPUT, (), InputAttrs("ids"), shape=(batch, 3))
     g.inputs["ids"] = ids
     e = g.add(Op.EMBEDDING, (ids, param("emb/embeddings", (5, 2))))                     # [B,3,2]
-    flat = g.add(Op.RESHAPE, (e,), {"shape": (batch, 6)})
+    flat = g.add(Op.RESHAPE, (e,), op_attrs(Op.RESHAPE, shape=(batch, 6)))
     hc1 = g.add(Op.LSTM_CELL, (g.add(Op.DENSE, (flat, param("z1/weights", (6, 12)))),))  # u = 3: [B,6]
     c_prev = g.add(Op.DENSE, (hc1, param("c/weights", (6, 3))))
     hc2 = g.add(Op.LSTM_CELL, (g.add(Op.DENSE, (hc1, param("z2/weights", (6, 12)))), c_prev))

@@ -18,8 +18,24 @@ from op_rows import UNARY_OPS, row, unary_x_off_kinks
 from wgslgrad.compiler import numpy_ref
 from wgslgrad.compiler.autodiff import RULES, THROUGH_CONSUMER, grad
 from wgslgrad.compiler.gradcheck import check_gradients
-from wgslgrad.compiler.ir import BACKWARD, LEAVES, OPTIMIZERS, Graph, Op, Pos, conv_out, print_graph, verify
+from wgslgrad.compiler.ir import (
+    BACKWARD,
+    LEAVES,
+    OPTIMIZERS,
+    ConstAttrs,
+    Graph,
+    InputAttrs,
+    Op,
+    ParamAttrs,
+    Pos,
+    UnaryGradAttrs,
+    conv_out,
+    op_attrs,
+    print_graph,
+    verify,
+)
 from wgslgrad.compiler.numpy_ref import evaluate
+from wgslgrad.ops.elementwise import NoAttrs
 
 EPS = 1e-6     # finite-difference step (float64)
 RTOL = 1e-6    # agreement asked of autodiff and finite differences
@@ -42,23 +58,23 @@ class Net:
 
     def param(self, name: str, value: np.ndarray, trainable: bool = True) -> int:
         value = np.asarray(value, np.float64)
-        arg = {"name": name, "init": "zeros", "fan_in": 1, "fan_out": 1, "trainable": trainable}
-        i = self.g.add(Op.PARAM, (), arg, shape=value.shape, scope=name.rsplit("/", 1)[0])
+        attrs = ParamAttrs(name, "zeros", fan_in=1, fan_out=1, trainable=trainable)
+        i = self.g.add(Op.PARAM, (), attrs, shape=value.shape, scope=name.rsplit("/", 1)[0])
         self.g.params[name], self.params[name] = i, value
         return i
 
     def input(self, name: str, value: np.ndarray) -> int:
         value = np.asarray(value, np.float64)
-        i = self.g.add(Op.INPUT, (), {"name": name}, shape=value.shape)
+        i = self.g.add(Op.INPUT, (), InputAttrs(name), shape=value.shape)
         self.g.inputs[name], self.inputs[name] = i, value
         return i
 
     def const(self, value: np.ndarray) -> int:
         value = np.asarray(value, np.float64)
-        return self.g.add(Op.CONST, (), {"value": tuple(value.ravel().tolist())}, shape=value.shape)
+        return self.g.add(Op.CONST, (), ConstAttrs(tuple(value.ravel().tolist())), shape=value.shape)
 
     def op(self, op: Op, *srcs: int, scope: str = "", **arg: object) -> int:
-        return self.g.add(op, srcs, arg, scope=scope)
+        return self.g.add(op, srcs, op_attrs(op, **arg), scope=scope)
 
     def linear_loss(self, out: int) -> int:
         """SUM(out * W) with fixed random W: every element of `out` gets its own random gradient."""
@@ -420,7 +436,7 @@ def test_backward_nodes_carry_scope_and_position(rng):
     x = net.input("x", rng.standard_normal((2, 4)))
     w = net.param("dense_0/weights", rng.standard_normal((4, 3)))
     pos = Pos("model.py", 7, 5)
-    y = net.g.add(Op.DENSE, (x, w), {}, pos=pos, scope="block_1/dense_0")
+    y = net.g.add(Op.DENSE, (x, w), op_attrs(Op.DENSE), pos=pos, scope="block_1/dense_0")
     loss = net.linear_loss(y)
     first = len(net.g.nodes)
     grads = grad(net.g, loss)
@@ -665,7 +681,8 @@ def test_check_gradients_catches_a_wrong_rule(rng, monkeypatch):
     w = net.param("w", rng.standard_normal((3, 4)))
     loss = net.linear_loss(net.op(Op.TANH, w))
     # a plausible bug: tanh' taken as 1 - x^2 from the input instead of 1 - y^2 from the output
-    monkeypatch.setitem(RULES, Op.TANH, lambda c: [c.add(Op.UNARY_GRAD, (c.src(0), c.dy), {"fn": "tanh"})])
+    monkeypatch.setitem(RULES, Op.TANH, lambda c: [c.add(Op.UNARY_GRAD, (c.src(0), c.dy),
+                                                         UnaryGradAttrs("tanh", NoAttrs()))])
     [(name, err, _)] = check_gradients(net.g, loss, net.inputs, net.params)
     assert name == "w" and err > 1e-3
 

@@ -22,10 +22,10 @@ from wgslgrad.compiler.autodiff import grad
 from wgslgrad.compiler.frontend import compile_spec
 from wgslgrad.compiler.gradcheck import check_gradients
 from wgslgrad.compiler.inference import inference_form
-from wgslgrad.compiler.ir import Graph, Op
+from wgslgrad.compiler.ir import Graph, Op, op_attrs
 from wgslgrad.compiler.lower import lower
 from wgslgrad.export import read_weights, write_weights
-from wgslgrad.ops.batch_norm import moving_update
+from wgslgrad.ops.batch_norm import Norm, Stats, moving_update
 from wgslgrad.runtime.init import init_params
 from wgslgrad.runtime.session import Session
 
@@ -72,11 +72,11 @@ def data(rng: np.random.Generator) -> dict[str, np.ndarray]:
 def test_keras_names_layout_and_defaults():
     g = compile_spec("x = Input(4, 4, 3)\nOutput(batch_norm(x), name='y')\n", "t.py", 2)
     assert list(g.params) == [f"batch_norm_0/{k}" for k in NAMES]
-    assert [g.nodes[i].arg["trainable"] for i in g.params.values()] == [True, True, False, False]
-    assert [g.nodes[i].arg["init"] for i in g.params.values()] == ["ones", "zeros", "zeros", "ones"]
+    assert [g.nodes[i].attrs.trainable for i in g.params.values()] == [True, True, False, False]
+    assert [g.nodes[i].attrs.init for i in g.params.values()] == ["ones", "zeros", "zeros", "ones"]
     bn = next(n for n in g.nodes if n.op is Op.BATCH_NORM)
     stats = next(n for n in g.nodes if n.op is Op.BN_STATS)
-    assert bn.arg == {"epsilon": 1e-3} and stats.arg == {"momentum": 0.99}
+    assert bn.attrs == Norm(epsilon=1e-3) and stats.attrs == Stats(momentum=0.99)
     assert all(g.nodes[i].shape == (3,) for i in g.params.values())
     params = init_params(g)
     assert params["batch_norm_0/gamma"].tolist() == [1, 1, 1] and params["batch_norm_0/moving_mean"].tolist() == [0] * 3
@@ -91,9 +91,11 @@ def _single(shape: tuple[int, ...], momentum: float, eps: float) -> tuple[Graph,
     x = param(g, "x", shape)
     ids = {k: param(g, k, (c,)) for k in NAMES}
     for k in ("moving_mean", "moving_variance"):
-        g.nodes[ids[k]].arg["trainable"] = False
-    stats = g.add(Op.BN_STATS, (x, ids["moving_mean"], ids["moving_variance"]), {"momentum": momentum})
-    y = g.add(Op.BATCH_NORM, (x, *(ids[k] for k in NAMES), stats), {"epsilon": eps})
+        n = g.nodes[ids[k]]
+        g.nodes[ids[k]] = replace(n, attrs=replace(n.attrs, trainable=False))
+    stats = g.add(Op.BN_STATS, (x, ids["moving_mean"], ids["moving_variance"]),
+                  op_attrs(Op.BN_STATS, momentum=momentum))
+    y = g.add(Op.BATCH_NORM, (x, *(ids[k] for k in NAMES), stats), op_attrs(Op.BATCH_NORM, epsilon=eps))
     g.outputs["y"] = y
     g.loss = g.add(Op.SUM, (g.add(Op.MUL, (y, inp(g, "r", shape))),))
     return g, {"stats": stats, "y": y}
@@ -185,13 +187,13 @@ def test_training_step_on_the_gpu(device, stride, frozen):
     for n in g.nodes:
         if n.op is not Op.BATCH_NORM:
             continue
-        mm, mv = (g.nodes[s].arg["name"] for s in n.srcs[3:5])
+        mm, mv = (g.nodes[s].attrs.name for s in n.srcs[3:5])
         if len(n.srcs) == 5:   # frozen
             assert np.array_equal(after[mm], params[mm]) and np.array_equal(after[mv], params[mv])
             continue
         stats = g.nodes[n.srcs[5]]
         mean, var = vals[n.srcs[5]]
-        m = stats.arg["momentum"]
+        m = stats.attrs.momentum
         np.testing.assert_allclose(after[mm], moving_update(m, params[mm], mean), rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(after[mv], moving_update(m, params[mv], var), rtol=1e-5, atol=1e-6)
     session.step(inputs)

@@ -5,6 +5,7 @@ import pytest
 
 from wgslgrad.compiler.frontend import compile_spec, load_spec
 from wgslgrad.compiler.ir import LEAVES, Graph, Op, print_graph
+from wgslgrad.ops.linear import Window
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -47,7 +48,7 @@ def value_of(expr: str, prelude: str = "") -> object:
     """A compile-time value, observed through Input's dims (which must be positive ints) or a CONST."""
     g = spec(f"{prelude}v = {expr}\nOutput(Input(1) * v)\n")
     const = next(n for n in g.nodes if n.op is Op.CONST)
-    return const.arg["value"] if const.shape else const.arg["value"][0]
+    return const.attrs.value if const.shape else const.attrs.value[0]
 
 
 def param_sizes(g: Graph) -> dict[str, tuple[int, ...]]:
@@ -230,13 +231,13 @@ def test_train_settings():
 def test_same_padding_matches_tensorflow(size, k, s, out, pad):
     g = spec(f"x = Input({size}, {size}, 1)\ny = conv2d(x, 1, kernel={k}, stride={s})\nOutput(y)\n")
     n = g.nodes[g.outputs["y"]]
-    assert n.shape == (1, out, out, 1) and n.arg["pad"] == pad + pad and n.arg["stride"] == (s, s)
+    assert n.shape == (1, out, out, 1) and n.attrs.pad == pad + pad and n.attrs.stride == (s, s)
 
 
 def test_valid_padding_and_rectangular_kernels():
     g = spec("x = Input(9, 7, 2)\ny = conv2d(x, 3, kernel=(3, 1), stride=(2, 1), padding='valid')\nOutput(y)\n")
     n = g.nodes[g.outputs["y"]]
-    assert n.shape == (1, 4, 7, 3) and n.arg == {"stride": (2, 1), "pad": (0, 0, 0, 0)}
+    assert n.shape == (1, 4, 7, 3) and n.attrs == Window(stride=(2, 1), pad=(0, 0, 0, 0))
     assert g.nodes[n.srcs[1]].shape == (3, 1, 2, 3)
 
 
@@ -266,8 +267,8 @@ def test_op_shapes(expr, shape):
 def test_layer_parameters_and_fans():
     g = spec("x = Input(8, 8, 3)\na = conv2d(x, 4, kernel=(3, 5))\nb = depthwise_conv2d(a)\n"
              "c = separable_conv2d(b, 6, kernel=3, use_bias=False)\nd = dense(c, 10, trainable=False)\nOutput(d)\n")
-    params = {g.nodes[i].arg["name"]: (g.nodes[i].shape, g.nodes[i].arg) for i in g.params.values()}
-    fans = {k: (a["init"], a["fan_in"], a["fan_out"], a["trainable"]) for k, (_, a) in params.items()}
+    params = {g.nodes[i].attrs.name: (g.nodes[i].shape, g.nodes[i].attrs) for i in g.params.values()}
+    fans = {k: (a.init, a.fan_in, a.fan_out, a.trainable) for k, (_, a) in params.items()}
     assert fans == {
         "conv2d_0/filters": ("glorot_normal", 45, 60, True), "conv2d_0/bias": ("zeros", 4, 4, True),
         "depthwise_conv2d_0/depthwise_filter": ("glorot_normal", 36, 9, True),

@@ -2,14 +2,14 @@
 import numpy as np
 import pytest
 
-from wgslgrad.compiler.ir import Graph, Op
+from wgslgrad.compiler.ir import Graph, InputAttrs, Op
 from wgslgrad.runtime.data import DataError, batches, check_arrays, load_npz, split
 
 
 def _graph(batch=4):
     g = Graph(batch=batch)
-    g.inputs["image"] = g.add(Op.INPUT, (), {"name": "image"}, shape=(batch, 8, 8, 1))
-    g.inputs["label"] = g.add(Op.INPUT, (), {"name": "label"}, shape=(batch, 10))
+    g.inputs["image"] = g.add(Op.INPUT, (), InputAttrs("image"), shape=(batch, 8, 8, 1))
+    g.inputs["label"] = g.add(Op.INPUT, (), InputAttrs("label"), shape=(batch, 10))
     return g
 
 

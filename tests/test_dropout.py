@@ -10,7 +10,7 @@ from test_bundle import plain, rel_err, run_node
 from wgslgrad.compiler import numpy_ref
 from wgslgrad.compiler.frontend import compile_spec
 from wgslgrad.compiler.gradcheck import check_gradients
-from wgslgrad.compiler.ir import Graph, Op
+from wgslgrad.compiler.ir import Graph, Op, op_attrs
 from wgslgrad.compiler.lower import lower
 from wgslgrad.export.bundle import write_bundle
 from wgslgrad.ops import dropout
@@ -65,7 +65,7 @@ def _dropout_graph(n: int, rate: float) -> Graph:
     """loss = sum(dropout(w) * x): d(loss)/dw = keep * x / (1 - rate), the mask itself when x = 1."""
     g = Graph(batch=1)
     x, w = inp(g, "x", (1, n)), param(g, "w", (n,))
-    d = g.add(Op.DROPOUT, (w,), {"rate": rate, "salt": dropout.salt("dropout_0")})
+    d = g.add(Op.DROPOUT, (w,), op_attrs(Op.DROPOUT, rate=rate, salt=dropout.salt("dropout_0")))
     g.loss = g.add(Op.SUM, (g.add(Op.MUL, (d, x)),))
     return g
 
@@ -84,7 +84,7 @@ def test_gpu_mask_and_gradient_match_numpy(device):
     session.seed = int(rng.integers(0, dropout.MAX_SEED))
     for step in (1, 2, 1):
         got = session.gradients(inputs, step=step)["w"]
-        keep = dropout.keep_mask((n,), rate, g.nodes[2].arg["salt"], session.seed, step)
+        keep = dropout.keep_mask((n,), rate, g.nodes[2].attrs.salt, session.seed, step)
         want = np.where(keep, inputs["x"][0].astype(np.float64) / (1 - rate), 0.0)
         assert np.array_equal(got != 0, keep), f"step {step}: {np.sum((got != 0) != keep)} elements differ"
         assert np.max(np.abs(got - want)) <= 1e-6 * np.max(np.abs(want))
@@ -138,7 +138,7 @@ def test_identity_at_inference(device):
     assert len(program.kernels) == len(lower(compile_spec(plain_spec, "plain.py", 2)).kernels)
     n = 1000
     gi = Graph(batch=1)
-    gi.outputs["y"] = gi.add(Op.DROPOUT, (inp(gi, "x", (1, n)),), {"rate": 0.5, "salt": 1})
+    gi.outputs["y"] = gi.add(Op.DROPOUT, (inp(gi, "x", (1, n)),), op_attrs(Op.DROPOUT, rate=0.5, salt=1))
     x = fresh_rng().standard_normal((1, n)).astype(np.float32)
     session = Session(lower(gi), device)
     assert np.array_equal(session.run({"x": x})["y"], x)

@@ -9,8 +9,9 @@ from gpu_check import compare_gradients_on_gpu, compare_on_gpu, fresh_rng, inp, 
 
 from wgslgrad.compiler import fuse
 from wgslgrad.compiler.frontend import load_spec
-from wgslgrad.compiler.ir import Graph, Op
+from wgslgrad.compiler.ir import Graph, Op, UnaryGradAttrs, op_attrs
 from wgslgrad.compiler.lower import lower
+from wgslgrad.ops.elementwise import NoAttrs
 from wgslgrad.runtime.session import Session
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -23,18 +24,21 @@ def residual_net(batch: int = 2) -> Graph:
     a sub with the chain on the right, a div, sigmoid and tanh, and a chain value that is also an output."""
     g = Graph(batch=batch)
     x = inp(g, "x", (batch, 6, 5, 3))
-    c0 = g.add(Op.CONV2D, (x, param(g, "w0", (3, 3, 3, 4)), param(g, "b0", (4,))), SAME3)
+    c0 = g.add(Op.CONV2D, (x, param(g, "w0", (3, 3, 3, 4)), param(g, "b0", (4,))),
+               op_attrs(Op.CONV2D, **SAME3))
     r0 = g.add(Op.RELU, (c0,))
-    d = g.add(Op.DEPTHWISE, (r0, param(g, "dw", (3, 3, 4, 1))), SAME3)
-    c1 = g.add(Op.CONV2D, (d, param(g, "pw", (1, 1, 4, 4)), param(g, "b1", (4,))), POINTWISE)
+    d = g.add(Op.DEPTHWISE, (r0, param(g, "dw", (3, 3, 4, 1))), op_attrs(Op.DEPTHWISE, **SAME3))
+    c1 = g.add(Op.CONV2D, (d, param(g, "pw", (1, 1, 4, 4)), param(g, "b1", (4,))),
+               op_attrs(Op.CONV2D, **POINTWISE))
     s = g.add(Op.ADD, (c0, c1))
     g.outputs["block"] = g.add(Op.RELU, (s,))
-    e = g.add(Op.SUB, (r0, g.add(Op.SIGMOID, (g.add(Op.DEPTHWISE, (s, param(g, "dw2", (3, 3, 4, 1))), SAME3),))))
+    e = g.add(Op.SUB, (r0, g.add(Op.SIGMOID, (g.add(Op.DEPTHWISE, (s, param(g, "dw2", (3, 3, 4, 1))),
+                                                    op_attrs(Op.DEPTHWISE, **SAME3)),))))
     g.outputs["mid"] = e
     q = g.add(Op.DIV, (g.add(Op.TANH, (e,)), g.add(Op.ADD, (g.add(Op.ABS, (c0,)), g.add(Op.EXP, (r0,))))))
-    flat = g.add(Op.RESHAPE, (q,), {"shape": (batch, 6 * 5 * 4)})
+    flat = g.add(Op.RESHAPE, (q,), op_attrs(Op.RESHAPE, shape=(batch, 6 * 5 * 4)))
     g.outputs["y"] = g.add(Op.LEAKY_RELU, (g.add(Op.DENSE, (flat, param(g, "wd", (120, 7)), param(g, "bd", (7,)))),),
-                           {"alpha": 0.1})
+                           op_attrs(Op.LEAKY_RELU, alpha=0.1))
     return g
 
 
@@ -86,7 +90,8 @@ def test_chain_stops_at_the_storage_buffer_limit(device):
     """conv(x) + x1 + ... + x6, each x_k its own input buffer: a kernel binds at most 8 buffers."""
     g = Graph(batch=1)
     x = inp(g, "x", (1, 4, 4, 2))
-    t = g.add(Op.CONV2D, (x, param(g, "w", (1, 1, 2, 3)), param(g, "b", (3,))), POINTWISE)
+    t = g.add(Op.CONV2D, (x, param(g, "w", (1, 1, 2, 3)), param(g, "b", (3,))),
+              op_attrs(Op.CONV2D, **POINTWISE))
     for k in range(1, 7):
         t = g.add(Op.ADD, (t, inp(g, f"x{k}", (1, 4, 4, 3))))
     g.outputs["y"] = g.add(Op.RELU, (t,))
@@ -103,9 +108,10 @@ def test_backward_chain_counts_the_forward_value_each_gradient_reads():
     chain stops as the forward chain of sums does (end=0: every node is a backward one here)."""
     g = Graph(batch=1)
     dy, w = inp(g, "dy", (1, 4, 4, 3)), inp(g, "w", (3, 3, 3, 1))
-    t = g.add(Op.DEPTHWISE_DX, (dy, w), {"stride": (1, 1), "pad": (1, 1, 1, 1), "in_shape": (1, 4, 4, 3)})
+    t = g.add(Op.DEPTHWISE_DX, (dy, w),
+              op_attrs(Op.DEPTHWISE_DX, stride=(1, 1), pad=(1, 1, 1, 1), in_shape=(1, 4, 4, 3)))
     for k in range(1, 7):
-        t = g.add(Op.UNARY_GRAD, (inp(g, f"y{k}", (1, 4, 4, 3)), t), {"fn": "relu"})
+        t = g.add(Op.UNARY_GRAD, (inp(g, f"y{k}", (1, 4, 4, 3)), t), UnaryGradAttrs("relu", NoAttrs()))
     (grp,) = fuse.plan(g, range(len(g.nodes)), [t], 0).values()
     assert len(grp.chain) == 2
 

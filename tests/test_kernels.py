@@ -8,7 +8,7 @@ from gpu_check import compare_gradients_on_gpu, compare_on_gpu, fresh_rng, inp, 
 from op_rows import UNARY_OPS, row
 
 from wgslgrad.compiler.frontend import compile_spec, load_spec
-from wgslgrad.compiler.ir import Graph, Op
+from wgslgrad.compiler.ir import ConstAttrs, Graph, Op, op_attrs
 from wgslgrad.compiler.lower import grid, lower
 from wgslgrad.ops.elementwise import UNARY_ROWS
 
@@ -56,7 +56,8 @@ def test_conv2d(device, shape, k, s, padding, co, bias):
     g = Graph(batch=shape[0])
     x, w = inp(g, "x", shape), param(g, "w", (k, k, shape[3], co))
     srcs = (x, w, param(g, "b", (co,))) if bias else (x, w)
-    g.outputs["y"] = g.add(Op.CONV2D, srcs, {"stride": (s, s), "pad": pads(shape[1], shape[2], k, s, padding)})
+    g.outputs["y"] = g.add(Op.CONV2D, srcs,
+                           op_attrs(Op.CONV2D, stride=(s, s), pad=pads(shape[1], shape[2], k, s, padding)))
     check(device, g)
 
 
@@ -70,7 +71,8 @@ def test_depthwise(device, shape, k, s, padding, mult, bias):
     g = Graph(batch=shape[0])
     x, w = inp(g, "x", shape), param(g, "w", (k, k, shape[3], mult))
     srcs = (x, w, param(g, "b", (shape[3] * mult,))) if bias else (x, w)
-    g.outputs["y"] = g.add(Op.DEPTHWISE, srcs, {"stride": (s, s), "pad": pads(shape[1], shape[2], k, s, padding)})
+    g.outputs["y"] = g.add(Op.DEPTHWISE, srcs,
+                           op_attrs(Op.DEPTHWISE, stride=(s, s), pad=pads(shape[1], shape[2], k, s, padding)))
     check(device, g)
 
 
@@ -95,8 +97,10 @@ def test_vec4_loads_where_the_channels_allow(device, vec4):
     vec4=False none. All three against float64."""
     g = Graph(batch=2)
     x, rgb = inp(g, "x", (2, 10, 10, 8)), inp(g, "rgb", (2, 10, 10, 3))
-    g.outputs["y"] = g.add(Op.CONV2D, (x, param(g, "w", (3, 3, 8, 12))), {"stride": (1, 1), "pad": (1, 1, 1, 1)})
-    g.outputs["z"] = g.add(Op.CONV2D, (rgb, param(g, "v", (3, 3, 3, 12))), {"stride": (2, 2), "pad": (0, 1, 0, 1)})
+    g.outputs["y"] = g.add(Op.CONV2D, (x, param(g, "w", (3, 3, 8, 12))),
+                           op_attrs(Op.CONV2D, stride=(1, 1), pad=(1, 1, 1, 1)))
+    g.outputs["z"] = g.add(Op.CONV2D, (rgb, param(g, "v", (3, 3, 3, 12))),
+                           op_attrs(Op.CONV2D, stride=(2, 2), pad=(0, 1, 0, 1)))
     program, _ = check(device, g, vec4=vec4)
     assert [views(k) for k in program.kernels] == ([2, 1] if vec4 else [0, 0])
 
@@ -132,8 +136,8 @@ def test_binary_broadcast(device, op, a, b):
 def test_binary_with_constant(device):
     g = Graph(batch=2)
     x = inp(g, "x", (2, 4, 3))
-    scale = g.add(Op.CONST, (), {"value": (0.5, -2.0, 3.0)}, shape=(3,))
-    one = g.add(Op.CONST, (), {"value": (1.0,)}, shape=())
+    scale = g.add(Op.CONST, (), ConstAttrs((0.5, -2.0, 3.0)), shape=(3,))
+    one = g.add(Op.CONST, (), ConstAttrs((1.0,)), shape=())
     g.outputs["y"] = g.add(Op.SUB, (g.add(Op.MUL, (x, scale)), one))
     check(device, g)
 
@@ -143,10 +147,11 @@ def unary_graph() -> Graph:
     another slope."""
     g = Graph(batch=2)
     x, p = inp(g, "x", (2, 5, 7, 3)), inp(g, "p", (2, 33))
-    big = g.add(Op.MUL, (x, g.add(Op.CONST, (), {"value": (4.0,)}, shape=())))  # reach relu6's 6 and tanh's tails
+    four = g.add(Op.CONST, (), ConstAttrs((4.0,)), shape=())
+    big = g.add(Op.MUL, (x, four))  # reach relu6's 6 and tanh's tails
     for op in UNARY_OPS:
         g.outputs[op.name.lower()] = g.add(op, (p if row(op).positive else big,))
-    g.outputs["leaky_relu_0.1"] = g.add(Op.LEAKY_RELU, (x,), {"alpha": 0.1})
+    g.outputs["leaky_relu_0.1"] = g.add(Op.LEAKY_RELU, (x,), op_attrs(Op.LEAKY_RELU, alpha=0.1))
     return g
 
 
@@ -188,7 +193,7 @@ def test_softmax(device, shape):
 def test_pool(device, op, shape, k, s, padding):
     g = Graph(batch=shape[0])
     arg = {"size": (k, k), "stride": (s, s), "pad": pads(shape[1], shape[2], k, s, padding)}
-    g.outputs["y"] = g.add(op, (inp(g, "x", shape),), arg)
+    g.outputs["y"] = g.add(op, (inp(g, "x", shape),), op_attrs(op, **arg))
     check(device, g)
 
 
@@ -196,8 +201,10 @@ def test_max_pool_padding_never_wins(device):
     """All inputs negative: a padded zero must never be the max."""
     g = Graph(batch=1)
     x = inp(g, "x", (1, 5, 5, 2))
-    neg = g.add(Op.SUB, (g.add(Op.NEG, (g.add(Op.ABS, (x,)),)), g.add(Op.CONST, (), {"value": (1.0,)}, shape=())))
-    g.outputs["y"] = g.add(Op.MAX_POOL, (neg,), {"size": (3, 3), "stride": (2, 2), "pad": (1, 1, 1, 1)})
+    one = g.add(Op.CONST, (), ConstAttrs((1.0,)), shape=())
+    neg = g.add(Op.SUB, (g.add(Op.NEG, (g.add(Op.ABS, (x,)),)), one))
+    g.outputs["y"] = g.add(Op.MAX_POOL, (neg,),
+                           op_attrs(Op.MAX_POOL, size=(3, 3), stride=(2, 2), pad=(1, 1, 1, 1)))
     _, out = check(device, g)
     assert np.all(out["y"] <= -1.0)
 
@@ -212,10 +219,10 @@ def test_global_avg_pool(device, shape):
 def test_reshape_aliases_its_source(device):
     g = Graph(batch=2)
     x = inp(g, "x", (2, 3, 4, 5))
-    flat = g.add(Op.RESHAPE, (g.add(Op.RELU, (x,)),), {"shape": (2, 60)})
+    flat = g.add(Op.RESHAPE, (g.add(Op.RELU, (x,)),), op_attrs(Op.RESHAPE, shape=(2, 60)))
     g.outputs["y"] = g.add(Op.DENSE, (flat, param(g, "w", (60, 9))))
     g.outputs["flat"] = flat
-    g.outputs["x_flat"] = g.add(Op.RESHAPE, (x,), {"shape": (2, 3, 20)})
+    g.outputs["x_flat"] = g.add(Op.RESHAPE, (x,), op_attrs(Op.RESHAPE, shape=(2, 3, 20)))
     program, _ = check(device, g)
     assert [k.op for k in program.kernels] == ["relu", "dense"]
     assert program.outputs["x_flat"].buffer == "input:x"
@@ -241,7 +248,7 @@ def test_elementwise_losses(device, op, shape):
 @pytest.mark.parametrize("shape", [(4, 10), (50, 500)])
 def test_softmax_cross_entropy(device, shape):
     g = Graph(batch=shape[0])
-    logits = g.add(Op.MUL, (inp(g, "x", shape), g.add(Op.CONST, (), {"value": (5.0,)}, shape=())))
+    logits = g.add(Op.MUL, (inp(g, "x", shape), g.add(Op.CONST, (), ConstAttrs((5.0,)), shape=())))
     g.loss = g.add(Op.SOFTMAX_CE, (logits, inp(g, "labels", shape)))
     g.outputs["logits"] = logits
     check(device, g, unit={"labels"})
@@ -261,12 +268,13 @@ def test_two_dimensional_dispatch(device):
     g = Graph(batch=2)
     x = inp(g, "x", (2, 9, 9, 5))
     same = pads(9, 9, 3, 1, "same")
-    d = g.add(Op.DEPTHWISE, (x, param(g, "dw", (3, 3, 5, 2)), param(g, "db", (10,))), {"stride": (1, 1), "pad": same})
+    d = g.add(Op.DEPTHWISE, (x, param(g, "dw", (3, 3, 5, 2)), param(g, "db", (10,))),
+              op_attrs(Op.DEPTHWISE, stride=(1, 1), pad=same))
     shifted = g.add(Op.ADD, (d, param(g, "s", (9, 1, 10))))
     r = g.add(Op.RELU, (shifted,))
-    g.outputs["pool"] = g.add(Op.AVG_POOL, (r,), {"size": (3, 3), "stride": (1, 1), "pad": same})
+    g.outputs["pool"] = g.add(Op.AVG_POOL, (r,), op_attrs(Op.AVG_POOL, size=(3, 3), stride=(1, 1), pad=same))
     g.outputs["concat"] = g.add(Op.CONCAT, (r, x))
-    g.outputs["soft"] = g.add(Op.SOFTMAX, (g.add(Op.RESHAPE, (d,), {"shape": (12, 135)}),))
+    g.outputs["soft"] = g.add(Op.SOFTMAX, (g.add(Op.RESHAPE, (d,), op_attrs(Op.RESHAPE, shape=(12, 135))),))
     program, _ = check(device, g, max_workgroups=4)
     assert all(max(k.workgroups) <= 4 for k in program.kernels)
     assert {k.op for k in program.kernels if k.workgroups[1] > 1} == {"depthwise", "add", "relu", "avg_pool",
@@ -274,7 +282,7 @@ def test_two_dimensional_dispatch(device):
 
     g = Graph(batch=2)
     c = g.add(Op.CONV2D, (inp(g, "x", (2, 12, 12, 5)), param(g, "w", (3, 3, 5, 70))),
-              {"stride": (1, 1), "pad": pads(12, 12, 3, 1, "same")})
+              op_attrs(Op.CONV2D, stride=(1, 1), pad=pads(12, 12, 3, 1, "same")))
     g.outputs["conv"] = c
     g.outputs["dense"] = g.add(Op.DENSE, (inp(g, "f", (70, 100)), param(g, "u", (100, 130))))
     program, _ = check(device, g, max_workgroups=4)

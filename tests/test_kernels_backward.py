@@ -9,8 +9,8 @@ import pytest
 from gpu_check import compare_on_gpu, fresh_rng, inp, pads
 from op_rows import UNARY_GRAD_FNS, saved_value, unary_x
 
-from wgslgrad.compiler.ir import Graph, Op
-from wgslgrad.ops.elementwise import UNARY_ROWS
+from wgslgrad.compiler.ir import Graph, Op, UnaryGradAttrs, op_attrs
+from wgslgrad.ops.elementwise import UNARY_ROWS, NoAttrs
 from wgslgrad.ops.reductions import reduce_axes
 
 pytestmark = pytest.mark.gpu
@@ -52,7 +52,7 @@ def test_reduce_axes_merges_and_splits():
 ])
 def test_reduce_to(device, x, shape, kernels):
     g = Graph(batch=x[0])
-    g.outputs["y"] = g.add(Op.REDUCE_TO, (inp(g, "x", x),), {"shape": shape})
+    g.outputs["y"] = g.add(Op.REDUCE_TO, (inp(g, "x", x),), op_attrs(Op.REDUCE_TO, shape=shape))
     # positive values: a sum near zero has no relative accuracy to test
     program, _ = check(device, g, {"x": lambda r, s: r.uniform(0.5, 2.0, s)})
     assert len(program.kernels) == kernels
@@ -60,7 +60,8 @@ def test_reduce_to(device, x, shape, kernels):
 
 def test_reduce_to_signed(device):
     g = Graph(batch=16)
-    g.outputs["y"] = g.add(Op.REDUCE_TO, (inp(g, "x", (16, 14, 14, 24)),), {"shape": (24,)})
+    g.outputs["y"] = g.add(Op.REDUCE_TO, (inp(g, "x", (16, 14, 14, 24)),),
+                           op_attrs(Op.REDUCE_TO, shape=(24,)))
     check(device, g, {"x": lambda r, s: r.standard_normal(s) + 0.5})
 
 
@@ -73,7 +74,7 @@ def test_reduce_to_signed(device):
 ])
 def test_broadcast(device, x, shape, scale):
     g = Graph(batch=shape[0])
-    g.outputs["y"] = g.add(Op.BROADCAST, (inp(g, "x", x),), {"shape": shape, "scale": scale})
+    g.outputs["y"] = g.add(Op.BROADCAST, (inp(g, "x", x),), op_attrs(Op.BROADCAST, shape=shape, scale=scale))
     check(device, g)
 
 
@@ -85,8 +86,8 @@ def test_unary_grad(device, fn):
     a tenth of them exactly on its kinks (relu's 0: the convention there, sign(0) = 0 for abs, ...)."""
     g = Graph(batch=2)
     a, dy = inp(g, "a", (2, 5, 7, 3)), inp(g, "dy", (2, 5, 7, 3))
-    arg = {"fn": fn} | ({"alpha": 0.15} if fn == "leaky_relu" else {})
-    g.outputs["dx"] = g.add(Op.UNARY_GRAD, (a, dy), arg)
+    forward = UNARY_ROWS[fn].attrs(**({"alpha": 0.15} if fn == "leaky_relu" else {}))
+    g.outputs["dx"] = g.add(Op.UNARY_GRAD, (a, dy), UnaryGradAttrs(fn, forward))
     r = UNARY_ROWS[fn]
     check(device, g, {"a": lambda rng, s: saved_value(r, unary_x(r, rng, s, at_kinks=0.1))})
 
@@ -94,7 +95,8 @@ def test_unary_grad(device, fn):
 @pytest.mark.parametrize("shape,start,stop", [((2, 5, 7), 2, 5), ((3, 10), 0, 1), ((2, 3, 3, 9), 4, 9)])
 def test_slice_last(device, shape, start, stop):
     g = Graph(batch=shape[0])
-    g.outputs["y"] = g.add(Op.SLICE_LAST, (inp(g, "x", shape),), {"start": start, "stop": stop})
+    g.outputs["y"] = g.add(Op.SLICE_LAST, (inp(g, "x", shape),),
+                           op_attrs(Op.SLICE_LAST, start=start, stop=stop))
     check(device, g)
 
 
@@ -149,9 +151,9 @@ POOLS = [
 def test_avg_pool_grad(device, shape, k, s, padding):
     g = Graph(batch=shape[0])
     arg = {"size": (k, k), "stride": (s, s), "pad": pads(shape[1], shape[2], k, s, padding)}
-    fwd = g.add(Op.AVG_POOL, (inp(g, "x", shape),), arg)
+    fwd = g.add(Op.AVG_POOL, (inp(g, "x", shape),), op_attrs(Op.AVG_POOL, **arg))
     dy = inp(g, "dy", g.nodes[fwd].shape)
-    g.outputs["dx"] = g.add(Op.AVG_POOL_GRAD, (dy,), {**arg, "in_shape": shape})
+    g.outputs["dx"] = g.add(Op.AVG_POOL_GRAD, (dy,), op_attrs(Op.AVG_POOL_GRAD, **arg, in_shape=shape))
     g.outputs["y"] = fwd
     check(device, g)
 
@@ -164,8 +166,9 @@ def test_max_pool_grad(device, shape, k, s, padding, values):
     g = Graph(batch=shape[0])
     arg = {"size": (k, k), "stride": (s, s), "pad": pads(shape[1], shape[2], k, s, padding)}
     x = inp(g, "x", shape)
-    fwd = g.add(Op.MAX_POOL, (x,), arg)
-    g.outputs["dx"] = g.add(Op.MAX_POOL_GRAD, (x, inp(g, "dy", g.nodes[fwd].shape)), arg)
+    fwd = g.add(Op.MAX_POOL, (x,), op_attrs(Op.MAX_POOL, **arg))
+    g.outputs["dx"] = g.add(Op.MAX_POOL_GRAD, (x, inp(g, "dy", g.nodes[fwd].shape)),
+                            op_attrs(Op.MAX_POOL_GRAD, **arg))
     gen: dict[str, Gen] = {
         "normal": {},
         "ties": {"x": lambda r, s: r.integers(-2, 3, s).astype(float)},
@@ -182,15 +185,19 @@ def test_two_dimensional_dispatch(device):
     x = inp(g, "x", (2, 9, 9, 8))
     arg = {"size": (3, 3), "stride": (1, 1), "pad": pads(9, 9, 3, 1, "same")}
     dy = inp(g, "dy", (2, 9, 9, 8))
-    g.outputs["max"] = g.add(Op.MAX_POOL_GRAD, (x, dy), arg)
-    g.outputs["avg"] = g.add(Op.AVG_POOL_GRAD, (dy,), {**arg, "in_shape": (2, 9, 9, 8)})
-    g.outputs["relu"] = g.add(Op.UNARY_GRAD, (x, dy), {"fn": "relu"})
-    g.outputs["bias"] = g.add(Op.REDUCE_TO, (g.add(Op.ABS, (dy,)),), {"shape": (8,)})
-    g.outputs["per_image"] = g.add(Op.REDUCE_TO, (g.add(Op.ABS, (dy,)),), {"shape": (2, 1, 1, 8)})
-    g.outputs["bcast"] = g.add(Op.BROADCAST, (inp(g, "b", (9, 1, 8)),), {"shape": (2, 9, 9, 8), "scale": 2.0})
-    rows = g.add(Op.RESHAPE, (x,), {"shape": (12, 108)})
-    g.outputs["soft"] = g.add(Op.SOFTMAX_GRAD, (g.add(Op.SOFTMAX, (rows,)), g.add(Op.RESHAPE, (dy,), {"shape": (12, 108)})))
-    g.outputs["slice"] = g.add(Op.SLICE_LAST, (x,), {"start": 1, "stop": 8})
+    g.outputs["max"] = g.add(Op.MAX_POOL_GRAD, (x, dy), op_attrs(Op.MAX_POOL_GRAD, **arg))
+    g.outputs["avg"] = g.add(Op.AVG_POOL_GRAD, (dy,),
+                             op_attrs(Op.AVG_POOL_GRAD, **arg, in_shape=(2, 9, 9, 8)))
+    g.outputs["relu"] = g.add(Op.UNARY_GRAD, (x, dy), UnaryGradAttrs("relu", NoAttrs()))
+    g.outputs["bias"] = g.add(Op.REDUCE_TO, (g.add(Op.ABS, (dy,)),), op_attrs(Op.REDUCE_TO, shape=(8,)))
+    g.outputs["per_image"] = g.add(Op.REDUCE_TO, (g.add(Op.ABS, (dy,)),),
+                                   op_attrs(Op.REDUCE_TO, shape=(2, 1, 1, 8)))
+    g.outputs["bcast"] = g.add(Op.BROADCAST, (inp(g, "b", (9, 1, 8)),),
+                               op_attrs(Op.BROADCAST, shape=(2, 9, 9, 8), scale=2.0))
+    rows = g.add(Op.RESHAPE, (x,), op_attrs(Op.RESHAPE, shape=(12, 108)))
+    dy_rows = g.add(Op.RESHAPE, (dy,), op_attrs(Op.RESHAPE, shape=(12, 108)))
+    g.outputs["soft"] = g.add(Op.SOFTMAX_GRAD, (g.add(Op.SOFTMAX, (rows,)), dy_rows))
+    g.outputs["slice"] = g.add(Op.SLICE_LAST, (x,), op_attrs(Op.SLICE_LAST, start=1, stop=8))
     program, _ = check(device, g, max_workgroups=4)
     assert all(max(k.workgroups) <= 4 for k in program.kernels)
     assert {k.op for k in program.kernels if k.workgroups[1] > 1} >= {"max_pool_grad", "avg_pool_grad", "unary_grad",

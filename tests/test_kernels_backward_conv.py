@@ -15,7 +15,7 @@ from gpu_check import (
     phase_taps,
 )
 
-from wgslgrad.compiler.ir import Graph, Op
+from wgslgrad.compiler.ir import Graph, Op, op_attrs
 from wgslgrad.compiler.lower import lower
 from wgslgrad.ops.linear_kernels import conv_dx_phases, split
 
@@ -38,10 +38,10 @@ def grad_graph(op_dx: Op, op_dw: Op, shape: tuple[int, ...], w_shape: tuple[int,
     fwd = Op.CONV2D if op_dx is Op.CONV2D_DX else Op.DEPTHWISE
     g = Graph(batch=shape[0])
     x, w = inp(g, "x", shape), inp(g, "w", w_shape)
-    y = g.add(fwd, (x, w), arg)       # only for its shape: the outputs do not need it, so it is not lowered
+    y = g.add(fwd, (x, w), op_attrs(fwd, **arg))   # only for its shape: not an output, so not lowered
     dy = inp(g, "dy", g.nodes[y].shape)
-    g.outputs["dx"] = g.add(op_dx, (dy, w), arg | {"in_shape": shape})
-    g.outputs["dw"] = g.add(op_dw, (x, dy), arg | {"w_shape": w_shape})
+    g.outputs["dx"] = g.add(op_dx, (dy, w), op_attrs(op_dx, **arg | {"in_shape": shape}))
+    g.outputs["dw"] = g.add(op_dw, (x, dy), op_attrs(op_dw, **arg | {"w_shape": w_shape}))
     return g
 
 
@@ -172,7 +172,7 @@ def test_filter_gradient_kernel_sums_the_bias_too(device, kind, batch, size, spl
     if kind == "conv":
         shape = (batch, size, size, 8)        # dw: 72 x 8, two row tiles
         y = g.add(Op.CONV2D, (inp(g, "x", shape), param(g, "w", (3, 3, 8, 8)), param(g, "b", (8,))),
-                  conv_arg(shape, 3, 1, "same"))
+                  op_attrs(Op.CONV2D, **conv_arg(shape, 3, 1, "same")))
     else:                                       # 72 units: two column tiles, the second one cut short
         y = g.add(Op.DENSE, (inp(g, "x", (batch, size)), param(g, "w", (size, 72)), param(g, "b", (72,))))
     g.loss = g.add(Op.MSE, (y, inp(g, "t", g.nodes[y].shape)))   # no relu: no kink for float32 to land across

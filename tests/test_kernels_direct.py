@@ -7,7 +7,7 @@ import pytest
 from gpu_check import compare_gradients_on_gpu, compare_on_gpu, fresh_rng, inp, normal, pads, param
 from test_kernels_backward_conv import conv_arg, grad_graph
 
-from wgslgrad.compiler.ir import Graph, Op
+from wgslgrad.compiler.ir import Graph, Op, op_attrs
 from wgslgrad.compiler.lower import lower
 
 pytestmark = pytest.mark.gpu
@@ -28,8 +28,8 @@ def no_workgroup_memory(program) -> None:
 def test_conv2d_and_grads_direct(device, shape, k, s, padding, co):
     g = Graph(batch=shape[0])
     x, w = inp(g, "x", shape), param(g, "w", (k, k, shape[3], co))
-    g.outputs["y"] = g.add(Op.CONV2D, (x, w, param(g, "b", (co,))), {"stride": (s, s),
-                                                                      "pad": pads(shape[1], shape[2], k, s, padding)})
+    g.outputs["y"] = g.add(Op.CONV2D, (x, w, param(g, "b", (co,))),
+                           op_attrs(Op.CONV2D, stride=(s, s), pad=pads(shape[1], shape[2], k, s, padding)))
     rng = fresh_rng()
     program, _ = compare_on_gpu(device, g, normal(g, g.inputs, rng), normal(g, g.params, rng), rtol=RTOL,
                                 shared_tiles=False)
@@ -58,7 +58,7 @@ def test_training_step_direct(device, kind, batch, size):
     if kind == "conv":
         shape = (batch, size, size, 8)
         y = g.add(Op.CONV2D, (inp(g, "x", shape), param(g, "w", (3, 3, 8, 8)), param(g, "b", (8,))),
-                  conv_arg(shape, 3, 1, "same"))
+                  op_attrs(Op.CONV2D, **conv_arg(shape, 3, 1, "same")))
     else:
         y = g.add(Op.DENSE, (inp(g, "x", (batch, size)), param(g, "w", (size, 72)), param(g, "b", (72,))))
     g.loss = g.add(Op.MSE, (y, inp(g, "t", g.nodes[y].shape)))
@@ -77,7 +77,7 @@ def test_reductions_with_64_lanes(device, shape, k, s, split):
     g = Graph(batch=shape[0])
     x = inp(g, "x", shape)
     y = g.add(Op.DEPTHWISE, (x, param(g, "w", (k, k, shape[3], 1)), param(g, "b", (shape[3],))),
-              conv_arg(shape, k, s, "same"))
+              op_attrs(Op.DEPTHWISE, **conv_arg(shape, k, s, "same")))
     pooled = g.add(Op.GLOBAL_AVG_POOL, (y,))
     g.outputs["pooled"] = pooled
     g.loss = g.add(Op.MSE, (pooled, inp(g, "t", g.nodes[pooled].shape)))

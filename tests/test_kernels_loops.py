@@ -7,7 +7,7 @@ import pytest
 from gpu_check import compare_on_gpu, fresh_rng, inp, normal, pads, param, phase_taps
 
 from wgslgrad.compiler.frontend import compile_spec
-from wgslgrad.compiler.ir import Graph, Op
+from wgslgrad.compiler.ir import Graph, Op, op_attrs
 from wgslgrad.compiler.lower import lower
 from wgslgrad.ops.linear_kernels import UNROLL_TAPS, conv_dx_phases
 
@@ -38,7 +38,8 @@ def test_depthwise_forward_loops_over_large_windows(device, shape, k, s, padding
     assert k * k > UNROLL_TAPS
     g = Graph(batch=shape[0])
     x, w = inp(g, "x", shape), param(g, "w", (k, k, shape[3], mult))
-    g.outputs["y"] = g.add(Op.DEPTHWISE, (x, w, param(g, "b", (shape[3] * mult,))), arg(shape, k, s, padding))
+    g.outputs["y"] = g.add(Op.DEPTHWISE, (x, w, param(g, "b", (shape[3] * mult,))),
+                           op_attrs(Op.DEPTHWISE, **arg(shape, k, s, padding)))
     program, _ = check(device, g)
     assert "looping over the" in program.kernels[0].wgsl
 
@@ -50,10 +51,10 @@ def test_depthwise_gradients_loop_over_large_windows(device, shape, k, s, paddin
     w_shape = (k, k, shape[3], mult)
     g = Graph(batch=shape[0])
     x, w = inp(g, "x", shape), inp(g, "w", w_shape)
-    y = g.add(Op.DEPTHWISE, (x, w), a)
+    y = g.add(Op.DEPTHWISE, (x, w), op_attrs(Op.DEPTHWISE, **a))
     dy = inp(g, "dy", g.nodes[y].shape)
-    g.outputs["dx"] = g.add(Op.DEPTHWISE_DX, (dy, w), a | {"in_shape": shape})
-    g.outputs["dw"] = g.add(Op.DEPTHWISE_DW, (x, dy), a | {"w_shape": w_shape})
+    g.outputs["dx"] = g.add(Op.DEPTHWISE_DX, (dy, w), op_attrs(Op.DEPTHWISE_DX, **a | {"in_shape": shape}))
+    g.outputs["dw"] = g.add(Op.DEPTHWISE_DW, (x, dy), op_attrs(Op.DEPTHWISE_DW, **a | {"w_shape": w_shape}))
     program, _ = check(device, g)
     text = "".join(k.wgsl for k in program.kernels)
     assert "a loop over those taps" in text and "a loop over the" in text
@@ -87,9 +88,9 @@ def test_conv2d_input_gradient_with_a_stride_beyond_the_input(device):
     a = arg(shape, k, s, "same")
     g = Graph(batch=shape[0])
     x, w = inp(g, "x", shape), inp(g, "w", (k, k, 3, 4))
-    y = g.add(Op.CONV2D, (x, w), a)
+    y = g.add(Op.CONV2D, (x, w), op_attrs(Op.CONV2D, **a))
     dy = inp(g, "dy", g.nodes[y].shape)
-    g.outputs["dx"] = g.add(Op.CONV2D_DX, (dy, w), a | {"in_shape": shape})
+    g.outputs["dx"] = g.add(Op.CONV2D_DX, (dy, w), op_attrs(Op.CONV2D_DX, **a | {"in_shape": shape}))
     check(device, g)
 
 
@@ -100,9 +101,10 @@ def test_depthwise_filter_gradient_loops_and_splits(device):
     a = arg(shape, k, 1, "same")
     g = Graph(batch=shape[0])
     x, w = inp(g, "x", shape), inp(g, "w", (k, k, 33, 1))
-    y = g.add(Op.DEPTHWISE, (x, w), a)
+    y = g.add(Op.DEPTHWISE, (x, w), op_attrs(Op.DEPTHWISE, **a))
     dy = inp(g, "dy", g.nodes[y].shape)
-    g.outputs["dw"] = g.add(Op.DEPTHWISE_DW, (x, dy), a | {"w_shape": (k, k, 33, 1)})
+    g.outputs["dw"] = g.add(Op.DEPTHWISE_DW, (x, dy),
+                            op_attrs(Op.DEPTHWISE_DW, **a | {"w_shape": (k, k, 33, 1)}))
     program, _ = check(device, g)
     assert [k.name.endswith("_partial") for k in program.kernels] == [True, False]
     assert "a loop over the 7x7 taps" in program.kernels[0].wgsl

@@ -10,7 +10,7 @@ from test_errors import check_one
 
 from wgslgrad.compiler.frontend import compile_spec
 from wgslgrad.compiler.gradcheck import check_gradients
-from wgslgrad.compiler.ir import Graph, Op
+from wgslgrad.compiler.ir import Graph, Op, op_attrs
 from wgslgrad.compiler.lower import lower
 from wgslgrad.compiler.numpy_ref import evaluate
 
@@ -76,7 +76,7 @@ def test_spec_gradients_against_finite_differences():
 def test_sum_axes_on_gpu(device, shape, axes):
     """Small and long sums (the long ones split into chunks and added by a second kernel)."""
     g = Graph(batch=shape[0])
-    g.outputs["y"] = g.add(Op.SUM_AXES, (inp(g, "x", shape),), {"axes": axes})
+    g.outputs["y"] = g.add(Op.SUM_AXES, (inp(g, "x", shape),), op_attrs(Op.SUM_AXES, axes=axes))
     compare_on_gpu(device, g, normal(g, g.inputs, fresh_rng()))
 
 

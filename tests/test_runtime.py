@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from wgslgrad.compiler import memory, numpy_ref
-from wgslgrad.compiler.ir import Graph, Op
+from wgslgrad.compiler.ir import ConstAttrs, Graph, InputAttrs, Op, ParamAttrs, op_attrs
 from wgslgrad.compiler.lower import lower
 from wgslgrad.compiler.program import Program
 from wgslgrad.runtime import device as device_module
@@ -14,18 +14,17 @@ from wgslgrad.runtime.session import Session
 def small_model(batch=2, frozen=False):
     """conv (stride 2, same) -> relu -> flatten -> dense -> output `y`, loss mse(y, target)."""
     g = Graph(batch=batch)
-    g.inputs["image"] = x = g.add(Op.INPUT, (), {"name": "image"}, shape=(batch, 9, 9, 3))
-    g.inputs["target"] = t = g.add(Op.INPUT, (), {"name": "target"}, shape=(batch, 6))
+    g.inputs["image"] = x = g.add(Op.INPUT, (), InputAttrs("image"), shape=(batch, 9, 9, 3))
+    g.inputs["target"] = t = g.add(Op.INPUT, (), InputAttrs("target"), shape=(batch, 6))
 
     def param(name, shape, init, fan_in=0, fan_out=0, trainable=True):
-        g.params[name] = g.add(Op.PARAM, (), {"name": name, "init": init, "fan_in": fan_in, "fan_out": fan_out,
-                                              "trainable": trainable}, shape=shape)
+        g.params[name] = g.add(Op.PARAM, (), ParamAttrs(name, init, fan_in, fan_out, trainable), shape=shape)
         return g.params[name]
 
     w = param("conv/filters", (3, 3, 3, 5), "glorot_normal", 27, 45, trainable=not frozen)
     b = param("conv/bias", (5,), "zeros", trainable=not frozen)
-    c = g.add(Op.RELU, (g.add(Op.CONV2D, (x, w, b), {"stride": (2, 2), "pad": (1, 1, 1, 1)}),))
-    flat = g.add(Op.RESHAPE, (c,), {"shape": (batch, 125)})
+    c = g.add(Op.RELU, (g.add(Op.CONV2D, (x, w, b), op_attrs(Op.CONV2D, stride=(2, 2), pad=(1, 1, 1, 1))),))
+    flat = g.add(Op.RESHAPE, (c,), op_attrs(Op.RESHAPE, shape=(batch, 125)))
     y = g.add(Op.DENSE, (flat, param("dense/weights", (125, 6), "glorot_normal", 125, 6),
                          param("dense/bias", (6,), "zeros")))
     g.outputs["y"] = y
@@ -60,7 +59,7 @@ def test_params_are_packed_trainable_first_and_aligned():
 
 def test_arena_reuses_memory_on_a_chain():
     g = Graph(batch=2)
-    g.inputs["x"] = x = g.add(Op.INPUT, (), {"name": "x"}, shape=(2, 8, 8, 4))
+    g.inputs["x"] = x = g.add(Op.INPUT, (), InputAttrs("x"), shape=(2, 8, 8, 4))
     for _ in range(6):
         x = g.add(Op.RELU, (x,))
     g.outputs["y"] = x
@@ -101,7 +100,7 @@ def test_memory_plan_in_chunks_keeps_each_value_inside_one():
 
 def test_a_value_larger_than_a_buffer_binds_is_refused():
     g = Graph(batch=64)
-    g.inputs["x"] = x = g.add(Op.INPUT, (), {"name": "x"}, shape=(64, 8, 8, 4))
+    g.inputs["x"] = x = g.add(Op.INPUT, (), InputAttrs("x"), shape=(64, 8, 8, 4))
     g.outputs["y"] = g.add(Op.RELU, (x,), scope="relu_0")
     with pytest.raises(ValueError, match=r"relu_0 \(\[64,8,8,4\]\) needs 0\.1 MiB, more than one buffer binds"):
         lower(g, arena_chunk=1024)
@@ -109,10 +108,8 @@ def test_a_value_larger_than_a_buffer_binds_is_refused():
 
 def test_init_params_glorot_normal_and_zero_bias():
     g = Graph()
-    g.params["w"] = g.add(Op.PARAM, (), {"name": "w", "init": "glorot_normal", "fan_in": 300, "fan_out": 500,
-                                         "trainable": True}, shape=(300, 500))
-    g.params["b"] = g.add(Op.PARAM, (), {"name": "b", "init": "zeros", "fan_in": 0, "fan_out": 0,
-                                         "trainable": True}, shape=(500,))
+    g.params["w"] = g.add(Op.PARAM, (), ParamAttrs("w", fan_in=300, fan_out=500), shape=(300, 500))
+    g.params["b"] = g.add(Op.PARAM, (), ParamAttrs("b", "zeros"), shape=(500,))
     params = init_params(g, seed=3)
     w = params["w"]
     std = np.sqrt(2 / 800)
@@ -211,12 +208,11 @@ def test_stats(device):
 @pytest.mark.gpu
 def test_outputs_may_be_leaves_and_views(device):
     g = Graph(batch=2)
-    g.inputs["x"] = x = g.add(Op.INPUT, (), {"name": "x"}, shape=(2, 3))
-    g.params["w"] = w = g.add(Op.PARAM, (), {"name": "w", "init": "zeros", "fan_in": 0, "fan_out": 0,
-                                             "trainable": False}, shape=(3, 2))
+    g.inputs["x"] = x = g.add(Op.INPUT, (), InputAttrs("x"), shape=(2, 3))
+    g.params["w"] = w = g.add(Op.PARAM, (), ParamAttrs("w", "zeros", trainable=False), shape=(3, 2))
     g.outputs["x"] = x
-    g.outputs["w_flat"] = g.add(Op.RESHAPE, (w,), {"shape": (6,)})
-    g.outputs["c"] = g.add(Op.CONST, (), {"value": (7.0,)}, shape=(2, 2))
+    g.outputs["w_flat"] = g.add(Op.RESHAPE, (w,), op_attrs(Op.RESHAPE, shape=(6,)))
+    g.outputs["c"] = g.add(Op.CONST, (), ConstAttrs((7.0,)), shape=(2, 2))
     session = Session(lower(g), device)
     wv = np.arange(6, dtype=np.float32).reshape(3, 2)
     session.set_params({"w": wv})

@@ -11,7 +11,7 @@ from gpu_check import compare_gradients_on_gpu, compare_on_gpu, fresh_rng, inp, 
 
 from wgslgrad.compiler import numpy_ref
 from wgslgrad.compiler.autodiff import grad
-from wgslgrad.compiler.ir import Graph, Op
+from wgslgrad.compiler.ir import ConstAttrs, Graph, Op
 from wgslgrad.compiler.lower import lower
 from wgslgrad.ops.base import ShapeError
 from wgslgrad.ops.registry import OPS
@@ -24,7 +24,8 @@ def _cell_graph(op: Op, rows: int, u: int, gates: int, with_state: bool) -> Grap
     z = param(g, "z", (rows, gates * u))
     srcs = (z, param(g, "state", (rows, u))) if with_state else (z,)
     y = g.add(op, srcs)
-    w = g.add(Op.CONST, (), {"value": tuple(np.linspace(-1.0, 2.0, g.nodes[y].size))}, shape=g.nodes[y].shape)
+    values = tuple(np.linspace(-1.0, 2.0, g.nodes[y].size))
+    w = g.add(Op.CONST, (), ConstAttrs(values), shape=g.nodes[y].shape)
     g.outputs["y"] = y
     g.loss = g.add(Op.SUM, (g.add(Op.MUL, (y, w)),))
     return g
@@ -38,7 +39,7 @@ def test_gru_cell_kernels_on_gpu(device, with_state: bool) -> None:
     xg = param(g, "xg", (5, 9))
     srcs = (xg, param(g, "hg", (5, 9)), param(g, "h", (5, 3))) if with_state else (xg, param(g, "hg", (9,)))
     y = g.add(Op.GRU_CELL, srcs)
-    w = g.add(Op.CONST, (), {"value": tuple(np.linspace(-1.0, 2.0, 15))}, shape=(5, 3))
+    w = g.add(Op.CONST, (), ConstAttrs(tuple(np.linspace(-1.0, 2.0, 15))), shape=(5, 3))
     g.outputs["y"] = y
     g.loss = g.add(Op.SUM, (g.add(Op.MUL, (y, w)),))
     params = {k: (2 * rng.standard_normal(g.nodes[i].shape)).astype(np.float32) for k, i in g.params.items()}
@@ -51,7 +52,7 @@ def _embedding_graph(rng: np.random.Generator) -> tuple[Graph, dict[str, np.ndar
     g = Graph(batch=3)
     ids = inp(g, "ids", (3, 5))
     e = g.add(Op.EMBEDDING, (ids, param(g, "table", (7, 4))))
-    w = g.add(Op.CONST, (), {"value": tuple(np.linspace(-1.0, 2.0, 60))}, shape=(3, 5, 4))
+    w = g.add(Op.CONST, (), ConstAttrs(tuple(np.linspace(-1.0, 2.0, 60))), shape=(3, 5, 4))
     g.outputs["e"] = e
     g.loss = g.add(Op.SUM, (g.add(Op.MUL, (e, w)),))
     return g, {"ids": rng.integers(0, 7, (3, 5)).astype(np.float32)}   # repeats: rows add into one
@@ -103,7 +104,7 @@ def test_shape_rules_and_errors() -> None:
     with pytest.raises(ShapeError, match=r"an embedding table is \[vocab, dim\]"):
         e.shape([(2, 5), (7,)], e.attrs())
     dw = OPS["embedding_dw"]
-    assert dw.shape([(2, 5), (2, 5, 3)], dw.attrs_of({"vocab": 7})) == (7, 3)
+    assert dw.shape([(2, 5), (2, 5, 3)], dw.attrs(vocab=7)) == (7, 3)
     assert dw.flops([(2, 5), (2, 5, 3)], (7, 3), dw.attrs(7)) == 21 * 10   # every entry scans every id
 
 

@@ -9,7 +9,7 @@ from test_errors import check_one
 
 from wgslgrad.compiler.frontend import compile_spec
 from wgslgrad.compiler.gradcheck import check_gradients
-from wgslgrad.compiler.ir import Graph, Op
+from wgslgrad.compiler.ir import Graph, Op, op_attrs
 from wgslgrad.compiler.lower import lower
 from wgslgrad.compiler.numpy_ref import evaluate
 
@@ -127,9 +127,10 @@ def test_spec_gradients_against_finite_differences():
 def test_slice_and_its_gradient_on_gpu(device, shape, axis, start, stop):
     g = Graph(batch=shape[0])
     x = inp(g, "x", shape)
-    y = g.add(Op.SLICE, (x,), {"axis": axis, "start": start, "stop": stop})
+    y = g.add(Op.SLICE, (x,), op_attrs(Op.SLICE, axis=axis, start=start, stop=stop))
     g.outputs["y"] = y
-    g.outputs["dx"] = g.add(Op.SLICE_GRAD, (y,), {"axis": axis, "start": start, "size": shape[axis]})
+    g.outputs["dx"] = g.add(Op.SLICE_GRAD, (y,),
+                            op_attrs(Op.SLICE_GRAD, axis=axis, start=start, size=shape[axis]))
     compare_on_gpu(device, g, normal(g, g.inputs, fresh_rng()))
 
 
@@ -138,7 +139,7 @@ def test_stack_on_gpu(device, count, axis):
     """Eleven separate inputs need more storage buffers than one kernel binds: the stack is split."""
     g = Graph(batch=2)
     xs = [inp(g, f"x{k}", (2, 4, 5)) for k in range(count)]
-    g.outputs["y"] = g.add(Op.STACK, tuple(xs), {"axis": axis})
+    g.outputs["y"] = g.add(Op.STACK, tuple(xs), op_attrs(Op.STACK, axis=axis))
     compare_on_gpu(device, g, normal(g, g.inputs, fresh_rng()))
 
 

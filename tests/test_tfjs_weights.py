@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wgslgrad.compiler.ir import Graph, Op
+from wgslgrad.compiler.ir import Graph, Op, ParamAttrs
 from wgslgrad.export import (
     UnusedWeightsWarning,
     WeightsError,
@@ -173,7 +173,7 @@ def test_no_weights_in_folder(tmp_path):
 def graph_with(params: dict[str, tuple[tuple[int, ...], bool]]) -> Graph:
     g = Graph()
     for name, (shape, trainable) in params.items():
-        g.params[name] = g.add(Op.PARAM, (), {"name": name, "trainable": trainable}, shape=shape)
+        g.params[name] = g.add(Op.PARAM, (), ParamAttrs(name=name, trainable=trainable), shape=shape)
     return g
 
 

@@ -21,7 +21,7 @@ from gpu_check import reference_gradients
 
 from wgslgrad.compiler import numpy_ref
 from wgslgrad.compiler.frontend import compile_spec, load_spec
-from wgslgrad.compiler.ir import Graph, Op
+from wgslgrad.compiler.ir import Graph, InputAttrs, Op, ParamAttrs, op_attrs
 from wgslgrad.compiler.lower import lower
 from wgslgrad.compiler.program import GRADS, READ_WRITE, STEP, Program
 from wgslgrad.compiler.training import add_update, training_graph
@@ -74,13 +74,13 @@ def rng() -> np.random.Generator:
 # ---- graphs built directly (elementwise ops, pools, concat and the losses: no conv/dense gradients) ----
 
 def _inp(g: Graph, name: str, shape: tuple[int, ...]) -> int:
-    g.inputs[name] = g.add(Op.INPUT, (), {"name": name}, shape=shape)
+    g.inputs[name] = g.add(Op.INPUT, (), InputAttrs(name), shape=shape)
     return g.inputs[name]
 
 
 def _param(g: Graph, name: str, shape: tuple[int, ...], trainable: bool = True) -> int:
-    g.params[name] = g.add(Op.PARAM, (), {"name": name, "init": "glorot_normal", "fan_in": 3, "fan_out": 3,
-                                          "trainable": trainable}, shape=shape, scope=name)
+    attrs = ParamAttrs(name, fan_in=3, fan_out=3, trainable=trainable)
+    g.params[name] = g.add(Op.PARAM, (), attrs, shape=shape, scope=name)
     return g.params[name]
 
 
@@ -92,8 +92,8 @@ def pooling_net(batch: int = 3) -> Graph:
     w, b, w2, b2 = _param(g, "w", (3,)), _param(g, "b", (6, 1, 3)), _param(g, "w2", (6,)), _param(g, "b2", (6,))
     f = _param(g, "f", (6,), trainable=False)
     h = g.add(Op.RELU, (g.add(Op.ADD, (g.add(Op.MUL, (x, w)), b)),))
-    p = g.add(Op.MAX_POOL, (h,), {"size": (2, 2), "stride": (2, 2), "pad": (0, 0, 0, 0)})
-    a = g.add(Op.AVG_POOL, (h,), {"size": (3, 3), "stride": (2, 2), "pad": (0, 1, 0, 1)})
+    p = g.add(Op.MAX_POOL, (h,), op_attrs(Op.MAX_POOL, size=(2, 2), stride=(2, 2), pad=(0, 0, 0, 0)))
+    a = g.add(Op.AVG_POOL, (h,), op_attrs(Op.AVG_POOL, size=(3, 3), stride=(2, 2), pad=(0, 1, 0, 1)))
     s = g.add(Op.GLOBAL_AVG_POOL, (g.add(Op.CONCAT, (p, a)),))
     logits = g.add(Op.MUL, (g.add(Op.ADD, (g.add(Op.MUL, (s, w2)), b2)), f))
     g.outputs["logits"] = logits
@@ -120,7 +120,7 @@ def wide_bias_net(batch: int = 8) -> Graph:
     g = Graph(batch=batch)
     x, t = _inp(g, "x", (batch, 30, 30, 4)), _inp(g, "target", (batch, 30, 30, 4))
     w, b = _param(g, "w", (4,)), _param(g, "b", (4,))
-    y = g.add(Op.LEAKY_RELU, (g.add(Op.ADD, (g.add(Op.MUL, (x, w)), b)),), {"alpha": 0.1})
+    y = g.add(Op.LEAKY_RELU, (g.add(Op.ADD, (g.add(Op.MUL, (x, w)), b)),), op_attrs(Op.LEAKY_RELU, alpha=0.1))
     g.outputs["y"] = y
     g.loss = g.add(Op.MSE, (y, t))
     return g

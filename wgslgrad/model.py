@@ -329,7 +329,7 @@ class Model:
         from .compiler.inference import moving_statistics
         moving = moving_statistics(self.graph)   # not trained, but training sets them
         frozen = [k for k, i in self.graph.params.items()
-                  if not self.graph.nodes[i].arg.get("trainable", True) and i not in moving]
+                  if not self.graph.nodes[i].attrs.trainable and i not in moving]
         if frozen and not self.weights_loaded and resume is None:
             warnings.warn(f"{len(frozen)} frozen parameters (trainable=False, e.g. {frozen[0]}) keep their random "
                           "initial values: load trained weights first (load_weights, or --init)",

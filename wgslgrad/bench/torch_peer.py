@@ -121,15 +121,15 @@ class TorchModel(nn.Module):
             w = to_torch_layout(self.layouts[i], w).contiguous()
             if w.dim() == 4:
                 w = w.contiguous(memory_format=torch.channels_last)
-            self.weights[name] = nn.Parameter(w, requires_grad=bool(n.arg.get("trainable", True)))
+            self.weights[name] = nn.Parameter(w, requires_grad=n.attrs.trainable)
         self.consts = nn.ParameterDict()   # frozen: moved and cast with the module, never trained
         for i, n in enumerate(graph.nodes):
             v = None
             if n.op is Op.CONST:
-                v = np.asarray(n.arg["value"], np.float64)
+                v = np.asarray(n.attrs.value, np.float64)
                 v = np.full(n.shape, v.item()) if v.size == 1 else v.reshape(n.shape)
             elif (d := FAMILY_OPS.get(n.op.name.lower())) is not None and d.torch_const is not None:
-                v = d.torch_const(d.attrs_of(n.arg), [graph.nodes[k].shape for k in n.srcs], n.shape)   # avg_pool
+                v = d.torch_const(n.attrs, [graph.nodes[k].shape for k in n.srcs], n.shape)   # avg_pool
             if v is not None:
                 self.consts[str(i)] = nn.Parameter(torch.as_tensor(np.array(v), dtype=dtype), requires_grad=False)
         self.seed, self.step = 0, 0   # dropout's masks (ops/dropout.py): step 0 as numpy_ref's default
@@ -146,7 +146,7 @@ class TorchModel(nn.Module):
         for i in self.plan_train if with_loss else self.plan_infer:
             n = g.nodes[i]
             if n.op is Op.INPUT:
-                vals[i] = inputs[in_names.get(i, str(n.arg.get("name")))]
+                vals[i] = inputs[in_names.get(i, n.attrs.name)]
             elif n.op is Op.PARAM:
                 vals[i] = self.weights[self.names[i]]
             elif n.op is Op.CONST:
@@ -169,13 +169,13 @@ class TorchModel(nn.Module):
                 xs = [xs[0], self._weight(n, xs[1]), *xs[2:]]
             # dropout and batch norm act by the module's mode (train(), eval()), dropout with `seed` and `step`
             helpers = SimpleNamespace(**vars(_HELPERS), training=self.training, seed=self.seed, step=self.step)
-            return family.torch(helpers, family.attrs_of(n.arg), xs, self.consts.get(str(i)))
+            return family.torch(helpers, n.attrs, xs, self.consts.get(str(i)))
         return _SIMPLE[op](n, *xs)
 
 
 def _unary(row: Unary) -> Callable[..., Tensor]:
     fn = eval(f"lambda x, attrs: {row.torch}", {"torch": torch, "F": F})   # our own rows' text, never user input
-    return lambda n, x: fn(x, row.attrs_of(n.arg))
+    return lambda n, x: fn(x, n.attrs)
 
 
 def _binary(row: Binary) -> Callable[..., Tensor]:

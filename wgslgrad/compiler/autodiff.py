@@ -8,11 +8,23 @@ so frozen layers and inputs cost no backward kernels.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from ..ops.registry import OPS as FAMILY_OPS
-from .ir import BINARY, UNARY, Graph, Node, Op, Shape, binary_row, unary_row
+from .ir import (
+    BINARY,
+    UNARY,
+    ConstAttrs,
+    Graph,
+    Node,
+    Op,
+    Shape,
+    UnaryGradAttrs,
+    binary_row,
+    op_attrs,
+    unary_row,
+)
 
 Grads = Sequence[int | None]
 
@@ -35,19 +47,23 @@ class NodeGrad:
     def shape(self, k: int) -> Shape:
         return self.g.nodes[self.node.srcs[k]].shape
 
-    def add(self, op: Op | str, srcs: tuple[int, ...], arg: dict[str, Any] | None = None) -> int:
+    def add(self, op: Op | str, srcs: tuple[int, ...], attrs: Any = None, **kw: Any) -> int:
         """Append a backward node under the forward node's scope + "/grad", at its source position; `op` may
-        be given by name (the elementwise rows' rules do: they are below the IR)."""
+        be given by name (the elementwise rows' rules do: they are below the IR), its attributes as an
+        instance of its attrs class or as that class's keywords."""
         op = Op[op.upper()] if isinstance(op, str) else op
-        return self.g.add(op, srcs, arg, **_where(self.node))
+        if kw:
+            assert attrs is None, "attrs or keywords, not both"
+            attrs = op_attrs(op, **kw)
+        return self.g.add(op, srcs, attrs, **_where(self.node))
 
     def reduce_to(self, x: int, k: int) -> int:
         """Sum `x` back to source k's shape where the forward op broadcast it (no node when equal)."""
         shape = self.shape(k)
-        return x if self.g.nodes[x].shape == shape else self.add(Op.REDUCE_TO, (x,), {"shape": shape})
+        return x if self.g.nodes[x].shape == shape else self.add(Op.REDUCE_TO, (x,), shape=shape)
 
     def broadcast(self, x: int, shape: Shape, scale: float = 1.0) -> int:
-        return self.add(Op.BROADCAST, (x,), {"shape": tuple(shape), "scale": float(scale)})
+        return self.add(Op.BROADCAST, (x,), shape=tuple(shape), scale=float(scale))
 
 
 Rule = Callable[[NodeGrad], Grads]
@@ -65,9 +81,9 @@ def _unary(c: NodeGrad) -> Grads:
     row = unary_row(c.node.op)
     if row.linear:
         return [c.add(c.node.op, (c.dy,))]
-    attrs = row.attrs_of(c.node.arg)
+    attrs = c.node.attrs
     a = c.id if row.saves_output(attrs) else c.src(0)
-    return [c.add(Op.UNARY_GRAD, (a, c.dy), {"fn": row.name, **asdict(attrs)})]
+    return [c.add(Op.UNARY_GRAD, (a, c.dy), UnaryGradAttrs(row.name, attrs))]
 
 
 RULES: dict[Op, Rule] = {
@@ -84,7 +100,7 @@ THROUGH_CONSUMER = {Op[name.upper()] for name, d in FAMILY_OPS.items() if d.thro
 # ---- the pass ----
 
 def trainable(n: Node) -> bool:
-    return n.op is Op.PARAM and bool(n.arg.get("trainable", True))
+    return n.op is Op.PARAM and n.attrs.trainable
 
 
 def _on_path(g: Graph, loss: int) -> tuple[list[bool], list[bool]]:
@@ -112,7 +128,7 @@ def grad(graph: Graph, loss: int) -> dict[str, int]:
     from_param, on_path = _on_path(g, loss)
     grads: dict[int, int] = {}   # forward node id -> id of its gradient so far
     if on_path[loss]:
-        grads[loss] = g.add(Op.CONST, (), {"value": (1.0,)}, shape=(), **_where(g.nodes[loss]))
+        grads[loss] = g.add(Op.CONST, (), ConstAttrs((1.0,)), shape=(), **_where(g.nodes[loss]))
     for i in range(loss, -1, -1):
         n = g.nodes[i]
         if not on_path[i] or n.op is Op.PARAM:
@@ -139,5 +155,5 @@ def _where(n: Node) -> dict[str, Any]:
 def _zeros(g: Graph, param: int) -> int:
     """A zero gradient for a trainable parameter that does not reach the loss."""
     n = g.nodes[param]
-    zero = g.add(Op.CONST, (), {"value": (0.0,)}, shape=(), **_where(n))
-    return g.add(Op.BROADCAST, (zero,), {"shape": n.shape, "scale": 1.0}, **_where(n))
+    zero = g.add(Op.CONST, (), ConstAttrs((0.0,)), shape=(), **_where(n))
+    return g.add(Op.BROADCAST, (zero,), op_attrs(Op.BROADCAST, shape=n.shape, scale=1.0), **_where(n))

@@ -17,7 +17,7 @@ from ..ops.elementwise import BINARY_ROWS
 from . import ast, limits
 from .builtins import BUILTINS, BuiltinCall
 from .errors import SpecError, SpecErrors
-from .ir import Graph, Op, Pos, Shape, ShapeError
+from .ir import ConstAttrs, Graph, Op, ParamAttrs, Pos, Shape, ShapeError, op_attrs
 from .parse import UNSUPPORTED_KEYWORDS
 from .summary import node_flops
 from .values import (
@@ -403,10 +403,10 @@ class _Builder:
         scope = self.scope.child("slice")
         for axis, (start, stop) in enumerate(ranges):
             if (start, stop) != (0, x.shape[axis]):
-                x = self.node(Op.SLICE, [x], {"axis": axis, "start": start, "stop": stop}, e.pos, scope)
+                x = self.node(Op.SLICE, [x], op_attrs(Op.SLICE, axis=axis, start=start, stop=stop), e.pos, scope)
         if dropped:
             shape = tuple(d for a, d in enumerate(x.shape) if a not in dropped)
-            x = self.node(Op.RESHAPE, [x], {"shape": shape}, e.pos, scope)
+            x = self.node(Op.RESHAPE, [x], op_attrs(Op.RESHAPE, shape=shape), e.pos, scope)
         return x
 
     def compare(self, e: ast.Compare, env: Env) -> Any:
@@ -433,7 +433,7 @@ class _Builder:
         if op == "not":
             return not self.truth(v, operand_pos, "the operand of 'not'")
         if isinstance(v, Tensor):
-            return v if op == "+" else self.node(Op.NEG, [v], {}, pos, self.scope.child("neg"))
+            return v if op == "+" else self.node(Op.NEG, [v], op_attrs(Op.NEG), pos, self.scope.child("neg"))
         if not isinstance(v, (int, float)):
             raise SpecError(pos, f"bad operand type for unary '{op}': {kind(v)}")
         return -v if op == "-" else +v
@@ -474,7 +474,7 @@ class _Builder:
         self.tick(self.list_size(a) + self.list_size(b))
         scope = self.scope.child(name)
         ta, tb = (v if isinstance(v, Tensor) else self.const(v, pos, scope) for v in (a, b))
-        return self.node(ir_op, [ta, tb], {}, pos, scope)
+        return self.node(ir_op, [ta, tb], op_attrs(ir_op), pos, scope)
 
     # calls
 
@@ -572,16 +572,16 @@ class _Builder:
 
     # graph
 
-    def node(self, op: Op, srcs: Sequence[Tensor], arg: dict[str, Any], pos: Pos, scope: str) -> Tensor:
-        """A computed node; an identical one (same op, sources and arguments) is reused, so `c0 + c1`
+    def node(self, op: Op, srcs: Sequence[Tensor], attrs: Any, pos: Pos, scope: str) -> Tensor:
+        """A computed node; an identical one (same op, sources and attributes) is reused, so `c0 + c1`
         written in three expressions is computed once."""
         ids = tuple(t.id for t in srcs)
-        key = (op, ids, repr(sorted(arg.items())))
+        key = (op, ids, attrs)   # frozen dataclasses of tuples: they hash
         i = self._made.get(key)
         if i is None:
             self.room_for_a_node(pos)
             try:
-                i = self.g.add(op, ids, arg, pos=pos, scope=scope)
+                i = self.g.add(op, ids, attrs, pos=pos, scope=scope)
             except ShapeError as e:
                 raise SpecError(pos, str(e)) from None
             self._made[key] = i
@@ -597,10 +597,10 @@ class _Builder:
         if len(self.g.nodes) >= MAX_NODES:
             raise _Abort(pos, f"the spec makes more than {MAX_NODES:,} graph nodes; is a loop too long?")
 
-    def leaf(self, op: Op, shape: Shape, arg: dict[str, Any], pos: Pos, scope: str, batched: bool) -> Tensor:
+    def leaf(self, op: Op, shape: Shape, attrs: Any, pos: Pos, scope: str, batched: bool) -> Tensor:
         self.room_for_a_node(pos)
         self.count_memory(shape, pos, batched, "a smaller Input" if op is Op.INPUT else "smaller layers")
-        i = self.g.add(op, (), arg, pos=pos, scope=scope, shape=shape)
+        i = self.g.add(op, (), attrs, pos=pos, scope=scope, shape=shape)
         return Tensor(i, tuple(shape), batched)
 
     def count_memory(self, shape: Shape, pos: Pos, batched: bool, smaller: str = "smaller layers") -> None:
@@ -625,7 +625,7 @@ class _Builder:
         if bad is not None:
             raise SpecError(pos, f"the number {number_text(bad)} does not fit a 32-bit float (finite, at most {F32_MAX:.4g} "
                                  "in size)")
-        return self.leaf(Op.CONST, shape, {"value": values}, pos, scope, False)
+        return self.leaf(Op.CONST, shape, ConstAttrs(values), pos, scope, False)
 
     def param(self, pos: Pos, scope: str, leaf: str, shape: Shape, fans: tuple[int, int],
               trainable: bool, share: bool = False) -> Tensor:
@@ -642,9 +642,9 @@ class _Builder:
             if t.shape != tuple(shape):
                 raise SpecError(pos, f"share=True reuses parameter '{path}' of shape {limits.shape_text(t.shape)} "
                                      f"(made at {first}), but this call needs {limits.shape_text(shape)}")
-            if t.arg["trainable"] != trainable:
+            if t.attrs.trainable != trainable:
                 raise SpecError(pos, f"share=True reuses parameter '{path}' (made at {first}) with trainable="
-                                     f"{t.arg['trainable']}, but this call has trainable={trainable}")
+                                     f"{t.attrs.trainable}, but this call has trainable={trainable}")
             self.shared_uses[path] = self.shared_uses.get(path, 1) + 1
             return Tensor(self.g.params[path], t.shape, False)
         if share:
@@ -656,8 +656,7 @@ class _Builder:
                                  f"'{path}' {limits.shape_text(shape)}, more than one GPU buffer binds "
                                  f"({limits.bytes_text(4 * MAX_TENSOR_ELEMENTS)}): use fewer or smaller layers")
         init = "zeros" if leaf == "bias" else batch_norm.INIT.get(leaf, "glorot_normal")
-        t = self.leaf(Op.PARAM, shape, {"name": path, "init": init, "fan_in": fans[0], "fan_out": fans[1],
-                                        "trainable": trainable}, pos, scope, False)
+        t = self.leaf(Op.PARAM, shape, ParamAttrs(path, init, fans[0], fans[1], trainable), pos, scope, False)
         self.g.params[path] = t.id
         return t
 

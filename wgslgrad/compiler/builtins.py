@@ -8,14 +8,14 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, fields
+from dataclasses import fields
 from typing import Any, NoReturn, Protocol
 
 from ..ops.elementwise import BINARY_ROWS, UNARY_ROWS, Unary
 from ..ops.registry import OPS as FAMILY_OPS
 from . import ast
 from .errors import SpecError
-from .ir import Graph, Op, Pos, Shape, ShapeError, conv_out, fmt_shape
+from .ir import Graph, InputAttrs, Op, Pos, Shape, ShapeError, conv_out, fmt_shape, op_attrs
 from .values import (
     F32_BELOW_1,
     F32_MAX,
@@ -53,8 +53,8 @@ class Builder(Protocol):
     def report(self, e: SpecError) -> None: ...
     def tick(self, work: int = 1) -> None: ...
     def binop(self, op: str, a: Any, b: Any, pos: Pos) -> Any: ...
-    def node(self, op: Op, srcs: Sequence[Tensor], arg: dict[str, Any], pos: Pos, scope: str) -> Tensor: ...
-    def leaf(self, op: Op, shape: Shape, arg: dict[str, Any], pos: Pos, scope: str, batched: bool) -> Tensor: ...
+    def node(self, op: Op, srcs: Sequence[Tensor], attrs: Any, pos: Pos, scope: str) -> Tensor: ...
+    def leaf(self, op: Op, shape: Shape, attrs: Any, pos: Pos, scope: str, batched: bool) -> Tensor: ...
     def const(self, v: Any, pos: Pos, scope: str) -> Tensor: ...
     def param(self, pos: Pos, scope: str, leaf: str, shape: Shape, fans: tuple[int, int], trainable: bool,
               share: bool = False) -> Tensor: ...
@@ -185,9 +185,11 @@ class BuiltinCall:
     def scope(self, name: str | None = None) -> str:
         return self.b.scope.child(self.name, name)
 
-    def node(self, op: Op | str, srcs: Sequence[Tensor], scope: str, **arg: Any) -> Tensor:
-        """A node of `op` (an Op, or its name: the op families' builtins are below the IR)."""
-        return self.b.node(Op[op.upper()] if isinstance(op, str) else op, srcs, arg, self.pos, scope)
+    def node(self, op: Op | str, srcs: Sequence[Tensor], scope: str, **attrs: Any) -> Tensor:
+        """A node of `op` (an Op, or its name: the op families' builtins are below the IR); the keywords are
+        its attributes (the fields of ir.attrs_type(op))."""
+        op = Op[op.upper()] if isinstance(op, str) else op
+        return self.b.node(op, srcs, op_attrs(op, **attrs), self.pos, scope)
 
     def param(self, scope: str, leaf: str, shape: Shape, fans: tuple[int, int], trainable: bool,
               share: bool = False) -> Tensor:
@@ -214,13 +216,13 @@ class BuiltinCall:
         act = self.activation(activation)
         if act is None:
             return y
-        op, arg = _ACTIVATIONS[act]
-        return self.node(op, [y], scope, **arg)
+        op, attrs = _ACTIVATIONS[act]
+        return self.b.node(op, [y], attrs, self.pos, scope)
 
 
 # activation= names: the elementwise rows marked activation, with their default attributes
-_ACTIVATIONS: dict[str, tuple[Op, dict[str, Any]]] = {
-    r.name: (Op[r.name.upper()], asdict(r.attrs())) for r in UNARY_ROWS.values() if r.activation}
+_ACTIVATIONS: dict[str, tuple[Op, Any]] = {
+    r.name: (Op[r.name.upper()], r.attrs()) for r in UNARY_ROWS.values() if r.activation}
 
 
 _NOT_ACTIVATIONS = {
@@ -260,7 +262,7 @@ def Input(c: BuiltinCall, *dims: Any, name: Any = None) -> Tensor:
         name = f"input_{len(c.b.g.inputs)}"
     if name in c.b.g.inputs:
         c.fail("name", f"name '{name}' is already used by another input")
-    t = c.b.leaf(Op.INPUT, (c.b.g.batch, *shape), {"name": name}, c.pos, name, True)
+    t = c.b.leaf(Op.INPUT, (c.b.g.batch, *shape), InputAttrs(name), c.pos, name, True)
     c.b.g.inputs[name] = t.id
     return t
 

@@ -71,9 +71,9 @@ def freeze_pieces(graph: Graph, vals: list[np.ndarray]) -> dict[int, Fn]:
     for i, n in enumerate(graph.nodes):
         if n.op in UNARY and unary_row(n.op).piecewise is not None:   # relu, relu6, leaky_relu, abs
             row = unary_row(n.op)
-            out[i] = _times(*row.piecewise(vals[n.srcs[0]], row.attrs_of(n.arg)))
+            out[i] = _times(*row.piecewise(vals[n.srcs[0]], n.attrs))
         elif (d := FAMILY_OPS.get(n.op.name.lower())) is not None and d.freeze is not None:   # max_pool
-            out[i] = d.freeze(d.attrs_of(n.arg), vals[n.srcs[0]], n.shape)
+            out[i] = d.freeze(n.attrs, vals[n.srcs[0]], n.shape)
     return out
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .ir import LEAVES, Graph, Node, Op
+from .ir import LEAVES, Graph, Node, Op, op_attrs
 
 
 def moving_statistics(g: Graph) -> set[int]:
@@ -28,7 +28,7 @@ def has_training_behaviour(g: Graph) -> bool:
 
 def _inference_node(n: Node) -> Node:
     if n.op is Op.DROPOUT:
-        return replace(n, op=Op.RESHAPE, arg={"shape": n.shape})
+        return replace(n, op=Op.RESHAPE, attrs=op_attrs(Op.RESHAPE, shape=n.shape))
     if n.op is Op.BATCH_NORM and len(n.srcs) == 6:
         return replace(n, srcs=n.srcs[:5])
     return n
@@ -61,5 +61,5 @@ def append_inference_form(g: Graph, forward_nodes: int, roots: list[int]) -> dic
         if n.op in LEAVES:
             continue
         m = _inference_node(n)
-        copy[i] = g.add(m.op, tuple(copy.get(s, s) for s in m.srcs), dict(m.arg), pos=n.pos, scope=n.scope)
+        copy[i] = g.add(m.op, tuple(copy.get(s, s) for s in m.srcs), m.attrs, pos=n.pos, scope=n.scope)
     return copy

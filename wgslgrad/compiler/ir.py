@@ -7,12 +7,12 @@ for every tensor that derives from an Input; parameters and constants have no ba
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from enum import Enum
 from typing import Any
 
 from ..ops.base import ShapeError, broadcast, fmt_shape
-from ..ops.elementwise import BINARY_ROWS, UNARY_ROWS, Binary, Unary
+from ..ops.elementwise import BINARY_ROWS, UNARY_ROWS, Binary, NoAttrs, Unary
 from ..ops.registry import BACKWARD as FAMILY_BACKWARD
 from ..ops.registry import FORWARD as FAMILY_FORWARD
 from ..ops.registry import OPS as FAMILY_OPS
@@ -21,24 +21,26 @@ from ..ops.registry import OPTIMIZER as FAMILY_OPTIMIZER
 # Every op by name, in this order. The elementwise ops come from their rows in ops/elementwise.py (one row
 # each: the WGSL, gradient, reference and peers' expressions), the op families' from their OpDefs
 # (ops/registry.py: linear and conv, pools, losses, reductions, dropout, batch norm, the optimizer, shape,
-# sequences); the others are declared here.
+# sequences); the others are declared here. A node's attributes (`Node.attrs`) are an instance of its op's
+# frozen dataclass (`attrs_type`): the family's OpDef.attrs, the row's attrs, or one of the IR's own below.
 _OP_NAMES = [
-    "INPUT",  # arg: name
-    "PARAM",  # arg: name, init ('glorot_normal' | 'zeros' | 'ones'), fan_in, fan_out, trainable
-    "CONST",  # arg: value (tuple of floats, row-major for shape)
+    "INPUT",  # attrs: InputAttrs (name)
+    "PARAM",  # attrs: ParamAttrs (name, init: 'glorot_normal' | 'zeros' | 'ones', fan_in, fan_out, trainable)
+    "CONST",  # attrs: ConstAttrs (value: a tuple of floats, row-major for shape)
     *(r.name.upper() for r in BINARY_ROWS.values()),   # ops/elementwise.py: add, sub, mul, div (broadcasting)
     *(r.name.upper() for r in UNARY_ROWS.values()),    # ops/elementwise.py: relu, sigmoid, ... (leaky_relu: alpha)
     *(name.upper() for name in FAMILY_FORWARD),   # ops/registry.py: conv2d, depthwise, dense, pools, losses, ...
 
     # ---- backward ops: appended by autodiff.grad, one GPU kernel each; numpy_ref.py is their spec ----
-    "UNARY_GRAD",  # srcs: a, dy (same shape); arg: fn (the forward op's name) and its attributes (leaky_relu:
-    #                        alpha) -> dx = dy * f'(a), a the value the op's row says its gradient reads: its output y
-    #                        (relu, sigmoid, tanh, ...) or its input x (log, abs); the expression is its row's `grad`
+    "UNARY_GRAD",  # srcs: a, dy (same shape); attrs: UnaryGradAttrs (fn: the forward op's name; attrs: its
+    #                        attrs, leaky_relu's alpha) -> dx = dy * f'(a), a the value the op's row says its
+    #                        gradient reads: its output y (relu, sigmoid, tanh, ...) or its input x (log, abs);
+    #                        the expression is its row's `grad`
     *(name.upper() for name in FAMILY_BACKWARD),  # ops/registry.py: the families' gradient ops
 
     # ---- the optimizer update: appended by compiler.training after the backward nodes ----
     *(name.upper() for name in FAMILY_OPTIMIZER),  # ops/optimizer.py: adam (srcs: the gradient of each trainable
-    #                        parameter; arg: size, lr, beta1, beta2, eps -> params[0:size] after one Adam step,
+    #                        parameter; attrs: size, lr, beta1, beta2, eps -> params[0:size] after one Adam step,
     #                        updated in place with its moments; shape (size,))
 ]
 Op = Enum("Op", _OP_NAMES)   # type: ignore[misc]  (members from the rows; `Op.RELU` etc. as with a class)
@@ -69,6 +71,53 @@ OPTIMIZERS = {Op[name.upper()] for name in FAMILY_OPTIMIZER}   # parameter updat
 Shape = tuple[int, ...]
 
 
+# ---- the attributes of the IR's own ops (the families' and rows' are declared beside them in ops/) ----
+
+@dataclass(frozen=True)
+class InputAttrs:
+    name: str                       # the Input's name: the key of the value a run is given
+
+
+@dataclass(frozen=True)
+class ParamAttrs:
+    name: str                       # the parameter's path, e.g. "conv2d_0/filters"
+    init: str = "glorot_normal"     # 'glorot_normal' | 'zeros' | 'ones'
+    fan_in: int = 0                 # Glorot's fans: std sqrt(2 / (fan_in + fan_out)) (runtime/init.py)
+    fan_out: int = 0
+    trainable: bool = True          # False: a frozen layer's, or a moving statistic (no gradient, no Adam)
+
+
+@dataclass(frozen=True)
+class ConstAttrs:
+    value: tuple[float, ...]        # row-major for the node's shape
+
+
+@dataclass(frozen=True)
+class UnaryGradAttrs:
+    fn: str                         # the forward op's row (its name)
+    attrs: Any                      # the forward node's attrs (leaky_relu: alpha)
+
+
+_IR_ATTRS: dict[Op, type] = {Op.INPUT: InputAttrs, Op.PARAM: ParamAttrs, Op.CONST: ConstAttrs,
+                             Op.UNARY_GRAD: UnaryGradAttrs}
+
+
+def attrs_type(op: Op) -> type:
+    """The frozen dataclass of `op`'s attributes: its family's OpDef.attrs, its row's, or the IR's own
+    (binary ops have none: NoAttrs)."""
+    family = FAMILY_OPS.get(op.name.lower())
+    if family is not None:
+        return family.attrs
+    if op in UNARY:
+        return unary_row(op).attrs
+    return _IR_ATTRS.get(op, NoAttrs)
+
+
+def op_attrs(op: Op, **kw: Any) -> Any:
+    """`op`'s attributes from keywords; a wrong name is a TypeError (a compiler bug)."""
+    return attrs_type(op)(**kw)
+
+
 @dataclass(frozen=True)
 class Pos:
     """Where a construct starts in the spec source (1-based line and column)."""
@@ -86,7 +135,7 @@ class Node:
     shape: Shape
     dtype: str
     srcs: tuple[int, ...]
-    arg: dict[str, Any] = field(default_factory=dict)
+    attrs: Any                      # an instance of attrs_type(op), frozen
     pos: Pos | None = None
     scope: str = ""   # the layer path this node was made under, e.g. "dense_block_0/conv2d_0"
 
@@ -106,11 +155,11 @@ def conv_out(size: int, k: int, stride: int, padding: str) -> tuple[int, int, in
     return out, total // 2, total - total // 2
 
 
-def infer(op: Op, shapes: list[Shape], arg: dict[str, Any]) -> Shape:
-    """The output shape of `op` on inputs of `shapes`, or ShapeError."""
+def infer(op: Op, shapes: list[Shape], attrs: Any) -> Shape:
+    """The output shape of `op` with `attrs` on inputs of `shapes`, or ShapeError."""
     family = FAMILY_OPS.get(op.name.lower())
     if family is not None:   # declared in an ops family module: its shape rule
-        return family.shape(shapes, family.attrs_of(arg))
+        return family.shape(shapes, attrs)
     if op in UNARY:
         return shapes[0]
     if op in BINARY:
@@ -132,13 +181,16 @@ class Graph:
     batch: int = 1
     train: dict[str, Any] = field(default_factory=dict)     # Train(...) settings: optimizer, lr, batch, ...
 
-    def add(self, op: Op, srcs: tuple[int, ...], arg: dict[str, Any] | None = None,
+    def add(self, op: Op, srcs: tuple[int, ...], attrs: Any = None,
             pos: Pos | None = None, scope: str = "", shape: Shape | None = None) -> int:
-        """Append a node, inferring its shape (leaves pass `shape`); returns its id."""
-        arg = arg or {}
+        """Append a node, inferring its shape (leaves pass `shape`); returns its id. `attrs` is an instance of
+        attrs_type(op) (None: that class's defaults)."""
+        kind = attrs_type(op)
+        attrs = kind() if attrs is None else attrs
+        assert type(attrs) is kind, f"{op.name} takes {kind.__name__}, got {type(attrs).__name__}"
         if shape is None:
-            shape = infer(op, [self.nodes[s].shape for s in srcs], arg)
-        self.nodes.append(Node(op, tuple(shape), "f32", tuple(srcs), arg, pos, scope))
+            shape = infer(op, [self.nodes[s].shape for s in srcs], attrs)
+        self.nodes.append(Node(op, tuple(shape), "f32", tuple(srcs), attrs, pos, scope))
         return len(self.nodes) - 1
 
     def users(self) -> list[list[int]]:
@@ -154,28 +206,40 @@ def verify(g: Graph) -> None:
     for i, n in enumerate(g.nodes):
         assert all(0 <= s < i for s in n.srcs), f"node %{i} uses a later node"
         if n.op not in LEAVES:
-            assert infer(n.op, [g.nodes[s].shape for s in n.srcs], n.arg) == n.shape, f"node %{i} shape"
+            assert infer(n.op, [g.nodes[s].shape for s in n.srcs], n.attrs) == n.shape, f"node %{i} shape"
     for table in (g.inputs, g.params, g.outputs):
         for name, i in table.items():
             assert 0 <= i < len(g.nodes), f"{name} names no node"
 
 
-def _fmt_arg(v: Any) -> str:
+def _fmt_value(v: Any) -> str:
     if isinstance(v, tuple):
-        return "(" + ",".join(_fmt_arg(x) for x in v) + ")"
+        return "(" + ",".join(_fmt_value(x) for x in v) + ")"
     if isinstance(v, float):
         return repr(round(v, 6))
     return str(v)
+
+
+def attrs_items(attrs: Any) -> dict[str, Any]:
+    """An attrs instance's fields by name, a nested one's (UNARY_GRAD's forward attrs) flattened in."""
+    out: dict[str, Any] = {}
+    for f in fields(attrs):
+        v = getattr(attrs, f.name)
+        if is_dataclass(v):
+            out.update(attrs_items(v))
+        elif v is not None:   # an optional field left unset (pool gradients' in_shape)
+            out[f.name] = v
+    return out
 
 
 def print_graph(g: Graph) -> str:
     """A deterministic text form: `%3 = conv2d[pad=(0,1,0,1),stride=(2,2)] %1 %2 : f32[8,56,56,32]`."""
     lines = []
     for i, n in enumerate(g.nodes):
-        arg = {k: v for k, v in n.arg.items() if not (n.op is Op.CONST and k == "value")}
-        if n.op is Op.CONST and n.size <= 4:
-            arg["value"] = n.arg["value"]
-        a = ",".join(f"{k}={_fmt_arg(v)}" for k, v in sorted(arg.items()))
+        attrs = attrs_items(n.attrs)
+        if n.op is Op.CONST and n.size > 4:   # a long constant's values would drown the line
+            del attrs["value"]
+        a = ",".join(f"{k}={_fmt_value(v)}" for k, v in sorted(attrs.items()))
         srcs = " ".join(f"%{s}" for s in n.srcs)
         head = f"%{i} = {n.op.name.lower()}" + (f"[{a}]" if a else "") + (f" {srcs}" if srcs else "")
         lines.append(f"{head} : {n.dtype}{fmt_shape(n.shape)}")

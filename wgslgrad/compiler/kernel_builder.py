@@ -127,7 +127,7 @@ class Lowering:
                 gamma, beta, mm, mv = (kb.read(s) for s in node.srcs[1:5])
                 ch = f"(o % {node.shape[-1]}u)"
                 lines.append(f"v = (v - {mm.var}[{mm.off}u + {ch}]) * inverseSqrt({mv.var}[{mv.off}u + {ch}] + "
-                             f"{f32(node.arg['epsilon'])}) * {gamma.var}[{gamma.off}u + {ch}] + {beta.var}[{beta.off}u + {ch}];")
+                             f"{f32(node.attrs.epsilon)}) * {gamma.var}[{gamma.off}u + {ch}] + {beta.var}[{beta.off}u + {ch}];")
             elif node.op in BINARY or node.op is Op.UNARY_GRAD:    # the chain's value and another one
                 other = kb.read(node.srcs[1] if node.srcs[0] == tail else node.srcs[0])
                 operands = {"va": "v", "vb": f"{other.var}[{other.off}u + o]"}
@@ -161,9 +161,10 @@ def elementwise_expr(node: Node) -> str:
     literals. Backward and fused kernels use it too."""
     if node.op in BINARY:
         return binary_row(node.op).wgsl
-    row = unary_row(Op[node.arg["fn"].upper()] if node.op is Op.UNARY_GRAD else node.op)
-    attrs = row.attrs_of(node.arg)
-    text = row.grad if node.op is Op.UNARY_GRAD else row.wgsl_of(attrs)
+    grad = node.op is Op.UNARY_GRAD   # its attrs: the forward op's row name and attrs
+    row = unary_row(Op[node.attrs.fn.upper()] if grad else node.op)
+    attrs = node.attrs.attrs if grad else node.attrs
+    text = row.grad if grad else row.wgsl_of(attrs)
     return text.format(**{k: f32(v) for k, v in asdict(attrs).items()})
 
 

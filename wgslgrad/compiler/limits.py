@@ -37,7 +37,7 @@ def _training_kernels(g: Graph, errors: list[SpecError]) -> tuple[int, int]:
     kernels, phases = 0, 0
     from_param: list[bool] = []   # the node depends on a trainable parameter: autodiff differentiates it
     for n in g.nodes:
-        from_param.append((n.op is Op.PARAM and bool(n.arg.get("trainable", True)))
+        from_param.append((n.op is Op.PARAM and n.attrs.trainable)
                           or any(from_param[s] for s in n.srcs))
     for i in sorted(needed_nodes(g, [g.loss])):  # type: ignore[list-item]
         n = g.nodes[i]
@@ -45,7 +45,7 @@ def _training_kernels(g: Graph, errors: list[SpecError]) -> tuple[int, int]:
             continue
         kernels += len(n.srcs) if n.op in (Op.CONCAT, Op.STACK) else 2
         if n.op is Op.CONV2D and from_param[n.srcs[0]] and n.pos is not None:
-            (sh, sw), x = n.arg["stride"], g.nodes[n.srcs[0]].shape
+            (sh, sw), x = n.attrs.stride, g.nodes[n.srcs[0]].shape
             count = min(sh, x[1]) * min(sw, x[2])
             phases += count
             if count > MAX_PHASES:

@@ -81,7 +81,7 @@ from .training import TrainingGraph, adam_settings, add_update, training_graph
 
 def _family_scratch(d: OpDef) -> Scratch:
     assert d.scratch is not None
-    return lambda g, n: d.scratch([g.nodes[s].shape for s in n.srcs], n.shape, d.attrs_of(n.arg))
+    return lambda g, n: d.scratch([g.nodes[s].shape for s in n.srcs], n.shape, n.attrs)
 
 
 # every op's lowering rule and scratch request, from the rule modules' own tables
@@ -93,16 +93,15 @@ SCRATCH: dict[Op, Scratch] = merge(lower_forward.SCRATCH, lower_backward.SCRATCH
 
 def place_params(g: Graph) -> dict[str, ParamSlot]:
     """Trainable parameters first, then frozen ones, each 16-byte aligned; dict order is the graph's."""
-    order = sorted(g.params, key=lambda name: not g.nodes[g.params[name]].arg.get("trainable", True))
+    order = sorted(g.params, key=lambda name: not g.nodes[g.params[name]].attrs.trainable)
     offsets, top = {}, 0
     for name in order:
         offsets[name] = top
         top += memory.align(g.nodes[g.params[name]].size)
     out = {}
     for name, i in g.params.items():
-        n = g.nodes[i]
-        out[name] = ParamSlot(offsets[name], n.shape, n.arg.get("init", "glorot_normal"), int(n.arg.get("fan_in", 0)),
-                              int(n.arg.get("fan_out", 0)), bool(n.arg.get("trainable", True)))
+        n, a = g.nodes[i], g.nodes[i].attrs
+        out[name] = ParamSlot(offsets[name], n.shape, a.init, a.fan_in, a.fan_out, a.trainable)
     return out
 
 
@@ -260,7 +259,7 @@ def leaf_slots(g: Graph, needed: list[int], params: dict[str, ParamSlot]) -> tup
     for i in needed:
         n = g.nodes[i]
         if n.op is Op.CONST:
-            value = [float(v) for v in n.arg["value"]]
+            value = [float(v) for v in n.attrs.value]
             value = value * n.size if len(value) == 1 else value   # one value fills the shape
             assert len(value) == n.size, f"constant %{i} has {len(value)} values for shape {n.shape}"
             slots[i] = Slot(CONSTS, len(consts), n.shape)

@@ -27,5 +27,5 @@ def lower_unary_grad(ctx: Lowering, i: int) -> list[Kernel]:
     expr = elementwise_expr(node)
     wg, gx = ctx.elementwise_groups(node.size)
     axes = kernels.broadcast_axes(node.shape, node.shape, node.shape)
-    return [kb.kernel(ctx.kernel_name(i, "_" + node.arg["fn"]), "binary.wgsl", wg, [i], comment=ctx.comment(i), a=a,
+    return [kb.kernel(ctx.kernel_name(i, "_" + node.attrs.fn), "binary.wgsl", wg, [i], comment=ctx.comment(i), a=a,
                       b=dy, out=out, axes=axes, expr=expr, n=node.size, wg=WORKGROUP, gx=gx)]

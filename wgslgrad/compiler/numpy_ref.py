@@ -26,7 +26,7 @@ def evaluate(graph: Graph, inputs: dict[str, Array], params: dict[str, Array],
     """The value of every node of `graph`, indexed by node id.
 
     `inputs` and `params` are keyed by the names in `graph.inputs` and `graph.params` (falling back to a
-    node's arg["name"]); their shapes must equal the nodes' shapes, batch included. `override` maps a node
+    node's attrs.name); their shapes must equal the nodes' shapes, batch included. `override` maps a node
     id to a function(node, *src values) used instead of the op's (gradcheck freezes ReLU masks this way).
     `seed` and `step` draw dropout's masks as the `step` uniform does for the kernels (ops/dropout.py; step 0, before
     any step, is what Session.gradients uses on a fresh session). An optimizer update (a training graph's ADAM
@@ -42,14 +42,14 @@ def evaluate(graph: Graph, inputs: dict[str, Array], params: dict[str, Array],
         v: Array
         if n.op in (Op.INPUT, Op.PARAM):
             table, kind = (inputs, "input") if n.op is Op.INPUT else (params, "parameter")
-            name = names.get(i, n.arg.get("name"))
+            name = names.get(i, n.attrs.name)
             if name not in table:
                 raise KeyError(f"no value for {kind} {name!r}")
             v = np.asarray(table[name], dtype=dtype)
             if v.shape != n.shape:
                 raise ValueError(f"{kind} {name!r} has shape {v.shape}, the graph expects {n.shape}")
         elif n.op is Op.CONST:
-            v = np.asarray(n.arg["value"], dtype=dtype)
+            v = np.asarray(n.attrs.value, dtype=dtype)
             v = np.full(n.shape, v.item(), dtype) if v.size == 1 else v.reshape(n.shape)
         elif n.op is Op.DROPOUT and i not in override:   # its masks from seed and step (ops/dropout.py)
             v = np.asarray(EVAL[n.op](n, vals[n.srcs[0]], seed=seed, step=step), dtype=dtype)
@@ -68,18 +68,17 @@ def evaluate(graph: Graph, inputs: dict[str, Array], params: dict[str, Array],
 
 def _unary(n: Node, x: Array) -> Array:
     row = unary_row(n.op)
-    return row.ref(x, row.attrs_of(n.arg))
+    return row.ref(x, n.attrs)
 
 
 def _unary_grad(n: Node, a: Array, dy: Array) -> Array:
     """dy * f'(a): the forward op's row gives f' at its saved value a (its output or its input)."""
-    row = unary_row(Op[n.arg["fn"].upper()])
-    return dy * row.ref_grad(a, row.attrs_of(n.arg))
+    return dy * unary_row(Op[n.attrs.fn.upper()]).ref_grad(a, n.attrs.attrs)
 
 
 def _family(d: OpDef) -> Callable[..., Array]:
     # state: an optimizer's (params, m, v, t), dropout's (seed, step)
-    return lambda n, *xs, **state: d.ref(d.attrs_of(n.arg), n.shape, *xs, **state)
+    return lambda n, *xs, **state: d.ref(n.attrs, n.shape, *xs, **state)
 
 
 def _binary(ref: Callable[[Array, Array], Array]) -> Callable[..., Array]:

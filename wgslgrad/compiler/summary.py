@@ -31,7 +31,7 @@ def node_flops(g: Graph, n: Node) -> int:
     """Multiply-adds count as two FLOPs; elementwise ops, pools and reductions one per tap."""
     family = FAMILY_OPS.get(n.op.name.lower())
     if family is not None:   # ops/registry.py's families
-        return family.flops([g.nodes[s].shape for s in n.srcs], n.shape, family.attrs_of(n.arg))
+        return family.flops([g.nodes[s].shape for s in n.srcs], n.shape, n.attrs)
     if n.op in ELEMENTWISE:   # per element, as the op's row says
         return n.size * (unary_row(n.op) if n.op in UNARY else binary_row(n.op)).flops
     return _backward_flops(g, n)
@@ -97,7 +97,7 @@ def format_summary(g: Graph) -> str:
         if i == 0:
             lines.append("-" * len(lines[0]))
     params = sum(n.size for n in g.nodes if n.op is Op.PARAM)
-    trainable = sum(n.size for n in g.nodes if n.op is Op.PARAM and n.arg.get("trainable", True))
+    trainable = sum(n.size for n in g.nodes if n.op is Op.PARAM and n.attrs.trainable)
     flops = sum(r.flops for r in rows)
     inputs = ", ".join(f"{k} {fmt_shape(g.nodes[i].shape)}" for k, i in g.inputs.items())
     lines += ["-" * len(lines[0]),

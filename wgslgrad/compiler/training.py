@@ -19,7 +19,7 @@ from typing import Any
 
 from ..ops.optimizer import Adam
 from .autodiff import grad
-from .ir import LEAVES, Graph, Op, alias_root, verify
+from .ir import LEAVES, Graph, Op, alias_root, op_attrs, verify
 from .program import ParamSlot
 
 # Adam's settings and their defaults: the ADAM op's attributes (ops/optimizer.py) but the slice's size
@@ -68,7 +68,7 @@ def add_update(step: TrainingGraph, params: Mapping[str, ParamSlot]) -> None:
     size = max((params[name].offset + params[name].size for name in step.grads), default=0)
     if size:
         srcs = tuple(step.grads[name] for name in sorted(step.grads, key=lambda name: params[name].offset))
-        step.update = step.graph.add(Op.ADAM, srcs, {"size": size, **adam_settings(step.graph.train)},
+        step.update = step.graph.add(Op.ADAM, srcs, Adam(size=size, **adam_settings(step.graph.train)),
                                      scope="optimizer")
         verify(step.graph)
 
@@ -83,7 +83,7 @@ def own_gradient_nodes(g: Graph, grads: dict[str, int], forward_nodes: int) -> d
         root = alias_root(g, gi)
         if g.nodes[root].op in LEAVES or root < forward_nodes or root in taken:
             p = g.nodes[g.params[name]]
-            gi = g.add(Op.BROADCAST, (gi,), {"shape": p.shape, "scale": 1.0}, pos=p.pos, scope=p.scope + "/grad")
+            gi = g.add(Op.BROADCAST, (gi,), op_attrs(Op.BROADCAST, shape=p.shape, scale=1.0), pos=p.pos, scope=p.scope + "/grad")
             root = gi
         taken.add(root)
         out[name] = gi

@@ -320,10 +320,10 @@ def import_weights(graph: Graph, loaded: Mapping[str, np.ndarray],
         used.add(source)
         label = path if source == path else f"{path} (weights {source!r})"
         if source not in loaded:
-            if allow_missing and node.arg.get("trainable", True):
+            if allow_missing and node.attrs.trainable:
                 notes.append(f"{label}: not in the weights, keeps its initial value")
             else:
-                frozen = "" if node.arg.get("trainable", True) else " (a frozen layer: it needs a value)"
+                frozen = "" if node.attrs.trainable else " (a frozen layer: it needs a value)"
                 fits = [n for n in unused if tuple(np.shape(loaded[n])) == tuple(node.shape)]
                 errors.append(f"{label}: not in the weights{frozen}{_closest(source, fits)}")
                 missing = True

@@ -8,8 +8,8 @@ from the compiler, and the IR can take op names and shape rules from it.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -47,7 +47,7 @@ class OpDef:
     """One op, declared once: every facet the compiler, the references and the peers need.
 
     Facets are functions of what they are given (see the module docstring); attributes are a frozen dataclass
-    (`attrs`), stored in the IR node's arg under the same names.
+    (`attrs`), whose instance the IR node holds (`Node.attrs`) and every facet reads by field.
     """
     name: str                                            # the IR op, lower case
     doc: str
@@ -86,10 +86,6 @@ class OpDef:
     sums_bias: bool = False
     #   a filter gradient, A.T @ dy, whose kernel can also sum dy over its rows: the bias gradient joins it
     #   (compiler/fuse.bias_sums)
-
-    def attrs_of(self, arg: Mapping[str, Any]) -> Any:
-        """The typed attributes from an IR node's arg."""
-        return self.attrs(**{f.name: arg[f.name] for f in fields(self.attrs) if f.name in arg})
 
 
 # ---- NumPy helpers for window ops (conv, depthwise, pools and their gradients) over NHWC tensors ----

@@ -144,7 +144,7 @@ def _grad(c: Any) -> list[int | None]:
     """Gradients of x, gamma and beta (the moving statistics and the batch statistics get none). `c` is
     autodiff's NodeGrad (typed loosely: autodiff imports this module)."""
     x, gamma, _, _, moving_var = c.node.srcs[:5]
-    eps = {"epsilon": c.node.arg["epsilon"]}
+    eps = Norm(c.node.attrs.epsilon)   # bn_dx's and bn_dgamma's attributes
     need_x, need_gamma, need_beta = c.need[:3]
     if len(c.node.srcs) == 5:   # inference form (trainable=False): gamma and beta are frozen with it
         assert not (need_gamma or need_beta), "a batch norm in its inference form has frozen parameters"
@@ -180,12 +180,12 @@ def _lower_reduce(ctx: Any, i: int) -> list[Any]:
     wg = grid.pop("workgroups")
     common = dict(comment=ctx.comment(i), x=x, out=out, c=c, rows=rows, inv_rows=f32(1.0 / rows), **grid)
     if node.op.name == "BN_STATS":
-        a: Stats = OPS["bn_stats"].attrs_of(node.arg)
+        a: Stats = node.attrs
         mm, mv = kb.slot(ctx.slots[node.srcs[1]], write=True), kb.slot(ctx.slots[node.srcs[2]], write=True)
         return [kb.kernel(ctx.kernel_name(i), "bn_reduce.wgsl", wg, [i], kind="stats", mm=mm, mv=mv,
                           momentum=f32(a.momentum), decay=f32(1.0 - a.momentum), flops=3 * x_node.size,
                           reads=x_node.size, **common)]
-    n: Norm = OPS["bn_dgamma"].attrs_of(node.arg)
+    n: Norm = node.attrs
     stats_, dy = kb.read(node.srcs[1]), kb.read(node.srcs[2])
     return [kb.kernel(ctx.kernel_name(i), "bn_reduce.wgsl", wg, [i], kind="dgamma", stats=stats_, dy=dy,
                       eps=f32(n.epsilon), flops=3 * x_node.size, **common)]
@@ -195,7 +195,7 @@ def _lower_elementwise(ctx: Any, i: int) -> list[Any]:
     """BATCH_NORM and BN_DX: one thread per element (after a conv2d, depthwise or dense layer at inference
     BATCH_NORM has no kernel: fuse.py puts it in that layer's epilogue, Lowering.epilogue)."""
     node = ctx.graph.nodes[i]
-    a: Norm = OPS[node.op.name.lower()].attrs_of(node.arg)
+    a: Norm = node.attrs
     kb = ctx.builder()
     s = node.srcs
     values: dict[str, object] = {}
@@ -260,7 +260,7 @@ _TFJS_STATS = """(n, x) => {
 }"""
 _TFJS_NORM = """(n, x, gamma, beta, movingMean, movingVariance, stats) => {
   const [mean, variance] = stats ? tf.unstack(stats) : [movingMean, movingVariance];
-  return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, n.arg.epsilon))), gamma), beta);
+  return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, n.attrs.epsilon))), gamma), beta);
 }"""
 
 

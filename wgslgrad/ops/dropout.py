@@ -96,14 +96,14 @@ def _ref(a: Dropout, shape: Shape, x: Array, seed: int = 0, step: int = 0) -> Ar
 def _grad(c: Any) -> list[int | None]:
     """dx = dy * keep / (1 - rate): the same op on dy, with the same salt, so the same mask. `c` is autodiff's
     NodeGrad."""
-    return [c.add("dropout", (c.dy,), dict(c.node.arg))]
+    return [c.add("dropout", (c.dy,), c.node.attrs)]
 
 
 def _lower(ctx: Any, i: int) -> list[Any]:
     """One thread per element; its mask from the `step` uniform's seed and step (training only: the inference
     form has no dropout)."""
     node = ctx.graph.nodes[i]
-    a: Dropout = OPS["dropout"].attrs_of(node.arg)
+    a: Dropout = node.attrs
     kb = ctx.builder()
     x, out = kb.read(node.srcs[0]), kb.write(i)
     fields = step_fields(kb.uniform(STEP, len(STEP_FIELDS) // 4))

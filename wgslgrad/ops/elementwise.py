@@ -14,8 +14,8 @@ Peers: `torch` is a Python expression over `x` (binary: `a`, `b`) and `attrs`, w
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -55,10 +55,6 @@ class Unary:
     #   a piecewise-linear op: (slope, offset) at x, so gradcheck can freeze the piece each x is on
     kinks: tuple[float, ...] = ()               # where f' jumps: tests keep their inputs away from them
     positive: bool = False                      # defined for x > 0 only (tests draw positive inputs)
-
-    def attrs_of(self, arg: Mapping[str, Any]) -> Any:
-        """The typed attributes from an IR node's arg (its keys are the attribute names)."""
-        return self.attrs(**{f.name: arg[f.name] for f in fields(self.attrs) if f.name in arg})
 
     def saves_output(self, attrs: Any) -> bool:
         return self.from_output(attrs) if callable(self.from_output) else self.from_output

@@ -265,11 +265,10 @@ def _depthwise_dw(a: WindowDw, shape: Shape, x: Array, dy: Array) -> Array:
 
 def _window_grad(dx_op: str, dw_op: str) -> Any:
     def rule(c: Any) -> list[int | None]:
-        a: Window = OPS[c.node.op.name.lower()].attrs_of(c.node.arg)
-        win = {"stride": a.stride, "pad": a.pad}
+        a: Window = c.node.attrs
         x, w = c.src(0), c.src(1)
-        dx = c.add(dx_op, (c.dy, w), {**win, "in_shape": c.shape(0)}) if c.need[0] else None
-        dw = c.add(dw_op, (x, c.dy), {**win, "w_shape": c.shape(1)}) if c.need[1] else None
+        dx = c.add(dx_op, (c.dy, w), WindowDx(a.stride, a.pad, c.shape(0))) if c.need[0] else None
+        dw = c.add(dw_op, (x, c.dy), WindowDw(a.stride, a.pad, c.shape(1))) if c.need[1] else None
         bias = [c.reduce_to(c.dy, 2) if c.need[2] else None] if len(c.need) > 2 else []
         return [dx, dw, *bias]
     return rule
@@ -288,7 +287,7 @@ def _dense_grad(c: Any) -> list[int | None]:
 def _lower(kernel: Any) -> Any:
     def lower(ctx: Any, i: int) -> list[Any]:
         node = ctx.graph.nodes[i]
-        return kernel(ctx, i, OPS[node.op.name.lower()].attrs_of(node.arg))
+        return kernel(ctx, i, node.attrs)
     return lower
 
 
@@ -347,9 +346,9 @@ def _torch_dense(t: Any, a: NoAttrs, xs: list[Any], const: Any) -> Any:
 # TF.js (peer_model.js' scope): with wasmGrads, convs[i] is the node's conv with gradients made of ops the
 # wasm backend has (wasm_grads.js); peer_model.js passes the node id after the (possibly absent) bias
 _TFJS_CONV2D = """(n, x, w, b, i) => (wasmGrads ? convs[i](x, w, b)
-  : tf.fused.conv2d({ x, filter: w, strides: n.arg.stride, pad: pads(n.arg.pad), bias: b }))"""
+  : tf.fused.conv2d({ x, filter: w, strides: n.attrs.stride, pad: pads(n.attrs.pad), bias: b }))"""
 _TFJS_DEPTHWISE = """(n, x, w, b, i) => (wasmGrads ? convs[i](x, w, b)
-  : tf.fused.depthwiseConv2d({ x, filter: w, strides: n.arg.stride, pad: pads(n.arg.pad), bias: b }))"""
+  : tf.fused.depthwiseConv2d({ x, filter: w, strides: n.attrs.stride, pad: pads(n.attrs.pad), bias: b }))"""
 _TFJS_DENSE = "(n, x, w, b) => tf.fused.matMul({ a: x, b: w, bias: b })"
 
 

@@ -88,7 +88,7 @@ def _ref(a: Adam, shape: Shape, *grads: Array, params: Array, m: Array, v: Array
 
 def _lower_adam(ctx: Any, i: int) -> list[Any]:
     node = ctx.graph.nodes[i]
-    a: Adam = OPS["adam"].attrs_of(node.arg)
+    a: Adam = node.attrs
     n = node.shape[0]
     kb = ctx.builder()
     # the update is placed in `params` itself, its sources (the gradients) in `grads`

@@ -157,18 +157,18 @@ def _freeze_max_pool(a: Any, x: Array, shape: Shape) -> Any:
 # ---- gradients (autodiff's NodeGrad c) ----
 
 def _max_pool_dx(c: Any) -> list[int | None]:
-    a = c.node.arg
-    return [c.add("max_pool_grad", (c.src(0), c.dy), {k: a[k] for k in ("size", "stride", "pad")})]
+    a: PoolAttrs = c.node.attrs
+    return [c.add("max_pool_grad", (c.src(0), c.dy), size=a.size, stride=a.stride, pad=a.pad)]
 
 
 def _avg_pool_dx(c: Any) -> list[int | None]:
-    a = c.node.arg
-    return [c.add("avg_pool_grad", (c.dy,), {**{k: a[k] for k in ("size", "stride", "pad")}, "in_shape": c.shape(0)})]
+    a: PoolAttrs = c.node.attrs
+    return [c.add("avg_pool_grad", (c.dy,), size=a.size, stride=a.stride, pad=a.pad, in_shape=c.shape(0))]
 
 
 def _global_avg_pool_dx(c: Any) -> list[int | None]:
     b, h, w, ch = c.shape(0)
-    dy4 = c.add("reshape", (c.dy,), {"shape": (b, 1, 1, ch)})
+    dy4 = c.add("reshape", (c.dy,), shape=(b, 1, 1, ch))
     return [c.broadcast(dy4, (b, h, w, ch), 1.0 / (h * w))]
 
 
@@ -176,7 +176,7 @@ def _global_avg_pool_dx(c: Any) -> list[int | None]:
 
 def _lower_pool(ctx: Any, i: int) -> list[Any]:
     g, node = ctx.graph, ctx.graph.nodes[i]
-    a = OPS[node.op.name.lower()].attrs_of(node.arg)
+    a = node.attrs
     kb = ctx.builder()
     x, out = kb.read(node.srcs[0]), kb.write(i)
     _, h, w, c = g.nodes[node.srcs[0]].shape
@@ -205,7 +205,7 @@ def _lower_global_avg_pool(ctx: Any, i: int) -> list[Any]:
 def _lower_pool_grad(ctx: Any, i: int) -> list[Any]:
     """Gather: one thread per input cell, looping over the windows that contain it (no atomics)."""
     g, node = ctx.graph, ctx.graph.nodes[i]
-    a = OPS[node.op.name.lower()].attrs_of(node.arg)
+    a = node.attrs
     kb = ctx.builder()
     is_max = node.op.name == "MAX_POOL_GRAD"
     x = kb.read(node.srcs[0]) if is_max else None
@@ -249,9 +249,9 @@ def _torch_avg_pool_scale(a: Any, shapes: list[Shape], shape: Shape) -> Array | 
 # tf.avgPool's forward skips padded cells but its gradient divides by the full window (TF.js 4.22): zero-pad,
 # pool 'valid', rescale by window size / real cells (bench.js' countScale, from its avgScale), so both follow
 # the IR.
-_TFJS_AVG_POOL = """(n, x, i) => (n.arg.pad.every((p) => p === 0)
-  ? tf.avgPool(x, n.arg.size, n.arg.stride, 'valid')
-  : tf.mul(tf.avgPool(tf.pad(x, pads(n.arg.pad)), n.arg.size, n.arg.stride, 'valid'), countScale[i]))"""
+_TFJS_AVG_POOL = """(n, x, i) => (n.attrs.pad.every((p) => p === 0)
+  ? tf.avgPool(x, n.attrs.size, n.attrs.stride, 'valid')
+  : tf.mul(tf.avgPool(tf.pad(x, pads(n.attrs.pad)), n.attrs.size, n.attrs.stride, 'valid'), countScale[i]))"""
 
 
 def _pool_flops(shapes: list[Shape], shape: Shape, a: Any) -> int:
@@ -266,7 +266,7 @@ OPS: dict[str, OpDef] = {d.name: d for d in [
     OpDef("max_pool", "the max over each window; padding never wins", PoolAttrs,
           lambda s, a: _pool_shape(s, a, "max_pool"), _max_pool, _lower_pool, _pool_flops, grad=_max_pool_dx,
           builtin=_pool_builtin("max_pool"), torch=_torch_max_pool,
-          tfjs="(n, x) => tf.maxPool(x, n.arg.size, n.arg.stride, pads(n.arg.pad))", freeze=_freeze_max_pool),
+          tfjs="(n, x) => tf.maxPool(x, n.attrs.size, n.attrs.stride, pads(n.attrs.pad))", freeze=_freeze_max_pool),
     OpDef("avg_pool", "the mean over each window's non-padding cells (TensorFlow)", PoolAttrs,
           lambda s, a: _pool_shape(s, a, "avg_pool"), _avg_pool, _lower_pool, _pool_flops, grad=_avg_pool_dx,
           builtin=_pool_builtin("avg_pool"), torch=_torch_avg_pool, torch_const=_torch_avg_pool_scale,

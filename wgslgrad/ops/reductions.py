@@ -181,7 +181,7 @@ def _lower_broadcast(ctx: Any, i: int) -> list[Any]:
     kb = ctx.builder()
     x, out = kb.read(node.srcs[0]), kb.write(i)
     xs = g.nodes[node.srcs[0]].shape
-    scale = float(node.arg.get("scale", 1.0))
+    scale = node.attrs.scale
     wg, gx = ctx.elementwise_groups(node.size)
     return [kb.kernel(ctx.kernel_name(i), "broadcast.wgsl", wg, [i], comment=ctx.comment(i), x=x, out=out,
                       axes=kernels.broadcast_axes(node.shape, xs, xs), scale=f32(scale) if scale != 1.0 else "",
@@ -286,7 +286,7 @@ OPS: dict[str, OpDef] = {d.name: d for d in [
           AxesAttrs, _sum_axes_shape, lambda a, shape, x: x.sum(axis=tuple(a.axes), keepdims=True), _lower_reduce_to,
           _reads, grad=lambda c: [c.broadcast(c.dy, c.shape(0))],   # dy keeps the summed axes as 1s
           torch=lambda t, a, xs, const: xs[0].sum(dim=tuple(a.axes), keepdim=True),
-          tfjs="(n, x) => tf.sum(x, n.arg.axes, true)", scratch=_reduce_to_scratch, via=("sum", "mean")),
+          tfjs="(n, x) => tf.sum(x, n.attrs.axes, true)", scratch=_reduce_to_scratch, via=("sum", "mean")),
     OpDef("softmax", "exp(x) / sum(exp(x)) over the last axis", NoAttrs, lambda s, a: s[0],
           lambda a, shape, x: softmax(x), _lower_softmax, lambda s, shape, a: 3 * math.prod(s[0]),
           grad=lambda c: [c.add("softmax_grad", (c.id, c.dy))], builtin=softmax_builtin,

@@ -247,7 +247,7 @@ def _gru_cell_grad(a: NoAttrs, shape: Shape, xg: Array, hg: Array, *rest: Array)
 
 def _embedding_grad(c: Any) -> list[int | None]:
     """ids are data (an Input): no gradient."""
-    return [None, c.add("embedding_dw", (c.src(0), c.dy), {"vocab": c.shape(1)[0]}) if c.need[1] else None]
+    return [None, c.add("embedding_dw", (c.src(0), c.dy), Vocab(c.shape(1)[0])) if c.need[1] else None]
 
 
 def _lstm_cell_dz(c: Any) -> list[int | None]:
@@ -256,8 +256,8 @@ def _lstm_cell_dz(c: Any) -> list[int | None]:
     if len(c.need) == 1:
         return [g]
     four_u = c.shape(0)[1]
-    return [c.add("slice", (g,), {"axis": 1, "start": 0, "stop": four_u}) if c.need[0] else None,
-            c.add("slice", (g,), {"axis": 1, "start": four_u, "stop": four_u + four_u // 4}) if c.need[1] else None]
+    return [c.add("slice", (g,), axis=1, start=0, stop=four_u) if c.need[0] else None,
+            c.add("slice", (g,), axis=1, start=four_u, stop=four_u + four_u // 4) if c.need[1] else None]
 
 
 def _gru_cell_grads(c: Any) -> list[int | None]:
@@ -266,7 +266,7 @@ def _gru_cell_grads(c: Any) -> list[int | None]:
     g = c.add("gru_cell_grad", (*c.node.srcs, c.dy))
     three_u = c.shape(0)[1]
     spans = [(0, three_u), (three_u, 2 * three_u), (2 * three_u, 2 * three_u + three_u // 3)]
-    out = [c.add("slice", (g,), {"axis": 1, "start": start, "stop": stop}) if need else None
+    out = [c.add("slice", (g,), axis=1, start=start, stop=stop) if need else None
            for need, (start, stop) in zip(c.need, spans)]
     if out[1] is not None:
         out[1] = c.reduce_to(out[1], 1)
@@ -406,7 +406,7 @@ OPS: dict[str, OpDef] = {d.name: d for d in [
           # per unit: two sigmoids and a tanh, five adds or subtracts and three multiplies, each one
           lambda shapes, shape, a: 11 * math.prod(shape),
           grad=_gru_cell_grads, builtin=gru, torch=_torch_gru_cell, tfjs=_TFJS_GRU_CELL),
-    OpDef("embedding_dw", "srcs ids[...], dy[..., D]; arg vocab -> [V,D]: row v sums dy where ids == v", Vocab,
+    OpDef("embedding_dw", "srcs ids[...], dy[..., D]; attrs vocab -> [V,D]: row v sums dy where ids == v", Vocab,
           _embedding_dw_shape, _embedding_dw, _lower_embedding_dw,
           lambda shapes, shape, a: math.prod(shape) * math.prod(shapes[0]),   # every entry scans every id
           backward=True),

@@ -156,21 +156,21 @@ def _concat_dx(c: Any) -> list[int | None]:
         elif len(c.need) == 1:
             out.append(c.dy)
         else:
-            out.append(c.add("slice_last", (c.dy,), {"start": start, "stop": stop}))
+            out.append(c.add("slice_last", (c.dy,), SliceLastAttrs(start, stop)))
         start = stop
     return out
 
 
 def _slice_dx(c: Any) -> list[int | None]:
-    a = OPS["slice"].attrs_of(c.node.arg)
-    return [c.add("slice_grad", (c.dy,), {"axis": a.axis, "start": a.start, "size": c.shape(0)[a.axis]})]
+    a = c.node.attrs
+    return [c.add("slice_grad", (c.dy,), SliceGradAttrs(a.axis, a.start, c.shape(0)[a.axis]))]
 
 
 def _stack_dx(c: Any) -> list[int | None]:
     """Source k's gradient is dy's k-th entry along the stacked axis, that axis dropped."""
-    axis = OPS["stack"].attrs_of(c.node.arg).axis
-    return [c.add("reshape", (c.add("slice", (c.dy,), {"axis": axis, "start": k, "stop": k + 1}),),
-                  {"shape": c.shape(k)}) if need else None for k, need in enumerate(c.need)]
+    axis = c.node.attrs.axis
+    return [c.add("reshape", (c.add("slice", (c.dy,), SliceAttrs(axis, k, k + 1)),), ReshapeAttrs(c.shape(k)))
+            if need else None for k, need in enumerate(c.need)]
 
 
 # ---- lowerings (the Lowering ctx) ----
@@ -209,7 +209,7 @@ def _lower_concat(ctx: Any, i: int) -> list[Any]:
 
 def _lower_slice(ctx: Any, i: int) -> list[Any]:
     g, node = ctx.graph, ctx.graph.nodes[i]
-    a = OPS["slice"].attrs_of(node.arg)
+    a = node.attrs
     kb = ctx.builder()
     x, out = kb.read(node.srcs[0]), kb.write(i)
     _, inner = _around(node.shape, a.axis)
@@ -221,7 +221,7 @@ def _lower_slice(ctx: Any, i: int) -> list[Any]:
 
 def _lower_slice_grad(ctx: Any, i: int) -> list[Any]:
     g, node = ctx.graph, ctx.graph.nodes[i]
-    a = OPS["slice_grad"].attrs_of(node.arg)
+    a = node.attrs
     kb = ctx.builder()
     dy, out = kb.read(node.srcs[0]), kb.write(i)
     _, inner = _around(node.shape, a.axis)
@@ -234,7 +234,7 @@ def _lower_slice_grad(ctx: Any, i: int) -> list[Any]:
 def _lower_stack(ctx: Any, i: int) -> list[Any]:
     """One kernel per run of sources that fits the storage-buffer limit (usually one for all)."""
     node = ctx.graph.nodes[i]
-    axis = OPS["stack"].attrs_of(node.arg).axis
+    axis = node.attrs.axis
     count = node.shape[axis]
     _, inner = _around(node.shape, axis)
     outer = node.size // (count * inner)
@@ -263,7 +263,7 @@ def _lower_slice_last(ctx: Any, i: int) -> list[Any]:
     c, cin = node.shape[-1], g.nodes[node.srcs[0]].shape[-1]
     wg, gx = ctx.elementwise_groups(node.size)
     return [kb.kernel(ctx.kernel_name(i), "slice_last.wgsl", wg, [i], comment=ctx.comment(i), x=x, out=out,
-                      start=OPS["slice_last"].attrs_of(node.arg).start, c=c, cin=cin, rows=node.size // c,
+                      start=node.attrs.start, c=c, cin=cin, rows=node.size // c,
                       n=node.size, wg=WORKGROUP, gx=gx)]
 
 
@@ -287,8 +287,8 @@ def _reads(shapes: list[Shape], shape: Shape, a: Any) -> int:
 # ---- the TF.js peer (bench.js' scope: tf, batched) ----
 
 # a slice keeps the other axes whole (-1), whatever batch bench.js runs
-_TFJS_SLICE = """(n, x) => tf.slice(x, x.shape.map((_, k) => (k === n.arg.axis ? n.arg.start : 0)),
-  x.shape.map((_, k) => (k === n.arg.axis ? n.arg.stop - n.arg.start : -1)))"""
+_TFJS_SLICE = """(n, x) => tf.slice(x, x.shape.map((_, k) => (k === n.attrs.axis ? n.attrs.start : 0)),
+  x.shape.map((_, k) => (k === n.attrs.axis ? n.attrs.stop - n.attrs.start : -1)))"""
 
 
 OPS: dict[str, OpDef] = {d.name: d for d in [
@@ -303,10 +303,10 @@ OPS: dict[str, OpDef] = {d.name: d for d in [
           torch=lambda t, a, xs, const: xs[0].narrow(a.axis, a.start, a.stop - a.start), tfjs=_TFJS_SLICE),
     OpDef("stack", "any number of srcs of one shape -> np.stack(srcs, axis)", StackAttrs, _stack_shape,
           lambda a, shape, *xs: np.stack(xs, axis=a.axis), _lower_stack, _moves, grad=_stack_dx, builtin=stack,
-          torch=lambda t, a, xs, const: t.torch.stack(xs, dim=a.axis), tfjs="(n, ...xs) => tf.stack(xs, n.arg.axis)"),
+          torch=lambda t, a, xs, const: t.torch.stack(xs, dim=a.axis), tfjs="(n, ...xs) => tf.stack(xs, n.attrs.axis)"),
     OpDef("reshape", "the same bytes, a new shape: a view of its source (no kernel, no memory of its own)",
           ReshapeAttrs, _reshape_shape, lambda a, shape, x: x.reshape(shape), _no_kernel, _moves,
-          grad=lambda c: [c.add("reshape", (c.dy,), {"shape": c.shape(0)})], via=("reshape", "flatten"),
+          grad=lambda c: [c.add("reshape", (c.dy,), ReshapeAttrs(c.shape(0)))], via=("reshape", "flatten"),
           torch=lambda t, a, xs, const: xs[0].reshape(tuple(a.shape)),
           tfjs="(n, x, i) => tf.reshape(x, batched(i, n.shape))"),
     OpDef("slice_last", "srcs x -> x[..., start:stop] (concat's gradient)", SliceLastAttrs, _slice_last_shape,

@@ -33,8 +33,8 @@ def param_specs(source: Graph | Program) -> Iterable[tuple[str, ParamSlot]]:
     for name, i in source.params.items():
         n = source.nodes[i]
         assert n.op is Op.PARAM
-        specs.append((name, ParamSlot(0, n.shape, n.arg.get("init", "glorot_normal"), int(n.arg.get("fan_in", 0)),
-                                      int(n.arg.get("fan_out", 0)), bool(n.arg.get("trainable", True)))))
+        a = n.attrs
+        specs.append((name, ParamSlot(0, n.shape, a.init, a.fan_in, a.fan_out, a.trainable)))
     return specs
 
 

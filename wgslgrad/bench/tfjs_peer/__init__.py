@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ...compiler.ir import BACKWARD, Graph, Op
+from ...compiler.ir import BACKWARD, Graph, Op, attrs_items
 from ...compiler.training import adam_settings
 from ...ops import dropout
 from ...ops.elementwise import BINARY_ROWS, UNARY_ROWS
@@ -41,7 +41,7 @@ def _jsonable(v: Any) -> Any:
 
 
 def export_graph(graph: Graph) -> dict[str, Any]:
-    """The forward graph as JSON-able data: nodes (op, shape, srcs, arg, batched), the name tables and Adam.
+    """The forward graph as JSON-able data: nodes (op, shape, srcs, attrs, batched), the name tables and Adam.
 
     `batched` marks nodes that derive from an Input, whose first dimension is the batch; bench.js replaces it
     to run the same graph at other batch sizes.
@@ -52,13 +52,11 @@ def export_graph(graph: Graph) -> dict[str, Any]:
         if n.op not in _FORWARD:
             raise ValueError(f"the TF.js peer runs forward graphs only, got {n.op.name}")
         batched.append(n.op is Op.INPUT or any(batched[s] for s in n.srcs))
-        arg = dict(n.arg)
-        if n.op is Op.CONST:
-            arg["value"] = [float(x) for x in np.ravel(arg["value"])]
+        attrs = attrs_items(n.attrs)
         if n.op is Op.DROPOUT:   # the mask's integer threshold, exactly as the kernels compare with it
-            arg["threshold"] = dropout.threshold(arg["rate"])
+            attrs["threshold"] = dropout.threshold(n.attrs.rate)
         nodes.append({"op": n.op.name.lower(), "shape": list(n.shape), "srcs": list(n.srcs),
-                      "arg": _jsonable(arg), "batched": batched[-1]})
+                      "attrs": _jsonable(attrs), "batched": batched[-1]})
     elementwise = {"unary": {r.name: r.tfjs for r in UNARY_ROWS.values()},   # how bench.js runs each row
                    "binary": {r.name: r.tfjs for r in BINARY_ROWS.values()}}
     return {"nodes": nodes, "inputs": dict(graph.inputs), "params": dict(graph.params),

@@ -57,14 +57,14 @@
     for (const [name, id] of Object.entries(model.params)) {
       const n = nodes[id];
       const size = n.shape.reduce((x, y) => x * y, 1);
-      vars[id] = tf.variable(tf.tensor(weights.subarray(off, off + size), n.shape), n.arg.trainable !== false,
+      vars[id] = tf.variable(tf.tensor(weights.subarray(off, off + size), n.shape), n.attrs.trainable !== false,
                              `${prefix}p${id}_${name.replace(/[^A-Za-z0-9_]/g, '_')}`);
       off += size;
     }
     const consts = {};
     nodes.forEach((n, i) => {
       if (n.op === 'const') {
-        const v = n.arg.value;
+        const v = n.attrs.value;
         consts[i] = v.length === 1 ? tf.fill(n.shape, v[0]) : tf.tensor(v, n.shape);
       }
     });
@@ -82,15 +82,15 @@
     // the elementwise ops: each row's `tfjs` expression from wgslgrad/ops/elementwise.py (model.json carries them)
     for (const [name, expr] of Object.entries(model.elementwise.unary)) {
       const f = new Function('tf', 'x', 'attrs', `return ${expr};`);
-      ops[name] = (n, x) => f(tf, x, n.arg);
+      ops[name] = (n, x) => f(tf, x, n.attrs);
     }
     for (const [name, expr] of Object.entries(model.elementwise.binary)) {
       const f = new Function('tf', 'a', 'b', `return ${expr};`);
       ops[name] = (n, a, b) => f(tf, a, b);
     }
     nodes.forEach((n, i) => {
-      if (n.op === 'avg_pool' && !n.arg.pad.every((p) => p === 0)) countScale[i] = avgScale(n, nodes[n.srcs[0]].shape);
-      if (n.op === 'conv2d' || n.op === 'depthwise') convs[i] = convWithGrads(n.op === 'depthwise', n.arg.stride, n.arg.pad);
+      if (n.op === 'avg_pool' && !n.attrs.pad.every((p) => p === 0)) countScale[i] = avgScale(n, nodes[n.srcs[0]].shape);
+      if (n.op === 'conv2d' || n.op === 'depthwise') convs[i] = convWithGrads(n.op === 'depthwise', n.attrs.stride, n.attrs.pad);
     });
 
     function run(inputs, roots) {
@@ -101,7 +101,7 @@
       for (let i = 0; i < nodes.length; i++) {
         if (!need[i]) continue;
         const n = nodes[i];
-        if (n.op === 'input') v[i] = inputs[n.arg.name];
+        if (n.op === 'input') v[i] = inputs[n.attrs.name];
         else if (n.op === 'param') v[i] = vars[i];
         else if (n.op === 'const') v[i] = consts[i];
         else if (!(n.op in ops)) throw new Error(`the TF.js peer has no op ${n.op}`);
@@ -135,14 +135,14 @@
   /** keep / (1 - rate) per element for a dropout node at seed 0, step 0: the masks wgslgrad's kernels draw. */
   function dropoutScale(n, shape, seed = 0, step = 0) {
     const size = shape.reduce((a, b) => a * b, 1);
-    const key = pcg((seed ^ pcg((step ^ pcg(n.arg.salt)) >>> 0)) >>> 0);
-    const scale = 1 / (1 - n.arg.rate), out = new Float32Array(size);
-    for (let i = 0; i < size; i++) out[i] = pcg((key + i) >>> 0) >= n.arg.threshold ? scale : 0;
+    const key = pcg((seed ^ pcg((step ^ pcg(n.attrs.salt)) >>> 0)) >>> 0);
+    const scale = 1 / (1 - n.attrs.rate), out = new Float32Array(size);
+    for (let i = 0; i < size; i++) out[i] = pcg((key + i) >>> 0) >= n.attrs.threshold ? scale : 0;
     return tf.tensor(out, shape);
   }
 
   function avgScale(n, inShape) {
-    const [kh, kw] = n.arg.size, [sh, sw] = n.arg.stride, [t, , l] = n.arg.pad;
+    const [kh, kw] = n.attrs.size, [sh, sw] = n.attrs.stride, [t, , l] = n.attrs.pad;
     const [oh, ow] = [n.shape[1], n.shape[2]];
     const s = new Float32Array(oh * ow);
     for (let y = 0; y < oh; y++) {
