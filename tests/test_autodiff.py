@@ -35,7 +35,7 @@ from wgslgrad.compiler.ir import (
     verify,
 )
 from wgslgrad.compiler.numpy_ref import evaluate
-from wgslgrad.ops.elementwise import NoAttrs
+from wgslgrad.ops.base import NoAttrs
 
 EPS = 1e-6     # finite-difference step (float64)
 RTOL = 1e-6    # agreement asked of autodiff and finite differences

@@ -11,7 +11,7 @@ from wgslgrad.compiler import fuse
 from wgslgrad.compiler.frontend import load_spec
 from wgslgrad.compiler.ir import Graph, Op, UnaryGradAttrs, op_attrs
 from wgslgrad.compiler.lower import lower
-from wgslgrad.ops.elementwise import NoAttrs
+from wgslgrad.ops.base import NoAttrs
 from wgslgrad.runtime.session import Session
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

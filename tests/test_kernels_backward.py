@@ -10,7 +10,8 @@ from gpu_check import compare_on_gpu, fresh_rng, inp, pads
 from op_rows import UNARY_GRAD_FNS, saved_value, unary_x
 
 from wgslgrad.compiler.ir import Graph, Op, UnaryGradAttrs, op_attrs
-from wgslgrad.ops.elementwise import UNARY_ROWS, NoAttrs
+from wgslgrad.ops.base import NoAttrs
+from wgslgrad.ops.elementwise import UNARY_ROWS
 from wgslgrad.ops.reductions import reduce_axes
 
 pytestmark = pytest.mark.gpu

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from enum import Enum
 from typing import Any
 
-from ..ops.base import ShapeError, broadcast, fmt_shape
-from ..ops.elementwise import BINARY_ROWS, UNARY_ROWS, Binary, NoAttrs, Unary
+from ..ops.base import NoAttrs, ShapeError, broadcast, fmt_shape
+from ..ops.elementwise import BINARY_ROWS, UNARY_ROWS, Binary, Unary
 from ..ops.registry import BACKWARD as FAMILY_BACKWARD
 from ..ops.registry import FORWARD as FAMILY_FORWARD
 from ..ops.registry import OPS as FAMILY_OPS

@@ -43,6 +43,11 @@ def broadcast(a: Shape, b: Shape) -> Shape:
 
 
 @dataclass(frozen=True)
+class NoAttrs:
+    """The attributes of an op that has none."""
+
+
+@dataclass(frozen=True)
 class OpDef:
     """One op, declared once: every facet the compiler, the references and the peers need.
 

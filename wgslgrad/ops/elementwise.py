@@ -20,12 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from .base import NoAttrs
+
 Array = np.ndarray
-
-
-@dataclass(frozen=True)
-class NoAttrs:
-    """The attributes of an op that has none."""
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ import numpy as np
 from . import linear_kernels as kernels
 from .base import (
     Array,
+    NoAttrs,
     OpDef,
     Pad,
     Shape,
@@ -71,11 +72,6 @@ class WindowDw:
     stride: tuple[int, int]
     pad: Pad
     w_shape: Shape
-
-
-@dataclass(frozen=True)
-class NoAttrs:
-    pass
 
 
 # ---- builtins (c: the BuiltinCall) ----

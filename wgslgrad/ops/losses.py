@@ -7,20 +7,13 @@ from __future__ import annotations
 
 import inspect
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from . import kernels
-from .base import WORKGROUP, Array, OpDef, Shape, ShapeError, f32, fmt_shape, log_softmax, softmax
+from .base import WORKGROUP, Array, NoAttrs, OpDef, Shape, ShapeError, f32, fmt_shape, log_softmax, softmax
 from .elementwise import sigmoid
-
-
-@dataclass(frozen=True)
-class NoAttrs:
-    pass
-
 
 # ---- builtins: the arguments checked in the user's terms ----
 

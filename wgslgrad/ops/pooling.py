@@ -15,6 +15,7 @@ import numpy as np
 from .base import (
     WORKGROUP,
     Array,
+    NoAttrs,
     OpDef,
     Pad,
     Shape,
@@ -43,11 +44,6 @@ class PoolGradAttrs:
     stride: tuple[int, int]
     pad: Pad
     in_shape: Shape | None = None  # the pooled input's shape (avg_pool_grad: its only source is dy)
-
-
-@dataclass(frozen=True)
-class NoAttrs:
-    pass
 
 
 # ---- builtins ----

@@ -15,6 +15,7 @@ from . import kernels
 from .base import (
     WORKGROUP,
     Array,
+    NoAttrs,
     OpDef,
     Shape,
     ShapeError,
@@ -25,11 +26,6 @@ from .base import (
     pow2_at_least,
     softmax,
 )
-
-
-@dataclass(frozen=True)
-class NoAttrs:
-    pass
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from .base import WORKGROUP, Array, OpDef, Shape, ShapeError, fmt_shape
+from .base import WORKGROUP, Array, NoAttrs, OpDef, Shape, ShapeError, fmt_shape
 from .elementwise import sigmoid
-
-
-@dataclass(frozen=True)
-class NoAttrs:
-    pass
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import WORKGROUP, Array, OpDef, Shape, ShapeError, fmt_shape
-
-
-@dataclass(frozen=True)
-class NoAttrs:
-    pass
+from .base import WORKGROUP, Array, NoAttrs, OpDef, Shape, ShapeError, fmt_shape
 
 
 @dataclass(frozen=True)
