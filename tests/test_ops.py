@@ -22,7 +22,17 @@ from peer_graphs import elementwise_graph, every_op_graph, sequence_graph
 from wgslgrad.compiler import build
 from wgslgrad.compiler.autodiff import grad
 from wgslgrad.compiler.builtins import _ACTIVATIONS, BUILTINS
-from wgslgrad.compiler.ir import BACKWARD, OPTIMIZERS, Graph, Op
+from wgslgrad.compiler.ir import (
+    BACKWARD,
+    OPTIMIZERS,
+    Graph,
+    InputAttrs,
+    Op,
+    UnaryGradAttrs,
+    attrs_type,
+    op_attrs,
+    print_graph,
+)
 from wgslgrad.ops.base import OpDef, ShapeError
 from wgslgrad.ops.elementwise import BINARY_ROWS, UNARY_ROWS, Binary, Unary
 from wgslgrad.ops.registry import OPS as FAMILY_OPS
@@ -226,3 +236,40 @@ def test_shape_family_moves_data_only() -> None:
     assert s["reshape"].lower(None, 0) == [] and s["reshape"].flops([x.shape], (6, 4), reshape) == 0
     with pytest.raises(ShapeError, match=r"cannot reshape \[2,3,4\] to \[5,5\]"):
         s["reshape"].shape([x.shape], s["reshape"].attrs(shape=(5, 5)))
+
+
+def test_every_node_holds_its_ops_typed_attributes() -> None:
+    """Node.attrs is an instance of its op's frozen dataclass (ir.attrs_type: the family's OpDef.attrs, the
+    row's, or the IR's own for leaves and UNARY_GRAD), in forward graphs and in the backward nodes autodiff
+    appends; it hashes (the builder's common-subexpression key) and cannot be changed in place."""
+    for op in Op:
+        kind = attrs_type(op)
+        assert dataclasses.is_dataclass(kind) and kind.__dataclass_params__.frozen, op  # type: ignore[attr-defined]
+    for g in (every_op_graph(2), sequence_graph(2)):
+        grad(g, g.loss)   # type: ignore[arg-type]
+        for n in g.nodes:
+            assert type(n.attrs) is attrs_type(n.op), f"{n.op.name}: {type(n.attrs).__name__}"
+            hash(n.attrs)
+    leaky = next(n for n in every_op_graph(2).nodes if n.op is Op.LEAKY_RELU)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        leaky.attrs.alpha = 0.5   # type: ignore[misc]
+
+
+def test_attributes_are_checked_where_a_node_is_made() -> None:
+    """A wrong attribute name is a TypeError, an instance of another op's class an AssertionError: compiler
+    bugs, caught where the node is made."""
+    with pytest.raises(TypeError, match="strides"):
+        op_attrs(Op.MAX_POOL, size=(2, 2), strides=(2, 2), pad=(0, 0, 0, 0))
+    g = Graph()
+    x = g.add(Op.INPUT, (), InputAttrs("x"), shape=(1, 4, 4, 3))
+    with pytest.raises(AssertionError, match="MAX_POOL takes PoolAttrs, got Window"):
+        g.add(Op.MAX_POOL, (x,), op_attrs(Op.CONV2D, stride=(2, 2), pad=(0, 0, 0, 0)))
+    with pytest.raises(TypeError):
+        g.add(Op.PARAM, (), shape=(3,))   # a parameter has no default name
+    y = g.add(Op.MAX_POOL, (x,), op_attrs(Op.MAX_POOL, size=(2, 2), stride=(2, 2), pad=(0, 0, 0, 0)))
+    assert g.nodes[y].shape == (1, 2, 2, 3)
+    dy = g.add(Op.INPUT, (), InputAttrs("dy"), shape=(1, 4, 4, 3))
+    g.add(Op.UNARY_GRAD, (x, dy), UnaryGradAttrs("leaky_relu", UNARY_ROWS["leaky_relu"].attrs(alpha=0.25)))
+    assert print_graph(g).splitlines()[1:4:2] == [   # the forward row's attributes printed with its name
+        "%1 = max_pool[pad=(0,0,0,0),size=(2,2),stride=(2,2)] %0 : f32[1,2,2,3]",
+        "%3 = unary_grad[alpha=0.25,fn=leaky_relu] %0 %2 : f32[1,4,4,3]"]
