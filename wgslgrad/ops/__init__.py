@@ -11,8 +11,8 @@ gradients), `reductions.py` (sum, mean, sum_axes, softmax, and reduce_to, broadc
 gradients bn_dgamma, bn_dx; Keras' names and defaults), `optimizer.py` (adam, the fused update of the trainable parameters, with the `step` uniform's layout)
 and `shape.py` (concat, slice, stack, reshape, a view, and the gradients slice_last, slice_grad);
 `kernels.py` holds lowerings ops of several families share (the one- or two-stage sum, the row-wise softmax
-gradient, elementwise broadcast axes). The other families (sequence ops)
-still live in the compiler's modules.
+gradient, elementwise broadcast axes); `sequence.py` holds embedding, the LSTM and GRU cells and their
+gradients.
 `elementwise.py` holds the elementwise ops, one row each: the DSL builtin and its
 typed attributes, the WGSL expression of the forward op and of its gradient, the float64 NumPy reference
 and its derivative, the FLOPs per element, and how the PyTorch and TF.js peers run it. The rows are plain
@@ -22,7 +22,8 @@ gradcheck, the lowering (kernel_builder.elementwise_expr), the model summary and
 
 Adding an elementwise op is adding its row here, its line in docs/dsl.md and its tests; the tests that
 sweep the rows (kernels on the GPU, finite differences, both peers) pick it up by themselves, and
-tests/test_ops.py checks that every row has every facet and is exercised by them.
+tests/test_ops.py checks that every row has every facet and is exercised by them. docs/ops.md walks
+through declaring an op (a row, an OpDef, a backward op) with gelu as the example.
 
 This package is at the bottom of the import layers (tests/test_imports.py): its modules import nothing
 from the rest of wgslgrad.
