@@ -28,7 +28,6 @@ from wgslgrad.compiler.ir import (
     Op,
     ParamAttrs,
     Pos,
-    UnaryGradAttrs,
     conv_out,
     op_attrs,
     print_graph,
@@ -36,6 +35,7 @@ from wgslgrad.compiler.ir import (
 )
 from wgslgrad.compiler.numpy_ref import evaluate
 from wgslgrad.ops.base import NoAttrs
+from wgslgrad.ops.elementwise import UnaryGradAttrs
 
 EPS = 1e-6     # finite-difference step (float64)
 RTOL = 1e-6    # agreement asked of autodiff and finite differences

@@ -9,9 +9,10 @@ from gpu_check import compare_gradients_on_gpu, compare_on_gpu, fresh_rng, inp, 
 
 from wgslgrad.compiler import fuse
 from wgslgrad.compiler.frontend import load_spec
-from wgslgrad.compiler.ir import Graph, Op, UnaryGradAttrs, op_attrs
+from wgslgrad.compiler.ir import Graph, Op, op_attrs
 from wgslgrad.compiler.lower import lower
 from wgslgrad.ops.base import NoAttrs
+from wgslgrad.ops.elementwise import UnaryGradAttrs
 from wgslgrad.runtime.session import Session
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

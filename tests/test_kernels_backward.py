@@ -1,5 +1,5 @@
-"""Each backward kernel (lower_backward.py) in float32 on the GPU against the NumPy float64 interpreter of the
-IR (numpy_ref), on fresh random data at odd sizes, strides, paddings and channel counts."""
+"""Each backward kernel (the backward OpDefs in wgslgrad/ops/) in float32 on the GPU against the NumPy
+float64 interpreter of the IR (numpy_ref), on fresh random data at odd sizes, strides, paddings and channel counts."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -9,9 +9,9 @@ import pytest
 from gpu_check import compare_on_gpu, fresh_rng, inp, pads
 from op_rows import UNARY_GRAD_FNS, saved_value, unary_x
 
-from wgslgrad.compiler.ir import Graph, Op, UnaryGradAttrs, op_attrs
+from wgslgrad.compiler.ir import Graph, Op, op_attrs
 from wgslgrad.ops.base import NoAttrs
-from wgslgrad.ops.elementwise import UNARY_ROWS
+from wgslgrad.ops.elementwise import UNARY_ROWS, UnaryGradAttrs
 from wgslgrad.ops.reductions import reduce_axes
 
 pytestmark = pytest.mark.gpu

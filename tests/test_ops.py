@@ -28,13 +28,12 @@ from wgslgrad.compiler.ir import (
     Graph,
     InputAttrs,
     Op,
-    UnaryGradAttrs,
     attrs_type,
     op_attrs,
     print_graph,
 )
 from wgslgrad.ops.base import OpDef, ShapeError
-from wgslgrad.ops.elementwise import BINARY_ROWS, UNARY_ROWS, Binary, Unary
+from wgslgrad.ops.elementwise import BINARY_ROWS, UNARY_ROWS, Binary, Unary, UnaryGradAttrs
 from wgslgrad.ops.registry import OPS as FAMILY_OPS
 
 DOCS = (Path(__file__).resolve().parent.parent / "docs" / "dsl.md").read_text()

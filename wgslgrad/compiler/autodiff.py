@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..ops.elementwise import UnaryGradAttrs
 from ..ops.registry import OPS as FAMILY_OPS
 from .ir import (
     BINARY,
@@ -20,7 +21,6 @@ from .ir import (
     Node,
     Op,
     Shape,
-    UnaryGradAttrs,
     binary_row,
     op_attrs,
     unary_row,

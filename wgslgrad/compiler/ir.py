@@ -32,10 +32,6 @@ _OP_NAMES = [
     *(name.upper() for name in FAMILY_FORWARD),   # ops/registry.py: conv2d, depthwise, dense, pools, losses, ...
 
     # ---- backward ops: appended by autodiff.grad, one GPU kernel each; numpy_ref.py is their spec ----
-    "UNARY_GRAD",  # srcs: a, dy (same shape); attrs: UnaryGradAttrs (fn: the forward op's name; attrs: its
-    #                        attrs, leaky_relu's alpha) -> dx = dy * f'(a), a the value the op's row says its
-    #                        gradient reads: its output y (relu, sigmoid, tanh, ...) or its input x (log, abs);
-    #                        the expression is its row's `grad`
     *(name.upper() for name in FAMILY_BACKWARD),  # ops/registry.py: the families' gradient ops
 
     # ---- the optimizer update: appended by compiler.training after the backward nodes ----
@@ -65,7 +61,7 @@ REDUCE = {Op.SUM, Op.MEAN}
 LOSSES = {Op.MSE, Op.SOFTMAX_CE, Op.SIGMOID_CE}
 LEAVES = {Op.INPUT, Op.PARAM, Op.CONST}
 # backward ops (autodiff): the ops that only autodiff.grad creates
-BACKWARD = {Op.UNARY_GRAD, *(Op[name.upper()] for name in FAMILY_BACKWARD)}
+BACKWARD = {Op[name.upper()] for name in FAMILY_BACKWARD}
 OPTIMIZERS = {Op[name.upper()] for name in FAMILY_OPTIMIZER}   # parameter updates: they write `params` in place
 
 Shape = tuple[int, ...]
@@ -92,14 +88,8 @@ class ConstAttrs:
     value: tuple[float, ...]        # row-major for the node's shape
 
 
-@dataclass(frozen=True)
-class UnaryGradAttrs:
-    fn: str                         # the forward op's row (its name)
-    attrs: Any                      # the forward node's attrs (leaky_relu: alpha)
 
-
-_IR_ATTRS: dict[Op, type] = {Op.INPUT: InputAttrs, Op.PARAM: ParamAttrs, Op.CONST: ConstAttrs,
-                             Op.UNARY_GRAD: UnaryGradAttrs}
+_IR_ATTRS: dict[Op, type] = {Op.INPUT: InputAttrs, Op.PARAM: ParamAttrs, Op.CONST: ConstAttrs}
 
 
 def attrs_type(op: Op) -> type:
@@ -164,9 +154,6 @@ def infer(op: Op, shapes: list[Shape], attrs: Any) -> Shape:
         return shapes[0]
     if op in BINARY:
         return broadcast(shapes[0], shapes[1])
-    if op is Op.UNARY_GRAD:   # made by autodiff only, so a mismatch is a compiler bug (assert)
-        assert shapes[0] == shapes[1], f"{op.name} shapes"
-        return shapes[1]
     raise AssertionError(f"no shape rule for {op}")
 
 

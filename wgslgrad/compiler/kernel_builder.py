@@ -9,15 +9,16 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
 from ..ops.base import WORKGROUP, f32
+from ..ops.elementwise import expr
 from . import fuse
-from .ir import BINARY, UNARY, Graph, Node, Op, binary_row, unary_row
+from .ir import BINARY, UNARY, Graph, Node, Op
 from .program import INPUT_PREFIX, READ, READ_WRITE, UNIFORM, Binding, Kernel, Slot
 from .summary import node_flops
 
@@ -122,7 +123,7 @@ class Lowering:
         for c in group.nodes:
             node = g.nodes[c]
             if node.op in UNARY:
-                lines.append(f"v = {elementwise_expr(node)};")
+                lines.append(f"v = {expr(node.op.name.lower(), node.attrs)};")
             elif node.op is Op.BATCH_NORM:   # the inference form: a per-channel scale and shift (ops/batch_norm.py)
                 gamma, beta, mm, mv = (kb.read(s) for s in node.srcs[1:5])
                 ch = f"(o % {node.shape[-1]}u)"
@@ -134,7 +135,7 @@ class Lowering:
                 if node.srcs[0] != tail:
                     operands = {"va": operands["vb"], "vb": "v"}
                 lines.append("v = " + re.sub(r"\bv[ab]\b", lambda m, ops=operands: ops[m.group()],
-                                             elementwise_expr(node)) + ";")
+                                             expr(node.op.name.lower(), node.attrs)) + ";")
             if c in group.stored:
                 out = kb.write(c)
                 lines.append(f"{out.var}[{out.off}u + o] = v;")
@@ -153,19 +154,6 @@ class Lowering:
         """The kernel's first line: `%12 conv2d[2, 56, 56, 32] in dense_block_0/conv0`."""
         n = self.graph.nodes[i]
         return f"%{i} {n.op.name.lower()}{list(n.shape)}" + (f" in {n.scope}" if n.scope else "")
-
-
-def elementwise_expr(node: Node) -> str:
-    """The WGSL body of an elementwise node, from its row in ops/elementwise.py: over `v` for a unary op,
-    over `va`, `vb` for a binary op or a unary op's gradient (UNARY_GRAD), attributes filled in as f32
-    literals. Backward and fused kernels use it too."""
-    if node.op in BINARY:
-        return binary_row(node.op).wgsl
-    grad = node.op is Op.UNARY_GRAD   # its attrs: the forward op's row name and attrs
-    row = unary_row(Op[node.attrs.fn.upper()] if grad else node.op)
-    attrs = node.attrs.attrs if grad else node.attrs
-    text = row.grad if grad else row.wgsl_of(attrs)
-    return text.format(**{k: f32(v) for k, v in asdict(attrs).items()})
 
 
 class KernelBuilder:
@@ -272,18 +260,6 @@ class KernelBuilder:
 
 Rule = Callable[[Lowering, int], list[Kernel]]
 Scratch = Callable[[Graph, Node], int]   # f32 elements of scratch a node needs at its own step
-
-
-def rule_into(table: dict[Op, Rule]) -> Callable[..., Callable[[Rule], Rule]]:
-    """A decorator `@rule(Op.X, ...)` that puts the function into `table` (its own module's) for each op."""
-    def rule(*ops: Op) -> Callable[[Rule], Rule]:
-        def deco(fn: Rule) -> Rule:
-            for op in ops:
-                assert op not in table, f"two rules for {op}"
-                table[op] = fn
-            return fn
-        return deco
-    return rule
 
 
 def merge(*tables: dict[Op, Any]) -> dict[Op, Any]:

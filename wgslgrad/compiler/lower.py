@@ -14,9 +14,8 @@
          outputs but the loss only until the forward kernels end (an evaluation run reads them)
       6. one table row per op turns a node into kernels (KernelBuilder: bindings, offsets, templates)
       7. phases: inference, and for training forward, backward and optimizer (program.py)
-    Rules: lower_forward.py, lower_backward.py, each with its own RULES and SCRATCH tables,
-    and the op families' OpDefs (ops/registry.py), merged below; the lowering
-    state and KernelBuilder they use are in kernel_builder.py.
+    Rules: every op's OpDef (ops/registry.py) and, for the elementwise rows, ops/elementwise.py's two
+    lowerings, merged below; the lowering state and KernelBuilder they use are in kernel_builder.py.
 
 Adding a kernel (a backward op, a fused group, the Adam step):
   1. write kernels/NAME.wgsl: a jinja2 template that starts with `{{ bindings }}`, has one entry point
@@ -33,15 +32,12 @@ from __future__ import annotations
 from typing import Any
 
 from ..ops.base import OpDef
+from ..ops.elementwise import lower_binary, lower_unary
 from ..ops.optimizer import STEP_FIELDS
 from ..ops.registry import OPS as FAMILY_OPS
-from . import (
-    lower_backward,
-    lower_forward,
-    memory,
-)
+from . import memory
 from .inference import append_inference_form, has_training_behaviour, inference_form
-from .ir import LEAVES, OPTIMIZERS, Graph, Op, alias_root, fmt_shape, needed_nodes, verify
+from .ir import BINARY, LEAVES, OPTIMIZERS, UNARY, Graph, Op, alias_root, fmt_shape, needed_nodes, verify
 from .kernel_builder import (  # noqa: F401  (grid, render, f32: part of this module's interface)
     ARENA_CHUNK,
     MAX_STORAGE_BUFFERS,
@@ -84,11 +80,10 @@ def _family_scratch(d: OpDef) -> Scratch:
     return lambda g, n: d.scratch([g.nodes[s].shape for s in n.srcs], n.shape, n.attrs)
 
 
-# every op's lowering rule and scratch request, from the rule modules' own tables
-RULES: dict[Op, Rule] = merge(lower_forward.RULES, lower_backward.RULES,
+# every op's lowering rule and scratch request: the elementwise rows' two lowerings and each OpDef's
+RULES: dict[Op, Rule] = merge({op: lower_unary for op in UNARY}, {op: lower_binary for op in BINARY},
                               {Op[name.upper()]: d.lower for name, d in FAMILY_OPS.items()})   # ops/registry.py
-SCRATCH: dict[Op, Scratch] = merge(lower_forward.SCRATCH, lower_backward.SCRATCH, {Op[name.upper()]: _family_scratch(d)
-                                                       for name, d in FAMILY_OPS.items() if d.scratch})
+SCRATCH: dict[Op, Scratch] = {Op[name.upper()]: _family_scratch(d) for name, d in FAMILY_OPS.items() if d.scratch}
 
 
 def place_params(g: Graph) -> dict[str, ParamSlot]:

@@ -71,11 +71,6 @@ def _unary(n: Node, x: Array) -> Array:
     return row.ref(x, n.attrs)
 
 
-def _unary_grad(n: Node, a: Array, dy: Array) -> Array:
-    """dy * f'(a): the forward op's row gives f' at its saved value a (its output or its input)."""
-    return dy * unary_row(Op[n.attrs.fn.upper()]).ref_grad(a, n.attrs.attrs)
-
-
 def _family(d: OpDef) -> Callable[..., Array]:
     # state: an optimizer's (params, m, v, t), dropout's (seed, step)
     return lambda n, *xs, **state: d.ref(n.attrs, n.shape, *xs, **state)
@@ -89,6 +84,4 @@ EVAL: dict[Op, Callable[..., Array]] = {
     **{op: _binary(binary_row(op).ref) for op in BINARY},   # ops/elementwise.py: each row's reference
     **{op: _unary for op in UNARY},
     **{Op[name.upper()]: _family(d) for name, d in FAMILY_OPS.items()},   # ops/registry.py's families
-    # backward ops
-    Op.UNARY_GRAD: _unary_grad,
 }

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from ..ops.registry import OPS as FAMILY_OPS
 from .ir import (
-    BACKWARD,
     ELEMENTWISE,
     UNARY,
     Graph,
@@ -34,15 +33,7 @@ def node_flops(g: Graph, n: Node) -> int:
         return family.flops([g.nodes[s].shape for s in n.srcs], n.shape, n.attrs)
     if n.op in ELEMENTWISE:   # per element, as the op's row says
         return n.size * (unary_row(n.op) if n.op in UNARY else binary_row(n.op)).flops
-    return _backward_flops(g, n)
-
-
-def _backward_flops(g: Graph, n: Node) -> int:
-    """A gradient's FLOPs: the products as many multiply-adds as the forward op; the rest one per element read."""
-    src = [g.nodes[s] for s in n.srcs]
-    if n.op in BACKWARD:
-        return sum(s.size for s in src)
-    return 0
+    return 0   # the leaves
 
 
 def _kind(ops: list[str]) -> str:

@@ -18,7 +18,8 @@ typed attributes, the WGSL expression of the forward op and of its gradient, the
 and its derivative, the FLOPs per element, and how the PyTorch and TF.js peers run it. The rows are plain
 data (they import nothing from the compiler), so the IR's `Op` enum takes its elementwise members from them,
 and every pass reads its facet from the row: the builder (builtins.py), autodiff, the NumPy interpreter,
-gradcheck, the lowering (kernel_builder.elementwise_expr), the model summary and both peers.
+gradcheck, the lowering (`expr`, `lower_unary`, `lower_binary` here; also inside a fused epilogue), the model
+summary and both peers. A unary row's gradient is one backward op for every row, `unary_grad`, an OpDef here.
 
 Adding an elementwise op is adding its row here, its line in docs/dsl.md and its tests; the tests that
 sweep the rows (kernels on the GPU, finite differences, both peers) pick it up by themselves, and

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-from .base import NoAttrs
+from .base import WORKGROUP, NoAttrs, OpDef, Shape, f32
+from .kernels import broadcast_axes
 
 Array = np.ndarray
 
@@ -194,3 +195,67 @@ BINARY_ROWS: dict[str, Binary] = {r.name: r for r in [
     Binary("mul", "*", "va * vb", lambda a, b: a * b, _mul, torch="a * b", tfjs="tf.mul(a, b)"),
     Binary("div", "/", "va / vb", lambda a, b: a / b, _div, torch="a / b", tfjs="tf.div(a, b)"),
 ]}
+
+
+# ---- the gradient of a unary row: one backward op for every row ----
+
+@dataclass(frozen=True)
+class UnaryGradAttrs:
+    fn: str                         # the forward op's row (its name)
+    attrs: Any                      # the forward node's attrs (leaky_relu: alpha)
+
+
+def expr(name: str, attrs: Any) -> str:
+    """The WGSL body of an elementwise op from its row: over `v` for a unary op, over `va`, `vb` for a
+    binary op or a unary op's gradient (unary_grad), attributes filled in as f32 literals. Backward and
+    fused kernels use it too."""
+    if name in BINARY_ROWS:
+        return BINARY_ROWS[name].wgsl
+    if name == "unary_grad":
+        row, attrs = UNARY_ROWS[attrs.fn], attrs.attrs
+        text = row.grad
+    else:
+        row = UNARY_ROWS[name]
+        text = row.wgsl_of(attrs)
+    return text.format(**{k: f32(v) for k, v in asdict(attrs).items()})
+
+
+# ---- lowerings: one kernel a node (unless fused into its producer's epilogue: compiler/fuse.py) ----
+
+def lower_unary(ctx: Any, i: int) -> list[Any]:
+    node = ctx.graph.nodes[i]
+    kb = ctx.builder()
+    x, out = kb.read(node.srcs[0]), kb.write(i)
+    wg, gx = ctx.elementwise_groups(node.size)
+    return [kb.kernel(ctx.kernel_name(i), "unary.wgsl", wg, [i], comment=ctx.comment(i), x=x, out=out,
+                      expr=expr(node.op.name.lower(), node.attrs), n=node.size, wg=WORKGROUP, gx=gx)]
+
+
+def lower_binary(ctx: Any, i: int) -> list[Any]:
+    """Broadcasting binary ops and a unary op's gradient (dx = dy * f'(a): its operands have one shape)."""
+    g, node = ctx.graph, ctx.graph.nodes[i]
+    kb = ctx.builder()
+    a, b, out = kb.read(node.srcs[0]), kb.read(node.srcs[1]), kb.write(i)
+    axes = broadcast_axes(node.shape, g.nodes[node.srcs[0]].shape, g.nodes[node.srcs[1]].shape)
+    name = node.op.name.lower()
+    wg, gx = ctx.elementwise_groups(node.size)
+    suffix = "_" + node.attrs.fn if name == "unary_grad" else ""
+    return [kb.kernel(ctx.kernel_name(i, suffix), "binary.wgsl", wg, [i], comment=ctx.comment(i), a=a, b=b,
+                      out=out, axes=axes, expr=expr(name, node.attrs), n=node.size, wg=WORKGROUP, gx=gx)]
+
+
+def _unary_grad_shape(shapes: list[Shape], a: UnaryGradAttrs) -> Shape:
+    assert shapes[0] == shapes[1], "UNARY_GRAD shapes"   # made by autodiff only: a mismatch is a compiler bug
+    return shapes[1]
+
+
+def _unary_grad_ref(a: UnaryGradAttrs, shape: Shape, saved: Array, dy: Array) -> Array:
+    """dy * f'(a): the forward op's row gives f' at its saved value (its output or its input)."""
+    return dy * UNARY_ROWS[a.fn].ref_grad(saved, a.attrs)
+
+
+OPS = {"unary_grad": OpDef(
+    "unary_grad", "dx = dy * f'(a) of a unary row: srcs a (the value the row saves: its output or its input) "
+    "and dy, one shape; the expression is the row's `grad`",
+    UnaryGradAttrs, _unary_grad_shape, _unary_grad_ref, lower_binary,
+    lambda shapes, shape, a: sum(math.prod(s) for s in shapes), backward=True)}
