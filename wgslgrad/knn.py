@@ -62,9 +62,12 @@ def _is_index(key: str) -> bool:
 
 
 def kernels() -> dict[str, str]:
-    """The KNN shaders, rendered (their sizes come from a uniform, so one rendering serves all)."""
-    from .compiler.kernel_builder import render  # jinja2 and the lowering load only when a KNN is used
-    return {name: render(f"knn_{name}.wgsl", wg=WG, gx=GX, kmax=KMAX) for name in KERNELS}
+    """The KNN shaders, rendered (their sizes come from a uniform, so one rendering serves all), each given
+    the constants it reads."""
+    from .compiler.kernel_builder import render, template_params  # jinja2 loads only when a KNN is used
+    constants = {"wg": WG, "gx": GX, "kmax": KMAX}
+    return {name: render(t, **{k: v for k, v in constants.items() if k in template_params(t)})
+            for name in KERNELS for t in [f"knn_{name}.wgsl"]}
 
 
 def scan_groups(n: int) -> int:

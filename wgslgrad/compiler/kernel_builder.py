@@ -6,6 +6,7 @@ merges the tables by importing them (nothing registers itself by being imported)
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.meta
 
 from ..ops.base import WORKGROUP, f32
 from ..ops.elementwise import expr
@@ -32,8 +34,18 @@ _templates = jinja2.Environment(
     autoescape=False)
 
 
+@functools.cache
+def template_params(template: str) -> frozenset[str]:
+    """The names kernels/<template> reads: its parameters."""
+    source = _templates.loader.get_source(_templates, template)[0]   # type: ignore[union-attr]
+    return frozenset(jinja2.meta.find_undeclared_variables(_templates.parse(source)))
+
+
 def render(template: str, **values: Any) -> str:
-    """Render kernels/<template> with StrictUndefined: a missing value is an error, never empty text."""
+    """Render kernels/<template> with StrictUndefined: a missing value is an error, never empty text, and a
+    value the template does not read is one too (a misspelt or stale parameter), both compiler bugs."""
+    unread = set(values) - template_params(template)
+    assert not unread, f"kernels/{template} reads no {', '.join(sorted(unread))}"
     return _templates.get_template(template).render(**values)
 
 
