@@ -2,8 +2,10 @@
 the shapes of the char LSTM's recurrence and layers and of examples/digits.py, each kernel dispatched alone
 and waited for (Session.profile), medians of --repeat. Prints one line per product: its kernels and ms.
 
-To compare two trees in one run, interleave them with PYTHONPATH (the wgslgrad that is imported decides):
-    for r in 1 2 3; do for t in /work/main .; do PYTHONPATH=$t python3 scripts/dense_grad_bench.py; done; done
+The wgslgrad it imports is the one on PYTHONPATH (else the installed one), so run it as
+    PYTHONPATH=. python3 scripts/dense_grad_bench.py --kernels tiled,rows --rounds 3
+to time the tiled and the few-row kernel in turn in one process (linear_kernels.DX_ROWS/DW_ROWS forced), or
+with PYTHONPATH=<another tree> and the default --kernels auto to time what that tree's compiler picks.
 """
 from __future__ import annotations
 
