@@ -222,7 +222,7 @@ def _lower_dense_grad_rows(ctx: Any, i: int) -> list[Any]:
 
 
 def lower_grad_matmul(ctx: Any, i: int, a: Any) -> list[Any]:
-    """DENSE_DX, DENSE_DW and CONV2D_DW."""
+    """DENSE_DX, DENSE_DW and CONV2D_DW (the dense ones on a small batch: _lower_dense_grad_rows)."""
     g, node = ctx.graph, ctx.graph.nodes[i]
     if few_rows(node.op.name, g.nodes[node.srcs[0]].shape):
         return _lower_dense_grad_rows(ctx, i)
