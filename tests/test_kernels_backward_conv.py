@@ -17,7 +17,7 @@ from gpu_check import (
 
 from wgslgrad.compiler.ir import Graph, Op, op_attrs
 from wgslgrad.compiler.lower import lower
-from wgslgrad.ops.linear_kernels import conv_dx_phases, split
+from wgslgrad.ops.linear_kernels import DW_ROWS, DX_ROWS, conv_dx_phases, split
 
 gpu = pytest.mark.gpu
 RTOL = 1e-4
@@ -134,26 +134,32 @@ def test_depthwise_grads(device, shape, k, s, padding, mult, split_dw):
 
 @gpu
 @pytest.mark.parametrize("b,f,u", [(3, 37, 19), (70, 100, 130), (600, 33, 17), (1, 5, 3), (24, 64, 36),
-                                   (600, 32, 20)])
+                                   (600, 32, 20), (1, 256, 1024), (1, 1, 1), (2, 130, 1), (5, 1, 7), (63, 67, 45),
+                                   (64, 37, 19), (7, 8, 12)])
 def test_dense_grads(device, b, f, u):
     """dx = dy @ w.T and dw = x.T @ dy; F and U are no multiples of the tile; B = 600 splits dw's K (with
-    scalar and with vec4 loads)."""
+    scalar and with vec4 loads). Below 64 rows both take the kernel without workgroup memory (4x4 outputs a
+    thread: sizes that are no multiple of 4 leave blocks cut short, 1 row or column blocks of one); from 64
+    on the tiled one."""
     g = Graph(batch=b)
     x, w, dy = inp(g, "x", (b, f)), inp(g, "w", (f, u)), inp(g, "dy", (b, u))
     g.outputs["dx"] = g.add(Op.DENSE_DX, (dy, w))
     g.outputs["dw"] = g.add(Op.DENSE_DW, (x, dy))
     program, _ = check(device, g)
     assert any(k.name.endswith("_partial") for k in program.kernels) == (b == 600)
+    assert {k.op for k in program.kernels} == {"dense_dx", "dense_dw"}
+    assert all(("workgroupBarrier" in k.wgsl) == (b >= DX_ROWS == DW_ROWS) for k in program.kernels)
 
 
 @gpu
 def test_dense_dw_reads_two_layouts_from_one_buffer(device):
-    """In a training step dw = x.T @ dy reads x (100 features: 4 at a time) and dy (7 units: one at a
-    time) from the arena and writes `grads`: one vec4 view of the arena, for x only."""
-    g = Graph(batch=5)
-    h = g.add(Op.RELU, (inp(g, "x", (5, 100)),))
+    """In a training step dw = x.T @ dy (a batch of 65: the tiled product) reads x (100 features: 4 at a
+    time) and dy (7 units: one at a time) from the arena and writes `grads`: one vec4 view of the arena, for
+    x only."""
+    g = Graph(batch=65)
+    h = g.add(Op.RELU, (inp(g, "x", (65, 100)),))
     y = g.add(Op.DENSE, (h, param(g, "w", (100, 7))))
-    g.loss = g.add(Op.MSE, (y, inp(g, "t", (5, 7))))
+    g.loss = g.add(Op.MSE, (y, inp(g, "t", (65, 7))))
     program = lower(g, training=True)
     (dw,) = [k for k in program.kernels if k.op == "dense_dw"]
     assert [b.buffer for b in dw.bindings].count("arena") == 2
@@ -163,11 +169,13 @@ def test_dense_dw_reads_two_layouts_from_one_buffer(device):
 
 @gpu
 @pytest.mark.parametrize("kind,batch,size,split", [("conv", 1, 8, False), ("conv", 4, 32, True),
-                                                   ("dense", 9, 40, False), ("dense", 600, 40, True)])
+                                                   ("dense", 9, 40, False), ("dense", 70, 40, False),
+                                                   ("dense", 600, 40, True), ("dense", 1, 5, False)])
 def test_filter_gradient_kernel_sums_the_bias_too(device, kind, batch, size, split):
     """A training step's conv or dense bias gradient comes from its filter gradient's kernel (no kernel of
     its own); at the larger sizes the sum over positions or rows is split into chunks, which the second
-    stage adds for both. All against float64."""
+    stage adds for both; below 64 rows the dense one is the kernel without workgroup memory. All against
+    float64."""
     g = Graph(batch=batch)
     if kind == "conv":
         shape = (batch, size, size, 8)        # dw: 72 x 8, two row tiles

@@ -559,249 +559,149 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
 // ==== kernel 24: dense_dx_39 ====
 // %39 dense_dx[2, 8] in dense_1/grad
-// out[m, n] = sum_k A[m, k] * B[k, n]; M=2 N=8 K=3.
-// A[m, k] = arena[m * K + k] (row-major).
-// B[k, n] = params[n * K + k] (a transposed operand).
-// One 16x16 output tile per workgroup of 16x16 threads; each thread keeps a 1x1
-// block in registers (rows ty + 16*i, columns tx + 16*j); K is walked in steps of 8 through
-// workgroup memory, A and B loaded 1 and 1 floats at a time.
+// out[m, n] = sum_k A[m, k] * B[k, n]; M=2 N=8 K=3, with no workgroup memory, barriers or split (a
+// dense layer's gradient on a small batch: dx = dy @ w.T, A = dy, B = w read transposed).
+// A[m, k] = arena[m * 3 + k * 1], B[k, n] = params[k * 1 + n * 3].
+// Each thread keeps a 2x4 block of out in registers (rows m0 + r, columns n0 + c): each step of K
+// costs it 6 loads for 8 products; consecutive threads take consecutive blocks along n.
+// Reads past the last row or column are clamped to it, and their results not stored.
 @group(0) @binding(0) var<storage, read_write> arena: array<f32>;
 @group(0) @binding(1) var<storage, read> params: array<f32>;
 
-const BM: u32 = 16u;
-const BN: u32 = 16u;
-const BK: u32 = 8u;
-const M: u32 = 2u;
-const N: u32 = 8u;
-const K: u32 = 3u;
-const AROW: u32 = BM + 1u;
-const BROW: u32 = BN + 1u;
-var<workgroup> As: array<f32, 136>;
-var<workgroup> Bs: array<f32, 136>;
-const NONE: u32 = 0xffffffffu;
-
-// The product a workgroup computes: its row and depth counts (and, per stride phase, the index map).
-struct Problem {
-    rows: u32,
-    depth: u32,
-}
-
-
-// Where A[m, k] is in arena: NONE outside A (and off the image).
-fn a_at(p: Problem, m: u32, k: u32) -> u32 {
-    if (m >= p.rows || k >= p.depth) {
-        return NONE;
-    }
-    return 72u + m * K + k;
-}
-
-// Where B[k, n] is in params: NONE outside B.
-fn b_at(p: Problem, k: u32, n: u32) -> u32 {
-    if (k >= p.depth || n >= N) {
-        return NONE;
-    }
-    return 56u + n * K + k;
-}
-
-fn store(p: Problem, chunk: u32, m: u32, n: u32, v: f32) {
-    arena[112u + chunk * 0u + m * N + n] = v;
-}
-
-@compute @workgroup_size(16, 16)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>,
-        @builtin(local_invocation_index) tid: u32) {
-    let g = wid.y * 1u + wid.x;
-    if (g >= 1u) {
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 2u) {
         return;
     }
-    let chunk = g / 1u;
-    let p = Problem(M, K);
-    let tile = g % 1u;
-    let k_begin = chunk * 3u;
-    let k_end = min(k_begin + 3u, K);
-    let m0 = (tile / 1u) * BM;
-    let n0 = (tile % 1u) * BN;
-    let tx = lid3.x;
-    let ty = lid3.y;
+    let n0 = (i % 2u) * 4u;
+    let m0 = (i / 2u) * 2u;
+    let am0 = 72u + min(m0 + 0u, 1u) * 3u;
+    let am1 = 72u + min(m0 + 1u, 1u) * 3u;
+    let bn0 = 56u + min(n0 + 0u, 7u) * 3u;
+    let bn1 = 56u + min(n0 + 1u, 7u) * 3u;
+    let bn2 = 56u + min(n0 + 2u, 7u) * 3u;
+    let bn3 = 56u + min(n0 + 3u, 7u) * 3u;
     var acc0_0 = 0.0;
-
-    for (var k0 = k_begin; k0 < k_end; k0 += BK) {
-        // consecutive threads read consecutive addresses (k of A, k of B)
-        for (var l = 0u; l < 1u; l++) {
-            let e = tid + l * 256u;
-            if (e >= 128u) {
-                break;
-            }
-            let f = (e % 8u);
-            let s = e / 8u;
-            let at = a_at(p, m0 + s, k0 + f);
-            var v = 0.0;
-            if (at != NONE) {
-                v = arena[at];
-            }
-            As[f * AROW + s] = v;
-        }
-        for (var l = 0u; l < 1u; l++) {
-            let e = tid + l * 256u;
-            if (e >= 128u) {
-                break;
-            }
-            let f = (e % 8u);
-            let s = e / 8u;
-            let at = b_at(p, k0 + f, n0 + s);
-            var v = 0.0;
-            if (at != NONE) {
-                v = params[at];
-            }
-            Bs[f * BROW + s] = v;
-        }
-        workgroupBarrier();
-        for (var kk = 0u; kk < BK; kk++) {
-            let a0 = As[kk * AROW + ty + 0u];
-            let b0 = Bs[kk * BROW + tx + 0u];
-            acc0_0 = fma(a0, b0, acc0_0);
-        }
-        workgroupBarrier();
+    var acc0_1 = 0.0;
+    var acc0_2 = 0.0;
+    var acc0_3 = 0.0;
+    var acc1_0 = 0.0;
+    var acc1_1 = 0.0;
+    var acc1_2 = 0.0;
+    var acc1_3 = 0.0;
+    for (var k = 0u; k < 3u; k++) {
+        let a0 = arena[am0 + k];
+        let a1 = arena[am1 + k];
+        let b0 = params[bn0 + k];
+        let b1 = params[bn1 + k];
+        let b2 = params[bn2 + k];
+        let b3 = params[bn3 + k];
+        acc0_0 = fma(a0, b0, acc0_0);
+        acc0_1 = fma(a0, b1, acc0_1);
+        acc0_2 = fma(a0, b2, acc0_2);
+        acc0_3 = fma(a0, b3, acc0_3);
+        acc1_0 = fma(a1, b0, acc1_0);
+        acc1_1 = fma(a1, b1, acc1_1);
+        acc1_2 = fma(a1, b2, acc1_2);
+        acc1_3 = fma(a1, b3, acc1_3);
     }
-    {
-        let m = m0 + ty + 0u;
-        let n = n0 + tx + 0u;
-        let r = acc0_0;
-        if (m < p.rows && n < N) {
-            store(p, chunk, m, n, r);
-        }
-
-    }
+    arena[112u + (m0 + 0u) * 8u + n0 + 0u] = acc0_0;
+    arena[112u + (m0 + 0u) * 8u + n0 + 1u] = acc0_1;
+    arena[112u + (m0 + 0u) * 8u + n0 + 2u] = acc0_2;
+    arena[112u + (m0 + 0u) * 8u + n0 + 3u] = acc0_3;
+    arena[112u + (m0 + 1u) * 8u + n0 + 0u] = acc1_0;
+    arena[112u + (m0 + 1u) * 8u + n0 + 1u] = acc1_1;
+    arena[112u + (m0 + 1u) * 8u + n0 + 2u] = acc1_2;
+    arena[112u + (m0 + 1u) * 8u + n0 + 3u] = acc1_3;
 }
 
 // ==== kernel 25: dense_dw_40 ====
 // %40 dense_dw[8, 3] in dense_1/grad
-// out[m, n] = sum_k A[m, k] * B[k, n]; M=8 N=3 K=2.
-// A[m, k] = arena[k * M + m] (a transposed operand).
-// B[k, n] = arena[k * N + n] (row-major).
-// One 16x16 output tile per workgroup of 16x16 threads; each thread keeps a 1x1
-// block in registers (rows ty + 16*i, columns tx + 16*j); K is walked in steps of 8 through
-// workgroup memory, A and B loaded 4 and 1 floats at a time.
-// The first row of tiles also sums B's columns over k: the bias gradient.
+// out[m, n] = sum_k A[m, k] * B[k, n]; M=8 N=3 K=2, with no workgroup memory, barriers or split (a
+// dense layer's gradient on a small batch: dw = x.T @ dy, K the batch, an outer product per row).
+// A[m, k] = arena[m * 1 + k * 8], B[k, n] = arena[k * 3 + n * 1].
+// Each thread keeps a 4x3 block of out in registers (rows m0 + r, columns n0 + c): each step of K
+// costs it 7 loads for 12 products; consecutive threads take consecutive blocks along n.
+// Reads past the last row or column are clamped to it, and their results not stored.
+// The threads of the first block row also sum B over K: the bias gradient (sum of dy over the batch).
 @group(0) @binding(0) var<storage, read> arena: array<f32>;
 @group(0) @binding(1) var<storage, read_write> grads: array<f32>;
-@group(0) @binding(2) var<storage, read> arena_4: array<vec4<f32>>;
 
-const BM: u32 = 16u;
-const BN: u32 = 16u;
-const BK: u32 = 8u;
-const M: u32 = 8u;
-const N: u32 = 3u;
-const K: u32 = 2u;
-const AROW: u32 = BM + 1u;
-const BROW: u32 = BN + 0u;
-var<workgroup> As: array<f32, 136>;
-var<workgroup> Bs: array<f32, 128>;
-const NONE: u32 = 0xffffffffu;
-
-// The product a workgroup computes: its row and depth counts (and, per stride phase, the index map).
-struct Problem {
-    rows: u32,
-    depth: u32,
-}
-
-
-// Where A[m, k] is in arena: NONE outside A (and off the image).
-fn a_at(p: Problem, m: u32, k: u32) -> u32 {
-    if (m >= p.rows || k >= p.depth) {
-        return NONE;
-    }
-    return 96u + k * M + m;
-}
-
-// Where B[k, n] is in arena: NONE outside B.
-fn b_at(p: Problem, k: u32, n: u32) -> u32 {
-    if (k >= p.depth || n >= N) {
-        return NONE;
-    }
-    return 72u + k * N + n;
-}
-
-fn store(p: Problem, chunk: u32, m: u32, n: u32, v: f32) {
-    grads[56u + chunk * 0u + m * N + n] = v;
-}
-
-@compute @workgroup_size(16, 16)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>,
-        @builtin(local_invocation_index) tid: u32) {
-    let g = wid.y * 1u + wid.x;
-    if (g >= 1u) {
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 2u) {
         return;
     }
-    let chunk = g / 1u;
-    let p = Problem(M, K);
-    let tile = g % 1u;
-    let k_begin = chunk * 2u;
-    let k_end = min(k_begin + 2u, K);
-    let m0 = (tile / 1u) * BM;
-    let n0 = (tile % 1u) * BN;
-    let tx = lid3.x;
-    let ty = lid3.y;
+    let n0 = (i % 1u) * 3u;
+    let m0 = (i / 1u) * 4u;
+    let am0 = 96u + min(m0 + 0u, 7u) * 1u;
+    let am1 = 96u + min(m0 + 1u, 7u) * 1u;
+    let am2 = 96u + min(m0 + 2u, 7u) * 1u;
+    let am3 = 96u + min(m0 + 3u, 7u) * 1u;
+    let bn0 = 72u + min(n0 + 0u, 2u) * 1u;
+    let bn1 = 72u + min(n0 + 1u, 2u) * 1u;
+    let bn2 = 72u + min(n0 + 2u, 2u) * 1u;
     var acc0_0 = 0.0;
-
-    var bsum = 0.0;
-    for (var k0 = k_begin; k0 < k_end; k0 += BK) {
-        // consecutive threads read consecutive addresses (m of A, n of B)
-        for (var l = 0u; l < 1u; l++) {
-            let e = tid + l * 256u;
-            if (e >= 32u) {
-                break;
-            }
-            let f = (e % 4u) * 4u;
-            let s = e / 4u;
-            let at = a_at(p, m0 + f, k0 + s);
-            var v = vec4<f32>(0.0);
-            if (at != NONE) {
-                v = arena_4[at / 4u];
-            }
-            As[s * AROW + f + 0u] = v[0];
-            As[s * AROW + f + 1u] = v[1];
-            As[s * AROW + f + 2u] = v[2];
-            As[s * AROW + f + 3u] = v[3];
-        }
-        for (var l = 0u; l < 1u; l++) {
-            let e = tid + l * 256u;
-            if (e >= 128u) {
-                break;
-            }
-            let f = (e % 16u);
-            let s = e / 16u;
-            let at = b_at(p, k0 + s, n0 + f);
-            var v = 0.0;
-            if (at != NONE) {
-                v = arena[at];
-            }
-            Bs[s * BROW + f] = v;
-        }
-        workgroupBarrier();
-        if (m0 == 0u && tid < BN) {
-            for (var kk = 0u; kk < BK; kk++) {
-                bsum += Bs[kk * BROW + tid];
-            }
-        }
-        for (var kk = 0u; kk < BK; kk++) {
-            let a0 = As[kk * AROW + ty + 0u];
-            let b0 = Bs[kk * BROW + tx + 0u];
-            acc0_0 = fma(a0, b0, acc0_0);
-        }
-        workgroupBarrier();
+    var acc0_1 = 0.0;
+    var acc0_2 = 0.0;
+    var acc1_0 = 0.0;
+    var acc1_1 = 0.0;
+    var acc1_2 = 0.0;
+    var acc2_0 = 0.0;
+    var acc2_1 = 0.0;
+    var acc2_2 = 0.0;
+    var acc3_0 = 0.0;
+    var acc3_1 = 0.0;
+    var acc3_2 = 0.0;
+    var bsum0 = 0.0;
+    var bsum1 = 0.0;
+    var bsum2 = 0.0;
+    for (var k = 0u; k < 2u; k++) {
+        let a0 = arena[am0 + k * 8u];
+        let a1 = arena[am1 + k * 8u];
+        let a2 = arena[am2 + k * 8u];
+        let a3 = arena[am3 + k * 8u];
+        let b0 = arena[bn0 + k * 3u];
+        let b1 = arena[bn1 + k * 3u];
+        let b2 = arena[bn2 + k * 3u];
+        acc0_0 = fma(a0, b0, acc0_0);
+        acc0_1 = fma(a0, b1, acc0_1);
+        acc0_2 = fma(a0, b2, acc0_2);
+        acc1_0 = fma(a1, b0, acc1_0);
+        acc1_1 = fma(a1, b1, acc1_1);
+        acc1_2 = fma(a1, b2, acc1_2);
+        acc2_0 = fma(a2, b0, acc2_0);
+        acc2_1 = fma(a2, b1, acc2_1);
+        acc2_2 = fma(a2, b2, acc2_2);
+        acc3_0 = fma(a3, b0, acc3_0);
+        acc3_1 = fma(a3, b1, acc3_1);
+        acc3_2 = fma(a3, b2, acc3_2);
+        bsum0 += b0;
+        bsum1 += b1;
+        bsum2 += b2;
     }
-    {
-        let m = m0 + ty + 0u;
-        let n = n0 + tx + 0u;
-        let r = acc0_0;
-        if (m < p.rows && n < N) {
-            store(p, chunk, m, n, r);
-        }
-
+    grads[56u + (m0 + 0u) * 3u + n0 + 0u] = acc0_0;
+    grads[56u + (m0 + 0u) * 3u + n0 + 1u] = acc0_1;
+    grads[56u + (m0 + 0u) * 3u + n0 + 2u] = acc0_2;
+    grads[56u + (m0 + 1u) * 3u + n0 + 0u] = acc1_0;
+    grads[56u + (m0 + 1u) * 3u + n0 + 1u] = acc1_1;
+    grads[56u + (m0 + 1u) * 3u + n0 + 2u] = acc1_2;
+    grads[56u + (m0 + 2u) * 3u + n0 + 0u] = acc2_0;
+    grads[56u + (m0 + 2u) * 3u + n0 + 1u] = acc2_1;
+    grads[56u + (m0 + 2u) * 3u + n0 + 2u] = acc2_2;
+    grads[56u + (m0 + 3u) * 3u + n0 + 0u] = acc3_0;
+    grads[56u + (m0 + 3u) * 3u + n0 + 1u] = acc3_1;
+    grads[56u + (m0 + 3u) * 3u + n0 + 2u] = acc3_2;
+    if (m0 == 0u && n0 + 0u < 3u) {
+        grads[80u + n0 + 0u] = bsum0;
     }
-    if (m0 == 0u && tid < BN && n0 + tid < N) {
-        grads[80u + n0 + tid] = bsum;
+    if (m0 == 0u && n0 + 1u < 3u) {
+        grads[80u + n0 + 1u] = bsum1;
+    }
+    if (m0 == 0u && n0 + 2u < 3u) {
+        grads[80u + n0 + 2u] = bsum2;
     }
 }
 
@@ -1037,133 +937,142 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
 // ==== kernel 36: dense_dw_52 ====
 // %52 dense_dw[6, 8] in dense_0/grad
-// out[m, n] = sum_k A[m, k] * B[k, n]; M=6 N=8 K=2.
-// A[m, k] = in_x[k * M + m] (a transposed operand).
-// B[k, n] = arena[k * N + n] (row-major).
-// One 16x16 output tile per workgroup of 16x16 threads; each thread keeps a 1x1
-// block in registers (rows ty + 16*i, columns tx + 16*j); K is walked in steps of 8 through
-// workgroup memory, A and B loaded 1 and 4 floats at a time.
-// The first row of tiles also sums B's columns over k: the bias gradient.
+// out[m, n] = sum_k A[m, k] * B[k, n]; M=6 N=8 K=2, with no workgroup memory, barriers or split (a
+// dense layer's gradient on a small batch: dw = x.T @ dy, K the batch, an outer product per row).
+// A[m, k] = in_x[m * 1 + k * 6], B[k, n] = arena[k * 8 + n * 1].
+// Each thread keeps a 4x4 block of out in registers (rows m0 + r, columns n0 + c): each step of K
+// costs it 8 loads for 16 products; consecutive threads take consecutive blocks along n.
+// Reads past the last row or column are clamped to it, and their results not stored.
+// The threads of the first block row also sum B over K: the bias gradient (sum of dy over the batch).
 @group(0) @binding(0) var<storage, read> in_x: array<f32>;
 @group(0) @binding(1) var<storage, read> arena: array<f32>;
 @group(0) @binding(2) var<storage, read_write> grads: array<f32>;
-@group(0) @binding(3) var<storage, read> arena_4: array<vec4<f32>>;
 
-const BM: u32 = 16u;
-const BN: u32 = 16u;
-const BK: u32 = 8u;
-const M: u32 = 6u;
-const N: u32 = 8u;
-const K: u32 = 2u;
-const AROW: u32 = BM + 1u;
-const BROW: u32 = BN + 0u;
-var<workgroup> As: array<f32, 136>;
-var<workgroup> Bs: array<f32, 128>;
-const NONE: u32 = 0xffffffffu;
-
-// The product a workgroup computes: its row and depth counts (and, per stride phase, the index map).
-struct Problem {
-    rows: u32,
-    depth: u32,
-}
-
-
-// Where A[m, k] is in in_x: NONE outside A (and off the image).
-fn a_at(p: Problem, m: u32, k: u32) -> u32 {
-    if (m >= p.rows || k >= p.depth) {
-        return NONE;
-    }
-    return 0u + k * M + m;
-}
-
-// Where B[k, n] is in arena: NONE outside B.
-fn b_at(p: Problem, k: u32, n: u32) -> u32 {
-    if (k >= p.depth || n >= N) {
-        return NONE;
-    }
-    return 32u + k * N + n;
-}
-
-fn store(p: Problem, chunk: u32, m: u32, n: u32, v: f32) {
-    grads[0u + chunk * 0u + m * N + n] = v;
-}
-
-@compute @workgroup_size(16, 16)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>,
-        @builtin(local_invocation_index) tid: u32) {
-    let g = wid.y * 1u + wid.x;
-    if (g >= 1u) {
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 4u) {
         return;
     }
-    let chunk = g / 1u;
-    let p = Problem(M, K);
-    let tile = g % 1u;
-    let k_begin = chunk * 2u;
-    let k_end = min(k_begin + 2u, K);
-    let m0 = (tile / 1u) * BM;
-    let n0 = (tile % 1u) * BN;
-    let tx = lid3.x;
-    let ty = lid3.y;
+    let n0 = (i % 2u) * 4u;
+    let m0 = (i / 2u) * 4u;
+    let am0 = 0u + min(m0 + 0u, 5u) * 1u;
+    let am1 = 0u + min(m0 + 1u, 5u) * 1u;
+    let am2 = 0u + min(m0 + 2u, 5u) * 1u;
+    let am3 = 0u + min(m0 + 3u, 5u) * 1u;
+    let bn0 = 32u + min(n0 + 0u, 7u) * 1u;
+    let bn1 = 32u + min(n0 + 1u, 7u) * 1u;
+    let bn2 = 32u + min(n0 + 2u, 7u) * 1u;
+    let bn3 = 32u + min(n0 + 3u, 7u) * 1u;
     var acc0_0 = 0.0;
-
-    var bsum = 0.0;
-    for (var k0 = k_begin; k0 < k_end; k0 += BK) {
-        // consecutive threads read consecutive addresses (m of A, n of B)
-        for (var l = 0u; l < 1u; l++) {
-            let e = tid + l * 256u;
-            if (e >= 128u) {
-                break;
-            }
-            let f = (e % 16u);
-            let s = e / 16u;
-            let at = a_at(p, m0 + f, k0 + s);
-            var v = 0.0;
-            if (at != NONE) {
-                v = in_x[at];
-            }
-            As[s * AROW + f] = v;
-        }
-        for (var l = 0u; l < 1u; l++) {
-            let e = tid + l * 256u;
-            if (e >= 32u) {
-                break;
-            }
-            let f = (e % 4u) * 4u;
-            let s = e / 4u;
-            let at = b_at(p, k0 + s, n0 + f);
-            var v = vec4<f32>(0.0);
-            if (at != NONE) {
-                v = arena_4[at / 4u];
-            }
-            Bs[s * BROW + f + 0u] = v[0];
-            Bs[s * BROW + f + 1u] = v[1];
-            Bs[s * BROW + f + 2u] = v[2];
-            Bs[s * BROW + f + 3u] = v[3];
-        }
-        workgroupBarrier();
-        if (m0 == 0u && tid < BN) {
-            for (var kk = 0u; kk < BK; kk++) {
-                bsum += Bs[kk * BROW + tid];
-            }
-        }
-        for (var kk = 0u; kk < BK; kk++) {
-            let a0 = As[kk * AROW + ty + 0u];
-            let b0 = Bs[kk * BROW + tx + 0u];
-            acc0_0 = fma(a0, b0, acc0_0);
-        }
-        workgroupBarrier();
+    var acc0_1 = 0.0;
+    var acc0_2 = 0.0;
+    var acc0_3 = 0.0;
+    var acc1_0 = 0.0;
+    var acc1_1 = 0.0;
+    var acc1_2 = 0.0;
+    var acc1_3 = 0.0;
+    var acc2_0 = 0.0;
+    var acc2_1 = 0.0;
+    var acc2_2 = 0.0;
+    var acc2_3 = 0.0;
+    var acc3_0 = 0.0;
+    var acc3_1 = 0.0;
+    var acc3_2 = 0.0;
+    var acc3_3 = 0.0;
+    var bsum0 = 0.0;
+    var bsum1 = 0.0;
+    var bsum2 = 0.0;
+    var bsum3 = 0.0;
+    for (var k = 0u; k < 2u; k++) {
+        let a0 = in_x[am0 + k * 6u];
+        let a1 = in_x[am1 + k * 6u];
+        let a2 = in_x[am2 + k * 6u];
+        let a3 = in_x[am3 + k * 6u];
+        let b0 = arena[bn0 + k * 8u];
+        let b1 = arena[bn1 + k * 8u];
+        let b2 = arena[bn2 + k * 8u];
+        let b3 = arena[bn3 + k * 8u];
+        acc0_0 = fma(a0, b0, acc0_0);
+        acc0_1 = fma(a0, b1, acc0_1);
+        acc0_2 = fma(a0, b2, acc0_2);
+        acc0_3 = fma(a0, b3, acc0_3);
+        acc1_0 = fma(a1, b0, acc1_0);
+        acc1_1 = fma(a1, b1, acc1_1);
+        acc1_2 = fma(a1, b2, acc1_2);
+        acc1_3 = fma(a1, b3, acc1_3);
+        acc2_0 = fma(a2, b0, acc2_0);
+        acc2_1 = fma(a2, b1, acc2_1);
+        acc2_2 = fma(a2, b2, acc2_2);
+        acc2_3 = fma(a2, b3, acc2_3);
+        acc3_0 = fma(a3, b0, acc3_0);
+        acc3_1 = fma(a3, b1, acc3_1);
+        acc3_2 = fma(a3, b2, acc3_2);
+        acc3_3 = fma(a3, b3, acc3_3);
+        bsum0 += b0;
+        bsum1 += b1;
+        bsum2 += b2;
+        bsum3 += b3;
     }
-    {
-        let m = m0 + ty + 0u;
-        let n = n0 + tx + 0u;
-        let r = acc0_0;
-        if (m < p.rows && n < N) {
-            store(p, chunk, m, n, r);
-        }
-
+    if (m0 + 0u < 6u) {
+        grads[0u + (m0 + 0u) * 8u + n0 + 0u] = acc0_0;
     }
-    if (m0 == 0u && tid < BN && n0 + tid < N) {
-        grads[48u + n0 + tid] = bsum;
+    if (m0 + 0u < 6u) {
+        grads[0u + (m0 + 0u) * 8u + n0 + 1u] = acc0_1;
+    }
+    if (m0 + 0u < 6u) {
+        grads[0u + (m0 + 0u) * 8u + n0 + 2u] = acc0_2;
+    }
+    if (m0 + 0u < 6u) {
+        grads[0u + (m0 + 0u) * 8u + n0 + 3u] = acc0_3;
+    }
+    if (m0 + 1u < 6u) {
+        grads[0u + (m0 + 1u) * 8u + n0 + 0u] = acc1_0;
+    }
+    if (m0 + 1u < 6u) {
+        grads[0u + (m0 + 1u) * 8u + n0 + 1u] = acc1_1;
+    }
+    if (m0 + 1u < 6u) {
+        grads[0u + (m0 + 1u) * 8u + n0 + 2u] = acc1_2;
+    }
+    if (m0 + 1u < 6u) {
+        grads[0u + (m0 + 1u) * 8u + n0 + 3u] = acc1_3;
+    }
+    if (m0 + 2u < 6u) {
+        grads[0u + (m0 + 2u) * 8u + n0 + 0u] = acc2_0;
+    }
+    if (m0 + 2u < 6u) {
+        grads[0u + (m0 + 2u) * 8u + n0 + 1u] = acc2_1;
+    }
+    if (m0 + 2u < 6u) {
+        grads[0u + (m0 + 2u) * 8u + n0 + 2u] = acc2_2;
+    }
+    if (m0 + 2u < 6u) {
+        grads[0u + (m0 + 2u) * 8u + n0 + 3u] = acc2_3;
+    }
+    if (m0 + 3u < 6u) {
+        grads[0u + (m0 + 3u) * 8u + n0 + 0u] = acc3_0;
+    }
+    if (m0 + 3u < 6u) {
+        grads[0u + (m0 + 3u) * 8u + n0 + 1u] = acc3_1;
+    }
+    if (m0 + 3u < 6u) {
+        grads[0u + (m0 + 3u) * 8u + n0 + 2u] = acc3_2;
+    }
+    if (m0 + 3u < 6u) {
+        grads[0u + (m0 + 3u) * 8u + n0 + 3u] = acc3_3;
+    }
+    if (m0 == 0u && n0 + 0u < 8u) {
+        grads[48u + n0 + 0u] = bsum0;
+    }
+    if (m0 == 0u && n0 + 1u < 8u) {
+        grads[48u + n0 + 1u] = bsum1;
+    }
+    if (m0 == 0u && n0 + 2u < 8u) {
+        grads[48u + n0 + 2u] = bsum2;
+    }
+    if (m0 == 0u && n0 + 3u < 8u) {
+        grads[48u + n0 + 3u] = bsum3;
     }
 }
 

@@ -5,6 +5,7 @@ works in (`ctx`), the node id and the node's typed attributes (`a`: stride and p
   DEPTHWISE      one thread per output element, the taps unrolled (looped past 5x5), then the fused ops
   DENSE_DX       dy @ w.T: one tiled product (grad_matmul.wgsl), B read transposed
   DENSE_DW       x.T @ dy: the same, A read transposed; K = batch, split when long
+                 Both on a small batch: a 4x4 block of outputs a thread, no workgroup memory (dense_grad_rows.wgsl)
   CONV2D_DW      x.T (im2col) @ dy: M = kh*kw*Ci, N = Co, K = B*OH*OW, split into chunks of K
   CONV2D_DX      dy @ w.T over a transposed-conv index map, one product per stride phase (no zero taps)
   DEPTHWISE_DX   one thread per input element, the taps of its stride phase unrolled (looped past 5x5)
@@ -34,6 +35,13 @@ TARGET_GROUPS = 512     # split until tiles x chunks reaches about this many wor
 MAX_CHUNKS = 256        # ... with at most this many chunks
 MAX_SCRATCH = 1 << 22   # ... and at most this many f32 of partial sums (16 MiB)
 MIN_LANE_TERMS = 16     # DEPTHWISE_DW: positions per lane in a chunk, at least
+# The dense gradients' products without workgroup memory, on a batch below these sizes: each thread a block of
+# outputs, so no barriers (which lavapipe runs slowly: 25-45x slower at batch 1, and slower up to batch 256
+# at least, BENCHMARKS.md "few-row gradient products"); from 64 rows on the tiled kernels, whose workgroup
+# memory a GPU uses well, as before.
+DX_ROWS = 64            # DENSE_DX: dy[B,U] @ w[F,U].T with B below this
+DW_ROWS = 64            # DENSE_DW: x[B,F].T @ dy[B,U] with B below this
+ROWS_BLOCK = (4, 4)     # ... each thread of them a block of 4x4 outputs (fewer on fewer rows or columns)
 
 
 # ---- forward ----
@@ -119,6 +127,12 @@ def _tiles(m: int, n: int, cap: int = 64) -> dict[str, int]:
     return {"bm": bm, "bn": bn, "bk": BK, "tm": bm // 16, "tn": bn // 16, "tiles_n": -(-n // bn)}
 
 
+def few_rows(op: str, a_shape: Shape) -> bool:
+    """Whether a DENSE_DX or DENSE_DW node (`op`, its first source's shape: dy[B,U] or x[B,F]) takes the
+    product without workgroup memory (a batch below DX_ROWS or DW_ROWS) rather than the tiled one."""
+    return a_shape[0] < (DX_ROWS if op == "DENSE_DX" else DW_ROWS if op == "DENSE_DW" else 0)
+
+
 def matmul_plan(op: str, a_shape: Shape, b_shape: Shape, shape: Shape, a: Any) -> dict[str, Any]:
     """The product a DENSE_DX, DENSE_DW or CONV2D_DW node (`op`, its sources' shapes, its shape, its
     attributes) is: sizes, operand layouts, tiles and K split."""
@@ -182,9 +196,36 @@ def _reduce_partials(ctx: Any, i: int, chunks: int) -> Any:
                      groups=groups, gx=wg[0], halves=halves(hy))
 
 
-def lower_grad_matmul(ctx: Any, i: int, a: Any) -> list[Any]:
-    """DENSE_DX, DENSE_DW and CONV2D_DW."""
+def _lower_dense_grad_rows(ctx: Any, i: int) -> list[Any]:
+    """DENSE_DX or DENSE_DW on a small batch (few_rows), through dense_grad_rows.wgsl: each thread a block of
+    outputs in registers, no workgroup memory; dw also sums the bias gradient fused after it."""
     g, node = ctx.graph, ctx.graph.nodes[i]
+    kb = ctx.builder()
+    a_src, b_src = kb.read(node.srcs[0]), kb.read(node.srcs[1])
+    out = kb.write(i)
+    (b, f), u = g.nodes[node.srcs[0]].shape, node.shape[-1]
+    chain = ctx.group(i).chain
+    bias = kb.write(chain[0]) if chain else None
+    if node.op.name == "DENSE_DX":     # dy[B,U] @ w[F,U].T: A[m, k] = dy[m*U + k], B[k, n] = w[n*U + k]
+        m, n, k = b, g.nodes[node.srcs[1]].shape[0], f
+        strides = {"sam": k, "sak": 1, "sbk": 1, "sbn": k}
+    else:                              # x[B,F].T @ dy[B,U]: A[m, k] = x[k*F + m], B[k, n] = dy[k*U + n]
+        m, n, k = f, u, b
+        strides = {"sam": 1, "sak": m, "sbk": n, "sbn": 1}
+    tm, tn = min(ROWS_BLOCK[0], m), min(ROWS_BLOCK[1], n)
+    blocks_n = -(-n // tn)
+    threads = -(-m // tm) * blocks_n
+    wg, gx = ctx.elementwise_groups(threads)
+    return [kb.kernel(ctx.kernel_name(i), "dense_grad_rows.wgsl", wg, ctx.group(i).nodes, comment=ctx.comment(i),
+                      op=node.op.name, a=a_src, b=b_src, out=out, bias=bias, m=m, n=n, k=k, tm=tm, tn=tn,
+                      blocks_n=blocks_n, threads=threads, wg=WORKGROUP, gx=gx, **strides)]
+
+
+def lower_grad_matmul(ctx: Any, i: int, a: Any) -> list[Any]:
+    """DENSE_DX, DENSE_DW and CONV2D_DW (the dense ones on a small batch: _lower_dense_grad_rows)."""
+    g, node = ctx.graph, ctx.graph.nodes[i]
+    if few_rows(node.op.name, g.nodes[node.srcs[0]].shape):
+        return _lower_dense_grad_rows(ctx, i)
     plan = matmul_plan(node.op.name, g.nodes[node.srcs[0]].shape, g.nodes[node.srcs[1]].shape, node.shape, a)
     if ctx.max_tile < plan["bm"] or ctx.max_tile < plan["bn"]:   # smaller tiles, the same K split (scratch)
         t = _tiles(plan["m"], plan["n"], ctx.max_tile)
@@ -205,6 +246,8 @@ def lower_grad_matmul(ctx: Any, i: int, a: Any) -> list[Any]:
 
 def matmul_scratch(op: str, shapes: list[Shape], shape: Shape, a: Any) -> int:
     """A split's partial sums, room for a bias sum after each chunk's (used when the node leads a group)."""
+    if few_rows(op, shapes[0]):
+        return 0
     plan = matmul_plan(op, shapes[0], shapes[1], shape, a)
     return plan["chunks"] * (plan["m"] + 1) * plan["n"] if plan["chunks"] > 1 else 0
 
