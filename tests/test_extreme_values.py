@@ -78,6 +78,19 @@ def test_leaky_relu_alpha_zero_keeps_nan_and_zeroes_minus_inf(device: Any) -> No
     assert nan_or(got["y"][0, 0], "leaky_relu(x, alpha=0)") and got["y"][0, 1:].tolist() == [0.0, 0.0, 3.0]
 
 
+# Rows that must keep their relative precision where a naive float32 formula loses it (log(1 + e) for tiny e,
+# exp(x) - 1 near 0), and that must not overflow for huge x: each value within 1e-5 of its own float64 value.
+PRECISE = {"softplus(x)": [-80.0, -50.0, -20.0, -17.0, -5.0, -1e-3, 0.0, 1e-3, 5.0, 20.0, 80.0, 1e30, F32_MAX]}
+
+
+@pytest.mark.parametrize("expr", PRECISE)
+def test_relative_precision_where_naive_formulas_lose_it(device: Any, expr: str) -> None:
+    x = np.array([PRECISE[expr]], np.float32)
+    got, ref = run(device, f"x = Input({x.size})\nOutput({expr}, name='y')\n", {"x": x})
+    ok = np.abs(got["y"] - ref["y"]) <= 1e-5 * np.abs(ref["y"])
+    assert ok.all(), f"{expr} at {x[~ok]}: {got['y'][~ok]}, float64 {ref['y'][~ok]}"
+
+
 CE = "z = Input({k})\nt = Input({k})\nOutput(softmax(z), name='p')\nTrain(loss=softmax_cross_entropy(z, t))\n"
 
 

@@ -109,6 +109,26 @@ def _gelu(x: Array, derivative: bool = False) -> Array:
             return np.where(np.abs(u) > 15, np.where(x > 0, 1.0, 0.0), inner)
         return np.where(np.abs(u) > 15, np.where(x > 0, x, 0.0), 0.5 * x * (1 + t))
 
+# softplus: max(x, 0) + log1p(e), e = exp(-|x|) in (0, 1], so exp never overflows. WGSL has no log1p, and
+# log(1.0 + e) loses e below float32's epsilon (softplus(-20) would be 0, not 2.1e-9), so log1p(e) is
+# 2 atanh(s) = 2 (s + s^3/3 + ... + s^11/11), s = e / (2 + e) <= 1/3: within 1.5e-7 of log1p, relative, and
+# no subtraction anywhere.
+_SOFTPLUS_E = "exp(-abs({x}))"
+
+
+def _log1p_wgsl(e: str) -> str:
+    s = f"({e} / (2.0 + {e}))"
+    poly = "1.0"
+    for k in (11, 9, 7, 5, 3):
+        poly = f"(1.0 / {k}.0 + {s} * {s} * {poly})" if k != 11 else f"(1.0 / {k}.0)"
+    return f"2.0 * {s} * (1.0 + {s} * {s} * {poly})"
+
+
+def _softplus(x: Array) -> Array:
+    """log(1 + e^x) in float64, without overflow (NumPy's logaddexp)."""
+    return np.logaddexp(0.0, x)
+
+
 UNARY_ROWS: dict[str, Unary] = {r.name: r for r in [
     Unary("relu", "max(x, 0)", _RELU_WGSL, "select(0.0, vb, va > 0.0)",
           ref=lambda x, a: np.maximum(x, 0), ref_grad=lambda y, a: (y > 0).astype(y.dtype),
@@ -156,6 +176,11 @@ UNARY_ROWS: dict[str, Unary] = {r.name: r for r in [
           ref=lambda x, a: x * sigmoid(x), ref_grad=lambda x, a: sigmoid(x) * (1 + x * (1 - sigmoid(x))),
           torch="F.silu(x)", tfjs="tf.layers.activation({activation: 'swish'}).apply(x)",
           flops=4, activation=True),
+    Unary("softplus", "log(1 + exp(x))",
+          "max(v, 0.0) + " + _log1p_wgsl(_SOFTPLUS_E.format(x="v")),   # NaN: abs, exp and + keep it
+          "vb * (1.0 / (1.0 + exp(-va)))",   # f' = sigmoid(x), from x: 1 - exp(-y) would cancel for y << 1
+          ref=lambda x, a: _softplus(x), ref_grad=lambda x, a: sigmoid(x),
+          torch="F.softplus(x)", tfjs="tf.softplus(x)", flops=20, activation=True),
     Unary("neg", "-x", "-v", "-vb",
           ref=lambda x, a: -x, ref_grad=lambda x, a: -np.ones_like(x),
           torch="-x", tfjs="tf.neg(x)", builtin=False, linear=True),
