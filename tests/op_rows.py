@@ -3,6 +3,9 @@ its domain. The kernel, gradient and peer tests take their op lists from here, s
 all of them; tests/test_ops.py checks that they do."""
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import numpy as np
 
 from wgslgrad.compiler.ir import Op
@@ -40,3 +43,9 @@ def saved_value(r: Unary, x: np.ndarray) -> np.ndarray:
     """What the op's UNARY_GRAD reads for input x at default attributes: its output or x itself."""
     attrs = r.attrs()
     return r.ref(x, attrs) if r.saves_output(attrs) else x
+
+
+def other_attrs(r: Unary) -> Any:
+    """The row's attributes each at a value other than its default (0.5, or 0.3 where 0.5 is the default),
+    so the sweeps also run the `{alpha}` path of a row whose default is special (elu's 1: TF.js's tf.elu)."""
+    return r.attrs(**{f.name: 0.3 if f.default == 0.5 else 0.5 for f in dataclasses.fields(r.attrs)})

@@ -2,9 +2,11 @@
 examples/digits.py; random inputs and parameters for them."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
+from op_rows import other_attrs
 
 from wgslgrad.compiler.ir import ConstAttrs, Graph, InputAttrs, Op, ParamAttrs, conv_out, op_attrs
 from wgslgrad.ops.elementwise import BINARY_ROWS, UNARY_ROWS
@@ -96,8 +98,8 @@ def every_op_graph(batch: int = 2) -> Graph:
 
 def elementwise_graph(batch: int = 2) -> Graph:
     """Every elementwise row (ops/elementwise.py) with a trainable weight before it, so both peers run its
-    forward op and its gradient: each unary op at default attributes on values in its domain, each binary op
-    on two of those results (dividing by a positive one)."""
+    forward op and its gradient: each unary op at default attributes on values in its domain (and one with
+    attributes at other values too), each binary op on two of those results (dividing by a positive one)."""
     g = Graph(batch=batch)
 
     def param(name: str, shape: tuple[int, ...]) -> int:
@@ -117,11 +119,15 @@ def elementwise_graph(batch: int = 2) -> Graph:
     for k, name in enumerate(BINARY_ROWS):
         a = list(ys.values())[k]
         ys[Op[name.upper()]] = g.add(Op[name.upper()], (a, positive))
+    outputs = {op.name.lower(): y for op, y in ys.items()}
+    for name, r in UNARY_ROWS.items():   # a row with attributes also at other values (op_rows.other_attrs)
+        if dataclasses.fields(r.attrs):
+            outputs[f"{name}_other_attrs"] = g.add(Op[name.upper()], (spread,), other_attrs(r))
     total = None
-    for y in ys.values():
+    for y in outputs.values():
         m = g.add(Op.MEAN, (y,))
         total = m if total is None else g.add(Op.ADD, (total, m))
-    g.outputs.update({op.name.lower(): y for op, y in ys.items()})
+    g.outputs.update(outputs)
     g.loss = total
     g.train = {"lr": 0.001}
     return g

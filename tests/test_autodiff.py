@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import numpy as np
 import pytest
@@ -272,11 +272,13 @@ def test_unary_grads(rng, op):
     check_grads(net, net.linear_loss(y))
 
 
-@pytest.mark.parametrize("alpha", [0.0, -0.5])
-def test_leaky_relu_grads_any_slope(rng, alpha):
+@pytest.mark.parametrize("op", [op for op in UNARY_OPS if "alpha" in asdict(row(op).attrs())])
+@pytest.mark.parametrize("alpha", [0.0, -0.5, 0.5])
+def test_alpha_rows_grads_any_alpha(rng, op, alpha):
+    """leaky_relu's slope, elu's scale: zero and negative too."""
     net = Net(rng)
-    x = net.param("x", _unary_values(rng, Op.LEAKY_RELU, (2, 3, 5)))
-    check_grads(net, net.linear_loss(net.op(Op.LEAKY_RELU, x, alpha=alpha)))
+    x = net.param("x", _unary_values(rng, op, (2, 3, 5)))
+    check_grads(net, net.linear_loss(net.op(op, x, alpha=alpha)))
 
 
 @pytest.mark.parametrize("op, alpha, reads", [(Op.RELU, None, "y"), (Op.RELU6, None, "y"), (Op.LEAKY_RELU, 0.2, "y"),

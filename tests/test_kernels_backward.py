@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 from gpu_check import compare_on_gpu, fresh_rng, inp, pads
-from op_rows import UNARY_GRAD_FNS, saved_value, unary_x
+from op_rows import UNARY_GRAD_FNS, other_attrs, saved_value, unary_x
 
 from wgslgrad.compiler.ir import Graph, Op, op_attrs
 from wgslgrad.ops.base import NoAttrs
@@ -87,7 +87,7 @@ def test_unary_grad(device, fn):
     a tenth of them exactly on its kinks (relu's 0: the convention there, sign(0) = 0 for abs, ...)."""
     g = Graph(batch=2)
     a, dy = inp(g, "a", (2, 5, 7, 3)), inp(g, "dy", (2, 5, 7, 3))
-    forward = UNARY_ROWS[fn].attrs(**({"alpha": 0.15} if fn == "leaky_relu" else {}))
+    forward = other_attrs(UNARY_ROWS[fn])
     g.outputs["dx"] = g.add(Op.UNARY_GRAD, (a, dy), UnaryGradAttrs(fn, forward))
     r = UNARY_ROWS[fn]
     check(device, g, {"a": lambda rng, s: saved_value(r, unary_x(r, rng, s, at_kinks=0.1))})

@@ -16,7 +16,7 @@ import test_autodiff
 import test_extreme_values
 import test_kernels
 import test_kernels_backward
-from op_rows import BINARY_OPS, UNARY_OPS
+from op_rows import BINARY_OPS, UNARY_OPS, other_attrs
 from peer_graphs import elementwise_graph, every_op_graph, sequence_graph
 
 from wgslgrad.compiler import build
@@ -106,14 +106,15 @@ def test_every_row_is_exercised() -> None:
         assert every <= ops, f"{where} misses {sorted(o.name.lower() for o in every - ops)}"
 
 
-@pytest.mark.parametrize("name", list(UNARY_ROWS))
-def test_unary_reference_and_derivative_match_pytorch(name: str) -> None:
+@pytest.mark.parametrize("name, default", [(n, True) for n in UNARY_ROWS]
+                         + [(n, False) for n, r in UNARY_ROWS.items() if dataclasses.fields(r.attrs)])
+def test_unary_reference_and_derivative_match_pytorch(name: str, default: bool) -> None:
     """Each row's float64 reference and derivative against its PyTorch expression and PyTorch's autograd,
-    over a wide range (off the kinks), at default attributes."""
+    over a wide range (off the kinks), at default attributes and (rows with attributes) at other values."""
     torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
     import torch.nn.functional as F
     r = UNARY_ROWS[name]
-    attrs = r.attrs()
+    attrs = r.attrs() if default else other_attrs(r)
     x = np.geomspace(1e-3, 60.0, 801) if r.positive else np.linspace(-60.0, 60.0, 1600) + 0.0123
     xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
     y = eval(f"lambda x, attrs: {r.torch}", {"torch": torch, "F": F})(xt, attrs)
