@@ -49,14 +49,16 @@ def run(device: Any, source: str, inputs: dict[str, np.ndarray]) -> tuple[dict[s
 
 
 ELEMENTWISE = ["relu(x)", "relu6(x)", "leaky_relu(x, alpha=0)", "leaky_relu(x, alpha=0.2)",
-               "leaky_relu(x, alpha=-0.5)", "sigmoid(x)", "tanh(x)", "exp(x)", "log(x)", "abs(x)", "-x"]
+               "leaky_relu(x, alpha=-0.5)", "elu(x, alpha=0)", "elu(x, alpha=-0.5)", "sigmoid(x)", "tanh(x)",
+               "exp(x)", "log(x)", "abs(x)", "-x"]
 ELEMENTWISE += [f"{r.name}(x)" for r in UNARY_ROWS.values() if r.builtin and f"{r.name}(x)" not in ELEMENTWISE]
 # (Not binary arithmetic: WGSL lets an implementation assume that no NaN or infinity occurs, and lavapipe's
 # LLVM folds x - x to 0 even for NaN; what the kernels decide, the tests check.)
 
 
 # What a NaN input may become where a driver assumes no NaN (see the docstring): a branch's value.
-NAN_MAY_BECOME = {"relu(x)": [0.0], "relu6(x)": [0.0, 6.0], "leaky_relu(x, alpha=0)": [0.0], "gelu(x)": [0.0]}
+NAN_MAY_BECOME = {"relu(x)": [0.0], "relu6(x)": [0.0, 6.0], "leaky_relu(x, alpha=0)": [0.0], "gelu(x)": [0.0],
+                  "elu(x, alpha=0)": [0.0]}
 
 
 def nan_or(got: float, expr: str) -> bool:
@@ -80,7 +82,9 @@ def test_leaky_relu_alpha_zero_keeps_nan_and_zeroes_minus_inf(device: Any) -> No
 
 # Rows that must keep their relative precision where a naive float32 formula loses it (log(1 + e) for tiny e,
 # exp(x) - 1 near 0), and that must not overflow for huge x: each value within 1e-5 of its own float64 value.
-PRECISE = {"softplus(x)": [-80.0, -50.0, -20.0, -17.0, -5.0, -1e-3, 0.0, 1e-3, 5.0, 20.0, 80.0, 1e30, F32_MAX]}
+PRECISE = {"softplus(x)": [-80.0, -50.0, -20.0, -17.0, -5.0, -1e-3, 0.0, 1e-3, 5.0, 80.0, 1e30, F32_MAX],
+           "elu(x)": [-1e-30, -1e-6, -1e-4, -0.01, -0.2, -0.26, -1.0, -20.0, 1e-6, 89.0, F32_MAX],
+           "elu(x, alpha=0.5)": [-1e-6, -0.01, -0.3, -3.0, 1.0]}
 
 
 @pytest.mark.parametrize("expr", PRECISE)

@@ -32,6 +32,11 @@ class LeakyReluAttrs:
 
 
 @dataclass(frozen=True)
+class EluAttrs:
+    alpha: float = 1.0   # the value approached as x -> -inf is -alpha
+
+
+@dataclass(frozen=True)
 class Unary:
     """A unary elementwise op: y = f(x), same shape."""
     name: str                                   # the DSL builtin and the IR op (upper case)
@@ -129,6 +134,26 @@ def _softplus(x: Array) -> Array:
     return np.logaddexp(0.0, x)
 
 
+# elu: x above zero, else alpha (e^x - 1). WGSL has no expm1, and exp(x) - 1.0 keeps only about 6e-8 / |x| of
+# its relative precision near zero (1e-3 off at x = -1e-4), so below |x| = 0.25 it is the Taylor series to x^6
+# (within 5e-7 there, relative), exp(x) - 1.0 elsewhere; the select keeps exp's overflow for x > 0 out.
+# alpha = 0 is relu's expression: a compiler may fold 0.0 * e to 0, losing a NaN (as leaky_relu's alpha = 0).
+_EXPM1_WGSL = ("select(exp(v) - 1.0, v * (1.0 + v * (1.0 / 2.0 + v * (1.0 / 6.0 + v * (1.0 / 24.0 + v * "
+               "(1.0 / 120.0 + v * (1.0 / 720.0)))))), abs(v) < 0.25)")
+
+# TF.js's tf.elu has alpha 1 only; another alpha as Keras' backend does it: alpha * elu(x) below zero, written
+# relu(x) + alpha * min(elu(x), 0) (tf.where would ask for tf.greater's gradient, which TF.js lacks).
+_ELU_TFJS = "attrs.alpha === 1 ? tf.elu(x) : tf.add(tf.relu(x), tf.mul(attrs.alpha, tf.minimum(tf.elu(x), 0)))"
+
+
+def _elu(x: Array, alpha: float, derivative: bool = False) -> Array:
+    """Keras' and PyTorch's elu (or its derivative, at x) in float64; exp only of x <= 0, so it never overflows."""
+    neg = np.minimum(x, 0.0)
+    if derivative:
+        return np.where(x > 0, 1.0, alpha * np.exp(neg))
+    return np.where(x > 0, x, alpha * np.expm1(neg))
+
+
 UNARY_ROWS: dict[str, Unary] = {r.name: r for r in [
     Unary("relu", "max(x, 0)", _RELU_WGSL, "select(0.0, vb, va > 0.0)",
           ref=lambda x, a: np.maximum(x, 0), ref_grad=lambda y, a: (y > 0).astype(y.dtype),
@@ -181,6 +206,11 @@ UNARY_ROWS: dict[str, Unary] = {r.name: r for r in [
           "vb * (1.0 / (1.0 + exp(-va)))",   # f' = sigmoid(x), from x: 1 - exp(-y) would cancel for y << 1
           ref=lambda x, a: _softplus(x), ref_grad=lambda x, a: sigmoid(x),
           torch="F.softplus(x)", tfjs="tf.softplus(x)", flops=20, activation=True),
+    Unary("elu", "x, or alpha * (exp(x) - 1) below zero",
+          lambda a: _RELU_WGSL if a.alpha == 0 else "select({alpha} * " + _EXPM1_WGSL + ", v, v > 0.0)",
+          "select(vb * {alpha} * exp(va), vb, va > 0.0)",   # from x: alpha < 0 makes y > 0 below zero too
+          ref=lambda x, a: _elu(x, a.alpha), ref_grad=lambda x, a: _elu(x, a.alpha, derivative=True),
+          torch="F.elu(x, attrs.alpha)", tfjs=_ELU_TFJS, attrs=EluAttrs, flops=10, activation=True),
     Unary("neg", "-x", "-v", "-vb",
           ref=lambda x, a: -x, ref_grad=lambda x, a: -np.ones_like(x),
           torch="-x", tfjs="tf.neg(x)", builtin=False, linear=True),
