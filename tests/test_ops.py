@@ -75,6 +75,13 @@ def test_unary_row_has_every_facet(name: str) -> None:
         assert _ACTIVATIONS[name][0] is Op[name.upper()]
 
 
+def test_docs_list_every_activation() -> None:
+    """docs/dsl.md's list of `activation=` names is the rows marked activation, in their order."""
+    listed = re.search(r"`activation` is one of `([^`]*)`", DOCS)
+    assert listed, "docs/dsl.md lists no activation= names"
+    assert re.findall(r'"(\w+)"', listed.group(1)) == list(_ACTIVATIONS)
+
+
 @pytest.mark.parametrize("name", list(BINARY_ROWS))
 def test_binary_row_has_every_facet(name: str) -> None:
     r: Binary = BINARY_ROWS[name]
