@@ -42,6 +42,8 @@ MIN_LANE_TERMS = 16     # DEPTHWISE_DW: positions per lane in a chunk, at least
 DX_ROWS = 64            # DENSE_DX: dy[B,U] @ w[F,U].T with B below this
 DW_ROWS = 64            # DENSE_DW: x[B,F].T @ dy[B,U] with B below this
 ROWS_BLOCK = (4, 4)     # ... each thread of them a block of 4x4 outputs (fewer on fewer rows or columns)
+FWD_ROWS = 64           # DENSE: x[B,F] @ w[F,U] with B below this the same way (dense_grad_rows.wgsl)
+DENSE_ROWS = 16         # ... else below this one thread per output (dense_rows.wgsl)
 
 
 # ---- forward ----
@@ -69,7 +71,10 @@ def lower_matmul(ctx: Any, i: int, a: Any) -> list[Any]:
                     "sh": sh, "sw": sw, "pt": pt, "pl": pl}
     else:
         m, k, n = xs[0], ws[0], ws[1]
-    if is_dense and m < 16:   # a few rows: most of a 16-row tile would idle
+    if is_dense and m < FWD_ROWS:   # x[m*K + k] @ w[k*N + n]: a block of outputs a thread, no workgroup memory
+        return [_rows_kernel(ctx, i, kb, "DENSE", x, wt, m, n, k, {"sam": k, "sak": 1, "sbk": n, "sbn": 1},
+                             nodes, ctx.fused_comment(nodes), bias=bias, epilogue=finish)]
+    if is_dense and m < DENSE_ROWS:
         wg, gx = ctx.elementwise_groups(m * n)
         return [kb.kernel(ctx.kernel_name(i), "dense_rows.wgsl", wg, nodes, comment=ctx.fused_comment(nodes), x=x,
                           wt=wt, bias=bias, epilogue=finish, m=m, n=n, k=k, wg=WORKGROUP, gx=gx)]
@@ -196,6 +201,21 @@ def _reduce_partials(ctx: Any, i: int, chunks: int) -> Any:
                      groups=groups, gx=wg[0], halves=halves(hy))
 
 
+def _rows_kernel(ctx: Any, i: int, kb: Any, op: str, a_src: Any, b_src: Any, m: int, n: int, k: int,
+                 strides: dict[str, int], nodes: list[int], comment: str, out: Any = None, bias_sum: Any = None,
+                 bias: Any = None, epilogue: list[str] | None = None) -> Any:
+    """out[m, n] = A[m, k] @ B[k, n] through dense_grad_rows.wgsl, A and B read through `strides` (sam, sak,
+    sbk, sbn): each thread a block of outputs in registers, no workgroup memory. A gradient stores into `out`
+    (and with `bias_sum` sums B over K there); the forward product adds `bias` and runs `epilogue` instead."""
+    tm, tn = min(ROWS_BLOCK[0], m), min(ROWS_BLOCK[1], n)
+    blocks_n = -(-n // tn)
+    threads = -(-m // tm) * blocks_n
+    wg, gx = ctx.elementwise_groups(threads)
+    return kb.kernel(ctx.kernel_name(i), "dense_grad_rows.wgsl", wg, nodes, comment=comment, op=op, a=a_src,
+                     b=b_src, out=out, bias_sum=bias_sum, bias=bias, epilogue=epilogue, m=m, n=n, k=k, tm=tm,
+                     tn=tn, blocks_n=blocks_n, threads=threads, wg=WORKGROUP, gx=gx, **strides)
+
+
 def _lower_dense_grad_rows(ctx: Any, i: int) -> list[Any]:
     """DENSE_DX or DENSE_DW on a small batch (few_rows), through dense_grad_rows.wgsl: each thread a block of
     outputs in registers, no workgroup memory; dw also sums the bias gradient fused after it."""
@@ -212,13 +232,8 @@ def _lower_dense_grad_rows(ctx: Any, i: int) -> list[Any]:
     else:                              # x[B,F].T @ dy[B,U]: A[m, k] = x[k*F + m], B[k, n] = dy[k*U + n]
         m, n, k = f, u, b
         strides = {"sam": 1, "sak": m, "sbk": n, "sbn": 1}
-    tm, tn = min(ROWS_BLOCK[0], m), min(ROWS_BLOCK[1], n)
-    blocks_n = -(-n // tn)
-    threads = -(-m // tm) * blocks_n
-    wg, gx = ctx.elementwise_groups(threads)
-    return [kb.kernel(ctx.kernel_name(i), "dense_grad_rows.wgsl", wg, ctx.group(i).nodes, comment=ctx.comment(i),
-                      op=node.op.name, a=a_src, b=b_src, out=out, bias=bias, m=m, n=n, k=k, tm=tm, tn=tn,
-                      blocks_n=blocks_n, threads=threads, wg=WORKGROUP, gx=gx, **strides)]
+    return [_rows_kernel(ctx, i, kb, node.op.name, a_src, b_src, m, n, k, strides, ctx.group(i).nodes,
+                         ctx.comment(i), out=out, bias_sum=bias)]
 
 
 def lower_grad_matmul(ctx: Any, i: int, a: Any) -> list[Any]:
