@@ -7,9 +7,10 @@ The wgslgrad it imports is the one on PYTHONPATH (else the installed one), so ru
     PYTHONPATH=. python3 scripts/dense_grad_bench.py --kernels tiled,rows --rounds 3
 to time the tiled and the few-row kernel in turn in one process (linear_kernels.DX_ROWS/DW_ROWS forced), or
 with PYTHONPATH=<another tree> and the default --kernels auto to time what that tree's compiler picks;
-    PYTHONPATH=. python3 scripts/dense_grad_bench.py --forward --kernels tiled,thread,rows --rounds 3
-times the forward DENSE with the tiled kernel, one thread per output (dense_rows.wgsl) and the 4x4 blocks
-(dense_grad_rows.wgsl) in turn (linear_kernels.FWD_ROWS/DENSE_ROWS forced).
+    PYTHONPATH=. python3 scripts/dense_grad_bench.py --forward --kernels tiled,rows --rounds 3
+times the forward DENSE with the tiled kernel and the 4x4 blocks of dense_rows.wgsl in turn
+(linear_kernels.FWD_ROWS forced; at dcaeae2 a third mode, thread, timed the one thread per output that the
+forward took below 16 rows before).
 """
 from __future__ import annotations
 
@@ -49,9 +50,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--only", default="", help="comma-separated BxFxU to run (default all)")
     ap.add_argument("--kernels", default="auto", help="comma-separated, from auto (the compiler's choice), tiled "
-                    "(always the tiled product), rows (always the 4x4 blocks of dense_grad_rows.wgsl), thread "
-                    "(--forward only: one thread per output, dense_rows.wgsl): each product runs with each in turn, "
-                    "--rounds times (a tree without the choice has only auto)")
+                    "(always the tiled product), rows (always the 4x4 blocks of dense_rows.wgsl): each product runs "
+                    "with each in turn, --rounds times (a tree without the choice has only auto)")
     ap.add_argument("--forward", action="store_true", help="time the forward DENSE (+ bias, relu) instead")
     ap.add_argument("--rounds", type=int, default=1)
     args = ap.parse_args()
@@ -68,7 +68,6 @@ def main() -> None:
             if mode != "auto":
                 linear_kernels.DX_ROWS = linear_kernels.DW_ROWS = 1 << 30 if mode == "rows" else 0
                 linear_kernels.FWD_ROWS = 1 << 30 if mode == "rows" else 0
-                linear_kernels.DENSE_ROWS = 1 << 30 if mode == "thread" else 0
             g = Graph(batch=b)
             if op is Op.DENSE_DX:
                 srcs = (_input(g, "dy", (b, u)), _input(g, "w", (f, u)))
