@@ -118,7 +118,7 @@ def test_backward_chain_counts_the_forward_value_each_gradient_reads():
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("batch", [2, 17])   # the dense layer: one thread per output below 16 rows, tiles above
+@pytest.mark.parametrize("batch", [2, 17, 64])   # the dense layer: 4x4 blocks a thread below 64 rows, tiles from 64
 def test_fused_forward_matches_reference_and_unfused(device, batch):
     g = residual_net(batch)
     rng = fresh_rng()

@@ -8,9 +8,11 @@ from gpu_check import compare_gradients_on_gpu, compare_on_gpu, fresh_rng, inp, 
 from op_rows import UNARY_OPS, row
 
 from wgslgrad.compiler.frontend import compile_spec, load_spec
+from wgslgrad.compiler.inference import inference_form
 from wgslgrad.compiler.ir import ConstAttrs, Graph, Op, op_attrs
 from wgslgrad.compiler.lower import grid, lower
 from wgslgrad.ops.elementwise import UNARY_ROWS
+from wgslgrad.ops.linear_kernels import FWD_ROWS
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -77,12 +79,32 @@ def test_depthwise(device, shape, k, s, padding, mult, bias):
 
 
 @pytest.mark.parametrize("b,f,u,bias", [(3, 37, 19, True), (70, 100, 130, False), (1, 256, 136, True),
-                                        (20, 64, 40, True)])
+                                        (20, 64, 40, True), (63, 33, 70, False), (64, 37, 19, True)])
 def test_dense(device, b, f, u, bias):
+    """Below FWD_ROWS rows the kernel without workgroup memory or barriers (4x4 outputs a thread), from it on
+    the tiled one."""
     g = Graph(batch=b)
     x, w = inp(g, "x", (b, f)), param(g, "w", (f, u))
     g.outputs["y"] = g.add(Op.DENSE, (x, w, param(g, "b", (u,))) if bias else (x, w))
-    check(device, g)
+    program, _ = check(device, g)
+    assert ("workgroupBarrier" in program.kernels[0].wgsl) == (b >= FWD_ROWS)
+
+
+@pytest.mark.parametrize("b,f,u,act", [(1, 5, 3, "tanh"), (5, 13, 7, "relu"), (2, 1, 1, "sigmoid"),
+                                       (17, 66, 10, "gelu"), (63, 9, 130, "leaky_relu")])
+def test_dense_few_rows_with_fused_epilogue(device, b, f, u, act):
+    """A dense layer on few rows at sizes that cut the 4x4 blocks short (1 row, 1 column, odd rows and
+    columns), with its bias, activation and inference batch norm fused into its one kernel, and another whose
+    value is an output and goes on to a sum that is one too (a stored value inside the chain); against
+    float64."""
+    g = compile_spec(f'x = Input({f})\nt = Input({u})\nz = dense(x, {u})\n'
+                     f'y = batch_norm(dense(x, {u}, activation="{act}"))\n'
+                     f'Output(y)\nOutput(z, name="z")\nOutput(z + t, name="zt")\n', "rows.py", batch=b)
+    g = inference_form(g)      # batch norm on its moving statistics, as a per-channel scale and shift
+    program, _ = check(device, g, positive=[k for k in g.params if "var" in k])
+    dense = [k for k in program.kernels if k.op == "dense"]
+    assert len(dense) == 2 and not any("workgroupBarrier" in k.wgsl for k in dense)
+    assert {k.op for k in program.kernels} == {"dense"}, [k.name for k in program.kernels]
 
 
 def views(kernel) -> int:

@@ -540,27 +540,83 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 
 // ==== kernel 10: dense_25 ====
 // %25 dense[2, 5] in dense_0
-// out[m, n] = f(sum_k x[m, k] * w[k, n] (+ bias[n])) for a batch of 2 rows (fewer than a 16-row tile):
-// one thread per output element walks K=8; consecutive threads read consecutive columns of w.
+// out[m, n] = f(sum_k A[m, k] * B[k, n] (+ bias[n])); M=2 N=5 K=8, with no workgroup memory, barriers
+// or split (a dense layer on few rows: A = x, B = w, then the ops fused after it).
+// A[m, k] = arena[m * 8 + k * 1], B[k, n] = params[k * 5 + n * 1].
+// Each thread keeps a 2x4 block of out in registers (rows m0 + r, columns n0 + c): each step of K
+// costs it 6 loads for 8 products; consecutive threads take consecutive blocks along n.
+// Reads past the last row or column are clamped to it, and their results not stored.
 @group(0) @binding(0) var<storage, read_write> arena: array<f32>;
 @group(0) @binding(1) var<storage, read> params: array<f32>;
+
+// output element o (column col) from its sum: the bias and the ops fused after the product, then the stores
+fn finish(acc: f32, o: u32, col: u32) {
+    var v = acc + params[248u + col];
+    arena[16u + o] = v;
+}
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let i = (wid.y * 1u + wid.x) * 256u + lid;
-    if (i >= 10u) {
+    if (i >= 2u) {
         return;
     }
-    let n = i % 5u;
-    let xb = 0u + (i / 5u) * 8u;
-    let wb = 208u + n;
-    var acc = 0.0;
+    let n0 = (i % 2u) * 4u;
+    let m0 = (i / 2u) * 2u;
+    let am0 = 0u + min(m0 + 0u, 1u) * 8u;
+    let am1 = 0u + min(m0 + 1u, 1u) * 8u;
+    let bn0 = 208u + min(n0 + 0u, 4u) * 1u;
+    let bn1 = 208u + min(n0 + 1u, 4u) * 1u;
+    let bn2 = 208u + min(n0 + 2u, 4u) * 1u;
+    let bn3 = 208u + min(n0 + 3u, 4u) * 1u;
+    var acc0_0 = 0.0;
+    var acc0_1 = 0.0;
+    var acc0_2 = 0.0;
+    var acc0_3 = 0.0;
+    var acc1_0 = 0.0;
+    var acc1_1 = 0.0;
+    var acc1_2 = 0.0;
+    var acc1_3 = 0.0;
     for (var k = 0u; k < 8u; k++) {
-        acc = fma(arena[xb + k], params[wb + k * 5u], acc);
+        let a0 = arena[am0 + k];
+        let a1 = arena[am1 + k];
+        let b0 = params[bn0 + k * 5u];
+        let b1 = params[bn1 + k * 5u];
+        let b2 = params[bn2 + k * 5u];
+        let b3 = params[bn3 + k * 5u];
+        acc0_0 = fma(a0, b0, acc0_0);
+        acc0_1 = fma(a0, b1, acc0_1);
+        acc0_2 = fma(a0, b2, acc0_2);
+        acc0_3 = fma(a0, b3, acc0_3);
+        acc1_0 = fma(a1, b0, acc1_0);
+        acc1_1 = fma(a1, b1, acc1_1);
+        acc1_2 = fma(a1, b2, acc1_2);
+        acc1_3 = fma(a1, b3, acc1_3);
     }
-    let o = i;
-    var v = acc + params[248u + n];
-    arena[16u + o] = v;
+    if (n0 + 0u < 5u) {
+        finish(acc0_0, (m0 + 0u) * 5u + n0 + 0u, n0 + 0u);
+    }
+    if (n0 + 1u < 5u) {
+        finish(acc0_1, (m0 + 0u) * 5u + n0 + 1u, n0 + 1u);
+    }
+    if (n0 + 2u < 5u) {
+        finish(acc0_2, (m0 + 0u) * 5u + n0 + 2u, n0 + 2u);
+    }
+    if (n0 + 3u < 5u) {
+        finish(acc0_3, (m0 + 0u) * 5u + n0 + 3u, n0 + 3u);
+    }
+    if (n0 + 0u < 5u) {
+        finish(acc1_0, (m0 + 1u) * 5u + n0 + 0u, n0 + 0u);
+    }
+    if (n0 + 1u < 5u) {
+        finish(acc1_1, (m0 + 1u) * 5u + n0 + 1u, n0 + 1u);
+    }
+    if (n0 + 2u < 5u) {
+        finish(acc1_2, (m0 + 1u) * 5u + n0 + 2u, n0 + 2u);
+    }
+    if (n0 + 3u < 5u) {
+        finish(acc1_3, (m0 + 1u) * 5u + n0 + 3u, n0 + 3u);
+    }
 }
 
 // ==== kernel 11: softmax_ce_26 ====

@@ -1,30 +1,70 @@
 // ==== kernel 0: dense_4 ====
 // %4 dense[2, 8] in dense_0 then %5 relu[2, 8] in dense_0 then %6 leaky_relu[2, 8] in leaky_relu_0
-// out[m, n] = f(sum_k x[m, k] * w[k, n] (+ bias[n])) for a batch of 2 rows (fewer than a 16-row tile):
-// one thread per output element walks K=6; consecutive threads read consecutive columns of w.
+// out[m, n] = f(sum_k A[m, k] * B[k, n] (+ bias[n])); M=2 N=8 K=6, with no workgroup memory, barriers
+// or split (a dense layer on few rows: A = x, B = w, then the ops fused after it).
+// A[m, k] = in_x[m * 6 + k * 1], B[k, n] = params[k * 8 + n * 1].
+// Each thread keeps a 2x4 block of out in registers (rows m0 + r, columns n0 + c): each step of K
+// costs it 6 loads for 8 products; consecutive threads take consecutive blocks along n.
+// Reads past the last row or column are clamped to it, and their results not stored.
 @group(0) @binding(0) var<storage, read> in_x: array<f32>;
 @group(0) @binding(1) var<storage, read> params: array<f32>;
 @group(0) @binding(2) var<storage, read_write> arena: array<f32>;
 
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let i = (wid.y * 1u + wid.x) * 256u + lid;
-    if (i >= 16u) {
-        return;
-    }
-    let n = i % 8u;
-    let xb = 0u + (i / 8u) * 6u;
-    let wb = 0u + n;
-    var acc = 0.0;
-    for (var k = 0u; k < 6u; k++) {
-        acc = fma(in_x[xb + k], params[wb + k * 8u], acc);
-    }
-    let o = i;
-    var v = acc + params[48u + n];
+// output element o (column col) from its sum: the bias and the ops fused after the product, then the stores
+fn finish(acc: f32, o: u32, col: u32) {
+    var v = acc + params[48u + col];
     v = select(v, 0.0, v < 0.0);
     arena[0u + o] = v;
     v = select(v, v * 0.1, v < 0.0);
     arena[16u + o] = v;
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 2u) {
+        return;
+    }
+    let n0 = (i % 2u) * 4u;
+    let m0 = (i / 2u) * 2u;
+    let am0 = 0u + min(m0 + 0u, 1u) * 6u;
+    let am1 = 0u + min(m0 + 1u, 1u) * 6u;
+    let bn0 = 0u + min(n0 + 0u, 7u) * 1u;
+    let bn1 = 0u + min(n0 + 1u, 7u) * 1u;
+    let bn2 = 0u + min(n0 + 2u, 7u) * 1u;
+    let bn3 = 0u + min(n0 + 3u, 7u) * 1u;
+    var acc0_0 = 0.0;
+    var acc0_1 = 0.0;
+    var acc0_2 = 0.0;
+    var acc0_3 = 0.0;
+    var acc1_0 = 0.0;
+    var acc1_1 = 0.0;
+    var acc1_2 = 0.0;
+    var acc1_3 = 0.0;
+    for (var k = 0u; k < 6u; k++) {
+        let a0 = in_x[am0 + k];
+        let a1 = in_x[am1 + k];
+        let b0 = params[bn0 + k * 8u];
+        let b1 = params[bn1 + k * 8u];
+        let b2 = params[bn2 + k * 8u];
+        let b3 = params[bn3 + k * 8u];
+        acc0_0 = fma(a0, b0, acc0_0);
+        acc0_1 = fma(a0, b1, acc0_1);
+        acc0_2 = fma(a0, b2, acc0_2);
+        acc0_3 = fma(a0, b3, acc0_3);
+        acc1_0 = fma(a1, b0, acc1_0);
+        acc1_1 = fma(a1, b1, acc1_1);
+        acc1_2 = fma(a1, b2, acc1_2);
+        acc1_3 = fma(a1, b3, acc1_3);
+    }
+    finish(acc0_0, (m0 + 0u) * 8u + n0 + 0u, n0 + 0u);
+    finish(acc0_1, (m0 + 0u) * 8u + n0 + 1u, n0 + 1u);
+    finish(acc0_2, (m0 + 0u) * 8u + n0 + 2u, n0 + 2u);
+    finish(acc0_3, (m0 + 0u) * 8u + n0 + 3u, n0 + 3u);
+    finish(acc1_0, (m0 + 1u) * 8u + n0 + 0u, n0 + 0u);
+    finish(acc1_1, (m0 + 1u) * 8u + n0 + 1u, n0 + 1u);
+    finish(acc1_2, (m0 + 1u) * 8u + n0 + 2u, n0 + 2u);
+    finish(acc1_3, (m0 + 1u) * 8u + n0 + 3u, n0 + 3u);
 }
 
 // ==== kernel 1: relu6_7 ====
@@ -167,31 +207,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
 // ==== kernel 8: dense_18 ====
 // %18 dense[2, 3] in dense_1 then %19 sigmoid[2, 3] in dense_1 then %20 abs[2, 3] in abs_0 then %21 exp[2, 3] in exp_0
-// out[m, n] = f(sum_k x[m, k] * w[k, n] (+ bias[n])) for a batch of 2 rows (fewer than a 16-row tile):
-// one thread per output element walks K=8; consecutive threads read consecutive columns of w.
+// out[m, n] = f(sum_k A[m, k] * B[k, n] (+ bias[n])); M=2 N=3 K=8, with no workgroup memory, barriers
+// or split (a dense layer on few rows: A = x, B = w, then the ops fused after it).
+// A[m, k] = arena[m * 8 + k * 1], B[k, n] = params[k * 3 + n * 1].
+// Each thread keeps a 2x3 block of out in registers (rows m0 + r, columns n0 + c): each step of K
+// costs it 5 loads for 6 products; consecutive threads take consecutive blocks along n.
+// Reads past the last row or column are clamped to it, and their results not stored.
 @group(0) @binding(0) var<storage, read_write> arena: array<f32>;
 @group(0) @binding(1) var<storage, read> params: array<f32>;
 
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let i = (wid.y * 1u + wid.x) * 256u + lid;
-    if (i >= 6u) {
-        return;
-    }
-    let n = i % 3u;
-    let xb = 96u + (i / 3u) * 8u;
-    let wb = 56u + n;
-    var acc = 0.0;
-    for (var k = 0u; k < 8u; k++) {
-        acc = fma(arena[xb + k], params[wb + k * 3u], acc);
-    }
-    let o = i;
-    var v = acc + params[80u + n];
+// output element o (column col) from its sum: the bias and the ops fused after the product, then the stores
+fn finish(acc: f32, o: u32, col: u32) {
+    var v = acc + params[80u + col];
     v = 1.0 / (1.0 + exp(-v));
     arena[64u + o] = v;
     v = abs(v);
     v = exp(v);
     arena[72u + o] = v;
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + lid;
+    if (i >= 1u) {
+        return;
+    }
+    let n0 = (i % 1u) * 3u;
+    let m0 = (i / 1u) * 2u;
+    let am0 = 96u + min(m0 + 0u, 1u) * 8u;
+    let am1 = 96u + min(m0 + 1u, 1u) * 8u;
+    let bn0 = 56u + min(n0 + 0u, 2u) * 1u;
+    let bn1 = 56u + min(n0 + 1u, 2u) * 1u;
+    let bn2 = 56u + min(n0 + 2u, 2u) * 1u;
+    var acc0_0 = 0.0;
+    var acc0_1 = 0.0;
+    var acc0_2 = 0.0;
+    var acc1_0 = 0.0;
+    var acc1_1 = 0.0;
+    var acc1_2 = 0.0;
+    for (var k = 0u; k < 8u; k++) {
+        let a0 = arena[am0 + k];
+        let a1 = arena[am1 + k];
+        let b0 = params[bn0 + k * 3u];
+        let b1 = params[bn1 + k * 3u];
+        let b2 = params[bn2 + k * 3u];
+        acc0_0 = fma(a0, b0, acc0_0);
+        acc0_1 = fma(a0, b1, acc0_1);
+        acc0_2 = fma(a0, b2, acc0_2);
+        acc1_0 = fma(a1, b0, acc1_0);
+        acc1_1 = fma(a1, b1, acc1_1);
+        acc1_2 = fma(a1, b2, acc1_2);
+    }
+    finish(acc0_0, (m0 + 0u) * 3u + n0 + 0u, n0 + 0u);
+    finish(acc0_1, (m0 + 0u) * 3u + n0 + 1u, n0 + 1u);
+    finish(acc0_2, (m0 + 0u) * 3u + n0 + 2u, n0 + 2u);
+    finish(acc1_0, (m0 + 1u) * 3u + n0 + 0u, n0 + 0u);
+    finish(acc1_1, (m0 + 1u) * 3u + n0 + 1u, n0 + 1u);
+    finish(acc1_2, (m0 + 1u) * 3u + n0 + 2u, n0 + 2u);
 }
 
 // ==== kernel 9: add_23 ====

@@ -19,27 +19,95 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
 // ==== kernel 1: dense_8 ====
 // %8 dense[4, 16] in lstm_0
-// out[m, n] = f(sum_k x[m, k] * w[k, n] (+ bias[n])) for a batch of 4 rows (fewer than a 16-row tile):
-// one thread per output element walks K=3; consecutive threads read consecutive columns of w.
+// out[m, n] = f(sum_k A[m, k] * B[k, n] (+ bias[n])); M=4 N=16 K=3, with no workgroup memory, barriers
+// or split (a dense layer on few rows: A = x, B = w, then the ops fused after it).
+// A[m, k] = arena[m * 3 + k * 1], B[k, n] = params[k * 16 + n * 1].
+// Each thread keeps a 4x4 block of out in registers (rows m0 + r, columns n0 + c): each step of K
+// costs it 8 loads for 16 products; consecutive threads take consecutive blocks along n.
+// Reads past the last row or column are clamped to it, and their results not stored.
 @group(0) @binding(0) var<storage, read_write> arena: array<f32>;
 @group(0) @binding(1) var<storage, read> params: array<f32>;
+
+// output element o (column col) from its sum: the bias and the ops fused after the product, then the stores
+fn finish(acc: f32, o: u32, col: u32) {
+    var v = acc + params[136u + col];
+    arena[12u + o] = v;
+}
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let i = (wid.y * 1u + wid.x) * 256u + lid;
-    if (i >= 64u) {
+    if (i >= 4u) {
         return;
     }
-    let n = i % 16u;
-    let xb = 0u + (i / 16u) * 3u;
-    let wb = 24u + n;
-    var acc = 0.0;
+    let n0 = (i % 4u) * 4u;
+    let m0 = (i / 4u) * 4u;
+    let am0 = 0u + min(m0 + 0u, 3u) * 3u;
+    let am1 = 0u + min(m0 + 1u, 3u) * 3u;
+    let am2 = 0u + min(m0 + 2u, 3u) * 3u;
+    let am3 = 0u + min(m0 + 3u, 3u) * 3u;
+    let bn0 = 24u + min(n0 + 0u, 15u) * 1u;
+    let bn1 = 24u + min(n0 + 1u, 15u) * 1u;
+    let bn2 = 24u + min(n0 + 2u, 15u) * 1u;
+    let bn3 = 24u + min(n0 + 3u, 15u) * 1u;
+    var acc0_0 = 0.0;
+    var acc0_1 = 0.0;
+    var acc0_2 = 0.0;
+    var acc0_3 = 0.0;
+    var acc1_0 = 0.0;
+    var acc1_1 = 0.0;
+    var acc1_2 = 0.0;
+    var acc1_3 = 0.0;
+    var acc2_0 = 0.0;
+    var acc2_1 = 0.0;
+    var acc2_2 = 0.0;
+    var acc2_3 = 0.0;
+    var acc3_0 = 0.0;
+    var acc3_1 = 0.0;
+    var acc3_2 = 0.0;
+    var acc3_3 = 0.0;
     for (var k = 0u; k < 3u; k++) {
-        acc = fma(arena[xb + k], params[wb + k * 16u], acc);
+        let a0 = arena[am0 + k];
+        let a1 = arena[am1 + k];
+        let a2 = arena[am2 + k];
+        let a3 = arena[am3 + k];
+        let b0 = params[bn0 + k * 16u];
+        let b1 = params[bn1 + k * 16u];
+        let b2 = params[bn2 + k * 16u];
+        let b3 = params[bn3 + k * 16u];
+        acc0_0 = fma(a0, b0, acc0_0);
+        acc0_1 = fma(a0, b1, acc0_1);
+        acc0_2 = fma(a0, b2, acc0_2);
+        acc0_3 = fma(a0, b3, acc0_3);
+        acc1_0 = fma(a1, b0, acc1_0);
+        acc1_1 = fma(a1, b1, acc1_1);
+        acc1_2 = fma(a1, b2, acc1_2);
+        acc1_3 = fma(a1, b3, acc1_3);
+        acc2_0 = fma(a2, b0, acc2_0);
+        acc2_1 = fma(a2, b1, acc2_1);
+        acc2_2 = fma(a2, b2, acc2_2);
+        acc2_3 = fma(a2, b3, acc2_3);
+        acc3_0 = fma(a3, b0, acc3_0);
+        acc3_1 = fma(a3, b1, acc3_1);
+        acc3_2 = fma(a3, b2, acc3_2);
+        acc3_3 = fma(a3, b3, acc3_3);
     }
-    let o = i;
-    var v = acc + params[136u + n];
-    arena[12u + o] = v;
+    finish(acc0_0, (m0 + 0u) * 16u + n0 + 0u, n0 + 0u);
+    finish(acc0_1, (m0 + 0u) * 16u + n0 + 1u, n0 + 1u);
+    finish(acc0_2, (m0 + 0u) * 16u + n0 + 2u, n0 + 2u);
+    finish(acc0_3, (m0 + 0u) * 16u + n0 + 3u, n0 + 3u);
+    finish(acc1_0, (m0 + 1u) * 16u + n0 + 0u, n0 + 0u);
+    finish(acc1_1, (m0 + 1u) * 16u + n0 + 1u, n0 + 1u);
+    finish(acc1_2, (m0 + 1u) * 16u + n0 + 2u, n0 + 2u);
+    finish(acc1_3, (m0 + 1u) * 16u + n0 + 3u, n0 + 3u);
+    finish(acc2_0, (m0 + 2u) * 16u + n0 + 0u, n0 + 0u);
+    finish(acc2_1, (m0 + 2u) * 16u + n0 + 1u, n0 + 1u);
+    finish(acc2_2, (m0 + 2u) * 16u + n0 + 2u, n0 + 2u);
+    finish(acc2_3, (m0 + 2u) * 16u + n0 + 3u, n0 + 3u);
+    finish(acc3_0, (m0 + 3u) * 16u + n0 + 0u, n0 + 0u);
+    finish(acc3_1, (m0 + 3u) * 16u + n0 + 1u, n0 + 1u);
+    finish(acc3_2, (m0 + 3u) * 16u + n0 + 2u, n0 + 2u);
+    finish(acc3_3, (m0 + 3u) * 16u + n0 + 3u, n0 + 3u);
 }
 
 // ==== kernel 2: slice_10 ====
@@ -135,28 +203,68 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
 // ==== kernel 7: dense_17 ====
 // %17 dense[2, 16] in lstm_0 then %18 add[2, 16] in lstm_0
-// out[m, n] = f(sum_k x[m, k] * w[k, n] (+ bias[n])) for a batch of 2 rows (fewer than a 16-row tile):
-// one thread per output element walks K=4; consecutive threads read consecutive columns of w.
+// out[m, n] = f(sum_k A[m, k] * B[k, n] (+ bias[n])); M=2 N=16 K=4, with no workgroup memory, barriers
+// or split (a dense layer on few rows: A = x, B = w, then the ops fused after it).
+// A[m, k] = arena[m * 4 + k * 1], B[k, n] = params[k * 16 + n * 1].
+// Each thread keeps a 2x4 block of out in registers (rows m0 + r, columns n0 + c): each step of K
+// costs it 6 loads for 8 products; consecutive threads take consecutive blocks along n.
+// Reads past the last row or column are clamped to it, and their results not stored.
 @group(0) @binding(0) var<storage, read_write> arena: array<f32>;
 @group(0) @binding(1) var<storage, read> params: array<f32>;
+
+// output element o (column col) from its sum: the bias and the ops fused after the product, then the stores
+fn finish(acc: f32, o: u32, col: u32) {
+    var v = acc;
+    v = arena[140u + o] + v;
+    arena[12u + o] = v;
+}
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let i = (wid.y * 1u + wid.x) * 256u + lid;
-    if (i >= 32u) {
+    if (i >= 4u) {
         return;
     }
-    let n = i % 16u;
-    let xb = 124u + (i / 16u) * 4u;
-    let wb = 72u + n;
-    var acc = 0.0;
+    let n0 = (i % 4u) * 4u;
+    let m0 = (i / 4u) * 2u;
+    let am0 = 124u + min(m0 + 0u, 1u) * 4u;
+    let am1 = 124u + min(m0 + 1u, 1u) * 4u;
+    let bn0 = 72u + min(n0 + 0u, 15u) * 1u;
+    let bn1 = 72u + min(n0 + 1u, 15u) * 1u;
+    let bn2 = 72u + min(n0 + 2u, 15u) * 1u;
+    let bn3 = 72u + min(n0 + 3u, 15u) * 1u;
+    var acc0_0 = 0.0;
+    var acc0_1 = 0.0;
+    var acc0_2 = 0.0;
+    var acc0_3 = 0.0;
+    var acc1_0 = 0.0;
+    var acc1_1 = 0.0;
+    var acc1_2 = 0.0;
+    var acc1_3 = 0.0;
     for (var k = 0u; k < 4u; k++) {
-        acc = fma(arena[xb + k], params[wb + k * 16u], acc);
+        let a0 = arena[am0 + k];
+        let a1 = arena[am1 + k];
+        let b0 = params[bn0 + k * 16u];
+        let b1 = params[bn1 + k * 16u];
+        let b2 = params[bn2 + k * 16u];
+        let b3 = params[bn3 + k * 16u];
+        acc0_0 = fma(a0, b0, acc0_0);
+        acc0_1 = fma(a0, b1, acc0_1);
+        acc0_2 = fma(a0, b2, acc0_2);
+        acc0_3 = fma(a0, b3, acc0_3);
+        acc1_0 = fma(a1, b0, acc1_0);
+        acc1_1 = fma(a1, b1, acc1_1);
+        acc1_2 = fma(a1, b2, acc1_2);
+        acc1_3 = fma(a1, b3, acc1_3);
     }
-    let o = i;
-    var v = acc;
-    v = arena[140u + o] + v;
-    arena[12u + o] = v;
+    finish(acc0_0, (m0 + 0u) * 16u + n0 + 0u, n0 + 0u);
+    finish(acc0_1, (m0 + 0u) * 16u + n0 + 1u, n0 + 1u);
+    finish(acc0_2, (m0 + 0u) * 16u + n0 + 2u, n0 + 2u);
+    finish(acc0_3, (m0 + 0u) * 16u + n0 + 3u, n0 + 3u);
+    finish(acc1_0, (m0 + 1u) * 16u + n0 + 0u, n0 + 0u);
+    finish(acc1_1, (m0 + 1u) * 16u + n0 + 1u, n0 + 1u);
+    finish(acc1_2, (m0 + 1u) * 16u + n0 + 2u, n0 + 2u);
+    finish(acc1_3, (m0 + 1u) * 16u + n0 + 3u, n0 + 3u);
 }
 
 // ==== kernel 8: lstm_cell_19 ====

@@ -2,10 +2,11 @@
 works in (`ctx`), the node id and the node's typed attributes (`a`: stride and pad for the window ops).
 
   CONV2D, DENSE  one tiled product, out[M, N] = A[M, K] @ w[K, N] (+ bias), then the ops fused after it
+                 DENSE on few rows: a 4x4 block of outputs a thread, no workgroup memory (dense_rows.wgsl)
   DEPTHWISE      one thread per output element, the taps unrolled (looped past 5x5), then the fused ops
   DENSE_DX       dy @ w.T: one tiled product (grad_matmul.wgsl), B read transposed
   DENSE_DW       x.T @ dy: the same, A read transposed; K = batch, split when long
-                 Both on a small batch: a 4x4 block of outputs a thread, no workgroup memory (dense_grad_rows.wgsl)
+                 Both on a small batch: a 4x4 block of outputs a thread, no workgroup memory (dense_rows.wgsl)
   CONV2D_DW      x.T (im2col) @ dy: M = kh*kw*Ci, N = Co, K = B*OH*OW, split into chunks of K
   CONV2D_DX      dy @ w.T over a transposed-conv index map, one product per stride phase (no zero taps)
   DEPTHWISE_DX   one thread per input element, the taps of its stride phase unrolled (looped past 5x5)
@@ -42,6 +43,7 @@ MIN_LANE_TERMS = 16     # DEPTHWISE_DW: positions per lane in a chunk, at least
 DX_ROWS = 64            # DENSE_DX: dy[B,U] @ w[F,U].T with B below this
 DW_ROWS = 64            # DENSE_DW: x[B,F].T @ dy[B,U] with B below this
 ROWS_BLOCK = (4, 4)     # ... each thread of them a block of 4x4 outputs (fewer on fewer rows or columns)
+FWD_ROWS = 64           # DENSE: x[B,F] @ w[F,U] with B below this the same way, its fused ops after each output
 
 
 # ---- forward ----
@@ -51,7 +53,8 @@ def lower_matmul(ctx: Any, i: int, a: Any) -> list[Any]:
 
     For conv2d, M = B*Ho*Wo, K = kh*kw*Ci and A is gathered from the image (a 1x1, stride-1, unpadded
     conv reads the image as A directly); HWIO weights are already w[K, N] row-major, as are IO ones.
-    A dense layer on fewer than 16 rows (batch-1 inference) is one thread per output instead.
+    A dense layer on fewer than FWD_ROWS rows (a small batch, a short sequence) takes the kernel of the
+    few-row gradients instead (_rows_kernel: 4x4 outputs a thread, no workgroup memory).
     """
     g, node = ctx.graph, ctx.graph.nodes[i]
     kb = ctx.builder()
@@ -69,10 +72,9 @@ def lower_matmul(ctx: Any, i: int, a: Any) -> list[Any]:
                     "sh": sh, "sw": sw, "pt": pt, "pl": pl}
     else:
         m, k, n = xs[0], ws[0], ws[1]
-    if is_dense and m < 16:   # a few rows: most of a 16-row tile would idle
-        wg, gx = ctx.elementwise_groups(m * n)
-        return [kb.kernel(ctx.kernel_name(i), "dense_rows.wgsl", wg, nodes, comment=ctx.fused_comment(nodes), x=x,
-                          wt=wt, bias=bias, epilogue=finish, m=m, n=n, k=k, wg=WORKGROUP, gx=gx)]
+    if is_dense and m < FWD_ROWS:   # x[m*K + k] @ w[k*N + n]: a block of outputs a thread, no workgroup memory
+        return [_rows_kernel(ctx, i, kb, "DENSE", x, wt, m, n, k, {"sam": k, "sak": 1, "sbk": n, "sbn": 1},
+                             nodes, ctx.fused_comment(nodes), bias=bias, epilogue=finish)]
     bm, bn, bk = pow2_at_least(m, 16, ctx.max_tile), pow2_at_least(n, 16, ctx.max_tile), BK
     tiles_n = -(-n // bn)
     tiles = -(-m // bm) * tiles_n
@@ -196,8 +198,23 @@ def _reduce_partials(ctx: Any, i: int, chunks: int) -> Any:
                      groups=groups, gx=wg[0], halves=halves(hy))
 
 
+def _rows_kernel(ctx: Any, i: int, kb: Any, op: str, a_src: Any, b_src: Any, m: int, n: int, k: int,
+                 strides: dict[str, int], nodes: list[int], comment: str, out: Any = None, bias_sum: Any = None,
+                 bias: Any = None, epilogue: list[str] | None = None) -> Any:
+    """out[m, n] = A[m, k] @ B[k, n] through dense_rows.wgsl, A and B read through `strides` (sam, sak,
+    sbk, sbn): each thread a block of outputs in registers, no workgroup memory. A gradient stores into `out`
+    (and with `bias_sum` sums B over K there); the forward product adds `bias` and runs `epilogue` instead."""
+    tm, tn = min(ROWS_BLOCK[0], m), min(ROWS_BLOCK[1], n)
+    blocks_n = -(-n // tn)
+    threads = -(-m // tm) * blocks_n
+    wg, gx = ctx.elementwise_groups(threads)
+    return kb.kernel(ctx.kernel_name(i), "dense_rows.wgsl", wg, nodes, comment=comment, op=op, a=a_src,
+                     b=b_src, out=out, bias_sum=bias_sum, bias=bias, epilogue=epilogue, m=m, n=n, k=k, tm=tm,
+                     tn=tn, blocks_n=blocks_n, threads=threads, wg=WORKGROUP, gx=gx, **strides)
+
+
 def _lower_dense_grad_rows(ctx: Any, i: int) -> list[Any]:
-    """DENSE_DX or DENSE_DW on a small batch (few_rows), through dense_grad_rows.wgsl: each thread a block of
+    """DENSE_DX or DENSE_DW on a small batch (few_rows), through dense_rows.wgsl: each thread a block of
     outputs in registers, no workgroup memory; dw also sums the bias gradient fused after it."""
     g, node = ctx.graph, ctx.graph.nodes[i]
     kb = ctx.builder()
@@ -212,13 +229,8 @@ def _lower_dense_grad_rows(ctx: Any, i: int) -> list[Any]:
     else:                              # x[B,F].T @ dy[B,U]: A[m, k] = x[k*F + m], B[k, n] = dy[k*U + n]
         m, n, k = f, u, b
         strides = {"sam": 1, "sak": m, "sbk": n, "sbn": 1}
-    tm, tn = min(ROWS_BLOCK[0], m), min(ROWS_BLOCK[1], n)
-    blocks_n = -(-n // tn)
-    threads = -(-m // tm) * blocks_n
-    wg, gx = ctx.elementwise_groups(threads)
-    return [kb.kernel(ctx.kernel_name(i), "dense_grad_rows.wgsl", wg, ctx.group(i).nodes, comment=ctx.comment(i),
-                      op=node.op.name, a=a_src, b=b_src, out=out, bias=bias, m=m, n=n, k=k, tm=tm, tn=tn,
-                      blocks_n=blocks_n, threads=threads, wg=WORKGROUP, gx=gx, **strides)]
+    return [_rows_kernel(ctx, i, kb, node.op.name, a_src, b_src, m, n, k, strides, ctx.group(i).nodes,
+                         ctx.comment(i), out=out, bias_sum=bias)]
 
 
 def lower_grad_matmul(ctx: Any, i: int, a: Any) -> list[Any]:
