@@ -8,12 +8,15 @@ compile, about 70 ms each on SwiftShader; the bundle's runtime compiles one shad
 each kernel's numbers as a uniform `nums: array<vec4<u32>, n>` after the kernel's own bindings.
 
 Which numbers become uniform reads: those that differ inside a group of shaders with one skeleton, where the
-shader's meaning allows a run-time value. Kept as written (the group split by their values): numbers in an
-attribute (@workgroup_size, @binding), an array's length, a divisor or modulus (`i / 56u`: a division by a
-constant is a multiply and a shift, by a uniform a real division in every thread), and a literal without a
-suffix whose type the surrounding expression does not tell (WGSL's abstract ints take the other operand's
-type; `typed()` below reads it from the operand's declaration). A module-scope `const` whose value becomes a
-read is inlined at each use (a `const` in a function becomes a `let`).
+shader's meaning allows a run-time value and (per `divisors`, below) speed does not suffer. Kept as written
+(the group split by their values): numbers in an attribute (@workgroup_size, @binding), an array's length, a
+literal without a suffix whose type the surrounding expression does not tell (WGSL's abstract ints take the
+other operand's type; `_operand_type()` reads it from the operand's declaration), and by default a divisor
+or modulus (`i / 56u`: a division by a constant is a multiply and a shift, by a uniform a real division in
+every thread). With divisors="lean" (what bundles use) divisors outside loops become reads too, and in loops
+and helper functions only offsets do: bounds, strides and divisors there stay constants the compiler folds.
+A module-scope `const` whose value becomes a read is inlined at each use (a `const` in a function becomes a
+`let`); each read is copied once into a private variable at main's start.
 
 The text is generated WGSL (export/bundle.py strips comments first), not arbitrary WGSL: a shader whose
 numbers cannot all be placed keeps its own text, so the result is correct whenever it compiles, and the bundle
@@ -149,11 +152,13 @@ def _operand_type(text: str, start: int, end: int, types: dict[str, str | None])
 
 
 def _in_loop(text: str, start: int) -> bool:
-    """Whether `start` lies in a loop's body or in a function other than main (the helpers are called from
-    loops): code that runs many times per thread."""
+    """Whether `start` lies in a loop (header or body) or in a function other than main (the helpers are
+    called from loops): code that runs many times per thread."""
     fn = text.rfind("\nfn ", 0, start)
     if fn < 0 or not text.startswith("\nfn main", fn):
         return True
+    if re.match(r"\s*(for|while)\b", text[text.rfind("\n", 0, start) + 1:start]):
+        return True   # a loop's header: its condition and step run every iteration
     stack: list[bool] = []
     for m in re.finditer(r"[{}]", text[fn:start]):
         if m.group(0) == "}":
@@ -165,16 +170,28 @@ def _in_loop(text: str, start: int) -> bool:
     return any(stack)
 
 
+def _is_offset(text: str, start: int) -> bool:
+    """Whether a literal at `start` is an offset added first in an index: `arena[123u + i]`, `return 123u +`,
+    `i32(123u + b * ...)`, `let wbase = 123u + c` (one add of a loop-invariant value)."""
+    lit = LITERAL.match(text, start)
+    before = text[:start].rstrip()
+    return (lit is not None and text[lit.end():].lstrip().startswith("+")
+            and before.endswith(("[", "(", "=", "return")))
+
+
 def _fixed_context(text: str, start: int, divisors: bool | str = False) -> bool:
     """Whether a literal at `start` must stay a constant: in an attribute, an array's length, a case, or
     the right operand of / or % (a division by a constant is a multiply and a shift, by a uniform a real
-    division in every thread) unless `divisors` (True: all; "cold": those outside loops and helpers)."""
+    division in every thread) unless `divisors` (True: all; "cold": those outside loops and helpers;
+    "lean": those too, and in loops and helpers only offsets are read)."""
     line = text[text.rfind("\n", 0, start) + 1:start]
     if re.search(r"@\w+\s*\([^)]*$", line) or re.search(r"array<[^>]*$", line) or "case" in line:
         return True
+    if divisors == "lean" and _in_loop(text, start) and not _is_offset(text, start):
+        return True
     if not line.rstrip().endswith(("/", "%")):
         return False
-    return not divisors or (divisors == "cold" and _in_loop(text, start))
+    return not divisors or (divisors in ("cold", "lean") and _in_loop(text, start))
 
 
 def _const_decls(text: str) -> list[tuple[str, int, int, int, int, bool]]:
@@ -224,24 +241,21 @@ def _plan(text: str, divisors: bool | str = False) -> list[str | None]:
     return kinds
 
 
-def _read(slot: int, kind: str) -> str:
-    ref = f"{NUMS}[{slot // 4}].{'xyzw'[slot % 4]}"
-    return ref if kind == "u32" else f"bitcast<{kind}>({ref})"
-
-
-def _render(text: str, spans: list[tuple[int, int]], reads: dict[int, str], bindings: int, slots: int) -> str:
-    """text with the literals at `reads` replaced, run-time consts turned into lets or inlined, and the
-    uniform's declaration added."""
+def _render(text: str, spans: list[tuple[int, int]], reads: dict[int, int], kinds: list[str], bindings: int) -> str:
+    """text with the literal at span i (for i in reads) replaced by a read of slot reads[i], of type
+    kinds[slot]; consts whose value is now read turned into lets (in a function) or inlined (module scope).
+    Each slot is copied once, at main's start, into a private variable: the helpers and loops then use a
+    value the compiler keeps in a register (a read of the uniform in a loop is a load per iteration where the
+    compiler cannot prove that no store aliases it)."""
     out, at = [], 0
     for i, (a, b) in enumerate(spans):
         if i in reads:
-            out += [text[at:a], reads[i]]
+            out += [text[at:a], f"{NUMS}{reads[i]}"]
             at = b
     out.append(text[at:])
     new = "".join(out)
-    # consts whose value is now read at run time (or built from one)
-    while True:
-        consts = [c for c in _const_decls(new) if NUMS in new[c[3]:c[4]]]
+    while True:   # consts whose value is now read at run time (or built from one)
+        consts = [c for c in _const_decls(new) if re.search(rf"\b{NUMS}\d", new[c[3]:c[4]])]
         if not consts:
             break
         name, start, end, a, b, module = consts[0]
@@ -251,11 +265,16 @@ def _render(text: str, spans: list[tuple[int, int]], reads: dict[int, str], bind
             new = re.sub(rf"(?<![\w.]){name}\b", f"({init})", body)
         else:
             new = new[:start] + "let" + new[start + len("const"):]
-    decl = f"@group(0) @binding({bindings}) var<uniform> {NUMS}: array<vec4<u32>, {(slots + 3) // 4}>;"
     lines = new.split("\n")
     last_binding = max((j for j, line in enumerate(lines) if line.startswith("@group(")), default=-1)
-    lines.insert(last_binding + 1, decl)
-    return "\n".join(lines)
+    lines[last_binding + 1:last_binding + 1] = [
+        f"@group(0) @binding({bindings}) var<uniform> {NUMS}: array<vec4<u32>, {(len(kinds) + 3) // 4}>;",
+        *(f"var<private> {NUMS}{slot}: {kind};" for slot, kind in enumerate(kinds))]
+    new = "\n".join(lines)
+    body = new.index("{", new.index("\nfn main(")) + 1
+    copies = "".join(f"\n    {NUMS}{slot} = " + (f"{NUMS}[{slot // 4}].{'xyzw'[slot % 4]}" if kind == "u32" else
+                     f"bitcast<{kind}>({NUMS}[{slot // 4}].{'xyzw'[slot % 4]})") + ";" for slot, kind in enumerate(kinds))
+    return new[:body] + copies + new[body:]
 
 
 def share(texts: list[str], bindings: list[int], divisors: bool | str = False) -> tuple[list[str], list[Use]]:
@@ -275,11 +294,10 @@ def share(texts: list[str], bindings: list[int], divisors: bool | str = False) -
         lits = {i: [m.group(0) for m in LITERAL.finditer(texts[i])] for i in members}
         columns = list(zip(*(lits[i] for i in members)))
         slot_of: dict[tuple[str, tuple[int, ...]], int] = {}
-        reads: dict[int, str] = {}
+        reads: dict[int, int] = {}
         for j, kind in enumerate(kinds):
             if kind is not None and len(set(columns[j])) > 1:
-                slot = slot_of.setdefault((kind, tuple(_bits(v, kind) for v in columns[j])), len(slot_of))
-                reads[j] = _read(slot, kind)
+                reads[j] = slot_of.setdefault((kind, tuple(_bits(v, kind) for v in columns[j])), len(slot_of))
         if not reads:   # one shader, or none of the numbers that differ may be read at run time
             for i in members:
                 uses[i] = Use(len(shaders), ())
@@ -288,7 +306,7 @@ def share(texts: list[str], bindings: list[int], divisors: bool | str = False) -
         made: dict[str, int] = {}
         for n, i in enumerate(members):
             own = texts[i]   # its own constants
-            shader = _render(own, [m.span() for m in LITERAL.finditer(own)], reads, nbind, len(slot_of))
+            shader = _render(own, [m.span() for m in LITERAL.finditer(own)], reads, [k for k, _ in slot_of], nbind)
             if shader not in made:
                 made[shader] = len(shaders)
                 shaders.append(shader)
