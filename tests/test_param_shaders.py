@@ -1,19 +1,32 @@
 """Shared shaders (export/param_shaders.py): kernels that differ only in numbers compiled once, each kernel's
-numbers bound as a uniform. Unit tests on small WGSL texts (which numbers may become reads, and how), and on
-the GPU: each shared shader with its numbers against the kernel's own WGSL on the same random buffers, for
-every kernel of a small net's Programs without workgroup tiles (inference and training), as bundles run them
-on CPU adapters."""
+numbers bound as a uniform. Unit tests on small WGSL texts (which numbers may become reads, and how); on the
+GPU (wgpu, naga): each shared shader with its numbers against the kernel's own WGSL on the same random
+buffers, for every kernel of a small net's Programs without workgroup tiles (inference and training), as
+bundles run them on CPU adapters; and that net's training bundle in Node (Dawn and Tint, whose uniformity
+analysis naga lacks) against the Python runtime."""
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
 import pytest
 from param_check import check_shared
+from test_bundle import (
+    JS_DIR,
+    _run,
+    check_training,
+    node_env,
+    plain,
+    python_outputs,
+    random_params,
+    rel_err,
+    run_node,
+)
 
 from wgslgrad.compiler.frontend import compile_spec
 from wgslgrad.compiler.lower import lower
-from wgslgrad.export.bundle import _NUMBER, _skeletons, _strip
+from wgslgrad.export.bundle import _NUMBER, _skeletons, _strip, write_bundle
 from wgslgrad.export.param_shaders import share
 
 HEAD = "@group(0) @binding(0) var<storage, read_write> arena: array<f32>;\n"
@@ -46,7 +59,8 @@ def test_numbers_that_differ_become_reads_of_the_right_type():
     s = shaders[0]
     assert "@group(0) @binding(1) var<uniform> nums: array<vec4<u32>, 2>;" in s
     # slots in order of first use (pad's two places share one), each copied once at main's start
-    assert "var<private> nums1: i32;" in s and "nums1 = bitcast<i32>(nums[0].y);" in s
+    assert "var<private> nums1: i32;" in s and "\n    nums1 = bitcast<i32>(nums[0].y);" in s
+    assert "let nums1 = bitcast<i32>(nums[0].y);" in s
     assert "nums3 = nums[0].w;" in s and "nums4 = bitcast<f32>(nums[1].x);" in s
     assert "const M" not in s and "let K: u32 = (nums0) + 1u;" in s   # a module const inlined, a local one a let
     assert "if (i >= (nums0))" in s
@@ -88,6 +102,30 @@ def test_an_int_of_unknown_type_stays_a_constant():
     assert shaders == [text % 3, text % 4] and uses[1].nums == ()
 
 
+BARRIER = HEAD + """var<workgroup> part: array<f32, 64>;
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {{
+    if (wid.x >= {n}u) {{
+        return;
+    }}
+    part[lid] = arena[{off}u + lid];
+    workgroupBarrier();
+    arena[lid] = part[63u - lid];
+}}"""
+
+
+def test_tint_accepts_a_read_bound_before_a_barrier(tmp_path):
+    """An early return on a number read from the uniform, then a barrier: Tint (Dawn, Chromium) accepts it
+    only when the value is uniform for its analysis, as a `let` of a uniform read is and a private is not."""
+    shaders, _ = share([BARRIER.format(n=4, off=0), BARRIER.format(n=8, off=64)], [1, 1], divisors="lean")
+    assert len(shaders) == 1 and "wid.x >= nums0" in shaders[0]
+    (tmp_path / "shaders.json").write_text(json.dumps(shaders))
+    run = _run(["node", "compile_shaders.mjs", str(tmp_path / "shaders.json")], cwd=JS_DIR, env=dict(node_env()),
+               timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == {"errors": []}
+
+
 def test_skeletons_give_back_the_shaders():
     """_skeletons + runtime.js's shaderTexts (the same replace, here in Python) restore every shader; numbers
     that all shaders of one form share stay in the skeleton."""
@@ -125,3 +163,33 @@ def test_shared_shaders_compute_what_the_kernels_do(device, divisors):
     kernels = len({_strip(k.wgsl) for p in programs for k in p.kernels})
     print(f"{kernels} kernels -> {shaders} shaders, {checked} of them shared")
     assert checked >= 10 and shaders < kernels - 8
+
+
+@pytest.mark.gpu
+@pytest.mark.e2e
+def test_node_training_bundle_with_shared_shaders(device, tmp_path):
+    """The net's training bundle in Node (SwiftShader: the shared shaders) vs the Python runtime: predict,
+    then two training steps' losses and weights."""
+    seed = int(np.random.SeedSequence().entropy % 2**32)
+    print(f"seed {seed}")
+    rng = np.random.default_rng(seed)
+    g = compile_spec(NET, "net.py")
+    params = random_params(g, seed)
+    write_bundle(tmp_path, g, params, train=True)
+    inputs = {"image": rng.normal(size=(2, 9, 9, 3)).astype(np.float32),
+              "target": rng.normal(size=(2, 4)).astype(np.float32)}
+    lr = 0.01
+    result = run_node(tmp_path, {"predict": plain(inputs), "train": {"inputs": plain(inputs), "lr": lr, "steps": 2}})
+    b = {"dir": tmp_path, "graph": g, "params": params, "inputs": inputs}
+    for out, value in python_outputs(device, b, inputs).items():
+        assert rel_err(result["outputs"][out], value) < 1e-4, out
+    check_training(device, b, result, lr, 2)
+    t = result["timings"]
+    texts = list(dict.fromkeys(_strip(k.wgsl) for k in lower(g, training=True, shared_tiles=False).kernels))
+    print(f"Node: {t['pipelines']} inference and {t['trainPipelines']} training pipelines ({len(texts)} kernels)")
+    assert t["trainPipelines"] < len(texts)
+    # among the shared shaders one with an early return before a barrier (Tint's uniformity analysis)
+    bindings = [len(next(k for k in lower(g, training=True, shared_tiles=False).kernels
+                         if _strip(k.wgsl) == text).bindings) for text in texts]
+    shaders, _ = share(texts, bindings, divisors="lean")
+    assert any("nums" in s and "workgroupBarrier" in s for s in shaders)

@@ -244,9 +244,9 @@ def _plan(text: str, divisors: bool | str = False) -> list[str | None]:
 def _render(text: str, spans: list[tuple[int, int]], reads: dict[int, int], kinds: list[str], bindings: int) -> str:
     """text with the literal at span i (for i in reads) replaced by a read of slot reads[i], of type
     kinds[slot]; consts whose value is now read turned into lets (in a function) or inlined (module scope).
-    Each slot is copied once, at main's start, into a private variable: the helpers and loops then use a
-    value the compiler keeps in a register (a read of the uniform in a loop is a load per iteration where the
-    compiler cannot prove that no store aliases it)."""
+    Each slot is copied once, at main's start, into a private variable (and a `let` in main): loops and the
+    helpers then use a value the compiler keeps in a register (a read of the uniform in a loop is a load per
+    iteration where the compiler cannot prove that no store aliases it)."""
     out, at = [], 0
     for i, (a, b) in enumerate(spans):
         if i in reads:
@@ -272,8 +272,12 @@ def _render(text: str, spans: list[tuple[int, int]], reads: dict[int, int], kind
         *(f"var<private> {NUMS}{slot}: {kind};" for slot, kind in enumerate(kinds))]
     new = "\n".join(lines)
     body = new.index("{", new.index("\nfn main(")) + 1
-    copies = "".join(f"\n    {NUMS}{slot} = " + (f"{NUMS}[{slot // 4}].{'xyzw'[slot % 4]}" if kind == "u32" else
-                     f"bitcast<{kind}>({NUMS}[{slot // 4}].{'xyzw'[slot % 4]})") + ";" for slot, kind in enumerate(kinds))
+    reads = [f"{NUMS}[{slot // 4}].{'xyzw'[slot % 4]}" for slot in range(len(kinds))]
+    reads = [r if kind == "u32" else f"bitcast<{kind}>({r})" for r, kind in zip(reads, kinds)]
+    # the private copy for the helpers; in main a `let` of the same name shadows it: a value read from a
+    # uniform, which WGSL's uniformity analysis (Tint's) accepts before a barrier, as it would not a private's
+    copies = "".join(f"\n    {NUMS}{slot} = {r};" for slot, r in enumerate(reads))
+    copies += "".join(f"\n    let {NUMS}{slot} = {r};" for slot, r in enumerate(reads))
     return new[:body] + copies + new[body:]
 
 
