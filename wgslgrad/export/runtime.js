@@ -624,13 +624,17 @@ export function forDevice(bundle, device, tiles = 'auto') {
 }
 
 /** What the bundle's createModel({device, weightsUrl, weights, cache, onLoss, tiles}) calls: a device (given
- *  or requested), the inference pipelines, then the weights (from `weights`, else `weightsUrl`). */
+ *  or requested), the inference pipelines and, meanwhile, the weights (from `weights`, else `weightsUrl`). */
 export async function createModelFrom(bundle, options = {}) {
   const device = options.device ?? await requestDevice();
   const chosen = forDevice(bundle, device, options.tiles);
+  // the weights are fetched and decoded while the pipelines compile (in the GPU process, in a browser)
+  const weights = options.weights === null ? null : loadWeights(options.weights ?? options.weightsUrl,
+    chosen.manifest, { cache: options.cache !== false });
+  weights?.catch(() => {});   // reported below, after the pipelines' own errors
   const runner = await Runner.create(device, chosen.program, chosen.shaders);
   const model = new Model(chosen, device, runner, options);
   model.stats.tiles = chosen === bundle ? 'shared' : 'direct';
-  if (options.weights !== null) await model.load(options.weights ?? options.weightsUrl);
+  if (weights) model.setWeights(await weights);
   return model;
 }
