@@ -2,7 +2,7 @@
 inference and training) timed through wgpu (lavapipe here) with its own WGSL and with the shared shader a
 bundle runs instead (export/param_shaders.py, its numbers bound as a uniform), alternately, on the same buffers.
 
-    python3 scripts/shared_shader_times.py [EXAMPLE] [--batch N] [--divisors lean|cold|all|none] [--repeat N]
+    python3 scripts/shared_shader_times.py [EXAMPLE] [--batch N] [--divisors tight|lean|cold|all|none] [--repeat N]
 
 Prints the shaders compiled either way, the summed best-of-repeat times and the ten kernels that slowed most.
 """
@@ -68,10 +68,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("example", nargs="?", default="landmark68")
     ap.add_argument("--batch", type=int, default=1)
-    ap.add_argument("--divisors", choices=["lean", "cold", "all", "none"], default="lean")
+    ap.add_argument("--divisors", choices=["tight", "lean", "cold", "all", "none"], default="tight")
     ap.add_argument("--repeat", type=int, default=4)
     args = ap.parse_args()
-    divisors = {"lean": "lean", "cold": "cold", "all": True, "none": False}[args.divisors]
+    divisors = {"tight": "tight", "lean": "lean", "cold": "cold", "all": True, "none": False}[args.divisors]
     device, _ = get_device()
     g = load_spec(ROOT / "examples" / f"{args.example}.py", batch=args.batch)
     programs = [lower(g, shared_tiles=False)] + ([lower(g, training=True, shared_tiles=False)] if g.loss else [])

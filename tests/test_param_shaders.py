@@ -94,6 +94,9 @@ def test_constant_contexts_split_the_group():
     hot = HEAD + "fn main() {\n    for (var k = 0u; k < %du; k++) {\n        arena[%du + k] = 1.0;\n    }\n}"
     shaders, uses = share([hot % (9, 1), hot % (9, 2), hot % (8, 3)], [1, 1, 1], divisors="lean")
     assert len(shaders) == 2 and "k < 9u" in shaders[0] and "arena[nums0 + k]" in shaders[0]
+    # "tight": no divisor is read
+    shaders, uses = share([loop % (2, 3), loop % (4, 3)], [1, 1], divisors="tight")
+    assert shaders == [loop % (2, 3), loop % (4, 3)]
 
 
 def test_an_int_of_unknown_type_stays_a_constant():
@@ -153,7 +156,7 @@ Train(loss=mse(y, target), batch=2)
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("divisors", [False, "lean", True])
+@pytest.mark.parametrize("divisors", [False, "tight", "lean", True])
 def test_shared_shaders_compute_what_the_kernels_do(device, divisors):
     seed = int(np.random.SeedSequence().entropy % 2**32)
     print(f"seed {seed}")
@@ -191,5 +194,5 @@ def test_node_training_bundle_with_shared_shaders(device, tmp_path):
     # among the shared shaders one with an early return before a barrier (Tint's uniformity analysis)
     bindings = [len(next(k for k in lower(g, training=True, shared_tiles=False).kernels
                          if _strip(k.wgsl) == text).bindings) for text in texts]
-    shaders, _ = share(texts, bindings, divisors="lean")
+    shaders, _ = share(texts, bindings, divisors="tight")
     assert any("nums" in s and "workgroupBarrier" in s for s in shaders)

@@ -9,7 +9,7 @@ writes into out_dir
   shaders of its form a '#', each distinct skeleton inlined once as a template literal) plus each shader's
   numbers: kernels of one template differ mostly in their sizes and offsets. The Programs for CPU adapters
   (SwiftShader) go further: kernels that differ only in numbers share one shader, each kernel's numbers bound
-  as a uniform (export/param_shaders.py), so landmark68's inference and training need 64 pipelines, not 165;
+  as a uniform (export/param_shaders.py), so landmark68's inference and training need 78 pipelines, not 165;
 - model.json + group1-shard*.bin : the weights in the TF.js format (export/tfjs_weights.write_weights),
   quantized if asked; model.json also records the shards' SHA-256, which keys the bundle's IndexedDB cache.
 
@@ -47,12 +47,11 @@ RUNTIME_JS = Path(__file__).with_name("runtime.js")
 MODEL_JS = "model.js"
 # What a runtime needs from a kernel; the rest (IR node ids, FLOPs, bytes) is for summaries.
 _KERNEL_KEYS = ("name", "bindings", "workgroups", "serves")
-# Which numbers the shared shaders of CPU Programs read from their uniform (param_shaders.share): "lean": in
-# loops and helper functions only offsets, outside them divisors too. Measured on landmark68 at batch 16
-# (BENCHMARKS.md): 64 pipelines for inference and training instead of 165, kernels about 3% slower on
-# lavapipe; reading every number outside loops ("cold") makes 40 pipelines, kernels 8% slower; every number
-# ("all") 30, 12% slower.
-SHARE_DIVISORS = "lean"
+# Which numbers the shared shaders of CPU Programs read from their uniform (param_shaders.share): "tight": no
+# divisor, and in loops and helper functions only offsets. Measured on landmark68 at batch 16 (BENCHMARKS.md):
+# 78 pipelines for inference and training instead of 165, inference in Chromium on SwiftShader as fast;
+# reading divisors outside loops too ("lean") makes 64 pipelines, inference about 8% slower there.
+SHARE_DIVISORS = "tight"
 _PROGRAM_KEYS = ("buffers", "inputs", "outputs", "params", "batch", "buffer_data", "requires",
                  "optional_outputs", "phases", "optimizer", "ids")
 

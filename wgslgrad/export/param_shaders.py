@@ -13,8 +13,9 @@ shader's meaning allows a run-time value and (per `divisors`, below) speed does 
 literal without a suffix whose type the surrounding expression does not tell (WGSL's abstract ints take the
 other operand's type; `_operand_type()` reads it from the operand's declaration), and by default a divisor
 or modulus (`i / 56u`: a division by a constant is a multiply and a shift, by a uniform a real division in
-every thread). With divisors="lean" (what bundles use) divisors outside loops become reads too, and in loops
-and helper functions only offsets do: bounds, strides and divisors there stay constants the compiler folds.
+every thread). With divisors="tight" (what bundles use) in loops and helper functions only offsets become
+reads: bounds and strides there stay constants the compiler folds ("lean": divisors outside loops are read
+too; "cold": every number outside loops and helpers; True: every divisor).
 A module-scope `const` whose value becomes a read is inlined at each use (a `const` in a function becomes a
 `let`); each read is copied once into a private variable at main's start.
 
@@ -182,16 +183,17 @@ def _is_offset(text: str, start: int) -> bool:
 def _fixed_context(text: str, start: int, divisors: bool | str = False) -> bool:
     """Whether a literal at `start` must stay a constant: in an attribute, an array's length, a case, or
     the right operand of / or % (a division by a constant is a multiply and a shift, by a uniform a real
-    division in every thread) unless `divisors` (True: all; "cold": those outside loops and helpers;
-    "lean": those too, and in loops and helpers only offsets are read)."""
+    division in every thread) unless `divisors` allows it: True: all; "cold": those outside loops and helpers;
+    "lean": those too, and in loops and helpers only offsets are read; "tight": no divisor, and in loops and
+    helpers only offsets."""
     line = text[text.rfind("\n", 0, start) + 1:start]
     if re.search(r"@\w+\s*\([^)]*$", line) or re.search(r"array<[^>]*$", line) or "case" in line:
         return True
-    if divisors == "lean" and _in_loop(text, start) and not _is_offset(text, start):
+    if divisors in ("lean", "tight") and _in_loop(text, start) and not _is_offset(text, start):
         return True
     if not line.rstrip().endswith(("/", "%")):
         return False
-    return not divisors or (divisors in ("cold", "lean") and _in_loop(text, start))
+    return divisors in (False, "tight") or (divisors in ("cold", "lean") and _in_loop(text, start))
 
 
 def _const_decls(text: str) -> list[tuple[str, int, int, int, int, bool]]:
