@@ -5,9 +5,11 @@
 writes into out_dir
 - model.js : the JS runtime (export/runtime.js, inlined unchanged), the inference Program (and, with
   train=True, the training Program) as JSON, the distinct WGSL shaders, and `export function createModel(options)`.
-  The shaders go in without their comments, as skeletons (the text with each number a '#', each distinct
-  skeleton inlined once as a template literal) plus each shader's numbers: kernels of one template differ
-  mostly in their sizes and offsets, so landmark68's 165 training shaders need 30 skeletons;
+  The shaders go in without their comments, as skeletons (the text with each number that differs among the
+  shaders of its form a '#', each distinct skeleton inlined once as a template literal) plus each shader's
+  numbers: kernels of one template differ mostly in their sizes and offsets. The Programs for CPU adapters
+  (SwiftShader) go further: kernels that differ only in numbers share one shader, each kernel's numbers bound
+  as a uniform (export/param_shaders.py), so landmark68's inference and training need 78 pipelines, not 165;
 - model.json + group1-shard*.bin : the weights in the TF.js format (export/tfjs_weights.write_weights),
   quantized if asked; model.json also records the shards' SHA-256, which keys the bundle's IndexedDB cache.
 
@@ -34,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..compiler.lower import lower
+from .param_shaders import share
 from .tfjs_weights import MODEL_JSON, write_weights
 
 if TYPE_CHECKING:
@@ -44,6 +47,11 @@ RUNTIME_JS = Path(__file__).with_name("runtime.js")
 MODEL_JS = "model.js"
 # What a runtime needs from a kernel; the rest (IR node ids, FLOPs, bytes) is for summaries.
 _KERNEL_KEYS = ("name", "bindings", "workgroups", "serves")
+# Which numbers the shared shaders of CPU Programs read from their uniform (param_shaders.share): "tight": no
+# divisor, and in loops and helper functions only offsets. Measured on landmark68 at batch 16 (BENCHMARKS.md):
+# 78 pipelines for inference and training instead of 165, inference in Chromium on SwiftShader as fast;
+# reading divisors outside loops too ("lean") makes 64 pipelines, inference about 8% slower there.
+SHARE_DIVISORS = "tight"
 _PROGRAM_KEYS = ("buffers", "inputs", "outputs", "params", "batch", "buffer_data", "requires",
                  "optional_outputs", "phases", "optimizer", "ids")
 
@@ -98,7 +106,37 @@ def _cpu_programs(graph: Graph, program: Program, train_program: Program | None,
             cpu_train is None or [k.wgsl for k in cpu_train.kernels] == [k.wgsl for k in train_program.kernels]):
         return None
     _check_same_params(program, cpu)
-    return {"program": _program_data(cpu, shaders), "train": _program_data(cpu_train, shaders) if cpu_train else None}
+    unshared: list[str] = []   # the kernels' own texts: _share_numbers picks the shaders they run
+    data = {"program": _program_data(cpu, unshared),
+            "train": _program_data(cpu_train, unshared) if cpu_train else None}
+    _share_numbers([data["program"]] + ([data["train"]] if data["train"] else []),
+                   [cpu] + ([cpu_train] if cpu_train else []), shaders)
+    return data
+
+
+def _share_numbers(datas: list[dict[str, Any]], programs: list[Program], shaders: list[str]) -> None:
+    """Kernels of these Programs that differ only in numbers share one shader (export/param_shaders.py),
+    their numbers bound as a uniform (`nums`: u32 bits, 256-byte aligned blocks): fewer pipelines to compile.
+    Both Programs at once, so the training Program reuses the inference one's pipelines."""
+    kernels = [(d, i, k) for d, p in zip(datas, programs) for i, k in enumerate(p.kernels)]
+    texts: list[str] = []
+    for _, _, k in kernels:
+        text = _strip(k.wgsl)
+        if text not in texts:
+            texts.append(text)
+    merged, uses = share(texts, [len(next(k for _, _, k in kernels if _strip(k.wgsl) == t).bindings) for t in texts],
+                         divisors=SHARE_DIVISORS)
+    at = {}
+    for text, use in zip(texts, uses):
+        shader = merged[use.shader]
+        if shader not in shaders:
+            shaders.append(shader)
+        at[text] = (shaders.index(shader), use.nums)
+    for d, i, k in kernels:
+        index, nums = at[_strip(k.wgsl)]
+        d["kernels"][i]["shader"] = index
+        if nums:
+            d["kernels"][i]["nums"] = list(nums)
 
 
 def _check_same_params(program: Program, train_program: Program) -> None:
@@ -143,19 +181,32 @@ def _program_data(program: Program, shaders: list[str]) -> dict[str, Any]:
 _NUMBER = re.compile(r"(?<!\w)\d+")
 
 
+def _strip(wgsl: str) -> str:
+    """The shader without its comments and blank lines (WGSL has no strings)."""
+    lines = (line.split("//")[0].rstrip() for line in wgsl.split("\n"))
+    return "\n".join(line for line in lines if line.strip())
+
+
 def _skeletons(shaders: list[str]) -> tuple[list[str], list[list[Any]]]:
-    """The shaders, comments dropped, as distinct skeletons (each number replaced by '#') and, per shader,
-    [its skeleton's index, its numbers joined by ',']; runtime.js's shaderTexts() puts them back."""
+    """The shaders, comments dropped, as distinct skeletons and, per shader, [its skeleton's index, its
+    numbers joined by ',']; runtime.js's shaderTexts() puts them back. A skeleton is the text with each number
+    that differs among the shaders of its form replaced by '#' (those all its shaders share stay written)."""
+    texts = [_strip(w) for w in shaders]
+    assert not any("#" in t for t in texts), "a shader uses '#', which the skeletons reserve"
+    forms: dict[str, list[int]] = {}
+    for i, text in enumerate(texts):
+        forms.setdefault(_NUMBER.sub("#", text), []).append(i)
     skeletons: list[str] = []
-    table: list[list[Any]] = []
-    for wgsl in shaders:
-        lines = (line.split("//")[0].rstrip() for line in wgsl.split("\n"))   # WGSL has no strings
-        text = "\n".join(line for line in lines if line.strip())
-        assert "#" not in text, "a shader uses '#', which the skeletons reserve"
-        skeleton = _NUMBER.sub("#", text)
-        if skeleton not in skeletons:
-            skeletons.append(skeleton)
-        table.append([skeletons.index(skeleton), ",".join(_NUMBER.findall(text))])
+    table: list[list[Any]] = [[]] * len(texts)
+    for form, members in forms.items():
+        numbers = [_NUMBER.findall(texts[i]) for i in members]
+        varying = [len(set(col)) > 1 for col in zip(*numbers)]
+        parts = form.split("#")
+        fixed = numbers[0]
+        skeleton = parts[0] + "".join(("#" if v else n) + p for v, n, p in zip(varying, fixed, parts[1:]))
+        for i, nums in zip(members, numbers):
+            table[i] = [len(skeletons), ",".join(n for n, v in zip(nums, varying) if v)]
+        skeletons.append(skeleton)
     return skeletons, table
 
 

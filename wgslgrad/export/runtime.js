@@ -90,6 +90,20 @@ class Runner {
     for (const [name, data] of Object.entries(program.buffer_data)) {
       device.queue.writeBuffer(this.buffers[name], 0, new Float32Array(data));
     }
+    // Kernels that share one shader (export/param_shaders.py) read their own numbers (u32 bits) from a
+    // uniform bound after their other bindings: one buffer, a 256-byte aligned block per kernel.
+    this.numsAt = [];
+    let top = 0;
+    for (const k of program.kernels) {
+      this.numsAt.push(k.nums ? top : -1);
+      if (k.nums) top += 256 * Math.ceil(k.nums.length / 64);
+    }
+    if (top) {
+      const words = new Uint32Array(top / 4);
+      program.kernels.forEach((k, i) => { if (k.nums) words.set(k.nums, this.numsAt[i] / 4); });
+      this.nums = device.createBuffer({ label: 'nums', size: top, usage: UNIFORM | COPY_DST });
+      device.queue.writeBuffer(this.nums, 0, words);
+    }
     this.plans = new Map();
     this.staging = null;      // made on the first run that reads outputs back
     this.busy = Promise.resolve();
@@ -108,11 +122,12 @@ class Runner {
     if (!DEVICE_CACHE.has(device)) DEVICE_CACHE.set(device, { modules: new Map(), layouts: new Map(), pipelines: new Map() });
     const { modules, layouts, pipelines } = DEVICE_CACHE.get(device);
     const mine = new Set();
-    const kernels = this.program.kernels.map((k) => {
-      const access = k.bindings.map((b) => b.access).join(',');
+    const kernels = this.program.kernels.map((k, i) => {
+      const accesses = k.bindings.map((b) => b.access).concat(k.nums ? ['uniform'] : []);
+      const access = accesses.join(',');
       if (!layouts.has(access)) {
-        const bgl = device.createBindGroupLayout({ entries: k.bindings.map((b, j) => (
-          { binding: j, visibility: STAGE_COMPUTE, buffer: { type: BINDING_TYPE[b.access] } })) });
+        const bgl = device.createBindGroupLayout({ entries: accesses.map((a, j) => (
+          { binding: j, visibility: STAGE_COMPUTE, buffer: { type: BINDING_TYPE[a] } })) });
         layouts.set(access, [bgl, device.createPipelineLayout({ bindGroupLayouts: [bgl] })]);
       }
       const [bgl, layout] = layouts.get(access);
@@ -124,8 +139,12 @@ class Runner {
         pipelines.set(key, ASYNC_PIPELINES ? device.createComputePipelineAsync(desc)
           : Promise.resolve(device.createComputePipeline(desc)));
       }
-      const bindGroup = device.createBindGroup({ layout: bgl, entries: k.bindings.map((b, j) => (
-        { binding: j, resource: { buffer: this.buffers[b.buffer] } })) });
+      const entries = k.bindings.map((b, j) => ({ binding: j, resource: { buffer: this.buffers[b.buffer] } }));
+      if (k.nums) {
+        entries.push({ binding: entries.length,
+          resource: { buffer: this.nums, offset: this.numsAt[i], size: 16 * Math.ceil(k.nums.length / 4) } });
+      }
+      const bindGroup = device.createBindGroup({ layout: bgl, entries });
       mine.add(key);
       return { key, bindGroup, workgroups: k.workgroups };
     });
@@ -605,13 +624,17 @@ export function forDevice(bundle, device, tiles = 'auto') {
 }
 
 /** What the bundle's createModel({device, weightsUrl, weights, cache, onLoss, tiles}) calls: a device (given
- *  or requested), the inference pipelines, then the weights (from `weights`, else `weightsUrl`). */
+ *  or requested), the inference pipelines and, meanwhile, the weights (from `weights`, else `weightsUrl`). */
 export async function createModelFrom(bundle, options = {}) {
   const device = options.device ?? await requestDevice();
   const chosen = forDevice(bundle, device, options.tiles);
+  // the weights are fetched and decoded while the pipelines compile (in the GPU process, in a browser)
+  const weights = options.weights === null ? null : loadWeights(options.weights ?? options.weightsUrl,
+    chosen.manifest, { cache: options.cache !== false });
+  weights?.catch(() => {});   // reported below, after the pipelines' own errors
   const runner = await Runner.create(device, chosen.program, chosen.shaders);
   const model = new Model(chosen, device, runner, options);
   model.stats.tiles = chosen === bundle ? 'shared' : 'direct';
-  if (options.weights !== null) await model.load(options.weights ?? options.weightsUrl);
+  if (weights) model.setWeights(await weights);
   return model;
 }
