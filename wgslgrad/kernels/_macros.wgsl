@@ -210,10 +210,22 @@ const NONE: u32 = 0xffffffffu;
 {%- endmacro %}
 
 
-{# The logistic sigmoid as a WGSL function `sig`, for templates whose gates use it (the LSTM cell and its
-   gradient). #}
+{# The logistic sigmoid as a WGSL function `sig`, for templates whose gates use it (the LSTM and GRU cells
+   and their gradients). #}
 {% macro sigmoid_fn() -%}
 fn sig(v: f32) -> f32 {
     return 1.0 / (1.0 + exp(-v));
 }
+{%- endmacro %}
+
+
+{# One GRU step's thread (Keras' reset_after form), shared by the cell and its gradient: its row and unit, the
+   offsets of its gates in xg and hg, and the z and r gates (`sig` from sigmoid_fn). #}
+{% macro gru_gates(xg, hg, u, hg_rows) %}
+    let row = i / {{ u }}u;
+    let j = i % {{ u }}u;
+    let xr = {{ xg.off }}u + row * {{ 3 * u }}u + j;
+    let hr = {{ hg.off }}u + {{ "row * %du + " % (3 * u) if hg_rows else "" }}j;
+    let gz = sig({{ xg.var }}[xr] + {{ hg.var }}[hr]);
+    let gr = sig({{ xg.var }}[xr + {{ u }}u] + {{ hg.var }}[hr + {{ u }}u]);
 {%- endmacro %}

@@ -1,4 +1,4 @@
-{% from "_macros.wgsl" import per_element, sigmoid_fn %}
+{% from "_macros.wgsl" import gru_gates, per_element, sigmoid_fn %}
 // {{ comment }}: one GRU step (Keras' reset_after form) for {{ rows }} rows of {{ u }} units: gates z, r, h of
 // x_t @ kernel + input bias in xg [rows, {{ 3 * u }}], of h_prev @ recurrent_kernel + recurrent bias in
 // hg [{{ "rows, " if hg_rows else "" }}{{ 3 * u }}]{{ ", h_prev [rows, %d]" % u if h else " (h_prev = 0)" }}; out h [rows, {{ u }}] =
@@ -8,12 +8,7 @@
 {{ sigmoid_fn() }}
 
 {{ per_element(wg, gx, n) }}
-    let row = i / {{ u }}u;
-    let j = i % {{ u }}u;
-    let xr = {{ xg.off }}u + row * {{ 3 * u }}u + j;
-    let hr = {{ hg.off }}u + {{ "row * %du + " % (3 * u) if hg_rows else "" }}j;
-    let gz = sig({{ xg.var }}[xr] + {{ hg.var }}[hr]);
-    let gr = sig({{ xg.var }}[xr + {{ u }}u] + {{ hg.var }}[hr + {{ u }}u]);
+{{ gru_gates(xg, hg, u, hg_rows) }}
     let gn = tanh(clamp({{ xg.var }}[xr + {{ 2 * u }}u] + gr * {{ hg.var }}[hr + {{ 2 * u }}u], -15.0, 15.0));
 {% if h %}
     {{ out.var }}[{{ out.off }}u + i] = gz * {{ h.var }}[{{ h.off }}u + i] + (1.0 - gz) * gn;

@@ -1,4 +1,4 @@
-{% from "_macros.wgsl" import per_element, sigmoid_fn %}
+{% from "_macros.wgsl" import gru_gates, per_element, sigmoid_fn %}
 // {{ comment }}: the gradient of one GRU step (Keras' reset_after form) for {{ rows }} rows of {{ u }} units: from
 // xg, hg{{ ", h_prev" if h else "" }} and dh [rows, {{ u }}], out [rows, {{ width }}] = [dxg (z, r, h) | dhg (z, r, h){{ " | dh_prev" if h else "" }}]
 // (dhg per row: the rule sums it over the rows where hg is one row). The gates are recomputed. One thread
@@ -8,12 +8,7 @@
 {{ sigmoid_fn() }}
 
 {{ per_element(wg, gx, n) }}
-    let row = i / {{ u }}u;
-    let j = i % {{ u }}u;
-    let xr = {{ xg.off }}u + row * {{ 3 * u }}u + j;
-    let hr = {{ hg.off }}u + {{ "row * %du + " % (3 * u) if hg_rows else "" }}j;
-    let gz = sig({{ xg.var }}[xr] + {{ hg.var }}[hr]);
-    let gr = sig({{ xg.var }}[xr + {{ u }}u] + {{ hg.var }}[hr + {{ u }}u]);
+{{ gru_gates(xg, hg, u, hg_rows) }}
     let hh = {{ hg.var }}[hr + {{ 2 * u }}u];
     let gn = tanh(clamp({{ xg.var }}[xr + {{ 2 * u }}u] + gr * hh, -15.0, 15.0));
 {% if h %}
