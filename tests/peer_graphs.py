@@ -244,3 +244,25 @@ def norm_graph(batch: int) -> Graph:
 
 
 GRAPHS["norm_spec"] = lambda: norm_graph(4)
+
+
+# The recurrent layers as a character model builds them (examples/char_lstm.py with lstm or gru): the per-step
+# slices and the [B*T, F] reshapes around the dense at every position, and the GRU's bias rows, sliced and reshaped.
+SEQ_SPEC = '''
+chars = Input(4)
+next_chars = Input(4, 7)
+x = embedding(chars, 7, 3)
+h = gru(x, 3, return_sequences=True)
+h = concat([h, lstm(x, 2, return_sequences=True)])
+logits = dense(h, 7, flatten=False)
+Output(logits)
+Train(loss=softmax_cross_entropy(logits, next_chars) + mean(gru(h, 2) * lstm(h, 2)), batch=2)
+'''
+
+
+def seq_graph(batch: int) -> Graph:
+    from wgslgrad.compiler.frontend import compile_spec
+    return compile_spec(SEQ_SPEC, "seq_spec.py", batch)
+
+
+GRAPHS["seq_spec"] = lambda: seq_graph(2)

@@ -39,3 +39,10 @@ def test_tfjs_matches_numpy_ref(which: str, backend: str) -> None:
     assert set(got["grads"]) == set(ids)
     for name, i in ids.items():
         assert _rel(got["grads"][name], ref[i]) < 1e-4, name
+
+
+def test_a_failing_run_names_the_javascript_error(tmp_path) -> None:
+    """`wgslgrad bench` shows only the first line when it skips the peer: the JavaScript error is on it."""
+    from wgslgrad.bench.tfjs_peer import _node
+    with pytest.raises(RuntimeError, match=r"^bench.js failed \(1\): Error: ENOENT.*model\.json'\n"):
+        _node(tmp_path / "missing", [], 60)

@@ -345,7 +345,10 @@ _TFJS_CONV2D = """(n, x, w, b, i) => (wasmGrads ? convs[i](x, w, b)
   : tf.fused.conv2d({ x, filter: w, strides: n.attrs.stride, pad: pads(n.attrs.pad), bias: b }))"""
 _TFJS_DEPTHWISE = """(n, x, w, b, i) => (wasmGrads ? convs[i](x, w, b)
   : tf.fused.depthwiseConv2d({ x, filter: w, strides: n.attrs.stride, pad: pads(n.attrs.pad), bias: b }))"""
-_TFJS_DENSE = "(n, x, w, b) => tf.fused.matMul({ a: x, b: w, bias: b })"
+# TF.js wasm's _FusedMatMul takes the bias's rank from its data, which a reshape shares: a bias that is not a
+# param (the GRU's bias rows: slice [1, 3u], reshape [3u]) is added after the product instead
+_TFJS_DENSE = """(n, x, w, b) => (b && nodes[n.srcs[2]].op !== 'param' ? tf.add(tf.matMul(x, w), b)
+  : tf.fused.matMul({ a: x, b: w, bias: b }))"""
 
 
 OPS: dict[str, OpDef] = {d.name: d for d in [

@@ -106,7 +106,10 @@ def _node(directory: Path, args: list[str], timeout: float) -> dict[str, Any]:
     proc = subprocess.run([node, str(SCRIPT), str(directory), *args], capture_output=True, text=True, check=False,
                           timeout=timeout)
     if proc.returncode != 0:
-        raise RuntimeError(f"bench.js failed ({proc.returncode}):\n{proc.stderr.strip()}")
+        err = proc.stderr.strip()
+        # the JavaScript error on the first line, which is all `wgslgrad bench` shows when it skips the peer
+        first = next((ln.strip() for ln in err.splitlines() if "Error" in ln), "")
+        raise RuntimeError(f"bench.js failed ({proc.returncode}): {first}\n{err}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 

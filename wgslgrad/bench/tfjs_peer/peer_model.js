@@ -69,7 +69,8 @@
       }
     });
     const pads = (p) => [[0, 0], [p[0], p[1]], [p[2], p[3]], [0, 0]];
-    const batched = (i, shape) => (nodes[i].batched ? [batchOf, ...shape.slice(1)] : shape);
+    // a batched node's first dimension is the batch, or a multiple of it (a sequence's [B*T, F] rows): scale it
+    const batched = (i, s) => (nodes[i].batched ? [(s[0] / model.batch) * batchOf, ...s.slice(1)] : s);
     const countScale = {};   // avg pool with padding: TF's average counts only real cells (see below)
 
     const convs = {};   // node id -> conv with wasm-friendly gradients
