@@ -247,7 +247,7 @@ GRAPHS["norm_spec"] = lambda: norm_graph(4)
 
 
 # The recurrent layers as a character model builds them (examples/char_lstm.py with lstm or gru): the per-step
-# slices and the [B*T, F] reshapes around the dense at every position, and the GRU's bias rows, sliced and reshaped.
+# slices, the [B*T, F] reshapes around the dense at every position, and the GRU's bias rows (slice, reshape).
 SEQ_SPEC = '''
 chars = Input(4)
 next_chars = Input(4, 7)

@@ -14,9 +14,12 @@ import pytest
 import torch
 from gpu_check import compare_gradients_on_gpu, compare_on_gpu, fresh_rng, normal
 from test_autodiff import Net, check_grads
+from test_bundle import JS_DIR, _run, node_env
 from test_errors import check_one
 from test_tfjs_weights import TFJS_DIR, _tfjs_ready
 
+import wgslgrad
+from wgslgrad import text
 from wgslgrad.compiler.frontend import compile_spec
 from wgslgrad.compiler.gradcheck import check_gradients
 from wgslgrad.compiler.ir import Op
@@ -180,3 +183,45 @@ def test_summary_names_the_gru_layer():
     g = compile_spec("x = Input(5, 3)\nh = gru(x, 4)\nOutput(h)\n", "s.py")
     rows = [r for r in summarize(g) if r.layer.startswith("gru")]
     assert [r.kind for r in rows] == ["gru"] and rows[0].params == 3 * 12 + 4 * 12 + 2 * 12, rows
+
+
+def test_character_model_generates_the_same_text_in_python_and_node(tmp_path):
+    """examples/char_lstm.py with gru for lstm (small): wgslgrad.text and the bundle's text.js (Node, Dawn)
+    write the same characters for the same seed, greedy picks are the float64 reference's, and a prompt with
+    an unknown character or longer than the context is refused in both."""
+    t = 6
+    spec = tmp_path / "char_gru.py"
+    spec.write_text(f"chars = Input({t})\nnext_chars = Input({t}, 96)\n"
+                    "h = gru(embedding(chars, 96, 8), 12, return_sequences=True)\n"
+                    "logits = dense(h, 96, flatten=False)\nOutput(logits)\n"
+                    "Train(loss=softmax_cross_entropy(logits, next_chars), batch=4)\n")
+    model = wgslgrad.compile(spec)
+    rng = fresh_rng()   # weights far from the initial ones, so that the logits are well apart
+    model.set_weights({k: rng.normal(0, 0.8, v.shape) for k, v in model.get_weights().items()})
+    greedy = text.generate(model, "def", 2, temperature=0)
+    g, params = model._graph(1), model.get_weights()
+    for k, prompt in enumerate(["def", "def" + greedy[0]]):
+        window = np.zeros((1, t))
+        window[0, :len(prompt)] = text.encode(prompt)
+        logits = evaluate(g, {"chars": window, "next_chars": np.zeros((1, t, 96))}, params)
+        assert greedy[k] == text.ASCII[int(np.argmax(logits[g.outputs["logits"]][0, len(prompt) - 1]))]
+    with pytest.raises(text.TextError, match="unknown character 'é' \\(U\\+00E9\\) at position 1"):
+        text.generate(model, "té", 3)
+    with pytest.raises(text.TextError, match=f"the prompt is {t + 1} characters long, more than the model's "
+                                             f"context of {t}"):
+        text.generate(model, "a" * (t + 1), 3)
+    web = tmp_path / "web"
+    model.export(web, js=True, batch=1)
+    text.write_web_files(web)
+    asks = [{"prompt": "The ", "n": 12, "temperature": 0.8, "seed": 3},
+            {"prompt": "", "n": 8, "temperature": 0, "seed": 0}]
+    (web / "request.json").write_text(json.dumps({"generate": asks,
+                                                  "errors": [{"prompt": "über"}, {"prompt": "z" * (t + 1)}]}))
+    run = _run(["node", "run_text.mjs", str(web), str(web / "request.json"), str(web / "result.json")],
+               cwd=JS_DIR, env=dict(node_env()), timeout=300)
+    assert run.returncode == 0, f"run_text.mjs failed:\n{run.stdout[-2000:]}\n{run.stderr[-4000:]}"
+    result = json.loads((web / "result.json").read_text())
+    for a, got in zip(asks, result["texts"], strict=True):
+        assert got == text.generate(model, a["prompt"], a["n"], temperature=a["temperature"], seed=a["seed"])
+    assert result["errors"][0].startswith('unknown character "ü" (U+00FC) at position 0'), result["errors"]
+    assert result["errors"][1].startswith(f"the prompt is {t + 1} characters long"), result["errors"]
