@@ -118,22 +118,20 @@ def _share_numbers(datas: list[dict[str, Any]], programs: list[Program], shaders
     """Kernels of these Programs that differ only in numbers share one shader (export/param_shaders.py),
     their numbers bound as a uniform (`nums`: u32 bits, 256-byte aligned blocks): fewer pipelines to compile.
     Both Programs at once, so the training Program reuses the inference one's pipelines."""
-    kernels = [(d, i, k) for d, p in zip(datas, programs) for i, k in enumerate(p.kernels)]
-    texts: list[str] = []
-    for _, _, k in kernels:
-        text = _strip(k.wgsl)
-        if text not in texts:
-            texts.append(text)
-    merged, uses = share(texts, [len(next(k for _, _, k in kernels if _strip(k.wgsl) == t).bindings) for t in texts],
-                         divisors=SHARE_DIVISORS)
+    kernels = [(d, i, _strip(k.wgsl), len(k.bindings))
+               for d, p in zip(datas, programs) for i, k in enumerate(p.kernels)]
+    bindings: dict[str, int] = {}   # each distinct text, in order, and its kernels' binding count
+    for _, _, text, n in kernels:
+        bindings.setdefault(text, n)
+    merged, uses = share(list(bindings), list(bindings.values()), divisors=SHARE_DIVISORS)
     at = {}
-    for text, use in zip(texts, uses):
+    for text, use in zip(bindings, uses):
         shader = merged[use.shader]
         if shader not in shaders:
             shaders.append(shader)
         at[text] = (shaders.index(shader), use.nums)
-    for d, i, k in kernels:
-        index, nums = at[_strip(k.wgsl)]
+    for d, i, text, _ in kernels:
+        index, nums = at[text]
         d["kernels"][i]["shader"] = index
         if nums:
             d["kernels"][i]["nums"] = list(nums)
