@@ -72,7 +72,7 @@ def lower_matmul(ctx: Any, i: int, a: Any) -> list[Any]:
                     "sh": sh, "sw": sw, "pt": pt, "pl": pl}
     else:
         m, k, n = xs[0], ws[0], ws[1]
-    if is_dense and m < FWD_ROWS:   # x[m*K + k] @ w[k*N + n]: a block of outputs a thread, no workgroup memory
+    if is_dense and few_rows("DENSE", xs):   # x[m*K + k] @ w[k*N + n]: a block of outputs a thread
         return [_rows_kernel(ctx, i, kb, "DENSE", x, wt, m, n, k, {"sam": k, "sak": 1, "sbk": n, "sbn": 1},
                              nodes, ctx.fused_comment(nodes), bias=bias, epilogue=finish)]
     bm, bn, bk = pow2_at_least(m, 16, ctx.max_tile), pow2_at_least(n, 16, ctx.max_tile), BK
@@ -130,9 +130,11 @@ def _tiles(m: int, n: int, cap: int = 64) -> dict[str, int]:
 
 
 def few_rows(op: str, a_shape: Shape) -> bool:
-    """Whether a DENSE_DX or DENSE_DW node (`op`, its first source's shape: dy[B,U] or x[B,F]) takes the
-    product without workgroup memory (a batch below DX_ROWS or DW_ROWS) rather than the tiled one."""
-    return a_shape[0] < (DX_ROWS if op == "DENSE_DX" else DW_ROWS if op == "DENSE_DW" else 0)
+    """Whether a DENSE, DENSE_DX or DENSE_DW node (`op`, its first source's shape: x[B,F] or dy[B,U]) takes
+    the product without workgroup memory (a batch below FWD_ROWS, DX_ROWS or DW_ROWS) rather than the tiled
+    one."""
+    rows = {"DENSE": FWD_ROWS, "DENSE_DX": DX_ROWS, "DENSE_DW": DW_ROWS}.get(op, 0)
+    return a_shape[0] < rows
 
 
 def matmul_plan(op: str, a_shape: Shape, b_shape: Shape, shape: Shape, a: Any) -> dict[str, Any]:
