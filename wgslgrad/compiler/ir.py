@@ -88,7 +88,6 @@ class ConstAttrs:
     value: tuple[float, ...]        # row-major for the node's shape
 
 
-
 _IR_ATTRS: dict[Op, type] = {Op.INPUT: InputAttrs, Op.PARAM: ParamAttrs, Op.CONST: ConstAttrs}
 
 
