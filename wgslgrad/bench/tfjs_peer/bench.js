@@ -14,7 +14,7 @@ const fs = require('fs');
 const path = require('path');
 const tf = require('@tensorflow/tfjs');
 require('@tensorflow/tfjs-backend-wasm');
-const { build, shimWasmKernels, randomInputs } = require('./peer_model');
+const { build, shimWasmKernels, randomInputs, trainStep } = require('./peer_model');
 
 function parseArgs(argv) {
   const a = { dir: argv[0], backend: 'wasm', batches: null, steps: 5, warmup: 2, inferBatch: 1, inferSteps: 10,
@@ -98,15 +98,7 @@ async function main() {
       const m = build(model, weights, batch, wasmGrads);
       const inputs = randomInputs(model, batch);
       const opt = tf.train.adam(adam.lr, adam.beta1, adam.beta2, adam.eps);
-      const step = async () => {
-        const loss = tf.tidy(() => {
-          const { value, grads } = tf.variableGrads(() => m.loss(inputs));
-          opt.applyGradients(grads);
-          return value;
-        });
-        await loss.data();
-        loss.dispose();
-      };
+      const step = () => trainStep(m, inputs, opt);
       const trainMs = await timeIt(step, args.steps, args.warmup);
       result.rows.push({ batch, train_step_ms: trainMs, images_per_s: (batch * 1000) / trainMs });
       for (const v of Object.values(m.vars)) v.dispose();

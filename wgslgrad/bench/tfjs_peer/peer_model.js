@@ -169,5 +169,16 @@
     return out;
   }
 
-  return { build, shimWasmKernels, randomInputs };
+  /** One training step of a built model `m` with the optimizer `opt`; resolves once its loss is read back. */
+  async function trainStep(m, inputs, opt) {
+    const loss = tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(() => m.loss(inputs));
+      opt.applyGradients(grads);
+      return value;
+    });
+    await loss.data();
+    loss.dispose();
+  }
+
+  return { build, shimWasmKernels, randomInputs, trainStep };
 }));

@@ -149,15 +149,9 @@ export function tfjsSystem(tf, peer, backend, io, { wasmPaths } = {}) {
       await Promise.all(outs.map((t) => t.data()));
       tf.dispose(outs);
     },
-    async trainOnce(batch) {
+    trainOnce(batch) {
       const { m, inputs, opt } = models[batch];
-      const loss = tf.tidy(() => {
-        const { value, grads } = tf.variableGrads(() => m.loss(inputs));
-        opt.applyGradients(grads);
-        return value;
-      });
-      await loss.data();
-      loss.dispose();
+      return peer.trainStep(m, inputs, opt);
     },
     timeInfer({ batch, n }) { return timeEach(() => this.inferOnce(batch), n); },
     timeTrain({ batch, n }) { return timeEach(() => this.trainOnce(batch), n); },
