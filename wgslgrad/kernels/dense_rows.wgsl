@@ -7,7 +7,15 @@
 // out[m, n] = sum_k A[m, k] * B[k, n]; M={{ m }} N={{ n }} K={{ k }}, with no workgroup memory, barriers or split (a
 // dense layer's gradient on a small batch: {{ "dx = dy @ w.T, A = dy, B = w read transposed" if op == "DENSE_DX" else "dw = x.T @ dy, K the batch, an outer product per row" }}).
 {% endif %}
+{% if conv == "im2col" %}
+// A[m, k] = the NHWC image {{ a.var }} at pixel m's window, tap (ky, kx, ci) = k (implicit im2col, HWIO order;
+// zero in the padding), B[k, n] = {{ b.var }}[k * {{ sbk }} + n * {{ sbn }}].
+{% elif conv == "im2col_t" %}
+// A[m, k] = the NHWC image {{ a.var }} at output pixel k's window, tap (ky, kx, ci) = m (im2col read transposed:
+// a conv's filter gradient; zero in the padding), B[k, n] = {{ b.var }}[k * {{ sbk }} + n * {{ sbn }}].
+{% else %}
 // A[m, k] = {{ a.var }}[m * {{ sam }} + k * {{ sak }}], B[k, n] = {{ b.var }}[k * {{ sbk }} + n * {{ sbn }}].
+{% endif %}
 // Each thread keeps a {{ tm }}x{{ tn }} block of out in registers (rows m0 + r, columns n0 + c): each step of K
 // costs it {{ tm + tn }} loads for {{ tm * tn }} products; consecutive threads take consecutive blocks along n.
 // Reads past the last row or column are clamped to it, and their results not stored.
@@ -23,11 +31,37 @@ fn finish(acc: f32, o: u32, col: u32) {
 }
 {% endif %}
 
+{% if chunks > 1 %}
+// Split K: chunk c of {{ chunks }} sums k in [c*{{ kc }}, (c+1)*{{ kc }}) into partial[c, m, n]{{ " (the bias sums after its m*n)" if bias_sum else "" }}; a second kernel adds the chunks.
+{{ per_element(wg, gx, threads * chunks) }}
+    let chunk = i / {{ threads }}u;
+    let j = i % {{ threads }}u;
+    let n0 = (j % {{ blocks_n }}u) * {{ tn }}u;
+    let m0 = (j / {{ blocks_n }}u) * {{ tm }}u;
+    let k_begin = chunk * {{ kc }}u;
+    let k_end = min(k_begin + {{ kc }}u, {{ k }}u);
+    let to = {{ out.off }}u + chunk * {{ stride }}u;
+{% else %}
 {{ per_element(wg, gx, threads) }}
     let n0 = (i % {{ blocks_n }}u) * {{ tn }}u;
     let m0 = (i / {{ blocks_n }}u) * {{ tm }}u;
+{% endif %}
 {% for r in range(tm) %}
+{% if conv == "im2col" %}
+    // row {{ r }}'s pixel: its image's first float and its window's top-left corner
+    let mr{{ r }} = min(m0 + {{ r }}u, {{ m - 1 }}u);
+    let oy{{ r }} = i32(((mr{{ r }} / {{ wo }}u) % {{ ho }}u) * {{ sh }}u) - {{ pt }};
+    let ox{{ r }} = i32((mr{{ r }} % {{ wo }}u) * {{ sw }}u) - {{ pl }};
+    let xb{{ r }} = {{ a.off }}u + (mr{{ r }} / {{ wo * ho }}u) * {{ h * w * ci }}u;
+{% elif conv == "im2col_t" %}
+    // row {{ r }}'s tap and channel
+    let mr{{ r }} = min(m0 + {{ r }}u, {{ m - 1 }}u);
+    let c{{ r }} = mr{{ r }} % {{ ci }}u;
+    let kx{{ r }} = i32((mr{{ r }} / {{ ci }}u) % {{ kw }}u) - {{ pl }};
+    let ky{{ r }} = i32(mr{{ r }} / {{ ci * kw }}u) - {{ pt }};
+{% else %}
     let am{{ r }} = {{ a.off }}u + min(m0 + {{ r }}u, {{ m - 1 }}u) * {{ sam }}u;
+{% endif %}
 {% endfor %}
 {% for c in range(tn) %}
     let bn{{ c }} = {{ b.off }}u + min(n0 + {{ c }}u, {{ n - 1 }}u) * {{ sbn }}u;
@@ -40,9 +74,26 @@ fn finish(acc: f32, o: u32, col: u32) {
     var bsum{{ c }} = 0.0;
 {% endfor %}
 {% endif %}
-    for (var k = 0u; k < {{ k }}u; k++) {
+    for (var k = {{ "k_begin" if chunks > 1 else "0u" }}; k < {{ "k_end" if chunks > 1 else k ~ "u" }}; k++) {
+{% if conv == "im2col" %}
+        let c_k = k % {{ ci }}u;
+        let kx_k = i32((k / {{ ci }}u) % {{ kw }}u);
+        let ky_k = i32(k / {{ ci * kw }}u);
+{% elif conv == "im2col_t" %}
+        let ox_k = i32((k % {{ wo }}u) * {{ sw }}u);
+        let oy_k = i32(((k / {{ wo }}u) % {{ ho }}u) * {{ sh }}u);
+        let xb_k = {{ a.off }}u + (k / {{ wo * ho }}u) * {{ h * w * ci }}u;
+{% endif %}
 {% for r in range(tm) %}
+{% if conv %}
+{% set at = ("xb" ~ r, "oy" ~ r ~ " + ky_k", "ox" ~ r ~ " + kx_k", "c_k") if conv == "im2col" else ("xb_k", "oy_k + ky" ~ r, "ox_k + kx" ~ r, "c" ~ r) %}
+        let iy{{ r }} = {{ at[1] }};
+        let ix{{ r }} = {{ at[2] }};
+        let a{{ r }} = select(0.0, {{ a.var }}[{{ at[0] }} + (u32(clamp(iy{{ r }}, 0, {{ h - 1 }})) * {{ w }}u + u32(clamp(ix{{ r }}, 0, {{ w - 1 }}))) * {{ ci }}u + {{ at[3] }}],
+                          iy{{ r }} >= 0 && iy{{ r }} < {{ h }} && ix{{ r }} >= 0 && ix{{ r }} < {{ w }});
+{% else %}
         let a{{ r }} = {{ a.var }}[am{{ r }} + k{{ (" * " ~ sak ~ "u") if sak != 1 else "" }}];
+{% endif %}
 {% endfor %}
 {% for c in range(tn) %}
         let b{{ c }} = {{ b.var }}[bn{{ c }} + k{{ (" * " ~ sbk ~ "u") if sbk != 1 else "" }}];
@@ -67,18 +118,21 @@ fn finish(acc: f32, o: u32, col: u32) {
 {% else %}
     {{ call }}
 {% endif %}
-{% elif inside %}
+{% else %}
+{% set store = out.var ~ "[" ~ ("to" if chunks > 1 else out.off ~ "u") ~ " + (m0 + " ~ r ~ "u) * " ~ n ~ "u + n0 + " ~ c ~ "u] = acc" ~ r ~ "_" ~ c ~ ";" %}
+{% if inside %}
     if ({{ inside | join(" && ") }}) {
-        {{ out.var }}[{{ out.off }}u + (m0 + {{ r }}u) * {{ n }}u + n0 + {{ c }}u] = acc{{ r }}_{{ c }};
+        {{ store }}
     }
 {% else %}
-    {{ out.var }}[{{ out.off }}u + (m0 + {{ r }}u) * {{ n }}u + n0 + {{ c }}u] = acc{{ r }}_{{ c }};
+    {{ store }}
+{% endif %}
 {% endif %}
 {% endfor %}{% endfor %}
 {% if bias_sum %}
 {% for c in range(tn) %}
     if (m0 == 0u && n0 + {{ c }}u < {{ n }}u) {
-        {{ bias_sum.var }}[{{ bias_sum.off }}u + n0 + {{ c }}u] = bsum{{ c }};
+        {{ bias_sum.var }}[{{ ("to + " ~ m * n ~ "u") if chunks > 1 else bias_sum.off ~ "u" }} + n0 + {{ c }}u] = bsum{{ c }};
     }
 {% endfor %}
 {% endif %}

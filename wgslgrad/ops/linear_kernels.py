@@ -72,9 +72,12 @@ def lower_matmul(ctx: Any, i: int, a: Any) -> list[Any]:
                     "sh": sh, "sw": sw, "pt": pt, "pl": pl}
     else:
         m, k, n = xs[0], ws[0], ws[1]
-    if is_dense and few_rows("DENSE", xs):   # x[m*K + k] @ w[k*N + n]: a block of outputs a thread
-        return [_rows_kernel(ctx, i, kb, "DENSE", x, wt, m, n, k, {"sam": k, "sak": 1, "sbk": n, "sbn": 1},
-                             nodes, ctx.fused_comment(nodes), bias=bias, epilogue=finish)]
+    if not ctx.shared_tiles or not conv and is_dense and few_rows("DENSE", xs):
+        # x[m*K + k] (or the image's windows) @ w[k*N + n]: a block of outputs a thread (the CPU Programs'
+        # form always: no barriers)
+        strides = {"sbk": n, "sbn": 1} | ({} if conv else {"sam": k, "sak": 1})
+        return [_rows_kernel(ctx, i, kb, "DENSE", x, wt, m, n, k, strides, nodes, ctx.fused_comment(nodes),
+                             bias=bias, epilogue=finish, conv={"conv": "im2col", **conv} if conv else None)]
     bm, bn, bk = pow2_at_least(m, 16, ctx.max_tile), pow2_at_least(n, 16, ctx.max_tile), BK
     tiles_n = -(-n // bn)
     tiles = -(-m // bm) * tiles_n
@@ -202,17 +205,23 @@ def _reduce_partials(ctx: Any, i: int, chunks: int) -> Any:
 
 def _rows_kernel(ctx: Any, i: int, kb: Any, op: str, a_src: Any, b_src: Any, m: int, n: int, k: int,
                  strides: dict[str, int], nodes: list[int], comment: str, out: Any = None, bias_sum: Any = None,
-                 bias: Any = None, epilogue: list[str] | None = None) -> Any:
+                 bias: Any = None, epilogue: list[str] | None = None, chunks: int = 1, kc: int = 0,
+                 stride: int = 0, name: str = "", conv: dict[str, Any] | None = None) -> Any:
     """out[m, n] = A[m, k] @ B[k, n] through dense_rows.wgsl, A and B read through `strides` (sam, sak,
     sbk, sbn): each thread a block of outputs in registers, no workgroup memory. A gradient stores into `out`
-    (and with `bias_sum` sums B over K there); the forward product adds `bias` and runs `epilogue` instead."""
+    (and with `bias_sum` sums B over K there); the forward product adds `bias` and runs `epilogue` instead.
+    With `chunks` > 1, K is split: chunk c sums k in [c*kc, (c+1)*kc) into out + c*stride (its bias sums
+    after its m*n), for _reduce_partials to add. With `conv` (its "conv" im2col or im2col_t and the
+    geometry), A is gathered from an image instead of read through sam and sak. Workgroups have ctx.lanes
+    threads (64 on a CPU adapter)."""
     tm, tn = min(ROWS_BLOCK[0], m), min(ROWS_BLOCK[1], n)
     blocks_n = -(-n // tn)
     threads = -(-m // tm) * blocks_n
-    wg, gx = ctx.elementwise_groups(threads)
-    return kb.kernel(ctx.kernel_name(i), "dense_rows.wgsl", wg, nodes, comment=comment, op=op, a=a_src,
+    wg = ctx.grid(-(-threads * chunks // ctx.lanes))
+    return kb.kernel(name or ctx.kernel_name(i), "dense_rows.wgsl", wg, nodes, comment=comment, op=op, a=a_src,
                      b=b_src, out=out, bias_sum=bias_sum, bias=bias, epilogue=epilogue, m=m, n=n, k=k, tm=tm,
-                     tn=tn, blocks_n=blocks_n, threads=threads, wg=WORKGROUP, gx=gx, **strides)
+                     tn=tn, blocks_n=blocks_n, threads=threads, wg=ctx.lanes, gx=wg[0], chunks=chunks,
+                     kc=kc or k, stride=stride, **(conv or {"conv": None}), **strides)
 
 
 def _lower_dense_grad_rows(ctx: Any, i: int) -> list[Any]:
@@ -235,12 +244,52 @@ def _lower_dense_grad_rows(ctx: Any, i: int) -> list[Any]:
                          ctx.comment(i), out=out, bias_sum=bias)]
 
 
+def _lower_grad_rows_split(ctx: Any, i: int, a: Any, plan: dict[str, Any]) -> list[Any]:
+    """DENSE_DX, DENSE_DW or CONV2D_DW (A: the image's windows, or for a pointwise conv its [pixels, Ci]
+    rows, read transposed) through dense_rows.wgsl, K split into the plan's chunks (the scratch memory that
+    matmul_scratch sized) and added by _reduce_partials: the CPU Programs' form (no barriers)."""
+    g, node = ctx.graph, ctx.graph.nodes[i]
+    m, n, k = plan["m"], plan["n"], plan["k"]
+    conv = None
+    if node.op.name == "DENSE_DX":     # A[m, k] = dy[m*U + k], B[k, n] = w[n*U + k]
+        strides = {"sam": k, "sak": 1, "sbk": 1, "sbn": k}
+    elif plan["a"] == "im2col_t" and not pointwise(node.shape, a):   # CONV2D_DW: A gathered from windows
+        strides = {"sbk": n, "sbn": 1}
+        conv = {"conv": "im2col_t"} | {key: plan[key] for key in ("h", "w", "ci", "kw", "ho", "wo", "sh", "sw",
+                                                                   "pt", "pl")}
+    else:                              # A[m, k] = x[k*F + m], B[k, n] = dy[k*U + n]
+        strides = {"sam": 1, "sak": m, "sbk": n, "sbn": 1}
+    chain = ctx.group(i).chain
+    bias = chain[0] if chain else None
+    kb = ctx.builder()
+    a_src, b_src = kb.read(node.srcs[0]), kb.read(node.srcs[1])
+    op = "DENSE_DX" if node.op.name == "DENSE_DX" else "DENSE_DW"
+    if plan["chunks"] == 1:
+        return [_rows_kernel(ctx, i, kb, op, a_src, b_src, m, n, k, strides, ctx.group(i).nodes, ctx.comment(i),
+                             out=kb.write(i), bias_sum=kb.write(bias) if bias is not None else None, conv=conv)]
+    partial = kb.slot(ctx.scratch[i], write=True)
+    stride = m * n + (n if bias is not None else 0)
+    first = _rows_kernel(ctx, i, kb, op, a_src, b_src, m, n, k, strides, ctx.group(i).nodes, ctx.comment(i),
+                         out=partial, bias_sum=partial if bias is not None else None, chunks=plan["chunks"],
+                         kc=plan["kc"], stride=stride, name=ctx.kernel_name(i, "_partial"), conv=conv)
+    return [first, _reduce_partials(ctx, i, plan["chunks"])]
+
+
+def pointwise(w_shape: Shape, a: Any) -> bool:
+    """Whether a conv with filter `w_shape` and attributes `a` is a plain product of its image's rows: 1x1,
+    stride 1, no padding."""
+    return (w_shape[0], w_shape[1], *a.stride) == (1, 1, 1, 1) and not any(a.pad)
+
+
 def lower_grad_matmul(ctx: Any, i: int, a: Any) -> list[Any]:
-    """DENSE_DX, DENSE_DW and CONV2D_DW (the dense ones on a small batch: _lower_dense_grad_rows)."""
+    """DENSE_DX, DENSE_DW and CONV2D_DW (the dense ones on a small batch: _lower_dense_grad_rows; in the
+    CPU Programs all of them without workgroup memory: _lower_grad_rows_split)."""
     g, node = ctx.graph, ctx.graph.nodes[i]
     if few_rows(node.op.name, g.nodes[node.srcs[0]].shape):
         return _lower_dense_grad_rows(ctx, i)
     plan = matmul_plan(node.op.name, g.nodes[node.srcs[0]].shape, g.nodes[node.srcs[1]].shape, node.shape, a)
+    if not ctx.shared_tiles:
+        return _lower_grad_rows_split(ctx, i, a, plan)
     if ctx.max_tile < plan["bm"] or ctx.max_tile < plan["bn"]:   # smaller tiles, the same K split (scratch)
         t = _tiles(plan["m"], plan["n"], ctx.max_tile)
         plan |= t | {"tiles": -(-plan["m"] // t["bm"]) * t["tiles_n"]}
@@ -303,6 +352,11 @@ def lower_conv2d_dx(ctx: Any, i: int, a: Any) -> list[Any]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     _, h, w, ci = node.shape
     kh, kw, _, co = g.nodes[node.srcs[1]].shape
+    if not ctx.shared_tiles and pointwise((kh, kw), a):   # dy[P, Co] @ w[Ci, Co].T: a block of outputs a thread
+        kb = ctx.builder()
+        return [_rows_kernel(ctx, i, kb, "DENSE_DX", kb.read(node.srcs[0]), kb.read(node.srcs[1]), node.size // ci,
+                             ci, co, {"sam": co, "sak": 1, "sbk": 1, "sbn": co}, ctx.group(i).nodes, ctx.comment(i),
+                             out=kb.write(i))]
     _, ho, wo, _ = g.nodes[node.srcs[0]].shape
     (sh, sw), (pt, _, pl, _) = a.stride, a.pad
     phases = conv_dx_phases(node.shape, (kh, kw, ci, co), (sh, sw), a.pad)
