@@ -1,6 +1,9 @@
 {% from "_macros.wgsl" import per_element, finish as finish_value %}
 // {{ comment }}
-{% if op == "DENSE" %}
+{% if cpu %}
+// out[m, n] = {{ "f(sum_k A[m, k] * B[k, n] (+ bias[n]))" if op == "DENSE" else "sum_k A[m, k] * B[k, n]" }}; M={{ m }} N={{ n }} K={{ k }}, with no workgroup memory or barriers
+// (the CPU Programs' product: {{ {"DENSE": "A = x or the image's windows, B = w, then the ops fused after it", "DENSE_DX": "dx = dy @ w.T, A = dy, B = w read transposed", "DENSE_DW": "dw = x.T @ dy, A = x or the image's windows read transposed, B = dy"}[op] }}).
+{% elif op == "DENSE" %}
 // out[m, n] = f(sum_k A[m, k] * B[k, n] (+ bias[n])); M={{ m }} N={{ n }} K={{ k }}, with no workgroup memory, barriers
 // or split (a dense layer on few rows: A = x, B = w, then the ops fused after it).
 {% else %}

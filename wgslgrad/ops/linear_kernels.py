@@ -221,7 +221,7 @@ def _rows_kernel(ctx: Any, i: int, kb: Any, op: str, a_src: Any, b_src: Any, m: 
     return kb.kernel(name or ctx.kernel_name(i), "dense_rows.wgsl", wg, nodes, comment=comment, op=op, a=a_src,
                      b=b_src, out=out, bias_sum=bias_sum, bias=bias, epilogue=epilogue, m=m, n=n, k=k, tm=tm,
                      tn=tn, blocks_n=blocks_n, threads=threads, wg=ctx.lanes, gx=wg[0], chunks=chunks,
-                     kc=kc or k, stride=stride, **(conv or {"conv": None}), **strides)
+                     kc=kc or k, stride=stride, cpu=not ctx.shared_tiles, **(conv or {"conv": None}), **strides)
 
 
 def _lower_dense_grad_rows(ctx: Any, i: int) -> list[Any]:
