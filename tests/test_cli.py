@@ -53,6 +53,9 @@ def test_wgsl_train_needs_a_loss(tmp_path, capsys):
     spec.write_text("x = Input(4)\nOutput(dense(x, 2))\n")
     assert main(["wgsl", str(spec), "--train"]) == 1
     assert "no Train(loss=...)" in capsys.readouterr().err
+    assert main(["export", str(spec), "--js", "--train", "-o", str(tmp_path / "web")]) == 1
+    assert "wgslgrad: error: the spec has no Train(loss=...): there is no training step to export" in capsys.readouterr().err
+    assert not (tmp_path / "web").exists()
 
 
 def test_spec_errors_exit_1_with_caret(tmp_path):

@@ -316,6 +316,8 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def cmd_export(args: argparse.Namespace) -> None:
     model = _model(args)
+    if args.train and model.graph.loss is None:
+        raise UserError("the spec has no Train(loss=...): there is no training step to export (drop --train)")
     if not args.weights:
         print("note: no --weights given: exporting freshly initialised weights", file=sys.stderr)
     out = Path(args.output)
