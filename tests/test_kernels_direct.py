@@ -16,14 +16,21 @@ PRODUCTS = ("matmul", "conv2d", "dense", "_dx", "_dw")
 
 
 def no_workgroup_memory(program) -> None:
+    """No kernel stages tiles, and every product is the register-block one (dense_rows.wgsl)."""
     tiled = [k for k in program.kernels if "var<workgroup> As" in k.wgsl or "Bs[" in k.wgsl]
     assert not tiled, [k.name for k in tiled]
+    products = [k for k in program.kernels if k.op in ("conv2d", "dense", "conv2d_dx", "conv2d_dw", "dense_dx",
+                                                       "dense_dw") and "the second stage of a split" not in k.wgsl]
+    assert products and all("the CPU Programs' product" in k.wgsl for k in products), [k.name for k in products]
 
 
 @pytest.mark.parametrize("shape,k,s,padding,co", [
     ((2, 17, 17, 5), 3, 2, "same", 7),       # asymmetric TF pads
     ((2, 12, 12, 20), 3, 1, "same", 67),     # 64x64 tiles, two column tiles
     ((2, 9, 9, 8), 1, 1, "same", 36),        # pointwise; M = 162 ends inside a tile
+    ((1, 13, 11, 3), 5, 2, "valid", 6),      # 5x5 windows, stride 2 with a last row and column no window meets
+    ((3, 6, 7, 4), 1, 2, "same", 5),         # 1x1 at stride 2: dx zero at the gaps
+    ((2, 5, 6, 9), 3, 1, "valid", 3),        # N = 3, fewer columns than a block
 ])
 def test_conv2d_and_grads_direct(device, shape, k, s, padding, co):
     g = Graph(batch=shape[0])

@@ -16,6 +16,9 @@
 {% elif conv == "im2col_t" %}
 // A[m, k] = the NHWC image {{ a.var }} at output pixel k's window, tap (ky, kx, ci) = m (im2col read transposed:
 // a conv's filter gradient; zero in the padding), B[k, n] = {{ b.var }}[k * {{ sbk }} + n * {{ sbn }}].
+{% elif conv == "im2col_dx" %}
+// A[m, k] = dy ({{ a.var }}, NHWC) at the output pixel that input pixel m meets through tap (ky, kx) of k = (ky, kx, co)
+// (a transposed conv: zero where none does, at a stride's gaps and past the edges), B[k, n] = w[ky, kx, n, co].
 {% else %}
 // A[m, k] = {{ a.var }}[m * {{ sam }} + k * {{ sak }}], B[k, n] = {{ b.var }}[k * {{ sbk }} + n * {{ sbn }}].
 {% endif %}
@@ -62,6 +65,12 @@ fn finish(acc: f32, o: u32, col: u32) {
     let c{{ r }} = mr{{ r }} % {{ ci }}u;
     let kx{{ r }} = i32((mr{{ r }} / {{ ci }}u) % {{ kw }}u) - {{ pl }};
     let ky{{ r }} = i32(mr{{ r }} / {{ ci * kw }}u) - {{ pt }};
+{% elif conv == "im2col_dx" %}
+    // row {{ r }}'s input pixel, moved by the padding: tap (ky, kx) meets output pixel ((y - ky) / sh, (x - kx) / sw)
+    let mr{{ r }} = min(m0 + {{ r }}u, {{ m - 1 }}u);
+    let y{{ r }} = i32((mr{{ r }} / {{ w }}u) % {{ h }}u) + {{ pt }};
+    let x{{ r }} = i32(mr{{ r }} % {{ w }}u) + {{ pl }};
+    let yb{{ r }} = {{ a.off }}u + (mr{{ r }} / {{ w * h }}u) * {{ ho * wo * co }}u;
 {% else %}
     let am{{ r }} = {{ a.off }}u + min(m0 + {{ r }}u, {{ m - 1 }}u) * {{ sam }}u;
 {% endif %}
@@ -86,9 +95,21 @@ fn finish(acc: f32, o: u32, col: u32) {
         let ox_k = i32((k % {{ wo }}u) * {{ sw }}u);
         let oy_k = i32(((k / {{ wo }}u) % {{ ho }}u) * {{ sh }}u);
         let xb_k = {{ a.off }}u + (k / {{ wo * ho }}u) * {{ h * w * ci }}u;
+{% elif conv == "im2col_dx" %}
+        let co_k = k % {{ co }}u;
+        let kx_k = i32((k / {{ co }}u) % {{ kw }}u);
+        let ky_k = i32(k / {{ co * kw }}u);
+        let wk = (k / {{ co }}u) * {{ ci * co }}u + co_k;   // w[ky, kx, 0, co]
 {% endif %}
 {% for r in range(tm) %}
-{% if conv %}
+{% if conv == "im2col_dx" %}
+        let ty{{ r }} = y{{ r }} - ky_k;
+        let tx{{ r }} = x{{ r }} - kx_k;
+        let oy{{ r }} = clamp(ty{{ r }} / {{ sh }}, 0, {{ ho - 1 }});
+        let ox{{ r }} = clamp(tx{{ r }} / {{ sw }}, 0, {{ wo - 1 }});
+        let a{{ r }} = select(0.0, {{ a.var }}[yb{{ r }} + (u32(oy{{ r }}) * {{ wo }}u + u32(ox{{ r }})) * {{ co }}u + co_k],
+                          ty{{ r }} >= 0 && tx{{ r }} >= 0 && ty{{ r }} == oy{{ r }} * {{ sh }} && tx{{ r }} == ox{{ r }} * {{ sw }});
+{% elif conv %}
 {% set at = ("xb" ~ r, "oy" ~ r ~ " + ky_k", "ox" ~ r ~ " + kx_k", "c_k") if conv == "im2col" else ("xb_k", "oy_k + ky" ~ r, "ox_k + kx" ~ r, "c" ~ r) %}
         let iy{{ r }} = {{ at[1] }};
         let ix{{ r }} = {{ at[2] }};
@@ -99,7 +120,7 @@ fn finish(acc: f32, o: u32, col: u32) {
 {% endif %}
 {% endfor %}
 {% for c in range(tn) %}
-        let b{{ c }} = {{ b.var }}[bn{{ c }} + k{{ (" * " ~ sbk ~ "u") if sbk != 1 else "" }}];
+        let b{{ c }} = {{ b.var }}[bn{{ c }} + {{ "wk" if conv == "im2col_dx" else "k" ~ ((" * " ~ sbk ~ "u") if sbk != 1 else "") }}];
 {% endfor %}
 {% for r in range(tm) %}{% for c in range(tn) %}
         acc{{ r }}_{{ c }} = fma(a{{ r }}, b{{ c }}, acc{{ r }}_{{ c }});

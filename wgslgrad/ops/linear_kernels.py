@@ -352,13 +352,15 @@ def lower_conv2d_dx(ctx: Any, i: int, a: Any) -> list[Any]:
     g, node = ctx.graph, ctx.graph.nodes[i]
     _, h, w, ci = node.shape
     kh, kw, _, co = g.nodes[node.srcs[1]].shape
-    if not ctx.shared_tiles and pointwise((kh, kw), a):   # dy[P, Co] @ w[Ci, Co].T: a block of outputs a thread
-        kb = ctx.builder()
-        return [_rows_kernel(ctx, i, kb, "DENSE_DX", kb.read(node.srcs[0]), kb.read(node.srcs[1]), node.size // ci,
-                             ci, co, {"sam": co, "sak": 1, "sbk": 1, "sbn": co}, ctx.group(i).nodes, ctx.comment(i),
-                             out=kb.write(i))]
     _, ho, wo, _ = g.nodes[node.srcs[0]].shape
     (sh, sw), (pt, _, pl, _) = a.stride, a.pad
+    if not ctx.shared_tiles:   # the CPU Programs: a block of dx a thread, dy gathered through each tap (no barriers)
+        kb = ctx.builder()
+        conv = None if pointwise((kh, kw), a) else {"conv": "im2col_dx", "h": h, "w": w, "ci": ci, "co": co, "kw": kw,
+                                                     "ho": ho, "wo": wo, "sh": sh, "sw": sw, "pt": pt, "pl": pl}
+        strides = {"sbn": co} if conv else {"sam": co, "sak": 1, "sbk": 1, "sbn": co}   # pointwise: dy[P, Co] @ w.T
+        return [_rows_kernel(ctx, i, kb, "DENSE_DX", kb.read(node.srcs[0]), kb.read(node.srcs[1]), node.size // ci,
+                             ci, kh * kw * co, strides, ctx.group(i).nodes, ctx.comment(i), out=kb.write(i), conv=conv)]
     phases = conv_dx_phases(node.shape, (kh, kw, ci, co), (sh, sw), a.pad)
     t = _tiles(max(p["rows"] for p in phases), ci, ctx.max_tile)
     tiles = 0
