@@ -543,7 +543,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 // out[m, n] = f(sum_k A[m, k] * B[k, n] (+ bias[n])); M=2 N=5 K=8, with no workgroup memory, barriers
 // or split (a dense layer on few rows: A = x, B = w, then the ops fused after it).
 // A[m, k] = arena[m * 8 + k * 1], B[k, n] = params[k * 5 + n * 1].
-// Each thread keeps a 2x4 block of out in registers (rows m0 + r, columns n0 + c): each step of K
+// Each thread keeps a 2x4 block of out in registers (rows m0 + r, columns n0 + c; a vec4 a row): each step of K
 // costs it 6 loads for 8 products; consecutive threads take consecutive blocks along n.
 // Reads past the last row or column are clamped to it, and their results not stored.
 @group(0) @binding(0) var<storage, read_write> arena: array<f32>;
@@ -569,53 +569,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let bn1 = 208u + min(n0 + 1u, 4u) * 1u;
     let bn2 = 208u + min(n0 + 2u, 4u) * 1u;
     let bn3 = 208u + min(n0 + 3u, 4u) * 1u;
-    var acc0_0 = 0.0;
-    var acc0_1 = 0.0;
-    var acc0_2 = 0.0;
-    var acc0_3 = 0.0;
-    var acc1_0 = 0.0;
-    var acc1_1 = 0.0;
-    var acc1_2 = 0.0;
-    var acc1_3 = 0.0;
+    var acc0 = vec4<f32>();   // row m0 + 0, columns n0 .. n0 + 3
+    var acc1 = vec4<f32>();   // row m0 + 1, columns n0 .. n0 + 3
     for (var k = 0u; k < 8u; k++) {
         let a0 = arena[am0 + k];
         let a1 = arena[am1 + k];
-        let b0 = params[bn0 + k * 5u];
-        let b1 = params[bn1 + k * 5u];
-        let b2 = params[bn2 + k * 5u];
-        let b3 = params[bn3 + k * 5u];
-        acc0_0 = fma(a0, b0, acc0_0);
-        acc0_1 = fma(a0, b1, acc0_1);
-        acc0_2 = fma(a0, b2, acc0_2);
-        acc0_3 = fma(a0, b3, acc0_3);
-        acc1_0 = fma(a1, b0, acc1_0);
-        acc1_1 = fma(a1, b1, acc1_1);
-        acc1_2 = fma(a1, b2, acc1_2);
-        acc1_3 = fma(a1, b3, acc1_3);
+        let bk = vec4<f32>(params[bn0 + k * 5u], params[bn1 + k * 5u], params[bn2 + k * 5u], params[bn3 + k * 5u]);
+        acc0 = fma(vec4<f32>(a0), bk, acc0);
+        acc1 = fma(vec4<f32>(a1), bk, acc1);
     }
-    if (n0 + 0u < 5u) {
-        finish(acc0_0, (m0 + 0u) * 5u + n0 + 0u, n0 + 0u);
+    // the stores (a loop the shader compiler unrolls)
+    for (var c = 0u; c < 4u; c++) {
+        if (n0 + c < 5u) {
+            finish(acc0[c], (m0 + 0u) * 5u + n0 + c, n0 + c);
+        }
     }
-    if (n0 + 1u < 5u) {
-        finish(acc0_1, (m0 + 0u) * 5u + n0 + 1u, n0 + 1u);
-    }
-    if (n0 + 2u < 5u) {
-        finish(acc0_2, (m0 + 0u) * 5u + n0 + 2u, n0 + 2u);
-    }
-    if (n0 + 3u < 5u) {
-        finish(acc0_3, (m0 + 0u) * 5u + n0 + 3u, n0 + 3u);
-    }
-    if (n0 + 0u < 5u) {
-        finish(acc1_0, (m0 + 1u) * 5u + n0 + 0u, n0 + 0u);
-    }
-    if (n0 + 1u < 5u) {
-        finish(acc1_1, (m0 + 1u) * 5u + n0 + 1u, n0 + 1u);
-    }
-    if (n0 + 2u < 5u) {
-        finish(acc1_2, (m0 + 1u) * 5u + n0 + 2u, n0 + 2u);
-    }
-    if (n0 + 3u < 5u) {
-        finish(acc1_3, (m0 + 1u) * 5u + n0 + 3u, n0 + 3u);
+    for (var c = 0u; c < 4u; c++) {
+        if (n0 + c < 5u) {
+            finish(acc1[c], (m0 + 1u) * 5u + n0 + c, n0 + c);
+        }
     }
 }
 

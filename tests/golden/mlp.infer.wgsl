@@ -3,7 +3,7 @@
 // out[m, n] = f(sum_k A[m, k] * B[k, n] (+ bias[n])); M=2 N=8 K=6, with no workgroup memory, barriers
 // or split (a dense layer on few rows: A = x, B = w, then the ops fused after it).
 // A[m, k] = in_x[m * 6 + k * 1], B[k, n] = params[k * 8 + n * 1].
-// Each thread keeps a 2x4 block of out in registers (rows m0 + r, columns n0 + c): each step of K
+// Each thread keeps a 2x4 block of out in registers (rows m0 + r, columns n0 + c; a vec4 a row): each step of K
 // costs it 6 loads for 8 products; consecutive threads take consecutive blocks along n.
 // Reads past the last row or column are clamped to it, and their results not stored.
 @group(0) @binding(0) var<storage, read> in_x: array<f32>;
@@ -33,38 +33,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let bn1 = 0u + min(n0 + 1u, 7u) * 1u;
     let bn2 = 0u + min(n0 + 2u, 7u) * 1u;
     let bn3 = 0u + min(n0 + 3u, 7u) * 1u;
-    var acc0_0 = 0.0;
-    var acc0_1 = 0.0;
-    var acc0_2 = 0.0;
-    var acc0_3 = 0.0;
-    var acc1_0 = 0.0;
-    var acc1_1 = 0.0;
-    var acc1_2 = 0.0;
-    var acc1_3 = 0.0;
+    var acc0 = vec4<f32>();   // row m0 + 0, columns n0 .. n0 + 3
+    var acc1 = vec4<f32>();   // row m0 + 1, columns n0 .. n0 + 3
     for (var k = 0u; k < 6u; k++) {
         let a0 = in_x[am0 + k];
         let a1 = in_x[am1 + k];
-        let b0 = params[bn0 + k * 8u];
-        let b1 = params[bn1 + k * 8u];
-        let b2 = params[bn2 + k * 8u];
-        let b3 = params[bn3 + k * 8u];
-        acc0_0 = fma(a0, b0, acc0_0);
-        acc0_1 = fma(a0, b1, acc0_1);
-        acc0_2 = fma(a0, b2, acc0_2);
-        acc0_3 = fma(a0, b3, acc0_3);
-        acc1_0 = fma(a1, b0, acc1_0);
-        acc1_1 = fma(a1, b1, acc1_1);
-        acc1_2 = fma(a1, b2, acc1_2);
-        acc1_3 = fma(a1, b3, acc1_3);
+        let bk = vec4<f32>(params[bn0 + k * 8u], params[bn1 + k * 8u], params[bn2 + k * 8u], params[bn3 + k * 8u]);
+        acc0 = fma(vec4<f32>(a0), bk, acc0);
+        acc1 = fma(vec4<f32>(a1), bk, acc1);
     }
-    finish(acc0_0, (m0 + 0u) * 8u + n0 + 0u, n0 + 0u);
-    finish(acc0_1, (m0 + 0u) * 8u + n0 + 1u, n0 + 1u);
-    finish(acc0_2, (m0 + 0u) * 8u + n0 + 2u, n0 + 2u);
-    finish(acc0_3, (m0 + 0u) * 8u + n0 + 3u, n0 + 3u);
-    finish(acc1_0, (m0 + 1u) * 8u + n0 + 0u, n0 + 0u);
-    finish(acc1_1, (m0 + 1u) * 8u + n0 + 1u, n0 + 1u);
-    finish(acc1_2, (m0 + 1u) * 8u + n0 + 2u, n0 + 2u);
-    finish(acc1_3, (m0 + 1u) * 8u + n0 + 3u, n0 + 3u);
+    // the stores (a loop the shader compiler unrolls)
+    for (var c = 0u; c < 4u; c++) {
+        finish(acc0[c], (m0 + 0u) * 8u + n0 + c, n0 + c);
+    }
+    for (var c = 0u; c < 4u; c++) {
+        finish(acc1[c], (m0 + 1u) * 8u + n0 + c, n0 + c);
+    }
 }
 
 // ==== kernel 1: relu6_7 ====
@@ -210,7 +194,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 // out[m, n] = f(sum_k A[m, k] * B[k, n] (+ bias[n])); M=2 N=3 K=8, with no workgroup memory, barriers
 // or split (a dense layer on few rows: A = x, B = w, then the ops fused after it).
 // A[m, k] = arena[m * 8 + k * 1], B[k, n] = params[k * 3 + n * 1].
-// Each thread keeps a 2x3 block of out in registers (rows m0 + r, columns n0 + c): each step of K
+// Each thread keeps a 2x3 block of out in registers (rows m0 + r, columns n0 + c; a vec4 a row): each step of K
 // costs it 5 loads for 6 products; consecutive threads take consecutive blocks along n.
 // Reads past the last row or column are clamped to it, and their results not stored.
 @group(0) @binding(0) var<storage, read_write> arena: array<f32>;
@@ -239,31 +223,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let bn0 = 56u + min(n0 + 0u, 2u) * 1u;
     let bn1 = 56u + min(n0 + 1u, 2u) * 1u;
     let bn2 = 56u + min(n0 + 2u, 2u) * 1u;
-    var acc0_0 = 0.0;
-    var acc0_1 = 0.0;
-    var acc0_2 = 0.0;
-    var acc1_0 = 0.0;
-    var acc1_1 = 0.0;
-    var acc1_2 = 0.0;
+    var acc0 = vec4<f32>();   // row m0 + 0, columns n0 .. n0 + 3
+    var acc1 = vec4<f32>();   // row m0 + 1, columns n0 .. n0 + 3
     for (var k = 0u; k < 8u; k++) {
         let a0 = arena[am0 + k];
         let a1 = arena[am1 + k];
-        let b0 = params[bn0 + k * 3u];
-        let b1 = params[bn1 + k * 3u];
-        let b2 = params[bn2 + k * 3u];
-        acc0_0 = fma(a0, b0, acc0_0);
-        acc0_1 = fma(a0, b1, acc0_1);
-        acc0_2 = fma(a0, b2, acc0_2);
-        acc1_0 = fma(a1, b0, acc1_0);
-        acc1_1 = fma(a1, b1, acc1_1);
-        acc1_2 = fma(a1, b2, acc1_2);
+        let bk = vec4<f32>(params[bn0 + k * 3u], params[bn1 + k * 3u], params[bn2 + k * 3u], 0.0);
+        acc0 = fma(vec4<f32>(a0), bk, acc0);
+        acc1 = fma(vec4<f32>(a1), bk, acc1);
     }
-    finish(acc0_0, (m0 + 0u) * 3u + n0 + 0u, n0 + 0u);
-    finish(acc0_1, (m0 + 0u) * 3u + n0 + 1u, n0 + 1u);
-    finish(acc0_2, (m0 + 0u) * 3u + n0 + 2u, n0 + 2u);
-    finish(acc1_0, (m0 + 1u) * 3u + n0 + 0u, n0 + 0u);
-    finish(acc1_1, (m0 + 1u) * 3u + n0 + 1u, n0 + 1u);
-    finish(acc1_2, (m0 + 1u) * 3u + n0 + 2u, n0 + 2u);
+    // the stores (a loop the shader compiler unrolls)
+    for (var c = 0u; c < 3u; c++) {
+        finish(acc0[c], (m0 + 0u) * 3u + n0 + c, n0 + c);
+    }
+    for (var c = 0u; c < 3u; c++) {
+        finish(acc1[c], (m0 + 1u) * 3u + n0 + c, n0 + c);
+    }
 }
 
 // ==== kernel 9: add_23 ====

@@ -3,7 +3,7 @@
 // out[m, n] = f(sum_k A[m, k] * B[k, n] (+ bias[n])); M=2 N=8 K=6, with no workgroup memory, barriers
 // or split (a dense layer on few rows: A = x, B = w, then the ops fused after it).
 // A[m, k] = in_x[m * 6 + k * 1], B[k, n] = params[k * 8 + n * 1].
-// Each thread keeps a 2x4 block of out in registers (rows m0 + r, columns n0 + c): each step of K
+// Each thread keeps a 2x4 block of out in registers (rows m0 + r, columns n0 + c; a vec4 a row): each step of K
 // costs it 6 loads for 8 products; consecutive threads take consecutive blocks along n.
 // Reads past the last row or column are clamped to it, and their results not stored.
 @group(0) @binding(0) var<storage, read> in_x: array<f32>;
@@ -33,38 +33,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let bn1 = 0u + min(n0 + 1u, 7u) * 1u;
     let bn2 = 0u + min(n0 + 2u, 7u) * 1u;
     let bn3 = 0u + min(n0 + 3u, 7u) * 1u;
-    var acc0_0 = 0.0;
-    var acc0_1 = 0.0;
-    var acc0_2 = 0.0;
-    var acc0_3 = 0.0;
-    var acc1_0 = 0.0;
-    var acc1_1 = 0.0;
-    var acc1_2 = 0.0;
-    var acc1_3 = 0.0;
+    var acc0 = vec4<f32>();   // row m0 + 0, columns n0 .. n0 + 3
+    var acc1 = vec4<f32>();   // row m0 + 1, columns n0 .. n0 + 3
     for (var k = 0u; k < 6u; k++) {
         let a0 = in_x[am0 + k];
         let a1 = in_x[am1 + k];
-        let b0 = params[bn0 + k * 8u];
-        let b1 = params[bn1 + k * 8u];
-        let b2 = params[bn2 + k * 8u];
-        let b3 = params[bn3 + k * 8u];
-        acc0_0 = fma(a0, b0, acc0_0);
-        acc0_1 = fma(a0, b1, acc0_1);
-        acc0_2 = fma(a0, b2, acc0_2);
-        acc0_3 = fma(a0, b3, acc0_3);
-        acc1_0 = fma(a1, b0, acc1_0);
-        acc1_1 = fma(a1, b1, acc1_1);
-        acc1_2 = fma(a1, b2, acc1_2);
-        acc1_3 = fma(a1, b3, acc1_3);
+        let bk = vec4<f32>(params[bn0 + k * 8u], params[bn1 + k * 8u], params[bn2 + k * 8u], params[bn3 + k * 8u]);
+        acc0 = fma(vec4<f32>(a0), bk, acc0);
+        acc1 = fma(vec4<f32>(a1), bk, acc1);
     }
-    finish(acc0_0, (m0 + 0u) * 8u + n0 + 0u, n0 + 0u);
-    finish(acc0_1, (m0 + 0u) * 8u + n0 + 1u, n0 + 1u);
-    finish(acc0_2, (m0 + 0u) * 8u + n0 + 2u, n0 + 2u);
-    finish(acc0_3, (m0 + 0u) * 8u + n0 + 3u, n0 + 3u);
-    finish(acc1_0, (m0 + 1u) * 8u + n0 + 0u, n0 + 0u);
-    finish(acc1_1, (m0 + 1u) * 8u + n0 + 1u, n0 + 1u);
-    finish(acc1_2, (m0 + 1u) * 8u + n0 + 2u, n0 + 2u);
-    finish(acc1_3, (m0 + 1u) * 8u + n0 + 3u, n0 + 3u);
+    // the stores (a loop the shader compiler unrolls)
+    for (var c = 0u; c < 4u; c++) {
+        finish(acc0[c], (m0 + 0u) * 8u + n0 + c, n0 + c);
+    }
+    for (var c = 0u; c < 4u; c++) {
+        finish(acc1[c], (m0 + 1u) * 8u + n0 + c, n0 + c);
+    }
 }
 
 // ==== kernel 1: relu6_7 ====
@@ -210,7 +194,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 // out[m, n] = f(sum_k A[m, k] * B[k, n] (+ bias[n])); M=2 N=3 K=8, with no workgroup memory, barriers
 // or split (a dense layer on few rows: A = x, B = w, then the ops fused after it).
 // A[m, k] = arena[m * 8 + k * 1], B[k, n] = params[k * 3 + n * 1].
-// Each thread keeps a 2x3 block of out in registers (rows m0 + r, columns n0 + c): each step of K
+// Each thread keeps a 2x3 block of out in registers (rows m0 + r, columns n0 + c; a vec4 a row): each step of K
 // costs it 5 loads for 6 products; consecutive threads take consecutive blocks along n.
 // Reads past the last row or column are clamped to it, and their results not stored.
 @group(0) @binding(0) var<storage, read_write> arena: array<f32>;
@@ -239,31 +223,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let bn0 = 56u + min(n0 + 0u, 2u) * 1u;
     let bn1 = 56u + min(n0 + 1u, 2u) * 1u;
     let bn2 = 56u + min(n0 + 2u, 2u) * 1u;
-    var acc0_0 = 0.0;
-    var acc0_1 = 0.0;
-    var acc0_2 = 0.0;
-    var acc1_0 = 0.0;
-    var acc1_1 = 0.0;
-    var acc1_2 = 0.0;
+    var acc0 = vec4<f32>();   // row m0 + 0, columns n0 .. n0 + 3
+    var acc1 = vec4<f32>();   // row m0 + 1, columns n0 .. n0 + 3
     for (var k = 0u; k < 8u; k++) {
         let a0 = arena[am0 + k];
         let a1 = arena[am1 + k];
-        let b0 = params[bn0 + k * 3u];
-        let b1 = params[bn1 + k * 3u];
-        let b2 = params[bn2 + k * 3u];
-        acc0_0 = fma(a0, b0, acc0_0);
-        acc0_1 = fma(a0, b1, acc0_1);
-        acc0_2 = fma(a0, b2, acc0_2);
-        acc1_0 = fma(a1, b0, acc1_0);
-        acc1_1 = fma(a1, b1, acc1_1);
-        acc1_2 = fma(a1, b2, acc1_2);
+        let bk = vec4<f32>(params[bn0 + k * 3u], params[bn1 + k * 3u], params[bn2 + k * 3u], 0.0);
+        acc0 = fma(vec4<f32>(a0), bk, acc0);
+        acc1 = fma(vec4<f32>(a1), bk, acc1);
     }
-    finish(acc0_0, (m0 + 0u) * 3u + n0 + 0u, n0 + 0u);
-    finish(acc0_1, (m0 + 0u) * 3u + n0 + 1u, n0 + 1u);
-    finish(acc0_2, (m0 + 0u) * 3u + n0 + 2u, n0 + 2u);
-    finish(acc1_0, (m0 + 1u) * 3u + n0 + 0u, n0 + 0u);
-    finish(acc1_1, (m0 + 1u) * 3u + n0 + 1u, n0 + 1u);
-    finish(acc1_2, (m0 + 1u) * 3u + n0 + 2u, n0 + 2u);
+    // the stores (a loop the shader compiler unrolls)
+    for (var c = 0u; c < 3u; c++) {
+        finish(acc0[c], (m0 + 0u) * 3u + n0 + c, n0 + c);
+    }
+    for (var c = 0u; c < 3u; c++) {
+        finish(acc1[c], (m0 + 1u) * 3u + n0 + c, n0 + c);
+    }
 }
 
 // ==== kernel 9: add_23 ====
@@ -634,7 +609,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 // out[m, n] = sum_k A[m, k] * B[k, n]; M=2 N=8 K=3, with no workgroup memory, barriers or split (a
 // dense layer's gradient on a small batch: dx = dy @ w.T, A = dy, B = w read transposed).
 // A[m, k] = arena[m * 3 + k * 1], B[k, n] = params[k * 1 + n * 3].
-// Each thread keeps a 2x4 block of out in registers (rows m0 + r, columns n0 + c): each step of K
+// Each thread keeps a 2x4 block of out in registers (rows m0 + r, columns n0 + c; a vec4 a row): each step of K
 // costs it 6 loads for 8 products; consecutive threads take consecutive blocks along n.
 // Reads past the last row or column are clamped to it, and their results not stored.
 @group(0) @binding(0) var<storage, read_write> arena: array<f32>;
@@ -654,38 +629,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let bn1 = 56u + min(n0 + 1u, 7u) * 3u;
     let bn2 = 56u + min(n0 + 2u, 7u) * 3u;
     let bn3 = 56u + min(n0 + 3u, 7u) * 3u;
-    var acc0_0 = 0.0;
-    var acc0_1 = 0.0;
-    var acc0_2 = 0.0;
-    var acc0_3 = 0.0;
-    var acc1_0 = 0.0;
-    var acc1_1 = 0.0;
-    var acc1_2 = 0.0;
-    var acc1_3 = 0.0;
+    var acc0 = vec4<f32>();   // row m0 + 0, columns n0 .. n0 + 3
+    var acc1 = vec4<f32>();   // row m0 + 1, columns n0 .. n0 + 3
     for (var k = 0u; k < 3u; k++) {
         let a0 = arena[am0 + k];
         let a1 = arena[am1 + k];
-        let b0 = params[bn0 + k];
-        let b1 = params[bn1 + k];
-        let b2 = params[bn2 + k];
-        let b3 = params[bn3 + k];
-        acc0_0 = fma(a0, b0, acc0_0);
-        acc0_1 = fma(a0, b1, acc0_1);
-        acc0_2 = fma(a0, b2, acc0_2);
-        acc0_3 = fma(a0, b3, acc0_3);
-        acc1_0 = fma(a1, b0, acc1_0);
-        acc1_1 = fma(a1, b1, acc1_1);
-        acc1_2 = fma(a1, b2, acc1_2);
-        acc1_3 = fma(a1, b3, acc1_3);
+        let bk = vec4<f32>(params[bn0 + k], params[bn1 + k], params[bn2 + k], params[bn3 + k]);
+        acc0 = fma(vec4<f32>(a0), bk, acc0);
+        acc1 = fma(vec4<f32>(a1), bk, acc1);
     }
-    arena[112u + (m0 + 0u) * 8u + n0 + 0u] = acc0_0;
-    arena[112u + (m0 + 0u) * 8u + n0 + 1u] = acc0_1;
-    arena[112u + (m0 + 0u) * 8u + n0 + 2u] = acc0_2;
-    arena[112u + (m0 + 0u) * 8u + n0 + 3u] = acc0_3;
-    arena[112u + (m0 + 1u) * 8u + n0 + 0u] = acc1_0;
-    arena[112u + (m0 + 1u) * 8u + n0 + 1u] = acc1_1;
-    arena[112u + (m0 + 1u) * 8u + n0 + 2u] = acc1_2;
-    arena[112u + (m0 + 1u) * 8u + n0 + 3u] = acc1_3;
+    // the stores (a loop the shader compiler unrolls)
+    for (var c = 0u; c < 4u; c++) {
+        arena[112u + (m0 + 0u) * 8u + n0 + c] = acc0[c];
+    }
+    for (var c = 0u; c < 4u; c++) {
+        arena[112u + (m0 + 1u) * 8u + n0 + c] = acc1[c];
+    }
 }
 
 // ==== kernel 25: dense_dw_40 ====
@@ -693,7 +652,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 // out[m, n] = sum_k A[m, k] * B[k, n]; M=8 N=3 K=2, with no workgroup memory, barriers or split (a
 // dense layer's gradient on a small batch: dw = x.T @ dy, K the batch, an outer product per row).
 // A[m, k] = arena[m * 1 + k * 8], B[k, n] = arena[k * 3 + n * 1].
-// Each thread keeps a 4x3 block of out in registers (rows m0 + r, columns n0 + c): each step of K
+// Each thread keeps a 4x3 block of out in registers (rows m0 + r, columns n0 + c; a vec4 a row): each step of K
 // costs it 7 loads for 12 products; consecutive threads take consecutive blocks along n.
 // Reads past the last row or column are clamped to it, and their results not stored.
 // The threads of the first block row also sum B over K: the bias gradient (sum of dy over the batch).
@@ -715,65 +674,40 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let bn0 = 72u + min(n0 + 0u, 2u) * 1u;
     let bn1 = 72u + min(n0 + 1u, 2u) * 1u;
     let bn2 = 72u + min(n0 + 2u, 2u) * 1u;
-    var acc0_0 = 0.0;
-    var acc0_1 = 0.0;
-    var acc0_2 = 0.0;
-    var acc1_0 = 0.0;
-    var acc1_1 = 0.0;
-    var acc1_2 = 0.0;
-    var acc2_0 = 0.0;
-    var acc2_1 = 0.0;
-    var acc2_2 = 0.0;
-    var acc3_0 = 0.0;
-    var acc3_1 = 0.0;
-    var acc3_2 = 0.0;
-    var bsum0 = 0.0;
-    var bsum1 = 0.0;
-    var bsum2 = 0.0;
+    var acc0 = vec4<f32>();   // row m0 + 0, columns n0 .. n0 + 3
+    var acc1 = vec4<f32>();   // row m0 + 1, columns n0 .. n0 + 3
+    var acc2 = vec4<f32>();   // row m0 + 2, columns n0 .. n0 + 3
+    var acc3 = vec4<f32>();   // row m0 + 3, columns n0 .. n0 + 3
+    var bsum = vec4<f32>();
     for (var k = 0u; k < 2u; k++) {
         let a0 = arena[am0 + k * 8u];
         let a1 = arena[am1 + k * 8u];
         let a2 = arena[am2 + k * 8u];
         let a3 = arena[am3 + k * 8u];
-        let b0 = arena[bn0 + k * 3u];
-        let b1 = arena[bn1 + k * 3u];
-        let b2 = arena[bn2 + k * 3u];
-        acc0_0 = fma(a0, b0, acc0_0);
-        acc0_1 = fma(a0, b1, acc0_1);
-        acc0_2 = fma(a0, b2, acc0_2);
-        acc1_0 = fma(a1, b0, acc1_0);
-        acc1_1 = fma(a1, b1, acc1_1);
-        acc1_2 = fma(a1, b2, acc1_2);
-        acc2_0 = fma(a2, b0, acc2_0);
-        acc2_1 = fma(a2, b1, acc2_1);
-        acc2_2 = fma(a2, b2, acc2_2);
-        acc3_0 = fma(a3, b0, acc3_0);
-        acc3_1 = fma(a3, b1, acc3_1);
-        acc3_2 = fma(a3, b2, acc3_2);
-        bsum0 += b0;
-        bsum1 += b1;
-        bsum2 += b2;
+        let bk = vec4<f32>(arena[bn0 + k * 3u], arena[bn1 + k * 3u], arena[bn2 + k * 3u], 0.0);
+        acc0 = fma(vec4<f32>(a0), bk, acc0);
+        acc1 = fma(vec4<f32>(a1), bk, acc1);
+        acc2 = fma(vec4<f32>(a2), bk, acc2);
+        acc3 = fma(vec4<f32>(a3), bk, acc3);
+        bsum += bk;
     }
-    grads[56u + (m0 + 0u) * 3u + n0 + 0u] = acc0_0;
-    grads[56u + (m0 + 0u) * 3u + n0 + 1u] = acc0_1;
-    grads[56u + (m0 + 0u) * 3u + n0 + 2u] = acc0_2;
-    grads[56u + (m0 + 1u) * 3u + n0 + 0u] = acc1_0;
-    grads[56u + (m0 + 1u) * 3u + n0 + 1u] = acc1_1;
-    grads[56u + (m0 + 1u) * 3u + n0 + 2u] = acc1_2;
-    grads[56u + (m0 + 2u) * 3u + n0 + 0u] = acc2_0;
-    grads[56u + (m0 + 2u) * 3u + n0 + 1u] = acc2_1;
-    grads[56u + (m0 + 2u) * 3u + n0 + 2u] = acc2_2;
-    grads[56u + (m0 + 3u) * 3u + n0 + 0u] = acc3_0;
-    grads[56u + (m0 + 3u) * 3u + n0 + 1u] = acc3_1;
-    grads[56u + (m0 + 3u) * 3u + n0 + 2u] = acc3_2;
-    if (m0 == 0u && n0 + 0u < 3u) {
-        grads[80u + n0 + 0u] = bsum0;
+    // the stores (a loop the shader compiler unrolls)
+    for (var c = 0u; c < 3u; c++) {
+        grads[56u + (m0 + 0u) * 3u + n0 + c] = acc0[c];
     }
-    if (m0 == 0u && n0 + 1u < 3u) {
-        grads[80u + n0 + 1u] = bsum1;
+    for (var c = 0u; c < 3u; c++) {
+        grads[56u + (m0 + 1u) * 3u + n0 + c] = acc1[c];
     }
-    if (m0 == 0u && n0 + 2u < 3u) {
-        grads[80u + n0 + 2u] = bsum2;
+    for (var c = 0u; c < 3u; c++) {
+        grads[56u + (m0 + 2u) * 3u + n0 + c] = acc2[c];
+    }
+    for (var c = 0u; c < 3u; c++) {
+        grads[56u + (m0 + 3u) * 3u + n0 + c] = acc3[c];
+    }
+    if (m0 == 0u) {
+        for (var c = 0u; c < 3u; c++) {
+            grads[80u + n0 + c] = bsum[c];
+        }
     }
 }
 
@@ -1012,7 +946,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 // out[m, n] = sum_k A[m, k] * B[k, n]; M=6 N=8 K=2, with no workgroup memory, barriers or split (a
 // dense layer's gradient on a small batch: dw = x.T @ dy, K the batch, an outer product per row).
 // A[m, k] = in_x[m * 1 + k * 6], B[k, n] = arena[k * 8 + n * 1].
-// Each thread keeps a 4x4 block of out in registers (rows m0 + r, columns n0 + c): each step of K
+// Each thread keeps a 4x4 block of out in registers (rows m0 + r, columns n0 + c; a vec4 a row): each step of K
 // costs it 8 loads for 16 products; consecutive threads take consecutive blocks along n.
 // Reads past the last row or column are clamped to it, and their results not stored.
 // The threads of the first block row also sum B over K: the bias gradient (sum of dy over the batch).
@@ -1036,115 +970,48 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let bn1 = 32u + min(n0 + 1u, 7u) * 1u;
     let bn2 = 32u + min(n0 + 2u, 7u) * 1u;
     let bn3 = 32u + min(n0 + 3u, 7u) * 1u;
-    var acc0_0 = 0.0;
-    var acc0_1 = 0.0;
-    var acc0_2 = 0.0;
-    var acc0_3 = 0.0;
-    var acc1_0 = 0.0;
-    var acc1_1 = 0.0;
-    var acc1_2 = 0.0;
-    var acc1_3 = 0.0;
-    var acc2_0 = 0.0;
-    var acc2_1 = 0.0;
-    var acc2_2 = 0.0;
-    var acc2_3 = 0.0;
-    var acc3_0 = 0.0;
-    var acc3_1 = 0.0;
-    var acc3_2 = 0.0;
-    var acc3_3 = 0.0;
-    var bsum0 = 0.0;
-    var bsum1 = 0.0;
-    var bsum2 = 0.0;
-    var bsum3 = 0.0;
+    var acc0 = vec4<f32>();   // row m0 + 0, columns n0 .. n0 + 3
+    var acc1 = vec4<f32>();   // row m0 + 1, columns n0 .. n0 + 3
+    var acc2 = vec4<f32>();   // row m0 + 2, columns n0 .. n0 + 3
+    var acc3 = vec4<f32>();   // row m0 + 3, columns n0 .. n0 + 3
+    var bsum = vec4<f32>();
     for (var k = 0u; k < 2u; k++) {
         let a0 = in_x[am0 + k * 6u];
         let a1 = in_x[am1 + k * 6u];
         let a2 = in_x[am2 + k * 6u];
         let a3 = in_x[am3 + k * 6u];
-        let b0 = arena[bn0 + k * 8u];
-        let b1 = arena[bn1 + k * 8u];
-        let b2 = arena[bn2 + k * 8u];
-        let b3 = arena[bn3 + k * 8u];
-        acc0_0 = fma(a0, b0, acc0_0);
-        acc0_1 = fma(a0, b1, acc0_1);
-        acc0_2 = fma(a0, b2, acc0_2);
-        acc0_3 = fma(a0, b3, acc0_3);
-        acc1_0 = fma(a1, b0, acc1_0);
-        acc1_1 = fma(a1, b1, acc1_1);
-        acc1_2 = fma(a1, b2, acc1_2);
-        acc1_3 = fma(a1, b3, acc1_3);
-        acc2_0 = fma(a2, b0, acc2_0);
-        acc2_1 = fma(a2, b1, acc2_1);
-        acc2_2 = fma(a2, b2, acc2_2);
-        acc2_3 = fma(a2, b3, acc2_3);
-        acc3_0 = fma(a3, b0, acc3_0);
-        acc3_1 = fma(a3, b1, acc3_1);
-        acc3_2 = fma(a3, b2, acc3_2);
-        acc3_3 = fma(a3, b3, acc3_3);
-        bsum0 += b0;
-        bsum1 += b1;
-        bsum2 += b2;
-        bsum3 += b3;
+        let bk = vec4<f32>(arena[bn0 + k * 8u], arena[bn1 + k * 8u], arena[bn2 + k * 8u], arena[bn3 + k * 8u]);
+        acc0 = fma(vec4<f32>(a0), bk, acc0);
+        acc1 = fma(vec4<f32>(a1), bk, acc1);
+        acc2 = fma(vec4<f32>(a2), bk, acc2);
+        acc3 = fma(vec4<f32>(a3), bk, acc3);
+        bsum += bk;
     }
-    if (m0 + 0u < 6u) {
-        grads[0u + (m0 + 0u) * 8u + n0 + 0u] = acc0_0;
+    // the stores (a loop the shader compiler unrolls)
+    for (var c = 0u; c < 4u; c++) {
+        if (m0 + 0u < 6u) {
+            grads[0u + (m0 + 0u) * 8u + n0 + c] = acc0[c];
+        }
     }
-    if (m0 + 0u < 6u) {
-        grads[0u + (m0 + 0u) * 8u + n0 + 1u] = acc0_1;
+    for (var c = 0u; c < 4u; c++) {
+        if (m0 + 1u < 6u) {
+            grads[0u + (m0 + 1u) * 8u + n0 + c] = acc1[c];
+        }
     }
-    if (m0 + 0u < 6u) {
-        grads[0u + (m0 + 0u) * 8u + n0 + 2u] = acc0_2;
+    for (var c = 0u; c < 4u; c++) {
+        if (m0 + 2u < 6u) {
+            grads[0u + (m0 + 2u) * 8u + n0 + c] = acc2[c];
+        }
     }
-    if (m0 + 0u < 6u) {
-        grads[0u + (m0 + 0u) * 8u + n0 + 3u] = acc0_3;
+    for (var c = 0u; c < 4u; c++) {
+        if (m0 + 3u < 6u) {
+            grads[0u + (m0 + 3u) * 8u + n0 + c] = acc3[c];
+        }
     }
-    if (m0 + 1u < 6u) {
-        grads[0u + (m0 + 1u) * 8u + n0 + 0u] = acc1_0;
-    }
-    if (m0 + 1u < 6u) {
-        grads[0u + (m0 + 1u) * 8u + n0 + 1u] = acc1_1;
-    }
-    if (m0 + 1u < 6u) {
-        grads[0u + (m0 + 1u) * 8u + n0 + 2u] = acc1_2;
-    }
-    if (m0 + 1u < 6u) {
-        grads[0u + (m0 + 1u) * 8u + n0 + 3u] = acc1_3;
-    }
-    if (m0 + 2u < 6u) {
-        grads[0u + (m0 + 2u) * 8u + n0 + 0u] = acc2_0;
-    }
-    if (m0 + 2u < 6u) {
-        grads[0u + (m0 + 2u) * 8u + n0 + 1u] = acc2_1;
-    }
-    if (m0 + 2u < 6u) {
-        grads[0u + (m0 + 2u) * 8u + n0 + 2u] = acc2_2;
-    }
-    if (m0 + 2u < 6u) {
-        grads[0u + (m0 + 2u) * 8u + n0 + 3u] = acc2_3;
-    }
-    if (m0 + 3u < 6u) {
-        grads[0u + (m0 + 3u) * 8u + n0 + 0u] = acc3_0;
-    }
-    if (m0 + 3u < 6u) {
-        grads[0u + (m0 + 3u) * 8u + n0 + 1u] = acc3_1;
-    }
-    if (m0 + 3u < 6u) {
-        grads[0u + (m0 + 3u) * 8u + n0 + 2u] = acc3_2;
-    }
-    if (m0 + 3u < 6u) {
-        grads[0u + (m0 + 3u) * 8u + n0 + 3u] = acc3_3;
-    }
-    if (m0 == 0u && n0 + 0u < 8u) {
-        grads[48u + n0 + 0u] = bsum0;
-    }
-    if (m0 == 0u && n0 + 1u < 8u) {
-        grads[48u + n0 + 1u] = bsum1;
-    }
-    if (m0 == 0u && n0 + 2u < 8u) {
-        grads[48u + n0 + 2u] = bsum2;
-    }
-    if (m0 == 0u && n0 + 3u < 8u) {
-        grads[48u + n0 + 3u] = bsum3;
+    if (m0 == 0u) {
+        for (var c = 0u; c < 4u; c++) {
+            grads[48u + n0 + c] = bsum[c];
+        }
     }
 }
 

@@ -22,7 +22,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 // out[m, n] = f(sum_k A[m, k] * B[k, n] (+ bias[n])); M=4 N=16 K=3, with no workgroup memory, barriers
 // or split (a dense layer on few rows: A = x, B = w, then the ops fused after it).
 // A[m, k] = arena[m * 3 + k * 1], B[k, n] = params[k * 16 + n * 1].
-// Each thread keeps a 4x4 block of out in registers (rows m0 + r, columns n0 + c): each step of K
+// Each thread keeps a 4x4 block of out in registers (rows m0 + r, columns n0 + c; a vec4 a row): each step of K
 // costs it 8 loads for 16 products; consecutive threads take consecutive blocks along n.
 // Reads past the last row or column are clamped to it, and their results not stored.
 @group(0) @binding(0) var<storage, read_write> arena: array<f32>;
@@ -50,64 +50,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let bn1 = 24u + min(n0 + 1u, 15u) * 1u;
     let bn2 = 24u + min(n0 + 2u, 15u) * 1u;
     let bn3 = 24u + min(n0 + 3u, 15u) * 1u;
-    var acc0_0 = 0.0;
-    var acc0_1 = 0.0;
-    var acc0_2 = 0.0;
-    var acc0_3 = 0.0;
-    var acc1_0 = 0.0;
-    var acc1_1 = 0.0;
-    var acc1_2 = 0.0;
-    var acc1_3 = 0.0;
-    var acc2_0 = 0.0;
-    var acc2_1 = 0.0;
-    var acc2_2 = 0.0;
-    var acc2_3 = 0.0;
-    var acc3_0 = 0.0;
-    var acc3_1 = 0.0;
-    var acc3_2 = 0.0;
-    var acc3_3 = 0.0;
+    var acc0 = vec4<f32>();   // row m0 + 0, columns n0 .. n0 + 3
+    var acc1 = vec4<f32>();   // row m0 + 1, columns n0 .. n0 + 3
+    var acc2 = vec4<f32>();   // row m0 + 2, columns n0 .. n0 + 3
+    var acc3 = vec4<f32>();   // row m0 + 3, columns n0 .. n0 + 3
     for (var k = 0u; k < 3u; k++) {
         let a0 = arena[am0 + k];
         let a1 = arena[am1 + k];
         let a2 = arena[am2 + k];
         let a3 = arena[am3 + k];
-        let b0 = params[bn0 + k * 16u];
-        let b1 = params[bn1 + k * 16u];
-        let b2 = params[bn2 + k * 16u];
-        let b3 = params[bn3 + k * 16u];
-        acc0_0 = fma(a0, b0, acc0_0);
-        acc0_1 = fma(a0, b1, acc0_1);
-        acc0_2 = fma(a0, b2, acc0_2);
-        acc0_3 = fma(a0, b3, acc0_3);
-        acc1_0 = fma(a1, b0, acc1_0);
-        acc1_1 = fma(a1, b1, acc1_1);
-        acc1_2 = fma(a1, b2, acc1_2);
-        acc1_3 = fma(a1, b3, acc1_3);
-        acc2_0 = fma(a2, b0, acc2_0);
-        acc2_1 = fma(a2, b1, acc2_1);
-        acc2_2 = fma(a2, b2, acc2_2);
-        acc2_3 = fma(a2, b3, acc2_3);
-        acc3_0 = fma(a3, b0, acc3_0);
-        acc3_1 = fma(a3, b1, acc3_1);
-        acc3_2 = fma(a3, b2, acc3_2);
-        acc3_3 = fma(a3, b3, acc3_3);
+        let bk = vec4<f32>(params[bn0 + k * 16u], params[bn1 + k * 16u], params[bn2 + k * 16u], params[bn3 + k * 16u]);
+        acc0 = fma(vec4<f32>(a0), bk, acc0);
+        acc1 = fma(vec4<f32>(a1), bk, acc1);
+        acc2 = fma(vec4<f32>(a2), bk, acc2);
+        acc3 = fma(vec4<f32>(a3), bk, acc3);
     }
-    finish(acc0_0, (m0 + 0u) * 16u + n0 + 0u, n0 + 0u);
-    finish(acc0_1, (m0 + 0u) * 16u + n0 + 1u, n0 + 1u);
-    finish(acc0_2, (m0 + 0u) * 16u + n0 + 2u, n0 + 2u);
-    finish(acc0_3, (m0 + 0u) * 16u + n0 + 3u, n0 + 3u);
-    finish(acc1_0, (m0 + 1u) * 16u + n0 + 0u, n0 + 0u);
-    finish(acc1_1, (m0 + 1u) * 16u + n0 + 1u, n0 + 1u);
-    finish(acc1_2, (m0 + 1u) * 16u + n0 + 2u, n0 + 2u);
-    finish(acc1_3, (m0 + 1u) * 16u + n0 + 3u, n0 + 3u);
-    finish(acc2_0, (m0 + 2u) * 16u + n0 + 0u, n0 + 0u);
-    finish(acc2_1, (m0 + 2u) * 16u + n0 + 1u, n0 + 1u);
-    finish(acc2_2, (m0 + 2u) * 16u + n0 + 2u, n0 + 2u);
-    finish(acc2_3, (m0 + 2u) * 16u + n0 + 3u, n0 + 3u);
-    finish(acc3_0, (m0 + 3u) * 16u + n0 + 0u, n0 + 0u);
-    finish(acc3_1, (m0 + 3u) * 16u + n0 + 1u, n0 + 1u);
-    finish(acc3_2, (m0 + 3u) * 16u + n0 + 2u, n0 + 2u);
-    finish(acc3_3, (m0 + 3u) * 16u + n0 + 3u, n0 + 3u);
+    // the stores (a loop the shader compiler unrolls)
+    for (var c = 0u; c < 4u; c++) {
+        finish(acc0[c], (m0 + 0u) * 16u + n0 + c, n0 + c);
+    }
+    for (var c = 0u; c < 4u; c++) {
+        finish(acc1[c], (m0 + 1u) * 16u + n0 + c, n0 + c);
+    }
+    for (var c = 0u; c < 4u; c++) {
+        finish(acc2[c], (m0 + 2u) * 16u + n0 + c, n0 + c);
+    }
+    for (var c = 0u; c < 4u; c++) {
+        finish(acc3[c], (m0 + 3u) * 16u + n0 + c, n0 + c);
+    }
 }
 
 // ==== kernel 2: slice_10 ====
@@ -206,7 +176,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 // out[m, n] = f(sum_k A[m, k] * B[k, n] (+ bias[n])); M=2 N=16 K=4, with no workgroup memory, barriers
 // or split (a dense layer on few rows: A = x, B = w, then the ops fused after it).
 // A[m, k] = arena[m * 4 + k * 1], B[k, n] = params[k * 16 + n * 1].
-// Each thread keeps a 2x4 block of out in registers (rows m0 + r, columns n0 + c): each step of K
+// Each thread keeps a 2x4 block of out in registers (rows m0 + r, columns n0 + c; a vec4 a row): each step of K
 // costs it 6 loads for 8 products; consecutive threads take consecutive blocks along n.
 // Reads past the last row or column are clamped to it, and their results not stored.
 @group(0) @binding(0) var<storage, read_write> arena: array<f32>;
@@ -233,38 +203,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let bn1 = 72u + min(n0 + 1u, 15u) * 1u;
     let bn2 = 72u + min(n0 + 2u, 15u) * 1u;
     let bn3 = 72u + min(n0 + 3u, 15u) * 1u;
-    var acc0_0 = 0.0;
-    var acc0_1 = 0.0;
-    var acc0_2 = 0.0;
-    var acc0_3 = 0.0;
-    var acc1_0 = 0.0;
-    var acc1_1 = 0.0;
-    var acc1_2 = 0.0;
-    var acc1_3 = 0.0;
+    var acc0 = vec4<f32>();   // row m0 + 0, columns n0 .. n0 + 3
+    var acc1 = vec4<f32>();   // row m0 + 1, columns n0 .. n0 + 3
     for (var k = 0u; k < 4u; k++) {
         let a0 = arena[am0 + k];
         let a1 = arena[am1 + k];
-        let b0 = params[bn0 + k * 16u];
-        let b1 = params[bn1 + k * 16u];
-        let b2 = params[bn2 + k * 16u];
-        let b3 = params[bn3 + k * 16u];
-        acc0_0 = fma(a0, b0, acc0_0);
-        acc0_1 = fma(a0, b1, acc0_1);
-        acc0_2 = fma(a0, b2, acc0_2);
-        acc0_3 = fma(a0, b3, acc0_3);
-        acc1_0 = fma(a1, b0, acc1_0);
-        acc1_1 = fma(a1, b1, acc1_1);
-        acc1_2 = fma(a1, b2, acc1_2);
-        acc1_3 = fma(a1, b3, acc1_3);
+        let bk = vec4<f32>(params[bn0 + k * 16u], params[bn1 + k * 16u], params[bn2 + k * 16u], params[bn3 + k * 16u]);
+        acc0 = fma(vec4<f32>(a0), bk, acc0);
+        acc1 = fma(vec4<f32>(a1), bk, acc1);
     }
-    finish(acc0_0, (m0 + 0u) * 16u + n0 + 0u, n0 + 0u);
-    finish(acc0_1, (m0 + 0u) * 16u + n0 + 1u, n0 + 1u);
-    finish(acc0_2, (m0 + 0u) * 16u + n0 + 2u, n0 + 2u);
-    finish(acc0_3, (m0 + 0u) * 16u + n0 + 3u, n0 + 3u);
-    finish(acc1_0, (m0 + 1u) * 16u + n0 + 0u, n0 + 0u);
-    finish(acc1_1, (m0 + 1u) * 16u + n0 + 1u, n0 + 1u);
-    finish(acc1_2, (m0 + 1u) * 16u + n0 + 2u, n0 + 2u);
-    finish(acc1_3, (m0 + 1u) * 16u + n0 + 3u, n0 + 3u);
+    // the stores (a loop the shader compiler unrolls)
+    for (var c = 0u; c < 4u; c++) {
+        finish(acc0[c], (m0 + 0u) * 16u + n0 + c, n0 + c);
+    }
+    for (var c = 0u; c < 4u; c++) {
+        finish(acc1[c], (m0 + 1u) * 16u + n0 + c, n0 + c);
+    }
 }
 
 // ==== kernel 8: lstm_cell_19 ====
@@ -908,7 +862,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 // out[m, n] = sum_k A[m, k] * B[k, n]; M=2 N=4 K=16, with no workgroup memory, barriers or split (a
 // dense layer's gradient on a small batch: dx = dy @ w.T, A = dy, B = w read transposed).
 // A[m, k] = arena[m * 16 + k * 1], B[k, n] = params[k * 1 + n * 16].
-// Each thread keeps a 2x4 block of out in registers (rows m0 + r, columns n0 + c): each step of K
+// Each thread keeps a 2x4 block of out in registers (rows m0 + r, columns n0 + c; a vec4 a row): each step of K
 // costs it 6 loads for 8 products; consecutive threads take consecutive blocks along n.
 // Reads past the last row or column are clamped to it, and their results not stored.
 @group(0) @binding(0) var<storage, read_write> arena: array<f32>;
@@ -928,38 +882,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let bn1 = 72u + min(n0 + 1u, 3u) * 16u;
     let bn2 = 72u + min(n0 + 2u, 3u) * 16u;
     let bn3 = 72u + min(n0 + 3u, 3u) * 16u;
-    var acc0_0 = 0.0;
-    var acc0_1 = 0.0;
-    var acc0_2 = 0.0;
-    var acc0_3 = 0.0;
-    var acc1_0 = 0.0;
-    var acc1_1 = 0.0;
-    var acc1_2 = 0.0;
-    var acc1_3 = 0.0;
+    var acc0 = vec4<f32>();   // row m0 + 0, columns n0 .. n0 + 3
+    var acc1 = vec4<f32>();   // row m0 + 1, columns n0 .. n0 + 3
     for (var k = 0u; k < 16u; k++) {
         let a0 = arena[am0 + k];
         let a1 = arena[am1 + k];
-        let b0 = params[bn0 + k];
-        let b1 = params[bn1 + k];
-        let b2 = params[bn2 + k];
-        let b3 = params[bn3 + k];
-        acc0_0 = fma(a0, b0, acc0_0);
-        acc0_1 = fma(a0, b1, acc0_1);
-        acc0_2 = fma(a0, b2, acc0_2);
-        acc0_3 = fma(a0, b3, acc0_3);
-        acc1_0 = fma(a1, b0, acc1_0);
-        acc1_1 = fma(a1, b1, acc1_1);
-        acc1_2 = fma(a1, b2, acc1_2);
-        acc1_3 = fma(a1, b3, acc1_3);
+        let bk = vec4<f32>(params[bn0 + k], params[bn1 + k], params[bn2 + k], params[bn3 + k]);
+        acc0 = fma(vec4<f32>(a0), bk, acc0);
+        acc1 = fma(vec4<f32>(a1), bk, acc1);
     }
-    arena[44u + (m0 + 0u) * 4u + n0 + 0u] = acc0_0;
-    arena[44u + (m0 + 0u) * 4u + n0 + 1u] = acc0_1;
-    arena[44u + (m0 + 0u) * 4u + n0 + 2u] = acc0_2;
-    arena[44u + (m0 + 0u) * 4u + n0 + 3u] = acc0_3;
-    arena[44u + (m0 + 1u) * 4u + n0 + 0u] = acc1_0;
-    arena[44u + (m0 + 1u) * 4u + n0 + 1u] = acc1_1;
-    arena[44u + (m0 + 1u) * 4u + n0 + 2u] = acc1_2;
-    arena[44u + (m0 + 1u) * 4u + n0 + 3u] = acc1_3;
+    // the stores (a loop the shader compiler unrolls)
+    for (var c = 0u; c < 4u; c++) {
+        arena[44u + (m0 + 0u) * 4u + n0 + c] = acc0[c];
+    }
+    for (var c = 0u; c < 4u; c++) {
+        arena[44u + (m0 + 1u) * 4u + n0 + c] = acc1[c];
+    }
 }
 
 // ==== kernel 36: dense_dw_60 ====
@@ -967,7 +905,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 // out[m, n] = sum_k A[m, k] * B[k, n]; M=4 N=16 K=2, with no workgroup memory, barriers or split (a
 // dense layer's gradient on a small batch: dw = x.T @ dy, K the batch, an outer product per row).
 // A[m, k] = arena[m * 1 + k * 4], B[k, n] = arena[k * 16 + n * 1].
-// Each thread keeps a 4x4 block of out in registers (rows m0 + r, columns n0 + c): each step of K
+// Each thread keeps a 4x4 block of out in registers (rows m0 + r, columns n0 + c; a vec4 a row): each step of K
 // costs it 8 loads for 16 products; consecutive threads take consecutive blocks along n.
 // Reads past the last row or column are clamped to it, and their results not stored.
 @group(0) @binding(0) var<storage, read> arena: array<f32>;
@@ -989,64 +927,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let bn1 = 12u + min(n0 + 1u, 15u) * 1u;
     let bn2 = 12u + min(n0 + 2u, 15u) * 1u;
     let bn3 = 12u + min(n0 + 3u, 15u) * 1u;
-    var acc0_0 = 0.0;
-    var acc0_1 = 0.0;
-    var acc0_2 = 0.0;
-    var acc0_3 = 0.0;
-    var acc1_0 = 0.0;
-    var acc1_1 = 0.0;
-    var acc1_2 = 0.0;
-    var acc1_3 = 0.0;
-    var acc2_0 = 0.0;
-    var acc2_1 = 0.0;
-    var acc2_2 = 0.0;
-    var acc2_3 = 0.0;
-    var acc3_0 = 0.0;
-    var acc3_1 = 0.0;
-    var acc3_2 = 0.0;
-    var acc3_3 = 0.0;
+    var acc0 = vec4<f32>();   // row m0 + 0, columns n0 .. n0 + 3
+    var acc1 = vec4<f32>();   // row m0 + 1, columns n0 .. n0 + 3
+    var acc2 = vec4<f32>();   // row m0 + 2, columns n0 .. n0 + 3
+    var acc3 = vec4<f32>();   // row m0 + 3, columns n0 .. n0 + 3
     for (var k = 0u; k < 2u; k++) {
         let a0 = arena[am0 + k * 4u];
         let a1 = arena[am1 + k * 4u];
         let a2 = arena[am2 + k * 4u];
         let a3 = arena[am3 + k * 4u];
-        let b0 = arena[bn0 + k * 16u];
-        let b1 = arena[bn1 + k * 16u];
-        let b2 = arena[bn2 + k * 16u];
-        let b3 = arena[bn3 + k * 16u];
-        acc0_0 = fma(a0, b0, acc0_0);
-        acc0_1 = fma(a0, b1, acc0_1);
-        acc0_2 = fma(a0, b2, acc0_2);
-        acc0_3 = fma(a0, b3, acc0_3);
-        acc1_0 = fma(a1, b0, acc1_0);
-        acc1_1 = fma(a1, b1, acc1_1);
-        acc1_2 = fma(a1, b2, acc1_2);
-        acc1_3 = fma(a1, b3, acc1_3);
-        acc2_0 = fma(a2, b0, acc2_0);
-        acc2_1 = fma(a2, b1, acc2_1);
-        acc2_2 = fma(a2, b2, acc2_2);
-        acc2_3 = fma(a2, b3, acc2_3);
-        acc3_0 = fma(a3, b0, acc3_0);
-        acc3_1 = fma(a3, b1, acc3_1);
-        acc3_2 = fma(a3, b2, acc3_2);
-        acc3_3 = fma(a3, b3, acc3_3);
+        let bk = vec4<f32>(arena[bn0 + k * 16u], arena[bn1 + k * 16u], arena[bn2 + k * 16u], arena[bn3 + k * 16u]);
+        acc0 = fma(vec4<f32>(a0), bk, acc0);
+        acc1 = fma(vec4<f32>(a1), bk, acc1);
+        acc2 = fma(vec4<f32>(a2), bk, acc2);
+        acc3 = fma(vec4<f32>(a3), bk, acc3);
     }
-    grads[72u + (m0 + 0u) * 16u + n0 + 0u] = acc0_0;
-    grads[72u + (m0 + 0u) * 16u + n0 + 1u] = acc0_1;
-    grads[72u + (m0 + 0u) * 16u + n0 + 2u] = acc0_2;
-    grads[72u + (m0 + 0u) * 16u + n0 + 3u] = acc0_3;
-    grads[72u + (m0 + 1u) * 16u + n0 + 0u] = acc1_0;
-    grads[72u + (m0 + 1u) * 16u + n0 + 1u] = acc1_1;
-    grads[72u + (m0 + 1u) * 16u + n0 + 2u] = acc1_2;
-    grads[72u + (m0 + 1u) * 16u + n0 + 3u] = acc1_3;
-    grads[72u + (m0 + 2u) * 16u + n0 + 0u] = acc2_0;
-    grads[72u + (m0 + 2u) * 16u + n0 + 1u] = acc2_1;
-    grads[72u + (m0 + 2u) * 16u + n0 + 2u] = acc2_2;
-    grads[72u + (m0 + 2u) * 16u + n0 + 3u] = acc2_3;
-    grads[72u + (m0 + 3u) * 16u + n0 + 0u] = acc3_0;
-    grads[72u + (m0 + 3u) * 16u + n0 + 1u] = acc3_1;
-    grads[72u + (m0 + 3u) * 16u + n0 + 2u] = acc3_2;
-    grads[72u + (m0 + 3u) * 16u + n0 + 3u] = acc3_3;
+    // the stores (a loop the shader compiler unrolls)
+    for (var c = 0u; c < 4u; c++) {
+        grads[72u + (m0 + 0u) * 16u + n0 + c] = acc0[c];
+    }
+    for (var c = 0u; c < 4u; c++) {
+        grads[72u + (m0 + 1u) * 16u + n0 + c] = acc1[c];
+    }
+    for (var c = 0u; c < 4u; c++) {
+        grads[72u + (m0 + 2u) * 16u + n0 + c] = acc2[c];
+    }
+    for (var c = 0u; c < 4u; c++) {
+        grads[72u + (m0 + 3u) * 16u + n0 + c] = acc3[c];
+    }
 }
 
 // ==== kernel 37: add_61 ====
@@ -1246,7 +1154,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 // out[m, n] = sum_k A[m, k] * B[k, n]; M=4 N=3 K=16, with no workgroup memory, barriers or split (a
 // dense layer's gradient on a small batch: dx = dy @ w.T, A = dy, B = w read transposed).
 // A[m, k] = arena[m * 16 + k * 1], B[k, n] = params[k * 1 + n * 16].
-// Each thread keeps a 4x3 block of out in registers (rows m0 + r, columns n0 + c): each step of K
+// Each thread keeps a 4x3 block of out in registers (rows m0 + r, columns n0 + c; a vec4 a row): each step of K
 // costs it 7 loads for 12 products; consecutive threads take consecutive blocks along n.
 // Reads past the last row or column are clamped to it, and their results not stored.
 @group(0) @binding(0) var<storage, read_write> arena: array<f32>;
@@ -1267,51 +1175,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let bn0 = 24u + min(n0 + 0u, 2u) * 16u;
     let bn1 = 24u + min(n0 + 1u, 2u) * 16u;
     let bn2 = 24u + min(n0 + 2u, 2u) * 16u;
-    var acc0_0 = 0.0;
-    var acc0_1 = 0.0;
-    var acc0_2 = 0.0;
-    var acc1_0 = 0.0;
-    var acc1_1 = 0.0;
-    var acc1_2 = 0.0;
-    var acc2_0 = 0.0;
-    var acc2_1 = 0.0;
-    var acc2_2 = 0.0;
-    var acc3_0 = 0.0;
-    var acc3_1 = 0.0;
-    var acc3_2 = 0.0;
+    var acc0 = vec4<f32>();   // row m0 + 0, columns n0 .. n0 + 3
+    var acc1 = vec4<f32>();   // row m0 + 1, columns n0 .. n0 + 3
+    var acc2 = vec4<f32>();   // row m0 + 2, columns n0 .. n0 + 3
+    var acc3 = vec4<f32>();   // row m0 + 3, columns n0 .. n0 + 3
     for (var k = 0u; k < 16u; k++) {
         let a0 = arena[am0 + k];
         let a1 = arena[am1 + k];
         let a2 = arena[am2 + k];
         let a3 = arena[am3 + k];
-        let b0 = params[bn0 + k];
-        let b1 = params[bn1 + k];
-        let b2 = params[bn2 + k];
-        acc0_0 = fma(a0, b0, acc0_0);
-        acc0_1 = fma(a0, b1, acc0_1);
-        acc0_2 = fma(a0, b2, acc0_2);
-        acc1_0 = fma(a1, b0, acc1_0);
-        acc1_1 = fma(a1, b1, acc1_1);
-        acc1_2 = fma(a1, b2, acc1_2);
-        acc2_0 = fma(a2, b0, acc2_0);
-        acc2_1 = fma(a2, b1, acc2_1);
-        acc2_2 = fma(a2, b2, acc2_2);
-        acc3_0 = fma(a3, b0, acc3_0);
-        acc3_1 = fma(a3, b1, acc3_1);
-        acc3_2 = fma(a3, b2, acc3_2);
+        let bk = vec4<f32>(params[bn0 + k], params[bn1 + k], params[bn2 + k], 0.0);
+        acc0 = fma(vec4<f32>(a0), bk, acc0);
+        acc1 = fma(vec4<f32>(a1), bk, acc1);
+        acc2 = fma(vec4<f32>(a2), bk, acc2);
+        acc3 = fma(vec4<f32>(a3), bk, acc3);
     }
-    arena[112u + (m0 + 0u) * 3u + n0 + 0u] = acc0_0;
-    arena[112u + (m0 + 0u) * 3u + n0 + 1u] = acc0_1;
-    arena[112u + (m0 + 0u) * 3u + n0 + 2u] = acc0_2;
-    arena[112u + (m0 + 1u) * 3u + n0 + 0u] = acc1_0;
-    arena[112u + (m0 + 1u) * 3u + n0 + 1u] = acc1_1;
-    arena[112u + (m0 + 1u) * 3u + n0 + 2u] = acc1_2;
-    arena[112u + (m0 + 2u) * 3u + n0 + 0u] = acc2_0;
-    arena[112u + (m0 + 2u) * 3u + n0 + 1u] = acc2_1;
-    arena[112u + (m0 + 2u) * 3u + n0 + 2u] = acc2_2;
-    arena[112u + (m0 + 3u) * 3u + n0 + 0u] = acc3_0;
-    arena[112u + (m0 + 3u) * 3u + n0 + 1u] = acc3_1;
-    arena[112u + (m0 + 3u) * 3u + n0 + 2u] = acc3_2;
+    // the stores (a loop the shader compiler unrolls)
+    for (var c = 0u; c < 3u; c++) {
+        arena[112u + (m0 + 0u) * 3u + n0 + c] = acc0[c];
+    }
+    for (var c = 0u; c < 3u; c++) {
+        arena[112u + (m0 + 1u) * 3u + n0 + c] = acc1[c];
+    }
+    for (var c = 0u; c < 3u; c++) {
+        arena[112u + (m0 + 2u) * 3u + n0 + c] = acc2[c];
+    }
+    for (var c = 0u; c < 3u; c++) {
+        arena[112u + (m0 + 3u) * 3u + n0 + c] = acc3[c];
+    }
 }
 
 // ==== kernel 46: dense_dw_73 ====
@@ -1319,7 +1210,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 // out[m, n] = sum_k A[m, k] * B[k, n]; M=3 N=16 K=4, with no workgroup memory, barriers or split (a
 // dense layer's gradient on a small batch: dw = x.T @ dy, K the batch, an outer product per row).
 // A[m, k] = arena[m * 1 + k * 3], B[k, n] = arena[k * 16 + n * 1].
-// Each thread keeps a 3x4 block of out in registers (rows m0 + r, columns n0 + c): each step of K
+// Each thread keeps a 3x4 block of out in registers (rows m0 + r, columns n0 + c; a vec4 a row): each step of K
 // costs it 7 loads for 12 products; consecutive threads take consecutive blocks along n.
 // Reads past the last row or column are clamped to it, and their results not stored.
 // The threads of the first block row also sum B over K: the bias gradient (sum of dy over the batch).
@@ -1341,70 +1232,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let bn1 = 204u + min(n0 + 1u, 15u) * 1u;
     let bn2 = 204u + min(n0 + 2u, 15u) * 1u;
     let bn3 = 204u + min(n0 + 3u, 15u) * 1u;
-    var acc0_0 = 0.0;
-    var acc0_1 = 0.0;
-    var acc0_2 = 0.0;
-    var acc0_3 = 0.0;
-    var acc1_0 = 0.0;
-    var acc1_1 = 0.0;
-    var acc1_2 = 0.0;
-    var acc1_3 = 0.0;
-    var acc2_0 = 0.0;
-    var acc2_1 = 0.0;
-    var acc2_2 = 0.0;
-    var acc2_3 = 0.0;
-    var bsum0 = 0.0;
-    var bsum1 = 0.0;
-    var bsum2 = 0.0;
-    var bsum3 = 0.0;
+    var acc0 = vec4<f32>();   // row m0 + 0, columns n0 .. n0 + 3
+    var acc1 = vec4<f32>();   // row m0 + 1, columns n0 .. n0 + 3
+    var acc2 = vec4<f32>();   // row m0 + 2, columns n0 .. n0 + 3
+    var bsum = vec4<f32>();
     for (var k = 0u; k < 4u; k++) {
         let a0 = arena[am0 + k * 3u];
         let a1 = arena[am1 + k * 3u];
         let a2 = arena[am2 + k * 3u];
-        let b0 = arena[bn0 + k * 16u];
-        let b1 = arena[bn1 + k * 16u];
-        let b2 = arena[bn2 + k * 16u];
-        let b3 = arena[bn3 + k * 16u];
-        acc0_0 = fma(a0, b0, acc0_0);
-        acc0_1 = fma(a0, b1, acc0_1);
-        acc0_2 = fma(a0, b2, acc0_2);
-        acc0_3 = fma(a0, b3, acc0_3);
-        acc1_0 = fma(a1, b0, acc1_0);
-        acc1_1 = fma(a1, b1, acc1_1);
-        acc1_2 = fma(a1, b2, acc1_2);
-        acc1_3 = fma(a1, b3, acc1_3);
-        acc2_0 = fma(a2, b0, acc2_0);
-        acc2_1 = fma(a2, b1, acc2_1);
-        acc2_2 = fma(a2, b2, acc2_2);
-        acc2_3 = fma(a2, b3, acc2_3);
-        bsum0 += b0;
-        bsum1 += b1;
-        bsum2 += b2;
-        bsum3 += b3;
+        let bk = vec4<f32>(arena[bn0 + k * 16u], arena[bn1 + k * 16u], arena[bn2 + k * 16u], arena[bn3 + k * 16u]);
+        acc0 = fma(vec4<f32>(a0), bk, acc0);
+        acc1 = fma(vec4<f32>(a1), bk, acc1);
+        acc2 = fma(vec4<f32>(a2), bk, acc2);
+        bsum += bk;
     }
-    grads[24u + (m0 + 0u) * 16u + n0 + 0u] = acc0_0;
-    grads[24u + (m0 + 0u) * 16u + n0 + 1u] = acc0_1;
-    grads[24u + (m0 + 0u) * 16u + n0 + 2u] = acc0_2;
-    grads[24u + (m0 + 0u) * 16u + n0 + 3u] = acc0_3;
-    grads[24u + (m0 + 1u) * 16u + n0 + 0u] = acc1_0;
-    grads[24u + (m0 + 1u) * 16u + n0 + 1u] = acc1_1;
-    grads[24u + (m0 + 1u) * 16u + n0 + 2u] = acc1_2;
-    grads[24u + (m0 + 1u) * 16u + n0 + 3u] = acc1_3;
-    grads[24u + (m0 + 2u) * 16u + n0 + 0u] = acc2_0;
-    grads[24u + (m0 + 2u) * 16u + n0 + 1u] = acc2_1;
-    grads[24u + (m0 + 2u) * 16u + n0 + 2u] = acc2_2;
-    grads[24u + (m0 + 2u) * 16u + n0 + 3u] = acc2_3;
-    if (m0 == 0u && n0 + 0u < 16u) {
-        grads[136u + n0 + 0u] = bsum0;
+    // the stores (a loop the shader compiler unrolls)
+    for (var c = 0u; c < 4u; c++) {
+        grads[24u + (m0 + 0u) * 16u + n0 + c] = acc0[c];
     }
-    if (m0 == 0u && n0 + 1u < 16u) {
-        grads[136u + n0 + 1u] = bsum1;
+    for (var c = 0u; c < 4u; c++) {
+        grads[24u + (m0 + 1u) * 16u + n0 + c] = acc1[c];
     }
-    if (m0 == 0u && n0 + 2u < 16u) {
-        grads[136u + n0 + 2u] = bsum2;
+    for (var c = 0u; c < 4u; c++) {
+        grads[24u + (m0 + 2u) * 16u + n0 + c] = acc2[c];
     }
-    if (m0 == 0u && n0 + 3u < 16u) {
-        grads[136u + n0 + 3u] = bsum3;
+    if (m0 == 0u) {
+        for (var c = 0u; c < 4u; c++) {
+            grads[136u + n0 + c] = bsum[c];
+        }
     }
 }
 

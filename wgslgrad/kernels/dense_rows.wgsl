@@ -22,7 +22,7 @@
 {% else %}
 // A[m, k] = {{ a.var }}[m * {{ sam }} + k * {{ sak }}], B[k, n] = {{ b.var }}[k * {{ sbk }} + n * {{ sbn }}].
 {% endif %}
-// Each thread keeps a {{ tm }}x{{ tn }} block of out in registers (rows m0 + r, columns n0 + c): each step of K
+// Each thread keeps a {{ tm }}x{{ tn }} block of out in registers (rows m0 + r, columns n0 + c; a vec4 a row): each step of K
 // costs it {{ tm + tn }} loads for {{ tm * tn }} products; consecutive threads take consecutive blocks along n.
 // Reads past the last row or column are clamped to it, and their results not stored.
 {% if bias_sum %}
@@ -78,13 +78,11 @@ fn finish(acc: f32, o: u32, col: u32) {
 {% for c in range(tn) %}
     let bn{{ c }} = {{ b.off }}u + min(n0 + {{ c }}u, {{ n - 1 }}u) * {{ sbn }}u;
 {% endfor %}
-{% for r in range(tm) %}{% for c in range(tn) %}
-    var acc{{ r }}_{{ c }} = 0.0;
-{% endfor %}{% endfor %}
-{% if bias_sum %}
-{% for c in range(tn) %}
-    var bsum{{ c }} = 0.0;
+{% for r in range(tm) %}
+    var acc{{ r }} = vec4<f32>();   // row m0 + {{ r }}, columns n0 .. n0 + 3
 {% endfor %}
+{% if bias_sum %}
+    var bsum = vec4<f32>();
 {% endif %}
     for (var k = {{ "k_begin" if chunks > 1 else "0u" }}; k < {{ "k_end" if chunks > 1 else k ~ "u" }}; k++) {
 {% if conv == "im2col" %}
@@ -119,45 +117,45 @@ fn finish(acc: f32, o: u32, col: u32) {
         let a{{ r }} = {{ a.var }}[am{{ r }} + k{{ (" * " ~ sak ~ "u") if sak != 1 else "" }}];
 {% endif %}
 {% endfor %}
-{% for c in range(tn) %}
-        let b{{ c }} = {{ b.var }}[bn{{ c }} + {{ "wk" if conv == "im2col_dx" else "k" ~ ((" * " ~ sbk ~ "u") if sbk != 1 else "") }}];
+{% set kk = "wk" if conv == "im2col_dx" else "k" ~ ((" * " ~ sbk ~ "u") if sbk != 1 else "") %}
+        let bk = vec4<f32>({% for c in range(4) %}{{ (b.var ~ "[bn" ~ c ~ " + " ~ kk ~ "]") if c < tn else "0.0" }}{{ ", " if not loop.last }}{% endfor %});
+{% for r in range(tm) %}
+        acc{{ r }} = fma(vec4<f32>(a{{ r }}), bk, acc{{ r }});
 {% endfor %}
-{% for r in range(tm) %}{% for c in range(tn) %}
-        acc{{ r }}_{{ c }} = fma(a{{ r }}, b{{ c }}, acc{{ r }}_{{ c }});
-{% endfor %}{% endfor %}
 {% if bias_sum %}
-{% for c in range(tn) %}
-        bsum{{ c }} += b{{ c }};
-{% endfor %}
+        bsum += bk;
 {% endif %}
     }
-{% for r in range(tm) %}{% for c in range(tn) %}
-{% set inside = ([] if m % tm == 0 else ["m0 + " ~ r ~ "u < " ~ m ~ "u"]) + ([] if n % tn == 0 else ["n0 + " ~ c ~ "u < " ~ n ~ "u"]) %}
+    // the stores (a loop the shader compiler unrolls)
+{% set to = "to" if chunks > 1 else out.off ~ "u" if out else "" %}
+{% for r in range(tm) %}
+{% set inside = ([] if m % tm == 0 else ["m0 + " ~ r ~ "u < " ~ m ~ "u"]) + ([] if n % tn == 0 else ["n0 + c < " ~ n ~ "u"]) %}
+    for (var c = 0u; c < {{ tn }}u; c++) {
 {% if epilogue is not none %}
-{% set call = "finish(acc" ~ r ~ "_" ~ c ~ ", (m0 + " ~ r ~ "u) * " ~ n ~ "u + n0 + " ~ c ~ "u, n0 + " ~ c ~ "u);" %}
-{% if inside %}
-    if ({{ inside | join(" && ") }}) {
-        {{ call }}
-    }
+{% set store = "finish(acc" ~ r ~ "[c], (m0 + " ~ r ~ "u) * " ~ n ~ "u + n0 + c, n0 + c);" %}
 {% else %}
-    {{ call }}
+{% set store = out.var ~ "[" ~ to ~ " + (m0 + " ~ r ~ "u) * " ~ n ~ "u + n0 + c] = acc" ~ r ~ "[c];" %}
 {% endif %}
-{% else %}
-{% set store = out.var ~ "[" ~ ("to" if chunks > 1 else out.off ~ "u") ~ " + (m0 + " ~ r ~ "u) * " ~ n ~ "u + n0 + " ~ c ~ "u] = acc" ~ r ~ "_" ~ c ~ ";" %}
 {% if inside %}
-    if ({{ inside | join(" && ") }}) {
+        if ({{ inside | join(" && ") }}) {
+            {{ store }}
+        }
+{% else %}
         {{ store }}
-    }
-{% else %}
-    {{ store }}
 {% endif %}
-{% endif %}
-{% endfor %}{% endfor %}
-{% if bias_sum %}
-{% for c in range(tn) %}
-    if (m0 == 0u && n0 + {{ c }}u < {{ n }}u) {
-        {{ bias_sum.var }}[{{ ("to + " ~ m * n ~ "u") if chunks > 1 else bias_sum.off ~ "u" }} + n0 + {{ c }}u] = bsum{{ c }};
     }
 {% endfor %}
+{% if bias_sum %}
+    if (m0 == 0u) {
+        for (var c = 0u; c < {{ tn }}u; c++) {
+{% if n % tn %}
+            if (n0 + c < {{ n }}u) {
+                {{ bias_sum.var }}[{{ ("to + " ~ m * n ~ "u") if chunks > 1 else bias_sum.off ~ "u" }} + n0 + c] = bsum[c];
+            }
+{% else %}
+            {{ bias_sum.var }}[{{ ("to + " ~ m * n ~ "u") if chunks > 1 else bias_sum.off ~ "u" }} + n0 + c] = bsum[c];
+{% endif %}
+        }
+    }
 {% endif %}
 }
