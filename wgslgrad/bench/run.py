@@ -32,7 +32,7 @@ PEERS = ("torch", "tfjs")
 VARIANTS = {                        # wgslgrad lowered without one optimisation: its gain, in the same run
     "unfused": {"fused": False},    # every node its own kernel (no epilogues, no bias sums in filter gradients)
     "scalar": {"vec4": False},      # every load of the tiled products one float
-    "direct": {"shared_tiles": False},   # tiled products without workgroup memory (bundles use it on SwiftShader)
+    "direct": {"shared_tiles": False},   # the CPU Programs: register-block products (bundles use them on SwiftShader)
 }
 KNOWN_PEERS = (*PEERS, *VARIANTS)
 
@@ -226,7 +226,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--infer-steps", type=int, default=10, help="timed batch-1 inference runs (default 10)")
     p.add_argument("--peers", default=",".join(PEERS),
                    help="comma-separated peers to run, from torch,tfjs,unfused,scalar,direct (the last three: wgslgrad "
-                        "without kernel fusion, without vec4 loads, without workgroup memory in tiled products); "
+                        "without kernel fusion, without vec4 loads, the CPU Programs of bundles); "
                         "empty for none (default %(default)s)")
     p.add_argument("--no-wgslgrad", action="store_true", help="run only the peers")
     p.add_argument("--torch-device", default=None, help="cpu or cuda (default: cuda when available)")

@@ -85,14 +85,7 @@ class Lowering:
     arena_chunk: int = ARENA_CHUNK
     groups: dict[int, fuse.Group] = field(default_factory=dict)   # fused groups by producer
     vec4: bool = True             # tiled products load 4 consecutive floats at once where the layout allows
-    shared_tiles: bool = True     # tiled products stage A and B through workgroup memory (else: direct loads)
-
-    @property
-    def max_tile(self) -> int:
-        """The largest output tile side of a tiled product: 64 (4x4 results a thread), 32 without shared
-        tiles (2x2: a quarter of the code, so SwiftShader compiles it faster; filter gradients keep the K
-        split of 64-tiles, which sizes scratch memory)."""
-        return 64 if self.shared_tiles else 32
+    shared_tiles: bool = True     # tiled products through workgroup memory (else the CPU Programs' register blocks)
 
     @property
     def lanes(self) -> int:

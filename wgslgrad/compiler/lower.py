@@ -114,8 +114,9 @@ def lower(graph: Graph, *, training: bool = False, max_workgroups: int = MAX_WOR
     `max_workgroups` caps workgroups per dispatch dimension (tests lower it to exercise 2-D dispatch);
     `arena_chunk` caps each arena buffer, in f32 elements (tests lower it to exercise several);
     `fused=False` gives every node its own kernel, `vec4=False` makes every load a scalar one (tests and
-    `bench --peers` compare them); `shared_tiles=False` gives tiled products without workgroup memory, each
-    thread loading its own operands (for CPU adapters: export/bundle.py adds such Programs for SwiftShader).
+    `bench --peers` compare them); `shared_tiles=False` gives the CPU Programs: every product without workgroup
+    memory or barriers, each thread a 4x4 block of outputs in registers (dense_rows.wgsl), and 64-lane
+    reductions (export/bundle.py adds such Programs for SwiftShader and other CPU adapters).
     """
     verify(graph)
     step = training_graph(graph) if training else None                     # 1. backward nodes (training.py)

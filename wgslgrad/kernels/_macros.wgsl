@@ -60,9 +60,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 {# The sizes and workgroup tiles of a tiled product out[M, N] = A[M, K] @ B[K, N] with BMxBN output tiles
    walked BK deep: As[k * AROW + m], Bs[k * BROW + n]. A's rows are padded by one float, B's too when
    `b_pad`: stores that transpose (consecutive threads, consecutive k) then hit different banks, not one.
-   NONE is the index that the operands' index functions (a_at, b_at) give for a zero. Without `shared`
-   (direct_product) there are no tiles. #}
-{% macro tile_memory(bm, bn, bk, m, n, k, b_pad, shared=true) %}
+   NONE is the index that the operands' index functions (a_at, b_at) give for a zero. #}
+{% macro tile_memory(bm, bn, bk, m, n, k, b_pad) %}
 const BM: u32 = {{ bm }}u;
 const BN: u32 = {{ bn }}u;
 const BK: u32 = {{ bk }}u;
@@ -71,10 +70,8 @@ const N: u32 = {{ n }}u;
 const K: u32 = {{ k }}u;
 const AROW: u32 = BM + 1u;
 const BROW: u32 = BN + {{ 1 if b_pad else 0 }}u;
-{% if shared %}
 var<workgroup> As: array<f32, {{ bk * (bm + 1) }}>;
 var<workgroup> Bs: array<f32, {{ bk * (bn + (1 if b_pad else 0)) }}>;
-{% endif %}
 const NONE: u32 = 0xffffffffu;
 {%- endmacro %}
 
@@ -130,41 +127,6 @@ const NONE: u32 = 0xffffffffu;
             acc{{ i }}_{{ j }} = fma(a{{ i }}, b{{ j }}, acc{{ i }}_{{ j }});
 {% endfor %}{% endfor %}
         }
-{%- endmacro %}
-
-{# The product without workgroup memory (lower(shared_tiles=False)): each thread loads its own tm values of A
-   and tn of B at every k straight from their buffers (a_at / b_at give the index: `a_call` and `b_call` are
-   the calls up to their first argument). For CPU adapters (SwiftShader, lavapipe): their caches make the
-   shared tiles no faster, and SwiftShader compiles a kernel's zero-initialised workgroup memory slowly
-   (about 1 s for 1,024 floats, 6 s for 4,096). The caller's block, when given, runs once per k. #}
-{% macro direct_product(tm, tn, a_call, a_src, b_call, b_src, k_begin, k_end) %}
-    for (var kk = {{ k_begin }}; kk < {{ k_end }}; kk++) {
-{% for i in range(tm) %}
-        var a{{ i }} = 0.0;
-        let at_a{{ i }} = {{ a_call }}m0 + ty + {{ 16 * i }}u, kk);
-        if (at_a{{ i }} != NONE) {
-            a{{ i }} = {{ a_src }}[at_a{{ i }}];
-        }
-{% endfor %}
-{{ direct_b_fma(tm, tn, b_call, b_src) }}
-{% if caller is defined %}
-{{ caller() }}
-{% endif %}
-    }
-{%- endmacro %}
-
-{# direct_product's loads of B at depth kk and its multiply-adds (the A values a0.. loaded already). #}
-{% macro direct_b_fma(tm, tn, b_call, b_src) %}
-{% for j in range(tn) %}
-        var b{{ j }} = 0.0;
-        let at_b{{ j }} = {{ b_call }}kk, n0 + tx + {{ 16 * j }}u);
-        if (at_b{{ j }} != NONE) {
-            b{{ j }} = {{ b_src }}[at_b{{ j }}];
-        }
-{% endfor %}
-{% for i in range(tm) %}{% for j in range(tn) %}
-        acc{{ i }}_{{ j }} = fma(a{{ i }}, b{{ j }}, acc{{ i }}_{{ j }});
-{% endfor %}{% endfor %}
 {%- endmacro %}
 
 {# The caller's block once per accumulator, with `m`, `n` (its output row and column) and `r` (its value). #}

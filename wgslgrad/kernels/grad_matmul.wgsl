@@ -1,4 +1,4 @@
-{% from "_macros.wgsl" import accumulators, direct_product, each_result, fill, tile_memory, tile_product %}
+{% from "_macros.wgsl" import accumulators, each_result, fill, tile_memory, tile_product %}
 // {{ comment }}
 // out[m, n] = sum_k A[m, k] * B[k, n]; M={{ m }} N={{ n }} K={{ k }}{{ " in all, split among the phases" if a == "dy_taps" else "" }}.
 {% if a == "rows" %}
@@ -30,7 +30,7 @@
 {% endif %}
 {{ bindings }}
 
-{{ tile_memory(bm, bn, bk, m, n, k, b_k_fast, shared) }}
+{{ tile_memory(bm, bn, bk, m, n, k, b_k_fast) }}
 
 // The product a workgroup computes: its row and depth counts (and, per stride phase, the index map).
 struct Problem {
@@ -159,18 +159,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 {% if bias %}
     var bsum = 0.0;
 {% endif %}
-{% if not shared %}
-{% call direct_product(tm, tn, "a_at(p, ", a_src.var, "b_at(p, ", b_src.var, "k_begin", "k_end") %}
-{% if bias %}
-        if (m0 == 0u && tid < BN) {
-            let at_bias = b_at(p, kk, n0 + tid);
-            if (at_bias != NONE) {
-                bsum += {{ b_src.var }}[at_bias];
-            }
-        }
-{% endif %}
-{% endcall %}
-{% else %}
     for (var k0 = k_begin; k0 < k_end; k0 += BK) {
         // consecutive threads read consecutive addresses ({{ "m" if a_m_fast else "k" }} of A, {{ "k" if b_k_fast else "n" }} of B)
 {% call(i, d) fill("As", "AROW", bm, bk, a_src.var, a4, "i" if a_m_fast else "d") %}a_at(p, m0 + {{ i }}, k0 + {{ d }}){% endcall %}
@@ -188,7 +176,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 {{ tile_product(tm, tn) }}
         workgroupBarrier();
     }
-{% endif %}
 {% call each_result(tm, tn) %}
         if (m < p.rows && n < N) {
             store(p, chunk, m, n, r);

@@ -1,16 +1,14 @@
-{% from "_macros.wgsl" import accumulators, direct_b_fma, direct_product, each_result, fill, finish, tile_memory, tile_product %}
+{% from "_macros.wgsl" import accumulators, each_result, fill, finish, tile_memory, tile_product %}
 // {{ comment }}
 // out[m, n] = f(sum_k A[m, k] * w[k, n] (+ bias[n])); M={{ m }} N={{ n }} K={{ k }}, row-major; f: the
 // elementwise ops fused after the product, applied to each element in registers (the epilogue).
 // A {{ "is gathered from an NHWC image (implicit im2col, TensorFlow padding)" if conv else "is row-major [M, K]" }}.
 // One {{ bm }}x{{ bn }} output tile per workgroup of 16x16 threads; each thread keeps a {{ tm }}x{{ tn }}
-// block in scalar registers (rows ty + 16*i, columns tx + 16*j); {{ "K is walked in steps of %d through" % bk if shared else "each thread loads its own A and w values." }}
-{% if shared %}
+// block in scalar registers (rows ty + 16*i, columns tx + 16*j); K is walked in steps of {{ bk }} through
 // workgroup memory, A and w loaded {{ "4" if a4 else "1" }} and {{ "4" if b4 else "1" }} floats at a time.
-{% endif %}
 {{ bindings }}
 
-{{ tile_memory(bm, bn, bk, m, n, k, false, shared) }}
+{{ tile_memory(bm, bn, bk, m, n, k, false) }}
 
 // Where A[m, k] is in {{ x.var }}: NONE outside A{{ " and in the padding" if conv else "" }}.
 fn a_at(m: u32, k: u32) -> u32 {
@@ -56,32 +54,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let tx = lid3.x;
     let ty = lid3.y;
 {{ accumulators(tm, tn) }}
-{% if not shared and conv %}
-    // each of this thread's rows once: its image's first float and its window's top-left corner; each k
-    // then adds its tap (ky, kx) and channel, with no divisions per load
-{% for i in range(tm) %}
-    let mr{{ i }} = m0 + ty + {{ 16 * i }}u;
-    let ox{{ i }} = i32((mr{{ i }} % {{ wo }}u) * {{ sw }}u) - {{ pl }};
-    let oy{{ i }} = i32(((mr{{ i }} / {{ wo }}u) % {{ ho }}u) * {{ sh }}u) - {{ pt }};
-    let xb{{ i }} = {{ x.off }}u + (mr{{ i }} / {{ wo * ho }}u) * {{ h * w * ci }}u;
-{% endfor %}
-    for (var kk = 0u; kk < K; kk++) {
-        let c_k = kk % {{ ci }}u;
-        let kx_k = i32((kk / {{ ci }}u) % {{ kw }}u);
-        let ky_k = i32(kk / {{ ci * kw }}u);
-{% for i in range(tm) %}
-        var a{{ i }} = 0.0;
-        let iy{{ i }} = oy{{ i }} + ky_k;
-        let ix{{ i }} = ox{{ i }} + kx_k;
-        if (mr{{ i }} < M && iy{{ i }} >= 0 && iy{{ i }} < {{ h }} && ix{{ i }} >= 0 && ix{{ i }} < {{ w }}) {
-            a{{ i }} = {{ x.var }}[xb{{ i }} + (u32(iy{{ i }}) * {{ w }}u + u32(ix{{ i }})) * {{ ci }}u + c_k];
-        }
-{% endfor %}
-{{ direct_b_fma(tm, tn, "b_at(", wt.var) }}
-    }
-{% elif not shared %}
-{{ direct_product(tm, tn, "a_at(", x.var, "b_at(", wt.var, "0u", "K") }}
-{% else %}
     for (var k0 = 0u; k0 < K; k0 += BK) {
         // consecutive threads read consecutive k of A and n of w
 {% call(i, d) fill("As", "AROW", bm, bk, x.var, a4, "d") %}a_at(m0 + {{ i }}, k0 + {{ d }}){% endcall %}
@@ -92,7 +64,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 {{ tile_product(tm, tn) }}
         workgroupBarrier();
     }
-{% endif %}
 {% call each_result(tm, tn) %}
         if (m < M && n < N) {
             let o = m * N + n;

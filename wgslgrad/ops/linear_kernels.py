@@ -1,5 +1,8 @@
 """The lowerings of the linear and conv family (ops/linear.py declares the ops): each is given the Lowering it
 works in (`ctx`), the node id and the node's typed attributes (`a`: stride and pad for the window ops).
+The CPU Programs (ctx.shared_tiles False, for SwiftShader and other CPU adapters) take every product through
+dense_rows.wgsl instead: a 4x4 block of outputs a thread in registers, no workgroup memory or barriers, im2col
+and transposed-conv gathers in the loop, K split as below; the list is the default (GPU) Programs':
 
   CONV2D, DENSE  one tiled product, out[M, N] = A[M, K] @ w[K, N] (+ bias), then the ops fused after it
                  DENSE on few rows: a 4x4 block of outputs a thread, no workgroup memory (dense_rows.wgsl)
@@ -30,6 +33,7 @@ UNROLL_TAPS = 25   # depthwise kernels unroll up to this many taps (5x5), and lo
 # The tiled products' step along K. Its tiles (BK x (64+1) floats each) are most of a kernel's workgroup memory,
 # and SwiftShader's compile time grows with that (about 0.6 ms a float): 16 took 2-5 s a kernel.
 BK = 8
+MAX_TILE = 64   # the largest output tile side of a tiled product (16x16 threads, 4x4 results each)
 
 MIN_CHUNK = 256         # a split chunk of a tiled product walks at least this much of K
 TARGET_GROUPS = 512     # split until tiles x chunks reaches about this many workgroups ...
@@ -78,7 +82,7 @@ def lower_matmul(ctx: Any, i: int, a: Any) -> list[Any]:
         strides = {"sbk": n, "sbn": 1} | ({} if conv else {"sam": k, "sak": 1})
         return [_rows_kernel(ctx, i, kb, "DENSE", x, wt, m, n, k, strides, nodes, ctx.fused_comment(nodes),
                              bias=bias, epilogue=finish, conv={"conv": "im2col", **conv} if conv else None)]
-    bm, bn, bk = pow2_at_least(m, 16, ctx.max_tile), pow2_at_least(n, 16, ctx.max_tile), BK
+    bm, bn, bk = pow2_at_least(m, 16, MAX_TILE), pow2_at_least(n, 16, MAX_TILE), BK
     tiles_n = -(-n // bn)
     tiles = -(-m // bm) * tiles_n
     wg = ctx.grid(tiles)
@@ -86,8 +90,7 @@ def lower_matmul(ctx: Any, i: int, a: Any) -> list[Any]:
     a4, b4 = kb.view4(x, conv.get("ci", k) % 4 == 0), kb.view4(wt, n % 4 == 0)
     return [kb.kernel(ctx.kernel_name(i), "matmul.wgsl", wg, nodes, comment=ctx.fused_comment(nodes), x=x, wt=wt,
                       bias=bias, epilogue=finish, m=m, n=n, k=k, bm=bm, bn=bn, bk=bk, tm=bm // 16, tn=bn // 16,
-                      tiles=tiles, tiles_n=tiles_n, gx=wg[0], conv=bool(conv), a4=a4, b4=b4,
-                      shared=ctx.shared_tiles, **conv)]
+                      tiles=tiles, tiles_n=tiles_n, gx=wg[0], conv=bool(conv), a4=a4, b4=b4, **conv)]
 
 
 def lower_depthwise(ctx: Any, i: int, a: Any) -> list[Any]:
@@ -127,8 +130,8 @@ def split(length: int, groups: int, outs: int, min_chunk: int, align: int = 1) -
 
 # ---- the tiled products: DENSE_DX, DENSE_DW, CONV2D_DW, CONV2D_DX ----
 
-def _tiles(m: int, n: int, cap: int = 64) -> dict[str, int]:
-    bm, bn = pow2_at_least(m, 16, cap), pow2_at_least(n, 16, cap)
+def _tiles(m: int, n: int) -> dict[str, int]:
+    bm, bn = pow2_at_least(m, 16, MAX_TILE), pow2_at_least(n, 16, MAX_TILE)
     return {"bm": bm, "bn": bn, "bk": BK, "tm": bm // 16, "tn": bn // 16, "tiles_n": -(-n // bn)}
 
 
@@ -181,7 +184,7 @@ def _matmul(ctx: Any, i: int, kb: Any, kernel_name: str, out: Any, a_src: Any, b
     b4 = kb.view4(b_src, plan[CONTIGUOUS["b", plan["b"]]] % 4 == 0)
     values = dict(plan, comment=ctx.comment(i), a_src=a_src, b_src=b_src, out=out, groups=groups, gx=wg[0],
                   a_m_fast=plan["a"] in ("cols", "im2col_t"), b_k_fast=plan["b"] in ("cols", "w_taps"), a4=a4, b4=b4,
-                  bias=bias, shared=ctx.shared_tiles)
+                  bias=bias)
     return kb.kernel(kernel_name, "grad_matmul.wgsl", wg, ctx.group(i).nodes, **values)
 
 
@@ -290,9 +293,6 @@ def lower_grad_matmul(ctx: Any, i: int, a: Any) -> list[Any]:
     plan = matmul_plan(node.op.name, g.nodes[node.srcs[0]].shape, g.nodes[node.srcs[1]].shape, node.shape, a)
     if not ctx.shared_tiles:
         return _lower_grad_rows_split(ctx, i, a, plan)
-    if ctx.max_tile < plan["bm"] or ctx.max_tile < plan["bn"]:   # smaller tiles, the same K split (scratch)
-        t = _tiles(plan["m"], plan["n"], ctx.max_tile)
-        plan |= t | {"tiles": -(-plan["m"] // t["bm"]) * t["tiles_n"]}
     chain = ctx.group(i).chain
     bias = chain[0] if chain else None      # the bias gradient it sums too (fuse.bias_sums)
     kb = ctx.builder()
@@ -362,7 +362,7 @@ def lower_conv2d_dx(ctx: Any, i: int, a: Any) -> list[Any]:
         return [_rows_kernel(ctx, i, kb, "DENSE_DX", kb.read(node.srcs[0]), kb.read(node.srcs[1]), node.size // ci,
                              ci, kh * kw * co, strides, ctx.group(i).nodes, ctx.comment(i), out=kb.write(i), conv=conv)]
     phases = conv_dx_phases(node.shape, (kh, kw, ci, co), (sh, sw), a.pad)
-    t = _tiles(max(p["rows"] for p in phases), ci, ctx.max_tile)
+    t = _tiles(max(p["rows"] for p in phases), ci)
     tiles = 0
     for p in phases:
         p["t0"] = tiles
