@@ -128,12 +128,26 @@ def test_bench_compare_loss_errors(tmp_path: Path) -> None:
                                      (trained, ["--node", "--loss", "mse"], 2, "already trains a loss"),
                                      (detector, ["--node", "--loss", "mse", "--infer-only"], 2, "--infer-only"),
                                      (detector, ["--loss", "mse"], 2, "--loss needs --browser or --node"),
-                                     (two, ["--node", "--loss", "mse"], 1, "exactly one Output, this one has 2 "
-                                                                           "(boxes, features)")]:
+                                     (two, ["--node", "--loss", "mse"], 1, "has 2 (boxes, features)")]:
         run = subprocess.run([sys.executable, "-m", "wgslgrad", "bench", str(spec), *args],
                              capture_output=True, text=True, timeout=120, check=False)
         assert run.returncode == status and says in run.stderr and "Traceback" not in run.stderr, \
             (args, run.returncode, run.stderr)
+
+
+def test_add_loss_graph() -> None:
+    """common.add_loss: MSE of the one output against a new input of its shape, named clear of the spec's own."""
+    from wgslgrad.bench.common import add_loss
+    from wgslgrad.compiler.frontend import compile_spec
+    from wgslgrad.compiler.ir import Op
+
+    g = compile_spec(DETECTOR.replace("image = Input", "target = Input").replace("(image,", "(target,"), batch=2)
+    assert add_loss(g, "mse") == "target_2"
+    loss = g.nodes[g.loss]
+    assert loss.op is Op.MSE and loss.shape == () and loss.srcs == (g.outputs["boxes"], g.inputs["target_2"])
+    assert g.nodes[g.inputs["target_2"]].shape == g.nodes[g.outputs["boxes"]].shape == (2, 4, 4, 5)
+    with pytest.raises(ValueError, match="already trains a loss"):
+        add_loss(g, "mse")
 
 
 def test_bench_compare_usage_errors(tmp_path: Path) -> None:
