@@ -287,7 +287,10 @@ def compare(spec_path: str | Path, mode: str = "browser", batches: Sequence[int]
                 server.shutdown()
     if run.returncode != 0:
         raise CompareError(f"compare.mjs failed ({run.returncode}):\n{run.stderr.strip()[-3000:]}")
-    raw = json.loads(run.stdout.strip().splitlines()[-1])
+    try:
+        raw = json.loads(run.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError) as e:
+        raise CompareError(f"compare.mjs printed no whole result line ({e}):\n{run.stderr.strip()[-3000:]}") from None
     result = Comparison(spec.stem, mode, systems, list(batches), train, raw, notes=notes)
     if raw.get("timedOut"):
         result.notes.append(f"some systems ran out of the {timeout:.0f} s budget (--timeout); their cells are '-'")
