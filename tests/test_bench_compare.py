@@ -9,10 +9,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_bundle import ensure_chromium
 
+from wgslgrad.bench.common import add_loss
 from wgslgrad.bench.compare import ATOL, PEER_DIR, CompareError, check_installed
+from wgslgrad.compiler.frontend import compile_spec
+from wgslgrad.compiler.ir import Op
+from wgslgrad.compiler.numpy_ref import evaluate
+from wgslgrad.runtime.init import init_params
 
 SPEC = """\
 pixels = Input(6, 6, 1)
@@ -114,6 +120,16 @@ def test_bench_compare_loss_mse(tmp_path: Path) -> None:
         for s in systems:
             assert rows[key]["ms"][s] is not None and rows[key]["ms"][s] > 0, (key, s, rows[key])
     assert set(doc["agreement"]) == {"tfjs-webgpu"} and doc["agreement"]["tfjs-webgpu"] <= 10 * ATOL, doc["agreement"]
+    # the bundle's batch-1 loss is the float64 MSE of the output against 'target', on compare.prepare's inputs
+    # (seed 0: uniform, in the graph's input order)
+    g = compile_spec(DETECTOR, batch=1)
+    add_loss(g, "mse")
+    rng = np.random.default_rng(0)
+    inputs = {k: rng.uniform(0, 1, g.nodes[i].shape).astype(np.float32).astype(np.float64)
+              for k, i in g.inputs.items()}
+    ref = evaluate(g, inputs, {k: v.astype(np.float64) for k, v in init_params(g, seed=0).items()})[g.loss]
+    loss = doc["raw"]["systems"]["wgslgrad"]["outputs"]["loss"][0]
+    assert abs(loss - ref) <= 1e-5 * abs(ref), (loss, ref)
     assert all(not doc["raw"]["systems"][s]["errors"] for s in systems), {s: doc["raw"]["systems"][s]["errors"]
                                                                         for s in systems}
 
@@ -138,10 +154,6 @@ def test_bench_compare_loss_errors(tmp_path: Path) -> None:
 
 def test_add_loss_graph() -> None:
     """common.add_loss: MSE of the one output against a new input of its shape, named clear of the spec's own."""
-    from wgslgrad.bench.common import add_loss
-    from wgslgrad.compiler.frontend import compile_spec
-    from wgslgrad.compiler.ir import Op
-
     g = compile_spec(DETECTOR.replace("image = Input", "target = Input").replace("(image,", "(target,"), batch=2)
     assert add_loss(g, "mse") == "target_2"
     loss = g.nodes[g.loss]
