@@ -9,10 +9,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_bundle import ensure_chromium
 
+from wgslgrad.bench.common import add_loss
 from wgslgrad.bench.compare import ATOL, PEER_DIR, CompareError, check_installed
+from wgslgrad.compiler.frontend import compile_spec
+from wgslgrad.compiler.ir import Op
+from wgslgrad.compiler.numpy_ref import evaluate
+from wgslgrad.runtime.init import init_params
 
 SPEC = """\
 pixels = Input(6, 6, 1)
@@ -77,6 +83,84 @@ def test_bench_compare_tiny(mode: str, tmp_path: Path) -> None:
     assert infos["tfjs-webgpu"]["tfjs"] == "4.22.0"
     assert all(not doc["raw"]["systems"][s]["errors"] for s in systems), {s: doc["raw"]["systems"][s]["errors"]
                                                                         for s in systems}
+
+
+# no Train(loss=...), like face-api's detectors: `--loss mse` gives it one for the training steps. Its
+# 6,400 outputs make compare.mjs's result line longer than a pipe holds at once (it was cut there).
+DETECTOR = """\
+image = Input(32, 32, 3)
+x = conv2d(image, 4, kernel=3, activation="relu")
+x = max_pool(x, 2)
+x = conv2d(x, 4, kernel=3, activation="leaky_relu")
+boxes = conv2d(x, 25, kernel=1)
+Output(boxes)
+"""
+
+
+def test_bench_compare_loss_mse(tmp_path: Path) -> None:
+    """A spec without a loss, `--loss mse`, in Node: training rows for both systems, the outputs agreeing."""
+    systems = ["wgslgrad", "tfjs-webgpu"]
+    ensure_chromium()   # Dawn's SwiftShader where the system has no Vulkan for it
+    packages_ready("node")
+    spec = tmp_path / "detector.py"
+    spec.write_text(DETECTOR)
+    out = tmp_path / "rows.json"
+    run = subprocess.run([sys.executable, "-m", "wgslgrad", "bench", str(spec), "--node", "--loss", "mse",
+                          "--batch", "1", "--steps", "1", "--infer-steps", "1", "--rounds", "1", "--warmup", "0",
+                          "--timeout", "300", "--systems", ",".join(systems), "-o", str(out)],
+                         capture_output=True, text=True, timeout=600, check=False)
+    print(run.stdout, run.stderr[-3000:])
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "mse of the output 'boxes' against a random input 'target'" in run.stdout, run.stdout
+    doc = json.loads(out.read_text())
+    rows = {(r["what"], r["batch"]): r for r in doc["rows"]}
+    assert set(rows) == {("inference (ms)", 1), ("training step (ms)", 1), ("ready to infer (ms)", 1),
+                         ("ready to train (ms)", 1)}, set(rows)
+    for key in [("training step (ms)", 1), ("ready to train (ms)", 1)]:
+        for s in systems:
+            assert rows[key]["ms"][s] is not None and rows[key]["ms"][s] > 0, (key, s, rows[key])
+    assert set(doc["agreement"]) == {"tfjs-webgpu"} and doc["agreement"]["tfjs-webgpu"] <= 10 * ATOL, doc["agreement"]
+    # the bundle's batch-1 loss is the float64 MSE of the output against 'target', on compare.prepare's inputs
+    # (seed 0: uniform, in the graph's input order)
+    g = compile_spec(DETECTOR, batch=1)
+    add_loss(g, "mse")
+    rng = np.random.default_rng(0)
+    inputs = {k: rng.uniform(0, 1, g.nodes[i].shape).astype(np.float32).astype(np.float64)
+              for k, i in g.inputs.items()}
+    ref = evaluate(g, inputs, {k: v.astype(np.float64) for k, v in init_params(g, seed=0).items()})[g.loss]
+    loss = doc["raw"]["systems"]["wgslgrad"]["outputs"]["loss"][0]
+    assert abs(loss - ref) <= 1e-5 * abs(ref), (loss, ref)
+    assert all(not doc["raw"]["systems"][s]["errors"] for s in systems), {s: doc["raw"]["systems"][s]["errors"]
+                                                                        for s in systems}
+
+
+def test_bench_compare_loss_errors(tmp_path: Path) -> None:
+    """--loss: an unknown choice, a spec with a loss of its own, --infer-only or no --node/--browser exit 2;
+    a spec with several outputs exits 1, saying why; none with a traceback."""
+    detector, trained, two = tmp_path / "detector.py", tmp_path / "tiny.py", tmp_path / "two.py"
+    detector.write_text(DETECTOR)
+    trained.write_text(SPEC)
+    two.write_text(DETECTOR + "Output(x, name='features')\n")
+    for spec, args, status, says in [(detector, ["--node", "--loss", "l1"], 2, "invalid choice: 'l1'"),
+                                     (trained, ["--node", "--loss", "mse"], 2, "already trains a loss"),
+                                     (detector, ["--node", "--loss", "mse", "--infer-only"], 2, "--infer-only"),
+                                     (detector, ["--loss", "mse"], 2, "--loss needs --browser or --node"),
+                                     (two, ["--node", "--loss", "mse"], 1, "has 2 (boxes, features)")]:
+        run = subprocess.run([sys.executable, "-m", "wgslgrad", "bench", str(spec), *args],
+                             capture_output=True, text=True, timeout=120, check=False)
+        assert run.returncode == status and says in run.stderr and "Traceback" not in run.stderr, \
+            (args, run.returncode, run.stderr)
+
+
+def test_add_loss_graph() -> None:
+    """common.add_loss: MSE of the one output against a new input of its shape, named clear of the spec's own."""
+    g = compile_spec(DETECTOR.replace("image = Input", "target = Input").replace("(image,", "(target,"), batch=2)
+    assert add_loss(g, "mse") == "target_2"
+    loss = g.nodes[g.loss]
+    assert loss.op is Op.MSE and loss.shape == () and loss.srcs == (g.outputs["boxes"], g.inputs["target_2"])
+    assert g.nodes[g.inputs["target_2"]].shape == g.nodes[g.outputs["boxes"]].shape == (2, 16, 16, 25)
+    with pytest.raises(ValueError, match="already trains a loss"):
+        add_loss(g, "mse")
 
 
 def test_bench_compare_usage_errors(tmp_path: Path) -> None:

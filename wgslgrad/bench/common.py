@@ -1,12 +1,12 @@
-"""Helpers the bench commands share (run.py's tables and profile.py's step): stand-in inputs, the spec's
-learning rate and fixed-width text tables."""
+"""Helpers the bench commands share (run.py's tables, profile.py's step, compare.py): stand-in inputs, the
+spec's learning rate, a stand-in loss for specs without one, and fixed-width text tables."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
 
-from ..compiler.ir import Graph, Op
+from ..compiler.ir import Graph, InputAttrs, Op
 
 
 def random_inputs(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
@@ -31,6 +31,32 @@ def spec_lr(graph: Graph) -> float:
     if isinstance(t.get("optimizer"), dict):
         t.update(t["optimizer"])
     return float(t.get("lr", 1e-3))
+
+
+# `bench --loss`: the losses a spec without Train(loss=...) can be given, to time a training step
+LOSSES = {"mse": Op.MSE}
+
+
+def add_loss(graph: Graph, kind: str = "mse") -> str:
+    """Give a graph without a loss (a detector's spec, which has no Train(loss=...)) one, so that a training
+    step can be timed: `kind` (a LOSSES key) of its one output against a new input of the output's shape,
+    named 'target' (or 'target_2', ... where that name is taken). Adam keeps its defaults (lr 0.001, as
+    spec_lr says). Returns the new input's name; ValueError for a graph that already has a loss, has not
+    exactly one output, or an unknown `kind`."""
+    if kind not in LOSSES:
+        raise ValueError(f"unknown loss {kind!r} (known: {', '.join(LOSSES)})")
+    if graph.loss is not None:
+        raise ValueError("the spec already trains a loss (its Train(loss=...))")
+    if len(graph.outputs) != 1:
+        names = ", ".join(graph.outputs) or "none"
+        raise ValueError(f"a {kind} loss needs a spec with exactly one Output, this one has {len(graph.outputs)} "
+                         f"({names})")
+    (out,) = graph.outputs.values()
+    name = next(n for n in ("target", *(f"target_{k}" for k in range(2, len(graph.inputs) + 3)))
+                if n not in graph.inputs)
+    graph.inputs[name] = graph.add(Op.INPUT, (), InputAttrs(name), shape=graph.nodes[out].shape)
+    graph.loss = graph.add(LOSSES[kind], (out, graph.inputs[name]))
+    return name
 
 
 def text_table(head: Sequence[str], body: Sequence[Sequence[str]], left: set[int]) -> str:

@@ -7,6 +7,9 @@ the `webgpu` package, Dawn), driven by tfjs_peer/compare.mjs: interleaved rounds
 Reported: the median inference and training-step times per batch size, the time from nothing to the first
 inference result and to the first training step's loss, and each TF.js backend's time over wgslgrad's (above
 1: wgslgrad is faster). The batch-1 outputs on one random input are compared first; a disagreement is an error.
+A spec without Train(loss=...) (a detector) gets training steps too with `loss="mse"` (`bench --loss mse`):
+both systems then train the mean squared error of its one output against a random input 'target'
+(common.add_loss).
 """
 from __future__ import annotations
 
@@ -30,8 +33,10 @@ from typing import Any
 import numpy as np
 
 from ..compiler.frontend import load_spec
+from ..compiler.ir import Graph
 from ..export.bundle import write_bundle
 from ..runtime.init import init_params
+from .common import add_loss
 from .tfjs_peer import HERE as PEER_DIR
 from .tfjs_peer import write_model
 
@@ -52,6 +57,10 @@ RTOL, ATOL = 1e-3, 1e-4
 
 class CompareError(RuntimeError):
     """The comparison could not run (a missing browser or package, a peer that failed); the message says why."""
+
+
+class LossOptionError(CompareError):
+    """`loss` given for a spec that trains a loss already: a usage error (`bench --loss`, exit status 2)."""
 
 
 @dataclass
@@ -192,13 +201,22 @@ class _Handler(SimpleHTTPRequestHandler):
         pass
 
 
-def prepare(root: Path, spec: Path, batches: Sequence[int], train: bool, peers: bool, seed: int = 0) -> None:
+def load(spec: Path, batch: int, loss: str | None = None) -> Graph:
+    """The spec at `batch`, given the stand-in loss `loss` (common.add_loss) where not None."""
+    g = load_spec(spec, batch)
+    if loss is not None:
+        add_loss(g, loss)
+    return g
+
+
+def prepare(root: Path, spec: Path, batches: Sequence[int], train: bool, peers: bool, seed: int = 0,
+            loss: str | None = None) -> None:
     """The files the hosts read: b{batch}/ bundles, peer/ (TF.js's model, weights, batch-1 inputs), and the
-    page's own files."""
+    page's own files; `loss`: as compare()'s."""
     for b in batches:
-        g = load_spec(spec, b)
+        g = load(spec, b, loss)
         write_bundle(root / f"b{b}", g, init_params(g, seed=seed), train=train)
-    g = load_spec(spec, 1)
+    g = load(spec, 1, loss)
     if peers:
         rng = np.random.default_rng(seed)
         print(f"bench: outputs compared on random inputs, seed {seed}", file=sys.stderr)
@@ -215,16 +233,28 @@ def prepare(root: Path, spec: Path, batches: Sequence[int], train: bool, peers: 
 
 def compare(spec_path: str | Path, mode: str = "browser", batches: Sequence[int] = (1, 16), steps: int = 5,
             infer_steps: int = 10, warmup: int = 2, rounds: int = 3, systems: Sequence[str] = DEFAULT_SYSTEMS,
-            timeout: float = 600, train: bool | None = None) -> Comparison:
-    """Run the comparison; `timeout` (s) bounds the measured part (a system past it is left out)."""
+            timeout: float = 600, train: bool | None = None, loss: str | None = None) -> Comparison:
+    """Run the comparison; `timeout` (s) bounds the measured part (a system past it is left out). `loss`
+    ("mse", for a spec without Train(loss=...)): the loss both systems train (common.add_loss); a spec with a
+    loss of its own is refused (LossOptionError), one without exactly one output too (CompareError)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
     spec = Path(spec_path)
     chromium = check_installed(mode)
     graph = load_spec(spec, 1)
+    notes = []
+    if loss is not None:
+        if graph.loss is not None:
+            raise LossOptionError(f"{spec.name} already trains a loss (its Train(loss=...)): --loss is for specs "
+                                  "without one")
+        try:
+            target = add_loss(graph, loss)
+        except ValueError as e:
+            raise CompareError(f"--loss {loss}: {e}") from None
+        notes.append(f"training step: {loss} of the output '{next(iter(graph.outputs))}' against a random input "
+                     f"'{target}' (--loss {loss}), Adam at lr 0.001")
     train = graph.loss is not None if train is None else train
     systems = ["wgslgrad", *(s for s in systems if s != "wgslgrad")]
-    notes = []
     try:
         from .tfjs_peer import export_graph
         export_graph(graph)
@@ -233,7 +263,7 @@ def compare(spec_path: str | Path, mode: str = "browser", batches: Sequence[int]
         systems = [s for s in systems if not s.startswith("tfjs")]
     with tempfile.TemporaryDirectory(prefix="wgslgrad-compare-") as tmp:
         root = Path(tmp)
-        prepare(root, spec, batches, train, any(s.startswith("tfjs") for s in systems))
+        prepare(root, spec, batches, train, any(s.startswith("tfjs") for s in systems), loss=loss)
         config = {"mode": mode, "systems": systems, "batches": list(batches), "train": train, "steps": steps,
                   "inferSteps": infer_steps, "warmup": warmup, "rounds": rounds, "timeoutMs": int(timeout * 1000),
                   "dir": str(root)}
@@ -257,7 +287,10 @@ def compare(spec_path: str | Path, mode: str = "browser", batches: Sequence[int]
                 server.shutdown()
     if run.returncode != 0:
         raise CompareError(f"compare.mjs failed ({run.returncode}):\n{run.stderr.strip()[-3000:]}")
-    raw = json.loads(run.stdout.strip().splitlines()[-1])
+    try:
+        raw = json.loads(run.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError) as e:
+        raise CompareError(f"compare.mjs printed no whole result line ({e}):\n{run.stderr.strip()[-3000:]}") from None
     result = Comparison(spec.stem, mode, systems, list(batches), train, raw, notes=notes)
     if raw.get("timedOut"):
         result.notes.append(f"some systems ran out of the {timeout:.0f} s budget (--timeout); their cells are '-'")

@@ -25,7 +25,7 @@ import numpy as np
 from ..compiler.frontend import load_spec
 from ..compiler.ir import Op
 from ..runtime.init import init_params
-from .common import random_inputs, spec_lr, text_table
+from .common import LOSSES, random_inputs, spec_lr, text_table
 
 DEFAULT_BATCHES = (1, 16)   # small enough for lavapipe on a 2-core CPU; ask for 64, 256 on a GPU
 PEERS = ("torch", "tfjs")
@@ -252,6 +252,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "--infer-steps inferences per system and batch size (default 3)")
     p.add_argument("--infer-only", action="store_true",
                    help="with --browser/--node: no training steps (a spec without a loss has none anyway)")
+    p.add_argument("--loss", choices=list(LOSSES), default=None,
+                   help="with --browser/--node: for specs without Train(loss=...), e.g. detectors, so that a training "
+                        "step can be timed: both systems train this loss of the spec's one output against a random "
+                        "input 'target' of its shape (Adam, lr 0.001); a spec with a loss of its own is refused "
+                        "(exit 2)")
     p.add_argument("--timeout", type=float, default=900,
                    help="with --browser/--node: seconds for the whole comparison; a system still running then is "
                         "left out (default 900)")
@@ -259,7 +264,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_compare(args: argparse.Namespace) -> int:
     """`bench FILE --browser` / `--node`: prints the table; 1 when it cannot run or the outputs disagree."""
-    from .compare import SYSTEMS, CompareError, compare, header
+    from .compare import SYSTEMS, CompareError, LossOptionError, compare, header
 
     systems = [b for b in args.systems.split(",") if b]
     bad = [b for b in systems if b not in SYSTEMS]
@@ -267,12 +272,16 @@ def run_compare(args: argparse.Namespace) -> int:
         print(f"wgslgrad: error: --systems takes {','.join(SYSTEMS)}; --steps, --infer-steps and --rounds at least "
               "1, --warmup 0 or more, --timeout positive", file=sys.stderr)
         return 2
+    if args.loss and args.infer_only:
+        print("wgslgrad: error: --loss is for timing training steps, --infer-only runs none", file=sys.stderr)
+        return 2
     try:
         result = compare(args.file, "browser" if args.browser else "node", args.batch, args.steps, args.infer_steps,
-                         args.warmup, args.rounds, systems, args.timeout, False if args.infer_only else None)
+                         args.warmup, args.rounds, systems, args.timeout, False if args.infer_only else None,
+                         args.loss)
     except CompareError as e:
         print(f"wgslgrad: error: {e}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(e, LossOptionError) else 1
     print(header(result))
     print(result.table())
     print(result.describe())
@@ -291,6 +300,9 @@ def run_compare(args: argparse.Namespace) -> int:
 def run_args(args: argparse.Namespace) -> int:
     if args.browser or args.node:
         return run_compare(args)
+    if args.loss:
+        print("wgslgrad: error: --loss needs --browser or --node", file=sys.stderr)
+        return 2
     rows = bench(args.file, args.batch, args.steps, args.warmup, args.infer_steps,
                  [p for p in args.peers.split(",") if p], not args.no_wgslgrad, args.torch_device,
                  args.tfjs_backend, args.torch_threads)

@@ -156,5 +156,5 @@ try {
   if (browser) await browser.close();
 }
 const where = config.mode === 'browser' ? { browser: browserVersion } : { node: process.version };
-process.stdout.write(`${JSON.stringify({ systems, timedOut, ...where })}\n`);
-process.exit(0);
+// exit once the line is written: a pipe takes 64 KiB at a time, and exiting at once cut the rest off
+process.stdout.write(`${JSON.stringify({ systems, timedOut, ...where })}\n`, () => process.exit(0));
