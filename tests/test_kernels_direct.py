@@ -88,3 +88,33 @@ def test_reductions_with_64_lanes(device, shape, k, s, split):
     rng = fresh_rng()
     compare_gradients_on_gpu(device, program, g, normal(g, g.inputs, rng), normal(g, g.params, rng), RTOL)
     compare_on_gpu(device, g, normal(g, g.inputs, rng), normal(g, g.params, rng), rtol=RTOL, shared_tiles=False)
+
+
+@pytest.mark.parametrize("shape,k,s,pad,mult,fused", [
+    ((1, 9, 19, 6), 3, 1, (1, 1, 1, 1), 1, True),    # 3 channels x 5 columns a thread; 19 columns: a part block
+    ((2, 13, 21, 5), 3, 2, (1, 1, 1, 1), 2, False),  # channel multiplier 2: 10 channels in blocks of 2; 11 columns
+    ((1, 10, 10, 8), 5, 1, (2, 2, 2, 2), 1, True),   # 5x5; 10 columns in 2 blocks of 5
+    ((1, 8, 9, 3), 5, 1, (3, 1, 1, 3), 1, False),    # pads on all four sides, uneven
+    ((1, 9, 21, 12), 3, 1, (0, 0, 0, 0), 1, True),   # valid: no masks, but the part block reads past the row
+    ((2, 12, 21, 4), 7, 2, (3, 3, 3, 3), 2, True),   # 49 taps: a loop over them too; 8 channels; a part block
+    ((1, 6, 6, 3), 11, 1, (5, 5, 5, 5), 1, False),   # the window larger than the image
+    ((1, 5, 6, 2), 3, 1, (1, 1, 1, 1), 3, True),     # multiplier 3: blocks of 3 channels, one x channel
+    ((1, 5, 5, 1), 3, 2, (1, 1, 1, 1), 8, False),    # multiplier 8: blocks of 4 channels of one x channel
+    ((1, 3, 2, 7), 3, 1, (1, 1, 1, 1), 1, True),     # 7 channels: blocks of 1; 2 columns
+])
+def test_depthwise_blocks_direct(device, shape, k, s, pad, mult, fused):
+    """DEPTHWISE without shared tiles: each thread a block of up to 4 channels x 4 output columns, window
+    columns outside the image read clamped and masked; with `fused` a bias, an added input and a relu after it."""
+    g = Graph(batch=shape[0])
+    x, w = inp(g, "x", shape), param(g, "w", (k, k, shape[3], mult))
+    co = shape[3] * mult
+    srcs = (x, w, param(g, "b", (co,))) if fused else (x, w)
+    y = d = g.add(Op.DEPTHWISE, srcs, op_attrs(Op.DEPTHWISE, stride=(s, s), pad=pad))
+    if fused:
+        y = g.add(Op.RELU, (g.add(Op.ADD, (d, inp(g, "r", g.nodes[d].shape))),))
+    g.outputs["y"] = y
+    rng = fresh_rng()
+    program, _ = compare_on_gpu(device, g, normal(g, g.inputs, rng), normal(g, g.params, rng), rtol=RTOL,
+                                shared_tiles=False)
+    assert [k.name for k in program.kernels] == [f"depthwise_{d}"]
+    assert "each thread a block of" in program.kernels[0].wgsl

@@ -4,6 +4,8 @@ works in (`ctx`), the node id and the node's typed attributes (`a`: stride and p
   CONV2D, DENSE  one tiled product, out[M, N] = A[M, K] @ w[K, N] (+ bias), then the ops fused after it
                  DENSE on few rows: a 4x4 block of outputs a thread, no workgroup memory (dense_rows.wgsl)
   DEPTHWISE      one thread per output element, the taps unrolled (looped past 5x5), then the fused ops
+                 Without shared tiles: each thread up to 4 channels x 8 columns of an output row, each window
+                 row's columns loaded once for the block
   DENSE_DX       dy @ w.T: one tiled product (grad_matmul.wgsl), B read transposed
   DENSE_DW       x.T @ dy: the same, A read transposed; K = batch, split when long
                  Both on a small batch: a 4x4 block of outputs a thread, no workgroup memory (dense_rows.wgsl)
@@ -27,6 +29,10 @@ from typing import Any
 from .base import WORKGROUP, Shape, halves, pow2_at_least
 
 UNROLL_TAPS = 25   # depthwise kernels unroll up to this many taps (5x5), and loop over larger windows
+# DEPTHWISE without shared tiles (CPU adapters): each thread up to 4 channels x 8 output columns (at least 4
+# columns where the row has them), in workgroups of DW_LANES threads
+DW_BLOCK = (4, 8)
+DW_LANES = 64
 # The tiled products' step along K. Its tiles (BK x (64+1) floats each) are most of a kernel's workgroup memory,
 # and SwiftShader's compile time grows with that (about 0.6 ms a float): 16 took 2-5 s a kernel.
 BK = 8
@@ -88,6 +94,8 @@ def lower_matmul(ctx: Any, i: int, a: Any) -> list[Any]:
 
 
 def lower_depthwise(ctx: Any, i: int, a: Any) -> list[Any]:
+    """Without shared tiles (CPU adapters) each thread a block of channels x output columns
+    (depthwise_blocks.wgsl), else one thread per output (depthwise.wgsl)."""
     g, node = ctx.graph, ctx.graph.nodes[i]
     kb = ctx.builder()
     x, wt = kb.read(node.srcs[0]), kb.read(node.srcs[1])
@@ -95,16 +103,39 @@ def lower_depthwise(ctx: Any, i: int, a: Any) -> list[Any]:
     finish, nodes = ctx.epilogue(kb, i)
     _, h, w, ci = g.nodes[node.srcs[0]].shape
     kh, kw, _, mult = g.nodes[node.srcs[1]].shape
-    _, ho, wo, co = node.shape
+    b, ho, wo, co = node.shape
     (sh, sw), (pt, _, pl, _) = a.stride, a.pad
+    values = {"comment": ctx.fused_comment(nodes), "x": x, "wt": wt, "bias": bias, "epilogue": finish,
+              "unroll": kh * kw <= UNROLL_TAPS, "kh": kh, "kw": kw, "h": h, "w": w, "ci": ci, "co": co, "ho": ho,
+              "wo": wo, "mult": mult, "sh": sh, "sw": sw, "pt": pt, "pl": pl}
+    if not ctx.shared_tiles:
+        bc, bx = depthwise_block(co, mult, wo)
+        cblocks, xblocks = co // bc, -(-wo // bx)
+        n = b * ho * xblocks * cblocks
+        wg = ctx.grid(-(-n // DW_LANES))
+        # masks where some stored output's window has a column left or right of the image
+        mask = pl > 0 or (wo - 1) * sw + kw - 1 - pl >= w
+        return [kb.kernel(ctx.kernel_name(i), "depthwise_blocks.wgsl", wg, nodes, bc=bc, bx=bx,
+                          bci=(bc - 1) // mult + 1, cols=(bx - 1) * sw + kw, mask=mask, cblocks=cblocks,
+                          xblocks=xblocks, n=n, wg=DW_LANES, gx=wg[0], **values)]
     # tap (ky, kx): x is (ky*W + kx)*Ci elements after tap (0, 0); w[ky, kx, c] is (ky*kw + kx)*Co after w[0, 0, c]
-    unroll = kh * kw <= UNROLL_TAPS
     taps = [{"ky": ky, "kx": kx, "dx": (ky * w + kx) * ci, "dw": (ky * kw + kx) * co}
-            for ky in range(kh) for kx in range(kw)] if unroll else []
+            for ky in range(kh) for kx in range(kw)] if values["unroll"] else []
     wg, gx = ctx.elementwise_groups(node.size)
-    return [kb.kernel(ctx.kernel_name(i), "depthwise.wgsl", wg, nodes, comment=ctx.fused_comment(nodes), x=x, wt=wt,
-                      bias=bias, epilogue=finish, unroll=unroll, taps=taps, kh=kh, kw=kw, h=h, w=w, ci=ci, co=co,
-                      ho=ho, wo=wo, mult=mult, sh=sh, sw=sw, pt=pt, pl=pl, n=node.size, wg=WORKGROUP, gx=gx)]
+    return [kb.kernel(ctx.kernel_name(i), "depthwise.wgsl", wg, nodes, taps=taps, n=node.size, wg=WORKGROUP, gx=gx,
+                      **values)]
+
+
+def depthwise_block(co: int, mult: int, wo: int) -> tuple[int, int]:
+    """(channels, columns) of the output block each thread of a DEPTHWISE without shared tiles computes (co
+    output channels, depth multiplier mult, wo output columns), up to DW_BLOCK. Channels: the most that
+    divide co and divide or are divided by mult (so that channel c0 + c of a block reads x's channel
+    c0 / mult + c / mult). Columns: the whole row up to DW_BLOCK[1], else the width from DW_BLOCK[1] down to
+    its half that wastes the fewest columns past the row's end (the wider on a tie: fewer loads an output)."""
+    bc = next(b for b in range(DW_BLOCK[0], 0, -1) if co % b == 0 and (b % mult == 0 or mult % b == 0))
+    if wo <= DW_BLOCK[1]:
+        return bc, wo
+    return bc, min(range(DW_BLOCK[1], DW_BLOCK[1] // 2 - 1, -1), key=lambda b: -(-wo // b) * b - wo)
 
 
 # ---- gradients ----
