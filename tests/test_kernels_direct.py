@@ -118,3 +118,42 @@ def test_depthwise_blocks_direct(device, shape, k, s, pad, mult, fused):
                                 shared_tiles=False)
     assert [k.name for k in program.kernels] == [f"depthwise_{d}"]
     assert "each thread a block of" in program.kernels[0].wgsl
+
+
+@pytest.mark.parametrize("shape,k,s,pad,mult", [
+    ((1, 9, 19, 6), 3, 1, (1, 1, 1, 1), 1),     # 3 channels x 5 columns a thread; 19 columns: a part block
+    ((2, 13, 21, 5), 3, 2, (0, 1, 0, 1), 2),    # stride 2 (TF's same pads), multiplier 2; blocks of 6 columns
+    ((1, 10, 10, 8), 5, 1, (2, 2, 2, 2), 1),    # 5x5; 10 columns in 2 blocks of 5
+    ((1, 8, 9, 3), 5, 2, (3, 1, 1, 3), 1),      # pads on all four sides, uneven; stride 2: part block
+    ((1, 9, 21, 12), 3, 1, (0, 0, 0, 0), 1),    # valid: no masks
+    ((2, 12, 21, 4), 7, 2, (3, 3, 3, 3), 2),    # 49 taps: a loop over them too
+    ((1, 6, 6, 3), 11, 1, (5, 5, 5, 5), 1),     # the window larger than the image
+    ((1, 7, 11, 2), 3, 3, (1, 1, 1, 1), 3),     # stride 3, multiplier 3
+    ((1, 3, 2, 7), 3, 1, (1, 1, 1, 1), 1),      # 7 channels: blocks of 1; 2 columns
+])
+def test_depthwise_grads_blocks_direct(device, shape, k, s, pad, mult):
+    """DEPTHWISE_DX without shared tiles: each thread a block of up to 4 channels x up to 8 columns of dx (a
+    multiple of the stride), dy columns outside dy read clamped and masked; DEPTHWISE_DW beside it."""
+    w_shape = (k, k, shape[3], mult)
+    gg = grad_graph(Op.DEPTHWISE_DX, Op.DEPTHWISE_DW, shape, w_shape, {"stride": (s, s), "pad": pad})
+    program, _ = compare_on_gpu(device, gg, normal(gg, gg.inputs, fresh_rng()), rtol=RTOL, shared_tiles=False)
+    assert "each thread a block of" in next(k.wgsl for k in program.kernels if k.name.startswith("depthwise_dx"))
+
+
+def test_depthwise_training_step_blocks_direct(device):
+    """Two depthwise layers with a relu between them: the second's input gradient (blocks) with the relu's
+    gradient fused after it feeds the first's filter and bias gradients, all against float64."""
+    g = Graph(batch=2)
+    x = inp(g, "x", (2, 11, 13, 6))
+    h = g.add(Op.DEPTHWISE, (x, param(g, "w1", (3, 3, 6, 1)), param(g, "b1", (6,))),
+              op_attrs(Op.DEPTHWISE, stride=(1, 1), pad=(1, 1, 1, 1)))
+    h = g.add(Op.RELU, (h,))
+    y = g.add(Op.DEPTHWISE, (h, param(g, "w2", (3, 3, 6, 2)), param(g, "b2", (12,))),
+              op_attrs(Op.DEPTHWISE, stride=(2, 2), pad=(1, 1, 1, 1)))
+    g.loss = g.add(Op.MSE, (y, inp(g, "t", g.nodes[y].shape)))
+    program = lower(g, training=True, shared_tiles=False)
+    dx = [k for k in program.kernels if k.name.startswith("depthwise_dx")]
+    assert len(dx) == 1 and "each thread a block of" in dx[0].wgsl, [k.name for k in program.kernels]
+    assert "then %" in dx[0].wgsl.splitlines()[0] and "unary_grad" in dx[0].wgsl.splitlines()[0]   # relu's, fused
+    rng = fresh_rng()
+    compare_gradients_on_gpu(device, program, g, normal(g, g.inputs, rng), normal(g, g.params, rng), RTOL)

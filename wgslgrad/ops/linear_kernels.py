@@ -12,6 +12,8 @@ works in (`ctx`), the node id and the node's typed attributes (`a`: stride and p
   CONV2D_DW      x.T (im2col) @ dy: M = kh*kw*Ci, N = Co, K = B*OH*OW, split into chunks of K
   CONV2D_DX      dy @ w.T over a transposed-conv index map, one product per stride phase (no zero taps)
   DEPTHWISE_DX   one thread per input element, the taps of its stride phase unrolled (looped past 5x5)
+                 Without shared tiles: each thread up to 4 channels x 8 columns (a multiple of the stride) of a
+                 row of dx, each dy row's columns loaded once for the block
   DEPTHWISE_DW   channels x lanes over output positions, all taps at once (one at a time past 5x5), then a tree
                  per tap, in a loop; split into chunks
 
@@ -130,12 +132,19 @@ def depthwise_block(co: int, mult: int, wo: int) -> tuple[int, int]:
     """(channels, columns) of the output block each thread of a DEPTHWISE without shared tiles computes (co
     output channels, depth multiplier mult, wo output columns), up to DW_BLOCK. Channels: the most that
     divide co and divide or are divided by mult (so that channel c0 + c of a block reads x's channel
-    c0 / mult + c / mult). Columns: the whole row up to DW_BLOCK[1], else the width from DW_BLOCK[1] down to
-    its half that wastes the fewest columns past the row's end (the wider on a tie: fewer loads an output)."""
+    c0 / mult + c / mult); columns: block_columns."""
     bc = next(b for b in range(DW_BLOCK[0], 0, -1) if co % b == 0 and (b % mult == 0 or mult % b == 0))
-    if wo <= DW_BLOCK[1]:
-        return bc, wo
-    return bc, min(range(DW_BLOCK[1], DW_BLOCK[1] // 2 - 1, -1), key=lambda b: -(-wo // b) * b - wo)
+    return bc, block_columns(wo)
+
+
+def block_columns(width: int, step: int = 1) -> int:
+    """The columns of a depthwise kernel's block along a row of `width`, a multiple of `step`: the whole row up
+    to DW_BLOCK[1], else the width from DW_BLOCK[1] down to its half that wastes the fewest columns past the
+    row's end (the wider on a tie: fewer loads an output); `step` itself past DW_BLOCK[1]."""
+    widths = [b for b in range(DW_BLOCK[1], DW_BLOCK[1] // 2 - 1, -1) if b % step == 0] or [step]
+    if width <= widths[0]:
+        return -(-width // step) * step
+    return min(widths, key=lambda b: -(-width // b) * b - width)
 
 
 # ---- gradients ----
@@ -362,6 +371,8 @@ def lower_depthwise_dx(ctx: Any, i: int, a: Any) -> list[Any]:
     _, ho, wo, cm = g.nodes[node.srcs[0]].shape
     (sh, sw), (pt, _, pl, _) = a.stride, a.pad
     unroll = kh * kw <= UNROLL_TAPS    # else the template loops over the taps of the cell's phase
+    if not ctx.shared_tiles:
+        return [_depthwise_dx_blocks(ctx, i, kb, dy, wt, finish, nodes, unroll, a)]
     phases = []
     for ry in range(min(sh, kh) if unroll else 0):
         for rx in range(min(sw, kw)):
@@ -376,6 +387,34 @@ def lower_depthwise_dx(ctx: Any, i: int, a: Any) -> list[Any]:
     return [kb.kernel(ctx.kernel_name(i), "depthwise_dx.wgsl", wg, nodes, comment=ctx.fused_comment(nodes), dy=dy,
                       wt=wt, epilogue=finish, unroll=unroll, phases=phases, kh=kh, kw=kw, h=h, w=w, ch=ch, cm=cm, ho=ho,
                       wo=wo, mult=mult, sh=sh, sw=sw, pt=pt, pl=pl, n=node.size, wg=WORKGROUP, gx=gx)]
+
+
+def _depthwise_dx_blocks(ctx: Any, i: int, kb: Any, dy: Any, wt: Any, finish: list[str], nodes: list[int],
+                         unroll: bool, a: Any) -> Any:
+    """DEPTHWISE_DX without shared tiles (CPU adapters, depthwise_dx_blocks.wgsl): each thread a block of up
+    to DW_BLOCK channels x columns of one row of dx, the columns a multiple of the stride."""
+    g, node = ctx.graph, ctx.graph.nodes[i]
+    b, h, w, ch = node.shape
+    kh, kw, _, mult = g.nodes[node.srcs[1]].shape
+    _, ho, wo, cm = g.nodes[node.srcs[0]].shape
+    (sh, sw), (pt, _, pl, _) = a.stride, a.pad
+    bc = next(c for c in range(DW_BLOCK[0], 0, -1) if ch % c == 0)
+    bx = block_columns(w, sw)
+    # column j of a block starting at x0 (a multiple of sw) takes tap kx where j + pl - kx = d*sw, from dy
+    # column x0/sw + d: window column q = d - dmin
+    ds = {kx: [(j, (j + pl - kx) // sw) for j in range(bx) if (j + pl - kx) % sw == 0] for kx in range(kw)}
+    dmin = min(d for uses in ds.values() for _, d in uses)
+    dmax = max(d for uses in ds.values() for _, d in uses)
+    taps = [{"kx": kx, "uses": [(j, d - dmin) for j, d in uses]} for kx, uses in ds.items()]
+    # masks where some stored column's tap lies left or right of dy
+    mask = any(not 0 <= (x + pl - kx) // sw < wo for x in range(w) for kx in range(kw) if (x + pl - kx) % sw == 0)
+    cblocks, xblocks = ch // bc, -(-w // bx)
+    n = b * h * xblocks * cblocks
+    wg = ctx.grid(-(-n // DW_LANES))
+    return kb.kernel(ctx.kernel_name(i), "depthwise_dx_blocks.wgsl", wg, nodes, comment=ctx.fused_comment(nodes),
+                     dy=dy, wt=wt, epilogue=finish, unroll=unroll, taps=taps, kh=kh, kw=kw, h=h, w=w, ch=ch, cm=cm,
+                     ho=ho, wo=wo, mult=mult, sh=sh, sw=sw, pt=pt, pl=pl, bc=bc, bx=bx, dmin=dmin,
+                     cols=dmax - dmin + 1, mask=mask, cblocks=cblocks, xblocks=xblocks, n=n, wg=DW_LANES, gx=wg[0])
 
 
 def _depthwise_dw_plan(dy_shape: Shape, outs: int) -> dict[str, int]:
