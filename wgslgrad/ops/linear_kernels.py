@@ -16,6 +16,8 @@ works in (`ctx`), the node id and the node's typed attributes (`a`: stride and p
                  row of dx, each dy row's columns loaded once for the block
   DEPTHWISE_DW   channels x lanes over output positions, all taps at once (one at a time past 5x5), then a tree
                  per tap, in a loop; split into chunks
+                 Without shared tiles (up to 36 sums a thread): each thread all taps of a few channels over row
+                 segments of its chunk, no workgroup memory; the chunks summed by a second kernel
 
 A split reduction writes one partial sum per chunk into scratch memory (the OpDef's `scratch`), and
 reduce_partials.wgsl adds the chunks, so no thread ever walks the whole batch and image. Every size, stride,
@@ -35,6 +37,8 @@ UNROLL_TAPS = 25   # depthwise kernels unroll up to this many taps (5x5), and lo
 # columns where the row has them), in workgroups of DW_LANES threads
 DW_BLOCK = (4, 8)
 DW_LANES = 64
+DW_ACC = 36        # DEPTHWISE_DW without shared tiles: up to this many sums a thread (4 channels x 3x3 taps) ...
+DW_SEGMENT = 4     # ... over segments of this many positions along an output row
 # The tiled products' step along K. Its tiles (BK x (64+1) floats each) are most of a kernel's workgroup memory,
 # and SwiftShader's compile time grows with that (about 0.6 ms a float): 16 took 2-5 s a kernel.
 BK = 8
@@ -417,6 +421,39 @@ def _depthwise_dx_blocks(ctx: Any, i: int, kb: Any, dy: Any, wt: Any, finish: li
                      cols=dmax - dmin + 1, mask=mask, cblocks=cblocks, xblocks=xblocks, n=n, wg=DW_LANES, gx=wg[0])
 
 
+def _depthwise_dw_blocks(ctx: Any, i: int, a: Any, chunks: int) -> list[Any]:
+    """DEPTHWISE_DW without shared tiles (CPU adapters, depthwise_dw_blocks.wgsl): each thread all taps of a
+    few channels in registers over a run of row segments, no workgroup memory; at most `chunks` runs (the
+    plan's, which sized the scratch memory), summed by a second kernel."""
+    g, node = ctx.graph, ctx.graph.nodes[i]
+    _, h, w, ci = g.nodes[node.srcs[0]].shape
+    b, ho, wo, cm = g.nodes[node.srcs[1]].shape
+    kh, kw, _, mult = node.shape
+    (sh, sw), (pt, _, pl, _) = a.stride, a.pad
+    bc = next(c for c in range(DW_BLOCK[0], 0, -1)
+              if cm % c == 0 and (c % mult == 0 or mult % c == 0) and (c == 1 or kh * kw * c <= DW_ACC))
+    bx = DW_SEGMENT
+    xsegs = -(-wo // bx)
+    segs = b * ho * xsegs
+    spc = -(-segs // chunks)
+    chunks = -(-segs // spc)
+    cblocks = cm // bc
+    n = chunks * cblocks
+    wg = ctx.grid(-(-n // min(DW_LANES, cblocks)))
+    kb = ctx.builder()
+    x, dy = kb.read(node.srcs[0]), kb.read(node.srcs[1])
+    dst = kb.slot(ctx.scratch[i], write=True) if chunks > 1 else kb.write(i)
+    # masks where some window of a stored position has a row (column) outside the image
+    mask_y = pt > 0 or (ho - 1) * sh + kh - 1 - pt >= h
+    mask_x = pl > 0 or (wo - 1) * sw + kw - 1 - pl >= w
+    first = kb.kernel(ctx.kernel_name(i, "_partial" if chunks > 1 else ""), "depthwise_dw_blocks.wgsl", wg, [i],
+                      comment=ctx.comment(i), x=x, dy=dy, dst=dst, kh=kh, kw=kw, h=h, w=w, ci=ci, cm=cm, ho=ho,
+                      wo=wo, mult=mult, sh=sh, sw=sw, pt=pt, pl=pl, bc=bc, bci=(bc - 1) // mult + 1, bx=bx,
+                      cols=(bx - 1) * sw + kw, xsegs=xsegs, segs=segs, spc=spc, chunks=chunks, outs=node.size,
+                      mask_x=mask_x, mask_y=mask_y, cblocks=cblocks, n=n, wg=min(DW_LANES, cblocks), gx=wg[0])
+    return [first, _reduce_partials(ctx, i, chunks)] if chunks > 1 else [first]
+
+
 def _depthwise_dw_plan(dy_shape: Shape, outs: int) -> dict[str, int]:
     """`cx` channels x `hy` lanes per workgroup; positions split into `chunks` of `pc` (each lane takes at
     least MIN_LANE_TERMS of a chunk) when the channel tiles alone give few workgroups."""
@@ -443,6 +480,8 @@ def lower_depthwise_dw(ctx: Any, i: int, a: Any) -> list[Any]:
     (sh, sw), (pt, _, pl, _) = a.stride, a.pad
     # up to 5x5 taps, each thread sums them all at once in a private array; past that, one tap at a time
     unroll = kh * kw <= UNROLL_TAPS
+    if not ctx.shared_tiles and kh * kw <= DW_ACC:
+        return _depthwise_dw_blocks(ctx, i, a, plan["chunks"])
     kb = ctx.builder()
     x, dy = kb.read(node.srcs[0]), kb.read(node.srcs[1])
     split_ = plan["chunks"] > 1
