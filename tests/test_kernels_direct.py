@@ -91,10 +91,10 @@ def test_reductions_with_64_lanes(device, shape, k, s, split):
 
 
 @pytest.mark.parametrize("shape,k,s,pad,mult,fused", [
-    ((1, 9, 19, 6), 3, 1, (1, 1, 1, 1), 1, True),    # 3 channels x 5 columns a thread; 19 columns: a part block
+    ((1, 9, 19, 6), 3, 1, (1, 1, 1, 1), 1, True),    # 3 channels x 7 columns a thread; 19 columns: a part block
     ((2, 13, 21, 5), 3, 2, (1, 1, 1, 1), 2, False),  # channel multiplier 2: 10 channels in blocks of 2; 11 columns
     ((1, 10, 10, 8), 5, 1, (2, 2, 2, 2), 1, True),   # 5x5; 10 columns in 2 blocks of 5
-    ((1, 8, 9, 3), 5, 1, (3, 1, 1, 3), 1, False),    # pads on all four sides, uneven
+    ((1, 8, 9, 3), 5, 1, (3, 1, 1, 3), 1, False),    # pads on all four sides, uneven; a part block
     ((1, 9, 21, 12), 3, 1, (0, 0, 0, 0), 1, True),   # valid: no masks, but the part block reads past the row
     ((2, 12, 21, 4), 7, 2, (3, 3, 3, 3), 2, True),   # 49 taps: a loop over them too; 8 channels; a part block
     ((1, 6, 6, 3), 11, 1, (5, 5, 5, 5), 1, False),   # the window larger than the image
@@ -121,18 +121,18 @@ def test_depthwise_blocks_direct(device, shape, k, s, pad, mult, fused):
 
 
 @pytest.mark.parametrize("shape,k,s,pad,mult", [
-    ((1, 9, 19, 6), 3, 1, (1, 1, 1, 1), 1),     # 3 channels x 5 columns a thread; 19 columns: a part block
-    ((2, 13, 21, 5), 3, 2, (0, 1, 0, 1), 2),    # stride 2 (TF's same pads), multiplier 2; blocks of 6 columns
-    ((1, 10, 10, 8), 5, 1, (2, 2, 2, 2), 1),    # 5x5; 10 columns in 2 blocks of 5
+    ((1, 9, 19, 6), 3, 1, (1, 1, 1, 1), 1),     # 3 channels x 4 columns a thread; 19 columns: a part block
+    ((2, 13, 21, 5), 3, 2, (0, 1, 0, 1), 2),    # stride 2 (TF's same pads), multiplier 2; 1 channel a thread
+    ((1, 10, 10, 8), 5, 1, (2, 2, 2, 2), 1),    # 5x5; 10 columns: a part block
     ((1, 8, 9, 3), 5, 2, (3, 1, 1, 3), 1),      # pads on all four sides, uneven; stride 2: part block
     ((1, 9, 21, 12), 3, 1, (0, 0, 0, 0), 1),    # valid: no masks
     ((2, 12, 21, 4), 7, 2, (3, 3, 3, 3), 2),    # 49 taps: a loop over them too
     ((1, 6, 6, 3), 11, 1, (5, 5, 5, 5), 1),     # the window larger than the image
-    ((1, 7, 11, 2), 3, 3, (1, 1, 1, 1), 3),     # stride 3, multiplier 3
+    ((1, 7, 11, 2), 3, 3, (1, 1, 1, 1), 3),     # stride 3: blocks of 3 columns; multiplier 3
     ((1, 3, 2, 7), 3, 1, (1, 1, 1, 1), 1),      # 7 channels: blocks of 1; 2 columns
 ])
 def test_depthwise_grads_blocks_direct(device, shape, k, s, pad, mult):
-    """DEPTHWISE_DX without shared tiles: each thread a block of up to 4 channels x up to 8 columns of dx (a
+    """DEPTHWISE_DX without shared tiles: each thread a block of up to 4 channels x up to 4 columns of dx (a
     multiple of the stride), dy columns outside dy read clamped and masked; DEPTHWISE_DW beside it."""
     w_shape = (k, k, shape[3], mult)
     gg = grad_graph(Op.DEPTHWISE_DX, Op.DEPTHWISE_DW, shape, w_shape, {"stride": (s, s), "pad": pad})

@@ -12,7 +12,7 @@ works in (`ctx`), the node id and the node's typed attributes (`a`: stride and p
   CONV2D_DW      x.T (im2col) @ dy: M = kh*kw*Ci, N = Co, K = B*OH*OW, split into chunks of K
   CONV2D_DX      dy @ w.T over a transposed-conv index map, one product per stride phase (no zero taps)
   DEPTHWISE_DX   one thread per input element, the taps of its stride phase unrolled (looped past 5x5)
-                 Without shared tiles: each thread up to 4 channels x 8 columns (a multiple of the stride) of a
+                 Without shared tiles: each thread up to 4 channels x 4 columns (a multiple of the stride) of a
                  row of dx, each dy row's columns loaded once for the block
   DEPTHWISE_DW   channels x lanes over output positions, all taps at once (one at a time past 5x5), then a tree
                  per tap, in a loop; split into chunks
@@ -36,7 +36,9 @@ UNROLL_TAPS = 25   # depthwise kernels unroll up to this many taps (5x5), and lo
 # DEPTHWISE without shared tiles (CPU adapters): each thread up to 4 channels x 8 output columns (at least 4
 # columns where the row has them), in workgroups of DW_LANES threads
 DW_BLOCK = (4, 8)
+DX_BLOCK = (4, 4)  # DEPTHWISE_DX the same, up to 4 columns: as fast on SwiftShader as 8, and a third less to compile
 DW_LANES = 64
+BLOCK_COST = 4     # what a block costs beyond its columns, in columns: the window's overlap and the index math
 DW_ACC = 36        # DEPTHWISE_DW without shared tiles: up to this many sums a thread (4 channels x 3x3 taps) ...
 DW_SEGMENT = 4     # ... over segments of this many positions along an output row
 # The tiled products' step along K. Its tiles (BK x (64+1) floats each) are most of a kernel's workgroup memory,
@@ -141,14 +143,11 @@ def depthwise_block(co: int, mult: int, wo: int) -> tuple[int, int]:
     return bc, block_columns(wo)
 
 
-def block_columns(width: int, step: int = 1) -> int:
-    """The columns of a depthwise kernel's block along a row of `width`, a multiple of `step`: the whole row up
-    to DW_BLOCK[1], else the width from DW_BLOCK[1] down to its half that wastes the fewest columns past the
-    row's end (the wider on a tie: fewer loads an output); `step` itself past DW_BLOCK[1]."""
-    widths = [b for b in range(DW_BLOCK[1], DW_BLOCK[1] // 2 - 1, -1) if b % step == 0] or [step]
-    if width <= widths[0]:
-        return -(-width // step) * step
-    return min(widths, key=lambda b: -(-width // b) * b - width)
+def block_columns(width: int, most: int = DW_BLOCK[1], step: int = 1) -> int:
+    """The columns of a depthwise kernel's block along a row of `width`: the multiple of `step` up to `most`
+    (or `step`) that costs the least, each block costing its columns plus BLOCK_COST (the wider on a tie)."""
+    widths = range(step, max(most, step) + 1, step)
+    return min(widths, key=lambda b: (-(-width // b) * (b + BLOCK_COST), -b))
 
 
 # ---- gradients ----
@@ -396,14 +395,14 @@ def lower_depthwise_dx(ctx: Any, i: int, a: Any) -> list[Any]:
 def _depthwise_dx_blocks(ctx: Any, i: int, kb: Any, dy: Any, wt: Any, finish: list[str], nodes: list[int],
                          unroll: bool, a: Any) -> Any:
     """DEPTHWISE_DX without shared tiles (CPU adapters, depthwise_dx_blocks.wgsl): each thread a block of up
-    to DW_BLOCK channels x columns of one row of dx, the columns a multiple of the stride."""
+    to DX_BLOCK channels x columns of one row of dx, the columns a multiple of the stride."""
     g, node = ctx.graph, ctx.graph.nodes[i]
     b, h, w, ch = node.shape
     kh, kw, _, mult = g.nodes[node.srcs[1]].shape
     _, ho, wo, cm = g.nodes[node.srcs[0]].shape
     (sh, sw), (pt, _, pl, _) = a.stride, a.pad
-    bc = next(c for c in range(DW_BLOCK[0], 0, -1) if ch % c == 0)
-    bx = block_columns(w, sw)
+    bc = next(c for c in range(DX_BLOCK[0], 0, -1) if ch % c == 0)
+    bx = block_columns(w, DX_BLOCK[1], sw)
     # column j of a block starting at x0 (a multiple of sw) takes tap kx where j + pl - kx = d*sw, from dy
     # column x0/sw + d: window column q = d - dmin
     ds = {kx: [(j, (j + pl - kx) // sw) for j in range(bx) if (j + pl - kx) % sw == 0] for kx in range(kw)}
