@@ -78,9 +78,9 @@ def test_training_step_direct(device, kind, batch, size):
 @pytest.mark.parametrize("shape,k,s,split", [((2, 7, 7, 5), 3, 1, False), ((2, 17, 17, 33), 5, 1, True),
                                              ((2, 9, 8, 64), 3, 2, False)])
 def test_reductions_with_64_lanes(device, shape, k, s, split):
-    """Without shared tiles the reductions' workgroups have 64 lanes (one, for 64 channels): depthwise filter
-    gradients (split into chunks or not, with the second stage), bias sums, a global average pool and a mean
-    squared error, all in one training step against float64."""
+    """Without shared tiles the reductions' workgroups have 64 lanes (one, for 64 channels): the second stage
+    of the depthwise filter gradients (blocks without workgroup memory, split into chunks or not), bias sums, a
+    global average pool and a mean squared error, all in one training step against float64."""
     g = Graph(batch=shape[0])
     x = inp(g, "x", shape)
     y = g.add(Op.DEPTHWISE, (x, param(g, "w", (k, k, shape[3], 1)), param(g, "b", (shape[3],))),
@@ -95,3 +95,93 @@ def test_reductions_with_64_lanes(device, shape, k, s, split):
     rng = fresh_rng()
     compare_gradients_on_gpu(device, program, g, normal(g, g.inputs, rng), normal(g, g.params, rng), RTOL)
     compare_on_gpu(device, g, normal(g, g.inputs, rng), normal(g, g.params, rng), rtol=RTOL, shared_tiles=False)
+
+
+@pytest.mark.parametrize("shape,k,s,pad,mult,fused", [
+    ((1, 9, 19, 6), 3, 1, (1, 1, 1, 1), 1, True),    # 3 channels x 7 columns a thread; 19 columns: a part block
+    ((2, 13, 21, 5), 3, 2, (1, 1, 1, 1), 2, False),  # channel multiplier 2: 10 channels in blocks of 2; 11 columns
+    ((1, 10, 10, 8), 5, 1, (2, 2, 2, 2), 1, True),   # 5x5; 10 columns in 2 blocks of 5
+    ((1, 8, 9, 3), 5, 1, (3, 1, 1, 3), 1, False),    # pads on all four sides, uneven; a part block
+    ((1, 9, 21, 12), 3, 1, (0, 0, 0, 0), 1, True),   # valid: no masks, but the part block reads past the row
+    ((2, 12, 21, 4), 7, 2, (3, 3, 3, 3), 2, True),   # 49 taps: a loop over them too; 8 channels; a part block
+    ((1, 6, 6, 3), 11, 1, (5, 5, 5, 5), 1, False),   # the window larger than the image
+    ((1, 5, 6, 2), 3, 1, (1, 1, 1, 1), 3, True),     # multiplier 3: blocks of 3 channels, one x channel
+    ((1, 5, 5, 1), 3, 2, (1, 1, 1, 1), 8, False),    # multiplier 8: blocks of 4 channels of one x channel
+    ((1, 3, 2, 7), 3, 1, (1, 1, 1, 1), 1, True),     # 7 channels: blocks of 1; 2 columns
+])
+def test_depthwise_blocks_direct(device, shape, k, s, pad, mult, fused):
+    """DEPTHWISE without shared tiles: each thread a block of up to 4 channels x 4 output columns, window
+    columns outside the image read clamped and masked; with `fused` a bias, an added input and a relu after it."""
+    g = Graph(batch=shape[0])
+    x, w = inp(g, "x", shape), param(g, "w", (k, k, shape[3], mult))
+    co = shape[3] * mult
+    srcs = (x, w, param(g, "b", (co,))) if fused else (x, w)
+    y = d = g.add(Op.DEPTHWISE, srcs, op_attrs(Op.DEPTHWISE, stride=(s, s), pad=pad))
+    if fused:
+        y = g.add(Op.RELU, (g.add(Op.ADD, (d, inp(g, "r", g.nodes[d].shape))),))
+    g.outputs["y"] = y
+    rng = fresh_rng()
+    program, _ = compare_on_gpu(device, g, normal(g, g.inputs, rng), normal(g, g.params, rng), rtol=RTOL,
+                                shared_tiles=False)
+    assert [k.name for k in program.kernels] == [f"depthwise_{d}"]
+    assert "each thread a block of" in program.kernels[0].wgsl
+
+
+@pytest.mark.parametrize("shape,k,s,pad,mult", [
+    ((1, 9, 19, 6), 3, 1, (1, 1, 1, 1), 1),     # 3 channels x 4 columns a thread; 19 columns: a part block
+    ((2, 13, 21, 5), 3, 2, (0, 1, 0, 1), 2),    # stride 2 (TF's same pads), multiplier 2; 1 channel a thread
+    ((1, 10, 10, 8), 5, 1, (2, 2, 2, 2), 1),    # 5x5; 10 columns: a part block
+    ((1, 8, 9, 3), 5, 2, (3, 1, 1, 3), 1),      # pads on all four sides, uneven; stride 2: part block
+    ((1, 9, 21, 12), 3, 1, (0, 0, 0, 0), 1),    # valid: no masks
+    ((2, 12, 21, 4), 7, 2, (3, 3, 3, 3), 2),    # 49 taps: a loop over them too
+    ((1, 6, 6, 3), 11, 1, (5, 5, 5, 5), 1),     # the window larger than the image
+    ((1, 7, 11, 2), 3, 3, (1, 1, 1, 1), 3),     # stride 3: blocks of 3 columns; multiplier 3
+    ((1, 3, 2, 7), 3, 1, (1, 1, 1, 1), 1),      # 7 channels: blocks of 1; 2 columns
+])
+def test_depthwise_grads_blocks_direct(device, shape, k, s, pad, mult):
+    """DEPTHWISE_DX without shared tiles: each thread a block of up to 4 channels x up to 4 columns of dx (a
+    multiple of the stride), dy columns outside dy read clamped and masked; DEPTHWISE_DW beside it."""
+    w_shape = (k, k, shape[3], mult)
+    gg = grad_graph(Op.DEPTHWISE_DX, Op.DEPTHWISE_DW, shape, w_shape, {"stride": (s, s), "pad": pad})
+    program, _ = compare_on_gpu(device, gg, normal(gg, gg.inputs, fresh_rng()), rtol=RTOL, shared_tiles=False)
+    assert "each thread a block of" in next(k.wgsl for k in program.kernels if k.name.startswith("depthwise_dx"))
+
+
+def test_depthwise_training_step_blocks_direct(device):
+    """Two depthwise layers with a relu between them: the second's input gradient (blocks) with the relu's
+    gradient fused after it feeds the first's filter and bias gradients, all against float64."""
+    g = Graph(batch=2)
+    x = inp(g, "x", (2, 11, 13, 6))
+    h = g.add(Op.DEPTHWISE, (x, param(g, "w1", (3, 3, 6, 1)), param(g, "b1", (6,))),
+              op_attrs(Op.DEPTHWISE, stride=(1, 1), pad=(1, 1, 1, 1)))
+    h = g.add(Op.RELU, (h,))
+    y = g.add(Op.DEPTHWISE, (h, param(g, "w2", (3, 3, 6, 2)), param(g, "b2", (12,))),
+              op_attrs(Op.DEPTHWISE, stride=(2, 2), pad=(1, 1, 1, 1)))
+    g.loss = g.add(Op.MSE, (y, inp(g, "t", g.nodes[y].shape)))
+    program = lower(g, training=True, shared_tiles=False)
+    dx = [k for k in program.kernels if k.name.startswith("depthwise_dx")]
+    assert len(dx) == 1 and "each thread a block of" in dx[0].wgsl, [k.name for k in program.kernels]
+    assert "then %" in dx[0].wgsl.splitlines()[0] and "unary_grad" in dx[0].wgsl.splitlines()[0]   # relu's, fused
+    rng = fresh_rng()
+    compare_gradients_on_gpu(device, program, g, normal(g, g.inputs, rng), normal(g, g.params, rng), RTOL)
+
+
+@pytest.mark.parametrize("shape,k,s,pad,mult", [
+    ((2, 9, 19, 8), 3, 1, (1, 1, 1, 1), 1),     # 19 columns: a part segment
+    ((2, 40, 41, 8), 3, 2, (0, 1, 0, 1), 1),    # stride 2, 21 columns: a part segment; 2 chunks
+    ((2, 13, 21, 5), 3, 2, (0, 1, 0, 1), 2),    # stride 2 (TF's same pads), multiplier 2: blocks of 2 channels
+    ((1, 10, 10, 6), 5, 1, (2, 2, 2, 2), 1),    # 5x5: one channel a thread
+    ((1, 8, 9, 3), 4, 2, (3, 1, 1, 3), 1),      # pads on all four sides, uneven
+    ((1, 9, 21, 12), 3, 1, (0, 0, 0, 0), 1),    # valid: no masks
+    ((1, 7, 11, 2), 3, 3, (1, 1, 1, 1), 3),     # stride 3, multiplier 3
+    ((4, 30, 30, 16), 3, 1, (1, 1, 1, 1), 1),   # 3600 positions: 15 chunks
+])
+def test_depthwise_filter_grad_blocks_direct(device, shape, k, s, pad, mult):
+    """DEPTHWISE_DW without shared tiles: each thread all taps of up to 4 channels in registers over runs of
+    4-position row segments, no workgroup memory, the chunks summed by a second kernel."""
+    w_shape = (k, k, shape[3], mult)
+    gg = grad_graph(Op.DEPTHWISE_DX, Op.DEPTHWISE_DW, shape, w_shape, {"stride": (s, s), "pad": pad})
+    program, _ = compare_on_gpu(device, gg, normal(gg, gg.inputs, fresh_rng()), rtol=RTOL, shared_tiles=False)
+    dw = [k for k in program.kernels if k.name.startswith("depthwise_dw")]
+    assert "each thread sums all" in dw[0].wgsl and "var<workgroup>" not in dw[0].wgsl, [k.name for k in dw]
+    assert dw[0].name.endswith("_partial") == (shape[0] * shape[1] > 60), [k.name for k in dw]

@@ -142,11 +142,11 @@ def test_skeletons_give_back_the_shaders():
 
 
 NET = """
-image = Input(9, 9, 3)
+image = Input(13, 13, 3)
 target = Input(4)
 a = conv2d(image, 8, kernel=3, activation="relu")
 b = separable_conv2d(a, 8, kernel=3, activation="relu")
-c = separable_conv2d(b + a, 8, kernel=3, stride=2, activation="relu6")
+c = separable_conv2d(b + a, 12, kernel=3, stride=2, activation="relu6")
 d = separable_conv2d(c, 12, kernel=3, activation="relu")
 e = separable_conv2d(d, 12, kernel=3)
 y = dense(flatten(avg_pool(d + e, 2)), 4)
@@ -179,7 +179,7 @@ def test_node_training_bundle_with_shared_shaders(device, tmp_path):
     g = compile_spec(NET, "net.py")
     params = random_params(g, seed)
     write_bundle(tmp_path, g, params, train=True)
-    inputs = {"image": rng.normal(size=(2, 9, 9, 3)).astype(np.float32),
+    inputs = {"image": rng.normal(size=(2, 13, 13, 3)).astype(np.float32),
               "target": rng.normal(size=(2, 4)).astype(np.float32)}
     lr = 0.01
     result = run_node(tmp_path, {"predict": plain(inputs), "train": {"inputs": plain(inputs), "lr": lr, "steps": 2}})
