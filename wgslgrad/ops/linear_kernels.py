@@ -16,8 +16,8 @@ works in (`ctx`), the node id and the node's typed attributes (`a`: stride and p
                  row of dx, each dy row's columns loaded once for the block
   DEPTHWISE_DW   channels x lanes over output positions, all taps at once (one at a time past 5x5), then a tree
                  per tap, in a loop; split into chunks
-                 Without shared tiles (up to 36 sums a thread): each thread all taps of a few channels over row
-                 segments of its chunk, no workgroup memory; the chunks summed by a second kernel
+                 Without shared tiles: each thread one window row's taps of a few channels over row segments of
+                 its chunk, no workgroup memory; the chunks summed by a second kernel
 
 A split reduction writes one partial sum per chunk into scratch memory (the OpDef's `scratch`), and
 reduce_partials.wgsl adds the chunks, so no thread ever walks the whole batch and image. Every size, stride,
@@ -39,7 +39,7 @@ DW_BLOCK = (4, 8)
 DX_BLOCK = (4, 4)  # DEPTHWISE_DX the same, up to 4 columns: as fast on SwiftShader as 8, and a third less to compile
 DW_LANES = 64
 BLOCK_COST = 4     # what a block costs beyond its columns, in columns: the window's overlap and the index math
-DW_ACC = 36        # DEPTHWISE_DW without shared tiles: up to this many sums a thread (4 channels x 3x3 taps) ...
+DW_ACC = 12        # DEPTHWISE_DW without shared tiles: up to this many sums a thread (4 channels x 3 taps) ...
 DW_SEGMENT = 4     # ... over segments of this many positions along an output row
 # The tiled products' step along K. Its tiles (BK x (64+1) floats each) are most of a kernel's workgroup memory,
 # and SwiftShader's compile time grows with that (about 0.6 ms a float): 16 took 2-5 s a kernel.
@@ -421,23 +421,23 @@ def _depthwise_dx_blocks(ctx: Any, i: int, kb: Any, dy: Any, wt: Any, finish: li
 
 
 def _depthwise_dw_blocks(ctx: Any, i: int, a: Any, chunks: int) -> list[Any]:
-    """DEPTHWISE_DW without shared tiles (CPU adapters, depthwise_dw_blocks.wgsl): each thread all taps of a
-    few channels in registers over a run of row segments, no workgroup memory; at most `chunks` runs (the
-    plan's, which sized the scratch memory), summed by a second kernel."""
+    """DEPTHWISE_DW without shared tiles (CPU adapters, depthwise_dw_blocks.wgsl): each thread one window
+    row's taps of a few channels in registers over a run of row segments, no workgroup memory; at most
+    `chunks` runs (the plan's, which sized the scratch memory), summed by a second kernel."""
     g, node = ctx.graph, ctx.graph.nodes[i]
     _, h, w, ci = g.nodes[node.srcs[0]].shape
     b, ho, wo, cm = g.nodes[node.srcs[1]].shape
     kh, kw, _, mult = node.shape
     (sh, sw), (pt, _, pl, _) = a.stride, a.pad
     bc = next(c for c in range(DW_BLOCK[0], 0, -1)
-              if cm % c == 0 and (c % mult == 0 or mult % c == 0) and (c == 1 or kh * kw * c <= DW_ACC))
+              if cm % c == 0 and (c % mult == 0 or mult % c == 0) and (c == 1 or kw * c <= DW_ACC))
     bx = DW_SEGMENT
     xsegs = -(-wo // bx)
     segs = b * ho * xsegs
     spc = -(-segs // chunks)
     chunks = -(-segs // spc)
     cblocks = cm // bc
-    n = chunks * cblocks
+    n = chunks * kh * cblocks
     wg = ctx.grid(-(-n // min(DW_LANES, cblocks)))
     kb = ctx.builder()
     x, dy = kb.read(node.srcs[0]), kb.read(node.srcs[1])
@@ -479,7 +479,7 @@ def lower_depthwise_dw(ctx: Any, i: int, a: Any) -> list[Any]:
     (sh, sw), (pt, _, pl, _) = a.stride, a.pad
     # up to 5x5 taps, each thread sums them all at once in a private array; past that, one tap at a time
     unroll = kh * kw <= UNROLL_TAPS
-    if not ctx.shared_tiles and kh * kw <= DW_ACC:
+    if not ctx.shared_tiles:
         return _depthwise_dw_blocks(ctx, i, a, plan["chunks"])
     kb = ctx.builder()
     x, dy = kb.read(node.srcs[0]), kb.read(node.srcs[1])
