@@ -91,10 +91,10 @@ def test_reductions_with_64_lanes(device, shape, k, s, split):
 
 
 @pytest.mark.parametrize("shape,k,s,pad,mult,fused", [
-    ((1, 9, 19, 6), 3, 1, (1, 1, 1, 1), 1, True),    # 3 channels x 7 columns a thread; 19 columns: a part block
-    ((2, 13, 21, 5), 3, 2, (1, 1, 1, 1), 2, False),  # channel multiplier 2: 10 channels in blocks of 2; 11 columns
-    ((1, 10, 10, 8), 5, 1, (2, 2, 2, 2), 1, True),   # 5x5; 10 columns in 2 blocks of 5
-    ((1, 8, 9, 3), 5, 1, (3, 1, 1, 3), 1, False),    # pads on all four sides, uneven; a part block
+    ((1, 9, 19, 6), 3, 1, (1, 1, 1, 1), 1, True),    # 3 channels x 4 columns a thread; 19 columns: a part block
+    ((2, 13, 21, 5), 3, 2, (1, 1, 1, 1), 2, False),  # multiplier 2: 10 channels in blocks of 2; 11 columns
+    ((1, 10, 10, 8), 5, 1, (2, 2, 2, 2), 1, True),   # 5x5; 10 columns: a part block
+    ((1, 8, 9, 3), 5, 1, (3, 1, 1, 3), 1, False),    # pads on all four sides, uneven; blocks of 3 columns
     ((1, 9, 21, 12), 3, 1, (0, 0, 0, 0), 1, True),   # valid: no masks, but the part block reads past the row
     ((2, 12, 21, 4), 7, 2, (3, 3, 3, 3), 2, True),   # 49 taps: a loop over them too; 8 channels; a part block
     ((1, 6, 6, 3), 11, 1, (5, 5, 5, 5), 1, False),   # the window larger than the image
