@@ -98,10 +98,10 @@ def test_reductions_with_64_lanes(device, shape, k, s, split):
 
 
 @pytest.mark.parametrize("shape,k,s,pad,mult,fused", [
-    ((1, 9, 19, 6), 3, 1, (1, 1, 1, 1), 1, True),    # 3 channels x 7 columns a thread; 19 columns: a part block
-    ((2, 13, 21, 5), 3, 2, (1, 1, 1, 1), 2, False),  # channel multiplier 2: 10 channels in blocks of 2; 11 columns
-    ((1, 10, 10, 8), 5, 1, (2, 2, 2, 2), 1, True),   # 5x5; 10 columns in 2 blocks of 5
-    ((1, 8, 9, 3), 5, 1, (3, 1, 1, 3), 1, False),    # pads on all four sides, uneven; a part block
+    ((1, 9, 19, 6), 3, 1, (1, 1, 1, 1), 1, True),    # 3 channels x 4 columns a thread; 19 columns: a part block
+    ((2, 13, 21, 5), 3, 2, (1, 1, 1, 1), 2, False),  # multiplier 2: 10 channels in blocks of 2; 11 columns
+    ((1, 10, 10, 8), 5, 1, (2, 2, 2, 2), 1, True),   # 5x5; 10 columns: a part block
+    ((1, 8, 9, 3), 5, 1, (3, 1, 1, 3), 1, False),    # pads on all four sides, uneven; blocks of 3 columns
     ((1, 9, 21, 12), 3, 1, (0, 0, 0, 0), 1, True),   # valid: no masks, but the part block reads past the row
     ((2, 12, 21, 4), 7, 2, (3, 3, 3, 3), 2, True),   # 49 taps: a loop over them too; 8 channels; a part block
     ((1, 6, 6, 3), 11, 1, (5, 5, 5, 5), 1, False),   # the window larger than the image
@@ -170,18 +170,19 @@ def test_depthwise_training_step_blocks_direct(device):
     ((2, 9, 19, 8), 3, 1, (1, 1, 1, 1), 1),     # 19 columns: a part segment
     ((2, 40, 41, 8), 3, 2, (0, 1, 0, 1), 1),    # stride 2, 21 columns: a part segment; 2 chunks
     ((2, 13, 21, 5), 3, 2, (0, 1, 0, 1), 2),    # stride 2 (TF's same pads), multiplier 2: blocks of 2 channels
-    ((1, 10, 10, 6), 5, 1, (2, 2, 2, 2), 1),    # 5x5: one channel a thread
+    ((1, 10, 10, 6), 5, 1, (2, 2, 2, 2), 1),    # 5x5: two channels a thread
+    ((2, 11, 12, 4), 7, 2, (3, 3, 3, 3), 2),    # 7x7: one channel a thread; multiplier 2
     ((1, 8, 9, 3), 4, 2, (3, 1, 1, 3), 1),      # pads on all four sides, uneven
     ((1, 9, 21, 12), 3, 1, (0, 0, 0, 0), 1),    # valid: no masks
     ((1, 7, 11, 2), 3, 3, (1, 1, 1, 1), 3),     # stride 3, multiplier 3
     ((4, 30, 30, 16), 3, 1, (1, 1, 1, 1), 1),   # 3600 positions: 15 chunks
 ])
 def test_depthwise_filter_grad_blocks_direct(device, shape, k, s, pad, mult):
-    """DEPTHWISE_DW without shared tiles: each thread all taps of up to 4 channels in registers over runs of
-    4-position row segments, no workgroup memory, the chunks summed by a second kernel."""
+    """DEPTHWISE_DW without shared tiles: each thread one window row's taps of up to 4 channels in registers
+    over runs of 4-position row segments, no workgroup memory, the chunks summed by a second kernel."""
     w_shape = (k, k, shape[3], mult)
     gg = grad_graph(Op.DEPTHWISE_DX, Op.DEPTHWISE_DW, shape, w_shape, {"stride": (s, s), "pad": pad})
     program, _ = compare_on_gpu(device, gg, normal(gg, gg.inputs, fresh_rng()), rtol=RTOL, shared_tiles=False)
     dw = [k for k in program.kernels if k.name.startswith("depthwise_dw")]
-    assert "each thread sums all" in dw[0].wgsl and "var<workgroup>" not in dw[0].wgsl, [k.name for k in dw]
+    assert "each thread sums the" in dw[0].wgsl and "var<workgroup>" not in dw[0].wgsl, [k.name for k in dw]
     assert dw[0].name.endswith("_partial") == (shape[0] * shape[1] > 60), [k.name for k in dw]

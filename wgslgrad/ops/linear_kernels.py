@@ -7,20 +7,15 @@ and transposed-conv gathers in the loop, K split as below; the list is the defau
   CONV2D, DENSE  one tiled product, out[M, N] = A[M, K] @ w[K, N] (+ bias), then the ops fused after it
                  DENSE on few rows: a 4x4 block of outputs a thread, no workgroup memory (dense_rows.wgsl)
   DEPTHWISE      one thread per output element, the taps unrolled (looped past 5x5), then the fused ops
-                 Without shared tiles: each thread up to 4 channels x 8 columns of an output row, each window
-                 row's columns loaded once for the block
   DENSE_DX       dy @ w.T: one tiled product (grad_matmul.wgsl), B read transposed
   DENSE_DW       x.T @ dy: the same, A read transposed; K = batch, split when long
                  Both on a small batch: a 4x4 block of outputs a thread, no workgroup memory (dense_rows.wgsl)
   CONV2D_DW      x.T (im2col) @ dy: M = kh*kw*Ci, N = Co, K = B*OH*OW, split into chunks of K
   CONV2D_DX      dy @ w.T over a transposed-conv index map, one product per stride phase (no zero taps)
   DEPTHWISE_DX   one thread per input element, the taps of its stride phase unrolled (looped past 5x5)
-                 Without shared tiles: each thread up to 4 channels x 4 columns (a multiple of the stride) of a
-                 row of dx, each dy row's columns loaded once for the block
   DEPTHWISE_DW   channels x lanes over output positions, all taps at once (one at a time past 5x5), then a tree
                  per tap, in a loop; split into chunks
-                 Without shared tiles (up to 36 sums a thread): each thread all taps of a few channels over row
-                 segments of its chunk, no workgroup memory; the chunks summed by a second kernel
+  Without shared tiles (CPU adapters) the three depthwise ops take blocks in registers: ops/depthwise_cpu.py
 
 A split reduction writes one partial sum per chunk into scratch memory (the OpDef's `scratch`), and
 reduce_partials.wgsl adds the chunks, so no thread ever walks the whole batch and image. Every size, stride,
@@ -33,17 +28,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from . import depthwise_cpu
 from .base import WORKGROUP, Shape, halves, pow2_at_least
 
 UNROLL_TAPS = 25   # depthwise kernels unroll up to this many taps (5x5), and loop over larger windows
-# DEPTHWISE without shared tiles (CPU adapters): each thread up to 4 channels x 8 output columns (at least 4
-# columns where the row has them), in workgroups of DW_LANES threads
-DW_BLOCK = (4, 8)
-DX_BLOCK = (4, 4)  # DEPTHWISE_DX the same, up to 4 columns: as fast on SwiftShader as 8, and a third less to compile
-DW_LANES = 64
-BLOCK_COST = 4     # what a block costs beyond its columns, in columns: the window's overlap and the index math
-DW_ACC = 36        # DEPTHWISE_DW without shared tiles: up to this many sums a thread (4 channels x 3x3 taps) ...
-DW_SEGMENT = 4     # ... over segments of this many positions along an output row
 # The tiled products' step along K. Its tiles (BK x (64+1) floats each) are most of a kernel's workgroup memory,
 # and SwiftShader's compile time grows with that (about 0.6 ms a float): 16 took 2-5 s a kernel.
 BK = 8
@@ -123,37 +111,13 @@ def lower_depthwise(ctx: Any, i: int, a: Any) -> list[Any]:
               "unroll": kh * kw <= UNROLL_TAPS, "kh": kh, "kw": kw, "h": h, "w": w, "ci": ci, "co": co, "ho": ho,
               "wo": wo, "mult": mult, "sh": sh, "sw": sw, "pt": pt, "pl": pl}
     if not ctx.shared_tiles:
-        bc, bx = depthwise_block(co, mult, wo)
-        cblocks, xblocks = co // bc, -(-wo // bx)
-        n = b * ho * xblocks * cblocks
-        wg = ctx.grid(-(-n // DW_LANES))
-        # masks where some stored output's window has a column left or right of the image
-        mask = pl > 0 or (wo - 1) * sw + kw - 1 - pl >= w
-        return [kb.kernel(ctx.kernel_name(i), "depthwise_blocks.wgsl", wg, nodes, bc=bc, bx=bx,
-                          bci=(bc - 1) // mult + 1, cols=(bx - 1) * sw + kw, mask=mask, cblocks=cblocks,
-                          xblocks=xblocks, n=n, wg=DW_LANES, gx=wg[0], **values)]
+        return [depthwise_cpu.forward(ctx, i, kb, nodes, b, values)]
     # tap (ky, kx): x is (ky*W + kx)*Ci elements after tap (0, 0); w[ky, kx, c] is (ky*kw + kx)*Co after w[0, 0, c]
     taps = [{"ky": ky, "kx": kx, "dx": (ky * w + kx) * ci, "dw": (ky * kw + kx) * co}
             for ky in range(kh) for kx in range(kw)] if values["unroll"] else []
     wg, gx = ctx.elementwise_groups(node.size)
     return [kb.kernel(ctx.kernel_name(i), "depthwise.wgsl", wg, nodes, taps=taps, n=node.size, wg=WORKGROUP, gx=gx,
                       **values)]
-
-
-def depthwise_block(co: int, mult: int, wo: int) -> tuple[int, int]:
-    """(channels, columns) of the output block each thread of a DEPTHWISE without shared tiles computes (co
-    output channels, depth multiplier mult, wo output columns), up to DW_BLOCK. Channels: the most that
-    divide co and divide or are divided by mult (so that channel c0 + c of a block reads x's channel
-    c0 / mult + c / mult); columns: block_columns."""
-    bc = next(b for b in range(DW_BLOCK[0], 0, -1) if co % b == 0 and (b % mult == 0 or mult % b == 0))
-    return bc, block_columns(wo)
-
-
-def block_columns(width: int, most: int = DW_BLOCK[1], step: int = 1) -> int:
-    """The columns of a depthwise kernel's block along a row of `width`: the multiple of `step` up to `most`
-    (or `step`) that costs the least, each block costing its columns plus BLOCK_COST (the wider on a tie)."""
-    widths = range(step, max(most, step) + 1, step)
-    return min(widths, key=lambda b: (-(-width // b) * (b + BLOCK_COST), -b))
 
 
 # ---- gradients ----
@@ -431,7 +395,7 @@ def lower_depthwise_dx(ctx: Any, i: int, a: Any) -> list[Any]:
     (sh, sw), (pt, _, pl, _) = a.stride, a.pad
     unroll = kh * kw <= UNROLL_TAPS    # else the template loops over the taps of the cell's phase
     if not ctx.shared_tiles:
-        return [_depthwise_dx_blocks(ctx, i, kb, dy, wt, finish, nodes, unroll, a)]
+        return [depthwise_cpu.input_grad(ctx, i, kb, dy, wt, finish, nodes, unroll, a)]
     phases = []
     for ry in range(min(sh, kh) if unroll else 0):
         for rx in range(min(sw, kw)):
@@ -446,67 +410,6 @@ def lower_depthwise_dx(ctx: Any, i: int, a: Any) -> list[Any]:
     return [kb.kernel(ctx.kernel_name(i), "depthwise_dx.wgsl", wg, nodes, comment=ctx.fused_comment(nodes), dy=dy,
                       wt=wt, epilogue=finish, unroll=unroll, phases=phases, kh=kh, kw=kw, h=h, w=w, ch=ch, cm=cm, ho=ho,
                       wo=wo, mult=mult, sh=sh, sw=sw, pt=pt, pl=pl, n=node.size, wg=WORKGROUP, gx=gx)]
-
-
-def _depthwise_dx_blocks(ctx: Any, i: int, kb: Any, dy: Any, wt: Any, finish: list[str], nodes: list[int],
-                         unroll: bool, a: Any) -> Any:
-    """DEPTHWISE_DX without shared tiles (CPU adapters, depthwise_dx_blocks.wgsl): each thread a block of up
-    to DX_BLOCK channels x columns of one row of dx, the columns a multiple of the stride."""
-    g, node = ctx.graph, ctx.graph.nodes[i]
-    b, h, w, ch = node.shape
-    kh, kw, _, mult = g.nodes[node.srcs[1]].shape
-    _, ho, wo, cm = g.nodes[node.srcs[0]].shape
-    (sh, sw), (pt, _, pl, _) = a.stride, a.pad
-    bc = next(c for c in range(DX_BLOCK[0], 0, -1) if ch % c == 0)
-    bx = block_columns(w, DX_BLOCK[1], sw)
-    # column j of a block starting at x0 (a multiple of sw) takes tap kx where j + pl - kx = d*sw, from dy
-    # column x0/sw + d: window column q = d - dmin
-    ds = {kx: [(j, (j + pl - kx) // sw) for j in range(bx) if (j + pl - kx) % sw == 0] for kx in range(kw)}
-    dmin = min(d for uses in ds.values() for _, d in uses)
-    dmax = max(d for uses in ds.values() for _, d in uses)
-    taps = [{"kx": kx, "uses": [(j, d - dmin) for j, d in uses]} for kx, uses in ds.items()]
-    # masks where some stored column's tap lies left or right of dy
-    mask = any(not 0 <= (x + pl - kx) // sw < wo for x in range(w) for kx in range(kw) if (x + pl - kx) % sw == 0)
-    cblocks, xblocks = ch // bc, -(-w // bx)
-    n = b * h * xblocks * cblocks
-    wg = ctx.grid(-(-n // DW_LANES))
-    return kb.kernel(ctx.kernel_name(i), "depthwise_dx_blocks.wgsl", wg, nodes, comment=ctx.fused_comment(nodes),
-                     dy=dy, wt=wt, epilogue=finish, unroll=unroll, taps=taps, kh=kh, kw=kw, h=h, w=w, ch=ch, cm=cm,
-                     ho=ho, wo=wo, mult=mult, sh=sh, sw=sw, pt=pt, pl=pl, bc=bc, bx=bx, dmin=dmin,
-                     cols=dmax - dmin + 1, mask=mask, cblocks=cblocks, xblocks=xblocks, n=n, wg=DW_LANES, gx=wg[0])
-
-
-def _depthwise_dw_blocks(ctx: Any, i: int, a: Any, chunks: int) -> list[Any]:
-    """DEPTHWISE_DW without shared tiles (CPU adapters, depthwise_dw_blocks.wgsl): each thread all taps of a
-    few channels in registers over a run of row segments, no workgroup memory; at most `chunks` runs (the
-    plan's, which sized the scratch memory), summed by a second kernel."""
-    g, node = ctx.graph, ctx.graph.nodes[i]
-    _, h, w, ci = g.nodes[node.srcs[0]].shape
-    b, ho, wo, cm = g.nodes[node.srcs[1]].shape
-    kh, kw, _, mult = node.shape
-    (sh, sw), (pt, _, pl, _) = a.stride, a.pad
-    bc = next(c for c in range(DW_BLOCK[0], 0, -1)
-              if cm % c == 0 and (c % mult == 0 or mult % c == 0) and (c == 1 or kh * kw * c <= DW_ACC))
-    bx = DW_SEGMENT
-    xsegs = -(-wo // bx)
-    segs = b * ho * xsegs
-    spc = -(-segs // chunks)
-    chunks = -(-segs // spc)
-    cblocks = cm // bc
-    n = chunks * cblocks
-    wg = ctx.grid(-(-n // min(DW_LANES, cblocks)))
-    kb = ctx.builder()
-    x, dy = kb.read(node.srcs[0]), kb.read(node.srcs[1])
-    dst = kb.slot(ctx.scratch[i], write=True) if chunks > 1 else kb.write(i)
-    # masks where some window of a stored position has a row (column) outside the image
-    mask_y = pt > 0 or (ho - 1) * sh + kh - 1 - pt >= h
-    mask_x = pl > 0 or (wo - 1) * sw + kw - 1 - pl >= w
-    first = kb.kernel(ctx.kernel_name(i, "_partial" if chunks > 1 else ""), "depthwise_dw_blocks.wgsl", wg, [i],
-                      comment=ctx.comment(i), x=x, dy=dy, dst=dst, kh=kh, kw=kw, h=h, w=w, ci=ci, cm=cm, ho=ho,
-                      wo=wo, mult=mult, sh=sh, sw=sw, pt=pt, pl=pl, bc=bc, bci=(bc - 1) // mult + 1, bx=bx,
-                      cols=(bx - 1) * sw + kw, xsegs=xsegs, segs=segs, spc=spc, chunks=chunks, outs=node.size,
-                      mask_x=mask_x, mask_y=mask_y, cblocks=cblocks, n=n, wg=min(DW_LANES, cblocks), gx=wg[0])
-    return [first, _reduce_partials(ctx, i, chunks)] if chunks > 1 else [first]
 
 
 def _depthwise_dw_plan(dy_shape: Shape, outs: int) -> dict[str, int]:
@@ -535,8 +438,9 @@ def lower_depthwise_dw(ctx: Any, i: int, a: Any) -> list[Any]:
     (sh, sw), (pt, _, pl, _) = a.stride, a.pad
     # up to 5x5 taps, each thread sums them all at once in a private array; past that, one tap at a time
     unroll = kh * kw <= UNROLL_TAPS
-    if not ctx.shared_tiles and kh * kw <= DW_ACC:
-        return _depthwise_dw_blocks(ctx, i, a, plan["chunks"])
+    if not ctx.shared_tiles:
+        first, chunks = depthwise_cpu.filter_grad(ctx, i, a, plan["chunks"])
+        return [first, _reduce_partials(ctx, i, chunks)] if chunks > 1 else [first]
     kb = ctx.builder()
     x, dy = kb.read(node.srcs[0]), kb.read(node.srcs[1])
     split_ = plan["chunks"] > 1
