@@ -58,10 +58,10 @@ def test_numbers_that_differ_become_reads_of_the_right_type():
     assert len(shaders) == 1 and uses[0].shader == uses[1].shader == 0
     s = shaders[0]
     assert "@group(0) @binding(1) var<uniform> nums: array<vec4<u32>, 2>;" in s
-    # slots in order of first use (pad's two places share one), each copied once at main's start
-    assert "var<private> nums1: i32;" in s and "\n    nums1 = bitcast<i32>(nums[0].y);" in s
-    assert "let nums1 = bitcast<i32>(nums[0].y);" in s
-    assert "nums3 = nums[0].w;" in s and "nums4 = bitcast<f32>(nums[1].x);" in s
+    # slots in order of first use (pad's two places share one), each read once at main's start into a let (no
+    # helper function reads one, so no private copies)
+    assert "let nums1 = bitcast<i32>(nums[0].y);" in s and "var<private>" not in s
+    assert "let nums3 = nums[0].w;" in s and "let nums4 = bitcast<f32>(nums[1].x);" in s
     assert "const M" not in s and "let K: u32 = (nums0) + 1u;" in s   # a module const inlined, a local one a let
     assert "if (i >= (nums0))" in s
     # abstract ints take the other operand's type (x is i32); a negated one is signed
@@ -70,6 +70,19 @@ def test_numbers_that_differ_become_reads_of_the_right_type():
     f = np.array([0.5, 0.25], np.float32).view(np.uint32)
     # slots in order of first use; pad's two places share one slot
     assert uses[0].nums == (100, 1, 7, 1000, int(f[0])) and uses[1].nums == (200, 2, 9, 5000, int(f[1]))
+
+
+def test_a_helper_reads_its_numbers_from_private_copies():
+    helper = "fn store(o: u32, v: f32) {{\n    arena[{off}u + o] = v * {scale};\n}}\n\n"
+    texts = [kernel(**kw).replace("@compute", helper.format(off=off, scale=scale) + "@compute")
+             for off, scale, kw in ((77, "2.0", {}), (88, "3.0", {"m": 200}))]
+    (s,), _ = share(texts, [1, 1])
+    # the helper's two numbers: private copies made at main's start; main's own: lets only
+    helper_slots = re.findall(r"arena\[nums(\d+)u? \+ o\] = v \* nums(\d+)", s)
+    assert len(helper_slots) == 1, s
+    for slot in helper_slots[0]:
+        assert f"var<private> nums{slot}:" in s and f"\n    nums{slot} = " in s and f"let nums{slot} =" not in s
+    assert "let nums0 = nums[0].x;" in s and "var<private> nums0:" not in s
 
 
 def test_constant_contexts_split_the_group():

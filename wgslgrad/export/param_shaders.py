@@ -267,20 +267,35 @@ def _render(text: str, spans: list[tuple[int, int]], reads: dict[int, int], kind
             new = re.sub(rf"(?<![\w.]){name}\b", f"({init})", body)
         else:
             new = new[:start] + "let" + new[start + len("const"):]
+    body = new.index("{", new.index("\nfn main(")) + 1
+    end = _block_end(new, body)
+    used = {int(n) for n in re.findall(rf"\b{NUMS}(\d+)\b", new[body:end])}               # by main
+    helpers = {int(n) for n in re.findall(rf"\b{NUMS}(\d+)\b", new[:body] + new[end:])}  # by helper functions
     lines = new.split("\n")
     last_binding = max((j for j, line in enumerate(lines) if line.startswith("@group(")), default=-1)
     lines[last_binding + 1:last_binding + 1] = [
         f"@group(0) @binding({bindings}) var<uniform> {NUMS}: array<vec4<u32>, {(len(kinds) + 3) // 4}>;",
-        *(f"var<private> {NUMS}{slot}: {kind};" for slot, kind in enumerate(kinds))]
+        *(f"var<private> {NUMS}{slot}: {kind};" for slot, kind in enumerate(kinds) if slot in helpers)]
     new = "\n".join(lines)
     body = new.index("{", new.index("\nfn main(")) + 1
     reads = [f"{NUMS}[{slot // 4}].{'xyzw'[slot % 4]}" for slot in range(len(kinds))]
     reads = [r if kind == "u32" else f"bitcast<{kind}>({r})" for r, kind in zip(reads, kinds)]
-    # the private copy for the helpers; in main a `let` of the same name shadows it: a value read from a
-    # uniform, which WGSL's uniformity analysis (Tint's) accepts before a barrier, as it would not a private's
-    copies = "".join(f"\n    {NUMS}{slot} = {r};" for slot, r in enumerate(reads))
-    copies += "".join(f"\n    let {NUMS}{slot} = {r};" for slot, r in enumerate(reads))
+    # a private copy for the helpers that read a slot; in main a `let` (of the same name, shadowing it): a value
+    # read from a uniform, which WGSL's uniformity analysis (Tint's) accepts before a barrier, as it would not a
+    # private's
+    copies = "".join(f"\n    {NUMS}{slot} = {r};" for slot, r in enumerate(reads) if slot in helpers)
+    copies += "".join(f"\n    let {NUMS}{slot} = {r};" for slot, r in enumerate(reads) if slot in used)
     return new[:body] + copies + new[body:]
+
+
+def _block_end(text: str, start: int) -> int:
+    """The index of the brace that closes the block whose body starts at `start`."""
+    depth = 1
+    for at in range(start, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[at], 0)
+        if depth == 0:
+            return at
+    raise ValueError("an unclosed block")
 
 
 def share(texts: list[str], bindings: list[int], divisors: bool | str = False) -> tuple[list[str], list[Use]]:

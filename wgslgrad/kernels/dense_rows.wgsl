@@ -129,7 +129,7 @@ fn finish(acc: f32, o: u32, col: u32) {
     // the stores (a loop the shader compiler unrolls)
 {% set to = "to" if chunks > 1 else out.off ~ "u" if out else "" %}
 {% for r in range(tm) %}
-{% set inside = ([] if m % tm == 0 else ["m0 + " ~ r ~ "u < " ~ m ~ "u"]) + ([] if n % tn == 0 else ["n0 + c < " ~ n ~ "u"]) %}
+{% set inside = ([] if m % tm == 0 and not cpu else ["m0 + " ~ r ~ "u < " ~ m ~ "u"]) + ([] if n % tn == 0 and not cpu else ["n0 + c < " ~ n ~ "u"]) %}
     for (var c = 0u; c < {{ tn }}u; c++) {
 {% if epilogue is not none %}
 {% set store = "finish(acc" ~ r ~ "[c], (m0 + " ~ r ~ "u) * " ~ n ~ "u + n0 + c, n0 + c);" %}
@@ -148,7 +148,7 @@ fn finish(acc: f32, o: u32, col: u32) {
 {% if bias_sum %}
     if (m0 == 0u) {
         for (var c = 0u; c < {{ tn }}u; c++) {
-{% if n % tn %}
+{% if n % tn or cpu %}
             if (n0 + c < {{ n }}u) {
                 {{ bias_sum.var }}[{{ ("to + " ~ m * n ~ "u") if chunks > 1 else bias_sum.off ~ "u" }} + n0 + c] = bsum[c];
             }
