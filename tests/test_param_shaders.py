@@ -145,13 +145,16 @@ def test_tint_accepts_a_read_bound_before_a_barrier(tmp_path):
 def test_skeletons_give_back_the_shaders():
     """_skeletons + runtime.js's shaderTexts (the same replace, here in Python) restore every shader; numbers
     that all shaders of one form share stay in the skeleton."""
-    shaders = [kernel(), kernel(off=5), kernel(m=7, off=6), HEAD]
+    shaders = [kernel(), kernel(off=5), kernel(m=7, off=6), HEAD, kernel(pad=2, w=2), kernel(pad=3, w=3)]
     skeletons, table = _skeletons(shaders)
     assert len(skeletons) == 2 and table[3] == [1, ""] and skeletons[1] == _strip(HEAD)
-    assert table[1] == [0, "100,5"] and "% 3u" in skeletons[0]
+    assert table[1] == [0, "100,1,7,5"] and "% 3u" in skeletons[0]
+    # pad's two places vary alike in this form: listed once, its second place a back-reference to it
+    assert table[4] == [0, "100,2,2,1000"] and skeletons[0].count("$1") == 1 and "x >= -$1 && x < #" in skeletons[0]
     for wgsl, (s, numbers) in zip(shaders, table):
-        values = iter(numbers.split(","))
-        assert re.sub("#", lambda _, v=values: next(v), skeletons[s]) == _strip(wgsl)
+        values, listed = iter(numbers.split(",")), numbers.split(",")
+        assert re.sub(r"#|\$(\d+)", lambda m, v=values, l=listed: l[int(m[1])] if m[1] else next(v),
+                      skeletons[s]) == _strip(wgsl)
 
 
 NET = """

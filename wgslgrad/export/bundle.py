@@ -189,9 +189,11 @@ def _strip(wgsl: str) -> str:
 def _skeletons(shaders: list[str]) -> tuple[list[str], list[list[Any]]]:
     """The shaders, comments dropped, as distinct skeletons and, per shader, [its skeleton's index, its
     numbers joined by ',']; runtime.js's shaderTexts() puts them back. A skeleton is the text with each number
-    that differs among the shaders of its form replaced by '#' (those all its shaders share stay written)."""
+    that differs among the shaders of its form replaced by '#' (those all its shaders share stay written), or
+    by '$j' where that number is, in every shader of the form, the j-th of its list again (an offset an
+    unrolled epilogue repeats is listed once)."""
     texts = [_strip(w) for w in shaders]
-    assert not any("#" in t for t in texts), "a shader uses '#', which the skeletons reserve"
+    assert not any("#" in t or "$" in t for t in texts), "a shader uses '#' or '$', which the skeletons reserve"
     forms: dict[str, list[int]] = {}
     for i, text in enumerate(texts):
         forms.setdefault(_NUMBER.sub("#", text), []).append(i)
@@ -199,12 +201,21 @@ def _skeletons(shaders: list[str]) -> tuple[list[str], list[list[Any]]]:
     table: list[list[Any]] = [[]] * len(texts)
     for form, members in forms.items():
         numbers = [_NUMBER.findall(texts[i]) for i in members]
-        varying = [len(set(col)) > 1 for col in zip(*numbers)]
+        columns = list(zip(*numbers))
+        listed: dict[tuple[str, ...], int] = {}   # a varying column -> its place in each shader's list
+        marks = []
+        for col in columns:
+            if len(set(col)) == 1:
+                marks.append(col[0])
+            elif col in listed:
+                marks.append(f"${listed[col]}")
+            else:
+                listed[col] = len(listed)
+                marks.append("#")
         parts = form.split("#")
-        fixed = numbers[0]
-        skeleton = parts[0] + "".join(("#" if v else n) + p for v, n, p in zip(varying, fixed, parts[1:]))
-        for i, nums in zip(members, numbers):
-            table[i] = [len(skeletons), ",".join(n for n, v in zip(nums, varying) if v)]
+        skeleton = parts[0] + "".join(m + p for m, p in zip(marks, parts[1:]))
+        for k, i in enumerate(members):
+            table[i] = [len(skeletons), ",".join(col[k] for col in listed)]
         skeletons.append(skeleton)
     return skeletons, table
 

@@ -38,7 +38,7 @@ export function shaderTexts(skeletons, table) {
   return table.map(([s, numbers]) => {
     const n = numbers.split(',');
     let i = 0;
-    return skeletons[s].replace(/#/g, () => n[i++]);
+    return skeletons[s].replace(/#|\$(\d+)/g, (_, j) => (j === undefined ? n[i++] : n[j]));
   });
 }
 
