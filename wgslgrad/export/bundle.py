@@ -181,9 +181,16 @@ _NUMBER = re.compile(r"(?<!\w)\d+")
 
 
 def _strip(wgsl: str) -> str:
-    """The shader without its comments and blank lines (WGSL has no strings)."""
+    """The shader without its comments and blank lines (WGSL has no strings), each 4 spaces of indentation a
+    tab: a third less text to ship, as readable."""
     lines = (line.split("//")[0].rstrip() for line in wgsl.split("\n"))
-    return "\n".join(line for line in lines if line.strip())
+    return "\n".join(_tabs(line) for line in lines if line.strip())
+
+
+def _tabs(line: str) -> str:
+    body = line.lstrip(" ")
+    spaces = len(line) - len(body)
+    return "\t" * (spaces // 4) + " " * (spaces % 4) + body
 
 
 def _skeletons(shaders: list[str]) -> tuple[list[str], list[list[Any]]]:
