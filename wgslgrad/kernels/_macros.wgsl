@@ -191,3 +191,13 @@ fn sig(v: f32) -> f32 {
     let gz = sig({{ xg.var }}[xr] + {{ hg.var }}[hr]);
     let gr = sig({{ xg.var }}[xr + {{ u }}u] + {{ hg.var }}[hr + {{ u }}u]);
 {%- endmacro %}
+
+{# The CPU depthwise kernels' channel blocks: the vector (a scalar for one channel) of len(offs) lanes, lane c
+   being var[base + offs[c]]; vtype its type. #}
+{% macro vtype(n) %}{{ "f32" if n == 1 else "vec%d<f32>" % n }}{% endmacro %}
+{% macro lanes(var, base, offs) %}
+{%- if offs | length == 1 %}{{ var }}[{{ base }}{{ " + %du" % offs[0] if offs[0] else "" }}]
+{%- else %}vec{{ offs | length }}<f32>(
+{%- for o in offs %}{{ var }}[{{ base }}{{ " + %du" % o if o else "" }}]{{ ", " if not loop.last else "" }}{% endfor %})
+{%- endif %}
+{%- endmacro %}
