@@ -201,3 +201,9 @@ fn sig(v: f32) -> f32 {
 {%- for o in offs %}{{ var }}[{{ base }}{{ " + %du" % o if o else "" }}]{{ ", " if not loop.last else "" }}{% endfor %})
 {%- endif %}
 {%- endmacro %}
+{# ... and a function `name` loading it from base a (one line where it is used; inlined by the compilers) #}
+{% macro load_fn(name, var, offs) %}
+fn {{ name }}(a: u32) -> {{ vtype(offs | length) }} {
+    return {{ lanes(var, "a", offs) }};
+}
+{% endmacro %}

@@ -1,4 +1,4 @@
-{% from "_macros.wgsl" import per_element, finish as finish_value, lanes, vtype %}
+{% from "_macros.wgsl" import per_element, finish as finish_value, lanes, vtype, load_fn %}
 // {{ comment }}
 // out[b, oy, ox, c] = sum over taps x[b, oy*{{ sh }}-{{ pt }}+ky, ox*{{ sw }}-{{ pl }}+kx, c / {{ mult }}] * w[ky, kx, c] (+ bias[c]);
 // For CPU adapters (lower(shared_tiles=False)): each thread a block of {{ bc }} consecutive channels x {{ bx }} consecutive
@@ -16,6 +16,10 @@
 fn finish(acc: f32, o: u32) {
 {{ finish_value("acc", none, "", epilogue) }}
 }
+
+// the block's channels are a vector's lanes: lane c of load_x reads x's channel c0 / {{ mult }} + c / {{ mult }}, of load_w w's c0 + c
+{{ load_fn("load_x", x.var, xo) }}
+{{ load_fn("load_w", wt.var, range(bc) | list) }}
 
 {{ per_element(wg, gx, n) }}
     let c0 = (i % {{ cblocks }}u) * {{ bc }}u;
@@ -35,7 +39,6 @@ fn finish(acc: f32, o: u32) {
 {% endif %}
 {% endfor %}
 {% endif %}
-    // the block's channels are a vector's lanes: lane c of x's reads channel c0 / {{ mult }} + c / {{ mult }}, of w's and the sums channel c0 + c
 {% set co_ = range(bc) | list %}
 {% for j in range(bx) %}
     var acc{{ j }} = {{ lanes(bias.var, bias.off ~ "u + c0", co_) if bias else vtype(bc) ~ "(0.0)" }};
@@ -46,24 +49,24 @@ fn finish(acc: f32, o: u32) {
         let wrow = wbase + u32(ky) * {{ kw * co }}u;
 {% if unroll %}
 {% for q in range(cols) %}
-        let x{{ q }} = {{ lanes(x.var, "col" ~ q ~ " + row", xo) }}{{ " * ok" ~ q if mask else "" }};
+        let x{{ q }} = load_x(col{{ q }} + row){{ " * ok" ~ q if mask else "" }};
 {% endfor %}
 {% for kx in range(kw) %}
-        let w{{ kx }} = {{ lanes(wt.var, "wrow + %du" % (kx * co), co_) }};
+        let w{{ kx }} = load_w(wrow{{ " + %du" % (kx * co) if kx else "" }});
 {% for j in range(bx) %}
         acc{{ j }} = fma(x{{ j * sw + kx }}, w{{ kx }}, acc{{ j }});
 {% endfor %}
 {% endfor %}
 {% else %}
         for (var kx = 0; kx < {{ kw }}; kx++) {
-            let wk = {{ lanes(wt.var, "wrow + u32(kx) * %du" % co, co_) }};
+            let wk = load_w(wrow + u32(kx) * {{ co }}u);
 {% for j in range(bx) %}
             let ix{{ j }} = left + kx + {{ j * sw }};
 {% if mask %}
             let ok{{ j }} = select(0.0, 1.0, ix{{ j }} >= 0 && ix{{ j }} < {{ w }});
 {% endif %}
             let col{{ j }} = xbase + row + u32(clamp(ix{{ j }}, 0, {{ w - 1 }})) * {{ ci }}u;
-            acc{{ j }} = fma({{ lanes(x.var, "col" ~ j, xo) }}{{ " * ok" ~ j if mask else "" }}, wk, acc{{ j }});
+            acc{{ j }} = fma(load_x(col{{ j }}){{ " * ok" ~ j if mask else "" }}, wk, acc{{ j }});
 {% endfor %}
         }
 {% endif %}

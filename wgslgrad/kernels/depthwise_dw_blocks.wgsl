@@ -1,4 +1,4 @@
-{% from "_macros.wgsl" import per_element, lanes, vtype %}
+{% from "_macros.wgsl" import per_element, vtype, load_fn %}
 // {{ comment }}
 // dw[ky, kx, c, m] = sum over p = (b, oy, ox) of x[b, oy*{{ sh }} + ky - {{ pt }}, ox*{{ sw }} + kx - {{ pl }}, c] * dy[b, oy, ox, c*{{ mult }} + m].
 // For CPU adapters (lower(shared_tiles=False)), with no workgroup memory or barriers: each thread sums the {{ kw }} taps of
@@ -8,11 +8,14 @@
 // window cells outside the image are read clamped into it and multiplied by 0.
 {{ bindings }}
 
+// the block's channels are a vector's lanes: lane c of load_dy and the sums is channel o0 + c, of load_x x's channel o0 / {{ mult }} + c / {{ mult }}
+{{ load_fn("load_dy", dy.var, range(bc) | list) }}
+{{ load_fn("load_x", x.var, xo) }}
+
 {{ per_element(wg, gx, n) }}
     let o0 = (i % {{ cblocks }}u) * {{ bc }}u;
     let ky = (i / {{ cblocks }}u) % {{ kh }}u;
     let chunk = i / {{ cblocks * kh }}u;
-    // the block's channels are a vector's lanes: the sums' and d's lane c is channel o0 + c, x's lane c x's channel o0 / {{ mult }} + c / {{ mult }}
 {% for kx in range(kw) %}
     var acc{{ kx }} = {{ vtype(bc) }}(0.0);
 {% endfor %}
@@ -28,7 +31,7 @@
 {% else %}
         let dcol{{ j }} = drow + (ox0 + {{ j }}u) * {{ cm }}u;
 {% endif %}
-        let d{{ j }} = {{ lanes(dy.var, "dcol" ~ j, range(bc) | list) }}{{ " * dok" ~ j if wo % bx else "" }};
+        let d{{ j }} = load_dy(dcol{{ j }}){{ " * dok" ~ j if wo % bx else "" }};
 {% endfor %}
         let iy = i32(oy * {{ sh }}u + ky) - {{ pt }};
         let left = i32(ox0 * {{ sw }}u) - {{ pl }};
@@ -43,7 +46,7 @@
         let ok{{ q }} = select(0.0, 1.0, left + {{ q }} >= 0 && left + {{ q }} < {{ w }}){{ " * rok" if mask_y else "" }};
 {% endif %}
 {% set m = ("ok" ~ q) if mask_x else ("rok" if mask_y else "") %}
-        let x{{ q }} = {{ lanes(x.var, "col" ~ q, xo) }}{{ " * " ~ m if m else "" }};
+        let x{{ q }} = load_x(col{{ q }}){{ " * " ~ m if m else "" }};
 {% endfor %}
 {% for kx in range(kw) %}{% for j in range(bx) %}
         acc{{ kx }} = fma(x{{ j * sw + kx }}, d{{ j }}, acc{{ kx }});

@@ -1,4 +1,4 @@
-{% from "_macros.wgsl" import per_element, finish as finish_value, lanes, vtype %}
+{% from "_macros.wgsl" import per_element, finish as finish_value, vtype, load_fn %}
 // {{ comment }}
 // dx[b, h, w, c] = sum over taps and m of dy[b, oy, ox, c*{{ mult }} + m] * w[ky, kx, c, m], oy = (h + {{ pt }} - ky) / {{ sh }} (ox likewise), where whole.
 // For CPU adapters (lower(shared_tiles=False)): each thread a block of {{ bc }} consecutive channels x {{ bx }} consecutive
@@ -17,6 +17,12 @@
 fn finish(acc: f32, o: u32) {
 {{ finish_value("acc", none, "", epilogue) }}
 }
+
+// the block's channels are a vector's lanes: lane c of load_dy{m} reads dy's channel (c0 + c)*{{ mult }} + m, of load_w{m} w's likewise
+{% for m in range(mult) %}
+{{ load_fn("load_dy%d" % m, dy.var, eo[m]) }}
+{{ load_fn("load_w%d" % m, wt.var, eo[m]) }}
+{% endfor %}
 
 {{ per_element(wg, gx, n) }}
     let c0 = (i % {{ cblocks }}u) * {{ bc }}u;
@@ -37,7 +43,6 @@ fn finish(acc: f32, o: u32) {
 {% endif %}
 {% endfor %}
 {% endif %}
-    // the block's channels are a vector's lanes: the sums' lane c is dx's channel c0 + c, d's and w's ..._m lane c dy's channel (c0 + c)*{{ mult }} + m
 {% for j in range(bx) %}
     var acc{{ j }} = {{ vtype(bc) }}(0.0);
 {% endfor %}
@@ -48,10 +53,10 @@ fn finish(acc: f32, o: u32) {
         let wrow = wbase + u32(ky) * {{ kw * ch * mult }}u;
 {% if unroll %}
 {% for q in range(cols) %}{% for m in range(mult) %}
-        let d{{ q }}_{{ m }} = {{ lanes(dy.var, "col" ~ q ~ " + row", eo[m]) }}{{ " * ok" ~ q if mask else "" }};
+        let d{{ q }}_{{ m }} = load_dy{{ m }}(col{{ q }} + row){{ " * ok" ~ q if mask else "" }};
 {% endfor %}{% endfor %}
 {% for t in taps %}{% for m in range(mult) %}
-        let w{{ t.kx }}_{{ m }} = {{ lanes(wt.var, "wrow + %du" % (t.kx * ch * mult), eo[m]) }};
+        let w{{ t.kx }}_{{ m }} = load_w{{ m }}(wrow{{ " + %du" % (t.kx * ch * mult) if t.kx else "" }});
 {% for j, q in t.uses %}
         acc{{ j }} = fma(d{{ q }}_{{ m }}, w{{ t.kx }}_{{ m }}, acc{{ j }});
 {% endfor %}
@@ -65,7 +70,7 @@ fn finish(acc: f32, o: u32) {
             let ok{{ j }} = select(0.0, 1.0, t{{ j }} >= 0 && t{{ j }} < {{ wo * sw }}{{ " && t%d %% %d == 0" % (j, sw) if sw > 1 else "" }});
             let col{{ j }} = dybase + row + u32(clamp(t{{ j }}, 0, {{ (wo - 1) * sw }}){{ " / %d" % sw if sw > 1 else "" }}) * {{ cm }}u;
 {% for m in range(mult) %}
-            acc{{ j }} = fma({{ lanes(dy.var, "col" ~ j, eo[m]) }} * ok{{ j }}, {{ lanes(wt.var, "wk", eo[m]) }}, acc{{ j }});
+            acc{{ j }} = fma(load_dy{{ m }}(col{{ j }}) * ok{{ j }}, load_w{{ m }}(wk), acc{{ j }});
 {% endfor %}
 {% endfor %}
         }
