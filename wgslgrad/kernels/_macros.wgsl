@@ -207,3 +207,14 @@ fn {{ name }}(a: u32) -> {{ vtype(offs | length) }} {
     return {{ lanes(var, "a", offs) }};
 }
 {% endmacro %}
+{# ... and finish_block(v, o): finish(lane c of v, o + c) for each of its n > 1 lanes; a function rather than a
+   loop, as a loop's dynamic index into a vector kept the sums out of registers on SwiftShader #}
+{% macro finish_block(n) %}
+{% if n > 1 %}
+fn finish_block(v: vec{{ n }}<f32>, o: u32) {
+{% for c in range(n) %}
+    finish(v[{{ c }}], o{{ " + %du" % c if c else "" }});
+{% endfor %}
+}
+{% endif %}
+{% endmacro %}

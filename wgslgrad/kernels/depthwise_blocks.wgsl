@@ -1,4 +1,4 @@
-{% from "_macros.wgsl" import per_element, finish as finish_value, lanes, vtype, load_fn %}
+{% from "_macros.wgsl" import per_element, finish as finish_value, lanes, vtype, load_fn, finish_block %}
 // {{ comment }}
 // out[b, oy, ox, c] = sum over taps x[b, oy*{{ sh }}-{{ pt }}+ky, ox*{{ sw }}-{{ pl }}+kx, c / {{ mult }}] * w[ky, kx, c] (+ bias[c]);
 // For CPU adapters (lower(shared_tiles=False)): each thread a block of {{ bc }} consecutive channels x {{ bx }} consecutive
@@ -16,6 +16,8 @@
 fn finish(acc: f32, o: u32) {
 {{ finish_value("acc", none, "", epilogue) }}
 }
+{{ finish_block(bc) }}
+{% set finish_name = "finish" if bc == 1 else "finish_block" %}
 
 // the block's channels are a vector's lanes: lane c of load_x reads x's channel c0 / {{ mult }} + c / {{ mult }}, of load_w w's c0 + c
 {{ load_fn("load_x", x.var, xo) }}
@@ -77,13 +79,7 @@ fn finish(acc: f32, o: u32) {
 {% if guard %}
     if (ox0 + {{ j }}u < {{ wo }}u) {
 {% endif %}
-{% if bc == 1 %}
-    {{ "    " if guard else "" }}finish(acc{{ j }}, o0{{ " + %du" % (j * co) if j else "" }});
-{% else %}
-    {{ "    " if guard else "" }}for (var c = 0u; c < {{ bc }}u; c++) {
-    {{ "    " if guard else "" }}    finish(acc{{ j }}[c], o0 + {{ "%du + " % (j * co) if j else "" }}c);
-    {{ "    " if guard else "" }}}
-{% endif %}
+    {{ "    " if guard else "" }}{{ finish_name }}(acc{{ j }}, o0{{ " + %du" % (j * co) if j else "" }});
 {% if guard %}
     }
 {% endif %}

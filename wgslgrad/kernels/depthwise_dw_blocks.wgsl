@@ -12,6 +12,13 @@
 {{ load_fn("load_dy", dy.var, range(bc) | list) }}
 {{ load_fn("load_x", x.var, xo) }}
 
+// dst[a + c] = lane c of v
+fn store(v: {{ vtype(bc) }}, a: u32) {
+{% for c in range(bc) %}
+    {{ dst.var }}[a{{ " + %du" % c if c else "" }}] = v{{ "[%d]" % c if bc > 1 else "" }};
+{% endfor %}
+}
+
 {{ per_element(wg, gx, n) }}
     let o0 = (i % {{ cblocks }}u) * {{ bc }}u;
     let ky = (i / {{ cblocks }}u) % {{ kh }}u;
@@ -54,12 +61,6 @@
     }
     let at = {{ dst.off }}u{{ " + chunk * %du" % outs if chunks > 1 else "" }} + ky * {{ kw * cm }}u + o0;
 {% for kx in range(kw) %}
-{% if bc == 1 %}
-    {{ dst.var }}[at{{ " + %du" % (kx * cm) if kx else "" }}] = acc{{ kx }};
-{% else %}
-    for (var c = 0u; c < {{ bc }}u; c++) {
-        {{ dst.var }}[at + {{ "%du + " % (kx * cm) if kx else "" }}c] = acc{{ kx }}[c];
-    }
-{% endif %}
+    store(acc{{ kx }}, at{{ " + %du" % (kx * cm) if kx else "" }});
 {% endfor %}
 }

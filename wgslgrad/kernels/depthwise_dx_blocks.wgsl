@@ -1,4 +1,4 @@
-{% from "_macros.wgsl" import per_element, finish as finish_value, vtype, load_fn %}
+{% from "_macros.wgsl" import per_element, finish as finish_value, vtype, load_fn, finish_block %}
 // {{ comment }}
 // dx[b, h, w, c] = sum over taps and m of dy[b, oy, ox, c*{{ mult }} + m] * w[ky, kx, c, m], oy = (h + {{ pt }} - ky) / {{ sh }} (ox likewise), where whole.
 // For CPU adapters (lower(shared_tiles=False)): each thread a block of {{ bc }} consecutive channels x {{ bx }} consecutive
@@ -17,6 +17,8 @@
 fn finish(acc: f32, o: u32) {
 {{ finish_value("acc", none, "", epilogue) }}
 }
+{{ finish_block(bc) }}
+{% set finish_name = "finish" if bc == 1 else "finish_block" %}
 
 // the block's channels are a vector's lanes: lane c of load_dy{m} reads dy's channel (c0 + c)*{{ mult }} + m, of load_w{m} w's likewise
 {% for m in range(mult) %}
@@ -82,13 +84,7 @@ fn finish(acc: f32, o: u32) {
 {% if guard %}
     if (x0 + {{ j }}u < {{ w }}u) {
 {% endif %}
-{% if bc == 1 %}
-    {{ "    " if guard else "" }}finish(acc{{ j }}, o0{{ " + %du" % (j * ch) if j else "" }});
-{% else %}
-    {{ "    " if guard else "" }}for (var c = 0u; c < {{ bc }}u; c++) {
-    {{ "    " if guard else "" }}    finish(acc{{ j }}[c], o0 + {{ "%du + " % (j * ch) if j else "" }}c);
-    {{ "    " if guard else "" }}}
-{% endif %}
+    {{ "    " if guard else "" }}{{ finish_name }}(acc{{ j }}, o0{{ " + %du" % (j * ch) if j else "" }});
 {% if guard %}
     }
 {% endif %}
