@@ -19,7 +19,8 @@ fn finish(acc: f32, o: u32) {
 {{ finish_block(bc) }}
 {% set finish_name = "finish" if bc == 1 else "finish_block" %}
 
-// the block's channels are a vector's lanes: lane c of load_x reads x's channel c0 / {{ mult }} + c / {{ mult }}, of load_w w's c0 + c
+// the block's channels are a vector's lanes: lane c of load_x reads x's channel c0 / {{ mult }} + c / {{ mult }}, of load_w
+// and of the sums channel c0 + c
 {{ load_fn("load_x", x.var, xo) }}
 {{ load_fn("load_w", wt.var, range(bc) | list) }}
 

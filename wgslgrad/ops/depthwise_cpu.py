@@ -10,7 +10,9 @@ SwiftShader each gather of a SIMD group's lanes one at a time), so each thread t
                  segment's dy and window row loaded once; no workgroup memory or barriers; the chunks of the
                  default plan (which sized the scratch memory), summed by a second kernel (depthwise_dw_blocks.wgsl)
 
-Padding is a clamped read multiplied by 0 or 1 rather than a branch per tap. Every block size is chosen here
+A block's channels are the lanes of a vector (vec2/3/4<f32>, f32 for one), so that each tap and column is
+one fma line of WGSL whatever the channels (`xo`, `eo`: the channel offsets its lanes read). Padding is a
+clamped read multiplied by 0 or 1 rather than a branch per tap. Every block size is chosen here
 and passed to the templates by name.
 """
 from __future__ import annotations
@@ -38,8 +40,8 @@ def forward(ctx: Any, i: int, kb: Any, nodes: list[int], batch: int, values: dic
     # masks where some stored output's window has a column left or right of the image
     mask = pl > 0 or (wo - 1) * sw + kw - 1 - pl >= w
     return kb.kernel(ctx.kernel_name(i), "depthwise_blocks.wgsl", wg, nodes, bc=bc, bx=bx,
-                     xo=[c // mult for c in range(bc)], cols=(bx - 1) * sw + kw, mask=mask, cblocks=cblocks, xblocks=xblocks, n=n, wg=DW_LANES,
-                     gx=wg[0], **values)
+                     xo=[c // mult for c in range(bc)], cols=(bx - 1) * sw + kw, mask=mask, cblocks=cblocks,
+                     xblocks=xblocks, n=n, wg=DW_LANES, gx=wg[0], **values)
 
 
 def depthwise_block(co: int, mult: int, wo: int) -> tuple[int, int]:
