@@ -191,3 +191,30 @@ fn sig(v: f32) -> f32 {
     let gz = sig({{ xg.var }}[xr] + {{ hg.var }}[hr]);
     let gr = sig({{ xg.var }}[xr + {{ u }}u] + {{ hg.var }}[hr + {{ u }}u]);
 {%- endmacro %}
+
+{# The CPU depthwise kernels' channel blocks: the vector (a scalar for one channel) of len(offs) lanes, lane c
+   being var[base + offs[c]]; vtype its type. #}
+{% macro vtype(n) %}{{ "f32" if n == 1 else "vec%d<f32>" % n }}{% endmacro %}
+{% macro lanes(var, base, offs) %}
+{%- if offs | length == 1 %}{{ var }}[{{ base }}{{ " + %du" % offs[0] if offs[0] else "" }}]
+{%- else %}vec{{ offs | length }}<f32>(
+{%- for o in offs %}{{ var }}[{{ base }}{{ " + %du" % o if o else "" }}]{{ ", " if not loop.last else "" }}{% endfor %})
+{%- endif %}
+{%- endmacro %}
+{# ... and a function `name` loading it from base a (one line where it is used; inlined by the compilers) #}
+{% macro load_fn(name, var, offs) %}
+fn {{ name }}(a: u32) -> {{ vtype(offs | length) }} {
+    return {{ lanes(var, "a", offs) }};
+}
+{% endmacro %}
+{# ... and finish_block(v, o): finish(lane c of v, o + c) for each of its n > 1 lanes; a function rather than a
+   loop, as a loop's dynamic index into a vector kept the sums out of registers on SwiftShader #}
+{% macro finish_block(n) %}
+{% if n > 1 %}
+fn finish_block(v: vec{{ n }}<f32>, o: u32) {
+{% for c in range(n) %}
+    finish(v[{{ c }}], o{{ " + %du" % c if c else "" }});
+{% endfor %}
+}
+{% endif %}
+{% endmacro %}

@@ -1,4 +1,4 @@
-{% from "_macros.wgsl" import per_element, finish as finish_value %}
+{% from "_macros.wgsl" import per_element, finish as finish_value, lanes, vtype, load_fn, finish_block %}
 // {{ comment }}
 // out[b, oy, ox, c] = sum over taps x[b, oy*{{ sh }}-{{ pt }}+ky, ox*{{ sw }}-{{ pl }}+kx, c / {{ mult }}] * w[ky, kx, c] (+ bias[c]);
 // For CPU adapters (lower(shared_tiles=False)): each thread a block of {{ bc }} consecutive channels x {{ bx }} consecutive
@@ -16,6 +16,13 @@
 fn finish(acc: f32, o: u32) {
 {{ finish_value("acc", none, "", epilogue) }}
 }
+{{ finish_block(bc) }}
+{% set finish_name = "finish" if bc == 1 else "finish_block" %}
+
+// the block's channels are a vector's lanes: lane c of load_x reads x's channel c0 / {{ mult }} + c / {{ mult }}, of load_w
+// and of the sums channel c0 + c
+{{ load_fn("load_x", x.var, xo) }}
+{{ load_fn("load_w", wt.var, range(bc) | list) }}
 
 {{ per_element(wg, gx, n) }}
     let c0 = (i % {{ cblocks }}u) * {{ bc }}u;
@@ -35,61 +42,47 @@ fn finish(acc: f32, o: u32) {
 {% endif %}
 {% endfor %}
 {% endif %}
-{% for c in range(bc) %}
-    let bias{{ c }} = {{ bias.var ~ "[" ~ bias.off ~ "u + c0 + " ~ c ~ "u]" if bias else "0.0" }};
+{% set co_ = range(bc) | list %}
+{% for j in range(bx) %}
+    var acc{{ j }} = {{ lanes(bias.var, bias.off ~ "u + c0", co_) if bias else vtype(bc) ~ "(0.0)" }};
 {% endfor %}
-{% for j in range(bx) %}{% for c in range(bc) %}
-    var acc{{ j }}_{{ c }} = bias{{ c }};
-{% endfor %}{% endfor %}
     // window rows ky with 0 <= iy0 + ky < {{ h }}
     for (var ky = max(-iy0, 0); ky < min({{ kh }}, {{ h }} - iy0); ky++) {
         let row = u32(iy0 + ky) * {{ w * ci }}u;
         let wrow = wbase + u32(ky) * {{ kw * co }}u;
 {% if unroll %}
-{% for q in range(cols) %}{% for u in range(bci) %}
-        let x{{ q }}_{{ u }} = {{ x.var }}[col{{ q }} + row + {{ u }}u]{{ " * ok" ~ q if mask else "" }};
-{% endfor %}{% endfor %}
-{% for kx in range(kw) %}
-{% for c in range(bc) %}
-        let w{{ kx }}_{{ c }} = {{ wt.var }}[wrow + {{ kx * co + c }}u];
-{% for j in range(bx) %}
-        acc{{ j }}_{{ c }} = fma(x{{ j * sw + kx }}_{{ c // mult }}, w{{ kx }}_{{ c }}, acc{{ j }}_{{ c }});
+{% for q in range(cols) %}
+        let x{{ q }} = load_x(col{{ q }} + row){{ " * ok" ~ q if mask else "" }};
 {% endfor %}
+{% for kx in range(kw) %}
+        let w{{ kx }} = load_w(wrow{{ " + %du" % (kx * co) if kx else "" }});
+{% for j in range(bx) %}
+        acc{{ j }} = fma(x{{ j * sw + kx }}, w{{ kx }}, acc{{ j }});
 {% endfor %}
 {% endfor %}
 {% else %}
         for (var kx = 0; kx < {{ kw }}; kx++) {
+            let wk = load_w(wrow + u32(kx) * {{ co }}u);
 {% for j in range(bx) %}
             let ix{{ j }} = left + kx + {{ j * sw }};
 {% if mask %}
             let ok{{ j }} = select(0.0, 1.0, ix{{ j }} >= 0 && ix{{ j }} < {{ w }});
 {% endif %}
             let col{{ j }} = xbase + row + u32(clamp(ix{{ j }}, 0, {{ w - 1 }})) * {{ ci }}u;
-{% for u in range(bci) %}
-            let x{{ j }}_{{ u }} = {{ x.var }}[col{{ j }} + {{ u }}u]{{ " * ok" ~ j if mask else "" }};
-{% endfor %}
-{% endfor %}
-{% for c in range(bc) %}
-            let wk{{ c }} = {{ wt.var }}[wrow + u32(kx) * {{ co }}u + {{ c }}u];
-{% for j in range(bx) %}
-            acc{{ j }}_{{ c }} = fma(x{{ j }}_{{ c // mult }}, wk{{ c }}, acc{{ j }}_{{ c }});
-{% endfor %}
+            acc{{ j }} = fma(load_x(col{{ j }}){{ " * ok" ~ j if mask else "" }}, wk, acc{{ j }});
 {% endfor %}
         }
 {% endif %}
     }
     let o0 = ((b * {{ ho }}u + oy) * {{ wo }}u + ox0) * {{ co }}u + c0;
 {% for j in range(bx) %}
-{% if wo % bx and j %}
+{% set guard = wo % bx and j %}
+{% if guard %}
     if (ox0 + {{ j }}u < {{ wo }}u) {
-{% for c in range(bc) %}
-        finish(acc{{ j }}_{{ c }}, o0 + {{ j * co + c }}u);
-{% endfor %}
+{% endif %}
+    {{ "    " if guard else "" }}{{ finish_name }}(acc{{ j }}, o0{{ " + %du" % (j * co) if j else "" }});
+{% if guard %}
     }
-{% else %}
-{% for c in range(bc) %}
-    finish(acc{{ j }}_{{ c }}, o0 + {{ j * co + c }}u);
-{% endfor %}
 {% endif %}
 {% endfor %}
 }

@@ -1,4 +1,4 @@
-{% from "_macros.wgsl" import per_element %}
+{% from "_macros.wgsl" import per_element, vtype, load_fn %}
 // {{ comment }}
 // dw[ky, kx, c, m] = sum over p = (b, oy, ox) of x[b, oy*{{ sh }} + ky - {{ pt }}, ox*{{ sw }} + kx - {{ pl }}, c] * dy[b, oy, ox, c*{{ mult }} + m].
 // For CPU adapters (lower(shared_tiles=False)), with no workgroup memory or barriers: each thread sums the {{ kw }} taps of
@@ -8,13 +8,24 @@
 // window cells outside the image are read clamped into it and multiplied by 0.
 {{ bindings }}
 
+// the block's channels are a vector's lanes: lane c of load_dy and the sums is channel o0 + c, of load_x x's channel o0 / {{ mult }} + c / {{ mult }}
+{{ load_fn("load_dy", dy.var, range(bc) | list) }}
+{{ load_fn("load_x", x.var, xo) }}
+
+// dst[a + c] = lane c of v
+fn store(v: {{ vtype(bc) }}, a: u32) {
+{% for c in range(bc) %}
+    {{ dst.var }}[a{{ " + %du" % c if c else "" }}] = v{{ "[%d]" % c if bc > 1 else "" }};
+{% endfor %}
+}
+
 {{ per_element(wg, gx, n) }}
     let o0 = (i % {{ cblocks }}u) * {{ bc }}u;
     let ky = (i / {{ cblocks }}u) % {{ kh }}u;
     let chunk = i / {{ cblocks * kh }}u;
-{% for kx in range(kw) %}{% for c in range(bc) %}
-    var acc{{ kx }}_{{ c }} = 0.0;
-{% endfor %}{% endfor %}
+{% for kx in range(kw) %}
+    var acc{{ kx }} = {{ vtype(bc) }}(0.0);
+{% endfor %}
     for (var s = chunk * {{ spc }}u; s < min(chunk * {{ spc }}u + {{ spc }}u, {{ segs }}u); s++) {
         let ox0 = s % {{ xsegs }}u * {{ bx }}u;
         let oy = (s / {{ xsegs }}u) % {{ ho }}u;
@@ -27,9 +38,7 @@
 {% else %}
         let dcol{{ j }} = drow + (ox0 + {{ j }}u) * {{ cm }}u;
 {% endif %}
-{% for c in range(bc) %}
-        let d{{ j }}_{{ c }} = {{ dy.var }}[dcol{{ j }} + {{ c }}u]{{ " * dok" ~ j if wo % bx else "" }};
-{% endfor %}
+        let d{{ j }} = load_dy(dcol{{ j }}){{ " * dok" ~ j if wo % bx else "" }};
 {% endfor %}
         let iy = i32(oy * {{ sh }}u + ky) - {{ pt }};
         let left = i32(ox0 * {{ sw }}u) - {{ pl }};
@@ -44,16 +53,14 @@
         let ok{{ q }} = select(0.0, 1.0, left + {{ q }} >= 0 && left + {{ q }} < {{ w }}){{ " * rok" if mask_y else "" }};
 {% endif %}
 {% set m = ("ok" ~ q) if mask_x else ("rok" if mask_y else "") %}
-{% for u in range(bci) %}
-        let x{{ q }}_{{ u }} = {{ x.var }}[col{{ q }} + {{ u }}u]{{ " * " ~ m if m else "" }};
+        let x{{ q }} = load_x(col{{ q }}){{ " * " ~ m if m else "" }};
 {% endfor %}
-{% endfor %}
-{% for kx in range(kw) %}{% for c in range(bc) %}{% for j in range(bx) %}
-        acc{{ kx }}_{{ c }} = fma(x{{ j * sw + kx }}_{{ c // mult }}, d{{ j }}_{{ c }}, acc{{ kx }}_{{ c }});
-{% endfor %}{% endfor %}{% endfor %}
+{% for kx in range(kw) %}{% for j in range(bx) %}
+        acc{{ kx }} = fma(x{{ j * sw + kx }}, d{{ j }}, acc{{ kx }});
+{% endfor %}{% endfor %}
     }
     let at = {{ dst.off }}u{{ " + chunk * %du" % outs if chunks > 1 else "" }} + ky * {{ kw * cm }}u + o0;
-{% for kx in range(kw) %}{% for c in range(bc) %}
-    {{ dst.var }}[at + {{ kx * cm + c }}u] = acc{{ kx }}_{{ c }};
-{% endfor %}{% endfor %}
+{% for kx in range(kw) %}
+    store(acc{{ kx }}, at{{ " + %du" % (kx * cm) if kx else "" }});
+{% endfor %}
 }

@@ -1,4 +1,4 @@
-{% from "_macros.wgsl" import per_element, finish as finish_value %}
+{% from "_macros.wgsl" import per_element, finish as finish_value, vtype, load_fn, finish_block %}
 // {{ comment }}
 // dx[b, h, w, c] = sum over taps and m of dy[b, oy, ox, c*{{ mult }} + m] * w[ky, kx, c, m], oy = (h + {{ pt }} - ky) / {{ sh }} (ox likewise), where whole.
 // For CPU adapters (lower(shared_tiles=False)): each thread a block of {{ bc }} consecutive channels x {{ bx }} consecutive
@@ -17,6 +17,14 @@
 fn finish(acc: f32, o: u32) {
 {{ finish_value("acc", none, "", epilogue) }}
 }
+{{ finish_block(bc) }}
+{% set finish_name = "finish" if bc == 1 else "finish_block" %}
+
+// the block's channels are a vector's lanes: lane c of load_dy{m} reads dy's channel (c0 + c)*{{ mult }} + m, of load_w{m} w's likewise
+{% for m in range(mult) %}
+{{ load_fn("load_dy%d" % m, dy.var, eo[m]) }}
+{{ load_fn("load_w%d" % m, wt.var, eo[m]) }}
+{% endfor %}
 
 {{ per_element(wg, gx, n) }}
     let c0 = (i % {{ cblocks }}u) * {{ bc }}u;
@@ -37,38 +45,34 @@ fn finish(acc: f32, o: u32) {
 {% endif %}
 {% endfor %}
 {% endif %}
-{% for j in range(bx) %}{% for c in range(bc) %}
-    var acc{{ j }}_{{ c }} = 0.0;
-{% endfor %}{% endfor %}
+{% for j in range(bx) %}
+    var acc{{ j }} = {{ vtype(bc) }}(0.0);
+{% endfor %}
     // taps ky = hy - oy*{{ sh }} of the dy rows 0 <= oy < {{ ho }}, ky < {{ kh }}
     let lo = max(hy - {{ (ho - 1) * sh }}, 0);
     for (var ky = lo{{ " + (hy - lo) %% %d" % sh if sh > 1 else "" }}; ky <= min({{ kh - 1 }}, hy); ky += {{ sh }}) {
         let row = u32((hy - ky){{ " / %d" % sh if sh > 1 else "" }}) * {{ wo * cm }}u;
         let wrow = wbase + u32(ky) * {{ kw * ch * mult }}u;
 {% if unroll %}
-{% for q in range(cols) %}{% for e in range(bc * mult) %}
-        let d{{ q }}_{{ e }} = {{ dy.var }}[col{{ q }} + row + {{ e }}u]{{ " * ok" ~ q if mask else "" }};
+{% for q in range(cols) %}{% for m in range(mult) %}
+        let d{{ q }}_{{ m }} = load_dy{{ m }}(col{{ q }} + row){{ " * ok" ~ q if mask else "" }};
 {% endfor %}{% endfor %}
-{% for t in taps %}
-{% for e in range(bc * mult) %}
-        let w{{ t.kx }}_{{ e }} = {{ wt.var }}[wrow + {{ t.kx * ch * mult + e }}u];
+{% for t in taps %}{% for m in range(mult) %}
+        let w{{ t.kx }}_{{ m }} = load_w{{ m }}(wrow{{ " + %du" % (t.kx * ch * mult) if t.kx else "" }});
 {% for j, q in t.uses %}
-        acc{{ j }}_{{ e // mult }} = fma(d{{ q }}_{{ e }}, w{{ t.kx }}_{{ e }}, acc{{ j }}_{{ e // mult }});
+        acc{{ j }} = fma(d{{ q }}_{{ m }}, w{{ t.kx }}_{{ m }}, acc{{ j }});
 {% endfor %}
-{% endfor %}
-{% endfor %}
+{% endfor %}{% endfor %}
 {% else %}
         for (var kx = 0; kx < {{ kw }}; kx++) {
-{% for e in range(bc * mult) %}
-            let wk{{ e }} = {{ wt.var }}[wrow + u32(kx) * {{ ch * mult }}u + {{ e }}u];
-{% endfor %}
+            let wk = wrow + u32(kx) * {{ ch * mult }}u;
 {% for j in range(bx) %}
             // column x0 + {{ j }}: dy column t / {{ sw }} where t = x0 + {{ j }} + {{ pl }} - kx is a multiple of {{ sw }}
             let t{{ j }} = i32(x0) + {{ j + pl }} - kx;
             let ok{{ j }} = select(0.0, 1.0, t{{ j }} >= 0 && t{{ j }} < {{ wo * sw }}{{ " && t%d %% %d == 0" % (j, sw) if sw > 1 else "" }});
             let col{{ j }} = dybase + row + u32(clamp(t{{ j }}, 0, {{ (wo - 1) * sw }}){{ " / %d" % sw if sw > 1 else "" }}) * {{ cm }}u;
-{% for e in range(bc * mult) %}
-            acc{{ j }}_{{ e // mult }} = fma({{ dy.var }}[col{{ j }} + {{ e }}u] * ok{{ j }}, wk{{ e }}, acc{{ j }}_{{ e // mult }});
+{% for m in range(mult) %}
+            acc{{ j }} = fma(load_dy{{ m }}(col{{ j }}) * ok{{ j }}, load_w{{ m }}(wk), acc{{ j }});
 {% endfor %}
 {% endfor %}
         }
@@ -76,16 +80,13 @@ fn finish(acc: f32, o: u32) {
     }
     let o0 = ((b * {{ h }}u + hh) * {{ w }}u + x0) * {{ ch }}u + c0;
 {% for j in range(bx) %}
-{% if w % bx and j %}
+{% set guard = w % bx and j %}
+{% if guard %}
     if (x0 + {{ j }}u < {{ w }}u) {
-{% for c in range(bc) %}
-        finish(acc{{ j }}_{{ c }}, o0 + {{ j * ch + c }}u);
-{% endfor %}
+{% endif %}
+    {{ "    " if guard else "" }}{{ finish_name }}(acc{{ j }}, o0{{ " + %du" % (j * ch) if j else "" }});
+{% if guard %}
     }
-{% else %}
-{% for c in range(bc) %}
-    finish(acc{{ j }}_{{ c }}, o0 + {{ j * ch + c }}u);
-{% endfor %}
 {% endif %}
 {% endfor %}
 }

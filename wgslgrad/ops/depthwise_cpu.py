@@ -10,7 +10,9 @@ SwiftShader each gather of a SIMD group's lanes one at a time), so each thread t
                  segment's dy and window row loaded once; no workgroup memory or barriers; the chunks of the
                  default plan (which sized the scratch memory), summed by a second kernel (depthwise_dw_blocks.wgsl)
 
-Padding is a clamped read multiplied by 0 or 1 rather than a branch per tap. Every block size is chosen here
+A block's channels are the lanes of a vector (vec2/3/4<f32>, f32 for one), so that each tap and column is
+one fma line of WGSL whatever the channels (`xo`, `eo`: the channel offsets its lanes read). Padding is a
+clamped read multiplied by 0 or 1 rather than a branch per tap. Every block size is chosen here
 and passed to the templates by name.
 """
 from __future__ import annotations
@@ -37,9 +39,9 @@ def forward(ctx: Any, i: int, kb: Any, nodes: list[int], batch: int, values: dic
     wg = ctx.grid(-(-n // DW_LANES))
     # masks where some stored output's window has a column left or right of the image
     mask = pl > 0 or (wo - 1) * sw + kw - 1 - pl >= w
-    return kb.kernel(ctx.kernel_name(i), "depthwise_blocks.wgsl", wg, nodes, bc=bc, bx=bx, bci=(bc - 1) // mult + 1,
-                     cols=(bx - 1) * sw + kw, mask=mask, cblocks=cblocks, xblocks=xblocks, n=n, wg=DW_LANES,
-                     gx=wg[0], **values)
+    return kb.kernel(ctx.kernel_name(i), "depthwise_blocks.wgsl", wg, nodes, bc=bc, bx=bx,
+                     xo=[c // mult for c in range(bc)], cols=(bx - 1) * sw + kw, mask=mask, cblocks=cblocks,
+                     xblocks=xblocks, n=n, wg=DW_LANES, gx=wg[0], **values)
 
 
 def depthwise_block(co: int, mult: int, wo: int) -> tuple[int, int]:
@@ -84,6 +86,7 @@ def input_grad(ctx: Any, i: int, kb: Any, dy: Any, wt: Any, finish: list[str], n
     return kb.kernel(ctx.kernel_name(i), "depthwise_dx_blocks.wgsl", wg, nodes, comment=ctx.fused_comment(nodes),
                      dy=dy, wt=wt, epilogue=finish, unroll=unroll, taps=taps, kh=kh, kw=kw, h=h, w=w, ch=ch, cm=cm,
                      ho=ho, wo=wo, mult=mult, sh=sh, sw=sw, pt=pt, pl=pl, bc=bc, bx=bx, dmin=dmin,
+                     eo=[[c * mult + m for c in range(bc)] for m in range(mult)],
                      cols=dmax - dmin + 1, mask=mask, cblocks=cblocks, xblocks=xblocks, n=n, wg=DW_LANES, gx=wg[0])
 
 
@@ -115,7 +118,7 @@ def filter_grad(ctx: Any, i: int, a: Any, chunks: int) -> tuple[Any, int]:
     mask_x = pl > 0 or (wo - 1) * sw + kw - 1 - pl >= w
     first = kb.kernel(ctx.kernel_name(i, "_partial" if chunks > 1 else ""), "depthwise_dw_blocks.wgsl", wg, [i],
                       comment=ctx.comment(i), x=x, dy=dy, dst=dst, kh=kh, kw=kw, h=h, w=w, ci=ci, cm=cm, ho=ho,
-                      wo=wo, mult=mult, sh=sh, sw=sw, pt=pt, pl=pl, bc=bc, bci=(bc - 1) // mult + 1, bx=bx,
+                      wo=wo, mult=mult, sh=sh, sw=sw, pt=pt, pl=pl, bc=bc, xo=[c // mult for c in range(bc)], bx=bx,
                       cols=(bx - 1) * sw + kw, xsegs=xsegs, segs=segs, spc=spc, chunks=chunks, outs=node.size,
                       mask_x=mask_x, mask_y=mask_y, cblocks=cblocks, n=n, wg=min(DW_LANES, cblocks), gx=wg[0])
     return first, chunks
