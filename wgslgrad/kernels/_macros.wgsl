@@ -207,6 +207,20 @@ fn {{ name }}(a: u32) -> {{ vtype(offs | length) }} {
     return {{ lanes(var, "a", offs) }};
 }
 {% endmacro %}
+{# The stores of a row block's bx columns (sums acc0.., the first output at o0, `step` floats apart): column j
+   past the row's `width` (at x0 + j) not stored. #}
+{% macro store_columns(bx, width, x0, step, finish_name) %}
+{% for j in range(bx) %}
+{% set guard = width % bx and j %}
+{% if guard %}
+    if ({{ x0 }} + {{ j }}u < {{ width }}u) {
+{% endif %}
+    {{ "    " if guard else "" }}{{ finish_name }}(acc{{ j }}, o0{{ " + %du" % (j * step) if j else "" }});
+{% if guard %}
+    }
+{% endif %}
+{% endfor %}
+{%- endmacro %}
 {# ... and finish_block(v, o): finish(lane c of v, o + c) for each of its n > 1 lanes; a function rather than a
    loop, as a loop's dynamic index into a vector kept the sums out of registers on SwiftShader #}
 {% macro finish_block(n) %}

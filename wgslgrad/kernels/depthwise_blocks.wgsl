@@ -1,4 +1,4 @@
-{% from "_macros.wgsl" import per_element, finish as finish_value, lanes, vtype, load_fn, finish_block %}
+{% from "_macros.wgsl" import per_element, finish as finish_value, lanes, vtype, load_fn, finish_block, store_columns %}
 // {{ comment }}
 // out[b, oy, ox, c] = sum over taps x[b, oy*{{ sh }}-{{ pt }}+ky, ox*{{ sw }}-{{ pl }}+kx, c / {{ mult }}] * w[ky, kx, c] (+ bias[c]);
 // For CPU adapters (lower(shared_tiles=False)): each thread a block of {{ bc }} consecutive channels x {{ bx }} consecutive
@@ -75,14 +75,5 @@ fn finish(acc: f32, o: u32) {
 {% endif %}
     }
     let o0 = ((b * {{ ho }}u + oy) * {{ wo }}u + ox0) * {{ co }}u + c0;
-{% for j in range(bx) %}
-{% set guard = wo % bx and j %}
-{% if guard %}
-    if (ox0 + {{ j }}u < {{ wo }}u) {
-{% endif %}
-    {{ "    " if guard else "" }}{{ finish_name }}(acc{{ j }}, o0{{ " + %du" % (j * co) if j else "" }});
-{% if guard %}
-    }
-{% endif %}
-{% endfor %}
+{{ store_columns(bx, wo, "ox0", co, finish_name) -}}
 }

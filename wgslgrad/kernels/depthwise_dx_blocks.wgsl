@@ -1,4 +1,4 @@
-{% from "_macros.wgsl" import per_element, finish as finish_value, vtype, load_fn, finish_block %}
+{% from "_macros.wgsl" import per_element, finish as finish_value, vtype, load_fn, finish_block, store_columns %}
 // {{ comment }}
 // dx[b, h, w, c] = sum over taps and m of dy[b, oy, ox, c*{{ mult }} + m] * w[ky, kx, c, m], oy = (h + {{ pt }} - ky) / {{ sh }} (ox likewise), where whole.
 // For CPU adapters (lower(shared_tiles=False)): each thread a block of {{ bc }} consecutive channels x {{ bx }} consecutive
@@ -79,14 +79,5 @@ fn finish(acc: f32, o: u32) {
 {% endif %}
     }
     let o0 = ((b * {{ h }}u + hh) * {{ w }}u + x0) * {{ ch }}u + c0;
-{% for j in range(bx) %}
-{% set guard = w % bx and j %}
-{% if guard %}
-    if (x0 + {{ j }}u < {{ w }}u) {
-{% endif %}
-    {{ "    " if guard else "" }}{{ finish_name }}(acc{{ j }}, o0{{ " + %du" % (j * ch) if j else "" }});
-{% if guard %}
-    }
-{% endif %}
-{% endfor %}
+{{ store_columns(bx, w, "x0", ch, finish_name) -}}
 }
