@@ -234,30 +234,12 @@ def _rows_kernel(ctx: Any, i: int, kb: Any, op: str, a_src: Any, b_src: Any, m: 
                      kc=kc or k, stride=stride, cpu=not ctx.shared_tiles, **(conv or {"conv": None}), **strides)
 
 
-def _lower_dense_grad_rows(ctx: Any, i: int) -> list[Any]:
-    """DENSE_DX or DENSE_DW on a small batch (few_rows), through dense_rows.wgsl: each thread a block of
-    outputs in registers, no workgroup memory; dw also sums the bias gradient fused after it."""
-    g, node = ctx.graph, ctx.graph.nodes[i]
-    kb = ctx.builder()
-    a_src, b_src = kb.read(node.srcs[0]), kb.read(node.srcs[1])
-    out = kb.write(i)
-    (b, f), u = g.nodes[node.srcs[0]].shape, node.shape[-1]
-    chain = ctx.group(i).chain
-    bias = kb.write(chain[0]) if chain else None
-    if node.op.name == "DENSE_DX":     # dy[B,U] @ w[F,U].T: A[m, k] = dy[m*U + k], B[k, n] = w[n*U + k]
-        m, n, k = b, g.nodes[node.srcs[1]].shape[0], f
-        strides = {"sam": k, "sak": 1, "sbk": 1, "sbn": k}
-    else:                              # x[B,F].T @ dy[B,U]: A[m, k] = x[k*F + m], B[k, n] = dy[k*U + n]
-        m, n, k = f, u, b
-        strides = {"sam": 1, "sak": m, "sbk": n, "sbn": 1}
-    return [_rows_kernel(ctx, i, kb, node.op.name, a_src, b_src, m, n, k, strides, ctx.group(i).nodes,
-                         ctx.comment(i), out=out, bias_sum=bias)]
-
-
-def _lower_grad_rows_split(ctx: Any, i: int, a: Any, plan: dict[str, Any]) -> list[Any]:
+def _lower_grad_rows(ctx: Any, i: int, a: Any, plan: dict[str, Any]) -> list[Any]:
     """DENSE_DX, DENSE_DW or CONV2D_DW (A: the image's windows, or for a pointwise conv its [pixels, Ci]
-    rows, read transposed) through dense_rows.wgsl, K split into the plan's chunks (the scratch memory that
-    matmul_scratch sized) and added by _reduce_partials: the CPU Programs' form (no barriers)."""
+    rows, read transposed) through dense_rows.wgsl: each thread a block of outputs in registers, no workgroup
+    memory; dw also sums the bias gradient fused after it. K is split into the plan's chunks (the scratch
+    memory that matmul_scratch sized), which _reduce_partials adds. The CPU Programs' form of all three, and
+    the dense ones' on a small batch (few_rows: one chunk, no scratch)."""
     g, node = ctx.graph, ctx.graph.nodes[i]
     m, n, k = plan["m"], plan["n"], plan["k"]
     conv = None
@@ -292,14 +274,14 @@ def pointwise(w_shape: Shape, a: Any) -> bool:
 
 
 def lower_grad_matmul(ctx: Any, i: int, a: Any) -> list[Any]:
-    """DENSE_DX, DENSE_DW and CONV2D_DW (the dense ones on a small batch: _lower_dense_grad_rows; in the
-    CPU Programs all of them without workgroup memory: _lower_grad_rows_split)."""
+    """DENSE_DX, DENSE_DW and CONV2D_DW (the dense ones on a small batch, and in the CPU Programs all of them,
+    without workgroup memory: _lower_grad_rows)."""
     g, node = ctx.graph, ctx.graph.nodes[i]
-    if few_rows(node.op.name, g.nodes[node.srcs[0]].shape):
-        return _lower_dense_grad_rows(ctx, i)
     plan = matmul_plan(node.op.name, g.nodes[node.srcs[0]].shape, g.nodes[node.srcs[1]].shape, node.shape, a)
+    if few_rows(node.op.name, g.nodes[node.srcs[0]].shape):
+        return _lower_grad_rows(ctx, i, a, plan | {"chunks": 1})
     if not ctx.shared_tiles:
-        return _lower_grad_rows_split(ctx, i, a, plan)
+        return _lower_grad_rows(ctx, i, a, plan)
     chain = ctx.group(i).chain
     bias = chain[0] if chain else None      # the bias gradient it sums too (fuse.bias_sums)
     kb = ctx.builder()
