@@ -267,10 +267,11 @@ def _render(text: str, spans: list[tuple[int, int]], reads: dict[int, int], kind
             new = re.sub(rf"(?<![\w.]){name}\b", f"({init})", body)
         else:
             new = new[:start] + "let" + new[start + len("const"):]
-    body = new.index("{", new.index("\nfn main(")) + 1
-    end = _block_end(new, body)
-    used = {int(n) for n in re.findall(rf"\b{NUMS}(\d+)\b", new[body:end])}               # by main
-    helpers = {int(n) for n in re.findall(rf"\b{NUMS}(\d+)\b", new[:body] + new[end:])}  # by helper functions
+    main = new.index("\nfn main(")
+    end = new.find("\nfn ", main + 1)   # main runs to the next function or the end, as _in_loop takes it
+    end = len(new) if end < 0 else end
+    used = {int(n) for n in re.findall(rf"\b{NUMS}(\d+)\b", new[main:end])}               # by main
+    helpers = {int(n) for n in re.findall(rf"\b{NUMS}(\d+)\b", new[:main] + new[end:])}  # by helper functions
     lines = new.split("\n")
     last_binding = max((j for j, line in enumerate(lines) if line.startswith("@group(")), default=-1)
     lines[last_binding + 1:last_binding + 1] = [
@@ -286,16 +287,6 @@ def _render(text: str, spans: list[tuple[int, int]], reads: dict[int, int], kind
     copies = "".join(f"\n    {NUMS}{slot} = {r};" for slot, r in enumerate(reads) if slot in helpers)
     copies += "".join(f"\n    let {NUMS}{slot} = {r};" for slot, r in enumerate(reads) if slot in used)
     return new[:body] + copies + new[body:]
-
-
-def _block_end(text: str, start: int) -> int:
-    """The index of the brace that closes the block whose body starts at `start`."""
-    depth = 1
-    for at in range(start, len(text)):
-        depth += {"{": 1, "}": -1}.get(text[at], 0)
-        if depth == 0:
-            return at
-    raise ValueError("an unclosed block")
 
 
 def share(texts: list[str], bindings: list[int], divisors: bool | str = False) -> tuple[list[str], list[Use]]:
