@@ -37,11 +37,16 @@ def forward(ctx: Any, i: int, kb: Any, nodes: list[int], batch: int, values: dic
     cblocks, xblocks = co // bc, -(-wo // bx)
     n = batch * values["ho"] * xblocks * cblocks
     wg = ctx.grid(-(-n // DW_LANES))
-    # masks where some stored output's window has a column left or right of the image
-    mask = pl > 0 or (wo - 1) * sw + kw - 1 - pl >= w
+    mask = outside(wo, sw, kw, pl, w)
     return kb.kernel(ctx.kernel_name(i), "depthwise_blocks.wgsl", wg, nodes, bc=bc, bx=bx,
                      xo=[c // mult for c in range(bc)], cols=(bx - 1) * sw + kw, mask=mask, cblocks=cblocks,
                      xblocks=xblocks, n=n, wg=DW_LANES, gx=wg[0], **values)
+
+
+def outside(outs: int, stride: int, k: int, pad: int, size: int) -> bool:
+    """Whether some window of `outs` outputs along an axis (`stride`, `k` taps, `pad` before) reaches past
+    either end of the input's `size`: where the templates mask their reads."""
+    return pad > 0 or (outs - 1) * stride + k - 1 - pad >= size
 
 
 def depthwise_block(co: int, mult: int, wo: int) -> tuple[int, int]:
@@ -113,9 +118,7 @@ def filter_grad(ctx: Any, i: int, a: Any, chunks: int) -> tuple[Any, int]:
     kb = ctx.builder()
     x, dy = kb.read(node.srcs[0]), kb.read(node.srcs[1])
     dst = kb.slot(ctx.scratch[i], write=True) if chunks > 1 else kb.write(i)
-    # masks where some window of a stored position has a row (column) outside the image
-    mask_y = pt > 0 or (ho - 1) * sh + kh - 1 - pt >= h
-    mask_x = pl > 0 or (wo - 1) * sw + kw - 1 - pl >= w
+    mask_y, mask_x = outside(ho, sh, kh, pt, h), outside(wo, sw, kw, pl, w)
     first = kb.kernel(ctx.kernel_name(i, "_partial" if chunks > 1 else ""), "depthwise_dw_blocks.wgsl", wg, [i],
                       comment=ctx.comment(i), x=x, dy=dy, dst=dst, kh=kh, kw=kw, h=h, w=w, ci=ci, cm=cm, ho=ho,
                       wo=wo, mult=mult, sh=sh, sw=sw, pt=pt, pl=pl, bc=bc, xo=[c // mult for c in range(bc)], bx=bx,
