@@ -240,7 +240,7 @@ def _lower_grad_rows(ctx: Any, i: int, a: Any, plan: dict[str, Any]) -> list[Any
     memory; dw also sums the bias gradient fused after it. K is split into the plan's chunks (the scratch
     memory that matmul_scratch sized), which _reduce_partials adds. The CPU Programs' form of all three, and
     the dense ones' on a small batch (few_rows: one chunk, no scratch)."""
-    g, node = ctx.graph, ctx.graph.nodes[i]
+    node = ctx.graph.nodes[i]
     m, n, k = plan["m"], plan["n"], plan["k"]
     conv = None
     if node.op.name == "DENSE_DX":     # A[m, k] = dy[m*U + k], B[k, n] = w[n*U + k]
