@@ -148,12 +148,13 @@ fn finish(acc: f32, o: u32, col: u32) {
 {% if bias_sum %}
     if (m0 == 0u) {
         for (var c = 0u; c < {{ tn }}u; c++) {
+{% set store = bias_sum.var ~ "[" ~ (("to + " ~ m * n ~ "u") if chunks > 1 else bias_sum.off ~ "u") ~ " + n0 + c] = bsum[c];" %}
 {% if n % tn or cpu %}
             if (n0 + c < {{ n }}u) {
-                {{ bias_sum.var }}[{{ ("to + " ~ m * n ~ "u") if chunks > 1 else bias_sum.off ~ "u" }} + n0 + c] = bsum[c];
+                {{ store }}
             }
 {% else %}
-            {{ bias_sum.var }}[{{ ("to + " ~ m * n ~ "u") if chunks > 1 else bias_sum.off ~ "u" }} + n0 + c] = bsum[c];
+            {{ store }}
 {% endif %}
         }
     }
