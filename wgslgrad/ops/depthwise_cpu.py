@@ -51,11 +51,14 @@ def outside(outs: int, stride: int, k: int, pad: int, size: int) -> bool:
 
 def depthwise_block(co: int, mult: int, wo: int) -> tuple[int, int]:
     """(channels, columns) of the output block each thread of a DEPTHWISE computes (co output channels, depth
-    multiplier mult, wo output columns), up to DW_BLOCK. Channels: the most that divide co and divide or are
-    divided by mult (so that channel c0 + c of a block reads x's channel c0 / mult + c / mult); columns:
-    block_columns."""
-    bc = next(b for b in range(DW_BLOCK[0], 0, -1) if co % b == 0 and (b % mult == 0 or mult % b == 0))
-    return bc, block_columns(wo)
+    multiplier mult, wo output columns), up to DW_BLOCK: block_channels and block_columns."""
+    return block_channels(co, mult), block_columns(wo)
+
+
+def block_channels(count: int, mult: int = 1, most: int = DW_BLOCK[0]) -> int:
+    """The channels of a block: the most, up to `most`, that divide `count` and divide or are divided by the
+    depth multiplier `mult` (so that channel c0 + c of a block reads x's channel c0 / mult + c / mult)."""
+    return next(c for c in range(most, 0, -1) if count % c == 0 and (c % mult == 0 or mult % c == 0))
 
 
 def block_columns(width: int, step: int = 1) -> int:
@@ -75,7 +78,7 @@ def input_grad(ctx: Any, i: int, kb: Any, dy: Any, wt: Any, finish: list[str], n
     kh, kw, _, mult = g.nodes[node.srcs[1]].shape
     _, ho, wo, cm = g.nodes[node.srcs[0]].shape
     (sh, sw), (pt, _, pl, _) = a.stride, a.pad
-    bc = next(c for c in range(DW_BLOCK[0], 0, -1) if ch % c == 0)
+    bc = block_channels(ch)
     bx = block_columns(w, step=sw)
     # column j of a block starting at x0 (a multiple of sw) takes tap kx where j + pl - kx = d*sw, from dy
     # column x0/sw + d: window column q = d - dmin
@@ -105,8 +108,7 @@ def filter_grad(ctx: Any, i: int, a: Any, chunks: int) -> tuple[Any, int]:
     b, ho, wo, cm = g.nodes[node.srcs[1]].shape
     kh, kw, _, mult = node.shape
     (sh, sw), (pt, _, pl, _) = a.stride, a.pad
-    bc = next(c for c in range(DW_BLOCK[0], 0, -1)
-              if cm % c == 0 and (c % mult == 0 or mult % c == 0) and (c == 1 or kw * c <= DW_ACC))
+    bc = block_channels(cm, mult, max(1, min(DW_BLOCK[0], DW_ACC // kw)))   # kw taps of bc channels: DW_ACC sums
     bx = DW_SEGMENT
     xsegs = -(-wo // bx)
     segs = b * ho * xsegs
