@@ -37,16 +37,20 @@ def spec_lr(graph: Graph) -> float:
 LOSSES = {"mse": Op.MSE}
 
 
+class HasLoss(ValueError):
+    """add_loss on a graph that trains a loss of its own."""
+
+
 def add_loss(graph: Graph, kind: str = "mse") -> str:
     """Give a graph without a loss (a detector's spec, which has no Train(loss=...)) one, so that a training
     step can be timed: `kind` (a LOSSES key) of its one output against a new input of the output's shape,
     named 'target' (or 'target_2', ... where that name is taken). Adam keeps its defaults (lr 0.001, as
-    spec_lr says). Returns the new input's name; ValueError for a graph that already has a loss, has not
-    exactly one output, or an unknown `kind`."""
+    spec_lr says). Returns the new input's name; HasLoss (a ValueError) for a graph that already has a loss,
+    ValueError for one without exactly one output or an unknown `kind`."""
     if kind not in LOSSES:
         raise ValueError(f"unknown loss {kind!r} (known: {', '.join(LOSSES)})")
     if graph.loss is not None:
-        raise ValueError("the spec already trains a loss (its Train(loss=...))")
+        raise HasLoss("the spec already trains a loss (its Train(loss=...))")
     if len(graph.outputs) != 1:
         names = ", ".join(graph.outputs) or "none"
         raise ValueError(f"a {kind} loss needs a spec with exactly one Output, this one has {len(graph.outputs)} "

@@ -36,7 +36,7 @@ from ..compiler.frontend import load_spec
 from ..compiler.ir import Graph
 from ..export.bundle import write_bundle
 from ..runtime.init import init_params
-from .common import add_loss
+from .common import HasLoss, add_loss
 from .tfjs_peer import HERE as PEER_DIR
 from .tfjs_peer import write_model
 
@@ -244,11 +244,11 @@ def compare(spec_path: str | Path, mode: str = "browser", batches: Sequence[int]
     graph = load_spec(spec, 1)
     notes = []
     if loss is not None:
-        if graph.loss is not None:
-            raise LossOptionError(f"{spec.name} already trains a loss (its Train(loss=...)): --loss is for specs "
-                                  "without one")
         try:
             target = add_loss(graph, loss)
+        except HasLoss:
+            raise LossOptionError(f"{spec.name} already trains a loss (its Train(loss=...)): --loss is for specs "
+                                  "without one") from None
         except ValueError as e:
             raise CompareError(f"--loss {loss}: {e}") from None
         notes.append(f"training step: {loss} of the output '{next(iter(graph.outputs))}' against a random input "
