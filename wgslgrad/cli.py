@@ -20,6 +20,7 @@ import numpy as np
 from .compiler.errors import SpecErrors
 from .compiler.frontend import load_spec
 from .compiler.ir import Graph, fmt_shape, print_graph
+from .compiler.limits import binding_argument
 from .model import GradcheckError, Model
 from .model import compile as compile_model
 
@@ -29,7 +30,7 @@ class UserError(Exception):
 
 
 def _graph(args: argparse.Namespace) -> Graph:
-    return load_spec(args.file, batch=args.batch)
+    return load_spec(args.file, batch=args.batch, max_binding=args.max_binding)
 
 
 def cmd_check(args: argparse.Namespace) -> None:
@@ -115,7 +116,7 @@ def _data(path: str, g: Graph) -> dict[str, np.ndarray]:
 
 def _model(args: argparse.Namespace, weights_required: bool = False) -> Model:
     """The spec compiled at --batch, with --weights (mapped by --map, some --skip'ped) when given."""
-    model = compile_model(args.file, batch=args.batch, seed=getattr(args, "seed", 0))
+    model = compile_model(args.file, batch=args.batch, seed=getattr(args, "seed", 0), max_binding=args.max_binding)
     weights = getattr(args, "weights", None)
     if weights:
         _load_weights(model, weights, args)
@@ -271,7 +272,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     from .runtime.data import DataError, split
     from .runtime.trainer import Diverged
 
-    model = compile_model(args.file, batch=args.batch, seed=args.seed)
+    model = compile_model(args.file, batch=args.batch, seed=args.seed, max_binding=args.max_binding)
     g = model.graph
     if g.loss is None:
         raise UserError("the spec has no Train(loss=...): nothing to train")
@@ -358,7 +359,7 @@ def cmd_gradcheck(args: argparse.Namespace) -> None:
 def cmd_overfit(args: argparse.Namespace) -> None:
     from .runtime.data import take
 
-    g = load_spec(args.file, batch=args.samples)
+    g = load_spec(args.file, batch=args.samples, max_binding=args.max_binding)
     data = take(_data(args.data, g), np.arange(args.samples))
     session = _train_session(g, args.seed)
     lr = args.lr or float(g.train.get("lr", 0.001))
@@ -418,6 +419,10 @@ def build_parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help, description=help)
         sp.add_argument("file", metavar="FILE", help="model spec (.py)")
         sp.add_argument("--batch", type=int, default=None, help="batch size (default: the spec's Train batch, else 1)")
+        sp.add_argument("--max-binding", type=binding_argument, default=None, metavar="SIZE",
+                        help="the most one GPU buffer binding may hold on the devices the model is for, e.g. 1GiB "
+                             "(default 128MiB, what every WebGPU device binds; at most 2GiB): raise it for big "
+                             "batches on devices that bind more (SwiftShader: 1GiB)")
         sp.set_defaults(fn=fn)
         return sp
 
@@ -559,6 +564,7 @@ def main(argv: list[str] | None = None) -> int:
     from .export import WeightsError
     from .runtime.checkpoint import CheckpointError
     from .runtime.data import DataError
+    from .runtime.device import DeviceLimitError
 
     previous = warnings.showwarning
     warnings.showwarning = _show_warning
@@ -575,7 +581,7 @@ def main(argv: list[str] | None = None) -> int:
     except SpecErrors as e:
         print(e, file=sys.stderr)
         return 1
-    except (UserError, OSError, DataError, WeightsError, CheckpointError, GradcheckError) as e:
+    except (UserError, OSError, DataError, WeightsError, CheckpointError, GradcheckError, DeviceLimitError) as e:
         print(f"wgslgrad: error: {e}", file=sys.stderr)
         return 1
     finally:

@@ -47,7 +47,8 @@ class BatchWarning(UserWarning):
     """export(js=True) at a batch other than 1: the page must then pass a whole batch to predict()."""
 
 
-def compile(spec: str | os.PathLike[str], batch: int | None = None, seed: int = 0) -> Model:
+def compile(spec: str | os.PathLike[str], batch: int | None = None, seed: int = 0,
+            max_binding: int | None = None) -> Model:
     """Compile a spec into a Model with freshly initialised weights (Glorot-normal, zero biases).
 
     spec: the path of a spec file ("model.py"), or the spec's text itself (text holding a newline, or a
@@ -55,6 +56,10 @@ def compile(spec: str | os.PathLike[str], batch: int | None = None, seed: int = 
     batch: the compiled batch size for training and the default for predict() (default: the spec's
     Train(batch=...), else 1). predict() and evaluate() take any number of samples whatever it is.
     seed: the seed of the initial weights.
+    max_binding: the bytes one GPU buffer binding may hold on the devices the model is for (default 128 MiB, which
+    every WebGPU device binds; at most 2 GiB). A tensor or the parameters together over it is a spec error; raise
+    it for big batches on devices that bind more (SwiftShader binds 1 GiB). A device that binds less than a
+    buffer needs refuses the model when it runs (ValueError in Python, an Error in a bundle).
     Raises SpecErrors (every error in the spec, with file:line:col and a caret) or OSError for a file that
     cannot be read.
     """
@@ -72,15 +77,16 @@ def compile(spec: str | os.PathLike[str], batch: int | None = None, seed: int = 
         source, filename = spec, "<spec>"
     if batch is not None and (not isinstance(batch, int) or batch < 1):
         raise ValueError(f"batch must be a positive integer, not {batch!r}")
-    return Model(source, filename, batch, seed)
+    return Model(source, filename, batch, seed, max_binding)
 
 
 class Model:
     """A compiled spec with its weights. Make one with wgslgrad.compile()."""
 
-    def __init__(self, source: str, filename: str = "<spec>", batch: int | None = None, seed: int = 0):
+    def __init__(self, source: str, filename: str = "<spec>", batch: int | None = None, seed: int = 0,
+                 max_binding: int | None = None):
         self.source, self.filename = source, filename
-        self.graph: Graph = compile_spec(source, filename, batch)
+        self.graph: Graph = compile_spec(source, filename, batch, max_binding)
         self._graphs: dict[int, Graph] = {self.graph.batch: self.graph}
         self._params: Arrays = init_params(self.graph, seed)
         self._version = 0                       # bumped whenever _params change
@@ -422,7 +428,7 @@ class Model:
     # -- internals --------------------------------------------------------------------------------------
     def _graph(self, batch: int) -> Graph:
         if batch not in self._graphs:
-            self._graphs[batch] = compile_spec(self.source, self.filename, batch)
+            self._graphs[batch] = compile_spec(self.source, self.filename, batch, self.graph.max_binding)
         return self._graphs[batch]
 
     def _session(self, batch: int) -> Any:

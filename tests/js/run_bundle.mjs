@@ -1,5 +1,5 @@
 // Runs an emitted bundle (model.js) in Node, with Dawn (the `webgpu` package) as navigator.gpu.
-//   node run_bundle.mjs --probe                 prints the adapter, or exits 3 saying there is none
+//   node run_bundle.mjs --probe                 prints the adapter (and its largest binding), or exits 3 saying there is none
 //   node run_bundle.mjs BUNDLE_DIR REQUEST.json RESULT.json
 // REQUEST: {predict?: {input: [numbers]}, weights?: true, train?: {inputs: {...}, lr, steps}, seed?: dropout's}
 // RESULT:  {outputs, weights, losses, trainedWeights, timings: {firstInferenceMs, pipelineMs, pipelines}}
@@ -20,7 +20,8 @@ if (process.argv[2] === '--probe') {
     process.exit(3);
   }
   const { vendor, architecture, device, description } = adapter.info;
-  console.log(JSON.stringify({ vendor, architecture, device, description }));
+  const { maxStorageBufferBindingSize } = adapter.limits;
+  console.log(JSON.stringify({ vendor, architecture, device, description, maxStorageBufferBindingSize }));
   process.exit(0);
 }
 

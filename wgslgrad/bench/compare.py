@@ -201,20 +201,21 @@ class _Handler(SimpleHTTPRequestHandler):
         pass
 
 
-def load(spec: Path, batch: int, loss: str | None = None) -> Graph:
-    """The spec at `batch`, given the stand-in loss `loss` (common.add_loss) where not None."""
-    g = load_spec(spec, batch)
+def load(spec: Path, batch: int, loss: str | None = None, max_binding: int | None = None) -> Graph:
+    """The spec at `batch` (compiled for `max_binding`, load_spec's), given the stand-in loss `loss`
+    (common.add_loss) where not None."""
+    g = load_spec(spec, batch, max_binding)
     if loss is not None:
         add_loss(g, loss)
     return g
 
 
 def prepare(root: Path, spec: Path, batches: Sequence[int], train: bool, peers: bool, seed: int = 0,
-            loss: str | None = None) -> None:
+            loss: str | None = None, max_binding: int | None = None) -> None:
     """The files the hosts read: b{batch}/ bundles, peer/ (TF.js's model, weights, batch-1 inputs), and the
-    page's own files; `loss`: as compare()'s."""
+    page's own files; `loss` and `max_binding`: as compare()'s."""
     for b in batches:
-        g = load(spec, b, loss)
+        g = load(spec, b, loss, max_binding)
         write_bundle(root / f"b{b}", g, init_params(g, seed=seed), train=train)
     g = load(spec, 1, loss)
     if peers:
@@ -233,15 +234,17 @@ def prepare(root: Path, spec: Path, batches: Sequence[int], train: bool, peers: 
 
 def compare(spec_path: str | Path, mode: str = "browser", batches: Sequence[int] = (1, 16), steps: int = 5,
             infer_steps: int = 10, warmup: int = 2, rounds: int = 3, systems: Sequence[str] = DEFAULT_SYSTEMS,
-            timeout: float = 600, train: bool | None = None, loss: str | None = None) -> Comparison:
+            timeout: float = 600, train: bool | None = None, loss: str | None = None,
+            max_binding: int | None = None) -> Comparison:
     """Run the comparison; `timeout` (s) bounds the measured part (a system past it is left out). `loss`
     ("mse", for a spec without Train(loss=...)): the loss both systems train (common.add_loss); a spec with a
-    loss of its own is refused (LossOptionError), one without exactly one output too (CompareError)."""
+    loss of its own is refused (LossOptionError), one without exactly one output too (CompareError).
+    `max_binding`: the bundles are compiled for it (load_spec's; TF.js asks the adapter for its largest)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
     spec = Path(spec_path)
     chromium = check_installed(mode)
-    graph = load_spec(spec, 1)
+    graph = load_spec(spec, 1, max_binding)
     notes = []
     if loss is not None:
         try:
@@ -263,7 +266,8 @@ def compare(spec_path: str | Path, mode: str = "browser", batches: Sequence[int]
         systems = [s for s in systems if not s.startswith("tfjs")]
     with tempfile.TemporaryDirectory(prefix="wgslgrad-compare-") as tmp:
         root = Path(tmp)
-        prepare(root, spec, batches, train, any(s.startswith("tfjs") for s in systems), loss=loss)
+        prepare(root, spec, batches, train, any(s.startswith("tfjs") for s in systems), loss=loss,
+                max_binding=max_binding)
         config = {"mode": mode, "systems": systems, "batches": list(batches), "train": train, "steps": steps,
                   "inferSteps": infer_steps, "warmup": warmup, "rounds": rounds, "timeoutMs": int(timeout * 1000),
                   "dir": str(root)}

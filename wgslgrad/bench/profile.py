@@ -16,9 +16,10 @@ from ..runtime.session import Session
 from .common import random_inputs, spec_lr, text_table
 
 
-def profile_step(spec: Path, batch: int, repeat: int = 3, top: int = 10) -> str:
-    """Two tables: milliseconds per op kind (forward ops and their gradients apart), and the `top` slowest kernels."""
-    graph = load_spec(spec, batch)
+def profile_step(spec: Path, batch: int, repeat: int = 3, top: int = 10, max_binding: int | None = None) -> str:
+    """Two tables: milliseconds per op kind (forward ops and their gradients apart), and the `top` slowest kernels
+    (`max_binding`: load_spec's)."""
+    graph = load_spec(spec, batch, max_binding)
     session = Session(lower(graph, training=True), get_device()[0])
     session.set_params(init_params(graph, seed=0))
     session.step(random_inputs(graph), spec_lr(graph))   # realistic buffer contents

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..compiler.frontend import load_spec
 from ..compiler.ir import Op
+from ..compiler.limits import binding_argument
 from ..runtime.init import init_params
 from .common import LOSSES, random_inputs, spec_lr, text_table
 
@@ -67,8 +68,8 @@ def _median_ms(fn: Any, n: int, warmup: int) -> float:
 # ---- wgslgrad ----
 
 def bench_wgslgrad(spec: Path, batches: Sequence[int], steps: int, warmup: int, infer_steps: int,
-                   variant: str = "") -> list[Row]:
-    """wgslgrad's rows, or those of a VARIANTS entry."""
+                   variant: str = "", max_binding: int | None = None) -> list[Row]:
+    """wgslgrad's rows, or those of a VARIANTS entry (max_binding: as load_spec's, for every bench_ function)."""
     from ..compiler.lower import lower
     from ..runtime.device import get_device
     from ..runtime.session import Session
@@ -77,7 +78,7 @@ def bench_wgslgrad(spec: Path, batches: Sequence[int], steps: int, warmup: int, 
     rows = []
     for batch in batches:
         t = time.perf_counter()
-        graph = load_spec(spec, batch)
+        graph = load_spec(spec, batch, max_binding)
         program = lower(graph, training=True, **VARIANTS.get(variant, {}))
         compile_ms = (time.perf_counter() - t) * 1e3
         session = Session(program, device)
@@ -98,7 +99,7 @@ def bench_wgslgrad(spec: Path, batches: Sequence[int], steps: int, warmup: int, 
                         compile_ms=compile_ms, pipeline_ms=1e3 * stats.get("pipeline_seconds", math.nan),
                         note=note))
         del session
-    graph = load_spec(spec, 1)
+    graph = load_spec(spec, 1, max_binding)
     program = lower(graph, **VARIANTS.get(variant, {}))
     infer = Session(program, device)
     infer.set_params(init_params(graph, seed=0))
@@ -113,7 +114,7 @@ def bench_wgslgrad(spec: Path, batches: Sequence[int], steps: int, warmup: int, 
 # ---- peers ----
 
 def bench_torch(spec: Path, batches: Sequence[int], steps: int, warmup: int, infer_steps: int,
-                device: str | None = None, threads: int | None = None) -> list[Row]:
+                device: str | None = None, threads: int | None = None, max_binding: int | None = None) -> list[Row]:
     import torch
 
     from .torch_peer import median_ms, torch_infer_fn, torch_step_fn
@@ -125,12 +126,12 @@ def bench_torch(spec: Path, batches: Sequence[int], steps: int, warmup: int, inf
             else f"torch {torch.__version__} CPU ({torch.get_num_threads()} threads)")
     rows = []
     for batch in batches:
-        graph = load_spec(spec, batch)
+        graph = load_spec(spec, batch, max_binding)
         step = torch_step_fn(graph, init_params(graph, seed=0), random_inputs(graph), device)
         ms = median_ms(step, device, steps, warmup)
         rows.append(Row(spec.stem, batch, name, ms, batch * 1e3 / ms, note="fp32, channels-last"))
         del step
-    graph = load_spec(spec, 1)
+    graph = load_spec(spec, 1, max_binding)
     infer = torch_infer_fn(graph, init_params(graph, seed=0), random_inputs(graph), device)
     infer_ms = median_ms(infer, device, infer_steps, warmup)
     for r in rows:
@@ -139,10 +140,10 @@ def bench_torch(spec: Path, batches: Sequence[int], steps: int, warmup: int, inf
 
 
 def bench_tfjs(spec: Path, batches: Sequence[int], steps: int, warmup: int, infer_steps: int,
-               backend: str = "wasm") -> list[Row]:
+               backend: str = "wasm", max_binding: int | None = None) -> list[Row]:
     from .tfjs_peer import tfjs_bench
 
-    graph = load_spec(spec, batches[0])
+    graph = load_spec(spec, batches[0], max_binding)
     res = tfjs_bench(graph, init_params(graph, seed=0), batches, steps, warmup, infer_steps, backend)
     name = f"tfjs {res['tfjs']} {res['backend']} (node)"
     if res["backend"] == "wasm":
@@ -159,22 +160,25 @@ def bench_tfjs(spec: Path, batches: Sequence[int], steps: int, warmup: int, infe
 
 def bench(spec_path: str | Path, batches: Sequence[int] = DEFAULT_BATCHES, steps: int = 5, warmup: int = 2,
           infer_steps: int = 10, peers: Sequence[str] = PEERS, wgslgrad: bool = True,
-          torch_device: str | None = None, tfjs_backend: str = "wasm", torch_threads: int | None = None
-          ) -> list[Row]:
-    """Benchmark `spec_path` at each batch size in wgslgrad and the chosen peers ("torch", "tfjs").
+          torch_device: str | None = None, tfjs_backend: str = "wasm", torch_threads: int | None = None,
+          max_binding: int | None = None) -> list[Row]:
+    """Benchmark `spec_path` at each batch size in wgslgrad and the chosen peers ("torch", "tfjs"), compiled for
+    `max_binding` (load_spec's).
 
     A peer that is not installed (or fails) is reported on stderr and left out; wgslgrad errors propagate.
     """
     spec = Path(spec_path)
-    rows: list[Row] = bench_wgslgrad(spec, batches, steps, warmup, infer_steps) if wgslgrad else []
+    rows: list[Row] = (bench_wgslgrad(spec, batches, steps, warmup, infer_steps, max_binding=max_binding)
+                       if wgslgrad else [])
     for peer in peers:
         try:
             if peer == "torch":
-                rows += bench_torch(spec, batches, steps, warmup, infer_steps, torch_device, torch_threads)
+                rows += bench_torch(spec, batches, steps, warmup, infer_steps, torch_device, torch_threads,
+                                    max_binding)
             elif peer == "tfjs":
-                rows += bench_tfjs(spec, batches, steps, warmup, infer_steps, tfjs_backend)
+                rows += bench_tfjs(spec, batches, steps, warmup, infer_steps, tfjs_backend, max_binding)
             elif peer in VARIANTS:
-                rows += bench_wgslgrad(spec, batches, steps, warmup, infer_steps, variant=peer)
+                rows += bench_wgslgrad(spec, batches, steps, warmup, infer_steps, peer, max_binding)
             else:
                 raise ValueError(f"unknown peer {peer!r} (known: {', '.join(KNOWN_PEERS)})")
         except (ImportError, RuntimeError) as e:
@@ -221,6 +225,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="the model spec")
     p.add_argument("--batch", type=_batches, default=list(DEFAULT_BATCHES),
                    help="comma-separated batch sizes (default %(default)s)")
+    p.add_argument("--max-binding", type=binding_argument, default=None, metavar="SIZE",
+                   help="compile for devices whose one buffer binding holds this much, e.g. 1GiB (default 128MiB, "
+                        "what every WebGPU device binds): big batches of big images need more")
     p.add_argument("--steps", type=int, default=5, help="timed training steps per batch (default 5)")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps first (default 2)")
     p.add_argument("--infer-steps", type=int, default=10, help="timed batch-1 inference runs (default 10)")
@@ -278,7 +285,7 @@ def run_compare(args: argparse.Namespace) -> int:
     try:
         result = compare(args.file, "browser" if args.browser else "node", args.batch, args.steps, args.infer_steps,
                          args.warmup, args.rounds, systems, args.timeout, False if args.infer_only else None,
-                         args.loss)
+                         args.loss, args.max_binding)
     except CompareError as e:
         print(f"wgslgrad: error: {e}", file=sys.stderr)
         return 2 if isinstance(e, LossOptionError) else 1
@@ -305,12 +312,12 @@ def run_args(args: argparse.Namespace) -> int:
         return 2
     rows = bench(args.file, args.batch, args.steps, args.warmup, args.infer_steps,
                  [p for p in args.peers.split(",") if p], not args.no_wgslgrad, args.torch_device,
-                 args.tfjs_backend, args.torch_threads)
+                 args.tfjs_backend, args.torch_threads, args.max_binding)
     print(format_table(rows))
     if args.profile and not args.no_wgslgrad:
         from .profile import profile_step
         print()
-        print(profile_step(Path(args.file), args.batch[0]))
+        print(profile_step(Path(args.file), args.batch[0], max_binding=args.max_binding))
     if args.output:
         Path(args.output).write_text(json.dumps([asdict(r) for r in rows], indent=1) + "\n")
     return 0

@@ -17,7 +17,7 @@ from ..ops.elementwise import BINARY_ROWS
 from . import ast, limits
 from .builtins import BUILTINS, BuiltinCall
 from .errors import SpecError, SpecErrors
-from .ir import ConstAttrs, Graph, Op, ParamAttrs, Pos, Shape, ShapeError, op_attrs
+from .ir import DEFAULT_BINDING, ConstAttrs, Graph, Op, ParamAttrs, Pos, Shape, ShapeError, op_attrs
 from .parse import UNSUPPORTED_KEYWORDS
 from .summary import node_flops
 from .values import (
@@ -28,7 +28,6 @@ from .values import (
     MAX_LIST_DEPTH,
     MAX_NODES,
     MAX_STEPS,
-    MAX_TENSOR_ELEMENTS,
     MAX_TOTAL_ELEMENTS,
     NAME_HINTS,
     POISON,
@@ -78,19 +77,19 @@ class _Abort(Exception):
 
 
 def build(module: ast.Module, source: str, filename: str, batch: int | None = None,
-          failed: Collection[str] = (), declared: Collection[str] = ()) -> Graph:
+          failed: Collection[str] = (), declared: Collection[str] = (), max_binding: int = DEFAULT_BINDING) -> Graph:
     """Interpret the spec and return its forward graph, or raise SpecErrors listing every problem.
     `failed` names and `declared` calls (Output, Train) come from lines that had syntax errors: the names
     start as failed values (no 'unknown name' for them), the calls count as made.
 
     The batch is `batch` if given, else Train(batch=...) (found by a pre-scan, since shapes need it before
-    Train runs at the end), else 1."""
+    Train runs at the end), else 1. `max_binding`: Graph.max_binding."""
     chosen = batch or _prescan_batch(module) or 1
-    b = _Builder(filename, chosen, failed, declared)
+    b = _Builder(filename, chosen, failed, declared, max_binding)
     b.run(module)
     if batch is None and not b.errors and b.train_batch not in (None, chosen):
         # Train's batch was not a top-level literal: build again now that it is known.
-        b = _Builder(filename, b.train_batch, failed, declared)  # type: ignore[arg-type]
+        b = _Builder(filename, b.train_batch, failed, declared, max_binding)  # type: ignore[arg-type]
         b.run(module)
     if b.errors:
         raise SpecErrors(b.errors, source)
@@ -113,9 +112,9 @@ def _prescan_batch(module: ast.Module) -> int | None:
 
 class _Builder:
     def __init__(self, filename: str, batch: int, failed: Collection[str] = (),
-                 declared: Collection[str] = ()) -> None:
+                 declared: Collection[str] = (), max_binding: int = DEFAULT_BINDING) -> None:
         self.file = filename
-        self.g = Graph(batch=batch)
+        self.g = Graph(batch=batch, max_binding=max_binding)
         self.errors: list[SpecError] = []
         self._seen: set[tuple[Pos, str]] = set()
         self._errors_at: dict[Pos, int] = {}
@@ -128,7 +127,7 @@ class _Builder:
         self.sizes = Sizes()
         self._unknown: dict[Pos, str] = {}      # the message for an unknown name, by where it is used
         self.elements = 0          # the sum of every tensor's size so far (MAX_TOTAL_ELEMENTS)
-        self.param_elements = 0    # the parameters' (one buffer: MAX_TENSOR_ELEMENTS)
+        self.param_elements = 0    # the parameters' (one buffer: at most g.max_binding bytes)
         self.flops = 0             # of one forward pass so far (MAX_FLOPS)
         self.param_pos: dict[str, Pos] = {}
         self.shared_uses: dict[str, int] = {}   # share=True parameters: how many calls use each
@@ -608,9 +607,10 @@ class _Builder:
         past MAX_TOTAL_ELEMENTS (docs/dsl.md, "Limits")."""
         n = math.prod(shape)
         advice = f"use a smaller batch or {smaller}" if batched and self.g.batch > 1 else f"use {smaller}"
-        if n > MAX_TENSOR_ELEMENTS:
+        if 4 * n > self.g.max_binding:
             raise SpecError(pos, f"this tensor {limits.shape_text(shape)} would take {limits.bytes_text(4 * n)}, more than one "
-                                 f"GPU buffer binds ({limits.bytes_text(4 * MAX_TENSOR_ELEMENTS)}): {advice}")
+                                 f"GPU buffer binds ({limits.bytes_text(self.g.max_binding)}): {advice}"
+                                 f"{limits.binding_advice(4 * n)}")
         self.elements += n
         if self.elements > MAX_TOTAL_ELEMENTS:
             raise _Abort(pos, f"the model's tensors would take more than {limits.bytes_text(4 * MAX_TOTAL_ELEMENTS)} in all "
@@ -651,10 +651,11 @@ class _Builder:
             self.shared_uses[path] = 1
         self.param_pos[path] = pos
         self.param_elements += -(-math.prod(shape) // 4) * 4   # each 16-byte aligned in the buffer
-        if self.param_elements > MAX_TENSOR_ELEMENTS:
+        if 4 * self.param_elements > self.g.max_binding:
             raise SpecError(pos, f"the parameters would take {limits.bytes_text(4 * self.param_elements)} in all with "
                                  f"'{path}' {limits.shape_text(shape)}, more than one GPU buffer binds "
-                                 f"({limits.bytes_text(4 * MAX_TENSOR_ELEMENTS)}): use fewer or smaller layers")
+                                 f"({limits.bytes_text(self.g.max_binding)}): use fewer or smaller layers"
+                                 f"{limits.binding_advice(4 * self.param_elements)}")
         init = "zeros" if leaf == "bias" else batch_norm.INIT.get(leaf, "glorot_normal")
         t = self.leaf(Op.PARAM, shape, ParamAttrs(path, init, fans[0], fans[1], trainable), pos, scope, False)
         self.g.params[path] = t.id

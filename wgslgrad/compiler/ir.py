@@ -156,9 +156,16 @@ def infer(op: Op, shapes: list[Shape], attrs: Any) -> Shape:
     raise AssertionError(f"no shape rule for {op}")
 
 
+DEFAULT_BINDING = 2**27   # bytes of one tensor, and of all parameters together, unless a graph is compiled for
+#                           more: 128 MiB, what every WebGPU device binds of one buffer (maxStorageBufferBindingSize)
+MAX_BINDING = 2**31       # the most a graph may be compiled for: element indices stay within i32
+
+
 @dataclass
 class Graph:
-    """Nodes in topological order plus the names that matter to users."""
+    """Nodes in topological order plus the names that matter to users. `max_binding`: the bytes one GPU buffer
+    binding may hold on the devices it is compiled for; it caps each tensor, the parameters together and each
+    arena buffer (compile_spec's max_binding)."""
     nodes: list[Node] = field(default_factory=list)
     inputs: dict[str, int] = field(default_factory=dict)    # input name -> node id
     params: dict[str, int] = field(default_factory=dict)    # parameter path -> node id
@@ -166,6 +173,7 @@ class Graph:
     loss: int | None = None                                 # node id of the training loss
     batch: int = 1
     train: dict[str, Any] = field(default_factory=dict)     # Train(...) settings: optimizer, lr, batch, ...
+    max_binding: int = DEFAULT_BINDING
 
     def add(self, op: Op, srcs: tuple[int, ...], attrs: Any = None,
             pos: Pos | None = None, scope: str = "", shape: Shape | None = None) -> int:

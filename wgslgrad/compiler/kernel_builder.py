@@ -20,13 +20,12 @@ import jinja2.meta
 from ..ops.base import WORKGROUP, f32
 from ..ops.elementwise import expr
 from . import fuse
-from .ir import BINARY, UNARY, Graph, Node, Op
+from .ir import BINARY, DEFAULT_BINDING, UNARY, Graph, Node, Op
 from .program import INPUT_PREFIX, READ, READ_WRITE, UNIFORM, Binding, Kernel, Slot
 from .summary import node_flops
 
 MAX_WORKGROUPS = 65535       # WebGPU default maxComputeWorkgroupsPerDimension
 MAX_STORAGE_BUFFERS = 8      # WebGPU default maxStorageBuffersPerShaderStage
-ARENA_CHUNK = 2**27 // 4     # f32 elements: WebGPU default maxStorageBufferBindingSize (128 MiB) per arena buffer
 
 _templates = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent.parent / "kernels"),
@@ -82,7 +81,7 @@ class Lowering:
     slots: dict[int, Slot]
     scratch: dict[int, Slot] = field(default_factory=dict)
     max_workgroups: int = MAX_WORKGROUPS
-    arena_chunk: int = ARENA_CHUNK
+    arena_chunk: int = DEFAULT_BINDING // 4   # f32 elements of one arena buffer (lower: the graph's max_binding)
     groups: dict[int, fuse.Group] = field(default_factory=dict)   # fused groups by producer
     vec4: bool = True             # tiled products load 4 consecutive floats at once where the layout allows
     shared_tiles: bool = True     # tiled products through workgroup memory (else the CPU Programs' register blocks)

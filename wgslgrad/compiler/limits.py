@@ -3,8 +3,11 @@ texts of sizes in limit messages. The builder checks sizes and work as it goes (
 this module checks the finished graph."""
 from __future__ import annotations
 
+import argparse
+import re
+
 from .errors import SpecError
-from .ir import Graph, Op, Pos, Shape, needed_nodes
+from .ir import DEFAULT_BINDING, MAX_BINDING, Graph, Op, Pos, Shape, needed_nodes
 from .values import MAX_PHASES, MAX_WGSL_BYTES, WGSL_PER_KERNEL, WGSL_PER_PHASE
 
 _NO_KERNEL = (Op.INPUT, Op.PARAM, Op.CONST, Op.RESHAPE)
@@ -66,3 +69,53 @@ def bytes_text(n: int) -> str:
         if n >= size:
             return f"{n / size:,.1f} {unit}" if n < 2**70 else f"about 10^{len(str(n // size)) - 1} {unit}"
     return f"{n} bytes"
+
+
+def binding_advice(needed: int) -> str:
+    """The end of a "more than one GPU buffer binds" message: how to compile for devices that bind `needed`
+    bytes, when some may (at most MAX_BINDING); else nothing."""
+    if needed > MAX_BINDING:
+        return ""
+    return f", or compile for devices that bind {bytes_text(needed)} or more (--max-binding, max_binding=)"
+
+
+_UNITS = {"": 1, "b": 1, "kib": 2**10, "kb": 10**3, "mib": 2**20, "mb": 10**6, "gib": 2**30, "gb": 10**9}
+
+
+def parse_bytes(text: str) -> int:
+    """A byte count from text: 268435456, 256MiB, 1GiB, 1.5 GiB, 500MB (KiB/MiB/GiB binary, KB/MB/GB decimal);
+    ValueError for anything else or a fraction of a byte."""
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?)\s*([a-zA-Z]*)\s*", text)
+    unit = m and _UNITS.get(m.group(2).lower())
+    if not m or unit is None:
+        raise ValueError(f"not a size: {text!r} (e.g. 256MiB, 1GiB or a number of bytes)")
+    n = float(m.group(1)) * unit
+    if n != int(n) or n > 2**62:
+        raise ValueError(f"not a whole number of bytes: {text!r}")
+    return int(n)
+
+
+def check_binding(max_binding: int | None) -> int:
+    """`max_binding` (bytes, None for the default) if it is a whole number of 16-byte blocks from 128 MiB (every
+    WebGPU device binds that much) to MAX_BINDING; else ValueError saying so."""
+    if max_binding is None:
+        return DEFAULT_BINDING
+    if (isinstance(max_binding, bool) or not isinstance(max_binding, int)
+            or not DEFAULT_BINDING <= max_binding <= MAX_BINDING or max_binding % 16):
+        raise ValueError(f"max_binding must be {_BINDINGS}, not {max_binding!r}")
+    return max_binding
+
+
+_BINDINGS = "a number of bytes from 128 MiB (134217728) to 2 GiB (2147483648), a multiple of 16"
+
+
+def binding_argument(text: str) -> int:
+    """The --max-binding option's type: a size (parse_bytes) that check_binding accepts."""
+    try:
+        n = parse_bytes(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    try:
+        return check_binding(n)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is {n:,} bytes: give {_BINDINGS}") from None

@@ -39,7 +39,6 @@ from . import memory
 from .inference import append_inference_form, has_training_behaviour, inference_form
 from .ir import BINARY, LEAVES, OPTIMIZERS, UNARY, Graph, Op, alias_root, fmt_shape, needed_nodes, verify
 from .kernel_builder import (  # noqa: F401  (grid, render, f32: part of this module's interface)
-    ARENA_CHUNK,
     MAX_STORAGE_BUFFERS,
     MAX_WORKGROUPS,
     WORKGROUP,
@@ -101,7 +100,7 @@ def place_params(g: Graph) -> dict[str, ParamSlot]:
 
 
 def lower(graph: Graph, *, training: bool = False, max_workgroups: int = MAX_WORKGROUPS,
-          arena_chunk: int = ARENA_CHUNK, fused: bool = True, vec4: bool = True,
+          arena_chunk: int | None = None, fused: bool = True, vec4: bool = True,
           shared_tiles: bool = True) -> Program:
     """`graph` as a Program; `graph` is left unchanged. Its phases (program.py): `inference`, the kernels of
     every output, the loss (when set) being an extra output named "loss" that a run computes only when the
@@ -112,7 +111,8 @@ def lower(graph: Graph, *, training: bool = False, max_workgroups: int = MAX_WOR
     running the inference form, the training step the training form, its loss in `step_loss`.
 
     `max_workgroups` caps workgroups per dispatch dimension (tests lower it to exercise 2-D dispatch);
-    `arena_chunk` caps each arena buffer, in f32 elements (tests lower it to exercise several);
+    `arena_chunk` caps each arena buffer, in f32 elements (default: graph.max_binding's; tests lower it to
+    exercise several);
     `fused=False` gives every node its own kernel, `vec4=False` makes every load a scalar one (tests and
     `bench --peers` compare them); `shared_tiles=False` gives the CPU Programs: every product without workgroup
     memory or barriers, each thread a 4x4 block of outputs in registers (dense_rows.wgsl), and 64-lane
@@ -144,7 +144,8 @@ def lower(graph: Graph, *, training: bool = False, max_workgroups: int = MAX_WOR
         if step.update is not None:                                         #    the update in `params`
             trainable = g.nodes[step.update].size
             slots[step.update] = Slot(PARAMS, 0, g.nodes[step.update].shape)
-    ctx = Lowering(g, slots, max_workgroups=max_workgroups, arena_chunk=arena_chunk, vec4=vec4 and shared_tiles,
+    chunk = graph.max_binding // 4 if arena_chunk is None else arena_chunk
+    ctx = Lowering(g, slots, max_workgroups=max_workgroups, arena_chunk=chunk, vec4=vec4 and shared_tiles,
                    shared_tiles=shared_tiles)
     if fused:
         ctx.fuse(needed, list(outputs.values()) + ([step.loss] if again else []), forward_nodes,

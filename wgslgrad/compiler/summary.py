@@ -93,8 +93,8 @@ def format_summary(g: Graph) -> str:
     inputs = ", ".join(f"{k} {fmt_shape(g.nodes[i].shape)}" for k, i in g.inputs.items())
     lines += ["-" * len(lines[0]),
               f"inputs: {inputs}   batch: {g.batch}",
-              f"parameters: {params:,} ({trainable:,} trainable), {_human(4 * params, 'B')} as float32, "
-              f"{_human(params, 'B')} as uint8",
+              (f"parameters: {params:,} ({trainable:,} trainable), {_human(4 * params, 'B')} as float32, "
+               f"{_human(params, 'B')} as uint8"),
               f"forward FLOPs per batch: {_human(flops)} ({_human(flops / max(g.batch, 1))} per example)"]
     return "\n".join(lines)
 

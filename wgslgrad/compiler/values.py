@@ -25,8 +25,6 @@ WGSL_PER_KERNEL = 3_000       # bytes of WGSL per kernel, about (landmark68's tr
 WGSL_PER_PHASE = 300          # bytes per stride phase of a conv2d input gradient, about
 MAX_RANK = 8              # axes of a tensor, the batch included (kernels unroll over axes)
 MAX_CONCAT = 256          # tensors joined by one concat (a kernel per 6 of them, a slice each to train)
-MAX_TENSOR_ELEMENTS = 2**25   # f32 elements of one tensor, and of all parameters together: 128 MiB, the
-#                               most WebGPU binds of one buffer by default (maxStorageBufferBindingSize)
 MAX_TOTAL_ELEMENTS = 2**31    # f32 elements of all tensors of the forward graph together: 8 GiB
 MAX_FLOPS = 10**13            # FLOPs of one forward pass (summary.node_flops): ResNet-50 at batch 1024
 MAX_WINDOW = 2**16            # a kernel, pool size or stride, per axis: index arithmetic stays within i32

@@ -82,7 +82,8 @@ class Runner {
       if (shared[name]) { this.buffers[name] = shared[name]; continue; }
       if (4 * size > limit) {
         throw new Error(`buffer ${name} needs ${(4 * size / 2 ** 20).toFixed(1)} MiB but this device binds at ` +
-          `most ${(limit / 2 ** 20).toFixed(1)} MiB: export with a smaller batch`);
+          `most ${(limit / 2 ** 20).toFixed(1)} MiB: export with a smaller batch, or with a --max-binding ` +
+          'this device allows');
       }
       const usage = STORAGE | COPY_SRC | COPY_DST | (uniforms.has(name) ? UNIFORM : 0);
       this.buffers[name] = device.createBuffer({ label: name, size: 4 * size, usage });

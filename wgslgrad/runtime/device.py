@@ -12,6 +12,10 @@ class NoAdapterError(RuntimeError):
     """wgpu found no GPU adapter (not even a CPU one)."""
 
 
+class DeviceLimitError(ValueError):
+    """A Program needs a buffer larger than this device binds (it was compiled for a larger max_binding)."""
+
+
 def adapter_summary(adapter: Any) -> str:
     info = adapter.info
     return (f"{info.get('device') or info.get('description') or 'unknown device'} "

@@ -36,7 +36,7 @@ from ..compiler.program import (
 from ..ops.dropout import MAX_SEED
 from . import wgpu_raw
 from .data import bad_ids
-from .device import get_device
+from .device import DeviceLimitError, get_device
 from .init import init_params
 from .readback import RING, LossRing
 
@@ -53,8 +53,9 @@ class Session:
         limit = self.device.limits["max-storage-buffer-binding-size"]
         for name, size in program.buffers.items():
             if 4 * size > limit:
-                raise ValueError(f"buffer {name} needs {4 * size / 2**20:.1f} MiB but this device binds at most "
-                                 f"{limit / 2**20:.1f} MiB: use a smaller batch")
+                raise DeviceLimitError(f"buffer {name} needs {4 * size / 2**20:.1f} MiB but this device binds at most "
+                                 f"{limit / 2**20:.1f} MiB: compile with a smaller batch, or with a max_binding "
+                                 f"(--max-binding) this device allows")
         self.buffers: dict[str, Any] = {}
         for name, size in program.buffers.items():
             usage = _USAGE | (wgpu.BufferUsage.UNIFORM if name in self._uniform_buffers() else 0)

@@ -1,0 +1,142 @@
+"""max_binding: compiling for devices that bind more than WebGPU's default 128 MiB of one buffer.
+
+The spec below makes one tensor of 16,400 x 2,048 floats (128.1 MiB), just over the default, from two small
+inputs, and sums it to a small output: with max_binding=256 MiB it compiles, its arena is one buffer over 128 MiB,
+and a device that binds that much must compute it right while one that binds less must refuse it by name.
+"""
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from test_bundle import JS_DIR, _run, node_env, run_node
+
+import wgslgrad
+from wgslgrad.cli import main
+from wgslgrad.compiler.errors import SpecErrors
+from wgslgrad.compiler.frontend import compile_spec
+from wgslgrad.compiler.lower import lower
+from wgslgrad.export.bundle import write_bundle
+from wgslgrad.runtime.device import DeviceLimitError
+from wgslgrad.runtime.session import Session
+
+ROWS, COLS = 16_400, 2_048
+BIG = f"a = Input(1, {COLS})\nb = Input({ROWS}, 1)\ny = a + b\nOutput(sum(y, axis=2), name='rows')\n"
+MIB = 2**20
+
+
+def big_inputs(seed: int) -> dict[str, np.ndarray]:
+    print(f"seed {seed}")
+    rng = np.random.default_rng(seed)
+    return {"a": rng.uniform(-1, 1, (1, 1, COLS)).astype(np.float32),
+            "b": rng.uniform(-1, 1, (1, ROWS, 1)).astype(np.float32)}
+
+
+def want_rows(inputs: dict[str, np.ndarray]) -> np.ndarray:
+    """sum_j (a_j + b_i) in float64."""
+    a, b = inputs["a"].astype(np.float64), inputs["b"].astype(np.float64)
+    return (a + b).sum(axis=2)
+
+
+def test_the_default_refuses_the_tensor_and_says_how_to_compile_for_more():
+    with pytest.raises(SpecErrors) as e:
+        compile_spec(BIG, "big.py")
+    assert ("this tensor [1,16400,2048] would take 128.1 MiB, more than one GPU buffer binds (128.0 MiB): use smaller "
+            "layers, or compile for devices that bind 128.1 MiB or more (--max-binding, max_binding=)") in str(e.value)
+
+
+def test_max_binding_compiles_it_into_one_bigger_arena_buffer():
+    g = compile_spec(BIG, "big.py", max_binding=256 * MIB)
+    assert g.max_binding == 256 * MIB
+    program = lower(g)
+    assert 4 * program.buffers["arena"] > 128 * MIB
+    assert [b for b in program.buffers if b.startswith("arena")] == ["arena"]
+    # the training form and the CPU Programs take the same limit from the graph
+    assert 4 * lower(g, shared_tiles=False).buffers["arena"] > 128 * MIB
+
+
+@pytest.mark.parametrize("bad", [64 * MIB, 2**31 + 16, 200 * MIB + 4, 1.5e8, "1GiB", True])
+def test_max_binding_out_of_range_is_a_value_error(bad):
+    with pytest.raises(ValueError, match="max_binding must be a number of bytes from 128 MiB"):
+        wgslgrad.compile(BIG, max_binding=bad)
+
+
+def test_the_python_runtime_runs_it_or_refuses_it_by_name(device):
+    """On lavapipe (128 MiB) the Session refuses the 128.1 MiB arena; a device that binds more runs it."""
+    g = compile_spec(BIG, "big.py", max_binding=256 * MIB)
+    limit = device.limits["max-storage-buffer-binding-size"]
+    if limit < 4 * lower(g).buffers["arena"]:
+        with pytest.raises(DeviceLimitError, match=r"buffer arena needs 128\.2 MiB but this device binds at most "
+                                                   r"128\.0 MiB: compile with a smaller batch, or with a max_binding"):
+            Session(lower(g), device)
+        return
+    inputs = big_inputs(11)
+    session = Session(lower(g), device)
+    got = session.run(inputs)["rows"]
+    np.testing.assert_allclose(got, want_rows(inputs), rtol=1e-5, atol=1e-3)
+
+
+def test_cli(capsys, tmp_path, device):
+    spec = tmp_path / "big.py"
+    spec.write_text(BIG)
+    for size, message in [("64MiB", "'64MiB' is 67,108,864 bytes: give a number of bytes from 128 MiB"),
+                          ("lots", "not a size: 'lots'")]:
+        with pytest.raises(SystemExit) as e:   # argparse's usage error
+            main(["check", str(spec), "--max-binding", size])
+        assert e.value.code == 2 and message in capsys.readouterr().err
+    assert main(["check", str(spec)]) == 1
+    assert "--max-binding" in capsys.readouterr().err
+    assert main(["check", str(spec), "--max-binding", "256MiB"]) == 0
+    capsys.readouterr()
+    np.savez(tmp_path / "in.npz", **big_inputs(12))
+    code = main(["run", str(spec), "--max-binding", "0.25GiB", "--input", str(tmp_path / "in.npz"),
+                 "-o", str(tmp_path / "out.npz")])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    if device.limits["max-storage-buffer-binding-size"] < 129 * MIB:
+        assert code == 1 and "wgslgrad: error: buffer arena needs 128.2 MiB but this device binds at most" in err
+    else:
+        assert code == 0
+        np.testing.assert_allclose(np.load(tmp_path / "out.npz")["rows"], want_rows(big_inputs(12)),
+                                   rtol=1e-5, atol=1e-3)
+
+
+def _node_binding() -> int:
+    probe = _run(["node", "run_bundle.mjs", "--probe"], cwd=JS_DIR, env=dict(node_env()), timeout=120)
+    assert probe.returncode == 0, probe.stderr
+    return json.loads(probe.stdout)["maxStorageBufferBindingSize"]
+
+
+def test_a_bundle_compiled_for_more_runs_where_the_adapter_binds_it(tmp_path):
+    """In Node (SwiftShader binds 1 GiB): the 128.1 MiB tensor is computed right; a bundle that needs more than
+    the adapter binds refuses to load, naming the buffer and the limit."""
+    limit = _node_binding()
+    print(f"Node adapter binds {limit / MIB:.0f} MiB")
+    g = compile_spec(BIG, "big.py", max_binding=256 * MIB)
+    write_bundle(tmp_path / "big", g, {})
+    inputs = big_inputs(13)
+    if limit >= 256 * MIB:
+        result = run_node(tmp_path / "big", {"predict": {k: v.reshape(-1).tolist() for k, v in inputs.items()}})
+        np.testing.assert_allclose(np.reshape(result["outputs"]["rows"], (1, ROWS)), want_rows(inputs),
+                                   rtol=1e-5, atol=1e-3)
+    if limit >= 2**31:
+        return   # no bundle can need more than such an adapter binds
+    # a tensor larger than this adapter binds (at most MAX_BINDING, so it compiles)
+    rows = limit // (4 * 4096) + 64
+    huge = BIG.replace(f"Input({ROWS}, 1)", f"Input({rows}, 1)").replace(f"Input(1, {COLS})", "Input(1, 4096)")
+    write_bundle(tmp_path / "huge", compile_spec(huge, "huge.py", max_binding=2**31), {})
+    (tmp_path / "huge" / "request.json").write_text(json.dumps({"predict": {}}))
+    run = _run(["node", "run_bundle.mjs", str(tmp_path / "huge"), str(tmp_path / "huge" / "request.json"),
+                str(tmp_path / "huge" / "result.json")], cwd=JS_DIR, env=dict(node_env()), timeout=300)
+    assert run.returncode != 0
+    need = re.search(r"Error: buffer arena needs ([\d.]+) MiB but this device binds at most ([\d.]+) MiB: export "
+                     r"with a smaller batch, or with a --max-binding this device allows", run.stderr)
+    assert need, run.stderr[-2000:]
+    assert float(need[1]) >= 4 * rows * 4096 / MIB > limit / MIB == float(need[2])
+
+
+def test_subprocess_cli_help_mentions_it():
+    out = subprocess.run([sys.executable, "-m", "wgslgrad", "export", "--help"], capture_output=True, text=True, check=True).stdout
+    assert "--max-binding SIZE" in out and "128MiB" in out
