@@ -8,7 +8,8 @@
 See docs/api.md. Errors a user can cause are the classes below: SpecErrors (the spec, every error with
 file:line:col), DataError (arrays that do not fit the spec), WeightsError and CheckpointError (weight
 files), RunExistsError (fit(out=...) on a folder holding a run), Diverged (a NaN/Inf loss), KNNError
-(the KNN head), NoAdapterError (no GPU adapter at all).
+(the KNN head), NoAdapterError (no GPU adapter at all), DeviceLimitError (a model compiled for a larger
+max_binding than the device binds).
 KNNClassifier is the KNN head (wgslgrad/knn.py).
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from .model import BatchWarning, FrozenWithoutWeightsWarning, GradcheckError, Model, compile
     from .runtime.checkpoint import CheckpointError
     from .runtime.data import DataError
-    from .runtime.device import NoAdapterError
+    from .runtime.device import DeviceLimitError, NoAdapterError
     from .runtime.history import History
     from .runtime.run_folder import RunExistsError
     from .runtime.trainer import Diverged
@@ -34,7 +35,7 @@ _HOMES = {
     "SpecError": ".compiler.errors", "SpecErrors": ".compiler.errors", "WeightsError": ".export.tfjs_weights",
     "BatchWarning": ".model", "FrozenWithoutWeightsWarning": ".model", "GradcheckError": ".model",
     "Model": ".model", "compile": ".model", "CheckpointError": ".runtime.checkpoint", "DataError": ".runtime.data",
-    "NoAdapterError": ".runtime.device", "History": ".runtime.history",
+    "NoAdapterError": ".runtime.device", "DeviceLimitError": ".runtime.device", "History": ".runtime.history",
     "RunExistsError": ".runtime.run_folder", "Diverged": ".runtime.trainer",
     "KNNClassifier": ".knn", "KNNError": ".knn",
 }
@@ -52,6 +53,7 @@ __all__ = [
     "BatchWarning",
     "CheckpointError",
     "DataError",
+    "DeviceLimitError",
     "Diverged",
     "FrozenWithoutWeightsWarning",
     "GradcheckError",
