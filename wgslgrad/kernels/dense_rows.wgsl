@@ -36,6 +36,27 @@ fn finish(acc: f32, o: u32, col: u32) {
 {{ finish_value("acc", bias, "col", epilogue) }}
 }
 {% endif %}
+{% if cpu %}
+{% macro store_fn(name, var) %}
+fn {{ name }}(v: vec4<f32>, m: u32, col: u32, o: u32) {
+    if (m >= {{ m }}u) {
+        return;
+    }
+{% for c in range(tn) %}
+    if (col + {{ c }}u < {{ n }}u) {
+        {{ ("finish(v[%d], o + %du, col + %du);" % (c, c, c)) if var is none else (var ~ "[o + %du] = v[%d];" % (c, c)) }}
+    }
+{% endfor %}
+}
+{% endmacro %}
+
+// the stores of row m of the block: lane c of v is column col + c, at o + c (past the last row or column not
+// stored); constant lanes, not a loop indexing the sums' vectors with its counter: SwiftShader ran those slower
+{{ store_fn("store_row", none if epilogue is not none else out.var) }}
+{%- if bias_sum and bias_sum.var != out.var %}
+{{ store_fn("store_sums", bias_sum.var) }}
+{%- endif %}
+{% endif %}
 
 {% if chunks > 1 %}
 // Split K: chunk c of {{ chunks }} sums k in [c*{{ kc }}, (c+1)*{{ kc }}) into partial[c, m, n]{{ " (the bias sums after its m*n)" if bias_sum else "" }}; a second kernel adds the chunks.
@@ -126,10 +147,20 @@ fn finish(acc: f32, o: u32, col: u32) {
         bsum += bk;
 {% endif %}
     }
-    // the stores (a loop the shader compiler unrolls)
 {% set to = "to" if chunks > 1 else out.off ~ "u" if out else "" %}
+{% if cpu %}
 {% for r in range(tm) %}
-{% set inside = ([] if m % tm == 0 and not cpu else ["m0 + " ~ r ~ "u < " ~ m ~ "u"]) + ([] if n % tn == 0 and not cpu else ["n0 + c < " ~ n ~ "u"]) %}
+    store_row(acc{{ r }}, m0 + {{ r }}u, n0, {{ "" if epilogue is not none else to ~ " + " }}(m0 + {{ r }}u) * {{ n }}u + n0);
+{% endfor %}
+{% if bias_sum %}
+    if (m0 == 0u) {
+        {{ "store_row" if bias_sum.var == out.var else "store_sums" }}(bsum, 0u, n0, {{ ("to + " ~ m * n ~ "u") if chunks > 1 else bias_sum.off ~ "u" }} + n0);
+    }
+{% endif %}
+{% else %}
+    // the stores (a loop the shader compiler unrolls)
+{% for r in range(tm) %}
+{% set inside = ([] if m % tm == 0 else ["m0 + " ~ r ~ "u < " ~ m ~ "u"]) + ([] if n % tn == 0 else ["n0 + c < " ~ n ~ "u"]) %}
     for (var c = 0u; c < {{ tn }}u; c++) {
 {% if epilogue is not none %}
 {% set store = "finish(acc" ~ r ~ "[c], (m0 + " ~ r ~ "u) * " ~ n ~ "u + n0 + c, n0 + c);" %}
@@ -149,7 +180,7 @@ fn finish(acc: f32, o: u32, col: u32) {
     if (m0 == 0u) {
         for (var c = 0u; c < {{ tn }}u; c++) {
 {% set store = bias_sum.var ~ "[" ~ (("to + " ~ m * n ~ "u") if chunks > 1 else bias_sum.off ~ "u") ~ " + n0 + c] = bsum[c];" %}
-{% if n % tn or cpu %}
+{% if n % tn %}
             if (n0 + c < {{ n }}u) {
                 {{ store }}
             }
@@ -158,5 +189,6 @@ fn finish(acc: f32, o: u32, col: u32) {
 {% endif %}
         }
     }
+{% endif %}
 {% endif %}
 }
