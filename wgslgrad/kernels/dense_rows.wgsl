@@ -36,7 +36,7 @@ fn finish(acc: f32, o: u32, col: u32) {
 {{ finish_value("acc", bias, "col", epilogue) }}
 }
 {% endif %}
-{% if cpu %}
+{% if lanes %}
 {% macro store_fn(name, var) %}
 fn {{ name }}(v: vec4<f32>, m: u32, col: u32, o: u32) {
     if (m >= {{ m }}u) {
@@ -148,7 +148,7 @@ fn {{ name }}(v: vec4<f32>, m: u32, col: u32, o: u32) {
 {% endif %}
     }
 {% set to = "to" if chunks > 1 else out.off ~ "u" if out else "" %}
-{% if cpu %}
+{% if lanes %}
 {% for r in range(tm) %}
     store_row(acc{{ r }}, m0 + {{ r }}u, n0, {{ "" if epilogue is not none else to ~ " + " }}(m0 + {{ r }}u) * {{ n }}u + n0);
 {% endfor %}
@@ -160,7 +160,7 @@ fn {{ name }}(v: vec4<f32>, m: u32, col: u32, o: u32) {
 {% else %}
     // the stores (a loop the shader compiler unrolls)
 {% for r in range(tm) %}
-{% set inside = ([] if m % tm == 0 else ["m0 + " ~ r ~ "u < " ~ m ~ "u"]) + ([] if n % tn == 0 else ["n0 + c < " ~ n ~ "u"]) %}
+{% set inside = ([] if m % tm == 0 and not cpu else ["m0 + " ~ r ~ "u < " ~ m ~ "u"]) + ([] if n % tn == 0 and not cpu else ["n0 + c < " ~ n ~ "u"]) %}
     for (var c = 0u; c < {{ tn }}u; c++) {
 {% if epilogue is not none %}
 {% set store = "finish(acc" ~ r ~ "[c], (m0 + " ~ r ~ "u) * " ~ n ~ "u + n0 + c, n0 + c);" %}
@@ -180,7 +180,7 @@ fn {{ name }}(v: vec4<f32>, m: u32, col: u32, o: u32) {
     if (m0 == 0u) {
         for (var c = 0u; c < {{ tn }}u; c++) {
 {% set store = bias_sum.var ~ "[" ~ (("to + " ~ m * n ~ "u") if chunks > 1 else bias_sum.off ~ "u") ~ " + n0 + c] = bsum[c];" %}
-{% if n % tn %}
+{% if n % tn or cpu %}
             if (n0 + c < {{ n }}u) {
                 {{ store }}
             }
