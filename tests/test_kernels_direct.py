@@ -9,32 +9,19 @@ from test_kernels_backward_conv import conv_arg, grad_graph
 
 from wgslgrad.compiler.ir import Graph, Op, op_attrs
 from wgslgrad.compiler.lower import lower
-from wgslgrad.ops import linear_kernels
 
 pytestmark = pytest.mark.gpu
 RTOL = 1e-4
 PRODUCTS = ("matmul", "conv2d", "dense", "_dx", "_dw")
 
 
-@pytest.fixture(params=["4x4", "6x4"])
-def blocks(request, monkeypatch):
-    """Both forms of the CPU Programs' products, whatever their sizes: 4x4 blocks (every product below
-    CPU_BIG), or 6x4 blocks with their rows stored lane by lane (every product at least CPU_BIG)."""
-    monkeypatch.setattr(linear_kernels, "CPU_BIG", 0 if request.param == "6x4" else 1 << 62)
-    return request.param
-
-
-def no_workgroup_memory(program, blocks: str | None = None) -> None:
-    """No kernel stages tiles, and every product is the register-block one (dense_rows.wgsl), in the form
-    `blocks` names."""
+def no_workgroup_memory(program) -> None:
+    """No kernel stages tiles, and every product is the register-block one (dense_rows.wgsl)."""
     tiled = [k for k in program.kernels if "var<workgroup> As" in k.wgsl or "Bs[" in k.wgsl]
     assert not tiled, [k.name for k in tiled]
     products = [k for k in program.kernels if k.op in ("conv2d", "dense", "conv2d_dx", "conv2d_dw", "dense_dx",
                                                        "dense_dw") and "the second stage of a split" not in k.wgsl]
     assert products and all("the CPU Programs' product" in k.wgsl for k in products), [k.name for k in products]
-    if blocks is not None:
-        lanes = [k.name for k in products if "fn store_row" in k.wgsl]
-        assert lanes == ([k.name for k in products] if blocks == "6x4" else []), lanes
 
 
 @pytest.mark.parametrize("shape,k,s,padding,co", [
@@ -45,7 +32,7 @@ def no_workgroup_memory(program, blocks: str | None = None) -> None:
     ((3, 6, 7, 4), 1, 2, "same", 5),         # 1x1 at stride 2: dx zero at the gaps
     ((2, 5, 6, 9), 3, 1, "valid", 3),        # N = 3, fewer columns than a block
 ])
-def test_conv2d_and_grads_direct(device, blocks, shape, k, s, padding, co):
+def test_conv2d_and_grads_direct(device, shape, k, s, padding, co):
     g = Graph(batch=shape[0])
     x, w = inp(g, "x", shape), param(g, "w", (k, k, shape[3], co))
     g.outputs["y"] = g.add(Op.CONV2D, (x, w, param(g, "b", (co,))),
@@ -53,27 +40,27 @@ def test_conv2d_and_grads_direct(device, blocks, shape, k, s, padding, co):
     rng = fresh_rng()
     program, _ = compare_on_gpu(device, g, normal(g, g.inputs, rng), normal(g, g.params, rng), rtol=RTOL,
                                 shared_tiles=False)
-    no_workgroup_memory(program, blocks)
+    no_workgroup_memory(program)
     gg = grad_graph(Op.CONV2D_DX, Op.CONV2D_DW, shape, (k, k, shape[3], co), conv_arg(shape, k, s, padding))
     program, _ = compare_on_gpu(device, gg, normal(gg, gg.inputs, fresh_rng()), rtol=RTOL, shared_tiles=False)
-    no_workgroup_memory(program, blocks)
+    no_workgroup_memory(program)
 
 
 # 600: dw's K split into chunks; 3: fewer rows than a block (dx), 5 columns: one past a block (y, dx, dw)
 @pytest.mark.parametrize("b,f,u", [(70, 100, 130), (600, 33, 17), (3, 10, 5)])
-def test_dense_and_grads_direct(device, blocks, b, f, u):
+def test_dense_and_grads_direct(device, b, f, u):
     g = Graph(batch=b)
     x, w, dy = inp(g, "x", (b, f)), inp(g, "w", (f, u)), inp(g, "dy", (b, u))
     g.outputs["y"] = g.add(Op.DENSE, (x, w))
     g.outputs["dx"] = g.add(Op.DENSE_DX, (dy, w))
     g.outputs["dw"] = g.add(Op.DENSE_DW, (x, dy))
     program, _ = compare_on_gpu(device, g, normal(g, g.inputs, fresh_rng()), rtol=RTOL, shared_tiles=False)
-    no_workgroup_memory(program, blocks)
+    no_workgroup_memory(program)
     assert any(k.name.endswith("_partial") for k in program.kernels) == (b == 600)
 
 
 @pytest.mark.parametrize("kind,batch,size", [("conv", 4, 32), ("dense", 600, 40)])
-def test_training_step_direct(device, blocks, kind, batch, size):
+def test_training_step_direct(device, kind, batch, size):
     """A training step's gradients, the bias sums of the (split) filter-gradient kernels included."""
     g = Graph(batch=batch)
     if kind == "conv":
@@ -84,21 +71,22 @@ def test_training_step_direct(device, blocks, kind, batch, size):
         y = g.add(Op.DENSE, (inp(g, "x", (batch, size)), param(g, "w", (size, 72)), param(g, "b", (72,))))
     g.loss = g.add(Op.MSE, (y, inp(g, "t", g.nodes[y].shape)))
     program = lower(g, training=True, shared_tiles=False)
-    no_workgroup_memory(program, blocks)
+    no_workgroup_memory(program)
     rng = fresh_rng()
     compare_gradients_on_gpu(device, program, g, normal(g, g.inputs, rng), normal(g, g.params, rng), RTOL)
 
 
-def test_bias_sums_apart_from_filter_gradient_direct(device, blocks):
+def test_bias_sums_apart_from_filter_gradient_direct(device):
     """A dense layer whose weights are computed (relu(w0)): dw goes to the arena, the bias sums fused into its
-    kernel to the gradient buffer, a second binding (with 6x4 blocks a second store function, store_sums)."""
+    kernel to the gradient buffer, a second binding."""
     g = Graph(batch=5)
     w = g.add(Op.RELU, (param(g, "w0", (19, 10)),))
     y = g.add(Op.DENSE, (inp(g, "x", (5, 19)), w, param(g, "b", (10,))))
     g.loss = g.add(Op.MSE, (y, inp(g, "t", g.nodes[y].shape)))
     program = lower(g, training=True, shared_tiles=False)
-    no_workgroup_memory(program, blocks)
-    assert any("store_sums(bsum" in k.wgsl for k in program.kernels) == (blocks == "6x4")
+    no_workgroup_memory(program)
+    dw = [k for k in program.kernels if k.op == "dense_dw"]
+    assert len(dw) == 1 and "bsum" in dw[0].wgsl and "arena" in dw[0].wgsl and "grads" in dw[0].wgsl, dw
     rng = fresh_rng()
     compare_gradients_on_gpu(device, program, g, normal(g, g.inputs, rng), normal(g, g.params, rng), RTOL)
 

@@ -115,7 +115,7 @@ def lower(graph: Graph, *, training: bool = False, max_workgroups: int = MAX_WOR
     `arena_chunk` caps each arena buffer, in f32 elements (tests lower it to exercise several);
     `fused=False` gives every node its own kernel, `vec4=False` makes every load a scalar one (tests and
     `bench --peers` compare them); `shared_tiles=False` gives the CPU Programs: every product without workgroup
-    memory or barriers, each thread a 4x4 or 6x4 block of outputs in registers (dense_rows.wgsl), and 64-lane
+    memory or barriers, each thread a 4x4 block of outputs in registers (dense_rows.wgsl), and 64-lane
     reductions (export/bundle.py adds such Programs for SwiftShader and other CPU adapters).
     """
     verify(graph)

@@ -36,27 +36,6 @@ fn finish(acc: f32, o: u32, col: u32) {
 {{ finish_value("acc", bias, "col", epilogue) }}
 }
 {% endif %}
-{% if lanes %}
-{% macro store_fn(name, var) %}
-fn {{ name }}(v: vec4<f32>, m: u32, col: u32, o: u32) {
-    if (m >= {{ m }}u) {
-        return;
-    }
-{% for c in range(tn) %}
-    if (col + {{ c }}u < {{ n }}u) {
-        {{ ("finish(v[%d], o + %du, col + %du);" % (c, c, c)) if var is none else (var ~ "[o + %du] = v[%d];" % (c, c)) }}
-    }
-{% endfor %}
-}
-{% endmacro %}
-
-// the stores of row m of the block: lane c of v is column col + c, at o + c (past the last row or column not
-// stored); constant lanes, not a loop indexing the sums' vectors with its counter: SwiftShader ran those slower
-{{ store_fn("store_row", none if epilogue is not none else out.var) }}
-{%- if bias_sum and bias_sum.var != out.var %}
-{{ store_fn("store_sums", bias_sum.var) }}
-{%- endif %}
-{% endif %}
 
 {% if chunks > 1 %}
 // Split K: chunk c of {{ chunks }} sums k in [c*{{ kc }}, (c+1)*{{ kc }}) into partial[c, m, n]{{ " (the bias sums after its m*n)" if bias_sum else "" }}; a second kernel adds the chunks.
@@ -147,18 +126,8 @@ fn {{ name }}(v: vec4<f32>, m: u32, col: u32, o: u32) {
         bsum += bk;
 {% endif %}
     }
-{% set to = "to" if chunks > 1 else out.off ~ "u" if out else "" %}
-{% if lanes %}
-{% for r in range(tm) %}
-    store_row(acc{{ r }}, m0 + {{ r }}u, n0, {{ "" if epilogue is not none else to ~ " + " }}(m0 + {{ r }}u) * {{ n }}u + n0);
-{% endfor %}
-{% if bias_sum %}
-    if (m0 == 0u) {
-        {{ "store_row" if bias_sum.var == out.var else "store_sums" }}(bsum, 0u, n0, {{ ("to + " ~ m * n ~ "u") if chunks > 1 else bias_sum.off ~ "u" }} + n0);
-    }
-{% endif %}
-{% else %}
     // the stores (a loop the shader compiler unrolls)
+{% set to = "to" if chunks > 1 else out.off ~ "u" if out else "" %}
 {% for r in range(tm) %}
 {% set inside = ([] if m % tm == 0 and not cpu else ["m0 + " ~ r ~ "u < " ~ m ~ "u"]) + ([] if n % tn == 0 and not cpu else ["n0 + c < " ~ n ~ "u"]) %}
     for (var c = 0u; c < {{ tn }}u; c++) {
@@ -189,6 +158,5 @@ fn {{ name }}(v: vec4<f32>, m: u32, col: u32, o: u32) {
 {% endif %}
         }
     }
-{% endif %}
 {% endif %}
 }

@@ -1,8 +1,8 @@
 """The lowerings of the linear and conv family (ops/linear.py declares the ops): each is given the Lowering it
 works in (`ctx`), the node id and the node's typed attributes (`a`: stride and pad for the window ops).
 The CPU Programs (ctx.shared_tiles False, for SwiftShader and other CPU adapters) take every product through
-dense_rows.wgsl instead: a 4x4 or 6x4 block of outputs a thread in registers, no workgroup memory or barriers,
-im2col and transposed-conv gathers in the loop, K split as below; the list is the default (GPU) Programs':
+dense_rows.wgsl instead: a 4x4 block of outputs a thread in registers, no workgroup memory or barriers, im2col
+and transposed-conv gathers in the loop, K split as below; the list is the default (GPU) Programs':
 
   CONV2D, DENSE  one tiled product, out[M, N] = A[M, K] @ w[K, N] (+ bias), then the ops fused after it
                  DENSE on few rows: a 4x4 block of outputs a thread, no workgroup memory (dense_rows.wgsl)
@@ -49,13 +49,6 @@ MIN_LANE_TERMS = 16     # DEPTHWISE_DW: positions per lane in a chunk, at least
 DX_ROWS = 64            # DENSE_DX: dy[B,U] @ w[F,U].T with B below this
 DW_ROWS = 64            # DENSE_DW: x[B,F].T @ dy[B,U] with B below this
 ROWS_BLOCK = (4, 4)     # ... each thread of them a block of 4x4 outputs (fewer on fewer rows or columns)
-# The CPU Programs' products of at least CPU_BIG multiply-adds: 6x4 blocks, whose 10 loads a step of K serve
-# 24 products (4x4: 8 for 16), each row stored lane by lane (dense_rows.wgsl store_row). On SwiftShader their
-# shaders take longer to compile (+0.5 s for digits' products at batch 1), and run faster the more work they
-# have (landmark68's training products at batch 1, all above 1.6 M: 17% faster; BENCHMARKS.md): below it, the
-# 4x4 blocks and their stores as before.
-CPU_ROWS_BLOCK = (6, 4)
-CPU_BIG = 1 << 20
 FWD_ROWS = 64           # DENSE: x[B,F] @ w[F,U] with B below this the same way, its fused ops after each output
 
 
@@ -230,19 +223,15 @@ def _rows_kernel(ctx: Any, i: int, kb: Any, op: str, a_src: Any, b_src: Any, m: 
     With `chunks` > 1, K is split: chunk c sums k in [c*kc, (c+1)*kc) into out + c*stride (its bias sums
     after its m*n), for _reduce_partials to add. With `conv` (its "conv" im2col or im2col_t and the
     geometry), A is gathered from an image instead of read through sam and sak. Workgroups have ctx.lanes
-    threads (64 on a CPU adapter); the blocks are ROWS_BLOCK, CPU_ROWS_BLOCK for the CPU Programs' big
-    products (`lanes`: their rows stored lane by lane)."""
-    big = not ctx.shared_tiles and m * n * k >= CPU_BIG
-    block = CPU_ROWS_BLOCK if big else ROWS_BLOCK
-    tm, tn = min(block[0], m), min(block[1], n)
+    threads (64 on a CPU adapter)."""
+    tm, tn = min(ROWS_BLOCK[0], m), min(ROWS_BLOCK[1], n)
     blocks_n = -(-n // tn)
     threads = -(-m // tm) * blocks_n
     wg = ctx.grid(-(-threads * chunks // ctx.lanes))
     return kb.kernel(name or ctx.kernel_name(i), "dense_rows.wgsl", wg, nodes, comment=comment, op=op, a=a_src,
                      b=b_src, out=out, bias_sum=bias_sum, bias=bias, epilogue=epilogue, m=m, n=n, k=k, tm=tm,
                      tn=tn, blocks_n=blocks_n, threads=threads, wg=ctx.lanes, gx=wg[0], chunks=chunks,
-                     kc=kc or k, stride=stride, cpu=not ctx.shared_tiles, lanes=big, **(conv or {"conv": None}),
-                     **strides)
+                     kc=kc or k, stride=stride, cpu=not ctx.shared_tiles, **(conv or {"conv": None}), **strides)
 
 
 def _lower_grad_rows(ctx: Any, i: int, a: Any, plan: dict[str, Any]) -> list[Any]:
