@@ -46,7 +46,8 @@ def test_conv2d_and_grads_direct(device, shape, k, s, padding, co):
     no_workgroup_memory(program)
 
 
-@pytest.mark.parametrize("b,f,u", [(70, 100, 130), (600, 33, 17)])   # 600: dw's K split into chunks
+# 600: dw's K split into chunks; 3: fewer rows than a block (dx), 5 columns: one past a block (y, dx, dw)
+@pytest.mark.parametrize("b,f,u", [(70, 100, 130), (600, 33, 17), (3, 10, 5)])
 def test_dense_and_grads_direct(device, b, f, u):
     g = Graph(batch=b)
     x, w, dy = inp(g, "x", (b, f)), inp(g, "w", (f, u)), inp(g, "dy", (b, u))
@@ -71,6 +72,21 @@ def test_training_step_direct(device, kind, batch, size):
     g.loss = g.add(Op.MSE, (y, inp(g, "t", g.nodes[y].shape)))
     program = lower(g, training=True, shared_tiles=False)
     no_workgroup_memory(program)
+    rng = fresh_rng()
+    compare_gradients_on_gpu(device, program, g, normal(g, g.inputs, rng), normal(g, g.params, rng), RTOL)
+
+
+def test_bias_sums_apart_from_filter_gradient_direct(device):
+    """A dense layer whose weights are computed (relu(w0)): dw goes to the arena, the bias sums fused into its
+    kernel to the gradient buffer, a second binding."""
+    g = Graph(batch=5)
+    w = g.add(Op.RELU, (param(g, "w0", (19, 10)),))
+    y = g.add(Op.DENSE, (inp(g, "x", (5, 19)), w, param(g, "b", (10,))))
+    g.loss = g.add(Op.MSE, (y, inp(g, "t", g.nodes[y].shape)))
+    program = lower(g, training=True, shared_tiles=False)
+    no_workgroup_memory(program)
+    dw = [k for k in program.kernels if k.op == "dense_dw"]
+    assert len(dw) == 1 and "bsum" in dw[0].wgsl and "arena" in dw[0].wgsl and "grads" in dw[0].wgsl, dw
     rng = fresh_rng()
     compare_gradients_on_gpu(device, program, g, normal(g, g.inputs, rng), normal(g, g.params, rng), RTOL)
 
