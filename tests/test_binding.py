@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -44,7 +45,21 @@ def test_the_default_refuses_the_tensor_and_says_how_to_compile_for_more():
     with pytest.raises(SpecErrors) as e:
         compile_spec(BIG, "big.py")
     assert ("this tensor [1,16400,2048] would take 128.1 MiB, more than one GPU buffer binds (128.0 MiB): use smaller "
-            "layers, or compile for devices that bind 128.1 MiB or more (--max-binding, max_binding=)") in str(e.value)
+            "layers, or compile for devices that bind 128.1 MiB or more (--max-binding 129MiB; "
+            "max_binding=129 * 2**20 in Python)") in str(e.value)
+
+
+@pytest.mark.parametrize("spec,batch", [(BIG, 1), ("examples/tiny_face_detector.py", 16),
+                                        ("x = Input(64, 64, 3)\nOutput(conv2d(x, 12000))\n", 1)])
+def test_the_size_the_error_advises_compiles_as_typed(capsys, tmp_path, spec, batch):
+    """The advised --max-binding is whole MiB, rounded up: typed as it is, it is a size and it is enough."""
+    path = tmp_path / "spec.py"
+    path.write_text(spec if "\n" in spec else Path(spec).read_text())
+    assert main(["check", str(path), "--batch", str(batch)]) == 1
+    size = re.search(r"\(--max-binding (\S+); max_binding=(\d+) \* 2\*\*20 in Python\)", capsys.readouterr().err)
+    assert size and size[1] == f"{size[2]}MiB"
+    assert main(["check", str(path), "--batch", str(batch), "--max-binding", size[1]]) == 0
+    wgslgrad.compile(str(path), batch=batch, max_binding=int(size[2]) * 2**20)
 
 
 def test_max_binding_compiles_it_into_one_bigger_arena_buffer():

@@ -73,10 +73,13 @@ def bytes_text(n: int) -> str:
 
 def binding_advice(needed: int) -> str:
     """The end of a "more than one GPU buffer binds" message: how to compile for devices that bind `needed`
-    bytes, when some may (at most MAX_BINDING); else nothing."""
+    bytes, when some may (at most MAX_BINDING); else nothing. The size it names is whole MiB, rounded up, so
+    that it can be typed as it is (bytes_text's 128.1 MiB would be a fraction of a byte, and too little)."""
     if needed > MAX_BINDING:
         return ""
-    return f", or compile for devices that bind {bytes_text(needed)} or more (--max-binding, max_binding=)"
+    mib = -(-needed // 2**20)
+    return (f", or compile for devices that bind {bytes_text(needed)} or more (--max-binding {mib}MiB; "
+            f"max_binding={mib} * 2**20 in Python)")
 
 
 _UNITS = {"": 1, "b": 1, "kib": 2**10, "kb": 10**3, "mib": 2**20, "mb": 10**6, "gib": 2**30, "gb": 10**9}
