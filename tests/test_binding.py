@@ -20,7 +20,7 @@ from wgslgrad.compiler.errors import SpecErrors
 from wgslgrad.compiler.frontend import compile_spec
 from wgslgrad.compiler.lower import lower
 from wgslgrad.export.bundle import write_bundle
-from wgslgrad.runtime.device import DeviceLimitError
+from wgslgrad.runtime.device import DeviceLimitError, device_advice
 from wgslgrad.runtime.session import Session
 
 ROWS, COLS = 16_400, 2_048
@@ -106,7 +106,8 @@ def test_the_python_runtime_runs_it_or_refuses_it_by_name(device):
     limit = device.limits["max-storage-buffer-binding-size"]
     if limit < 4 * lower(g).buffers["arena"]:
         with pytest.raises(DeviceLimitError, match=r"buffer arena needs 128\.2 MiB but this device binds at most "
-                                                   r"128\.0 MiB: compile with a smaller batch, or with a max_binding"):
+                                                   r"128\.0 MiB: compile with a smaller batch, and without "
+                                                   r"--max-binding \(max_binding=\) for this device"):
             Session(lower(g), device)
         return
     inputs = big_inputs(11)
@@ -133,11 +134,22 @@ def test_cli(capsys, tmp_path, device):
     err = capsys.readouterr().err
     assert "Traceback" not in err
     if device.limits["max-storage-buffer-binding-size"] < 129 * MIB:
-        assert code == 1 and "wgslgrad: error: buffer arena needs 128.2 MiB but this device binds at most" in err
+        assert code == 1 and ("wgslgrad: error: buffer arena needs 128.2 MiB but this device binds at most 128.0 MiB: "
+                              "compile with a smaller batch, and without --max-binding") in err
     else:
         assert code == 0
         np.testing.assert_allclose(np.load(tmp_path / "out.npz")["rows"], want_rows(big_inputs(12)),
                                    rtol=1e-5, atol=1e-3)
+
+
+def test_the_device_advice_names_an_option_that_helps():
+    """On a device that binds only 128 MiB, drop --max-binding; on one that binds more, a size it allows."""
+    assert device_advice(128 * MIB, "compile") == ("compile with a smaller batch, and without --max-binding "
+                                                   "(max_binding=) for this device, which binds only what every "
+                                                   "WebGPU device does")
+    for limit, size in [(2**30, "1024MiB"), (2**31 - 1, "2047MiB"), (4294967292, "2048MiB")]:
+        assert device_advice(limit, "export") == (f"export with a smaller batch, or with --max-binding {size} "
+                                                  "(max_binding=) or less for this device")
 
 
 def _node_binding() -> int:
@@ -169,9 +181,10 @@ def test_a_bundle_compiled_for_more_runs_where_the_adapter_binds_it(tmp_path):
                 str(tmp_path / "huge" / "result.json")], cwd=JS_DIR, env=dict(node_env()), timeout=300)
     assert run.returncode != 0
     need = re.search(r"Error: buffer arena needs ([\d.]+) MiB but this device binds at most ([\d.]+) MiB: export "
-                     r"with a smaller batch, or with a --max-binding this device allows", run.stderr)
+                     r"with a smaller batch, or with --max-binding (\d+)MiB or less for this device", run.stderr)
     assert need, run.stderr[-2000:]
     assert float(need[1]) >= 4 * rows * 4096 / MIB > limit / MIB == float(need[2])
+    assert int(need[3]) == limit // MIB
 
 
 def test_subprocess_cli_help_mentions_it():
