@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -140,6 +141,17 @@ def test_cli(capsys, tmp_path, device):
         assert code == 0
         np.testing.assert_allclose(np.load(tmp_path / "out.npz")["rows"], want_rows(big_inputs(12)),
                                    rtol=1e-5, atol=1e-3)
+
+
+def test_export_says_when_the_bundle_needs_a_bigger_binding(tmp_path):
+    """A bundle with a buffer over 128 MiB warns, naming the size and the buffer; one compiled for 1 GiB that
+    needs no such buffer is every device's and says nothing."""
+    with pytest.warns(wgslgrad.BatchWarning, match=r"the bundle needs a WebGPU device that binds 128\.2 MiB of one "
+                                                   r"buffer \(arena; every device binds 128 MiB, SwiftShader 1 GiB\)"):
+        wgslgrad.compile(BIG, max_binding=256 * MIB).export(tmp_path / "big", js=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        wgslgrad.compile(TWO, max_binding=2**30).export(tmp_path / "two", js=True)
 
 
 def test_the_device_advice_names_an_option_that_helps():
