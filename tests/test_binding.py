@@ -121,7 +121,9 @@ def test_cli(capsys, tmp_path, device):
     spec = tmp_path / "big.py"
     spec.write_text(BIG)
     for size, message in [("64MiB", "'64MiB' is 67,108,864 bytes: give a number of bytes from 128 MiB"),
-                          ("lots", "not a size: 'lots'")]:
+                          ("lots", "not a size: 'lots'"),
+                          ("1.7GiB", ("not a whole number of bytes: '1.7GiB' is 1,825,361,100.8 bytes; give whole "
+                                      "MiB (e.g. 1740MiB) or bytes"))]:
         with pytest.raises(SystemExit) as e:   # argparse's usage error
             main(["check", str(spec), "--max-binding", size])
         assert e.value.code == 2 and message in capsys.readouterr().err

@@ -93,8 +93,11 @@ def parse_bytes(text: str) -> int:
     if not m or unit is None:
         raise ValueError(f"not a size: {text!r} (e.g. 256MiB, 1GiB or a number of bytes)")
     n = float(m.group(1)) * unit
-    if n != int(n) or n > 2**62:
+    if n > 2**62:
         raise ValueError(f"not a whole number of bytes: {text!r}")
+    if n != int(n):
+        whole = f" (e.g. {int(n) // 2**20}MiB)" if n >= 2**20 else ""
+        raise ValueError(f"not a whole number of bytes: {text!r} is {n:,.1f} bytes; give whole MiB{whole} or bytes")
     return int(n)
 
 
