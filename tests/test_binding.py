@@ -101,6 +101,13 @@ def test_max_binding_out_of_range_is_a_value_error(bad):
         wgslgrad.compile(BIG, max_binding=bad)
 
 
+def test_max_binding_takes_any_integer_and_says_a_string_is_not_one():
+    assert wgslgrad.compile(BIG, max_binding=np.int64(256 * MIB)).graph.max_binding == 256 * MIB
+    assert type(compile_spec(BIG, "big.py", max_binding=np.uint32(256 * MIB)).max_binding) is int
+    with pytest.raises(ValueError, match=r"not '1GiB' \(a number: 1 GiB is 2\*\*30\)"):
+        wgslgrad.compile(BIG, max_binding="1GiB")
+
+
 def test_the_python_runtime_runs_it_or_refuses_it_by_name(device):
     """On lavapipe (128 MiB) the Session refuses the 128.1 MiB arena; a device that binds more runs it."""
     g = compile_spec(BIG, "big.py", max_binding=256 * MIB)

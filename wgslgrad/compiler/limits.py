@@ -4,6 +4,7 @@ this module checks the finished graph."""
 from __future__ import annotations
 
 import argparse
+import operator
 import re
 
 from .errors import SpecError
@@ -106,10 +107,14 @@ def check_binding(max_binding: int | None) -> int:
     WebGPU device binds that much) to MAX_BINDING; else ValueError saying so."""
     if max_binding is None:
         return DEFAULT_BINDING
-    if (isinstance(max_binding, bool) or not isinstance(max_binding, int)
-            or not DEFAULT_BINDING <= max_binding <= MAX_BINDING or max_binding % 16):
-        raise ValueError(f"max_binding must be {_BINDINGS}, not {max_binding!r}")
-    return max_binding
+    try:   # any integer, NumPy's too (nbytes, np.prod), but not True
+        n = None if isinstance(max_binding, bool) else operator.index(max_binding)
+    except TypeError:
+        n = None
+    if n is None or not DEFAULT_BINDING <= n <= MAX_BINDING or n % 16:
+        hint = " (a number: 1 GiB is 2**30)" if isinstance(max_binding, str) else ""
+        raise ValueError(f"max_binding must be {_BINDINGS}, not {max_binding!r}{hint}")
+    return n
 
 
 _BINDINGS = "a number of bytes from 128 MiB (134217728) to 2 GiB (2147483648), a multiple of 16"
