@@ -211,3 +211,14 @@ def test_a_bundle_compiled_for_more_runs_where_the_adapter_binds_it(tmp_path):
 def test_subprocess_cli_help_mentions_it():
     out = subprocess.run([sys.executable, "-m", "wgslgrad", "export", "--help"], capture_output=True, text=True, check=True).stdout
     assert "--max-binding SIZE" in out and "128MiB" in out
+
+
+def test_summary_says_what_max_binding_allows_and_what_the_model_takes(capsys, tmp_path):
+    spec = tmp_path / "big.py"
+    spec.write_text(BIG)
+    assert main(["summary", str(spec), "--max-binding", "256MiB"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == ("max binding: 256.0 MiB (--max-binding); the largest tensor, "
+                                                        "add_0 [1,16400,2048], takes 128.1 MiB")
+    spec.write_text(TWO)
+    assert main(["summary", str(spec)]) == 0
+    assert "max binding" not in capsys.readouterr().out
