@@ -70,3 +70,16 @@ def test_bench_unfused_peer_and_profile(device: Any, capsys: pytest.CaptureFixtu
     ops = {line.split()[0]: int(line.split()[1]) for line in by_op.splitlines()[1:]}
     assert ops["conv2d"] == 2 and ops["adam"] == 1 and "relu" not in ops
     assert slowest.splitlines()[0] == "slowest kernels" and len(slowest.splitlines()) == 2 + 10
+
+
+def test_bench_on_a_spec_without_a_loss_says_what_to_use(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A detector (no Train) was a ValueError traceback from lower(training=True)."""
+    from wgslgrad.cli import main as cli
+    spec = tmp_path / "detector.py"
+    spec.write_text("x = Input(8, 8, 3)\nOutput(conv2d(x, 4))\n")
+    with pytest.raises(SystemExit) as exit_:
+        cli(["bench", str(spec), "--batch", "1", "--peers", "", "--max-binding", "1GiB"])
+    assert exit_.value.code == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"wgslgrad: error: {spec} has no Train(loss=...): bench times training steps; " \
+        "time its inference with --node or --browser and --infer-only, or a training step there with --loss mse" in err

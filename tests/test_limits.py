@@ -153,15 +153,16 @@ def test_an_output_named_loss_that_is_the_loss_is_fine():
      "a smaller Input")),
     ("x = Input(4000, 4000, 3)\nOutput(x)\nTrain(loss=mean(x), batch=2)\n", 1, 5,
      ("this tensor [2,4000,4000,3] would take 366.2 MiB, more than one GPU buffer binds (128.0 MiB): use a "
-     "smaller batch or a smaller Input, or compile for devices that bind 366.2 MiB or more (--max-binding, "
-     "max_binding=)")),
+     "smaller batch or a smaller Input, or compile for devices that bind 366.2 MiB or more (--max-binding "
+     "367MiB; max_binding=367 * 2**20 in Python)")),
     ("x = Input(64, 64, 3)\nOutput(conv2d(x, 12000))\n", 2, 8,
      ("this tensor [1,64,64,12000] would take 187.5 MiB, more than one GPU buffer binds (128.0 MiB): use smaller "
-     "layers, or compile for devices that bind 187.5 MiB or more (--max-binding, max_binding=)")),
+     "layers, or compile for devices that bind 187.5 MiB or more (--max-binding 188MiB; "
+     "max_binding=188 * 2**20 in Python)")),
     ("x = Input(4)\nOutput(dense(x, 40000000))\n", 2, 8,   # was "use a smaller batch" after lowering
      ("the parameters would take 610.4 MiB in all with 'dense_0/weights' [4,40000000], more than one GPU buffer "
      "binds (128.0 MiB): use fewer or smaller layers, or compile for devices that bind 610.4 MiB or more "
-     "(--max-binding, max_binding=)")),
+     "(--max-binding 611MiB; max_binding=611 * 2**20 in Python)")),
     ("x = Input(2000, 2000)\nfor i in range(600):\n    x = relu(x)\nOutput(x)\n", 3, 9,
      ("the model's tensors would take more than 8.0 GiB in all (the sum of every value's size) from here on: use "
      "smaller layers")),
@@ -181,7 +182,7 @@ def test_an_output_named_loss_that_is_the_loss_is_fine():
     ("x = Input(8, 8, 3)\ny = conv2d(x, 2, kernel=4000)\nOutput(y)\n", 2, 5,
      ("the parameters would take 366.2 MiB in all with 'conv2d_0/filters' [4000,4000,3,2], more than one GPU "
      "buffer binds (128.0 MiB): use fewer or smaller layers, or compile for devices that bind 366.2 MiB or more "
-     "(--max-binding, max_binding=)")),
+     "(--max-binding 367MiB; max_binding=367 * 2**20 in Python)")),
     ("x = Input(64, 64, 3)\ny = conv2d(conv2d(x, 4), 4, stride=32)\nOutput(y)\nTrain(loss=mean(y))\n", 2, 5,
      ("training through this conv2d (stride (32, 32) on [1,64,64,4]) needs 1,024 stride phases, more than 256: use "
      "strides of at most 16")),

@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from .compiler.frontend import compile_spec
-from .compiler.ir import Graph, fmt_shape
+from .compiler.ir import DEFAULT_BINDING, Graph, fmt_shape
+from .compiler.limits import bytes_text
 from .runtime.data import DataError, check_arrays
 from .runtime.history import History
 from .runtime.init import init_params
@@ -44,7 +45,8 @@ class FrozenWithoutWeightsWarning(UserWarning):
 
 
 class BatchWarning(UserWarning):
-    """export(js=True) at a batch other than 1: the page must then pass a whole batch to predict()."""
+    """export(js=True) at a batch other than 1: the page must then pass a whole batch to predict(); or a batch
+    (and max_binding) whose bundle has a buffer over 128 MiB, which only devices that bind that much load."""
 
 
 def compile(spec: str | os.PathLike[str], batch: int | None = None, seed: int = 0,
@@ -420,6 +422,11 @@ class Model:
                               "at once (export with batch=1, or --batch 1, for one image at a time)",
                               BatchWarning, stacklevel=2)
             info = write_bundle(folder, self._graph(b), self._params, quantize, train=train)
+            need, buffer = info["binding"]
+            if need > DEFAULT_BINDING:
+                warnings.warn(f"the bundle needs a WebGPU device that binds {bytes_text(need)} of one buffer "
+                              f"({buffer}; every device binds 128 MiB, SwiftShader 1 GiB): a device that binds "
+                              "less refuses it when it loads", BatchWarning, stacklevel=2)
             sizes = dict(info["files"])
             sizes.setdefault(MANIFEST_JSON, (folder / MANIFEST_JSON).stat().st_size)
             return sizes

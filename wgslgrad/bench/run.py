@@ -310,6 +310,10 @@ def run_args(args: argparse.Namespace) -> int:
     if args.loss:
         print("wgslgrad: error: --loss needs --browser or --node", file=sys.stderr)
         return 2
+    if load_spec(args.file, 1, args.max_binding).loss is None:   # every row times training steps
+        print(f"wgslgrad: error: {args.file} has no Train(loss=...): bench times training steps; time its inference "
+              "with --node or --browser and --infer-only, or a training step there with --loss mse", file=sys.stderr)
+        return 1
     rows = bench(args.file, args.batch, args.steps, args.warmup, args.infer_steps,
                  [p for p in args.peers.split(",") if p], not args.no_wgslgrad, args.torch_device,
                  args.tfjs_backend, args.torch_threads, args.max_binding)

@@ -4,6 +4,7 @@ this module checks the finished graph."""
 from __future__ import annotations
 
 import argparse
+import operator
 import re
 
 from .errors import SpecError
@@ -73,10 +74,13 @@ def bytes_text(n: int) -> str:
 
 def binding_advice(needed: int) -> str:
     """The end of a "more than one GPU buffer binds" message: how to compile for devices that bind `needed`
-    bytes, when some may (at most MAX_BINDING); else nothing."""
+    bytes, when some may (at most MAX_BINDING); else nothing. The size it names is whole MiB, rounded up, so
+    that it can be typed as it is (bytes_text's 128.1 MiB would be a fraction of a byte, and too little)."""
     if needed > MAX_BINDING:
         return ""
-    return f", or compile for devices that bind {bytes_text(needed)} or more (--max-binding, max_binding=)"
+    mib = -(-needed // 2**20)
+    return (f", or compile for devices that bind {bytes_text(needed)} or more (--max-binding {mib}MiB; "
+            f"max_binding={mib} * 2**20 in Python)")
 
 
 _UNITS = {"": 1, "b": 1, "kib": 2**10, "kb": 10**3, "mib": 2**20, "mb": 10**6, "gib": 2**30, "gb": 10**9}
@@ -90,8 +94,11 @@ def parse_bytes(text: str) -> int:
     if not m or unit is None:
         raise ValueError(f"not a size: {text!r} (e.g. 256MiB, 1GiB or a number of bytes)")
     n = float(m.group(1)) * unit
-    if n != int(n) or n > 2**62:
+    if n > 2**62:
         raise ValueError(f"not a whole number of bytes: {text!r}")
+    if n != int(n):
+        whole = f" (e.g. {int(n) // 2**20}MiB)" if n >= 2**20 else ""
+        raise ValueError(f"not a whole number of bytes: {text!r} is {n:,.1f} bytes; give whole MiB{whole} or bytes")
     return int(n)
 
 
@@ -100,10 +107,14 @@ def check_binding(max_binding: int | None) -> int:
     WebGPU device binds that much) to MAX_BINDING; else ValueError saying so."""
     if max_binding is None:
         return DEFAULT_BINDING
-    if (isinstance(max_binding, bool) or not isinstance(max_binding, int)
-            or not DEFAULT_BINDING <= max_binding <= MAX_BINDING or max_binding % 16):
-        raise ValueError(f"max_binding must be {_BINDINGS}, not {max_binding!r}")
-    return max_binding
+    try:   # any integer, NumPy's too (nbytes, np.prod), but not True
+        n = None if isinstance(max_binding, bool) else operator.index(max_binding)
+    except TypeError:
+        n = None
+    if n is None or not DEFAULT_BINDING <= n <= MAX_BINDING or n % 16:
+        hint = " (a number: 1 GiB is 2**30)" if isinstance(max_binding, str) else ""
+        raise ValueError(f"max_binding must be {_BINDINGS}, not {max_binding!r}{hint}")
+    return n
 
 
 _BINDINGS = "a number of bytes from 128 MiB (134217728) to 2 GiB (2147483648), a multiple of 16"

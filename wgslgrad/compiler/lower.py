@@ -35,7 +35,7 @@ from ..ops.base import OpDef
 from ..ops.elementwise import lower_binary, lower_unary
 from ..ops.optimizer import STEP_FIELDS
 from ..ops.registry import OPS as FAMILY_OPS
-from . import memory
+from . import ir, memory
 from .inference import append_inference_form, has_training_behaviour, inference_form
 from .ir import BINARY, LEAVES, OPTIMIZERS, UNARY, Graph, Op, alias_root, fmt_shape, needed_nodes, verify
 from .kernel_builder import (  # noqa: F401  (grid, render, f32: part of this module's interface)
@@ -279,8 +279,8 @@ def plan_arena(ctx: Lowering, needed: list[int], outputs: list[int], ends: dict[
     """Give every computed node an arena slot in ctx; RESHAPE takes its source's slot. SCRATCH requests
     share a buffer of their own (SCRATCH_BUFFER), so a split product that writes its partial sums there
     binds the arena read-only and may read it through vec4 views. Returns the buffers' sizes (one arena
-    buffer unless it outgrows ctx.arena_chunk; no value straddles two) and the sum of all activation sizes,
-    in f32 elements.
+    buffer unless it outgrows ctx.arena_chunk, or 128 MiB when no value is larger; no value straddles two)
+    and the sum of all activation sizes, in f32 elements.
 
     Nodes that already have a slot (placed elsewhere, e.g. parameter gradients in `grads`) are left there;
     nodes that a fused group keeps in registers get none.
@@ -313,8 +313,15 @@ def plan_arena(ctx: Lowering, needed: list[int], outputs: list[int], ends: dict[
             n = g.nodes[i]
             raise ValueError(f"{n.scope or n.op.name.lower()} ({fmt_shape(n.shape)}) needs {4 * size / 2**20:.1f} MiB, "
                              f"more than one buffer binds ({4 * ctx.arena_chunk / 2**20:.0f} MiB): use a smaller batch")
-    offsets, _ = memory.plan(values, ctx.arena_chunk)
-    where, tops = memory.split(offsets, [v.size for v in values], ctx.arena_chunk)
+    chunk, default = ctx.arena_chunk, ir.DEFAULT_BINDING // 4
+    if chunk > default and all(memory.align(max(v.size, 1)) <= default for v in values):
+        # compiled for devices that bind more (max_binding), but no value needs it: cut the arena as the
+        # default does, so that the Program is the default's and runs on every device (a bigger max_binding
+        # "just in case" costs nothing); a value over 128 MiB needs such a device anyway, and one arena
+        # buffer up to the limit then takes the least memory
+        chunk = default
+    offsets, _ = memory.plan(values, chunk)
+    where, tops = memory.split(offsets, [v.size for v in values], chunk)
     slots = [Slot(arena_buffer(k), off, g.nodes[i].shape) for i, (k, off) in zip(owners, where)]
     for i, slot in zip(owners, slots):
         ctx.slots[i] = slot

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ..ops.registry import OPS as FAMILY_OPS
 from .ir import (
+    DEFAULT_BINDING,
     ELEMENTWISE,
     UNARY,
     Graph,
@@ -15,6 +16,7 @@ from .ir import (
     fmt_shape,
     unary_row,
 )
+from .limits import bytes_text
 
 
 @dataclass
@@ -96,6 +98,10 @@ def format_summary(g: Graph) -> str:
               (f"parameters: {params:,} ({trainable:,} trainable), {_human(4 * params, 'B')} as float32, "
                f"{_human(params, 'B')} as uint8"),
               f"forward FLOPs per batch: {_human(flops)} ({_human(flops / max(g.batch, 1))} per example)"]
+    if g.max_binding != DEFAULT_BINDING:   # say what --max-binding bought (the default's summary is unchanged)
+        big = max((n for n in g.nodes if n.op is not Op.CONST), key=lambda n: n.size)
+        lines.append(f"max binding: {bytes_text(g.max_binding)} (--max-binding); the largest tensor, "
+                     f"{big.scope or big.op.name.lower()} {fmt_shape(big.shape)}, takes {bytes_text(4 * big.size)}")
     return "\n".join(lines)
 
 

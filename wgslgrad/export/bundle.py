@@ -65,7 +65,8 @@ def write_bundle(out_dir: str | os.PathLike[str], graph: Graph, params: Mapping[
     exactly as TF.js and export/quantize.dequantize do.
     train: also inline the training Program (lower(graph, training=True): forward, backward, fused Adam), for
     model.trainStep(); the spec needs a Train(loss=...).
-    Returns {"files": {name: bytes}, "kernels", "shaders", "skeletons", "train"}.
+    Returns {"files": {name: bytes}, "kernels", "shaders", "skeletons", "train", "binding"}; binding: (bytes,
+    name) of the largest buffer of any of its Programs, what the device must bind (the runtime checks it).
     """
     out = Path(out_dir)
     program = lower(graph)
@@ -91,8 +92,11 @@ def write_bundle(out_dir: str | os.PathLike[str], graph: Graph, params: Mapping[
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, out / MODEL_JS)
     files = [MODEL_JS, MODEL_JSON] + manifest[0]["paths"]
+    datas = [d for d in (programs["program"], programs["train"], *(programs["cpu"] or {}).values()) if d]
+    binding = max((4 * size, name) for d in datas for name, size in d["buffers"].items())
     return {"files": {f: (out / f).stat().st_size for f in files}, "kernels": len(program.kernels),
-            "shaders": len(shaders), "skeletons": len(skeletons), "train": train_program is not None}
+            "shaders": len(shaders), "skeletons": len(skeletons), "train": train_program is not None,
+            "binding": binding}
 
 
 def _cpu_programs(graph: Graph, program: Program, train_program: Program | None,

@@ -81,9 +81,14 @@ class Runner {
     for (const [name, size] of Object.entries(program.buffers)) {
       if (shared[name]) { this.buffers[name] = shared[name]; continue; }
       if (4 * size > limit) {
+        // as runtime/device.py's device_advice says it
+        const advice = limit <= 2 ** 27
+          ? 'export with a smaller batch, and without --max-binding for this device, which binds only what every ' +
+            'WebGPU device does'
+          : `export with a smaller batch, or with --max-binding ${Math.floor(Math.min(limit, 2 ** 31) / 2 ** 20)}MiB or ` +
+            'less for this device';
         throw new Error(`buffer ${name} needs ${(4 * size / 2 ** 20).toFixed(1)} MiB but this device binds at ` +
-          `most ${(limit / 2 ** 20).toFixed(1)} MiB: export with a smaller batch, or with a --max-binding ` +
-          'this device allows');
+          `most ${(limit / 2 ** 20).toFixed(1)} MiB: ${advice}`);
       }
       const usage = STORAGE | COPY_SRC | COPY_DST | (uniforms.has(name) ? UNIFORM : 0);
       this.buffers[name] = device.createBuffer({ label: name, size: 4 * size, usage });

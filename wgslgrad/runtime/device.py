@@ -5,6 +5,8 @@ import os
 import tempfile
 from typing import Any
 
+from ..compiler.ir import MAX_BINDING
+
 _cached: tuple[Any, str] | None = None
 
 
@@ -14,6 +16,18 @@ class NoAdapterError(RuntimeError):
 
 class DeviceLimitError(ValueError):
     """A Program needs a buffer larger than this device binds (it was compiled for a larger max_binding)."""
+
+
+def device_advice(limit: int, verb: str) -> str:
+    """What to do when a Program needs a buffer larger than a device binds (`limit` bytes); `verb`: compile or
+    export. A device that binds only the 128 MiB every device binds needs the model compiled without
+    --max-binding, one that binds more a --max-binding it allows (whole MiB, rounded down, so it can be typed; at most
+    MAX_BINDING)."""
+    if limit <= 2**27:
+        return (f"{verb} with a smaller batch, and without --max-binding (max_binding=) for this device, which binds "
+                "only what every WebGPU device does")
+    size = min(limit, MAX_BINDING) // 2**20
+    return f"{verb} with a smaller batch, or with --max-binding {size}MiB (max_binding=) or less for this device"
 
 
 def adapter_summary(adapter: Any) -> str:

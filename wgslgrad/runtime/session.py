@@ -36,7 +36,7 @@ from ..compiler.program import (
 from ..ops.dropout import MAX_SEED
 from . import wgpu_raw
 from .data import bad_ids
-from .device import DeviceLimitError, get_device
+from .device import DeviceLimitError, device_advice, get_device
 from .init import init_params
 from .readback import RING, LossRing
 
@@ -54,8 +54,7 @@ class Session:
         for name, size in program.buffers.items():
             if 4 * size > limit:
                 raise DeviceLimitError(f"buffer {name} needs {4 * size / 2**20:.1f} MiB but this device binds at most "
-                                 f"{limit / 2**20:.1f} MiB: compile with a smaller batch, or with a max_binding "
-                                 f"(--max-binding) this device allows")
+                                       f"{limit / 2**20:.1f} MiB: {device_advice(limit, 'compile')}")
         self.buffers: dict[str, Any] = {}
         for name, size in program.buffers.items():
             usage = _USAGE | (wgpu.BufferUsage.UNIFORM if name in self._uniform_buffers() else 0)
