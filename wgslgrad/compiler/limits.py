@@ -7,6 +7,7 @@ import argparse
 import operator
 import re
 
+from ..ops.base import bytes_text
 from .errors import SpecError
 from .ir import DEFAULT_BINDING, MAX_BINDING, Graph, Op, Pos, Shape, needed_nodes
 from .values import MAX_PHASES, MAX_WGSL_BYTES, WGSL_PER_KERNEL, WGSL_PER_PHASE
@@ -62,14 +63,6 @@ def _training_kernels(g: Graph, errors: list[SpecError]) -> tuple[int, int]:
 def shape_text(shape: Shape) -> str:
     """A shape for a message, its sizes shortened when absurdly long (Input(10**200))."""
     return "[" + ",".join(str(d) if d < 10**12 else f"10^{len(str(d)) - 1}" for d in shape) + "]"
-
-
-def bytes_text(n: int) -> str:
-    """A byte count for a message: GiB, MiB, KiB or bytes."""
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= size:
-            return f"{n / size:,.1f} {unit}" if n < 2**70 else f"about 10^{len(str(n // size)) - 1} {unit}"
-    return f"{n} bytes"
 
 
 def binding_advice(needed: int) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..ops.base import bytes_text
 from ..ops.registry import OPS as FAMILY_OPS
 from .ir import (
     DEFAULT_BINDING,
@@ -16,7 +17,6 @@ from .ir import (
     fmt_shape,
     unary_row,
 )
-from .limits import bytes_text
 
 
 @dataclass

@@ -30,6 +30,14 @@ def fmt_shape(shape: Shape) -> str:
     return "[" + ",".join(map(str, shape)) + "]"
 
 
+def bytes_text(n: int) -> str:
+    """A byte count for a message: GiB, MiB, KiB or bytes."""
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:,.1f} {unit}" if n < 2**70 else f"about 10^{len(str(n // size)) - 1} {unit}"
+    return f"{n} bytes"
+
+
 def broadcast(a: Shape, b: Shape) -> Shape:
     """NumPy broadcasting of two shapes, or ShapeError naming both."""
     n = max(len(a), len(b))
