@@ -41,6 +41,9 @@ MIN_CHUNK = 256         # a split chunk of a tiled product walks at least this m
 TARGET_GROUPS = 512     # split until tiles x chunks reaches about this many workgroups ...
 MAX_CHUNKS = 256        # ... with at most this many chunks
 MAX_SCRATCH = 1 << 22   # ... and at most this many f32 of partial sums (16 MiB)
+LONG_CHUNK = 4096       # a reduction longer than MAX_CHUNKS of these splits further, into chunks of about this,
+MAX_LONG_CHUNKS = 4096  # ... at most this many: a few outputs over a huge K (a first conv's filter gradient at
+#                         batch 16 of 416x416 images: K = 2.7 M) otherwise leave most of a GPU idle
 MIN_LANE_TERMS = 16     # DEPTHWISE_DW: positions per lane in a chunk, at least
 # The dense gradients' products without workgroup memory, on a batch below these sizes: each thread a block of
 # outputs, so no barriers (which lavapipe runs slowly: 25-45x slower at batch 1, and slower up to batch 256
@@ -126,8 +129,8 @@ def split(length: int, groups: int, outs: int, min_chunk: int, align: int = 1) -
     """(chunks, chunk length) for a reduction of `length` terms per output when the outputs alone give
     `groups` workgroups: enough chunks to reach TARGET_GROUPS, each at least `min_chunk` long (a multiple
     of `align`), within MAX_CHUNKS and MAX_SCRATCH."""
-    chunks = min(-(-length // min_chunk), max(1, TARGET_GROUPS // groups), MAX_CHUNKS,
-                 max(1, MAX_SCRATCH // outs))
+    wanted = max(min(max(1, TARGET_GROUPS // groups), MAX_CHUNKS), min(-(-length // LONG_CHUNK), MAX_LONG_CHUNKS))
+    chunks = min(-(-length // min_chunk), wanted, max(1, MAX_SCRATCH // outs))
     if chunks <= 1:
         return 1, length
     size = -(-length // chunks)
