@@ -66,8 +66,13 @@ def test_split_plan():
     chunks, size = split(2 * 17 * 17, 1, 75 * 33, 256, 16)
     assert chunks == 3 and size % 16 == 0 and (chunks - 1) * size < 578 <= chunks * size
     assert split(10**6, 1, 10, 256, 16)[0] == 256               # MAX_CHUNKS
-    assert split(10**6, 600, 10, 256, 16)[0] == 1               # the tiles alone are enough workgroups
+    assert split(4000, 600, 10, 256, 16) == (1, 4000)           # the tiles alone are enough workgroups ...
+    assert split(10**6, 600, 10, 256, 16)[0] == 245             # ... but a chunk walks at most LONG_CHUNK
     assert split(10**6, 1, 1 << 21, 256, 16)[0] == 2            # MAX_SCRATCH
+    # past MAX_CHUNKS chunks of LONG_CHUNK: chunks of about LONG_CHUNK (a first conv's dw at batch 16 of 416x416)
+    chunks, size = split(16 * 414 * 414, 1, 27 * 16, 256, 8)
+    assert chunks == 670 and size == 4096 and (chunks - 1) * size < 16 * 414 * 414 <= chunks * size
+    assert split(10**9, 1, 10, 256, 16)[0] == 4096             # MAX_LONG_CHUNKS
 
 
 # ---- conv2d ----
@@ -101,6 +106,15 @@ def test_conv2d_dw_split_in_many_chunks(device):
     names = [k.name for k in program.kernels]
     assert any(n.endswith("_partial") for n in names) and len(names) == 3, names
     assert "sum over c < 16 of partial" in program.kernels[2].wgsl    # 4096 / 256: 16 chunks
+
+
+@gpu
+def test_conv2d_dw_split_past_max_chunks(device):
+    """K = B*OH*OW = 2*1024*600, over MAX_CHUNKS chunks of LONG_CHUNK: 300 chunks of 4,096."""
+    shape = (2, 1024, 600, 1)
+    g = grad_graph(Op.CONV2D_DX, Op.CONV2D_DW, shape, (3, 3, 1, 4), conv_arg(shape, 3, 1, "same"))
+    program, _ = check(device, g)
+    assert "sum over c < 300 of partial" in program.kernels[-1].wgsl, [k.name for k in program.kernels]
 
 
 @gpu

@@ -41,9 +41,10 @@ MIN_CHUNK = 256         # a split chunk of a tiled product walks at least this m
 TARGET_GROUPS = 512     # split until tiles x chunks reaches about this many workgroups ...
 MAX_CHUNKS = 256        # ... with at most this many chunks
 MAX_SCRATCH = 1 << 22   # ... and at most this many f32 of partial sums (16 MiB)
-LONG_CHUNK = 4096       # a reduction longer than MAX_CHUNKS of these splits further, into chunks of about this,
-MAX_LONG_CHUNKS = 4096  # ... at most this many: a few outputs over a huge K (a first conv's filter gradient at
-#                         batch 16 of 416x416 images: K = 2.7 M) otherwise leave most of a GPU idle
+LONG_CHUNK = 4096       # and a chunk walks at most about this much of K, in up to MAX_LONG_CHUNKS chunks (unless
+MAX_LONG_CHUNKS = 4096  # MAX_SCRATCH stops it): a few outputs over a huge K (a first conv's filter gradient at
+#                         batch 16 of 416x416 images: K = 2.7 M, 27x16 outputs) in MAX_CHUNKS chunks left most
+#                         of an H200 idle (BENCHMARKS.md, "One NVIDIA H200 again")
 MIN_LANE_TERMS = 16     # DEPTHWISE_DW: positions per lane in a chunk, at least
 # The dense gradients' products without workgroup memory, on a batch below these sizes: each thread a block of
 # outputs, so no barriers (which lavapipe runs slowly: 25-45x slower at batch 1, and slower up to batch 256
@@ -127,8 +128,9 @@ def lower_depthwise(ctx: Any, i: int, a: Any) -> list[Any]:
 
 def split(length: int, groups: int, outs: int, min_chunk: int, align: int = 1) -> tuple[int, int]:
     """(chunks, chunk length) for a reduction of `length` terms per output when the outputs alone give
-    `groups` workgroups: enough chunks to reach TARGET_GROUPS, each at least `min_chunk` long (a multiple
-    of `align`), within MAX_CHUNKS and MAX_SCRATCH."""
+    `groups` workgroups: enough chunks to reach TARGET_GROUPS (at most MAX_CHUNKS), or chunks of LONG_CHUNK (at
+    most MAX_LONG_CHUNKS) where that makes more, each at least `min_chunk` long (a multiple of `align`), within
+    MAX_SCRATCH."""
     wanted = max(min(max(1, TARGET_GROUPS // groups), MAX_CHUNKS), min(-(-length // LONG_CHUNK), MAX_LONG_CHUNKS))
     chunks = min(-(-length // min_chunk), wanted, max(1, MAX_SCRATCH // outs))
     if chunks <= 1:
