@@ -217,7 +217,7 @@ def prepare(root: Path, spec: Path, batches: Sequence[int], train: bool, peers: 
     for b in batches:
         g = load(spec, b, loss, max_binding)
         write_bundle(root / f"b{b}", g, init_params(g, seed=seed), train=train)
-    g = load(spec, 1, loss)
+    g = load(spec, 1, loss, max_binding)
     if peers:
         rng = np.random.default_rng(seed)
         print(f"bench: outputs compared on random inputs, seed {seed}", file=sys.stderr)
