@@ -5,7 +5,7 @@ import os
 import tempfile
 from typing import Any
 
-from ..compiler.ir import MAX_BINDING
+from ..compiler.ir import DEFAULT_BINDING, MAX_BINDING
 
 _cached: tuple[Any, str] | None = None
 
@@ -23,7 +23,7 @@ def device_advice(limit: int, verb: str) -> str:
     export. A device that binds only the 128 MiB every device binds needs the model compiled without
     --max-binding, one that binds more a --max-binding it allows (whole MiB, rounded down, so it can be typed; at most
     MAX_BINDING)."""
-    if limit <= 2**27:
+    if limit <= DEFAULT_BINDING:
         return (f"{verb} with a smaller batch, and without --max-binding (max_binding=) for this device, which binds "
                 "only what every WebGPU device does")
     size = min(limit, MAX_BINDING) // 2**20
